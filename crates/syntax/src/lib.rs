@@ -1,0 +1,146 @@
+//! The Nix language parser: a lossless [`rnix`] tree, a lowered AST with spans
+//! and resolved variables, CppNix-compatible parse errors and `--parse` printing.
+//!
+//! Parsing never fails and never panics: [`parse`] always returns a [`Parse`]
+//! holding the lowered expression and the list of errors (empty when CppNix
+//! would accept the input).
+//!
+//! ```
+//! use nixkit_syntax::{parse, ParseOptions, SourceName};
+//!
+//! let parsed = parse("{ x, y ? 2 }: x + y", &ParseOptions::new("/home/me"));
+//! assert!(parsed.errors().is_empty());
+//! assert_eq!(parsed.to_cppnix_string(), "({ x, y ? 2 }: (x + y))");
+//!
+//! let bad = parse("x: y", &ParseOptions::new("/"));
+//! let err = &bad.errors()[0];
+//! assert_eq!(err.to_string(), "undefined variable 'y'");
+//! let file = bad.source(SourceName::Stdin);
+//! assert_eq!(file.line_col(err.span.start), (1, 4));
+//! ```
+//!
+//! This crate is the only one in the workspace that knows about `rnix` and
+//! `rowan`; everything downstream sees [`ast::Expr`].
+
+pub mod ast;
+mod diagnostic;
+mod error;
+mod globals;
+mod lower;
+mod paths;
+mod print;
+mod strings;
+mod symbol;
+
+use std::sync::Arc;
+
+pub use diagnostic::{SourceFile, SourceName};
+pub use error::{LintKind, LintWarning, ParseError, ParseErrorKind};
+pub use globals::Globals;
+pub use print::format_float;
+pub use symbol::Symbol;
+
+/// What the parser needs to know about its surroundings (it does no IO).
+#[derive(Clone, Debug)]
+pub struct ParseOptions {
+    /// Absolute directory that relative path literals are resolved against.
+    pub base_dir: String,
+    /// The home directory for `~/` paths; `None` makes them an error
+    /// (as in pure evaluation mode).
+    pub home: Option<String>,
+    /// The names bound in the base environment.
+    pub globals: Arc<Globals>,
+}
+
+impl ParseOptions {
+    /// Options with the given base directory, `$HOME` unknown, and CppNix's
+    /// default global names.
+    pub fn new(base_dir: impl Into<String>) -> ParseOptions {
+        ParseOptions { base_dir: base_dir.into(), home: None, globals: Globals::cppnix() }
+    }
+
+    /// Sets the home directory used for `~/` paths.
+    pub fn with_home(mut self, home: impl Into<String>) -> ParseOptions {
+        self.home = Some(home.into());
+        self
+    }
+
+    /// Sets the global names (e.g. an evaluator with extra builtins).
+    pub fn with_globals(mut self, globals: Arc<Globals>) -> ParseOptions {
+        self.globals = globals;
+        self
+    }
+}
+
+/// The result of parsing: the lossless syntax tree, the lowered expression and
+/// every error found. The expression is only meaningful when there are no errors.
+#[derive(Clone)]
+pub struct Parse {
+    green: rowan::GreenNode,
+    text: Arc<str>,
+    expr: ast::Expr,
+    errors: Vec<ParseError>,
+    lints: Vec<LintWarning>,
+}
+
+impl Parse {
+    /// The lowered expression (contains [`ast::ExprKind::Error`] nodes when
+    /// there were errors).
+    pub fn expr(&self) -> &ast::Expr {
+        &self.expr
+    }
+
+    /// Takes the lowered expression.
+    pub fn into_expr(self) -> ast::Expr {
+        self.expr
+    }
+
+    /// Errors in source order; the first is the one CppNix reports.
+    pub fn errors(&self) -> &[ParseError] {
+        &self.errors
+    }
+
+    /// Path and URL literals that `--lint-*` options may warn about.
+    pub fn lints(&self) -> &[LintWarning] {
+        &self.lints
+    }
+
+    /// The source text that was parsed.
+    pub fn text(&self) -> &Arc<str> {
+        &self.text
+    }
+
+    /// The parsed text as a [`SourceFile`] under `name`, for locating spans.
+    pub fn source(&self, name: SourceName) -> SourceFile {
+        SourceFile::new(name, self.text.clone())
+    }
+
+    /// A debug dump of the lossless syntax tree.
+    pub fn debug_tree(&self) -> String {
+        format!("{:#?}", rnix::SyntaxNode::new_root(self.green.clone()))
+    }
+
+    /// The expression printed as `nix-instantiate --parse` prints it.
+    pub fn to_cppnix_string(&self) -> String {
+        print::show(&self.expr)
+    }
+}
+
+/// Parses Nix source text. Never panics; see [`Parse::errors`].
+pub fn parse(text: &str, options: &ParseOptions) -> Parse {
+    lower::parse(text, options)
+}
+
+/// Parses bytes that may not be valid UTF-8: invalid sequences are replaced
+/// by U+FFFD before parsing (outside strings CppNix rejects them anyway).
+pub fn parse_bytes(bytes: &[u8], options: &ParseOptions) -> Parse {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => parse(text, options),
+        Err(_) => parse(&String::from_utf8_lossy(bytes), options),
+    }
+}
+
+/// Prints an expression as `nix-instantiate --parse` prints it.
+pub fn show_expr(expr: &ast::Expr) -> String {
+    print::show(expr)
+}

@@ -1,0 +1,258 @@
+//! Bindings (`{ ... }`, `let`, `let { }`) with CppNix's merging of nested
+//! attribute paths and its duplicate-attribute errors.
+
+use std::collections::HashMap;
+
+use rnix::{SyntaxKind::*, SyntaxNode};
+
+use super::expr::var;
+use super::{node_span, Lowerer};
+use crate::ast::*;
+use crate::error::ParseErrorKind;
+use crate::print::attr_path_string;
+use crate::Symbol;
+
+/// An attribute set under construction.
+struct Builder {
+    recursive: bool,
+    span: Span,
+    attrs: Vec<Entry>,
+    index: HashMap<Symbol, usize>,
+    dynamic: Vec<DynamicAttr>,
+    inherit_from: Vec<Expr>,
+}
+
+struct Entry {
+    name: Symbol,
+    pos: Span,
+    kind: AttrKind,
+    value: Val,
+}
+
+enum Val {
+    Expr(Expr),
+    /// An attribute set that later bindings may still merge into.
+    Nested(Box<Builder>),
+}
+
+impl Builder {
+    fn new(recursive: bool, span: Span) -> Builder {
+        Builder {
+            recursive,
+            span,
+            attrs: Vec::new(),
+            index: HashMap::new(),
+            dynamic: Vec::new(),
+            inherit_from: Vec::new(),
+        }
+    }
+
+    fn from_attrs(a: Attrs, span: Span) -> Builder {
+        let mut b = Builder::new(a.recursive, span);
+        for def in a.attrs {
+            b.index.insert(def.name, b.attrs.len());
+            b.attrs.push(Entry { name: def.name, pos: def.name_span, kind: def.kind, value: Val::Expr(def.value) });
+        }
+        b.dynamic = a.dynamic;
+        b.inherit_from = a.inherit_from;
+        b
+    }
+
+    fn finish(self) -> Attrs {
+        let attrs = self
+            .attrs
+            .into_iter()
+            .map(|e| AttrDef {
+                name: e.name,
+                name_span: e.pos,
+                kind: e.kind,
+                value: match e.value {
+                    Val::Expr(x) => x,
+                    Val::Nested(b) => {
+                        let span = b.span;
+                        Expr { span, kind: ExprKind::Attrs(Box::new(b.finish())) }
+                    }
+                },
+            })
+            .collect();
+        Attrs { recursive: self.recursive, attrs, dynamic: self.dynamic, inherit_from: self.inherit_from }
+    }
+
+    /// The nested builder for entry `idx`, if that entry is a plain attribute set.
+    fn nested_mut(&mut self, idx: usize) -> Option<&mut Builder> {
+        let entry = &mut self.attrs[idx];
+        if entry.kind != AttrKind::Plain {
+            return None;
+        }
+        if let Val::Expr(e) = &mut entry.value {
+            if !matches!(e.kind, ExprKind::Attrs(_)) {
+                return None;
+            }
+            let span = e.span;
+            let taken = std::mem::replace(e, Expr { span, kind: ExprKind::Error });
+            if let ExprKind::Attrs(a) = taken.kind {
+                entry.value = Val::Nested(Box::new(Builder::from_attrs(*a, span)));
+            }
+        }
+        match &mut entry.value {
+            Val::Nested(b) => Some(b),
+            Val::Expr(_) => None,
+        }
+    }
+}
+
+impl Lowerer<'_> {
+    /// Lowers the bindings directly under `node`.
+    pub(crate) fn bindings(&mut self, node: &SyntaxNode, recursive: bool, is_let: bool) -> Attrs {
+        let mut b = Builder::new(recursive, node_span(node));
+        for child in node.children() {
+            match child.kind() {
+                NODE_ATTRPATH_VALUE => self.binding(&mut b, &child),
+                NODE_INHERIT => self.inherit(&mut b, &child),
+                _ => {}
+            }
+        }
+        let attrs = b.finish();
+        if is_let && !attrs.dynamic.is_empty() {
+            self.error(ParseErrorKind::DynamicInLet, Span::new(node_span(node).start, node_span(node).start));
+        }
+        attrs
+    }
+
+    fn binding(&mut self, b: &mut Builder, node: &SyntaxNode) {
+        let mut kids = node.children();
+        let (Some(path_node), Some(value_node)) = (kids.next(), kids.next()) else { return };
+        let path = self.attrpath(&path_node);
+        let value = self.expr(&value_node);
+        if path.is_empty() {
+            return;
+        }
+        let pos = node_span(&path_node);
+        self.add_attr(b, &path, value, pos);
+    }
+
+    fn add_attr(&mut self, b: &mut Builder, path: &[AttrName], value: Expr, pos: Span) {
+        let Some((last, prefix)) = path.split_last() else { return };
+        let mut cur = b;
+        for (i, name) in prefix.iter().enumerate() {
+            match name {
+                AttrName::Static(sym, _) => {
+                    let idx = match cur.index.get(sym) {
+                        Some(&idx) => idx,
+                        None => {
+                            let idx = cur.attrs.len();
+                            cur.index.insert(*sym, idx);
+                            let nested = Builder::new(false, pos);
+                            cur.attrs.push(Entry { name: *sym, pos, kind: AttrKind::Plain, value: Val::Nested(Box::new(nested)) });
+                            idx
+                        }
+                    };
+                    let prev = cur.attrs[idx].pos;
+                    match cur.nested_mut(idx) {
+                        Some(next) => cur = next,
+                        None => {
+                            self.dup_attr(attr_path_string(path), pos, prev);
+                            return;
+                        }
+                    }
+                }
+                AttrName::Dynamic(e) => {
+                    let mut nested = Builder::new(false, pos);
+                    self.add_attr(&mut nested, &path[i + 1..], value, pos);
+                    let value = Expr { span: pos, kind: ExprKind::Attrs(Box::new(nested.finish())) };
+                    cur.dynamic.push(DynamicAttr { name: e.clone(), value, span: pos });
+                    return;
+                }
+            }
+        }
+        match last {
+            AttrName::Static(sym, _) => {
+                let mut full: Vec<AttrName> = path.to_vec();
+                self.insert_attr(cur, &mut full, *sym, AttrKind::Plain, value, pos);
+            }
+            AttrName::Dynamic(e) => cur.dynamic.push(DynamicAttr { name: e.clone(), value, span: pos }),
+        }
+    }
+
+    /// Inserts one attribute, merging attribute-set literals into an existing
+    /// attribute set of the same name; `path` (ending in `name`) is for errors.
+    fn insert_attr(&mut self, b: &mut Builder, path: &mut Vec<AttrName>, name: Symbol, kind: AttrKind, mut value: Expr, pos: Span) {
+        let Some(&idx) = b.index.get(&name) else {
+            if let ExprKind::Lambda(l) = &mut value.kind {
+                if l.name.is_none() {
+                    l.name = Some(name);
+                }
+            }
+            b.index.insert(name, b.attrs.len());
+            b.attrs.push(Entry { name, pos, kind, value: Val::Expr(value) });
+            return;
+        };
+        let prev = b.attrs[idx].pos;
+        let incoming_is_attrs = kind == AttrKind::Plain && matches!(value.kind, ExprKind::Attrs(_));
+        let target = if incoming_is_attrs { b.nested_mut(idx) } else { None };
+        let (Some(target), ExprKind::Attrs(incoming)) = (target, value.kind) else {
+            self.dup_attr(attr_path_string(path), pos, prev);
+            return;
+        };
+        let offset = target.inherit_from.len() as u32;
+        let incoming = *incoming;
+        for mut def in incoming.attrs {
+            if def.kind == AttrKind::InheritedFrom {
+                shift_inherit_from(&mut def.value, offset);
+            }
+            path.push(AttrName::Static(def.name, def.name_span));
+            self.insert_attr(target, path, def.name, def.kind, def.value, def.name_span);
+            path.pop();
+        }
+        target.dynamic.extend(incoming.dynamic);
+        target.inherit_from.extend(incoming.inherit_from);
+    }
+
+    fn dup_attr(&mut self, path: String, pos: Span, prev: Span) {
+        let (line, col) = self.line_col(prev.start);
+        self.error(ParseErrorKind::DuplicateAttr { path, line, col }, Span::new(pos.start, pos.start));
+    }
+
+    fn inherit(&mut self, b: &mut Builder, node: &SyntaxNode) {
+        let mut from_index = None;
+        for child in node.children() {
+            if child.kind() == NODE_INHERIT_FROM {
+                let from = self.nth_expr(&child, 0);
+                from_index = Some(b.inherit_from.len() as u32);
+                b.inherit_from.push(from);
+                continue;
+            }
+            let span = node_span(&child);
+            let name = match self.attr_name(&child) {
+                AttrName::Static(sym, _) => sym,
+                AttrName::Dynamic(_) => {
+                    self.error(ParseErrorKind::DynamicInInherit, span);
+                    continue;
+                }
+            };
+            if let Some(&idx) = b.index.get(&name) {
+                let prev = b.attrs[idx].pos;
+                self.dup_attr(name.as_str().to_owned(), span, prev);
+                continue;
+            }
+            let (kind, value) = match from_index {
+                None => (AttrKind::Inherited, var(name.as_str(), span)),
+                Some(k) => {
+                    let subject = Expr { span, kind: ExprKind::InheritFrom(k) };
+                    let select = Select { expr: subject, path: vec![AttrName::Static(name, span)], default: None };
+                    (AttrKind::InheritedFrom, Expr { span, kind: ExprKind::Select(Box::new(select)) })
+                }
+            };
+            b.index.insert(name, b.attrs.len());
+            b.attrs.push(Entry { name, pos: span, kind, value: Val::Expr(value) });
+        }
+    }
+}
+
+fn shift_inherit_from(value: &mut Expr, offset: u32) {
+    if let ExprKind::Select(sel) = &mut value.kind {
+        if let ExprKind::InheritFrom(k) = &mut sel.expr.kind {
+            *k += offset;
+        }
+    }
+}

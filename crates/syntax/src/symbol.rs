@@ -1,0 +1,138 @@
+//! Interned identifiers.
+//!
+//! A [`Symbol`] is a 4-byte handle to a string that lives for the rest of the
+//! process, like CppNix's symbol table. Interning happens at parse time and when
+//! attribute names are built at run time; resolving a symbol back to its text
+//! takes no lock, so it is cheap on hot paths (sorting attribute names,
+//! printing).
+//!
+//! The table is process-wide, so parsed files and symbols can be shared freely
+//! between evaluators and threads.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Mutex, OnceLock};
+
+/// An interned string. Equality and hashing are on the handle; ordering is by
+/// creation order (use [`Symbol::as_str`] to compare text).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Symbol(u32);
+
+/// Number of entries in the first segment; segment `k` holds `FIRST << k`.
+const FIRST_SEGMENT: usize = 1024;
+/// Segments cover `FIRST_SEGMENT * (2^SEGMENTS - 1)` symbols: far beyond u32.
+const SEGMENTS: usize = 23;
+
+struct Table {
+    /// Text → symbol, guarded by a lock; only taken to intern.
+    index: Mutex<HashMap<&'static str, Symbol>>,
+    /// Symbol → text, append-only; read without locking.
+    segments: [OnceLock<Box<[OnceLock<&'static str>]>>; SEGMENTS],
+}
+
+fn table() -> &'static Table {
+    static TABLE: OnceLock<Table> = OnceLock::new();
+    TABLE.get_or_init(|| Table {
+        index: Mutex::new(HashMap::with_capacity(4096)),
+        segments: std::array::from_fn(|_| OnceLock::new()),
+    })
+}
+
+/// Splits a symbol number into (segment, offset within segment).
+fn locate(n: u32) -> (usize, usize) {
+    let n = n as usize + FIRST_SEGMENT;
+    let seg = (usize::BITS - 1 - n.leading_zeros()) as usize - FIRST_SEGMENT.trailing_zeros() as usize;
+    let base = FIRST_SEGMENT << seg;
+    (seg, n - base)
+}
+
+impl Symbol {
+    /// Interns `text`, returning the same symbol for equal strings.
+    pub fn intern(text: &str) -> Symbol {
+        let t = table();
+        // A poisoned lock only means another thread panicked while interning;
+        // the map itself is always consistent (insertions are single calls).
+        let mut index = t.index.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(&sym) = index.get(text) {
+            return sym;
+        }
+        let n = u32::try_from(index.len()).unwrap_or(u32::MAX);
+        let leaked: &'static str = Box::leak(text.to_owned().into_boxed_str());
+        let (seg, off) = locate(n);
+        let segment = t.segments[seg].get_or_init(|| {
+            (0..FIRST_SEGMENT << seg).map(|_| OnceLock::new()).collect()
+        });
+        // Only this thread (holding the lock) writes slot `n`.
+        let _ = segment[off].set(leaked);
+        let sym = Symbol(n);
+        index.insert(leaked, sym);
+        sym
+    }
+
+    /// The symbol's text.
+    pub fn as_str(self) -> &'static str {
+        let (seg, off) = locate(self.0);
+        table().segments[seg]
+            .get()
+            .and_then(|s| s.get(off))
+            .and_then(|slot| slot.get())
+            .copied()
+            // Symbols are only created by `intern`, which fills the slot first.
+            .unwrap_or("")
+    }
+
+    /// The raw handle, dense from 0 in creation order.
+    pub fn index(self) -> u32 {
+        self.0
+    }
+}
+
+impl fmt::Debug for Symbol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.as_str())
+    }
+}
+
+impl fmt::Display for Symbol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<&str> for Symbol {
+    fn from(s: &str) -> Symbol {
+        Symbol::intern(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interning_is_stable_and_resolves() {
+        let a = Symbol::intern("alpha");
+        let b = Symbol::intern("beta");
+        assert_ne!(a, b);
+        assert_eq!(a, Symbol::intern("alpha"));
+        assert_eq!(a.as_str(), "alpha");
+        assert_eq!(b.as_str(), "beta");
+    }
+
+    #[test]
+    fn locate_covers_segment_boundaries() {
+        assert_eq!(locate(0), (0, 0));
+        assert_eq!(locate(1023), (0, 1023));
+        assert_eq!(locate(1024), (1, 0));
+        assert_eq!(locate(1024 + 2047), (1, 2047));
+        assert_eq!(locate(1024 + 2048), (2, 0));
+    }
+
+    #[test]
+    fn many_symbols_resolve() {
+        let syms: Vec<_> = (0..5000).map(|i| Symbol::intern(&format!("s{i}"))).collect();
+        for (i, s) in syms.iter().enumerate() {
+            assert_eq!(s.as_str(), format!("s{i}"));
+        }
+    }
+}

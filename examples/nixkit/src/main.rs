@@ -1,0 +1,49 @@
+//! `nixkit`: one multi-call binary over the nixkit crates.
+//!
+//! Invoked as `nixkit instantiate ...` (or `store`, `hash`, `build`), or
+//! through a symlink named like the classic CppNix command
+//! (`nix-instantiate`, `nix-store`, `nix-hash`, `nix-build`), in which case
+//! it takes that command's flags. Only argument parsing and wiring live here;
+//! all logic is in the library crates.
+
+mod instantiate;
+
+use std::path::Path;
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: nixkit <command> [args...]
+
+commands:
+  instantiate   evaluate or parse Nix expressions (like nix-instantiate)
+
+The binary also acts as `nix-instantiate` when invoked through a symlink
+of that name.";
+
+fn main() -> ExitCode {
+    let mut args: Vec<String> = std::env::args().collect();
+    let argv0 = args.first().cloned().unwrap_or_default();
+    let called_as = Path::new(&argv0).file_name().and_then(|n| n.to_str()).unwrap_or("nixkit").to_owned();
+    let command = match called_as.as_str() {
+        "nix-instantiate" => "instantiate".to_owned(),
+        _ => {
+            if args.len() < 2 {
+                eprintln!("{USAGE}");
+                return ExitCode::from(1);
+            }
+            args.remove(1)
+        }
+    };
+    let rest = args.split_off(1);
+    let status = match command.as_str() {
+        "instantiate" => instantiate::main(rest),
+        "--help" | "-h" | "help" => {
+            println!("{USAGE}");
+            0
+        }
+        other => {
+            eprintln!("error: unknown command '{other}'\n\n{USAGE}");
+            1
+        }
+    };
+    ExitCode::from(u8::try_from(status).unwrap_or(1))
+}
