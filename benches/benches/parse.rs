@@ -1,4 +1,5 @@
 //! Parse throughput over every `.nix` file of nixpkgs' `lib/` (from the shared
+#![allow(missing_docs)] // criterion_group! generates undocumented functions.
 //! corpus), nixkit's full parse (rnix + lowering + resolution) against rnix
 //! alone on the same input in the same run.
 //!

@@ -64,6 +64,30 @@ pub(crate) fn write_string_literal(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// Writes a symbol as CppNix's `printIdentifier` does: bare when it is a
+/// valid identifier, quoted otherwise (and for reserved keywords).
+pub(crate) fn write_identifier(out: &mut String, s: &str) {
+    const RESERVED: &[&str] = &["if", "then", "else", "assert", "with", "let", "in", "rec", "inherit"];
+    let bytes = s.as_bytes();
+    let Some(&first) = bytes.first() else {
+        out.push_str("\"\"");
+        return;
+    };
+    if RESERVED.contains(&s) {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
+    let plain = (first.is_ascii_alphabetic() || first == b'_')
+        && bytes.iter().all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'\'' | b'-'));
+    if plain {
+        out.push_str(s);
+    } else {
+        write_string_literal(out, s);
+    }
+}
+
 /// A dotted attribute path as CppNix prints it in messages and `--parse`.
 pub(crate) fn attr_path_string(path: &[AttrName]) -> String {
     let mut out = String::new();
@@ -77,7 +101,7 @@ fn write_attr_path(out: &mut String, path: &[AttrName]) {
             out.push('.');
         }
         match n {
-            AttrName::Static(s, _) => out.push_str(s.as_str()),
+            AttrName::Static(s, _) => write_identifier(out, s.as_str()),
             AttrName::Dynamic(e) => {
                 out.push_str("\"${");
                 show_into(out, e);
@@ -96,7 +120,7 @@ fn show_bindings(out: &mut String, attrs: &Attrs) {
         out.push_str("inherit");
         for n in inherits {
             out.push(' ');
-            out.push_str(n);
+            write_identifier(out, n);
         }
         out.push_str("; ");
     }
@@ -118,12 +142,12 @@ fn show_bindings(out: &mut String, attrs: &Attrs) {
         out.push(')');
         for n in names {
             out.push(' ');
-            out.push_str(n);
+            write_identifier(out, n);
         }
         out.push_str("; ");
     }
     for d in sorted.iter().filter(|d| d.kind == AttrKind::Plain) {
-        out.push_str(d.name.as_str());
+        write_identifier(out, d.name.as_str());
         out.push_str(" = ");
         show_into(out, &d.value);
         out.push_str("; ");
@@ -145,7 +169,7 @@ fn show_into(out: &mut String, expr: &Expr) {
         ExprKind::Float(f) => out.push_str(&format_float(*f)),
         ExprKind::Str(s) => write_string_literal(out, s),
         ExprKind::Path(p) => out.push_str(p),
-        ExprKind::Var(v) => out.push_str(v.name.as_str()),
+        ExprKind::Var(v) => write_identifier(out, v.name.as_str()),
         ExprKind::Select(s) => {
             out.push('(');
             show_into(out, &s.expr);
@@ -191,7 +215,7 @@ fn show_into(out: &mut String, expr: &Expr) {
                     if i > 0 {
                         out.push_str(", ");
                     }
-                    out.push_str(e.name.as_str());
+                    write_identifier(out, e.name.as_str());
                     if let Some(d) = &e.default {
                         out.push_str(" ? ");
                         show_into(out, d);
@@ -209,7 +233,7 @@ fn show_into(out: &mut String, expr: &Expr) {
                 }
             }
             if let Some((a, _)) = l.arg {
-                out.push_str(a.as_str());
+                write_identifier(out, a.as_str());
             }
             out.push_str(": ");
             show_into(out, &l.body);

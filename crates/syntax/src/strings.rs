@@ -313,6 +313,6 @@ mod tests {
     #[test]
     fn stripping() {
         let p = lex_indented("\n    foo\n      bar\n  ", 0, &[]).unwrap_or_default();
-        assert_eq!(strip_indentation(&p), vec![Stripped::Lit("foo\n  bar\n".into(), 0)]);
+        assert_eq!(strip_indentation(&p), vec![Stripped::Lit("\nfoo\n  bar\n".into(), 0)]);
     }
 }

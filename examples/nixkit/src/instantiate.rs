@@ -102,6 +102,9 @@ pub(crate) fn parse_args(argv: Vec<String>) -> Result<InstantiateArgs, String> {
 
 /// Entry point of the `instantiate` command; returns the exit status.
 pub(crate) fn main(argv: Vec<String>) -> i32 {
+    if !argv.iter().any(|a| a == "--parse") {
+        return crate::eval_cli::run_eval(&crate::eval_cli::EvalCliOptions { args: argv });
+    }
     let args = match parse_args(argv) {
         Ok(a) => a,
         Err(e) => {

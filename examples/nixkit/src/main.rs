@@ -6,6 +6,8 @@
 //! it takes that command's flags. Only argument parsing and wiring live here;
 //! all logic is in the library crates.
 
+mod eval_cli;
+mod hash;
 mod instantiate;
 
 use std::path::Path;
@@ -15,9 +17,10 @@ const USAGE: &str = "usage: nixkit <command> [args...]
 
 commands:
   instantiate   evaluate or parse Nix expressions (like nix-instantiate)
+  hash          compute and convert hashes (like nix-hash)
 
-The binary also acts as `nix-instantiate` when invoked through a symlink
-of that name.";
+The binary also acts as `nix-instantiate` or `nix-hash` when invoked through a
+symlink of that name.";
 
 fn main() -> ExitCode {
     let mut args: Vec<String> = std::env::args().collect();
@@ -25,6 +28,7 @@ fn main() -> ExitCode {
     let called_as = Path::new(&argv0).file_name().and_then(|n| n.to_str()).unwrap_or("nixkit").to_owned();
     let command = match called_as.as_str() {
         "nix-instantiate" => "instantiate".to_owned(),
+        "nix-hash" => "hash".to_owned(),
         _ => {
             if args.len() < 2 {
                 eprintln!("{USAGE}");
@@ -36,6 +40,7 @@ fn main() -> ExitCode {
     let rest = args.split_off(1);
     let status = match command.as_str() {
         "instantiate" => instantiate::main(rest),
+        "hash" => hash::main(rest),
         "--help" | "-h" | "help" => {
             println!("{USAGE}");
             0

@@ -9,6 +9,7 @@ mod resolve;
 
 use rnix::{SyntaxKind, SyntaxNode, SyntaxToken};
 
+
 use crate::ast::{Expr, ExprKind, Span};
 use crate::error::{LintWarning, ParseError, ParseErrorKind};
 use crate::{Parse, ParseOptions};
@@ -28,6 +29,16 @@ pub(crate) fn parse(text: &str, options: &ParseOptions) -> Parse {
     } else {
         text
     };
+    if let Some(err) = prescan(rnix_text) {
+        let green = rowan::GreenNode::new(rowan::SyntaxKind(SyntaxKind::NODE_ROOT as u16), []);
+        return Parse {
+            green,
+            text: text.into(),
+            expr: Expr { span: err.span, kind: ExprKind::Error },
+            errors: vec![err],
+            lints: Vec::new(),
+        };
+    }
     let parsed = rnix::Root::parse(rnix_text);
     let root = parsed.syntax();
     let mut errors = rnix_errors::convert(parsed.errors(), text, &root);
@@ -48,6 +59,63 @@ pub(crate) fn parse(text: &str, options: &ParseOptions) -> Parse {
         errors,
         lints: lowerer.lints,
     }
+}
+
+/// Deepest bracket nesting accepted (rnix recurses once per level).
+const MAX_NESTING: usize = 1000;
+/// Longest run of binary operators at one nesting level (rnix's handling of
+/// long operator chains is quadratic, and the lowered tree is that deep).
+const MAX_OPERATOR_RUN: usize = MAX_DEPTH as usize;
+
+/// Rejects input whose nesting would exhaust the stack or take quadratic
+/// time in rnix, before rnix sees it.
+fn prescan(text: &str) -> Option<ParseError> {
+    use SyntaxKind::*;
+    let mut depth = 0usize;
+    let mut runs: Vec<usize> = vec![0];
+    let mut offset = 0usize;
+    for (kind, tok) in rnix::tokenize(text) {
+        let at = offset;
+        offset += tok.len();
+        match kind {
+            TOKEN_L_PAREN | TOKEN_L_BRACK | TOKEN_L_BRACE | TOKEN_INTERPOL_START | TOKEN_STRING_START => {
+                // A string start only nests when it opens (its end pops).
+                depth += 1;
+                runs.push(0);
+            }
+            TOKEN_R_PAREN | TOKEN_R_BRACK | TOKEN_R_BRACE | TOKEN_INTERPOL_END | TOKEN_STRING_END => {
+                depth = depth.saturating_sub(1);
+                if runs.len() > 1 {
+                    runs.pop();
+                }
+            }
+            TOKEN_SEMICOLON | TOKEN_COMMA | TOKEN_IN | TOKEN_THEN | TOKEN_ELSE | TOKEN_COLON | TOKEN_ASSIGN => {
+                if let Some(r) = runs.last_mut() {
+                    *r = 0;
+                }
+            }
+            TOKEN_ADD | TOKEN_SUB | TOKEN_MUL | TOKEN_DIV | TOKEN_CONCAT | TOKEN_UPDATE | TOKEN_EQUAL
+            | TOKEN_NOT_EQUAL | TOKEN_LESS | TOKEN_LESS_OR_EQ | TOKEN_MORE | TOKEN_MORE_OR_EQ
+            | TOKEN_AND_AND | TOKEN_OR_OR | TOKEN_IMPLICATION | TOKEN_QUESTION | TOKEN_INVERT
+            | TOKEN_PIPE_LEFT | TOKEN_PIPE_RIGHT | TOKEN_DOT => {
+                if let Some(r) = runs.last_mut() {
+                    *r += 1;
+                    if *r > MAX_OPERATOR_RUN {
+                        return Some(too_deep(at));
+                    }
+                }
+            }
+            _ => {}
+        }
+        if depth > MAX_NESTING {
+            return Some(too_deep(at));
+        }
+    }
+    None
+}
+
+fn too_deep(at: usize) -> ParseError {
+    ParseError { kind: ParseErrorKind::TooDeep, span: span_at(at) }
 }
 
 fn normalise_lone_cr(text: &str) -> String {

@@ -1,0 +1,120 @@
+//! Building attribute sets and `let` scopes: static, inherited, inherited-from
+//! and dynamic attributes, recursive scopes and the legacy `__overrides`.
+
+use std::sync::Arc;
+
+use nixkit_syntax::Symbol;
+
+use crate::compile::{AttrValue, AttrsExpr};
+use crate::error::{EvalError, EvalResult};
+use crate::eval::{type_error, EvalState};
+use crate::source::{self, Pos};
+use crate::thunk::{Code, Env, Thunk};
+use crate::value::{Attr, Attrs, PrimOp, Value};
+
+/// `__overrideOr overrides name original`: the attribute `name` of the
+/// `__overrides` set if present, else the original value.
+static OVERRIDE_OR: PrimOp = PrimOp { name: "__overrideOr", arity: 3, func: override_or };
+
+fn override_or(state: &mut EvalState, args: &[Value], pos: Pos) -> EvalResult<Value> {
+    let overrides = state.force_attrs(&args[0], pos)?;
+    let name = state.force_string(&args[1], pos)?;
+    match overrides.get(Symbol::intern(name.as_str())) {
+        Some(v) => state.force(v),
+        None => state.force(&args[2]),
+    }
+}
+
+impl EvalState {
+    /// The values of the static attributes of `a`; `scope` is where plain
+    /// values are evaluated, `outer` where `inherit x` is.
+    fn static_values(&self, a: &AttrsExpr, scope: &Arc<Env>, outer: &Arc<Env>) -> Vec<Value> {
+        let sources: Vec<Value> = a.inherit_from.iter().map(|e| self.delay(e, scope)).collect();
+        a.attrs
+            .iter()
+            .map(|attr| match &attr.value {
+                AttrValue::Plain(e) => self.delay(e, scope),
+                AttrValue::Inherited(e) => self.delay(e, outer),
+                AttrValue::From { index } => {
+                    let source = sources.get(*index as usize).cloned().unwrap_or(Value::Null);
+                    Value::Thunk(Arc::new(Thunk::new(Code::Select(source, attr.name, attr.pos))))
+                }
+            })
+            .collect()
+    }
+
+    /// Evaluates an attribute set literal.
+    pub(crate) fn build_attrs(&mut self, a: &AttrsExpr, env: &Arc<Env>, _pos: Pos) -> EvalResult<Value> {
+        let (scope, mut values) = if a.recursive {
+            let scope = Env::deferred(env);
+            let values = self.static_values(a, &scope, env);
+            (scope, values)
+        } else {
+            (env.clone(), self.static_values(a, env, env))
+        };
+        let overrides_sym = Symbol::intern("__overrides");
+        let overrides_index = if a.recursive { a.attrs.iter().position(|x| x.name == overrides_sym) } else { None };
+        if let Some(oi) = overrides_index {
+            let overrides = values[oi].clone();
+            for (i, (v, attr)) in values.iter_mut().zip(&a.attrs).enumerate() {
+                if i != oi {
+                    let args = vec![overrides.clone(), Value::string(attr.name.as_str()), v.clone()];
+                    *v = EvalState::delay_call(Value::PrimOp(&OVERRIDE_OR), args, attr.pos);
+                }
+            }
+        }
+        if a.recursive {
+            scope.fill(values.clone().into_boxed_slice());
+        }
+        let mut entries: Vec<Attr> = a
+            .attrs
+            .iter()
+            .zip(values)
+            .map(|(attr, value)| Attr { name: attr.name, value, pos: attr.pos })
+            .collect();
+        if let Some(oi) = overrides_index {
+            let overrides_value = entries[oi].value.clone();
+            let overrides = self.force_attrs(&overrides_value, a.attrs[oi].pos)?;
+            for o in overrides.iter() {
+                if !entries.iter().any(|e| e.name == o.name) {
+                    entries.push(o.clone());
+                }
+            }
+        }
+        if a.dynamic.is_empty() {
+            return Ok(Value::Attrs(Arc::new(Attrs::from_unsorted(entries))));
+        }
+        let mut attrs = Attrs::from_unsorted(entries);
+        for d in &a.dynamic {
+            let name = self.eval(&d.name, &scope)?;
+            let name = match &name {
+                Value::Null => continue,
+                Value::String(s) => Symbol::intern(s.as_str()),
+                other => {
+                    return Err(type_error("a string", other)
+                        .at(d.name.pos)
+                        .with_frame("while evaluating the name of a dynamic attribute", d.name.pos))
+                }
+            };
+            if let Some(prev) = attrs.get_attr(name) {
+                let at = match source::locate(prev.pos) {
+                    Some(l) => format!("{}:{}:{}", l.origin.display(), l.line, l.column),
+                    None => "«unknown»".to_string(),
+                };
+                return Err(EvalError::eval(format!("dynamic attribute '{name}' already defined at {at}")).at(d.pos));
+            }
+            let value = self.delay(&d.value, &scope);
+            let single = Attrs::from_sorted(vec![Attr { name, value, pos: d.name.pos }]);
+            attrs = attrs.update(&single);
+        }
+        Ok(Value::Attrs(Arc::new(attrs)))
+    }
+
+    /// Creates the scope of a `let`.
+    pub(crate) fn build_let(&mut self, a: &AttrsExpr, env: &Arc<Env>) -> EvalResult<Arc<Env>> {
+        let scope = Env::deferred(env);
+        let values = self.static_values(a, &scope, env);
+        scope.fill(values.into_boxed_slice());
+        Ok(scope)
+    }
+}

@@ -1,0 +1,205 @@
+//! Attribute set builtins: `attrNames`, `attrValues`, `getAttr`, `hasAttr`,
+//! `removeAttrs`, `listToAttrs`, `intersectAttrs`, `catAttrs`,
+//! `functionArgs`, `mapAttrs`, `zipAttrsWith`, `unsafeGetAttrPos`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use nixkit_syntax::Symbol;
+
+use crate::builtins::{primop, Args};
+use crate::error::{EvalError, EvalResult};
+use crate::eval::{missing_attr, EvalState};
+use crate::source::{self, Pos};
+use crate::value::{Attr, Attrs, PrimOp, Value};
+
+pub(crate) static PRIMOPS: &[PrimOp] = &[
+    primop!("attrNames", 1, attr_names),
+    primop!("attrValues", 1, attr_values),
+    primop!("getAttr", 2, get_attr),
+    primop!("unsafeGetAttrPos", 2, unsafe_get_attr_pos),
+    primop!("hasAttr", 2, has_attr),
+    primop!("removeAttrs", 2, remove_attrs),
+    primop!("listToAttrs", 1, list_to_attrs),
+    primop!("intersectAttrs", 2, intersect_attrs),
+    primop!("catAttrs", 2, cat_attrs),
+    primop!("functionArgs", 1, function_args),
+    primop!("mapAttrs", 2, map_attrs),
+    primop!("zipAttrsWith", 2, zip_attrs_with),
+];
+
+fn attr_names(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
+    let attrs = Args::new(a, "attrNames", pos).attrs(s, 0)?;
+    Ok(Value::list(attrs.sorted_by_name().iter().map(|x| Value::string(x.name.as_str())).collect()))
+}
+
+fn attr_values(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
+    let attrs = Args::new(a, "attrValues", pos).attrs(s, 0)?;
+    Ok(Value::list(attrs.sorted_by_name().iter().map(|x| x.value.clone()).collect()))
+}
+
+fn get_attr(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
+    let args = Args::new(a, "getAttr", pos);
+    let name = args.symbol(s, 0)?;
+    let attrs = args.attrs(s, 1)?;
+    match attrs.get(name) {
+        Some(v) => s.force(v),
+        None => Err(missing_attr(name, &attrs).at(pos)),
+    }
+}
+
+/// `{ file, line, column }` for a position, or null.
+pub(crate) fn pos_value(pos: Pos) -> Value {
+    match source::locate(pos) {
+        None => Value::Null,
+        Some(loc) => Value::attrs(Attrs::from_pairs([
+            (Symbol::intern("file"), Value::string(loc.origin.display())),
+            (Symbol::intern("line"), Value::Int(i64::from(loc.line))),
+            (Symbol::intern("column"), Value::Int(i64::from(loc.column))),
+        ])),
+    }
+}
+
+fn unsafe_get_attr_pos(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
+    let args = Args::new(a, "unsafeGetAttrPos", pos);
+    let name = args.symbol(s, 0)?;
+    let attrs = args.attrs(s, 1)?;
+    Ok(attrs.get_attr(name).map_or(Value::Null, |attr| pos_value(attr.pos)))
+}
+
+fn has_attr(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
+    let args = Args::new(a, "hasAttr", pos);
+    let name = args.symbol(s, 0)?;
+    let attrs = args.attrs(s, 1)?;
+    Ok(Value::Bool(attrs.get(name).is_some()))
+}
+
+fn remove_attrs(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
+    let args = Args::new(a, "removeAttrs", pos);
+    let attrs = args.attrs(s, 0)?;
+    let names = args.list(s, 1)?;
+    let mut remove = Vec::with_capacity(names.len());
+    for n in names.iter() {
+        let n = s.force_string(n, pos).map_err(|e| crate::builtins::arg_frame(e, 1, "removeAttrs"))?;
+        remove.push(Symbol::intern(n.as_str()).index());
+    }
+    remove.sort_unstable();
+    let kept: Vec<Attr> = attrs.iter().filter(|x| remove.binary_search(&x.name.index()).is_err()).cloned().collect();
+    if kept.len() == attrs.len() {
+        return Ok(Value::Attrs(attrs));
+    }
+    Ok(Value::attrs(Attrs::from_sorted(kept)))
+}
+
+fn list_to_attrs(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
+    let args = Args::new(a, "listToAttrs", pos);
+    let list = args.list(s, 0)?;
+    let name_sym = Symbol::intern("name");
+    let value_sym = Symbol::intern("value");
+    let mut entries: Vec<Attr> = Vec::with_capacity(list.len());
+    for item in list.iter() {
+        let item = s
+            .force_attrs(item, pos)
+            .map_err(|e| e.with_frame("while evaluating an element of the list passed to builtins.listToAttrs", pos))?;
+        let name_value = item.get(name_sym).cloned().ok_or_else(|| missing_attr(name_sym, &item).at(pos))?;
+        let name = s
+            .force_string(&name_value, pos)
+            .map_err(|e| e.with_frame("while evaluating the `name` attribute of an element of the list passed to builtins.listToAttrs", pos))?;
+        let attr = item.get_attr(value_sym).ok_or_else(|| missing_attr(value_sym, &item).at(pos))?;
+        entries.push(Attr { name: Symbol::intern(name.as_str()), value: attr.value.clone(), pos: attr.pos });
+    }
+    // The first occurrence of a name wins: sort stably, keep the first of each run.
+    entries.sort_by_key(|x| x.name.index());
+    entries.dedup_by_key(|x| x.name.index());
+    Ok(Value::attrs(Attrs::from_sorted(entries)))
+}
+
+fn intersect_attrs(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
+    let args = Args::new(a, "intersectAttrs", pos);
+    let left = args.attrs(s, 0)?;
+    let right = args.attrs(s, 1)?;
+    let kept: Vec<Attr> = right.iter().filter(|x| left.get(x.name).is_some()).cloned().collect();
+    Ok(Value::attrs(Attrs::from_sorted(kept)))
+}
+
+fn cat_attrs(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
+    let args = Args::new(a, "catAttrs", pos);
+    let name = args.symbol(s, 0)?;
+    let list = args.list(s, 1)?;
+    let mut out = Vec::new();
+    for item in list.iter() {
+        let attrs = s
+            .force_attrs(item, pos)
+            .map_err(|e| e.with_frame("while evaluating an element in the list passed as second argument to builtins.catAttrs", pos))?;
+        if let Some(v) = attrs.get(name) {
+            out.push(v.clone());
+        }
+    }
+    Ok(Value::list(out))
+}
+
+fn function_args(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
+    let f = Args::new(a, "functionArgs", pos).value(s, 0)?;
+    match &f {
+        Value::Lambda(l, _) => Ok(match &l.formals {
+            None => Value::attrs(Attrs::new()),
+            Some(formals) => Value::attrs(Attrs::from_unsorted(
+                formals
+                    .iter()
+                    .map(|fm| Attr { name: fm.name, value: Value::Bool(fm.default.is_some()), pos: fm.pos })
+                    .collect(),
+            )),
+        }),
+        Value::PrimOp(_) | Value::PrimOpApp(_) => Ok(Value::attrs(Attrs::new())),
+        _ => Err(EvalError::eval("'functionArgs' requires a function").at(pos)),
+    }
+}
+
+fn map_attrs(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
+    let args = Args::new(a, "mapAttrs", pos);
+    let attrs = args.attrs(s, 1)?;
+    let f = a[0].clone();
+    let mapped: Vec<Attr> = attrs
+        .iter()
+        .map(|x| Attr {
+            name: x.name,
+            value: EvalState::delay_call(f.clone(), vec![Value::string(x.name.as_str()), x.value.clone()], pos),
+            pos: x.pos,
+        })
+        .collect();
+    Ok(Value::attrs(Attrs::from_sorted(mapped)))
+}
+
+fn zip_attrs_with(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
+    let args = Args::new(a, "zipAttrsWith", pos);
+    let list = args.list(s, 1)?;
+    let f = a[0].clone();
+    let mut groups: HashMap<Symbol, Vec<Value>> = HashMap::new();
+    let mut order: Vec<Symbol> = Vec::new();
+    for item in list.iter() {
+        let attrs: Arc<Attrs> = s
+            .force_attrs(item, pos)
+            .map_err(|e| e.with_frame("while evaluating a value of the list passed as second argument to builtins.zipAttrsWith", pos))?;
+        for x in attrs.iter() {
+            groups
+                .entry(x.name)
+                .or_insert_with(|| {
+                    order.push(x.name);
+                    Vec::new()
+                })
+                .push(x.value.clone());
+        }
+    }
+    let entries: Vec<Attr> = order
+        .into_iter()
+        .map(|name| {
+            let values = groups.remove(&name).unwrap_or_default();
+            Attr {
+                name,
+                value: EvalState::delay_call(f.clone(), vec![Value::string(name.as_str()), Value::list(values)], pos),
+                pos: Pos::NONE,
+            }
+        })
+        .collect();
+    Ok(Value::attrs(Attrs::from_unsorted(entries)))
+}

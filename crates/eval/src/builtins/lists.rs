@@ -1,0 +1,346 @@
+//! List builtins: `map`, `filter`, `foldl'`, `sort`, `genList`, `elemAt`,
+//! `head`, `tail`, `length`, `elem`, `concatLists`, `concatMap`, `any`,
+//! `all`, `partition`, `groupBy`, `genericClosure`.
+
+use std::collections::HashSet;
+
+use nixkit_syntax::Symbol;
+
+use crate::builtins::{arg_frame, primop, Args};
+use crate::error::{EvalError, EvalResult};
+use crate::eval::{missing_attr, EvalState};
+use crate::source::Pos;
+use crate::value::{Attr, Attrs, PrimOp, Value};
+
+pub(crate) static PRIMOPS: &[PrimOp] = &[
+    primop!("elemAt", 2, elem_at),
+    primop!("head", 1, head),
+    primop!("tail", 1, tail),
+    primop!("map", 2, map),
+    primop!("filter", 2, filter),
+    primop!("elem", 2, elem),
+    primop!("concatLists", 1, concat_lists),
+    primop!("length", 1, length),
+    primop!("foldl'", 3, foldl_strict),
+    primop!("any", 2, any),
+    primop!("all", 2, all),
+    primop!("genList", 2, gen_list),
+    primop!("sort", 2, sort),
+    primop!("partition", 2, partition),
+    primop!("groupBy", 2, group_by),
+    primop!("concatMap", 2, concat_map),
+    primop!("genericClosure", 1, generic_closure),
+];
+
+fn elem_at(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
+    let args = Args::new(a, "elemAt", pos);
+    let list = args.list(s, 0)?;
+    let n = args.int(s, 1)?;
+    match usize::try_from(n).ok().and_then(|i| list.get(i)) {
+        Some(v) => s.force(v),
+        None => Err(EvalError::eval(format!(
+            "'builtins.elemAt' called with index {n} on a list of size {}",
+            list.len()
+        ))
+        .at(pos)),
+    }
+}
+
+fn head(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
+    let list = Args::new(a, "head", pos).list(s, 0)?;
+    match list.first() {
+        Some(v) => s.force(v),
+        None => Err(EvalError::eval("'builtins.head' called on an empty list").at(pos)),
+    }
+}
+
+fn tail(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
+    let list = Args::new(a, "tail", pos).list(s, 0)?;
+    if list.is_empty() {
+        return Err(EvalError::eval("'builtins.tail' called on an empty list").at(pos));
+    }
+    Ok(Value::List(list[1..].to_vec().into()))
+}
+
+fn map(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
+    let list = Args::new(a, "map", pos).list(s, 1)?;
+    let f = &a[0];
+    Ok(Value::list(list.iter().map(|x| EvalState::delay_call(f.clone(), vec![x.clone()], pos)).collect()))
+}
+
+/// Calls a predicate and forces a Boolean result.
+fn test(s: &mut EvalState, f: &Value, x: &Value, name: &str, pos: Pos) -> EvalResult<bool> {
+    let r = s.call(f, std::slice::from_ref(x), pos)?;
+    s.expect_bool(&r).map_err(|e| {
+        let what = match name {
+            "filter" => "filtering function",
+            "partition" => "partition function",
+            _ => "function",
+        };
+        e.at(pos).with_frame(format!("while evaluating the return value of the {what} passed to builtins.{name}"), pos)
+    })
+}
+
+fn filter(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
+    let args = Args::new(a, "filter", pos);
+    let f = args.function(s, 0)?;
+    let list = args.list(s, 1)?;
+    let mut out = Vec::with_capacity(list.len());
+    for x in list.iter() {
+        if test(s, &f, x, "filter", pos)? {
+            out.push(x.clone());
+        }
+    }
+    if out.len() == list.len() {
+        return Ok(Value::List(list));
+    }
+    Ok(Value::list(out))
+}
+
+fn elem(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
+    let list = Args::new(a, "elem", pos).list(s, 1)?;
+    for x in list.iter() {
+        if s.equal(&a[0], x)? {
+            return Ok(Value::Bool(true));
+        }
+    }
+    Ok(Value::Bool(false))
+}
+
+fn concat_lists(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
+    let lists = Args::new(a, "concatLists", pos).list(s, 0)?;
+    let mut out = Vec::new();
+    for l in lists.iter() {
+        let l = s
+            .force_list(l, pos)
+            .map_err(|e| e.with_frame("while evaluating a value of the list passed to builtins.concatLists", pos))?;
+        out.extend(l.iter().cloned());
+    }
+    Ok(Value::list(out))
+}
+
+fn length(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
+    let list = Args::new(a, "length", pos).list(s, 0)?;
+    Ok(Value::Int(list.len() as i64))
+}
+
+fn foldl_strict(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
+    let args = Args::new(a, "foldl'", pos);
+    let f = args.function(s, 0)?;
+    let list = args.list(s, 2)?;
+    if list.is_empty() {
+        return s.force(&a[1]);
+    }
+    let mut acc = a[1].clone();
+    for x in list.iter() {
+        acc = s.call(&f, &[acc, x.clone()], pos)?;
+    }
+    Ok(acc)
+}
+
+fn any(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
+    let args = Args::new(a, "any", pos);
+    let f = args.function(s, 0)?;
+    let list = args.list(s, 1)?;
+    for x in list.iter() {
+        if test(s, &f, x, "any", pos)? {
+            return Ok(Value::Bool(true));
+        }
+    }
+    Ok(Value::Bool(false))
+}
+
+fn all(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
+    let args = Args::new(a, "all", pos);
+    let f = args.function(s, 0)?;
+    let list = args.list(s, 1)?;
+    for x in list.iter() {
+        if !test(s, &f, x, "all", pos)? {
+            return Ok(Value::Bool(false));
+        }
+    }
+    Ok(Value::Bool(true))
+}
+
+fn gen_list(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
+    let args = Args::new(a, "genList", pos);
+    let n = args.int(s, 1)?;
+    if n < 0 {
+        return Err(arg_frame(EvalError::eval(format!("cannot create list of size {n}")).at(pos), 1, "genList"));
+    }
+    let f = args.function(s, 0)?;
+    Ok(Value::list((0..n).map(|i| EvalState::delay_call(f.clone(), vec![Value::Int(i)], pos)).collect()))
+}
+
+/// Stable merge sort with a fallible `is_less`.
+fn merge_sort(
+    s: &mut EvalState,
+    items: &mut Vec<Value>,
+    is_less: &mut dyn FnMut(&mut EvalState, &Value, &Value) -> EvalResult<bool>,
+) -> EvalResult<()> {
+    if items.len() <= 1 {
+        return Ok(());
+    }
+    let mut right = items.split_off(items.len() / 2);
+    merge_sort(s, items, is_less)?;
+    merge_sort(s, &mut right, is_less)?;
+    let left = std::mem::take(items);
+    let mut out = Vec::with_capacity(left.len() + right.len());
+    let mut l = left.into_iter().peekable();
+    let mut r = right.into_iter().peekable();
+    while let (Some(x), Some(y)) = (l.peek(), r.peek()) {
+        if is_less(s, y, x)? {
+            out.extend(r.next());
+        } else {
+            out.extend(l.next());
+        }
+    }
+    out.extend(l);
+    out.extend(r);
+    *items = out;
+    Ok(())
+}
+
+fn sort(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
+    let args = Args::new(a, "sort", pos);
+    let list = args.list(s, 1)?;
+    let f = args.function(s, 0)?;
+    let mut items: Vec<Value> = list.to_vec();
+    for x in &items {
+        s.force(x)?;
+    }
+    merge_sort(s, &mut items, &mut |s, x, y| {
+        let r = s.call(&f, &[x.clone(), y.clone()], pos)?;
+        s.expect_bool(&r).map_err(|e| {
+            e.at(pos).with_frame("while evaluating the return value of the sorting function passed to builtins.sort", pos)
+        })
+    })?;
+    Ok(Value::list(items))
+}
+
+fn partition(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
+    let args = Args::new(a, "partition", pos);
+    let f = args.function(s, 0)?;
+    let list = args.list(s, 1)?;
+    let (mut right, mut wrong) = (Vec::new(), Vec::new());
+    for x in list.iter() {
+        if test(s, &f, x, "partition", pos)? {
+            right.push(x.clone());
+        } else {
+            wrong.push(x.clone());
+        }
+    }
+    Ok(Value::attrs(Attrs::from_pairs([
+        (Symbol::intern("right"), Value::list(right)),
+        (Symbol::intern("wrong"), Value::list(wrong)),
+    ])))
+}
+
+fn group_by(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
+    let args = Args::new(a, "groupBy", pos);
+    let f = args.function(s, 0)?;
+    let list = args.list(s, 1)?;
+    let mut groups: Vec<(Symbol, Vec<Value>)> = Vec::new();
+    let mut index = std::collections::HashMap::new();
+    for x in list.iter() {
+        let k = s.call(&f, std::slice::from_ref(x), pos)?;
+        let k = s.force_string(&k, pos).map_err(|e| {
+            e.with_frame("while evaluating the return value of the grouping function passed to builtins.groupBy", pos)
+        })?;
+        let k = Symbol::intern(k.as_str());
+        let i = *index.entry(k).or_insert_with(|| {
+            groups.push((k, Vec::new()));
+            groups.len() - 1
+        });
+        groups[i].1.push(x.clone());
+    }
+    Ok(Value::attrs(Attrs::from_unsorted(
+        groups.into_iter().map(|(name, vs)| Attr { name, value: Value::list(vs), pos: Pos::NONE }).collect(),
+    )))
+}
+
+fn concat_map(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
+    let args = Args::new(a, "concatMap", pos);
+    let f = args.function(s, 0)?;
+    let list = args.list(s, 1)?;
+    let mut out = Vec::new();
+    for x in list.iter() {
+        let r = s.call(&f, std::slice::from_ref(x), pos)?;
+        let r = s.force_list(&r, pos).map_err(|e| {
+            e.with_frame("while evaluating the return value of the function passed to builtins.concatMap", pos)
+        })?;
+        out.extend(r.iter().cloned());
+    }
+    Ok(Value::list(out))
+}
+
+/// A hashable rendering of a `genericClosure` key.
+fn key_repr(s: &mut EvalState, v: &Value, out: &mut String, pos: Pos) -> EvalResult<()> {
+    match s.force(v)? {
+        Value::Int(i) => out.push_str(&format!("n{}", i as f64)),
+        Value::Float(f) => out.push_str(&format!("n{f}")),
+        Value::String(x) => {
+            out.push_str(&format!("s{}:", x.as_str().len()));
+            out.push_str(x.as_str());
+        }
+        Value::Path(p) => {
+            out.push_str(&format!("p{}:", p.len()));
+            out.push_str(&p);
+        }
+        Value::List(l) => {
+            out.push_str(&format!("l{}[", l.len()));
+            for x in l.iter() {
+                key_repr(s, x, out, pos)?;
+            }
+            out.push(']');
+        }
+        other => {
+            return Err(EvalError::eval(format!(
+                "cannot compare {} with {}; values of that type are incomparable (values are {} and {})",
+                other.show_type(),
+                other.show_type(),
+                crate::print::show_for_error(&other),
+                crate::print::show_for_error(&other)
+            ))
+            .at(pos))
+        }
+    }
+    Ok(())
+}
+
+fn generic_closure(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
+    let args = Args::new(a, "genericClosure", pos);
+    let input = args.attrs(s, 0)?;
+    let start = Symbol::intern("startSet");
+    let operator = Symbol::intern("operator");
+    let key = Symbol::intern("key");
+    let start_set = input.get(start).cloned().ok_or_else(|| missing_attr(start, &input).at(pos))?;
+    let mut work: std::collections::VecDeque<Value> = s
+        .force_list(&start_set, pos)
+        .map_err(|e| e.with_frame("while evaluating the 'startSet' attribute passed as argument to builtins.genericClosure", pos))?
+        .iter()
+        .cloned()
+        .collect();
+    let op = input.get(operator).cloned().ok_or_else(|| missing_attr(operator, &input).at(pos))?;
+    let op = s.force(&op)?;
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    while let Some(item) = work.pop_front() {
+        let attrs = s.force_attrs(&item, pos).map_err(|e| {
+            e.with_frame("while evaluating one of the elements generated by (or initially passed to) builtins.genericClosure", pos)
+        })?;
+        let k = attrs.get(key).cloned().ok_or_else(|| missing_attr(key, &attrs).at(pos))?;
+        let mut repr = String::new();
+        key_repr(s, &k, &mut repr, pos)?;
+        if !seen.insert(repr) {
+            continue;
+        }
+        out.push(item.clone());
+        let next = s.call(&op, std::slice::from_ref(&item), pos)?;
+        let next = s.force_list(&next, pos).map_err(|e| {
+            e.with_frame("while evaluating the return value of the `operator` passed to builtins.genericClosure", pos)
+        })?;
+        work.extend(next.iter().cloned());
+    }
+    Ok(Value::list(out))
+}

@@ -1,0 +1,257 @@
+//! The builtins: registration of every primop and constant into the global
+//! scope and the `builtins` set, and helpers that force arguments with
+//! CppNix's "while evaluating the first argument passed to builtins.x" frames.
+
+pub(crate) mod arith;
+pub(crate) mod attrs;
+pub(crate) mod context;
+pub(crate) mod control;
+pub(crate) mod derivation;
+pub(crate) mod hash;
+pub(crate) mod json;
+pub(crate) mod lists;
+pub(crate) mod paths;
+pub(crate) mod regex;
+pub(crate) mod strings;
+pub(crate) mod toml;
+pub(crate) mod types;
+pub(crate) mod versions;
+pub(crate) mod xml;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use nixkit_syntax::Symbol;
+
+use crate::compile::GlobalScope;
+use crate::error::{EvalError, EvalResult};
+use crate::eval::{EvalState, Settings};
+use crate::source::Pos;
+use crate::thunk::Thunk;
+use crate::value::{Attr, Attrs, NixString, PrimOp, Value};
+
+/// Builtins CppNix binds globally without the `__` prefix.
+const UNPREFIXED: &[&str] = &[
+    "import",
+    "scopedImport",
+    "isNull",
+    "abort",
+    "throw",
+    "break",
+    "removeAttrs",
+    "map",
+    "toString",
+    "baseNameOf",
+    "dirOf",
+    "placeholder",
+    "derivationStrict",
+    "fetchTarball",
+    "fetchGit",
+    "fetchMercurial",
+    "fetchTree",
+    "fromTOML",
+];
+
+/// Every primop table.
+fn tables() -> [&'static [PrimOp]; 15] {
+    [
+        arith::PRIMOPS,
+        attrs::PRIMOPS,
+        context::PRIMOPS,
+        control::PRIMOPS,
+        derivation::PRIMOPS,
+        hash::PRIMOPS,
+        json::PRIMOPS,
+        lists::PRIMOPS,
+        paths::PRIMOPS,
+        regex::PRIMOPS,
+        strings::PRIMOPS,
+        toml::PRIMOPS,
+        types::PRIMOPS,
+        versions::PRIMOPS,
+        xml::PRIMOPS,
+    ]
+}
+
+/// The global scope of an evaluator: names visible everywhere and the
+/// `builtins` set.
+pub(crate) struct Globals {
+    names: HashMap<Symbol, Value>,
+    builtins: Arc<Attrs>,
+}
+
+impl GlobalScope for Globals {
+    fn lookup(&self, name: Symbol) -> Option<Value> {
+        self.names.get(&name).cloned()
+    }
+}
+
+impl Globals {
+    /// The names, for the parser.
+    pub(crate) fn syntax_globals(&self) -> nixkit_syntax::Globals {
+        let mut g = nixkit_syntax::Globals::new();
+        for name in self.names.keys() {
+            g.insert(*name);
+        }
+        g
+    }
+
+    /// Builds the global scope for the given settings.
+    pub(crate) fn new(settings: &Settings, current_time: i64) -> Globals {
+        let mut entries: Vec<(Symbol, Value)> = Vec::new();
+        for table in tables() {
+            for op in table {
+                if op.name.starts_with("__") {
+                    continue; // internal helpers
+                }
+                entries.push((Symbol::intern(op.name), Value::PrimOp(op)));
+            }
+        }
+        let nix_path: Vec<Value> = settings
+            .search_path
+            .iter()
+            .map(|(prefix, path)| {
+                Value::attrs(Attrs::from_pairs([
+                    (Symbol::intern("path"), Value::string(path.as_str())),
+                    (Symbol::intern("prefix"), Value::string(prefix.as_str())),
+                ]))
+            })
+            .collect();
+        let constants: Vec<(&str, Value)> = vec![
+            ("true", Value::Bool(true)),
+            ("false", Value::Bool(false)),
+            ("null", Value::Null),
+            ("nixVersion", Value::string("2.36.0")),
+            ("langVersion", Value::Int(6)),
+            ("storeDir", Value::string(settings.store_dir.as_str())),
+            ("nixPath", Value::list(nix_path)),
+            ("derivation", derivation::derivation_value()),
+        ];
+        for (name, v) in constants {
+            entries.push((Symbol::intern(name), v));
+        }
+        if !settings.pure {
+            entries.push((Symbol::intern("currentSystem"), Value::string(settings.current_system.as_str())));
+            entries.push((Symbol::intern("currentTime"), Value::Int(current_time)));
+        }
+        let self_ref = Arc::new(Thunk::empty());
+        entries.push((Symbol::intern("builtins"), Value::Thunk(self_ref.clone())));
+        let builtins = Arc::new(Attrs::from_unsorted(
+            entries.iter().map(|(name, value)| Attr { name: *name, value: value.clone(), pos: Pos::NONE }).collect(),
+        ));
+        self_ref.finish(Value::Attrs(builtins.clone()));
+
+        let mut names = HashMap::new();
+        for (name, value) in &entries {
+            let text = name.as_str();
+            let global = if UNPREFIXED.contains(&text)
+                || matches!(text, "builtins" | "true" | "false" | "null" | "derivation")
+            {
+                *name
+            } else {
+                Symbol::intern(&format!("__{text}"))
+            };
+            names.insert(global, value.clone());
+        }
+        Globals { names, builtins }
+    }
+
+    /// A copy with extra names (for `scopedImport`).
+    pub(crate) fn with_scope(&self, scope: &Attrs) -> Globals {
+        let mut names = self.names.clone();
+        for a in scope.iter() {
+            names.insert(a.name, a.value.clone());
+        }
+        Globals { names, builtins: self.builtins.clone() }
+    }
+}
+
+/// "first", "second", "third".
+pub(crate) fn ordinal(i: usize) -> &'static str {
+    ["first", "second", "third", "fourth"].get(i).copied().unwrap_or("nth")
+}
+
+/// Adds the "while evaluating the Nth argument passed to builtins.x" frame.
+pub(crate) fn arg_frame(e: EvalError, i: usize, name: &str) -> EvalError {
+    let name = if name == "foldl'" { "foldlStrict" } else { name };
+    let ord = ordinal(i);
+    let text = match (name, i) {
+        ("attrNames" | "attrValues" | "derivationStrict" | "listToAttrs" | "stringLength", 0) => {
+            format!("while evaluating the argument passed to builtins.{name}")
+        }
+        ("head" | "tail" | "elemAt" | "storePath", _) => {
+            format!("while evaluating the {ord} argument passed to 'builtins.{name}'")
+        }
+        ("filterSource", 1) => {
+            "while evaluating the second argument (the path to filter) passed to 'builtins.filterSource'".to_string()
+        }
+        ("concatStringsSep", 0) => format!("while evaluating the {ord} argument (the separator string) passed to builtins.{name}"),
+        ("concatStringsSep", 1) => {
+            format!("while evaluating the {ord} argument (the list of strings to concat) passed to builtins.{name}")
+        }
+        ("substring", 0) => format!("while evaluating the {ord} argument (the start offset) passed to builtins.{name}"),
+        ("substring", 1) => format!("while evaluating the {ord} argument (the substring length) passed to builtins.{name}"),
+        ("substring", 2) => format!("while evaluating the {ord} argument (the string) passed to builtins.{name}"),
+        _ => format!("while evaluating the {ord} argument passed to builtins.{name}"),
+    };
+    e.with_frame(text, Pos::NONE)
+}
+
+/// Forcing helpers for primop arguments.
+pub(crate) struct Args<'a> {
+    pub(crate) values: &'a [Value],
+    pub(crate) name: &'static str,
+    pub(crate) pos: Pos,
+}
+
+impl<'a> Args<'a> {
+    pub(crate) fn new(values: &'a [Value], name: &'static str, pos: Pos) -> Args<'a> {
+        Args { values, name, pos }
+    }
+
+    fn get(&self, i: usize) -> &Value {
+        &self.values[i]
+    }
+
+    pub(crate) fn value(&self, s: &mut EvalState, i: usize) -> EvalResult<Value> {
+        s.force(self.get(i)).map_err(|e| arg_frame(e, i, self.name))
+    }
+
+    pub(crate) fn attrs(&self, s: &mut EvalState, i: usize) -> EvalResult<Arc<Attrs>> {
+        s.force_attrs(self.get(i), self.pos).map_err(|e| arg_frame(e, i, self.name))
+    }
+
+    pub(crate) fn list(&self, s: &mut EvalState, i: usize) -> EvalResult<Arc<[Value]>> {
+        s.force_list(self.get(i), self.pos).map_err(|e| arg_frame(e, i, self.name))
+    }
+
+    pub(crate) fn int(&self, s: &mut EvalState, i: usize) -> EvalResult<i64> {
+        s.force_int(self.get(i), self.pos).map_err(|e| arg_frame(e, i, self.name))
+    }
+
+    pub(crate) fn string(&self, s: &mut EvalState, i: usize) -> EvalResult<Arc<NixString>> {
+        s.force_string(self.get(i), self.pos).map_err(|e| arg_frame(e, i, self.name))
+    }
+
+    /// A string argument, coerced like string interpolation (paths are copied).
+    pub(crate) fn coerced(&self, s: &mut EvalState, i: usize, how: crate::ops::Coerce) -> EvalResult<NixString> {
+        s.coerce_to_nix_string(self.get(i), how, self.pos).map_err(|e| arg_frame(e.at(self.pos), i, self.name))
+    }
+
+    pub(crate) fn function(&self, s: &mut EvalState, i: usize) -> EvalResult<Value> {
+        s.force_function(self.get(i), self.pos).map_err(|e| arg_frame(e, i, self.name))
+    }
+
+    /// A symbol from a string argument.
+    pub(crate) fn symbol(&self, s: &mut EvalState, i: usize) -> EvalResult<Symbol> {
+        Ok(Symbol::intern(self.string(s, i)?.as_str()))
+    }
+}
+
+/// Defines a primop table entry.
+macro_rules! primop {
+    ($name:literal, $arity:literal, $f:path) => {
+        $crate::value::PrimOp { name: $name, arity: $arity, func: $f }
+    };
+}
+pub(crate) use primop;

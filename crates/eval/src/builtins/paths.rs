@@ -1,0 +1,329 @@
+//! Paths and files: `import`, `scopedImport`, `readFile`, `readDir`,
+//! `readFileType`, `pathExists`, `baseNameOf`, `dirOf`, `toPath`,
+//! `storePath`, `findFile`, `getEnv`, `toFile`, `path`, `filterSource`.
+
+use nixkit_syntax::Symbol;
+
+use crate::builtins::{arg_frame, primop, Args};
+use crate::error::{ErrorKind, EvalError, EvalResult};
+use crate::eval::EvalState;
+use crate::io::{FileIngestion, FileType};
+use crate::ops::{canon_path, Coerce};
+use crate::source::Pos;
+use crate::value::{Attr, Attrs, Context, PrimOp, Value};
+
+pub(crate) static PRIMOPS: &[PrimOp] = &[
+    primop!("import", 1, import),
+    primop!("scopedImport", 2, scoped_import),
+    primop!("readFile", 1, read_file),
+    primop!("readDir", 1, read_dir),
+    primop!("readFileType", 1, read_file_type),
+    primop!("pathExists", 1, path_exists),
+    primop!("baseNameOf", 1, base_name_of),
+    primop!("dirOf", 1, dir_of),
+    primop!("toPath", 1, to_path),
+    primop!("storePath", 1, store_path),
+    primop!("findFile", 2, find_file),
+    primop!("getEnv", 1, get_env),
+    primop!("toFile", 2, to_file),
+    primop!("path", 1, path),
+    primop!("filterSource", 2, filter_source),
+];
+
+/// The last component of a path string (trailing slashes ignored).
+pub(crate) fn base_name(p: &str) -> &str {
+    let p = p.strip_suffix('/').unwrap_or(p);
+    match p.rfind('/') {
+        Some(i) => &p[i + 1..],
+        None => p,
+    }
+}
+
+/// Everything before the last `/`.
+fn dir_name(p: &str) -> &str {
+    match p.rfind('/') {
+        Some(0) => "/",
+        Some(i) => &p[..i],
+        None => ".",
+    }
+}
+
+impl EvalState {
+    /// Coerces a path argument (a path, or a string holding an absolute path).
+    pub(crate) fn path_arg(&mut self, v: &Value, name: &'static str, i: usize, pos: Pos) -> EvalResult<String> {
+        let v = self.force(v).map_err(|e| arg_frame(e, i, name))?;
+        if let Value::Path(p) = &v {
+            return Ok(p.to_string());
+        }
+        let mut ctx = Context::new();
+        let s = self
+            .coerce_to_string(&v, &mut ctx, Coerce::PLAIN, pos)
+            .map_err(|e| arg_frame(e.at(pos), i, name))?;
+        if !s.starts_with('/') {
+            return Err(arg_frame(
+                EvalError::eval(format!("string '{s}' doesn't represent an absolute path")).at(pos),
+                i,
+                name,
+            ));
+        }
+        Ok(canon_path(&s))
+    }
+
+    pub(crate) fn read_file_bytes(&mut self, path: &str, pos: Pos) -> EvalResult<Vec<u8>> {
+        self.io.read_file(path).map_err(|e| io_error(path, &e, pos))
+    }
+
+    /// The store path a path value is copied to (`"${./x}"`).
+    pub(crate) fn copy_path_to_store(&mut self, path: &str, pos: Pos) -> EvalResult<String> {
+        if let Some(p) = self.store_paths.get(path) {
+            return Ok(p.clone());
+        }
+        if self.io.file_type(path, false).is_err() {
+            return Err(EvalError::new(ErrorKind::Io, format!("path '{path}' does not exist")).at(pos));
+        }
+        let name = base_name(path);
+        let store_path = self
+            .store
+            .add_path(self.io.as_ref(), path, name, FileIngestion::Recursive, None)
+            .map_err(|e| EvalError::new(ErrorKind::Io, e).at(pos))?;
+        self.store_paths.insert(path.to_string(), store_path.clone());
+        Ok(store_path)
+    }
+
+    /// Resolves `<name>` against the search path.
+    pub(crate) fn find_in_search_path(&self, entries: &[(String, String)], name: &str) -> Option<String> {
+        for (prefix, path) in entries {
+            let candidate = if prefix.is_empty() {
+                format!("{path}/{name}")
+            } else if name == prefix {
+                path.clone()
+            } else if let Some(rest) = name.strip_prefix(prefix.as_str()).and_then(|r| r.strip_prefix('/')) {
+                format!("{path}/{rest}")
+            } else {
+                continue;
+            };
+            let candidate = canon_path(&candidate);
+            if self.io.file_type(&candidate, true).is_ok() {
+                return Some(candidate);
+            }
+        }
+        None
+    }
+}
+
+fn io_error(path: &str, e: &std::io::Error, pos: Pos) -> EvalError {
+    let msg = match e.kind() {
+        std::io::ErrorKind::NotFound => format!("path '{path}' does not exist"),
+        _ => format!("reading file '{path}': {e}"),
+    };
+    EvalError::new(ErrorKind::Io, msg).at(pos)
+}
+
+fn import(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
+    let path = s.path_arg(&a[0], "import", 0, pos)?;
+    s.import_file(&path, None, pos)
+}
+
+fn scoped_import(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
+    let scope = Args::new(a, "scopedImport", pos).attrs(s, 0)?;
+    let path = s.path_arg(&a[1], "scopedImport", 1, pos)?;
+    s.import_file(&path, Some(&scope), pos)
+}
+
+fn read_file(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
+    let path = s.path_arg(&a[0], "readFile", 0, pos)?;
+    let data = s.read_file_bytes(&path, pos)?;
+    let text = String::from_utf8(data).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    if text.contains('\0') {
+        return Err(EvalError::eval(format!(
+            "input string '{}' cannot be represented as Nix string because it contains null bytes",
+            text.replace('\0', "␀")
+        ))
+        .at(pos));
+    }
+    Ok(Value::string(text))
+}
+
+fn read_dir(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
+    let path = s.path_arg(&a[0], "readDir", 0, pos)?;
+    match s.io.file_type(&path, true) {
+        Ok(FileType::Directory) => {}
+        Ok(_) => return Err(EvalError::new(ErrorKind::Io, format!("'{path}' is not a directory")).at(pos)),
+        Err(e) => return Err(io_error(&path, &e, pos)),
+    }
+    let entries = s.io.read_dir(&path).map_err(|e| io_error(&path, &e, pos))?;
+    Ok(Value::attrs(Attrs::from_unsorted(
+        entries
+            .into_iter()
+            .map(|(name, ty)| Attr { name: Symbol::intern(&name), value: Value::string(ty.as_str()), pos: Pos::NONE })
+            .collect(),
+    )))
+}
+
+fn read_file_type(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
+    let path = s.path_arg(&a[0], "readFileType", 0, pos)?;
+    let ty = s.io.file_type(&path, false).map_err(|e| io_error(&path, &e, pos))?;
+    Ok(Value::string(ty.as_str()))
+}
+
+fn path_exists(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
+    let raw = s.force(&a[0])?;
+    let must_be_dir = match &raw {
+        Value::String(st) => st.as_str().ends_with('/') || st.as_str().ends_with("/."),
+        _ => false,
+    };
+    let path = s.path_arg(&a[0], "pathExists", 0, pos)?;
+    Ok(Value::Bool(match s.io.file_type(&path, true) {
+        Ok(FileType::Directory) => true,
+        Ok(_) => !must_be_dir,
+        Err(_) => false,
+    }))
+}
+
+fn base_name_of(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
+    let v = Args::new(a, "baseNameOf", pos).value(s, 0)?;
+    if let Value::Path(p) = &v {
+        return Ok(Value::string(base_name(p)));
+    }
+    let text = Args::new(a, "baseNameOf", pos).coerced(s, 0, Coerce::PLAIN)?;
+    let ctx = text.context().cloned().unwrap_or_default();
+    Ok(Value::string_with_context(base_name(text.as_str()), ctx))
+}
+
+fn dir_of(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
+    let v = Args::new(a, "dirOf", pos).value(s, 0)?;
+    if let Value::Path(p) = &v {
+        return Ok(Value::path(dir_name(p)));
+    }
+    let text = Args::new(a, "dirOf", pos).coerced(s, 0, Coerce::PLAIN)?;
+    let ctx = text.context().cloned().unwrap_or_default();
+    Ok(Value::string_with_context(dir_name(text.as_str()), ctx))
+}
+
+fn to_path(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
+    let path = s.path_arg(&a[0], "toPath", 0, pos)?;
+    Ok(Value::string(path))
+}
+
+fn store_path(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
+    if s.settings.pure {
+        return Err(EvalError::eval("'builtins.storePath' is not allowed in pure evaluation mode").at(pos));
+    }
+    let path = s.path_arg(&a[0], "storePath", 0, pos)?;
+    let store_dir = s.store.store_dir().to_string();
+    let Some(rest) = path.strip_prefix(&format!("{store_dir}/")) else {
+        return Err(EvalError::eval(format!("path '{path}' is not in the Nix store")).at(pos));
+    };
+    let root = format!("{store_dir}/{}", rest.split('/').next().unwrap_or(""));
+    let mut ctx = Context::new();
+    ctx.insert(root.into());
+    Ok(Value::string_with_context(path, ctx))
+}
+
+fn find_file(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
+    let args = Args::new(a, "findFile", pos);
+    let list = args.list(s, 0)?;
+    let name = args.string(s, 1)?;
+    let mut entries = Vec::new();
+    for item in list.iter() {
+        let attrs = s.force_attrs(item, pos)?;
+        let prefix = match attrs.get_str("prefix") {
+            Some(p) => s.force_string(p, pos)?.as_str().to_string(),
+            None => String::new(),
+        };
+        let Some(p) = attrs.get_str("path").cloned() else {
+            return Err(EvalError::eval("attribute 'path' missing").at(pos));
+        };
+        let p = s.coerce_to_nix_string(&p, Coerce::PLAIN, pos)?;
+        entries.push((prefix, p.as_str().to_string()));
+    }
+    match s.find_in_search_path(&entries, name.as_str()) {
+        Some(p) => Ok(Value::path(p)),
+        None => Err(EvalError::new(
+            ErrorKind::Throw,
+            format!("file '{}' was not found in the Nix search path (add it using $NIX_PATH or -I)", name.as_str()),
+        )
+        .at(pos)),
+    }
+}
+
+fn get_env(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
+    let name = Args::new(a, "getEnv", pos).string(s, 0)?;
+    if s.settings.pure {
+        return Ok(Value::string(""));
+    }
+    Ok(Value::string(s.io.get_env(name.as_str()).unwrap_or_default()))
+}
+
+fn to_file(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
+    let args = Args::new(a, "toFile", pos);
+    let name = args.string(s, 0)?;
+    let contents = args.coerced(s, 1, Coerce::INTERPOLATE)?;
+    let refs: Vec<String> = contents.context().map(|c| c.iter().map(|r| r.to_string()).collect()).unwrap_or_default();
+    let p = s
+        .store
+        .add_text(name.as_str(), contents.as_str(), &refs)
+        .map_err(|e| EvalError::eval(e).at(pos))?;
+    let mut ctx = Context::new();
+    ctx.insert(p.clone().into());
+    Ok(Value::string_with_context(p, ctx))
+}
+
+fn add_filtered(s: &mut EvalState, path: &str, name: &str, filter: Option<Value>, recursive: bool, pos: Pos) -> EvalResult<Value> {
+    let io = s.io.clone();
+    let store = s.store.clone();
+    let method = if recursive { FileIngestion::Recursive } else { FileIngestion::Flat };
+    let mut failure: Option<EvalError> = None;
+    let result = match &filter {
+        None => store.add_path(io.as_ref(), path, name, method, None),
+        Some(f) => {
+            let mut cb = |p: &str, ty: FileType| -> Result<bool, String> {
+                let r = s
+                    .call(f, &[Value::path(p), Value::string(ty.as_str())], pos)
+                    .and_then(|r| s.expect_bool(&r).map_err(|e| e.at(pos)));
+                r.map_err(|e| {
+                    let msg = e.message().to_string();
+                    failure = Some(e);
+                    msg
+                })
+            };
+            store.add_path(io.as_ref(), path, name, method, Some(&mut cb))
+        }
+    };
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    let p = result.map_err(|e| EvalError::eval(e).at(pos))?;
+    let mut ctx = Context::new();
+    ctx.insert(p.clone().into());
+    Ok(Value::string_with_context(p, ctx))
+}
+
+fn path(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
+    let attrs = Args::new(a, "path", pos).attrs(s, 0)?;
+    let Some(p) = attrs.get_str("path").cloned() else {
+        return Err(EvalError::eval("attribute 'path' missing").at(pos));
+    };
+    let path = s.path_arg(&p, "path", 0, pos)?;
+    let name = match attrs.get_str("name") {
+        Some(n) => s.force_string(n, pos)?.as_str().to_string(),
+        None => base_name(&path).to_string(),
+    };
+    let filter = match attrs.get_str("filter") {
+        Some(f) => Some(s.force(f)?),
+        None => None,
+    };
+    let recursive = match attrs.get_str("recursive") {
+        Some(r) => s.expect_bool(r)?,
+        None => true,
+    };
+    add_filtered(s, &path, &name, filter, recursive, pos)
+}
+
+fn filter_source(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
+    let f = Args::new(a, "filterSource", pos).function(s, 0)?;
+    let path = s.path_arg(&a[1], "filterSource", 1, pos)?;
+    let name = base_name(&path).to_string();
+    add_filtered(s, &path, &name, Some(f), true, pos)
+}
+

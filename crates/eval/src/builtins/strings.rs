@@ -1,0 +1,162 @@
+//! String builtins: `toString`, `substring`, `stringLength`,
+//! `concatStringsSep`, `replaceStrings`, and the edit distance used for
+//! "did you mean" suggestions.
+
+use crate::builtins::{arg_frame, primop, Args};
+use crate::error::{EvalError, EvalResult};
+use crate::eval::EvalState;
+use crate::ops::Coerce;
+use crate::source::Pos;
+use crate::value::{Context, NixString, PrimOp, Value};
+
+pub(crate) static PRIMOPS: &[PrimOp] = &[
+    primop!("toString", 1, to_string),
+    primop!("substring", 3, substring),
+    primop!("stringLength", 1, string_length),
+    primop!("concatStringsSep", 2, concat_strings_sep),
+    primop!("replaceStrings", 3, replace_strings),
+];
+
+/// Levenshtein distance (for suggestions).
+pub(crate) fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+fn string_value(n: NixString) -> Value {
+    Value::String(std::sync::Arc::new(n))
+}
+
+fn to_string(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
+    let n = s
+        .coerce_to_nix_string(&a[0], Coerce::TO_STRING, pos)
+        .map_err(|e| arg_frame(e.at(pos), 0, "toString"))?;
+    Ok(string_value(n))
+}
+
+/// Slices by bytes, replacing split UTF-8 sequences.
+pub(crate) fn byte_slice(text: &str, start: usize, end: usize) -> String {
+    let bytes = text.as_bytes();
+    let start = start.min(bytes.len());
+    let end = end.clamp(start, bytes.len());
+    String::from_utf8_lossy(&bytes[start..end]).into_owned()
+}
+
+fn substring(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
+    let args = Args::new(a, "substring", pos);
+    let start = args.int(s, 0)?;
+    let len = args.int(s, 1)?;
+    let text = args.coerced(s, 2, Coerce::INTERPOLATE)?;
+    if start < 0 {
+        return Err(EvalError::eval("negative start position in 'substring'").at(pos));
+    }
+    let start = usize::try_from(start).unwrap_or(usize::MAX);
+    let end = if len < 0 { usize::MAX } else { start.saturating_add(usize::try_from(len).unwrap_or(usize::MAX)) };
+    let piece = byte_slice(text.as_str(), start, end);
+    let ctx = text.context().cloned().unwrap_or_default();
+    Ok(Value::string_with_context(piece, ctx))
+}
+
+fn string_length(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
+    let text = Args::new(a, "stringLength", pos).coerced(s, 0, Coerce::INTERPOLATE)?;
+    Ok(Value::Int(text.as_str().len() as i64))
+}
+
+fn concat_strings_sep(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
+    let args = Args::new(a, "concatStringsSep", pos);
+    let sep = args.string(s, 0)?;
+    let list = args.list(s, 1)?;
+    let mut ctx = Context::new();
+    if let Some(c) = sep.context() {
+        ctx.extend(c.iter().cloned());
+    }
+    let mut out = String::new();
+    for (i, item) in list.iter().enumerate() {
+        if i > 0 {
+            out.push_str(sep.as_str());
+        }
+        let piece = s.coerce_to_string(item, &mut ctx, Coerce::INTERPOLATE, pos).map_err(|e| {
+            e.at(pos).with_frame("while evaluating one element of the list of strings to concat passed to builtins.concatStringsSep", pos)
+        })?;
+        out.push_str(&piece);
+    }
+    Ok(Value::string_with_context(out, ctx))
+}
+
+fn replace_strings(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
+    let args = Args::new(a, "replaceStrings", pos);
+    let from = args.list(s, 0)?;
+    let to = args.list(s, 1)?;
+    let text = args.coerced(s, 2, Coerce::INTERPOLATE)?;
+    if from.len() != to.len() {
+        return Err(EvalError::eval(
+            "'from' and 'to' arguments passed to builtins.replaceStrings have different lengths",
+        )
+        .at(pos));
+    }
+    let mut froms = Vec::with_capacity(from.len());
+    for f in from.iter() {
+        let f = s.force_string(f, pos).map_err(|e| {
+            e.with_frame("while evaluating one of the strings to replace passed to builtins.replaceStrings", pos)
+        })?;
+        froms.push(f);
+    }
+    // Replacement strings are forced lazily, once each.
+    let mut tos: Vec<Option<NixString>> = vec![None; to.len()];
+    let mut ctx = text.context().cloned().unwrap_or_default();
+    let input = text.as_str();
+    let mut out = String::with_capacity(input.len());
+    let mut i = 0;
+    let bytes = input.as_bytes();
+    while i <= bytes.len() {
+        let mut matched = false;
+        for (k, f) in froms.iter().enumerate() {
+            let f = f.as_str();
+            if bytes[i..].starts_with(f.as_bytes()) {
+                if tos[k].is_none() {
+                    let t = s.coerce_to_nix_string(&to[k], Coerce::INTERPOLATE, pos).map_err(|e| {
+                        e.with_frame("while evaluating one of the replacement strings passed to builtins.replaceStrings", pos)
+                    })?;
+                    tos[k] = Some(t);
+                }
+                if let Some(t) = &tos[k] {
+                    out.push_str(t.as_str());
+                    if let Some(c) = t.context() {
+                        ctx.extend(c.iter().cloned());
+                    }
+                }
+                if f.is_empty() {
+                    if let Some(c) = input[i..].chars().next() {
+                        out.push(c);
+                        i += c.len_utf8();
+                    } else {
+                        i += 1;
+                    }
+                } else {
+                    i += f.len();
+                }
+                matched = true;
+                break;
+            }
+        }
+        if !matched {
+            match input[i..].chars().next() {
+                Some(c) => {
+                    out.push(c);
+                    i += c.len_utf8();
+                }
+                None => break,
+            }
+        }
+    }
+    Ok(Value::string_with_context(out, ctx))
+}

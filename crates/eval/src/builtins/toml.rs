@@ -1,0 +1,57 @@
+//! `fromTOML`, on top of the `toml` crate.
+
+use nixkit_syntax::Symbol;
+
+use crate::builtins::{primop, Args};
+use crate::error::{EvalError, EvalResult};
+use crate::eval::EvalState;
+use crate::source::Pos;
+use crate::value::{Attr, Attrs, PrimOp, Value};
+
+pub(crate) static PRIMOPS: &[PrimOp] = &[primop!("fromTOML", 1, from_toml)];
+
+fn convert(v: toml::Value, timestamps: bool) -> Result<Value, String> {
+    Ok(match v {
+        toml::Value::String(s) => {
+            if s.contains('\0') {
+                return Err(format!(
+                    "error: input string '{}' cannot be represented as Nix string because it contains null bytes",
+                    s.replace('\0', "␀")
+                ));
+            }
+            Value::string(s)
+        }
+        toml::Value::Integer(i) => Value::Int(i),
+        toml::Value::Float(f) => Value::Float(f),
+        toml::Value::Boolean(b) => Value::Bool(b),
+        toml::Value::Datetime(d) => {
+            if !timestamps {
+                return Err("Dates and times are not supported".to_string());
+            }
+            Value::attrs(Attrs::from_pairs([
+                (Symbol::intern("_type"), Value::string("timestamp")),
+                (Symbol::intern("value"), Value::string(d.to_string())),
+            ]))
+        }
+        toml::Value::Array(items) => {
+            Value::list(items.into_iter().map(|x| convert(x, timestamps)).collect::<Result<Vec<_>, _>>()?)
+        }
+        toml::Value::Table(t) => {
+            let mut entries = Vec::with_capacity(t.len());
+            for (k, v) in t {
+                entries.push(Attr { name: Symbol::intern(&k), value: convert(v, timestamps)?, pos: Pos::NONE });
+            }
+            Value::attrs(Attrs::from_unsorted(entries))
+        }
+    })
+}
+
+fn from_toml(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
+    let text = Args::new(a, "fromTOML", pos).string(s, 0)?;
+    let parsed: toml::Table = text
+        .as_str()
+        .parse()
+        .map_err(|e: toml::de::Error| EvalError::eval(format!("while parsing TOML: {}", e.message())).at(pos))?;
+    let timestamps = s.settings.toml_timestamps;
+    convert(toml::Value::Table(parsed), timestamps).map_err(|e| EvalError::eval(format!("while parsing TOML: {e}")).at(pos))
+}

@@ -1,0 +1,199 @@
+//! XML: `toXML` and the printer behind `--xml`.
+
+use std::fmt::Write as _;
+
+use crate::builtins::primop;
+use crate::error::EvalResult;
+use crate::eval::EvalState;
+use crate::print::format_float;
+use crate::source::{self, Pos};
+use crate::value::{Context, PrimOp, Value};
+
+pub(crate) static PRIMOPS: &[PrimOp] = &[primop!("toXML", 1, to_xml)];
+
+fn escape(s: &str, out: &mut String) {
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("&quot;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '\n' => out.push_str("&#xA;"),
+            '\r' => out.push_str("&#xD;"),
+            '\t' => out.push_str("&#x9;"),
+            c => out.push(c),
+        }
+    }
+}
+
+struct XmlWriter {
+    out: String,
+    location: bool,
+}
+
+impl XmlWriter {
+    fn indent(&mut self, depth: usize) {
+        for _ in 0..depth {
+            self.out.push_str("  ");
+        }
+    }
+
+    fn empty(&mut self, depth: usize, tag: &str, attrs: &[(&str, &str)]) {
+        self.indent(depth);
+        let _ = write!(self.out, "<{tag}");
+        for (k, v) in attrs {
+            let _ = write!(self.out, " {k}=\"");
+            escape(v, &mut self.out);
+            self.out.push('"');
+        }
+        self.out.push_str(" />\n");
+    }
+
+    fn open(&mut self, depth: usize, tag: &str, attrs: &[(&str, &str)]) {
+        self.indent(depth);
+        let _ = write!(self.out, "<{tag}");
+        for (k, v) in attrs {
+            let _ = write!(self.out, " {k}=\"");
+            escape(v, &mut self.out);
+            self.out.push('"');
+        }
+        self.out.push_str(">\n");
+    }
+
+    fn close(&mut self, depth: usize, tag: &str) {
+        self.indent(depth);
+        let _ = writeln!(self.out, "</{tag}>");
+    }
+
+    fn pos_attrs(&self, pos: Pos) -> Vec<(String, String)> {
+        if !self.location {
+            return Vec::new();
+        }
+        match source::locate(pos) {
+            Some(l) => vec![
+                ("column".into(), l.column.to_string()),
+                ("line".into(), l.line.to_string()),
+                ("path".into(), l.origin.display()),
+            ],
+            None => Vec::new(),
+        }
+    }
+}
+
+impl EvalState {
+    fn xml_value(&mut self, w: &mut XmlWriter, v: &Value, depth: usize, ctx: &mut Context, pos: Pos) -> EvalResult<()> {
+        let v = self.force(v)?;
+        match &v {
+            Value::Null => w.empty(depth, "null", &[]),
+            Value::Bool(b) => w.empty(depth, "bool", &[("value", if *b { "true" } else { "false" })]),
+            Value::Int(i) => w.empty(depth, "int", &[("value", &i.to_string())]),
+            Value::Float(f) => w.empty(depth, "float", &[("value", &format_float(*f))]),
+            Value::String(s) => {
+                if let Some(c) = s.context() {
+                    ctx.extend(c.iter().cloned());
+                }
+                w.empty(depth, "string", &[("value", s.as_str())]);
+            }
+            Value::Path(p) => w.empty(depth, "path", &[("value", p)]),
+            Value::Attrs(a) => {
+                if self.is_derivation(a)? {
+                    let mut attrs: Vec<(&str, String)> = Vec::new();
+                    for key in ["drvPath", "outPath"] {
+                        if let Some(x) = a.get_str(key) {
+                            let x = x.clone();
+                            if let Value::String(s) = self.force(&x)? {
+                                attrs.push((key, s.as_str().to_string()));
+                            }
+                        }
+                    }
+                    let refs: Vec<(&str, &str)> = attrs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                    w.open(depth, "derivation", &refs);
+                    let key = format!("{:p}", std::sync::Arc::as_ptr(a));
+                    if self.xml_seen.insert(key) {
+                        self.xml_attrs(w, a, depth + 1, ctx, pos)?;
+                    } else {
+                        w.empty(depth + 1, "repeated", &[]);
+                    }
+                    w.close(depth, "derivation");
+                } else if a.is_empty() {
+                    w.empty(depth, "attrs", &[]);
+                } else {
+                    w.open(depth, "attrs", &[]);
+                    self.xml_attrs(w, a, depth + 1, ctx, pos)?;
+                    w.close(depth, "attrs");
+                }
+            }
+            Value::List(l) => {
+                if l.is_empty() {
+                    w.empty(depth, "list", &[]);
+                } else {
+                    w.open(depth, "list", &[]);
+                    for item in l.iter() {
+                        self.nested(|s| s.xml_value(w, item, depth + 1, ctx, pos))?;
+                    }
+                    w.close(depth, "list");
+                }
+            }
+            Value::Lambda(l, _) => {
+                let pa = w.pos_attrs(l.pos);
+                let refs: Vec<(&str, &str)> = pa.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                w.open(depth, "function", &refs);
+                match &l.formals {
+                    Some(formals) => {
+                        let mut attrs: Vec<(&str, &str)> = Vec::new();
+                        if l.ellipsis {
+                            attrs.push(("ellipsis", "1"));
+                        }
+                        let arg_name;
+                        if let Some(a) = l.arg {
+                            arg_name = a.as_str();
+                            attrs.push(("name", arg_name));
+                        }
+                        w.open(depth + 1, "attrspat", &attrs);
+                        let mut names: Vec<&str> = formals.iter().map(|f| f.name.as_str()).collect();
+                        names.sort_unstable();
+                        for n in names {
+                            w.empty(depth + 2, "attr", &[("name", n)]);
+                        }
+                        w.close(depth + 1, "attrspat");
+                    }
+                    None => {
+                        let name = l.arg.map(|a| a.as_str()).unwrap_or("");
+                        w.empty(depth + 1, "varpat", &[("name", name)]);
+                    }
+                }
+                w.close(depth, "function");
+            }
+            Value::PrimOp(_) | Value::PrimOpApp(_) => w.empty(depth, "unevaluated", &[]),
+            Value::Thunk(_) => w.empty(depth, "unevaluated", &[]),
+        }
+        Ok(())
+    }
+
+    fn xml_attrs(&mut self, w: &mut XmlWriter, a: &crate::value::Attrs, depth: usize, ctx: &mut Context, pos: Pos) -> EvalResult<()> {
+        for attr in a.sorted_by_name() {
+            let pa = w.pos_attrs(attr.pos);
+            let mut refs: Vec<(&str, &str)> = pa.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            refs.push(("name", attr.name.as_str()));
+            w.open(depth, "attr", &refs);
+            self.nested(|s| s.xml_value(w, &attr.value, depth + 1, ctx, pos))?;
+            w.close(depth, "attr");
+        }
+        Ok(())
+    }
+
+    /// Renders a value as CppNix's XML.
+    pub(crate) fn value_to_xml(&mut self, v: &Value, location: bool, ctx: &mut Context, pos: Pos) -> EvalResult<String> {
+        let mut w = XmlWriter { out: String::from("<?xml version='1.0' encoding='utf-8'?>\n<expr>\n"), location };
+        self.xml_seen.clear();
+        self.xml_value(&mut w, v, 1, ctx, pos)?;
+        w.out.push_str("</expr>\n");
+        Ok(w.out)
+    }
+}
+
+fn to_xml(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
+    let mut ctx = Context::new();
+    let out = s.value_to_xml(&a[0], false, &mut ctx, pos)?;
+    Ok(Value::string_with_context(out, ctx))
+}

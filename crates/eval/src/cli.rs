@@ -1,0 +1,341 @@
+//! `nix-instantiate --eval` as a library function: argument parsing and the
+//! run itself, writing into strings so that binaries and tests share it.
+//!
+//! ```
+//! use nixkit_eval::cli::{parse_args, run, CliEnv};
+//!
+//! let opts = parse_args(&["--eval", "--strict", "-E", "[ (1 + 2) ]"]).unwrap();
+//! let (mut out, mut err) = (String::new(), String::new());
+//! let code = run(&opts, &CliEnv::new("/"), &mut out, &mut err);
+//! assert_eq!((code, out.as_str()), (0, "[ 3 ]\n"));
+//! ```
+
+use std::sync::{Arc, Mutex};
+
+use crate::{EvalError, EvalIo, Evaluator, StdIo, Value};
+
+/// A `--arg`/`--argstr` value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AutoArg {
+    /// `--arg name expr`.
+    Expr(String),
+    /// `--argstr name string`.
+    Str(String),
+}
+
+/// Options of `nix-instantiate` that concern evaluation.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EvalCliOptions {
+    /// `--eval` (otherwise instantiate mode; derivations are not written).
+    pub eval: bool,
+    /// `--strict`.
+    pub strict: bool,
+    /// `--json`.
+    pub json: bool,
+    /// `--xml`.
+    pub xml: bool,
+    /// `--raw`.
+    pub raw: bool,
+    /// `--no-location` (XML output).
+    pub no_location: bool,
+    /// `-E`: the positional arguments are expressions.
+    pub from_expr: bool,
+    /// Files (or expressions with `-E`); `-` is standard input.
+    pub inputs: Vec<String>,
+    /// `-A` attribute paths.
+    pub attr_paths: Vec<String>,
+    /// `--arg` / `--argstr`.
+    pub auto_args: Vec<(String, AutoArg)>,
+    /// `-I` entries.
+    pub include: Vec<String>,
+    /// `--show-trace` (`Some(false)` for `--no-show-trace`).
+    pub show_trace: Option<bool>,
+    /// `--max-call-depth`.
+    pub max_call_depth: Option<u32>,
+    /// `--impure` / `--pure-eval`.
+    pub pure: Option<bool>,
+    /// `--abort-on-warn`.
+    pub abort_on_warn: bool,
+    /// Enabled experimental features.
+    pub features: Vec<String>,
+    /// Literal lints (see [`crate::EvaluatorBuilder::lints`]).
+    pub lints: [Option<bool>; 3],
+}
+
+/// Parses `nix-instantiate` arguments (without the program name).
+pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<EvalCliOptions, String> {
+    let mut o = EvalCliOptions::default();
+    let mut it = args.iter().map(AsRef::as_ref);
+    let next = |flag: &str, it: &mut dyn Iterator<Item = &str>| -> Result<String, String> {
+        it.next().map(str::to_string).ok_or_else(|| format!("flag '{flag}' requires an argument"))
+    };
+    while let Some(a) = it.next() {
+        match a {
+            "--eval" => o.eval = true,
+            "--strict" => o.strict = true,
+            "--json" => o.json = true,
+            "--xml" => o.xml = true,
+            "--raw" => o.raw = true,
+            "--no-location" => o.no_location = true,
+            "-E" | "--expr" => o.from_expr = true,
+            "-A" | "--attr" => o.attr_paths.push(next(a, &mut it)?),
+            "--arg" => {
+                let name = next(a, &mut it)?;
+                o.auto_args.push((name, AutoArg::Expr(next(a, &mut it)?)));
+            }
+            "--argstr" => {
+                let name = next(a, &mut it)?;
+                o.auto_args.push((name, AutoArg::Str(next(a, &mut it)?)));
+            }
+            "-I" | "--include" => o.include.push(next(a, &mut it)?),
+            "--show-trace" => o.show_trace = Some(true),
+            "--no-show-trace" => o.show_trace = Some(false),
+            "--max-call-depth" => {
+                let n = next(a, &mut it)?;
+                o.max_call_depth = Some(n.parse().map_err(|_| format!("invalid max-call-depth '{n}'"))?);
+            }
+            "--impure" => o.pure = Some(false),
+            "--pure-eval" => o.pure = Some(true),
+            "--abort-on-warn" => o.abort_on_warn = true,
+            "--option" => {
+                let name = next(a, &mut it)?;
+                let value = next(a, &mut it)?;
+                apply_option(&mut o, &name, &value);
+            }
+            "--extra-experimental-features" | "--experimental-features" => {
+                let v = next(a, &mut it)?;
+                o.features.extend(v.split_whitespace().map(str::to_string));
+            }
+            s if s.starts_with("--lint-") => {
+                let level = next(a, &mut it)?;
+                let index = match s {
+                    "--lint-absolute-path-literals" => 0,
+                    "--lint-short-path-literals" => 1,
+                    "--lint-url-literals" => 2,
+                    _ => return Err(format!("unknown flag '{s}'")),
+                };
+                o.lints[index] = match level.as_str() {
+                    "warn" => Some(false),
+                    "fatal" => Some(true),
+                    _ => None,
+                };
+            }
+            s if s.starts_with("--") && s.len() > 2 => {
+                // Other settings (`--name value`) are accepted like `--option`.
+                let v = next(a, &mut it)?;
+                apply_option(&mut o, &s[2..], &v);
+            }
+            s => o.inputs.push(s.to_string()),
+        }
+    }
+    Ok(o)
+}
+
+fn apply_option(o: &mut EvalCliOptions, name: &str, value: &str) {
+    match name {
+        "max-call-depth" => o.max_call_depth = value.parse().ok(),
+        "pure-eval" => o.pure = Some(value == "true"),
+        "show-trace" => o.show_trace = Some(value == "true"),
+        "abort-on-warn" => o.abort_on_warn = value == "true",
+        "extra-experimental-features" | "experimental-features" => {
+            o.features.extend(value.split_whitespace().map(str::to_string))
+        }
+        _ => {}
+    }
+}
+
+/// The process environment a run sees.
+#[derive(Clone)]
+pub struct CliEnv {
+    /// The working directory (absolute).
+    pub cwd: String,
+    /// `$NIX_PATH`.
+    pub nix_path: Option<String>,
+    /// `$HOME`.
+    pub home: Option<String>,
+    /// Standard input, if any.
+    pub stdin: Option<String>,
+    /// File system access.
+    pub io: Arc<dyn EvalIo>,
+    /// Whether `--show-trace` is the default (CppNix's test suite sets it).
+    pub show_trace_default: bool,
+}
+
+impl CliEnv {
+    /// An environment with the given working directory and nothing else set.
+    pub fn new(cwd: impl Into<String>) -> CliEnv {
+        CliEnv { cwd: cwd.into(), nix_path: None, home: None, stdin: None, io: Arc::new(StdIo), show_trace_default: false }
+    }
+
+    fn absolute(&self, p: &str) -> String {
+        if p.starts_with('/') {
+            crate::ops::canon_path(p)
+        } else {
+            crate::ops::canon_path(&format!("{}/{p}", self.cwd))
+        }
+    }
+
+    fn search_entry(&self, entry: &str) -> (String, String) {
+        match entry.split_once('=') {
+            Some((prefix, path)) => (prefix.to_string(), self.absolute(path)),
+            None => (String::new(), self.absolute(entry)),
+        }
+    }
+}
+
+/// Runs `nix-instantiate` with the given options; returns the exit code.
+pub fn run(opts: &EvalCliOptions, env: &CliEnv, stdout: &mut String, stderr: &mut String) -> i32 {
+    let messages = Arc::new(Mutex::new(String::new()));
+    let sink = messages.clone();
+    let mut search: Vec<(String, String)> = opts.include.iter().map(|e| env.search_entry(e)).collect();
+    if let Some(np) = &env.nix_path {
+        search.extend(np.split(':').filter(|s| !s.is_empty()).map(|e| env.search_entry(e)));
+    }
+    let mut builder = Evaluator::builder()
+        .pure(opts.pure.unwrap_or(false))
+        .search_path(search)
+        .io(env.io.clone())
+        .home(env.home.clone())
+        .abort_on_warn(opts.abort_on_warn)
+        .lints(opts.lints)
+        .toml_timestamps(opts.features.iter().any(|f| f == "parse-toml-timestamps"))
+        .messages(Arc::new(move |line: &str| {
+            let mut m = sink.lock().unwrap_or_else(|e| e.into_inner());
+            m.push_str(line);
+            m.push('\n');
+        }));
+    if let Some(d) = opts.max_call_depth {
+        builder = builder.max_call_depth(d);
+    }
+    let mut ev = builder.build();
+    let show_trace = opts.show_trace.unwrap_or(env.show_trace_default);
+    let result = run_inner(opts, env, &mut ev, stdout);
+    stderr.push_str(&messages.lock().unwrap_or_else(|e| e.into_inner()));
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            stderr.push_str(&e.render(show_trace));
+            1
+        }
+    }
+}
+
+fn run_inner(opts: &EvalCliOptions, env: &CliEnv, ev: &mut Evaluator, stdout: &mut String) -> Result<(), EvalError> {
+    let mut auto_args = Vec::new();
+    for (name, arg) in &opts.auto_args {
+        let v = match arg {
+            AutoArg::Str(s) => Value::string(s.as_str()),
+            AutoArg::Expr(e) => ev.eval_str(e, &env.cwd)?,
+        };
+        auto_args.push((nixkit_syntax::Symbol::intern(name), v));
+    }
+    let auto_args = Value::attrs(crate::Attrs::from_pairs(auto_args));
+    let inputs: Vec<String> = if opts.inputs.is_empty() {
+        vec![if opts.from_expr { String::new() } else { "-".to_string() }]
+    } else {
+        opts.inputs.clone()
+    };
+    for input in &inputs {
+        let root = if opts.from_expr {
+            ev.eval_str(input, &env.cwd)?
+        } else if input == "-" {
+            ev.eval_stdin_text(env.stdin.as_deref().unwrap_or(""), &env.cwd)?
+        } else {
+            let path = if input.starts_with('<') && input.ends_with('>') {
+                let name = &input[1..input.len() - 1];
+                ev.find_in_search_path(name).ok_or_else(|| {
+                    EvalError::eval(format!(
+                        "file '{name}' was not found in the Nix search path (add it using $NIX_PATH or -I)"
+                    ))
+                })?
+            } else {
+                env.absolute(input)
+            };
+            ev.eval_file(&path)?
+        };
+        let paths: Vec<&str> = if opts.attr_paths.is_empty() { vec![""] } else { opts.attr_paths.iter().map(String::as_str).collect() };
+        for attr_path in paths {
+            let v = select_path(ev, &root, attr_path, &auto_args)?;
+            let v = auto_call(ev, &v, &auto_args)?;
+            print_result(opts, ev, &v, stdout)?;
+        }
+    }
+    Ok(())
+}
+
+/// Calls a function with the `--arg`s it asks for.
+fn auto_call(ev: &mut Evaluator, v: &Value, args: &Value) -> Result<Value, EvalError> {
+    let v = ev.force(v)?;
+    match &v {
+        Value::Lambda(l, _) if l.formals.is_some() => ev.call(&v, std::slice::from_ref(args)),
+        Value::Attrs(a) if a.get_str("__functor").is_some() => ev.call(&v, std::slice::from_ref(args)),
+        _ => Ok(v),
+    }
+}
+
+fn select_path(ev: &mut Evaluator, root: &Value, path: &str, args: &Value) -> Result<Value, EvalError> {
+    let mut v = root.clone();
+    for key in split_attr_path(path) {
+        v = auto_call(ev, &v, args)?;
+        if let Ok(i) = key.parse::<usize>() {
+            if let Value::List(l) = ev.force(&v)? {
+                v = l.get(i).cloned().ok_or_else(|| {
+                    EvalError::eval(format!("list index {i} in selection path '{path}' is out of range"))
+                })?;
+                continue;
+            }
+        }
+        let forced = ev.force(&v)?;
+        let Value::Attrs(a) = &forced else {
+            return Err(EvalError::eval(format!(
+                "the expression selected by the selection path '{path}' should be a set but is {}",
+                forced.type_of()
+            )));
+        };
+        v = a
+            .get_str(&key)
+            .cloned()
+            .ok_or_else(|| EvalError::eval(format!("attribute '{key}' in selection path '{path}' not found")))?;
+    }
+    Ok(v)
+}
+
+fn split_attr_path(path: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    for c in path.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            '.' if !quoted => out.push(std::mem::take(&mut cur)),
+            c => cur.push(c),
+        }
+    }
+    if !cur.is_empty() || !out.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+fn print_result(opts: &EvalCliOptions, ev: &mut Evaluator, v: &Value, stdout: &mut String) -> Result<(), EvalError> {
+    if opts.json {
+        ev.force_deep(v)?;
+        stdout.push_str(&ev.to_json(v)?);
+        stdout.push('\n');
+    } else if opts.xml {
+        if opts.strict {
+            ev.force_deep(v)?;
+        }
+        stdout.push_str(&ev.to_xml(v, !opts.no_location)?);
+    } else if opts.raw {
+        stdout.push_str(&ev.to_raw_string(v)?);
+    } else if opts.eval {
+        stdout.push_str(&ev.print(v, opts.strict)?);
+        stdout.push('\n');
+    } else {
+        // Instantiate mode: evaluate; writing derivations is not supported.
+        ev.force_deep(v)?;
+        return Err(EvalError::eval("instantiating derivations is not supported; use --eval"));
+    }
+    Ok(())
+}

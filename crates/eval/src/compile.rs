@@ -1,0 +1,259 @@
+//! Compilation of the parser's AST into the evaluator's form.
+//!
+//! The AST already resolves variables; this pass
+//! - puts every subexpression that may become a thunk behind an [`Arc`], so a
+//!   thunk can hold its code without borrowing the tree;
+//! - turns spans into [`Pos`] (file + offset);
+//! - resolves globals to their values (builtins, or a `scopedImport` scope),
+//!   and literals to ready-made values, so evaluating them allocates nothing;
+//! - precomputes the text CppNix shows for assertions.
+
+use std::sync::Arc;
+
+use nixkit_syntax::ast::{self, AttrKind, AttrName, BinaryOp, ExprKind as A, Resolution};
+use nixkit_syntax::Symbol;
+
+use crate::source::{FileId, Pos};
+use crate::value::Value;
+
+/// A compiled expression.
+pub(crate) struct Expr {
+    /// What it computes.
+    pub(crate) kind: ExprKind,
+    /// CppNix's position for it.
+    pub(crate) pos: Pos,
+}
+
+/// An attribute path element.
+pub(crate) enum Key {
+    Static(Symbol),
+    Dynamic(Arc<Expr>),
+}
+
+pub(crate) enum ExprKind {
+    Const(Value),
+    Local { depth: u32, slot: u32 },
+    WithVar { depth: u32, name: Symbol },
+    Undefined(Symbol),
+    Select { expr: Arc<Expr>, path: Box<[Key]>, default: Option<Arc<Expr>> },
+    HasAttr { expr: Arc<Expr>, path: Box<[Key]> },
+    Attrs(Box<AttrsExpr>),
+    List(Box<[Arc<Expr>]>),
+    Lambda(Arc<LambdaExpr>),
+    Call { fun: Arc<Expr>, args: Box<[Arc<Expr>]> },
+    Let(Box<AttrsExpr>, Arc<Expr>),
+    With { env: Arc<Expr>, body: Arc<Expr>, outer_with: Option<u32> },
+    If { cond: Arc<Expr>, then_: Arc<Expr>, else_: Arc<Expr> },
+    Assert { cond: Arc<Expr>, body: Arc<Expr>, text: Box<str> },
+    Not(Arc<Expr>),
+    Binary { op: BinaryOp, lhs: Arc<Expr>, rhs: Arc<Expr> },
+    Concat { force_string: bool, parts: Box<[Arc<Expr>]> },
+    InheritFrom,
+    Error,
+}
+
+/// How a static attribute gets its value.
+pub(crate) enum AttrValue {
+    /// An expression evaluated in the set's scope (the new scope if recursive).
+    Plain(Arc<Expr>),
+    /// `inherit x`: evaluated in the enclosing scope.
+    Inherited(Arc<Expr>),
+    /// `inherit (e) x`: selects `x` from `inherit_from[index]`.
+    From { index: u32 },
+}
+
+pub(crate) struct StaticAttr {
+    pub(crate) name: Symbol,
+    pub(crate) pos: Pos,
+    pub(crate) value: AttrValue,
+}
+
+pub(crate) struct DynamicAttr {
+    pub(crate) name: Arc<Expr>,
+    pub(crate) value: Arc<Expr>,
+    pub(crate) pos: Pos,
+}
+
+/// An attribute set literal or the bindings of a `let`.
+pub(crate) struct AttrsExpr {
+    pub(crate) recursive: bool,
+    pub(crate) attrs: Vec<StaticAttr>,
+    pub(crate) dynamic: Vec<DynamicAttr>,
+    pub(crate) inherit_from: Vec<Arc<Expr>>,
+}
+
+/// One formal of a function pattern.
+pub(crate) struct FormalExpr {
+    pub(crate) name: Symbol,
+    pub(crate) pos: Pos,
+    pub(crate) default: Option<Arc<Expr>>,
+}
+
+/// A function's code.
+pub struct LambdaExpr {
+    pub(crate) name: Option<Symbol>,
+    pub(crate) arg: Option<Symbol>,
+    pub(crate) formals: Option<Vec<FormalExpr>>,
+    pub(crate) ellipsis: bool,
+    pub(crate) body: Arc<Expr>,
+    pub(crate) pos: Pos,
+}
+
+impl LambdaExpr {
+    /// Number of slots in the call's environment.
+    pub(crate) fn slot_count(&self) -> usize {
+        usize::from(self.arg.is_some()) + self.formals.as_ref().map_or(0, Vec::len)
+    }
+}
+
+/// Resolves global names while compiling.
+pub(crate) trait GlobalScope {
+    fn lookup(&self, name: Symbol) -> Option<Value>;
+}
+
+pub(crate) struct Compiler<'a> {
+    pub(crate) file: FileId,
+    pub(crate) globals: &'a dyn GlobalScope,
+    /// Resolves `__curPos` at a position.
+    pub(crate) cur_pos: &'a dyn Fn(Pos) -> Value,
+}
+
+impl Compiler<'_> {
+    fn pos(&self, span: ast::Span) -> Pos {
+        Pos { file: self.file, offset: span.start }
+    }
+
+    pub(crate) fn compile(&self, e: &ast::Expr) -> Arc<Expr> {
+        Arc::new(self.expr(e))
+    }
+
+    fn keys(&self, path: &[AttrName]) -> Box<[Key]> {
+        path.iter()
+            .map(|k| match k {
+                AttrName::Static(s, _) => Key::Static(*s),
+                AttrName::Dynamic(e) => Key::Dynamic(self.compile(e)),
+            })
+            .collect()
+    }
+
+    fn all(&self, es: &[ast::Expr]) -> Box<[Arc<Expr>]> {
+        es.iter().map(|e| self.compile(e)).collect()
+    }
+
+    fn attrs(&self, a: &ast::Attrs) -> AttrsExpr {
+        AttrsExpr {
+            recursive: a.recursive,
+            attrs: a
+                .attrs
+                .iter()
+                .map(|d| StaticAttr {
+                    name: d.name,
+                    pos: self.pos(d.name_span),
+                    value: match d.kind {
+                        AttrKind::Plain => AttrValue::Plain(self.compile(&d.value)),
+                        AttrKind::Inherited => AttrValue::Inherited(self.compile(&d.value)),
+                        AttrKind::InheritedFrom => match &d.value.kind {
+                            A::Select(s) => match s.expr.kind {
+                                A::InheritFrom(index) => AttrValue::From { index },
+                                _ => AttrValue::Plain(self.compile(&d.value)),
+                            },
+                            _ => AttrValue::Plain(self.compile(&d.value)),
+                        },
+                    },
+                })
+                .collect(),
+            dynamic: a
+                .dynamic
+                .iter()
+                .map(|d| DynamicAttr {
+                    name: self.compile(&d.name),
+                    value: self.compile(&d.value),
+                    pos: self.pos(d.span),
+                })
+                .collect(),
+            inherit_from: a.inherit_from.iter().map(|e| self.compile(e)).collect(),
+        }
+    }
+
+    fn expr(&self, e: &ast::Expr) -> Expr {
+        let pos = self.pos(e.span);
+        let kind = match &e.kind {
+            A::Int(i) => ExprKind::Const(Value::Int(*i)),
+            A::Float(f) => ExprKind::Const(Value::Float(*f)),
+            A::Str(s) => ExprKind::Const(Value::string(s.clone())),
+            A::Path(p) => ExprKind::Const(Value::path(&**p)),
+            A::Var(v) => match v.resolution {
+                Resolution::Local { depth, slot } => ExprKind::Local { depth, slot },
+                Resolution::With { depth } => ExprKind::WithVar { depth, name: v.name },
+                Resolution::Global => match self.globals.lookup(v.name) {
+                    Some(value) => ExprKind::Const(value),
+                    None => ExprKind::Undefined(v.name),
+                },
+            },
+            A::Select(s) => ExprKind::Select {
+                expr: self.compile(&s.expr),
+                path: self.keys(&s.path),
+                default: s.default.as_ref().map(|d| self.compile(d)),
+            },
+            A::HasAttr(h) => ExprKind::HasAttr { expr: self.compile(&h.expr), path: self.keys(&h.path) },
+            A::Attrs(a) => ExprKind::Attrs(Box::new(self.attrs(a))),
+            A::List(items) => ExprKind::List(self.all(items)),
+            A::Lambda(l) => ExprKind::Lambda(Arc::new(LambdaExpr {
+                name: l.name,
+                arg: l.arg.map(|(s, _)| s),
+                formals: l.formals.as_ref().map(|f| {
+                    f.entries
+                        .iter()
+                        .map(|fm| FormalExpr {
+                            name: fm.name,
+                            pos: self.pos(fm.span),
+                            default: fm.default.as_ref().map(|d| self.compile(d)),
+                        })
+                        .collect()
+                }),
+                ellipsis: l.formals.as_ref().is_some_and(|f| f.ellipsis),
+                body: self.compile(&l.body),
+                pos,
+            })),
+            A::Call(c) => {
+                return Expr {
+                    kind: ExprKind::Call { fun: self.compile(&c.fun), args: self.all(&c.args) },
+                    pos: self.pos(c.pos),
+                }
+            }
+            A::Let(l) => ExprKind::Let(Box::new(self.attrs(&l.attrs)), self.compile(&l.body)),
+            A::With(w) => ExprKind::With {
+                env: self.compile(&w.env),
+                body: self.compile(&w.body),
+                outer_with: w.outer_with,
+            },
+            A::If(i) => ExprKind::If {
+                cond: self.compile(&i.cond),
+                then_: self.compile(&i.then_),
+                else_: self.compile(&i.else_),
+            },
+            A::Assert(a) => ExprKind::Assert {
+                cond: self.compile(&a.cond),
+                body: self.compile(&a.body),
+                text: nixkit_syntax::show_expr(&a.cond).into(),
+            },
+            A::Not(x) => ExprKind::Not(self.compile(x)),
+            A::Binary(b) => {
+                return Expr {
+                    kind: ExprKind::Binary { op: b.op, lhs: self.compile(&b.lhs), rhs: self.compile(&b.rhs) },
+                    pos: self.pos(b.op_span),
+                }
+            }
+            A::ConcatStrings(c) => {
+                return Expr {
+                    kind: ExprKind::Concat { force_string: c.force_string, parts: self.all(&c.parts) },
+                    pos: self.pos(c.pos),
+                }
+            }
+            A::CurPos => ExprKind::Const((self.cur_pos)(pos)),
+            A::InheritFrom(_) => ExprKind::InheritFrom,
+            A::Error => ExprKind::Error,
+        };
+        Expr { kind, pos }
+    }
+}

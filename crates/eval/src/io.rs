@@ -1,0 +1,209 @@
+//! The evaluator's access to the outside world, behind traits so embedders
+//! can sandbox it: [`EvalIo`] for the file system and environment, and
+//! [`EvalStore`] for the Nix store. [`StdIo`] and [`ReadOnlyStore`] are the
+//! defaults: the real file system, and a store that only computes paths
+//! (like CppNix's read-only mode used by `nix-instantiate --eval`).
+
+use std::io;
+use std::sync::{Arc, Mutex};
+
+use crate::store_path::{self, StorePathError};
+
+/// The type of a directory entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileType {
+    /// A regular file.
+    Regular,
+    /// A directory.
+    Directory,
+    /// A symbolic link.
+    Symlink,
+    /// Anything else.
+    Unknown,
+}
+
+impl FileType {
+    /// As `builtins.readDir` names it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileType::Regular => "regular",
+            FileType::Directory => "directory",
+            FileType::Symlink => "symlink",
+            FileType::Unknown => "unknown",
+        }
+    }
+}
+
+/// File system and environment access.
+pub trait EvalIo: Send + Sync {
+    /// Reads a whole file.
+    fn read_file(&self, path: &str) -> io::Result<Vec<u8>>;
+    /// Lists a directory: names and types (symlinks not followed).
+    fn read_dir(&self, path: &str) -> io::Result<Vec<(String, FileType)>>;
+    /// The type of a path; `follow` resolves symlinks first.
+    fn file_type(&self, path: &str, follow: bool) -> io::Result<FileType>;
+    /// Whether a file is executable (for NAR serialisation).
+    fn is_executable(&self, path: &str) -> io::Result<bool>;
+    /// The target of a symlink.
+    fn read_link(&self, path: &str) -> io::Result<String>;
+    /// An environment variable.
+    fn get_env(&self, name: &str) -> Option<String>;
+}
+
+/// [`EvalIo`] on the real file system and process environment.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct StdIo;
+
+impl EvalIo for StdIo {
+    fn read_file(&self, path: &str) -> io::Result<Vec<u8>> {
+        std::fs::read(path)
+    }
+
+    fn read_dir(&self, path: &str) -> io::Result<Vec<(String, FileType)>> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(path)? {
+            let entry = entry?;
+            let ft = entry.file_type()?;
+            out.push((entry.file_name().to_string_lossy().into_owned(), convert_type(ft)));
+        }
+        Ok(out)
+    }
+
+    fn file_type(&self, path: &str, follow: bool) -> io::Result<FileType> {
+        let md = if follow { std::fs::metadata(path)? } else { std::fs::symlink_metadata(path)? };
+        Ok(convert_type(md.file_type()))
+    }
+
+    fn is_executable(&self, path: &str) -> io::Result<bool> {
+        use std::os::unix::fs::PermissionsExt;
+        Ok(std::fs::symlink_metadata(path)?.permissions().mode() & 0o100 != 0)
+    }
+
+    fn read_link(&self, path: &str) -> io::Result<String> {
+        Ok(std::fs::read_link(path)?.to_string_lossy().into_owned())
+    }
+
+    fn get_env(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+}
+
+fn convert_type(ft: std::fs::FileType) -> FileType {
+    if ft.is_symlink() {
+        FileType::Symlink
+    } else if ft.is_dir() {
+        FileType::Directory
+    } else if ft.is_file() {
+        FileType::Regular
+    } else {
+        FileType::Unknown
+    }
+}
+
+/// How a path is hashed when added to the store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileIngestion {
+    /// The file's bytes (a single regular file).
+    Flat,
+    /// The NAR serialisation (files, directories, symlinks).
+    Recursive,
+}
+
+/// A callback deciding which paths below a root are added to the store.
+pub type PathFilter<'a> = Option<&'a mut dyn FnMut(&str, FileType) -> Result<bool, String>>;
+
+/// Store operations the evaluator needs.
+pub trait EvalStore: Send + Sync {
+    /// The store directory, e.g. `/nix/store`.
+    fn store_dir(&self) -> &str;
+
+    /// Adds a path to the store (or computes where it would go) and returns
+    /// the store path. `filter` is applied to every path below the root;
+    /// entries for which it returns false are left out.
+    fn add_path(
+        &self,
+        io: &dyn EvalIo,
+        path: &str,
+        name: &str,
+        method: FileIngestion,
+        filter: PathFilter<'_>,
+    ) -> Result<String, String>;
+
+    /// Adds a text file with references (`builtins.toFile`).
+    fn add_text(&self, name: &str, text: &str, references: &[String]) -> Result<String, String>;
+
+    /// Writes a derivation (an ATerm) and returns its `.drv` path.
+    fn add_derivation(&self, name: &str, aterm: &str, references: &[String]) -> Result<String, String> {
+        self.add_text(&format!("{name}.drv"), aterm, references)
+    }
+
+    /// Whether a store path is valid (exists).
+    fn is_valid_path(&self, path: &str) -> bool;
+}
+
+/// A store that computes paths without writing anything.
+#[derive(Debug)]
+pub struct ReadOnlyStore {
+    store_dir: String,
+    known: Mutex<std::collections::HashSet<String>>,
+}
+
+impl ReadOnlyStore {
+    /// A read-only store at `store_dir`.
+    pub fn new(store_dir: impl Into<String>) -> Arc<ReadOnlyStore> {
+        Arc::new(ReadOnlyStore { store_dir: store_dir.into(), known: Mutex::default() })
+    }
+
+    fn remember(&self, path: String) -> String {
+        self.known.lock().unwrap_or_else(|e| e.into_inner()).insert(path.clone());
+        path
+    }
+}
+
+impl EvalStore for ReadOnlyStore {
+    fn store_dir(&self) -> &str {
+        &self.store_dir
+    }
+
+    fn add_path(
+        &self,
+        io: &dyn EvalIo,
+        path: &str,
+        name: &str,
+        method: FileIngestion,
+        filter: PathFilter<'_>,
+    ) -> Result<String, String> {
+        let p = match method {
+            FileIngestion::Recursive => {
+                let hash = store_path::nar_sha256(io, path, filter).map_err(|e| e.to_string())?;
+                store_path::make_store_path(&self.store_dir, "source", &hash, name)
+            }
+            FileIngestion::Flat => {
+                let data = io.read_file(path).map_err(|e| format!("reading '{path}': {e}"))?;
+                let inner = store_path::sha256(&data);
+                let fixed = format!("fixed:out:sha256:{}:", store_path::hex(&inner));
+                let hash = store_path::sha256(fixed.as_bytes());
+                store_path::make_store_path(&self.store_dir, "output:out", &hash, name)
+            }
+        }
+        .map_err(|e: StorePathError| e.to_string())?;
+        Ok(self.remember(p))
+    }
+
+    fn add_text(&self, name: &str, text: &str, references: &[String]) -> Result<String, String> {
+        let mut ty = String::from("text");
+        let mut refs: Vec<&String> = references.iter().collect();
+        refs.sort();
+        for r in refs {
+            ty.push(':');
+            ty.push_str(r);
+        }
+        let hash = store_path::sha256(text.as_bytes());
+        let p = store_path::make_store_path(&self.store_dir, &ty, &hash, name).map_err(|e| e.to_string())?;
+        Ok(self.remember(p))
+    }
+
+    fn is_valid_path(&self, path: &str) -> bool {
+        self.known.lock().unwrap_or_else(|e| e.into_inner()).contains(path)
+    }
+}

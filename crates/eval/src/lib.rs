@@ -1,0 +1,318 @@
+//! A lazy evaluator for the Nix language, compatible with CppNix 2.3x.
+//!
+//! ```
+//! use nixkit_eval::{Evaluator, PrintStyle};
+//!
+//! let mut ev = Evaluator::builder().pure(true).build();
+//! let v = ev.eval_str("let f = { a, b ? 2 }: a * b; in { x = f { a = 21; }; y = [ 1 \"s\" ]; }", "/").unwrap();
+//! assert_eq!(ev.print(&v, true).unwrap(), "{ x = 42; y = [ 1 \"s\" ]; }");
+//!
+//! // Values are lazy; inspect them on demand.
+//! let x = ev.get_attr(&v, "x").unwrap().unwrap();
+//! assert_eq!(ev.print(&x, false).unwrap(), "42");
+//! assert_eq!(nixkit_eval::print_value(&x, PrintStyle::Ambiguous), "42");
+//! ```
+//!
+//! # Architecture
+//! - [`nixkit_syntax`] parses and resolves variables; `compile` turns the AST
+//!   into an `Arc`-linked form that thunks can point into.
+//! - [`Value`] is 24 bytes; sets are vectors sorted by symbol index, lists are
+//!   `Arc<[Value]>` (see `value`).
+//! - Thunks and environments use `OnceLock` + `Mutex` so that an evaluator is
+//!   `Send` without `unsafe` (see `thunk`).
+//! - IO and the store go through [`EvalIo`] and [`EvalStore`].
+//! - Errors are [`EvalError`]s with CppNix-style traces.
+#![forbid(unsafe_code)]
+
+mod assert_eq;
+mod attrs_build;
+mod builtins;
+mod call;
+pub mod cli;
+mod compile;
+mod derivation;
+mod error;
+mod eval;
+mod import;
+mod io;
+mod ops;
+mod print;
+mod source;
+mod store_path;
+mod thunk;
+mod value;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+pub use error::{ErrorKind, EvalError, EvalResult, TraceFrame};
+pub use eval::{EvalState, MessageSink};
+pub use io::{EvalIo, EvalStore, FileIngestion, FileType, PathFilter, ReadOnlyStore, StdIo};
+pub use print::{format_float, print_value, PrintStyle};
+pub use source::{Location, Origin, Pos};
+pub use value::{Attr, Attrs, Context, NixString, PrimOp, PrimOpFn, Value};
+
+use eval::Settings;
+
+/// Configures an [`Evaluator`].
+pub struct EvaluatorBuilder {
+    settings: Settings,
+    io: Arc<dyn EvalIo>,
+    store: Option<Arc<dyn EvalStore>>,
+    messages: MessageSink,
+    cancel: Option<Arc<AtomicBool>>,
+}
+
+impl EvaluatorBuilder {
+    /// Pure evaluation: no `currentSystem`/`currentTime`, `getEnv` returns "".
+    pub fn pure(mut self, pure: bool) -> Self {
+        self.settings.pure = pure;
+        self
+    }
+
+    /// Adds search path entries (`prefix=path`, prefix empty for plain entries),
+    /// in priority order.
+    pub fn search_path<I: IntoIterator<Item = (String, String)>>(mut self, entries: I) -> Self {
+        self.settings.search_path.extend(entries);
+        self
+    }
+
+    /// The file system and environment.
+    pub fn io(mut self, io: Arc<dyn EvalIo>) -> Self {
+        self.io = io;
+        self
+    }
+
+    /// The store (defaults to a [`ReadOnlyStore`] at the store directory).
+    pub fn store(mut self, store: Arc<dyn EvalStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// The store directory (default `/nix/store`).
+    pub fn store_dir(mut self, dir: impl Into<String>) -> Self {
+        self.settings.store_dir = dir.into();
+        self
+    }
+
+    /// The home directory for `~/` paths.
+    pub fn home(mut self, home: Option<String>) -> Self {
+        self.settings.home = home;
+        self
+    }
+
+    /// Maximum depth of nested function calls (default 10000).
+    pub fn max_call_depth(mut self, depth: u32) -> Self {
+        self.settings.max_call_depth = depth;
+        self
+    }
+
+    /// The value of `builtins.currentSystem`.
+    pub fn current_system(mut self, system: impl Into<String>) -> Self {
+        self.settings.current_system = system.into();
+        self
+    }
+
+    /// Where `trace:` and `warning:` lines go (default: standard error).
+    pub fn messages(mut self, sink: MessageSink) -> Self {
+        self.messages = sink;
+        self
+    }
+
+    /// A flag polled during evaluation; setting it aborts with [`ErrorKind::Cancelled`].
+    pub fn cancel_flag(mut self, flag: Arc<AtomicBool>) -> Self {
+        self.cancel = Some(flag);
+        self
+    }
+
+    /// Make `builtins.warn` fail (`--abort-on-warn`).
+    pub fn abort_on_warn(mut self, yes: bool) -> Self {
+        self.settings.abort_on_warn = yes;
+        self
+    }
+
+    /// Parse TOML timestamps (`parse-toml-timestamps` experimental feature).
+    pub fn toml_timestamps(mut self, yes: bool) -> Self {
+        self.settings.toml_timestamps = yes;
+        self
+    }
+
+    /// Sets the path/URL literal lints: index 0 absolute paths, 1 short
+    /// paths, 2 URLs; `Some(true)` makes them errors, `Some(false)` warnings.
+    pub fn lints(mut self, lints: [Option<bool>; 3]) -> Self {
+        self.settings.lints = lints;
+        self
+    }
+
+    /// Builds the evaluator.
+    pub fn build(self) -> Evaluator {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        let globals = Arc::new(builtins::Globals::new(&self.settings, now));
+        let parse_globals = Arc::new(globals.syntax_globals());
+        let store = self.store.unwrap_or_else(|| ReadOnlyStore::new(self.settings.store_dir.clone()));
+        Evaluator {
+            state: EvalState {
+                settings: self.settings,
+                io: self.io,
+                store,
+                globals,
+                call_depth: 0,
+                cancel: self.cancel,
+                import_cache: HashMap::new(),
+                regex_cache: HashMap::new(),
+                messages: self.messages,
+                parse_globals,
+                store_paths: HashMap::new(),
+                derivation_fn: None,
+                xml_seen: HashSet::new(),
+            },
+        }
+    }
+}
+
+/// An evaluator: global scope, caches and settings. It is `Send`, so a
+/// server can keep a pool of them on worker threads.
+pub struct Evaluator {
+    state: EvalState,
+}
+
+fn stderr_sink() -> MessageSink {
+    Arc::new(|line: &str| eprintln!("{line}"))
+}
+
+impl Evaluator {
+    /// A builder with CppNix's defaults (impure, max-call-depth 10000).
+    pub fn builder() -> EvaluatorBuilder {
+        EvaluatorBuilder {
+            settings: Settings {
+                pure: false,
+                max_call_depth: 10_000,
+                search_path: Vec::new(),
+                home: None,
+                store_dir: "/nix/store".to_string(),
+                current_system: "x86_64-linux".to_string(),
+                abort_on_warn: false,
+                toml_timestamps: false,
+                lints: [None; 3],
+            },
+            io: Arc::new(StdIo),
+            store: None,
+            messages: stderr_sink(),
+            cancel: None,
+        }
+    }
+
+    /// Evaluates an expression given as text; relative paths are resolved
+    /// against `base_dir`.
+    pub fn eval_str(&mut self, text: &str, base_dir: &str) -> EvalResult<Value> {
+        let state = &mut self.state;
+        eval::with_stack(|| state.eval_source(text, Origin::String, base_dir))
+    }
+
+    /// Evaluates an expression read from standard input (named `«stdin»`).
+    pub fn eval_stdin_text(&mut self, text: &str, base_dir: &str) -> EvalResult<Value> {
+        let state = &mut self.state;
+        eval::with_stack(|| state.eval_source(text, Origin::Stdin, base_dir))
+    }
+
+    /// Evaluates a file (a directory means its `default.nix`).
+    pub fn eval_file(&mut self, path: &str) -> EvalResult<Value> {
+        let state = &mut self.state;
+        eval::with_stack(|| state.import_file(path, None, Pos::NONE))
+    }
+
+    /// Forces a value to weak head normal form.
+    pub fn force(&mut self, v: &Value) -> EvalResult<Value> {
+        let state = &mut self.state;
+        eval::with_stack(|| state.force(v))
+    }
+
+    /// Forces a value completely.
+    pub fn force_deep(&mut self, v: &Value) -> EvalResult<()> {
+        let state = &mut self.state;
+        eval::with_stack(|| state.force_deep(v))
+    }
+
+    /// Looks up an attribute of a set (forcing the set, not the attribute).
+    pub fn get_attr(&mut self, v: &Value, name: &str) -> EvalResult<Option<Value>> {
+        let attrs = self.state.force_attrs(v, Pos::NONE)?;
+        Ok(attrs.get_str(name).cloned())
+    }
+
+    /// The items of a list (not forced).
+    pub fn list_items(&mut self, v: &Value) -> EvalResult<Arc<[Value]>> {
+        self.state.force_list(v, Pos::NONE)
+    }
+
+    /// Calls a function value.
+    pub fn call(&mut self, f: &Value, args: &[Value]) -> EvalResult<Value> {
+        let state = &mut self.state;
+        eval::with_stack(|| state.apply(f, args, Pos::NONE))
+    }
+
+    /// Prints as `nix-instantiate --eval` does; `strict` forces everything first.
+    pub fn print(&mut self, v: &Value, strict: bool) -> EvalResult<String> {
+        let v = self.force(v)?;
+        if strict {
+            self.force_deep(&v)?;
+        }
+        Ok(print_value(&v, PrintStyle::Ambiguous))
+    }
+
+    /// Serialises as `nix-instantiate --eval --json` does (paths are not copied).
+    pub fn to_json(&mut self, v: &Value) -> EvalResult<String> {
+        let state = &mut self.state;
+        let mut out = String::new();
+        let mut ctx = Context::new();
+        eval::with_stack(|| state.value_to_json(v, &mut ctx, false, &mut out, Pos::NONE))?;
+        Ok(out)
+    }
+
+    /// Serialises as `nix-instantiate --eval --xml` does.
+    pub fn to_xml(&mut self, v: &Value, location: bool) -> EvalResult<String> {
+        let state = &mut self.state;
+        let mut ctx = Context::new();
+        eval::with_stack(|| state.value_to_xml(v, location, &mut ctx, Pos::NONE))
+    }
+
+    /// Coerces to a string as `--raw` does.
+    pub fn to_raw_string(&mut self, v: &Value) -> EvalResult<String> {
+        let state = &mut self.state;
+        eval::with_stack(|| {
+            state.coerce_to_nix_string(v, ops::Coerce::INTERPOLATE, Pos::NONE).map(|s| s.as_str().to_string())
+        })
+    }
+
+    /// Resolves `<name>` against the search path.
+    pub fn find_in_search_path(&self, name: &str) -> Option<String> {
+        let entries = self.state.settings.search_path.clone();
+        self.state.find_in_search_path(&entries, name)
+    }
+
+    /// The underlying state, for advanced use (calling builtins directly).
+    pub fn state(&mut self) -> &mut EvalState {
+        &mut self.state
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send<T: Send>() {}
+
+    #[test]
+    fn evaluator_is_send() {
+        assert_send::<Evaluator>();
+        assert_send::<Value>();
+    }
+
+    #[test]
+    fn value_is_small() {
+        assert!(std::mem::size_of::<Value>() <= 24);
+    }
+}

@@ -1,0 +1,282 @@
+//! Printing values as CppNix does: `nix-instantiate --eval` output
+//! (`printAmbiguous`), the value printer used by `trace` and error messages,
+//! and float formatting (C++ ostream default: `%g` with 6 digits).
+
+use std::collections::HashSet;
+use std::fmt::Write as _;
+
+use crate::source;
+use crate::thunk::Thunk;
+use crate::value::{Attrs, Value};
+
+/// How to print.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PrintStyle {
+    /// `nix-instantiate --eval`: `<LAMBDA>`, `<PRIMOP>`, `<CODE>`, no limits.
+    Ambiguous,
+    /// `trace`: `«lambda …»`, `«primop x»`, `«thunk»`, no limits.
+    Trace,
+    /// Error messages: like `Trace`, with CppNix's size limits.
+    Error,
+}
+
+/// Formats a float as C++'s `ostream << double` does.
+pub fn format_float(f: f64) -> String {
+    if f.is_nan() {
+        return if f.is_sign_negative() { "-nan".into() } else { "nan".into() };
+    }
+    if f.is_infinite() {
+        return if f < 0.0 { "-inf".into() } else { "inf".into() };
+    }
+    if f == 0.0 {
+        return if f.is_sign_negative() { "-0".into() } else { "0".into() };
+    }
+    let sci = format!("{f:.5e}");
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    if !(-4..6).contains(&exp) {
+        let m = trim_zeros(mantissa);
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{m}e{sign}{:02}", exp.abs())
+    } else {
+        let decimals = (5 - exp).max(0) as usize;
+        trim_zeros(&format!("{f:.decimals$}")).to_string()
+    }
+}
+
+fn trim_zeros(s: &str) -> &str {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        s
+    }
+}
+
+/// Appends a string literal with Nix escapes.
+pub(crate) fn escape_string(s: &str, out: &mut String) {
+    out.push('"');
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '$' if chars.peek() == Some(&'{') => out.push_str("\\$"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// Whether `s` can be printed as an attribute name without quotes.
+pub(crate) fn is_plain_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    let Some(first) = chars.next() else { return false };
+    if !(first.is_ascii_alphabetic() || first == '_') {
+        return false;
+    }
+    if !chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '\'' || c == '-') {
+        return false;
+    }
+    !matches!(s, "if" | "then" | "else" | "assert" | "with" | "let" | "in" | "rec" | "inherit" | "or")
+}
+
+/// Appends an attribute name, quoted when needed.
+pub(crate) fn push_attr_name(s: &str, out: &mut String) {
+    if is_plain_identifier(s) {
+        out.push_str(s);
+    } else {
+        escape_string(s, out);
+    }
+}
+
+struct Printer {
+    style: PrintStyle,
+    out: String,
+    /// Identities of sets and lists already printed (see [`identity`]).
+    seen: HashSet<usize>,
+    depth: usize,
+}
+
+/// The identity CppNix's `«repeated»` check uses: the value slot, which for us
+/// is the thunk holding the value, or the container itself.
+fn identity(outer: Option<&std::sync::Arc<Thunk>>, v: &Value) -> usize {
+    match (outer, v) {
+        (Some(t), _) => std::sync::Arc::as_ptr(t) as usize,
+        (None, Value::Attrs(a)) => std::sync::Arc::as_ptr(a) as usize,
+        (None, Value::List(l)) => l.as_ptr() as usize,
+        _ => 0,
+    }
+}
+
+impl Printer {
+    fn limits(&self) -> (usize, usize, usize) {
+        // (max attrs, max list items, max depth)
+        match self.style {
+            PrintStyle::Error => (10, 10, 10),
+            _ => (usize::MAX, usize::MAX, usize::MAX),
+        }
+    }
+
+    fn value(&mut self, v: &Value) {
+        let (outer, forced) = match v {
+            Value::Thunk(t) => match t.get() {
+                Some(x) => (Some(t), x.clone()),
+                None => {
+                    let text = match self.style {
+                        PrintStyle::Ambiguous => "<CODE>",
+                        _ if t.is_blackholed() => "«potential infinite recursion»",
+                        _ => "«thunk»",
+                    };
+                    self.out.push_str(text);
+                    return;
+                }
+            },
+            v => (None, v.clone()),
+        };
+        match &forced {
+            Value::Null => self.out.push_str("null"),
+            Value::Bool(b) => self.out.push_str(if *b { "true" } else { "false" }),
+            Value::Int(i) => {
+                let _ = write!(self.out, "{i}");
+            }
+            Value::Float(f) => self.out.push_str(&format_float(*f)),
+            Value::String(s) => {
+                if self.style == PrintStyle::Error && s.as_str().len() > 1024 {
+                    let cut = floor_char_boundary(s.as_str(), 1024);
+                    escape_string(&s.as_str()[..cut], &mut self.out);
+                    self.out.push('«');
+                    let _ = write!(self.out, "{} bytes elided", s.as_str().len() - cut);
+                    self.out.push('»');
+                } else {
+                    escape_string(s.as_str(), &mut self.out);
+                }
+            }
+            Value::Path(p) => self.out.push_str(p),
+            Value::Attrs(a) => self.attrs(outer, &forced, a),
+            Value::List(l) => {
+                if l.is_empty() {
+                    self.out.push_str("[ ]");
+                    return;
+                }
+                if !self.seen.insert(identity(outer, &forced)) {
+                    self.out.push_str("«repeated»");
+                    return;
+                }
+                let (_, max_items, max_depth) = self.limits();
+                if self.depth >= max_depth {
+                    self.out.push_str("[ … ]");
+                    return;
+                }
+                self.depth += 1;
+                self.out.push_str("[ ");
+                for (n, item) in l.iter().enumerate() {
+                    if n >= max_items {
+                        let _ = write!(self.out, "«{} items elided» ", l.len() - n);
+                        break;
+                    }
+                    crate::eval::with_stack(|| self.value(item));
+                    self.out.push(' ');
+                }
+                self.out.push(']');
+                self.depth -= 1;
+            }
+            Value::Lambda(l, _) => match self.style {
+                PrintStyle::Ambiguous => self.out.push_str("<LAMBDA>"),
+                _ => {
+                    self.out.push_str("«lambda");
+                    if let Some(n) = l.name {
+                        let _ = write!(self.out, " {n}");
+                    }
+                    if let Some(loc) = source::locate(l.pos) {
+                        let _ = write!(self.out, " @ {}:{}:{}", loc.origin.display(), loc.line, loc.column);
+                    }
+                    self.out.push('»');
+                }
+            },
+            Value::PrimOp(p) => match self.style {
+                PrintStyle::Ambiguous => self.out.push_str("<PRIMOP>"),
+                _ => {
+                    let _ = write!(self.out, "«primop {}»", p.name);
+                }
+            },
+            Value::PrimOpApp(app) => match self.style {
+                PrintStyle::Ambiguous => self.out.push_str("<PRIMOP-APP>"),
+                _ => {
+                    let _ = write!(self.out, "«partially applied primop {}»", app.op.name);
+                }
+            },
+            Value::Thunk(_) => self.out.push_str("<CODE>"),
+        }
+    }
+
+    fn attrs(&mut self, outer: Option<&std::sync::Arc<Thunk>>, v: &Value, a: &Attrs) {
+        if a.is_empty() {
+            self.out.push_str("{ }");
+            return;
+        }
+        if self.style != PrintStyle::Ambiguous {
+            if let Some(drv) = derivation_path(a) {
+                let _ = write!(self.out, "«derivation {drv}»");
+                return;
+            }
+        }
+        if !self.seen.insert(identity(outer, v)) {
+            self.out.push_str("«repeated»");
+            return;
+        }
+        let (max_attrs, _, max_depth) = self.limits();
+        if self.depth >= max_depth {
+            self.out.push_str("{ … }");
+            return;
+        }
+        self.depth += 1;
+        self.out.push_str("{ ");
+        let sorted = a.sorted_by_name();
+        for (n, attr) in sorted.iter().enumerate() {
+            if n >= max_attrs {
+                let _ = write!(self.out, "«{} attributes elided» ", sorted.len() - n);
+                break;
+            }
+            push_attr_name(attr.name.as_str(), &mut self.out);
+            self.out.push_str(" = ");
+            crate::eval::with_stack(|| self.value(&attr.value));
+            self.out.push_str("; ");
+        }
+        self.out.push('}');
+        self.depth -= 1;
+    }
+}
+
+fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// The `drvPath` of an already-evaluated derivation, for `«derivation …»`.
+fn derivation_path(a: &Attrs) -> Option<String> {
+    let is_drv = matches!(a.get_str("type").and_then(Value::peek), Some(Value::String(s)) if s.as_str() == "derivation");
+    if !is_drv {
+        return None;
+    }
+    match a.get_str("drvPath").and_then(Value::peek) {
+        Some(Value::String(s)) => Some(s.as_str().to_string()),
+        _ => Some("???".to_string()),
+    }
+}
+
+/// Prints a value (without forcing anything) in the given style.
+pub fn print_value(v: &Value, style: PrintStyle) -> String {
+    let mut p = Printer { style, out: String::new(), seen: HashSet::new(), depth: 0 };
+    p.value(v);
+    p.out
+}
+
+/// Prints a value as error messages show it.
+pub(crate) fn show_for_error(v: &Value) -> String {
+    print_value(v, PrintStyle::Error)
+}

@@ -1,0 +1,236 @@
+//! CppNix's language conformance suite (`lang/eval-okay-*`, `lang/eval-fail-*`)
+//! run through the library the way `lang.sh` runs `nix-instantiate`.
+//!
+//! The corpus is found through `NIXKIT_LANG_CORPUS` (default
+//! `../../../shared/corpus/nix-lang/lang` from this crate). Cases listed in
+//! `lang-known-failures.txt` may fail; any other failure fails the test, and
+//! so does a listed case that passes (so the list only shrinks).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use std::sync::Arc;
+
+use nixkit_eval::cli::{parse_args, run, CliEnv};
+use nixkit_eval::{EvalIo, FileType, StdIo};
+
+/// The real file system, with the environment `lang.sh` sets up.
+struct TestIo;
+
+impl EvalIo for TestIo {
+    fn read_file(&self, path: &str) -> std::io::Result<Vec<u8>> {
+        StdIo.read_file(path)
+    }
+    fn read_dir(&self, path: &str) -> std::io::Result<Vec<(String, FileType)>> {
+        StdIo.read_dir(path)
+    }
+    fn file_type(&self, path: &str, follow: bool) -> std::io::Result<FileType> {
+        StdIo.file_type(path, follow)
+    }
+    fn is_executable(&self, path: &str) -> std::io::Result<bool> {
+        StdIo.is_executable(path)
+    }
+    fn read_link(&self, path: &str) -> std::io::Result<String> {
+        StdIo.read_link(path)
+    }
+    fn get_env(&self, name: &str) -> Option<String> {
+        match name {
+            "TEST_VAR" => Some("foo".to_string()),
+            "HOME" | "NIX_PATH" => None,
+            _ => StdIo.get_env(name),
+        }
+    }
+}
+
+fn corpus_dir() -> PathBuf {
+    match std::env::var_os("NIXKIT_LANG_CORPUS") {
+        Some(p) => PathBuf::from(p),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/nix-lang/lang"),
+    }
+}
+
+fn known_failures() -> BTreeMap<String, String> {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lang-known-failures.txt"))
+        .unwrap_or_default();
+    text.lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(|l| match l.split_once(char::is_whitespace) {
+            Some((name, reason)) => (name.to_string(), reason.trim().to_string()),
+            None => (l.to_string(), String::new()),
+        })
+        .collect()
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read(path).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default()
+}
+
+/// Runs one case; returns `Err(description)` on mismatch.
+fn run_case(lang: &Path, name: &str) -> Result<(), String> {
+    let root = lang.parent().unwrap_or(lang);
+    let pwd = root.canonicalize().unwrap_or_else(|_| root.to_path_buf()).to_string_lossy().into_owned();
+    let file = format!("lang/{name}.nix");
+    let flags_path = lang.join(format!("{name}.flags"));
+    let mut env = CliEnv::new(pwd.clone());
+    env.show_trace_default = true;
+    env.io = Arc::new(TestIo);
+    let fix = |s: &str| s.replace(&pwd, "/pwd");
+    if name.starts_with("eval-fail-") {
+        let flags: Vec<String> = if flags_path.exists() {
+            read(&flags_path)
+                .lines()
+                .map(|l| l.split('#').next().unwrap_or("").to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+                .split_whitespace()
+                .map(str::to_string)
+                .collect()
+        } else {
+            vec!["--eval".into(), "--strict".into(), "--show-trace".into()]
+        };
+        let mut args = flags;
+        args.push(file);
+        let opts = parse_args(&args).map_err(|e| format!("bad flags: {e}"))?;
+        let (mut out, mut err) = (String::new(), String::new());
+        let code = run(&opts, &env, &mut out, &mut err);
+        if code != 1 {
+            return Err(format!("exit code {code}, expected 1"));
+        }
+        let got = fix(&(out + &err));
+        let expected = read(&lang.join(format!("{name}.err.exp")));
+        if lang.join(format!("{name}.postprocess")).exists() {
+            return compare("err", &digits(&got), &digits(&expected));
+        }
+        return compare("err", &got, &expected);
+    }
+    let (args, exp_file): (Vec<String>, String) = if lang.join(format!("{name}.exp.xml")).exists() {
+        (
+            vec!["--eval".into(), "--xml".into(), "--no-location".into(), "--strict".into(), file],
+            format!("{name}.exp.xml"),
+        )
+    } else {
+        env.nix_path = Some("lang/dir3:lang/dir4".into());
+        env.home = Some("/fake-home".into());
+        let mut args: Vec<String> = if flags_path.exists() {
+            read(&flags_path).lines().next().unwrap_or("").split_whitespace().map(str::to_string).collect()
+        } else {
+            Vec::new()
+        };
+        args.extend(["--eval".into(), "--strict".into(), file]);
+        (args, format!("{name}.exp"))
+    };
+    let opts = parse_args(&args).map_err(|e| format!("bad flags: {e}"))?;
+    let (mut out, mut err) = (String::new(), String::new());
+    let code = run(&opts, &env, &mut out, &mut err);
+    if code != 0 {
+        let e = fix(&err);
+        let msg = e.lines().rfind(|l| l.contains("error:")).unwrap_or("");
+        return Err(format!("exit code {code}: {msg}"));
+    }
+    compare("out", &fix(&out), &read(&lang.join(exp_file)))?;
+    if !exp_is_xml(name, lang) {
+        compare("err", &fix(&err), &read(&lang.join(format!("{name}.err.exp"))))?;
+    }
+    Ok(())
+}
+
+fn exp_is_xml(name: &str, lang: &Path) -> bool {
+    lang.join(format!("{name}.exp.xml")).exists()
+}
+
+fn digits(s: &str) -> String {
+    let mut out = String::new();
+    let mut in_num = false;
+    for c in s.chars() {
+        if c.is_ascii_digit() {
+            if !in_num {
+                out.push_str("<number>");
+            }
+            in_num = true;
+        } else {
+            in_num = false;
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn compare(what: &str, got: &str, expected: &str) -> Result<(), String> {
+    if got == expected {
+        return Ok(());
+    }
+    let first_diff = got
+        .lines()
+        .zip(expected.lines())
+        .find(|(a, b)| a != b)
+        .map(|(a, b)| format!("got `{a}`, expected `{b}`"))
+        .unwrap_or_else(|| format!("length differs ({} vs {} bytes)", got.len(), expected.len()));
+    Err(format!("{what} mismatch: {first_diff}"))
+}
+
+#[test]
+fn lang_conformance() {
+    let lang = corpus_dir();
+    if !lang.is_dir() {
+        println!("skipped: corpus not found at {}", lang.display());
+        return;
+    }
+    let known = known_failures();
+    let mut names: Vec<String> = std::fs::read_dir(&lang)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| (n.starts_with("eval-okay-") || n.starts_with("eval-fail-")) && n.ends_with(".nix"))
+                .map(|n| n.trim_end_matches(".nix").to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    let only = std::env::var("NIXKIT_LANG_ONLY").ok();
+    let mut unexpected = Vec::new();
+    let mut fixed = Vec::new();
+    let mut counts: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    for name in &names {
+        if only.as_deref().is_some_and(|o| !name.contains(o)) {
+            continue;
+        }
+        if lang.join(format!("{name}.exp-disabled")).exists() {
+            continue;
+        }
+        let kind = if name.starts_with("eval-okay-") { "eval-okay" } else { "eval-fail" };
+        let name_c = name.clone();
+        let lang_c = lang.clone();
+        let result = std::thread::Builder::new()
+            .stack_size(64 << 20)
+            .spawn(move || run_case(&lang_c, &name_c))
+            .map_err(|e| e.to_string())
+            .and_then(|h| h.join().map_err(|_| "panicked".to_string()))
+            .and_then(|r| r);
+        let entry = counts.entry(kind).or_default();
+        entry.1 += 1;
+        match result {
+            Ok(()) => {
+                entry.0 += 1;
+                if known.contains_key(name) {
+                    fixed.push(name.clone());
+                }
+            }
+            Err(why) => {
+                if std::env::var_os("NIXKIT_LANG_VERBOSE").is_some() {
+                    println!("FAIL {name}: {why}");
+                }
+                if !known.contains_key(name) {
+                    unexpected.push(format!("{name}: {why}"));
+                }
+            }
+        }
+    }
+    for (kind, (pass, total)) in &counts {
+        println!("{kind}: {pass}/{total} passed");
+    }
+    if !fixed.is_empty() && only.is_none() {
+        println!("now passing, remove from lang-known-failures.txt:\n  {}", fixed.join("\n  "));
+    }
+    assert!(unexpected.is_empty(), "unexpected failures:\n{}", unexpected.join("\n"));
+    assert!(fixed.is_empty() || only.is_some(), "known failures that now pass: {fixed:?}");
+}

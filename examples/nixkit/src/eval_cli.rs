@@ -1,0 +1,49 @@
+//! `nix-instantiate --eval` (and instantiate mode): a thin wrapper over
+//! [`nixkit_eval::cli`], which holds the flag parsing and the run itself.
+
+use std::io::{Read, Write};
+use std::sync::Arc;
+
+use nixkit_eval::cli::{self, CliEnv};
+
+/// Options for [`run_eval`]: the raw arguments after the command name.
+pub(crate) struct EvalCliOptions {
+    pub(crate) args: Vec<String>,
+}
+
+/// Runs an evaluation as `nix-instantiate` does; returns the exit status.
+pub(crate) fn run_eval(opts: &EvalCliOptions) -> i32 {
+    let parsed = match cli::parse_args(&opts.args) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}\nTry 'nix-instantiate --help' for more information.");
+            return 1;
+        }
+    };
+    let cwd = match std::env::current_dir() {
+        Ok(d) => d.to_string_lossy().into_owned(),
+        Err(e) => {
+            eprintln!("error: cannot get the current directory: {e}");
+            return 1;
+        }
+    };
+    let mut env = CliEnv::new(cwd);
+    env.nix_path = std::env::var("NIX_PATH").ok();
+    env.home = std::env::var("HOME").ok();
+    env.io = Arc::new(nixkit_eval::StdIo);
+    let reads_stdin = !parsed.from_expr && (parsed.inputs.is_empty() || parsed.inputs.iter().any(|i| i == "-"));
+    if reads_stdin {
+        let mut text = String::new();
+        if let Err(e) = std::io::stdin().read_to_string(&mut text) {
+            eprintln!("error: reading standard input: {e}");
+            return 1;
+        }
+        env.stdin = Some(text);
+    }
+    let (mut out, mut err) = (String::new(), String::new());
+    let code = cli::run(&parsed, &env, &mut out, &mut err);
+    let _ = std::io::stdout().write_all(out.as_bytes());
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().write_all(err.as_bytes());
+    code
+}
