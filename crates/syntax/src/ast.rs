@@ -364,6 +364,10 @@ pub struct ConcatStrings {
     pub force_string: bool,
     /// The parts, at least one.
     pub parts: Vec<Expr>,
+    /// CppNix's position of each part (for errors about it): the operand's
+    /// start (parentheses included) for `+`, the `${` of an interpolation,
+    /// the start of a literal piece.
+    pub part_pos: Vec<Span>,
     /// CppNix's position: the `+` operator, or the start of the string.
     pub pos: Span,
 }

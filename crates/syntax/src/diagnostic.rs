@@ -39,9 +39,12 @@ pub struct SourceFile {
 impl SourceFile {
     /// Indexes `text` under `name`.
     pub fn new(name: SourceName, text: Arc<str>) -> SourceFile {
+        // Lines end at LF, CR LF, or a lone CR (as CppNix counts them).
         let mut starts = vec![0u32];
-        for (i, b) in text.bytes().enumerate() {
-            if b == b'\n' {
+        let bytes = text.as_bytes();
+        for (i, &b) in bytes.iter().enumerate() {
+            let ends_line = b == b'\n' || (b == b'\r' && bytes.get(i + 1) != Some(&b'\n'));
+            if ends_line {
                 starts.push(u32::try_from(i + 1).unwrap_or(u32::MAX));
             }
         }
@@ -77,7 +80,7 @@ impl SourceFile {
             None => self.text.len(),
         };
         let s = self.text.get(start..end)?;
-        Some(s.strip_suffix('\r').unwrap_or(s))
+        Some(s.strip_suffix(['\r', '\n']).unwrap_or(s))
     }
 
     /// `file:line:col` for a byte offset.

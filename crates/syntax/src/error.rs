@@ -59,6 +59,12 @@ pub enum ParseErrorKind {
     /// A construct CppNix hides behind an experimental feature.
     #[error("experimental Nix feature '{0}' is disabled; add '--extra-experimental-features {0}' to enable it")]
     ExperimentalFeature(String),
+    /// A path literal ending in `/`.
+    #[error("path has a trailing slash")]
+    PathTrailingSlash,
+    /// A run of path-like characters too long to tokenize in linear time.
+    #[error("token too long: more than 16384 path or URI characters without a separator")]
+    TokenRunTooLong,
     /// The input nests deeper than the parser allows.
     #[error("expression nested too deeply")]
     TooDeep,

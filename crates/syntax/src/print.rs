@@ -162,6 +162,10 @@ fn show_bindings(out: &mut String, attrs: &Attrs) {
 }
 
 fn show_into(out: &mut String, expr: &Expr) {
+    stacker::maybe_grow(64 * 1024, 1024 * 1024, || show_kind(out, expr));
+}
+
+fn show_kind(out: &mut String, expr: &Expr) {
     match &expr.kind {
         ExprKind::Int(n) => {
             let _ = write!(out, "{n}");

@@ -1,7 +1,7 @@
 //! `nix-instantiate --eval` (and instantiate mode): a thin wrapper over
 //! [`nixkit_eval::cli`], which holds the flag parsing and the run itself.
 
-use std::io::{Read, Write};
+use std::io::{IsTerminal, Read, Write};
 use std::sync::Arc;
 
 use nixkit_eval::cli::{self, CliEnv};
@@ -44,6 +44,12 @@ pub(crate) fn run_eval(opts: &EvalCliOptions) -> i32 {
     let code = cli::run(&parsed, &env, &mut out, &mut err);
     let _ = std::io::stdout().write_all(out.as_bytes());
     let _ = std::io::stdout().flush();
+    // Like CppNix, keep colours only for a terminal.
+    let err = if std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none() {
+        err
+    } else {
+        cli::strip_ansi_escapes(&err)
+    };
     let _ = std::io::stderr().write_all(err.as_bytes());
     code
 }

@@ -9,6 +9,7 @@
 mod eval_cli;
 mod hash;
 mod instantiate;
+mod store_cli;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -18,8 +19,9 @@ const USAGE: &str = "usage: nixkit <command> [args...]
 commands:
   instantiate   evaluate or parse Nix expressions (like nix-instantiate)
   hash          compute and convert hashes (like nix-hash)
+  store         manipulate the store (like nix-store)
 
-The binary also acts as `nix-instantiate` or `nix-hash` when invoked through a
+The binary also acts as `nix-instantiate`, `nix-hash` or `nix-store` when invoked through a
 symlink of that name.";
 
 fn main() -> ExitCode {
@@ -29,6 +31,7 @@ fn main() -> ExitCode {
     let command = match called_as.as_str() {
         "nix-instantiate" => "instantiate".to_owned(),
         "nix-hash" => "hash".to_owned(),
+        "nix-store" => "store".to_owned(),
         _ => {
             if args.len() < 2 {
                 eprintln!("{USAGE}");
@@ -41,6 +44,7 @@ fn main() -> ExitCode {
     let status = match command.as_str() {
         "instantiate" => instantiate::main(rest),
         "hash" => hash::main(rest),
+        "store" => store_cli::main(rest),
         "--help" | "-h" | "help" => {
             println!("{USAGE}");
             0

@@ -178,10 +178,13 @@ impl Lowerer<'_> {
     /// attribute set of the same name; `path` (ending in `name`) is for errors.
     fn insert_attr(&mut self, b: &mut Builder, path: &mut Vec<AttrName>, name: Symbol, kind: AttrKind, mut value: Expr, pos: Span) {
         let Some(&idx) = b.index.get(&name) else {
-            if let ExprKind::Lambda(l) = &mut value.kind {
+            // Like CppNix, `f = a: b: …` names the curried lambdas too.
+            let mut e = &mut value;
+            while let ExprKind::Lambda(l) = &mut e.kind {
                 if l.name.is_none() {
                     l.name = Some(name);
                 }
+                e = &mut l.body;
             }
             b.index.insert(name, b.attrs.len());
             b.attrs.push(Entry { name, pos, kind, value: Val::Expr(value) });

@@ -34,7 +34,8 @@ impl Lowerer<'_> {
             }
             error_expr(node_span(node))
         } else {
-            self.expr_inner(node)
+            // Deep (but bounded) trees must not depend on the caller's stack size.
+            stacker::maybe_grow(64 * 1024, 1024 * 1024, || self.expr_inner(node))
         };
         self.depth -= 1;
         e
@@ -211,14 +212,16 @@ impl Lowerer<'_> {
         };
         let single_literal = matches!(stripped.as_slice(), [Stripped::Lit(..)]);
         let mut parts = Vec::with_capacity(stripped.len());
+        let mut part_pos = Vec::with_capacity(stripped.len());
         let interps: Vec<SyntaxNode> = node.children().filter(|c| c.kind() == NODE_INTERPOL).collect();
         for s in stripped {
             match s {
-                Stripped::Lit(text, start) => parts.push(Expr {
-                    span: Span::new(start, start + text.len() as u32),
-                    kind: ExprKind::Str(text.into()),
-                }),
+                Stripped::Lit(text, start) => {
+                    part_pos.push(Span::new(start, start));
+                    parts.push(Expr { span: Span::new(start, start + text.len() as u32), kind: ExprKind::Str(text.into()) })
+                }
                 Stripped::Interp(at) => {
+                    part_pos.push(Span::new(at, at));
                     match interps.iter().find(|n| u32::from(n.text_range().start()) == at) {
                         Some(n) => parts.push(self.nth_expr(n, 0)),
                         None => parts.push(error_expr(span)),
@@ -238,7 +241,7 @@ impl Lowerer<'_> {
                 let pos = Span::new(span.start, span.start);
                 Expr {
                     span,
-                    kind: ExprKind::ConcatStrings(Box::new(ConcatStrings { force_string: true, parts, pos })),
+                    kind: ExprKind::ConcatStrings(Box::new(ConcatStrings { force_string: true, parts, part_pos, pos })),
                 }
             }
         }
@@ -286,7 +289,9 @@ impl Lowerer<'_> {
     fn path(&mut self, node: &SyntaxNode) -> Expr {
         let span = node_span(node);
         let mut parts: Vec<Expr> = Vec::new();
+        let mut part_pos = Vec::new();
         for child in node.children_with_tokens() {
+            part_pos.push(Span::new(u32::from(child.text_range().start()), u32::from(child.text_range().start())));
             match child {
                 rowan::NodeOrToken::Token(t) if matches!(t.kind(), TOKEN_PATH_ABS | TOKEN_PATH_REL) => {
                     let tspan = token_span(&t);
@@ -300,10 +305,12 @@ impl Lowerer<'_> {
                     }
                 }
                 rowan::NodeOrToken::Node(n) if n.kind() == NODE_INTERPOL => parts.push(self.nth_expr(&n, 0)),
-                _ => {}
+                _ => {
+                    part_pos.pop();
+                }
             }
         }
-        self.finish_path(parts, span)
+        self.finish_path(parts, part_pos, span)
     }
 
     fn path_lints(&mut self, literal: &str, node: &SyntaxNode, span: Span) {
@@ -318,7 +325,7 @@ impl Lowerer<'_> {
         self.lints.push(LintWarning { kind, literal: whole, span });
     }
 
-    fn finish_path(&mut self, mut parts: Vec<Expr>, span: Span) -> Expr {
+    fn finish_path(&mut self, mut parts: Vec<Expr>, part_pos: Vec<Span>, span: Span) -> Expr {
         match parts.len() {
             0 => error_expr(span),
             1 => {
@@ -330,6 +337,7 @@ impl Lowerer<'_> {
                 kind: ExprKind::ConcatStrings(Box::new(ConcatStrings {
                     force_string: false,
                     parts,
+                    part_pos,
                     pos: Span::new(span.start, span.start),
                 })),
             },
@@ -339,7 +347,9 @@ impl Lowerer<'_> {
     fn home_path(&mut self, node: &SyntaxNode) -> Expr {
         let span = node_span(node);
         let mut parts: Vec<Expr> = Vec::new();
+        let mut part_pos = Vec::new();
         for child in node.children_with_tokens() {
+            part_pos.push(Span::new(u32::from(child.text_range().start()), u32::from(child.text_range().start())));
             match child {
                 rowan::NodeOrToken::Token(t) if t.kind() == TOKEN_PATH_HOME => {
                     let tspan = token_span(&t);
@@ -355,10 +365,12 @@ impl Lowerer<'_> {
                     }
                 }
                 rowan::NodeOrToken::Node(n) if n.kind() == NODE_INTERPOL => parts.push(self.nth_expr(&n, 0)),
-                _ => {}
+                _ => {
+                    part_pos.pop();
+                }
             }
         }
-        self.finish_path(parts, span)
+        self.finish_path(parts, part_pos, span)
     }
 
     fn binary(&mut self, node: &SyntaxNode) -> Expr {
@@ -387,14 +399,22 @@ impl Lowerer<'_> {
             TOKEN_AND_AND => bin(BinaryOp::And, lhs, rhs),
             TOKEN_OR_OR => bin(BinaryOp::Or, lhs, rhs),
             TOKEN_IMPLICATION => bin(BinaryOp::Impl, lhs, rhs),
-            TOKEN_ADD => Expr {
-                span,
-                kind: ExprKind::ConcatStrings(Box::new(ConcatStrings {
-                    force_string: false,
-                    parts: vec![lhs, rhs],
-                    pos: op_span,
-                })),
-            },
+            TOKEN_ADD => {
+                let start = |n: usize| {
+                    let at = node.children().nth(n).map_or(span.start, |c| u32::from(c.text_range().start()));
+                    Span::new(at, at)
+                };
+                let part_pos = vec![start(0), start(1)];
+                Expr {
+                    span,
+                    kind: ExprKind::ConcatStrings(Box::new(ConcatStrings {
+                        force_string: false,
+                        parts: vec![lhs, rhs],
+                        part_pos,
+                        pos: op_span,
+                    })),
+                }
+            }
             TOKEN_SUB => builtin("__sub", lhs, rhs),
             TOKEN_MUL => builtin("__mul", lhs, rhs),
             TOKEN_DIV => builtin("__div", lhs, rhs),

@@ -19,6 +19,7 @@ use crate::{Parse, ParseOptions};
 const MAX_DEPTH: u32 = 4000;
 
 pub(crate) fn parse(text: &str, options: &ParseOptions) -> Parse {
+
     // CppNix ends comments and lines at a lone CR too; rnix only at LF. The
     // replacement keeps every byte offset; string bodies are re-lexed from
     // the original text.
@@ -63,53 +64,146 @@ pub(crate) fn parse(text: &str, options: &ParseOptions) -> Parse {
 
 /// Deepest bracket nesting accepted (rnix recurses once per level).
 const MAX_NESTING: usize = 1000;
-/// Longest run of binary operators at one nesting level (rnix's handling of
-/// long operator chains is quadratic, and the lowered tree is that deep).
-const MAX_OPERATOR_RUN: usize = MAX_DEPTH as usize;
+/// Longest run of prefix operators (`-`, `!`), which rnix parses recursively.
+const MAX_PREFIX_RUN: usize = 1000;
+/// Most terms (words, literals, operators) in one expression at one
+/// nesting level: an operator or application chain nests one tree level per
+/// term, in rnix's parser (right-associative operators recurse) and in the
+/// syntax tree.
+const MAX_TERMS: usize = 2 * MAX_DEPTH as usize;
+/// Longest run of characters that may form a path or URI. rnix's tokenizer
+/// (like CppNix's flex lexer) rescans such a run for every token inside it,
+/// so a huge run without separators (`1+1+1+...`) would take quadratic time.
+const MAX_PATHLIKE_RUN: usize = 16 * 1024;
+
+fn is_pathlike(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"/_.+-%?:@&=$,!~*'".contains(&b)
+}
 
 /// Rejects input whose nesting would exhaust the stack or take quadratic
-/// time in rnix, before rnix sees it.
+/// time in rnix, before rnix sees it. A linear scan that knows just enough
+/// of the lexical grammar (strings, comments, interpolation) to find code.
 fn prescan(text: &str) -> Option<ParseError> {
-    use SyntaxKind::*;
-    let mut depth = 0usize;
-    let mut runs: Vec<usize> = vec![0];
-    let mut offset = 0usize;
-    for (kind, tok) in rnix::tokenize(text) {
-        let at = offset;
-        offset += tok.len();
-        match kind {
-            TOKEN_L_PAREN | TOKEN_L_BRACK | TOKEN_L_BRACE | TOKEN_INTERPOL_START | TOKEN_STRING_START => {
-                // A string start only nests when it opens (its end pops).
-                depth += 1;
-                runs.push(0);
-            }
-            TOKEN_R_PAREN | TOKEN_R_BRACK | TOKEN_R_BRACE | TOKEN_INTERPOL_END | TOKEN_STRING_END => {
-                depth = depth.saturating_sub(1);
-                if runs.len() > 1 {
-                    runs.pop();
-                }
-            }
-            TOKEN_SEMICOLON | TOKEN_COMMA | TOKEN_IN | TOKEN_THEN | TOKEN_ELSE | TOKEN_COLON | TOKEN_ASSIGN => {
-                if let Some(r) = runs.last_mut() {
-                    *r = 0;
-                }
-            }
-            TOKEN_ADD | TOKEN_SUB | TOKEN_MUL | TOKEN_DIV | TOKEN_CONCAT | TOKEN_UPDATE | TOKEN_EQUAL
-            | TOKEN_NOT_EQUAL | TOKEN_LESS | TOKEN_LESS_OR_EQ | TOKEN_MORE | TOKEN_MORE_OR_EQ
-            | TOKEN_AND_AND | TOKEN_OR_OR | TOKEN_IMPLICATION | TOKEN_QUESTION | TOKEN_INVERT
-            | TOKEN_PIPE_LEFT | TOKEN_PIPE_RIGHT | TOKEN_DOT => {
-                if let Some(r) = runs.last_mut() {
-                    *r += 1;
-                    if *r > MAX_OPERATOR_RUN {
-                        return Some(too_deep(at));
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mode {
+        Code,
+        Dq,
+        Ind,
+    }
+    let b = text.as_bytes();
+    // Each open bracket or interpolation, and the mode to return to.
+    let mut stack: Vec<(u8, Mode)> = Vec::new();
+    let mut mode = Mode::Code;
+    let (mut run, mut run_start, mut prefix) = (0usize, 0usize, 0usize);
+    // Terms at each nesting level (index 0 is the top level).
+    let mut terms: Vec<usize> = vec![0];
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        match mode {
+            Mode::Code => {
+                let in_list = stack.last().is_some_and(|(open, _)| *open == b'[');
+                let is_term = (is_pathlike(c) && run == 0) || b"<>|*".contains(&c);
+                if is_term && !in_list {
+                    if let Some(t) = terms.last_mut() {
+                        *t += 1;
+                        if *t > MAX_TERMS {
+                            return Some(too_deep(i));
+                        }
                     }
                 }
+                if c == b';' || c == b',' {
+                    if let Some(t) = terms.last_mut() {
+                        *t = 0;
+                    }
+                }
+                if is_pathlike(c) {
+                    if run == 0 {
+                        run_start = i;
+                    }
+                    run += 1;
+                    if run > MAX_PATHLIKE_RUN {
+                        return Some(ParseError { kind: ParseErrorKind::TokenRunTooLong, span: span_at(run_start) });
+                    }
+                } else {
+                    run = 0;
+                }
+                match c {
+                    b'-' | b'!' => {
+                        prefix += 1;
+                        if prefix > MAX_PREFIX_RUN {
+                            return Some(too_deep(i));
+                        }
+                    }
+                    b' ' | b'\t' | b'\n' | b'\r' => {}
+                    _ => prefix = 0,
+                }
+                match c {
+                    b'#' => {
+                        while i < b.len() && b[i] != b'\n' {
+                            i += 1;
+                        }
+                        continue;
+                    }
+                    b'/' if b.get(i + 1) == Some(&b'*') => {
+                        i += 2;
+                        while i < b.len() && !(b[i] == b'*' && b.get(i + 1) == Some(&b'/')) {
+                            i += 1;
+                        }
+                        i += 2;
+                        continue;
+                    }
+                    b'"' => mode = Mode::Dq,
+                    b'\'' if b.get(i + 1) == Some(&b'\'') => {
+                        mode = Mode::Ind;
+                        i += 1;
+                    }
+                    b'(' | b'[' | b'{' => {
+                        stack.push((c, Mode::Code));
+                        terms.push(0);
+                    }
+                    b')' | b']' | b'}' => {
+                        if let Some((_, back)) = stack.pop() {
+                            mode = back;
+                            terms.pop();
+                        }
+                    }
+                    _ => {}
+                }
             }
-            _ => {}
+            Mode::Dq => match c {
+                b'\\' => i += 1,
+                b'"' => mode = Mode::Code,
+                b'$' if b.get(i + 1) == Some(&b'{') => {
+                    terms.push(0);
+                    stack.push((b'$', Mode::Dq));
+                    mode = Mode::Code;
+                    i += 1;
+                }
+                _ => {}
+            },
+            Mode::Ind => match c {
+                b'\'' if b.get(i + 1) == Some(&b'\'') => match b.get(i + 2) {
+                    Some(b'$') | Some(b'\'') => i += 2,
+                    Some(b'\\') => i += 3,
+                    _ => {
+                        mode = Mode::Code;
+                        i += 1;
+                    }
+                },
+                b'$' if b.get(i + 1) == Some(&b'{') => {
+                    terms.push(0);
+                    stack.push((b'$', Mode::Ind));
+                    mode = Mode::Code;
+                    i += 1;
+                }
+                _ => {}
+            },
         }
-        if depth > MAX_NESTING {
-            return Some(too_deep(at));
+        if stack.len() > MAX_NESTING {
+            return Some(too_deep(i));
         }
+        i += 1;
     }
     None
 }
@@ -160,15 +254,11 @@ impl Lowerer<'_> {
         self.errors.push(ParseError { kind, span });
     }
 
-    /// Line and column of an offset in the text being parsed.
+    /// Line and column of an offset in the text being parsed (only needed
+    /// for error messages, so the line index is built on demand).
     pub(crate) fn line_col(&self, offset: u32) -> (u32, u32) {
-        let before = self.text.get(..offset as usize).unwrap_or(self.text);
-        let line = before.bytes().filter(|&b| b == b'\n').count() as u32 + 1;
-        let col = match before.rfind('\n') {
-            Some(nl) => before.len() - nl,
-            None => before.len() + 1,
-        } as u32;
-        (line, col)
+        let file = crate::SourceFile::new(crate::SourceName::Stdin, self.text.into());
+        file.line_col(offset)
     }
 }
 

@@ -100,6 +100,10 @@ impl Resolver<'_> {
     }
 
     fn expr(&mut self, expr: &mut Expr) {
+        stacker::maybe_grow(64 * 1024, 1024 * 1024, || self.expr_inner(expr));
+    }
+
+    fn expr_inner(&mut self, expr: &mut Expr) {
         let span = expr.span;
         match &mut expr.kind {
             ExprKind::Int(_)

@@ -127,6 +127,7 @@ pub(crate) fn convert(errors: &[RnixError], text: &str, root: &SyntaxNode) -> Ve
             RnixError::Unexpected(r) | RnixError::UnexpectedExtra(r) | RnixError::UnexpectedDoubleBind(r) => {
                 let extra = matches!(e, RnixError::UnexpectedExtra(_));
                 match token_at(root, *r) {
+                    Some((TOKEN_ERROR, t, tr)) if bad_token(&t, tr).is_some() => bad_token(&t, tr).unwrap_or_else(|| eof_error(eof, Vec::new())),
                     Some((kind, t, tr)) => ParseError {
                         kind: ParseErrorKind::Syntax {
                             found: describe(kind, &t),
@@ -138,6 +139,7 @@ pub(crate) fn convert(errors: &[RnixError], text: &str, root: &SyntaxNode) -> Ve
                 }
             }
             RnixError::UnexpectedWanted(_, r, wanted) => match token_at(root, *r) {
+                Some((TOKEN_ERROR, t, tr)) if bad_token(&t, tr).is_some() => bad_token(&t, tr).unwrap_or_else(|| eof_error(eof, Vec::new())),
                 Some((kind, t, tr)) => {
                     let expected = expected_after(token_before(root, tr), parent_kind(root, tr), wanted);
                     ParseError {
@@ -166,6 +168,21 @@ pub(crate) fn convert(errors: &[RnixError], text: &str, root: &SyntaxNode) -> Ve
     out.sort_by_key(|e| e.span.start);
     out.dedup_by_key(|e| e.span.start);
     out
+}
+
+/// Invalid tokens CppNix reports in its own words.
+fn bad_token(text: &str, range: TextRange) -> Option<ParseError> {
+    if text.len() > 1 && text.ends_with('/') && !text.starts_with("/*") {
+        let end: u32 = range.end().into();
+        return Some(ParseError { kind: ParseErrorKind::PathTrailingSlash, span: Span::new(end, end) });
+    }
+    if text.starts_with("/*") {
+        // An unterminated comment: CppNix lexes `/` and then trips on `*`.
+        let at = u32::from(range.start()) + 1;
+        let kind = ParseErrorKind::Syntax { found: "'*'".into(), expected: Vec::new() };
+        return Some(ParseError { kind, span: Span::new(at, at) });
+    }
+    None
 }
 
 fn eof_error(span: Span, expected: Vec<String>) -> ParseError {

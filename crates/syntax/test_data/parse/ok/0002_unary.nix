@@ -1,0 +1,1 @@
+env: with env; [ (-1) (- -x) (!true) (!(a < b)) (-f 1) ]

@@ -1,0 +1,1 @@
+env: with env; [ a.b.c (a.b or 1) (a."x y".${c}) (a.${"lit"} or a.or) (f or) ]

@@ -1,0 +1,1 @@
+env: with env; [ (a ? b) (a ? b.c) (a ? "q") (a ? ${x}) ]

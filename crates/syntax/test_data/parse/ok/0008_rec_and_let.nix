@@ -1,0 +1,1 @@
+rec { a = b; b = 1; } // (let c = 2; d = c; in d) // (let { body = e; e = 3; })

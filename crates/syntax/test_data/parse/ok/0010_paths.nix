@@ -1,0 +1,1 @@
+env: with env; [ ./a ../b/c /abs/./d/../e a/b ./x/${y} ~/h <nixpkgs> <nixpkgs/lib> ]

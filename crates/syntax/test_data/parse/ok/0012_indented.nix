@@ -1,0 +1,5 @@
+env: with env; [ ''
+    line one
+      indented
+    ${x} after
+  '' ''a''$ b '''c ''\n d'' '''' ]

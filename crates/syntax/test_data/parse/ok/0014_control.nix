@@ -1,0 +1,1 @@
+env: with env; with a; assert b; if c then d else e

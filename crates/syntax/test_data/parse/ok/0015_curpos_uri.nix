@@ -1,0 +1,1 @@
+[ __curPos http://example.org/x?y=1 ]

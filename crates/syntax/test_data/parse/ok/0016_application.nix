@@ -1,0 +1,1 @@
+env: with env; f a b (g c) d.e

@@ -1,0 +1,1 @@
+let __sub = a: b: 0; true = false; in [ (1 - 2) true ]

@@ -1,0 +1,2 @@
+# line
+/* block */ { a = /* inline */ 1; } # end

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Regenerates cppnix-rejects.txt: the .nix files of the shared corpus that
+# CppNix's `nix-instantiate --parse` rejects (the oracle for tests/corpus.rs).
+# Usage: gen-cppnix-rejects.sh [CORPUS_DIR]   (default: ../shared/corpus)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+corpus=${1:-$here/../../../../../shared/corpus}
+corpus=$(cd "$corpus" && pwd)
+store=$(mktemp -d)
+trap 'rm -rf "$store"' EXIT
+export NIX_STORE_DIR=/nix/store NIX_STATE_DIR=$store/state NIX_LOG_DIR=$store/log
+find "$corpus" -name '*.nix' | sort | while read -r f; do
+  if ! nix-instantiate --readonly-mode --parse "$f" >/dev/null 2>&1; then
+    echo "${f#"$corpus"/}"
+  fi
+done > "$here/cppnix-rejects.txt"
+wc -l "$here/cppnix-rejects.txt"

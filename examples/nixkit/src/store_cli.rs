@@ -1,0 +1,497 @@
+//! `nixkit store` / `nix-store`: argument handling only; the work is in `nixkit_store`
+//! (`local`, `export`, `binary_cache`, `nar`).
+//!
+//! Operations: `--add`, `--add-fixed [--recursive] ALGO`, `--dump`, `--restore`,
+//! `--query|-q` with `--references/--referrers/--requisites|-R/--deriver|-d/--hash/--size/
+//! --outputs/--roots`, `--verify [--check-contents]`, `--gc [--print-roots|--print-live|
+//! --print-dead] [--max-freed N]`, `--delete`, `--realise|-r` (substitution only), `--export`,
+//! `--import`, `--generate-binary-cache-key`, and nixkit's `--copy-to URL [--sign-key FILE]
+//! [--compression xz|zstd|none]`. Global: `--store DIR|local?root=DIR` (else `NIXKIT_STORE`),
+//! `--option NAME VALUE` (substituters, trusted-public-keys, require-sigs, store).
+
+use std::collections::BTreeSet;
+use std::fmt::Display;
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use nixkit_store::binary_cache::{Compression, FileCache, PublicKey, SecretKey};
+use nixkit_store::local::{GcOptions, GcResult, LocalStore, StoreConfig};
+use nixkit_store::{export, nar, FileIngestionMethod, HashAlgo, HashEncoding, StoreDir, StorePath};
+
+const USAGE: &str = "usage: nix-store [--store DIR] OPERATION [OPTIONS] [ARGS...]
+operations: --add --add-fixed --dump --restore --query --verify --gc --delete --realise
+            --export --import --generate-binary-cache-key --copy-to URL";
+
+#[derive(Default)]
+struct Opts {
+    op: Option<String>,
+    query: Option<String>,
+    recursive: bool,
+    check_contents: bool,
+    gc_print: Option<String>,
+    max_freed: Option<u64>,
+    store: Option<String>,
+    substituters: Vec<String>,
+    trusted_keys: Vec<String>,
+    require_sigs: bool,
+    sign_key: Option<PathBuf>,
+    compression: Option<String>,
+    copy_to: Option<String>,
+    operands: Vec<String>,
+}
+
+fn fail(msg: impl Display) -> i32 {
+    eprintln!("error: {msg}");
+    1
+}
+
+/// Runs `nix-store` with `args` (after the command name); returns the exit code.
+pub(crate) fn main(args: Vec<String>) -> i32 {
+    let mut o = Opts {
+        require_sigs: true,
+        ..Opts::default()
+    };
+    let mut it = args.into_iter();
+    while let Some(arg) = it.next() {
+        let mut value = |name: &str| {
+            it.next()
+                .ok_or_else(|| format!("flag '{name}' requires an argument"))
+        };
+        let r: Result<(), String> = (|| {
+            match arg.as_str() {
+                "--add"
+                | "--add-fixed"
+                | "--dump"
+                | "--restore"
+                | "--verify"
+                | "--gc"
+                | "--delete"
+                | "--export"
+                | "--import"
+                | "--generate-binary-cache-key" => o.op = Some(arg.clone()),
+                "--query" | "-q" => o.op = Some("--query".into()),
+                "--realise" | "-r" => o.op = Some("--realise".into()),
+                "--copy-to" => {
+                    o.op = Some("--copy-to".into());
+                    o.copy_to = Some(value("--copy-to")?);
+                }
+                "--references" | "--referrers" | "--requisites" | "-R" | "--deriver" | "-d"
+                | "--hash" | "--size" | "--outputs" | "--roots" => o.query = Some(arg.clone()),
+                "--recursive" => o.recursive = true,
+                "--check-contents" => o.check_contents = true,
+                "--print-roots" | "--print-live" | "--print-dead" => o.gc_print = Some(arg.clone()),
+                "--max-freed" => {
+                    o.max_freed = Some(value("--max-freed")?.parse().map_err(|e| format!("{e}"))?)
+                }
+                "--store" => o.store = Some(value("--store")?),
+                "--sign-key" => o.sign_key = Some(value("--sign-key")?.into()),
+                "--compression" => o.compression = Some(value("--compression")?),
+                "--option" => {
+                    let name = value("--option")?;
+                    let v = value("--option")?;
+                    let list = || v.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
+                    match name.as_str() {
+                        "substituters" | "extra-substituters" => o.substituters.extend(list()),
+                        "trusted-public-keys" | "extra-trusted-public-keys" => {
+                            o.trusted_keys.extend(list())
+                        }
+                        "require-sigs" => o.require_sigs = v == "true",
+                        "store" => o.store = Some(v),
+                        _ => eprintln!("warning: unknown setting '{name}'"),
+                    }
+                }
+                "--help" | "-h" => o.op = Some("--help".into()),
+                s if s.starts_with('-') && s.len() > 1 => {
+                    return Err(format!("unrecognised flag '{s}'"))
+                }
+                _ => o.operands.push(arg.clone()),
+            }
+            Ok(())
+        })();
+        if let Err(e) = r {
+            return fail(e);
+        }
+    }
+    match run(&o) {
+        Ok(code) => code,
+        Err(e) => fail(e),
+    }
+}
+
+fn open_store(o: &Opts) -> Result<LocalStore, String> {
+    let store_dir = StoreDir::default();
+    let config = match o.store.as_deref() {
+        Some(s) => {
+            let root = s
+                .strip_prefix("local?root=")
+                .map(|r| r.split('&').next().unwrap_or(r))
+                .unwrap_or(s);
+            StoreConfig::new(root, store_dir)
+        }
+        None => StoreConfig::from_env(store_dir).map_err(|e| e.to_string())?,
+    };
+    LocalStore::open(config).map_err(|e| e.to_string())
+}
+
+/// Resolves an operand to a store path: a store path (or a path inside one), or a symlink
+/// chain (such as `./result`) that leads to one.
+fn resolve(store: &LocalStore, arg: &str) -> Result<StorePath, String> {
+    let mut current = PathBuf::from(arg);
+    for _ in 0..16 {
+        let s = current.to_string_lossy().into_owned();
+        if let Ok((p, _)) = store.store_dir().parse_path_prefix(&s) {
+            return Ok(p);
+        }
+        match std::fs::read_link(&current) {
+            Ok(t) if t.is_relative() => {
+                current = current.parent().unwrap_or(Path::new(".")).join(t);
+            }
+            Ok(t) => current = t,
+            Err(_) => break,
+        }
+    }
+    Err(format!("path '{arg}' is not in the Nix store"))
+}
+
+fn resolve_all(store: &LocalStore, o: &Opts) -> Result<BTreeSet<StorePath>, String> {
+    o.operands.iter().map(|a| resolve(store, a)).collect()
+}
+
+fn print_gc_result(store: &LocalStore, r: &GcResult) {
+    for p in &r.deleted {
+        eprintln!("deleting '{}'", store.store_dir().print_path(p));
+    }
+    println!(
+        "{} store paths deleted, {:.2} MiB freed",
+        r.deleted.len(),
+        r.bytes_freed as f64 / (1024.0 * 1024.0)
+    );
+}
+
+fn run(o: &Opts) -> Result<i32, String> {
+    let op = o.op.as_deref().ok_or("no operation specified")?;
+    let e = |e: &dyn Display| e.to_string();
+    match op {
+        "--help" => {
+            println!("{USAGE}");
+            Ok(0)
+        }
+        "--dump" => {
+            let [path] = o.operands.as_slice() else {
+                return Err("'--dump' requires one argument".into());
+            };
+            let mut out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
+            nar::dump_path(Path::new(path), &mut out).map_err(|x| e(&x))?;
+            out.flush().map_err(|x| e(&x))?;
+            Ok(0)
+        }
+        "--restore" => {
+            let [path] = o.operands.as_slice() else {
+                return Err("'--restore' requires one argument".into());
+            };
+            nar::restore_path(&mut io::stdin().lock(), Path::new(path)).map_err(|x| e(&x))?;
+            Ok(0)
+        }
+        "--generate-binary-cache-key" => {
+            let [name, sk, pk] = o.operands.as_slice() else {
+                return Err("'--generate-binary-cache-key' requires three arguments".into());
+            };
+            let key = SecretKey::generate(name).map_err(|x| e(&x))?;
+            std::fs::write(sk, key.to_text()).map_err(|x| e(&x))?;
+            std::fs::write(pk, key.public_key().to_text()).map_err(|x| e(&x))?;
+            Ok(0)
+        }
+        _ => run_with_store(o, op, &open_store(o)?),
+    }
+}
+
+fn run_with_store(o: &Opts, op: &str, store: &LocalStore) -> Result<i32, String> {
+    let e = |e: &dyn Display| e.to_string();
+    let dir = store.store_dir().clone();
+    let p = |path: &StorePath| dir.print_path(path);
+    match op {
+        "--add" | "--add-fixed" => {
+            let (method, algo, files) = if op == "--add" {
+                (
+                    FileIngestionMethod::Recursive,
+                    HashAlgo::Sha256,
+                    &o.operands[..],
+                )
+            } else {
+                let (algo, files) = o
+                    .operands
+                    .split_first()
+                    .ok_or("'--add-fixed' requires an algorithm")?;
+                let method = if o.recursive {
+                    FileIngestionMethod::Recursive
+                } else {
+                    FileIngestionMethod::Flat
+                };
+                (method, algo.parse::<HashAlgo>().map_err(|x| e(&x))?, files)
+            };
+            for f in files {
+                let path = Path::new(f);
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let added = store
+                    .add_to_store(&name, path, method, algo)
+                    .map_err(|x| e(&x))?;
+                println!("{}", p(&added));
+            }
+            Ok(0)
+        }
+        "--query" => query(o, store),
+        "--verify" => {
+            eprintln!("reading the Nix store...");
+            if o.check_contents {
+                eprintln!("checking hashes...");
+            }
+            let report = store.verify(o.check_contents).map_err(|x| e(&x))?;
+            for m in report.messages(store) {
+                eprintln!("error: {m}");
+            }
+            Ok(i32::from(!report.is_ok()))
+        }
+        "--gc" => {
+            let opts = GcOptions {
+                max_freed: o.max_freed,
+                ..GcOptions::default()
+            };
+            match o.gc_print.as_deref() {
+                Some("--print-roots") => {
+                    for (root, path) in store.find_roots().map_err(|x| e(&x))? {
+                        println!("{root} -> {}", p(&path));
+                    }
+                }
+                Some("--print-live") => {
+                    for path in store.live_paths(&opts).map_err(|x| e(&x))? {
+                        println!("{}", p(&path));
+                    }
+                }
+                Some(_) => {
+                    for path in store.dead_paths(&opts).map_err(|x| e(&x))? {
+                        println!("{}", p(&path));
+                    }
+                }
+                None => print_gc_result(store, &store.collect_garbage(&opts).map_err(|x| e(&x))?),
+            }
+            Ok(0)
+        }
+        "--delete" => {
+            let paths = resolve_all(store, o)?;
+            print_gc_result(store, &store.delete_paths(&paths).map_err(|x| e(&x))?);
+            Ok(0)
+        }
+        "--export" => {
+            let paths = resolve_all(store, o)?;
+            let mut out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
+            export::export_paths(store, &paths, &mut out).map_err(|x| e(&x))?;
+            out.flush().map_err(|x| e(&x))?;
+            Ok(0)
+        }
+        "--import" => {
+            let mut input = io::BufReader::with_capacity(1 << 16, io::stdin().lock());
+            for path in export::import_paths(store, &mut input).map_err(|x| e(&x))? {
+                record_drv_outputs(store, &path);
+                println!("{}", p(&path));
+            }
+            let mut rest = Vec::new();
+            let _ = input.read_to_end(&mut rest);
+            Ok(0)
+        }
+        "--realise" => realise(o, store),
+        "--copy-to" => {
+            let url = o.copy_to.as_deref().unwrap_or_default();
+            let cache = FileCache::new(url, dir.clone()).map_err(|x| e(&x))?;
+            let key = match &o.sign_key {
+                Some(f) => {
+                    let text = std::fs::read_to_string(f)
+                        .map_err(|x| format!("reading '{}': {x}", f.display()))?;
+                    Some(SecretKey::parse(&text).map_err(|x| e(&x))?)
+                }
+                None => None,
+            };
+            let compression = match o.compression.as_deref() {
+                None => Compression::Xz,
+                Some(c) => {
+                    Compression::parse(c).ok_or_else(|| format!("unknown compression '{c}'"))?
+                }
+            };
+            let paths = resolve_all(store, o)?;
+            for path in cache
+                .copy_closure(store, &paths, compression, key.as_ref())
+                .map_err(|x| e(&x))?
+            {
+                eprintln!("copying path '{}' to '{url}'", p(&path));
+            }
+            Ok(0)
+        }
+        _ => Err(format!("unknown operation '{op}'")),
+    }
+}
+
+/// Records a `.drv`'s output paths in the database, as CppNix does when registering one.
+fn record_drv_outputs(store: &LocalStore, path: &StorePath) {
+    let Some(name) = path.name().strip_suffix(".drv") else {
+        return;
+    };
+    let Ok(text) = std::fs::read(store.real_path(path)) else {
+        return;
+    };
+    let dir = store.store_dir();
+    let Ok(drv) = nixkit_derivation::parse_derivation(dir, name, &text) else {
+        return;
+    };
+    let outputs = drv
+        .outputs
+        .keys()
+        .filter_map(|o| Some((o.clone(), drv.output_path(dir, o).ok()??)))
+        .collect();
+    let _ = store.set_derivation_outputs(path, &outputs);
+}
+
+fn query(o: &Opts, store: &LocalStore) -> Result<i32, String> {
+    let e = |e: &dyn Display| e.to_string();
+    let dir = store.store_dir().clone();
+    let p = |path: &StorePath| dir.print_path(path);
+    let paths: Vec<StorePath> = o
+        .operands
+        .iter()
+        .map(|a| resolve(store, a))
+        .collect::<Result<_, _>>()?;
+    let mut out = io::stdout().lock();
+    let mut line = |s: String| writeln!(out, "{s}").map_err(|x| x.to_string());
+    let valid = |path: &StorePath| -> Result<_, String> {
+        store
+            .query_path_info(path)
+            .map_err(|x| e(&x))?
+            .ok_or_else(|| format!("path '{}' is not valid", p(path)))
+    };
+    match o.query.as_deref().unwrap_or("--outputs") {
+        "--references" | "--referrers" => {
+            let mut all = BTreeSet::new();
+            for path in &paths {
+                all.extend(if o.query.as_deref() == Some("--references") {
+                    valid(path)?.references
+                } else {
+                    store.query_referrers(path).map_err(|x| e(&x))?
+                });
+            }
+            all.iter().try_for_each(|r| line(p(r)))?;
+        }
+        "--requisites" | "-R" => {
+            let set: BTreeSet<StorePath> = paths.iter().cloned().collect();
+            let closure = store.query_closure(&set).map_err(|x| e(&x))?;
+            for r in store.topo_sort(&closure).map_err(|x| e(&x))? {
+                line(p(&r))?;
+            }
+        }
+        "--deriver" | "-d" => {
+            for path in &paths {
+                line(
+                    valid(path)?
+                        .deriver
+                        .map_or_else(|| "unknown-deriver".into(), |d| p(&d)),
+                )?;
+            }
+        }
+        "--hash" => {
+            for path in &paths {
+                line(valid(path)?.nar_hash.encode(HashEncoding::Nix32, true))?;
+            }
+        }
+        "--size" => {
+            for path in &paths {
+                line(valid(path)?.nar_size.to_string())?;
+            }
+        }
+        "--roots" => {
+            let set: BTreeSet<StorePath> = paths.iter().cloned().collect();
+            for (root, target) in store.find_roots().map_err(|x| e(&x))? {
+                let closure = store
+                    .query_closure(&BTreeSet::from([target.clone()]))
+                    .map_err(|x| e(&x))?;
+                if closure.iter().any(|c| set.contains(c)) {
+                    line(format!("{root} -> {}", p(&target)))?;
+                }
+            }
+        }
+        _ => {
+            for path in &paths {
+                if path.name().ends_with(".drv") {
+                    valid(path)?;
+                    for out in store
+                        .query_derivation_outputs(path)
+                        .map_err(|x| e(&x))?
+                        .values()
+                    {
+                        line(p(out))?;
+                    }
+                } else {
+                    line(p(path))?;
+                }
+            }
+        }
+    }
+    Ok(0)
+}
+
+fn realise(o: &Opts, store: &LocalStore) -> Result<i32, String> {
+    let e = |e: &dyn Display| e.to_string();
+    let dir = store.store_dir().clone();
+    let keys: Vec<PublicKey> = o
+        .trusted_keys
+        .iter()
+        .map(|k| PublicKey::parse(k).map_err(|x| e(&x)))
+        .collect::<Result<_, _>>()?;
+    let caches: Vec<FileCache> = o
+        .substituters
+        .iter()
+        .map(|u| FileCache::new(u, dir.clone()).map_err(|x| e(&x)))
+        .collect::<Result<_, _>>()?;
+    for arg in &o.operands {
+        let path = resolve(store, arg)?;
+        let wanted = if path.name().ends_with(".drv") && store.is_valid(&path).map_err(|x| e(&x))? {
+            store
+                .query_derivation_outputs(&path)
+                .map_err(|x| e(&x))?
+                .into_values()
+                .collect()
+        } else {
+            vec![path]
+        };
+        for w in wanted {
+            if !store.is_valid(&w).map_err(|x| e(&x))? {
+                let mut last = format!(
+                    "path '{}' is required, but there is no substituter that can build it",
+                    dir.print_path(&w)
+                );
+                let mut done = false;
+                for cache in &caches {
+                    match cache.substitute(store, &w, &keys, o.require_sigs) {
+                        Ok(added) => {
+                            for a in &added {
+                                record_drv_outputs(store, a);
+                                eprintln!(
+                                    "copying path '{}' from '{}'...",
+                                    dir.print_path(a),
+                                    cache.dir().display()
+                                );
+                            }
+                            done = true;
+                            break;
+                        }
+                        Err(err) => last = err.to_string(),
+                    }
+                }
+                if !done {
+                    return Err(last);
+                }
+            }
+            println!("{}", dir.print_path(&w));
+        }
+    }
+    Ok(0)
+}
