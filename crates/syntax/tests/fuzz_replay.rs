@@ -1,0 +1,29 @@
+//! Replays inputs kept from fuzzing (`test_data/fuzz/`): each must parse to a
+//! tree or a located error without panicking, and whatever parses must print
+//! to text that parses again.
+
+use std::path::Path;
+
+use nixkit_syntax::{parse, parse_bytes, ParseOptions};
+
+#[test]
+fn kept_fuzz_inputs_do_not_panic() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("test_data/fuzz");
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        let opts = ParseOptions::new("/fuzz").with_home("/home");
+        let parsed = parse_bytes(&bytes, &opts);
+        for e in parsed.errors() {
+            assert!(e.span.start as usize <= parsed.text().len(), "{}: {e:?}", path.display());
+        }
+        if parsed.errors().is_empty() {
+            let printed = parsed.to_cppnix_string();
+            let again = parse(&printed, &opts);
+            assert!(again.errors().is_empty(), "{}: printed form {printed} does not parse", path.display());
+        }
+        n += 1;
+    }
+    assert!(n >= 3);
+}
