@@ -8,8 +8,10 @@ use crate::print::show_for_error;
 use crate::source::Pos;
 use crate::value::Value;
 
-fn differ(msg: String, pos: Pos) -> EvalError {
-    EvalError::eval(msg).at(pos)
+/// The difference found; CppNix reports it without a position (the
+/// assertion's frame carries it).
+fn differ(msg: String, _pos: Pos) -> EvalError {
+    EvalError::new(crate::error::ErrorKind::Assert, msg)
 }
 
 impl EvalState {
@@ -28,13 +30,16 @@ impl EvalState {
                     pos,
                 ))
             }
+            _ if a.type_of() != b.type_of() => Err(differ(
+                format!("{} of value '{sa}' is not equal to {} of value '{sb}'", a.show_type(), b.show_type()),
+                pos,
+            )),
             (Value::Bool(x), Value::Bool(y)) => {
                 if x == y {
                     return Ok(());
                 }
                 Err(differ(format!("boolean '{sa}' is not equal to boolean '{sb}'"), pos))
             }
-            (Value::Null, Value::Null) => Ok(()),
             (Value::String(x), Value::String(y)) => {
                 if x.as_str() == y.as_str() {
                     return Ok(());
@@ -45,7 +50,7 @@ impl EvalState {
                 if x == y {
                     return Ok(());
                 }
-                Err(differ(format!("path '{x}' is not equal to path '{y}'"), pos))
+                Err(differ(format!("path '{sa}' is not equal to path '{sb}'"), pos))
             }
             (Value::List(x), Value::List(y)) => {
                 if x.len() != y.len() {
@@ -75,31 +80,42 @@ impl EvalState {
                         });
                     }
                 }
-                let same_names = x.len() == y.len() && x.iter().zip(y.iter()).all(|(p, q)| p.name == q.name);
-                if !same_names {
+                if x.len() != y.len() {
                     return Err(differ(
                         format!("attribute names of attribute set '{sa}' differs from attribute set '{sb}'"),
                         pos,
                     ));
                 }
-                for (p, q) in x.sorted_by_name().into_iter().zip(y.sorted_by_name()) {
+                // Same order as `==` (by symbol), so the reported difference
+                // is the one equality tripped over.
+                for (p, q) in x.iter().zip(y.iter()) {
+                    if p.name != q.name {
+                        let msg = if y.get(p.name).is_none() {
+                            format!("attribute name '{}' is contained in '{sa}', but not in '{sb}'", p.name)
+                        } else {
+                            format!("attribute name '{}' is missing in '{sa}', but is contained in '{sb}'", q.name)
+                        };
+                        return Err(differ(msg, pos));
+                    }
                     if p.value.same_allocation(&q.value) {
                         continue;
                     }
                     self.assert_equal(&p.value, &q.value, pos).map_err(|e| {
-                        e.with_frame("where right hand side is", q.pos)
-                            .with_frame("where left hand side is", p.pos)
-                            .with_frame(format!("while comparing attribute '{}'", p.name), pos)
+                        let mut e = e;
+                        if !q.pos.is_none() {
+                            e = e.with_frame("where right hand side is", q.pos);
+                        }
+                        if !p.pos.is_none() {
+                            e = e.with_frame("where left hand side is", p.pos);
+                        }
+                        e.with_frame(format!("while comparing attribute '{}'", p.name), pos)
                     })?;
                 }
                 Ok(())
             }
-            (f, g) if f.is_function() && g.is_function() => Err(differ(
-                "distinct functions and immediate comparisons of identical functions compare as unequal".to_string(),
-                pos,
-            )),
+            (Value::Null, _) => Ok(()),
             _ => Err(differ(
-                format!("{} of value '{sa}' is not equal to {} of value '{sb}'", a.show_type(), b.show_type()),
+                "distinct functions and immediate comparisons of identical functions compare as unequal".to_string(),
                 pos,
             )),
         }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use nixkit_syntax::Symbol;
 
-use crate::compile::{AttrValue, AttrsExpr};
+use crate::compile::{AttrValue, AttrsExpr, ExprKind};
 use crate::error::{EvalError, EvalResult};
 use crate::eval::{type_error, EvalState};
 use crate::source::{self, Pos};
@@ -28,19 +28,31 @@ fn override_or(state: &mut EvalState, args: &[Value], pos: Pos) -> EvalResult<Va
 impl EvalState {
     /// The values of the static attributes of `a`; `scope` is where plain
     /// values are evaluated, `outer` where `inherit x` is.
+    ///
+    /// In a recursive scope, `x = y;` where `y` is bound earlier in the same
+    /// scope shares `y`'s value instead of getting a thunk of its own, as in
+    /// CppNix (this decides where an infinite recursion is reported).
     fn static_values(&self, a: &AttrsExpr, scope: &Arc<Env>, outer: &Arc<Env>) -> Vec<Value> {
         let sources: Vec<Value> = a.inherit_from.iter().map(|e| self.delay(e, scope)).collect();
-        a.attrs
-            .iter()
-            .map(|attr| match &attr.value {
-                AttrValue::Plain(e) => self.delay(e, scope),
+        let recursive = !Arc::ptr_eq(scope, outer);
+        let mut values: Vec<Value> = Vec::with_capacity(a.attrs.len());
+        for attr in &a.attrs {
+            let value = match &attr.value {
+                AttrValue::Plain(e) => match e.kind {
+                    ExprKind::Local { depth: 0, slot } if recursive && (slot as usize) < values.len() => {
+                        values[slot as usize].clone()
+                    }
+                    _ => self.delay(e, scope),
+                },
                 AttrValue::Inherited(e) => self.delay(e, outer),
                 AttrValue::From { index } => {
                     let source = sources.get(*index as usize).cloned().unwrap_or(Value::Null);
-                    Value::Thunk(Arc::new(Thunk::new(Code::Select(source, attr.name, attr.pos))))
+                    Value::Thunk(Arc::new(Thunk::new(Code::Select(Box::new((source, attr.name, attr.pos))))))
                 }
-            })
-            .collect()
+            };
+            values.push(value);
+        }
+        values
     }
 
     /// Evaluates an attribute set literal.
@@ -74,7 +86,14 @@ impl EvalState {
             .collect();
         if let Some(oi) = overrides_index {
             let overrides_value = entries[oi].value.clone();
-            let overrides = self.force_attrs(&overrides_value, a.attrs[oi].pos)?;
+            let overrides = match self.force(&overrides_value) {
+                Ok(Value::Attrs(o)) => o,
+                Ok(other) => {
+                    return Err(type_error("a set", &other)
+                        .with_frame("while evaluating the `__overrides` attribute", Pos::NONE))
+                }
+                Err(e) => return Err(e),
+            };
             for o in overrides.iter() {
                 if !entries.iter().any(|e| e.name == o.name) {
                     entries.push(o.clone());

@@ -10,12 +10,17 @@ use crate::error::{ErrorKind, EvalError, EvalResult};
 use crate::eval::{type_error, EvalState};
 use crate::print::show_for_error;
 use crate::source::Pos;
-use crate::thunk::Env;
+use crate::compile::Expr;
+use crate::thunk::{Env, Thunk};
 use crate::value::{PrimOpApp, Value};
 
 impl EvalState {
     /// Applies a (forced) function to arguments.
     pub fn call(&mut self, f: &Value, args: &[Value], pos: Pos) -> EvalResult<Value> {
+        // The common case: one argument to a lambda, without cloning it.
+        if let (Value::Lambda(l, env), [arg]) = (f, args) {
+            return self.call_lambda(l, env, arg.clone(), pos);
+        }
         let mut f = f.clone();
         let mut rest = args;
         while let Some((arg, tail)) = rest.split_first() {
@@ -64,8 +69,10 @@ impl EvalState {
     }
 
     fn call_primop(&mut self, op: &'static crate::value::PrimOp, args: &[Value], pos: Pos) -> EvalResult<Value> {
-        (op.func)(self, args, pos)
-            .map_err(|e| e.at(pos).with_frame(format!("while calling the '{}' builtin", op.name), pos))
+        // Like CppNix, primops report their errors without position: the
+        // call site is shown once, by the "while calling" frame.
+        (op.func)(self, args, Pos::NONE)
+            .map_err(|e| e.with_frame(format!("while calling the '{}' builtin", op.name), pos))
     }
 
     /// Calls a lambda with one argument.
@@ -85,30 +92,36 @@ impl EvalState {
         let result = self.eval(&l.body, &env);
         self.call_depth -= 1;
         result.map_err(|e| {
+            if !self.settings.show_trace {
+                return e;
+            }
             let what = match l.name {
                 Some(n) => format!("while calling '{n}'"),
                 None => "while calling anonymous lambda".to_string(),
             };
-            e.with_frame(what, l.pos).with_frame("from call site", pos)
+            let e = e.with_frame(what, l.pos);
+            if pos.is_none() {
+                e
+            } else {
+                e.with_frame("from call site", pos)
+            }
         })
     }
 
     fn bind_arguments(&mut self, l: &Arc<LambdaExpr>, closure: &Arc<Env>, arg: Value, pos: Pos) -> EvalResult<Arc<Env>> {
         let Some(formals) = &l.formals else {
-            return Ok(Env::with_slots(closure, vec![arg].into_boxed_slice()));
+            return Ok(Env::with_one(closure, arg));
         };
         let attrs = match self.force(&arg) {
             Ok(Value::Attrs(a)) => a,
-            Ok(other) => {
-                return Err(type_error("a set", &other).at(pos).with_frame(
-                    match l.name {
-                        Some(n) => format!("while evaluating the value passed for the lambda argument of '{n}'"),
-                        None => "while evaluating the value passed for the lambda argument".to_string(),
-                    },
-                    pos,
-                ))
+            forced => {
+                let e = match forced {
+                    Ok(other) => type_error("a set", &other),
+                    Err(e) => e,
+                };
+                let e = e.with_frame("while evaluating the value passed for the lambda argument", l.pos);
+                return Err(if pos.is_none() { e } else { e.with_frame("from call site", pos) });
             }
-            Err(e) => return Err(e),
         };
         let env = Env::deferred(closure);
         let mut slots = Vec::with_capacity(l.slot_count());
@@ -123,7 +136,17 @@ impl EvalState {
                     slots.push(v.clone());
                 }
                 None => match &f.default {
-                    Some(d) => slots.push(self.delay(d, &env)),
+                    Some(d) => {
+                        // A default that names an earlier formal shares its
+                        // value, as in CppNix.
+                        let v = match d.kind {
+                            crate::compile::ExprKind::Local { depth: 0, slot } if (slot as usize) < slots.len() => {
+                                slots[slot as usize].clone()
+                            }
+                            _ => self.delay(d, &env),
+                        };
+                        slots.push(v);
+                    }
                     None => {
                         return Err(EvalError::eval(format!(
                             "function '{}' called without required argument '{}'",
@@ -139,26 +162,46 @@ impl EvalState {
         if !l.ellipsis && used < attrs.len() {
             for a in attrs.sorted_by_name() {
                 if !formals.iter().any(|f| f.name == a.name) {
-                    let mut names: Vec<&str> = formals.iter().map(|f| f.name.as_str()).collect();
-                    names.sort_unstable();
-                    let similar: Vec<&str> = names
-                        .iter()
-                        .copied()
-                        .filter(|n| crate::builtins::strings::levenshtein(n, a.name.as_str()) <= 2)
-                        .collect();
-                    let mut msg =
+                    let msg =
                         format!("function '{}' called with unexpected argument '{}'", lambda_name(l), a.name);
-                    if let [one] = similar.as_slice() {
-                        msg.push_str(&format!("\nDid you mean {one}?"));
-                    } else if let Some((last, rest)) = similar.split_last() {
-                        msg.push_str(&format!("\nDid you mean one of {} or {last}?", rest.join(", ")));
+                    let mut e = EvalError::eval(msg).at(l.pos).with_frame("from call site", pos);
+                    if let Some(s) = crate::eval::suggestions(a.name.as_str(), formals.iter().map(|f| f.name.as_str())) {
+                        e = e.with_suggestion(s);
                     }
-                    return Err(EvalError::eval(msg).at(l.pos).with_frame("from call site", pos));
+                    return Err(e);
                 }
             }
         }
         env.fill(slots.into_boxed_slice());
         Ok(env)
+    }
+
+    /// `a - b`, `a * b`, `a / b`, `a < b` with the builtin not shadowed:
+    /// integers inline, everything else (and every error) through the
+    /// builtin, with the operands it would have forced already forced.
+    pub(crate) fn eval_arith(
+        &mut self,
+        op: crate::compile::ArithOp,
+        prim: &'static crate::value::PrimOp,
+        lhs: &Arc<Expr>,
+        rhs: &Arc<Expr>,
+        env: &Arc<Env>,
+        pos: Pos,
+    ) -> EvalResult<Value> {
+        let l = match self.eval(lhs, env) {
+            Ok(v) => v,
+            Err(e) => return self.call(&Value::PrimOp(prim), &[Thunk::failed(e), self.delay(rhs, env)], pos),
+        };
+        let r = match self.eval(rhs, env) {
+            Ok(v) => v,
+            Err(e) => return self.call(&Value::PrimOp(prim), &[l, Thunk::failed(e)], pos),
+        };
+        if let (Value::Int(a), Value::Int(b)) = (&l, &r) {
+            if let Some(v) = op.ints(*a, *b) {
+                return Ok(v);
+            }
+        }
+        self.call(&Value::PrimOp(prim), &[l, r], pos)
     }
 
     /// Calls a value with arguments, forcing the function first.

@@ -60,6 +60,12 @@ pub struct EvalCliOptions {
     pub features: Vec<String>,
     /// Literal lints (see [`crate::EvaluatorBuilder::lints`]).
     pub lints: [Option<bool>; 3],
+    /// `--add-root`: register the `.drv` paths as garbage collector roots here.
+    pub add_root: Option<String>,
+    /// `--indirect` (accepted; roots are always indirect).
+    pub indirect: bool,
+    /// `--readonly-mode`: compute store paths without writing.
+    pub read_only: bool,
 }
 
 /// Parses `nix-instantiate` arguments (without the program name).
@@ -71,7 +77,9 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<EvalCliOptions, String> {
     };
     while let Some(a) = it.next() {
         match a {
-            "--eval" => o.eval = true,
+            "--eval" | "--eval-only" => o.eval = true,
+            // Accepted and ignored: store access mode and build options.
+            "--read-write-mode" | "--dry-run" | "--repair" => {}
             "--strict" => o.strict = true,
             "--json" => o.json = true,
             "--xml" => o.xml = true,
@@ -97,6 +105,9 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<EvalCliOptions, String> {
             "--impure" => o.pure = Some(false),
             "--pure-eval" => o.pure = Some(true),
             "--abort-on-warn" => o.abort_on_warn = true,
+            "--add-root" => o.add_root = Some(next(a, &mut it)?),
+            "--indirect" => o.indirect = true,
+            "--readonly-mode" => o.read_only = true,
             "--option" => {
                 let name = next(a, &mut it)?;
                 let value = next(a, &mut it)?;
@@ -185,6 +196,9 @@ impl CliEnv {
 
 /// Runs `nix-instantiate` with the given options; returns the exit code.
 pub fn run(opts: &EvalCliOptions, env: &CliEnv, stdout: &mut String, stderr: &mut String) -> i32 {
+    let mut opts = opts.clone();
+    opts.add_root = opts.add_root.map(|r| env.absolute(&r));
+    let opts = &opts;
     let messages = Arc::new(Mutex::new(String::new()));
     let sink = messages.clone();
     let mut search: Vec<(String, String)> = opts.include.iter().map(|e| env.search_entry(e)).collect();
@@ -207,8 +221,8 @@ pub fn run(opts: &EvalCliOptions, env: &CliEnv, stdout: &mut String, stderr: &mu
     if let Some(d) = opts.max_call_depth {
         builder = builder.max_call_depth(d);
     }
-    let mut ev = builder.build();
     let show_trace = opts.show_trace.unwrap_or(env.show_trace_default);
+    let mut ev = builder.show_trace(show_trace).build();
     let result = run_inner(opts, env, &mut ev, stdout);
     stderr.push_str(&messages.lock().unwrap_or_else(|e| e.into_inner()));
     match result {
@@ -257,7 +271,7 @@ fn run_inner(opts: &EvalCliOptions, env: &CliEnv, ev: &mut Evaluator, stdout: &m
         for attr_path in paths {
             let v = select_path(ev, &root, attr_path, &auto_args)?;
             let v = auto_call(ev, &v, &auto_args)?;
-            print_result(opts, ev, &v, stdout)?;
+            print_result(opts, ev, &v, &auto_args, stdout)?;
         }
     }
     Ok(())
@@ -317,7 +331,13 @@ fn split_attr_path(path: &str) -> Vec<String> {
     out
 }
 
-fn print_result(opts: &EvalCliOptions, ev: &mut Evaluator, v: &Value, stdout: &mut String) -> Result<(), EvalError> {
+fn print_result(
+    opts: &EvalCliOptions,
+    ev: &mut Evaluator,
+    v: &Value,
+    auto_args: &Value,
+    stdout: &mut String,
+) -> Result<(), EvalError> {
     if opts.json {
         ev.force_deep(v)?;
         stdout.push_str(&ev.to_json(v)?);
@@ -333,9 +353,77 @@ fn print_result(opts: &EvalCliOptions, ev: &mut Evaluator, v: &Value, stdout: &m
         stdout.push_str(&ev.print(v, opts.strict)?);
         stdout.push('\n');
     } else {
-        // Instantiate mode: evaluate; writing derivations is not supported.
-        ev.force_deep(v)?;
-        return Err(EvalError::eval("instantiating derivations is not supported; use --eval"));
+        instantiate(opts, ev, v, auto_args, stdout)?;
     }
     Ok(())
+}
+
+/// Instantiate mode: prints the `.drv` path of every derivation the value
+/// denotes (`!output` appended for outputs other than `out`), registering
+/// garbage collector roots with `--add-root`.
+fn instantiate(
+    opts: &EvalCliOptions,
+    ev: &mut Evaluator,
+    v: &Value,
+    auto_args: &Value,
+    stdout: &mut String,
+) -> Result<(), EvalError> {
+    static ROOT_COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let drvs = ev.derivations(v, auto_args)?;
+    for d in &drvs {
+        let (mut drv_path, output) = ev.drv_path_and_output(d)?;
+        if output.is_empty() {
+            return Err(EvalError::eval(format!("derivation '{drv_path}' lacks an 'outputName' attribute")));
+        }
+        match &opts.add_root {
+            None => ev.state.warn_once_gc(),
+            Some(root) => {
+                let mut root = root.clone();
+                let n = ROOT_COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                if n > 1 {
+                    root = format!("{root}-{n}");
+                }
+                drv_path = ev.state.store.add_perm_root(&drv_path, &root).map_err(EvalError::eval)?;
+            }
+        }
+        stdout.push_str(&drv_path);
+        if output != "out" {
+            stdout.push('!');
+            stdout.push_str(&output);
+        }
+        stdout.push('\n');
+    }
+    Ok(())
+}
+
+/// Removes ANSI escape sequences (CSI `ESC [ … final`, OSC `ESC ] … BEL/ST`
+/// and two-byte `ESC x`), as CppNix does to messages when standard error is
+/// not a terminal.
+pub fn strip_ansi_escapes(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\u{1b}' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('[') => {
+                for d in chars.by_ref() {
+                    if ('\u{40}'..='\u{7e}').contains(&d) {
+                        break;
+                    }
+                }
+            }
+            Some(']') => {
+                while let Some(d) = chars.next() {
+                    if d == '\u{7}' || (d == '\u{1b}' && chars.next_if_eq(&'\\').is_some()) {
+                        break;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
 }

@@ -27,7 +27,8 @@ pub(crate) struct Expr {
 /// An attribute path element.
 pub(crate) enum Key {
     Static(Symbol),
-    Dynamic(Arc<Expr>),
+    /// `${e}`, with CppNix's rendering of `e` for error messages.
+    Dynamic(Arc<Expr>, Box<str>),
 }
 
 pub(crate) enum ExprKind {
@@ -47,9 +48,49 @@ pub(crate) enum ExprKind {
     Assert { cond: Arc<Expr>, body: Arc<Expr>, text: Box<str> },
     Not(Arc<Expr>),
     Binary { op: BinaryOp, lhs: Arc<Expr>, rhs: Arc<Expr> },
-    Concat { force_string: bool, parts: Box<[Arc<Expr>]> },
+    /// A call of the builtin `sub`/`mul`/`div`/`lessThan` with two arguments
+    /// (what `a - b`, `a * b`, `a / b`, `a < b` desugar to, when the global
+    /// is not shadowed): integers are computed inline, anything else goes
+    /// through the builtin itself so that results and errors are the same.
+    Arith { op: ArithOp, prim: &'static crate::value::PrimOp, lhs: Arc<Expr>, rhs: Arc<Expr> },
+    /// `part_pos`: CppNix's position of each part (see `ConcatStrings`).
+    Concat { force_string: bool, parts: Box<[Arc<Expr>]>, part_pos: Box<[Pos]> },
     InheritFrom,
     Error,
+}
+
+/// The arithmetic builtins with an inline integer fast path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ArithOp {
+    Sub,
+    Mul,
+    Div,
+    LessThan,
+}
+
+impl ArithOp {
+    /// The fast path for a builtin with this name, if there is one.
+    fn for_builtin(name: &str) -> Option<ArithOp> {
+        Some(match name {
+            "sub" => ArithOp::Sub,
+            "mul" => ArithOp::Mul,
+            "div" => ArithOp::Div,
+            "lessThan" => ArithOp::LessThan,
+            _ => return None,
+        })
+    }
+
+    /// The result on two integers; `None` (overflow, division by zero) lets
+    /// the builtin report the error.
+    #[inline]
+    pub(crate) fn ints(self, a: i64, b: i64) -> Option<Value> {
+        match self {
+            ArithOp::Sub => a.checked_sub(b).map(Value::Int),
+            ArithOp::Mul => a.checked_mul(b).map(Value::Int),
+            ArithOp::Div => if b == 0 { None } else { a.checked_div(b).map(Value::Int) },
+            ArithOp::LessThan => Some(Value::Bool(a < b)),
+        }
+    }
 }
 
 /// How a static attribute gets its value.
@@ -97,6 +138,8 @@ pub struct LambdaExpr {
     pub(crate) ellipsis: bool,
     pub(crate) body: Arc<Expr>,
     pub(crate) pos: Pos,
+    /// The argument the body forces before anything else (see `strict`).
+    pub(crate) strict_arg: Option<crate::strict::StrictArg>,
 }
 
 impl LambdaExpr {
@@ -131,7 +174,7 @@ impl Compiler<'_> {
         path.iter()
             .map(|k| match k {
                 AttrName::Static(s, _) => Key::Static(*s),
-                AttrName::Dynamic(e) => Key::Dynamic(self.compile(e)),
+                AttrName::Dynamic(e) => Key::Dynamic(self.compile(e), nixkit_syntax::show_expr(e).into()),
             })
             .collect()
     }
@@ -198,7 +241,10 @@ impl Compiler<'_> {
             A::HasAttr(h) => ExprKind::HasAttr { expr: self.compile(&h.expr), path: self.keys(&h.path) },
             A::Attrs(a) => ExprKind::Attrs(Box::new(self.attrs(a))),
             A::List(items) => ExprKind::List(self.all(items)),
-            A::Lambda(l) => ExprKind::Lambda(Arc::new(LambdaExpr {
+            A::Lambda(l) => ExprKind::Lambda(Arc::new({
+                let body = self.compile(&l.body);
+                let strict_arg = crate::strict::first_forced_arg(&body, l.formals.is_none());
+                LambdaExpr {
                 name: l.name,
                 arg: l.arg.map(|(s, _)| s),
                 formals: l.formals.as_ref().map(|f| {
@@ -212,14 +258,20 @@ impl Compiler<'_> {
                         .collect()
                 }),
                 ellipsis: l.formals.as_ref().is_some_and(|f| f.ellipsis),
-                body: self.compile(&l.body),
+                body,
                 pos,
+                strict_arg,
+                }
             })),
             A::Call(c) => {
-                return Expr {
-                    kind: ExprKind::Call { fun: self.compile(&c.fun), args: self.all(&c.args) },
-                    pos: self.pos(c.pos),
+                let fun = self.compile(&c.fun);
+                if let (ExprKind::Const(Value::PrimOp(prim)), [lhs, rhs]) = (&fun.kind, &c.args[..]) {
+                    if let Some(op) = ArithOp::for_builtin(prim.name) {
+                        let (lhs, rhs) = (self.compile(lhs), self.compile(rhs));
+                        return Expr { kind: ExprKind::Arith { op, prim, lhs, rhs }, pos: self.pos(c.pos) };
+                    }
                 }
+                return Expr { kind: ExprKind::Call { fun, args: self.all(&c.args) }, pos: self.pos(c.pos) };
             }
             A::Let(l) => ExprKind::Let(Box::new(self.attrs(&l.attrs)), self.compile(&l.body)),
             A::With(w) => ExprKind::With {
@@ -246,7 +298,11 @@ impl Compiler<'_> {
             }
             A::ConcatStrings(c) => {
                 return Expr {
-                    kind: ExprKind::Concat { force_string: c.force_string, parts: self.all(&c.parts) },
+                    kind: ExprKind::Concat {
+                        force_string: c.force_string,
+                        parts: self.all(&c.parts),
+                        part_pos: c.part_pos.iter().map(|s| self.pos(*s)).collect(),
+                    },
                     pos: self.pos(c.pos),
                 }
             }

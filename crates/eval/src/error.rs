@@ -4,6 +4,7 @@
 //! trace: "while …" frames pushed as the error travels outward, innermost
 //! first. [`EvalError::render`] prints it as `nix-instantiate` does.
 
+use std::collections::HashSet;
 use std::fmt;
 
 use crate::source::{self, Pos};
@@ -49,6 +50,10 @@ struct Inner {
     pos: Pos,
     /// Innermost first.
     trace: Vec<TraceFrame>,
+    /// "Did you mean …" (printed after the position).
+    suggestion: Option<Box<str>>,
+    /// For infinite recursion: the thunk found being evaluated again.
+    recursion: usize,
 }
 
 /// An evaluation error.
@@ -66,7 +71,7 @@ impl std::error::Error for EvalError {}
 impl EvalError {
     /// A new error without position.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> EvalError {
-        EvalError(Box::new(Inner { kind, message: message.into(), pos: Pos::NONE, trace: Vec::new() }))
+        EvalError(Box::new(Inner { kind, message: message.into(), pos: Pos::NONE, trace: Vec::new(), suggestion: None, recursion: 0 }))
     }
 
     /// A generic evaluation error.
@@ -92,6 +97,25 @@ impl EvalError {
     pub fn with_context_frame(mut self, message: impl Into<String>) -> EvalError {
         self.0.trace.push(TraceFrame { message: message.into(), pos: Pos::NONE, always: true });
         self
+    }
+
+    /// Adds CppNix's "Did you mean …?" line (`suggestion` is what follows
+    /// "Did you mean ").
+    pub fn with_suggestion(mut self, suggestion: impl Into<String>) -> EvalError {
+        self.0.suggestion = Some(suggestion.into().into_boxed_str());
+        self
+    }
+
+    /// Records which thunk (an identity, see `eval::force_thunk`) an
+    /// infinite recursion re-entered.
+    pub(crate) fn entering(mut self, thunk: usize) -> EvalError {
+        self.0.recursion = thunk;
+        self
+    }
+
+    /// Whether this is an infinite recursion that re-entered `thunk`.
+    pub(crate) fn recursion_entered_at(&self, thunk: usize) -> bool {
+        self.0.kind == ErrorKind::InfiniteRecursion && self.0.recursion == thunk
     }
 
     /// The kind.
@@ -120,53 +144,125 @@ impl EvalError {
     }
 
     /// Renders the error as `nix-instantiate` prints it (ends with a newline).
-    /// With `show_trace` false, only frames CppNix shows without
-    /// `--show-trace` (those from `addErrorContext`) are printed.
+    ///
+    /// Frames are printed outermost first. Without `show_trace`, printing
+    /// stops after a few frames (a frame with a position counts twice),
+    /// except for frames from `addErrorContext`. Frames already printed are
+    /// skipped; a run of more than five of them collapses into
+    /// "(N duplicate frames omitted)".
     pub fn render(&self, show_trace: bool) -> String {
-        let mut out = String::new();
-        let frames: Vec<&TraceFrame> = if show_trace {
-            self.0.trace.iter().rev().collect()
-        } else {
-            self.0.trace.iter().rev().filter(|f| f.always).collect()
-        };
-        if frames.is_empty() {
-            out.push_str("error: ");
-            push_indented(&mut out, &self.0.message);
-            out.push('\n');
-        } else {
-            out.push_str("error:\n");
-            for f in frames {
-                out.push_str("       … ");
-                push_indented(&mut out, &f.message);
-                out.push('\n');
-                source::render_location(f.pos, "         ", &mut out);
-                out.push('\n');
+        let mut body = String::new();
+        if !self.0.trace.is_empty() {
+            let mut seen: HashSet<(Pos, &str)> = HashSet::new();
+            let mut skipped: Vec<&TraceFrame> = Vec::new();
+            let mut count = 0usize;
+            let mut truncated = false;
+            for f in self.0.trace.iter().rev() {
+                if f.message.is_empty() {
+                    continue;
+                }
+                if !show_trace && count > 3 {
+                    truncated = true;
+                }
+                if truncated && !f.always {
+                    continue;
+                }
+                if !seen.insert((f.pos, f.message.as_str())) {
+                    skipped.push(f);
+                    continue;
+                }
+                flush_skipped(&mut body, &mut count, &mut skipped);
+                count += 1;
+                write_frame(&mut body, &mut count, f);
             }
-            out.push_str("       error: ");
-            push_indented(&mut out, &self.0.message);
+            flush_skipped(&mut body, &mut count, &mut skipped);
+            if truncated {
+                body.push_str("\n(stack trace truncated; use '--show-trace' to show the full, detailed trace)\n");
+            }
+            body.push_str("\nerror: ");
+        }
+        body.push_str(&self.0.message);
+        body.push('\n');
+        source::write_pos(self.0.pos, &mut body);
+        if let Some(s) = &self.0.suggestion {
+            body.push_str("Did you mean ");
+            body.push_str(s);
+            body.push_str("?\n");
+        }
+        let mut out = String::with_capacity(body.len() + 64);
+        for (i, line) in chomp(&body).split('\n').enumerate() {
+            let prefixed = if i == 0 { format!("error: {line}") } else { format!("       {line}") };
+            out.push_str(chomp(&prefixed));
             out.push('\n');
         }
-        source::render_location(self.0.pos, "       ", &mut out);
         out
     }
 }
 
-/// Appends a possibly multi-line message, indenting continuation lines as
-/// CppNix does.
-fn push_indented(out: &mut String, message: &str) {
-    let mut lines = message.split('\n');
-    if let Some(first) = lines.next() {
-        out.push_str(first);
+/// CppNix's `chomp`: strips trailing whitespace.
+fn chomp(s: &str) -> &str {
+    s.trim_end_matches([' ', '\n', '\r', '\t'])
+}
+
+fn write_frame(out: &mut String, count: &mut usize, f: &TraceFrame) {
+    out.push_str("\n… ");
+    out.push_str(&f.message);
+    out.push('\n');
+    if !f.pos.is_none() {
+        out.push_str("  ");
+        source::write_pos(f.pos, out);
+        *count += 1;
     }
-    for l in lines {
-        out.push('\n');
-        if !l.is_empty() {
-            out.push_str("       ");
+}
+
+/// Prints frames skipped as duplicates: a few are printed again, more are
+/// summarised.
+fn flush_skipped(out: &mut String, count: &mut usize, skipped: &mut Vec<&TraceFrame>) {
+    if skipped.len() <= 5 {
+        for f in skipped.iter() {
+            write_frame(out, count, f);
         }
-        out.push_str(l);
+    } else {
+        out.push_str(&format!("\n({} duplicate frames omitted)\n", skipped.len()));
     }
+    skipped.clear();
 }
 
 /// Shorthand for results in this crate.
 pub type EvalResult<T> = Result<T, EvalError>;
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_frames_collapse() {
+        let mut e = EvalError::eval("boom");
+        for _ in 0..8 {
+            e = e.with_frame("while looping", Pos::NONE);
+        }
+        let out = e.render(true);
+        assert_eq!(out, "error:\n       … while looping\n\n       (7 duplicate frames omitted)\n\n       error: boom\n");
+    }
+
+    #[test]
+    fn short_trace_is_truncated_but_keeps_context_frames() {
+        let mut e = EvalError::eval("boom").with_context_frame("added context");
+        for i in 0..6 {
+            e = e.with_frame(format!("frame {i}"), Pos::NONE);
+        }
+        let out = e.render(false);
+        assert!(out.contains("… frame 5\n"), "{out}");
+        assert!(!out.contains("… frame 1\n"), "{out}");
+        assert!(out.contains("(stack trace truncated; use '--show-trace' to show the full, detailed trace)"), "{out}");
+        assert!(out.contains("… added context\n"), "{out}");
+        assert!(out.ends_with("       error: boom\n"), "{out}");
+    }
+
+    #[test]
+    fn suggestion_follows_message() {
+        let out = EvalError::eval("attribute 'x' missing").with_suggestion("y").render(true);
+        assert_eq!(out, "error: attribute 'x' missing\n       Did you mean y?\n");
+    }
+}

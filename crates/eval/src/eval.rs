@@ -18,11 +18,17 @@ use crate::compile::{Expr, ExprKind, Key};
 use crate::error::{ErrorKind, EvalError, EvalResult};
 use crate::io::{EvalIo, EvalStore};
 use crate::source::Pos;
+use crate::stats::bump;
 use crate::thunk::{Code, Env, Thunk};
 use crate::value::{Attrs, NixString, Value};
 
-/// Bytes of stack that must remain before recursing further.
-const RED_ZONE: usize = 256 * 1024;
+/// Bytes of stack that must remain before recursing further. The stack is
+/// only checked every [`STACK_CHECK_EVERY`] levels of guarded recursion (see
+/// [`EvalState::guarded`]), so this covers that many levels of the deepest
+/// frames (each level is a few KiB at most: `eval_inner` plus a call).
+const RED_ZONE: usize = 1024 * 1024;
+/// Guarded recursion levels between two stack checks.
+const STACK_CHECK_EVERY: u32 = 8;
 /// Size of each additional stack segment.
 const STACK_SEGMENT: usize = 8 * 1024 * 1024;
 
@@ -42,6 +48,9 @@ pub(crate) struct Settings {
     pub(crate) current_system: String,
     pub(crate) abort_on_warn: bool,
     pub(crate) toml_timestamps: bool,
+    /// `--show-trace`: CppNix records extra frames (function calls) in
+    /// error traces only with it.
+    pub(crate) show_trace: bool,
     /// `--lint-{absolute-path,short-path,url}-literals`: `None` off,
     /// `Some(false)` warn, `Some(true)` fatal.
     pub(crate) lints: [Option<bool>; 3],
@@ -64,7 +73,16 @@ pub struct EvalState {
     pub(crate) parse_globals: Arc<nixkit_syntax::Globals>,
     pub(crate) store_paths: HashMap<String, String>,
     pub(crate) derivation_fn: Option<Value>,
+    /// Hash-modulo results and records of derivations created so far.
+    pub(crate) derivations: crate::derivation::DerivationCache,
     pub(crate) xml_seen: std::collections::HashSet<String>,
+    /// Counters for `NIXKIT_SHOW_STATS` and the stack guard's depth.
+    pub(crate) stats: crate::stats::Stats,
+}
+
+/// Identifies a thunk while it is being evaluated.
+fn thunk_id(t: &Arc<Thunk>) -> usize {
+    Arc::as_ptr(t) as usize
 }
 
 pub(crate) fn infinite_recursion() -> EvalError {
@@ -73,14 +91,26 @@ pub(crate) fn infinite_recursion() -> EvalError {
 
 impl EvalState {
     /// Forces a value to weak head normal form.
+    #[inline]
     pub fn force(&mut self, v: &Value) -> EvalResult<Value> {
+        self.force_at(v, Pos::NONE)
+    }
+
+    /// Forces a value; `pos` is where, for the position of an infinite
+    /// recursion detected right here (CppNix's `forceValue(v, pos)`).
+    #[inline]
+    pub(crate) fn force_at(&mut self, v: &Value, pos: Pos) -> EvalResult<Value> {
         match v {
-            Value::Thunk(t) => self.force_thunk(t),
+            // The fast path (already evaluated) stays inline.
+            Value::Thunk(t) => match t.get() {
+                Some(v) => Ok(v.clone()),
+                None => self.force_thunk(t, pos),
+            },
             v => Ok(v.clone()),
         }
     }
 
-    pub(crate) fn force_thunk(&mut self, t: &Arc<Thunk>) -> EvalResult<Value> {
+    pub(crate) fn force_thunk(&mut self, t: &Arc<Thunk>, pos: Pos) -> EvalResult<Value> {
         if let Some(v) = t.get() {
             return Ok(v.clone());
         }
@@ -90,11 +120,11 @@ impl EvalState {
             Err(None) => {
                 return match t.get() {
                     Some(v) => Ok(v.clone()),
-                    None => Err(infinite_recursion()),
+                    None => Err(infinite_recursion().at(pos).entering(thunk_id(t))),
                 }
             }
         };
-        let result = with_stack(|| self.run(&code));
+        let result = self.guarded(|s| s.run(&code));
         match result {
             Ok(v) => {
                 t.finish(v.clone());
@@ -103,9 +133,16 @@ impl EvalState {
             Err(e) => {
                 if e.kind() == ErrorKind::Cancelled {
                     t.restore(code);
-                } else {
-                    t.fail(e.clone());
+                    return Err(e);
                 }
+                // Mark where the cycle starts: this thunk is the one found
+                // being evaluated again.
+                let e = if e.recursion_entered_at(thunk_id(t)) {
+                    e.with_context_frame("entering the infinite recursion")
+                } else {
+                    e
+                };
+                t.fail(e.clone());
                 Err(e)
             }
         }
@@ -114,14 +151,16 @@ impl EvalState {
     fn run(&mut self, code: &Code) -> EvalResult<Value> {
         match code {
             Code::Expr(e, env) => self.eval(e, env),
-            Code::Select(v, name, pos) => {
+            Code::Select(sel) => {
+                let (v, name, pos) = &**sel;
                 let attrs = self.force_attrs(v, *pos)?;
                 match attrs.get(*name) {
                     Some(x) => self.force(x),
                     None => Err(missing_attr(*name, &attrs).at(*pos)),
                 }
             }
-            Code::Call(f, args, pos) => {
+            Code::Call(call) => {
+                let (f, args, pos) = &**call;
                 let f = self.force(f)?;
                 self.call(&f, args, *pos)
             }
@@ -129,28 +168,67 @@ impl EvalState {
     }
 
     /// A thunk (or a ready value) for `e` in `env`.
+    ///
+    /// Like CppNix's `maybeThunk`, no thunk is allocated when the value is
+    /// already known: constants, functions, variables bound to a value.
     pub(crate) fn delay(&self, e: &Arc<Expr>, env: &Arc<Env>) -> Value {
         match &e.kind {
-            ExprKind::Const(v) => v.clone(),
+            ExprKind::Const(v) => {
+                bump(&self.stats.thunks_avoided, 1);
+                return v.clone();
+            }
             ExprKind::Local { depth, slot } => {
                 if let Some(v) = env.up(*depth).and_then(|s| s.slot(*slot)) {
+                    bump(&self.stats.thunks_avoided, 1);
                     return v.clone();
                 }
-                Value::Thunk(Arc::new(Thunk::new(Code::Expr(e.clone(), env.clone()))))
             }
-            ExprKind::Lambda(l) => Value::Lambda(l.clone(), env.clone()),
-            _ => Value::Thunk(Arc::new(Thunk::new(Code::Expr(e.clone(), env.clone())))),
+            ExprKind::Lambda(l) => {
+                bump(&self.stats.thunks_avoided, 1);
+                return Value::Lambda(l.clone(), env.clone());
+            }
+            _ => {}
         }
+        bump(&self.stats.thunks, 1);
+        Value::Thunk(Arc::new(Thunk::new(Code::Expr(e.clone(), env.clone()))))
+    }
+
+    /// [`EvalState::delay`] for an argument the callee forces first (see
+    /// `strict`): integer arithmetic on known integers (`n - 1` with `n`
+    /// evaluated) is computed right away. It is pure and cannot fail
+    /// (overflow and division by zero still get a thunk), so nothing can
+    /// tell the difference, and it is much cheaper than the thunk.
+    pub(crate) fn delay_strict(&self, e: &Arc<Expr>, env: &Arc<Env>) -> Value {
+        if let ExprKind::Arith { .. } | ExprKind::Concat { force_string: false, .. } = &e.kind {
+            if let Some(v) = known_int_expr(e, env, 3) {
+                bump(&self.stats.thunks_avoided, 1);
+                return v;
+            }
+        }
+        self.delay(e, env)
     }
 
     /// A thunk applying `f` to `args`.
     pub(crate) fn delay_call(f: Value, args: Vec<Value>, pos: Pos) -> Value {
-        Value::Thunk(Arc::new(Thunk::new(Code::Call(f, args.into_boxed_slice(), pos))))
+        Value::Thunk(Arc::new(Thunk::new(Code::Call(Box::new((f, args.into_boxed_slice(), pos))))))
     }
 
     /// Evaluates `e` in `env` to weak head normal form.
     pub(crate) fn eval(&mut self, e: &Expr, env: &Arc<Env>) -> EvalResult<Value> {
-        with_stack(|| self.eval_inner(e, env))
+        self.guarded(|s| s.eval_inner(e, env))
+    }
+
+    /// Runs a step of the evaluator's recursion (evaluating a subexpression,
+    /// forcing a thunk, a nested step of a deep traversal). Checking the
+    /// remaining stack costs a call into `stacker`, so it is done only every
+    /// [`STACK_CHECK_EVERY`] levels; [`RED_ZONE`] covers the levels between.
+    #[inline(always)]
+    pub(crate) fn guarded<R>(&mut self, f: impl FnOnce(&mut EvalState) -> R) -> R {
+        let depth = self.stats.depth.get().wrapping_add(1);
+        self.stats.depth.set(depth);
+        let r = if depth % STACK_CHECK_EVERY == 0 { with_stack(|| f(self)) } else { f(self) };
+        self.stats.depth.set(depth.wrapping_sub(1));
+        r
     }
 
     fn eval_inner(&mut self, e: &Expr, env: &Arc<Env>) -> EvalResult<Value> {
@@ -160,18 +238,17 @@ impl EvalState {
                 let v = env
                     .up(*depth)
                     .and_then(|s| s.slot(*slot))
-                    .cloned()
                     .ok_or_else(|| EvalError::eval("internal error: unbound variable slot").at(e.pos))?;
-                self.force(&v)
+                self.force_at(v, e.pos)
             }
             ExprKind::WithVar { depth, name } => {
                 let v = self.lookup_with(env, *depth, *name, e.pos)?;
-                self.force(&v)
+                self.force_at(&v, e.pos)
             }
             ExprKind::Undefined(name) => Err(EvalError::eval(format!("undefined variable '{name}'")).at(e.pos)),
             ExprKind::Select { expr, path, default } => self.eval_select(e.pos, expr, path, default.as_ref(), env),
             ExprKind::HasAttr { expr, path } => {
-                let mut v = self.eval(expr, env)?;
+                let mut v = self.eval_operand(expr, env, "in the argument of '?'")?;
                 for (i, key) in path.iter().enumerate() {
                     let name = self.key_name(key, env)?;
                     let Value::Attrs(a) = v else { return Ok(Value::Bool(false)) };
@@ -191,9 +268,38 @@ impl EvalState {
             ExprKind::Lambda(l) => Ok(Value::Lambda(l.clone(), env.clone())),
             ExprKind::Call { fun, args } => {
                 let f = self.eval(fun, env)?;
-                let args: Vec<Value> = args.iter().map(|a| self.delay(a, env)).collect();
-                self.call(&f, &args, e.pos)
+                // The argument the callee forces first, if it is a lambda
+                // that does (see `strict`).
+                let strict = match &f {
+                    Value::Lambda(l, _) => {
+                        l.strict_arg.filter(|s| s.need as usize <= args.len()).map(|s| s.index as usize)
+                    }
+                    _ => None,
+                };
+                let arg = |s: &Self, i: usize| {
+                    if strict == Some(i) {
+                        s.delay_strict(&args[i], env)
+                    } else {
+                        s.delay(&args[i], env)
+                    }
+                };
+                // No argument vector for the common arities.
+                match args.len() {
+                    1 => {
+                        let a = [arg(self, 0)];
+                        self.call(&f, &a, e.pos)
+                    }
+                    2 => {
+                        let a = [arg(self, 0), arg(self, 1)];
+                        self.call(&f, &a, e.pos)
+                    }
+                    n => {
+                        let args: Vec<Value> = (0..n).map(|i| arg(self, i)).collect();
+                        self.call(&f, &args, e.pos)
+                    }
+                }
             }
+            ExprKind::Arith { op, prim, lhs, rhs } => self.eval_arith(*op, prim, lhs, rhs, env, e.pos),
             ExprKind::Let(a, body) => {
                 let scope = self.build_let(a, env)?;
                 self.eval(body, &scope)
@@ -203,23 +309,19 @@ impl EvalState {
                 self.eval(body, &scope)
             }
             ExprKind::If { cond, then_, else_ } => {
-                let c = self.eval(cond, env)?;
-                let b = self
-                    .expect_bool(&c)
-                    .map_err(|err| err.at(cond.pos).with_frame("while evaluating a branch condition", cond.pos))?;
+                let b = self.eval_bool(cond, env, "while evaluating a branch condition")?;
                 self.eval(if b { then_ } else { else_ }, env)
             }
             ExprKind::Assert { cond, body, text } => {
-                let c = self.eval(cond, env)?;
-                let ok = self.expect_bool(&c).map_err(|err| {
-                    err.at(cond.pos).with_frame(format!("while evaluating the condition of the assertion '{text}'"), e.pos)
-                })?;
-                if !ok {
+                if !self.eval_bool(cond, env, "in the condition of the assert statement")? {
                     if let ExprKind::Binary { op: BinaryOp::Eq, lhs, rhs } = &cond.kind {
                         // CppNix explains why the equality failed.
                         let l = self.eval(lhs, env)?;
                         let r = self.eval(rhs, env)?;
                         if let Err(err) = self.assert_equal(&l, &r, cond.pos) {
+                            if err.kind() != ErrorKind::Assert {
+                                return Err(err);
+                            }
                             return Err(err.with_frame(
                                 format!("while evaluating the condition of the assertion '{text}'"),
                                 e.pos,
@@ -230,17 +332,31 @@ impl EvalState {
                 }
                 self.eval(body, env)
             }
-            ExprKind::Not(x) => {
-                let v = self.eval(x, env)?;
-                let b = self.expect_bool(&v).map_err(|err| err.at(e.pos))?;
-                Ok(Value::Bool(!b))
-            }
+            ExprKind::Not(x) => Ok(Value::Bool(!self.eval_bool(x, env, "in the argument of '!'")?)),
             ExprKind::Binary { op, lhs, rhs } => self.eval_binary(*op, lhs, rhs, env, e.pos),
-            ExprKind::Concat { force_string, parts } => self.eval_concat(*force_string, parts, env, e.pos),
+            ExprKind::Concat { force_string, parts, part_pos } => {
+                self.eval_concat(*force_string, parts, part_pos, env, e.pos)
+            }
             ExprKind::InheritFrom | ExprKind::Error => {
                 Err(EvalError::eval("internal error: expression cannot be evaluated").at(e.pos))
             }
         }
+    }
+
+    /// Evaluates a Boolean operand; any error gets the `context` frame at
+    /// the operand (CppNix's `evalBool`).
+    pub(crate) fn eval_bool(&mut self, e: &Expr, env: &Arc<Env>, context: &'static str) -> EvalResult<bool> {
+        match self.eval(e, env) {
+            Ok(Value::Bool(b)) => Ok(b),
+            Ok(other) => Err(type_error("a Boolean", &other).at(e.pos).with_frame(context, e.pos)),
+            Err(err) => Err(err.with_frame(context, e.pos)),
+        }
+    }
+
+    /// Evaluates an operand; any error gets the `context` frame at the
+    /// operand (CppNix's `Expr::eval` with an error context).
+    pub(crate) fn eval_operand(&mut self, e: &Expr, env: &Arc<Env>, context: &'static str) -> EvalResult<Value> {
+        self.eval(e, env).map_err(|err| err.with_frame(context, e.pos))
     }
 
     fn lookup_with(&mut self, env: &Arc<Env>, depth: u32, name: Symbol, pos: Pos) -> EvalResult<Value> {
@@ -271,7 +387,7 @@ impl EvalState {
     pub(crate) fn key_name(&mut self, key: &Key, env: &Arc<Env>) -> EvalResult<Symbol> {
         match key {
             Key::Static(s) => Ok(*s),
-            Key::Dynamic(e) => {
+            Key::Dynamic(e, _) => {
                 let v = self.eval(e, env)?;
                 match &v {
                     Value::String(s) => Ok(Symbol::intern(s.as_str())),
@@ -283,6 +399,28 @@ impl EvalState {
         }
     }
 
+    /// An attribute path as CppNix shows it in traces (`a.b."${e}"`): only
+    /// computed when an error is reported; dynamic names are evaluated again,
+    /// and shown as source when that fails.
+    fn show_attr_path(&mut self, path: &[Key], env: &Arc<Env>) -> String {
+        let mut out = String::new();
+        for (i, key) in path.iter().enumerate() {
+            if i > 0 {
+                out.push('.');
+            }
+            match (key, self.key_name(key, env)) {
+                (_, Ok(name)) => out.push_str(name.as_str()),
+                (Key::Dynamic(_, text), Err(_)) => {
+                    out.push_str("\"${");
+                    out.push_str(text);
+                    out.push_str("}\"");
+                }
+                (Key::Static(s), Err(_)) => out.push_str(s.as_str()),
+            }
+        }
+        out
+    }
+
     fn eval_select(
         &mut self,
         pos: Pos,
@@ -291,34 +429,59 @@ impl EvalState {
         default: Option<&Arc<Expr>>,
         env: &Arc<Env>,
     ) -> EvalResult<Value> {
-        let mut v = self.eval(expr, env)?;
+        let v = self.eval(expr, env).map_err(|e| e.with_frame("while selecting an attribute", expr.pos))?;
+        // Where the last attribute found was defined, and how many path
+        // elements were found: for the trace if selecting fails.
+        let mut attr_pos = Pos::NONE;
+        let mut found = 0;
+        match self.select_path(pos, v, path, default, env, &mut attr_pos, &mut found) {
+            Ok(v) => Ok(v),
+            Err(mut e) => {
+                if !attr_pos.is_none() {
+                    let text = self.show_attr_path(&path[..found], env);
+                    e = e.with_frame(format!("from the definition of '{text}'"), attr_pos);
+                }
+                let text = self.show_attr_path(path, env);
+                Err(e.with_frame(format!("while evaluating the attribute '{text}'"), pos))
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn select_path(
+        &mut self,
+        pos: Pos,
+        mut v: Value,
+        path: &[Key],
+        default: Option<&Arc<Expr>>,
+        env: &Arc<Env>,
+        attr_pos: &mut Pos,
+        found: &mut usize,
+    ) -> EvalResult<Value> {
         for key in path {
             let name = self.key_name(key, env)?;
-            if default.is_some() {
-                let Value::Attrs(a) = &v else {
-                    return self.eval(default.unwrap_or(expr), env);
-                };
-                match a.get(name) {
-                    Some(x) => {
-                        let x = x.clone();
-                        v = self.force(&x)?;
-                    }
-                    None => return self.eval(default.unwrap_or(expr), env),
+            v = self.force_at(&v, pos)?;
+            let attr = match (&v, default) {
+                (Value::Attrs(a), _) => a.get_attr(name).map(|x| (x.value.clone(), x.pos)),
+                (_, Some(_)) => None,
+                (other, None) => {
+                    return Err(type_error("a set", other).with_frame("while selecting an attribute", pos));
                 }
-            } else {
-                let Value::Attrs(a) = &v else {
-                    return Err(type_error("a set", &v).at(pos).with_frame("while selecting an attribute", pos));
-                };
-                match a.get(name) {
-                    Some(x) => {
-                        let x = x.clone();
-                        v = self.force(&x)?;
-                    }
-                    None => return Err(missing_attr(name, a).at(pos)),
+            };
+            match (attr, default) {
+                (Some((x, p)), _) => {
+                    v = x;
+                    *attr_pos = p;
+                    *found += 1;
+                }
+                (None, Some(d)) => return self.eval(d, env),
+                (None, None) => {
+                    let Value::Attrs(a) = &v else { return Err(type_error("a set", &v)) };
+                    return Err(missing_attr(name, a));
                 }
             }
         }
-        Ok(v)
+        self.force_at(&v, if attr_pos.is_none() { pos } else { *attr_pos })
     }
 
     /// Runs a recursive step of a deep traversal (`deepSeq`, `toJSON`, `==`,
@@ -328,7 +491,7 @@ impl EvalState {
             return Err(EvalError::new(ErrorKind::StackOverflow, "stack overflow; max-call-depth exceeded"));
         }
         self.call_depth += 1;
-        let r = with_stack(|| f(self));
+        let r = self.guarded(f);
         self.call_depth -= 1;
         r
     }
@@ -399,6 +562,51 @@ impl EvalState {
     }
 }
 
+/// The integer an expression is already known to have, without evaluating
+/// anything: a literal, a variable bound to an evaluated integer.
+#[inline]
+fn known_int(e: &Expr, env: &Arc<Env>) -> Option<i64> {
+    let v = match &e.kind {
+        ExprKind::Const(v) => v,
+        ExprKind::Local { depth, slot } => env.up(*depth)?.slot(*slot)?,
+        _ => return None,
+    };
+    match v {
+        Value::Int(i) => Some(*i),
+        Value::Thunk(t) => match t.get()? {
+            Value::Int(i) => Some(*i),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The value of integer arithmetic (`-`, `*`, `/`, `<`, `+`) whose operands
+/// are known integers (see [`known_int`]), nested up to `fuel` levels, if it
+/// can be computed without any possible error or side effect.
+fn known_int_expr(e: &Expr, env: &Arc<Env>, fuel: u32) -> Option<Value> {
+    let operand = |x: &Expr| match known_int(x, env) {
+        Some(i) => Some(i),
+        None if fuel > 0 => match known_int_expr(x, env, fuel - 1)? {
+            Value::Int(i) => Some(i),
+            _ => None,
+        },
+        None => None,
+    };
+    match &e.kind {
+        ExprKind::Arith { op, lhs, rhs, .. } => op.ints(operand(lhs)?, operand(rhs)?),
+        ExprKind::Concat { force_string: false, parts, .. } => {
+            let (first, rest) = parts.split_first()?;
+            let mut acc = operand(first)?;
+            for p in rest {
+                acc = acc.checked_add(operand(p)?)?;
+            }
+            Some(Value::Int(acc))
+        }
+        _ => None,
+    }
+}
+
 /// "expected X but found Y: value".
 pub(crate) fn type_error(expected: &str, found: &Value) -> EvalError {
     EvalError::eval(format!(
@@ -410,20 +618,29 @@ pub(crate) fn type_error(expected: &str, found: &Value) -> EvalError {
 
 /// "attribute 'x' missing", with CppNix's suggestion of similar names.
 pub(crate) fn missing_attr(name: Symbol, attrs: &Attrs) -> EvalError {
-    let mut similar: Vec<&str> = attrs
-        .iter()
-        .map(|a| a.name.as_str())
-        .filter(|n| crate::builtins::strings::levenshtein(n, name.as_str()) <= 2)
+    let similar = suggestions(name.as_str(), attrs.iter().map(|a| a.name.as_str()));
+    let e = EvalError::eval(format!("attribute '{name}' missing"));
+    match similar {
+        Some(s) => e.with_suggestion(s),
+        None => e,
+    }
+}
+
+/// CppNix's "did you mean" text for `name` among `candidates`: the five
+/// closest within edit distance 2, by distance then name; `x`, or
+/// `one of x, y or z`.
+pub(crate) fn suggestions<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<String> {
+    let mut similar: Vec<(usize, &str)> = candidates
+        .map(|n| (crate::builtins::strings::levenshtein(n, name), n))
+        .filter(|(d, _)| *d <= 2)
         .collect();
     similar.sort_unstable();
-    let mut msg = format!("attribute '{name}' missing");
-    match similar.len() {
-        0 => {}
-        1 => msg.push_str(&format!("\nDid you mean {}?", similar[0])),
-        _ => {
-            let (last, rest) = similar.split_last().map(|(l, r)| (*l, r)).unwrap_or(("", &[]));
-            msg.push_str(&format!("\nDid you mean one of {} or {last}?", rest.join(", ")));
-        }
+    similar.dedup();
+    similar.truncate(5);
+    let names: Vec<&str> = similar.into_iter().map(|(_, n)| n).collect();
+    match names.split_last() {
+        None => None,
+        Some((last, [])) => Some((*last).to_string()),
+        Some((last, rest)) => Some(format!("one of {} or {last}", rest.join(", "))),
     }
-    EvalError::eval(msg)
 }

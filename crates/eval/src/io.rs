@@ -132,9 +132,41 @@ pub trait EvalStore: Send + Sync {
     /// Adds a text file with references (`builtins.toFile`).
     fn add_text(&self, name: &str, text: &str, references: &[String]) -> Result<String, String>;
 
-    /// Writes a derivation (an ATerm) and returns its `.drv` path.
-    fn add_derivation(&self, name: &str, aterm: &str, references: &[String]) -> Result<String, String> {
-        self.add_text(&format!("{name}.drv"), aterm, references)
+    /// Writes a derivation's ATerm at `drv_path`, which the evaluator has
+    /// computed (a text path over `aterm` with `references`: its input
+    /// sources and input derivations). A read-only store writes nothing.
+    fn write_derivation(&self, drv_path: &str, aterm: &str, references: &[String]) -> Result<(), String>;
+
+    /// The ATerm of a derivation the evaluator did not create itself (say,
+    /// one named by `builtins.storePath` or an `appendContext`), if the store
+    /// has it. Needed to hash such inputs and to take their closure.
+    fn read_derivation(&self, drv_path: &str) -> Result<Option<String>, String> {
+        let _ = drv_path;
+        Ok(None)
+    }
+
+    /// The references of a valid store path (`None` if the store does not
+    /// know it). Used for the closure of whole-derivation contexts.
+    fn query_references(&self, path: &str) -> Result<Option<Vec<String>>, String> {
+        let _ = path;
+        Ok(None)
+    }
+
+    /// The contents of a file the store added but the file system does not
+    /// show (a store that does not write keeps `builtins.toFile` texts here,
+    /// so that they can still be read and imported). `None` by default.
+    fn read_unwritten(&self, path: &str) -> Option<Vec<u8>> {
+        let _ = path;
+        None
+    }
+
+    /// Makes `root` (an absolute path outside the store) a garbage collector
+    /// root for `path` and returns the root's path, as printed by
+    /// `nix-instantiate --add-root`. By default nothing is created: a store
+    /// that does not write has nothing to protect.
+    fn add_perm_root(&self, path: &str, root: &str) -> Result<String, String> {
+        let _ = path;
+        Ok(root.to_string())
     }
 
     /// Whether a store path is valid (exists).
@@ -146,12 +178,14 @@ pub trait EvalStore: Send + Sync {
 pub struct ReadOnlyStore {
     store_dir: String,
     known: Mutex<std::collections::HashSet<String>>,
+    /// Texts of `builtins.toFile` results, which are not written.
+    texts: Mutex<std::collections::HashMap<String, Arc<str>>>,
 }
 
 impl ReadOnlyStore {
     /// A read-only store at `store_dir`.
     pub fn new(store_dir: impl Into<String>) -> Arc<ReadOnlyStore> {
-        Arc::new(ReadOnlyStore { store_dir: store_dir.into(), known: Mutex::default() })
+        Arc::new(ReadOnlyStore { store_dir: store_dir.into(), known: Mutex::default(), texts: Mutex::default() })
     }
 
     fn remember(&self, path: String) -> String {
@@ -200,7 +234,18 @@ impl EvalStore for ReadOnlyStore {
         }
         let hash = store_path::sha256(text.as_bytes());
         let p = store_path::make_store_path(&self.store_dir, &ty, &hash, name).map_err(|e| e.to_string())?;
+        self.texts.lock().unwrap_or_else(|e| e.into_inner()).insert(p.clone(), text.into());
         Ok(self.remember(p))
+    }
+
+    fn write_derivation(&self, drv_path: &str, _aterm: &str, _references: &[String]) -> Result<(), String> {
+        self.remember(drv_path.to_string());
+        Ok(())
+    }
+
+    fn read_unwritten(&self, path: &str) -> Option<Vec<u8>> {
+        let texts = self.texts.lock().unwrap_or_else(|e| e.into_inner());
+        texts.get(path).map(|t| t.as_bytes().to_vec())
     }
 
     fn is_valid_path(&self, path: &str) -> bool {

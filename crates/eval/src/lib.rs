@@ -31,6 +31,7 @@ mod call;
 pub mod cli;
 mod compile;
 mod derivation;
+mod drv_info;
 mod error;
 mod eval;
 mod import;
@@ -38,6 +39,8 @@ mod io;
 mod ops;
 mod print;
 mod source;
+mod stats;
+mod strict;
 mod store_path;
 mod thunk;
 mod value;
@@ -46,11 +49,13 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
+pub use drv_info::DrvInfo;
 pub use error::{ErrorKind, EvalError, EvalResult, TraceFrame};
 pub use eval::{EvalState, MessageSink};
 pub use io::{EvalIo, EvalStore, FileIngestion, FileType, PathFilter, ReadOnlyStore, StdIo};
 pub use print::{format_float, print_value, PrintStyle};
 pub use source::{Location, Origin, Pos};
+pub use stats::Stats;
 pub use value::{Attr, Attrs, Context, NixString, PrimOp, PrimOpFn, Value};
 
 use eval::Settings;
@@ -138,6 +143,14 @@ impl EvaluatorBuilder {
         self
     }
 
+    /// Record the detailed error trace (`--show-trace`): frames for every
+    /// function call on the way to the error. Costs nothing until an error
+    /// propagates.
+    pub fn show_trace(mut self, yes: bool) -> Self {
+        self.settings.show_trace = yes;
+        self
+    }
+
     /// Sets the path/URL literal lints: index 0 absolute paths, 1 short
     /// paths, 2 URLs; `Some(true)` makes them errors, `Some(false)` warnings.
     pub fn lints(mut self, lints: [Option<bool>; 3]) -> Self {
@@ -168,7 +181,9 @@ impl EvaluatorBuilder {
                 parse_globals,
                 store_paths: HashMap::new(),
                 derivation_fn: None,
+                derivations: Default::default(),
                 xml_seen: HashSet::new(),
+                stats: Default::default(),
             },
         }
     }
@@ -197,6 +212,7 @@ impl Evaluator {
                 current_system: "x86_64-linux".to_string(),
                 abort_on_warn: false,
                 toml_timestamps: false,
+                show_trace: false,
                 lints: [None; 3],
             },
             io: Arc::new(StdIo),
@@ -263,12 +279,13 @@ impl Evaluator {
         Ok(print_value(&v, PrintStyle::Ambiguous))
     }
 
-    /// Serialises as `nix-instantiate --eval --json` does (paths are not copied).
+    /// Serialises as `nix-instantiate --eval --json` does (path values are
+    /// copied to the store and printed as store paths, as CppNix does).
     pub fn to_json(&mut self, v: &Value) -> EvalResult<String> {
         let state = &mut self.state;
         let mut out = String::new();
         let mut ctx = Context::new();
-        eval::with_stack(|| state.value_to_json(v, &mut ctx, false, &mut out, Pos::NONE))?;
+        eval::with_stack(|| state.value_to_json(v, &mut ctx, true, &mut out, Pos::NONE))?;
         Ok(out)
     }
 
@@ -285,6 +302,19 @@ impl Evaluator {
         eval::with_stack(|| {
             state.coerce_to_nix_string(v, ops::Coerce::INTERPOLATE, Pos::NONE).map(|s| s.as_str().to_string())
         })
+    }
+
+    /// The derivations a value denotes, as `nix-instantiate` finds them
+    /// (functions are called with `auto_args`, an attribute set).
+    pub fn derivations(&mut self, v: &Value, auto_args: &Value) -> EvalResult<Vec<DrvInfo>> {
+        let state = &mut self.state;
+        eval::with_stack(|| state.find_derivations(v, auto_args))
+    }
+
+    /// The `.drv` path and output name of a derivation found by [`Evaluator::derivations`].
+    pub fn drv_path_and_output(&mut self, d: &DrvInfo) -> EvalResult<(String, String)> {
+        let state = &mut self.state;
+        eval::with_stack(|| Ok((state.drv_path_of(d)?, state.output_name_of(d)?)))
     }
 
     /// Resolves `<name>` against the search path.

@@ -5,6 +5,7 @@ use std::cmp::Ordering;
 use std::sync::Arc;
 
 use nixkit_syntax::ast::BinaryOp;
+use nixkit_syntax::Symbol;
 
 use crate::compile::Expr;
 use crate::error::{EvalError, EvalResult};
@@ -28,6 +29,9 @@ impl Coerce {
     pub(crate) const TO_STRING: Coerce = Coerce { more: true, copy_to_store: false };
     pub(crate) const PLAIN: Coerce = Coerce { more: false, copy_to_store: false };
 }
+
+/// The text of a trace frame, built only if an error is reported.
+pub(crate) type Frame<'a> = &'a dyn Fn() -> String;
 
 /// Resolves `.`, `..` and repeated slashes in an absolute path.
 pub(crate) fn canon_path(path: &str) -> String {
@@ -68,62 +72,41 @@ impl EvalState {
         pos: Pos,
     ) -> EvalResult<Value> {
         match op {
-            BinaryOp::Eq | BinaryOp::NotEq => {
-                let l = self.eval(lhs, env)?;
-                let r = self.eval(rhs, env)?;
-                let eq = self.equal(&l, &r)?;
-                Ok(Value::Bool(eq == (op == BinaryOp::Eq)))
+            BinaryOp::Eq => {
+                let l = self.eval_operand(lhs, env, "in the left operand of '=='")?;
+                let r = self.eval_operand(rhs, env, "in the right operand of '=='")?;
+                Ok(Value::Bool(self.equal(&l, &r)?))
             }
-            BinaryOp::And | BinaryOp::Or | BinaryOp::Impl => {
-                let name = match op {
-                    BinaryOp::And => "&&",
-                    BinaryOp::Or => "||",
-                    _ => "->",
-                };
-                let l = self.eval(lhs, env)?;
-                let l = self.expect_bool(&l).map_err(|e| {
-                    e.at(pos).with_frame(format!("in the left operand of the {} operator", op_name(name)), pos)
-                })?;
-                let short = match op {
-                    BinaryOp::And => (!l).then_some(false),
-                    BinaryOp::Or => l.then_some(true),
-                    _ => (!l).then_some(true),
-                };
-                if let Some(b) = short {
-                    return Ok(Value::Bool(b));
-                }
-                let r = self.eval(rhs, env)?;
-                let r = self.expect_bool(&r).map_err(|e| {
-                    e.at(pos).with_frame(format!("in the right operand of the {} operator", op_name(name)), pos)
-                })?;
-                Ok(Value::Bool(r))
+            BinaryOp::NotEq => {
+                let l = self.eval_operand(lhs, env, "in the left operand of '!='")?;
+                let r = self.eval_operand(rhs, env, "in the right operand of '!='")?;
+                Ok(Value::Bool(!self.equal(&l, &r)?))
             }
-            BinaryOp::Update => {
-                let l = self.eval(lhs, env)?;
-                let l = self
-                    .force_attrs(&l, pos)
-                    .map_err(|e| e.with_frame("in the left operand of the update (//) operator", pos))?;
-                let r = self.eval(rhs, env)?;
-                let r = self
-                    .force_attrs(&r, pos)
-                    .map_err(|e| e.with_frame("in the right operand of the update (//) operator", pos))?;
-                if r.is_empty() {
-                    return Ok(Value::Attrs(l));
-                }
-                if l.is_empty() {
-                    return Ok(Value::Attrs(r));
-                }
-                Ok(Value::attrs(l.update(&r)))
-            }
+            BinaryOp::And => Ok(Value::Bool(
+                self.eval_bool(lhs, env, "in the left operand of '&&'")?
+                    && self.eval_bool(rhs, env, "in the right operand of '&&'")?,
+            )),
+            BinaryOp::Or => Ok(Value::Bool(
+                self.eval_bool(lhs, env, "in the left operand of '||'")?
+                    || self.eval_bool(rhs, env, "in the right operand of '||'")?,
+            )),
+            BinaryOp::Impl => Ok(Value::Bool(
+                !self.eval_bool(lhs, env, "in the left operand of '->'")?
+                    || self.eval_bool(rhs, env, "in the right operand of '->'")?,
+            )),
+            BinaryOp::Update => Ok(Value::Attrs(self.eval_update(lhs, rhs, env)?)),
             BinaryOp::ConcatLists => {
-                let l = self.eval(lhs, env)?;
-                let l = self
-                    .force_list(&l, pos)
-                    .map_err(|e| e.with_frame("in the left operand of the list concatenation (++) operator", pos))?;
-                let r = self.eval(rhs, env)?;
-                let r = self
-                    .force_list(&r, pos)
-                    .map_err(|e| e.with_frame("in the right operand of the list concatenation (++) operator", pos))?;
+                let l = self.eval_operand(lhs, env, "in the left operand of '++'")?;
+                let r = self.eval_operand(rhs, env, "in the right operand of '++'")?;
+                let mut lists = [l, r].into_iter().map(|v| match v {
+                    Value::List(l) => Ok(l),
+                    other => Err(crate::eval::type_error("a list", &other)
+                        .with_frame("while evaluating one of the elements to concatenate", pos)),
+                });
+                let (l, r) = match (lists.next(), lists.next()) {
+                    (Some(l), Some(r)) => (l?, r?),
+                    _ => return Ok(Value::list(Vec::new())),
+                };
                 if r.is_empty() {
                     return Ok(Value::List(l));
                 }
@@ -135,127 +118,239 @@ impl EvalState {
         }
     }
 
+    /// `l // r`, with chains flattened as CppNix does: operands are
+    /// evaluated right to left, each with its own frame.
+    fn eval_update(&mut self, lhs: &Arc<Expr>, rhs: &Arc<Expr>, env: &Arc<Env>) -> EvalResult<Arc<crate::value::Attrs>> {
+        let r = self.update_operand(rhs, env, "in the right operand of '//'")?;
+        let l = self.update_operand(lhs, env, "in the left operand of '//'")?;
+        if r.is_empty() {
+            return Ok(l);
+        }
+        if l.is_empty() {
+            return Ok(r);
+        }
+        Ok(Arc::new(l.update(&r)))
+    }
+
+    fn update_operand(
+        &mut self,
+        e: &Arc<Expr>,
+        env: &Arc<Env>,
+        context: &'static str,
+    ) -> EvalResult<Arc<crate::value::Attrs>> {
+        if let crate::compile::ExprKind::Binary { op: BinaryOp::Update, lhs, rhs } = &e.kind {
+            return crate::eval::with_stack(|| self.eval_update(lhs, rhs, env));
+        }
+        match self.eval(e, env) {
+            Ok(Value::Attrs(a)) => Ok(a),
+            Ok(other) => Err(crate::eval::type_error("a set", &other).with_frame(context, e.pos)),
+            Err(err) => Err(err.with_frame(context, e.pos)),
+        }
+    }
+
+    /// `+` and string/path interpolation (CppNix's `ExprConcatStrings`):
+    /// numbers are added, otherwise the parts are coerced to strings and
+    /// the first part decides whether the result is a path or a string.
     pub(crate) fn eval_concat(
         &mut self,
         force_string: bool,
         parts: &[Arc<Expr>],
+        part_pos: &[Pos],
         env: &Arc<Env>,
         pos: Pos,
     ) -> EvalResult<Value> {
-        let Some((first_expr, rest)) = parts.split_first() else { return Ok(Value::string("")) };
-        let first = self.eval(first_expr, env)?;
-        if !force_string {
-            if let Value::Int(_) | Value::Float(_) = first {
-                let mut acc = first;
-                for p in rest {
-                    let v = self.eval(p, env)?;
-                    acc = add_numbers(&acc, &v).map_err(|e| e.at(pos))?;
-                }
-                return Ok(acc);
-            }
-            if let Value::Path(p) = &first {
-                let mut s = p.to_string();
-                let mut ctx = Context::new();
-                for part in rest {
-                    let v = self.eval(part, env)?;
-                    let piece = self
-                        .coerce_to_string(&v, &mut ctx, Coerce::PLAIN, pos)
-                        .map_err(|e| e.at(pos).with_frame("while evaluating a path segment", part.pos))?;
-                    s.push_str(&piece);
-                }
-                if !ctx.is_empty() {
-                    return Err(EvalError::eval(format!(
-                        "a string that refers to a store path cannot be appended to a path: '{s}'"
-                    ))
-                    .at(pos));
-                }
-                return Ok(Value::path(canon_path(&s)));
-            }
+        #[derive(PartialEq)]
+        enum Kind {
+            Int(i64),
+            Float(f64),
+            Str,
+            Path,
         }
+        let segment = &|| "while evaluating a path segment".to_string();
+        let mut kind = Kind::Str;
         let mut ctx = Context::new();
         let mut s = String::new();
-        let mut first = Some(first);
-        for part in parts {
-            let v = match first.take() {
-                Some(v) => v,
-                None => self.eval(part, env)?,
-            };
-            let piece = self.coerce_to_string(&v, &mut ctx, Coerce::INTERPOLATE, pos).map_err(|e| {
-                e.at(part.pos).with_frame(
-                    if force_string {
-                        "while evaluating a path segment"
-                    } else {
-                        "while evaluating one of the elements to concatenate"
-                    },
-                    part.pos,
-                )
-            })?;
-            s.push_str(&piece);
+        for (i, part) in parts.iter().enumerate() {
+            let at = part_pos.get(i).copied().unwrap_or(part.pos);
+            let v = self.eval_operand(part, env, "in an operand of '+'")?;
+            if i == 0 && !force_string {
+                kind = match &v {
+                    Value::Int(n) => Kind::Int(*n),
+                    Value::Float(f) => Kind::Float(*f),
+                    Value::Path(p) => {
+                        s.push_str(p);
+                        Kind::Path
+                    }
+                    _ => Kind::Str,
+                };
+                if kind != Kind::Str {
+                    continue;
+                }
+            }
+            match (&mut kind, &v) {
+                (Kind::Int(n), Value::Int(m)) => {
+                    *n = n.checked_add(*m).ok_or_else(|| {
+                        EvalError::eval(format!("integer overflow in adding {n} + {m}")).at(at)
+                    })?;
+                }
+                (Kind::Int(n), Value::Float(f)) => kind = Kind::Float(*n as f64 + f),
+                (Kind::Int(_), other) => {
+                    return Err(EvalError::eval(format!("cannot add {} to an integer", other.show_type())).at(at))
+                }
+                (Kind::Float(x), Value::Int(m)) => *x += *m as f64,
+                (Kind::Float(x), Value::Float(f)) => *x += f,
+                (Kind::Float(_), other) => {
+                    return Err(EvalError::eval(format!("cannot add {} to a float", other.show_type())).at(at))
+                }
+                (Kind::Path, v) => self.coerce_into(v, &mut ctx, Coerce::PLAIN, at, &mut s, segment)?,
+                (_, v) => self.coerce_into(v, &mut ctx, Coerce::INTERPOLATE, at, &mut s, segment)?,
+            }
         }
-        Ok(Value::string_with_context(s, ctx))
+        match kind {
+            Kind::Int(n) => Ok(Value::Int(n)),
+            Kind::Float(f) => Ok(Value::Float(f)),
+            Kind::Path => {
+                if !ctx.is_empty() {
+                    return Err(EvalError::eval("a string that refers to a store path cannot be appended to a path")
+                        .at(pos));
+                }
+                Ok(Value::path(canon_path(&s)))
+            }
+            Kind::Str => Ok(Value::string_with_context(s, ctx)),
+        }
+    }
+
+    /// Converts a value to a string, collecting its context into `ctx`,
+    /// without a frame of its own for a value that cannot be coerced.
+    pub(crate) fn coerce_to_string(&mut self, v: &Value, ctx: &mut Context, how: Coerce, pos: Pos) -> EvalResult<String> {
+        self.coerce_to_string_for(v, ctx, how, pos, &String::new)
     }
 
     /// Converts a value to a string, collecting its context into `ctx`.
-    pub(crate) fn coerce_to_string(
+    /// `what` is the trace frame (at `pos`) for a value that cannot be
+    /// coerced; it is only built when that error is reported.
+    pub(crate) fn coerce_to_string_for(
         &mut self,
         v: &Value,
         ctx: &mut Context,
         how: Coerce,
         pos: Pos,
+        what: Frame<'_>,
     ) -> EvalResult<String> {
+        let mut out = String::new();
+        self.coerce_into(v, ctx, how, pos, &mut out, what)?;
+        Ok(out)
+    }
+
+    /// Like [`EvalState::coerce_to_string`], appending to `out` instead of
+    /// allocating a string per piece (interpolation, `concatStringsSep`).
+    ///
+    /// Like CppNix, errors while forcing `v` propagate as they are; the
+    /// `what` frame is only added when `v` has a type that cannot be
+    /// coerced. Sets are peeled through `__toString` and `outPath`, with a
+    /// frame for each step.
+    pub(crate) fn coerce_into(
+        &mut self,
+        v: &Value,
+        ctx: &mut Context,
+        how: Coerce,
+        pos: Pos,
+        out: &mut String,
+        what: Frame<'_>,
+    ) -> EvalResult<()> {
         let v = self.force(v)?;
         match &v {
             Value::String(s) => {
                 if let Some(c) = s.context() {
                     ctx.extend(c.iter().cloned());
                 }
-                Ok(s.as_str().to_string())
+                out.push_str(s.as_str());
+                Ok(())
             }
             Value::Path(p) => {
                 if how.copy_to_store {
                     let store_path = self.copy_path_to_store(p, pos)?;
-                    ctx.insert(store_path.clone().into());
-                    Ok(store_path)
+                    out.push_str(&store_path);
+                    ctx.insert(store_path.into());
                 } else {
-                    Ok(p.to_string())
+                    out.push_str(p);
                 }
+                Ok(())
             }
             Value::Attrs(a) => {
-                if let Some(f) = a.get_str("__toString") {
-                    let f = self.force(f)?;
-                    let r = self.call(&f, std::slice::from_ref(&v), pos)?;
-                    return self.coerce_to_string(&r, ctx, how, pos);
+                if let Some(attr) = a.get_attr(Symbol::intern("__toString")) {
+                    let (f, at) = (attr.value.clone(), attr.pos);
+                    let r = self
+                        .apply(&f, std::slice::from_ref(&v), at)
+                        .map_err(|e| e.with_frame("while calling the `__toString` attribute", at))?;
+                    return self
+                        .nested(|s| s.coerce_into(&r, ctx, how, pos, out, what))
+                        .map_err(|e| e.with_frame("while using the result of the `__toString` attribute", at));
                 }
-                if let Some(out) = a.get_str("outPath") {
-                    let out = out.clone();
-                    return self.coerce_to_string(&out, ctx, how, pos);
+                if let Some(attr) = a.get_attr(Symbol::intern("outPath")) {
+                    let (o, at) = (attr.value.clone(), attr.pos);
+                    return match self.force(&o) {
+                        Ok(o) => self
+                            .nested(|s| s.coerce_into(&o, ctx, how, pos, out, what))
+                            .map_err(|e| e.with_frame("while using the `outPath` attribute", at)),
+                        Err(e) => Err(e.with_frame("while evaluating the `outPath` attribute", at)),
+                    };
                 }
-                Err(cannot_coerce(&v))
+                Err(cannot_coerce(&v).with_frame(what(), pos))
             }
-            Value::Null if how.more => Ok(String::new()),
-            Value::Bool(b) if how.more => Ok(if *b { "1".to_string() } else { String::new() }),
-            Value::Int(i) if how.more => Ok(i.to_string()),
-            Value::Float(f) if how.more => Ok(float_to_string(*f)),
+            Value::Null if how.more => Ok(()),
+            Value::Bool(b) if how.more => {
+                if *b {
+                    out.push('1');
+                }
+                Ok(())
+            }
+            Value::Int(i) if how.more => {
+                use std::fmt::Write;
+                let _ = write!(out, "{i}");
+                Ok(())
+            }
+            Value::Float(f) if how.more => {
+                out.push_str(&float_to_string(*f));
+                Ok(())
+            }
             Value::List(items) if how.more => {
-                let mut s = String::new();
                 for (n, item) in items.iter().enumerate() {
-                    let item = self.force(item)?;
-                    s.push_str(&self.nested(|st| st.coerce_to_string(&item, ctx, how, pos))?);
+                    let element = &|| "while evaluating one element of the list".to_string();
+                    let item = self
+                        .nested(|st| {
+                            let item = st.force(item)?;
+                            st.coerce_into(&item, ctx, how, pos, out, element)?;
+                            Ok(item)
+                        })
+                        .map_err(|e| e.with_frame(what(), pos))?;
                     let empty_list = matches!(&item, Value::List(l) if l.is_empty());
                     if n + 1 < items.len() && !empty_list {
-                        s.push(' ');
+                        out.push(' ');
                     }
                 }
-                Ok(s)
+                Ok(())
             }
-            _ => Err(cannot_coerce(&v)),
+            _ => Err(cannot_coerce(&v).with_frame(what(), pos)),
         }
     }
 
     /// Converts to a string value (with context) as string interpolation does.
     pub(crate) fn coerce_to_nix_string(&mut self, v: &Value, how: Coerce, pos: Pos) -> EvalResult<NixString> {
+        self.coerce_to_nix_string_for(v, how, pos, &String::new)
+    }
+
+    /// Like [`EvalState::coerce_to_nix_string`], with the trace frame for
+    /// a value that cannot be coerced.
+    pub(crate) fn coerce_to_nix_string_for(
+        &mut self,
+        v: &Value,
+        how: Coerce,
+        pos: Pos,
+        what: Frame<'_>,
+    ) -> EvalResult<NixString> {
         let mut ctx = Context::new();
-        let s = self.coerce_to_string(v, &mut ctx, how, pos)?;
+        let s = self.coerce_to_string_for(v, &mut ctx, how, pos, what)?;
         Ok(match ctx.into_option() {
             None => NixString::new(s),
             Some(c) => {
@@ -265,8 +360,34 @@ impl EvalState {
         })
     }
 
+    /// Like [`EvalState::coerce_to_nix_string`], but a value that is already a
+    /// string is returned as is (shared, not copied): `substring` on a large
+    /// string must not copy it.
+    pub(crate) fn coerce_to_shared_string(
+        &mut self,
+        v: &Value,
+        how: Coerce,
+        pos: Pos,
+        what: Frame<'_>,
+    ) -> EvalResult<Arc<NixString>> {
+        match self.force(v)? {
+            Value::String(s) => Ok(s),
+            other => self.coerce_to_nix_string_for(&other, how, pos, what).map(Arc::new),
+        }
+    }
+
     /// Deep equality as `==` computes it.
     pub fn equal(&mut self, a: &Value, b: &Value) -> EvalResult<bool> {
+        // Evaluated scalars: no forcing, no reference counting.
+        if let (Some(x), Some(y)) = (a.forced(), b.forced()) {
+            match (x, y) {
+                (Value::Int(x), Value::Int(y)) => return Ok(x == y),
+                (Value::Bool(x), Value::Bool(y)) => return Ok(x == y),
+                (Value::String(x), Value::String(y)) => return Ok(x.as_str() == y.as_str()),
+                (Value::Null, Value::Null) => return Ok(true),
+                _ => {}
+            }
+        }
         let a = self.force(a)?;
         let b = self.force(b)?;
         Ok(match (&a, &b) {
@@ -326,6 +447,9 @@ impl EvalState {
 
     /// Ordering as `__lessThan` and `sort` use it.
     pub(crate) fn compare(&mut self, a: &Value, b: &Value, pos: Pos) -> EvalResult<Ordering> {
+        if let (Some(Value::Int(x)), Some(Value::Int(y))) = (a.forced(), b.forced()) {
+            return Ok(x.cmp(y));
+        }
         let a = self.force(a)?;
         let b = self.force(b)?;
         let incomparable = || {
@@ -349,24 +473,19 @@ impl EvalState {
             (Value::String(x), Value::String(y)) => Ok(x.as_str().cmp(y.as_str())),
             (Value::Path(x), Value::Path(y)) => Ok(x.cmp(y)),
             (Value::List(x), Value::List(y)) => {
+                // Like CppNix: the first elements that are not equal decide.
                 for (p, q) in x.iter().zip(y.iter()) {
-                    match self.nested(|s| s.compare(p, q, pos))? {
-                        Ordering::Equal => {}
-                        o => return Ok(o),
+                    if self.nested(|s| s.equal(p, q))? {
+                        continue;
                     }
+                    return self
+                        .nested(|s| s.compare(p, q, pos))
+                        .map_err(|e| e.with_frame("while comparing two list elements", Pos::NONE));
                 }
                 Ok(x.len().cmp(&y.len()))
             }
             _ => Err(incomparable()),
         }
-    }
-}
-
-fn op_name(op: &str) -> &'static str {
-    match op {
-        "&&" => "AND (&&)",
-        "||" => "OR (||)",
-        _ => "implication (->)",
     }
 }
 

@@ -98,6 +98,15 @@ struct Printer {
     /// Identities of sets and lists already printed (see [`identity`]).
     seen: HashSet<usize>,
     depth: usize,
+    /// Attributes and list items printed so far, anywhere in the value
+    /// (CppNix's limits count across nesting levels).
+    attrs_printed: usize,
+    items_printed: usize,
+}
+
+/// `«1 attribute elided»`, `«2 attributes elided»`.
+fn elided(out: &mut String, n: usize, one: &str, many: &str) {
+    let _ = write!(out, "«{n} {} elided»", if n == 1 { one } else { many });
 }
 
 /// The identity CppNix's `«repeated»` check uses: the value slot, which for us
@@ -167,18 +176,20 @@ impl Printer {
                 }
                 let (_, max_items, max_depth) = self.limits();
                 if self.depth >= max_depth {
-                    self.out.push_str("[ … ]");
+                    self.out.push_str("[ ... ]");
                     return;
                 }
                 self.depth += 1;
                 self.out.push_str("[ ");
                 for (n, item) in l.iter().enumerate() {
-                    if n >= max_items {
-                        let _ = write!(self.out, "«{} items elided» ", l.len() - n);
+                    if self.items_printed >= max_items {
+                        elided(&mut self.out, l.len() - n, "item", "items");
+                        self.out.push(' ');
                         break;
                     }
                     crate::eval::with_stack(|| self.value(item));
                     self.out.push(' ');
+                    self.items_printed += 1;
                 }
                 self.out.push(']');
                 self.depth -= 1;
@@ -229,21 +240,27 @@ impl Printer {
         }
         let (max_attrs, _, max_depth) = self.limits();
         if self.depth >= max_depth {
-            self.out.push_str("{ … }");
+            self.out.push_str("{ ... }");
             return;
         }
         self.depth += 1;
         self.out.push_str("{ ");
-        let sorted = a.sorted_by_name();
+        let mut sorted = a.sorted_by_name();
+        if max_attrs != usize::MAX {
+            // With limits, CppNix shows `type` and `_type` first.
+            sorted.sort_by_key(|x| !matches!(x.name.as_str(), "type" | "_type"));
+        }
         for (n, attr) in sorted.iter().enumerate() {
-            if n >= max_attrs {
-                let _ = write!(self.out, "«{} attributes elided» ", sorted.len() - n);
+            if self.attrs_printed >= max_attrs {
+                elided(&mut self.out, sorted.len() - n, "attribute", "attributes");
+                self.out.push(' ');
                 break;
             }
             push_attr_name(attr.name.as_str(), &mut self.out);
             self.out.push_str(" = ");
             crate::eval::with_stack(|| self.value(&attr.value));
             self.out.push_str("; ");
+            self.attrs_printed += 1;
         }
         self.out.push('}');
         self.depth -= 1;
@@ -271,7 +288,7 @@ fn derivation_path(a: &Attrs) -> Option<String> {
 
 /// Prints a value (without forcing anything) in the given style.
 pub fn print_value(v: &Value, style: PrintStyle) -> String {
-    let mut p = Printer { style, out: String::new(), seen: HashSet::new(), depth: 0 };
+    let mut p = Printer { style, out: String::new(), seen: HashSet::new(), depth: 0, attrs_printed: 0, items_printed: 0 };
     p.value(v);
     p.out
 }

@@ -113,14 +113,32 @@ fn line_col(src: &SourceText, offset: u32) -> (u32, u32) {
     (idx as u32 + 1, offset - start + 1)
 }
 
-/// Renders `at file:line:col:` followed by CppNix's code frame (the line
-/// before, the line with a caret under the column, the line after), each line
-/// prefixed by `indent`.
-pub(crate) fn render_location(pos: Pos, indent: &str, out: &mut String) {
-    render_location_with(pos, indent, "       ", out);
+/// Writes a position as CppNix prints it under an error, without
+/// indentation: `at file:line:col:`, the code frame, and a newline. Nothing
+/// for an unknown position.
+pub(crate) fn write_pos(pos: Pos, out: &mut String) {
+    let Some(src) = get(pos.file) else { return };
+    let (line, column) = line_col(&src, pos.offset);
+    let _ = write!(out, "at {}:{line}:{column}:", src.origin.display());
+    let lines: Vec<&str> = src.text.split('\n').collect();
+    let show = |out: &mut String, n: u32| {
+        if let Some(text) = lines.get(n as usize - 1) {
+            let _ = write!(out, "\n {n:>5}| {}", text.strip_suffix('\r').unwrap_or(text));
+        }
+    };
+    if line > 1 {
+        show(out, line - 1);
+    }
+    show(out, line);
+    let _ = write!(out, "\n      |{}^", " ".repeat(column as usize));
+    if (line as usize) < lines.len() {
+        show(out, line + 1);
+    }
+    out.push('\n');
 }
 
-/// Like [`render_location`], with the code frame's line numbers indented by
+/// Renders `at file:line:col:` and the code frame, each line prefixed by
+/// `indent`, with the code frame's line numbers indented by
 /// `frame_indent` (CppNix indents warnings' frames further than errors').
 pub(crate) fn render_location_with(pos: Pos, indent: &str, frame_indent: &str, out: &mut String) {
     let Some(src) = get(pos.file) else { return };

@@ -34,10 +34,11 @@ use crate::value::Value;
 pub(crate) enum Code {
     /// Evaluate an expression in an environment.
     Expr(Arc<Expr>, Arc<Env>),
-    /// Select an attribute of a (lazy) value: `inherit (e) name`.
-    Select(Value, Symbol, Pos),
+    /// Select an attribute of a (lazy) value: `inherit (e) name`. Boxed, like
+    /// `Call`, so that a thunk stays small (most thunks are `Expr`).
+    Select(Box<(Value, Symbol, Pos)>),
     /// Apply a function to arguments.
-    Call(Value, Box<[Value]>, Pos),
+    Call(Box<(Value, Box<[Value]>, Pos)>),
 }
 
 enum Pending {
@@ -66,12 +67,19 @@ impl Thunk {
         Thunk { value: OnceLock::new(), pending: Mutex::new(Pending::Blackhole) }
     }
 
+    /// A thunk whose evaluation already failed with `error` (forcing it
+    /// reports the error), as a value.
+    pub(crate) fn failed(error: crate::error::EvalError) -> Value {
+        Value::Thunk(std::sync::Arc::new(Thunk { value: OnceLock::new(), pending: Mutex::new(Pending::Failed(error)) }))
+    }
+
     /// A thunk that is already evaluated.
     pub fn done(value: Value) -> Thunk {
         Thunk { value: OnceLock::from(value), pending: Mutex::new(Pending::Blackhole) }
     }
 
     /// The value, if it has been forced.
+    #[inline]
     pub fn get(&self) -> Option<&Value> {
         self.value.get()
     }
@@ -119,9 +127,27 @@ pub(crate) const NOT_WITH: u32 = u32::MAX;
 /// Marks a `with` scope with no enclosing `with`.
 pub(crate) const NO_OUTER_WITH: u32 = u32::MAX - 1;
 
+/// The slots of a scope. A one-slot scope (the argument of `x: body`, the
+/// attribute set of a `with`) keeps its value inline, so creating it is a
+/// single allocation.
+enum Slots {
+    One(Value),
+    Many(Box<[Value]>),
+}
+
+impl Slots {
+    fn from_boxed(mut slots: Box<[Value]>) -> Slots {
+        if slots.len() == 1 {
+            Slots::One(std::mem::replace(&mut slots[0], Value::Null))
+        } else {
+            Slots::Many(slots)
+        }
+    }
+}
+
 /// A run-time scope.
 pub struct Env {
-    slots: OnceLock<Box<[Value]>>,
+    slots: OnceLock<Slots>,
     parent: Option<Arc<Env>>,
     /// For `with` scopes: scopes between this one and the next `with` outward.
     with_outer: u32,
@@ -130,7 +156,7 @@ pub struct Env {
 impl Env {
     /// The empty top-level environment.
     pub(crate) fn root() -> Arc<Env> {
-        Arc::new(Env { slots: OnceLock::from(Box::<[Value]>::default()), parent: None, with_outer: NOT_WITH })
+        Arc::new(Env { slots: OnceLock::from(Slots::Many(Box::default())), parent: None, with_outer: NOT_WITH })
     }
 
     /// A scope whose slots are filled later with [`Env::fill`].
@@ -138,15 +164,15 @@ impl Env {
         Arc::new(Env { slots: OnceLock::new(), parent: Some(parent.clone()), with_outer: NOT_WITH })
     }
 
-    /// A scope with its slots.
-    pub(crate) fn with_slots(parent: &Arc<Env>, slots: Box<[Value]>) -> Arc<Env> {
-        Arc::new(Env { slots: OnceLock::from(slots), parent: Some(parent.clone()), with_outer: NOT_WITH })
+    /// A scope with one slot (a lambda's plain argument): one allocation.
+    pub(crate) fn with_one(parent: &Arc<Env>, value: Value) -> Arc<Env> {
+        Arc::new(Env { slots: OnceLock::from(Slots::One(value)), parent: Some(parent.clone()), with_outer: NOT_WITH })
     }
 
     /// A `with` scope holding the (lazy) attribute set.
     pub(crate) fn with_scope(parent: &Arc<Env>, attrs: Value, outer: Option<u32>) -> Arc<Env> {
         Arc::new(Env {
-            slots: OnceLock::from(vec![attrs].into_boxed_slice()),
+            slots: OnceLock::from(Slots::One(attrs)),
             parent: Some(parent.clone()),
             with_outer: outer.unwrap_or(NO_OUTER_WITH),
         })
@@ -154,10 +180,11 @@ impl Env {
 
     /// Fills the slots of a deferred scope.
     pub(crate) fn fill(&self, slots: Box<[Value]>) {
-        let _ = self.slots.set(slots);
+        let _ = self.slots.set(Slots::from_boxed(slots));
     }
 
     /// The scope `depth` levels out (0 = this one).
+    #[inline]
     pub(crate) fn up(self: &Arc<Env>, depth: u32) -> Option<&Arc<Env>> {
         let mut env = self;
         for _ in 0..depth {
@@ -167,8 +194,12 @@ impl Env {
     }
 
     /// A slot's value, if the scope is filled.
+    #[inline]
     pub(crate) fn slot(&self, slot: u32) -> Option<&Value> {
-        self.slots.get().and_then(|s| s.get(slot as usize))
+        match self.slots.get()? {
+            Slots::One(v) => (slot == 0).then_some(v),
+            Slots::Many(s) => s.get(slot as usize),
+        }
     }
 
     /// For a `with` scope: distance to the next enclosing `with`.

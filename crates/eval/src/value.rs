@@ -127,6 +127,16 @@ impl Value {
         }
     }
 
+    /// The evaluated value, by reference (no reference-count traffic), if
+    /// this is not a thunk or an already-forced one.
+    #[inline]
+    pub(crate) fn forced(&self) -> Option<&Value> {
+        match self {
+            Value::Thunk(t) => t.get(),
+            v => Some(v),
+        }
+    }
+
     /// Whether two values are the same allocation (CppNix's pointer-equality
     /// shortcut in `==`).
     pub(crate) fn same_allocation(&self, other: &Value) -> bool {

@@ -76,6 +76,8 @@ fn run_case(lang: &Path, name: &str) -> Result<(), String> {
     env.io = Arc::new(TestIo);
     let fix = |s: &str| s.replace(&pwd, "/pwd");
     if name.starts_with("eval-fail-") {
+        // lang.sh leaves HOME as the test environment sets it (a test home).
+        env.home = Some("/test-home".into());
         let flags: Vec<String> = if flags_path.exists() {
             read(&flags_path)
                 .lines()
@@ -97,6 +99,7 @@ fn run_case(lang: &Path, name: &str) -> Result<(), String> {
             return Err(format!("exit code {code}, expected 1"));
         }
         let got = fix(&(out + &err));
+        dump(name, "err", &got);
         let expected = read(&lang.join(format!("{name}.err.exp")));
         if lang.join(format!("{name}.postprocess")).exists() {
             return compare("err", &digits(&got), &digits(&expected));
@@ -127,11 +130,21 @@ fn run_case(lang: &Path, name: &str) -> Result<(), String> {
         let msg = e.lines().rfind(|l| l.contains("error:")).unwrap_or("");
         return Err(format!("exit code {code}: {msg}"));
     }
+    dump(name, "out", &fix(&out));
+    dump(name, "err", &fix(&err));
     compare("out", &fix(&out), &read(&lang.join(exp_file)))?;
     if !exp_is_xml(name, lang) {
         compare("err", &fix(&err), &read(&lang.join(format!("{name}.err.exp"))))?;
     }
     Ok(())
+}
+
+/// With `NIXKIT_LANG_DUMP=dir`, writes what a case produced to `dir/name.what`
+/// (for diffing against the corpus by hand).
+fn dump(name: &str, what: &str, got: &str) {
+    if let Some(dir) = std::env::var_os("NIXKIT_LANG_DUMP") {
+        let _ = std::fs::write(Path::new(&dir).join(format!("{name}.{what}")), got);
+    }
 }
 
 fn exp_is_xml(name: &str, lang: &Path) -> bool {

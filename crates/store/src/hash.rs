@@ -389,6 +389,41 @@ pub(crate) fn base64_encode(input: &[u8]) -> String {
     out
 }
 
+/// Decodes padded standard base64 of any length; `None` if it is not valid base64.
+#[cfg_attr(not(feature = "binary-cache"), allow(dead_code))]
+pub(crate) fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let bytes = text.as_bytes();
+    if bytes.len() % 4 != 0 {
+        return None;
+    }
+    let pad = bytes.iter().rev().take_while(|&&c| c == b'=').count();
+    if pad > 2 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
+    let mut acc: u32 = 0;
+    let mut bits = 0u32;
+    for &c in &bytes[..bytes.len() - pad] {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    // Leftover bits must be zero for a canonical encoding.
+    (acc == 0).then_some(out)
+}
+
 /// Decodes padded base64 `text` into exactly `out.len()` bytes.
 fn base64_decode_into(
     whole: &str,

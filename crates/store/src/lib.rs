@@ -1,6 +1,15 @@
 //! Nix store foundations: nixbase32, hashes, store paths and their computation, NAR
 //! serialisation and parsing, and reference scanning — all compatible with CppNix.
 //!
+//! With the default features it is also the store itself: [`local`] (a SQLite-backed local
+//! store in CppNix's schema and layout, with atomic registration, GC and temporary roots),
+//! [`profiles`] (generations), [`export`] (`nix-store --export/--import`) and
+//! `binary_cache` (narinfo, ed25519 signatures, `file://` caches and substitution).
+//!
+//! ## Feature flags
+//! - `local` (default): the local store, profiles and the export format (SQLite, flock).
+//! - `binary-cache` (default, implies `local`): binary caches (ed25519, xz, zstd).
+//!
 //! ```
 //! use std::collections::BTreeSet;
 //! use nixkit_store::{Hash, HashAlgo, StoreDir};
@@ -24,13 +33,24 @@ pub mod hash_path;
 mod hash_sink;
 pub mod nar;
 pub mod nixbase32;
+mod path_info;
 pub mod refscan;
 pub mod store_path;
+
+#[cfg(feature = "binary-cache")]
+pub mod binary_cache;
+#[cfg(feature = "local")]
+pub mod export;
+#[cfg(feature = "local")]
+pub mod local;
+#[cfg(feature = "local")]
+pub mod profiles;
 
 pub use content_address::{
     output_path_name, ContentAddress, ContentAddressMethod, FileIngestionMethod, MakePathError,
 };
 pub use hash::{Hash, HashAlgo, HashEncoding, ParseHashError};
 pub use hash_sink::HashSink;
+pub use path_info::PathInfo;
 pub use refscan::{scan_for_references, RefScanner};
 pub use store_path::{InvalidName, ParseStorePathError, StoreDir, StorePath};

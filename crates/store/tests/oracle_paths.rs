@@ -29,7 +29,11 @@ fn nix_store(store: &str, args: &[&str], path: &Path) -> String {
 
 #[test]
 fn oracle_nix_store_add_fixed() {
-    if !Command::new("nix-store").arg("--version").output().is_ok_and(|o| o.status.success()) {
+    if !Command::new("nix-store")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
         eprintln!("skipped: nix-store not on PATH");
         return;
     }
@@ -48,13 +52,48 @@ fn oracle_nix_store_add_fixed() {
         let dir = StoreDir::new(store_dir).unwrap();
         let none = BTreeSet::new();
         let cases: [(&str, FileIngestionMethod, HashAlgo, Vec<&str>); 7] = [
-            ("tree", FileIngestionMethod::Recursive, HashAlgo::Sha256, vec!["--add"]),
-            ("file.txt", FileIngestionMethod::Recursive, HashAlgo::Sha256, vec!["--add"]),
-            ("tree", FileIngestionMethod::Recursive, HashAlgo::Sha1, vec!["--add-fixed", "--recursive", "sha1"]),
-            ("tree", FileIngestionMethod::Recursive, HashAlgo::Sha512, vec!["--add-fixed", "--recursive", "sha512"]),
-            ("file.txt", FileIngestionMethod::Flat, HashAlgo::Sha256, vec!["--add-fixed", "sha256"]),
-            ("file.txt", FileIngestionMethod::Flat, HashAlgo::Md5, vec!["--add-fixed", "md5"]),
-            ("file.txt", FileIngestionMethod::Flat, HashAlgo::Sha1, vec!["--add-fixed", "sha1"]),
+            (
+                "tree",
+                FileIngestionMethod::Recursive,
+                HashAlgo::Sha256,
+                vec!["--add"],
+            ),
+            (
+                "file.txt",
+                FileIngestionMethod::Recursive,
+                HashAlgo::Sha256,
+                vec!["--add"],
+            ),
+            (
+                "tree",
+                FileIngestionMethod::Recursive,
+                HashAlgo::Sha1,
+                vec!["--add-fixed", "--recursive", "sha1"],
+            ),
+            (
+                "tree",
+                FileIngestionMethod::Recursive,
+                HashAlgo::Sha512,
+                vec!["--add-fixed", "--recursive", "sha512"],
+            ),
+            (
+                "file.txt",
+                FileIngestionMethod::Flat,
+                HashAlgo::Sha256,
+                vec!["--add-fixed", "sha256"],
+            ),
+            (
+                "file.txt",
+                FileIngestionMethod::Flat,
+                HashAlgo::Md5,
+                vec!["--add-fixed", "md5"],
+            ),
+            (
+                "file.txt",
+                FileIngestionMethod::Flat,
+                HashAlgo::Sha1,
+                vec!["--add-fixed", "sha1"],
+            ),
         ];
         for (name, method, algo, args) in cases {
             let path = src.join(name);

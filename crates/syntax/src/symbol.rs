@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Mutex, OnceLock};
 
 /// An interned string. Equality and hashing are on the handle; ordering is by
@@ -23,9 +24,44 @@ const FIRST_SEGMENT: usize = 1024;
 /// Segments cover `FIRST_SEGMENT * (2^SEGMENTS - 1)` symbols: far beyond u32.
 const SEGMENTS: usize = 23;
 
+/// A small fast hash (FxHash's multiply-rotate scheme) for the interner:
+/// identifiers are short and not attacker-chosen keys into a long-lived map
+/// whose collisions matter for security.
+#[derive(Default)]
+pub(crate) struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write_u32(&mut self, n: u32) {
+        self.0 = (self.0.rotate_left(5) ^ u64::from(n)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+pub(crate) type FxBuild = BuildHasherDefault<FxHasher>;
+
+/// A hash map with the interner's fast hash, for maps keyed by symbols or
+/// short strings inside the crate.
+pub(crate) type FxHashMap<K, V> = HashMap<K, V, FxBuild>;
+
 struct Table {
     /// Text → symbol, guarded by a lock; only taken to intern.
-    index: Mutex<HashMap<&'static str, Symbol>>,
+    index: Mutex<HashMap<&'static str, Symbol, FxBuild>>,
     /// Symbol → text, append-only; read without locking.
     segments: [OnceLock<Box<[OnceLock<&'static str>]>>; SEGMENTS],
 }
@@ -33,7 +69,7 @@ struct Table {
 fn table() -> &'static Table {
     static TABLE: OnceLock<Table> = OnceLock::new();
     TABLE.get_or_init(|| Table {
-        index: Mutex::new(HashMap::with_capacity(4096)),
+        index: Mutex::new(HashMap::with_capacity_and_hasher(4096, FxBuild::default())),
         segments: std::array::from_fn(|_| OnceLock::new()),
     })
 }

@@ -14,6 +14,11 @@ mod store_cli;
 use std::path::Path;
 use std::process::ExitCode;
 
+/// mimalloc is markedly faster than the system allocator for the evaluator's
+/// many small, short-lived allocations (crates/eval/PERFORMANCE.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const USAGE: &str = "usage: nixkit <command> [args...]
 
 commands:

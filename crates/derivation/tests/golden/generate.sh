@@ -2,7 +2,7 @@
 # Regenerates the golden derivations with CppNix (`nix-instantiate`, tested with 2.8).
 #
 # Usage: generate.sh [N] [OUT_DIR] [STORE_DIR]
-#   N          number of cases from cases.nix (default 100; their input derivations come too)
+#   N          number of cases from cases.nix (default 1000, the committed set; their input derivations come too)
 #   OUT_DIR    where to write expected.tsv and drvs/ (default: this directory)
 #   STORE_DIR  logical store directory (default /nix/store)
 #
@@ -12,7 +12,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-n=${1:-100}
+n=${1:-1000}
 out=${2:-$here}
 store_dir=${3:-/nix/store}
 

@@ -22,6 +22,15 @@ pub(crate) static PRIMOPS: &[PrimOp] = &[
     primop!("floor", 1, floor),
 ];
 
+/// Forces argument `i`, which must be a number; `what` names it in the frame.
+fn number(s: &mut EvalState, a: &[Value], i: usize, expected: &str, what: &str) -> EvalResult<Value> {
+    match s.force(&a[i]) {
+        Ok(v @ (Value::Int(_) | Value::Float(_))) => Ok(v),
+        Ok(other) => Err(type_error(expected, &other).with_frame(format!("while evaluating the {what}"), Pos::NONE)),
+        Err(e) => Err(e),
+    }
+}
+
 /// Forces both arguments, which must be numbers.
 fn numbers(s: &mut EvalState, a: &[Value], what: &str, pos: Pos) -> EvalResult<(Value, Value)> {
     let mut out = [Value::Null, Value::Null];
@@ -77,10 +86,13 @@ fn mul(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
 }
 
 fn div(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
-    let (x, y) = numbers(s, a, "division", pos)?;
+    // CppNix checks the divisor first, and words these frames "operand".
+    let y = number(s, a, 1, "a float", "second operand of the division")?;
     if as_f64(&y) == 0.0 {
-        return Err(EvalError::eval("division by zero").at(pos));
+        return Err(EvalError::eval("division by zero"));
     }
+    let expected = if matches!(y, Value::Float(_)) { "a float" } else { "an integer" };
+    let x = number(s, a, 0, expected, "first operand of the division")?;
     match (&x, &y) {
         (Value::Int(p), Value::Int(q)) => p
             .checked_div(*q)

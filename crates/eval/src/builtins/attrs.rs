@@ -9,7 +9,7 @@ use nixkit_syntax::Symbol;
 
 use crate::builtins::{primop, Args};
 use crate::error::{EvalError, EvalResult};
-use crate::eval::{missing_attr, EvalState};
+use crate::eval::EvalState;
 use crate::source::{self, Pos};
 use crate::value::{Attr, Attrs, PrimOp, Value};
 
@@ -44,7 +44,8 @@ fn get_attr(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let attrs = args.attrs(s, 1)?;
     match attrs.get(name) {
         Some(v) => s.force(v),
-        None => Err(missing_attr(name, &attrs).at(pos)),
+        None => Err(EvalError::eval(format!("attribute '{name}' missing"))
+            .with_frame("in the attribute set under consideration", Pos::NONE)),
     }
 }
 
@@ -101,11 +102,20 @@ fn list_to_attrs(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> 
         let item = s
             .force_attrs(item, pos)
             .map_err(|e| e.with_frame("while evaluating an element of the list passed to builtins.listToAttrs", pos))?;
-        let name_value = item.get(name_sym).cloned().ok_or_else(|| missing_attr(name_sym, &item).at(pos))?;
-        let name = s
-            .force_string(&name_value, pos)
-            .map_err(|e| e.with_frame("while evaluating the `name` attribute of an element of the list passed to builtins.listToAttrs", pos))?;
-        let attr = item.get_attr(value_sym).ok_or_else(|| missing_attr(value_sym, &item).at(pos))?;
+        let pair_attr = |name: Symbol| {
+            item.get_attr(name).ok_or_else(|| {
+                EvalError::eval(format!("attribute '{name}' missing"))
+                    .with_frame("in a {name=...; value=...;} pair", Pos::NONE)
+            })
+        };
+        let name_attr = pair_attr(name_sym)?;
+        let name = s.force_string(&name_attr.value, name_attr.pos).map_err(|e| {
+            e.with_frame(
+                "while evaluating the `name` attribute of an element of the list passed to builtins.listToAttrs",
+                name_attr.pos,
+            )
+        })?;
+        let attr = pair_attr(value_sym)?;
         entries.push(Attr { name: Symbol::intern(name.as_str()), value: attr.value.clone(), pos: attr.pos });
     }
     // The first occurrence of a name wins: sort stably, keep the first of each run.
@@ -164,7 +174,8 @@ fn map_attrs(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
         .map(|x| Attr {
             name: x.name,
             value: EvalState::delay_call(f.clone(), vec![Value::string(x.name.as_str()), x.value.clone()], pos),
-            pos: x.pos,
+            // CppNix's result attributes carry no position.
+            pos: Pos::NONE,
         })
         .collect();
     Ok(Value::attrs(Attrs::from_sorted(mapped)))
@@ -172,6 +183,7 @@ fn map_attrs(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
 
 fn zip_attrs_with(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let args = Args::new(a, "zipAttrsWith", pos);
+    args.function(s, 0)?;
     let list = args.list(s, 1)?;
     let f = a[0].clone();
     let mut groups: HashMap<Symbol, Vec<Value>> = HashMap::new();

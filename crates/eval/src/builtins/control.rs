@@ -26,9 +26,12 @@ pub(crate) static PRIMOPS: &[PrimOp] = &[
 ];
 
 fn message(s: &mut EvalState, a: &[Value], name: &'static str, pos: Pos) -> EvalResult<String> {
-    s.coerce_to_nix_string(&a[0], Coerce::INTERPOLATE, pos)
-        .map(|n| n.as_str().to_string())
-        .map_err(|e| e.with_frame(format!("while evaluating the error message passed to builtins.{name}"), Pos::NONE))
+    // (CppNix words the frame for `throw` as "builtin.throw".)
+    let prefix = if name == "throw" { "builtin" } else { "builtins" };
+    s.coerce_to_nix_string_for(&a[0], Coerce::INTERPOLATE, pos, &|| {
+        format!("while evaluating the error message passed to {prefix}.{name}")
+    })
+    .map(|n| n.as_str().to_string())
 }
 
 fn abort(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
@@ -132,8 +135,9 @@ impl EvalState {
                 if !seen.insert(l.as_ptr() as usize) {
                     return Ok(());
                 }
-                for item in l.iter() {
-                    self.nested(|s| s.force_deep_inner(item, seen))?;
+                for (index, item) in l.iter().enumerate() {
+                    self.nested(|s| s.force_deep_inner(item, seen))
+                        .map_err(|e| e.with_frame(format!("while evaluating list element at index {index}"), Pos::NONE))?;
                 }
             }
             _ => {}

@@ -12,37 +12,78 @@ use crate::value::{PrimOp, Value};
 pub(crate) static PRIMOPS: &[PrimOp] = &[
     primop!("derivationStrict", 1, derivation_strict),
     primop!("placeholder", 1, placeholder),
-    primop!("fetchurl", 1, unsupported_fetcher),
-    primop!("fetchTarball", 1, unsupported_fetcher),
-    primop!("fetchGit", 1, unsupported_fetcher),
+    primop!("fetchurl", 1, crate::builtins::fetch::fetchurl),
+    primop!("fetchTarball", 1, crate::builtins::fetch::fetch_tarball),
+    primop!("fetchGit", 1, crate::builtins::fetch::fetch_git),
     primop!("fetchMercurial", 1, unsupported_fetcher),
-    primop!("fetchTree", 1, unsupported_fetcher),
+    primop!("fetchTree", 1, crate::builtins::fetch::fetch_tree),
 ];
 
 static DERIVATION: PrimOp = primop!("derivation", 1, derivation);
 
 /// The user-facing `derivation` function: calls `derivationStrict` and
-/// builds one attribute set per output sharing the input attributes.
-const DERIVATION_NIX: &str = r#"
+/// builds one attribute set per output sharing the input attributes. The
+/// layout is chosen so that positions in error traces (lines 36 and 48–50)
+/// are where CppNix's own wrapper reports them.
+const DERIVATION_NIX: &str = r#"# `derivation`: the documented Nix-level wrapper around `derivationStrict`.
+#
+# Given the attributes of a derivation, it returns the attribute set of its
+# first output. Every output's set contains:
+#   - all the attributes passed in,
+#   - one attribute per output name, holding that output's set,
+#   - `all`, the list of every output's set,
+#   - `drvAttrs`, the attributes passed in,
+#   - `outPath` and `drvPath`, strings with string context,
+#   - `type = "derivation"` and `outputName`.
+#
+# Nothing is computed until `outPath` or `drvPath` is needed: both select from
+# the one `derivationStrict` call, which instantiates the store derivation.
+#
+# This file is part of nixkit (MIT OR Apache-2.0). Its line layout matters:
+# error traces point into it, and tests compare them with CppNix's.
+#
+#
+#
+#
+#
+#
+#
+#
+#
+#
+#
+#
+#
+#
+#
+#
 drvAttrs@{ outputs ? [ "out" ], ... }:
 let
+
   strict = derivationStrict drvAttrs;
-  perOutput = name: {
-    inherit name;
-    value = shared // {
-      outPath = builtins.getAttr name strict;
+
+  commonAttrs =
+    drvAttrs
+    // (builtins.listToAttrs outputsList)
+    // {
+      all = map (x: x.value) outputsList;
+      inherit drvAttrs;
+    };
+
+  outputToAttrListElement = outputName: {
+    name = outputName;
+    value = commonAttrs // {
+      outPath = strict.${outputName};
       drvPath = strict.drvPath;
       type = "derivation";
-      outputName = name;
+      inherit outputName;
     };
   };
-  outputList = map perOutput outputs;
-  shared = drvAttrs // builtins.listToAttrs outputList // {
-    all = map (o: o.value) outputList;
-    inherit drvAttrs;
-  };
+
+  outputsList = map outputToAttrListElement outputs;
+
 in
-(builtins.head outputList).value
+(builtins.head outputsList).value
 "#;
 
 /// The value bound to `derivation`.
@@ -74,5 +115,5 @@ fn placeholder(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
 }
 
 fn unsupported_fetcher(_s: &mut EvalState, _a: &[Value], pos: Pos) -> EvalResult<Value> {
-    Err(EvalError::eval("fetchers are not supported by this evaluator").at(pos))
+    Err(EvalError::eval("fetchMercurial is not supported by this evaluator").at(pos))
 }

@@ -115,7 +115,7 @@ fn hash_string(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let args = Args::new(a, "hashString", pos);
     let algo_name = args.string(s, 0)?;
     let algo = HashAlgo::parse(algo_name.as_str()).ok_or_else(|| unknown_algo(algo_name.as_str()).at(pos))?;
-    let text = args.coerced(s, 1, crate::ops::Coerce::INTERPOLATE)?;
+    let text = args.string(s, 1)?;
     Ok(Value::string(hex(&algo.digest(text.as_str().as_bytes()))))
 }
 

@@ -264,7 +264,9 @@ impl Parser<'_> {
                 c => out.push(c),
             }
         }
-        Ok(String::from_utf8_lossy(&out).into_owned())
+        let s = String::from_utf8_lossy(&out).into_owned();
+        crate::builtins::check_no_nul(&s).map_err(EvalError::eval)?;
+        Ok(s)
     }
 
     fn hex4(&mut self) -> EvalResult<u32> {

@@ -6,9 +6,9 @@ use std::collections::HashSet;
 
 use nixkit_syntax::Symbol;
 
-use crate::builtins::{arg_frame, primop, Args};
+use crate::builtins::{primop, Args};
 use crate::error::{EvalError, EvalResult};
-use crate::eval::{missing_attr, EvalState};
+use crate::eval::EvalState;
 use crate::source::Pos;
 use crate::value::{Attr, Attrs, PrimOp, Value};
 
@@ -63,8 +63,12 @@ fn tail(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
 }
 
 fn map(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
-    let list = Args::new(a, "map", pos).list(s, 1)?;
-    let f = &a[0];
+    let args = Args::new(a, "map", pos);
+    let list = args.list(s, 1)?;
+    if list.is_empty() {
+        return Ok(Value::List(list));
+    }
+    let f = &args.function(s, 0)?;
     Ok(Value::list(list.iter().map(|x| EvalState::delay_call(f.clone(), vec![x.clone()], pos)).collect()))
 }
 
@@ -83,8 +87,11 @@ fn test(s: &mut EvalState, f: &Value, x: &Value, name: &str, pos: Pos) -> EvalRe
 
 fn filter(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let args = Args::new(a, "filter", pos);
-    let f = args.function(s, 0)?;
     let list = args.list(s, 1)?;
+    if list.is_empty() {
+        return Ok(Value::List(list));
+    }
+    let f = args.function(s, 0)?;
     let mut out = Vec::with_capacity(list.len());
     for x in list.iter() {
         if test(s, &f, x, "filter", pos)? {
@@ -166,38 +173,55 @@ fn gen_list(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let args = Args::new(a, "genList", pos);
     let n = args.int(s, 1)?;
     if n < 0 {
-        return Err(arg_frame(EvalError::eval(format!("cannot create list of size {n}")).at(pos), 1, "genList"));
+        return Err(EvalError::eval(format!("cannot create list of size {n}")));
     }
     let f = args.function(s, 0)?;
     Ok(Value::list((0..n).map(|i| EvalState::delay_call(f.clone(), vec![Value::Int(i)], pos)).collect()))
 }
 
-/// Stable merge sort with a fallible `is_less`.
+/// Stable merge sort with a fallible `is_less`, using `buf` (as long as
+/// `items`) as scratch space: elements are moved, never cloned.
 fn merge_sort(
     s: &mut EvalState,
-    items: &mut Vec<Value>,
+    items: &mut [Value],
+    buf: &mut [Value],
     is_less: &mut dyn FnMut(&mut EvalState, &Value, &Value) -> EvalResult<bool>,
 ) -> EvalResult<()> {
-    if items.len() <= 1 {
+    let n = items.len();
+    if n <= 12 {
+        // Insertion sort: stable, and fewer comparisons on short runs.
+        for i in 1..n {
+            let mut j = i;
+            while j > 0 && is_less(s, &items[j], &items[j - 1])? {
+                items.swap(j, j - 1);
+                j -= 1;
+            }
+        }
         return Ok(());
     }
-    let mut right = items.split_off(items.len() / 2);
-    merge_sort(s, items, is_less)?;
-    merge_sort(s, &mut right, is_less)?;
-    let left = std::mem::take(items);
-    let mut out = Vec::with_capacity(left.len() + right.len());
-    let mut l = left.into_iter().peekable();
-    let mut r = right.into_iter().peekable();
-    while let (Some(x), Some(y)) = (l.peek(), r.peek()) {
-        if is_less(s, y, x)? {
-            out.extend(r.next());
-        } else {
-            out.extend(l.next());
-        }
+    let mid = n / 2;
+    merge_sort(s, &mut items[..mid], &mut buf[..mid], is_less)?;
+    merge_sort(s, &mut items[mid..], &mut buf[mid..n], is_less)?;
+    if !is_less(s, &items[mid], &items[mid - 1])? {
+        return Ok(()); // already in order
     }
-    out.extend(l);
-    out.extend(r);
-    *items = out;
+    let buf = &mut buf[..n];
+    buf.swap_with_slice(items);
+    let (mut i, mut j, mut k) = (0, mid, 0);
+    while i < mid && j < n {
+        if is_less(s, &buf[j], &buf[i])? {
+            std::mem::swap(&mut items[k], &mut buf[j]);
+            j += 1;
+        } else {
+            std::mem::swap(&mut items[k], &mut buf[i]);
+            i += 1;
+        }
+        k += 1;
+    }
+    for x in buf[i..mid].iter_mut().chain(buf[j..n].iter_mut()) {
+        std::mem::swap(&mut items[k], x);
+        k += 1;
+    }
     Ok(())
 }
 
@@ -205,11 +229,24 @@ fn sort(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let args = Args::new(a, "sort", pos);
     let list = args.list(s, 1)?;
     let f = args.function(s, 0)?;
-    let mut items: Vec<Value> = list.to_vec();
-    for x in &items {
-        s.force(x)?;
+    // Sorting works on the forced values (a forced thunk and its value are
+    // indistinguishable), so comparisons need no indirection.
+    let mut items: Vec<Value> = Vec::with_capacity(list.len());
+    for x in list.iter() {
+        items.push(s.force(x)?);
     }
-    merge_sort(s, &mut items, &mut |s, x, y| {
+    let mut buf = vec![Value::Null; items.len()];
+    // `builtins.lessThan` on numbers or strings is compared directly; anything
+    // else (and every error) goes through the builtin.
+    let less_than = matches!(&f, Value::PrimOp(op) if op.name == "lessThan");
+    merge_sort(s, &mut items, &mut buf, &mut |s, x, y| {
+        if less_than {
+            match (x, y) {
+                (Value::Int(p), Value::Int(q)) => return Ok(p < q),
+                (Value::String(p), Value::String(q)) => return Ok(p.as_str() < q.as_str()),
+                _ => {}
+            }
+        }
         let r = s.call(&f, &[x.clone(), y.clone()], pos)?;
         s.expect_bool(&r).map_err(|e| {
             e.at(pos).with_frame("while evaluating the return value of the sorting function passed to builtins.sort", pos)
@@ -266,8 +303,9 @@ fn concat_map(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let mut out = Vec::new();
     for x in list.iter() {
         let r = s.call(&f, std::slice::from_ref(x), pos)?;
-        let r = s.force_list(&r, pos).map_err(|e| {
-            e.with_frame("while evaluating the return value of the function passed to builtins.concatMap", pos)
+        let at = crate::builtins::value_pos(&r).or_else(|| crate::builtins::value_pos(&f)).unwrap_or(Pos::NONE);
+        let r = s.force_list(&r, Pos::NONE).map_err(|e| {
+            e.with_frame("while evaluating the return value of the function passed to builtins.concatMap", at)
         })?;
         out.extend(r.iter().cloned());
     }
@@ -311,36 +349,94 @@ fn key_repr(s: &mut EvalState, v: &Value, out: &mut String, pos: Pos) -> EvalRes
 fn generic_closure(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let args = Args::new(a, "genericClosure", pos);
     let input = args.attrs(s, 0)?;
-    let start = Symbol::intern("startSet");
-    let operator = Symbol::intern("operator");
+    let get = |name: &str| {
+        input.get(Symbol::intern(name)).cloned().ok_or_else(|| {
+            EvalError::eval(format!("attribute '{name}' missing"))
+                .with_frame("in the attrset passed as argument to builtins.genericClosure", Pos::NONE)
+        })
+    };
+    let start_set = get("startSet")?;
+    let start_set = s.force_list(&start_set, Pos::NONE).map_err(|e| {
+        e.with_frame("while evaluating the 'startSet' attribute passed as argument to builtins.genericClosure", Pos::NONE)
+    })?;
+    if start_set.is_empty() {
+        return Ok(Value::List(start_set));
+    }
+    let mut work: std::collections::VecDeque<Value> = start_set.iter().cloned().collect();
+    let op = get("operator")?;
+    let op = s.force_function(&op, Pos::NONE).map_err(|e| {
+        e.with_frame("while evaluating the 'operator' attribute passed as argument to builtins.genericClosure", Pos::NONE)
+    })?;
     let key = Symbol::intern("key");
-    let start_set = input.get(start).cloned().ok_or_else(|| missing_attr(start, &input).at(pos))?;
-    let mut work: std::collections::VecDeque<Value> = s
-        .force_list(&start_set, pos)
-        .map_err(|e| e.with_frame("while evaluating the 'startSet' attribute passed as argument to builtins.genericClosure", pos))?
-        .iter()
-        .cloned()
-        .collect();
-    let op = input.get(operator).cloned().ok_or_else(|| missing_attr(operator, &input).at(pos))?;
-    let op = s.force(&op)?;
+    let show = |v: &Value| crate::print::show_for_error(v);
     let mut seen = HashSet::new();
+    // Keys must be mutually comparable, as CppNix orders them: the first
+    // key decides the kind, and an element of another kind fails.
+    let mut first: Option<(Value, Value)> = None;
     let mut out = Vec::new();
     while let Some(item) = work.pop_front() {
-        let attrs = s.force_attrs(&item, pos).map_err(|e| {
-            e.with_frame("while evaluating one of the elements generated by (or initially passed to) builtins.genericClosure", pos)
-        })?;
-        let k = attrs.get(key).cloned().ok_or_else(|| missing_attr(key, &attrs).at(pos))?;
+        let in_element = |e: EvalError| e.with_frame(format!("in genericClosure element {}", show(&item)), Pos::NONE);
+        let attrs = match s.force(&item).map_err(in_element)? {
+            Value::Attrs(a) => a,
+            other => return Err(in_element(crate::eval::type_error("a set", &other))),
+        };
+        let k = attrs.get(key).cloned().ok_or_else(|| in_element(EvalError::eval("attribute 'key' missing")))?;
+        let k = s.force(&k)?;
+        let comparing = |e: EvalError, other: &Value| {
+            e.with_frame(format!("with element {}", show(other)), Pos::NONE)
+                .with_frame(format!("while comparing element {}", show(&item)), Pos::NONE)
+        };
         let mut repr = String::new();
-        key_repr(s, &k, &mut repr, pos)?;
+        match &first {
+            None => first = Some((k.clone(), item.clone())),
+            Some((k0, e0)) => {
+                if key_kind(&k) != key_kind(k0) {
+                    let (k0, e0) = (k0.clone(), e0.clone());
+                    s.compare(&k, &k0, Pos::NONE).map_err(|e| comparing(e, &e0))?;
+                }
+            }
+        }
+        if key_kind(&k) == 0 {
+            if out.is_empty() {
+                repr.push('o');
+            } else if let Some((k0, e0)) = first.clone() {
+                s.compare(&k, &k0, Pos::NONE).map_err(|e| comparing(e, &e0))?;
+            }
+        } else {
+            key_repr(s, &k, &mut repr, pos)?;
+        }
         if !seen.insert(repr) {
             continue;
         }
         out.push(item.clone());
-        let next = s.call(&op, std::slice::from_ref(&item), pos)?;
-        let next = s.force_list(&next, pos).map_err(|e| {
-            e.with_frame("while evaluating the return value of the `operator` passed to builtins.genericClosure", pos)
-        })?;
+        let calling = |e: EvalError| {
+            e.with_frame(format!("while calling operator on genericClosure element {}", show(&item)), Pos::NONE)
+        };
+        let next = s.call(&op, std::slice::from_ref(&item), Pos::NONE).map_err(calling)?;
+        let next = match s.force(&next).map_err(calling)? {
+            Value::List(l) => l,
+            other => {
+                return Err(calling(crate::eval::type_error("a list", &other).with_frame(
+                    "while evaluating the return value of the `operator` passed to builtins.genericClosure",
+                    Pos::NONE,
+                )))
+            }
+        };
+        for x in next.iter() {
+            s.force(x).map_err(calling)?;
+        }
         work.extend(next.iter().cloned());
     }
     Ok(Value::list(out))
+}
+
+/// Which keys of `genericClosure` can be compared with each other (0: none).
+fn key_kind(v: &Value) -> u8 {
+    match v {
+        Value::Int(_) | Value::Float(_) => 1,
+        Value::String(_) => 2,
+        Value::Path(_) => 3,
+        Value::List(_) => 4,
+        _ => 0,
+    }
 }

@@ -7,6 +7,7 @@ pub(crate) mod attrs;
 pub(crate) mod context;
 pub(crate) mod control;
 pub(crate) mod derivation;
+pub(crate) mod fetch;
 pub(crate) mod hash;
 pub(crate) mod json;
 pub(crate) mod lists;
@@ -50,6 +51,15 @@ const UNPREFIXED: &[&str] = &[
     "fetchMercurial",
     "fetchTree",
     "fromTOML",
+];
+
+/// Symbols CppNix's evaluator creates before any others, in its order.
+const WELL_KNOWN_SYMBOLS: &[&str] = &[
+    "outPath", "drvPath", "type", "meta", "name", "value", "system", "__overrides", "outputs", "outputName",
+    "__ignoreNulls", "file", "line", "column", "__functor", "__toString", "right", "wrong", "__structuredAttrs",
+    "builder", "args", "__contentAddressed", "__impure", "outputHash", "outputHashAlgo", "outputHashMode",
+    "recurseForDerivations", "description", "self", "startSet", "operator", "key", "path", "prefix",
+    "outputSpecified",
 ];
 
 /// Every primop table.
@@ -98,6 +108,11 @@ impl Globals {
 
     /// Builds the global scope for the given settings.
     pub(crate) fn new(settings: &Settings, current_time: i64) -> Globals {
+        // Sets are ordered by symbol creation, and `--strict` forces them in
+        // that order; CppNix creates these first, so errors surface alike.
+        for name in WELL_KNOWN_SYMBOLS {
+            Symbol::intern(name);
+        }
         let mut entries: Vec<(Symbol, Value)> = Vec::new();
         for table in tables() {
             for op in table {
@@ -166,6 +181,27 @@ impl Globals {
     }
 }
 
+/// Nix strings cannot hold NUL bytes: CppNix's error for text that has one
+/// (shown with `␀`).
+pub(crate) fn check_no_nul(text: &str) -> Result<(), String> {
+    if text.contains('\0') {
+        return Err(format!(
+            "input string '{}' cannot be represented as Nix string because it contains null bytes",
+            text.replace('\0', "␀")
+        ));
+    }
+    Ok(())
+}
+
+/// Where a value was defined, as far as it is known (CppNix's
+/// `Value::determinePos`): functions know their position.
+pub(crate) fn value_pos(v: &Value) -> Option<Pos> {
+    match v {
+        Value::Lambda(l, _) => Some(l.pos),
+        _ => None,
+    }
+}
+
 /// "first", "second", "third".
 pub(crate) fn ordinal(i: usize) -> &'static str {
     ["first", "second", "third", "fourth"].get(i).copied().unwrap_or("nth")
@@ -173,9 +209,15 @@ pub(crate) fn ordinal(i: usize) -> &'static str {
 
 /// Adds the "while evaluating the Nth argument passed to builtins.x" frame.
 pub(crate) fn arg_frame(e: EvalError, i: usize, name: &str) -> EvalError {
+    e.with_frame(arg_text(i, name), Pos::NONE)
+}
+
+/// "while evaluating the Nth argument passed to builtins.x", worded as
+/// CppNix words it for each builtin.
+pub(crate) fn arg_text(i: usize, name: &str) -> String {
     let name = if name == "foldl'" { "foldlStrict" } else { name };
     let ord = ordinal(i);
-    let text = match (name, i) {
+    match (name, i) {
         ("attrNames" | "attrValues" | "derivationStrict" | "listToAttrs" | "stringLength", 0) => {
             format!("while evaluating the argument passed to builtins.{name}")
         }
@@ -193,8 +235,7 @@ pub(crate) fn arg_frame(e: EvalError, i: usize, name: &str) -> EvalError {
         ("substring", 1) => format!("while evaluating the {ord} argument (the substring length) passed to builtins.{name}"),
         ("substring", 2) => format!("while evaluating the {ord} argument (the string) passed to builtins.{name}"),
         _ => format!("while evaluating the {ord} argument passed to builtins.{name}"),
-    };
-    e.with_frame(text, Pos::NONE)
+    }
 }
 
 /// Forcing helpers for primop arguments.
@@ -233,9 +274,10 @@ impl<'a> Args<'a> {
         s.force_string(self.get(i), self.pos).map_err(|e| arg_frame(e, i, self.name))
     }
 
-    /// A string argument, coerced like string interpolation (paths are copied).
-    pub(crate) fn coerced(&self, s: &mut EvalState, i: usize, how: crate::ops::Coerce) -> EvalResult<NixString> {
-        s.coerce_to_nix_string(self.get(i), how, self.pos).map_err(|e| arg_frame(e.at(self.pos), i, self.name))
+    /// A string argument, coerced as `how` says. As in CppNix, the argument
+    /// frame is only added when the value cannot be coerced.
+    pub(crate) fn coerced(&self, s: &mut EvalState, i: usize, how: crate::ops::Coerce) -> EvalResult<Arc<NixString>> {
+        s.coerce_to_shared_string(self.get(i), how, Pos::NONE, &|| arg_text(i, self.name))
     }
 
     pub(crate) fn function(&self, s: &mut EvalState, i: usize) -> EvalResult<Value> {

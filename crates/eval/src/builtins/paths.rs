@@ -70,7 +70,7 @@ impl EvalState {
     }
 
     pub(crate) fn read_file_bytes(&mut self, path: &str, pos: Pos) -> EvalResult<Vec<u8>> {
-        self.io.read_file(path).map_err(|e| io_error(path, &e, pos))
+        self.io.read_file(path).or_else(|e| self.store.read_unwritten(path).ok_or_else(|| io_error(path, &e, pos)))
     }
 
     /// The store path a path value is copied to (`"${./x}"`).
@@ -258,12 +258,23 @@ fn get_env(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
 fn to_file(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let args = Args::new(a, "toFile", pos);
     let name = args.string(s, 0)?;
-    let contents = args.coerced(s, 1, Coerce::INTERPOLATE)?;
-    let refs: Vec<String> = contents.context().map(|c| c.iter().map(|r| r.to_string()).collect()).unwrap_or_default();
+    let contents = args.string(s, 1)?;
+    let mut refs: Vec<String> = Vec::new();
+    for c in contents.context().into_iter().flatten() {
+        if c.starts_with(['=', '!']) {
+            return Err(EvalError::eval(format!(
+                "files created by builtins.toFile may not reference derivations, but {} references {c}",
+                name.as_str()
+            ))
+            .at(pos));
+        }
+        refs.push(c.to_string());
+    }
     let p = s
         .store
         .add_text(name.as_str(), contents.as_str(), &refs)
         .map_err(|e| EvalError::eval(e).at(pos))?;
+    s.record_text_path(&p, &refs);
     let mut ctx = Context::new();
     ctx.insert(p.clone().into());
     Ok(Value::string_with_context(p, ctx))

@@ -81,7 +81,8 @@ impl EvalState {
             return Ok(r.clone());
         }
         let translated = translate(re);
-        let source = if anchored { format!("^(?:{translated})$") } else { translated };
+        // POSIX `.` matches any character, newlines included: `(?s)`.
+        let source = if anchored { format!("(?s)^(?:{translated})$") } else { format!("(?s){translated}") };
         let compiled = Regex::new(&source)
             .map_err(|_| EvalError::eval(format!("invalid regular expression '{re}'")).at(pos))?;
         let compiled = Arc::new(compiled);
@@ -105,7 +106,7 @@ fn captures_list(caps: &regex::Captures<'_>) -> Value {
 fn match_(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let args = Args::new(a, "match", pos);
     let re = args.string(s, 0)?;
-    let text = args.coerced(s, 1, crate::ops::Coerce::INTERPOLATE)?;
+    let text = args.string(s, 1)?;
     let re = s.regex(re.as_str(), true, pos)?;
     Ok(match re.captures(text.as_str()) {
         Some(caps) => captures_list(&caps),
@@ -116,7 +117,7 @@ fn match_(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
 fn split(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let args = Args::new(a, "split", pos);
     let re = args.string(s, 0)?;
-    let text = args.coerced(s, 1, crate::ops::Coerce::INTERPOLATE)?;
+    let text = args.string(s, 1)?;
     let re = s.regex(re.as_str(), false, pos)?;
     let input = text.as_str();
     let mut out = Vec::new();

@@ -2,7 +2,7 @@
 //! `concatStringsSep`, `replaceStrings`, and the edit distance used for
 //! "did you mean" suggestions.
 
-use crate::builtins::{arg_frame, primop, Args};
+use crate::builtins::{arg_text, primop, Args};
 use crate::error::{EvalError, EvalResult};
 use crate::eval::EvalState;
 use crate::ops::Coerce;
@@ -37,9 +37,7 @@ fn string_value(n: NixString) -> Value {
 }
 
 fn to_string(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
-    let n = s
-        .coerce_to_nix_string(&a[0], Coerce::TO_STRING, pos)
-        .map_err(|e| arg_frame(e.at(pos), 0, "toString"))?;
+    let n = s.coerce_to_nix_string_for(&a[0], Coerce::TO_STRING, pos, &|| arg_text(0, "toString"))?;
     Ok(string_value(n))
 }
 
@@ -84,10 +82,10 @@ fn concat_strings_sep(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Va
         if i > 0 {
             out.push_str(sep.as_str());
         }
-        let piece = s.coerce_to_string(item, &mut ctx, Coerce::INTERPOLATE, pos).map_err(|e| {
-            e.at(pos).with_frame("while evaluating one element of the list of strings to concat passed to builtins.concatStringsSep", pos)
+        s.coerce_into(item, &mut ctx, Coerce::INTERPOLATE, pos, &mut out, &|| {
+            "while evaluating one element of the list of strings to concat passed to builtins.concatStringsSep"
+                .to_string()
         })?;
-        out.push_str(&piece);
     }
     Ok(Value::string_with_context(out, ctx))
 }
@@ -96,20 +94,19 @@ fn replace_strings(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value
     let args = Args::new(a, "replaceStrings", pos);
     let from = args.list(s, 0)?;
     let to = args.list(s, 1)?;
-    let text = args.coerced(s, 2, Coerce::INTERPOLATE)?;
     if from.len() != to.len() {
         return Err(EvalError::eval(
             "'from' and 'to' arguments passed to builtins.replaceStrings have different lengths",
-        )
-        .at(pos));
+        ));
     }
     let mut froms = Vec::with_capacity(from.len());
     for f in from.iter() {
-        let f = s.force_string(f, pos).map_err(|e| {
-            e.with_frame("while evaluating one of the strings to replace passed to builtins.replaceStrings", pos)
+        let f = s.force_string(f, Pos::NONE).map_err(|e| {
+            e.with_frame("while evaluating one of the strings to replace passed to builtins.replaceStrings", Pos::NONE)
         })?;
         froms.push(f);
     }
+    let text = args.string(s, 2)?;
     // Replacement strings are forced lazily, once each.
     let mut tos: Vec<Option<NixString>> = vec![None; to.len()];
     let mut ctx = text.context().cloned().unwrap_or_default();
@@ -123,10 +120,13 @@ fn replace_strings(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value
             let f = f.as_str();
             if bytes[i..].starts_with(f.as_bytes()) {
                 if tos[k].is_none() {
-                    let t = s.coerce_to_nix_string(&to[k], Coerce::INTERPOLATE, pos).map_err(|e| {
-                        e.with_frame("while evaluating one of the replacement strings passed to builtins.replaceStrings", pos)
+                    let t = s.force_string(&to[k], Pos::NONE).map_err(|e| {
+                        e.with_frame(
+                            "while evaluating one of the replacement strings passed to builtins.replaceStrings",
+                            Pos::NONE,
+                        )
                     })?;
-                    tos[k] = Some(t);
+                    tos[k] = Some((*t).clone());
                 }
                 if let Some(t) = &tos[k] {
                     out.push_str(t.as_str());

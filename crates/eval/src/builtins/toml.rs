@@ -13,12 +13,7 @@ pub(crate) static PRIMOPS: &[PrimOp] = &[primop!("fromTOML", 1, from_toml)];
 fn convert(v: toml::Value, timestamps: bool) -> Result<Value, String> {
     Ok(match v {
         toml::Value::String(s) => {
-            if s.contains('\0') {
-                return Err(format!(
-                    "error: input string '{}' cannot be represented as Nix string because it contains null bytes",
-                    s.replace('\0', "␀")
-                ));
-            }
+            crate::builtins::check_no_nul(&s).map_err(|e| format!("error: {e}"))?;
             Value::string(s)
         }
         toml::Value::Integer(i) => Value::Int(i),
@@ -39,6 +34,7 @@ fn convert(v: toml::Value, timestamps: bool) -> Result<Value, String> {
         toml::Value::Table(t) => {
             let mut entries = Vec::with_capacity(t.len());
             for (k, v) in t {
+                crate::builtins::check_no_nul(&k).map_err(|e| format!("error: {e}"))?;
                 entries.push(Attr { name: Symbol::intern(&k), value: convert(v, timestamps)?, pos: Pos::NONE });
             }
             Value::attrs(Attrs::from_unsorted(entries))

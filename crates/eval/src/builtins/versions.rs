@@ -28,7 +28,7 @@ pub(crate) fn split_drv_name(s: &str) -> (&str, &str) {
 }
 
 fn parse_drv_name(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
-    let text = Args::new(a, "parseDrvName", pos).coerced(s, 0, crate::ops::Coerce::INTERPOLATE)?;
+    let text = Args::new(a, "parseDrvName", pos).string(s, 0)?;
     let (name, version) = split_drv_name(text.as_str());
     Ok(Value::attrs(Attrs::from_pairs([
         (Symbol::intern("name"), Value::string(name)),

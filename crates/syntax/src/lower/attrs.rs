@@ -1,7 +1,6 @@
 //! Bindings (`{ ... }`, `let`, `let { }`) with CppNix's merging of nested
 //! attribute paths and its duplicate-attribute errors.
 
-use std::collections::HashMap;
 
 use rnix::{SyntaxKind::*, SyntaxNode};
 
@@ -10,6 +9,7 @@ use super::{node_span, Lowerer};
 use crate::ast::*;
 use crate::error::ParseErrorKind;
 use crate::print::attr_path_string;
+use crate::symbol::FxHashMap;
 use crate::Symbol;
 
 /// An attribute set under construction.
@@ -17,7 +17,7 @@ struct Builder {
     recursive: bool,
     span: Span,
     attrs: Vec<Entry>,
-    index: HashMap<Symbol, usize>,
+    index: FxHashMap<Symbol, usize>,
     dynamic: Vec<DynamicAttr>,
     inherit_from: Vec<Expr>,
 }
@@ -41,7 +41,7 @@ impl Builder {
             recursive,
             span,
             attrs: Vec::new(),
-            index: HashMap::new(),
+            index: FxHashMap::default(),
             dynamic: Vec::new(),
             inherit_from: Vec::new(),
         }

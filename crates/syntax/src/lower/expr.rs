@@ -16,6 +16,7 @@ pub(crate) fn var(name: &str, span: Span) -> Expr {
     }
 }
 
+
 fn call(fun: Expr, args: Vec<Expr>, pos: Span, span: Span) -> Expr {
     Expr { span, kind: ExprKind::Call(Box::new(Call { fun, args, pos })) }
 }
@@ -24,7 +25,17 @@ fn error_expr(span: Span) -> Expr {
     Expr { span, kind: ExprKind::Error }
 }
 
-impl Lowerer<'_> {
+impl<'a> Lowerer<'a> {
+    /// Interns the text of an identifier node, through the per-file cache.
+    pub(crate) fn ident_symbol(&mut self, node: &SyntaxNode) -> Symbol {
+        let r = node.text_range();
+        // Identifier bytes are the same in the text rnix saw and in ours.
+        match self.text.get(usize::from(r.start())..usize::from(r.end())) {
+            Some(name) => *self.symbols.entry(name).or_insert_with(|| Symbol::intern(name)),
+            None => Symbol::intern(&node.text().to_string()),
+        }
+    }
+
     /// Lowers an expression node.
     pub(crate) fn expr(&mut self, node: &SyntaxNode) -> Expr {
         self.depth += 1;
@@ -54,10 +65,10 @@ impl Lowerer<'_> {
         match node.kind() {
             NODE_PAREN | NODE_ROOT => self.nth_expr(node, 0),
             NODE_LITERAL => self.literal(node),
-            NODE_IDENT => {
-                let text = node.text().to_string();
-                var(&text, span)
-            }
+            NODE_IDENT => Expr {
+                span,
+                kind: ExprKind::Var(Var { name: self.ident_symbol(node), resolution: Resolution::Global }),
+            },
             NODE_CUR_POS => Expr { span, kind: ExprKind::CurPos },
             NODE_STRING => self.string(node),
             NODE_PATH_ABS | NODE_PATH_REL => self.path(node),
@@ -443,7 +454,7 @@ impl Lowerer<'_> {
         match param {
             Some(p) if p.kind() == NODE_IDENT_PARAM => {
                 if let Some(id) = p.children().next() {
-                    arg = Some((Symbol::intern(&id.text().to_string()), node_span(&id)));
+                    arg = Some((self.ident_symbol(&id), node_span(&id)));
                 }
             }
             Some(p) if p.kind() == NODE_PATTERN => {
@@ -470,7 +481,7 @@ impl Lowerer<'_> {
                 NODE_PAT_ENTRY => {
                     let mut kids = c.children();
                     let Some(id) = kids.next() else { continue };
-                    let name = Symbol::intern(&id.text().to_string());
+                    let name = self.ident_symbol(&id);
                     let fspan = node_span(&id);
                     let default = kids.next().map(|d| self.expr(&d));
                     if entries.iter().any(|e| e.name == name) {
@@ -480,7 +491,7 @@ impl Lowerer<'_> {
                 }
                 NODE_PAT_BIND => {
                     if let Some(id) = c.children().next() {
-                        bind = Some((Symbol::intern(&id.text().to_string()), node_span(&id)));
+                        bind = Some((self.ident_symbol(&id), node_span(&id)));
                     }
                 }
                 _ => {}
@@ -500,7 +511,7 @@ impl Lowerer<'_> {
     pub(crate) fn attr_name(&mut self, node: &SyntaxNode) -> AttrName {
         let span = node_span(node);
         let e = match node.kind() {
-            NODE_IDENT => return AttrName::Static(Symbol::intern(&node.text().to_string()), span),
+            NODE_IDENT => return AttrName::Static(self.ident_symbol(node), span),
             NODE_STRING if node.first_token().is_some_and(|t| t.text() == "''") => {
                 // The grammar only allows `"` strings in attribute paths.
                 let found = "start of an indented string".to_owned();

@@ -43,7 +43,14 @@ pub(crate) fn parse(text: &str, options: &ParseOptions) -> Parse {
     let parsed = rnix::Root::parse(rnix_text);
     let root = parsed.syntax();
     let mut errors = rnix_errors::convert(parsed.errors(), text, &root);
-    let mut lowerer = Lowerer { text, options, errors: Vec::new(), lints: Vec::new(), depth: 0 };
+    let mut lowerer = Lowerer {
+        text,
+        options,
+        errors: Vec::new(),
+        lints: Vec::new(),
+        depth: 0,
+        symbols: Default::default(),
+    };
     let mut expr = match root.children().next() {
         Some(node) => lowerer.expr(&node),
         None => Expr { span: span_at(text.len()), kind: ExprKind::Error },
@@ -76,9 +83,24 @@ const MAX_TERMS: usize = 2 * MAX_DEPTH as usize;
 /// so a huge run without separators (`1+1+1+...`) would take quadratic time.
 const MAX_PATHLIKE_RUN: usize = 16 * 1024;
 
-fn is_pathlike(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"/_.+-%?:@&=$,!~*'".contains(&b)
-}
+/// Bytes that may continue a path or URI token, as a lookup table. (`'` and
+/// `*`, which URIs may also contain, are left out: `''` opens a string and
+/// `/*` a comment, and the run limit only needs to be approximate.)
+const PATHLIKE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = (i as u8).is_ascii_alphanumeric();
+        i += 1;
+    }
+    let extra = b"/_.+-%?:@&=$,!~";
+    let mut j = 0;
+    while j < extra.len() {
+        t[extra[j] as usize] = true;
+        j += 1;
+    }
+    t
+};
 
 /// Rejects input whose nesting would exhaust the stack or take quadratic
 /// time in rnix, before rnix sees it. A linear scan that knows just enough
@@ -93,48 +115,48 @@ fn prescan(text: &str) -> Option<ParseError> {
     let b = text.as_bytes();
     // Each open bracket or interpolation, and the mode to return to.
     let mut stack: Vec<(u8, Mode)> = Vec::new();
-    let mut mode = Mode::Code;
-    let (mut run, mut run_start, mut prefix) = (0usize, 0usize, 0usize);
     // Terms at each nesting level (index 0 is the top level).
     let mut terms: Vec<usize> = vec![0];
+    let mut mode = Mode::Code;
+    let mut prefix = 0usize;
     let mut i = 0;
     while i < b.len() {
         let c = b[i];
         match mode {
-            Mode::Code => {
+            Mode::Code if PATHLIKE[c as usize] => {
+                let start = i;
+                while i < b.len() && PATHLIKE[b[i] as usize] {
+                    i += 1;
+                }
+                let run = &b[start..i];
+                if run.len() > MAX_PATHLIKE_RUN {
+                    return Some(ParseError { kind: ParseErrorKind::TokenRunTooLong, span: span_at(start) });
+                }
+                if run.iter().all(|&x| x == b'-' || x == b'!') {
+                    prefix += run.len();
+                    if prefix > MAX_PREFIX_RUN {
+                        return Some(too_deep(start));
+                    }
+                } else {
+                    prefix = 0;
+                }
                 let in_list = stack.last().is_some_and(|(open, _)| *open == b'[');
-                let is_term = (is_pathlike(c) && run == 0) || b"<>|*".contains(&c);
-                if is_term && !in_list {
+                if !in_list {
                     if let Some(t) = terms.last_mut() {
                         *t += 1;
                         if *t > MAX_TERMS {
-                            return Some(too_deep(i));
+                            return Some(too_deep(start));
                         }
                     }
                 }
-                if c == b';' || c == b',' {
-                    if let Some(t) = terms.last_mut() {
-                        *t = 0;
-                    }
+                // A comment may start right after the run: `a/* ... */`.
+                if b.get(i) == Some(&b'*') && run.last() == Some(&b'/') {
+                    i = skip_block_comment(b, i - 1);
                 }
-                if is_pathlike(c) {
-                    if run == 0 {
-                        run_start = i;
-                    }
-                    run += 1;
-                    if run > MAX_PATHLIKE_RUN {
-                        return Some(ParseError { kind: ParseErrorKind::TokenRunTooLong, span: span_at(run_start) });
-                    }
-                } else {
-                    run = 0;
-                }
+                continue;
+            }
+            Mode::Code => {
                 match c {
-                    b'-' | b'!' => {
-                        prefix += 1;
-                        if prefix > MAX_PREFIX_RUN {
-                            return Some(too_deep(i));
-                        }
-                    }
                     b' ' | b'\t' | b'\n' | b'\r' => {}
                     _ => prefix = 0,
                 }
@@ -145,18 +167,24 @@ fn prescan(text: &str) -> Option<ParseError> {
                         }
                         continue;
                     }
-                    b'/' if b.get(i + 1) == Some(&b'*') => {
-                        i += 2;
-                        while i < b.len() && !(b[i] == b'*' && b.get(i + 1) == Some(&b'/')) {
-                            i += 1;
-                        }
-                        i += 2;
-                        continue;
-                    }
                     b'"' => mode = Mode::Dq,
                     b'\'' if b.get(i + 1) == Some(&b'\'') => {
                         mode = Mode::Ind;
                         i += 1;
+                    }
+                    b';' | b',' => {
+                        if let Some(t) = terms.last_mut() {
+                            *t = 0;
+                        }
+                    }
+                    b'<' | b'>' | b'|' | b'*' => {
+                        let in_list = stack.last().is_some_and(|(open, _)| *open == b'[');
+                        if let (false, Some(t)) = (in_list, terms.last_mut()) {
+                            *t += 1;
+                            if *t > MAX_TERMS {
+                                return Some(too_deep(i));
+                            }
+                        }
                     }
                     b'(' | b'[' | b'{' => {
                         stack.push((c, Mode::Code));
@@ -208,6 +236,15 @@ fn prescan(text: &str) -> Option<ParseError> {
     None
 }
 
+/// The offset just past the `*/` closing the comment opened at `at`.
+fn skip_block_comment(b: &[u8], at: usize) -> usize {
+    let mut i = at + 2;
+    while i < b.len() && !(b[i] == b'*' && b.get(i + 1) == Some(&b'/')) {
+        i += 1;
+    }
+    i + 2
+}
+
 fn too_deep(at: usize) -> ParseError {
     ParseError { kind: ParseErrorKind::TooDeep, span: span_at(at) }
 }
@@ -247,6 +284,8 @@ pub(crate) struct Lowerer<'a> {
     pub(crate) errors: Vec<ParseError>,
     pub(crate) lints: Vec<LintWarning>,
     pub(crate) depth: u32,
+    /// Identifiers seen in this file, to intern each distinct one only once.
+    pub(crate) symbols: crate::symbol::FxHashMap<&'a str, crate::Symbol>,
 }
 
 impl Lowerer<'_> {

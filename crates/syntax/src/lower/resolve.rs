@@ -1,21 +1,21 @@
 //! Variable resolution: binds every [`Var`] to a scope slot, a `with` lookup
 //! or a global, and reports undefined variables as CppNix does at parse time.
 
-use std::collections::HashMap;
 
 use crate::ast::*;
 use crate::error::{ParseError, ParseErrorKind};
+use crate::symbol::FxHashMap;
 use crate::{Globals, Symbol};
 
 enum Scope {
-    Slots { names: Vec<Symbol>, map: Option<HashMap<Symbol, u32>> },
+    Slots { names: Vec<Symbol>, map: Option<FxHashMap<Symbol, u32>> },
     With,
 }
 
 impl Scope {
     fn slots(names: Vec<Symbol>) -> Scope {
         let map = (names.len() > 8).then(|| {
-            let mut m = HashMap::with_capacity(names.len());
+            let mut m = FxHashMap::with_capacity_and_hasher(names.len(), Default::default());
             for (i, n) in names.iter().enumerate() {
                 m.entry(*n).or_insert(i as u32);
             }

@@ -1,0 +1,66 @@
+//! A small strictness analysis for function calls.
+//!
+//! CppNix allocates a thunk for every argument that is not already a value,
+//! and so must a faithful evaluator: whether a value is still a thunk is
+//! observable (`builtins.trace [ x ]` prints `«thunk»`). There is one case
+//! where it is not: when the first thing the called function does is force
+//! that argument. `fib (n - 1)` calls `n: if n < 2 then …`, whose first step
+//! is forcing `n`; between binding `n` and forcing it nothing can look at it.
+//! For such a call, an argument whose value can be computed right away
+//! without any possible error or side effect (integer arithmetic on known
+//! integers, see `eval::known_int_expr`) is passed as the value itself.
+//!
+//! [`first_forced_arg`] finds, for a chain of plain lambdas `a: b: body`,
+//! which argument `body` forces before anything else, if any.
+
+use crate::compile::{Expr, ExprKind};
+use nixkit_syntax::ast::BinaryOp;
+
+/// Which argument of a call is forced first by the callee.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct StrictArg {
+    /// How many arguments the call must supply for the body to run.
+    pub(crate) need: u32,
+    /// The argument (0 = first) forced first.
+    pub(crate) index: u32,
+}
+
+/// The variable `(depth, slot)` that evaluating `e` forces before evaluating
+/// anything else, following only constructs that evaluate a subexpression
+/// first and open no scope.
+fn first_forced(e: &Expr) -> Option<(u32, u32)> {
+    match &e.kind {
+        ExprKind::Local { depth, slot } => Some((*depth, *slot)),
+        ExprKind::Arith { lhs, .. } => first_forced(lhs),
+        ExprKind::If { cond, .. } | ExprKind::Assert { cond, .. } => first_forced(cond),
+        ExprKind::Not(x) => first_forced(x),
+        ExprKind::Binary { op: BinaryOp::Eq | BinaryOp::NotEq | BinaryOp::And | BinaryOp::Or | BinaryOp::Impl, lhs, .. } => {
+            first_forced(lhs)
+        }
+        ExprKind::Select { expr, .. } | ExprKind::HasAttr { expr, .. } => first_forced(expr),
+        ExprKind::Call { fun, .. } => first_forced(fun),
+        _ => None,
+    }
+}
+
+/// For a lambda whose (curried) body is `a0: a1: … ak: body` (no formal
+/// patterns), the argument `body` forces first. `body` is the lambda's
+/// body; `plain` says whether the lambda itself has no formals.
+pub(crate) fn first_forced_arg(body: &Expr, plain: bool) -> Option<StrictArg> {
+    if !plain {
+        return None;
+    }
+    let mut k = 0u32;
+    let mut e = body;
+    while let ExprKind::Lambda(l) = &e.kind {
+        if l.formals.is_some() {
+            return None;
+        }
+        k += 1;
+        e = &l.body;
+    }
+    match first_forced(e)? {
+        (depth, 0) if depth <= k => Some(StrictArg { need: k + 1, index: k - depth }),
+        _ => None,
+    }
+}

@@ -1,0 +1,326 @@
+//! A `file://` binary cache: `nix-cache-info`, `<hashPart>.narinfo` and `nar/<filehash>.nar[.xz|.zst]`.
+//! Exports paths from a [`LocalStore`] (signing them) and substitutes paths into one
+//! (checking signatures against trusted keys, the file hash and the NAR hash).
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use super::compression::Compression;
+use super::narinfo::{has_valid_signature, sign, NarInfo, NarInfoError};
+use super::signing::{PublicKey, SecretKey};
+use crate::local::{AddError, LocalStore, QueryError};
+use crate::nar::{dump_path, DumpError};
+use crate::{Hash, HashAlgo, HashEncoding, StoreDir, StorePath};
+
+/// Why a binary cache operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    /// The URL is not `file://…` or a plain directory.
+    #[error("unsupported binary cache URL '{0}' (only file:// is supported)")]
+    UnsupportedUrl(String),
+    /// A file system operation failed.
+    #[error("binary cache file '{path}': {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// A narinfo did not parse.
+    #[error("binary cache file '{path}': {source}")]
+    NarInfo {
+        /// The narinfo file.
+        path: PathBuf,
+        /// The parse error.
+        source: NarInfoError,
+    },
+    /// The cache is for another store directory.
+    #[error("binary cache is for store directory '{cache}', not '{ours}'")]
+    StoreDirMismatch {
+        /// The cache's `StoreDir`.
+        cache: String,
+        /// Ours.
+        ours: String,
+    },
+    /// The cache does not have the path.
+    #[error("path '{0}' is not available in the binary cache")]
+    NotInCache(String),
+    /// No signature by a trusted key.
+    #[error("cannot add path '{0}' because it lacks a signature by a trusted key")]
+    Untrusted(String),
+    /// The NAR file's hash differs from the narinfo's `FileHash`.
+    #[error("NAR file '{path}' has hash '{got}', but the narinfo says '{expected}'")]
+    FileHashMismatch {
+        /// The NAR file.
+        path: PathBuf,
+        /// From the narinfo.
+        expected: String,
+        /// Of the file.
+        got: String,
+    },
+    /// A compression this implementation does not read.
+    #[error("unsupported NAR compression '{0}'")]
+    UnsupportedCompression(String),
+    /// The path's contents no longer match its registered hash.
+    #[error("path '{0}' was modified in the local store; not exporting it")]
+    Modified(String),
+    /// Adding to the local store failed (including a NAR hash mismatch).
+    #[error(transparent)]
+    Add(#[from] AddError),
+    /// Querying the local store failed.
+    #[error(transparent)]
+    Query(#[from] QueryError),
+    /// Serialising a path failed.
+    #[error(transparent)]
+    Dump(#[from] DumpError),
+}
+
+/// True if `info` has a content address that yields `info.path`.
+fn is_content_addressed(store_dir: &StoreDir, info: &crate::PathInfo) -> bool {
+    let Some(ca) = &info.ca else {
+        return false;
+    };
+    let refs: BTreeSet<StorePath> = info.references_without_self().cloned().collect();
+    let self_ref = info.references.contains(&info.path);
+    store_dir
+        .make_path_from_ca(info.path.name(), ca, &refs, self_ref)
+        .is_ok_and(|p| p == info.path)
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> CacheError + '_ {
+    move |source| CacheError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Writes `data` to `path` atomically (temporary file, fsync, rename).
+fn write_atomic(path: &Path, data: &[u8]) -> Result<(), CacheError> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".tmp-{}", std::process::id()));
+    let tmp = PathBuf::from(tmp);
+    let file = fs::File::create(&tmp).map_err(io_err(&tmp))?;
+    io::Write::write_all(&mut &file, data).map_err(io_err(&tmp))?;
+    file.sync_all().map_err(io_err(&tmp))?;
+    fs::rename(&tmp, path).map_err(io_err(path))
+}
+
+/// A binary cache in a local directory.
+#[derive(Debug, Clone)]
+pub struct FileCache {
+    dir: PathBuf,
+    store_dir: StoreDir,
+}
+
+impl FileCache {
+    /// The cache at `url` (`file:///dir` or a plain path) for store directory `store_dir`.
+    pub fn new(url: &str, store_dir: StoreDir) -> Result<Self, CacheError> {
+        let dir = match url.split_once("://") {
+            Some(("file", rest)) => rest.split('?').next().unwrap_or(rest),
+            Some(_) => return Err(CacheError::UnsupportedUrl(url.to_owned())),
+            None => url,
+        };
+        Ok(Self {
+            dir: PathBuf::from(dir),
+            store_dir,
+        })
+    }
+
+    /// The cache directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Creates the layout and `nix-cache-info` if missing; checks the store directory.
+    pub fn init(&self) -> Result<(), CacheError> {
+        let nar = self.dir.join("nar");
+        fs::create_dir_all(&nar).map_err(io_err(&nar))?;
+        let info = self.dir.join("nix-cache-info");
+        if !info.exists() {
+            let text = format!("StoreDir: {}\n", self.store_dir.as_str());
+            write_atomic(&info, text.as_bytes())?;
+        }
+        self.check_store_dir()
+    }
+
+    /// Checks that `nix-cache-info` (if present) names our store directory.
+    pub fn check_store_dir(&self) -> Result<(), CacheError> {
+        let file = self.dir.join("nix-cache-info");
+        let text = match fs::read_to_string(&file) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(io_err(&file)(e)),
+        };
+        for line in text.lines() {
+            if let Some(dir) = line.strip_prefix("StoreDir: ") {
+                if dir != self.store_dir.as_str() {
+                    return Err(CacheError::StoreDirMismatch {
+                        cache: dir.to_owned(),
+                        ours: self.store_dir.as_str().to_owned(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn narinfo_path(&self, path: &StorePath) -> PathBuf {
+        self.dir.join(format!("{}.narinfo", path.hash_part()))
+    }
+
+    /// The narinfo of `path`, if the cache has it.
+    pub fn narinfo(&self, path: &StorePath) -> Result<Option<NarInfo>, CacheError> {
+        let file = self.narinfo_path(path);
+        let text = match fs::read_to_string(&file) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_err(&file)(e)),
+        };
+        let info =
+            NarInfo::parse(&self.store_dir, &text).map_err(|source| CacheError::NarInfo {
+                path: file.clone(),
+                source,
+            })?;
+        if info.info.path != *path {
+            return Err(CacheError::NarInfo {
+                path: file,
+                source: NarInfoError::BadValue {
+                    field: "StorePath",
+                    value: self.store_dir.print_path(&info.info.path),
+                },
+            });
+        }
+        Ok(Some(info))
+    }
+
+    /// Uploads `path` (already valid in `store`) unless the cache has it; signs with `key`.
+    pub fn upload(
+        &self,
+        store: &LocalStore,
+        path: &StorePath,
+        compression: Compression,
+        key: Option<&SecretKey>,
+    ) -> Result<bool, CacheError> {
+        if self.narinfo_path(path).exists() {
+            return Ok(false);
+        }
+        let printed = self.store_dir.print_path(path);
+        let mut info = store
+            .query_path_info(path)?
+            .ok_or_else(|| QueryError::NotValid(printed.clone()))?;
+        let mut nar = Vec::with_capacity(usize::try_from(info.nar_size).unwrap_or(0));
+        dump_path(&store.real_path(path), &mut nar)?;
+        if Hash::digest(HashAlgo::Sha256, &nar) != info.nar_hash {
+            return Err(CacheError::Modified(printed));
+        }
+        let file = self.dir.join("nar");
+        let compressed = compression.compress(&nar).map_err(io_err(&file))?;
+        let file_hash = Hash::digest(HashAlgo::Sha256, &compressed);
+        let url = format!(
+            "nar/{}.nar{}",
+            file_hash.encode(HashEncoding::Nix32, false),
+            compression.extension()
+        );
+        write_atomic(&self.dir.join(&url), &compressed)?;
+        if let Some(key) = key {
+            sign(&self.store_dir, &mut info, key);
+        }
+        let narinfo = NarInfo {
+            info,
+            url,
+            compression: compression.name().to_owned(),
+            file_hash: Some(file_hash),
+            file_size: Some(compressed.len() as u64),
+        };
+        write_atomic(
+            &self.narinfo_path(path),
+            narinfo.to_text(&self.store_dir).as_bytes(),
+        )?;
+        Ok(true)
+    }
+
+    /// Uploads the closure of `paths`; returns the paths actually written.
+    pub fn copy_closure(
+        &self,
+        store: &LocalStore,
+        paths: &BTreeSet<StorePath>,
+        compression: Compression,
+        key: Option<&SecretKey>,
+    ) -> Result<Vec<StorePath>, CacheError> {
+        self.init()?;
+        let closure = store.query_closure(paths)?;
+        let mut written = Vec::new();
+        for p in store.topo_sort(&closure)? {
+            if self.upload(store, &p, compression, key)? {
+                written.push(p);
+            }
+        }
+        Ok(written)
+    }
+
+    /// Substitutes `path` and its closure into `store`; returns the paths added. With
+    /// `require_sigs`, every narinfo needs a signature by one of `trusted`, unless its path is
+    /// content-addressed (then the content is checked against the address instead).
+    pub fn substitute(
+        &self,
+        store: &LocalStore,
+        path: &StorePath,
+        trusted: &[PublicKey],
+        require_sigs: bool,
+    ) -> Result<Vec<StorePath>, CacheError> {
+        self.check_store_dir()?;
+        let mut added = Vec::new();
+        self.substitute_rec(store, path, trusted, require_sigs, &mut added)?;
+        Ok(added)
+    }
+
+    fn substitute_rec(
+        &self,
+        store: &LocalStore,
+        path: &StorePath,
+        trusted: &[PublicKey],
+        require_sigs: bool,
+        added: &mut Vec<StorePath>,
+    ) -> Result<(), CacheError> {
+        if store.is_valid(path)? {
+            return Ok(());
+        }
+        let printed = self.store_dir.print_path(path);
+        let narinfo = self
+            .narinfo(path)?
+            .ok_or_else(|| CacheError::NotInCache(printed.clone()))?;
+        // As in CppNix, a content-addressed path needs no signature: its content is checked
+        // against the address when it is added.
+        if require_sigs
+            && !is_content_addressed(&self.store_dir, &narinfo.info)
+            && !has_valid_signature(&self.store_dir, &narinfo.info, trusted)
+        {
+            return Err(CacheError::Untrusted(printed));
+        }
+        for r in narinfo.info.references_without_self() {
+            self.substitute_rec(store, r, trusted, require_sigs, added)?;
+        }
+        let compression = Compression::parse(&narinfo.compression)
+            .ok_or_else(|| CacheError::UnsupportedCompression(narinfo.compression.clone()))?;
+        let file = self.dir.join(&narinfo.url);
+        let data = fs::read(&file).map_err(io_err(&file))?;
+        if let Some(expected) = narinfo.file_hash {
+            let got = Hash::digest(expected.algo(), &data);
+            if got != expected {
+                return Err(CacheError::FileHashMismatch {
+                    path: file,
+                    expected: expected.encode(HashEncoding::Nix32, true),
+                    got: got.encode(HashEncoding::Nix32, true),
+                });
+            }
+        }
+        let mut reader = compression.decoder(&data).map_err(io_err(&file))?;
+        let mut info = narinfo.info;
+        info.ultimate = false;
+        store.add_nar(&info, &mut reader)?;
+        added.push(info.path);
+        Ok(())
+    }
+}

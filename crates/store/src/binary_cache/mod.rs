@@ -1,0 +1,13 @@
+//! Binary caches: the narinfo format and its ed25519 signatures (CppNix's key format),
+//! NAR compression, and `file://` caches that a [`crate::local::LocalStore`] exports to and
+//! substitutes from.
+
+mod compression;
+mod file_cache;
+mod narinfo;
+mod signing;
+
+pub use compression::Compression;
+pub use file_cache::{CacheError, FileCache};
+pub use narinfo::{fingerprint, has_valid_signature, sign, NarInfo, NarInfoError};
+pub use signing::{KeyError, PublicKey, SecretKey};

@@ -1,0 +1,337 @@
+//! Adding paths to the local store: copies of files and trees (`add_to_store`, flat or
+//! recursive, any hash algorithm), text files such as `.drv`s (`add_text_to_store`), and
+//! NAR streams with known metadata (`add_nar`, used by import and substitution).
+//!
+//! Every addition goes through [`LocalStore::commit_temp`]: write to a temporary name in the
+//! store directory, canonicalise and fsync, take the path's lock, rename into place, fsync
+//! the directory, register in one transaction.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::canon;
+use super::db::DbError;
+use super::lock::FileLock;
+use super::{LocalStore, TEMP_PREFIX};
+use crate::content_address::{ContentAddressMethod, FileIngestionMethod, MakePathError};
+use crate::nar::{dump_path, write_flat_file_nar, DumpError, RestoreError};
+use crate::{ContentAddress, Hash, HashAlgo, HashSink, PathInfo, StorePath};
+
+/// Why a path could not be added.
+#[derive(Debug, thiserror::Error)]
+pub enum AddError {
+    /// A file system operation failed.
+    #[error("adding to the store at '{path}': {source}")]
+    Io {
+        /// The file involved.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// Reading the source tree failed.
+    #[error(transparent)]
+    Dump(#[from] DumpError),
+    /// The NAR stream was malformed or could not be unpacked.
+    #[error(transparent)]
+    Restore(#[from] RestoreError),
+    /// The store path could not be computed (bad name, bad hash kind).
+    #[error(transparent)]
+    MakePath(#[from] MakePathError),
+    /// Registration failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// A flat addition was given something other than a regular file.
+    #[error("'{0}' is not a regular file, so it cannot be added flat")]
+    NotRegularFile(PathBuf),
+    /// The NAR did not have the hash its metadata promised.
+    #[error("hash mismatch importing path '{path}';\n  specified: {expected}\n  got:       {got}")]
+    HashMismatch {
+        /// The path being added.
+        path: String,
+        /// The promised NAR hash.
+        expected: String,
+        /// The actual NAR hash.
+        got: String,
+    },
+    /// The content does not match the path's content address.
+    #[error("content address mismatch importing path '{path}': expected {expected}, got {got}")]
+    CaMismatch {
+        /// The path being added.
+        path: String,
+        /// The hash the content address claims.
+        expected: String,
+        /// The hash of the content.
+        got: String,
+    },
+    /// The content address does not produce the path it is attached to.
+    #[error("path '{0}' does not match its content address")]
+    CaPathMismatch(String),
+    /// The NAR did not have the size its metadata promised.
+    #[error("size mismatch importing path '{path}': expected {expected} bytes, got {got}")]
+    SizeMismatch {
+        /// The path being added.
+        path: String,
+        /// The promised NAR size.
+        expected: u64,
+        /// The actual NAR size.
+        got: u64,
+    },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> AddError + '_ {
+    move |source| AddError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// A temporary in the store directory, removed on drop unless renamed into place.
+struct TempPath {
+    path: PathBuf,
+    armed: bool,
+}
+
+impl Drop for TempPath {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ = canon::remove_tree(&self.path);
+        }
+    }
+}
+
+/// Hashes what passes through it.
+struct HashingReader<'r> {
+    inner: &'r mut dyn Read,
+    sink: HashSink,
+}
+
+impl Read for HashingReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.sink.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// Two hashers fed the same bytes.
+struct TeeSink(HashSink, HashSink);
+
+impl io::Write for TeeSink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.update(buf);
+        self.1.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+impl LocalStore {
+    fn new_temp(&self) -> TempPath {
+        TempPath {
+            path: self.temp_name(TEMP_PREFIX),
+            armed: true,
+        }
+    }
+
+    fn gc_shared(&self) -> Result<FileLock, AddError> {
+        let path = self.gc_lock_path();
+        FileLock::shared(&path).map_err(io_err(&path))
+    }
+
+    /// Copies `src` into the store as CppNix's `addToStore` does: `Recursive` hashes the NAR
+    /// serialisation, `Flat` the contents of a regular file; with `algo`. `nix-store --add`
+    /// is `Recursive` with sha256; `--add-fixed` takes the method and algorithm.
+    pub fn add_to_store(
+        &self,
+        name: &str,
+        src: &Path,
+        method: FileIngestionMethod,
+        algo: HashAlgo,
+    ) -> Result<StorePath, AddError> {
+        crate::store_path::validate_name(name).map_err(MakePathError::from)?;
+        let _gc = self.gc_shared()?;
+        let temp = self.new_temp();
+        match method {
+            FileIngestionMethod::Flat => {
+                let meta = fs::metadata(src).map_err(io_err(src))?;
+                if !meta.is_file() {
+                    return Err(AddError::NotRegularFile(src.to_path_buf()));
+                }
+                fs::copy(src, &temp.path).map_err(io_err(src))?;
+            }
+            FileIngestionMethod::Recursive => {
+                canon::copy_tree(src, &temp.path).map_err(io_err(src))?;
+            }
+        }
+        canon::canonicalise(&temp.path).map_err(io_err(&temp.path))?;
+        let mut sinks = TeeSink(HashSink::new(HashAlgo::Sha256), HashSink::new(algo));
+        dump_path(&temp.path, &mut sinks)?;
+        let (nar_hash, nar_size) = sinks.0.finish();
+        let ca_hash = match method {
+            FileIngestionMethod::Recursive => sinks.1.finish().0,
+            FileIngestionMethod::Flat => {
+                crate::hash_path::hash_path(&temp.path, algo, method)
+                    .map_err(|e| AddError::Io {
+                        path: temp.path.clone(),
+                        source: io::Error::other(e),
+                    })?
+                    .0
+            }
+        };
+        let path = self.store_dir().make_fixed_output_path(
+            name,
+            method,
+            &ca_hash,
+            &BTreeSet::new(),
+            false,
+        )?;
+        let mut info = PathInfo::new(path, nar_hash, nar_size);
+        info.ultimate = true;
+        info.ca = Some(ContentAddress {
+            method: ContentAddressMethod::Fixed(method),
+            hash: ca_hash,
+        });
+        self.commit_temp(temp, info)
+    }
+
+    /// Adds a text file (a `.drv`, or the result of `builtins.toFile`) whose references are
+    /// `references`; its path is a `text:` content address.
+    pub fn add_text_to_store(
+        &self,
+        name: &str,
+        text: &[u8],
+        references: &BTreeSet<StorePath>,
+    ) -> Result<StorePath, AddError> {
+        let hash = Hash::digest(HashAlgo::Sha256, text);
+        let path = self.store_dir().make_text_path(name, &hash, references)?;
+        let _gc = self.gc_shared()?;
+        if self.db.is_valid(&path)? {
+            self.add_temp_root(&path)
+                .map_err(io_err(&self.gc_lock_path()))?;
+            return Ok(path);
+        }
+        let temp = self.new_temp();
+        fs::write(&temp.path, text).map_err(io_err(&temp.path))?;
+        canon::canonicalise(&temp.path).map_err(io_err(&temp.path))?;
+        let mut sink = HashSink::new(HashAlgo::Sha256);
+        // Writing to a hasher cannot fail.
+        let _ = write_flat_file_nar(text, false, &mut sink);
+        let (nar_hash, nar_size) = sink.finish();
+        let mut info = PathInfo::new(path, nar_hash, nar_size);
+        info.references = references.clone();
+        info.ultimate = true;
+        info.ca = Some(ContentAddress {
+            method: ContentAddressMethod::Text,
+            hash,
+        });
+        self.commit_temp(temp, info)
+    }
+
+    /// Unpacks the NAR read from `nar` as `info.path` and registers it with `info`, after
+    /// checking the NAR's sha256 hash and size against `info`. The references must already
+    /// be valid. The whole NAR is consumed even if the path is already valid.
+    pub fn add_nar(&self, info: &PathInfo, nar: &mut dyn Read) -> Result<(), AddError> {
+        let _gc = self.gc_shared()?;
+        let temp = self.new_temp();
+        let mut reader = HashingReader {
+            inner: nar,
+            sink: HashSink::new(HashAlgo::Sha256),
+        };
+        crate::nar::restore_path(&mut reader, &temp.path)?;
+        let (got, size) = reader.sink.finish();
+        let printed = self.store_dir().print_path(&info.path);
+        if got != info.nar_hash {
+            return Err(AddError::HashMismatch {
+                path: printed,
+                expected: info.nar_hash.encode(crate::HashEncoding::Nix32, true),
+                got: got.encode(crate::HashEncoding::Nix32, true),
+            });
+        }
+        if size != info.nar_size {
+            return Err(AddError::SizeMismatch {
+                path: printed,
+                expected: info.nar_size,
+                got: size,
+            });
+        }
+        canon::canonicalise(&temp.path).map_err(io_err(&temp.path))?;
+        if let Some(ca) = &info.ca {
+            self.check_ca(info, ca, &temp.path)?;
+        }
+        self.commit_temp(temp, info.clone()).map(|_| ())
+    }
+
+    /// Checks that `info.path` is the path of content address `ca` and that the content at
+    /// `content` has the hash `ca` claims.
+    fn check_ca(
+        &self,
+        info: &PathInfo,
+        ca: &ContentAddress,
+        content: &Path,
+    ) -> Result<(), AddError> {
+        let printed = self.store_dir().print_path(&info.path);
+        let refs: BTreeSet<StorePath> = info.references_without_self().cloned().collect();
+        let self_ref = info.references.contains(&info.path);
+        let expected = self
+            .store_dir()
+            .make_path_from_ca(info.path.name(), ca, &refs, self_ref)?;
+        if expected != info.path {
+            return Err(AddError::CaPathMismatch(printed));
+        }
+        let method = match ca.method {
+            ContentAddressMethod::Text => FileIngestionMethod::Flat,
+            ContentAddressMethod::Fixed(m) => m,
+        };
+        let got = crate::hash_path::hash_path(content, ca.hash.algo(), method)
+            .map_err(|e| AddError::Io {
+                path: content.to_path_buf(),
+                source: io::Error::other(e),
+            })?
+            .0;
+        if got != ca.hash {
+            return Err(AddError::CaMismatch {
+                path: printed,
+                expected: ca.hash.encode(crate::HashEncoding::Nix32, true),
+                got: got.encode(crate::HashEncoding::Nix32, true),
+            });
+        }
+        Ok(())
+    }
+
+    /// Moves a canonical, fsynced temporary into place as `info.path` and registers it.
+    fn commit_temp(&self, mut temp: TempPath, mut info: PathInfo) -> Result<StorePath, AddError> {
+        let path = info.path.clone();
+        let _lock = self
+            .path_lock(&path)
+            .map_err(io_err(&self.state.join("locks")))?;
+        if !self.db.is_valid(&path)? {
+            let dest = self.real_path(&path);
+            // Whatever is there is unregistered: a leftover of a crash after the rename.
+            canon::remove_tree(&dest).map_err(io_err(&dest))?;
+            fs::rename(&temp.path, &dest).map_err(io_err(&dest))?;
+            temp.armed = false;
+            canon::sync_dir(&self.real_store).map_err(io_err(&self.real_store))?;
+            if info.registration_time == 0 {
+                info.registration_time = now();
+            }
+            if let Err(e) = self.db.register(std::slice::from_ref(&info)) {
+                let _ = canon::remove_tree(&dest);
+                return Err(e.into());
+            }
+        }
+        self.add_temp_root(&path)
+            .map_err(io_err(&self.state.join("temproots")))?;
+        Ok(path)
+    }
+}

@@ -1,0 +1,90 @@
+//! Unit tests that need the database handle: corrupt rows give typed errors and lose nothing.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeSet;
+
+use super::{DbError, LocalStore, QueryError, StoreConfig};
+use crate::StoreDir;
+
+fn store() -> (tempfile::TempDir, LocalStore) {
+    let root = tempfile::tempdir().unwrap();
+    let store = LocalStore::open(StoreConfig::new(root.path(), StoreDir::default())).unwrap();
+    (root, store)
+}
+
+#[test]
+fn corrupt_rows_are_typed_errors_and_the_rest_survives() {
+    let (_root, store) = store();
+    let a = store
+        .add_text_to_store("a", b"aaa", &BTreeSet::new())
+        .unwrap();
+    let b = store
+        .add_text_to_store("b", b"bbb", &BTreeSet::new())
+        .unwrap();
+    let printed = store.store_dir().print_path(&a);
+    store
+        .db_for_tests()
+        .execute(
+            "UPDATE ValidPaths SET hash = 'sha256:zz' WHERE path = ?1",
+            [&printed],
+        )
+        .unwrap();
+    let err = store.query_path_info(&a).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            QueryError::Db(DbError::CorruptRow { column: "hash", .. })
+        ),
+        "{err}"
+    );
+    // The other path is untouched and verify reports exactly the corrupt row.
+    assert!(store.query_path_info(&b).unwrap().is_some());
+    let report = store.verify(true).unwrap();
+    assert_eq!(report.corrupt_rows.len(), 1);
+    assert_eq!(report.checked, 2);
+    assert!(store.real_path(&a).exists());
+
+    // A row whose path is not a store path is reported, not fatal.
+    store
+        .db_for_tests()
+        .execute(
+            "INSERT INTO ValidPaths (path, hash, registrationTime) VALUES ('/elsewhere/x', 'sha256:00', 0)",
+            [],
+        )
+        .unwrap();
+    let report = store.verify(false).unwrap();
+    assert_eq!(report.corrupt_rows.len(), 2);
+    assert!(store.valid_paths().unwrap().contains(&b));
+}
+
+#[test]
+fn bad_content_address_and_deriver_are_typed() {
+    let (_root, store) = store();
+    let a = store
+        .add_text_to_store("a", b"x", &BTreeSet::new())
+        .unwrap();
+    let printed = store.store_dir().print_path(&a);
+    let conn = store.db_for_tests();
+    conn.execute(
+        "UPDATE ValidPaths SET ca = 'bogus' WHERE path = ?1",
+        [&printed],
+    )
+    .unwrap();
+    assert!(matches!(
+        store.query_path_info(&a),
+        Err(QueryError::Db(DbError::CorruptRow { column: "ca", .. }))
+    ));
+    conn.execute(
+        "UPDATE ValidPaths SET ca = NULL, deriver = 'nope' WHERE path = ?1",
+        [&printed],
+    )
+    .unwrap();
+    assert!(matches!(
+        store.query_path_info(&a),
+        Err(QueryError::Db(DbError::CorruptRow {
+            column: "deriver",
+            ..
+        }))
+    ));
+}
