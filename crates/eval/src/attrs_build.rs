@@ -57,6 +57,11 @@ impl EvalState {
 
     /// Evaluates an attribute set literal.
     pub(crate) fn build_attrs(&mut self, a: &AttrsExpr, env: &Arc<Env>, _pos: Pos) -> EvalResult<Value> {
+        crate::stats::bump(&self.stats.attrsets, 1);
+        if a.recursive {
+            crate::stats::bump(&self.stats.envs, 1);
+            crate::stats::bump(&self.stats.env_slots, a.attrs.len() as u64);
+        }
         let (scope, mut values) = if a.recursive {
             let scope = Env::deferred(env);
             let values = self.static_values(a, &scope, env);
@@ -131,6 +136,8 @@ impl EvalState {
 
     /// Creates the scope of a `let`.
     pub(crate) fn build_let(&mut self, a: &AttrsExpr, env: &Arc<Env>) -> EvalResult<Arc<Env>> {
+        crate::stats::bump(&self.stats.envs, 1);
+        crate::stats::bump(&self.stats.env_slots, a.attrs.len() as u64);
         let scope = Env::deferred(env);
         let values = self.static_values(a, &scope, env);
         scope.fill(values.into_boxed_slice());

@@ -71,6 +71,7 @@ impl EvalState {
     fn call_primop(&mut self, op: &'static crate::value::PrimOp, args: &[Value], pos: Pos) -> EvalResult<Value> {
         // Like CppNix, primops report their errors without position: the
         // call site is shown once, by the "while calling" frame.
+        crate::stats::bump(&self.stats.primop_calls, 1);
         (op.func)(self, args, Pos::NONE)
             .map_err(|e| e.with_frame(format!("while calling the '{}' builtin", op.name), pos))
     }
@@ -87,6 +88,9 @@ impl EvalState {
             return Err(EvalError::new(ErrorKind::StackOverflow, "stack overflow; max-call-depth exceeded").at(pos));
         }
         self.check_cancelled()?;
+        crate::stats::bump(&self.stats.function_calls, 1);
+        crate::stats::bump(&self.stats.envs, 1);
+        crate::stats::bump(&self.stats.env_slots, l.slot_count() as u64);
         let env = self.bind_arguments(l, closure, arg, pos)?;
         self.call_depth += 1;
         let result = self.eval(&l.body, &env);
@@ -198,6 +202,7 @@ impl EvalState {
         };
         if let (Value::Int(a), Value::Int(b)) = (&l, &r) {
             if let Some(v) = op.ints(*a, *b) {
+                crate::stats::bump(&self.stats.arith_inline, 1);
                 return Ok(v);
             }
         }

@@ -223,8 +223,13 @@ pub fn run(opts: &EvalCliOptions, env: &CliEnv, stdout: &mut String, stderr: &mu
     }
     let show_trace = opts.show_trace.unwrap_or(env.show_trace_default);
     let mut ev = builder.show_trace(show_trace).build();
+    let started = std::time::Instant::now();
     let result = run_inner(opts, env, &mut ev, stdout);
     stderr.push_str(&messages.lock().unwrap_or_else(|e| e.into_inner()));
+    if std::env::var_os("NIXKIT_SHOW_STATS").is_some_and(|v| !v.is_empty() && v != "0") {
+        stderr.push_str(&ev.stats().to_json(started.elapsed().as_secs_f64()));
+        stderr.push('\n');
+    }
     match result {
         Ok(()) => 0,
         Err(e) => {

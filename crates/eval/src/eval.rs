@@ -263,6 +263,8 @@ impl EvalState {
             }
             ExprKind::Attrs(a) => self.build_attrs(a, env, e.pos),
             ExprKind::List(items) => {
+                bump(&self.stats.lists, 1);
+                bump(&self.stats.list_elems, items.len() as u64);
                 Ok(Value::List(items.iter().map(|x| self.delay(x, env)).collect::<Vec<_>>().into()))
             }
             ExprKind::Lambda(l) => Ok(Value::Lambda(l.clone(), env.clone())),
@@ -461,6 +463,7 @@ impl EvalState {
         for key in path {
             let name = self.key_name(key, env)?;
             v = self.force_at(&v, pos)?;
+            bump(&self.stats.lookups, 1);
             let attr = match (&v, default) {
                 (Value::Attrs(a), _) => a.get_attr(name).map(|x| (x.value.clone(), x.pos)),
                 (_, Some(_)) => None,

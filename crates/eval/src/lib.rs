@@ -323,6 +323,11 @@ impl Evaluator {
         self.state.find_in_search_path(&entries, name)
     }
 
+    /// The evaluation counters (printed by the CLI with `NIXKIT_SHOW_STATS=1`).
+    pub fn stats(&self) -> &Stats {
+        &self.state.stats
+    }
+
     /// The underlying state, for advanced use (calling builtins directly).
     pub fn state(&mut self) -> &mut EvalState {
         &mut self.state

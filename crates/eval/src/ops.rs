@@ -129,6 +129,8 @@ impl EvalState {
         if l.is_empty() {
             return Ok(r);
         }
+        crate::stats::bump(&self.stats.updates, 1);
+        crate::stats::bump(&self.stats.update_copies, (l.len() + r.len()) as u64);
         Ok(Arc::new(l.update(&r)))
     }
 

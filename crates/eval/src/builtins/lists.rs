@@ -218,7 +218,11 @@ fn merge_sort(
         }
         k += 1;
     }
-    for x in buf[i..mid].iter_mut().chain(buf[j..n].iter_mut()) {
+    for x in buf[i..mid].iter_mut() {
+        std::mem::swap(&mut items[k], x);
+        k += 1;
+    }
+    for x in buf[j..n].iter_mut() {
         std::mem::swap(&mut items[k], x);
         k += 1;
     }
