@@ -59,6 +59,9 @@ pub enum ParseErrorKind {
     /// A construct CppNix hides behind an experimental feature.
     #[error("experimental Nix feature '{0}' is disabled; add '--extra-experimental-features {0}' to enable it")]
     ExperimentalFeature(String),
+    /// A string literal containing a NUL byte (shown as `␀`).
+    #[error("input string '{0}' cannot be represented as Nix string because it contains null bytes")]
+    NulInString(String),
     /// A path literal ending in `/`.
     #[error("path has a trailing slash")]
     PathTrailingSlash,
@@ -88,7 +91,8 @@ impl ParseError {
             }
             other => other.to_string(),
         };
-        let mut out = format!("error: {kind_text}\n");
+        // Continuation lines of a message are indented under "error: ".
+        let mut out = format!("error: {}\n", kind_text.replace('\n', "\n       "));
         file.write_location(&mut out, 7, self.span.start);
         out.push('\n');
         out

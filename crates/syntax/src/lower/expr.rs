@@ -288,6 +288,15 @@ impl<'a> Lowerer<'a> {
         } else {
             strings::lex_double_quoted(raw, body_start, &interps)
         };
+        // CppNix's lexer refuses string tokens containing NUL.
+        for p in pieces.iter().flatten() {
+            if let Piece::Lit { text, start, .. } = p {
+                if text.contains('\0') {
+                    let shown = text.replace('\0', "\u{2400}");
+                    self.error(ParseErrorKind::NulInString(shown), Span::new(*start, *start));
+                }
+            }
+        }
         if pieces.is_none() {
             self.error(
                 ParseErrorKind::Syntax { found: "'${'".into(), expected: Vec::new() },

@@ -14,4 +14,10 @@ find "$corpus" -name '*.nix' | sort | while read -r f; do
     echo "${f#"$corpus"/}"
   fi
 done > "$here/cppnix-rejects.txt"
+# CppNix 2.8 predates these parse-time rejections; the corpus's own expected
+# output (from CppNix 2.36) says they are rejected while parsing.
+for f in nix-lang/lang/eval-fail-string-nul-1.nix nix-lang/lang/eval-fail-string-nul-2.nix; do
+  grep -qxF "$f" "$here/cppnix-rejects.txt" || echo "$f" >> "$here/cppnix-rejects.txt"
+done
+sort -o "$here/cppnix-rejects.txt" "$here/cppnix-rejects.txt"
 wc -l "$here/cppnix-rejects.txt"
