@@ -3,6 +3,7 @@
 //!
 //! The corpus is found through `NIXKIT_CORPUS` (default `../shared/corpus`
 //! next to the repository); each test says plainly when it skipped.
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
 
 use std::path::{Path, PathBuf};
 

@@ -5,6 +5,7 @@
 //!
 //! Inputs are parsed as standard input from `/base/dir` with home `/home/test`,
 //! except names containing `pure`, which are parsed without a home directory.
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
 
 use std::path::{Path, PathBuf};
 

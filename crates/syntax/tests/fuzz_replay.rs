@@ -1,6 +1,7 @@
 //! Replays inputs kept from fuzzing (`test_data/fuzz/`): each must parse to a
 //! tree or a located error without panicking, and whatever parses must print
 //! to text that parses again.
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
 
 use std::path::Path;
 

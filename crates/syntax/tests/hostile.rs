@@ -1,5 +1,6 @@
 //! Hostile input: the parser returns a tree or a located error — never a
 //! panic, a stack overflow or a hang.
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
 
 use std::time::{Duration, Instant};
 

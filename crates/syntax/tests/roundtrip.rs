@@ -2,6 +2,7 @@
 //! fixpoint after one round trip. (Not after zero: like CppNix's, the printer
 //! writes an interpolated string as one n-ary `(a + b + c)`, which reads back
 //! as nested binary `+`.)
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
 
 use nixkit_syntax::{parse, ParseOptions};
 use proptest::prelude::*;

@@ -307,28 +307,49 @@ impl<'a> Lowerer<'a> {
     }
 
     fn path(&mut self, node: &SyntaxNode) -> Expr {
+        self.path_like(node, |this, literal, span| {
+            this.path_lints(literal, node, span);
+            Some(paths::resolve_literal(literal, &this.options.base_dir))
+        })
+    }
+
+    fn home_path(&mut self, node: &SyntaxNode) -> Expr {
+        self.path_like(node, |this, literal, span| match &this.options.home {
+            Some(home) => Some(format!("{home}{}", literal.get(1..).unwrap_or(""))),
+            None => {
+                this.error(ParseErrorKind::HomePathInPureMode(node.text().to_string()), span);
+                None
+            }
+        })
+    }
+
+    /// Lowers a path literal whose first segment `resolve_first` turns into
+    /// an absolute path; later segments and interpolations are concatenated.
+    fn path_like(
+        &mut self,
+        node: &SyntaxNode,
+        mut resolve_first: impl FnMut(&mut Self, &str, Span) -> Option<String>,
+    ) -> Expr {
         let span = node_span(node);
         let mut parts: Vec<Expr> = Vec::new();
         let mut part_pos = Vec::new();
         for child in node.children_with_tokens() {
-            part_pos.push(Span::new(u32::from(child.text_range().start()), u32::from(child.text_range().start())));
+            let start = u32::from(child.text_range().start());
             match child {
-                rowan::NodeOrToken::Token(t) if matches!(t.kind(), TOKEN_PATH_ABS | TOKEN_PATH_REL) => {
+                rowan::NodeOrToken::Token(t) if matches!(t.kind(), TOKEN_PATH_ABS | TOKEN_PATH_REL | TOKEN_PATH_HOME) => {
                     let tspan = token_span(&t);
-                    if parts.is_empty() {
-                        let lit = t.text();
-                        self.path_lints(lit, node, span);
-                        let resolved = paths::resolve_literal(lit, &self.options.base_dir);
-                        parts.push(Expr { span: tspan, kind: ExprKind::Path(resolved.into()) });
+                    let kind = if parts.is_empty() {
+                        let Some(resolved) = resolve_first(self, t.text(), span) else { return error_expr(span) };
+                        ExprKind::Path(resolved.into())
                     } else {
-                        parts.push(Expr { span: tspan, kind: ExprKind::Str(t.text().into()) });
-                    }
+                        ExprKind::Str(t.text().into())
+                    };
+                    parts.push(Expr { span: tspan, kind });
                 }
                 rowan::NodeOrToken::Node(n) if n.kind() == NODE_INTERPOL => parts.push(self.nth_expr(&n, 0)),
-                _ => {
-                    part_pos.pop();
-                }
+                _ => continue,
             }
+            part_pos.push(Span::new(start, start));
         }
         self.finish_path(parts, part_pos, span)
     }
@@ -362,35 +383,6 @@ impl<'a> Lowerer<'a> {
                 })),
             },
         }
-    }
-
-    fn home_path(&mut self, node: &SyntaxNode) -> Expr {
-        let span = node_span(node);
-        let mut parts: Vec<Expr> = Vec::new();
-        let mut part_pos = Vec::new();
-        for child in node.children_with_tokens() {
-            part_pos.push(Span::new(u32::from(child.text_range().start()), u32::from(child.text_range().start())));
-            match child {
-                rowan::NodeOrToken::Token(t) if t.kind() == TOKEN_PATH_HOME => {
-                    let tspan = token_span(&t);
-                    if parts.is_empty() {
-                        let Some(home) = self.options.home.clone() else {
-                            self.error(ParseErrorKind::HomePathInPureMode(node.text().to_string()), span);
-                            return error_expr(span);
-                        };
-                        let rest = t.text().get(1..).unwrap_or("");
-                        parts.push(Expr { span: tspan, kind: ExprKind::Path(format!("{home}{rest}").into()) });
-                    } else {
-                        parts.push(Expr { span: tspan, kind: ExprKind::Str(t.text().into()) });
-                    }
-                }
-                rowan::NodeOrToken::Node(n) if n.kind() == NODE_INTERPOL => parts.push(self.nth_expr(&n, 0)),
-                _ => {
-                    part_pos.pop();
-                }
-            }
-        }
-        self.finish_path(parts, part_pos, span)
     }
 
     fn binary(&mut self, node: &SyntaxNode) -> Expr {

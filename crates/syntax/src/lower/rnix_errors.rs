@@ -123,11 +123,25 @@ pub(crate) fn convert(errors: &[RnixError], text: &str, root: &SyntaxNode) -> Ve
     }
     let mut out = Vec::new();
     for e in errors {
+        // Invalid tokens CppNix words specially take precedence.
+        let range = match e {
+            RnixError::Unexpected(r)
+            | RnixError::UnexpectedExtra(r)
+            | RnixError::UnexpectedDoubleBind(r)
+            | RnixError::UnexpectedWanted(_, r, _) => Some(*r),
+            _ => None,
+        };
+        let special = range
+            .and_then(|r| token_at(root, r))
+            .and_then(|(kind, t, tr)| if kind == TOKEN_ERROR { bad_token(&t, tr) } else { None });
+        if let Some(err) = special {
+            out.push(err);
+            continue;
+        }
         let err = match e {
             RnixError::Unexpected(r) | RnixError::UnexpectedExtra(r) | RnixError::UnexpectedDoubleBind(r) => {
                 let extra = matches!(e, RnixError::UnexpectedExtra(_));
                 match token_at(root, *r) {
-                    Some((TOKEN_ERROR, t, tr)) if bad_token(&t, tr).is_some() => bad_token(&t, tr).unwrap_or_else(|| eof_error(eof, Vec::new())),
                     Some((kind, t, tr)) => ParseError {
                         kind: ParseErrorKind::Syntax {
                             found: describe(kind, &t),
@@ -139,7 +153,6 @@ pub(crate) fn convert(errors: &[RnixError], text: &str, root: &SyntaxNode) -> Ve
                 }
             }
             RnixError::UnexpectedWanted(_, r, wanted) => match token_at(root, *r) {
-                Some((TOKEN_ERROR, t, tr)) if bad_token(&t, tr).is_some() => bad_token(&t, tr).unwrap_or_else(|| eof_error(eof, Vec::new())),
                 Some((kind, t, tr)) => {
                     let expected = expected_after(token_before(root, tr), parent_kind(root, tr), wanted);
                     ParseError {
