@@ -72,8 +72,11 @@ impl EvalState {
         // Like CppNix, primops report their errors without position: the
         // call site is shown once, by the "while calling" frame.
         crate::stats::bump(&self.stats.primop_calls, 1);
-        (op.func)(self, args, Pos::NONE)
-            .map_err(|e| e.with_frame(format!("while calling the '{}' builtin", op.name), pos))
+        self.step()?;
+        (op.func)(self, args, Pos::NONE).map_err(|e| {
+            let name = crate::extra::display_name(self, op, args);
+            e.with_frame(format!("while calling the '{name}' builtin"), pos)
+        })
     }
 
     /// Calls a lambda with one argument.
@@ -87,7 +90,7 @@ impl EvalState {
         if self.call_depth >= self.settings.max_call_depth {
             return Err(EvalError::new(ErrorKind::StackOverflow, "stack overflow; max-call-depth exceeded").at(pos));
         }
-        self.check_cancelled()?;
+        self.step()?;
         crate::stats::bump(&self.stats.function_calls, 1);
         crate::stats::bump(&self.stats.envs, 1);
         crate::stats::bump(&self.stats.env_slots, l.slot_count() as u64);
@@ -127,7 +130,10 @@ impl EvalState {
                 return Err(if pos.is_none() { e } else { e.with_frame("from call site", pos) });
             }
         };
-        let env = Env::deferred(closure);
+        // The scope is only needed before its slots are known when a default
+        // is evaluated in it; otherwise it is built complete, without the
+        // synchronisation of a deferred fill.
+        let mut env: Option<Arc<Env>> = None;
         let mut slots = Vec::with_capacity(l.slot_count());
         if l.arg.is_some() {
             slots.push(arg.clone());
@@ -147,7 +153,10 @@ impl EvalState {
                             crate::compile::ExprKind::Local { depth: 0, slot } if (slot as usize) < slots.len() => {
                                 slots[slot as usize].clone()
                             }
-                            _ => self.delay(d, &env),
+                            _ => {
+                                let env = env.get_or_insert_with(|| Env::deferred(closure));
+                                self.delay(d, env)
+                            }
                         };
                         slots.push(v);
                     }
@@ -176,8 +185,13 @@ impl EvalState {
                 }
             }
         }
-        env.fill(slots.into_boxed_slice());
-        Ok(env)
+        Ok(match env {
+            Some(env) => {
+                env.fill(slots.into_boxed_slice());
+                env
+            }
+            None => Env::with_slots(closure, slots.into_boxed_slice()),
+        })
     }
 
     /// `a - b`, `a * b`, `a / b`, `a < b` with the builtin not shadowed:
@@ -192,6 +206,12 @@ impl EvalState {
         env: &Arc<Env>,
         pos: Pos,
     ) -> EvalResult<Value> {
+        if let (Some(a), Some(b)) = (crate::eval::known_int(lhs, env), crate::eval::known_int(rhs, env)) {
+            if let Some(v) = op.ints(a, b) {
+                crate::stats::bump(&self.stats.arith_inline, 1);
+                return Ok(v);
+            }
+        }
         let l = match self.eval(lhs, env) {
             Ok(v) => v,
             Err(e) => return self.call(&Value::PrimOp(prim), &[Thunk::failed(e), self.delay(rhs, env)], pos),

@@ -26,6 +26,8 @@ pub enum ErrorKind {
     StackOverflow,
     /// Evaluation was cancelled through the cancellation flag.
     Cancelled,
+    /// The step budget ([`crate::EvaluatorBuilder::max_steps`]) was used up.
+    StepLimit,
     /// The source did not parse.
     Parse,
     /// An IO operation failed.

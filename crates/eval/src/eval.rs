@@ -37,6 +37,9 @@ pub(crate) fn with_stack<R>(f: impl FnOnce() -> R) -> R {
     stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, f)
 }
 
+/// Steps between two polls of the cancellation flag.
+const STEP_CHUNK: u64 = 1024;
+
 /// Settings fixed when an evaluator is built.
 #[derive(Clone, Debug)]
 pub(crate) struct Settings {
@@ -67,6 +70,15 @@ pub struct EvalState {
     pub(crate) globals: Arc<crate::builtins::Globals>,
     pub(crate) call_depth: u32,
     pub(crate) cancel: Option<Arc<AtomicBool>>,
+    /// Steps left before [`EvalState::step`] takes its slow path (polling
+    /// the cancellation flag and drawing on `steps_left`).
+    pub(crate) step_countdown: u64,
+    /// The rest of the step budget (`None`: unlimited).
+    pub(crate) steps_left: Option<u64>,
+    /// Parses shared with other evaluators, if any.
+    pub(crate) parse_cache: Option<Arc<crate::ParseCache>>,
+    /// [`crate::builtins::Globals::fingerprint`] of `globals`.
+    pub(crate) globals_fingerprint: u64,
     pub(crate) import_cache: HashMap<Arc<str>, Value>,
     pub(crate) regex_cache: HashMap<String, Arc<regex::Regex>>,
     pub(crate) messages: MessageSink,
@@ -114,6 +126,7 @@ impl EvalState {
         if let Some(v) = t.get() {
             return Ok(v.clone());
         }
+        self.step()?;
         let code = match t.take() {
             Ok(code) => code,
             Err(Some(failure)) => return Err(failure),
@@ -131,7 +144,8 @@ impl EvalState {
                 Ok(v)
             }
             Err(e) => {
-                if e.kind() == ErrorKind::Cancelled {
+                if matches!(e.kind(), ErrorKind::Cancelled | ErrorKind::StepLimit) {
+                    // Not a property of the thunk: it can be forced again.
                     t.restore(code);
                     return Err(e);
                 }
@@ -158,6 +172,16 @@ impl EvalState {
                     Some(x) => self.force(x),
                     None => Err(missing_attr(*name, &attrs).at(*pos)),
                 }
+            }
+            Code::Call1(call) => {
+                let (f, arg, pos) = &**call;
+                let f = self.force(f)?;
+                self.call(&f, std::slice::from_ref(arg), *pos)
+            }
+            Code::CallInt(shared, i) => {
+                let (f, pos) = &**shared;
+                let f = self.force(f)?;
+                self.call(&f, &[Value::Int(*i)], *pos)
             }
             Code::Call(call) => {
                 let (f, args, pos) = &**call;
@@ -209,8 +233,22 @@ impl EvalState {
     }
 
     /// A thunk applying `f` to `args`.
-    pub(crate) fn delay_call(f: Value, args: Vec<Value>, pos: Pos) -> Value {
-        Value::Thunk(Arc::new(Thunk::new(Code::Call(Box::new((f, args.into_boxed_slice(), pos))))))
+    pub(crate) fn delay_call(f: Value, mut args: Vec<Value>, pos: Pos) -> Value {
+        let code = match args.pop() {
+            Some(arg) if args.is_empty() => Code::Call1(Box::new((f, arg, pos))),
+            Some(arg) => {
+                args.push(arg);
+                Code::Call(Box::new((f, args.into_boxed_slice(), pos)))
+            }
+            None => Code::Call(Box::new((f, Box::default(), pos))),
+        };
+        Value::Thunk(Arc::new(Thunk::new(code)))
+    }
+
+    /// A thunk applying the function in `shared` (with the call position)
+    /// to the integer `i`: `genList`'s elements share one allocation for it.
+    pub(crate) fn delay_call_int(shared: &Arc<(Value, Pos)>, i: i64) -> Value {
+        Value::Thunk(Arc::new(Thunk::new(Code::CallInt(shared.clone(), i))))
     }
 
     /// Evaluates `e` in `env` to weak head normal form.
@@ -269,10 +307,27 @@ impl EvalState {
             }
             ExprKind::Lambda(l) => Ok(Value::Lambda(l.clone(), env.clone())),
             ExprKind::Call { fun, args } => {
-                let f = self.eval(fun, env)?;
+                // A function bound to a variable is called through a
+                // reference: no reference-count traffic on the closure.
+                let owned;
+                let f = match &fun.kind {
+                    ExprKind::Local { depth, slot } => {
+                        match env.up(*depth).and_then(|s| s.slot(*slot)).and_then(Value::forced) {
+                            Some(f) => f,
+                            None => {
+                                owned = self.eval(fun, env)?;
+                                &owned
+                            }
+                        }
+                    }
+                    _ => {
+                        owned = self.eval(fun, env)?;
+                        &owned
+                    }
+                };
                 // The argument the callee forces first, if it is a lambda
                 // that does (see `strict`).
-                let strict = match &f {
+                let strict = match f {
                     Value::Lambda(l, _) => {
                         l.strict_arg.filter(|s| s.need as usize <= args.len()).map(|s| s.index as usize)
                     }
@@ -289,15 +344,15 @@ impl EvalState {
                 match args.len() {
                     1 => {
                         let a = [arg(self, 0)];
-                        self.call(&f, &a, e.pos)
+                        self.call(f, &a, e.pos)
                     }
                     2 => {
                         let a = [arg(self, 0), arg(self, 1)];
-                        self.call(&f, &a, e.pos)
+                        self.call(f, &a, e.pos)
                     }
                     n => {
                         let args: Vec<Value> = (0..n).map(|i| arg(self, i)).collect();
-                        self.call(&f, &args, e.pos)
+                        self.call(f, &args, e.pos)
                     }
                 }
             }
@@ -499,14 +554,52 @@ impl EvalState {
         r
     }
 
-    /// Checks the cancellation flag.
-    pub(crate) fn check_cancelled(&self) -> EvalResult<()> {
+    /// Counts one evaluation step (a function call or a thunk forced):
+    /// a single decrement and test. Every [`STEP_CHUNK`] steps (and when the
+    /// budget runs out) the slow path polls the cancellation flag and
+    /// charges the step budget.
+    #[inline(always)]
+    pub(crate) fn step(&mut self) -> EvalResult<()> {
+        if self.step_countdown > 0 {
+            self.step_countdown -= 1;
+            return Ok(());
+        }
+        self.step_slow()
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn step_slow(&mut self) -> EvalResult<()> {
         if let Some(c) = &self.cancel {
             if c.load(Ordering::Relaxed) {
                 return Err(EvalError::new(ErrorKind::Cancelled, "evaluation cancelled"));
             }
         }
+        let chunk = match &mut self.steps_left {
+            None => STEP_CHUNK,
+            Some(0) => {
+                return Err(EvalError::new(ErrorKind::StepLimit, "evaluation step limit exceeded"));
+            }
+            Some(left) => {
+                let chunk = (*left).min(STEP_CHUNK);
+                *left -= chunk;
+                chunk
+            }
+        };
+        // This step is the first of the new chunk.
+        self.step_countdown = chunk - 1;
         Ok(())
+    }
+
+    /// Sets the remaining step budget (`None`: unlimited).
+    pub(crate) fn set_step_budget(&mut self, steps: Option<u64>) {
+        self.steps_left = steps;
+        self.step_countdown = 0;
+    }
+
+    /// Steps left in the budget, if there is one.
+    pub(crate) fn steps_remaining(&self) -> Option<u64> {
+        self.steps_left.map(|left| left + self.step_countdown)
     }
 
     /// Prints a `trace:`/`warning:` line.
@@ -568,7 +661,7 @@ impl EvalState {
 /// The integer an expression is already known to have, without evaluating
 /// anything: a literal, a variable bound to an evaluated integer.
 #[inline]
-fn known_int(e: &Expr, env: &Arc<Env>) -> Option<i64> {
+pub(crate) fn known_int(e: &Expr, env: &Arc<Env>) -> Option<i64> {
     let v = match &e.kind {
         ExprKind::Const(v) => v,
         ExprKind::Local { depth, slot } => env.up(*depth)?.slot(*slot)?,

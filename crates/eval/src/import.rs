@@ -47,7 +47,10 @@ impl EvalState {
         if let Some(home) = &self.settings.home {
             options = options.with_home(home.clone());
         }
-        let parsed = nixkit_syntax::parse(&text, &options);
+        let parsed = match (&self.parse_cache, scope) {
+            (Some(cache), None) => cache.parse(&text, &options, self.globals_fingerprint),
+            _ => Arc::new(nixkit_syntax::parse(&text, &options)),
+        };
         if let Some(err) = parsed.errors().first() {
             return Err(parse_error(err, file, &origin));
         }

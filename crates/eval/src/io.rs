@@ -214,10 +214,7 @@ impl EvalStore for ReadOnlyStore {
             }
             FileIngestion::Flat => {
                 let data = io.read_file(path).map_err(|e| format!("reading '{path}': {e}"))?;
-                let inner = store_path::sha256(&data);
-                let fixed = format!("fixed:out:sha256:{}:", store_path::hex(&inner));
-                let hash = store_path::sha256(fixed.as_bytes());
-                store_path::make_store_path(&self.store_dir, "output:out", &hash, name)
+                store_path::make_flat_path(&self.store_dir, &data, name)
             }
         }
         .map_err(|e: StorePathError| e.to_string())?;

@@ -13,6 +13,39 @@
 //! assert_eq!(nixkit_eval::print_value(&x, PrintStyle::Ambiguous), "42");
 //! ```
 //!
+//! # Embedding
+//!
+//! Extra builtins (Rust closures or Nix source), a sandboxed [`EvalIo`],
+//! limits that end in typed errors ([`ErrorKind::StackOverflow`],
+//! [`ErrorKind::StepLimit`], [`ErrorKind::Cancelled`]), and [`serde`] to
+//! read results into Rust types. See also `examples/config-lang`.
+//!
+//! ```
+//! use std::sync::{atomic::AtomicBool, Arc};
+//! use nixkit_eval::{ErrorKind, Evaluator, Value};
+//!
+//! let cancel = Arc::new(AtomicBool::new(false)); // set from any thread
+//! let mut ev = Evaluator::builder()
+//!     .pure(true)
+//!     .max_call_depth(1000)
+//!     .max_steps(100_000)
+//!     .cancel_flag(cancel)
+//!     .builtin("triple", 1, |s, args| match s.force(&args[0])? {
+//!         Value::Int(i) => Ok(Value::Int(i * 3)),
+//!         _ => Err(nixkit_eval::EvalError::eval("triple: not an integer")),
+//!     })
+//!     .builtin_nix("sixfold", "x: triple (x * 2)")
+//!     .build();
+//! let v = ev.eval_str("{ port = sixfold 7; }", "/").unwrap();
+//! #[derive(serde::Deserialize)]
+//! struct Cfg { port: u16 }
+//! let cfg: Cfg = nixkit_eval::serde::from_value(ev.state(), &v).unwrap();
+//! assert_eq!(cfg.port, 42);
+//!
+//! let err = ev.eval_str("let f = x: f x; in f 1", "/").unwrap_err();
+//! assert!(matches!(err.kind(), ErrorKind::StackOverflow | ErrorKind::StepLimit));
+//! ```
+//!
 //! # Architecture
 //! - [`nixkit_syntax`] parses and resolves variables; `compile` turns the AST
 //!   into an `Arc`-linked form that thunks can point into.
@@ -30,14 +63,18 @@ mod builtins;
 mod call;
 pub mod cli;
 mod compile;
+mod corepkgs;
 mod derivation;
 mod drv_info;
 mod error;
 mod eval;
+mod extra;
 mod import;
 mod io;
 mod ops;
+mod parse_cache;
 mod print;
+pub mod serde;
 mod source;
 mod stats;
 mod strict;
@@ -52,6 +89,8 @@ use std::sync::Arc;
 pub use drv_info::DrvInfo;
 pub use error::{ErrorKind, EvalError, EvalResult, TraceFrame};
 pub use eval::{EvalState, MessageSink};
+pub use extra::{BuiltinFn, MAX_BUILTIN_ARITY};
+pub use parse_cache::ParseCache;
 pub use io::{EvalIo, EvalStore, FileIngestion, FileType, PathFilter, ReadOnlyStore, StdIo};
 pub use print::{format_float, print_value, PrintStyle};
 pub use source::{Location, Origin, Pos};
@@ -67,6 +106,9 @@ pub struct EvaluatorBuilder {
     store: Option<Arc<dyn EvalStore>>,
     messages: MessageSink,
     cancel: Option<Arc<AtomicBool>>,
+    extra: Vec<extra::ExtraBuiltin>,
+    max_steps: Option<u64>,
+    parse_cache: Option<Arc<ParseCache>>,
 }
 
 impl EvaluatorBuilder {
@@ -131,6 +173,43 @@ impl EvaluatorBuilder {
         self
     }
 
+    /// Limits evaluation to `steps` steps (function calls, builtin calls and
+    /// thunks forced); past it evaluation fails with
+    /// [`ErrorKind::StepLimit`]. Unlimited by default. See also
+    /// [`Evaluator::set_step_budget`].
+    pub fn max_steps(mut self, steps: u64) -> Self {
+        self.max_steps = Some(steps);
+        self
+    }
+
+    /// Adds a builtin implemented in Rust, bound as `builtins.<name>` and as
+    /// a global `<name>` (replacing a builtin of that name). `arity` is
+    /// clamped to `1..=`[`MAX_BUILTIN_ARITY`]; the closure gets that many
+    /// unforced arguments. Errors it returns get the usual
+    /// `while calling the '<name>' builtin` frame.
+    pub fn builtin<F>(mut self, name: &str, arity: u8, f: F) -> Self
+    where
+        F: Fn(&mut EvalState, &[Value]) -> EvalResult<Value> + Send + Sync + 'static,
+    {
+        let arity = arity.clamp(1, MAX_BUILTIN_ARITY);
+        self.extra.push(extra::ExtraBuiltin::Rust { name: name.into(), arity, func: Arc::new(f) });
+        self
+    }
+
+    /// Adds a builtin written in Nix: `source` is evaluated (in the global
+    /// scope, seeing every builtin) the first time the builtin is used, and
+    /// bound as `builtins.<name>` and as a global `<name>`.
+    pub fn builtin_nix(mut self, name: &str, source: &str) -> Self {
+        self.extra.push(extra::ExtraBuiltin::Nix { name: name.into(), source: source.into() });
+        self
+    }
+
+    /// Shares parsed files with other evaluators (see [`ParseCache`]).
+    pub fn parse_cache(mut self, cache: Arc<ParseCache>) -> Self {
+        self.parse_cache = Some(cache);
+        self
+    }
+
     /// Make `builtins.warn` fail (`--abort-on-warn`).
     pub fn abort_on_warn(mut self, yes: bool) -> Self {
         self.settings.abort_on_warn = yes;
@@ -164,7 +243,8 @@ impl EvaluatorBuilder {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0);
-        let globals = Arc::new(builtins::Globals::new(&self.settings, now));
+        let globals = Arc::new(builtins::Globals::new(&self.settings, now, &self.extra));
+        let globals_fingerprint = globals.fingerprint();
         let parse_globals = Arc::new(globals.syntax_globals());
         let store = self.store.unwrap_or_else(|| ReadOnlyStore::new(self.settings.store_dir.clone()));
         Evaluator {
@@ -175,6 +255,10 @@ impl EvaluatorBuilder {
                 globals,
                 call_depth: 0,
                 cancel: self.cancel,
+                step_countdown: 0,
+                steps_left: self.max_steps,
+                parse_cache: self.parse_cache,
+                globals_fingerprint,
                 import_cache: HashMap::new(),
                 regex_cache: HashMap::new(),
                 messages: self.messages,
@@ -219,6 +303,9 @@ impl Evaluator {
             store: None,
             messages: stderr_sink(),
             cancel: None,
+            extra: Vec::new(),
+            max_steps: None,
+            parse_cache: None,
         }
     }
 
@@ -326,6 +413,17 @@ impl Evaluator {
     /// The evaluation counters (printed by the CLI with `NIXKIT_SHOW_STATS=1`).
     pub fn stats(&self) -> &Stats {
         &self.state.stats
+    }
+
+    /// Sets the remaining step budget (`None`: unlimited), e.g. before each
+    /// evaluation of a long-lived evaluator.
+    pub fn set_step_budget(&mut self, steps: Option<u64>) {
+        self.state.set_step_budget(steps);
+    }
+
+    /// Steps left in the budget (`None`: unlimited).
+    pub fn steps_remaining(&self) -> Option<u64> {
+        self.state.steps_remaining()
     }
 
     /// The underlying state, for advanced use (calling builtins directly).

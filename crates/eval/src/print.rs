@@ -20,37 +20,9 @@ pub enum PrintStyle {
     Error,
 }
 
-/// Formats a float as C++'s `ostream << double` does.
-pub fn format_float(f: f64) -> String {
-    if f.is_nan() {
-        return if f.is_sign_negative() { "-nan".into() } else { "nan".into() };
-    }
-    if f.is_infinite() {
-        return if f < 0.0 { "-inf".into() } else { "inf".into() };
-    }
-    if f == 0.0 {
-        return if f.is_sign_negative() { "-0".into() } else { "0".into() };
-    }
-    let sci = format!("{f:.5e}");
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    if !(-4..6).contains(&exp) {
-        let m = trim_zeros(mantissa);
-        let sign = if exp < 0 { '-' } else { '+' };
-        format!("{m}e{sign}{:02}", exp.abs())
-    } else {
-        let decimals = (5 - exp).max(0) as usize;
-        trim_zeros(&format!("{f:.decimals$}")).to_string()
-    }
-}
-
-fn trim_zeros(s: &str) -> &str {
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.')
-    } else {
-        s
-    }
-}
+/// Formats a float as C++'s `ostream << double` does (one implementation,
+/// shared with the parser's `--parse` printer).
+pub use nixkit_syntax::format_float;
 
 /// Appends a string literal with Nix escapes.
 pub(crate) fn escape_string(s: &str, out: &mut String) {

@@ -8,6 +8,8 @@
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, OnceLock};
 
+use nixkit_syntax::{SourceFile, SourceName};
+
 /// Where a source text came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Origin {
@@ -32,9 +34,9 @@ impl Origin {
 
 struct SourceText {
     origin: Origin,
-    text: Arc<str>,
-    /// Byte offsets where each line starts.
-    line_starts: Vec<u32>,
+    /// The text and its line index (lines end at LF, CR LF or a lone CR,
+    /// as CppNix counts them).
+    file: SourceFile,
 }
 
 fn table() -> &'static Mutex<Vec<Arc<SourceText>>> {
@@ -78,14 +80,14 @@ pub struct Location {
 
 /// Registers a source text and returns its id.
 pub(crate) fn register(origin: Origin, text: Arc<str>) -> FileId {
-    let mut line_starts = vec![0u32];
-    for (i, b) in text.bytes().enumerate() {
-        if b == b'\n' {
-            line_starts.push(u32::try_from(i + 1).unwrap_or(u32::MAX));
-        }
-    }
+    let name = match &origin {
+        Origin::File(p) => SourceName::Path(p.to_string()),
+        Origin::String => SourceName::String,
+        Origin::Stdin => SourceName::Stdin,
+    };
+    let file = SourceFile::new(name, text);
     let mut t = table().lock().unwrap_or_else(|e| e.into_inner());
-    t.push(Arc::new(SourceText { origin, text, line_starts }));
+    t.push(Arc::new(SourceText { origin, file }));
     FileId(u32::try_from(t.len()).unwrap_or(u32::MAX))
 }
 
@@ -105,12 +107,7 @@ pub(crate) fn locate(pos: Pos) -> Option<Location> {
 }
 
 fn line_col(src: &SourceText, offset: u32) -> (u32, u32) {
-    let idx = match src.line_starts.binary_search(&offset) {
-        Ok(i) => i,
-        Err(i) => i.saturating_sub(1),
-    };
-    let start = src.line_starts.get(idx).copied().unwrap_or(0);
-    (idx as u32 + 1, offset - start + 1)
+    src.file.line_col(offset)
 }
 
 /// Writes a position as CppNix prints it under an error, without
@@ -120,10 +117,9 @@ pub(crate) fn write_pos(pos: Pos, out: &mut String) {
     let Some(src) = get(pos.file) else { return };
     let (line, column) = line_col(&src, pos.offset);
     let _ = write!(out, "at {}:{line}:{column}:", src.origin.display());
-    let lines: Vec<&str> = src.text.split('\n').collect();
     let show = |out: &mut String, n: u32| {
-        if let Some(text) = lines.get(n as usize - 1) {
-            let _ = write!(out, "\n {n:>5}| {}", text.strip_suffix('\r').unwrap_or(text));
+        if let Some(text) = src.file.line_text(n) {
+            let _ = write!(out, "\n {n:>5}| {text}");
         }
     };
     if line > 1 {
@@ -131,7 +127,7 @@ pub(crate) fn write_pos(pos: Pos, out: &mut String) {
     }
     show(out, line);
     let _ = write!(out, "\n      |{}^", " ".repeat(column as usize));
-    if (line as usize) < lines.len() {
+    if src.file.line_text(line + 1).is_some() {
         show(out, line + 1);
     }
     out.push('\n');
@@ -144,11 +140,9 @@ pub(crate) fn render_location_with(pos: Pos, indent: &str, frame_indent: &str, o
     let Some(src) = get(pos.file) else { return };
     let (line, column) = line_col(&src, pos.offset);
     let _ = writeln!(out, "{indent}at {}:{line}:{column}:", src.origin.display());
-    let lines: Vec<&str> = src.text.split('\n').collect();
     let width_indent = frame_indent;
     let show = |out: &mut String, n: u32| {
-        if let Some(text) = lines.get(n as usize - 1) {
-            let text = text.strip_suffix('\r').unwrap_or(text);
+        if let Some(text) = src.file.line_text(n) {
             if text.is_empty() {
                 let _ = writeln!(out, "{width_indent}{n:>6}|");
             } else {
@@ -161,7 +155,7 @@ pub(crate) fn render_location_with(pos: Pos, indent: &str, frame_indent: &str, o
     }
     show(out, line);
     let _ = writeln!(out, "{width_indent}{:>6}| {}^", "", " ".repeat(column as usize - 1));
-    if (line as usize) < lines.len() {
+    if src.file.line_text(line + 1).is_some() {
         show(out, line + 1);
     }
 }

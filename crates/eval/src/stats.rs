@@ -79,3 +79,26 @@ impl Stats {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// The memory budget of the hot types (see PERFORMANCE.md): a thunk's
+    /// allocation is 16 bytes of reference counts plus the `Thunk`, an
+    /// environment's likewise.
+    #[test]
+    fn hot_types_stay_small() {
+        assert!(std::mem::size_of::<crate::thunk::Thunk>() <= 64);
+        assert!(std::mem::size_of::<crate::thunk::Env>() <= 48);
+        assert!(std::mem::size_of::<crate::thunk::Code>() <= 24);
+        assert!(std::mem::size_of::<crate::value::Value>() <= 24);
+    }
+
+    #[test]
+    fn stats_json_names_counters() {
+        let s = super::Stats::default();
+        super::bump(&s.function_calls, 3);
+        let j = s.to_json(0.5);
+        assert!(j.contains("\"nrFunctionCalls\": 3"));
+        assert!(j.contains("\"cpuTime\": 0.500"));
+    }
+}

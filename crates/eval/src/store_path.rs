@@ -1,7 +1,11 @@
-//! Store path computation: nix32, `makeStorePath`, and NAR hashing of a file
-//! system tree read through [`EvalIo`].
+//! Store path computation for the evaluator, on top of `nixkit-store`
+//! (nixbase32, name validation, `makeStorePath`, the NAR format), plus the
+//! one part the store crate cannot do: NAR hashing of a tree read through
+//! [`EvalIo`] with a path filter.
 
-use sha2::{Digest, Sha256};
+use nixkit_store::nar::NAR_MAGIC;
+use nixkit_store::store_path::validate_name;
+use nixkit_store::{nixbase32, FileIngestionMethod, Hash, HashAlgo, HashSink, StoreDir};
 
 use crate::io::{EvalIo, FileType};
 
@@ -18,7 +22,9 @@ pub(crate) enum StorePathError {
 
 /// SHA-256 of bytes.
 pub(crate) fn sha256(data: &[u8]) -> [u8; 32] {
-    Sha256::digest(data).into()
+    let mut out = [0u8; 32];
+    out.copy_from_slice(Hash::digest(HashAlgo::Sha256, data).as_bytes());
+    out
 }
 
 /// Lower-case hexadecimal.
@@ -30,78 +36,51 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     s
 }
 
-const NIX32_ALPHABET: &[u8; 32] = b"0123456789abcdfghijklmnpqrsvwxyz";
-
-/// Nix's base-32 encoding.
+/// Nix's base-32 encoding ([`nixbase32::encode`]).
 pub(crate) fn nix32(bytes: &[u8]) -> String {
-    let len = (bytes.len() * 8).div_ceil(5);
-    let mut s = String::with_capacity(len);
-    for n in (0..len).rev() {
-        let b = n * 5;
-        let i = b / 8;
-        let j = b % 8;
-        let lo = u32::from(bytes[i]) >> j;
-        let hi = if i + 1 < bytes.len() { u32::from(bytes[i + 1]) << (8 - j) } else { 0 };
-        let c = ((lo | hi) & 0x1f) as usize;
-        s.push(char::from(NIX32_ALPHABET[c]));
-    }
-    s
+    nixbase32::encode(bytes)
 }
 
-/// Decodes Nix's base-32.
+/// Decodes Nix's base-32 into exactly `len` bytes.
 pub(crate) fn nix32_decode(s: &str, len: usize) -> Option<Vec<u8>> {
-    let mut out = vec![0u8; len];
-    for (n, c) in s.bytes().rev().enumerate() {
-        let digit = NIX32_ALPHABET.iter().position(|&a| a == c)? as u32;
-        let b = n * 5;
-        let i = b / 8;
-        let j = b % 8;
-        *out.get_mut(i)? |= (digit << j) as u8;
-        let carry = (digit << j) >> 8;
-        if i + 1 < len {
-            out[i + 1] |= carry as u8;
-        } else if carry != 0 {
-            return None;
-        }
-    }
-    Some(out)
+    nixbase32::decode(s.as_bytes()).ok().filter(|bytes| bytes.len() == len)
 }
 
-/// Checks a store path name.
+/// Checks a store path name ([`validate_name`]).
 pub(crate) fn check_name(name: &str) -> Result<(), StorePathError> {
-    let ok = !name.is_empty()
-        && name.len() <= 211
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-._?=".contains(&b))
-        && name != "."
-        && name != ".."
-        && !name.starts_with(".-")
-        && !name.starts_with("..-");
-    if ok {
-        Ok(())
-    } else {
-        Err(StorePathError::InvalidName(name.to_string()))
-    }
+    validate_name(name).map_err(|_| StorePathError::InvalidName(name.to_string()))
 }
 
-/// `makeStorePath(type, hash, name)`.
+/// `makeStorePath(type, sha256 hash, name)` ([`StoreDir::make_store_path`]).
 pub(crate) fn make_store_path(store_dir: &str, ty: &str, hash: &[u8; 32], name: &str) -> Result<String, StorePathError> {
     check_name(name)?;
-    let s = format!("{ty}:sha256:{}:{store_dir}:{name}", hex(hash));
-    let full = sha256(s.as_bytes());
-    let mut folded = [0u8; 20];
-    for (i, b) in full.iter().enumerate() {
-        folded[i % 20] ^= b;
-    }
-    Ok(format!("{store_dir}/{}-{name}", nix32(&folded)))
+    let dir = StoreDir::new(store_dir).map_err(|e| StorePathError::Io(e.to_string()))?;
+    let hash = Hash::from_digest(HashAlgo::Sha256, hash).map_err(|e| StorePathError::Io(e.to_string()))?;
+    let path = dir.make_store_path(ty, &hash, name).map_err(|_| StorePathError::InvalidName(name.to_string()))?;
+    Ok(dir.print_path(&path))
 }
 
+/// The path of a file added flat with sha256 (`builtins.path { recursive =
+/// false; }`): [`StoreDir::make_fixed_output_path`].
+pub(crate) fn make_flat_path(store_dir: &str, data: &[u8], name: &str) -> Result<String, StorePathError> {
+    check_name(name)?;
+    let dir = StoreDir::new(store_dir).map_err(|e| StorePathError::Io(e.to_string()))?;
+    let hash = Hash::digest(HashAlgo::Sha256, data);
+    let path = dir
+        .make_fixed_output_path(name, FileIngestionMethod::Flat, &hash, &Default::default(), false)
+        .map_err(|e| StorePathError::Io(e.to_string()))?;
+    Ok(dir.print_path(&path))
+}
+
+/// Hashes NAR tokens as they are produced (the tree walk reads through
+/// [`EvalIo`], which `nixkit_store::nar::dump_path` cannot).
 struct NarWriter {
-    hasher: Sha256,
+    hasher: HashSink,
 }
 
 impl NarWriter {
     fn bytes(&mut self, data: &[u8]) {
-        self.hasher.update((data.len() as u64).to_le_bytes());
+        self.hasher.update(&(data.len() as u64).to_le_bytes());
         self.hasher.update(data);
         let pad = (8 - data.len() % 8) % 8;
         self.hasher.update(&[0u8; 8][..pad]);
@@ -164,10 +143,12 @@ fn nar_node(w: &mut NarWriter, io: &dyn EvalIo, path: &str, filter: &mut Filter<
 
 /// The SHA-256 of the NAR serialisation of `path`.
 pub(crate) fn nar_sha256(io: &dyn EvalIo, path: &str, mut filter: Filter<'_>) -> Result<[u8; 32], StorePathError> {
-    let mut w = NarWriter { hasher: Sha256::new() };
-    w.str("nix-archive-1");
+    let mut w = NarWriter { hasher: HashSink::new(HashAlgo::Sha256) };
+    w.bytes(NAR_MAGIC);
     nar_node(&mut w, io, path, &mut filter)?;
-    Ok(w.hasher.finalize().into())
+    let mut out = [0u8; 32];
+    out.copy_from_slice(w.hasher.finish().0.as_bytes());
+    Ok(out)
 }
 
 #[cfg(test)]

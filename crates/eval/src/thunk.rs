@@ -39,6 +39,11 @@ pub(crate) enum Code {
     Select(Box<(Value, Symbol, Pos)>),
     /// Apply a function to arguments.
     Call(Box<(Value, Box<[Value]>, Pos)>),
+    /// Apply a function to one argument (`map`): one allocation, not two.
+    Call1(Box<(Value, Value, Pos)>),
+    /// Apply a function shared by many thunks to an integer (`genList`):
+    /// no allocation besides the thunk itself.
+    CallInt(Arc<(Value, Pos)>, i64),
 }
 
 enum Pending {
@@ -127,27 +132,23 @@ pub(crate) const NOT_WITH: u32 = u32::MAX;
 /// Marks a `with` scope with no enclosing `with`.
 pub(crate) const NO_OUTER_WITH: u32 = u32::MAX - 1;
 
-/// The slots of a scope. A one-slot scope (the argument of `x: body`, the
-/// attribute set of a `with`) keeps its value inline, so creating it is a
-/// single allocation.
+/// The slots of a scope. A one-slot scope known when it is created (the
+/// argument of `x: body`, the attribute set of a `with`) keeps its value
+/// inline: creating it is one allocation and no synchronisation (building an
+/// initialised `OnceLock` still goes through its `Once`); so does a scope
+/// whose slots are all known up front (formals without defaults used), in a
+/// boxed slice. Scopes whose slots
+/// refer to the scope itself (`let`, `rec`, formals with defaults) are
+/// filled once, after creation.
 enum Slots {
     One(Value),
     Many(Box<[Value]>),
-}
-
-impl Slots {
-    fn from_boxed(mut slots: Box<[Value]>) -> Slots {
-        if slots.len() == 1 {
-            Slots::One(std::mem::replace(&mut slots[0], Value::Null))
-        } else {
-            Slots::Many(slots)
-        }
-    }
+    Deferred(OnceLock<Box<[Value]>>),
 }
 
 /// A run-time scope.
 pub struct Env {
-    slots: OnceLock<Slots>,
+    slots: Slots,
     parent: Option<Arc<Env>>,
     /// For `with` scopes: scopes between this one and the next `with` outward.
     with_outer: u32,
@@ -156,23 +157,29 @@ pub struct Env {
 impl Env {
     /// The empty top-level environment.
     pub(crate) fn root() -> Arc<Env> {
-        Arc::new(Env { slots: OnceLock::from(Slots::Many(Box::default())), parent: None, with_outer: NOT_WITH })
+        Arc::new(Env { slots: Slots::Deferred(OnceLock::from(Box::<[Value]>::default())), parent: None, with_outer: NOT_WITH })
     }
 
     /// A scope whose slots are filled later with [`Env::fill`].
     pub(crate) fn deferred(parent: &Arc<Env>) -> Arc<Env> {
-        Arc::new(Env { slots: OnceLock::new(), parent: Some(parent.clone()), with_outer: NOT_WITH })
+        Arc::new(Env { slots: Slots::Deferred(OnceLock::new()), parent: Some(parent.clone()), with_outer: NOT_WITH })
+    }
+
+    /// A scope whose slots are all known (a lambda's formals, no default
+    /// used).
+    pub(crate) fn with_slots(parent: &Arc<Env>, slots: Box<[Value]>) -> Arc<Env> {
+        Arc::new(Env { slots: Slots::Many(slots), parent: Some(parent.clone()), with_outer: NOT_WITH })
     }
 
     /// A scope with one slot (a lambda's plain argument): one allocation.
     pub(crate) fn with_one(parent: &Arc<Env>, value: Value) -> Arc<Env> {
-        Arc::new(Env { slots: OnceLock::from(Slots::One(value)), parent: Some(parent.clone()), with_outer: NOT_WITH })
+        Arc::new(Env { slots: Slots::One(value), parent: Some(parent.clone()), with_outer: NOT_WITH })
     }
 
     /// A `with` scope holding the (lazy) attribute set.
     pub(crate) fn with_scope(parent: &Arc<Env>, attrs: Value, outer: Option<u32>) -> Arc<Env> {
         Arc::new(Env {
-            slots: OnceLock::from(Slots::One(attrs)),
+            slots: Slots::One(attrs),
             parent: Some(parent.clone()),
             with_outer: outer.unwrap_or(NO_OUTER_WITH),
         })
@@ -180,7 +187,9 @@ impl Env {
 
     /// Fills the slots of a deferred scope.
     pub(crate) fn fill(&self, slots: Box<[Value]>) {
-        let _ = self.slots.set(Slots::from_boxed(slots));
+        if let Slots::Deferred(cell) = &self.slots {
+            let _ = cell.set(slots);
+        }
     }
 
     /// The scope `depth` levels out (0 = this one).
@@ -196,9 +205,10 @@ impl Env {
     /// A slot's value, if the scope is filled.
     #[inline]
     pub(crate) fn slot(&self, slot: u32) -> Option<&Value> {
-        match self.slots.get()? {
+        match &self.slots {
             Slots::One(v) => (slot == 0).then_some(v),
             Slots::Many(s) => s.get(slot as usize),
+            Slots::Deferred(cell) => cell.get()?.get(slot as usize),
         }
     }
 

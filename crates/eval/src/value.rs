@@ -306,6 +306,21 @@ impl Attrs {
     pub fn update(&self, other: &Attrs) -> Attrs {
         let (a, b) = (&self.entries, &other.entries);
         let mut out = Vec::with_capacity(a.len() + b.len());
+        if b.len() * 16 <= a.len() {
+            // A few attributes into a large set (`acc // { x = …; }` in a
+            // fold): binary-search each insertion point and copy the runs
+            // in between in bulk instead of comparing every name.
+            let mut i = 0;
+            for y in b {
+                let key = y.name.index();
+                let k = i + a[i..].partition_point(|x| x.name.index() < key);
+                out.extend_from_slice(&a[i..k]);
+                out.push(y.clone());
+                i = if k < a.len() && a[k].name == y.name { k + 1 } else { k };
+            }
+            out.extend_from_slice(&a[i..]);
+            return Attrs { entries: out };
+        }
         let (mut i, mut j) = (0, 0);
         while i < a.len() && j < b.len() {
             let (x, y) = (a[i].name.index(), b[j].name.index());

@@ -6,6 +6,7 @@
 //! it takes that command's flags. Only argument parsing and wiring live here;
 //! all logic is in the library crates.
 
+mod build_cli;
 mod eval_cli;
 mod hash;
 mod instantiate;
@@ -25,6 +26,7 @@ commands:
   instantiate   evaluate or parse Nix expressions (like nix-instantiate)
   hash          compute and convert hashes (like nix-hash)
   store         manipulate the store (like nix-store)
+  build         build derivations in a sandbox (like nix-build)
 
 The binary also acts as `nix-instantiate`, `nix-hash` or `nix-store` when invoked through a
 symlink of that name.";
@@ -37,6 +39,7 @@ fn main() -> ExitCode {
         "nix-instantiate" => "instantiate".to_owned(),
         "nix-hash" => "hash".to_owned(),
         "nix-store" => "store".to_owned(),
+        "nix-build" => "build".to_owned(),
         _ => {
             if args.len() < 2 {
                 eprintln!("{USAGE}");
@@ -50,6 +53,7 @@ fn main() -> ExitCode {
         "instantiate" => instantiate::main(rest),
         "hash" => hash::main(rest),
         "store" => store_cli::main(rest),
+        "build" => build_cli::main(rest),
         "--help" | "-h" | "help" => {
             println!("{USAGE}");
             0

@@ -176,7 +176,8 @@ fn gen_list(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
         return Err(EvalError::eval(format!("cannot create list of size {n}")));
     }
     let f = args.function(s, 0)?;
-    Ok(Value::list((0..n).map(|i| EvalState::delay_call(f.clone(), vec![Value::Int(i)], pos)).collect()))
+    let shared = std::sync::Arc::new((f, pos));
+    Ok(Value::list((0..n).map(|i| EvalState::delay_call_int(&shared, i)).collect()))
 }
 
 /// Stable merge sort with a fallible `is_less`, using `buf` (as long as

@@ -8,6 +8,7 @@ pub(crate) mod context;
 pub(crate) mod control;
 pub(crate) mod derivation;
 pub(crate) mod fetch;
+pub(crate) mod flake;
 pub(crate) mod hash;
 pub(crate) mod json;
 pub(crate) mod lists;
@@ -26,6 +27,7 @@ use nixkit_syntax::Symbol;
 
 use crate::compile::GlobalScope;
 use crate::error::{EvalError, EvalResult};
+use crate::extra::ExtraBuiltin;
 use crate::eval::{EvalState, Settings};
 use crate::source::Pos;
 use crate::thunk::Thunk;
@@ -63,13 +65,14 @@ const WELL_KNOWN_SYMBOLS: &[&str] = &[
 ];
 
 /// Every primop table.
-fn tables() -> [&'static [PrimOp]; 15] {
+fn tables() -> [&'static [PrimOp]; 16] {
     [
         arith::PRIMOPS,
         attrs::PRIMOPS,
         context::PRIMOPS,
         control::PRIMOPS,
         derivation::PRIMOPS,
+        flake::PRIMOPS,
         hash::PRIMOPS,
         json::PRIMOPS,
         lists::PRIMOPS,
@@ -88,6 +91,8 @@ fn tables() -> [&'static [PrimOp]; 15] {
 pub(crate) struct Globals {
     names: HashMap<Symbol, Value>,
     builtins: Arc<Attrs>,
+    /// The embedder's builtins, indexed as their values refer to them.
+    pub(crate) extra: Arc<[ExtraBuiltin]>,
 }
 
 impl GlobalScope for Globals {
@@ -106,8 +111,13 @@ impl Globals {
         g
     }
 
+    /// A fingerprint of the global names (for [`crate::ParseCache`] keys).
+    pub(crate) fn fingerprint(&self) -> u64 {
+        crate::parse_cache::fingerprint(self.names.keys().map(|n| n.as_str()))
+    }
+
     /// Builds the global scope for the given settings.
-    pub(crate) fn new(settings: &Settings, current_time: i64) -> Globals {
+    pub(crate) fn new(settings: &Settings, current_time: i64, extra: &[ExtraBuiltin]) -> Globals {
         // Sets are ordered by symbol creation, and `--strict` forces them in
         // that order; CppNix creates these first, so errors surface alike.
         for name in WELL_KNOWN_SYMBOLS {
@@ -149,6 +159,14 @@ impl Globals {
             entries.push((Symbol::intern("currentSystem"), Value::string(settings.current_system.as_str())));
             entries.push((Symbol::intern("currentTime"), Value::Int(current_time)));
         }
+        // The embedder's builtins replace any builtin of the same name.
+        let mut extra_names = Vec::new();
+        for (i, b) in extra.iter().enumerate() {
+            let name = Symbol::intern(b.name());
+            entries.retain(|(n, _)| *n != name);
+            entries.push((name, crate::extra::builtin_value(i, b)));
+            extra_names.push(name);
+        }
         let self_ref = Arc::new(Thunk::empty());
         entries.push((Symbol::intern("builtins"), Value::Thunk(self_ref.clone())));
         let builtins = Arc::new(Attrs::from_unsorted(
@@ -160,6 +178,7 @@ impl Globals {
         for (name, value) in &entries {
             let text = name.as_str();
             let global = if UNPREFIXED.contains(&text)
+                || extra_names.contains(name)
                 || matches!(text, "builtins" | "true" | "false" | "null" | "derivation")
             {
                 *name
@@ -168,7 +187,7 @@ impl Globals {
             };
             names.insert(global, value.clone());
         }
-        Globals { names, builtins }
+        Globals { names, builtins, extra: extra.into() }
     }
 
     /// A copy with extra names (for `scopedImport`).
@@ -177,7 +196,7 @@ impl Globals {
         for a in scope.iter() {
             names.insert(a.name, a.value.clone());
         }
-        Globals { names, builtins: self.builtins.clone() }
+        Globals { names, builtins: self.builtins.clone(), extra: self.extra.clone() }
     }
 }
 

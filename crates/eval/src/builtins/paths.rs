@@ -70,6 +70,9 @@ impl EvalState {
     }
 
     pub(crate) fn read_file_bytes(&mut self, path: &str, pos: Pos) -> EvalResult<Vec<u8>> {
+        if let Some(text) = path.strip_prefix(crate::corepkgs::ROOT).and_then(|r| crate::corepkgs::file(r.trim_start_matches('/'))) {
+            return Ok(text.as_bytes().to_vec());
+        }
         self.io.read_file(path).or_else(|e| self.store.read_unwritten(path).ok_or_else(|| io_error(path, &e, pos)))
     }
 
@@ -107,7 +110,9 @@ impl EvalState {
                 return Some(candidate);
             }
         }
-        None
+        // CppNix's implicit last entry `nix=/__corepkgs__`.
+        let rest = name.strip_prefix("nix/")?;
+        crate::corepkgs::file(rest).map(|_| format!("{}/{rest}", crate::corepkgs::ROOT))
     }
 }
 
@@ -144,8 +149,46 @@ fn read_file(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     Ok(Value::string(text))
 }
 
+/// Resolves every symlink in an absolute, canonical path (CppNix's
+/// `resolveSymlinks`), through the evaluator's IO. Gives up after 1024 links
+/// (a cycle) and returns what it has then; missing components end the walk.
+pub(crate) fn resolve_symlinks(io: &dyn crate::io::EvalIo, path: &str) -> String {
+    let mut done = String::new();
+    let mut todo: Vec<String> = path.split('/').rev().filter(|c| !c.is_empty()).map(str::to_string).collect();
+    let mut links = 0;
+    while let Some(c) = todo.pop() {
+        match c.as_str() {
+            "." => continue,
+            ".." => {
+                let cut = done.rfind('/').unwrap_or(0);
+                done.truncate(cut);
+                continue;
+            }
+            _ => {}
+        }
+        let next = format!("{done}/{c}");
+        if links < 1024 && matches!(io.file_type(&next, false), Ok(FileType::Symlink)) {
+            if let Ok(target) = io.read_link(&next) {
+                links += 1;
+                if target.starts_with('/') {
+                    done.clear();
+                }
+                todo.extend(target.split('/').rev().filter(|c| !c.is_empty()).map(str::to_string));
+                continue;
+            }
+        }
+        done = next;
+    }
+    if done.is_empty() {
+        "/".to_string()
+    } else {
+        done
+    }
+}
+
 fn read_dir(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let path = s.path_arg(&a[0], "readDir", 0, pos)?;
+    let path = resolve_symlinks(s.io.as_ref(), &path);
     match s.io.file_type(&path, true) {
         Ok(FileType::Directory) => {}
         Ok(_) => return Err(EvalError::new(ErrorKind::Io, format!("'{path}' is not a directory")).at(pos)),
@@ -173,10 +216,13 @@ fn path_exists(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
         _ => false,
     };
     let path = s.path_arg(&a[0], "pathExists", 0, pos)?;
-    Ok(Value::Bool(match s.io.file_type(&path, true) {
-        Ok(FileType::Directory) => true,
-        Ok(_) => !must_be_dir,
-        Err(_) => false,
+    // As CppNix: a trailing `/` or `/.` asks for a directory (following the
+    // last symlink); otherwise only the ancestors are resolved, so a broken
+    // symlink exists.
+    Ok(Value::Bool(if must_be_dir {
+        matches!(s.io.file_type(&path, true), Ok(FileType::Directory))
+    } else {
+        s.io.file_type(&path, false).is_ok()
     }))
 }
 

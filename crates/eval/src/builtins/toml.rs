@@ -25,7 +25,7 @@ fn convert(v: toml::Value, timestamps: bool) -> Result<Value, String> {
             }
             Value::attrs(Attrs::from_pairs([
                 (Symbol::intern("_type"), Value::string("timestamp")),
-                (Symbol::intern("value"), Value::string(d.to_string())),
+                (Symbol::intern("value"), Value::string(pad_fraction(&d.to_string()))),
             ]))
         }
         toml::Value::Array(items) => {
@@ -50,4 +50,30 @@ fn from_toml(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
         .map_err(|e: toml::de::Error| EvalError::eval(format!("while parsing TOML: {}", e.message())).at(pos))?;
     let timestamps = s.settings.toml_timestamps;
     convert(toml::Value::Table(parsed), timestamps).map_err(|e| EvalError::eval(format!("while parsing TOML: {e}")).at(pos))
+}
+
+/// toml11 (CppNix's TOML parser) prints fractional seconds as milli-, micro-
+/// or nanoseconds: `.1` becomes `.100`, `.1234` becomes `.123400`.
+fn pad_fraction(text: &str) -> String {
+    let Some(dot) = text.find('.') else { return text.to_string() };
+    let digits = text[dot + 1..].bytes().take_while(u8::is_ascii_digit).count();
+    let width = match digits {
+        0..=3 => 3,
+        4..=6 => 6,
+        _ => 9,
+    };
+    let end = dot + 1 + digits;
+    format!("{}{:0<width$}{}", &text[..dot + 1], &text[dot + 1..end], &text[end..])
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn pads_fractions_like_toml11() {
+        assert_eq!(super::pad_fraction("07:32:00.1"), "07:32:00.100");
+        assert_eq!(super::pad_fraction("1979-05-27T07:32:00.1234Z"), "1979-05-27T07:32:00.123400Z");
+        assert_eq!(super::pad_fraction("00:32:00.999999-07:00"), "00:32:00.999999-07:00");
+        assert_eq!(super::pad_fraction("00:32:00.12345678"), "00:32:00.123456780");
+        assert_eq!(super::pad_fraction("1979-05-27"), "1979-05-27");
+    }
 }

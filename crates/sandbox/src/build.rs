@@ -1,0 +1,322 @@
+//! Building one derivation whose inputs are valid: compute the input closure and the
+//! environment, run the builder in a fresh sandbox (or `builtin:fetchurl` in-process),
+//! then process and register the outputs. [`BuildMode::Check`] rebuilds valid outputs and
+//! compares them with the registered ones instead of registering.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::io;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use nixkit_derivation::{parse_derivation, Derivation, ParseDerivationError};
+use nixkit_store::local::{LocalStore, QueryError};
+use nixkit_store::StorePath;
+
+use crate::env::{BuilderEnv, EnvError, EnvParams};
+use crate::layout::{BuildDir, SandboxSpec};
+use crate::register::{output_paths, process_outputs, register_outputs, RegisterError};
+use crate::run::{run_sandboxed, RunOptions, RunOutcome, SandboxError};
+
+/// Settings shared by every build.
+#[derive(Debug, Clone)]
+pub struct BuildSettings {
+    /// `NIX_BUILD_CORES`.
+    pub cores: usize,
+    /// `--max-silent-time`.
+    pub max_silent_time: Option<Duration>,
+    /// `--timeout`.
+    pub timeout: Option<Duration>,
+    /// `--keep-failed`: keep the build directory of failed builds.
+    pub keep_failed: bool,
+    /// Extra paths visible in every sandbox (host path, path inside), e.g. `/bin/sh`.
+    pub sandbox_paths: Vec<(PathBuf, String)>,
+    /// When building as root, build user `n` maps to host uid/gid `build_uid_base + n`.
+    pub build_uid_base: u32,
+    /// Where build directories go (default: `<state>/builds`).
+    pub builds_dir: Option<PathBuf>,
+    /// The platform builders run on (`x86_64-linux`); derivations for another fail.
+    pub system: String,
+}
+
+impl Default for BuildSettings {
+    fn default() -> Self {
+        Self {
+            cores: 1,
+            max_silent_time: None,
+            timeout: None,
+            keep_failed: false,
+            sandbox_paths: Vec::new(),
+            build_uid_base: crate::DEFAULT_BUILD_UID,
+            builds_dir: None,
+            system: format!("{}-linux", std::env::consts::ARCH),
+        }
+    }
+}
+
+/// Whether to build and register, or to rebuild and compare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BuildMode {
+    /// Build and register the outputs.
+    Normal,
+    /// Rebuild valid outputs and compare (`--check`).
+    Check,
+}
+
+/// Why a derivation could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The builder failed or was killed.
+    #[error("{}", failure_message(.drv, .outcome, .tail, .log.as_deref()))]
+    Failed {
+        /// The derivation.
+        drv: String,
+        /// How the builder ended.
+        outcome: RunOutcome,
+        /// The last lines of its log.
+        tail: Vec<String>,
+        /// Where the full log is.
+        log: Option<PathBuf>,
+    },
+    /// `--check` found a different output.
+    #[error("derivation '{drv}' may not be deterministic: output '{output}' differs")]
+    NotDeterministic {
+        /// The derivation.
+        drv: String,
+        /// The differing output path.
+        output: String,
+    },
+    /// `--check` of a derivation whose outputs are not valid.
+    #[error("some outputs of '{0}' are not valid, so checking is not possible")]
+    CheckNotValid(String),
+    /// The derivation is for another platform.
+    #[error("a '{wanted}' with features {{}} is required to build '{drv}', but I am a '{have}'")]
+    WrongSystem {
+        /// The derivation.
+        drv: String,
+        /// Its system.
+        wanted: String,
+        /// Ours.
+        have: String,
+    },
+    /// `builtin:fetchurl` failed.
+    #[error("builtin:fetchurl for '{drv}': {reason}")]
+    Fetch {
+        /// The derivation.
+        drv: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// An unknown `builtin:` builder.
+    #[error("unsupported builtin builder '{0}'")]
+    UnknownBuiltin(String),
+    /// A `.drv` file could not be read or parsed.
+    #[error("reading derivation '{path}': {reason}")]
+    ReadDerivation {
+        /// The `.drv` path.
+        path: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A file system operation failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// The sandbox could not be set up.
+    #[error(transparent)]
+    Sandbox(#[from] SandboxError),
+    /// The outputs could not be processed or registered.
+    #[error(transparent)]
+    Register(#[from] RegisterError),
+    /// The environment could not be computed.
+    #[error(transparent)]
+    Env(#[from] EnvError),
+    /// A store query failed.
+    #[error(transparent)]
+    Query(#[from] QueryError),
+}
+
+fn failure_message(drv: &str, outcome: &RunOutcome, tail: &[String], log: Option<&std::path::Path>) -> String {
+    let mut msg = match outcome {
+        RunOutcome::Exited(code) => format!("builder for '{drv}' failed with exit code {code}"),
+        RunOutcome::Silent(t) => format!("builder for '{drv}' timed out after {} seconds of silence", t.as_secs()),
+        RunOutcome::TimedOut(t) => format!("builder for '{drv}' timed out after {} seconds", t.as_secs()),
+        RunOutcome::Interrupted => format!("build of '{drv}' was interrupted"),
+    };
+    if !tail.is_empty() {
+        msg.push_str(&format!(";\nlast {} log lines:", tail.len()));
+        for line in tail {
+            msg.push_str("\n> ");
+            msg.push_str(line);
+        }
+    }
+    if let Some(log) = log {
+        msg.push_str(&format!("\nFor full logs, see '{}'.", log.display()));
+    }
+    msg
+}
+
+/// What a build produced.
+#[derive(Debug, Clone)]
+pub struct BuiltDerivation {
+    /// Output paths by name.
+    pub outputs: BTreeMap<String, StorePath>,
+    /// Time spent in the sandbox (zero for built-in builders).
+    pub sandbox_time: Duration,
+    /// Total time.
+    pub elapsed: Duration,
+}
+
+/// Reads and parses the valid `.drv` at `drv_path`.
+pub fn read_derivation(store: &LocalStore, drv_path: &StorePath) -> Result<Derivation, BuildError> {
+    let printed = store.store_dir().print_path(drv_path);
+    let text = fs::read(store.real_path(drv_path))
+        .map_err(|e| BuildError::ReadDerivation { path: printed.clone(), reason: e.to_string() })?;
+    let name = drv_path.name().strip_suffix(".drv").unwrap_or(drv_path.name());
+    parse_derivation(store.store_dir(), name, &text)
+        .map_err(|e: ParseDerivationError| BuildError::ReadDerivation { path: printed, reason: e.to_string() })
+}
+
+fn lock(store: &Mutex<LocalStore>) -> std::sync::MutexGuard<'_, LocalStore> {
+    store.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The store paths `drv` needs: its input sources and the used outputs of its input
+/// derivations.
+pub fn input_paths(store: &LocalStore, drv: &Derivation) -> Result<BTreeSet<StorePath>, BuildError> {
+    let mut paths = drv.input_srcs.clone();
+    for (input, outs) in &drv.input_drvs {
+        let input_drv = read_derivation(store, input)?;
+        let all = output_paths(store.store_dir(), &input_drv)?;
+        for o in outs {
+            if let Some(p) = all.get(o) {
+                paths.insert(p.clone());
+            }
+        }
+    }
+    Ok(paths)
+}
+
+/// Where the log of `drv_path` is kept: `<root>/nix/var/log/nix/drvs/xx/rest`.
+pub fn log_path(store: &LocalStore, drv_path: &StorePath) -> PathBuf {
+    let base = drv_path.to_base_name();
+    let (a, b) = base.split_at(2);
+    store
+        .state_dir()
+        .parent()
+        .unwrap_or(store.state_dir())
+        .join("log/nix/drvs")
+        .join(a)
+        .join(b)
+}
+
+/// Builds `drv` (at `drv_path`), whose inputs must be valid. `slot` picks the build user
+/// when running as root; `on_output` receives the builder's output.
+pub fn build_derivation(
+    store: &Mutex<LocalStore>,
+    drv_path: &StorePath,
+    drv: &Derivation,
+    settings: &BuildSettings,
+    mode: BuildMode,
+    slot: u32,
+    on_output: &mut dyn FnMut(&[u8]),
+) -> Result<BuiltDerivation, BuildError> {
+    let start = Instant::now();
+    let (store_dir, real_store, builds_dir, closure, log) = {
+        let s = lock(store);
+        let inputs = input_paths(&s, drv)?;
+        for p in &inputs {
+            s.add_temp_root(p).map_err(|source| BuildError::Io { what: "adding a temporary root".into(), source })?;
+        }
+        let closure = s.query_closure(&inputs)?;
+        let builds = settings.builds_dir.clone().unwrap_or_else(|| s.state_dir().join("builds"));
+        (s.store_dir().clone(), s.real_store_dir().to_path_buf(), builds, closure, log_path(&s, drv_path))
+    };
+    let printed_drv = store_dir.print_path(drv_path);
+    let outputs = output_paths(&store_dir, drv)?;
+    if mode == BuildMode::Check {
+        let s = lock(store);
+        for p in outputs.values() {
+            if !s.is_valid(p)? {
+                return Err(BuildError::CheckNotValid(printed_drv));
+            }
+        }
+    }
+    let mut dir = BuildDir::create(&builds_dir)
+        .map_err(|source| BuildError::Io { what: format!("creating a build directory in '{}'", builds_dir.display()), source })?;
+    let mut sandbox_time = Duration::ZERO;
+    let result = if let Some(builtin) = drv.builder.strip_prefix("builtin:") {
+        crate::fetchurl::run_builtin(builtin, &printed_drv, drv, &store_dir, &dir, &outputs)
+    } else {
+        if drv.system != settings.system {
+            return Err(BuildError::WrongSystem { drv: printed_drv, wanted: drv.system.clone(), have: settings.system.clone() });
+        }
+        let out_strings: BTreeMap<String, String> =
+            outputs.iter().map(|(k, v)| (k.clone(), store_dir.print_path(v))).collect();
+        let env = BuilderEnv::new(drv, &EnvParams { store_dir: store_dir.as_str(), cores: settings.cores, outputs: &out_strings })?;
+        let mut inputs: Vec<(PathBuf, String)> =
+            closure.iter().map(|p| (real_store.join(p.to_base_name()), store_dir.print_path(p))).collect();
+        inputs.extend(settings.sandbox_paths.iter().cloned());
+        let spec = SandboxSpec {
+            store_dir: store_dir.as_str().to_owned(),
+            inputs,
+            builder: drv.builder.clone(),
+            args: drv.args.clone(),
+            env: env.vars,
+            build_files: env.files,
+            network: drv.is_fixed_output(),
+            build_user: Some((settings.build_uid_base + slot, settings.build_uid_base + slot)),
+        };
+        if let Some(parent) = log.parent() {
+            let _ = fs::create_dir_all(parent);
+        }
+        let log_file = fs::File::create(&log).ok();
+        let run = run_sandboxed(&spec, &dir, RunOptions {
+            max_silent_time: settings.max_silent_time,
+            timeout: settings.timeout,
+            on_output,
+            log_file,
+        })?;
+        sandbox_time = run.elapsed;
+        if run.outcome.success() {
+            Ok(())
+        } else {
+            Err(BuildError::Failed { drv: printed_drv.clone(), outcome: run.outcome, tail: run.tail, log: Some(log) })
+        }
+    };
+    let processed = result.and_then(|()| {
+        process_outputs(&store_dir, drv_path, drv, &closure, &|p| dir.host_path(&store_dir.print_path(p)))
+            .map_err(BuildError::from)
+    });
+    let processed = match processed {
+        Ok(p) => p,
+        Err(e) => {
+            if settings.keep_failed {
+                dir.keep();
+                on_output(format!("note: keeping build directory '{}'\n", dir.path().display()).as_bytes());
+            }
+            return Err(e);
+        }
+    };
+    let s = lock(store);
+    match mode {
+        BuildMode::Normal => register_outputs(&s, drv_path, &processed)?,
+        BuildMode::Check => {
+            for out in &processed {
+                let registered = s.query_path_info(&out.info.path)?;
+                if registered.map(|i| i.nar_hash) != Some(out.info.nar_hash) {
+                    return Err(BuildError::NotDeterministic {
+                        drv: printed_drv,
+                        output: store_dir.print_path(&out.info.path),
+                    });
+                }
+            }
+        }
+    }
+    Ok(BuiltDerivation { outputs, sandbox_time, elapsed: start.elapsed() })
+}

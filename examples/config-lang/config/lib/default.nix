@@ -1,0 +1,3 @@
+{
+  levelFor = stage: if stage == "prod" then "warn" else { verbose = 2; };
+}

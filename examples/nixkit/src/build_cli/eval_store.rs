@@ -1,0 +1,178 @@
+//! An [`EvalStore`] over the local store: `builtins.path`/path literals, `builtins.toFile`
+//! and `derivation` write into it (the `.drv` files with their output mapping), so the
+//! evaluated derivations can then be built.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use nixkit_derivation::parse_derivation;
+use nixkit_eval::{EvalIo, EvalStore, FileIngestion, FileType, PathFilter};
+use nixkit_store::local::LocalStore;
+use nixkit_store::{FileIngestionMethod, HashAlgo, StorePath};
+
+/// The local store as the evaluator sees it.
+pub(crate) struct LocalEvalStore {
+    store: Mutex<LocalStore>,
+    store_dir: String,
+}
+
+impl LocalEvalStore {
+    pub(crate) fn new(store: LocalStore) -> Self {
+        let store_dir = store.store_dir().as_str().to_owned();
+        Self { store: Mutex::new(store), store_dir }
+    }
+
+    pub(crate) fn into_inner(self) -> LocalStore {
+        self.store.into_inner().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, LocalStore> {
+        self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn parse(&self, store: &LocalStore, p: &str) -> Result<StorePath, String> {
+        store.store_dir().parse_path(p).map_err(|e| e.to_string())
+    }
+
+    fn parse_all(&self, store: &LocalStore, paths: &[String]) -> Result<BTreeSet<StorePath>, String> {
+        paths.iter().map(|p| self.parse(store, p)).collect()
+    }
+}
+
+fn file_type(meta: &fs::Metadata) -> FileType {
+    let ft = meta.file_type();
+    if ft.is_symlink() {
+        FileType::Symlink
+    } else if ft.is_dir() {
+        FileType::Directory
+    } else if ft.is_file() {
+        FileType::Regular
+    } else {
+        FileType::Unknown
+    }
+}
+
+/// Copies `src` to `dst`, leaving out what `filter` rejects below the root.
+fn copy_filtered(src: &Path, dst: &Path, filter: &mut dyn FnMut(&str, FileType) -> Result<bool, String>) -> Result<(), String> {
+    let err = |e: std::io::Error| format!("copying '{}': {e}", src.display());
+    let meta = fs::symlink_metadata(src).map_err(err)?;
+    let ft = meta.file_type();
+    if ft.is_symlink() {
+        std::os::unix::fs::symlink(fs::read_link(src).map_err(err)?, dst).map_err(err)
+    } else if ft.is_dir() {
+        fs::create_dir(dst).map_err(err)?;
+        let mut entries: Vec<PathBuf> = fs::read_dir(src).map_err(err)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>().map_err(err)?;
+        entries.sort();
+        for child in entries {
+            let m = fs::symlink_metadata(&child).map_err(err)?;
+            if filter(&child.to_string_lossy(), file_type(&m))? {
+                let name = child.file_name().map(PathBuf::from).unwrap_or_default();
+                copy_filtered(&child, &dst.join(name), filter)?;
+            }
+        }
+        Ok(())
+    } else {
+        fs::copy(src, dst).map(drop).map_err(err)
+    }
+}
+
+impl EvalStore for LocalEvalStore {
+    fn store_dir(&self) -> &str {
+        &self.store_dir
+    }
+
+    fn add_path(&self, _io: &dyn EvalIo, path: &str, name: &str, method: FileIngestion, filter: PathFilter<'_>) -> Result<String, String> {
+        let method = match method {
+            FileIngestion::Flat => FileIngestionMethod::Flat,
+            FileIngestion::Recursive => FileIngestionMethod::Recursive,
+        };
+        let tmp;
+        let src = match filter {
+            Some(filter) if method == FileIngestionMethod::Recursive => {
+                tmp = tempfile_dir()?;
+                let copy = tmp.join("copy");
+                copy_filtered(Path::new(path), &copy, filter)?;
+                copy
+            }
+            _ => PathBuf::from(path),
+        };
+        let store = self.lock();
+        let result = store.add_to_store(name, &src, method, HashAlgo::Sha256).map_err(|e| e.to_string());
+        if src != Path::new(path) {
+            let _ = src.parent().map(fs::remove_dir_all);
+        }
+        Ok(store.store_dir().print_path(&result?))
+    }
+
+    fn add_text(&self, name: &str, text: &str, references: &[String]) -> Result<String, String> {
+        let store = self.lock();
+        let refs = self.parse_all(&store, references)?;
+        let p = store.add_text_to_store(name, text.as_bytes(), &refs).map_err(|e| e.to_string())?;
+        Ok(store.store_dir().print_path(&p))
+    }
+
+    fn write_derivation(&self, drv_path: &str, aterm: &str, references: &[String]) -> Result<(), String> {
+        let store = self.lock();
+        let expected = self.parse(&store, drv_path)?;
+        let refs = self.parse_all(&store, references)?;
+        let p = store.add_text_to_store(expected.name(), aterm.as_bytes(), &refs).map_err(|e| e.to_string())?;
+        if p != expected {
+            return Err(format!("derivation written at '{}' instead of '{drv_path}'", store.store_dir().print_path(&p)));
+        }
+        let name = expected.name().strip_suffix(".drv").unwrap_or(expected.name());
+        let drv = parse_derivation(store.store_dir(), name, aterm.as_bytes()).map_err(|e| e.to_string())?;
+        let mut outputs = std::collections::BTreeMap::new();
+        for o in drv.outputs.keys() {
+            if let Ok(Some(path)) = drv.output_path(store.store_dir(), o) {
+                outputs.insert(o.clone(), path);
+            }
+        }
+        store.set_derivation_outputs(&p, &outputs).map_err(|e| e.to_string())
+    }
+
+    fn read_derivation(&self, drv_path: &str) -> Result<Option<String>, String> {
+        let store = self.lock();
+        let p = self.parse(&store, drv_path)?;
+        if !store.is_valid(&p).map_err(|e| e.to_string())? {
+            return Ok(None);
+        }
+        fs::read_to_string(store.real_path(&p)).map(Some).map_err(|e| e.to_string())
+    }
+
+    fn query_references(&self, path: &str) -> Result<Option<Vec<String>>, String> {
+        let store = self.lock();
+        let p = self.parse(&store, path)?;
+        match store.query_path_info(&p).map_err(|e| e.to_string())? {
+            None => Ok(None),
+            Some(info) => Ok(Some(info.references.iter().map(|r| store.store_dir().print_path(r)).collect())),
+        }
+    }
+
+    fn add_perm_root(&self, path: &str, root: &str) -> Result<String, String> {
+        let store = self.lock();
+        let p = self.parse(&store, path)?;
+        store.add_perm_root(&p, Path::new(root)).map_err(|e| e.to_string())?;
+        Ok(root.to_owned())
+    }
+
+    fn is_valid_path(&self, path: &str) -> bool {
+        let store = self.lock();
+        self.parse(&store, path).ok().is_some_and(|p| store.is_valid(&p).unwrap_or(false))
+    }
+}
+
+/// A fresh private temporary directory.
+fn tempfile_dir() -> Result<PathBuf, String> {
+    let base = std::env::temp_dir();
+    for n in 0..1000u32 {
+        let dir = base.join(format!("nixkit-add-{}-{n}", std::process::id()));
+        match fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(format!("creating '{}': {e}", dir.display())),
+        }
+    }
+    Err("cannot create a temporary directory".into())
+}

@@ -1,0 +1,97 @@
+# A tiny package set bootstrapped from Debian's busybox-static alone (no host toolchain):
+# `nixkit build examples/pkgs -A all`. Every builder is busybox; `tools` installs its
+# applets as symlinks so later packages can use a normal PATH.
+{ busyboxDir ? (if builtins.pathExists /usr/bin/busybox then /usr/bin else /bin)
+, system ? builtins.currentSystem
+}:
+let
+  # The busybox binary, alone in a content-addressed store path.
+  busybox = builtins.path {
+    path = busyboxDir;
+    name = "busybox";
+    filter = path: type: baseNameOf path == "busybox";
+  };
+  sh = "${busybox}/busybox";
+
+  mkDerivation = { name, script, ... }@attrs:
+    derivation ({
+      inherit system;
+      builder = sh;
+      args = [ "sh" "-e" "-c" script ];
+      PATH = "${tools}/bin";
+    } // builtins.removeAttrs attrs [ "script" ]);
+
+  tools = derivation {
+    name = "busybox-tools";
+    inherit system;
+    builder = sh;
+    args = [ "sh" "-e" "-c" "${sh} mkdir -p $out/bin && ${sh} --install -s $out/bin" ];
+  };
+
+  self = rec {
+    inherit busybox tools;
+
+    # A shell-script program.
+    hello = mkDerivation {
+      name = "hello-1.0";
+      script = ''
+        mkdir -p $out/bin
+        printf '#!%s\necho "Hello, world!"\n' "${tools}/bin/sh" > $out/bin/hello
+        chmod +x $out/bin/hello
+      '';
+    };
+
+    # A fixed-output fetch from a file:// URL, done by the built-in fetcher.
+    greeter-src = derivation {
+      name = "greeter-1.0.tar.gz";
+      system = "builtin";
+      builder = "builtin:fetchurl";
+      url = "file://${toString ./files/greeter-1.0.tar.gz}";
+      outputHashMode = "flat";
+      outputHashAlgo = "sha256";
+      outputHash = "sha256-HBgIoxkdorOeqE9hrZqZjOwExO+lUvU9/3Io+b/TuQQ=";
+    };
+
+    # Unpacks a tarball with busybox tar.
+    greeter = mkDerivation {
+      name = "greeter-1.0";
+      src = greeter-src;
+      script = ''
+        tar xzf $src
+        mkdir -p $out/bin $out/share
+        cp greeter-1.0/greeting.txt $out/share/
+        sed "s|#!/bin/sh|#!${tools}/bin/sh|" greeter-1.0/greet.sh > $out/bin/greet
+        chmod +x $out/bin/greet
+      '';
+    };
+
+    # Several outputs.
+    multi = mkDerivation {
+      name = "multi-1.0";
+      outputs = [ "out" "doc" "dev" ];
+      script = ''
+        mkdir -p $out/lib $doc/share/doc $dev/include
+        echo "library" > $out/lib/libmulti.txt
+        echo "documentation for $out" > $doc/share/doc/README
+        echo "#define MULTI \"$out\"" > $dev/include/multi.h
+      '';
+    };
+
+    # Depends on two others and records them.
+    combined = mkDerivation {
+      name = "combined-1.0";
+      inherit hello greeter;
+      script = ''
+        mkdir -p $out/bin
+        echo "$hello" > $out/deps
+        echo "$greeter" >> $out/deps
+        ln -s $hello/bin/hello $out/bin/hello
+        ln -s $greeter/bin/greet $out/bin/greet
+        $hello/bin/hello > $out/hello-output
+        $greeter/bin/greet > $out/greet-output
+      '';
+    };
+
+    all = [ hello greeter multi combined ];
+  };
+in self
