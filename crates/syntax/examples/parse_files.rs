@@ -6,6 +6,10 @@
 
 use std::path::Path;
 
+// The allocator the `nixkit` binary ships with.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn collect(dir: &Path, out: &mut Vec<(String, String)>) {
     let Ok(rd) = std::fs::read_dir(dir) else { return };
     let mut entries: Vec<_> = rd.filter_map(Result::ok).map(|e| e.path()).collect();
@@ -30,13 +34,24 @@ fn main() {
     };
     let mut files = Vec::new();
     collect(Path::new(dir), &mut files);
+    // With `--keep`, trees are leaked instead of dropped, so only the cost of
+    // producing them is counted.
+    let keep = args.iter().any(|a| a == "--keep");
     let mut errors = 0usize;
     for (base, text) in &files {
         if mode == "rnix" {
-            errors += rnix::Root::parse(text).errors().len();
+            let p = rnix::Root::parse(text);
+            errors += p.errors().len();
+            if keep {
+                std::mem::forget(p);
+            }
         } else {
             let opts = nixkit_syntax::ParseOptions::new(base.clone());
-            errors += nixkit_syntax::parse(text, &opts).errors().len();
+            let p = nixkit_syntax::parse(text, &opts);
+            errors += p.errors().len();
+            if keep {
+                std::mem::forget(p);
+            }
         }
     }
     println!("{} files, {errors} errors", files.len());

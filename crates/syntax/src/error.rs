@@ -108,6 +108,11 @@ pub enum LintKind {
     ShortPath,
     /// An unquoted URL literal.
     Url,
+    /// `or` used as an identifier argument in a position whose meaning will
+    /// change when `or` becomes an ordinary identifier, e.g. `[ (x: x) or ]`
+    /// (CppNix always warns). The literal is the source text of the call
+    /// `f or`; the span starts at `f`.
+    CursedOr,
 }
 
 /// One literal that a lint option may act on.

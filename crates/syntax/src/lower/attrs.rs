@@ -2,7 +2,9 @@
 //! attribute paths and its duplicate-attribute errors.
 
 
-use rnix::{SyntaxKind::*, SyntaxNode};
+use rnix::SyntaxKind::*;
+
+use super::green::Node;
 
 use super::expr::var;
 use super::{node_span, Lowerer};
@@ -103,7 +105,7 @@ impl Builder {
 
 impl Lowerer<'_> {
     /// Lowers the bindings directly under `node`.
-    pub(crate) fn bindings(&mut self, node: &SyntaxNode, recursive: bool, is_let: bool) -> Attrs {
+    pub(crate) fn bindings(&mut self, node: &Node<'_>, recursive: bool, is_let: bool) -> Attrs {
         let mut b = Builder::new(recursive, node_span(node));
         for child in node.children() {
             match child.kind() {
@@ -119,7 +121,7 @@ impl Lowerer<'_> {
         attrs
     }
 
-    fn binding(&mut self, b: &mut Builder, node: &SyntaxNode) {
+    fn binding(&mut self, b: &mut Builder, node: &Node<'_>) {
         let mut kids = node.children();
         let (Some(path_node), Some(value_node)) = (kids.next(), kids.next()) else { return };
         let path = self.attrpath(&path_node);
@@ -216,7 +218,7 @@ impl Lowerer<'_> {
         self.error(ParseErrorKind::DuplicateAttr { path, line, col }, Span::new(pos.start, pos.start));
     }
 
-    fn inherit(&mut self, b: &mut Builder, node: &SyntaxNode) {
+    fn inherit(&mut self, b: &mut Builder, node: &Node<'_>) {
         let mut from_index = None;
         for child in node.children() {
             if child.kind() == NODE_INHERIT_FROM {

@@ -1,6 +1,8 @@
 //! Expression lowering.
 
-use rnix::{SyntaxKind::*, SyntaxNode};
+use rnix::SyntaxKind::*;
+
+use super::green::Node;
 
 use super::{child_token, node_span, token_span, Lowerer, MAX_DEPTH};
 use crate::ast::*;
@@ -27,7 +29,7 @@ fn error_expr(span: Span) -> Expr {
 
 impl<'a> Lowerer<'a> {
     /// Interns the text of an identifier node, through the per-file cache.
-    pub(crate) fn ident_symbol(&mut self, node: &SyntaxNode) -> Symbol {
+    pub(crate) fn ident_symbol(&mut self, node: &Node<'_>) -> Symbol {
         let r = node.text_range();
         // Identifier bytes are the same in the text rnix saw and in ours.
         match self.text.get(usize::from(r.start())..usize::from(r.end())) {
@@ -37,7 +39,7 @@ impl<'a> Lowerer<'a> {
     }
 
     /// Lowers an expression node.
-    pub(crate) fn expr(&mut self, node: &SyntaxNode) -> Expr {
+    pub(crate) fn expr(&mut self, node: &Node<'_>) -> Expr {
         self.depth += 1;
         let e = if self.depth > MAX_DEPTH {
             if self.depth == MAX_DEPTH + 1 {
@@ -53,14 +55,14 @@ impl<'a> Lowerer<'a> {
     }
 
     /// Lowers the `n`th expression child of `node` (an Error node if missing).
-    pub(crate) fn nth_expr(&mut self, node: &SyntaxNode, n: usize) -> Expr {
+    pub(crate) fn nth_expr(&mut self, node: &Node<'_>, n: usize) -> Expr {
         match node.children().nth(n) {
             Some(c) => self.expr(&c),
             None => error_expr(node_span(node)),
         }
     }
 
-    fn expr_inner(&mut self, node: &SyntaxNode) -> Expr {
+    fn expr_inner(&mut self, node: &Node<'_>) -> Expr {
         let span = node_span(node);
         match node.kind() {
             NODE_PAREN | NODE_ROOT => self.nth_expr(node, 0),
@@ -83,7 +85,13 @@ impl<'a> Lowerer<'a> {
                 call(var("__findFile", span), args, span, span)
             }
             NODE_LIST => {
-                let items: Vec<Expr> = node.children().map(|c| self.expr(&c)).collect();
+                let items: Vec<Expr> = node
+                    .children()
+                    .map(|c| {
+                        self.cursed_or_lint(&c, true);
+                        self.expr(&c)
+                    })
+                    .collect();
                 Expr { span, kind: ExprKind::List(items.into_boxed_slice()) }
             }
             NODE_ATTR_SET => {
@@ -107,6 +115,9 @@ impl<'a> Lowerer<'a> {
             }
             NODE_LAMBDA => self.lambda(node),
             NODE_APPLY => {
+                if let Some(arg) = node.children().nth(1) {
+                    self.cursed_or_lint(&arg, true);
+                }
                 let fun = self.nth_expr(node, 0);
                 let arg = self.nth_expr(node, 1);
                 match fun.kind {
@@ -127,7 +138,10 @@ impl<'a> Lowerer<'a> {
                     None => Vec::new(),
                 };
                 let default = if child_token(node, |k| k == TOKEN_OR).is_some() {
-                    node.children().filter(|c| c.kind() != NODE_ATTRPATH).nth(1).map(|d| self.expr(&d))
+                    node.children().filter(|c| c.kind() != NODE_ATTRPATH).nth(1).map(|d| {
+                        self.cursed_or_lint(&d, true);
+                        self.expr(&d)
+                    })
                 } else {
                     None
                 };
@@ -178,7 +192,7 @@ impl<'a> Lowerer<'a> {
         }
     }
 
-    fn literal(&mut self, node: &SyntaxNode) -> Expr {
+    fn literal(&mut self, node: &Node<'_>) -> Expr {
         let span = node_span(node);
         let Some(tok) = node.first_token() else { return error_expr(span) };
         let text = tok.text();
@@ -206,7 +220,7 @@ impl<'a> Lowerer<'a> {
     }
 
     /// Lowers a `"..."` or `''...''` string node.
-    pub(crate) fn string(&mut self, node: &SyntaxNode) -> Expr {
+    pub(crate) fn string(&mut self, node: &Node<'_>) -> Expr {
         let span = node_span(node);
         let Some(pieces) = self.string_pieces(node) else { return error_expr(span) };
         let indented = node.first_token().is_some_and(|t| t.text() == "''");
@@ -224,7 +238,7 @@ impl<'a> Lowerer<'a> {
         let single_literal = matches!(stripped.as_slice(), [Stripped::Lit(..)]);
         let mut parts = Vec::with_capacity(stripped.len());
         let mut part_pos = Vec::with_capacity(stripped.len());
-        let interps: Vec<SyntaxNode> = node.children().filter(|c| c.kind() == NODE_INTERPOL).collect();
+        let interps: Vec<Node<'_>> = node.children().filter(|c| c.kind() == NODE_INTERPOL).collect();
         for s in stripped {
             match s {
                 Stripped::Lit(text, start) => {
@@ -259,7 +273,7 @@ impl<'a> Lowerer<'a> {
     }
 
     /// Re-lexes a string node's body with CppNix's rules.
-    fn string_pieces(&mut self, node: &SyntaxNode) -> Option<Vec<Piece>> {
+    fn string_pieces(&mut self, node: &Node<'_>) -> Option<Vec<Piece>> {
         let start_tok = node.first_token()?;
         let indented = start_tok.text() == "''";
         let body_start: u32 = start_tok.text_range().end().into();
@@ -306,16 +320,20 @@ impl<'a> Lowerer<'a> {
         pieces
     }
 
-    fn path(&mut self, node: &SyntaxNode) -> Expr {
+    fn path(&mut self, node: &Node<'_>) -> Expr {
         self.path_like(node, |this, literal, span| {
             this.path_lints(literal, node, span);
             Some(paths::resolve_literal(literal, &this.options.base_dir))
         })
     }
 
-    fn home_path(&mut self, node: &SyntaxNode) -> Expr {
+    fn home_path(&mut self, node: &Node<'_>) -> Expr {
         self.path_like(node, |this, literal, span| match &this.options.home {
-            Some(home) => Some(format!("{home}{}", literal.get(1..).unwrap_or(""))),
+            Some(home) => {
+                let whole = node.text().to_string();
+                this.lints.push(LintWarning { kind: LintKind::AbsolutePath, literal: whole, span });
+                Some(format!("{home}{}", literal.get(1..).unwrap_or("")))
+            }
             None => {
                 this.error(ParseErrorKind::HomePathInPureMode(node.text().to_string()), span);
                 None
@@ -327,14 +345,14 @@ impl<'a> Lowerer<'a> {
     /// an absolute path; later segments and interpolations are concatenated.
     fn path_like(
         &mut self,
-        node: &SyntaxNode,
+        node: &Node<'_>,
         mut resolve_first: impl FnMut(&mut Self, &str, Span) -> Option<String>,
     ) -> Expr {
         let span = node_span(node);
         let mut parts: Vec<Expr> = Vec::new();
         let mut part_pos = Vec::new();
         for child in node.children_with_tokens() {
-            let start = u32::from(child.text_range().start());
+            let start = u32::from(super::green::elem_range(&child).start());
             match child {
                 rowan::NodeOrToken::Token(t) if matches!(t.kind(), TOKEN_PATH_ABS | TOKEN_PATH_REL | TOKEN_PATH_HOME) => {
                     let tspan = token_span(&t);
@@ -354,7 +372,30 @@ impl<'a> Lowerer<'a> {
         self.finish_path(parts, part_pos, span)
     }
 
-    fn path_lints(&mut self, literal: &str, node: &SyntaxNode, span: Span) {
+    /// Records [`LintKind::CursedOr`] when `node` is the call `f or` that
+    /// the parser builds for `or` right after a primary expression, in a
+    /// position that is not the head of an application (`in_arg_position`:
+    /// a list element, an argument, or the default of `a.b or …`), where a
+    /// future Nix reads `or` as a separate identifier, changing the meaning.
+    /// The caller knows the position (the green tree has no parent links).
+    fn cursed_or_lint(&mut self, node: &Node<'_>, in_arg_position: bool) {
+        if !in_arg_position || node.kind() != NODE_APPLY {
+            return;
+        }
+        let mut children = node.children();
+        let (Some(fun), Some(arg), None) = (children.next(), children.next(), children.next()) else { return };
+        if arg.kind() != NODE_IDENT || arg.text() != "or" {
+            return;
+        }
+        let (start, end) = (u32::from(fun.text_range().start()), u32::from(arg.text_range().end()));
+        let literal = match self.text.get(start as usize..end as usize) {
+            Some(t) => t.to_owned(),
+            None => format!("{} or", fun.text()),
+        };
+        self.lints.push(LintWarning { kind: LintKind::CursedOr, literal, span: Span::new(start, end) });
+    }
+
+    fn path_lints(&mut self, literal: &str, node: &Node<'_>, span: Span) {
         let whole = node.text().to_string();
         let kind = if literal.starts_with('/') {
             LintKind::AbsolutePath
@@ -385,7 +426,7 @@ impl<'a> Lowerer<'a> {
         }
     }
 
-    fn binary(&mut self, node: &SyntaxNode) -> Expr {
+    fn binary(&mut self, node: &Node<'_>) -> Expr {
         let span = node_span(node);
         let Some(op) = node
             .children_with_tokens()
@@ -442,7 +483,7 @@ impl<'a> Lowerer<'a> {
         }
     }
 
-    fn lambda(&mut self, node: &SyntaxNode) -> Expr {
+    fn lambda(&mut self, node: &Node<'_>) -> Expr {
         let span = node_span(node);
         let mut arg = None;
         let mut formals = None;
@@ -474,7 +515,7 @@ impl<'a> Lowerer<'a> {
         Expr { span, kind: ExprKind::Lambda(Box::new(Lambda { arg, formals, body, name: None })) }
     }
 
-    fn pattern(&mut self, node: &SyntaxNode) -> (Formals, Option<(Symbol, Span)>) {
+    fn pattern(&mut self, node: &Node<'_>) -> (Formals, Option<(Symbol, Span)>) {
         let mut entries: Vec<Formal> = Vec::new();
         let mut bind = None;
         for c in node.children() {
@@ -503,13 +544,13 @@ impl<'a> Lowerer<'a> {
     }
 
     /// Lowers an attribute path.
-    pub(crate) fn attrpath(&mut self, node: &SyntaxNode) -> Vec<AttrName> {
+    pub(crate) fn attrpath(&mut self, node: &Node<'_>) -> Vec<AttrName> {
         node.children().map(|c| self.attr_name(&c)).collect()
     }
 
     /// Lowers one attribute name: identifiers and interpolation-free strings
     /// are static, as is `${"literal"}`.
-    pub(crate) fn attr_name(&mut self, node: &SyntaxNode) -> AttrName {
+    pub(crate) fn attr_name(&mut self, node: &Node<'_>) -> AttrName {
         let span = node_span(node);
         let e = match node.kind() {
             NODE_IDENT => return AttrName::Static(self.ident_symbol(node), span),

@@ -4,10 +4,13 @@
 
 mod attrs;
 mod expr;
+mod green;
 mod rnix_errors;
 mod resolve;
 
-use rnix::{SyntaxKind, SyntaxNode, SyntaxToken};
+use rnix::SyntaxKind;
+
+use green::{Node, Token};
 
 
 use crate::ast::{Expr, ExprKind, Span};
@@ -42,7 +45,13 @@ pub(crate) fn parse(text: &str, options: &ParseOptions) -> Parse {
     }
     let parsed = rnix::Root::parse(rnix_text);
     let root = parsed.syntax();
-    let mut errors = rnix_errors::convert(parsed.errors(), text, &root);
+    let green = root.green().to_owned();
+    // The red tree is only needed to word errors.
+    let mut errors = if parsed.errors().is_empty() {
+        Vec::new()
+    } else {
+        rnix_errors::convert(parsed.errors(), text, &root)
+    };
     let mut lowerer = Lowerer {
         text,
         options,
@@ -51,7 +60,7 @@ pub(crate) fn parse(text: &str, options: &ParseOptions) -> Parse {
         depth: 0,
         symbols: Default::default(),
     };
-    let mut expr = match root.children().next() {
+    let mut expr = match Node::root(&green).children().next() {
         Some(node) => lowerer.expr(&node),
         None => Expr { span: span_at(text.len()), kind: ExprKind::Error },
     };
@@ -61,7 +70,7 @@ pub(crate) fn parse(text: &str, options: &ParseOptions) -> Parse {
     }
     errors.sort_by_key(|e| e.span.start);
     Parse {
-        green: root.green().to_owned(),
+        green,
         text: text.into(),
         expr,
         errors,
@@ -189,6 +198,9 @@ fn prescan(text: &str) -> Option<ParseError> {
                     b'(' | b'[' | b'{' => {
                         stack.push((c, Mode::Code));
                         terms.push(0);
+                        if stack.len() > MAX_NESTING {
+                            return Some(too_deep(i));
+                        }
                     }
                     b')' | b']' | b'}' => {
                         if let Some((_, back)) = stack.pop() {
@@ -199,12 +211,24 @@ fn prescan(text: &str) -> Option<ParseError> {
                     _ => {}
                 }
             }
+            // Skip ordinary string bytes in one go.
+            Mode::Dq if !matches!(c, b'\\' | b'"' | b'$') => {
+                i += b[i..].iter().position(|&x| matches!(x, b'\\' | b'"' | b'$')).unwrap_or(b.len() - i);
+                continue;
+            }
+            Mode::Ind if !matches!(c, b'\'' | b'$') => {
+                i += b[i..].iter().position(|&x| matches!(x, b'\'' | b'$')).unwrap_or(b.len() - i);
+                continue;
+            }
             Mode::Dq => match c {
                 b'\\' => i += 1,
                 b'"' => mode = Mode::Code,
                 b'$' if b.get(i + 1) == Some(&b'{') => {
                     terms.push(0);
                     stack.push((b'$', Mode::Dq));
+                    if stack.len() > MAX_NESTING {
+                        return Some(too_deep(i));
+                    }
                     mode = Mode::Code;
                     i += 1;
                 }
@@ -222,14 +246,14 @@ fn prescan(text: &str) -> Option<ParseError> {
                 b'$' if b.get(i + 1) == Some(&b'{') => {
                     terms.push(0);
                     stack.push((b'$', Mode::Ind));
+                    if stack.len() > MAX_NESTING {
+                        return Some(too_deep(i));
+                    }
                     mode = Mode::Code;
                     i += 1;
                 }
                 _ => {}
             },
-        }
-        if stack.len() > MAX_NESTING {
-            return Some(too_deep(i));
         }
         i += 1;
     }
@@ -267,14 +291,12 @@ fn span_at(offset: usize) -> Span {
     Span::new(o, o)
 }
 
-pub(crate) fn node_span(node: &SyntaxNode) -> Span {
-    let r = node.text_range();
-    Span::new(r.start().into(), r.end().into())
+pub(crate) fn node_span(node: &Node<'_>) -> Span {
+    node.span()
 }
 
-pub(crate) fn token_span(token: &SyntaxToken) -> Span {
-    let r = token.text_range();
-    Span::new(r.start().into(), r.end().into())
+pub(crate) fn token_span(token: &Token<'_>) -> Span {
+    token.span()
 }
 
 /// Walks the rnix tree and builds the AST.
@@ -302,6 +324,6 @@ impl Lowerer<'_> {
 }
 
 /// The first non-trivia token directly under `node` of one of the given kinds.
-pub(crate) fn child_token(node: &SyntaxNode, pred: impl Fn(SyntaxKind) -> bool) -> Option<SyntaxToken> {
+pub(crate) fn child_token<'g>(node: &Node<'g>, pred: impl Fn(SyntaxKind) -> bool) -> Option<Token<'g>> {
     node.children_with_tokens().filter_map(|e| e.into_token()).find(|t| pred(t.kind()))
 }
