@@ -4,11 +4,18 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use nixkit_syntax::{parse, ParseOptions};
+use nixkit_syntax::{parse, ParseErrorKind, ParseOptions};
 
 fn print(src: &str) -> Option<String> {
     let parsed = parse(src, &ParseOptions::new("/fuzz").with_home("/home"));
     parsed.errors().is_empty().then(|| parsed.to_cppnix_string())
+}
+
+/// Printed forms that CppNix's printer also makes unparsable: the literal
+/// prefix of an interpolated path keeps its trailing slash (`(/a/ + x)`).
+fn known_printer_limit(src: &str) -> bool {
+    let parsed = parse(src, &ParseOptions::new("/fuzz").with_home("/home"));
+    parsed.errors().iter().any(|e| matches!(e.kind, ParseErrorKind::PathTrailingSlash))
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -18,6 +25,9 @@ fuzz_target!(|data: &[u8]| {
     // `1e+06` (not Nix syntax), and `assert` in argument position is not
     // re-wrapped in parentheses.
     if first.contains("e+") || first.contains("e-") || first.contains("assert") {
+        return;
+    }
+    if known_printer_limit(&first) {
         return;
     }
     let second = print(&first).unwrap_or_else(|| panic!("printed form does not parse: {first}"));

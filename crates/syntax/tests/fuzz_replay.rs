@@ -1,11 +1,11 @@
 //! Replays inputs kept from fuzzing (`test_data/fuzz/`): each must parse to a
 //! tree or a located error without panicking, and whatever parses must print
-//! to text that parses again.
+//! to text that parses again (but for one printer limit shared with CppNix).
 #![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
 
 use std::path::Path;
 
-use nixkit_syntax::{parse, parse_bytes, ParseOptions};
+use nixkit_syntax::{parse, parse_bytes, ParseErrorKind, ParseOptions};
 
 #[test]
 fn kept_fuzz_inputs_do_not_panic() {
@@ -22,7 +22,11 @@ fn kept_fuzz_inputs_do_not_panic() {
         if parsed.errors().is_empty() {
             let printed = parsed.to_cppnix_string();
             let again = parse(&printed, &opts);
-            assert!(again.errors().is_empty(), "{}: printed form {printed} does not parse", path.display());
+            // Like CppNix's, the printer keeps the trailing slash of an
+            // interpolated path's literal prefix (`(/a/ + x)`), which does
+            // not read back; everything else must.
+            let ok = again.errors().iter().all(|e| matches!(e.kind, ParseErrorKind::PathTrailingSlash));
+            assert!(ok, "{}: printed form {printed} does not parse", path.display());
         }
         n += 1;
     }
