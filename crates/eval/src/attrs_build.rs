@@ -113,7 +113,7 @@ impl EvalState {
             let name = self.eval(&d.name, &scope)?;
             let name = match &name {
                 Value::Null => continue,
-                Value::String(s) => Symbol::intern(s.as_str()),
+                Value::String(s) => s.symbol(),
                 other => {
                     return Err(type_error("a string", other)
                         .at(d.name.pos)

@@ -12,7 +12,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use crate::{EvalError, EvalIo, Evaluator, StdIo, Value};
+use crate::{EvalError, EvalIo, EvalStore, Evaluator, StdIo, Value};
 
 /// A `--arg`/`--argstr` value.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -26,7 +26,8 @@ pub enum AutoArg {
 /// Options of `nix-instantiate` that concern evaluation.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct EvalCliOptions {
-    /// `--eval` (otherwise instantiate mode; derivations are not written).
+    /// `--eval` (otherwise instantiate mode: the `.drv` closure is written to
+    /// [`CliEnv::store`] unless `--readonly-mode`).
     pub eval: bool,
     /// `--strict`.
     pub strict: bool,
@@ -54,18 +55,26 @@ pub struct EvalCliOptions {
     pub max_call_depth: Option<u32>,
     /// `--impure` / `--pure-eval`.
     pub pure: Option<bool>,
-    /// `--abort-on-warn`.
+    /// `--abort-on-warn` (also set by `NIX_ABORT_ON_WARN=1`, see [`run`]).
     pub abort_on_warn: bool,
+    /// `--trace-verbose`: `builtins.traceVerbose` prints.
+    pub trace_verbose: bool,
     /// Enabled experimental features.
     pub features: Vec<String>,
     /// Literal lints (see [`crate::EvaluatorBuilder::lints`]).
     pub lints: [Option<bool>; 3],
     /// `--add-root`: register the `.drv` paths as garbage collector roots here.
     pub add_root: Option<String>,
-    /// `--indirect` (accepted; roots are always indirect).
+    /// `--indirect` (accepted; as in CppNix, a root outside the store's
+    /// `gcroots` directory is always registered indirectly, through a
+    /// symlink under `gcroots/auto`).
     pub indirect: bool,
-    /// `--readonly-mode`: compute store paths without writing.
+    /// `--readonly-mode`: compute store paths without writing (ignore
+    /// [`CliEnv::store`]).
     pub read_only: bool,
+    /// `--store URI` (or `--option store URI`): which store a binary should
+    /// open as [`CliEnv::store`]; [`run`] itself does not open stores.
+    pub store: Option<String>,
 }
 
 /// Parses `nix-instantiate` arguments (without the program name).
@@ -105,9 +114,11 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<EvalCliOptions, String> {
             "--impure" => o.pure = Some(false),
             "--pure-eval" => o.pure = Some(true),
             "--abort-on-warn" => o.abort_on_warn = true,
+            "--trace-verbose" => o.trace_verbose = true,
             "--add-root" => o.add_root = Some(next(a, &mut it)?),
             "--indirect" => o.indirect = true,
             "--readonly-mode" => o.read_only = true,
+            "--store" => o.store = Some(next(a, &mut it)?),
             "--option" => {
                 let name = next(a, &mut it)?;
                 let value = next(a, &mut it)?;
@@ -148,6 +159,8 @@ fn apply_option(o: &mut EvalCliOptions, name: &str, value: &str) {
         "pure-eval" => o.pure = Some(value == "true"),
         "show-trace" => o.show_trace = Some(value == "true"),
         "abort-on-warn" => o.abort_on_warn = value == "true",
+        "trace-verbose" => o.trace_verbose = value == "true",
+        "store" => o.store = Some(value.to_string()),
         "extra-experimental-features" | "experimental-features" => {
             o.features.extend(value.split_whitespace().map(str::to_string))
         }
@@ -170,12 +183,24 @@ pub struct CliEnv {
     pub io: Arc<dyn EvalIo>,
     /// Whether `--show-trace` is the default (CppNix's test suite sets it).
     pub show_trace_default: bool,
+    /// The store to evaluate against (`None`: a [`crate::ReadOnlyStore`],
+    /// which computes paths without writing, like CppNix's `dummy://`).
+    /// Ignored with `--readonly-mode`.
+    pub store: Option<Arc<dyn EvalStore>>,
 }
 
 impl CliEnv {
     /// An environment with the given working directory and nothing else set.
     pub fn new(cwd: impl Into<String>) -> CliEnv {
-        CliEnv { cwd: cwd.into(), nix_path: None, home: None, stdin: None, io: Arc::new(StdIo), show_trace_default: false }
+        CliEnv {
+            cwd: cwd.into(),
+            nix_path: None,
+            home: None,
+            stdin: None,
+            io: Arc::new(StdIo),
+            show_trace_default: false,
+            store: None,
+        }
     }
 
     fn absolute(&self, p: &str) -> String {
@@ -195,6 +220,8 @@ impl CliEnv {
 }
 
 /// Runs `nix-instantiate` with the given options; returns the exit code.
+/// As in CppNix, `NIX_ABORT_ON_WARN=1` in the environment (read through
+/// [`CliEnv::io`]) turns on `--abort-on-warn`.
 pub fn run(opts: &EvalCliOptions, env: &CliEnv, stdout: &mut String, stderr: &mut String) -> i32 {
     let mut opts = opts.clone();
     opts.add_root = opts.add_root.map(|r| env.absolute(&r));
@@ -210,7 +237,8 @@ pub fn run(opts: &EvalCliOptions, env: &CliEnv, stdout: &mut String, stderr: &mu
         .search_path(search)
         .io(env.io.clone())
         .home(env.home.clone())
-        .abort_on_warn(opts.abort_on_warn)
+        .abort_on_warn(opts.abort_on_warn || env.io.get_env("NIX_ABORT_ON_WARN").is_some_and(|v| v == "1" || v == "true"))
+        .trace_verbose(opts.trace_verbose)
         .lints(opts.lints)
         .toml_timestamps(opts.features.iter().any(|f| f == "parse-toml-timestamps"))
         .messages(Arc::new(move |line: &str| {
@@ -220,6 +248,9 @@ pub fn run(opts: &EvalCliOptions, env: &CliEnv, stdout: &mut String, stderr: &mu
         }));
     if let Some(d) = opts.max_call_depth {
         builder = builder.max_call_depth(d);
+    }
+    if let Some(store) = env.store.as_ref().filter(|_| !opts.read_only) {
+        builder = builder.store(store.clone());
     }
     let show_trace = opts.show_trace.unwrap_or(env.show_trace_default);
     let mut ev = builder.show_trace(show_trace).build();
@@ -234,12 +265,25 @@ pub fn run(opts: &EvalCliOptions, env: &CliEnv, stdout: &mut String, stderr: &mu
         Ok(()) => 0,
         Err(e) => {
             stderr.push_str(&e.render(show_trace));
+            if e.kind() == crate::ErrorKind::Usage {
+                stderr.push_str("Try 'nix-instantiate --help' for more information.\n");
+            }
             1
         }
     }
 }
 
+/// Per-run state of instantiate mode (CppNix keeps it in statics).
+#[derive(Default)]
+struct InstantiateState {
+    /// How many `--add-root` roots were made (the second is `ROOT-2`, …).
+    roots: usize,
+    /// Whether the missing `--add-root` warning was printed.
+    warned: bool,
+}
+
 fn run_inner(opts: &EvalCliOptions, env: &CliEnv, ev: &mut Evaluator, stdout: &mut String) -> Result<(), EvalError> {
+    let mut state = InstantiateState::default();
     let mut auto_args = Vec::new();
     for (name, arg) in &opts.auto_args {
         let v = match arg {
@@ -276,7 +320,7 @@ fn run_inner(opts: &EvalCliOptions, env: &CliEnv, ev: &mut Evaluator, stdout: &m
         for attr_path in paths {
             let v = select_path(ev, &root, attr_path, &auto_args)?;
             let v = auto_call(ev, &v, &auto_args)?;
-            print_result(opts, ev, &v, &auto_args, stdout)?;
+            print_result(opts, ev, &v, &auto_args, &mut state, stdout)?;
         }
     }
     Ok(())
@@ -341,6 +385,7 @@ fn print_result(
     ev: &mut Evaluator,
     v: &Value,
     auto_args: &Value,
+    state: &mut InstantiateState,
     stdout: &mut String,
 ) -> Result<(), EvalError> {
     if opts.json {
@@ -358,7 +403,7 @@ fn print_result(
         stdout.push_str(&ev.print(v, opts.strict)?);
         stdout.push('\n');
     } else {
-        instantiate(opts, ev, v, auto_args, stdout)?;
+        instantiate(opts, ev, v, auto_args, state, stdout)?;
     }
     Ok(())
 }
@@ -371,9 +416,9 @@ fn instantiate(
     ev: &mut Evaluator,
     v: &Value,
     auto_args: &Value,
+    state: &mut InstantiateState,
     stdout: &mut String,
 ) -> Result<(), EvalError> {
-    static ROOT_COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let drvs = ev.derivations(v, auto_args)?;
     for d in &drvs {
         let (mut drv_path, output) = ev.drv_path_and_output(d)?;
@@ -381,12 +426,18 @@ fn instantiate(
             return Err(EvalError::eval(format!("derivation '{drv_path}' lacks an 'outputName' attribute")));
         }
         match &opts.add_root {
-            None => ev.state.warn_once_gc(),
+            None if !state.warned => {
+                state.warned = true;
+                ev.state.message(
+                    "warning: you did not specify '--add-root'; the result might be removed by the garbage collector",
+                );
+            }
+            None => {}
             Some(root) => {
                 let mut root = root.clone();
-                let n = ROOT_COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-                if n > 1 {
-                    root = format!("{root}-{n}");
+                state.roots += 1;
+                if state.roots > 1 {
+                    root = format!("{root}-{}", state.roots);
                 }
                 drv_path = ev.state.store.add_perm_root(&drv_path, &root).map_err(EvalError::eval)?;
             }

@@ -132,14 +132,16 @@ impl EvalState {
         let s = self
             .coerce_to_nix_string(&p, crate::ops::Coerce::PLAIN, Pos::NONE)
             .map_err(|e| e.with_frame("while evaluating the 'drvPath' attribute of a derivation", Pos::NONE))?;
-        Ok(s.as_str().to_string())
-    }
-
-    /// CppNix's warning for instantiating without `--add-root` (once per process).
-    pub(crate) fn warn_once_gc(&self) {
-        static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-        if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
-            self.message("warning: you did not specify '--add-root'; the result might be removed by the garbage collector");
+        let path = s.as_str();
+        // CppNix parses the value as a store path that must be a derivation.
+        let dir = self.store.store_dir();
+        let base = path.strip_prefix(dir).and_then(|r| r.strip_prefix('/')).filter(|b| !b.is_empty() && !b.contains('/'));
+        match base {
+            None => Err(EvalError::eval(format!("path '{path}' is not in the Nix store"))),
+            Some(b) if !b.ends_with(".drv") => {
+                Err(EvalError::eval(format!("store path '{b}' is not a valid derivation path")))
+            }
+            Some(_) => Ok(path.to_string()),
         }
     }
 

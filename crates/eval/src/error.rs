@@ -32,6 +32,9 @@ pub enum ErrorKind {
     Parse,
     /// An IO operation failed.
     Io,
+    /// A bad argument of the kind CppNix reports as a usage error (an
+    /// unknown hash algorithm or format): a command line adds a `--help` hint.
+    Usage,
 }
 
 /// One "while …" frame of a trace.

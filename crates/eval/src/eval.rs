@@ -50,6 +50,8 @@ pub(crate) struct Settings {
     pub(crate) store_dir: String,
     pub(crate) current_system: String,
     pub(crate) abort_on_warn: bool,
+    /// `--trace-verbose`: `builtins.traceVerbose` prints like `trace`.
+    pub(crate) trace_verbose: bool,
     pub(crate) toml_timestamps: bool,
     /// `--show-trace`: CppNix records extra frames (function calls) in
     /// error traces only with it.
@@ -204,7 +206,11 @@ impl EvalState {
             ExprKind::Local { depth, slot } => {
                 if let Some(v) = env.up(*depth).and_then(|s| s.slot(*slot)) {
                     bump(&self.stats.thunks_avoided, 1);
-                    return v.clone();
+                    // An evaluated thunk is passed on as its value (the two
+                    // are indistinguishable): later copies of it (`//`,
+                    // lists) need no reference count for scalars, readers
+                    // skip an indirection, and the thunk can be freed.
+                    return v.forced().unwrap_or(v).clone();
                 }
             }
             ExprKind::Lambda(l) => {
@@ -252,7 +258,16 @@ impl EvalState {
     }
 
     /// Evaluates `e` in `env` to weak head normal form.
+    #[inline]
     pub(crate) fn eval(&mut self, e: &Expr, env: &Arc<Env>) -> EvalResult<Value> {
+        // A variable bound to an evaluated value needs neither the stack
+        // guard nor a trip through `eval_inner` (forcing a thunk is guarded
+        // by `force_thunk` itself).
+        if let ExprKind::Local { depth, slot } = &e.kind {
+            if let Some(v) = env.up(*depth).and_then(|s| s.slot(*slot)).and_then(Value::forced) {
+                return Ok(v.clone());
+            }
+        }
         self.guarded(|s| s.eval_inner(e, env))
     }
 
@@ -447,7 +462,7 @@ impl EvalState {
             Key::Dynamic(e, _) => {
                 let v = self.eval(e, env)?;
                 match &v {
-                    Value::String(s) => Ok(Symbol::intern(s.as_str())),
+                    Value::String(s) => Ok(s.symbol()),
                     _ => Err(type_error("a string", &v)
                         .at(e.pos)
                         .with_frame("while evaluating an attribute name", e.pos)),

@@ -80,7 +80,7 @@ impl EvalState {
             }
         }
         let data = self.read_file_bytes(&path, pos)?;
-        let text = String::from_utf8(data).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        let text = nixkit_syntax::decode_bytes(&data).into_owned();
         let expr = self.compile_source(&text, Origin::File(path.as_str().into()), parent_dir(&path), scope)?;
         let v = self.eval(&expr, &Env::root())?;
         if scope.is_none() {
@@ -107,6 +107,17 @@ impl EvalState {
                     lint.literal
                 );
                 (1, t.clone(), t)
+            }
+            LintKind::CursedOr => {
+                let loc = match source::locate(Pos { file, offset: lint.span.start }) {
+                    Some(l) => format!("{}:{}:{}", l.origin.display(), l.line, l.column),
+                    None => "«unknown»".to_string(),
+                };
+                self.message(&format!(
+                    "warning: at {loc}: This expression uses `or` as an identifier in a way that will change in a future Nix release.\nWrap this entire expression in parentheses to preserve its current meaning:\n    ({})\nGive feedback at https://github.com/NixOS/nix/pull/11121",
+                    lint.literal
+                ));
+                return Ok(());
             }
             LintKind::Url => (
                 2,

@@ -71,6 +71,8 @@ mod eval;
 mod extra;
 mod import;
 mod io;
+#[cfg(feature = "local-store")]
+pub mod local_store;
 mod ops;
 mod parse_cache;
 mod print;
@@ -216,6 +218,13 @@ impl EvaluatorBuilder {
         self
     }
 
+    /// `--trace-verbose`: make `builtins.traceVerbose` print its message
+    /// (off by default, when it only returns its second argument).
+    pub fn trace_verbose(mut self, yes: bool) -> Self {
+        self.settings.trace_verbose = yes;
+        self
+    }
+
     /// Parse TOML timestamps (`parse-toml-timestamps` experimental feature).
     pub fn toml_timestamps(mut self, yes: bool) -> Self {
         self.settings.toml_timestamps = yes;
@@ -295,6 +304,7 @@ impl Evaluator {
                 store_dir: "/nix/store".to_string(),
                 current_system: "x86_64-linux".to_string(),
                 abort_on_warn: false,
+                trace_verbose: false,
                 toml_timestamps: false,
                 show_trace: false,
                 lints: [None; 3],

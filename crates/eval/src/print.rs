@@ -93,6 +93,19 @@ fn identity(outer: Option<&std::sync::Arc<Thunk>>, v: &Value) -> usize {
 }
 
 impl Printer {
+    /// Records a set or list about to be printed; true if it was printed
+    /// before. A value reached through a thunk is identified by the thunk
+    /// (CppNix's value slot); a container reached directly (we pass forced
+    /// thunks on as their values) by itself, and a thunk whose value was
+    /// already printed directly counts as repeated too, since in CppNix both
+    /// would be the same slot.
+    fn repeated(&mut self, outer: Option<&std::sync::Arc<Thunk>>, v: &Value) -> bool {
+        if outer.is_some() && self.seen.contains(&identity(None, v)) {
+            return true;
+        }
+        !self.seen.insert(identity(outer, v))
+    }
+
     fn limits(&self) -> (usize, usize, usize) {
         // (max attrs, max list items, max depth)
         match self.style {
@@ -142,7 +155,7 @@ impl Printer {
                     self.out.push_str("[ ]");
                     return;
                 }
-                if !self.seen.insert(identity(outer, &forced)) {
+                if self.repeated(outer, &forced) {
                     self.out.push_str("«repeated»");
                     return;
                 }
@@ -206,7 +219,7 @@ impl Printer {
                 return;
             }
         }
-        if !self.seen.insert(identity(outer, v)) {
+        if self.repeated(outer, v) {
             self.out.push_str("«repeated»");
             return;
         }

@@ -62,7 +62,7 @@ impl Value {
 
     /// A string value with the given context.
     pub fn string_with_context(text: impl Into<Box<str>>, context: Context) -> Value {
-        Value::String(Arc::new(NixString { text: text.into(), context: context.into_option() }))
+        Value::String(Arc::new(NixString { text: text.into(), context: context.into_option(), symbol: Default::default() }))
     }
 
     /// A path value.
@@ -191,16 +191,31 @@ impl ContextExt for Context {
 }
 
 /// A string and its context.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default)]
 pub struct NixString {
     text: Box<str>,
     context: Option<Box<Context>>,
+    /// The string interned as an attribute name, once it has been used as
+    /// one (`s.${k}`, `listToAttrs`): later uses skip the symbol table.
+    symbol: std::sync::OnceLock<Symbol>,
+}
+
+impl PartialEq for NixString {
+    fn eq(&self, other: &NixString) -> bool {
+        self.text == other.text && self.context == other.context
+    }
 }
 
 impl NixString {
     /// A context-free string.
     pub fn new(text: impl Into<Box<str>>) -> NixString {
-        NixString { text: text.into(), context: None }
+        NixString { text: text.into(), context: None, symbol: Default::default() }
+    }
+
+    /// The text as an attribute name (interned once per string value).
+    #[inline]
+    pub(crate) fn symbol(&self) -> Symbol {
+        *self.symbol.get_or_init(|| Symbol::intern(&self.text))
     }
 
     /// The text.

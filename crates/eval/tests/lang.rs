@@ -108,7 +108,7 @@ fn known_failures() -> BTreeMap<String, String> {
 }
 
 fn read(path: &Path) -> String {
-    std::fs::read(path).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default()
+    std::fs::read(path).map(|b| nixkit_syntax::decode_bytes(&b).into_owned()).unwrap_or_default()
 }
 
 /// Runs one case; returns `Err(description)` on mismatch.

@@ -16,7 +16,7 @@ use nixkit_store::StorePath;
 
 use crate::env::{BuilderEnv, EnvError, EnvParams};
 use crate::layout::{BuildDir, SandboxSpec};
-use crate::register::{output_paths, process_outputs, register_outputs, RegisterError};
+use crate::register::{commit_outputs, output_paths, stage_outputs, RegisterError, Staged};
 use crate::run::{run_sandboxed, RunOptions, RunOutcome, SandboxError};
 
 /// Settings shared by every build.
@@ -79,13 +79,16 @@ pub enum BuildError {
         /// Where the full log is.
         log: Option<PathBuf>,
     },
-    /// `--check` found a different output.
-    #[error("derivation '{drv}' may not be deterministic: output '{output}' differs")]
+    /// `--check` found a different output (CppNix's message; with `--keep-failed` the new
+    /// output is kept, unregistered, as `<output>.check`).
+    #[error("derivation '{drv}' may not be deterministic: output '{output}' differs{}", .kept.as_ref().map(|k| format!(" from '{}'", k.display())).unwrap_or_default())]
     NotDeterministic {
         /// The derivation.
         drv: String,
-        /// The differing output path.
+        /// The differing output (its real path, as CppNix prints it).
         output: String,
+        /// Where the rebuilt output was kept, if it was.
+        kept: Option<PathBuf>,
     },
     /// `--check` of a derivation whose outputs are not valid.
     #[error("some outputs of '{0}' are not valid, so checking is not possible")]
@@ -289,34 +292,49 @@ pub fn build_derivation(
             Err(BuildError::Failed { drv: printed_drv.clone(), outcome: run.outcome, tail: run.tail, log: Some(log) })
         }
     };
-    let processed = result.and_then(|()| {
-        process_outputs(&store_dir, drv_path, drv, &closure, &|p| dir.host_path(&store_dir.print_path(p)))
-            .map_err(BuildError::from)
-    });
-    let processed = match processed {
-        Ok(p) => p,
-        Err(e) => {
-            if settings.keep_failed {
-                dir.keep();
-                on_output(format!("note: keeping build directory '{}'\n", dir.path().display()).as_bytes());
-            }
-            return Err(e);
+    let keep = |dir: &mut BuildDir, on_output: &mut dyn FnMut(&[u8])| {
+        if settings.keep_failed {
+            dir.keep();
+            on_output(format!("note: keeping build directory '{}'\n", dir.path().display()).as_bytes());
         }
     };
-    let s = lock(store);
-    match mode {
-        BuildMode::Normal => register_outputs(&s, drv_path, &processed)?,
-        BuildMode::Check => {
-            for out in &processed {
-                let registered = s.query_path_info(&out.info.path)?;
-                if registered.map(|i| i.nar_hash) != Some(out.info.nar_hash) {
-                    return Err(BuildError::NotDeterministic {
-                        drv: printed_drv,
-                        output: store_dir.print_path(&out.info.path),
-                    });
-                }
-            }
-        }
+    if let Err(e) = result {
+        keep(&mut dir, on_output);
+        return Err(e);
     }
+    let s = lock(store);
+    let host_of = |p: &StorePath| dir.host_path(&store_dir.print_path(p));
+    let staged = match stage_outputs(&s, drv_path, drv, &closure, &host_of) {
+        Ok(staged) => staged,
+        Err(e) => {
+            keep(&mut dir, on_output);
+            return Err(e.into());
+        }
+    };
+    match mode {
+        BuildMode::Normal => commit_outputs(drv_path, staged)?,
+        BuildMode::Check => check_outputs(&s, &printed_drv, staged, settings.keep_failed)?,
+    }
+    drop(s);
     Ok(BuiltDerivation { outputs, sandbox_time, elapsed: start.elapsed() })
+}
+
+/// `--check`: compares rebuilt outputs with the registered ones. The first that differs
+/// fails the check; with `keep_failed` it is kept as `<output>.check` (as CppNix does).
+fn check_outputs(store: &LocalStore, drv: &str, mut staged: Staged<'_>, keep_failed: bool) -> Result<(), BuildError> {
+    for i in 0..staged.names.len() {
+        let Some(out) = staged.outputs.outputs().get(i) else { break };
+        let registered = store.query_path_info(&out.info.path)?;
+        if registered.map(|info| info.nar_hash) == Some(out.info.nar_hash) {
+            continue;
+        }
+        let output = store.real_path(&out.info.path).display().to_string();
+        let kept = if keep_failed {
+            Some(staged.outputs.keep_unregistered(i, ".check").map_err(RegisterError::from)?)
+        } else {
+            None
+        };
+        return Err(BuildError::NotDeterministic { drv: drv.to_owned(), output, kept });
+    }
+    Ok(())
 }

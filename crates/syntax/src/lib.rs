@@ -23,6 +23,7 @@
 //! `rowan`; everything downstream sees [`ast::Expr`].
 
 pub mod ast;
+mod bytes;
 mod diagnostic;
 mod error;
 mod globals;
@@ -34,6 +35,7 @@ mod symbol;
 
 use std::sync::Arc;
 
+pub use bytes::{decode_bytes, encode_bytes, escaped_byte};
 pub use diagnostic::{SourceFile, SourceName};
 pub use error::{LintKind, LintWarning, ParseError, ParseErrorKind};
 pub use globals::Globals;
@@ -131,13 +133,11 @@ pub fn parse(text: &str, options: &ParseOptions) -> Parse {
     lower::parse(text, options)
 }
 
-/// Parses bytes that may not be valid UTF-8: invalid sequences are replaced
-/// by U+FFFD before parsing (outside strings CppNix rejects them anyway).
+/// Parses bytes that may not be valid UTF-8: invalid bytes are kept as
+/// escape characters ([`decode_bytes`]); inside string literals they become
+/// part of the string, elsewhere they are invalid tokens, as in CppNix.
 pub fn parse_bytes(bytes: &[u8], options: &ParseOptions) -> Parse {
-    match std::str::from_utf8(bytes) {
-        Ok(text) => parse(text, options),
-        Err(_) => parse(&String::from_utf8_lossy(bytes), options),
-    }
+    parse(&decode_bytes(bytes), options)
 }
 
 /// Prints an expression as `nix-instantiate --parse` prints it.

@@ -3,8 +3,6 @@
 //! [`nixkit_sandbox::realise`], create `result` symlinks registered as GC roots, and print
 //! the output paths.
 
-mod eval_store;
-
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -13,10 +11,10 @@ use std::time::Duration;
 use nixkit_eval::Evaluator;
 use nixkit_sandbox::{realise, Event, RealiseOptions};
 use nixkit_store::binary_cache::{FileCache, PublicKey};
-use nixkit_store::local::{LocalStore, StoreConfig};
+use nixkit_store::local::LocalStore;
 use nixkit_store::StoreDir;
 
-use eval_store::LocalEvalStore;
+use nixkit_eval::local_store::{open_local_store, LocalEvalStore};
 
 const USAGE: &str = "usage: nix-build [FILE] [-A ATTR] [--arg NAME EXPR] [--argstr NAME STR] [-E]
   [-o LINK | --no-out-link] [-j N] [--cores N] [--keep-going] [--check] [--keep-failed]
@@ -116,15 +114,7 @@ pub(crate) fn main(argv: Vec<String>) -> i32 {
 }
 
 fn open_store(o: &Opts) -> Result<LocalStore, String> {
-    let store_dir = StoreDir::default();
-    let config = match o.store.as_deref() {
-        Some(s) => {
-            let root = s.strip_prefix("local?root=").map(|r| r.split('&').next().unwrap_or(r)).unwrap_or(s);
-            StoreConfig::new(root, store_dir)
-        }
-        None => StoreConfig::from_env(store_dir).map_err(|e| e.to_string())?,
-    };
-    LocalStore::open(config).map_err(|e| e.to_string())
+    open_local_store(o.store.as_deref()).map_err(|e| e.to_string())
 }
 
 /// Evaluates the inputs and returns the derivations to build as (drv path, output).

@@ -1,10 +1,14 @@
 //! `nix-instantiate --eval` (and instantiate mode): a thin wrapper over
 //! [`nixkit_eval::cli`], which holds the flag parsing and the run itself.
+//! Instantiate mode (no `--eval`, no `--readonly-mode`) evaluates against the
+//! local store ([`nixkit_eval::local_store`]; `--store DIR`, `NIX_REMOTE`,
+//! `NIXKIT_STORE` or the default root), so `.drv` files are written.
 
 use std::io::{IsTerminal, Read, Write};
 use std::sync::Arc;
 
 use nixkit_eval::cli::{self, CliEnv};
+use nixkit_eval::local_store::LocalEvalStore;
 
 /// Options for [`run_eval`]: the raw arguments after the command name.
 pub(crate) struct EvalCliOptions {
@@ -31,6 +35,25 @@ pub(crate) fn run_eval(opts: &EvalCliOptions) -> i32 {
     env.nix_path = std::env::var("NIX_PATH").ok();
     env.home = std::env::var("HOME").ok();
     env.io = Arc::new(nixkit_eval::StdIo);
+    // Instantiate mode writes the `.drv` closure into the local store, as
+    // CppNix does; `--eval` and `--readonly-mode` (or a `dummy://` store)
+    // only compute paths.
+    // `NIX_REMOTE` counts when it names a local store root or `dummy://`.
+    let remote = std::env::var("NIX_REMOTE")
+        .ok()
+        .filter(|s| s.starts_with('/') || s.starts_with("local?root=") || s.starts_with("dummy://"));
+    let store_spec = parsed.store.clone().or(remote);
+    let dummy = store_spec.as_deref().is_some_and(|s| s.starts_with("dummy://"));
+    if !parsed.eval && !parsed.read_only && !dummy {
+        let spec = store_spec.as_deref().filter(|s| !matches!(*s, "local" | "auto" | "daemon"));
+        match LocalEvalStore::open(spec) {
+            Ok(store) => env.store = Some(Arc::new(store)),
+            Err(e) => {
+                eprintln!("error: opening the store: {e}");
+                return 1;
+            }
+        }
+    }
     let reads_stdin = !parsed.from_expr && (parsed.inputs.is_empty() || parsed.inputs.iter().any(|i| i == "-"));
     if reads_stdin {
         let mut text = String::new();
@@ -42,7 +65,8 @@ pub(crate) fn run_eval(opts: &EvalCliOptions) -> i32 {
     }
     let (mut out, mut err) = (String::new(), String::new());
     let code = cli::run(&parsed, &env, &mut out, &mut err);
-    let _ = std::io::stdout().write_all(out.as_bytes());
+    // Bytes that were not UTF-8 in the input go out as they came in.
+    let _ = std::io::stdout().write_all(&nixkit_syntax::encode_bytes(&out));
     let _ = std::io::stdout().flush();
     // Like CppNix, keep colours only for a terminal.
     let err = if std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none() {
@@ -50,6 +74,6 @@ pub(crate) fn run_eval(opts: &EvalCliOptions) -> i32 {
     } else {
         cli::strip_ansi_escapes(&err)
     };
-    let _ = std::io::stderr().write_all(err.as_bytes());
+    let _ = std::io::stderr().write_all(&nixkit_syntax::encode_bytes(&err));
     code
 }

@@ -15,8 +15,8 @@ use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use nixkit_store::binary_cache::{Compression, FileCache, PublicKey, SecretKey};
-use nixkit_store::local::{GcOptions, GcResult, LocalStore, StoreConfig};
-use nixkit_store::{export, nar, FileIngestionMethod, HashAlgo, HashEncoding, StoreDir, StorePath};
+use nixkit_store::local::{GcOptions, GcResult, LocalStore};
+use nixkit_store::{export, nar, FileIngestionMethod, HashAlgo, HashEncoding, StorePath};
 
 const USAGE: &str = "usage: nix-store [--store DIR] OPERATION [OPTIONS] [ARGS...]
 operations: --add --add-fixed --dump --restore --query --verify --gc --delete --realise
@@ -119,18 +119,7 @@ pub(crate) fn main(args: Vec<String>) -> i32 {
 }
 
 fn open_store(o: &Opts) -> Result<LocalStore, String> {
-    let store_dir = StoreDir::default();
-    let config = match o.store.as_deref() {
-        Some(s) => {
-            let root = s
-                .strip_prefix("local?root=")
-                .map(|r| r.split('&').next().unwrap_or(r))
-                .unwrap_or(s);
-            StoreConfig::new(root, store_dir)
-        }
-        None => StoreConfig::from_env(store_dir).map_err(|e| e.to_string())?,
-    };
-    LocalStore::open(config).map_err(|e| e.to_string())
+    nixkit_eval::local_store::open_local_store(o.store.as_deref()).map_err(|e| e.to_string())
 }
 
 /// Resolves an operand to a store path: a store path (or a path inside one), or a symlink

@@ -82,7 +82,7 @@ fn remove_attrs(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let mut remove = Vec::with_capacity(names.len());
     for n in names.iter() {
         let n = s.force_string(n, pos).map_err(|e| crate::builtins::arg_frame(e, 1, "removeAttrs"))?;
-        remove.push(Symbol::intern(n.as_str()).index());
+        remove.push(n.symbol().index());
     }
     remove.sort_unstable();
     let kept: Vec<Attr> = attrs.iter().filter(|x| remove.binary_search(&x.name.index()).is_err()).cloned().collect();
@@ -116,7 +116,7 @@ fn list_to_attrs(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> 
             )
         })?;
         let attr = pair_attr(value_sym)?;
-        entries.push(Attr { name: Symbol::intern(name.as_str()), value: attr.value.clone(), pos: attr.pos });
+        entries.push(Attr { name: name.symbol(), value: attr.value.clone(), pos: attr.pos });
     }
     // The first occurrence of a name wins: sort stably, keep the first of each run.
     entries.sort_by_key(|x| x.name.index());

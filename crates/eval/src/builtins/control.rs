@@ -92,7 +92,10 @@ fn trace(s: &mut EvalState, a: &[Value], _pos: Pos) -> EvalResult<Value> {
     s.force(&a[1])
 }
 
-fn trace_verbose(s: &mut EvalState, a: &[Value], _pos: Pos) -> EvalResult<Value> {
+fn trace_verbose(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
+    if s.settings.trace_verbose {
+        return trace(s, a, pos);
+    }
     s.force(&a[1])
 }
 

@@ -7,7 +7,7 @@ use sha1::Sha1;
 use sha2::{Digest, Sha256, Sha512};
 
 use crate::builtins::{primop, Args};
-use crate::error::{EvalError, EvalResult};
+use crate::error::{ErrorKind, EvalError, EvalResult};
 use crate::eval::EvalState;
 use crate::source::Pos;
 use crate::store_path::{hex, nix32, nix32_decode};
@@ -68,7 +68,7 @@ impl HashAlgo {
 }
 
 fn unknown_algo(name: &str) -> EvalError {
-    EvalError::eval(format!(
+    EvalError::new(ErrorKind::Usage, format!(
         "unknown hash algorithm '{name}', expect 'blake3', 'md5', 'sha1', 'sha256', or 'sha512'"
     ))
 }
@@ -123,7 +123,7 @@ fn hash_file(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let args = Args::new(a, "hashFile", pos);
     let algo_name = args.string(s, 0)?;
     let algo = HashAlgo::parse(algo_name.as_str()).ok_or_else(|| unknown_algo(algo_name.as_str()).at(pos))?;
-    let path = s.path_arg(&a[1], "hashFile", 1, pos)?;
+    let path = s.realise_path(&a[1], pos)?;
     let data = s.read_file_bytes(&path, pos)?;
     Ok(Value::string(hex(&algo.digest(&data))))
 }
@@ -168,12 +168,18 @@ fn convert_hash(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let algo = algo.ok_or_else(|| EvalError::eval(format!("invalid hash '{hash}'")).at(pos))?;
     let bytes = decode_hash(&body, algo)
         .ok_or_else(|| EvalError::eval(format!("invalid hash '{hash}'")).at(pos))?;
+    if format == "base32" {
+        s.message("warning: \"base32\" is a deprecated alias for hash format \"nix32\".");
+    }
     let out = match format.as_str() {
         "base16" => hex(&bytes),
         "nix32" | "base32" => nix32(&bytes),
         "base64" => base64_encode(&bytes),
         "sri" => format!("{}-{}", algo.name(), base64_encode(&bytes)),
-        other => return Err(EvalError::eval(format!("unknown hash format '{other}', expect 'base16', 'base32', 'base64', or 'sri'")).at(pos)),
+        other => {
+            let msg = format!("unknown hash format '{other}', expect 'base16', 'base32', 'base64', or 'sri'");
+            return Err(EvalError::new(ErrorKind::Usage, msg).at(pos));
+        }
     };
     Ok(Value::string(out))
 }

@@ -6,6 +6,7 @@ use crate::builtins::{primop, Args};
 use crate::error::{EvalError, EvalResult};
 use crate::eval::EvalState;
 use crate::ops::Coerce;
+use crate::print::show_for_error;
 use crate::source::Pos;
 use crate::value::{Attr, Attrs, Context, PrimOp, Value};
 
@@ -41,6 +42,22 @@ fn json_float(f: f64) -> String {
     }
 }
 
+/// CppNix's JSON library refuses bytes that are not UTF-8; nixkit keeps such
+/// bytes as escape characters (`nixkit_syntax::decode_bytes`).
+fn invalid_utf8_check(s: &str, pos: Pos) -> EvalResult<()> {
+    let mut index = 0usize;
+    for c in s.chars() {
+        if let Some(b) = nixkit_syntax::escaped_byte(c) {
+            return Err(EvalError::eval(format!(
+                "JSON serialization error: [json.exception.type_error.316] invalid UTF-8 byte at index {index}: 0x{b:02X}"
+            ))
+            .at(pos));
+        }
+        index += c.len_utf8();
+    }
+    Ok(())
+}
+
 impl EvalState {
     /// Serialises a value to JSON, forcing it deeply; `copy_to_store` turns
     /// paths into store paths (as `toJSON` does).
@@ -55,6 +72,7 @@ impl EvalState {
                 if let Some(c) = s.context() {
                     ctx.extend(c.iter().cloned());
                 }
+                invalid_utf8_check(s.as_str(), pos)?;
                 json_string(s.as_str(), out);
             }
             Value::Path(p) => {
@@ -65,14 +83,20 @@ impl EvalState {
                 json_string(&s, out);
             }
             Value::Attrs(a) => {
-                if a.get_str("__toString").is_some() {
-                    let s = self.coerce_to_string(&v, ctx, Coerce::INTERPOLATE, pos)?;
-                    json_string(&s, out);
-                    return Ok(());
+                if let Some(attr) = a.get_attr(Symbol::intern("__toString")) {
+                    let (f, at) = (attr.value.clone(), attr.pos);
+                    let r = self
+                        .apply(&f, std::slice::from_ref(&v), at)
+                        .map_err(|e| e.with_frame("while calling the `__toString` attribute", at))?;
+                    return self
+                        .json_to_string_result(&r, ctx, out, at)
+                        .map_err(|e| e.with_frame("while using the result of the `__toString` attribute", at));
                 }
-                if let Some(o) = a.get_str("outPath") {
-                    let o = o.clone();
-                    return self.value_to_json(&o, ctx, copy_to_store, out, pos);
+                if let Some(attr) = a.get_attr(Symbol::intern("outPath")) {
+                    let (o, at) = (attr.value.clone(), attr.pos);
+                    return self
+                        .nested(|s| s.value_to_json(&o, ctx, copy_to_store, out, at))
+                        .map_err(|e| e.with_frame("while using the `outPath` attribute", at));
                 }
                 out.push('{');
                 for (i, attr) in a.sorted_by_name().into_iter().enumerate() {
@@ -81,7 +105,7 @@ impl EvalState {
                     }
                     json_string(attr.name.as_str(), out);
                     out.push(':');
-                    self.nested(|s| s.value_to_json(&attr.value, ctx, copy_to_store, out, pos)).map_err(|e| {
+                    self.nested(|s| s.value_to_json(&attr.value, ctx, copy_to_store, out, attr.pos)).map_err(|e| {
                         e.with_frame(format!("while evaluating attribute '{}'", attr.name), attr.pos)
                     })?;
                 }
@@ -94,7 +118,7 @@ impl EvalState {
                         out.push(',');
                     }
                     self.nested(|s| s.value_to_json(item, ctx, copy_to_store, out, pos))
-                        .map_err(|e| e.with_frame(format!("while evaluating list element at index {i}"), Pos::NONE))?;
+                        .map_err(|e| e.with_frame(format!("while evaluating list element at index {i}"), pos))?;
                 }
                 out.push(']');
             }
@@ -103,6 +127,32 @@ impl EvalState {
             }
         }
         Ok(())
+    }
+}
+
+impl EvalState {
+    /// Writes the result of a `__toString` call as a JSON string. Unlike
+    /// string coercion, CppNix's `toJSON` insists on a string (a path, or a
+    /// set that peels through `__toString`/`outPath`, is coerced as usual) and
+    /// reports anything else at the attribute.
+    fn json_to_string_result(&mut self, r: &Value, ctx: &mut Context, out: &mut String, at: Pos) -> EvalResult<()> {
+        let r = self.force(r)?;
+        let verb = match &r {
+            Value::String(_) | Value::Path(_) => {
+                let s = self.coerce_to_string(&r, ctx, Coerce::INTERPOLATE, at)?;
+                json_string(&s, out);
+                return Ok(());
+            }
+            Value::Attrs(a) if a.get_str("__toString").is_some() || a.get_str("outPath").is_some() => {
+                let s = self.coerce_to_string(&r, ctx, Coerce::INTERPOLATE, at)?;
+                json_string(&s, out);
+                return Ok(());
+            }
+            Value::Attrs(_) => "must",
+            _ => "should",
+        };
+        let msg = format!("`__toString` {verb} return a string, but got {}: {}", r.show_type(), show_for_error(&r));
+        Err(EvalError::eval(msg).at(at))
     }
 }
 

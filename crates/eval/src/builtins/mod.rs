@@ -305,7 +305,7 @@ impl<'a> Args<'a> {
 
     /// A symbol from a string argument.
     pub(crate) fn symbol(&self, s: &mut EvalState, i: usize) -> EvalResult<Symbol> {
-        Ok(Symbol::intern(self.string(s, i)?.as_str()))
+        Ok(self.string(s, i)?.symbol())
     }
 }
 

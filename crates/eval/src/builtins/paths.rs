@@ -30,6 +30,9 @@ pub(crate) static PRIMOPS: &[PrimOp] = &[
     primop!("filterSource", 2, filter_source),
 ];
 
+/// The frame CppNix's `realisePath` adds to coercion failures.
+const REALISE_FRAME: &str = "while realising the context of a path";
+
 /// The last component of a path string (trailing slashes ignored).
 pub(crate) fn base_name(p: &str) -> &str {
     let p = p.strip_suffix('/').unwrap_or(p);
@@ -69,6 +72,49 @@ impl EvalState {
         Ok(canon_path(&s))
     }
 
+    /// CppNix's `realisePath` (behind `import`, `readFile`, `readDir`,
+    /// `readFileType`, `pathExists`, `hashFile`): the value is coerced to an
+    /// absolute path, peeling `__toString` and `outPath` with a frame for each
+    /// step, and failures of the value itself get the frame "while realising
+    /// the context of a path" (without position).
+    pub(crate) fn realise_path(&mut self, v: &Value, pos: Pos) -> EvalResult<String> {
+        let v = self.force(v).map_err(|e| e.with_frame(REALISE_FRAME, Pos::NONE))?;
+        self.coerce_to_path(&v, pos)
+    }
+
+    /// [`EvalState::realise_path`] on a forced value.
+    fn coerce_to_path(&mut self, v: &Value, pos: Pos) -> EvalResult<String> {
+        match v {
+            Value::Path(p) => return Ok(p.to_string()),
+            Value::Attrs(a) => {
+                if let Some(attr) = a.get_attr(Symbol::intern("__toString")) {
+                    let (f, at) = (attr.value.clone(), attr.pos);
+                    let r = self
+                        .apply(&f, std::slice::from_ref(v), at)
+                        .map_err(|e| e.with_frame("while calling the `__toString` attribute", at))?;
+                    return self
+                        .nested(|s| s.realise_path(&r, pos))
+                        .map_err(|e| e.with_frame("while using the result of the `__toString` attribute", at));
+                }
+                if let Some(attr) = a.get_attr(Symbol::intern("outPath")) {
+                    let (o, at) = (attr.value.clone(), attr.pos);
+                    let o = self.force(&o).map_err(|e| e.with_frame("while evaluating the `outPath` attribute", at))?;
+                    return self
+                        .nested(|s| s.coerce_to_path(&o, pos))
+                        .map_err(|e| e.with_frame("while using the `outPath` attribute", at));
+                }
+            }
+            _ => {}
+        }
+        let mut ctx = Context::new();
+        let s = self.coerce_to_string_for(v, &mut ctx, Coerce::PLAIN, Pos::NONE, &|| REALISE_FRAME.into())?;
+        if !s.starts_with('/') {
+            let msg = format!("string '{s}' doesn't represent an absolute path");
+            return Err(EvalError::eval(msg).with_frame(REALISE_FRAME, Pos::NONE));
+        }
+        Ok(canon_path(&s))
+    }
+
     pub(crate) fn read_file_bytes(&mut self, path: &str, pos: Pos) -> EvalResult<Vec<u8>> {
         if let Some(text) = path.strip_prefix(crate::corepkgs::ROOT).and_then(|r| crate::corepkgs::file(r.trim_start_matches('/'))) {
             return Ok(text.as_bytes().to_vec());
@@ -82,7 +128,8 @@ impl EvalState {
             return Ok(p.clone());
         }
         if self.io.file_type(path, false).is_err() {
-            return Err(EvalError::new(ErrorKind::Io, format!("path '{path}' does not exist")).at(pos));
+            // CppNix reports this from the source accessor, without a position.
+            return Err(EvalError::new(ErrorKind::Io, format!("path '{path}' does not exist")));
         }
         let name = base_name(path);
         let store_path = self
@@ -125,20 +172,20 @@ fn io_error(path: &str, e: &std::io::Error, pos: Pos) -> EvalError {
 }
 
 fn import(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
-    let path = s.path_arg(&a[0], "import", 0, pos)?;
+    let path = s.realise_path(&a[0], pos)?;
     s.import_file(&path, None, pos)
 }
 
 fn scoped_import(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let scope = Args::new(a, "scopedImport", pos).attrs(s, 0)?;
-    let path = s.path_arg(&a[1], "scopedImport", 1, pos)?;
+    let path = s.realise_path(&a[1], pos)?;
     s.import_file(&path, Some(&scope), pos)
 }
 
 fn read_file(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
-    let path = s.path_arg(&a[0], "readFile", 0, pos)?;
+    let path = s.realise_path(&a[0], pos)?;
     let data = s.read_file_bytes(&path, pos)?;
-    let text = String::from_utf8(data).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    let text = nixkit_syntax::decode_bytes(&data).into_owned();
     if text.contains('\0') {
         return Err(EvalError::eval(format!(
             "input string '{}' cannot be represented as Nix string because it contains null bytes",
@@ -187,7 +234,7 @@ pub(crate) fn resolve_symlinks(io: &dyn crate::io::EvalIo, path: &str) -> String
 }
 
 fn read_dir(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
-    let path = s.path_arg(&a[0], "readDir", 0, pos)?;
+    let path = s.realise_path(&a[0], pos)?;
     let path = resolve_symlinks(s.io.as_ref(), &path);
     match s.io.file_type(&path, true) {
         Ok(FileType::Directory) => {}
@@ -204,18 +251,18 @@ fn read_dir(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
 }
 
 fn read_file_type(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
-    let path = s.path_arg(&a[0], "readFileType", 0, pos)?;
+    let path = s.realise_path(&a[0], pos)?;
     let ty = s.io.file_type(&path, false).map_err(|e| io_error(&path, &e, pos))?;
     Ok(Value::string(ty.as_str()))
 }
 
 fn path_exists(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
+    let path = s.realise_path(&a[0], pos)?;
     let raw = s.force(&a[0])?;
     let must_be_dir = match &raw {
         Value::String(st) => st.as_str().ends_with('/') || st.as_str().ends_with("/."),
         _ => false,
     };
-    let path = s.path_arg(&a[0], "pathExists", 0, pos)?;
     // As CppNix: a trailing `/` or `/.` asks for a directory (following the
     // last symlink); otherwise only the ancestors are resolved, so a broken
     // symlink exists.

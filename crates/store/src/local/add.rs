@@ -81,7 +81,7 @@ pub enum AddError {
     },
 }
 
-fn io_err(path: &Path) -> impl FnOnce(io::Error) -> AddError + '_ {
+pub(super) fn io_err(path: &Path) -> impl FnOnce(io::Error) -> AddError + '_ {
     move |source| AddError::Io {
         path: path.to_path_buf(),
         source,
@@ -89,9 +89,9 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> AddError + '_ {
 }
 
 /// A temporary in the store directory, removed on drop unless renamed into place.
-struct TempPath {
-    path: PathBuf,
-    armed: bool,
+pub(super) struct TempPath {
+    pub(super) path: PathBuf,
+    pub(super) armed: bool,
 }
 
 impl Drop for TempPath {
@@ -130,21 +130,21 @@ impl io::Write for TeeSink {
     }
 }
 
-fn now() -> i64 {
+pub(super) fn now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 impl LocalStore {
-    fn new_temp(&self) -> TempPath {
+    pub(super) fn new_temp(&self) -> TempPath {
         TempPath {
             path: self.temp_name(TEMP_PREFIX),
             armed: true,
         }
     }
 
-    fn gc_shared(&self) -> Result<FileLock, AddError> {
+    pub(super) fn gc_shared(&self) -> Result<FileLock, AddError> {
         let path = self.gc_lock_path();
         FileLock::shared(&path).map_err(io_err(&path))
     }

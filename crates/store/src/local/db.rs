@@ -212,6 +212,16 @@ impl Db {
     /// Registers `infos` in one transaction (references may point among them). Paths that
     /// are already valid are left as they are.
     pub(crate) fn register(&self, infos: &[PathInfo]) -> Result<(), DbError> {
+        self.register_with_outputs(infos, None)
+    }
+
+    /// [`Db::register`], and in the same transaction, when `drv_outputs` is given and the
+    /// derivation is valid, records those outputs of that derivation: all or nothing.
+    pub(crate) fn register_with_outputs(
+        &self,
+        infos: &[PathInfo],
+        drv_outputs: Option<(&StorePath, &BTreeMap<String, StorePath>)>,
+    ) -> Result<(), DbError> {
         let tx = self.immediate()?;
         let mut ids = BTreeMap::new();
         for info in infos {
@@ -253,6 +263,16 @@ impl Db {
                     "INSERT OR REPLACE INTO Refs (referrer, reference) VALUES (?1, ?2)",
                 )?
                 .execute([referrer, target])?;
+            }
+        }
+        if let Some((drv, outputs)) = drv_outputs {
+            if let Some(id) = self.id_of(drv)? {
+                for (name, path) in outputs {
+                    tx.prepare_cached(
+                        "INSERT OR REPLACE INTO DerivationOutputs (drv, id, path) VALUES (?1, ?2, ?3)",
+                    )?
+                    .execute(params![id, name, self.print(path)])?;
+                }
             }
         }
         tx.commit()?;

@@ -25,6 +25,7 @@ mod canon;
 mod db;
 mod gc;
 mod lock;
+mod outputs;
 mod verify;
 
 use std::cell::{Cell, RefCell};
@@ -37,6 +38,7 @@ pub use add::AddError;
 pub use db::DbError;
 pub(crate) use gc::replace_symlink;
 pub use gc::{GcError, GcOptions, GcResult, Root};
+pub use outputs::{OutputSource, StagedOutput, StagedOutputs};
 pub use verify::{VerifyError, VerifyReport};
 
 use crate::{PathInfo, StoreDir, StorePath};

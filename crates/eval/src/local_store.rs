@@ -1,6 +1,24 @@
-//! An [`EvalStore`] over the local store: `builtins.path`/path literals, `builtins.toFile`
-//! and `derivation` write into it (the `.drv` files with their output mapping), so the
-//! evaluated derivations can then be built.
+//! An [`EvalStore`] over nixkit's SQLite [`LocalStore`]: path literals and
+//! `builtins.path`, `builtins.toFile` and `derivation` write into it (the
+//! `.drv` files with their output mapping), so that evaluated derivations can
+//! then be built, and `--add-root` registers garbage collector roots.
+//!
+//! This module is behind the `local-store` cargo feature (it enables
+//! `nixkit-store`'s `local` feature, hence SQLite): the default build of
+//! `nixkit-eval` stays free of SQLite and only has the compute-only
+//! [`crate::ReadOnlyStore`]. Binaries that write to the store (`nix-build`,
+//! `nix-instantiate` without `--eval`/`--readonly-mode`) enable it.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use nixkit_eval::local_store::LocalEvalStore;
+//!
+//! let store = Arc::new(LocalEvalStore::open(Some("/tmp/my-store"))?);
+//! let mut ev = nixkit_eval::Evaluator::builder().store(store).build();
+//! let v = ev.eval_str("(derivation { name = \"x\"; system = \"s\"; builder = \"/b\"; }).drvPath", "/")?;
+//! # let _ = v; Ok(()) }
+//! ```
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -8,23 +26,47 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use nixkit_derivation::parse_derivation;
-use nixkit_eval::{EvalIo, EvalStore, FileIngestion, FileType, PathFilter};
-use nixkit_store::local::LocalStore;
-use nixkit_store::{FileIngestionMethod, HashAlgo, StorePath};
+use nixkit_store::local::{LocalStore, OpenError, StoreConfig};
+use nixkit_store::{FileIngestionMethod, HashAlgo, StoreDir, StorePath};
+
+use crate::{EvalIo, EvalStore, FileIngestion, FileType, PathFilter};
+
+/// Opens the local store as `nix-store --store SPEC` does: `SPEC` is a
+/// directory or `local?root=DIR`; without it, `NIXKIT_STORE`, else
+/// `$XDG_DATA_HOME/nixkit/store` (see [`StoreConfig::default_root`]). The
+/// logical store directory is `/nix/store`; the files live under the root.
+pub fn open_local_store(spec: Option<&str>) -> Result<LocalStore, OpenError> {
+    let store_dir = StoreDir::default();
+    let config = match spec {
+        Some(s) => {
+            let root = s.strip_prefix("local?root=").map(|r| r.split('&').next().unwrap_or(r)).unwrap_or(s);
+            StoreConfig::new(root, store_dir)
+        }
+        None => StoreConfig::from_env(store_dir)?,
+    };
+    LocalStore::open(config)
+}
 
 /// The local store as the evaluator sees it.
-pub(crate) struct LocalEvalStore {
+pub struct LocalEvalStore {
     store: Mutex<LocalStore>,
     store_dir: String,
 }
 
 impl LocalEvalStore {
-    pub(crate) fn new(store: LocalStore) -> Self {
+    /// Wraps an open local store.
+    pub fn new(store: LocalStore) -> Self {
         let store_dir = store.store_dir().as_str().to_owned();
         Self { store: Mutex::new(store), store_dir }
     }
 
-    pub(crate) fn into_inner(self) -> LocalStore {
+    /// Opens the local store `spec` names (see [`open_local_store`]).
+    pub fn open(spec: Option<&str>) -> Result<Self, OpenError> {
+        open_local_store(spec).map(Self::new)
+    }
+
+    /// Gives the store back (once the evaluator has been dropped).
+    pub fn into_inner(self) -> LocalStore {
         self.store.into_inner().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -175,4 +217,36 @@ fn tempfile_dir() -> Result<PathBuf, String> {
         }
     }
     Err("cannot create a temporary directory".into())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::{Evaluator, Value};
+
+    #[test]
+    fn derivation_is_written_with_its_closure() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Arc::new(LocalEvalStore::open(Some(&format!("local?root={}", tmp.path().display()))).unwrap());
+        let mut ev = Evaluator::builder().store(store.clone()).build();
+        let src = "let dep = derivation { name = \"dep\"; system = \"s\"; builder = builtins.toFile \"b\" \"x\"; }; \
+                   in (derivation { name = \"top\"; system = \"s\"; builder = \"/b\"; inherit dep; }).drvPath";
+        let Value::String(p) = ev.eval_str(src, "/").unwrap() else { panic!("not a string") };
+        let top = p.as_str().to_string();
+        assert!(store.is_valid_path(&top));
+        assert!(store.read_derivation(&top).unwrap().unwrap().starts_with("Derive("));
+        let refs = store.query_references(&top).unwrap().unwrap();
+        assert_eq!(refs.len(), 1);
+        assert!(refs[0].ends_with("-dep.drv"));
+        let dep_refs = store.query_references(&refs[0]).unwrap().unwrap();
+        assert!(dep_refs[0].ends_with("-b"), "{dep_refs:?}");
+        let root = tmp.path().join("root");
+        let printed = store.add_perm_root(&top, root.to_str().unwrap()).unwrap();
+        assert_eq!(printed, root.to_string_lossy());
+        assert_eq!(fs::read_link(&root).unwrap().to_string_lossy(), top);
+    }
 }
