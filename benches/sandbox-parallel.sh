@@ -2,6 +2,7 @@
 # Parallel building: 200 small independent derivations with -j 1 and -j 2, each into a
 # fresh temporary store, plus the per-build sandbox overhead (wall time of -j 1 / 200).
 # Usage: benches/sandbox-parallel.sh [N]   (needs busybox-static and user namespaces)
+# benches/sandbox-overhead.sh measures the per-build overhead (min/median/max) against CppNix.
 set -eu
 N=${1:-200}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)

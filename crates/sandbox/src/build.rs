@@ -313,7 +313,12 @@ pub fn build_derivation(
     };
     match mode {
         BuildMode::Normal => commit_outputs(drv_path, staged)?,
-        BuildMode::Check => check_outputs(&s, &printed_drv, staged, settings.keep_failed)?,
+        BuildMode::Check => {
+            if let Err(e) = check_outputs(&s, &printed_drv, staged, settings.keep_failed) {
+                keep(&mut dir, on_output);
+                return Err(e);
+            }
+        }
     }
     drop(s);
     Ok(BuiltDerivation { outputs, sandbox_time, elapsed: start.elapsed() })

@@ -84,7 +84,9 @@ pub struct StagedOutputs<'s> {
 
 impl std::fmt::Debug for StagedOutputs<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StagedOutputs").field("outputs", &self.outputs).finish_non_exhaustive()
+        f.debug_struct("StagedOutputs")
+            .field("outputs", &self.outputs)
+            .finish_non_exhaustive()
     }
 }
 
@@ -125,8 +127,14 @@ fn take_ownership(path: &Path, uid: Uid, gid: Gid) -> io::Result<()> {
     if std::os::unix::fs::MetadataExt::uid(&meta) != uid.as_raw()
         || std::os::unix::fs::MetadataExt::gid(&meta) != gid.as_raw()
     {
-        fchownat(None, path, Some(uid), Some(gid), AtFlags::AT_SYMLINK_NOFOLLOW)
-            .map_err(io::Error::from)?;
+        fchownat(
+            None,
+            path,
+            Some(uid),
+            Some(gid),
+            AtFlags::AT_SYMLINK_NOFOLLOW,
+        )
+        .map_err(io::Error::from)?;
     }
     if meta.is_dir() {
         for entry in fs::read_dir(path)? {
@@ -171,7 +179,11 @@ impl LocalStore {
             };
             // Recorded at once, so a failure below still removes (or returns) this output.
             staged.outputs.push(StagedOutput {
-                info: PathInfo::new(out.path.clone(), crate::Hash::digest(HashAlgo::Sha256, b""), 0),
+                info: PathInfo::new(
+                    out.path.clone(),
+                    crate::Hash::digest(HashAlgo::Sha256, b""),
+                    0,
+                ),
                 temp,
                 source: out.source.clone(),
                 renamed,
@@ -210,7 +222,8 @@ impl LocalStore {
         candidates: &BTreeSet<StorePath>,
         deriver: Option<&StorePath>,
     ) -> Result<Vec<PathInfo>, AddError> {
-        self.stage_outputs(outputs, candidates, deriver)?.commit(None)
+        self.stage_outputs(outputs, candidates, deriver)?
+            .commit(None)
     }
 }
 
@@ -258,13 +271,26 @@ impl StagedOutputs<'_> {
         order.sort_by(|&a, &b| self.outputs[a].info.path.cmp(&self.outputs[b].info.path));
         let mut locks = Vec::with_capacity(order.len());
         for &i in &order {
-            locks.push(store.path_lock(&self.outputs[i].info.path).map_err(io_err(&locks_dir))?);
+            locks.push(
+                store
+                    .path_lock(&self.outputs[i].info.path)
+                    .map_err(io_err(&locks_dir))?,
+            );
         }
-        let mut placed: Vec<PathBuf> = Vec::new();
+        let mut placed: Vec<(usize, PathBuf)> = Vec::new();
         let result = self.place_and_register(&mut placed, drv_outputs);
         if result.is_err() {
-            for dest in &placed {
-                let _ = canon::remove_tree(dest);
+            // Out of place again: back to the temporary (so dropping `self` returns it to
+            // its source), or removed if even that fails.
+            for (i, dest) in &placed {
+                let Some(out) = self.outputs.get_mut(*i) else {
+                    continue;
+                };
+                if fs::rename(dest, &out.temp.path).is_ok() {
+                    out.temp.armed = true;
+                } else {
+                    let _ = canon::remove_tree(dest);
+                }
             }
         }
         drop(locks);
@@ -279,12 +305,12 @@ impl StagedOutputs<'_> {
 
     fn place_and_register(
         &mut self,
-        placed: &mut Vec<PathBuf>,
+        placed: &mut Vec<(usize, PathBuf)>,
         drv_outputs: Option<(&StorePath, &BTreeMap<String, StorePath>)>,
     ) -> Result<(), AddError> {
         let store = self.store;
         let time = now();
-        for out in &mut self.outputs {
+        for (i, out) in self.outputs.iter_mut().enumerate() {
             if out.info.registration_time == 0 {
                 out.info.registration_time = time;
             }
@@ -296,7 +322,7 @@ impl StagedOutputs<'_> {
             canon::remove_tree(&dest).map_err(io_err(&dest))?;
             fs::rename(&out.temp.path, &dest).map_err(io_err(&dest))?;
             out.temp.armed = false;
-            placed.push(dest);
+            placed.push((i, dest));
         }
         canon::sync_dir(&store.real_store).map_err(io_err(&store.real_store))?;
         let infos: Vec<PathInfo> = self.outputs.iter().map(|o| o.info.clone()).collect();
