@@ -1,9 +1,6 @@
 //! Store hot paths: NAR dump + sha256 of a generated tree, reference scanning, ATerm parsing
+//! and writing of the golden derivations, store path computation, and nixbase32.
 #![allow(missing_docs)] // criterion_group! generates undocumented functions.
-//! and writing of the golden derivations, and nixbase32.
-//!
-//! Needs `nixkit-store` and `nixkit-derivation` as dependencies and a `[[bench]] name = "store"`
-//! entry with `harness = false` in this crate's manifest.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -132,6 +129,27 @@ fn aterm_benches(c: &mut Criterion) {
     group.finish();
 }
 
+fn path_benches(c: &mut Criterion) {
+    let drvs = golden_drvs();
+    let store = StoreDir::default();
+    let parsed: Vec<_> = drvs.iter().filter_map(|(name, bytes)| parse_derivation(&store, name, bytes).ok()).collect();
+    let mut group = c.benchmark_group("store-paths");
+    let hash = nixkit_store::Hash::digest(nixkit_store::HashAlgo::Sha256, b"some contents");
+    let no_refs = std::collections::BTreeSet::new();
+    group.bench_function("make_text_path", |b| {
+        b.iter(|| store.make_text_path("example.txt", &hash, &no_refs).expect("valid name"))
+    });
+    if !parsed.is_empty() {
+        group.throughput(Throughput::Elements(parsed.len() as u64));
+        group.bench_function(".drv paths of the golden set", |b| {
+            b.iter(|| {
+                parsed.iter().map(|d| d.drv_path(&store).expect("drv path").to_string().len()).sum::<usize>()
+            })
+        });
+    }
+    group.finish();
+}
+
 fn nixbase32_benches(c: &mut Criterion) {
     let data: Vec<u8> = (0..=255u8).cycle().take(1 << 20).collect();
     let encoded = nixbase32::encode(&data);
@@ -149,6 +167,7 @@ criterion_group!(
     nar_benches,
     refscan_benches,
     aterm_benches,
+    path_benches,
     nixbase32_benches
 );
 criterion_main!(benches);
