@@ -43,11 +43,16 @@ run_one() {
   else
     GC_INITIAL_HEAP_SIZE=32M /usr/bin/time -f '%e %M' -o "$tf" "$cppnix" --eval --strict "$file" >"$out" 2>"$err"
   fi
-  local rc=$?
+  local rc=$? msg=""
   if [ $rc -ne 0 ]; then
-    ok=0; echo "  $tool failed on $(basename "$file") (exit $rc): $(head -c 300 "$err")" >&2
+    msg="  $tool failed on $(basename "$file") (exit $rc): $(head -c 300 "$err")"
   elif [ -f "$exp" ] && ! cmp -s "$out" "$exp"; then
-    ok=0; echo "  $tool: wrong output for $(basename "$file")" >&2
+    msg="  $tool: wrong output for $(basename "$file")"
+  fi
+  if [ -n "$msg" ]; then
+    ok=0
+    # Report each tool's failure once per workload, not once per run.
+    case " $reported " in *" $tool "*) ;; *) echo "$msg" >&2; reported="$reported $tool" ;; esac
   fi
   # GNU time prints "Command exited with non-zero status" first on failure.
   tail -n 1 "$tf" >>"$tmp/$tool.times"
@@ -65,7 +70,7 @@ logsum=0; count=0
 for file in "$dir"/*.nix; do
   name="$(basename "$file" .nix)"
   case "$name" in *"$only"*) ;; *) continue ;; esac
-  exp="$dir/$name.exp"; ok=1
+  exp="$dir/$name.exp"; ok=1; reported=""
   rm -f "$tmp"/*.times
   for _ in $(seq "$runs"); do
     run_one nixkit "$file" "$exp"

@@ -26,7 +26,15 @@ impl EvalState {
         while let Some((arg, tail)) = rest.split_first() {
             match &f {
                 Value::Lambda(l, env) => {
-                    f = self.call_lambda(l, env, arg.clone(), pos)?;
+                    // `a: b: …` given several arguments: bind this one and go
+                    // straight to the inner lambda (evaluating the body would
+                    // only build that closure).
+                    if let (crate::compile::ExprKind::Lambda(inner), [_, ..]) = (&l.body.kind, tail) {
+                        let scope = self.enter_lambda(l, env, arg.clone(), pos)?;
+                        f = Value::Lambda(inner.clone(), scope);
+                    } else {
+                        f = self.call_lambda(l, env, arg.clone(), pos)?;
+                    }
                     rest = tail;
                 }
                 Value::PrimOp(op) => {
@@ -87,17 +95,16 @@ impl EvalState {
         arg: Value,
         pos: Pos,
     ) -> EvalResult<Value> {
-        if self.call_depth >= self.settings.max_call_depth {
-            return Err(EvalError::new(ErrorKind::StackOverflow, "stack overflow; max-call-depth exceeded").at(pos));
-        }
-        self.step()?;
-        crate::stats::bump(&self.stats.function_calls, 1);
-        crate::stats::bump(&self.stats.envs, 1);
-        crate::stats::bump(&self.stats.env_slots, l.slot_count() as u64);
-        let env = self.bind_arguments(l, closure, arg, pos)?;
+        let env = self.enter_lambda(l, closure, arg, pos)?;
         self.call_depth += 1;
         let result = self.eval(&l.body, &env);
         self.call_depth -= 1;
+        // Nothing captured the scope (no thunk or closure refers to it):
+        // keep it, emptied, for the next call instead of freeing it.
+        let mut env = env;
+        if l.formals.is_none() && Env::clear_one(&mut env) {
+            self.spare_env = Some(env);
+        }
         result.map_err(|e| {
             if !self.settings.show_trace {
                 return e;
@@ -115,8 +122,27 @@ impl EvalState {
         })
     }
 
+    /// The checks and counting of a lambda call, and its scope with the
+    /// argument bound (everything before evaluating the body).
+    fn enter_lambda(&mut self, l: &Arc<LambdaExpr>, closure: &Arc<Env>, arg: Value, pos: Pos) -> EvalResult<Arc<Env>> {
+        if self.call_depth >= self.settings.max_call_depth {
+            return Err(EvalError::new(ErrorKind::StackOverflow, "stack overflow; max-call-depth exceeded").at(pos));
+        }
+        self.step()?;
+        crate::stats::bump(&self.stats.function_calls, 1);
+        crate::stats::bump(&self.stats.envs, 1);
+        crate::stats::bump(&self.stats.env_slots, l.slot_count() as u64);
+        self.bind_arguments(l, closure, arg, pos)
+    }
+
     fn bind_arguments(&mut self, l: &Arc<LambdaExpr>, closure: &Arc<Env>, arg: Value, pos: Pos) -> EvalResult<Arc<Env>> {
         let Some(formals) = &l.formals else {
+            if let Some(mut env) = self.spare_env.take() {
+                match Env::reuse_one(&mut env, closure, arg) {
+                    Ok(()) => return Ok(env),
+                    Err(arg) => return Ok(Env::with_one(closure, arg)),
+                }
+            }
             return Ok(Env::with_one(closure, arg));
         };
         let attrs = match self.force(&arg) {
@@ -206,7 +232,7 @@ impl EvalState {
         env: &Arc<Env>,
         pos: Pos,
     ) -> EvalResult<Value> {
-        if let (Some(a), Some(b)) = (crate::eval::known_int(lhs, env), crate::eval::known_int(rhs, env)) {
+        if let (Some(a), Some(b)) = (crate::strict::known_int(lhs, env), crate::strict::known_int(rhs, env)) {
             if let Some(v) = op.ints(a, b) {
                 crate::stats::bump(&self.stats.arith_inline, 1);
                 return Ok(v);

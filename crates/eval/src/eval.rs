@@ -92,6 +92,10 @@ pub struct EvalState {
     pub(crate) xml_seen: std::collections::HashSet<String>,
     /// Counters for `NIXKIT_SHOW_STATS` and the stack guard's depth.
     pub(crate) stats: crate::stats::Stats,
+    /// The scope of the last one-argument lambda call, kept when nothing
+    /// captured it, for the next call of a function with the same closure
+    /// (`map f xs`, `foldl' f`, recursion): see [`crate::thunk::Env::reuse_one`].
+    pub(crate) spare_env: Option<Arc<Env>>,
 }
 
 /// Identifies a thunk while it is being evaluated.
@@ -180,6 +184,21 @@ impl EvalState {
                 let f = self.force(f)?;
                 self.call(&f, std::slice::from_ref(arg), *pos)
             }
+            Code::MapList(shared, i) => {
+                let (f, pos, list) = &**shared;
+                let x = list.get(*i as usize).cloned().unwrap_or(Value::Null);
+                let f = self.force(f)?;
+                self.call(&f, &[x], *pos)
+            }
+            Code::MapAttrs(shared, i) => {
+                let (f, pos, attrs) = &**shared;
+                let args = match attrs.at(*i as usize) {
+                    Some(a) => [Value::string(a.name.as_str()), a.value.clone()],
+                    None => [Value::Null, Value::Null],
+                };
+                let f = self.force(f)?;
+                self.call(&f, &args, *pos)
+            }
             Code::CallInt(shared, i) => {
                 let (f, pos) = &**shared;
                 let f = self.force(f)?;
@@ -230,7 +249,7 @@ impl EvalState {
     /// tell the difference, and it is much cheaper than the thunk.
     pub(crate) fn delay_strict(&self, e: &Arc<Expr>, env: &Arc<Env>) -> Value {
         if let ExprKind::Arith { .. } | ExprKind::Concat { force_string: false, .. } = &e.kind {
-            if let Some(v) = known_int_expr(e, env, 3) {
+            if let Some(v) = crate::strict::known_int_expr(e, env, 3) {
                 bump(&self.stats.thunks_avoided, 1);
                 return v;
             }
@@ -248,6 +267,11 @@ impl EvalState {
             }
             None => Code::Call(Box::new((f, Box::default(), pos))),
         };
+        Value::Thunk(Arc::new(Thunk::new(code)))
+    }
+
+    /// A thunk for `code`.
+    pub(crate) fn delay_code(code: Code) -> Value {
         Value::Thunk(Arc::new(Thunk::new(code)))
     }
 
@@ -532,10 +556,14 @@ impl EvalState {
     ) -> EvalResult<Value> {
         for key in path {
             let name = self.key_name(key, env)?;
-            v = self.force_at(&v, pos)?;
+            if let Value::Thunk(_) = v {
+                v = self.force_at(&v, pos)?;
+            }
             bump(&self.stats.lookups, 1);
             let attr = match (&v, default) {
-                (Value::Attrs(a), _) => a.get_attr(name).map(|x| (x.value.clone(), x.pos)),
+                // An evaluated thunk is taken as its value: one reference
+                // count instead of two, and no forcing step below.
+                (Value::Attrs(a), _) => a.get_attr(name).map(|x| (x.value.forced().unwrap_or(&x.value).clone(), x.pos)),
                 (_, Some(_)) => None,
                 (other, None) => {
                     return Err(type_error("a set", other).with_frame("while selecting an attribute", pos));
@@ -554,7 +582,10 @@ impl EvalState {
                 }
             }
         }
-        self.force_at(&v, if attr_pos.is_none() { pos } else { *attr_pos })
+        match v {
+            Value::Thunk(_) => self.force_at(&v, if attr_pos.is_none() { pos } else { *attr_pos }),
+            v => Ok(v),
+        }
     }
 
     /// Runs a recursive step of a deep traversal (`deepSeq`, `toJSON`, `==`,
@@ -670,51 +701,6 @@ impl EvalState {
             Value::Attrs(a) if a.get_str("__functor").is_some() => Ok(f),
             other => Err(type_error("a function", other).at(pos)),
         }
-    }
-}
-
-/// The integer an expression is already known to have, without evaluating
-/// anything: a literal, a variable bound to an evaluated integer.
-#[inline]
-pub(crate) fn known_int(e: &Expr, env: &Arc<Env>) -> Option<i64> {
-    let v = match &e.kind {
-        ExprKind::Const(v) => v,
-        ExprKind::Local { depth, slot } => env.up(*depth)?.slot(*slot)?,
-        _ => return None,
-    };
-    match v {
-        Value::Int(i) => Some(*i),
-        Value::Thunk(t) => match t.get()? {
-            Value::Int(i) => Some(*i),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
-/// The value of integer arithmetic (`-`, `*`, `/`, `<`, `+`) whose operands
-/// are known integers (see [`known_int`]), nested up to `fuel` levels, if it
-/// can be computed without any possible error or side effect.
-fn known_int_expr(e: &Expr, env: &Arc<Env>, fuel: u32) -> Option<Value> {
-    let operand = |x: &Expr| match known_int(x, env) {
-        Some(i) => Some(i),
-        None if fuel > 0 => match known_int_expr(x, env, fuel - 1)? {
-            Value::Int(i) => Some(i),
-            _ => None,
-        },
-        None => None,
-    };
-    match &e.kind {
-        ExprKind::Arith { op, lhs, rhs, .. } => op.ints(operand(lhs)?, operand(rhs)?),
-        ExprKind::Concat { force_string: false, parts, .. } => {
-            let (first, rest) = parts.split_first()?;
-            let mut acc = operand(first)?;
-            for p in rest {
-                acc = acc.checked_add(operand(p)?)?;
-            }
-            Some(Value::Int(acc))
-        }
-        _ => None,
     }
 }
 

@@ -55,6 +55,20 @@
 //!   `Send` without `unsafe` (see `thunk`).
 //! - IO and the store go through [`EvalIo`] and [`EvalStore`].
 //! - Errors are [`EvalError`]s with CppNix-style traces.
+//!
+//! # Performance and memory
+//! The hot paths avoid allocation and atomic operations where the result
+//! cannot be told apart (`crates/eval/PERFORMANCE.md` has the profiles and
+//! measurements): no thunk for arguments whose value is known (CppNix's
+//! `maybeThunk`), and none for integer arithmetic passed to a function that
+//! forces that argument first (`strict`); `a - b`, `a < b`, … on integers
+//! computed inline; argument arrays on the stack; one-slot scopes in one
+//! allocation; evaluated thunks unwrapped when copied; the stack checked only
+//! every few levels of recursion; strings appended into one buffer and never
+//! copied to be read. Memory is reference counted: a value is freed as soon
+//! as nothing refers to it, except cycles through recursive scopes (see
+//! `thunk`). [`Evaluator::stats`] counts calls, thunks, scopes, sets and
+//! lookups (`NIXKIT_SHOW_STATS=1` on the command line).
 #![forbid(unsafe_code)]
 
 mod assert_eq;
@@ -277,6 +291,7 @@ impl EvaluatorBuilder {
                 derivations: Default::default(),
                 xml_seen: HashSet::new(),
                 stats: Default::default(),
+                spare_env: None,
             },
         }
     }

@@ -87,7 +87,7 @@ mod tests {
     /// environment's likewise.
     #[test]
     fn hot_types_stay_small() {
-        assert!(std::mem::size_of::<crate::thunk::Thunk>() <= 64);
+        assert!(std::mem::size_of::<crate::thunk::Thunk>() <= 48);
         assert!(std::mem::size_of::<crate::thunk::Env>() <= 48);
         assert!(std::mem::size_of::<crate::thunk::Code>() <= 24);
         assert!(std::mem::size_of::<crate::value::Value>() <= 24);

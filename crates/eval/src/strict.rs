@@ -8,12 +8,16 @@
 //! is forcing `n`; between binding `n` and forcing it nothing can look at it.
 //! For such a call, an argument whose value can be computed right away
 //! without any possible error or side effect (integer arithmetic on known
-//! integers, see `eval::known_int_expr`) is passed as the value itself.
+//! integers, see [`known_int_expr`]) is passed as the value itself.
 //!
 //! [`first_forced_arg`] finds, for a chain of plain lambdas `a: b: body`,
 //! which argument `body` forces before anything else, if any.
 
+use std::sync::Arc;
+
 use crate::compile::{Expr, ExprKind};
+use crate::thunk::Env;
+use crate::value::Value;
 use nixkit_syntax::ast::BinaryOp;
 
 /// Which argument of a call is forced first by the callee.
@@ -61,6 +65,51 @@ pub(crate) fn first_forced_arg(body: &Expr, plain: bool) -> Option<StrictArg> {
     }
     match first_forced(e)? {
         (depth, 0) if depth <= k => Some(StrictArg { need: k + 1, index: k - depth }),
+        _ => None,
+    }
+}
+
+/// The integer an expression is already known to have, without evaluating
+/// anything: a literal, a variable bound to an evaluated integer.
+#[inline]
+pub(crate) fn known_int(e: &Expr, env: &Arc<Env>) -> Option<i64> {
+    let v = match &e.kind {
+        ExprKind::Const(v) => v,
+        ExprKind::Local { depth, slot } => env.up(*depth)?.slot(*slot)?,
+        _ => return None,
+    };
+    match v {
+        Value::Int(i) => Some(*i),
+        Value::Thunk(t) => match t.get()? {
+            Value::Int(i) => Some(*i),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The value of integer arithmetic (`-`, `*`, `/`, `<`, `+`) whose operands
+/// are known integers (see [`known_int`]), nested up to `fuel` levels, if it
+/// can be computed without any possible error or side effect.
+pub(crate) fn known_int_expr(e: &Expr, env: &Arc<Env>, fuel: u32) -> Option<Value> {
+    let operand = |x: &Expr| match known_int(x, env) {
+        Some(i) => Some(i),
+        None if fuel > 0 => match known_int_expr(x, env, fuel - 1)? {
+            Value::Int(i) => Some(i),
+            _ => None,
+        },
+        None => None,
+    };
+    match &e.kind {
+        ExprKind::Arith { op, lhs, rhs, .. } => op.ints(operand(lhs)?, operand(rhs)?),
+        ExprKind::Concat { force_string: false, parts, .. } => {
+            let (first, rest) = parts.split_first()?;
+            let mut acc = operand(first)?;
+            for p in rest {
+                acc = acc.checked_add(operand(p)?)?;
+            }
+            Some(Value::Int(acc))
+        }
         _ => None,
     }
 }

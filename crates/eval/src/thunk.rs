@@ -5,22 +5,30 @@
 //! thunk cannot use `Cell`/`RefCell`. A [`Thunk`] keeps its result in a
 //! [`OnceLock<Value>`]: once forced, reading it is one atomic load and a
 //! reference-count bump, which is the hot path (a thunk is forced once and read
-//! many times). The pending computation lives in a small [`Mutex`] that is only
-//! taken twice per thunk: to take the code out (leaving a black hole behind, so
-//! re-entering the same thunk is reported as infinite recursion) and, if
-//! evaluation failed, to put it back (CppNix re-evaluates a failed thunk on the
-//! next force). The lock is never held while evaluating.
+//! many times). The pending computation is a `Box` behind a small [`Mutex`],
+//! taken out when forcing starts (leaving `None`, a black hole, behind, so
+//! re-entering the same thunk is reported as infinite recursion) and put back
+//! only if evaluation is cancelled, or replaced by the error if it failed
+//! (CppNix memoises errors). The lock is never held while evaluating.
 //!
 //! A thunk is meant to be forced by one evaluator at a time: a second thread
 //! forcing a thunk that another thread is evaluating sees the black hole.
 //!
+//! A thunk is 48 bytes (64 with its reference counts): the value cell and
+//! the lock over its boxed pending code, which is freed once the thunk is
+//! forced. The code's rarer variants are boxed too, so the common one (an
+//! expression and its scope, two pointers) sets the size of that box.
+//!
 //! # Environments
 //! An [`Env`] is one scope: a `let`, a recursive set, a lambda call, or a
-//! `with`. Its slots are filled once, after the environment exists, because
-//! the thunks stored in a recursive scope refer to the scope itself. Such
-//! cycles of `Arc`s are never freed (there is no garbage collector); an
-//! evaluator's memory is reclaimed when the values it produced are dropped,
-//! except for recursive scopes.
+//! `with`. A scope whose slots are known when it is created (a lambda's
+//! argument, formals without defaults, a `with`) holds them directly; one
+//! whose thunks refer to the scope itself (`let`, `rec`, formals with
+//! defaults) is filled once, after it exists. Such cycles of `Arc`s are
+//! broken when the thunks are evaluated (their code, holding the scope, is
+//! dropped), but not when a scope holds a function closing over itself:
+//! there is no cycle collector, so those scopes live as long as the process.
+//! Everything else is freed as soon as nothing refers to it.
 
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -44,6 +52,11 @@ pub(crate) enum Code {
     /// Apply a function shared by many thunks to an integer (`genList`):
     /// no allocation besides the thunk itself.
     CallInt(Arc<(Value, Pos)>, i64),
+    /// Apply a shared function to element `i` of a shared list (`map`).
+    MapList(Arc<(Value, Pos, Arc<[Value]>)>, u32),
+    /// Apply a shared function to the name and value of attribute `i` of a
+    /// shared set (`mapAttrs`); the name string is made when forced.
+    MapAttrs(Arc<(Value, Pos, Arc<crate::value::Attrs>)>, u32),
 }
 
 enum Pending {
@@ -51,36 +64,42 @@ enum Pending {
     /// Evaluation failed; forcing again reports the same error (CppNix
     /// memoises errors since 2.34).
     Failed(crate::error::EvalError),
-    /// Being evaluated: forcing it again is infinite recursion.
-    Blackhole,
 }
 
 /// A delayed value, evaluated at most once.
+///
+/// The pending computation is boxed, and `None` while the thunk is being
+/// evaluated (a black hole) or once it is done: most thunks live on after
+/// being forced (in sets, lists, scopes), and then they only pay for the
+/// value cell and an empty lock (64 bytes with the reference counts, not 80).
 pub struct Thunk {
     value: OnceLock<Value>,
-    pending: Mutex<Pending>,
+    pending: Mutex<Option<Box<Pending>>>,
 }
 
 impl Thunk {
     pub(crate) fn new(code: Code) -> Thunk {
-        Thunk { value: OnceLock::new(), pending: Mutex::new(Pending::Code(code)) }
+        Thunk { value: OnceLock::new(), pending: Mutex::new(Some(Box::new(Pending::Code(code)))) }
     }
 
     /// A thunk with no code whose value is set later with [`Thunk::finish`]
     /// (for self-references such as `builtins.builtins`).
     pub(crate) fn empty() -> Thunk {
-        Thunk { value: OnceLock::new(), pending: Mutex::new(Pending::Blackhole) }
+        Thunk { value: OnceLock::new(), pending: Mutex::new(None) }
     }
 
     /// A thunk whose evaluation already failed with `error` (forcing it
     /// reports the error), as a value.
     pub(crate) fn failed(error: crate::error::EvalError) -> Value {
-        Value::Thunk(std::sync::Arc::new(Thunk { value: OnceLock::new(), pending: Mutex::new(Pending::Failed(error)) }))
+        Value::Thunk(std::sync::Arc::new(Thunk {
+            value: OnceLock::new(),
+            pending: Mutex::new(Some(Box::new(Pending::Failed(error)))),
+        }))
     }
 
     /// A thunk that is already evaluated.
     pub fn done(value: Value) -> Thunk {
-        Thunk { value: OnceLock::from(value), pending: Mutex::new(Pending::Blackhole) }
+        Thunk { value: OnceLock::from(value), pending: Mutex::new(None) }
     }
 
     /// The value, if it has been forced.
@@ -93,11 +112,11 @@ impl Thunk {
     /// already being evaluated (infinite recursion) or was just finished.
     pub(crate) fn take(&self) -> Result<Code, Option<crate::error::EvalError>> {
         let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        match std::mem::replace(&mut *p, Pending::Blackhole) {
-            Pending::Code(c) => Ok(c),
-            Pending::Blackhole => Err(None),
-            Pending::Failed(e) => {
-                *p = Pending::Failed(e.clone());
+        match p.take().map(|b| *b) {
+            Some(Pending::Code(c)) => Ok(c),
+            None => Err(None),
+            Some(Pending::Failed(e)) => {
+                *p = Some(Box::new(Pending::Failed(e.clone())));
                 Err(Some(e))
             }
         }
@@ -105,14 +124,12 @@ impl Thunk {
 
     /// Records a failure to report on later forces.
     pub(crate) fn fail(&self, error: crate::error::EvalError) {
-        let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        *p = Pending::Failed(error);
+        *self.pending.lock().unwrap_or_else(|e| e.into_inner()) = Some(Box::new(Pending::Failed(error)));
     }
 
     /// Whether the thunk is being evaluated right now.
     pub fn is_blackholed(&self) -> bool {
-        self.value.get().is_none()
-            && matches!(*self.pending.lock().unwrap_or_else(|e| e.into_inner()), Pending::Blackhole)
+        self.value.get().is_none() && self.pending.lock().unwrap_or_else(|e| e.into_inner()).is_none()
     }
 
     /// Records the result.
@@ -122,8 +139,7 @@ impl Thunk {
 
     /// Puts the code back after a failed evaluation.
     pub(crate) fn restore(&self, code: Code) {
-        let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        *p = Pending::Code(code);
+        *self.pending.lock().unwrap_or_else(|e| e.into_inner()) = Some(Box::new(Pending::Code(code)));
     }
 }
 
@@ -174,6 +190,37 @@ impl Env {
     /// A scope with one slot (a lambda's plain argument): one allocation.
     pub(crate) fn with_one(parent: &Arc<Env>, value: Value) -> Arc<Env> {
         Arc::new(Env { slots: Slots::One(value), parent: Some(parent.clone()), with_outer: NOT_WITH })
+    }
+
+    /// Rebinds a one-slot scope that nothing else refers to, for a new call
+    /// of a function closing over `parent`: the argument is replaced in
+    /// place, saving the allocation and the reference counting of the
+    /// parent (the spare scope already holds it). Gives the argument back
+    /// if the scope cannot be reused.
+    pub(crate) fn reuse_one(this: &mut Arc<Env>, parent: &Arc<Env>, arg: Value) -> Result<(), Value> {
+        if !this.parent.as_ref().is_some_and(|p| Arc::ptr_eq(p, parent)) || this.with_outer != NOT_WITH {
+            return Err(arg);
+        }
+        match Arc::get_mut(this) {
+            Some(Env { slots: Slots::One(v), .. }) => {
+                *v = arg;
+                Ok(())
+            }
+            _ => Err(arg),
+        }
+    }
+
+    /// Empties a one-slot scope that nothing else refers to, so that it can
+    /// be kept as a spare (its argument is released now, as if the scope
+    /// were freed). Returns whether it could.
+    pub(crate) fn clear_one(this: &mut Arc<Env>) -> bool {
+        match Arc::get_mut(this) {
+            Some(Env { slots: Slots::One(v), with_outer: NOT_WITH, .. }) => {
+                *v = Value::Null;
+                true
+            }
+            _ => false,
+        }
     }
 
     /// A `with` scope holding the (lazy) attribute set.

@@ -305,6 +305,11 @@ impl Attrs {
         self.get(Symbol::intern(name))
     }
 
+    /// The attribute at `index` in symbol-index order.
+    pub(crate) fn at(&self, index: usize) -> Option<&Attr> {
+        self.entries.get(index)
+    }
+
     /// Attributes in symbol-index order.
     pub fn iter(&self) -> std::slice::Iter<'_, Attr> {
         self.entries.iter()

@@ -15,8 +15,9 @@ mod store_cli;
 use std::path::Path;
 use std::process::ExitCode;
 
-/// mimalloc is markedly faster than the system allocator for the evaluator's
-/// many small, short-lived allocations (crates/eval/PERFORMANCE.md).
+/// mimalloc is 5–20 % faster than the system allocator on the evaluator's
+/// many small, short-lived allocations, and uses less memory
+/// (crates/eval/PERFORMANCE.md).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

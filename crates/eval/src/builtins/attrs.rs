@@ -169,11 +169,16 @@ fn map_attrs(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let args = Args::new(a, "mapAttrs", pos);
     let attrs = args.attrs(s, 1)?;
     let f = a[0].clone();
-    let mapped: Vec<Attr> = attrs
-        .iter()
-        .map(|x| Attr {
-            name: x.name,
-            value: EvalState::delay_call(f.clone(), vec![Value::string(x.name.as_str()), x.value.clone()], pos),
+    // Every attribute's thunk shares one allocation for the function and the
+    // source set (see `Code::MapAttrs`).
+    let names: Vec<nixkit_syntax::Symbol> = attrs.iter().map(|x| x.name).collect();
+    let shared = std::sync::Arc::new((f, pos, attrs));
+    let mapped: Vec<Attr> = names
+        .into_iter()
+        .enumerate()
+        .map(|(i, name)| Attr {
+            name,
+            value: EvalState::delay_code(crate::thunk::Code::MapAttrs(shared.clone(), i as u32)),
             // CppNix's result attributes carry no position.
             pos: Pos::NONE,
         })

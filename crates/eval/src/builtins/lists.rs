@@ -68,8 +68,15 @@ fn map(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     if list.is_empty() {
         return Ok(Value::List(list));
     }
-    let f = &args.function(s, 0)?;
-    Ok(Value::list(list.iter().map(|x| EvalState::delay_call(f.clone(), vec![x.clone()], pos)).collect()))
+    let f = args.function(s, 0)?;
+    // Every element's thunk shares one allocation for the function and the
+    // source list (see `Code::MapList`).
+    let n = list.len();
+    if u32::try_from(n).is_err() {
+        return Ok(Value::list(list.iter().map(|x| EvalState::delay_call(f.clone(), vec![x.clone()], pos)).collect()));
+    }
+    let shared = std::sync::Arc::new((f, pos, list));
+    Ok(Value::list((0..n as u32).map(|i| EvalState::delay_code(crate::thunk::Code::MapList(shared.clone(), i))).collect()))
 }
 
 /// Calls a predicate and forces a Boolean result.
@@ -106,6 +113,21 @@ fn filter(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
 
 fn elem(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let list = Args::new(a, "elem", pos).list(s, 1)?;
+    // An integer needle (forced first, as the first comparison would) is
+    // compared against evaluated integers without going through `equal`.
+    let needle = if list.is_empty() { None } else { Some(s.force(&a[0])?) };
+    if let Some(Value::Int(n)) = needle {
+        for x in list.iter() {
+            let hit = match x.forced() {
+                Some(Value::Int(m)) => *m == n,
+                _ => s.equal(&a[0], x)?,
+            };
+            if hit {
+                return Ok(Value::Bool(true));
+            }
+        }
+        return Ok(Value::Bool(false));
+    }
     for x in list.iter() {
         if s.equal(&a[0], x)? {
             return Ok(Value::Bool(true));
@@ -240,10 +262,17 @@ fn sort(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     for x in list.iter() {
         items.push(s.force(x)?);
     }
-    let mut buf = vec![Value::Null; items.len()];
     // `builtins.lessThan` on numbers or strings is compared directly; anything
     // else (and every error) goes through the builtin.
     let less_than = matches!(&f, Value::PrimOp(op) if op.name == "lessThan");
+    if less_than && items.iter().all(|x| matches!(x, Value::Int(_))) {
+        // Integers under `lessThan`: a total order whose equal elements are
+        // indistinguishable, so any sort gives the merge sort's result.
+        let mut ints: Vec<i64> = items.iter().map(|x| if let Value::Int(i) = x { *i } else { 0 }).collect();
+        ints.sort_unstable();
+        return Ok(Value::list(ints.into_iter().map(Value::Int).collect()));
+    }
+    let mut buf = vec![Value::Null; items.len()];
     merge_sort(s, &mut items, &mut buf, &mut |s, x, y| {
         if less_than {
             match (x, y) {

@@ -1,0 +1,79 @@
+//! The evaluator's shortcuts must not be observable: arguments computed
+//! early (strict-first calls), evaluated thunks passed as values, reused
+//! scopes and the inline arithmetic all give CppNix's results and traces.
+
+use std::sync::{Arc, Mutex};
+
+use nixkit_eval::Evaluator;
+
+fn eval_with_traces(text: &str) -> (String, Vec<String>) {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let sink = lines.clone();
+    let mut ev = Evaluator::builder()
+        .pure(true)
+        .messages(Arc::new(move |l: &str| sink.lock().unwrap_or_else(|e| e.into_inner()).push(l.to_string())))
+        .build();
+    let out = match ev.eval_str(text, "/").and_then(|v| ev.print(&v, true)) {
+        Ok(s) => s,
+        Err(e) => format!("error: {e}"),
+    };
+    let traces = lines.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    (out, traces)
+}
+
+#[test]
+fn unforced_arguments_stay_thunks() {
+    // `f`'s body does not force `x` first, so `y + 1` must stay a thunk.
+    let (out, traces) = eval_with_traces("let f = x: builtins.trace [ x ] x; y = 3; in f (y + 1)");
+    assert_eq!(out, "4");
+    assert_eq!(traces, ["trace: [ «thunk» ]"]);
+}
+
+#[test]
+fn strict_first_arguments_are_computed_early_but_invisibly() {
+    // `g` forces `n` first: passing `y - 1` as a value cannot be seen.
+    let (out, traces) =
+        eval_with_traces("let g = n: if n < 0 then [ ] else builtins.trace [ n ] n; y = 3; in g (y - 1)");
+    assert_eq!(out, "2");
+    assert_eq!(traces, ["trace: [ 2 ]"]);
+    // Curried: the inner body forces `b` (the second argument) first; `a`
+    // is not forced by then and stays a thunk.
+    let (out, traces) = eval_with_traces(
+        "let k = a: b: if b < 0 then 0 else builtins.trace [ a b ] (a + b); y = 3; in k (y * 2) (y - 1)",
+    );
+    assert_eq!(out, "8");
+    assert_eq!(traces, ["trace: [ «thunk» 2 ]"]);
+}
+
+#[test]
+fn overflow_and_division_by_zero_stay_lazy() {
+    // Not computed early: the error only happens if the argument is used.
+    let (out, _) = eval_with_traces("let f = n: if n == 0 then 1 else 2; z = 0; in f (1 / z)");
+    assert!(out.starts_with("error: division by zero"), "{out}");
+    let (out, _) = eval_with_traces("let f = n: m: m; z = 0; in f (1 / z) 5");
+    assert_eq!(out, "5");
+    let (out, _) = eval_with_traces("let f = n: n; m = 9223372036854775807; in f (m + 1)");
+    assert!(out.starts_with("error: integer overflow"), "{out}");
+}
+
+#[test]
+fn reused_scopes_do_not_leak_between_calls() {
+    // `map` calls the same closure repeatedly (scope reuse); closures that
+    // capture their scope must keep their own argument.
+    let (out, _) = eval_with_traces(
+        "let fs = map (x: y: x + y) [ 1 2 3 ]; s = builtins.foldl' (a: b: a + b) 0 (map (x: x * 2) [ 1 2 3 ]); \
+         in [ (builtins.elemAt fs 0 10) (builtins.elemAt fs 2 10) s ]",
+    );
+    assert_eq!(out, "[ 11 13 12 ]");
+}
+
+#[test]
+fn inline_arithmetic_reports_the_builtins_errors() {
+    let (out, _) = eval_with_traces("let x = \"a\"; in x - 1");
+    assert!(out.starts_with("error: expected an integer but found a string"), "{out}");
+    let (out, _) = eval_with_traces("let x = 1; in x < \"a\"");
+    assert!(out.starts_with("error: cannot compare an integer with a string"), "{out}");
+    // A shadowed `__sub` is called, as in CppNix.
+    let (out, _) = eval_with_traces("let __sub = a: b: 42; in 5 - 3");
+    assert_eq!(out, "42");
+}
