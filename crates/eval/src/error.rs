@@ -6,6 +6,7 @@
 
 use std::collections::HashSet;
 use std::fmt;
+use std::sync::Arc;
 
 use crate::source::{self, Pos};
 
@@ -48,13 +49,23 @@ pub struct TraceFrame {
     pub always: bool,
 }
 
+/// The trace as a persistent list, outermost frame first: pushing a frame
+/// and cloning an error are O(1). Failed thunks memoise their error, and an
+/// error propagating through a deep chain of thunks is memoised at every
+/// level; with a copied `Vec` that was quadratic in the depth.
+#[derive(Debug)]
+struct FrameNode {
+    frame: TraceFrame,
+    inner: Option<Arc<FrameNode>>,
+}
+
 #[derive(Clone, Debug)]
 struct Inner {
     kind: ErrorKind,
     message: String,
     pos: Pos,
-    /// Innermost first.
-    trace: Vec<TraceFrame>,
+    /// The outermost frame; each node links to the frames inside it.
+    trace: Option<Arc<FrameNode>>,
     /// "Did you mean …" (printed after the position).
     suggestion: Option<Box<str>>,
     /// For infinite recursion: the thunk found being evaluated again.
@@ -76,7 +87,7 @@ impl std::error::Error for EvalError {}
 impl EvalError {
     /// A new error without position.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> EvalError {
-        EvalError(Box::new(Inner { kind, message: message.into(), pos: Pos::NONE, trace: Vec::new(), suggestion: None, recursion: 0 }))
+        EvalError(Box::new(Inner { kind, message: message.into(), pos: Pos::NONE, trace: None, suggestion: None, recursion: 0 }))
     }
 
     /// A generic evaluation error.
@@ -94,14 +105,24 @@ impl EvalError {
 
     /// Adds a trace frame (outward of the existing ones).
     pub fn with_frame(mut self, message: impl Into<String>, pos: Pos) -> EvalError {
-        self.0.trace.push(TraceFrame { message: message.into(), pos, always: false });
+        self.push_frame(TraceFrame { message: message.into(), pos, always: false });
         self
     }
 
     /// Adds a frame shown even without `--show-trace` (`addErrorContext`).
     pub fn with_context_frame(mut self, message: impl Into<String>) -> EvalError {
-        self.0.trace.push(TraceFrame { message: message.into(), pos: Pos::NONE, always: true });
+        self.push_frame(TraceFrame { message: message.into(), pos: Pos::NONE, always: true });
         self
+    }
+
+    fn push_frame(&mut self, frame: TraceFrame) {
+        let inner = self.0.trace.take();
+        self.0.trace = Some(Arc::new(FrameNode { frame, inner }));
+    }
+
+    /// The frames, outermost first.
+    fn frames_outward_in(&self) -> impl Iterator<Item = &TraceFrame> {
+        std::iter::successors(self.0.trace.as_deref(), |n| n.inner.as_deref()).map(|n| &n.frame)
     }
 
     /// Adds CppNix's "Did you mean …?" line (`suggestion` is what follows
@@ -139,8 +160,10 @@ impl EvalError {
     }
 
     /// The trace frames, innermost first.
-    pub fn trace(&self) -> &[TraceFrame] {
-        &self.0.trace
+    pub fn trace(&self) -> Vec<&TraceFrame> {
+        let mut frames: Vec<&TraceFrame> = self.frames_outward_in().collect();
+        frames.reverse();
+        frames
     }
 
     /// Whether `tryEval` catches it.
@@ -157,12 +180,12 @@ impl EvalError {
     /// "(N duplicate frames omitted)".
     pub fn render(&self, show_trace: bool) -> String {
         let mut body = String::new();
-        if !self.0.trace.is_empty() {
+        if self.0.trace.is_some() {
             let mut seen: HashSet<(Pos, &str)> = HashSet::new();
             let mut skipped: Vec<&TraceFrame> = Vec::new();
             let mut count = 0usize;
             let mut truncated = false;
-            for f in self.0.trace.iter().rev() {
+            for f in self.frames_outward_in() {
                 if f.message.is_empty() {
                     continue;
                 }
