@@ -21,6 +21,15 @@ impl EvalState {
         if let (Value::Lambda(l, env), [arg]) = (f, args) {
             return self.call_lambda(l, env, arg.clone(), pos);
         }
+        // `a: b: body` with both arguments: both scopes at once, reused
+        // when nothing captured them.
+        if let (Value::Lambda(l, env), [a, b]) = (f, args) {
+            if let (None, crate::compile::ExprKind::Lambda(inner)) = (&l.formals, &l.body.kind) {
+                if inner.formals.is_none() {
+                    return self.call_lambda2(l, env, inner, a.clone(), b.clone(), pos);
+                }
+            }
+        }
         let mut f = f.clone();
         let mut rest = args;
         while let Some((arg, tail)) = rest.split_first() {
@@ -105,26 +114,68 @@ impl EvalState {
         if l.formals.is_none() && Env::clear_one(&mut env) {
             self.spare_env = Some(env);
         }
-        result.map_err(|e| {
-            if !self.settings.show_trace {
-                return e;
-            }
-            let what = match l.name {
-                Some(n) => format!("while calling '{n}'"),
-                None => "while calling anonymous lambda".to_string(),
-            };
-            let e = e.with_frame(what, l.pos);
-            if pos.is_none() {
-                e
-            } else {
-                e.with_frame("from call site", pos)
-            }
-        })
+        result.map_err(|e| self.call_frames(l, e, pos))
+    }
+
+    /// The trace frames of an error raised in a lambda's body.
+    fn call_frames(&self, l: &LambdaExpr, e: EvalError, pos: Pos) -> EvalError {
+        if !self.settings.show_trace {
+            return e;
+        }
+        let what = match l.name {
+            Some(n) => format!("while calling '{n}'"),
+            None => "while calling anonymous lambda".to_string(),
+        };
+        let e = e.with_frame(what, l.pos);
+        if pos.is_none() {
+            e
+        } else {
+            e.with_frame("from call site", pos)
+        }
+    }
+
+    /// `a: b: body` (no formals) applied to two arguments: what `call` and
+    /// `call_lambda` would do, without building the intermediate closure,
+    /// and with both scopes kept for the next such call when nothing
+    /// captured them.
+    fn call_lambda2(
+        &mut self,
+        l: &Arc<LambdaExpr>,
+        closure: &Arc<Env>,
+        inner: &Arc<LambdaExpr>,
+        a: Value,
+        b: Value,
+        pos: Pos,
+    ) -> EvalResult<Value> {
+        self.count_call(l, pos)?;
+        self.count_call(inner, pos)?;
+        let env = match self.spare_env2.take() {
+            Some(mut env) => match Env::reuse_two(&mut env, closure, a, b) {
+                Ok(()) => env,
+                Err((a, b)) => Env::with_two(closure, a, b),
+            },
+            None => Env::with_two(closure, a, b),
+        };
+        self.call_depth += 1;
+        let result = self.eval(&inner.body, &env);
+        self.call_depth -= 1;
+        let mut env = env;
+        if Env::clear_two(&mut env) {
+            self.spare_env2 = Some(env);
+        }
+        result.map_err(|e| self.call_frames(inner, e, pos))
     }
 
     /// The checks and counting of a lambda call, and its scope with the
     /// argument bound (everything before evaluating the body).
     fn enter_lambda(&mut self, l: &Arc<LambdaExpr>, closure: &Arc<Env>, arg: Value, pos: Pos) -> EvalResult<Arc<Env>> {
+        self.count_call(l, pos)?;
+        self.bind_arguments(l, closure, arg, pos)
+    }
+
+    /// The depth check, step and counters of entering a lambda.
+    #[inline]
+    fn count_call(&mut self, l: &LambdaExpr, pos: Pos) -> EvalResult<()> {
         if self.call_depth >= self.settings.max_call_depth {
             return Err(EvalError::new(ErrorKind::StackOverflow, "stack overflow; max-call-depth exceeded").at(pos));
         }
@@ -132,7 +183,7 @@ impl EvalState {
         crate::stats::bump(&self.stats.function_calls, 1);
         crate::stats::bump(&self.stats.envs, 1);
         crate::stats::bump(&self.stats.env_slots, l.slot_count() as u64);
-        self.bind_arguments(l, closure, arg, pos)
+        Ok(())
     }
 
     fn bind_arguments(&mut self, l: &Arc<LambdaExpr>, closure: &Arc<Env>, arg: Value, pos: Pos) -> EvalResult<Arc<Env>> {

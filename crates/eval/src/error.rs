@@ -59,6 +59,21 @@ struct FrameNode {
     inner: Option<Arc<FrameNode>>,
 }
 
+impl Drop for FrameNode {
+    /// Unlinks the chain iteratively: a recursive drop of a trace thousands
+    /// of frames deep would overflow the stack.
+    fn drop(&mut self) {
+        let mut next = self.inner.take();
+        while let Some(node) = next {
+            next = match Arc::try_unwrap(node) {
+                Ok(mut owned) => owned.inner.take(),
+                // Shared with another error: that one drops the rest.
+                Err(_) => None,
+            };
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 struct Inner {
     kind: ErrorKind,

@@ -26,11 +26,12 @@ use crate::value::{Attrs, NixString, Value};
 /// only checked every [`STACK_CHECK_EVERY`] levels of guarded recursion (see
 /// [`EvalState::guarded`]), so this covers that many levels of the deepest
 /// frames (each level is a few KiB at most: `eval_inner` plus a call).
-const RED_ZONE: usize = 1024 * 1024;
+/// Unoptimised builds have much larger frames, hence the larger margin.
+const RED_ZONE: usize = if cfg!(debug_assertions) { 4 * 1024 * 1024 } else { 1024 * 1024 };
 /// Guarded recursion levels between two stack checks.
 const STACK_CHECK_EVERY: u32 = 8;
 /// Size of each additional stack segment.
-const STACK_SEGMENT: usize = 8 * 1024 * 1024;
+const STACK_SEGMENT: usize = if cfg!(debug_assertions) { 16 * 1024 * 1024 } else { 8 * 1024 * 1024 };
 
 /// Runs `f` with at least [`RED_ZONE`] bytes of stack available.
 pub(crate) fn with_stack<R>(f: impl FnOnce() -> R) -> R {
@@ -96,6 +97,9 @@ pub struct EvalState {
     /// captured it, for the next call of a function with the same closure
     /// (`map f xs`, `foldl' f`, recursion): see [`crate::thunk::Env::reuse_one`].
     pub(crate) spare_env: Option<Arc<Env>>,
+    /// The same for the two scopes of `a: b: body` called with both
+    /// arguments (`foldl' f`, `mod a b`): see [`crate::thunk::Env::reuse_two`].
+    pub(crate) spare_env2: Option<Arc<Env>>,
 }
 
 /// Identifies a thunk while it is being evaluated.
@@ -168,6 +172,16 @@ impl EvalState {
         }
     }
 
+    /// A function value to call: borrowed when it is not a thunk (a
+    /// closure shared by many thunks is not cloned for each call).
+    #[inline]
+    fn force_fn<'v>(&mut self, f: &'v Value) -> EvalResult<std::borrow::Cow<'v, Value>> {
+        match f.forced() {
+            Some(f) => Ok(std::borrow::Cow::Borrowed(f)),
+            None => self.force(f).map(std::borrow::Cow::Owned),
+        }
+    }
+
     fn run(&mut self, code: &Code) -> EvalResult<Value> {
         match code {
             Code::Expr(e, env) => self.eval(e, env),
@@ -181,13 +195,13 @@ impl EvalState {
             }
             Code::Call1(call) => {
                 let (f, arg, pos) = &**call;
-                let f = self.force(f)?;
+                let f = self.force_fn(f)?;
                 self.call(&f, std::slice::from_ref(arg), *pos)
             }
             Code::MapList(shared, i) => {
                 let (f, pos, list) = &**shared;
                 let x = list.get(*i as usize).cloned().unwrap_or(Value::Null);
-                let f = self.force(f)?;
+                let f = self.force_fn(f)?;
                 self.call(&f, &[x], *pos)
             }
             Code::MapAttrs(shared, i) => {
@@ -196,17 +210,17 @@ impl EvalState {
                     Some(a) => [Value::string(a.name.as_str()), a.value.clone()],
                     None => [Value::Null, Value::Null],
                 };
-                let f = self.force(f)?;
+                let f = self.force_fn(f)?;
                 self.call(&f, &args, *pos)
             }
             Code::CallInt(shared, i) => {
                 let (f, pos) = &**shared;
-                let f = self.force(f)?;
+                let f = self.force_fn(f)?;
                 self.call(&f, &[Value::Int(*i)], *pos)
             }
             Code::Call(call) => {
                 let (f, args, pos) = &**call;
-                let f = self.force(f)?;
+                let f = self.force_fn(f)?;
                 self.call(&f, args, *pos)
             }
         }

@@ -292,6 +292,7 @@ impl EvaluatorBuilder {
                 xml_seen: HashSet::new(),
                 stats: Default::default(),
                 spare_env: None,
+                spare_env2: None,
             },
         }
     }

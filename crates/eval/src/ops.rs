@@ -260,8 +260,17 @@ impl EvalState {
         out: &mut String,
         what: Frame<'_>,
     ) -> EvalResult<()> {
-        let v = self.force(v)?;
-        match &v {
+        // An evaluated value is read in place: cloning it would only touch
+        // its reference count.
+        let owned;
+        let v = match v.forced() {
+            Some(v) => v,
+            None => {
+                owned = self.force(v)?;
+                &owned
+            }
+        };
+        match v {
             Value::String(s) => {
                 if let Some(c) = s.context() {
                     ctx.extend(c.iter().cloned());
@@ -283,7 +292,7 @@ impl EvalState {
                 if let Some(attr) = a.get_attr(Symbol::intern("__toString")) {
                     let (f, at) = (attr.value.clone(), attr.pos);
                     let r = self
-                        .apply(&f, std::slice::from_ref(&v), at)
+                        .apply(&f, std::slice::from_ref(v), at)
                         .map_err(|e| e.with_frame("while calling the `__toString` attribute", at))?;
                     return self
                         .nested(|s| s.coerce_into(&r, ctx, how, pos, out, what))
@@ -298,7 +307,7 @@ impl EvalState {
                         Err(e) => Err(e.with_frame("while evaluating the `outPath` attribute", at)),
                     };
                 }
-                Err(cannot_coerce(&v).with_frame(what(), pos))
+                Err(cannot_coerce(v).with_frame(what(), pos))
             }
             Value::Null if how.more => Ok(()),
             Value::Bool(b) if how.more => {
@@ -308,8 +317,7 @@ impl EvalState {
                 Ok(())
             }
             Value::Int(i) if how.more => {
-                use std::fmt::Write;
-                let _ = write!(out, "{i}");
+                push_int(out, *i);
                 Ok(())
             }
             Value::Float(f) if how.more => {
@@ -333,7 +341,7 @@ impl EvalState {
                 }
                 Ok(())
             }
-            _ => Err(cannot_coerce(&v).with_frame(what(), pos)),
+            _ => Err(cannot_coerce(v).with_frame(what(), pos)),
         }
     }
 
@@ -510,3 +518,24 @@ fn cannot_coerce(v: &Value) -> EvalError {
     EvalError::eval(format!("cannot coerce {} to a string: {}", v.show_type(), show_for_error(v)))
 }
 
+/// Appends the decimal form of `i` (what `{i}` formatting gives, without
+/// going through `fmt`).
+fn push_int(out: &mut String, i: i64) {
+    let mut buf = [0u8; 20];
+    let mut n = i.unsigned_abs();
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if i < 0 {
+        out.push('-');
+    }
+    for &d in &buf[at..] {
+        out.push(char::from(d));
+    }
+}

@@ -210,6 +210,48 @@ impl Env {
         }
     }
 
+    /// The two scopes of `a: b: body` called with both arguments, built
+    /// without the intermediate closure: returns the inner one.
+    pub(crate) fn with_two(parent: &Arc<Env>, a: Value, b: Value) -> Arc<Env> {
+        let outer = Arc::new(Env { slots: Slots::One(a), parent: Some(parent.clone()), with_outer: NOT_WITH });
+        Arc::new(Env { slots: Slots::One(b), parent: Some(outer), with_outer: NOT_WITH })
+    }
+
+    /// Like [`Env::reuse_one`] for the pair of scopes of [`Env::with_two`]:
+    /// rebinds both arguments in place if nothing else refers to either
+    /// scope and the outer one closes over `parent`.
+    pub(crate) fn reuse_two(this: &mut Arc<Env>, parent: &Arc<Env>, a: Value, b: Value) -> Result<(), (Value, Value)> {
+        let Some(Env { slots: Slots::One(bslot), parent: Some(outer), with_outer: NOT_WITH }) = Arc::get_mut(this) else {
+            return Err((a, b));
+        };
+        if !outer.parent.as_ref().is_some_and(|p| Arc::ptr_eq(p, parent)) {
+            return Err((a, b));
+        }
+        match Arc::get_mut(outer) {
+            Some(Env { slots: Slots::One(aslot), with_outer: NOT_WITH, .. }) => {
+                *aslot = a;
+                *bslot = b;
+                Ok(())
+            }
+            _ => Err((a, b)),
+        }
+    }
+
+    /// Like [`Env::clear_one`] for the pair of scopes of [`Env::with_two`].
+    pub(crate) fn clear_two(this: &mut Arc<Env>) -> bool {
+        let Some(Env { slots: Slots::One(bslot), parent: Some(outer), with_outer: NOT_WITH }) = Arc::get_mut(this) else {
+            return false;
+        };
+        match Arc::get_mut(outer) {
+            Some(Env { slots: Slots::One(aslot), with_outer: NOT_WITH, .. }) => {
+                *aslot = Value::Null;
+                *bslot = Value::Null;
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Empties a one-slot scope that nothing else refers to, so that it can
     /// be kept as a spare (its argument is released now, as if the scope
     /// were freed). Returns whether it could.
