@@ -24,22 +24,10 @@ pub enum PrintStyle {
 /// shared with the parser's `--parse` printer).
 pub use nixkit_syntax::format_float;
 
-/// Appends a string literal with Nix escapes.
+/// Appends a string literal with Nix escapes (the parser's printer does the
+/// same; one implementation).
 pub(crate) fn escape_string(s: &str, out: &mut String) {
-    out.push('"');
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '$' if chars.peek() == Some(&'{') => out.push_str("\\$"),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+    nixkit_syntax::write_string_literal(out, s);
 }
 
 /// Whether `s` can be printed as an attribute name without quotes.

@@ -39,7 +39,7 @@ pub use bytes::{decode_bytes, encode_bytes, escaped_byte};
 pub use diagnostic::{SourceFile, SourceName};
 pub use error::{LintKind, LintWarning, ParseError, ParseErrorKind};
 pub use globals::Globals;
-pub use print::format_float;
+pub use print::{format_float, write_string_literal};
 pub use symbol::Symbol;
 
 /// What the parser needs to know about its surroundings (it does no IO).

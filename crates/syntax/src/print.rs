@@ -47,7 +47,7 @@ fn trim_zeros(s: &str) -> &str {
 }
 
 /// Writes a string literal with CppNix's escaping.
-pub(crate) fn write_string_literal(out: &mut String, s: &str) {
+pub fn write_string_literal(out: &mut String, s: &str) {
     out.push('"');
     let mut chars = s.chars().peekable();
     while let Some(c) = chars.next() {
