@@ -164,16 +164,16 @@ fn prescan(text: &str) -> Option<ParseError> {
                 }
                 continue;
             }
+            // Runs of white space (indentation) in one tight loop.
+            Mode::Code if matches!(c, b' ' | b'\t' | b'\n' | b'\r') => {
+                i += b[i..].iter().position(|&x| !matches!(x, b' ' | b'\t' | b'\n' | b'\r')).unwrap_or(b.len() - i);
+                continue;
+            }
             Mode::Code => {
-                match c {
-                    b' ' | b'\t' | b'\n' | b'\r' => {}
-                    _ => prefix = 0,
-                }
+                prefix = 0;
                 match c {
                     b'#' => {
-                        while i < b.len() && b[i] != b'\n' {
-                            i += 1;
-                        }
+                        i += memchr::memchr(b'\n', &b[i..]).unwrap_or(b.len() - i);
                         continue;
                     }
                     b'"' => mode = Mode::Dq,
@@ -213,11 +213,11 @@ fn prescan(text: &str) -> Option<ParseError> {
             }
             // Skip ordinary string bytes in one go.
             Mode::Dq if !matches!(c, b'\\' | b'"' | b'$') => {
-                i += b[i..].iter().position(|&x| matches!(x, b'\\' | b'"' | b'$')).unwrap_or(b.len() - i);
+                i += memchr::memchr3(b'\\', b'"', b'$', &b[i..]).unwrap_or(b.len() - i);
                 continue;
             }
             Mode::Ind if !matches!(c, b'\'' | b'$') => {
-                i += b[i..].iter().position(|&x| matches!(x, b'\'' | b'$')).unwrap_or(b.len() - i);
+                i += memchr::memchr2(b'\'', b'$', &b[i..]).unwrap_or(b.len() - i);
                 continue;
             }
             Mode::Dq => match c {
@@ -262,11 +262,10 @@ fn prescan(text: &str) -> Option<ParseError> {
 
 /// The offset just past the `*/` closing the comment opened at `at`.
 fn skip_block_comment(b: &[u8], at: usize) -> usize {
-    let mut i = at + 2;
-    while i < b.len() && !(b[i] == b'*' && b.get(i + 1) == Some(&b'/')) {
-        i += 1;
+    match memchr::memmem::find(b.get(at + 2..).unwrap_or(&[]), b"*/") {
+        Some(p) => at + 2 + p + 2,
+        None => b.len(),
     }
-    i + 2
 }
 
 fn too_deep(at: usize) -> ParseError {
