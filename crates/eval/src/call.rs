@@ -306,6 +306,16 @@ impl EvalState {
         self.call(&Value::PrimOp(prim), &[l, r], pos)
     }
 
+    /// Calls a set's `__toString` attribute on the set itself, with CppNix's
+    /// frame on failure; returns the result and the attribute's position.
+    pub(crate) fn call_to_string_attr(&mut self, set: &Value, attr: &crate::value::Attr) -> EvalResult<(Value, Pos)> {
+        let (f, at) = (attr.value.clone(), attr.pos);
+        let r = self
+            .apply(&f, std::slice::from_ref(set), at)
+            .map_err(|e| e.with_frame("while calling the `__toString` attribute", at))?;
+        Ok((r, at))
+    }
+
     /// Calls a value with arguments, forcing the function first.
     pub fn apply(&mut self, f: &Value, args: &[Value], pos: Pos) -> EvalResult<Value> {
         let f = self.force(f)?;

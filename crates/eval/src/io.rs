@@ -88,7 +88,8 @@ impl EvalIo for StdIo {
     }
 }
 
-fn convert_type(ft: std::fs::FileType) -> FileType {
+/// The evaluator's view of a file system entry type.
+pub(crate) fn convert_type(ft: std::fs::FileType) -> FileType {
     if ft.is_symlink() {
         FileType::Symlink
     } else if ft.is_dir() {

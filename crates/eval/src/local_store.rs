@@ -84,16 +84,7 @@ impl LocalEvalStore {
 }
 
 fn file_type(meta: &fs::Metadata) -> FileType {
-    let ft = meta.file_type();
-    if ft.is_symlink() {
-        FileType::Symlink
-    } else if ft.is_dir() {
-        FileType::Directory
-    } else if ft.is_file() {
-        FileType::Regular
-    } else {
-        FileType::Unknown
-    }
+    crate::io::convert_type(meta.file_type())
 }
 
 /// Copies `src` to `dst`, leaving out what `filter` rejects below the root.

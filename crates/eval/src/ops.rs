@@ -290,10 +290,7 @@ impl EvalState {
             }
             Value::Attrs(a) => {
                 if let Some(attr) = a.get_attr(Symbol::intern("__toString")) {
-                    let (f, at) = (attr.value.clone(), attr.pos);
-                    let r = self
-                        .apply(&f, std::slice::from_ref(v), at)
-                        .map_err(|e| e.with_frame("while calling the `__toString` attribute", at))?;
+                    let (r, at) = self.call_to_string_attr(v, attr)?;
                     return self
                         .nested(|s| s.coerce_into(&r, ctx, how, pos, out, what))
                         .map_err(|e| e.with_frame("while using the result of the `__toString` attribute", at));
