@@ -1,7 +1,7 @@
 //! Building attribute sets and `let` scopes: static, inherited, inherited-from
 //! and dynamic attributes, recursive scopes and the legacy `__overrides`.
 
-use std::sync::Arc;
+use triomphe::Arc;
 
 use nixkit_syntax::Symbol;
 

@@ -1,7 +1,7 @@
 //! Function application: lambdas (with formals), builtins (with partial
 //! application) and `__functor` sets, plus the call depth limit.
 
-use std::sync::Arc;
+use triomphe::Arc;
 
 use nixkit_syntax::Symbol;
 

@@ -8,7 +8,7 @@
 //!   and literals to ready-made values, so evaluating them allocates nothing;
 //! - precomputes the text CppNix shows for assertions.
 
-use std::sync::Arc;
+use triomphe::Arc;
 
 use nixkit_syntax::ast::{self, AttrKind, AttrName, BinaryOp, ExprKind as A, Resolution};
 use nixkit_syntax::Symbol;
@@ -163,7 +163,7 @@ pub(crate) struct Compiler<'a> {
 
 impl Compiler<'_> {
     fn pos(&self, span: ast::Span) -> Pos {
-        Pos { file: self.file, offset: span.start }
+        Pos::new(self.file, span.start)
     }
 
     pub(crate) fn compile(&self, e: &ast::Expr) -> Arc<Expr> {

@@ -5,7 +5,7 @@
 //! elements of a list.
 
 use std::collections::HashSet;
-use std::sync::Arc;
+use triomphe::Arc;
 
 use crate::error::{EvalError, EvalResult};
 use crate::eval::EvalState;

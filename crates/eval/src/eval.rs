@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use triomphe::Arc;
 
 use nixkit_syntax::ast::BinaryOp;
 use nixkit_syntax::Symbol;
@@ -19,7 +19,7 @@ use crate::error::{ErrorKind, EvalError, EvalResult};
 use crate::io::{EvalIo, EvalStore};
 use crate::source::Pos;
 use crate::stats::bump;
-use crate::thunk::{Code, Env, Thunk};
+use crate::thunk::{Code, Env, EnvChain, Thunk};
 use crate::value::{Attrs, NixString, Value};
 
 /// Bytes of stack that must remain before recursing further. The stack is
@@ -63,29 +63,29 @@ pub(crate) struct Settings {
 }
 
 /// Receives `trace:` and `warning:` output.
-pub type MessageSink = Arc<dyn Fn(&str) + Send + Sync>;
+pub type MessageSink = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
 
 /// The mutable state of one evaluator.
 pub struct EvalState {
     pub(crate) settings: Settings,
-    pub(crate) io: Arc<dyn EvalIo>,
-    pub(crate) store: Arc<dyn EvalStore>,
-    pub(crate) globals: Arc<crate::builtins::Globals>,
+    pub(crate) io: std::sync::Arc<dyn EvalIo>,
+    pub(crate) store: std::sync::Arc<dyn EvalStore>,
+    pub(crate) globals: std::sync::Arc<crate::builtins::Globals>,
     pub(crate) call_depth: u32,
-    pub(crate) cancel: Option<Arc<AtomicBool>>,
+    pub(crate) cancel: Option<std::sync::Arc<AtomicBool>>,
     /// Steps left before [`EvalState::step`] takes its slow path (polling
     /// the cancellation flag and drawing on `steps_left`).
     pub(crate) step_countdown: u64,
     /// The rest of the step budget (`None`: unlimited).
     pub(crate) steps_left: Option<u64>,
     /// Parses shared with other evaluators, if any.
-    pub(crate) parse_cache: Option<Arc<crate::ParseCache>>,
+    pub(crate) parse_cache: Option<std::sync::Arc<crate::ParseCache>>,
     /// [`crate::builtins::Globals::fingerprint`] of `globals`.
     pub(crate) globals_fingerprint: u64,
     pub(crate) import_cache: HashMap<Arc<str>, Value>,
-    pub(crate) regex_cache: HashMap<String, Arc<regex::Regex>>,
+    pub(crate) regex_cache: HashMap<String, std::sync::Arc<regex::Regex>>,
     pub(crate) messages: MessageSink,
-    pub(crate) parse_globals: Arc<nixkit_syntax::Globals>,
+    pub(crate) parse_globals: std::sync::Arc<nixkit_syntax::Globals>,
     pub(crate) store_paths: HashMap<String, String>,
     pub(crate) derivation_fn: Option<Value>,
     /// Hash-modulo results and records of derivations created so far.

@@ -64,9 +64,9 @@ pub(crate) fn builtin_value(index: usize, b: &ExtraBuiltin) -> Value {
     match b {
         ExtraBuiltin::Rust { arity, .. } => {
             let slot = usize::from((*arity).clamp(1, MAX_BUILTIN_ARITY)) - 1;
-            Value::PrimOpApp(Arc::new(PrimOpApp { op: &TRAMPOLINES[slot], args: vec![index] }))
+            Value::PrimOpApp(triomphe::Arc::new(PrimOpApp { op: &TRAMPOLINES[slot], args: vec![index] }))
         }
-        ExtraBuiltin::Nix { .. } => Value::Thunk(Arc::new(Thunk::new(Code::Call(Box::new((
+        ExtraBuiltin::Nix { .. } => Value::Thunk(triomphe::Arc::new(Thunk::new(Code::Call(Box::new((
             Value::PrimOp(&LOAD_NIX),
             Box::new([index]),
             Pos::NONE,

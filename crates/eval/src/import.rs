@@ -30,7 +30,7 @@ impl EvalState {
         origin: Origin,
         base_dir: &str,
         scope: Option<&Attrs>,
-    ) -> EvalResult<Arc<crate::compile::Expr>> {
+    ) -> EvalResult<triomphe::Arc<crate::compile::Expr>> {
         let text: Arc<str> = text.into();
         let file = source::register(origin.clone(), text.clone());
         let scoped;
@@ -109,7 +109,7 @@ impl EvalState {
                 (1, t.clone(), t)
             }
             LintKind::CursedOr => {
-                let loc = match source::locate(Pos { file, offset: lint.span.start }) {
+                let loc = match source::locate(Pos::new(file, lint.span.start)) {
                     Some(l) => format!("{}:{}:{}", l.origin.display(), l.line, l.column),
                     None => "«unknown»".to_string(),
                 };
@@ -125,7 +125,7 @@ impl EvalState {
                 format!("URL literals are discouraged. Consider using a string literal \"{}\" instead (lint-url-literals)", lint.literal),
             ),
         };
-        let pos = Pos { file, offset: lint.span.start };
+        let pos = Pos::new(file, lint.span.start);
         match self.settings.lints[index] {
             None => Ok(()),
             Some(true) => Err(EvalError::eval(fatal_text).at(pos)),
@@ -146,5 +146,5 @@ fn parse_error(err: &nixkit_syntax::ParseError, file: FileId, origin: &Origin) -
         }
         _ => err.to_string(),
     };
-    EvalError::new(ErrorKind::Parse, message).at(Pos { file, offset: err.span.start })
+    EvalError::new(ErrorKind::Parse, message).at(Pos::new(file, err.span.start))
 }

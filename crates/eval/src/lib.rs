@@ -373,7 +373,7 @@ impl Evaluator {
     }
 
     /// The items of a list (not forced).
-    pub fn list_items(&mut self, v: &Value) -> EvalResult<Arc<[Value]>> {
+    pub fn list_items(&mut self, v: &Value) -> EvalResult<triomphe::Arc<[Value]>> {
         self.state.force_list(v, Pos::NONE)
     }
 

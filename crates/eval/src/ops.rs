@@ -2,7 +2,7 @@
 //! paths), arithmetic with overflow checks, and ordering (`__lessThan`).
 
 use std::cmp::Ordering;
-use std::sync::Arc;
+use triomphe::Arc;
 
 use nixkit_syntax::ast::BinaryOp;
 use nixkit_syntax::Symbol;

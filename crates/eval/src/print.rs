@@ -2,6 +2,7 @@
 //! (`printAmbiguous`), the value printer used by `trace` and error messages,
 //! and float formatting (C++ ostream default: `%g` with 6 digits).
 
+use triomphe::Arc;
 use std::collections::HashSet;
 use std::fmt::Write as _;
 
@@ -71,11 +72,11 @@ fn elided(out: &mut String, n: usize, one: &str, many: &str) {
 
 /// The identity CppNix's `«repeated»` check uses: the value slot, which for us
 /// is the thunk holding the value, or the container itself.
-fn identity(outer: Option<&std::sync::Arc<Thunk>>, v: &Value) -> usize {
+fn identity(outer: Option<&Arc<Thunk>>, v: &Value) -> usize {
     match (outer, v) {
-        (Some(t), _) => std::sync::Arc::as_ptr(t) as usize,
-        (None, Value::Attrs(a)) => std::sync::Arc::as_ptr(a) as usize,
-        (None, Value::List(l)) => l.as_ptr() as usize,
+        (Some(t), _) => Arc::as_ptr(t) as usize,
+        (None, Value::Attrs(a)) => Arc::as_ptr(a) as usize,
+        (None, Value::List(l)) => l.as_ptr().cast::<Value>() as usize,
         _ => 0,
     }
 }
@@ -87,7 +88,7 @@ impl Printer {
     /// thunks on as their values) by itself, and a thunk whose value was
     /// already printed directly counts as repeated too, since in CppNix both
     /// would be the same slot.
-    fn repeated(&mut self, outer: Option<&std::sync::Arc<Thunk>>, v: &Value) -> bool {
+    fn repeated(&mut self, outer: Option<&Arc<Thunk>>, v: &Value) -> bool {
         if outer.is_some() && self.seen.contains(&identity(None, v)) {
             return true;
         }
@@ -196,7 +197,7 @@ impl Printer {
         }
     }
 
-    fn attrs(&mut self, outer: Option<&std::sync::Arc<Thunk>>, v: &Value, a: &Attrs) {
+    fn attrs(&mut self, outer: Option<&Arc<Thunk>>, v: &Value, a: &Attrs) {
         if a.is_empty() {
             self.out.push_str("{ }");
             return;

@@ -1,9 +1,16 @@
 //! Source positions: a process-wide table of evaluated source texts and the
-//! compact [`Pos`] (file id + byte offset) stored in compiled code and attributes.
+//! compact [`Pos`] stored in compiled code and attributes.
 //!
 //! The table is append-only and shared by all evaluators, like the symbol
 //! table; it is only locked to register a file and to resolve a position for
 //! an error message or `unsafeGetAttrPos`, never on hot paths.
+//!
+//! A [`Pos`] is one `u32` (as CppNix's `PosIdx`): every registered text
+//! gets a range of one address space (its length plus one), so a position
+//! is the text's base plus a byte offset, and an attribute carries 4 bytes
+//! of position instead of 8. The space holds 4 GiB of source per process;
+//! texts registered beyond that get no positions (errors then show no
+//! location) rather than wrong ones.
 
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -39,31 +46,44 @@ struct SourceText {
     file: SourceFile,
 }
 
-fn table() -> &'static Mutex<Vec<Arc<SourceText>>> {
-    static TABLE: OnceLock<Mutex<Vec<Arc<SourceText>>>> = OnceLock::new();
-    TABLE.get_or_init(|| Mutex::new(Vec::new()))
+/// The registered texts in the order of their (increasing) bases, and the
+/// next free base.
+struct Table {
+    texts: Vec<(u32, Arc<SourceText>)>,
+    next_base: u32,
 }
 
-/// Identifies a registered source text; 0 means "no position".
+fn table() -> &'static Mutex<Table> {
+    static TABLE: OnceLock<Mutex<Table>> = OnceLock::new();
+    TABLE.get_or_init(|| Mutex::new(Table { texts: Vec::new(), next_base: 1 }))
+}
+
+/// Identifies a registered source text (its base in the position space);
+/// 0 means "no positions".
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub struct FileId(u32);
 
-/// A position: a source text and a byte offset in it.
+/// A position: a byte offset in a registered source text, as one number
+/// (see the module documentation); 0 is "no position".
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-pub struct Pos {
-    /// The source.
-    pub file: FileId,
-    /// Byte offset.
-    pub offset: u32,
-}
+pub struct Pos(u32);
 
 impl Pos {
     /// No position.
-    pub const NONE: Pos = Pos { file: FileId(0), offset: 0 };
+    pub const NONE: Pos = Pos(0);
+
+    /// The position `offset` bytes into `file`.
+    #[inline]
+    pub fn new(file: FileId, offset: u32) -> Pos {
+        if file.0 == 0 {
+            return Pos::NONE;
+        }
+        Pos(file.0.checked_add(offset).unwrap_or(0))
+    }
 
     /// Whether this position is unknown.
     pub fn is_none(self) -> bool {
-        self.file.0 == 0
+        self.0 == 0
     }
 }
 
@@ -85,24 +105,35 @@ pub(crate) fn register(origin: Origin, text: Arc<str>) -> FileId {
         Origin::String => SourceName::String,
         Origin::Stdin => SourceName::Stdin,
     };
+    let len = text.len();
     let file = SourceFile::new(name, text);
     let mut t = table().lock().unwrap_or_else(|e| e.into_inner());
-    t.push(Arc::new(SourceText { origin, file }));
-    FileId(u32::try_from(t.len()).unwrap_or(u32::MAX))
+    let base = t.next_base;
+    // The text takes `len + 1` addresses (a position may point just past
+    // the end). Out of space: the text gets no positions.
+    let Some(next) = u32::try_from(len).ok().and_then(|l| base.checked_add(l)).and_then(|e| e.checked_add(1)) else {
+        return FileId(0);
+    };
+    t.next_base = next;
+    t.texts.push((base, Arc::new(SourceText { origin, file })));
+    FileId(base)
 }
 
-fn get(file: FileId) -> Option<Arc<SourceText>> {
-    if file.0 == 0 {
+/// The text a position is in and the offset in it.
+fn get(pos: Pos) -> Option<(Arc<SourceText>, u32)> {
+    if pos.0 == 0 {
         return None;
     }
     let t = table().lock().unwrap_or_else(|e| e.into_inner());
-    t.get(file.0 as usize - 1).cloned()
+    let i = t.texts.partition_point(|(base, _)| *base <= pos.0).checked_sub(1)?;
+    let (base, src) = &t.texts[i];
+    Some((src.clone(), pos.0 - base))
 }
 
 /// Resolves a position to line and column.
 pub(crate) fn locate(pos: Pos) -> Option<Location> {
-    let src = get(pos.file)?;
-    let (line, column) = line_col(&src, pos.offset);
+    let (src, offset) = get(pos)?;
+    let (line, column) = line_col(&src, offset);
     Some(Location { origin: src.origin.clone(), line, column })
 }
 
@@ -114,8 +145,8 @@ fn line_col(src: &SourceText, offset: u32) -> (u32, u32) {
 /// indentation: `at file:line:col:`, the code frame, and a newline. Nothing
 /// for an unknown position.
 pub(crate) fn write_pos(pos: Pos, out: &mut String) {
-    let Some(src) = get(pos.file) else { return };
-    let (line, column) = line_col(&src, pos.offset);
+    let Some((src, offset)) = get(pos) else { return };
+    let (line, column) = line_col(&src, offset);
     let _ = write!(out, "at {}:{line}:{column}:", src.origin.display());
     let show = |out: &mut String, n: u32| {
         if let Some(text) = src.file.line_text(n) {
@@ -137,8 +168,8 @@ pub(crate) fn write_pos(pos: Pos, out: &mut String) {
 /// `indent`, with the code frame's line numbers indented by
 /// `frame_indent` (CppNix indents warnings' frames further than errors').
 pub(crate) fn render_location_with(pos: Pos, indent: &str, frame_indent: &str, out: &mut String) {
-    let Some(src) = get(pos.file) else { return };
-    let (line, column) = line_col(&src, pos.offset);
+    let Some((src, offset)) = get(pos) else { return };
+    let (line, column) = line_col(&src, offset);
     let _ = writeln!(out, "{indent}at {}:{line}:{column}:", src.origin.display());
     let width_indent = frame_indent;
     let show = |out: &mut String, n: u32| {

@@ -13,10 +13,10 @@
 //! [`first_forced_arg`] finds, for a chain of plain lambdas `a: b: body`,
 //! which argument `body` forces before anything else, if any.
 
-use std::sync::Arc;
+use triomphe::Arc;
 
 use crate::compile::{Expr, ExprKind};
-use crate::thunk::Env;
+use crate::thunk::{Env, EnvChain};
 use crate::value::Value;
 use nixkit_syntax::ast::BinaryOp;
 

@@ -1,23 +1,25 @@
 //! Thunks (delayed values) and environments (run-time scopes).
 //!
-//! # Why `OnceLock` + `Mutex`
+//! # Why `OnceLock` + `AtomicCell`
 //! Evaluators must be `Send` and the code is `#![forbid(unsafe_code)]`, so a
 //! thunk cannot use `Cell`/`RefCell`. A [`Thunk`] keeps its result in a
 //! [`OnceLock<Value>`]: once forced, reading it is one atomic load and a
 //! reference-count bump, which is the hot path (a thunk is forced once and read
-//! many times). The pending computation is a `Box` behind a small [`Mutex`],
-//! taken out when forcing starts (leaving `None`, a black hole, behind, so
-//! re-entering the same thunk is reported as infinite recursion) and put back
-//! only if evaluation is cancelled, or replaced by the error if it failed
-//! (CppNix memoises errors). The lock is never held while evaluating.
+//! many times). The pending computation is a `Box` in an `AtomicCell` (one
+//! word, swapped atomically), taken out when forcing starts (leaving `None`,
+//! a black hole, behind, so re-entering the same thunk is reported as
+//! infinite recursion) and put back only if evaluation is cancelled, or
+//! replaced by the error if it failed (CppNix memoises errors). Nothing is
+//! locked while evaluating.
 //!
 //! A thunk is meant to be forced by one evaluator at a time: a second thread
 //! forcing a thunk that another thread is evaluating sees the black hole.
 //!
-//! A thunk is 48 bytes (64 with its reference counts): the value cell and
-//! the lock over its boxed pending code, which is freed once the thunk is
-//! forced. The code's rarer variants are boxed too, so the common one (an
-//! expression and its scope, two pointers) sets the size of that box.
+//! A thunk is 40 bytes (48 with its reference count, `triomphe::Arc` having
+//! no weak count): the value cell and the pointer to its boxed pending
+//! code, which is freed once the thunk is forced. The code's rarer variants
+//! are boxed too, so the common one (an expression and its scope, two
+//! pointers) sets the size of that box.
 //!
 //! # Environments
 //! An [`Env`] is one scope: a `let`, a recursive set, a lambda call, or a
@@ -30,7 +32,10 @@
 //! there is no cycle collector, so those scopes live as long as the process.
 //! Everything else is freed as soon as nothing refers to it.
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::OnceLock;
+
+use crossbeam_utils::atomic::AtomicCell;
+use triomphe::Arc;
 
 use nixkit_syntax::Symbol;
 
@@ -71,35 +76,36 @@ enum Pending {
 /// The pending computation is boxed, and `None` while the thunk is being
 /// evaluated (a black hole) or once it is done: most thunks live on after
 /// being forced (in sets, lists, scopes), and then they only pay for the
-/// value cell and an empty lock (64 bytes with the reference counts, not 80).
+/// value cell and an empty pointer (56 bytes with the reference count).
 pub struct Thunk {
     value: OnceLock<Value>,
-    pending: Mutex<Option<Box<Pending>>>,
+    /// Taken out (one atomic swap) when forcing starts.
+    pending: AtomicCell<Option<Box<Pending>>>,
 }
 
 impl Thunk {
     pub(crate) fn new(code: Code) -> Thunk {
-        Thunk { value: OnceLock::new(), pending: Mutex::new(Some(Box::new(Pending::Code(code)))) }
+        Thunk { value: OnceLock::new(), pending: AtomicCell::new(Some(Box::new(Pending::Code(code)))) }
     }
 
     /// A thunk with no code whose value is set later with [`Thunk::finish`]
     /// (for self-references such as `builtins.builtins`).
     pub(crate) fn empty() -> Thunk {
-        Thunk { value: OnceLock::new(), pending: Mutex::new(None) }
+        Thunk { value: OnceLock::new(), pending: AtomicCell::new(None) }
     }
 
     /// A thunk whose evaluation already failed with `error` (forcing it
     /// reports the error), as a value.
     pub(crate) fn failed(error: crate::error::EvalError) -> Value {
-        Value::Thunk(std::sync::Arc::new(Thunk {
+        Value::Thunk(Arc::new(Thunk {
             value: OnceLock::new(),
-            pending: Mutex::new(Some(Box::new(Pending::Failed(error)))),
+            pending: AtomicCell::new(Some(Box::new(Pending::Failed(error)))),
         }))
     }
 
     /// A thunk that is already evaluated.
     pub fn done(value: Value) -> Thunk {
-        Thunk { value: OnceLock::from(value), pending: Mutex::new(None) }
+        Thunk { value: OnceLock::from(value), pending: AtomicCell::new(None) }
     }
 
     /// The value, if it has been forced.
@@ -111,12 +117,11 @@ impl Thunk {
     /// Takes the code out, leaving a black hole. `None` means the thunk is
     /// already being evaluated (infinite recursion) or was just finished.
     pub(crate) fn take(&self) -> Result<Code, Option<crate::error::EvalError>> {
-        let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        match p.take().map(|b| *b) {
+        match self.pending.take().map(|b| *b) {
             Some(Pending::Code(c)) => Ok(c),
             None => Err(None),
             Some(Pending::Failed(e)) => {
-                *p = Some(Box::new(Pending::Failed(e.clone())));
+                self.pending.store(Some(Box::new(Pending::Failed(e.clone()))));
                 Err(Some(e))
             }
         }
@@ -124,12 +129,23 @@ impl Thunk {
 
     /// Records a failure to report on later forces.
     pub(crate) fn fail(&self, error: crate::error::EvalError) {
-        *self.pending.lock().unwrap_or_else(|e| e.into_inner()) = Some(Box::new(Pending::Failed(error)));
+        self.pending.store(Some(Box::new(Pending::Failed(error))));
     }
 
-    /// Whether the thunk is being evaluated right now.
+    /// Whether the thunk is being evaluated right now. (Looks at the
+    /// pending code by taking it out and putting it back: meant for the
+    /// evaluator that owns the thunk, like forcing.)
     pub fn is_blackholed(&self) -> bool {
-        self.value.get().is_none() && self.pending.lock().unwrap_or_else(|e| e.into_inner()).is_none()
+        if self.value.get().is_some() {
+            return false;
+        }
+        match self.pending.take() {
+            None => true,
+            Some(p) => {
+                self.pending.store(Some(p));
+                false
+            }
+        }
     }
 
     /// Records the result.
@@ -139,12 +155,27 @@ impl Thunk {
 
     /// Puts the code back after a failed evaluation.
     pub(crate) fn restore(&self, code: Code) {
-        *self.pending.lock().unwrap_or_else(|e| e.into_inner()) = Some(Box::new(Pending::Code(code)));
+        self.pending.store(Some(Box::new(Pending::Code(code))));
     }
 }
 
-/// Marks an environment that is not a `with` scope.
-pub(crate) const NOT_WITH: u32 = u32::MAX;
+/// Walking a chain of scopes outward.
+pub(crate) trait EnvChain {
+    /// The scope `depth` levels out (0 = this one).
+    fn up(&self, depth: u32) -> Option<&Arc<Env>>;
+}
+
+impl EnvChain for Arc<Env> {
+    #[inline]
+    fn up(&self, depth: u32) -> Option<&Arc<Env>> {
+        let mut env = self;
+        for _ in 0..depth {
+            env = env.parent.as_ref()?;
+        }
+        Some(env)
+    }
+}
+
 /// Marks a `with` scope with no enclosing `with`.
 pub(crate) const NO_OUTER_WITH: u32 = u32::MAX - 1;
 
@@ -158,6 +189,9 @@ pub(crate) const NO_OUTER_WITH: u32 = u32::MAX - 1;
 /// filled once, after creation.
 enum Slots {
     One(Value),
+    /// A `with` scope: the (lazy) attribute set and the number of scopes
+    /// between this one and the next `with` outward ([`NO_OUTER_WITH`]: none).
+    With(Value, u32),
     Many(Box<[Value]>),
     Deferred(OnceLock<Box<[Value]>>),
 }
@@ -166,30 +200,28 @@ enum Slots {
 pub struct Env {
     slots: Slots,
     parent: Option<Arc<Env>>,
-    /// For `with` scopes: scopes between this one and the next `with` outward.
-    with_outer: u32,
 }
 
 impl Env {
     /// The empty top-level environment.
     pub(crate) fn root() -> Arc<Env> {
-        Arc::new(Env { slots: Slots::Deferred(OnceLock::from(Box::<[Value]>::default())), parent: None, with_outer: NOT_WITH })
+        Arc::new(Env { slots: Slots::Deferred(OnceLock::from(Box::<[Value]>::default())), parent: None })
     }
 
     /// A scope whose slots are filled later with [`Env::fill`].
     pub(crate) fn deferred(parent: &Arc<Env>) -> Arc<Env> {
-        Arc::new(Env { slots: Slots::Deferred(OnceLock::new()), parent: Some(parent.clone()), with_outer: NOT_WITH })
+        Arc::new(Env { slots: Slots::Deferred(OnceLock::new()), parent: Some(parent.clone()) })
     }
 
     /// A scope whose slots are all known (a lambda's formals, no default
     /// used).
     pub(crate) fn with_slots(parent: &Arc<Env>, slots: Box<[Value]>) -> Arc<Env> {
-        Arc::new(Env { slots: Slots::Many(slots), parent: Some(parent.clone()), with_outer: NOT_WITH })
+        Arc::new(Env { slots: Slots::Many(slots), parent: Some(parent.clone()) })
     }
 
     /// A scope with one slot (a lambda's plain argument): one allocation.
     pub(crate) fn with_one(parent: &Arc<Env>, value: Value) -> Arc<Env> {
-        Arc::new(Env { slots: Slots::One(value), parent: Some(parent.clone()), with_outer: NOT_WITH })
+        Arc::new(Env { slots: Slots::One(value), parent: Some(parent.clone()) })
     }
 
     /// Rebinds a one-slot scope that nothing else refers to, for a new call
@@ -198,7 +230,7 @@ impl Env {
     /// parent (the spare scope already holds it). Gives the argument back
     /// if the scope cannot be reused.
     pub(crate) fn reuse_one(this: &mut Arc<Env>, parent: &Arc<Env>, arg: Value) -> Result<(), Value> {
-        if !this.parent.as_ref().is_some_and(|p| Arc::ptr_eq(p, parent)) || this.with_outer != NOT_WITH {
+        if !this.parent.as_ref().is_some_and(|p| Arc::ptr_eq(p, parent)) {
             return Err(arg);
         }
         match Arc::get_mut(this) {
@@ -213,22 +245,22 @@ impl Env {
     /// The two scopes of `a: b: body` called with both arguments, built
     /// without the intermediate closure: returns the inner one.
     pub(crate) fn with_two(parent: &Arc<Env>, a: Value, b: Value) -> Arc<Env> {
-        let outer = Arc::new(Env { slots: Slots::One(a), parent: Some(parent.clone()), with_outer: NOT_WITH });
-        Arc::new(Env { slots: Slots::One(b), parent: Some(outer), with_outer: NOT_WITH })
+        let outer = Arc::new(Env { slots: Slots::One(a), parent: Some(parent.clone()) });
+        Arc::new(Env { slots: Slots::One(b), parent: Some(outer) })
     }
 
     /// Like [`Env::reuse_one`] for the pair of scopes of [`Env::with_two`]:
     /// rebinds both arguments in place if nothing else refers to either
     /// scope and the outer one closes over `parent`.
     pub(crate) fn reuse_two(this: &mut Arc<Env>, parent: &Arc<Env>, a: Value, b: Value) -> Result<(), (Value, Value)> {
-        let Some(Env { slots: Slots::One(bslot), parent: Some(outer), with_outer: NOT_WITH }) = Arc::get_mut(this) else {
+        let Some(Env { slots: Slots::One(bslot), parent: Some(outer) }) = Arc::get_mut(this) else {
             return Err((a, b));
         };
         if !outer.parent.as_ref().is_some_and(|p| Arc::ptr_eq(p, parent)) {
             return Err((a, b));
         }
         match Arc::get_mut(outer) {
-            Some(Env { slots: Slots::One(aslot), with_outer: NOT_WITH, .. }) => {
+            Some(Env { slots: Slots::One(aslot), .. }) => {
                 *aslot = a;
                 *bslot = b;
                 Ok(())
@@ -239,11 +271,11 @@ impl Env {
 
     /// Like [`Env::clear_one`] for the pair of scopes of [`Env::with_two`].
     pub(crate) fn clear_two(this: &mut Arc<Env>) -> bool {
-        let Some(Env { slots: Slots::One(bslot), parent: Some(outer), with_outer: NOT_WITH }) = Arc::get_mut(this) else {
+        let Some(Env { slots: Slots::One(bslot), parent: Some(outer) }) = Arc::get_mut(this) else {
             return false;
         };
         match Arc::get_mut(outer) {
-            Some(Env { slots: Slots::One(aslot), with_outer: NOT_WITH, .. }) => {
+            Some(Env { slots: Slots::One(aslot), .. }) => {
                 *aslot = Value::Null;
                 *bslot = Value::Null;
                 true
@@ -257,7 +289,7 @@ impl Env {
     /// were freed). Returns whether it could.
     pub(crate) fn clear_one(this: &mut Arc<Env>) -> bool {
         match Arc::get_mut(this) {
-            Some(Env { slots: Slots::One(v), with_outer: NOT_WITH, .. }) => {
+            Some(Env { slots: Slots::One(v), .. }) => {
                 *v = Value::Null;
                 true
             }
@@ -267,11 +299,7 @@ impl Env {
 
     /// A `with` scope holding the (lazy) attribute set.
     pub(crate) fn with_scope(parent: &Arc<Env>, attrs: Value, outer: Option<u32>) -> Arc<Env> {
-        Arc::new(Env {
-            slots: Slots::One(attrs),
-            parent: Some(parent.clone()),
-            with_outer: outer.unwrap_or(NO_OUTER_WITH),
-        })
+        Arc::new(Env { slots: Slots::With(attrs, outer.unwrap_or(NO_OUTER_WITH)), parent: Some(parent.clone()) })
     }
 
     /// Fills the slots of a deferred scope.
@@ -281,21 +309,12 @@ impl Env {
         }
     }
 
-    /// The scope `depth` levels out (0 = this one).
-    #[inline]
-    pub(crate) fn up(self: &Arc<Env>, depth: u32) -> Option<&Arc<Env>> {
-        let mut env = self;
-        for _ in 0..depth {
-            env = env.parent.as_ref()?;
-        }
-        Some(env)
-    }
 
     /// A slot's value, if the scope is filled.
     #[inline]
     pub(crate) fn slot(&self, slot: u32) -> Option<&Value> {
         match &self.slots {
-            Slots::One(v) => (slot == 0).then_some(v),
+            Slots::One(v) | Slots::With(v, _) => (slot == 0).then_some(v),
             Slots::Many(s) => s.get(slot as usize),
             Slots::Deferred(cell) => cell.get()?.get(slot as usize),
         }
@@ -303,9 +322,21 @@ impl Env {
 
     /// For a `with` scope: distance to the next enclosing `with`.
     pub(crate) fn with_outer(&self) -> Option<u32> {
-        match self.with_outer {
-            NOT_WITH | NO_OUTER_WITH => None,
-            n => Some(n),
+        match self.slots {
+            Slots::With(_, NO_OUTER_WITH) | Slots::One(_) | Slots::Many(_) | Slots::Deferred(_) => None,
+            Slots::With(_, n) => Some(n),
         }
+    }
+}
+#[cfg(test)]
+mod layout {
+    /// The sizes the memory figures in PERFORMANCE.md depend on.
+    #[test]
+    fn hot_types_stay_small() {
+        assert_eq!(std::mem::size_of::<crate::value::Value>(), 24);
+        assert_eq!(std::mem::size_of::<super::Thunk>(), 40);
+        assert_eq!(std::mem::size_of::<super::Env>(), 40);
+        assert_eq!(std::mem::size_of::<crate::value::Attr>(), 32);
+        assert_eq!(std::mem::size_of::<crate::source::Pos>(), 4);
     }
 }

@@ -15,7 +15,7 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
-use std::sync::Arc;
+use triomphe::Arc;
 
 use nixkit_syntax::Symbol;
 
@@ -248,13 +248,15 @@ pub struct Attr {
 /// An attribute set: attributes sorted by [`Symbol::index`].
 #[derive(Clone, Debug, Default)]
 pub struct Attrs {
-    entries: Vec<Attr>,
+    /// Exactly as long as needed: a set lives on unchanged after it is
+    /// built, so spare capacity would be memory held for nothing.
+    entries: Box<[Attr]>,
 }
 
 impl Attrs {
     /// An empty set.
     pub fn new() -> Attrs {
-        Attrs { entries: Vec::new() }
+        Attrs { entries: Box::default() }
     }
 
     /// Builds a set from attributes in any order; on duplicate names the last wins.
@@ -264,12 +266,12 @@ impl Attrs {
         entries.reverse();
         entries.dedup_by_key(|a| a.name.index());
         entries.reverse();
-        Attrs { entries }
+        Attrs { entries: entries.into_boxed_slice() }
     }
 
     /// Builds a set from attributes already sorted by symbol index and unique.
     pub(crate) fn from_sorted(entries: Vec<Attr>) -> Attrs {
-        Attrs { entries }
+        Attrs { entries: entries.into_boxed_slice() }
     }
 
     /// Builds a set from `(name, value)` pairs.
@@ -339,7 +341,7 @@ impl Attrs {
                 i = if k < a.len() && a[k].name == y.name { k + 1 } else { k };
             }
             out.extend_from_slice(&a[i..]);
-            return Attrs { entries: out };
+            return Attrs { entries: out.into_boxed_slice() };
         }
         let (mut i, mut j) = (0, 0);
         while i < a.len() && j < b.len() {
@@ -358,12 +360,12 @@ impl Attrs {
         }
         out.extend_from_slice(&a[i..]);
         out.extend_from_slice(&b[j..]);
-        Attrs { entries: out }
+        Attrs { entries: out.into_boxed_slice() }
     }
 
     /// Consumes the set into its attributes (symbol-index order).
     pub fn into_entries(self) -> Vec<Attr> {
-        self.entries
+        self.entries.into_vec()
     }
 }
 

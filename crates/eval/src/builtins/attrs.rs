@@ -3,7 +3,7 @@
 //! `functionArgs`, `mapAttrs`, `zipAttrsWith`, `unsafeGetAttrPos`.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use triomphe::Arc;
 
 use nixkit_syntax::Symbol;
 
@@ -172,7 +172,7 @@ fn map_attrs(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     // Every attribute's thunk shares one allocation for the function and the
     // source set (see `Code::MapAttrs`).
     let names: Vec<nixkit_syntax::Symbol> = attrs.iter().map(|x| x.name).collect();
-    let shared = std::sync::Arc::new((f, pos, attrs));
+    let shared = Arc::new((f, pos, attrs));
     let mapped: Vec<Attr> = names
         .into_iter()
         .enumerate()

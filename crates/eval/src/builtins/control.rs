@@ -1,6 +1,7 @@
 //! Control and debugging: `abort`, `throw`, `tryEval`, `addErrorContext`,
 //! `seq`, `deepSeq`, `trace`, `warn`, `traceVerbose`, `break`.
 
+use triomphe::Arc;
 use std::collections::HashSet;
 
 use crate::builtins::{primop, Args};
@@ -125,7 +126,7 @@ impl EvalState {
         let v = self.force(v)?;
         match &v {
             Value::Attrs(a) => {
-                if !seen.insert(std::sync::Arc::as_ptr(a) as usize) {
+                if !seen.insert(Arc::as_ptr(a) as usize) {
                     return Ok(());
                 }
                 for attr in a.iter() {
@@ -135,7 +136,7 @@ impl EvalState {
                 }
             }
             Value::List(l) => {
-                if !seen.insert(l.as_ptr() as usize) {
+                if !seen.insert(l.as_ptr().cast::<Value>() as usize) {
                     return Ok(());
                 }
                 for (index, item) in l.iter().enumerate() {

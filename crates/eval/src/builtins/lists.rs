@@ -2,6 +2,7 @@
 //! `head`, `tail`, `length`, `elem`, `concatLists`, `concatMap`, `any`,
 //! `all`, `partition`, `groupBy`, `genericClosure`.
 
+use triomphe::Arc;
 use std::collections::HashSet;
 
 use nixkit_syntax::Symbol;
@@ -75,7 +76,7 @@ fn map(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     if u32::try_from(n).is_err() {
         return Ok(Value::list(list.iter().map(|x| EvalState::delay_call(f.clone(), vec![x.clone()], pos)).collect()));
     }
-    let shared = std::sync::Arc::new((f, pos, list));
+    let shared = Arc::new((f, pos, list));
     Ok(Value::list((0..n as u32).map(|i| EvalState::delay_code(crate::thunk::Code::MapList(shared.clone(), i))).collect()))
 }
 
@@ -198,7 +199,7 @@ fn gen_list(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
         return Err(EvalError::eval(format!("cannot create list of size {n}")));
     }
     let f = args.function(s, 0)?;
-    let shared = std::sync::Arc::new((f, pos));
+    let shared = Arc::new((f, pos));
     Ok(Value::list((0..n).map(|i| EvalState::delay_call_int(&shared, i)).collect()))
 }
 

@@ -21,7 +21,7 @@ pub(crate) mod versions;
 pub(crate) mod xml;
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use triomphe::Arc;
 
 use nixkit_syntax::Symbol;
 
@@ -92,7 +92,7 @@ pub(crate) struct Globals {
     names: HashMap<Symbol, Value>,
     builtins: Arc<Attrs>,
     /// The embedder's builtins, indexed as their values refer to them.
-    pub(crate) extra: Arc<[ExtraBuiltin]>,
+    pub(crate) extra: std::sync::Arc<[ExtraBuiltin]>,
 }
 
 impl GlobalScope for Globals {

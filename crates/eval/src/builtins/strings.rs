@@ -2,6 +2,7 @@
 //! `concatStringsSep`, `replaceStrings`, and the edit distance used for
 //! "did you mean" suggestions.
 
+use triomphe::Arc;
 use crate::builtins::{arg_text, primop, Args};
 use crate::error::{EvalError, EvalResult};
 use crate::eval::EvalState;
@@ -33,7 +34,7 @@ pub(crate) fn levenshtein(a: &str, b: &str) -> usize {
 }
 
 fn string_value(n: NixString) -> Value {
-    Value::String(std::sync::Arc::new(n))
+    Value::String(Arc::new(n))
 }
 
 fn to_string(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {

@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::rc::Rc;
-use std::sync::Arc;
+use triomphe::Arc;
 
 use ::serde::de::{self, DeserializeOwned, DeserializeSeed, IntoDeserializer, Visitor};
 
