@@ -539,22 +539,48 @@ impl EvalState {
         default: Option<&Arc<Expr>>,
         env: &Arc<Env>,
     ) -> EvalResult<Value> {
-        let v = self.eval(expr, env).map_err(|e| e.with_frame("while selecting an attribute", expr.pos))?;
+        // A variable bound to an evaluated value is read in place.
+        let owned;
+        let base = match &expr.kind {
+            ExprKind::Local { depth, slot } => env.up(*depth).and_then(|s| s.slot(*slot)).and_then(Value::forced),
+            _ => None,
+        };
+        let base = match base {
+            Some(v) => v,
+            None => {
+                owned = self.eval(expr, env).map_err(|e| e.with_frame("while selecting an attribute", expr.pos))?;
+                &owned
+            }
+        };
+        // Fast path: every step an evaluated set holding the attribute. The
+        // path is walked by reference and only the result is cloned (or
+        // forced), instead of a reference count up and down per step.
+        if let Some((x, attr_pos, found)) = select_in_place(base, path) {
+            bump(&self.stats.lookups, path.len() as u64);
+            return match x.forced() {
+                Some(v) => Ok(v.clone()),
+                None => self.force_at(x, attr_pos).map_err(|e| self.select_error(e, pos, path, env, attr_pos, found)),
+            };
+        }
         // Where the last attribute found was defined, and how many path
         // elements were found: for the trace if selecting fails.
         let mut attr_pos = Pos::NONE;
         let mut found = 0;
-        match self.select_path(pos, v, path, default, env, &mut attr_pos, &mut found) {
+        match self.select_path(pos, base.clone(), path, default, env, &mut attr_pos, &mut found) {
             Ok(v) => Ok(v),
-            Err(mut e) => {
-                if !attr_pos.is_none() {
-                    let text = self.show_attr_path(&path[..found], env);
-                    e = e.with_frame(format!("from the definition of '{text}'"), attr_pos);
-                }
-                let text = self.show_attr_path(path, env);
-                Err(e.with_frame(format!("while evaluating the attribute '{text}'"), pos))
-            }
+            Err(e) => Err(self.select_error(e, pos, path, env, attr_pos, found)),
         }
+    }
+
+    /// The frames of a failed selection `e.a.b.c` at `pos`: where the last
+    /// attribute found was defined (`found` elements of the path found).
+    fn select_error(&mut self, mut e: EvalError, pos: Pos, path: &[Key], env: &Arc<Env>, attr_pos: Pos, found: usize) -> EvalError {
+        if !attr_pos.is_none() {
+            let text = self.show_attr_path(&path[..found], env);
+            e = e.with_frame(format!("from the definition of '{text}'"), attr_pos);
+        }
+        let text = self.show_attr_path(path, env);
+        e.with_frame(format!("while evaluating the attribute '{text}'"), pos)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -754,4 +780,22 @@ pub(crate) fn suggestions<'a>(name: &str, candidates: impl Iterator<Item = &'a s
         Some((last, [])) => Some((*last).to_string()),
         Some((last, rest)) => Some(format!("one of {} or {last}", rest.join(", "))),
     }
+}
+
+/// Walks a path of static names through evaluated sets without forcing or
+/// cloning anything: the value found (possibly a thunk), where it was
+/// defined and the path length. `None` as soon as a step needs more (a
+/// dynamic name, a thunk not evaluated yet, a missing attribute, not a
+/// set): the caller then takes the general path, which forces and reports.
+fn select_in_place<'v>(base: &'v Value, path: &[Key]) -> Option<(&'v Value, Pos, usize)> {
+    let mut cur = base;
+    let mut pos = Pos::NONE;
+    for key in path {
+        let Key::Static(name) = key else { return None };
+        let Value::Attrs(a) = cur.forced()? else { return None };
+        let attr = a.get_attr(*name)?;
+        cur = &attr.value;
+        pos = attr.pos;
+    }
+    Some((cur, pos, path.len()))
 }
