@@ -106,7 +106,7 @@ impl EvalState {
             }
         }
         if a.dynamic.is_empty() {
-            return Ok(Value::Attrs(Arc::new(Attrs::from_unsorted(entries))));
+            return Ok(Value::Attrs(Attrs::from_unsorted(entries)));
         }
         let mut attrs = Attrs::from_unsorted(entries);
         for d in &a.dynamic {
@@ -131,7 +131,7 @@ impl EvalState {
             let single = Attrs::from_sorted(vec![Attr { name, value, pos: d.name.pos }]);
             attrs = attrs.update(&single);
         }
-        Ok(Value::Attrs(Arc::new(attrs)))
+        Ok(Value::Attrs(attrs))
     }
 
     /// Creates the scope of a `let`.

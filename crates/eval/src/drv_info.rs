@@ -5,7 +5,6 @@
 //! elements of a list.
 
 use std::collections::HashSet;
-use triomphe::Arc;
 
 use crate::error::{EvalError, EvalResult};
 use crate::eval::EvalState;
@@ -18,7 +17,7 @@ pub struct DrvInfo {
     /// The attribute path it was found at (`a.b`, `0`, or empty).
     pub attr_path: String,
     /// The attribute set of the derivation.
-    pub attrs: Arc<Attrs>,
+    pub attrs: Attrs,
 }
 
 fn is_attr_name(name: &str) -> bool {
@@ -51,7 +50,7 @@ impl Finder<'_> {
         if !self.s.is_derivation(a)? {
             return Ok(true);
         }
-        if self.done.insert(Arc::as_ptr(a) as usize) {
+        if self.done.insert(a.as_ptr() as usize) {
             self.out.push(DrvInfo { attr_path: path.to_string(), attrs: a.clone() });
         }
         Ok(false)
@@ -64,7 +63,7 @@ impl Finder<'_> {
         }
         match self.s.force(&v)? {
             Value::Attrs(a) => {
-                if !self.done.insert(Arc::as_ptr(&a) as usize) {
+                if !self.done.insert(a.as_ptr() as usize) {
                     return Ok(());
                 }
                 let combine = a.get_str("_combineChannels").is_some();

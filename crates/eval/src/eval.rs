@@ -702,7 +702,7 @@ impl EvalState {
     }
 
     /// Forces a value that must be an attribute set.
-    pub(crate) fn force_attrs(&mut self, v: &Value, pos: Pos) -> EvalResult<Arc<Attrs>> {
+    pub(crate) fn force_attrs(&mut self, v: &Value, pos: Pos) -> EvalResult<Attrs> {
         match self.force(v)? {
             Value::Attrs(a) => Ok(a),
             other => Err(type_error("a set", &other).at(pos)),

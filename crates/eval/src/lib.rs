@@ -72,6 +72,7 @@
 #![forbid(unsafe_code)]
 
 mod assert_eq;
+mod attr_set;
 mod attrs_build;
 mod builtins;
 mod call;

@@ -120,7 +120,7 @@ impl EvalState {
 
     /// `l // r`, with chains flattened as CppNix does: operands are
     /// evaluated right to left, each with its own frame.
-    fn eval_update(&mut self, lhs: &Arc<Expr>, rhs: &Arc<Expr>, env: &Arc<Env>) -> EvalResult<Arc<crate::value::Attrs>> {
+    fn eval_update(&mut self, lhs: &Arc<Expr>, rhs: &Arc<Expr>, env: &Arc<Env>) -> EvalResult<crate::value::Attrs> {
         let r = self.update_operand(rhs, env, "in the right operand of '//'")?;
         let l = self.update_operand(lhs, env, "in the left operand of '//'")?;
         if r.is_empty() {
@@ -131,7 +131,7 @@ impl EvalState {
         }
         crate::stats::bump(&self.stats.updates, 1);
         crate::stats::bump(&self.stats.update_copies, (l.len() + r.len()) as u64);
-        Ok(Arc::new(l.update(&r)))
+        Ok(l.update(&r))
     }
 
     fn update_operand(
@@ -139,7 +139,7 @@ impl EvalState {
         e: &Arc<Expr>,
         env: &Arc<Env>,
         context: &'static str,
-    ) -> EvalResult<Arc<crate::value::Attrs>> {
+    ) -> EvalResult<crate::value::Attrs> {
         if let crate::compile::ExprKind::Binary { op: BinaryOp::Update, lhs, rhs } = &e.kind {
             return crate::eval::with_stack(|| self.eval_update(lhs, rhs, env));
         }

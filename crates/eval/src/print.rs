@@ -75,7 +75,7 @@ fn elided(out: &mut String, n: usize, one: &str, many: &str) {
 fn identity(outer: Option<&Arc<Thunk>>, v: &Value) -> usize {
     match (outer, v) {
         (Some(t), _) => Arc::as_ptr(t) as usize,
-        (None, Value::Attrs(a)) => Arc::as_ptr(a) as usize,
+        (None, Value::Attrs(a)) => a.as_ptr() as usize,
         (None, Value::List(l)) => l.as_ptr().cast::<Value>() as usize,
         _ => 0,
     }

@@ -61,7 +61,7 @@ pub(crate) enum Code {
     MapList(Arc<(Value, Pos, Arc<[Value]>)>, u32),
     /// Apply a shared function to the name and value of attribute `i` of a
     /// shared set (`mapAttrs`); the name string is made when forced.
-    MapAttrs(Arc<(Value, Pos, Arc<crate::value::Attrs>)>, u32),
+    MapAttrs(Arc<(Value, Pos, crate::value::Attrs)>, u32),
 }
 
 enum Pending {

@@ -25,6 +25,8 @@ use crate::eval::EvalState;
 use crate::source::Pos;
 use crate::thunk::{Env, Thunk};
 
+pub use crate::attr_set::{Attr, Attrs};
+
 /// A Nix value, possibly not yet evaluated ([`Value::Thunk`]).
 #[derive(Clone)]
 pub enum Value {
@@ -41,7 +43,7 @@ pub enum Value {
     /// An absolute, canonical path.
     Path(Arc<str>),
     /// An attribute set.
-    Attrs(Arc<Attrs>),
+    Attrs(Attrs),
     /// A list.
     List(Arc<[Value]>),
     /// A user-defined function and the environment it closes over.
@@ -72,7 +74,7 @@ impl Value {
 
     /// An attribute set value.
     pub fn attrs(attrs: Attrs) -> Value {
-        Value::Attrs(Arc::new(attrs))
+        Value::Attrs(attrs)
     }
 
     /// A list value.
@@ -141,7 +143,7 @@ impl Value {
     /// shortcut in `==`).
     pub(crate) fn same_allocation(&self, other: &Value) -> bool {
         match (self, other) {
-            (Value::Attrs(a), Value::Attrs(b)) => Arc::ptr_eq(a, b),
+            (Value::Attrs(a), Value::Attrs(b)) => Attrs::ptr_eq(a, b),
             (Value::List(a), Value::List(b)) => Arc::ptr_eq(a, b),
             (Value::Lambda(a, e), Value::Lambda(b, f)) => Arc::ptr_eq(a, b) && Arc::ptr_eq(e, f),
             (Value::PrimOp(a), Value::PrimOp(b)) => std::ptr::eq(*a, *b),
@@ -231,141 +233,6 @@ impl NixString {
     /// Whether the string has a non-empty context.
     pub fn has_context(&self) -> bool {
         self.context.is_some()
-    }
-}
-
-/// One attribute of a set.
-#[derive(Clone, Debug)]
-pub struct Attr {
-    /// The name.
-    pub name: Symbol,
-    /// The value (possibly a thunk).
-    pub value: Value,
-    /// Where it was defined ([`Pos::NONE`] when unknown).
-    pub pos: Pos,
-}
-
-/// An attribute set: attributes sorted by [`Symbol::index`].
-#[derive(Clone, Debug, Default)]
-pub struct Attrs {
-    /// Exactly as long as needed: a set lives on unchanged after it is
-    /// built, so spare capacity would be memory held for nothing.
-    entries: Box<[Attr]>,
-}
-
-impl Attrs {
-    /// An empty set.
-    pub fn new() -> Attrs {
-        Attrs { entries: Box::default() }
-    }
-
-    /// Builds a set from attributes in any order; on duplicate names the last wins.
-    pub fn from_unsorted(mut entries: Vec<Attr>) -> Attrs {
-        entries.sort_by_key(|a| a.name.index());
-        // Keep the last of equal names: reverse-dedup keeps the first of a run.
-        entries.reverse();
-        entries.dedup_by_key(|a| a.name.index());
-        entries.reverse();
-        Attrs { entries: entries.into_boxed_slice() }
-    }
-
-    /// Builds a set from attributes already sorted by symbol index and unique.
-    pub(crate) fn from_sorted(entries: Vec<Attr>) -> Attrs {
-        Attrs { entries: entries.into_boxed_slice() }
-    }
-
-    /// Builds a set from `(name, value)` pairs.
-    pub fn from_pairs<I: IntoIterator<Item = (Symbol, Value)>>(pairs: I) -> Attrs {
-        Attrs::from_unsorted(
-            pairs.into_iter().map(|(name, value)| Attr { name, value, pos: Pos::NONE }).collect(),
-        )
-    }
-
-    /// Number of attributes.
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    /// Whether the set is empty.
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
-    /// Looks up an attribute.
-    pub fn get(&self, name: Symbol) -> Option<&Value> {
-        self.get_attr(name).map(|a| &a.value)
-    }
-
-    /// Looks up an attribute with its position.
-    pub fn get_attr(&self, name: Symbol) -> Option<&Attr> {
-        let key = name.index();
-        self.entries.binary_search_by_key(&key, |a| a.name.index()).ok().map(|i| &self.entries[i])
-    }
-
-    /// Looks up by text.
-    pub fn get_str(&self, name: &str) -> Option<&Value> {
-        self.get(Symbol::intern(name))
-    }
-
-    /// The attribute at `index` in symbol-index order.
-    pub(crate) fn at(&self, index: usize) -> Option<&Attr> {
-        self.entries.get(index)
-    }
-
-    /// Attributes in symbol-index order.
-    pub fn iter(&self) -> std::slice::Iter<'_, Attr> {
-        self.entries.iter()
-    }
-
-    /// Attributes in lexicographic name order.
-    pub fn sorted_by_name(&self) -> Vec<&Attr> {
-        let mut v: Vec<&Attr> = self.entries.iter().collect();
-        v.sort_by(|a, b| a.name.as_str().cmp(b.name.as_str()));
-        v
-    }
-
-    /// `self // other`.
-    pub fn update(&self, other: &Attrs) -> Attrs {
-        let (a, b) = (&self.entries, &other.entries);
-        let mut out = Vec::with_capacity(a.len() + b.len());
-        if b.len() * 16 <= a.len() {
-            // A few attributes into a large set (`acc // { x = …; }` in a
-            // fold): binary-search each insertion point and copy the runs
-            // in between in bulk instead of comparing every name.
-            let mut i = 0;
-            for y in b {
-                let key = y.name.index();
-                let k = i + a[i..].partition_point(|x| x.name.index() < key);
-                out.extend_from_slice(&a[i..k]);
-                out.push(y.clone());
-                i = if k < a.len() && a[k].name == y.name { k + 1 } else { k };
-            }
-            out.extend_from_slice(&a[i..]);
-            return Attrs { entries: out.into_boxed_slice() };
-        }
-        let (mut i, mut j) = (0, 0);
-        while i < a.len() && j < b.len() {
-            let (x, y) = (a[i].name.index(), b[j].name.index());
-            if x < y {
-                out.push(a[i].clone());
-                i += 1;
-            } else if x > y {
-                out.push(b[j].clone());
-                j += 1;
-            } else {
-                out.push(b[j].clone());
-                i += 1;
-                j += 1;
-            }
-        }
-        out.extend_from_slice(&a[i..]);
-        out.extend_from_slice(&b[j..]);
-        Attrs { entries: out.into_boxed_slice() }
-    }
-
-    /// Consumes the set into its attributes (symbol-index order).
-    pub fn into_entries(self) -> Vec<Attr> {
-        self.entries.into_vec()
     }
 }
 

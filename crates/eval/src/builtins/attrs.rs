@@ -194,7 +194,7 @@ fn zip_attrs_with(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value>
     let mut groups: HashMap<Symbol, Vec<Value>> = HashMap::new();
     let mut order: Vec<Symbol> = Vec::new();
     for item in list.iter() {
-        let attrs: Arc<Attrs> = s
+        let attrs: Attrs = s
             .force_attrs(item, pos)
             .map_err(|e| e.with_frame("while evaluating a value of the list passed as second argument to builtins.zipAttrsWith", pos))?;
         for x in attrs.iter() {

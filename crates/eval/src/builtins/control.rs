@@ -1,7 +1,6 @@
 //! Control and debugging: `abort`, `throw`, `tryEval`, `addErrorContext`,
 //! `seq`, `deepSeq`, `trace`, `warn`, `traceVerbose`, `break`.
 
-use triomphe::Arc;
 use std::collections::HashSet;
 
 use crate::builtins::{primop, Args};
@@ -126,7 +125,7 @@ impl EvalState {
         let v = self.force(v)?;
         match &v {
             Value::Attrs(a) => {
-                if !seen.insert(Arc::as_ptr(a) as usize) {
+                if !seen.insert(a.as_ptr() as usize) {
                     return Ok(());
                 }
                 for attr in a.iter() {

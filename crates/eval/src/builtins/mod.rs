@@ -90,7 +90,7 @@ fn tables() -> [&'static [PrimOp]; 16] {
 /// `builtins` set.
 pub(crate) struct Globals {
     names: HashMap<Symbol, Value>,
-    builtins: Arc<Attrs>,
+    builtins: Attrs,
     /// The embedder's builtins, indexed as their values refer to them.
     pub(crate) extra: std::sync::Arc<[ExtraBuiltin]>,
 }
@@ -169,9 +169,9 @@ impl Globals {
         }
         let self_ref = Arc::new(Thunk::empty());
         entries.push((Symbol::intern("builtins"), Value::Thunk(self_ref.clone())));
-        let builtins = Arc::new(Attrs::from_unsorted(
+        let builtins = Attrs::from_unsorted(
             entries.iter().map(|(name, value)| Attr { name: *name, value: value.clone(), pos: Pos::NONE }).collect(),
-        ));
+        );
         self_ref.finish(Value::Attrs(builtins.clone()));
 
         let mut names = HashMap::new();
@@ -277,7 +277,7 @@ impl<'a> Args<'a> {
         s.force(self.get(i)).map_err(|e| arg_frame(e, i, self.name))
     }
 
-    pub(crate) fn attrs(&self, s: &mut EvalState, i: usize) -> EvalResult<Arc<Attrs>> {
+    pub(crate) fn attrs(&self, s: &mut EvalState, i: usize) -> EvalResult<Attrs> {
         s.force_attrs(self.get(i), self.pos).map_err(|e| arg_frame(e, i, self.name))
     }
 

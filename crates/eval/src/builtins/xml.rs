@@ -1,6 +1,5 @@
 //! XML: `toXML` and the printer behind `--xml`.
 
-use triomphe::Arc;
 use std::fmt::Write as _;
 
 use crate::builtins::primop;
@@ -109,7 +108,7 @@ impl EvalState {
                     }
                     let refs: Vec<(&str, &str)> = attrs.iter().map(|(k, v)| (*k, v.as_str())).collect();
                     w.open(depth, "derivation", &refs);
-                    let key = format!("{:p}", Arc::as_ptr(a));
+                    let key = format!("{:p}", a.as_ptr());
                     if self.xml_seen.insert(key) {
                         self.xml_attrs(w, a, depth + 1, ctx, pos)?;
                     } else {
