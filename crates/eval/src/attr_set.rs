@@ -6,8 +6,8 @@
 //! printing is computed only there.
 
 use nixkit_syntax::Symbol;
-use triomphe::Arc;
 
+use crate::shared_slice::SharedSlice;
 use crate::source::Pos;
 use crate::value::Value;
 
@@ -26,11 +26,11 @@ pub struct Attr {
 ///
 /// One allocation holds the reference count and the attributes, exactly as
 /// many as there are (a set never changes once built); a value refers to
-/// it with a fat pointer, so a lookup goes straight to the attributes.
-/// Cloning a set is a reference-count increment.
+/// it with a one-word pointer ([`SharedSlice`]). Cloning a set is a
+/// reference-count increment.
 #[derive(Clone, Debug)]
 pub struct Attrs {
-    entries: Arc<[Attr]>,
+    entries: SharedSlice<Attr>,
 }
 
 impl Default for Attrs {
@@ -42,7 +42,7 @@ impl Default for Attrs {
 impl Attrs {
     /// An empty set.
     pub fn new() -> Attrs {
-        Attrs { entries: Arc::from(Vec::new()) }
+        Attrs { entries: SharedSlice::default() }
     }
 
     /// Builds a set from attributes in any order; on duplicate names the last wins.
@@ -156,12 +156,12 @@ impl Attrs {
 
     /// Whether two sets are the same allocation.
     pub fn ptr_eq(a: &Attrs, b: &Attrs) -> bool {
-        Arc::ptr_eq(&a.entries, &b.entries)
+        SharedSlice::ptr_eq(&a.entries, &b.entries)
     }
 
     /// The address of the set's attributes (an identity for cycle checks).
-    pub(crate) fn as_ptr(&self) -> *const Attr {
-        self.entries.as_ptr().cast::<Attr>()
+    pub(crate) fn addr(&self) -> usize {
+        self.entries.addr()
     }
 }
 

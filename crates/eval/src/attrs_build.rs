@@ -81,7 +81,7 @@ impl EvalState {
             }
         }
         if a.recursive {
-            scope.fill(values.clone().into_boxed_slice());
+            scope.fill(values.clone());
         }
         let mut entries: Vec<Attr> = a
             .attrs
@@ -140,7 +140,7 @@ impl EvalState {
         crate::stats::bump(&self.stats.env_slots, a.attrs.len() as u64);
         let scope = Env::deferred(env);
         let values = self.static_values(a, &scope, env);
-        scope.fill(values.into_boxed_slice());
+        scope.fill(values);
         Ok(scope)
     }
 }

@@ -12,38 +12,40 @@ use crate::print::show_for_error;
 use crate::source::Pos;
 use crate::compile::Expr;
 use crate::thunk::{Env, Thunk};
-use crate::value::{PrimOpApp, Value};
+use crate::value::{Closure, PrimOpApp, Value};
 
 impl EvalState {
     /// Applies a (forced) function to arguments.
     pub fn call(&mut self, f: &Value, args: &[Value], pos: Pos) -> EvalResult<Value> {
         // The common case: one argument to a lambda, without cloning it.
-        if let (Value::Lambda(l, env), [arg]) = (f, args) {
-            return self.call_lambda(l, env, arg.clone(), pos);
+        if let (Value::Lambda(c), [arg]) = (f, args) {
+            return self.call_lambda(&c.lambda, &c.env, arg.clone(), pos);
         }
         // `a: b: body` with both arguments: both scopes at once, reused
         // when nothing captured them.
-        if let (Value::Lambda(l, env), [a, b]) = (f, args) {
-            if let (None, crate::compile::ExprKind::Lambda(inner)) = (&l.formals, &l.body.kind) {
+        if let (Value::Lambda(c), [a, b]) = (f, args) {
+            if let (None, crate::compile::ExprKind::Lambda(inner)) = (&c.lambda.formals, &c.lambda.body.kind) {
                 if inner.formals.is_none() {
-                    return self.call_lambda2(l, env, inner, a.clone(), b.clone(), pos);
+                    return self.call_lambda2(&c.lambda, &c.env, inner, a.clone(), b.clone(), pos);
                 }
             }
         }
         let mut f = f.clone();
         let mut rest = args;
+        // The inner lambda of `a: b: …` reached by binding an argument, and
+        // its scope: called with the next argument without building the
+        // closure in between.
+        let mut inner_lambda: Option<(Arc<LambdaExpr>, Arc<Env>)> = None;
         while let Some((arg, tail)) = rest.split_first() {
+            if let Some((l, env)) = inner_lambda.take() {
+                self.apply_lambda_step(&l, &env, arg, tail, pos, &mut f, &mut inner_lambda)?;
+                rest = tail;
+                continue;
+            }
             match &f {
-                Value::Lambda(l, env) => {
-                    // `a: b: …` given several arguments: bind this one and go
-                    // straight to the inner lambda (evaluating the body would
-                    // only build that closure).
-                    if let (crate::compile::ExprKind::Lambda(inner), [_, ..]) = (&l.body.kind, tail) {
-                        let scope = self.enter_lambda(l, env, arg.clone(), pos)?;
-                        f = Value::Lambda(inner.clone(), scope);
-                    } else {
-                        f = self.call_lambda(l, env, arg.clone(), pos)?;
-                    }
+                Value::Lambda(c) => {
+                    let c = c.clone();
+                    self.apply_lambda_step(&c.lambda, &c.env, arg, tail, pos, &mut f, &mut inner_lambda)?;
                     rest = tail;
                 }
                 Value::PrimOp(op) => {
@@ -82,7 +84,35 @@ impl EvalState {
                 _ => return Err(not_a_function(&f).at(pos)),
             }
         }
+        if let Some((l, env)) = inner_lambda {
+            return Ok(Closure::value(l, env));
+        }
         Ok(f)
+    }
+
+    /// Applies lambda `l` (closing over `env`) to `arg`, with `tail` the
+    /// arguments still to come. For `a: b: …` with more arguments to come,
+    /// only binds `arg` and leaves the inner lambda and its scope in
+    /// `inner` (evaluating the body would only build that closure);
+    /// otherwise calls it and leaves the result in `f`.
+    #[allow(clippy::too_many_arguments)]
+    fn apply_lambda_step(
+        &mut self,
+        l: &Arc<LambdaExpr>,
+        env: &Arc<Env>,
+        arg: &Value,
+        tail: &[Value],
+        pos: Pos,
+        f: &mut Value,
+        inner: &mut Option<(Arc<LambdaExpr>, Arc<Env>)>,
+    ) -> EvalResult<()> {
+        if let (crate::compile::ExprKind::Lambda(next), [_, ..]) = (&l.body.kind, tail) {
+            let scope = self.enter_lambda(l, env, arg.clone(), pos)?;
+            *inner = Some((next.clone(), scope));
+        } else {
+            *f = self.call_lambda(l, env, arg.clone(), pos)?;
+        }
+        Ok(())
     }
 
     fn call_primop(&mut self, op: &'static crate::value::PrimOp, args: &[Value], pos: Pos) -> EvalResult<Value> {
@@ -264,7 +294,7 @@ impl EvalState {
         }
         Ok(match env {
             Some(env) => {
-                env.fill(slots.into_boxed_slice());
+                env.fill(slots);
                 env
             }
             None => Env::with_slots(closure, slots.into_boxed_slice()),

@@ -330,7 +330,7 @@ fn run_inner(opts: &EvalCliOptions, env: &CliEnv, ev: &mut Evaluator, stdout: &m
 fn auto_call(ev: &mut Evaluator, v: &Value, args: &Value) -> Result<Value, EvalError> {
     let v = ev.force(v)?;
     match &v {
-        Value::Lambda(l, _) if l.formals.is_some() => ev.call(&v, std::slice::from_ref(args)),
+        Value::Lambda(c) if c.lambda.formals.is_some() => ev.call(&v, std::slice::from_ref(args)),
         Value::Attrs(a) if a.get_str("__functor").is_some() => ev.call(&v, std::slice::from_ref(args)),
         _ => Ok(v),
     }

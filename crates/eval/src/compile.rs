@@ -131,7 +131,7 @@ pub(crate) struct FormalExpr {
 }
 
 /// A function's code.
-pub struct LambdaExpr {
+pub(crate) struct LambdaExpr {
     pub(crate) name: Option<Symbol>,
     pub(crate) arg: Option<Symbol>,
     pub(crate) formals: Option<Vec<FormalExpr>>,

@@ -50,7 +50,7 @@ impl Finder<'_> {
         if !self.s.is_derivation(a)? {
             return Ok(true);
         }
-        if self.done.insert(a.as_ptr() as usize) {
+        if self.done.insert(a.addr()) {
             self.out.push(DrvInfo { attr_path: path.to_string(), attrs: a.clone() });
         }
         Ok(false)
@@ -63,7 +63,7 @@ impl Finder<'_> {
         }
         match self.s.force(&v)? {
             Value::Attrs(a) => {
-                if !self.done.insert(a.as_ptr() as usize) {
+                if !self.done.insert(a.addr()) {
                     return Ok(());
                 }
                 let combine = a.get_str("_combineChannels").is_some();
@@ -110,7 +110,7 @@ impl EvalState {
     pub(crate) fn auto_call(&mut self, v: &Value, args: &Value) -> EvalResult<Value> {
         let v = self.force(v)?;
         match &v {
-            Value::Lambda(l, _) if l.formals.is_some() => self.call(&v, std::slice::from_ref(args), Pos::NONE),
+            Value::Lambda(c) if c.lambda.formals.is_some() => self.call(&v, std::slice::from_ref(args), Pos::NONE),
             Value::Attrs(a) if a.get_str("__functor").is_some() => self.call(&v, std::slice::from_ref(args), Pos::NONE),
             _ => Ok(v),
         }

@@ -20,7 +20,7 @@ use crate::io::{EvalIo, EvalStore};
 use crate::source::Pos;
 use crate::stats::bump;
 use crate::thunk::{Code, Env, EnvChain, Thunk};
-use crate::value::{Attrs, NixString, Value};
+use crate::value::{Closure, Attrs, NixString, Value};
 
 /// Bytes of stack that must remain before recursing further. The stack is
 /// only checked every [`STACK_CHECK_EVERY`] levels of guarded recursion (see
@@ -248,7 +248,7 @@ impl EvalState {
             }
             ExprKind::Lambda(l) => {
                 bump(&self.stats.thunks_avoided, 1);
-                return Value::Lambda(l.clone(), env.clone());
+                return Closure::value(l.clone(), env.clone());
             }
             _ => {}
         }
@@ -358,7 +358,7 @@ impl EvalState {
                 bump(&self.stats.list_elems, items.len() as u64);
                 Ok(Value::List(items.iter().map(|x| self.delay(x, env)).collect::<Vec<_>>().into()))
             }
-            ExprKind::Lambda(l) => Ok(Value::Lambda(l.clone(), env.clone())),
+            ExprKind::Lambda(l) => Ok(Closure::value(l.clone(), env.clone())),
             ExprKind::Call { fun, args } => {
                 // A function bound to a variable is called through a
                 // reference: no reference-count traffic on the closure.
@@ -381,8 +381,8 @@ impl EvalState {
                 // The argument the callee forces first, if it is a lambda
                 // that does (see `strict`).
                 let strict = match f {
-                    Value::Lambda(l, _) => {
-                        l.strict_arg.filter(|s| s.need as usize <= args.len()).map(|s| s.index as usize)
+                    Value::Lambda(c) => {
+                        c.lambda.strict_arg.filter(|s| s.need as usize <= args.len()).map(|s| s.index as usize)
                     }
                     _ => None,
                 };
@@ -710,7 +710,7 @@ impl EvalState {
     }
 
     /// Forces a value that must be a list.
-    pub(crate) fn force_list(&mut self, v: &Value, pos: Pos) -> EvalResult<Arc<[Value]>> {
+    pub(crate) fn force_list(&mut self, v: &Value, pos: Pos) -> EvalResult<crate::value::List> {
         match self.force(v)? {
             Value::List(l) => Ok(l),
             other => Err(type_error("a list", &other).at(pos)),

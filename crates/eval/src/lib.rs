@@ -50,7 +50,7 @@
 //! - [`nixkit_syntax`] parses and resolves variables; `compile` turns the AST
 //!   into an `Arc`-linked form that thunks can point into.
 //! - [`Value`] is 24 bytes; sets are vectors sorted by symbol index, lists are
-//!   `Arc<[Value]>` (see `value`).
+//!   `List` (see `value`).
 //! - Thunks and environments use `OnceLock` + `Mutex` so that an evaluator is
 //!   `Send` without `unsafe` (see `thunk`).
 //! - IO and the store go through [`EvalIo`] and [`EvalStore`].
@@ -73,6 +73,7 @@
 
 mod assert_eq;
 mod attr_set;
+mod shared_slice;
 mod attrs_build;
 mod builtins;
 mod call;
@@ -112,7 +113,7 @@ pub use io::{EvalIo, EvalStore, FileIngestion, FileType, PathFilter, ReadOnlySto
 pub use print::{format_float, print_value, PrintStyle};
 pub use source::{Location, Origin, Pos};
 pub use stats::Stats;
-pub use value::{Attr, Attrs, Context, NixString, PrimOp, PrimOpFn, Value};
+pub use value::{Attr, Attrs, Closure, Context, List, NixPath, NixString, PrimOp, PrimOpFn, SharedSlice, Value};
 
 use eval::Settings;
 
@@ -374,7 +375,7 @@ impl Evaluator {
     }
 
     /// The items of a list (not forced).
-    pub fn list_items(&mut self, v: &Value) -> EvalResult<triomphe::Arc<[Value]>> {
+    pub fn list_items(&mut self, v: &Value) -> EvalResult<crate::value::List> {
         self.state.force_list(v, Pos::NONE)
     }
 

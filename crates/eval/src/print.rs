@@ -75,8 +75,8 @@ fn elided(out: &mut String, n: usize, one: &str, many: &str) {
 fn identity(outer: Option<&Arc<Thunk>>, v: &Value) -> usize {
     match (outer, v) {
         (Some(t), _) => Arc::as_ptr(t) as usize,
-        (None, Value::Attrs(a)) => a.as_ptr() as usize,
-        (None, Value::List(l)) => l.as_ptr().cast::<Value>() as usize,
+        (None, Value::Attrs(a)) => a.addr(),
+        (None, Value::List(l)) => l.addr(),
         _ => 0,
     }
 }
@@ -168,14 +168,14 @@ impl Printer {
                 self.out.push(']');
                 self.depth -= 1;
             }
-            Value::Lambda(l, _) => match self.style {
+            Value::Lambda(c) => match self.style {
                 PrintStyle::Ambiguous => self.out.push_str("<LAMBDA>"),
                 _ => {
                     self.out.push_str("«lambda");
-                    if let Some(n) = l.name {
+                    if let Some(n) = c.lambda.name {
                         let _ = write!(self.out, " {n}");
                     }
-                    if let Some(loc) = source::locate(l.pos) {
+                    if let Some(loc) = source::locate(c.lambda.pos) {
                         let _ = write!(self.out, " @ {}:{}:{}", loc.origin.display(), loc.line, loc.column);
                     }
                     self.out.push('»');

@@ -41,7 +41,7 @@ use nixkit_syntax::Symbol;
 
 use crate::compile::Expr;
 use crate::source::Pos;
-use crate::value::Value;
+use crate::value::{SharedSlice, Value};
 
 /// What a thunk computes when forced.
 pub(crate) enum Code {
@@ -58,7 +58,7 @@ pub(crate) enum Code {
     /// no allocation besides the thunk itself.
     CallInt(Arc<(Value, Pos)>, i64),
     /// Apply a shared function to element `i` of a shared list (`map`).
-    MapList(Arc<(Value, Pos, Arc<[Value]>)>, u32),
+    MapList(Arc<(Value, Pos, crate::value::List)>, u32),
     /// Apply a shared function to the name and value of attribute `i` of a
     /// shared set (`mapAttrs`); the name string is made when forced.
     MapAttrs(Arc<(Value, Pos, crate::value::Attrs)>, u32),
@@ -178,6 +178,8 @@ impl EnvChain for Arc<Env> {
 
 /// Marks a `with` scope with no enclosing `with`.
 pub(crate) const NO_OUTER_WITH: u32 = u32::MAX - 1;
+/// Marks a one-slot scope that is not a `with` scope.
+const NOT_WITH: u32 = u32::MAX;
 
 /// The slots of a scope. A one-slot scope known when it is created (the
 /// argument of `x: body`, the attribute set of a `with`) keeps its value
@@ -187,17 +189,21 @@ pub(crate) const NO_OUTER_WITH: u32 = u32::MAX - 1;
 /// boxed slice. Scopes whose slots
 /// refer to the scope itself (`let`, `rec`, formals with defaults) are
 /// filled once, after creation.
+///
+/// A one-slot scope and a `with` scope share a variant, which keeps the
+/// enum at 24 bytes (the other variants fit beside the value's tag).
 enum Slots {
-    One(Value),
-    /// A `with` scope: the (lazy) attribute set and the number of scopes
-    /// between this one and the next `with` outward ([`NO_OUTER_WITH`]: none).
-    With(Value, u32),
+    /// One slot; the second field is [`NOT_WITH`], or for a `with` scope
+    /// (the slot holds the lazy attribute set) the number of scopes
+    /// between this one and the next `with` outward ([`NO_OUTER_WITH`]:
+    /// none).
+    One(Value, u32),
     Many(Box<[Value]>),
-    Deferred(OnceLock<Box<[Value]>>),
+    Deferred(OnceLock<SharedSlice<Value>>),
 }
 
 /// A run-time scope.
-pub struct Env {
+pub(crate) struct Env {
     slots: Slots,
     parent: Option<Arc<Env>>,
 }
@@ -205,7 +211,7 @@ pub struct Env {
 impl Env {
     /// The empty top-level environment.
     pub(crate) fn root() -> Arc<Env> {
-        Arc::new(Env { slots: Slots::Deferred(OnceLock::from(Box::<[Value]>::default())), parent: None })
+        Arc::new(Env { slots: Slots::Deferred(OnceLock::from(SharedSlice::default())), parent: None })
     }
 
     /// A scope whose slots are filled later with [`Env::fill`].
@@ -221,7 +227,7 @@ impl Env {
 
     /// A scope with one slot (a lambda's plain argument): one allocation.
     pub(crate) fn with_one(parent: &Arc<Env>, value: Value) -> Arc<Env> {
-        Arc::new(Env { slots: Slots::One(value), parent: Some(parent.clone()) })
+        Arc::new(Env { slots: Slots::One(value, NOT_WITH), parent: Some(parent.clone()) })
     }
 
     /// Rebinds a one-slot scope that nothing else refers to, for a new call
@@ -234,7 +240,7 @@ impl Env {
             return Err(arg);
         }
         match Arc::get_mut(this) {
-            Some(Env { slots: Slots::One(v), .. }) => {
+            Some(Env { slots: Slots::One(v, NOT_WITH), .. }) => {
                 *v = arg;
                 Ok(())
             }
@@ -245,22 +251,22 @@ impl Env {
     /// The two scopes of `a: b: body` called with both arguments, built
     /// without the intermediate closure: returns the inner one.
     pub(crate) fn with_two(parent: &Arc<Env>, a: Value, b: Value) -> Arc<Env> {
-        let outer = Arc::new(Env { slots: Slots::One(a), parent: Some(parent.clone()) });
-        Arc::new(Env { slots: Slots::One(b), parent: Some(outer) })
+        let outer = Arc::new(Env { slots: Slots::One(a, NOT_WITH), parent: Some(parent.clone()) });
+        Arc::new(Env { slots: Slots::One(b, NOT_WITH), parent: Some(outer) })
     }
 
     /// Like [`Env::reuse_one`] for the pair of scopes of [`Env::with_two`]:
     /// rebinds both arguments in place if nothing else refers to either
     /// scope and the outer one closes over `parent`.
     pub(crate) fn reuse_two(this: &mut Arc<Env>, parent: &Arc<Env>, a: Value, b: Value) -> Result<(), (Value, Value)> {
-        let Some(Env { slots: Slots::One(bslot), parent: Some(outer) }) = Arc::get_mut(this) else {
+        let Some(Env { slots: Slots::One(bslot, NOT_WITH), parent: Some(outer) }) = Arc::get_mut(this) else {
             return Err((a, b));
         };
         if !outer.parent.as_ref().is_some_and(|p| Arc::ptr_eq(p, parent)) {
             return Err((a, b));
         }
         match Arc::get_mut(outer) {
-            Some(Env { slots: Slots::One(aslot), .. }) => {
+            Some(Env { slots: Slots::One(aslot, NOT_WITH), .. }) => {
                 *aslot = a;
                 *bslot = b;
                 Ok(())
@@ -271,11 +277,11 @@ impl Env {
 
     /// Like [`Env::clear_one`] for the pair of scopes of [`Env::with_two`].
     pub(crate) fn clear_two(this: &mut Arc<Env>) -> bool {
-        let Some(Env { slots: Slots::One(bslot), parent: Some(outer) }) = Arc::get_mut(this) else {
+        let Some(Env { slots: Slots::One(bslot, NOT_WITH), parent: Some(outer) }) = Arc::get_mut(this) else {
             return false;
         };
         match Arc::get_mut(outer) {
-            Some(Env { slots: Slots::One(aslot), .. }) => {
+            Some(Env { slots: Slots::One(aslot, NOT_WITH), .. }) => {
                 *aslot = Value::Null;
                 *bslot = Value::Null;
                 true
@@ -289,7 +295,7 @@ impl Env {
     /// were freed). Returns whether it could.
     pub(crate) fn clear_one(this: &mut Arc<Env>) -> bool {
         match Arc::get_mut(this) {
-            Some(Env { slots: Slots::One(v), .. }) => {
+            Some(Env { slots: Slots::One(v, NOT_WITH), .. }) => {
                 *v = Value::Null;
                 true
             }
@@ -299,13 +305,13 @@ impl Env {
 
     /// A `with` scope holding the (lazy) attribute set.
     pub(crate) fn with_scope(parent: &Arc<Env>, attrs: Value, outer: Option<u32>) -> Arc<Env> {
-        Arc::new(Env { slots: Slots::With(attrs, outer.unwrap_or(NO_OUTER_WITH)), parent: Some(parent.clone()) })
+        Arc::new(Env { slots: Slots::One(attrs, outer.unwrap_or(NO_OUTER_WITH)), parent: Some(parent.clone()) })
     }
 
     /// Fills the slots of a deferred scope.
-    pub(crate) fn fill(&self, slots: Box<[Value]>) {
+    pub(crate) fn fill(&self, slots: Vec<Value>) {
         if let Slots::Deferred(cell) = &self.slots {
-            let _ = cell.set(slots);
+            let _ = cell.set(SharedSlice::new(slots));
         }
     }
 
@@ -314,7 +320,7 @@ impl Env {
     #[inline]
     pub(crate) fn slot(&self, slot: u32) -> Option<&Value> {
         match &self.slots {
-            Slots::One(v) | Slots::With(v, _) => (slot == 0).then_some(v),
+            Slots::One(v, _) => (slot == 0).then_some(v),
             Slots::Many(s) => s.get(slot as usize),
             Slots::Deferred(cell) => cell.get()?.get(slot as usize),
         }
@@ -323,8 +329,8 @@ impl Env {
     /// For a `with` scope: distance to the next enclosing `with`.
     pub(crate) fn with_outer(&self) -> Option<u32> {
         match self.slots {
-            Slots::With(_, NO_OUTER_WITH) | Slots::One(_) | Slots::Many(_) | Slots::Deferred(_) => None,
-            Slots::With(_, n) => Some(n),
+            Slots::One(_, NOT_WITH | NO_OUTER_WITH) | Slots::Many(_) | Slots::Deferred(_) => None,
+            Slots::One(_, n) => Some(n),
         }
     }
 }
@@ -333,10 +339,10 @@ mod layout {
     /// The sizes the memory figures in PERFORMANCE.md depend on.
     #[test]
     fn hot_types_stay_small() {
-        assert_eq!(std::mem::size_of::<crate::value::Value>(), 24);
-        assert_eq!(std::mem::size_of::<super::Thunk>(), 40);
-        assert_eq!(std::mem::size_of::<super::Env>(), 40);
-        assert_eq!(std::mem::size_of::<crate::value::Attr>(), 32);
+        assert_eq!(std::mem::size_of::<crate::value::Value>(), 16);
+        assert_eq!(std::mem::size_of::<super::Thunk>(), 32);
+        assert_eq!(std::mem::size_of::<super::Env>(), 32);
+        assert_eq!(std::mem::size_of::<crate::value::Attr>(), 24);
         assert_eq!(std::mem::size_of::<crate::source::Pos>(), 4);
     }
 }

@@ -1,14 +1,15 @@
 //! The value model: [`Value`] and the types it points to.
 //!
-//! A `Value` is 24 bytes: a tag plus at most two words (the widest payloads are
-//! the list slice and the closure's expression + environment pair). Everything
-//! large sits behind an [`Arc`], so cloning a value is a reference-count bump
-//! and values can move between threads (an evaluator is `Send`).
+//! A `Value` is 16 bytes: a tag plus one word. Everything large sits behind a
+//! one-word reference-counted pointer (`triomphe::Arc`, or a thin
+//! [`SharedSlice`] for lists and sets; a function value points to its
+//! [`Closure`]), so cloning a value is a reference-count bump and values can
+//! move between threads (an evaluator is `Send`).
 //!
 //! - Attribute sets ([`Attrs`]) are vectors sorted by [`Symbol::index`], so a
 //!   lookup is a binary search on `u32`; the lexicographic order needed by
 //!   `attrNames` and printing is computed only there.
-//! - Lists are `Arc<[Value]>`: immutable, shared, one allocation.
+//! - Lists are [`List`]s: immutable, shared, one allocation.
 //! - Strings ([`NixString`]) carry their string context out of line, so a
 //!   context-free string costs one pointer for it.
 //! - Unevaluated values are [`Thunk`]s (see [`crate::thunk`]).
@@ -26,6 +27,48 @@ use crate::source::Pos;
 use crate::thunk::{Env, Thunk};
 
 pub use crate::attr_set::{Attr, Attrs};
+pub use crate::shared_slice::SharedSlice;
+
+/// A list's items: shared, immutable, behind one word.
+pub type List = SharedSlice<Value>;
+
+/// A function value: the lambda and the scope it closes over.
+pub struct Closure {
+    pub(crate) lambda: Arc<LambdaExpr>,
+    pub(crate) env: Arc<Env>,
+}
+
+impl Closure {
+    /// A function value for `lambda` closing over `env`.
+    pub(crate) fn value(lambda: Arc<LambdaExpr>, env: Arc<Env>) -> Value {
+        Value::Lambda(Arc::new(Closure { lambda, env }))
+    }
+}
+
+/// A path value's text (absolute and canonical), shared.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct NixPath(Arc<Box<str>>);
+
+impl NixPath {
+    /// The path as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for NixPath {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for NixPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
 
 /// A Nix value, possibly not yet evaluated ([`Value::Thunk`]).
 #[derive(Clone)]
@@ -41,13 +84,13 @@ pub enum Value {
     /// A string with its context.
     String(Arc<NixString>),
     /// An absolute, canonical path.
-    Path(Arc<str>),
+    Path(NixPath),
     /// An attribute set.
     Attrs(Attrs),
     /// A list.
-    List(Arc<[Value]>),
+    List(List),
     /// A user-defined function and the environment it closes over.
-    Lambda(Arc<LambdaExpr>, Arc<Env>),
+    Lambda(Arc<Closure>),
     /// A builtin function.
     PrimOp(&'static PrimOp),
     /// A builtin applied to fewer arguments than its arity.
@@ -68,8 +111,8 @@ impl Value {
     }
 
     /// A path value.
-    pub fn path(path: impl Into<Arc<str>>) -> Value {
-        Value::Path(path.into())
+    pub fn path(path: impl Into<Box<str>>) -> Value {
+        Value::Path(NixPath(Arc::new(path.into())))
     }
 
     /// An attribute set value.
@@ -93,7 +136,7 @@ impl Value {
             Value::Path(_) => "path",
             Value::Attrs(_) => "set",
             Value::List(_) => "list",
-            Value::Lambda(..) | Value::PrimOp(_) | Value::PrimOpApp(_) => "lambda",
+            Value::Lambda(_) | Value::PrimOp(_) | Value::PrimOpApp(_) => "lambda",
             Value::Thunk(_) => "thunk",
         }
     }
@@ -109,7 +152,7 @@ impl Value {
             Value::Path(_) => "a path",
             Value::Attrs(_) => "a set",
             Value::List(_) => "a list",
-            Value::Lambda(..) => "a function",
+            Value::Lambda(_) => "a function",
             Value::PrimOp(_) => "a built-in function",
             Value::PrimOpApp(_) => "a partially applied built-in function",
             Value::Thunk(_) => "a thunk",
@@ -118,7 +161,7 @@ impl Value {
 
     /// Whether the value can be called.
     pub fn is_function(&self) -> bool {
-        matches!(self, Value::Lambda(..) | Value::PrimOp(_) | Value::PrimOpApp(_))
+        matches!(self, Value::Lambda(_) | Value::PrimOp(_) | Value::PrimOpApp(_))
     }
 
     /// The evaluated value if this is an already-forced thunk or not a thunk.
@@ -144,8 +187,10 @@ impl Value {
     pub(crate) fn same_allocation(&self, other: &Value) -> bool {
         match (self, other) {
             (Value::Attrs(a), Value::Attrs(b)) => Attrs::ptr_eq(a, b),
-            (Value::List(a), Value::List(b)) => Arc::ptr_eq(a, b),
-            (Value::Lambda(a, e), Value::Lambda(b, f)) => Arc::ptr_eq(a, b) && Arc::ptr_eq(e, f),
+            (Value::List(a), Value::List(b)) => List::ptr_eq(a, b),
+            (Value::Lambda(a), Value::Lambda(b)) => {
+                Arc::ptr_eq(a, b) || (Arc::ptr_eq(&a.lambda, &b.lambda) && Arc::ptr_eq(&a.env, &b.env))
+            }
             (Value::PrimOp(a), Value::PrimOp(b)) => std::ptr::eq(*a, *b),
             (Value::Thunk(a), Value::Thunk(b)) => Arc::ptr_eq(a, b),
             _ => false,
@@ -161,10 +206,10 @@ impl fmt::Debug for Value {
             Value::Int(i) => write!(f, "{i}"),
             Value::Float(x) => write!(f, "{x}"),
             Value::String(s) => write!(f, "{:?}", s.as_str()),
-            Value::Path(p) => f.write_str(p),
+            Value::Path(p) => f.write_str(p.as_str()),
             Value::Attrs(a) => write!(f, "{{ {} attrs }}", a.len()),
             Value::List(l) => write!(f, "[ {} items ]", l.len()),
-            Value::Lambda(..) => f.write_str("<LAMBDA>"),
+            Value::Lambda(_) => f.write_str("<LAMBDA>"),
             Value::PrimOp(p) => write!(f, "<PRIMOP {}>", p.name),
             Value::PrimOpApp(_) => f.write_str("<PRIMOP-APP>"),
             Value::Thunk(_) => f.write_str("<CODE>"),

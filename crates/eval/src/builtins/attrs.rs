@@ -151,7 +151,7 @@ fn cat_attrs(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
 fn function_args(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let f = Args::new(a, "functionArgs", pos).value(s, 0)?;
     match &f {
-        Value::Lambda(l, _) => Ok(match &l.formals {
+        Value::Lambda(c) => Ok(match &c.lambda.formals {
             None => Value::attrs(Attrs::new()),
             Some(formals) => Value::attrs(Attrs::from_unsorted(
                 formals

@@ -125,7 +125,7 @@ impl EvalState {
         let v = self.force(v)?;
         match &v {
             Value::Attrs(a) => {
-                if !seen.insert(a.as_ptr() as usize) {
+                if !seen.insert(a.addr()) {
                     return Ok(());
                 }
                 for attr in a.iter() {
@@ -135,7 +135,7 @@ impl EvalState {
                 }
             }
             Value::List(l) => {
-                if !seen.insert(l.as_ptr().cast::<Value>() as usize) {
+                if !seen.insert(l.addr()) {
                     return Ok(());
                 }
                 for (index, item) in l.iter().enumerate() {

@@ -216,7 +216,7 @@ pub(crate) fn check_no_nul(text: &str) -> Result<(), String> {
 /// `Value::determinePos`): functions know their position.
 pub(crate) fn value_pos(v: &Value) -> Option<Pos> {
     match v {
-        Value::Lambda(l, _) => Some(l.pos),
+        Value::Lambda(c) => Some(c.lambda.pos),
         _ => None,
     }
 }
@@ -281,7 +281,7 @@ impl<'a> Args<'a> {
         s.force_attrs(self.get(i), self.pos).map_err(|e| arg_frame(e, i, self.name))
     }
 
-    pub(crate) fn list(&self, s: &mut EvalState, i: usize) -> EvalResult<Arc<[Value]>> {
+    pub(crate) fn list(&self, s: &mut EvalState, i: usize) -> EvalResult<crate::value::List> {
         s.force_list(self.get(i), self.pos).map_err(|e| arg_frame(e, i, self.name))
     }
 

@@ -108,7 +108,7 @@ impl EvalState {
                     }
                     let refs: Vec<(&str, &str)> = attrs.iter().map(|(k, v)| (*k, v.as_str())).collect();
                     w.open(depth, "derivation", &refs);
-                    let key = format!("{:p}", a.as_ptr());
+                    let key = format!("{:x}", a.addr());
                     if self.xml_seen.insert(key) {
                         self.xml_attrs(w, a, depth + 1, ctx, pos)?;
                     } else {
@@ -134,7 +134,8 @@ impl EvalState {
                     w.close(depth, "list");
                 }
             }
-            Value::Lambda(l, _) => {
+            Value::Lambda(c) => {
+                let l = &c.lambda;
                 let pa = w.pos_attrs(l.pos);
                 let refs: Vec<(&str, &str)> = pa.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
                 w.open(depth, "function", &refs);

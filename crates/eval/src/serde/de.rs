@@ -2,7 +2,6 @@
 
 use std::fmt;
 use std::rc::Rc;
-use triomphe::Arc;
 
 use ::serde::de::{self, DeserializeOwned, DeserializeSeed, IntoDeserializer, Visitor};
 
@@ -406,7 +405,7 @@ impl DeError {
 
 struct SeqAccess<'s> {
     de: ValueDeserializer<'s>,
-    items: Arc<[Value]>,
+    items: crate::value::List,
     next: usize,
 }
 

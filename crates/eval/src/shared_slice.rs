@@ -1,0 +1,95 @@
+//! [`SharedSlice`]: an immutable slice behind a thin, reference-counted
+//! pointer — the storage of lists and attribute sets.
+//!
+//! One allocation holds the reference count, the length and the items, and
+//! a value refers to it with one word, which keeps [`crate::Value`] at 16
+//! bytes. Cloning is one reference-count increment.
+
+use std::fmt;
+use std::ops::Deref;
+
+use triomphe::ThinArc;
+
+/// An immutable, shared slice of `T` behind a one-word pointer.
+pub struct SharedSlice<T>(ThinArc<(), T>);
+
+impl<T> SharedSlice<T> {
+    /// A shared slice of `items` (moved, not cloned).
+    pub fn new(items: Vec<T>) -> SharedSlice<T> {
+        SharedSlice(ThinArc::from_header_and_iter((), items.into_iter()))
+    }
+
+    /// Whether two slices are the same allocation.
+    pub fn ptr_eq(a: &SharedSlice<T>, b: &SharedSlice<T>) -> bool {
+        a.0.as_ptr() == b.0.as_ptr()
+    }
+
+    /// The allocation's address (an identity for cycle checks).
+    pub fn addr(&self) -> usize {
+        self.0.as_ptr() as usize
+    }
+}
+
+impl<T> Clone for SharedSlice<T> {
+    #[inline]
+    fn clone(&self) -> SharedSlice<T> {
+        SharedSlice(self.0.clone())
+    }
+}
+
+impl<T> Deref for SharedSlice<T> {
+    type Target = [T];
+
+    #[inline]
+    fn deref(&self) -> &[T] {
+        &self.0.slice
+    }
+}
+
+impl<T> Default for SharedSlice<T> {
+    fn default() -> SharedSlice<T> {
+        SharedSlice::new(Vec::new())
+    }
+}
+
+impl<T> From<Vec<T>> for SharedSlice<T> {
+    fn from(items: Vec<T>) -> SharedSlice<T> {
+        SharedSlice::new(items)
+    }
+}
+
+impl<T: Clone> From<&[T]> for SharedSlice<T> {
+    fn from(items: &[T]) -> SharedSlice<T> {
+        SharedSlice(ThinArc::from_header_and_iter((), items.iter().cloned()))
+    }
+}
+
+impl<T> FromIterator<T> for SharedSlice<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> SharedSlice<T> {
+        SharedSlice::new(iter.into_iter().collect())
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for SharedSlice<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SharedSlice;
+
+    #[test]
+    fn shares_and_derefs() {
+        let a: SharedSlice<u32> = vec![1, 2, 3].into();
+        let b = a.clone();
+        assert!(SharedSlice::ptr_eq(&a, &b));
+        assert_eq!(&b[..], &[1, 2, 3]);
+        let c: SharedSlice<u32> = (&[1u32, 2, 3][..]).into();
+        assert!(!SharedSlice::ptr_eq(&a, &c));
+        assert_eq!(a[..], c[..]);
+        assert!(SharedSlice::<u32>::default().is_empty());
+        assert_eq!(std::mem::size_of::<SharedSlice<u32>>(), 8);
+    }
+}
