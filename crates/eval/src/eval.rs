@@ -470,23 +470,24 @@ impl EvalState {
     }
 
     fn lookup_with(&mut self, env: &Arc<Env>, depth: u32, name: Symbol, pos: Pos) -> EvalResult<Value> {
-        let mut scope = env.up(depth).cloned();
+        // The chain is walked by reference: a `with` set already evaluated
+        // is searched in place, without reference counting per scope.
+        let mut scope = env.up(depth);
         while let Some(s) = scope {
-            let attrs_value = s.slot(0).cloned().unwrap_or(Value::Null);
-            let attrs = self.force(&attrs_value)?;
-            let Value::Attrs(attrs) = attrs else {
-                return Err(EvalError::eval(format!(
-                    "expected a set but found {}: {}",
-                    attrs.show_type(),
-                    crate::print::show_for_error(&attrs)
-                ))
-                .at(pos));
+            let slot = s.slot(0).unwrap_or(&Value::Null);
+            let found = match slot.forced() {
+                Some(Value::Attrs(attrs)) => attrs.get(name).cloned(),
+                Some(other) => return Err(with_not_a_set(other, pos)),
+                None => match self.force(slot)? {
+                    Value::Attrs(attrs) => attrs.get(name).cloned(),
+                    other => return Err(with_not_a_set(&other, pos)),
+                },
             };
-            if let Some(v) = attrs.get(name) {
-                return Ok(v.clone());
+            if let Some(v) = found {
+                return Ok(v);
             }
             scope = match s.with_outer() {
-                Some(d) => s.up(d).cloned(),
+                Some(d) => s.up(d),
                 None => None,
             };
         }
@@ -798,4 +799,9 @@ fn select_in_place<'v>(base: &'v Value, path: &[Key]) -> Option<(&'v Value, Pos,
         pos = attr.pos;
     }
     Some((cur, pos, path.len()))
+}
+
+/// The error for a `with` whose expression is not a set.
+fn with_not_a_set(v: &Value, pos: Pos) -> EvalError {
+    EvalError::eval(format!("expected a set but found {}: {}", v.show_type(), crate::print::show_for_error(v))).at(pos)
 }
