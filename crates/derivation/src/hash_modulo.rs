@@ -52,10 +52,22 @@ pub enum DrvHashKind {
 /// The hash modulo of a derivation, per output.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DrvHash {
-    /// A hash for each output.
-    pub hashes: BTreeMap<String, Hash>,
+    /// A hash for each output, sorted by output name. (A sorted boxed slice
+    /// rather than a map: an evaluator keeps one of these for every
+    /// derivation it creates, and a map's node is ten times larger.)
+    pub hashes: Box<[(String, Hash)]>,
     /// Whether the hashes can be used to compute output paths.
     pub kind: DrvHashKind,
+}
+
+impl DrvHash {
+    /// The hash of output `name`.
+    pub fn get(&self, name: &str) -> Option<&Hash> {
+        self.hashes
+            .binary_search_by(|(o, _)| o.as_str().cmp(name))
+            .ok()
+            .map(|i| &self.hashes[i].1)
+    }
 }
 
 /// Hash modulo results per input `.drv` path, owned by the caller so they can be reused.
@@ -114,7 +126,7 @@ pub fn hash_derivation_modulo(
     };
     let kind = match drv.kind()? {
         DerivationKind::ContentAddressed { fixed: true } => {
-            let mut hashes = BTreeMap::new();
+            let mut hashes = Vec::new();
             for (name, output) in &drv.outputs {
                 if let DerivationOutput::CaFixed(ca) = output {
                     let path = drv
@@ -127,14 +139,14 @@ pub fn hash_derivation_modulo(
                         ca.hash.to_base16(),
                         store_dir.print_path(&path)
                     );
-                    hashes.insert(
+                    hashes.push((
                         name.clone(),
                         Hash::digest(HashAlgo::Sha256, text.as_bytes()),
-                    );
+                    ));
                 }
             }
             return Ok(DrvHash {
-                hashes,
+                hashes: hashes.into_boxed_slice(),
                 kind: DrvHashKind::Regular,
             });
         }
@@ -158,15 +170,13 @@ pub fn hash_derivation_modulo(
             kind = DrvHashKind::Deferred;
         }
         for output in outputs {
-            let h =
-                input_hash
-                    .hashes
-                    .get(output)
-                    .ok_or_else(|| HashModuloError::MissingOutput {
-                        drv: drv.name.clone(),
-                        input: input_path.to_string(),
-                        output: output.clone(),
-                    })?;
+            let h = input_hash
+                .get(output)
+                .ok_or_else(|| HashModuloError::MissingOutput {
+                    drv: drv.name.clone(),
+                    input: input_path.to_string(),
+                    output: output.clone(),
+                })?;
             inputs
                 .entry(h.to_base16())
                 .or_default()
@@ -262,7 +272,7 @@ pub fn fill_output_paths(
                 return Ok(());
             }
             for name in names {
-                let Some(h) = hash.hashes.get(&name) else {
+                let Some(h) = hash.get(&name) else {
                     continue;
                 };
                 let path = store_dir

@@ -113,7 +113,7 @@ pub use io::{EvalIo, EvalStore, FileIngestion, FileType, PathFilter, ReadOnlySto
 pub use print::{format_float, print_value, PrintStyle};
 pub use source::{Location, Origin, Pos};
 pub use stats::Stats;
-pub use value::{Attr, Attrs, Closure, Context, List, NixPath, NixString, PrimOp, PrimOpFn, SharedSlice, Value};
+pub use value::{Attr, Attrs, Closure, Context, List, NixPath, NixString, PrimOp, PrimOpFn, SharedSlice, StringContext, Value};
 
 use eval::Settings;
 

@@ -13,7 +13,7 @@ use crate::eval::EvalState;
 use crate::print::show_for_error;
 use crate::source::Pos;
 use crate::thunk::Env;
-use crate::value::{Context, ContextExt, NixString, Value};
+use crate::value::{Context, NixString, Value};
 
 /// Options for [`EvalState::coerce_to_string`].
 #[derive(Clone, Copy, Debug)]
@@ -358,13 +358,7 @@ impl EvalState {
     ) -> EvalResult<NixString> {
         let mut ctx = Context::new();
         let s = self.coerce_to_string_for(v, &mut ctx, how, pos, what)?;
-        Ok(match ctx.into_option() {
-            None => NixString::new(s),
-            Some(c) => {
-                let Value::String(ns) = Value::string_with_context(s, *c) else { return Ok(NixString::default()) };
-                Arc::try_unwrap(ns).unwrap_or_else(|a| (*a).clone())
-            }
-        })
+        Ok(NixString::with_context(s, ctx))
     }
 
     /// Like [`EvalState::coerce_to_nix_string`], but a value that is already a

@@ -107,7 +107,7 @@ impl Value {
 
     /// A string value with the given context.
     pub fn string_with_context(text: impl Into<Box<str>>, context: Context) -> Value {
-        Value::String(Arc::new(NixString { text: text.into(), context: context.into_option(), symbol: Default::default() }))
+        Value::String(Arc::new(NixString::with_context(text, context)))
     }
 
     /// A path value.
@@ -222,17 +222,56 @@ impl fmt::Debug for Value {
 /// `!out!/nix/store/….drv` one output).
 pub type Context = BTreeSet<Box<str>>;
 
-/// Helpers for contexts stored as `Option<Box<Context>>`.
+/// A string's context as a string value keeps it: the elements of a
+/// [`Context`], sorted and unique, in one boxed slice. (A `BTreeSet` with one
+/// element allocates a whole node of eleven; a derivation's `drvPath` and
+/// output paths each carry a one-element context, kept for the whole
+/// evaluation.)
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StringContext(Box<[Box<str>]>);
+
+impl StringContext {
+    /// The elements, sorted.
+    pub fn iter(&self) -> std::slice::Iter<'_, Box<str>> {
+        self.0.iter()
+    }
+
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are none (never true for a stored context).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The elements as a [`Context`] to extend.
+    pub fn to_set(&self) -> Context {
+        self.0.iter().cloned().collect()
+    }
+}
+
+impl<'a> IntoIterator for &'a StringContext {
+    type Item = &'a Box<str>;
+    type IntoIter = std::slice::Iter<'a, Box<str>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+/// Helpers for contexts stored as `Option<StringContext>`.
 pub(crate) trait ContextExt {
-    fn into_option(self) -> Option<Box<Context>>;
+    fn into_option(self) -> Option<StringContext>;
 }
 
 impl ContextExt for Context {
-    fn into_option(self) -> Option<Box<Context>> {
+    fn into_option(self) -> Option<StringContext> {
         if self.is_empty() {
             None
         } else {
-            Some(Box::new(self))
+            Some(StringContext(self.into_iter().collect()))
         }
     }
 }
@@ -241,7 +280,7 @@ impl ContextExt for Context {
 #[derive(Clone, Debug, Default)]
 pub struct NixString {
     text: Box<str>,
-    context: Option<Box<Context>>,
+    context: Option<StringContext>,
     /// The string interned as an attribute name, once it has been used as
     /// one (`s.${k}`, `listToAttrs`): later uses skip the symbol table.
     symbol: std::sync::OnceLock<Symbol>,
@@ -259,6 +298,11 @@ impl NixString {
         NixString { text: text.into(), context: None, symbol: Default::default() }
     }
 
+    /// A string with a context.
+    pub fn with_context(text: impl Into<Box<str>>, context: Context) -> NixString {
+        NixString { text: text.into(), context: context.into_option(), symbol: Default::default() }
+    }
+
     /// The text as an attribute name (interned once per string value).
     #[inline]
     pub(crate) fn symbol(&self) -> Symbol {
@@ -271,8 +315,8 @@ impl NixString {
     }
 
     /// The context, if any.
-    pub fn context(&self) -> Option<&Context> {
-        self.context.as_deref()
+    pub fn context(&self) -> Option<&StringContext> {
+        self.context.as_ref()
     }
 
     /// Whether the string has a non-empty context.

@@ -11,7 +11,7 @@ use crate::error::{EvalError, EvalResult};
 use crate::eval::EvalState;
 use crate::ops::Coerce;
 use crate::source::Pos;
-use crate::value::{Attrs, Context, PrimOp, Value};
+use crate::value::{Attrs, Context, PrimOp, StringContext, Value};
 
 pub(crate) static PRIMOPS: &[PrimOp] = &[
     primop!("unsafeDiscardStringContext", 1, discard),
@@ -43,7 +43,7 @@ fn discard_output_dependency(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalRe
 
 fn add_drv_output_dependencies(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let text = Args::new(a, "addDrvOutputDependencies", pos).coerced(s, 0, Coerce::INTERPOLATE)?;
-    let ctx = text.context().cloned().unwrap_or_default();
+    let ctx = text.context().map(StringContext::to_set).unwrap_or_default();
     if ctx.len() != 1 {
         return Err(EvalError::eval(format!(
             "context of string '{}' must have exactly one element, but has {}",
@@ -113,7 +113,7 @@ fn append_context(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value>
     let args = Args::new(a, "appendContext", pos);
     let text = args.string(s, 0)?;
     let extra = args.attrs(s, 1)?;
-    let mut ctx = text.context().cloned().unwrap_or_default();
+    let mut ctx = text.context().map(StringContext::to_set).unwrap_or_default();
     let store_dir = s.store.store_dir().to_string();
     for attr in extra.iter() {
         let path = attr.name.as_str();

@@ -10,7 +10,7 @@ use crate::eval::EvalState;
 use crate::io::{FileIngestion, FileType};
 use crate::ops::{canon_path, Coerce};
 use crate::source::Pos;
-use crate::value::{Attr, Attrs, Context, PrimOp, Value};
+use crate::value::{Attr, Attrs, Context, PrimOp, StringContext, Value};
 
 pub(crate) static PRIMOPS: &[PrimOp] = &[
     primop!("import", 1, import),
@@ -276,7 +276,7 @@ fn base_name_of(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
         return Ok(Value::string(base_name(p)));
     }
     let text = Args::new(a, "baseNameOf", pos).coerced(s, 0, Coerce::PLAIN)?;
-    let ctx = text.context().cloned().unwrap_or_default();
+    let ctx = text.context().map(StringContext::to_set).unwrap_or_default();
     Ok(Value::string_with_context(base_name(text.as_str()), ctx))
 }
 
@@ -286,7 +286,7 @@ fn dir_of(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
         return Ok(Value::path(dir_name(p)));
     }
     let text = Args::new(a, "dirOf", pos).coerced(s, 0, Coerce::PLAIN)?;
-    let ctx = text.context().cloned().unwrap_or_default();
+    let ctx = text.context().map(StringContext::to_set).unwrap_or_default();
     Ok(Value::string_with_context(dir_name(text.as_str()), ctx))
 }
 

@@ -8,7 +8,7 @@ use crate::error::{EvalError, EvalResult};
 use crate::eval::EvalState;
 use crate::ops::Coerce;
 use crate::source::Pos;
-use crate::value::{Context, NixString, PrimOp, Value};
+use crate::value::{Context, NixString, PrimOp, StringContext, Value};
 
 pub(crate) static PRIMOPS: &[PrimOp] = &[
     primop!("toString", 1, to_string),
@@ -61,7 +61,7 @@ fn substring(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let start = usize::try_from(start).unwrap_or(usize::MAX);
     let end = if len < 0 { usize::MAX } else { start.saturating_add(usize::try_from(len).unwrap_or(usize::MAX)) };
     let piece = byte_slice(text.as_str(), start, end);
-    let ctx = text.context().cloned().unwrap_or_default();
+    let ctx = text.context().map(StringContext::to_set).unwrap_or_default();
     Ok(Value::string_with_context(piece, ctx))
 }
 
@@ -110,7 +110,7 @@ fn replace_strings(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value
     let text = args.string(s, 2)?;
     // Replacement strings are forced lazily, once each.
     let mut tos: Vec<Option<NixString>> = vec![None; to.len()];
-    let mut ctx = text.context().cloned().unwrap_or_default();
+    let mut ctx = text.context().map(StringContext::to_set).unwrap_or_default();
     let input = text.as_str();
     let mut out = String::with_capacity(input.len());
     let mut i = 0;
