@@ -69,7 +69,7 @@ impl EvalState {
         } else {
             (env.clone(), self.static_values(a, env, env))
         };
-        let overrides_sym = Symbol::intern("__overrides");
+        let overrides_sym = sym!("__overrides");
         let overrides_index = if a.recursive { a.attrs.iter().position(|x| x.name == overrides_sym) } else { None };
         if let Some(oi) = overrides_index {
             let overrides = values[oi].clone();

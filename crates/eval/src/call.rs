@@ -3,7 +3,6 @@
 
 use triomphe::Arc;
 
-use nixkit_syntax::Symbol;
 
 use crate::compile::LambdaExpr;
 use crate::error::{ErrorKind, EvalError, EvalResult};
@@ -71,7 +70,7 @@ impl EvalState {
                     rest = later;
                 }
                 Value::Attrs(a) => {
-                    let Some(functor) = a.get(Symbol::intern("__functor")).cloned() else {
+                    let Some(functor) = a.get(sym!("__functor")).cloned() else {
                         return Err(not_a_function(&f).at(pos));
                     };
                     let functor = self

@@ -71,6 +71,16 @@
 //! lookups (`NIXKIT_SHOW_STATS=1` on the command line).
 #![forbid(unsafe_code)]
 
+/// The symbol of a constant attribute name (`"__functor"`, `"outPath"`, …),
+/// interned once per process: looking it up again is one atomic load, not
+/// a trip through the symbol table's lock.
+macro_rules! sym {
+    ($text:literal) => {{
+        static SYMBOL: std::sync::OnceLock<nixkit_syntax::Symbol> = std::sync::OnceLock::new();
+        *SYMBOL.get_or_init(|| nixkit_syntax::Symbol::intern($text))
+    }};
+}
+
 mod assert_eq;
 mod attr_set;
 mod shared_slice;

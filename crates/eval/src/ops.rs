@@ -5,7 +5,6 @@ use std::cmp::Ordering;
 use triomphe::Arc;
 
 use nixkit_syntax::ast::BinaryOp;
-use nixkit_syntax::Symbol;
 
 use crate::compile::Expr;
 use crate::error::{EvalError, EvalResult};
@@ -289,13 +288,13 @@ impl EvalState {
                 Ok(())
             }
             Value::Attrs(a) => {
-                if let Some(attr) = a.get_attr(Symbol::intern("__toString")) {
+                if let Some(attr) = a.get_attr(sym!("__toString")) {
                     let (r, at) = self.call_to_string_attr(v, attr)?;
                     return self
                         .nested(|s| s.coerce_into(&r, ctx, how, pos, out, what))
                         .map_err(|e| e.with_frame("while using the result of the `__toString` attribute", at));
                 }
-                if let Some(attr) = a.get_attr(Symbol::intern("outPath")) {
+                if let Some(attr) = a.get_attr(sym!("outPath")) {
                     let (o, at) = (attr.value.clone(), attr.pos);
                     return match self.force(&o) {
                         Ok(o) => self

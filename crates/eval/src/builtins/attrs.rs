@@ -54,9 +54,9 @@ pub(crate) fn pos_value(pos: Pos) -> Value {
     match source::locate(pos) {
         None => Value::Null,
         Some(loc) => Value::attrs(Attrs::from_pairs([
-            (Symbol::intern("file"), Value::string(loc.origin.display())),
-            (Symbol::intern("line"), Value::Int(i64::from(loc.line))),
-            (Symbol::intern("column"), Value::Int(i64::from(loc.column))),
+            (sym!("file"), Value::string(loc.origin.display())),
+            (sym!("line"), Value::Int(i64::from(loc.line))),
+            (sym!("column"), Value::Int(i64::from(loc.column))),
         ])),
     }
 }
@@ -95,8 +95,8 @@ fn remove_attrs(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
 fn list_to_attrs(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let args = Args::new(a, "listToAttrs", pos);
     let list = args.list(s, 0)?;
-    let name_sym = Symbol::intern("name");
-    let value_sym = Symbol::intern("value");
+    let name_sym = sym!("name");
+    let value_sym = sym!("value");
     let mut entries: Vec<Attr> = Vec::with_capacity(list.len());
     for item in list.iter() {
         let item = s

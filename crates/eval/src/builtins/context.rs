@@ -94,15 +94,15 @@ fn get_context(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let entries = infos.into_iter().map(|(p, info)| {
         let mut fields = Vec::new();
         if info.path {
-            fields.push((Symbol::intern("path"), Value::Bool(true)));
+            fields.push((sym!("path"), Value::Bool(true)));
         }
         if info.all_outputs {
-            fields.push((Symbol::intern("allOutputs"), Value::Bool(true)));
+            fields.push((sym!("allOutputs"), Value::Bool(true)));
         }
         if !info.outputs.is_empty() {
             let mut outs = info.outputs;
             outs.sort();
-            fields.push((Symbol::intern("outputs"), Value::list(outs.into_iter().map(Value::string).collect())));
+            fields.push((sym!("outputs"), Value::list(outs.into_iter().map(Value::string).collect())));
         }
         (Symbol::intern(&p), Value::attrs(Attrs::from_pairs(fields)))
     });

@@ -10,7 +10,6 @@ use crate::ops::Coerce;
 use crate::print::{print_value, PrintStyle};
 use crate::source::Pos;
 use crate::value::{Attrs, PrimOp, Value};
-use nixkit_syntax::Symbol;
 
 pub(crate) static PRIMOPS: &[PrimOp] = &[
     primop!("abort", 1, abort),
@@ -55,8 +54,8 @@ fn try_eval(s: &mut EvalState, a: &[Value], _pos: Pos) -> EvalResult<Value> {
         Err(e) => return Err(e),
     };
     Ok(Value::attrs(Attrs::from_pairs([
-        (Symbol::intern("success"), Value::Bool(success)),
-        (Symbol::intern("value"), value),
+        (sym!("success"), Value::Bool(success)),
+        (sym!("value"), value),
     ])))
 }
 

@@ -231,13 +231,13 @@ fn fetch_git_repo(s: &mut EvalState, repo: &str, rev: Option<&str>, name: &str) 
     let path = s.store.add_path(io.as_ref(), &root, name, FileIngestion::Recursive, None).map_err(EvalError::eval)?;
     let nar = Hash::from_digest(HashAlgo::Sha256, &nar).map_err(|e| EvalError::eval(e.to_string()))?;
     Ok(vec![
-        (Symbol::intern("outPath"), store_string(path)),
-        (Symbol::intern("rev"), Value::string(rev.as_str())),
-        (Symbol::intern("shortRev"), Value::string(&rev[..rev.len().min(7)])),
-        (Symbol::intern("revCount"), Value::Int(count)),
-        (Symbol::intern("lastModified"), Value::Int(modified)),
-        (Symbol::intern("narHash"), Value::string(nar.to_sri())),
-        (Symbol::intern("submodules"), Value::Bool(false)),
+        (sym!("outPath"), store_string(path)),
+        (sym!("rev"), Value::string(rev.as_str())),
+        (sym!("shortRev"), Value::string(&rev[..rev.len().min(7)])),
+        (sym!("revCount"), Value::Int(count)),
+        (sym!("lastModified"), Value::Int(modified)),
+        (sym!("narHash"), Value::string(nar.to_sri())),
+        (sym!("submodules"), Value::Bool(false)),
     ])
 }
 
@@ -320,13 +320,13 @@ pub(crate) fn fetch_tree(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult
         "path" => {
             let io = s.io.clone();
             let p = s.store.add_path(io.as_ref(), &url, &name, FileIngestion::Recursive, None).map_err(EvalError::eval);
-            p.map(|p| vec![(Symbol::intern("outPath"), store_string(p))])
+            p.map(|p| vec![(sym!("outPath"), store_string(p))])
         }
         "file" | "tarball" => {
             let file = url.strip_prefix("file://").or_else(|| url.strip_prefix("file:")).map(str::to_string);
             match file {
                 Some(f) if f.starts_with('/') => fetch_file(s, &f, &name, ty == "tarball", hash.as_deref(), &url)
-                    .map(|p| vec![(Symbol::intern("outPath"), store_string(p))]),
+                    .map(|p| vec![(sym!("outPath"), store_string(p))]),
                 Some(_) => Err(EvalError::eval(format!(
                     "{} '{url}' must use an absolute path. The 'file' scheme does not support relative paths.",
                     if ty == "tarball" { "tarball" } else { "file" }

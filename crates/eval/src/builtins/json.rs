@@ -83,13 +83,13 @@ impl EvalState {
                 json_string(&s, out);
             }
             Value::Attrs(a) => {
-                if let Some(attr) = a.get_attr(Symbol::intern("__toString")) {
+                if let Some(attr) = a.get_attr(sym!("__toString")) {
                     let (r, at) = self.call_to_string_attr(&v, attr)?;
                     return self
                         .json_to_string_result(&r, ctx, out, at)
                         .map_err(|e| e.with_frame("while using the result of the `__toString` attribute", at));
                 }
-                if let Some(attr) = a.get_attr(Symbol::intern("outPath")) {
+                if let Some(attr) = a.get_attr(sym!("outPath")) {
                     let (o, at) = (attr.value.clone(), attr.pos);
                     return self
                         .nested(|s| s.value_to_json(&o, ctx, copy_to_store, out, at))

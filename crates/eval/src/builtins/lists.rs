@@ -303,8 +303,8 @@ fn partition(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
         }
     }
     Ok(Value::attrs(Attrs::from_pairs([
-        (Symbol::intern("right"), Value::list(right)),
-        (Symbol::intern("wrong"), Value::list(wrong)),
+        (sym!("right"), Value::list(right)),
+        (sym!("wrong"), Value::list(wrong)),
     ])))
 }
 
@@ -402,7 +402,7 @@ fn generic_closure(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value
     let op = s.force_function(&op, Pos::NONE).map_err(|e| {
         e.with_frame("while evaluating the 'operator' attribute passed as argument to builtins.genericClosure", Pos::NONE)
     })?;
-    let key = Symbol::intern("key");
+    let key = sym!("key");
     let show = |v: &Value| crate::print::show_for_error(v);
     let mut seen = HashSet::new();
     // Keys must be mutually comparable, as CppNix orders them: the first

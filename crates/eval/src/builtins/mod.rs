@@ -137,8 +137,8 @@ impl Globals {
             .iter()
             .map(|(prefix, path)| {
                 Value::attrs(Attrs::from_pairs([
-                    (Symbol::intern("path"), Value::string(path.as_str())),
-                    (Symbol::intern("prefix"), Value::string(prefix.as_str())),
+                    (sym!("path"), Value::string(path.as_str())),
+                    (sym!("prefix"), Value::string(prefix.as_str())),
                 ]))
             })
             .collect();
@@ -156,8 +156,8 @@ impl Globals {
             entries.push((Symbol::intern(name), v));
         }
         if !settings.pure {
-            entries.push((Symbol::intern("currentSystem"), Value::string(settings.current_system.as_str())));
-            entries.push((Symbol::intern("currentTime"), Value::Int(current_time)));
+            entries.push((sym!("currentSystem"), Value::string(settings.current_system.as_str())));
+            entries.push((sym!("currentTime"), Value::Int(current_time)));
         }
         // The embedder's builtins replace any builtin of the same name.
         let mut extra_names = Vec::new();
@@ -168,7 +168,7 @@ impl Globals {
             extra_names.push(name);
         }
         let self_ref = Arc::new(Thunk::empty());
-        entries.push((Symbol::intern("builtins"), Value::Thunk(self_ref.clone())));
+        entries.push((sym!("builtins"), Value::Thunk(self_ref.clone())));
         let builtins = Attrs::from_unsorted(
             entries.iter().map(|(name, value)| Attr { name: *name, value: value.clone(), pos: Pos::NONE }).collect(),
         );

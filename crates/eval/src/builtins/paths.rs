@@ -87,13 +87,13 @@ impl EvalState {
         match v {
             Value::Path(p) => return Ok(p.to_string()),
             Value::Attrs(a) => {
-                if let Some(attr) = a.get_attr(Symbol::intern("__toString")) {
+                if let Some(attr) = a.get_attr(sym!("__toString")) {
                     let (r, at) = self.call_to_string_attr(v, attr)?;
                     return self
                         .nested(|s| s.realise_path(&r, pos))
                         .map_err(|e| e.with_frame("while using the result of the `__toString` attribute", at));
                 }
-                if let Some(attr) = a.get_attr(Symbol::intern("outPath")) {
+                if let Some(attr) = a.get_attr(sym!("outPath")) {
                     let (o, at) = (attr.value.clone(), attr.pos);
                     let o = self.force(&o).map_err(|e| e.with_frame("while evaluating the `outPath` attribute", at))?;
                     return self

@@ -24,8 +24,8 @@ fn convert(v: toml::Value, timestamps: bool) -> Result<Value, String> {
                 return Err("Dates and times are not supported".to_string());
             }
             Value::attrs(Attrs::from_pairs([
-                (Symbol::intern("_type"), Value::string("timestamp")),
-                (Symbol::intern("value"), Value::string(pad_fraction(&d.to_string()))),
+                (sym!("_type"), Value::string("timestamp")),
+                (sym!("value"), Value::string(pad_fraction(&d.to_string()))),
             ]))
         }
         toml::Value::Array(items) => {

@@ -2,7 +2,6 @@
 
 use std::cmp::Ordering;
 
-use nixkit_syntax::Symbol;
 
 use crate::builtins::{primop, Args};
 use crate::error::EvalResult;
@@ -31,8 +30,8 @@ fn parse_drv_name(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value>
     let text = Args::new(a, "parseDrvName", pos).string(s, 0)?;
     let (name, version) = split_drv_name(text.as_str());
     Ok(Value::attrs(Attrs::from_pairs([
-        (Symbol::intern("name"), Value::string(name)),
-        (Symbol::intern("version"), Value::string(version)),
+        (sym!("name"), Value::string(name)),
+        (sym!("version"), Value::string(version)),
     ])))
 }
 

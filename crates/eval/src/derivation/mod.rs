@@ -62,7 +62,7 @@ fn pos_text(pos: Pos) -> String {
 }
 
 pub(crate) fn derivation_strict(s: &mut EvalState, attrs: &Attrs, pos: Pos) -> EvalResult<Value> {
-    let Some(name_attr) = attrs.get_attr(Symbol::intern("name")) else {
+    let Some(name_attr) = attrs.get_attr(sym!("name")) else {
         return Err(EvalError::eval("attribute 'name' missing")
             .with_frame("in the attrset passed as argument to builtins.derivationStrict", Pos::NONE));
     };
@@ -290,7 +290,7 @@ fn finish(s: &mut EvalState, sd: &StoreDir, drv: Derivation) -> EvalResult<Value
     let mut fields = Vec::with_capacity(drv.outputs.len() + 1);
     let mut c = Context::new();
     c.insert(format!("={drv_path_s}").into());
-    fields.push((Symbol::intern("drvPath"), Value::string_with_context(drv_path_s.as_str(), c)));
+    fields.push((sym!("drvPath"), Value::string_with_context(drv_path_s.as_str(), c)));
     for (out, o) in &drv.outputs {
         let path = match o {
             DerivationOutput::InputAddressed { path } => sd.print_path(path),
