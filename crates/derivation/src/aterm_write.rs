@@ -202,6 +202,13 @@ fn raw(out: &mut String, s: &str) {
 /// Writes `s` in quotes, escaping `"`, `\`, newline, carriage return and tab.
 fn escaped(out: &mut String, s: &str) {
     out.push('"');
+    // Most strings need no escaping: two vectorised scans, then one copy.
+    let bytes = s.as_bytes();
+    if memchr::memchr3(b'"', b'\\', b'\n', bytes).is_none() && memchr::memchr2(b'\r', b'\t', bytes).is_none() {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     let mut start = 0;
     for (i, b) in s.bytes().enumerate() {
         let replacement = match b {
