@@ -339,13 +339,22 @@ impl EvalState {
             ExprKind::Undefined(name) => Err(EvalError::eval(format!("undefined variable '{name}'")).at(e.pos)),
             ExprKind::Select { expr, path, default } => self.eval_select(e.pos, expr, path, default.as_ref(), env),
             ExprKind::HasAttr { expr, path } => {
-                let mut v = self.eval_operand(expr, env, "in the argument of '?'")?;
+                let mut holder = None;
+                let mut cur = self.eval_operand_ref(expr, env, "in the argument of '?'", &mut holder)?;
+                let mut owned;
                 for (i, key) in path.iter().enumerate() {
                     let name = self.key_name(key, env)?;
-                    let Value::Attrs(a) = v else { return Ok(Value::Bool(false)) };
+                    let Value::Attrs(a) = cur else { return Ok(Value::Bool(false)) };
                     match a.get(name) {
                         // Only intermediate values are forced.
-                        Some(x) if i + 1 < path.len() => v = self.force(x)?,
+                        Some(x) if i + 1 < path.len() => match x.forced() {
+                            Some(x) => cur = x,
+                            None => {
+                                let next = self.force(x)?;
+                                owned = next;
+                                cur = &owned;
+                            }
+                        },
                         Some(_) => return Ok(Value::Bool(true)),
                         None => return Ok(Value::Bool(false)),
                     }
@@ -467,6 +476,26 @@ impl EvalState {
     /// operand (CppNix's `Expr::eval` with an error context).
     pub(crate) fn eval_operand(&mut self, e: &Expr, env: &Arc<Env>, context: &'static str) -> EvalResult<Value> {
         self.eval(e, env).map_err(|err| err.with_frame(context, e.pos))
+    }
+
+    /// [`EvalState::eval_operand`] for a caller that only reads the value: a
+    /// variable bound to an evaluated value is lent in place (no reference
+    /// counting); anything else is evaluated into `holder` and lent from
+    /// there.
+    pub(crate) fn eval_operand_ref<'a>(
+        &mut self,
+        e: &Expr,
+        env: &'a Arc<Env>,
+        context: &'static str,
+        holder: &'a mut Option<Value>,
+    ) -> EvalResult<&'a Value> {
+        if let ExprKind::Local { depth, slot } = &e.kind {
+            if let Some(v) = env.up(*depth).and_then(|s| s.slot(*slot)).and_then(Value::forced) {
+                return Ok(v);
+            }
+        }
+        let v = self.eval_operand(e, env, context)?;
+        Ok(holder.insert(v))
     }
 
     fn lookup_with(&mut self, env: &Arc<Env>, depth: u32, name: Symbol, pos: Pos) -> EvalResult<Value> {

@@ -173,9 +173,10 @@ impl EvalState {
         let mut s = String::new();
         for (i, part) in parts.iter().enumerate() {
             let at = part_pos.get(i).copied().unwrap_or(part.pos);
-            let v = self.eval_operand(part, env, "in an operand of '+'")?;
+            let mut holder = None;
+            let v = self.eval_operand_ref(part, env, "in an operand of '+'", &mut holder)?;
             if i == 0 && !force_string {
-                kind = match &v {
+                kind = match v {
                     Value::Int(n) => Kind::Int(*n),
                     Value::Float(f) => Kind::Float(*f),
                     Value::Path(p) => {
@@ -188,7 +189,7 @@ impl EvalState {
                     continue;
                 }
             }
-            match (&mut kind, &v) {
+            match (&mut kind, v) {
                 (Kind::Int(n), Value::Int(m)) => {
                     *n = n.checked_add(*m).ok_or_else(|| {
                         EvalError::eval(format!("integer overflow in adding {n} + {m}")).at(at)
