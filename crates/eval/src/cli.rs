@@ -328,12 +328,8 @@ fn run_inner(opts: &EvalCliOptions, env: &CliEnv, ev: &mut Evaluator, stdout: &m
 
 /// Calls a function with the `--arg`s it asks for.
 fn auto_call(ev: &mut Evaluator, v: &Value, args: &Value) -> Result<Value, EvalError> {
-    let v = ev.force(v)?;
-    match &v {
-        Value::Lambda(c) if c.lambda.formals.is_some() => ev.call(&v, std::slice::from_ref(args)),
-        Value::Attrs(a) if a.get_str("__functor").is_some() => ev.call(&v, std::slice::from_ref(args)),
-        _ => Ok(v),
-    }
+    let state = &mut ev.state;
+    crate::eval::with_stack(|| state.auto_call(v, args))
 }
 
 fn select_path(ev: &mut Evaluator, root: &Value, path: &str, args: &Value) -> Result<Value, EvalError> {

@@ -107,11 +107,33 @@ impl Finder<'_> {
 impl EvalState {
     /// Calls a function with the automatic arguments it asks for (`--arg`),
     /// as CppNix's `autoCallFunction` does; other values are returned as is.
+    ///
+    /// A function with formals gets the automatic arguments it names (all
+    /// of them if it has `...`); a set with `__functor` is applied to
+    /// itself and the result auto-called in turn; anything else, including
+    /// a plain `x: …` lambda, is returned as is.
     pub(crate) fn auto_call(&mut self, v: &Value, args: &Value) -> EvalResult<Value> {
         let v = self.force(v)?;
         match &v {
-            Value::Lambda(c) if c.lambda.formals.is_some() => self.call(&v, std::slice::from_ref(args), Pos::NONE),
-            Value::Attrs(a) if a.get_str("__functor").is_some() => self.call(&v, std::slice::from_ref(args), Pos::NONE),
+            Value::Lambda(c) => {
+                let Some(formals) = &c.lambda.formals else { return Ok(v) };
+                let given = self.force_attrs(args, Pos::NONE)?;
+                let passed = if c.lambda.ellipsis {
+                    given
+                } else {
+                    let wanted = given.iter().filter(|a| formals.iter().any(|f| f.name == a.name));
+                    crate::value::Attrs::from_sorted(wanted.cloned().collect())
+                };
+                self.call(&v, &[Value::Attrs(passed)], Pos::NONE)
+            }
+            Value::Attrs(a) => match a.get(sym!("__functor")) {
+                Some(functor) => {
+                    let functor = self.force(functor)?;
+                    let applied = self.call(&functor, std::slice::from_ref(&v), Pos::NONE)?;
+                    self.auto_call(&applied, args)
+                }
+                None => Ok(v),
+            },
             _ => Ok(v),
         }
     }

@@ -100,3 +100,19 @@ fn instantiate_writes_drv_closure_and_roots() {
     assert_eq!(cpp(&["--references", top]), refs);
     assert_eq!(cpp(&["--requisites", top]), requisites);
 }
+
+/// `--arg`s a function does not name are not passed to it (unless it has
+/// `...`), as in CppNix's `autoCallFunction`.
+#[test]
+fn auto_call_passes_only_named_arguments() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |expr: &str| {
+        text(&ok(Command::new(env!("CARGO_BIN_EXE_nixkit")).args([
+            "instantiate", "--eval", "--arg", "unused", "1", "--argstr", "a", "x", "-E", expr,
+        ]).current_dir(dir.path())))
+    };
+    assert_eq!(run("{ a ? 1 }: a"), "\"x\"\n");
+    assert_eq!(run("{ b ? 2 }: b"), "2\n");
+    assert_eq!(run("{ ... }@args: builtins.attrNames args"), "[ \"a\" \"unused\" ]\n");
+    assert_eq!(run("x: 3"), "<LAMBDA>\n");
+}
