@@ -59,14 +59,25 @@ impl EvalState {
                 Value::PrimOpApp(app) => {
                     let op = app.op;
                     let missing = usize::from(op.arity) - app.args.len();
-                    let mut all = app.args.clone();
                     if rest.len() < missing {
+                        let mut all = app.args.clone();
                         all.extend_from_slice(rest);
                         return Ok(Value::PrimOpApp(Arc::new(PrimOpApp { op, args: all })));
                     }
                     let (now, later) = rest.split_at(missing);
-                    all.extend_from_slice(now);
-                    f = self.call_primop(op, &all, pos)?;
+                    let arity = usize::from(op.arity);
+                    f = if arity <= 4 {
+                        // The common arities: the arguments on the stack.
+                        let mut all = [Value::Null, Value::Null, Value::Null, Value::Null];
+                        for (slot, v) in all.iter_mut().zip(app.args.iter().chain(now)) {
+                            *slot = v.clone();
+                        }
+                        self.call_primop(op, &all[..arity], pos)?
+                    } else {
+                        let mut all = app.args.clone();
+                        all.extend_from_slice(now);
+                        self.call_primop(op, &all, pos)?
+                    };
                     rest = later;
                 }
                 Value::Attrs(a) => {
