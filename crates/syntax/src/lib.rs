@@ -33,7 +33,7 @@ mod print;
 mod strings;
 mod symbol;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 pub use bytes::{decode_bytes, encode_bytes, escaped_byte};
 pub use diagnostic::{SourceFile, SourceName};
@@ -79,7 +79,10 @@ impl ParseOptions {
 #[derive(Clone)]
 pub struct Parse {
     green: rowan::GreenNode,
-    text: Arc<str>,
+    /// The source text. The tree is lossless, so unless the text had to be
+    /// kept (see `lower::parse`) it is only rebuilt from the tree when asked
+    /// for: the evaluator keeps its own copy and never asks.
+    text: OnceLock<Arc<str>>,
     expr: ast::Expr,
     errors: Vec<ParseError>,
     lints: Vec<LintWarning>,
@@ -109,12 +112,12 @@ impl Parse {
 
     /// The source text that was parsed.
     pub fn text(&self) -> &Arc<str> {
-        &self.text
+        self.text.get_or_init(|| lower::tree_text(&self.green).into())
     }
 
     /// The parsed text as a [`SourceFile`] under `name`, for locating spans.
     pub fn source(&self, name: SourceName) -> SourceFile {
-        SourceFile::new(name, self.text.clone())
+        SourceFile::new(name, self.text().clone())
     }
 
     /// A debug dump of the lossless syntax tree.

@@ -9,6 +9,7 @@
 //! The table is process-wide, so parsed files and symbols can be shared freely
 //! between evaluators and threads.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -35,6 +36,14 @@ impl Hasher for FxHasher {
         self.0 = (self.0.rotate_left(5) ^ u64::from(n)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
     }
 
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+
     fn write(&mut self, bytes: &[u8]) {
         const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
         let mut chunks = bytes.chunks_exact(8);
@@ -49,7 +58,13 @@ impl Hasher for FxHasher {
     }
 
     fn finish(&self) -> u64 {
-        self.0
+        // A multiplication only carries upward: without a final mix, input
+        // bits that land high in a word (the last bytes of an 8-byte name,
+        // `k1000000` … `k1999999`) never reach the low bits the hash map
+        // takes its bucket from, and such names all collide. Fold the high
+        // half down and multiply once more.
+        let h = (self.0 ^ (self.0 >> 32)).wrapping_mul(0x9e_37_79_b9_7f_4a_7c_15);
+        h ^ (h >> 29)
     }
 }
 
@@ -72,6 +87,36 @@ fn table() -> &'static Table {
         index: Mutex::new(HashMap::with_capacity_and_hasher(4096, FxBuild::default())),
         segments: std::array::from_fn(|_| OnceLock::new()),
     })
+}
+
+/// A name of at most 23 bytes, stored in the key itself: its length, then
+/// its bytes, zero-padded.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct ShortKey([u8; 24]);
+
+impl ShortKey {
+    fn new(text: &str) -> Option<ShortKey> {
+        let b = text.as_bytes();
+        let len = u8::try_from(b.len()).ok().filter(|&l| l < 24)?;
+        let mut key = [0u8; 24];
+        key[0] = len;
+        key[1..=b.len()].copy_from_slice(b);
+        Some(ShortKey(key))
+    }
+}
+
+/// Per-thread text → symbol cache in front of the locked table.
+struct LocalCache {
+    short: HashMap<ShortKey, Symbol, FxBuild>,
+    /// Longer names, keyed by the table's own (leaked) strings.
+    long: HashMap<&'static str, Symbol, FxBuild>,
+}
+
+thread_local! {
+    static LOCAL: RefCell<LocalCache> = RefCell::new(LocalCache {
+        short: HashMap::with_capacity_and_hasher(1024, FxBuild::default()),
+        long: HashMap::default(),
+    });
 }
 
 /// Splits a symbol number into (segment, offset within segment).
@@ -103,6 +148,31 @@ impl Symbol {
         let sym = Symbol(n);
         index.insert(leaked, sym);
         sym
+    }
+
+    /// Like [`Symbol::intern`], through a per-thread cache of symbols already
+    /// interned: a hit takes no lock and touches no shared memory (the parser
+    /// interns every identifier it lowers, mostly names seen before).
+    pub(crate) fn intern_cached(text: &str) -> Symbol {
+        LOCAL
+            .try_with(|cache| {
+                let Ok(mut cache) = cache.try_borrow_mut() else { return Symbol::intern(text) };
+                let LocalCache { short, long } = &mut *cache;
+                match ShortKey::new(text) {
+                    // Most names: the key is compared in place, without
+                    // visiting the (likely cold) interned text.
+                    Some(key) => *short.entry(key).or_insert_with(|| Symbol::intern(text)),
+                    None => {
+                        if let Some(&sym) = long.get(text) {
+                            return sym;
+                        }
+                        let sym = Symbol::intern(text);
+                        long.insert(sym.as_str(), sym);
+                        sym
+                    }
+                }
+            })
+            .unwrap_or_else(|_| Symbol::intern(text))
     }
 
     /// The symbol's text.
@@ -165,10 +235,36 @@ mod tests {
     }
 
     #[test]
+    fn the_thread_cache_agrees_with_the_table() {
+        let names: Vec<String> = (0..20_000).map(|i| format!("c{i}{}", "x".repeat(i % 40))).collect();
+        for _ in 0..2 {
+            for n in &names {
+                assert_eq!(Symbol::intern_cached(n), Symbol::intern(n), "{n}");
+            }
+        }
+        assert_eq!(Symbol::intern_cached(""), Symbol::intern(""));
+    }
+
+    #[test]
     fn many_symbols_resolve() {
         let syms: Vec<_> = (0..5000).map(|i| Symbol::intern(&format!("s{i}"))).collect();
         for (i, s) in syms.iter().enumerate() {
             assert_eq!(s.as_str(), format!("s{i}"));
         }
+    }
+
+    /// Names that differ only in the high bytes of a word must not share
+    /// buckets: a million 8-byte names intern in linear time.
+    #[test]
+    fn eight_byte_names_spread_over_buckets() {
+        use std::hash::BuildHasher;
+        let build = super::FxBuild::default();
+        let mut low = std::collections::HashSet::new();
+        for i in 1_000_000..1_004_096u32 {
+            let name = format!("k{i}");
+            low.insert(build.hash_one(name.as_str()) & 0xfff);
+        }
+        // 4,096 names over 4,096 buckets: most buckets must be hit.
+        assert!(low.len() > 2_000, "only {} distinct low-bit values", low.len());
     }
 }

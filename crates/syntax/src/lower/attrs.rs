@@ -6,7 +6,6 @@ use rnix::SyntaxKind::*;
 
 use super::green::Node;
 
-use super::expr::var;
 use super::{node_span, Lowerer};
 use crate::ast::*;
 use crate::error::ParseErrorKind;
@@ -19,7 +18,8 @@ struct Builder {
     recursive: bool,
     span: Span,
     attrs: Vec<Entry>,
-    index: FxHashMap<Symbol, usize>,
+    /// Name → position in `attrs`, built once the set outgrows a linear scan.
+    index: Option<FxHashMap<Symbol, usize>>,
     dynamic: Vec<DynamicAttr>,
     inherit_from: Vec<Expr>,
 }
@@ -43,7 +43,7 @@ impl Builder {
             recursive,
             span,
             attrs: Vec::new(),
-            index: FxHashMap::default(),
+            index: None,
             dynamic: Vec::new(),
             inherit_from: Vec::new(),
         }
@@ -51,9 +51,9 @@ impl Builder {
 
     fn from_attrs(a: Attrs, span: Span) -> Builder {
         let mut b = Builder::new(a.recursive, span);
+        b.attrs.reserve(a.attrs.len());
         for def in a.attrs {
-            b.index.insert(def.name, b.attrs.len());
-            b.attrs.push(Entry { name: def.name, pos: def.name_span, kind: def.kind, value: Val::Expr(def.value) });
+            b.push(Entry { name: def.name, pos: def.name_span, kind: def.kind, value: Val::Expr(def.value) });
         }
         b.dynamic = a.dynamic;
         b.inherit_from = a.inherit_from;
@@ -78,6 +78,35 @@ impl Builder {
             })
             .collect();
         Attrs { recursive: self.recursive, attrs, dynamic: self.dynamic, inherit_from: self.inherit_from }
+    }
+
+    /// Sets with at most this many attributes are searched linearly.
+    const LINEAR: usize = 8;
+
+    /// The position of the attribute `name`.
+    fn find(&self, name: Symbol) -> Option<usize> {
+        match &self.index {
+            Some(index) => index.get(&name).copied(),
+            None => self.attrs.iter().position(|e| e.name == name),
+        }
+    }
+
+    /// Appends an attribute whose name is not yet in the set.
+    fn push(&mut self, entry: Entry) {
+        let idx = self.attrs.len();
+        match &mut self.index {
+            Some(index) => {
+                index.insert(entry.name, idx);
+            }
+            None if idx >= Self::LINEAR => {
+                let mut index = FxHashMap::with_capacity_and_hasher(2 * idx + 2, Default::default());
+                index.extend(self.attrs.iter().enumerate().map(|(i, e)| (e.name, i)));
+                index.insert(entry.name, idx);
+                self.index = Some(index);
+            }
+            None => {}
+        }
+        self.attrs.push(entry);
     }
 
     /// The nested builder for entry `idx`, if that entry is a plain attribute set.
@@ -107,10 +136,20 @@ impl Lowerer<'_> {
     /// Lowers the bindings directly under `node`.
     pub(crate) fn bindings(&mut self, node: &Node<'_>, recursive: bool, is_let: bool) -> Attrs {
         let mut b = Builder::new(recursive, node_span(node));
+        // One entry per binding and inherited name, unless paths merge.
+        let entries: usize = node
+            .children()
+            .map(|c| match c.kind() {
+                NODE_ATTRPATH_VALUE => 1,
+                NODE_INHERIT => c.children().count(),
+                _ => 0,
+            })
+            .sum();
+        b.attrs.reserve_exact(entries);
         for child in node.children() {
             match child.kind() {
                 NODE_ATTRPATH_VALUE => self.binding(&mut b, &child),
-                NODE_INHERIT => self.inherit(&mut b, &child),
+                NODE_INHERIT => self.inherit(&mut b, &child, recursive),
                 _ => {}
             }
         }
@@ -124,13 +163,17 @@ impl Lowerer<'_> {
     fn binding(&mut self, b: &mut Builder, node: &Node<'_>) {
         let mut kids = node.children();
         let (Some(path_node), Some(value_node)) = (kids.next(), kids.next()) else { return };
-        let path = self.attrpath(&path_node);
+        // Paths of bindings are only needed until the value is placed:
+        // their vectors are recycled.
+        let mut path = self.path_pool.pop().unwrap_or_default();
+        self.attrpath_into(&path_node, &mut path);
         let value = self.expr(&value_node);
-        if path.is_empty() {
-            return;
+        if !path.is_empty() {
+            let pos = node_span(&path_node);
+            self.add_attr(b, &path, value, pos);
         }
-        let pos = node_span(&path_node);
-        self.add_attr(b, &path, value, pos);
+        path.clear();
+        self.path_pool.push(path);
     }
 
     fn add_attr(&mut self, b: &mut Builder, path: &[AttrName], value: Expr, pos: Span) {
@@ -139,17 +182,21 @@ impl Lowerer<'_> {
         for (i, name) in prefix.iter().enumerate() {
             match name {
                 AttrName::Static(sym, _) => {
-                    let idx = match cur.index.get(sym) {
-                        Some(&idx) => idx,
+                    let idx = match cur.find(*sym) {
+                        Some(idx) => idx,
                         None => {
                             let idx = cur.attrs.len();
-                            cur.index.insert(*sym, idx);
                             let nested = Builder::new(false, pos);
-                            cur.attrs.push(Entry { name: *sym, pos, kind: AttrKind::Plain, value: Val::Nested(Box::new(nested)) });
+                            cur.push(Entry { name: *sym, pos, kind: AttrKind::Plain, value: Val::Nested(Box::new(nested)) });
                             idx
                         }
                     };
                     let prev = cur.attrs[idx].pos;
+                    if matches!(cur.attrs[idx].value, Val::Expr(_)) {
+                        // Extending a set written out (or a duplicate): resolve
+                        // the finished tree instead.
+                        self.resolved = false;
+                    }
                     match cur.nested_mut(idx) {
                         Some(next) => cur = next,
                         None => {
@@ -169,17 +216,27 @@ impl Lowerer<'_> {
         }
         match last {
             AttrName::Static(sym, _) => {
-                let mut full: Vec<AttrName> = path.to_vec();
-                self.insert_attr(cur, &mut full, *sym, AttrKind::Plain, value, pos);
+                self.insert_attr(cur, path, &mut Vec::new(), *sym, AttrKind::Plain, value, pos);
             }
             AttrName::Dynamic(e) => cur.dynamic.push(DynamicAttr { name: e.clone(), value, span: pos }),
         }
     }
 
     /// Inserts one attribute, merging attribute-set literals into an existing
-    /// attribute set of the same name; `path` (ending in `name`) is for errors.
-    fn insert_attr(&mut self, b: &mut Builder, path: &mut Vec<AttrName>, name: Symbol, kind: AttrKind, mut value: Expr, pos: Span) {
-        let Some(&idx) = b.index.get(&name) else {
+    /// attribute set of the same name; `path` then `nested` (ending in `name`)
+    /// is its full path, for errors.
+    #[allow(clippy::too_many_arguments)]
+    fn insert_attr(
+        &mut self,
+        b: &mut Builder,
+        path: &[AttrName],
+        nested: &mut Vec<AttrName>,
+        name: Symbol,
+        kind: AttrKind,
+        mut value: Expr,
+        pos: Span,
+    ) {
+        let Some(idx) = b.find(name) else {
             // Like CppNix, `f = a: b: …` names the curried lambdas too.
             let mut e = &mut value;
             while let ExprKind::Lambda(l) = &mut e.kind {
@@ -188,15 +245,17 @@ impl Lowerer<'_> {
                 }
                 e = &mut l.body;
             }
-            b.index.insert(name, b.attrs.len());
-            b.attrs.push(Entry { name, pos, kind, value: Val::Expr(value) });
+            b.push(Entry { name, pos, kind, value: Val::Expr(value) });
             return;
         };
+        // Merging sets (or a duplicate): resolve the finished tree instead.
+        self.resolved = false;
         let prev = b.attrs[idx].pos;
         let incoming_is_attrs = kind == AttrKind::Plain && matches!(value.kind, ExprKind::Attrs(_));
         let target = if incoming_is_attrs { b.nested_mut(idx) } else { None };
         let (Some(target), ExprKind::Attrs(incoming)) = (target, value.kind) else {
-            self.dup_attr(attr_path_string(path), pos, prev);
+            let full: Vec<AttrName> = path.iter().chain(nested.iter()).cloned().collect();
+            self.dup_attr(attr_path_string(&full), pos, prev);
             return;
         };
         let offset = target.inherit_from.len() as u32;
@@ -205,9 +264,9 @@ impl Lowerer<'_> {
             if def.kind == AttrKind::InheritedFrom {
                 shift_inherit_from(&mut def.value, offset);
             }
-            path.push(AttrName::Static(def.name, def.name_span));
-            self.insert_attr(target, path, def.name, def.kind, def.value, def.name_span);
-            path.pop();
+            nested.push(AttrName::Static(def.name, def.name_span));
+            self.insert_attr(target, path, nested, def.name, def.kind, def.value, def.name_span);
+            nested.pop();
         }
         target.dynamic.extend(incoming.dynamic);
         target.inherit_from.extend(incoming.inherit_from);
@@ -218,7 +277,9 @@ impl Lowerer<'_> {
         self.error(ParseErrorKind::DuplicateAttr { path, line, col }, Span::new(pos.start, pos.start));
     }
 
-    fn inherit(&mut self, b: &mut Builder, node: &Node<'_>) {
+    /// `inherit` names; `scoped` when the bindings have their own scope
+    /// (`let`, `rec`), which `inherit x` looks past.
+    fn inherit(&mut self, b: &mut Builder, node: &Node<'_>, scoped: bool) {
         let mut from_index = None;
         for child in node.children() {
             if child.kind() == NODE_INHERIT_FROM {
@@ -235,21 +296,20 @@ impl Lowerer<'_> {
                     continue;
                 }
             };
-            if let Some(&idx) = b.index.get(&name) {
+            if let Some(idx) = b.find(name) {
                 let prev = b.attrs[idx].pos;
                 self.dup_attr(name.as_str().to_owned(), span, prev);
                 continue;
             }
             let (kind, value) = match from_index {
-                None => (AttrKind::Inherited, var(name.as_str(), span)),
+                None => (AttrKind::Inherited, self.var_expr(name, span, usize::from(scoped))),
                 Some(k) => {
                     let subject = Expr { span, kind: ExprKind::InheritFrom(k) };
                     let select = Select { expr: subject, path: vec![AttrName::Static(name, span)], default: None };
                     (AttrKind::InheritedFrom, Expr { span, kind: ExprKind::Select(Box::new(select)) })
                 }
             };
-            b.index.insert(name, b.attrs.len());
-            b.attrs.push(Entry { name, pos: span, kind, value: Val::Expr(value) });
+            b.push(Entry { name, pos: span, kind, value: Val::Expr(value) });
         }
     }
 }

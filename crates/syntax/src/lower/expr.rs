@@ -4,23 +4,37 @@ use rnix::SyntaxKind::*;
 
 use super::green::Node;
 
-use super::{child_token, node_span, token_span, Lowerer, MAX_DEPTH};
+use super::{child_token, node_span, token_span, Lowerer, MAX_DEPTH, STACK_CHECK_LEVELS};
 use crate::ast::*;
 use crate::error::{LintKind, LintWarning, ParseErrorKind};
 use crate::paths;
 use crate::strings::{self, Piece, Stripped};
 use crate::Symbol;
 
-pub(crate) fn var(name: &str, span: Span) -> Expr {
-    Expr {
-        span,
-        kind: ExprKind::Var(Var { name: Symbol::intern(name), resolution: Resolution::Global }),
-    }
-}
 
 
 fn call(fun: Expr, args: Vec<Expr>, pos: Span, span: Span) -> Expr {
     Expr { span, kind: ExprKind::Call(Box::new(Call { fun, args, pos })) }
+}
+
+/// The first `N` child nodes of `node`, in one pass.
+fn first_nodes<'g, const N: usize>(node: &Node<'g>) -> [Option<Node<'g>>; N] {
+    let mut out = [None; N];
+    for (slot, child) in out.iter_mut().zip(node.children()) {
+        *slot = Some(child);
+    }
+    out
+}
+
+/// Arguments of the application chain `f a b …` whose outermost node is `node`.
+fn apply_chain_len(node: &Node<'_>) -> usize {
+    let mut n = 1;
+    let mut cur = node.children().next();
+    while let Some(c) = cur.filter(|c| c.kind() == NODE_APPLY) {
+        n += 1;
+        cur = c.children().next();
+    }
+    n
 }
 
 fn error_expr(span: Span) -> Expr {
@@ -28,13 +42,28 @@ fn error_expr(span: Span) -> Expr {
 }
 
 impl<'a> Lowerer<'a> {
-    /// Interns the text of an identifier node, through the per-file cache.
+    /// Interns the text of an identifier node: once per distinct token of
+    /// the tree, then through the per-thread cache.
     pub(crate) fn ident_symbol(&mut self, node: &Node<'_>) -> Symbol {
-        let r = node.text_range();
-        // Identifier bytes are the same in the text rnix saw and in ours.
-        match self.text.get(usize::from(r.start())..usize::from(r.end())) {
-            Some(name) => *self.symbols.entry(name).or_insert_with(|| Symbol::intern(name)),
-            None => Symbol::intern(&node.text().to_string()),
+        match node.children_with_tokens().next() {
+            // The usual shape: the node is its identifier token.
+            Some(rowan::NodeOrToken::Token(t)) if t.text_range() == node.text_range() => {
+                let key = t.identity();
+                if let Some(&sym) = self.token_symbols.get(&key) {
+                    return sym;
+                }
+                let sym = Symbol::intern_cached(t.text());
+                self.token_symbols.insert(key, sym);
+                sym
+            }
+            _ => {
+                let r = node.text_range();
+                // Identifier bytes are the same in the text rnix saw and in ours.
+                match self.text.get(usize::from(r.start())..usize::from(r.end())) {
+                    Some(name) => Symbol::intern_cached(name),
+                    None => Symbol::intern_cached(&node.text()),
+                }
+            }
         }
     }
 
@@ -47,11 +76,30 @@ impl<'a> Lowerer<'a> {
             }
             error_expr(node_span(node))
         } else {
-            // Deep (but bounded) trees must not depend on the caller's stack size.
-            stacker::maybe_grow(64 * 1024, 1024 * 1024, || self.expr_inner(node))
+            // Deep (but bounded) trees must not depend on the caller's stack
+            // size. A level takes under 2 KiB of stack, so checking every
+            // few levels stays far inside the red zone.
+            if self.depth % STACK_CHECK_LEVELS == 0 {
+                stacker::maybe_grow(64 * 1024, 1024 * 1024, || self.expr_inner(node))
+            } else {
+                self.expr_inner(node)
+            }
         };
         self.depth -= 1;
         e
+    }
+
+    /// A variable for a builtin that desugaring calls.
+    fn builtin_var(&mut self, name: &str, span: Span) -> Expr {
+        self.var_expr(Symbol::intern_cached(name), span, 0)
+    }
+
+    /// Lowers `node`, or makes an Error node at `span` if it is missing.
+    fn expr_or_error(&mut self, node: Option<Node<'_>>, span: Span) -> Expr {
+        match node {
+            Some(n) => self.expr(&n),
+            None => error_expr(span),
+        }
     }
 
     /// Lowers the `n`th expression child of `node` (an Error node if missing).
@@ -67,10 +115,10 @@ impl<'a> Lowerer<'a> {
         match node.kind() {
             NODE_PAREN | NODE_ROOT => self.nth_expr(node, 0),
             NODE_LITERAL => self.literal(node),
-            NODE_IDENT => Expr {
-                span,
-                kind: ExprKind::Var(Var { name: self.ident_symbol(node), resolution: Resolution::Global }),
-            },
+            NODE_IDENT => {
+                let name = self.ident_symbol(node);
+                self.var_expr(name, span, 0)
+            }
             NODE_CUR_POS => Expr { span, kind: ExprKind::CurPos },
             NODE_STRING => self.string(node),
             NODE_PATH_ABS | NODE_PATH_REL => self.path(node),
@@ -78,48 +126,79 @@ impl<'a> Lowerer<'a> {
             NODE_PATH_SEARCH => {
                 let text = node.text().to_string();
                 let inner = text.trim_start_matches('<').trim_end_matches('>');
-                let args = vec![
-                    var("__nixPath", span),
-                    Expr { span, kind: ExprKind::Str(inner.into()) },
-                ];
-                call(var("__findFile", span), args, span, span)
+                let fun = self.builtin_var("__findFile", span);
+                let args = vec![self.builtin_var("__nixPath", span), Expr { span, kind: ExprKind::Str(inner.into()) }];
+                call(fun, args, span, span)
             }
             NODE_LIST => {
-                let items: Vec<Expr> = node
-                    .children()
-                    .map(|c| {
-                        self.cursed_or_lint(&c, true);
-                        self.expr(&c)
-                    })
-                    .collect();
+                let mut items = Vec::with_capacity(node.children().count());
+                for c in node.children() {
+                    self.cursed_or_lint(&c, true);
+                    items.push(self.expr(&c));
+                }
                 Expr { span, kind: ExprKind::List(items.into_boxed_slice()) }
             }
             NODE_ATTR_SET => {
-                let recursive = child_token(node, |k| k == TOKEN_REC).is_some();
+                // `rec` can only come before the `{`.
+                let recursive = node
+                    .children_with_tokens()
+                    .filter_map(|e| e.into_token())
+                    .take_while(|t| t.kind() != TOKEN_L_BRACE)
+                    .any(|t| t.kind() == TOKEN_REC);
+                if recursive {
+                    let names = self.binding_names(node);
+                    self.scopes.push_slots(names);
+                }
                 let attrs = self.bindings(node, recursive, false);
+                if recursive {
+                    self.close_scope(attrs.attrs.iter().map(|d| d.name));
+                }
                 Expr { span, kind: ExprKind::Attrs(Box::new(attrs)) }
             }
             NODE_LET_IN => {
+                let names = self.binding_names(node);
+                self.scopes.push_slots(names);
                 let attrs = self.bindings(node, true, true);
                 let body = match node.children().last() {
                     Some(b) if !matches!(b.kind(), NODE_ATTRPATH_VALUE | NODE_INHERIT) => self.expr(&b),
                     _ => error_expr(span),
                 };
+                self.close_scope(attrs.attrs.iter().map(|d| d.name));
                 Expr { span, kind: ExprKind::Let(Box::new(Let { attrs, body })) }
             }
             NODE_LEGACY_LET => {
+                let names = self.binding_names(node);
+                self.scopes.push_slots(names);
                 let attrs = self.bindings(node, true, false);
+                self.close_scope(attrs.attrs.iter().map(|d| d.name));
                 let set = Expr { span, kind: ExprKind::Attrs(Box::new(attrs)) };
                 let path = vec![AttrName::Static(Symbol::intern("body"), span)];
                 Expr { span, kind: ExprKind::Select(Box::new(Select { expr: set, path, default: None })) }
             }
             NODE_LAMBDA => self.lambda(node),
             NODE_APPLY => {
-                if let Some(arg) = node.children().nth(1) {
-                    self.cursed_or_lint(&arg, true);
+                let mut kids = node.children();
+                let (fun_node, arg_node) = (kids.next(), kids.next());
+                if let Some(arg) = &arg_node {
+                    self.cursed_or_lint(arg, true);
                 }
-                let fun = self.nth_expr(node, 0);
-                let arg = self.nth_expr(node, 1);
+                let innermost = !matches!(&fun_node, Some(f) if f.kind() == NODE_APPLY);
+                let capacity = if innermost {
+                    std::mem::take(&mut self.call_args).max(1)
+                } else {
+                    if self.call_args == 0 {
+                        self.call_args = apply_chain_len(node);
+                    }
+                    0
+                };
+                let fun = match fun_node {
+                    Some(f) => self.expr(&f),
+                    None => error_expr(span),
+                };
+                let arg = match arg_node {
+                    Some(a) => self.expr(&a),
+                    None => error_expr(span),
+                };
                 match fun.kind {
                     ExprKind::Call(mut c) => {
                         c.args.push(arg);
@@ -127,7 +206,9 @@ impl<'a> Lowerer<'a> {
                     }
                     kind => {
                         let fun = Expr { span: fun.span, kind };
-                        call(fun, vec![arg], Span::new(span.start, span.start), span)
+                        let mut args = Vec::with_capacity(capacity);
+                        args.push(arg);
+                        call(fun, args, Span::new(span.start, span.start), span)
                     }
                 }
             }
@@ -162,31 +243,39 @@ impl<'a> Lowerer<'a> {
                 Expr { span, kind: ExprKind::HasAttr(Box::new(HasAttr { expr, path })) }
             }
             NODE_UNARY_OP => {
-                let operand = self.nth_expr(node, 0);
                 if child_token(node, |k| k == TOKEN_INVERT).is_some() {
+                    let operand = self.nth_expr(node, 0);
                     Expr { span, kind: ExprKind::Not(Box::new(operand)) }
                 } else {
                     let pos = Span::new(span.start, span.start);
+                    let fun = self.builtin_var("__sub", pos);
+                    let operand = self.nth_expr(node, 0);
                     let zero = Expr { span: pos, kind: ExprKind::Int(0) };
-                    call(var("__sub", pos), vec![zero, operand], pos, span)
+                    call(fun, vec![zero, operand], pos, span)
                 }
             }
             NODE_BIN_OP => self.binary(node),
             NODE_IF_ELSE => {
-                let cond = self.nth_expr(node, 0);
-                let then_ = self.nth_expr(node, 1);
-                let else_ = self.nth_expr(node, 2);
+                let [c, t, e] = first_nodes(node);
+                let cond = self.expr_or_error(c, span);
+                let then_ = self.expr_or_error(t, span);
+                let else_ = self.expr_or_error(e, span);
                 Expr { span, kind: ExprKind::If(Box::new(If { cond, then_, else_ })) }
             }
             NODE_ASSERT => {
-                let cond = self.nth_expr(node, 0);
-                let body = self.nth_expr(node, 1);
+                let [c, b] = first_nodes(node);
+                let cond = self.expr_or_error(c, span);
+                let body = self.expr_or_error(b, span);
                 Expr { span, kind: ExprKind::Assert(Box::new(Assert { cond, body })) }
             }
             NODE_WITH => {
-                let env = self.nth_expr(node, 0);
-                let body = self.nth_expr(node, 1);
-                Expr { span, kind: ExprKind::With(Box::new(With { env, body, outer_with: None })) }
+                let [e, b] = first_nodes(node);
+                let env = self.expr_or_error(e, span);
+                let outer_with = self.scopes.outer_with();
+                self.scopes.push_with();
+                let body = self.expr_or_error(b, span);
+                self.scopes.pop();
+                Expr { span, kind: ExprKind::With(Box::new(With { env, body, outer_with })) }
             }
             _ => error_expr(span),
         }
@@ -219,9 +308,42 @@ impl<'a> Lowerer<'a> {
         }
     }
 
+    /// The body of a `"..."` string that lexes to itself: no interpolation,
+    /// escape, `$`, CR or NUL (most strings; they skip the re-lexing).
+    pub(crate) fn plain_string_body(&self, node: &Node<'_>) -> Option<&'a str> {
+        let mut kids = node.children_with_tokens();
+        let open = kids.next()?.into_token()?;
+        if open.text() != "\"" {
+            return None;
+        }
+        let body_start = usize::from(open.text_range().end());
+        let mut body_end = body_start;
+        let mut closed = false;
+        for k in kids {
+            let t = k.into_token()?;
+            if closed {
+                return None;
+            }
+            match t.kind() {
+                TOKEN_STRING_CONTENT => body_end = usize::from(t.text_range().end()),
+                TOKEN_STRING_END => closed = true,
+                _ => return None,
+            }
+        }
+        let raw = self.text.get(body_start..body_end).filter(|_| closed)?;
+        let b = raw.as_bytes();
+        if memchr::memchr3(b'\\', b'$', b'\r', b).is_some() || memchr::memchr(0, b).is_some() {
+            return None;
+        }
+        Some(raw)
+    }
+
     /// Lowers a `"..."` or `''...''` string node.
     pub(crate) fn string(&mut self, node: &Node<'_>) -> Expr {
         let span = node_span(node);
+        if let Some(body) = self.plain_string_body(node) {
+            return Expr { span, kind: ExprKind::Str(body.into()) };
+        }
         let Some(pieces) = self.string_pieces(node) else { return error_expr(span) };
         let indented = node.first_token().is_some_and(|t| t.text() == "''");
         let stripped: Vec<Stripped> = if indented {
@@ -436,13 +558,26 @@ impl<'a> Lowerer<'a> {
             return error_expr(span);
         };
         let op_span = token_span(&op);
-        let lhs = self.nth_expr(node, 0);
-        let rhs = self.nth_expr(node, 1);
+        // The function of a desugared operator (made first, as the walk
+        // resolving a finished tree would meet it first).
+        let fun = match op.kind() {
+            TOKEN_SUB => Some(self.builtin_var("__sub", op_span)),
+            TOKEN_MUL => Some(self.builtin_var("__mul", op_span)),
+            TOKEN_DIV => Some(self.builtin_var("__div", op_span)),
+            TOKEN_LESS | TOKEN_MORE | TOKEN_LESS_OR_EQ | TOKEN_MORE_OR_EQ => Some(self.builtin_var("__lessThan", op_span)),
+            _ => None,
+        };
+        let [l, r] = first_nodes(node);
+        let lhs = self.expr_or_error(l, span);
+        let rhs = self.expr_or_error(r, span);
         let bin = |op: BinaryOp, lhs: Expr, rhs: Expr| Expr {
             span,
             kind: ExprKind::Binary(Box::new(Binary { op, op_span, lhs, rhs })),
         };
-        let builtin = |name: &str, a: Expr, b: Expr| call(var(name, op_span), vec![a, b], op_span, span);
+        let builtin = |a: Expr, b: Expr| match fun {
+            Some(f) => call(f, vec![a, b], op_span, span),
+            None => error_expr(span),
+        };
         let not = |e: Expr| Expr { span, kind: ExprKind::Not(Box::new(e)) };
         match op.kind() {
             TOKEN_CONCAT => bin(BinaryOp::ConcatLists, lhs, rhs),
@@ -453,11 +588,11 @@ impl<'a> Lowerer<'a> {
             TOKEN_OR_OR => bin(BinaryOp::Or, lhs, rhs),
             TOKEN_IMPLICATION => bin(BinaryOp::Impl, lhs, rhs),
             TOKEN_ADD => {
-                let start = |n: usize| {
-                    let at = node.children().nth(n).map_or(span.start, |c| u32::from(c.text_range().start()));
+                let start = |n: Option<Node<'_>>| {
+                    let at = n.map_or(span.start, |c| u32::from(c.text_range().start()));
                     Span::new(at, at)
                 };
-                let part_pos = vec![start(0), start(1)];
+                let part_pos = vec![start(l), start(r)];
                 Expr {
                     span,
                     kind: ExprKind::ConcatStrings(Box::new(ConcatStrings {
@@ -468,13 +603,10 @@ impl<'a> Lowerer<'a> {
                     })),
                 }
             }
-            TOKEN_SUB => builtin("__sub", lhs, rhs),
-            TOKEN_MUL => builtin("__mul", lhs, rhs),
-            TOKEN_DIV => builtin("__div", lhs, rhs),
-            TOKEN_LESS => builtin("__lessThan", lhs, rhs),
-            TOKEN_MORE => builtin("__lessThan", rhs, lhs),
-            TOKEN_LESS_OR_EQ => not(builtin("__lessThan", rhs, lhs)),
-            TOKEN_MORE_OR_EQ => not(builtin("__lessThan", lhs, rhs)),
+            TOKEN_SUB | TOKEN_MUL | TOKEN_DIV | TOKEN_LESS => builtin(lhs, rhs),
+            TOKEN_MORE => builtin(rhs, lhs),
+            TOKEN_LESS_OR_EQ => not(builtin(rhs, lhs)),
+            TOKEN_MORE_OR_EQ => not(builtin(lhs, rhs)),
             TOKEN_PIPE_LEFT | TOKEN_PIPE_RIGHT => {
                 self.error(ParseErrorKind::ExperimentalFeature("pipe-operators".into()), op_span);
                 error_expr(span)
@@ -489,6 +621,8 @@ impl<'a> Lowerer<'a> {
         let mut formals = None;
         let mut children = node.children();
         let param = children.next();
+        let names = self.lambda_names(param.as_ref());
+        self.scopes.push_slots(names);
         let body = match children.next() {
             Some(b) => self.expr(&b),
             None => error_expr(span),
@@ -512,6 +646,8 @@ impl<'a> Lowerer<'a> {
             }
             _ => {}
         }
+        let entries = formals.iter().flat_map(|f: &Formals| f.entries.iter().map(|e| e.name));
+        self.close_scope(arg.map(|(a, _)| a).into_iter().chain(entries));
         Expr { span, kind: ExprKind::Lambda(Box::new(Lambda { arg, formals, body, name: None })) }
     }
 
@@ -545,7 +681,17 @@ impl<'a> Lowerer<'a> {
 
     /// Lowers an attribute path.
     pub(crate) fn attrpath(&mut self, node: &Node<'_>) -> Vec<AttrName> {
-        node.children().map(|c| self.attr_name(&c)).collect()
+        let mut path = Vec::with_capacity(node.children().count());
+        self.attrpath_into(node, &mut path);
+        path
+    }
+
+    /// Lowers an attribute path, appending to `out`.
+    pub(crate) fn attrpath_into(&mut self, node: &Node<'_>, out: &mut Vec<AttrName>) {
+        for c in node.children() {
+            let name = self.attr_name(&c);
+            out.push(name);
+        }
     }
 
     /// Lowers one attribute name: identifiers and interpolation-free strings
@@ -561,12 +707,15 @@ impl<'a> Lowerer<'a> {
                 self.error(ParseErrorKind::Syntax { found, expected }, Span::new(span.start, span.start));
                 self.string(node)
             }
-            NODE_STRING => self.string(node),
+            NODE_STRING => match self.plain_string_body(node) {
+                Some(body) => return AttrName::Static(Symbol::intern_cached(body), span),
+                None => self.string(node),
+            },
             NODE_DYNAMIC => self.nth_expr(node, 0),
             _ => self.expr(node),
         };
         match e.kind {
-            ExprKind::Str(s) => AttrName::Static(Symbol::intern(&s), span),
+            ExprKind::Str(s) => AttrName::Static(Symbol::intern_cached(&s), span),
             kind => AttrName::Dynamic(Expr { span: e.span, kind }),
         }
     }

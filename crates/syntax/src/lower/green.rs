@@ -119,6 +119,13 @@ impl<'g> Token<'g> {
         self.green.text()
     }
 
+    /// The token's identity: rowan stores each distinct token (kind and
+    /// text) of a tree once, so equal identifiers mostly share it. Only
+    /// meaningful while the tree is alive.
+    pub(crate) fn identity(&self) -> usize {
+        std::ptr::from_ref::<GreenTokenData>(self.green) as usize
+    }
+
     pub(crate) fn text_range(&self) -> TextRange {
         range(self.offset, self.green.text_len())
     }

@@ -1,7 +1,17 @@
 //! Variable resolution: binds every [`Var`] to a scope slot, a `with` lookup
 //! or a global, and reports undefined variables as CppNix does at parse time.
+//!
+//! Lowering resolves variables as it creates them, keeping the scopes of the
+//! enclosing constructs in [`Scopes`] (the names of a `let` or `rec` set are
+//! read ahead from its bindings). Where that cannot give the answer a
+//! separate walk over the finished tree would (attribute sets merged into one
+//! another, names it could not read ahead), lowering says so and
+//! [`resolve`] does that walk instead.
 
+use rnix::SyntaxKind::*;
 
+use super::green::Node;
+use super::Lowerer;
 use crate::ast::*;
 use crate::error::{ParseError, ParseErrorKind};
 use crate::symbol::FxHashMap;
@@ -33,19 +43,105 @@ impl Scope {
     }
 }
 
+/// The scopes enclosing an expression, innermost last.
+#[derive(Default)]
+pub(crate) struct Scopes {
+    stack: Vec<Scope>,
+    /// Name vectors of closed scopes, empty, for reuse.
+    spare: Vec<Vec<Symbol>>,
+}
+
+impl Scopes {
+    /// An empty vector for the names of a scope.
+    pub(crate) fn names(&mut self) -> Vec<Symbol> {
+        self.spare.pop().unwrap_or_default()
+    }
+
+    pub(crate) fn push_slots(&mut self, names: Vec<Symbol>) {
+        self.stack.push(Scope::slots(names));
+    }
+
+    pub(crate) fn push_with(&mut self) {
+        self.stack.push(Scope::With);
+    }
+
+    pub(crate) fn pop(&mut self) {
+        self.stack.pop();
+    }
+
+    /// Pops the innermost scope, saying whether its names are `names`.
+    fn pop_matching(&mut self, mut names: impl Iterator<Item = Symbol>) -> bool {
+        match self.stack.pop() {
+            Some(Scope::Slots { names: mut have, .. }) => {
+                let same = have.iter().all(|&h| names.next() == Some(h)) && names.next().is_none();
+                have.clear();
+                self.spare.push(have);
+                same
+            }
+            _ => false,
+        }
+    }
+
+    /// Where `name` is bound, looking past the innermost `skip` scopes;
+    /// `None` if it is undefined.
+    fn lookup(&self, name: Symbol, skip: usize, globals: &Globals) -> Option<Resolution> {
+        let mut innermost_with = None;
+        let visible = &self.stack[..self.stack.len().saturating_sub(skip)];
+        for (depth, scope) in visible.iter().rev().enumerate() {
+            if let Some(slot) = scope.find(name) {
+                return Some(Resolution::Local { depth: depth as u32, slot });
+            }
+            if matches!(scope, Scope::With) && innermost_with.is_none() {
+                innermost_with = Some(depth as u32);
+            }
+        }
+        if globals.contains(name) {
+            Some(Resolution::Global)
+        } else {
+            innermost_with.map(|depth| Resolution::With { depth })
+        }
+    }
+
+    /// [`With::outer_with`] of a `with` opened here.
+    pub(crate) fn outer_with(&self) -> Option<u32> {
+        self.stack.iter().rev().position(|s| matches!(s, Scope::With)).map(|p| p as u32 + 1)
+    }
+}
+
+fn undefined(name: Symbol, span: Span) -> ParseError {
+    ParseError { kind: ParseErrorKind::UndefinedVariable(name.as_str().to_owned()), span }
+}
+
 struct Resolver<'a> {
     scopes: Vec<Scope>,
     globals: &'a Globals,
     errors: &'a mut Vec<ParseError>,
+    /// Nesting of the walk, for stack checks.
+    depth: u32,
+    /// Only put the tree back as lowering without resolution leaves it.
+    clear: bool,
 }
 
+/// Resolves every variable of `expr` (overriding what lowering found).
 pub(crate) fn resolve(expr: &mut Expr, globals: &Globals, errors: &mut Vec<ParseError>) {
-    let mut r = Resolver { scopes: Vec::new(), globals, errors };
+    let mut r = Resolver { scopes: Vec::new(), globals, errors, depth: 0, clear: false };
+    r.expr(expr);
+}
+
+/// Undoes lowering's resolution: variables global, no `with` chains (as in
+/// the tree of a parse with errors, which is not resolved).
+pub(crate) fn unresolve(expr: &mut Expr, globals: &Globals) {
+    let mut errors = Vec::new();
+    let mut r = Resolver { scopes: Vec::new(), globals, errors: &mut errors, depth: 0, clear: true };
     r.expr(expr);
 }
 
 impl Resolver<'_> {
     fn lookup(&mut self, var: &mut Var, span: Span) {
+        if self.clear {
+            var.resolution = Resolution::Global;
+            return;
+        }
         let mut innermost_with = None;
         for (depth, scope) in self.scopes.iter().rev().enumerate() {
             if let Some(slot) = scope.find(var.name) {
@@ -61,10 +157,8 @@ impl Resolver<'_> {
         } else if let Some(depth) = innermost_with {
             var.resolution = Resolution::With { depth };
         } else {
-            self.errors.push(ParseError {
-                kind: ParseErrorKind::UndefinedVariable(var.name.as_str().to_owned()),
-                span,
-            });
+            var.resolution = Resolution::Global;
+            self.errors.push(undefined(var.name, span));
         }
     }
 
@@ -100,7 +194,13 @@ impl Resolver<'_> {
     }
 
     fn expr(&mut self, expr: &mut Expr) {
-        stacker::maybe_grow(64 * 1024, 1024 * 1024, || self.expr_inner(expr));
+        self.depth += 1;
+        if self.depth % super::STACK_CHECK_LEVELS == 0 {
+            stacker::maybe_grow(64 * 1024, 1024 * 1024, || self.expr_inner(expr));
+        } else {
+            self.expr_inner(expr);
+        }
+        self.depth -= 1;
     }
 
     fn expr_inner(&mut self, expr: &mut Expr) {
@@ -177,7 +277,8 @@ impl Resolver<'_> {
                     .iter()
                     .rev()
                     .position(|s| matches!(s, Scope::With))
-                    .map(|p| p as u32 + 1);
+                    .map(|p| p as u32 + 1)
+                    .filter(|_| !self.clear);
                 self.scopes.push(Scope::With);
                 self.expr(&mut w.body);
                 self.scopes.pop();
@@ -201,6 +302,107 @@ impl Resolver<'_> {
                     self.expr(p);
                 }
             }
+        }
+    }
+}
+
+impl Lowerer<'_> {
+    /// A variable, resolved in the current scopes past the innermost `skip`.
+    pub(crate) fn var_expr(&mut self, name: Symbol, span: Span, skip: usize) -> Expr {
+        let resolution = match self.scopes.lookup(name, skip, &self.options.globals) {
+            Some(r) => r,
+            None => {
+                self.undefined.push(undefined(name, span));
+                Resolution::Global
+            }
+        };
+        Expr { span, kind: ExprKind::Var(Var { name, resolution }) }
+    }
+
+    /// The name of an attribute-path element if it is a plain identifier or
+    /// string (other static names are left to the check in [`Self::close_scope`]).
+    fn plain_name(&mut self, node: &Node<'_>) -> Option<Symbol> {
+        match node.kind() {
+            NODE_IDENT => Some(self.ident_symbol(node)),
+            NODE_STRING => self.plain_string_body(node).map(Symbol::intern_cached),
+            _ => None,
+        }
+    }
+
+    /// The slot names of the `let` or `rec` bindings under `node`, read
+    /// ahead: first attribute names in order of first appearance.
+    pub(crate) fn binding_names(&mut self, node: &Node<'_>) -> Vec<Symbol> {
+        let mut names = self.scopes.names();
+        let mut seen: Option<FxHashMap<Symbol, ()>> = None;
+        let mut add = |names: &mut Vec<Symbol>, n: Symbol| {
+            let new = match &mut seen {
+                Some(set) => set.insert(n, ()).is_none(),
+                None => !names.contains(&n),
+            };
+            if new {
+                names.push(n);
+                if seen.is_none() && names.len() > 16 {
+                    seen = Some(names.iter().map(|&n| (n, ())).collect());
+                }
+            }
+        };
+        for child in node.children() {
+            match child.kind() {
+                NODE_ATTRPATH_VALUE => {
+                    let mut kids = child.children();
+                    let (Some(path), Some(_)) = (kids.next(), kids.next()) else { continue };
+                    if let Some(n) = path.children().next().and_then(|first| self.plain_name(&first)) {
+                        add(&mut names, n);
+                    }
+                }
+                NODE_INHERIT => {
+                    for c in child.children().filter(|c| c.kind() != NODE_INHERIT_FROM) {
+                        if let Some(n) = self.plain_name(&c) {
+                            add(&mut names, n);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        names
+    }
+
+    /// The slot names of a lambda with parameter `param`, read ahead.
+    pub(crate) fn lambda_names(&mut self, param: Option<&Node<'_>>) -> Vec<Symbol> {
+        let mut names = self.scopes.names();
+        match param {
+            Some(p) if p.kind() == NODE_IDENT_PARAM => {
+                if let Some(id) = p.children().next() {
+                    names.push(self.ident_symbol(&id));
+                }
+            }
+            Some(p) if p.kind() == NODE_PATTERN => {
+                let mut bind = None;
+                for c in p.children() {
+                    let first = c.children().next();
+                    match (c.kind(), first) {
+                        (NODE_PAT_ENTRY, Some(id)) => names.push(self.ident_symbol(&id)),
+                        (NODE_PAT_BIND, Some(id)) => bind = Some(self.ident_symbol(&id)),
+                        _ => {}
+                    }
+                }
+                if let Some(b) = bind {
+                    names.insert(0, b);
+                }
+            }
+            _ => {}
+        }
+        names
+    }
+
+    /// Closes the innermost scope, now that its construct is lowered and has
+    /// the slot names `actual`: if they differ from the names read ahead, the
+    /// variables inside were resolved against the wrong names and the tree
+    /// must be resolved again as a whole.
+    pub(crate) fn close_scope(&mut self, actual: impl Iterator<Item = Symbol>) {
+        if !self.scopes.pop_matching(actual) {
+            self.resolved = false;
         }
     }
 }

@@ -1,0 +1,588 @@
+//! The linear prescan that rejects hostile input (nesting that would
+//! exhaust the stack, token runs that would take quadratic time) before rnix
+//! sees it.
+
+use crate::error::{ParseError, ParseErrorKind};
+
+use super::{span_at, MAX_DEPTH};
+
+/// Deepest bracket nesting accepted (rnix recurses once per level).
+const MAX_NESTING: usize = 1000;
+/// Longest run of prefix operators (`-`, `!`), which rnix parses recursively.
+const MAX_PREFIX_RUN: usize = 1000;
+/// Most terms (words, literals, operators) in one expression at one
+/// nesting level: an operator or application chain nests one tree level per
+/// term, in rnix's parser (right-associative operators recurse) and in the
+/// syntax tree.
+const MAX_TERMS: usize = 2 * MAX_DEPTH as usize;
+/// Longest run of characters that may form a path or URI. rnix's tokenizer
+/// (like CppNix's flex lexer) rescans such a run for every token inside it,
+/// so a huge run without separators (`1+1+1+...`) would take quadratic time.
+const MAX_PATHLIKE_RUN: usize = 16 * 1024;
+
+/// Bytes that may continue a path or URI token, as a lookup table. (`'` and
+/// `*`, which URIs may also contain, are left out: `''` opens a string and
+/// `/*` a comment, and the run limit only needs to be approximate.)
+const PATHLIKE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = (i as u8).is_ascii_alphanumeric();
+        i += 1;
+    }
+    let extra = b"/_.+-%?:@&=$,!~";
+    let mut j = 0;
+    while j < extra.len() {
+        t[extra[j] as usize] = true;
+        j += 1;
+    }
+    t
+};
+
+/// Rejects input whose nesting would exhaust the stack or take quadratic
+/// time in rnix, before rnix sees it. A linear scan that knows just enough
+/// of the lexical grammar (strings, comments, interpolation) to find code.
+///
+/// Most input is shown harmless by [`certainly_safe`], which only stops at
+/// the few bytes that change the lexical state; the exact scan (which finds
+/// the offending place) runs only when that cannot tell.
+pub(crate) fn prescan(text: &str) -> Option<ParseError> {
+    let b = text.as_bytes();
+    // Every limit takes more bytes than this to exceed.
+    if b.len() <= MAX_NESTING.min(MAX_PREFIX_RUN) || certainly_safe(b) {
+        return None;
+    }
+    exact(b)
+}
+
+/// Bytes where the quick scan stops in code: those that change the lexical
+/// state, brackets, `;` (which ends a run of terms) and `*` (of `/*`). None
+/// of them can be part of a path-like run.
+const STOP: [bool; 256] = {
+    let mut t = [false; 256];
+    let stops = b"\"'#;*()[]{}";
+    let mut j = 0;
+    while j < stops.len() {
+        t[stops[j] as usize] = true;
+        j += 1;
+    }
+    t
+};
+
+/// An open bracket or interpolation in [`certainly_safe`]: the mode to
+/// return to, and the enclosing level's state when it opened.
+struct Level {
+    back: Mode,
+    /// Where the enclosing level's current run of terms started.
+    seg_start: usize,
+    /// Bytes of that run inside brackets already closed.
+    nested: usize,
+    /// Where this bracket opened.
+    open_at: usize,
+}
+
+/// Whether [`exact`] certainly finds nothing. Tracks the lexical state and
+/// the nesting exactly as it does, and bounds the rest from above: a
+/// prefix-operator run and a path-like run lie within one stretch of code
+/// without [`STOP`] bytes, and the terms of a level between two `;` are
+/// fewer than its own bytes there (not counting nested brackets).
+fn certainly_safe(b: &[u8]) -> bool {
+    let n = b.len();
+    let mut stack: Vec<Level> = Vec::new();
+    let mut seg_start = 0usize;
+    let mut nested = 0usize;
+    let mut mode = Mode::Code;
+    let mut i = 0;
+    while i < n {
+        match mode {
+            Mode::Code => {
+                let start = i;
+                // Four bytes a step while none of them stops the scan.
+                while let Some(w) = b.get(i..i + 4) {
+                    if STOP[w[0] as usize] | STOP[w[1] as usize] | STOP[w[2] as usize] | STOP[w[3] as usize] {
+                        break;
+                    }
+                    i += 4;
+                }
+                while i < n && !STOP[b[i] as usize] {
+                    i += 1;
+                }
+                if i - start > MAX_PREFIX_RUN {
+                    return false;
+                }
+                let Some(&c) = b.get(i) else { break };
+                match c {
+                    b'"' => mode = Mode::Dq,
+                    b'\'' if b.get(i + 1) == Some(&b'\'') => {
+                        mode = Mode::Ind;
+                        i += 1;
+                    }
+                    b'#' => {
+                        i += memchr::memchr(b'\n', &b[i..]).unwrap_or(n - i);
+                        continue;
+                    }
+                    // `/*` right after a path-like run (the `/` ends it).
+                    b'*' if i > start && b[i - 1] == b'/' => {
+                        i = skip_block_comment(b, i - 1);
+                        continue;
+                    }
+                    b';' => {
+                        if (i - seg_start).saturating_sub(nested) > MAX_TERMS {
+                            return false;
+                        }
+                        seg_start = i + 1;
+                        nested = 0;
+                    }
+                    b'(' | b'[' | b'{' => {
+                        stack.push(Level { back: Mode::Code, seg_start, nested, open_at: i });
+                        if stack.len() > MAX_NESTING {
+                            return false;
+                        }
+                        seg_start = i + 1;
+                        nested = 0;
+                    }
+                    b')' | b']' | b'}' => {
+                        if let Some(level) = stack.pop() {
+                            if (i - seg_start).saturating_sub(nested) > MAX_TERMS {
+                                return false;
+                            }
+                            mode = level.back;
+                            seg_start = level.seg_start;
+                            nested = level.nested + (i + 1 - level.open_at);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Mode::Dq => match b[i] {
+                b'\\' => i += 1,
+                b'"' => mode = Mode::Code,
+                b'$' if b.get(i + 1) == Some(&b'{') => {
+                    stack.push(Level { back: Mode::Dq, seg_start, nested, open_at: i });
+                    if stack.len() > MAX_NESTING {
+                        return false;
+                    }
+                    seg_start = i + 2;
+                    nested = 0;
+                    mode = Mode::Code;
+                    i += 1;
+                }
+                _ => {
+                    i += 1;
+                    i += memchr::memchr3(b'\\', b'"', b'$', &b[i..]).unwrap_or(n - i);
+                    continue;
+                }
+            },
+            Mode::Ind => match b[i] {
+                b'\'' if b.get(i + 1) == Some(&b'\'') => match b.get(i + 2) {
+                    Some(b'$') | Some(b'\'') => i += 2,
+                    Some(b'\\') => i += 3,
+                    _ => {
+                        mode = Mode::Code;
+                        i += 1;
+                    }
+                },
+                b'$' if b.get(i + 1) == Some(&b'{') => {
+                    stack.push(Level { back: Mode::Ind, seg_start, nested, open_at: i });
+                    if stack.len() > MAX_NESTING {
+                        return false;
+                    }
+                    seg_start = i + 2;
+                    nested = 0;
+                    mode = Mode::Code;
+                    i += 1;
+                }
+                _ => {
+                    i += 1;
+                    i += memchr::memchr2(b'\'', b'$', &b[i..]).unwrap_or(n - i);
+                    continue;
+                }
+            },
+        }
+        i += 1;
+    }
+    // The levels still open at the end: the innermost runs to the end, each
+    // enclosing one up to where the next opened.
+    let innermost = n.saturating_sub(seg_start).saturating_sub(nested) <= MAX_TERMS;
+    innermost && stack.iter().all(|l| l.open_at.saturating_sub(l.seg_start).saturating_sub(l.nested) <= MAX_TERMS)
+}
+
+/// The scan proper: the first limit exceeded, and where.
+///
+/// The state of the innermost bracket (its term count, whether it is a
+/// list) is kept in locals and saved on the stack only when a bracket opens.
+fn exact(b: &[u8]) -> Option<ParseError> {
+    // Each open bracket or interpolation: the byte that opened it, the mode
+    // to return to, and the enclosing level's term count.
+    let mut stack: Vec<(u8, Mode, usize)> = Vec::new();
+    // Terms at the current level, and whether it is a list.
+    let mut terms = 0usize;
+    let mut in_list = false;
+    let mut mode = Mode::Code;
+    let mut prefix = 0usize;
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        match mode {
+            Mode::Code => {
+                if PATHLIKE[c as usize] {
+                    let start = i;
+                    i += 1;
+                    while i < b.len() && PATHLIKE[b[i] as usize] {
+                        i += 1;
+                    }
+                    let run = &b[start..i];
+                    if run.len() > MAX_PATHLIKE_RUN {
+                        return Some(ParseError { kind: ParseErrorKind::TokenRunTooLong, span: span_at(start) });
+                    }
+                    if matches!(c, b'-' | b'!') && run.iter().all(|&x| x == b'-' || x == b'!') {
+                        prefix += run.len();
+                        if prefix > MAX_PREFIX_RUN {
+                            return Some(too_deep(start));
+                        }
+                    } else {
+                        prefix = 0;
+                    }
+                    if !in_list {
+                        terms += 1;
+                        if terms > MAX_TERMS {
+                            return Some(too_deep(start));
+                        }
+                    }
+                    // A comment may start right after the run: `a/* ... */`.
+                    if b.get(i) == Some(&b'*') && b[i - 1] == b'/' {
+                        i = skip_block_comment(b, i - 1);
+                    }
+                    continue;
+                }
+                match c {
+                    // White space (indentation) in one tight loop.
+                    b' ' | b'\t' | b'\n' | b'\r' => {
+                        i += 1;
+                        while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
+                            i += 1;
+                        }
+                        continue;
+                    }
+                    b'#' => {
+                        prefix = 0;
+                        i += memchr::memchr(b'\n', &b[i..]).unwrap_or(b.len() - i);
+                        continue;
+                    }
+                    b'"' => mode = Mode::Dq,
+                    b'\'' if b.get(i + 1) == Some(&b'\'') => {
+                        mode = Mode::Ind;
+                        i += 1;
+                    }
+                    b';' | b',' => terms = 0,
+                    b'<' | b'>' | b'|' | b'*' if !in_list => {
+                        terms += 1;
+                        if terms > MAX_TERMS {
+                            return Some(too_deep(i));
+                        }
+                    }
+                    b'(' | b'[' | b'{' => {
+                        stack.push((c, Mode::Code, terms));
+                        if stack.len() > MAX_NESTING {
+                            return Some(too_deep(i));
+                        }
+                        terms = 0;
+                        in_list = c == b'[';
+                    }
+                    b')' | b']' | b'}' => {
+                        if let Some((_, back, outer)) = stack.pop() {
+                            mode = back;
+                            terms = outer;
+                            in_list = stack.last().is_some_and(|&(open, _, _)| open == b'[');
+                        }
+                    }
+                    _ => {}
+                }
+                prefix = 0;
+            }
+            Mode::Dq => match c {
+                b'\\' => i += 1,
+                b'"' => mode = Mode::Code,
+                b'$' if b.get(i + 1) == Some(&b'{') => {
+                    stack.push((b'$', Mode::Dq, terms));
+                    if stack.len() > MAX_NESTING {
+                        return Some(too_deep(i));
+                    }
+                    terms = 0;
+                    in_list = false;
+                    mode = Mode::Code;
+                    i += 1;
+                }
+                // Skip ordinary string bytes in one go.
+                _ => {
+                    i += 1;
+                    i += memchr::memchr3(b'\\', b'"', b'$', &b[i..]).unwrap_or(b.len() - i);
+                    continue;
+                }
+            },
+            Mode::Ind => match c {
+                b'\'' if b.get(i + 1) == Some(&b'\'') => match b.get(i + 2) {
+                    Some(b'$') | Some(b'\'') => i += 2,
+                    Some(b'\\') => i += 3,
+                    _ => {
+                        mode = Mode::Code;
+                        i += 1;
+                    }
+                },
+                b'$' if b.get(i + 1) == Some(&b'{') => {
+                    stack.push((b'$', Mode::Ind, terms));
+                    if stack.len() > MAX_NESTING {
+                        return Some(too_deep(i));
+                    }
+                    terms = 0;
+                    in_list = false;
+                    mode = Mode::Code;
+                    i += 1;
+                }
+                _ => {
+                    i += 1;
+                    i += memchr::memchr2(b'\'', b'$', &b[i..]).unwrap_or(b.len() - i);
+                    continue;
+                }
+            },
+        }
+        i += 1;
+    }
+    None
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Code,
+    Dq,
+    Ind,
+}
+
+/// The offset just past the `*/` closing the comment opened at `at`.
+pub(super) fn skip_block_comment(b: &[u8], at: usize) -> usize {
+    match memchr::memmem::find(b.get(at + 2..).unwrap_or(&[]), b"*/") {
+        Some(p) => at + 2 + p + 2,
+        None => b.len(),
+    }
+}
+
+pub(super) fn too_deep(at: usize) -> ParseError {
+    ParseError { kind: ParseErrorKind::TooDeep, span: span_at(at) }
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The straightforward scan the optimised one must agree with.
+    mod reference {
+        use super::super::*;
+
+        /// Rejects input whose nesting would exhaust the stack or take quadratic
+        /// time in rnix, before rnix sees it. A linear scan that knows just enough
+        /// of the lexical grammar (strings, comments, interpolation) to find code.
+        pub(super) fn prescan(text: &str) -> Option<ParseError> {
+            #[derive(Clone, Copy, PartialEq)]
+            enum Mode {
+                Code,
+                Dq,
+                Ind,
+            }
+            let b = text.as_bytes();
+            // Each open bracket or interpolation, and the mode to return to.
+            let mut stack: Vec<(u8, Mode)> = Vec::new();
+            // Terms at each nesting level (index 0 is the top level).
+            let mut terms: Vec<usize> = vec![0];
+            let mut mode = Mode::Code;
+            let mut prefix = 0usize;
+            let mut i = 0;
+            while i < b.len() {
+                let c = b[i];
+                match mode {
+                    Mode::Code if PATHLIKE[c as usize] => {
+                        let start = i;
+                        while i < b.len() && PATHLIKE[b[i] as usize] {
+                            i += 1;
+                        }
+                        let run = &b[start..i];
+                        if run.len() > MAX_PATHLIKE_RUN {
+                            return Some(ParseError { kind: ParseErrorKind::TokenRunTooLong, span: span_at(start) });
+                        }
+                        if run.iter().all(|&x| x == b'-' || x == b'!') {
+                            prefix += run.len();
+                            if prefix > MAX_PREFIX_RUN {
+                                return Some(too_deep(start));
+                            }
+                        } else {
+                            prefix = 0;
+                        }
+                        let in_list = stack.last().is_some_and(|(open, _)| *open == b'[');
+                        if !in_list {
+                            if let Some(t) = terms.last_mut() {
+                                *t += 1;
+                                if *t > MAX_TERMS {
+                                    return Some(too_deep(start));
+                                }
+                            }
+                        }
+                        // A comment may start right after the run: `a/* ... */`.
+                        if b.get(i) == Some(&b'*') && run.last() == Some(&b'/') {
+                            i = skip_block_comment(b, i - 1);
+                        }
+                        continue;
+                    }
+                    // Runs of white space (indentation) in one tight loop.
+                    Mode::Code if matches!(c, b' ' | b'\t' | b'\n' | b'\r') => {
+                        i += b[i..].iter().position(|&x| !matches!(x, b' ' | b'\t' | b'\n' | b'\r')).unwrap_or(b.len() - i);
+                        continue;
+                    }
+                    Mode::Code => {
+                        prefix = 0;
+                        match c {
+                            b'#' => {
+                                i += memchr::memchr(b'\n', &b[i..]).unwrap_or(b.len() - i);
+                                continue;
+                            }
+                            b'"' => mode = Mode::Dq,
+                            b'\'' if b.get(i + 1) == Some(&b'\'') => {
+                                mode = Mode::Ind;
+                                i += 1;
+                            }
+                            b';' | b',' => {
+                                if let Some(t) = terms.last_mut() {
+                                    *t = 0;
+                                }
+                            }
+                            b'<' | b'>' | b'|' | b'*' => {
+                                let in_list = stack.last().is_some_and(|(open, _)| *open == b'[');
+                                if let (false, Some(t)) = (in_list, terms.last_mut()) {
+                                    *t += 1;
+                                    if *t > MAX_TERMS {
+                                        return Some(too_deep(i));
+                                    }
+                                }
+                            }
+                            b'(' | b'[' | b'{' => {
+                                stack.push((c, Mode::Code));
+                                terms.push(0);
+                                if stack.len() > MAX_NESTING {
+                                    return Some(too_deep(i));
+                                }
+                            }
+                            b')' | b']' | b'}' => {
+                                if let Some((_, back)) = stack.pop() {
+                                    mode = back;
+                                    terms.pop();
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                    // Skip ordinary string bytes in one go.
+                    Mode::Dq if !matches!(c, b'\\' | b'"' | b'$') => {
+                        i += memchr::memchr3(b'\\', b'"', b'$', &b[i..]).unwrap_or(b.len() - i);
+                        continue;
+                    }
+                    Mode::Ind if !matches!(c, b'\'' | b'$') => {
+                        i += memchr::memchr2(b'\'', b'$', &b[i..]).unwrap_or(b.len() - i);
+                        continue;
+                    }
+                    Mode::Dq => match c {
+                        b'\\' => i += 1,
+                        b'"' => mode = Mode::Code,
+                        b'$' if b.get(i + 1) == Some(&b'{') => {
+                            terms.push(0);
+                            stack.push((b'$', Mode::Dq));
+                            if stack.len() > MAX_NESTING {
+                                return Some(too_deep(i));
+                            }
+                            mode = Mode::Code;
+                            i += 1;
+                        }
+                        _ => {}
+                    },
+                    Mode::Ind => match c {
+                        b'\'' if b.get(i + 1) == Some(&b'\'') => match b.get(i + 2) {
+                            Some(b'$') | Some(b'\'') => i += 2,
+                            Some(b'\\') => i += 3,
+                            _ => {
+                                mode = Mode::Code;
+                                i += 1;
+                            }
+                        },
+                        b'$' if b.get(i + 1) == Some(&b'{') => {
+                            terms.push(0);
+                            stack.push((b'$', Mode::Ind));
+                            if stack.len() > MAX_NESTING {
+                                return Some(too_deep(i));
+                            }
+                            mode = Mode::Code;
+                            i += 1;
+                        }
+                        _ => {}
+                    },
+                }
+                i += 1;
+            }
+            None
+        }
+    }
+
+    /// A small deterministic generator (xorshift).
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+    }
+
+    fn check(text: &str) {
+        assert_eq!(prescan(text), reference::prescan(text), "{text:?}");
+    }
+
+    #[test]
+    fn agrees_with_the_reference_scan() {
+        // Pieces that exercise every state: strings, indented strings,
+        // escapes, interpolation, comments, brackets, operators, prefixes.
+        let pieces = [
+            "a", "x-y", "-", "!", "- ", "!-", " ", "\n", "\t", "#c\n", "/*c*/", "a/*c*/", "/", "*", "\"", "\"s\"", "\\",
+            "\\\"", "''", "'''", "''$", "''\\", "'", "$", "${", "}", "(", ")", "[", "]", "{", ";", ",", "<", ">", "|",
+            "1.5", "./p", "~", "@", "?", "\r", "é", "a = b;\n  ", "{ x = f y; }", "(g z)", " [ 1 2 ] ", "/* c */",
+            "a/*c*/*", "*/", "\"${x}\"", "''${y}''", "inherit x;", "x: y", " - ",
+        ];
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let (mut safe, mut errors) = (0, 0);
+        for round in 0..3000 {
+            // Mostly inputs past the quick size check, some past the limits on terms.
+            let n = if round % 10 == 0 { 8000 + (rng.next() % 12000) as usize } else { 1000 + (rng.next() % 3000) as usize };
+            let mut s = String::new();
+            while s.len() < n {
+                // Long runs of one piece reach the limits.
+                let p = pieces[(rng.next() % pieces.len() as u64) as usize];
+                let reps = if rng.next() % 8 == 0 { 1 + (rng.next() % 1200) as usize } else { 1 };
+                for _ in 0..reps {
+                    s.push_str(p);
+                }
+            }
+            check(&s);
+            safe += usize::from(certainly_safe(s.as_bytes()));
+            errors += usize::from(prescan(&s).is_some());
+        }
+        // Both the quick path and the exact scan (finding errors or not) ran.
+        assert!(safe > 300 && errors > 50 && safe + errors < 3000, "{safe} {errors}");
+        for deep in ["(".repeat(1001), "[".repeat(1001), "${".repeat(1001), "-".repeat(1001), "!-".repeat(600)] {
+            check(&deep);
+            check(&format!("\"{deep}"));
+            check(&format!("''{deep}"));
+        }
+        check(&"a ".repeat(8001));
+        check(&("[ ".repeat(500) + &"a ".repeat(9000)));
+        check(&"a+".repeat(9000));
+        check(&"x".repeat(MAX_PATHLIKE_RUN + 1));
+    }
+}
