@@ -14,6 +14,30 @@ use crate::thunk::{Env, Thunk};
 use crate::value::{Closure, PrimOpApp, Value};
 
 impl EvalState {
+    /// [`EvalState::call`] with one argument given by value: a lambda's
+    /// scope takes it over (no reference count up and down for a copy).
+    #[inline]
+    pub(crate) fn call1(&mut self, f: &Value, arg: Value, pos: Pos) -> EvalResult<Value> {
+        if let Value::Lambda(c) = f {
+            return self.call_lambda(&c.lambda, &c.env, arg, pos);
+        }
+        self.call(f, std::slice::from_ref(&arg), pos)
+    }
+
+    /// [`EvalState::call`] with two arguments given by value (see
+    /// [`EvalState::call1`]).
+    #[inline]
+    pub(crate) fn call2(&mut self, f: &Value, a: Value, b: Value, pos: Pos) -> EvalResult<Value> {
+        if let Value::Lambda(c) = f {
+            if let (None, crate::compile::ExprKind::Lambda(inner)) = (&c.lambda.formals, &c.lambda.body.kind) {
+                if inner.formals.is_none() {
+                    return self.call_lambda2(&c.lambda, &c.env, inner, a, b, pos);
+                }
+            }
+        }
+        self.call(f, &[a, b], pos)
+    }
+
     /// Applies a (forced) function to arguments.
     pub fn call(&mut self, f: &Value, args: &[Value], pos: Pos) -> EvalResult<Value> {
         // The common case: one argument to a lambda, without cloning it.

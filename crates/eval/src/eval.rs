@@ -202,21 +202,21 @@ impl EvalState {
                 let (f, pos, list) = &**shared;
                 let x = list.get(*i as usize).cloned().unwrap_or(Value::Null);
                 let f = self.force_fn(f)?;
-                self.call(&f, &[x], *pos)
+                self.call1(&f, x, *pos)
             }
             Code::MapAttrs(shared, i) => {
                 let (f, pos, attrs) = &**shared;
-                let args = match attrs.at(*i as usize) {
-                    Some(a) => [Value::string(a.name.as_str()), a.value.clone()],
-                    None => [Value::Null, Value::Null],
+                let (name, value) = match attrs.at(*i as usize) {
+                    Some(a) => (Value::string(a.name.as_str()), a.value.clone()),
+                    None => (Value::Null, Value::Null),
                 };
                 let f = self.force_fn(f)?;
-                self.call(&f, &args, *pos)
+                self.call2(&f, name, value, *pos)
             }
             Code::CallInt(shared, i) => {
                 let (f, pos) = &**shared;
                 let f = self.force_fn(f)?;
-                self.call(&f, &[Value::Int(*i)], *pos)
+                self.call1(&f, Value::Int(*i), *pos)
             }
             Code::Call(call) => {
                 let (f, args, pos) = &**call;
@@ -405,12 +405,12 @@ impl EvalState {
                 // No argument vector for the common arities.
                 match args.len() {
                     1 => {
-                        let a = [arg(self, 0)];
-                        self.call(f, &a, e.pos)
+                        let a = arg(self, 0);
+                        self.call1(f, a, e.pos)
                     }
                     2 => {
-                        let a = [arg(self, 0), arg(self, 1)];
-                        self.call(f, &a, e.pos)
+                        let (a, b) = (arg(self, 0), arg(self, 1));
+                        self.call2(f, a, b, e.pos)
                     }
                     n => {
                         let args: Vec<Value> = (0..n).map(|i| arg(self, i)).collect();

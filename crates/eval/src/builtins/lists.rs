@@ -82,7 +82,7 @@ fn map(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
 
 /// Calls a predicate and forces a Boolean result.
 fn test(s: &mut EvalState, f: &Value, x: &Value, name: &str, pos: Pos) -> EvalResult<bool> {
-    let r = s.call(f, std::slice::from_ref(x), pos)?;
+    let r = s.call1(f, x.clone(), pos)?;
     s.expect_bool(&r).map_err(|e| {
         let what = match name {
             "filter" => "filtering function",
@@ -163,7 +163,7 @@ fn foldl_strict(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     }
     let mut acc = a[1].clone();
     for x in list.iter() {
-        acc = s.call(&f, &[acc, x.clone()], pos)?;
+        acc = s.call2(&f, acc, x.clone(), pos)?;
     }
     Ok(acc)
 }
