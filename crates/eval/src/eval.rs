@@ -382,6 +382,29 @@ impl EvalState {
                             }
                         }
                     }
+                    // `lib.f x`: a function found by walking evaluated sets
+                    // is borrowed in place too.
+                    ExprKind::Select { expr, path, default: None } => {
+                        let found = match &expr.kind {
+                            ExprKind::Local { depth, slot } => env
+                                .up(*depth)
+                                .and_then(|s| s.slot(*slot))
+                                .and_then(Value::forced)
+                                .and_then(|base| select_in_place(base, path))
+                                .and_then(|(x, _, _)| x.forced()),
+                            _ => None,
+                        };
+                        match found {
+                            Some(f) => {
+                                bump(&self.stats.lookups, path.len() as u64);
+                                f
+                            }
+                            None => {
+                                owned = self.eval(fun, env)?;
+                                &owned
+                            }
+                        }
+                    }
                     _ => {
                         owned = self.eval(fun, env)?;
                         &owned
