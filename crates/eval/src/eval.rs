@@ -365,7 +365,7 @@ impl EvalState {
             ExprKind::List(items) => {
                 bump(&self.stats.lists, 1);
                 bump(&self.stats.list_elems, items.len() as u64);
-                Ok(Value::List(items.iter().map(|x| self.delay(x, env)).collect::<Vec<_>>().into()))
+                Ok(Value::List(crate::value::List::from_exact(items.iter().map(|x| self.delay(x, env)))))
             }
             ExprKind::Lambda(l) => Ok(Closure::value(l.clone(), env.clone())),
             ExprKind::Call { fun, args } => {

@@ -19,6 +19,12 @@ impl<T> SharedSlice<T> {
         SharedSlice(ThinArc::from_header_and_iter((), items.into_iter()))
     }
 
+    /// A shared slice of the items of an iterator of known length, written
+    /// straight into the shared allocation (no intermediate vector).
+    pub fn from_exact<I: ExactSizeIterator<Item = T>>(items: I) -> SharedSlice<T> {
+        SharedSlice(ThinArc::from_header_and_iter((), items))
+    }
+
     /// Whether two slices are the same allocation.
     pub fn ptr_eq(a: &SharedSlice<T>, b: &SharedSlice<T>) -> bool {
         a.0.as_ptr() == b.0.as_ptr()
@@ -87,6 +93,8 @@ mod tests {
         assert!(SharedSlice::ptr_eq(&a, &b));
         assert_eq!(&b[..], &[1, 2, 3]);
         let c: SharedSlice<u32> = (&[1u32, 2, 3][..]).into();
+        let d = SharedSlice::from_exact([1u32, 2, 3].into_iter());
+        assert_eq!(d[..], a[..]);
         assert!(!SharedSlice::ptr_eq(&a, &c));
         assert_eq!(a[..], c[..]);
         assert!(SharedSlice::<u32>::default().is_empty());

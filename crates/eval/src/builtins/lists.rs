@@ -200,7 +200,8 @@ fn gen_list(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     }
     let f = args.function(s, 0)?;
     let shared = Arc::new((f, pos));
-    Ok(Value::list((0..n).map(|i| EvalState::delay_call_int(&shared, i)).collect()))
+    let len = usize::try_from(n).map_err(|_| EvalError::eval(format!("cannot create list of size {n}")))?;
+    Ok(Value::list((0..len).map(|i| EvalState::delay_call_int(&shared, i as i64)).collect()))
 }
 
 /// Stable merge sort with a fallible `is_less`, using `buf` (as long as
