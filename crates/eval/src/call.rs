@@ -284,7 +284,9 @@ impl EvalState {
             match attrs.get(f.name) {
                 Some(v) => {
                     used += 1;
-                    slots.push(v.clone());
+                    // An evaluated thunk is bound as its value (as `delay`
+                    // does for variables): reads skip the indirection.
+                    slots.push(v.forced().unwrap_or(v).clone());
                 }
                 None => match &f.default {
                     Some(d) => {
