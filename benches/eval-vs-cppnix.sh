@@ -24,16 +24,8 @@ cppnix="${CPPNIX_BIN:-$(command -v nix-instantiate || true)}"
 only="${NIXKIT_BENCH_ONLY:-}"
 
 if [ ! -d "$dir" ]; then echo "bench directory not found: $dir" >&2; exit 1; fi
-if [ ! -x /usr/bin/time ]; then echo "/usr/bin/time (GNU time) is required" >&2; exit 1; fi
-if [ -z "${NIXKIT_BIN:-}" ]; then
-  (cd "$repo" && cargo build --release -q -p nixkit) || { echo "cargo build failed" >&2; exit 1; }
-fi
-if [ -z "$cppnix" ] || [ ! -x "$cppnix" ]; then
-  echo "NOTE: CppNix (nix-instantiate) not found: only nixkit is measured, no ratios." >&2
-  cppnix=""
-fi
-
-tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
+# shellcheck source=benches/common.sh
+. "$repo/benches/common.sh"
 
 # run TOOL FILE -> appends "seconds kib" to $tmp/TOOL.times; sets ok=0 on wrong output
 run_one() {

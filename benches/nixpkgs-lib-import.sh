@@ -42,16 +42,8 @@ if [ ! -d "$lib" ]; then
   exit 0
 fi
 lib="$(cd "$lib" && pwd)"
-if [ ! -x /usr/bin/time ]; then echo "/usr/bin/time (GNU time) is required" >&2; exit 1; fi
-if [ -z "${NIXKIT_BIN:-}" ]; then
-  (cd "$repo" && cargo build --release -q -p nixkit) || { echo "cargo build failed" >&2; exit 1; }
-fi
-if [ -z "$cppnix" ] || [ ! -x "$cppnix" ]; then
-  echo "NOTE: CppNix (nix-instantiate) not found: only nixkit is measured, no ratios." >&2
-  cppnix=""
-fi
-
-tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
+# shellcheck source=benches/common.sh
+. "$repo/benches/common.sh"
 tools="nixkit"; [ -n "$cppnix" ] && tools="nixkit cppnix"
 
 # nix_string S -> S as a Nix string literal

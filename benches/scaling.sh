@@ -37,16 +37,8 @@ only="${NIXKIT_BENCH_ONLY:-}"
 scales="${NIXKIT_SCALES:-1 4 16}"
 lib2022="${NIXKIT_NIXPKGS_LIB_2022:-$repo/../shared/corpus/nixpkgs-lib-2022/lib}"
 
-if [ ! -x /usr/bin/time ]; then echo "/usr/bin/time (GNU time) is required" >&2; exit 1; fi
-if [ -z "${NIXKIT_BIN:-}" ]; then
-  (cd "$repo" && cargo build --release -q -p nixkit) || { echo "cargo build failed" >&2; exit 1; }
-fi
-if [ -z "$cppnix" ] || [ ! -x "$cppnix" ]; then
-  echo "NOTE: CppNix (nix-instantiate) not found: only nixkit is measured, no ratios." >&2
-  cppnix=""
-fi
-
-tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
+# shellcheck source=benches/common.sh
+. "$repo/benches/common.sh"
 
 # run_one TOOL FILE ARGS... -> appends "seconds kib" to $tmp/TOOL.times and
 # leaves the output in $tmp/TOOL.out; sets ok=0 on failure
