@@ -263,15 +263,17 @@ impl Compiler<'_> {
                 strict_arg,
                 }
             })),
-            A::Call(c) => {
-                let fun = self.compile(&c.fun);
-                if let (ExprKind::Const(Value::PrimOp(prim)), [lhs, rhs]) = (&fun.kind, &c.args[..]) {
+            A::Call { pos: at, items } => {
+                let Some((fun, args)) = items.split_first() else { return Expr { kind: ExprKind::Error, pos } };
+                let call_pos = self.pos(ast::Span::new(*at, *at));
+                let fun = self.compile(fun);
+                if let (ExprKind::Const(Value::PrimOp(prim)), [lhs, rhs]) = (&fun.kind, args) {
                     if let Some(op) = ArithOp::for_builtin(prim.name) {
                         let (lhs, rhs) = (self.compile(lhs), self.compile(rhs));
-                        return Expr { kind: ExprKind::Arith { op, prim, lhs, rhs }, pos: self.pos(c.pos) };
+                        return Expr { kind: ExprKind::Arith { op, prim, lhs, rhs }, pos: call_pos };
                     }
                 }
-                return Expr { kind: ExprKind::Call { fun, args: self.all(&c.args) }, pos: self.pos(c.pos) };
+                return Expr { kind: ExprKind::Call { fun, args: self.all(args) }, pos: call_pos };
             }
             A::Let(l) => ExprKind::Let(Box::new(self.attrs(&l.attrs)), self.compile(&l.body)),
             A::With(w) => ExprKind::With {
@@ -296,14 +298,14 @@ impl Compiler<'_> {
                     pos: self.pos(b.op_span),
                 }
             }
-            A::ConcatStrings(c) => {
+            A::ConcatStrings { force_string, pos: at, parts } => {
                 return Expr {
                     kind: ExprKind::Concat {
-                        force_string: c.force_string,
-                        parts: self.all(&c.parts),
-                        part_pos: c.part_pos.iter().map(|s| self.pos(*s)).collect(),
+                        force_string: *force_string,
+                        parts: parts.iter().map(|(p, _)| self.compile(p)).collect(),
+                        part_pos: parts.iter().map(|(_, s)| self.pos(*s)).collect(),
                     },
-                    pos: self.pos(c.pos),
+                    pos: self.pos(ast::Span::new(*at, *at)),
                 }
             }
             A::CurPos => ExprKind::Const((self.cur_pos)(pos)),

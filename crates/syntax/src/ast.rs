@@ -6,7 +6,7 @@
 //! - `a - b`, `a * b`, `a / b`, `-a`, `<`, `<=`, `>`, `>=` become calls of the
 //!   variables `__sub`, `__mul`, `__div`, `__lessThan` (so they can be shadowed,
 //!   exactly as in CppNix), and `<p>` becomes `__findFile __nixPath "p"`;
-//! - string and path interpolation become [`ConcatStrings`];
+//! - string and path interpolation become [`ExprKind::ConcatStrings`];
 //! - every variable is resolved to a scope slot, a `with` lookup or a global
 //!   before evaluation (see [`Resolution`]).
 //!
@@ -49,6 +49,10 @@ impl Span {
     }
 }
 
+// Every node is an `Expr`: keep it at four words.
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(std::mem::size_of::<Expr>() == 32);
+
 /// An expression with its source span (the whole construct).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Expr {
@@ -81,8 +85,17 @@ pub enum ExprKind {
     List(Box<[Expr]>),
     /// `x: ...`, `{ a, b ? 1, ... } @ x: ...`.
     Lambda(Box<Lambda>),
-    /// Function application, flattened: `f a b` is one call with two arguments.
-    Call(Box<Call>),
+    /// Function application, flattened: `f a b` is one call with two
+    /// arguments. `items` is the function then the arguments (at least one).
+    /// `pos` is CppNix's position of the call (its start offset): the
+    /// operator for desugared operators, otherwise the start of the
+    /// application.
+    Call {
+        /// CppNix's position of the call.
+        pos: u32,
+        /// The function, then the arguments.
+        items: Box<[Expr]>,
+    },
     /// `let ... in e`.
     Let(Box<Let>),
     /// `with e; body`.
@@ -95,8 +108,20 @@ pub enum ExprKind {
     Not(Box<Expr>),
     /// The binary operators that are not desugared to calls.
     Binary(Box<Binary>),
-    /// `a + b`, string interpolation and path interpolation.
-    ConcatStrings(Box<ConcatStrings>),
+    /// Concatenation of strings (or paths, or numbers for `+`): `a + b`,
+    /// string interpolation and path interpolation.
+    ConcatStrings {
+        /// True for interpolation (`"${a}"`: the result is always a string);
+        /// false for `+` and path interpolation.
+        force_string: bool,
+        /// CppNix's position (start offset): the `+` operator, or the start
+        /// of the string.
+        pos: u32,
+        /// The parts (at least one), each with CppNix's position of the part
+        /// (for errors about it): the operand's start (parentheses included)
+        /// for `+`, the `${` of an interpolation, the start of a literal piece.
+        parts: Box<[(Expr, Span)]>,
+    },
     /// `__curPos`.
     CurPos,
     /// The value of `Attrs::inherit_from[n]` of the enclosing attribute set;
@@ -156,13 +181,54 @@ impl AttrName {
     }
 }
 
+/// A non-empty attribute path; one element (the usual case) is stored
+/// inline. Derefs to the slice of its elements.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AttrPath {
+    /// A path of one element.
+    One(AttrName),
+    /// A longer path.
+    Many(Box<[AttrName]>),
+}
+
+impl From<Vec<AttrName>> for AttrPath {
+    fn from(mut v: Vec<AttrName>) -> AttrPath {
+        match (v.len(), v.pop()) {
+            (1, Some(one)) => AttrPath::One(one),
+            (_, last) => {
+                v.extend(last);
+                AttrPath::Many(v.into_boxed_slice())
+            }
+        }
+    }
+}
+
+impl std::ops::Deref for AttrPath {
+    type Target = [AttrName];
+    fn deref(&self) -> &[AttrName] {
+        match self {
+            AttrPath::One(n) => std::slice::from_ref(n),
+            AttrPath::Many(ns) => ns,
+        }
+    }
+}
+
+impl std::ops::DerefMut for AttrPath {
+    fn deref_mut(&mut self) -> &mut [AttrName] {
+        match self {
+            AttrPath::One(n) => std::slice::from_mut(n),
+            AttrPath::Many(ns) => ns,
+        }
+    }
+}
+
 /// `expr.path or default`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Select {
     /// The attribute set.
     pub expr: Expr,
     /// The path, never empty.
-    pub path: Vec<AttrName>,
+    pub path: AttrPath,
     /// The `or` alternative.
     pub default: Option<Expr>,
 }
@@ -173,7 +239,7 @@ pub struct HasAttr {
     /// The tested value.
     pub expr: Expr,
     /// The path, never empty.
-    pub path: Vec<AttrName>,
+    pub path: AttrPath,
 }
 
 /// An attribute set literal, the bindings of `let`, or of a legacy `let { }`.
@@ -255,18 +321,6 @@ pub struct Formal {
     pub span: Span,
     /// Its default value.
     pub default: Option<Expr>,
-}
-
-/// `fun arg1 arg2 ...`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Call {
-    /// The function.
-    pub fun: Expr,
-    /// The arguments, at least one.
-    pub args: Vec<Expr>,
-    /// CppNix's position of the call: the operator for desugared operators,
-    /// otherwise the start of the application.
-    pub pos: Span,
 }
 
 /// `let attrs in body`.
@@ -356,18 +410,3 @@ pub struct Binary {
     pub rhs: Expr,
 }
 
-/// Concatenation of strings (or paths, or numbers for `+`).
-#[derive(Clone, Debug, PartialEq)]
-pub struct ConcatStrings {
-    /// True for interpolation (`"${a}"`: the result is always a string);
-    /// false for `+` and path interpolation.
-    pub force_string: bool,
-    /// The parts, at least one.
-    pub parts: Vec<Expr>,
-    /// CppNix's position of each part (for errors about it): the operand's
-    /// start (parentheses included) for `+`, the `${` of an interpolation,
-    /// the start of a literal piece.
-    pub part_pos: Vec<Span>,
-    /// CppNix's position: the `+` operator, or the start of the string.
-    pub pos: Span,
-}

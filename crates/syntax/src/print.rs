@@ -243,12 +243,13 @@ fn show_kind(out: &mut String, expr: &Expr) {
             show_into(out, &l.body);
             out.push(')');
         }
-        ExprKind::Call(c) => {
+        ExprKind::Call { items, .. } => {
             out.push('(');
-            show_into(out, &c.fun);
-            for a in &c.args {
-                out.push(' ');
-                show_into(out, a);
+            for (i, e) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                show_into(out, e);
             }
             out.push(')');
         }
@@ -295,9 +296,9 @@ fn show_kind(out: &mut String, expr: &Expr) {
             show_into(out, &b.rhs);
             out.push(')');
         }
-        ExprKind::ConcatStrings(c) => {
+        ExprKind::ConcatStrings { parts, .. } => {
             out.push('(');
-            for (i, p) in c.parts.iter().enumerate() {
+            for (i, (p, _)) in parts.iter().enumerate() {
                 if i > 0 {
                     out.push_str(" + ");
                 }

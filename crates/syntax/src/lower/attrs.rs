@@ -305,7 +305,7 @@ impl Lowerer<'_> {
                 None => (AttrKind::Inherited, self.var_expr(name, span, usize::from(scoped))),
                 Some(k) => {
                     let subject = Expr { span, kind: ExprKind::InheritFrom(k) };
-                    let select = Select { expr: subject, path: vec![AttrName::Static(name, span)], default: None };
+                    let select = Select { expr: subject, path: AttrPath::One(AttrName::Static(name, span)), default: None };
                     (AttrKind::InheritedFrom, Expr { span, kind: ExprKind::Select(Box::new(select)) })
                 }
             };

@@ -13,8 +13,8 @@ use crate::Symbol;
 
 
 
-fn call(fun: Expr, args: Vec<Expr>, pos: Span, span: Span) -> Expr {
-    Expr { span, kind: ExprKind::Call(Box::new(Call { fun, args, pos })) }
+fn call<const N: usize>(items: [Expr; N], pos: Span, span: Span) -> Expr {
+    Expr { span, kind: ExprKind::Call { pos: pos.start, items: Box::new(items) } }
 }
 
 /// The first `N` child nodes of `node`, in one pass.
@@ -127,8 +127,8 @@ impl<'a> Lowerer<'a> {
                 let text = node.text().to_string();
                 let inner = text.trim_start_matches('<').trim_end_matches('>');
                 let fun = self.builtin_var("__findFile", span);
-                let args = vec![self.builtin_var("__nixPath", span), Expr { span, kind: ExprKind::Str(inner.into()) }];
-                call(fun, args, span, span)
+                let nix_path = self.builtin_var("__nixPath", span);
+                call([fun, nix_path, Expr { span, kind: ExprKind::Str(inner.into()) }], span, span)
             }
             NODE_LIST => {
                 let mut items = Vec::with_capacity(node.children().count());
@@ -172,51 +172,16 @@ impl<'a> Lowerer<'a> {
                 let attrs = self.bindings(node, true, false);
                 self.close_scope(attrs.attrs.iter().map(|d| d.name));
                 let set = Expr { span, kind: ExprKind::Attrs(Box::new(attrs)) };
-                let path = vec![AttrName::Static(Symbol::intern("body"), span)];
+                let path = AttrPath::One(AttrName::Static(Symbol::intern("body"), span));
                 Expr { span, kind: ExprKind::Select(Box::new(Select { expr: set, path, default: None })) }
             }
             NODE_LAMBDA => self.lambda(node),
-            NODE_APPLY => {
-                let mut kids = node.children();
-                let (fun_node, arg_node) = (kids.next(), kids.next());
-                if let Some(arg) = &arg_node {
-                    self.cursed_or_lint(arg, true);
-                }
-                let innermost = !matches!(&fun_node, Some(f) if f.kind() == NODE_APPLY);
-                let capacity = if innermost {
-                    std::mem::take(&mut self.call_args).max(1)
-                } else {
-                    if self.call_args == 0 {
-                        self.call_args = apply_chain_len(node);
-                    }
-                    0
-                };
-                let fun = match fun_node {
-                    Some(f) => self.expr(&f),
-                    None => error_expr(span),
-                };
-                let arg = match arg_node {
-                    Some(a) => self.expr(&a),
-                    None => error_expr(span),
-                };
-                match fun.kind {
-                    ExprKind::Call(mut c) => {
-                        c.args.push(arg);
-                        Expr { span, kind: ExprKind::Call(c) }
-                    }
-                    kind => {
-                        let fun = Expr { span: fun.span, kind };
-                        let mut args = Vec::with_capacity(capacity);
-                        args.push(arg);
-                        call(fun, args, Span::new(span.start, span.start), span)
-                    }
-                }
-            }
+            NODE_APPLY => self.apply(node),
             NODE_SELECT => {
                 let expr = self.nth_expr(node, 0);
                 let path = match node.children().find(|c| c.kind() == NODE_ATTRPATH) {
                     Some(p) => self.attrpath(&p),
-                    None => Vec::new(),
+                    None => AttrPath::Many(Box::default()),
                 };
                 let default = if child_token(node, |k| k == TOKEN_OR).is_some() {
                     node.children().filter(|c| c.kind() != NODE_ATTRPATH).nth(1).map(|d| {
@@ -235,7 +200,7 @@ impl<'a> Lowerer<'a> {
                 let expr = self.nth_expr(node, 0);
                 let path = match node.children().find(|c| c.kind() == NODE_ATTRPATH) {
                     Some(p) => self.attrpath(&p),
-                    None => Vec::new(),
+                    None => AttrPath::Many(Box::default()),
                 };
                 if path.is_empty() {
                     return error_expr(span);
@@ -251,7 +216,7 @@ impl<'a> Lowerer<'a> {
                     let fun = self.builtin_var("__sub", pos);
                     let operand = self.nth_expr(node, 0);
                     let zero = Expr { span: pos, kind: ExprKind::Int(0) };
-                    call(fun, vec![zero, operand], pos, span)
+                    call([fun, zero, operand], pos, span)
                 }
             }
             NODE_BIN_OP => self.binary(node),
@@ -279,6 +244,68 @@ impl<'a> Lowerer<'a> {
             }
             _ => error_expr(span),
         }
+    }
+
+    /// Lowers an application chain `f a b …` (`node` is its outermost
+    /// application) into one call; a function that is itself a call (`(f a) b`)
+    /// is extended, as CppNix does.
+    fn apply(&mut self, node: &Node<'_>) -> Expr {
+        let span = node_span(node);
+        let mut items = Vec::with_capacity(apply_chain_len(node) + 1);
+        let pos = self.apply_into(node, &mut items);
+        Expr { span, kind: ExprKind::Call { pos, items: items.into_boxed_slice() } }
+    }
+
+    /// Pushes the function and arguments of the application `node` to
+    /// `items`; returns the call's position. Inner applications of the chain
+    /// count as levels of nesting, as if lowered by [`Self::expr`].
+    fn apply_into(&mut self, node: &Node<'_>, items: &mut Vec<Expr>) -> u32 {
+        let span = node_span(node);
+        let mut kids = node.children();
+        let (fun_node, arg_node) = (kids.next(), kids.next());
+        if let Some(arg) = &arg_node {
+            self.cursed_or_lint(arg, true);
+        }
+        let pos = match fun_node {
+            Some(f) if f.kind() == NODE_APPLY => {
+                self.depth += 1;
+                let pos = if self.depth > MAX_DEPTH {
+                    if self.depth == MAX_DEPTH + 1 {
+                        self.error(ParseErrorKind::TooDeep, node_span(&f));
+                    }
+                    items.push(error_expr(node_span(&f)));
+                    span.start
+                } else if self.depth % STACK_CHECK_LEVELS == 0 {
+                    stacker::maybe_grow(64 * 1024, 1024 * 1024, || self.apply_into(&f, items))
+                } else {
+                    self.apply_into(&f, items)
+                };
+                self.depth -= 1;
+                pos
+            }
+            Some(f) => {
+                let fun = self.expr(&f);
+                match fun.kind {
+                    ExprKind::Call { pos, items: inner } => {
+                        items.extend(inner.into_vec());
+                        pos
+                    }
+                    kind => {
+                        items.push(Expr { span: fun.span, kind });
+                        span.start
+                    }
+                }
+            }
+            None => {
+                items.push(error_expr(span));
+                span.start
+            }
+        };
+        items.push(match arg_node {
+            Some(a) => self.expr(&a),
+            None => error_expr(span),
+        });
+        pos
     }
 
     fn literal(&mut self, node: &Node<'_>) -> Expr {
@@ -358,21 +385,20 @@ impl<'a> Lowerer<'a> {
                 .collect()
         };
         let single_literal = matches!(stripped.as_slice(), [Stripped::Lit(..)]);
-        let mut parts = Vec::with_capacity(stripped.len());
-        let mut part_pos = Vec::with_capacity(stripped.len());
+        let mut parts: Vec<(Expr, Span)> = Vec::with_capacity(stripped.len());
         let interps: Vec<Node<'_>> = node.children().filter(|c| c.kind() == NODE_INTERPOL).collect();
         for s in stripped {
             match s {
                 Stripped::Lit(text, start) => {
-                    part_pos.push(Span::new(start, start));
-                    parts.push(Expr { span: Span::new(start, start + text.len() as u32), kind: ExprKind::Str(text.into()) })
+                    let lit = Expr { span: Span::new(start, start + text.len() as u32), kind: ExprKind::Str(text.into()) };
+                    parts.push((lit, Span::new(start, start)));
                 }
                 Stripped::Interp(at) => {
-                    part_pos.push(Span::new(at, at));
-                    match interps.iter().find(|n| u32::from(n.text_range().start()) == at) {
-                        Some(n) => parts.push(self.nth_expr(n, 0)),
-                        None => parts.push(error_expr(span)),
-                    }
+                    let part = match interps.iter().find(|n| u32::from(n.text_range().start()) == at) {
+                        Some(n) => self.nth_expr(n, 0),
+                        None => error_expr(span),
+                    };
+                    parts.push((part, Span::new(at, at)));
                 }
             }
         }
@@ -380,17 +406,14 @@ impl<'a> Lowerer<'a> {
             0 => Expr { span, kind: ExprKind::Str("".into()) },
             // A lone literal is a plain string; CppNix's indented strings
             // also collapse a lone interpolated string literal.
-            1 if single_literal || (indented && matches!(parts[0].kind, ExprKind::Str(_))) => {
-                let kind = parts.pop().map(|p| p.kind).unwrap_or(ExprKind::Error);
+            1 if single_literal || (indented && matches!(parts[0].0.kind, ExprKind::Str(_))) => {
+                let kind = parts.pop().map(|p| p.0.kind).unwrap_or(ExprKind::Error);
                 Expr { span, kind }
             }
-            _ => {
-                let pos = Span::new(span.start, span.start);
-                Expr {
-                    span,
-                    kind: ExprKind::ConcatStrings(Box::new(ConcatStrings { force_string: true, parts, part_pos, pos })),
-                }
-            }
+            _ => Expr {
+                span,
+                kind: ExprKind::ConcatStrings { force_string: true, pos: span.start, parts: parts.into_boxed_slice() },
+            },
         }
     }
 
@@ -471,8 +494,7 @@ impl<'a> Lowerer<'a> {
         mut resolve_first: impl FnMut(&mut Self, &str, Span) -> Option<String>,
     ) -> Expr {
         let span = node_span(node);
-        let mut parts: Vec<Expr> = Vec::new();
-        let mut part_pos = Vec::new();
+        let mut parts: Vec<(Expr, Span)> = Vec::new();
         for child in node.children_with_tokens() {
             let start = u32::from(super::green::elem_range(&child).start());
             match child {
@@ -484,14 +506,15 @@ impl<'a> Lowerer<'a> {
                     } else {
                         ExprKind::Str(t.text().into())
                     };
-                    parts.push(Expr { span: tspan, kind });
+                    parts.push((Expr { span: tspan, kind }, Span::new(start, start)));
                 }
-                rowan::NodeOrToken::Node(n) if n.kind() == NODE_INTERPOL => parts.push(self.nth_expr(&n, 0)),
-                _ => continue,
+                rowan::NodeOrToken::Node(n) if n.kind() == NODE_INTERPOL => {
+                    parts.push((self.nth_expr(&n, 0), Span::new(start, start)));
+                }
+                _ => {}
             }
-            part_pos.push(Span::new(start, start));
         }
-        self.finish_path(parts, part_pos, span)
+        self.finish_path(parts, span)
     }
 
     /// Records [`LintKind::CursedOr`] when `node` is the call `f or` that
@@ -529,21 +552,16 @@ impl<'a> Lowerer<'a> {
         self.lints.push(LintWarning { kind, literal: whole, span });
     }
 
-    fn finish_path(&mut self, mut parts: Vec<Expr>, part_pos: Vec<Span>, span: Span) -> Expr {
+    fn finish_path(&mut self, mut parts: Vec<(Expr, Span)>, span: Span) -> Expr {
         match parts.len() {
             0 => error_expr(span),
             1 => {
-                let kind = parts.pop().map(|p| p.kind).unwrap_or(ExprKind::Error);
+                let kind = parts.pop().map(|p| p.0.kind).unwrap_or(ExprKind::Error);
                 Expr { span, kind }
             }
             _ => Expr {
                 span,
-                kind: ExprKind::ConcatStrings(Box::new(ConcatStrings {
-                    force_string: false,
-                    parts,
-                    part_pos,
-                    pos: Span::new(span.start, span.start),
-                })),
+                kind: ExprKind::ConcatStrings { force_string: false, pos: span.start, parts: parts.into_boxed_slice() },
             },
         }
     }
@@ -575,7 +593,7 @@ impl<'a> Lowerer<'a> {
             kind: ExprKind::Binary(Box::new(Binary { op, op_span, lhs, rhs })),
         };
         let builtin = |a: Expr, b: Expr| match fun {
-            Some(f) => call(f, vec![a, b], op_span, span),
+            Some(f) => call([f, a, b], op_span, span),
             None => error_expr(span),
         };
         let not = |e: Expr| Expr { span, kind: ExprKind::Not(Box::new(e)) };
@@ -592,16 +610,8 @@ impl<'a> Lowerer<'a> {
                     let at = n.map_or(span.start, |c| u32::from(c.text_range().start()));
                     Span::new(at, at)
                 };
-                let part_pos = vec![start(l), start(r)];
-                Expr {
-                    span,
-                    kind: ExprKind::ConcatStrings(Box::new(ConcatStrings {
-                        force_string: false,
-                        parts: vec![lhs, rhs],
-                        part_pos,
-                        pos: op_span,
-                    })),
-                }
+                let parts: Box<[(Expr, Span)]> = Box::new([(lhs, start(l)), (rhs, start(r))]);
+                Expr { span, kind: ExprKind::ConcatStrings { force_string: false, pos: op_span.start, parts } }
             }
             TOKEN_SUB | TOKEN_MUL | TOKEN_DIV | TOKEN_LESS => builtin(lhs, rhs),
             TOKEN_MORE => builtin(rhs, lhs),
@@ -652,7 +662,7 @@ impl<'a> Lowerer<'a> {
     }
 
     fn pattern(&mut self, node: &Node<'_>) -> (Formals, Option<(Symbol, Span)>) {
-        let mut entries: Vec<Formal> = Vec::new();
+        let mut entries: Vec<Formal> = Vec::with_capacity(node.children().filter(|c| c.kind() == NODE_PAT_ENTRY).count());
         let mut bind = None;
         for c in node.children() {
             match c.kind() {
@@ -680,10 +690,16 @@ impl<'a> Lowerer<'a> {
     }
 
     /// Lowers an attribute path.
-    pub(crate) fn attrpath(&mut self, node: &Node<'_>) -> Vec<AttrName> {
-        let mut path = Vec::with_capacity(node.children().count());
-        self.attrpath_into(node, &mut path);
-        path
+    pub(crate) fn attrpath(&mut self, node: &Node<'_>) -> AttrPath {
+        let mut kids = node.children();
+        match (kids.next(), kids.next()) {
+            (Some(only), None) => AttrPath::One(self.attr_name(&only)),
+            _ => {
+                let mut path = Vec::with_capacity(node.children().count());
+                self.attrpath_into(node, &mut path);
+                AttrPath::Many(path.into_boxed_slice())
+            }
+        }
     }
 
     /// Lowers an attribute path, appending to `out`.

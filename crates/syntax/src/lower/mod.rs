@@ -20,10 +20,21 @@
 //! code interleaved): before, rnix 17.4–19 ms vs nixkit 25.7–28.2 ms, +43–51 %
 //! (median +48 %); after, rnix 17.4–19 ms vs nixkit 23–25.5 ms, +29–37.5 %
 //! (median +34 %). Callgrind (`--keep`): rnix 252.6 M instructions; nixkit
-//! 319.9 M (+26.6 %) before, 295.7 M (+17.0 %) after. What remains is mostly
-//! building the boxed tree (an allocation per node; the wall-clock gap over
-//! the instruction gap is that memory) and interning identifiers not yet seen
-//! in a file, whose cache lookups miss the CPU caches.
+//! 319.9 M (+26.6 %) before, 295.7 M (+17.0 %) after.
+//!
+//! A second pass cut allocations: a call is one boxed slice (function, then
+//! arguments), built at the outermost application of a chain with its exact
+//! length; `ConcatStrings` keeps each part with its position in one boxed
+//! slice; a one-element attribute path ([`crate::ast::AttrPath`]) is stored
+//! inline. Over nixpkgs `lib/` that is 150.6 k → 137.0 k allocations and
+//! 10.15 → 9.74 MB kept (rnix alone: 86.9 k and 6.34 MB), callgrind 296.2 M →
+//! 294.4 M, but no wall-clock change beyond the noise (A/B medians about
+//! +34 % both, single runs +24–40 %). A profile of the bench now puts our
+//! share at about 20 % of rnix's time in lowering itself (interning
+//! identifiers first seen in a file, the prescan, the walk) and about 7 % in
+//! the allocator, whose cost is the cold memory each new node lands in
+//! rather than the number of calls: what remains is the boxed tree itself
+//! (one allocation per non-leaf node), which only an arena would remove.
 
 mod attrs;
 mod expr;
@@ -65,7 +76,7 @@ pub(crate) fn parse(text: &str, options: &ParseOptions) -> Parse {
     // CppNix ends comments and lines at a lone CR too; rnix only at LF. The
     // replacement keeps every byte offset; string bodies are re-lexed from
     // the original text.
-    let normalised = text.contains('\r').then(|| normalise_lone_cr(text));
+    let normalised = memchr::memchr(b'\r', text.as_bytes()).is_some().then(|| normalise_lone_cr(text));
     let rnix_text = normalised.as_deref().unwrap_or(text);
     if let Some(err) = prescan::prescan(rnix_text) {
         let green = rowan::GreenNode::new(rowan::SyntaxKind(SyntaxKind::NODE_ROOT as u16), []);
@@ -92,7 +103,6 @@ pub(crate) fn parse(text: &str, options: &ParseOptions) -> Parse {
         errors: Vec::new(),
         lints: Vec::new(),
         depth: 0,
-        call_args: 0,
         path_pool: Vec::new(),
         token_symbols: TOKEN_SYMBOLS.try_with(Cell::take).unwrap_or_default(),
         scopes: resolve::Scopes::default(),
@@ -172,9 +182,6 @@ pub(crate) struct Lowerer<'a> {
     pub(crate) errors: Vec<ParseError>,
     pub(crate) lints: Vec<LintWarning>,
     pub(crate) depth: u32,
-    /// Arguments of the application chain being lowered (set at its outermost
-    /// application, taken at its innermost), to size the call's argument list.
-    pub(crate) call_args: usize,
     /// Empty vectors for the attribute paths of bindings, for reuse.
     pub(crate) path_pool: Vec<Vec<crate::ast::AttrName>>,
     /// Identifier tokens of this tree already interned, by

@@ -258,10 +258,9 @@ impl Resolver<'_> {
                 self.expr(&mut l.body);
                 self.scopes.pop();
             }
-            ExprKind::Call(c) => {
-                self.expr(&mut c.fun);
-                for a in &mut c.args {
-                    self.expr(a);
+            ExprKind::Call { items, .. } => {
+                for e in items.iter_mut() {
+                    self.expr(e);
                 }
             }
             ExprKind::Let(l) => {
@@ -297,8 +296,8 @@ impl Resolver<'_> {
                 self.expr(&mut b.lhs);
                 self.expr(&mut b.rhs);
             }
-            ExprKind::ConcatStrings(c) => {
-                for p in &mut c.parts {
+            ExprKind::ConcatStrings { parts, .. } => {
+                for (p, _) in parts.iter_mut() {
                     self.expr(p);
                 }
             }
