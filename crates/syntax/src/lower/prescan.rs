@@ -223,6 +223,19 @@ fn exact(b: &[u8]) -> Option<ParseError> {
     let mut i = 0;
     while i < b.len() {
         let c = b[i];
+        // `${` inside a string opens an interpolation: a nesting level.
+        // (Escaped forms, `\${` and `''${`, were consumed with their escape.)
+        if mode != Mode::Code && c == b'$' && b.get(i + 1) == Some(&b'{') {
+            stack.push((b'$', mode, terms));
+            if stack.len() > MAX_NESTING {
+                return Some(too_deep(i));
+            }
+            terms = 0;
+            in_list = false;
+            mode = Mode::Code;
+            i += 2;
+            continue;
+        }
         match mode {
             Mode::Code => {
                 if PATHLIKE[c as usize] {
@@ -303,16 +316,6 @@ fn exact(b: &[u8]) -> Option<ParseError> {
             Mode::Dq => match c {
                 b'\\' => i += 1,
                 b'"' => mode = Mode::Code,
-                b'$' if b.get(i + 1) == Some(&b'{') => {
-                    stack.push((b'$', Mode::Dq, terms));
-                    if stack.len() > MAX_NESTING {
-                        return Some(too_deep(i));
-                    }
-                    terms = 0;
-                    in_list = false;
-                    mode = Mode::Code;
-                    i += 1;
-                }
                 // Skip ordinary string bytes in one go.
                 _ => {
                     i += 1;
@@ -329,16 +332,6 @@ fn exact(b: &[u8]) -> Option<ParseError> {
                         i += 1;
                     }
                 },
-                b'$' if b.get(i + 1) == Some(&b'{') => {
-                    stack.push((b'$', Mode::Ind, terms));
-                    if stack.len() > MAX_NESTING {
-                        return Some(too_deep(i));
-                    }
-                    terms = 0;
-                    in_list = false;
-                    mode = Mode::Code;
-                    i += 1;
-                }
                 _ => {
                     i += 1;
                     i += memchr::memchr2(b'\'', b'$', &b[i..]).unwrap_or(b.len() - i);
