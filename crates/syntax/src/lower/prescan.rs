@@ -94,6 +94,19 @@ fn certainly_safe(b: &[u8]) -> bool {
     let mut mode = Mode::Code;
     let mut i = 0;
     while i < n {
+        // `${` inside a string opens an interpolation (escaped forms were
+        // consumed with their escape).
+        if mode != Mode::Code && b[i] == b'$' && b.get(i + 1) == Some(&b'{') {
+            stack.push(Level { back: mode, seg_start, nested, open_at: i });
+            if stack.len() > MAX_NESTING {
+                return false;
+            }
+            seg_start = i + 2;
+            nested = 0;
+            mode = Mode::Code;
+            i += 2;
+            continue;
+        }
         match mode {
             Mode::Code => {
                 let start = i;
@@ -157,16 +170,6 @@ fn certainly_safe(b: &[u8]) -> bool {
             Mode::Dq => match b[i] {
                 b'\\' => i += 1,
                 b'"' => mode = Mode::Code,
-                b'$' if b.get(i + 1) == Some(&b'{') => {
-                    stack.push(Level { back: Mode::Dq, seg_start, nested, open_at: i });
-                    if stack.len() > MAX_NESTING {
-                        return false;
-                    }
-                    seg_start = i + 2;
-                    nested = 0;
-                    mode = Mode::Code;
-                    i += 1;
-                }
                 _ => {
                     i += 1;
                     i += memchr::memchr3(b'\\', b'"', b'$', &b[i..]).unwrap_or(n - i);
@@ -182,16 +185,6 @@ fn certainly_safe(b: &[u8]) -> bool {
                         i += 1;
                     }
                 },
-                b'$' if b.get(i + 1) == Some(&b'{') => {
-                    stack.push(Level { back: Mode::Ind, seg_start, nested, open_at: i });
-                    if stack.len() > MAX_NESTING {
-                        return false;
-                    }
-                    seg_start = i + 2;
-                    nested = 0;
-                    mode = Mode::Code;
-                    i += 1;
-                }
                 _ => {
                     i += 1;
                     i += memchr::memchr2(b'\'', b'$', &b[i..]).unwrap_or(n - i);
