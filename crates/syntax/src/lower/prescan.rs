@@ -167,30 +167,10 @@ fn certainly_safe(b: &[u8]) -> bool {
                     _ => {}
                 }
             }
-            Mode::Dq => match b[i] {
-                b'\\' => i += 1,
-                b'"' => mode = Mode::Code,
-                _ => {
-                    i += 1;
-                    i += memchr::memchr3(b'\\', b'"', b'$', &b[i..]).unwrap_or(n - i);
-                    continue;
-                }
-            },
-            Mode::Ind => match b[i] {
-                b'\'' if b.get(i + 1) == Some(&b'\'') => match b.get(i + 2) {
-                    Some(b'$') | Some(b'\'') => i += 2,
-                    Some(b'\\') => i += 3,
-                    _ => {
-                        mode = Mode::Code;
-                        i += 1;
-                    }
-                },
-                _ => {
-                    i += 1;
-                    i += memchr::memchr2(b'\'', b'$', &b[i..]).unwrap_or(n - i);
-                    continue;
-                }
-            },
+            Mode::Dq | Mode::Ind => {
+                (i, mode) = string_step(b, i, mode);
+                continue;
+            }
         }
         i += 1;
     }
@@ -306,35 +286,32 @@ fn exact(b: &[u8]) -> Option<ParseError> {
                 }
                 prefix = 0;
             }
-            Mode::Dq => match c {
-                b'\\' => i += 1,
-                b'"' => mode = Mode::Code,
-                // Skip ordinary string bytes in one go.
-                _ => {
-                    i += 1;
-                    i += memchr::memchr3(b'\\', b'"', b'$', &b[i..]).unwrap_or(b.len() - i);
-                    continue;
-                }
-            },
-            Mode::Ind => match c {
-                b'\'' if b.get(i + 1) == Some(&b'\'') => match b.get(i + 2) {
-                    Some(b'$') | Some(b'\'') => i += 2,
-                    Some(b'\\') => i += 3,
-                    _ => {
-                        mode = Mode::Code;
-                        i += 1;
-                    }
-                },
-                _ => {
-                    i += 1;
-                    i += memchr::memchr2(b'\'', b'$', &b[i..]).unwrap_or(b.len() - i);
-                    continue;
-                }
-            },
+            Mode::Dq | Mode::Ind => {
+                (i, mode) = string_step(b, i, mode);
+                continue;
+            }
         }
         i += 1;
     }
     None
+}
+
+/// One step inside a string (`mode` is `Dq` or `Ind`) at a byte that does
+/// not open an interpolation: the next index to look at and the mode there.
+/// Escapes are skipped with what they escape, ordinary bytes in one go.
+fn string_step(b: &[u8], i: usize, mode: Mode) -> (usize, Mode) {
+    let rest = |from: usize, found: Option<usize>| from + found.unwrap_or(b.len().saturating_sub(from));
+    match (mode, b[i]) {
+        (Mode::Dq, b'\\') => (i + 2, mode),
+        (Mode::Dq, b'"') => (i + 1, Mode::Code),
+        (Mode::Dq, _) => (rest(i + 1, memchr::memchr3(b'\\', b'"', b'$', b.get(i + 1..).unwrap_or(&[]))), mode),
+        (_, b'\'') if b.get(i + 1) == Some(&b'\'') => match b.get(i + 2) {
+            Some(b'$') | Some(b'\'') => (i + 3, mode),
+            Some(b'\\') => (i + 4, mode),
+            _ => (i + 2, Mode::Code),
+        },
+        (_, _) => (rest(i + 1, memchr::memchr2(b'\'', b'$', b.get(i + 1..).unwrap_or(&[]))), mode),
+    }
 }
 
 #[derive(Clone, Copy, PartialEq)]
