@@ -149,7 +149,7 @@ impl Attrs {
         Attrs { entries: out.into() }
     }
 
-    /// Consumes the set into its attributes (symbol-index order).
+    /// The attributes as a vector (symbol-index order): a copy, the set being shared.
     pub fn into_entries(self) -> Vec<Attr> {
         self.entries.to_vec()
     }

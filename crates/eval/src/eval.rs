@@ -301,10 +301,8 @@ impl EvalState {
         // A variable bound to an evaluated value needs neither the stack
         // guard nor a trip through `eval_inner` (forcing a thunk is guarded
         // by `force_thunk` itself).
-        if let ExprKind::Local { depth, slot } = &e.kind {
-            if let Some(v) = env.up(*depth).and_then(|s| s.slot(*slot)).and_then(Value::forced) {
-                return Ok(v.clone());
-            }
+        if let Some(v) = evaluated_local(e, env) {
+            return Ok(v.clone());
         }
         self.guarded(|s| s.eval_inner(e, env))
     }
@@ -373,27 +371,19 @@ impl EvalState {
                 // reference: no reference-count traffic on the closure.
                 let owned;
                 let f = match &fun.kind {
-                    ExprKind::Local { depth, slot } => {
-                        match env.up(*depth).and_then(|s| s.slot(*slot)).and_then(Value::forced) {
-                            Some(f) => f,
-                            None => {
-                                owned = self.eval(fun, env)?;
-                                &owned
-                            }
+                    ExprKind::Local { .. } => match evaluated_local(fun, env) {
+                        Some(f) => f,
+                        None => {
+                            owned = self.eval(fun, env)?;
+                            &owned
                         }
-                    }
+                    },
                     // `lib.f x`: a function found by walking evaluated sets
                     // is borrowed in place too.
                     ExprKind::Select { expr, path, default: None } => {
-                        let found = match &expr.kind {
-                            ExprKind::Local { depth, slot } => env
-                                .up(*depth)
-                                .and_then(|s| s.slot(*slot))
-                                .and_then(Value::forced)
-                                .and_then(|base| select_in_place(base, path))
-                                .and_then(|(x, _, _)| x.forced()),
-                            _ => None,
-                        };
+                        let found = evaluated_local(expr, env)
+                            .and_then(|base| crate::select::select_in_place(base, path))
+                            .and_then(|(x, _, _)| x.forced());
                         match found {
                             Some(f) => {
                                 bump(&self.stats.lookups, path.len() as u64);
@@ -512,10 +502,8 @@ impl EvalState {
         context: &'static str,
         holder: &'a mut Option<Value>,
     ) -> EvalResult<&'a Value> {
-        if let ExprKind::Local { depth, slot } = &e.kind {
-            if let Some(v) = env.up(*depth).and_then(|s| s.slot(*slot)).and_then(Value::forced) {
-                return Ok(v);
-            }
+        if let Some(v) = evaluated_local(e, env) {
+            return Ok(v);
         }
         let v = self.eval_operand(e, env, context)?;
         Ok(holder.insert(v))
@@ -565,7 +553,7 @@ impl EvalState {
     /// An attribute path as CppNix shows it in traces (`a.b."${e}"`): only
     /// computed when an error is reported; dynamic names are evaluated again,
     /// and shown as source when that fails.
-    fn show_attr_path(&mut self, path: &[Key], env: &Arc<Env>) -> String {
+    pub(crate) fn show_attr_path(&mut self, path: &[Key], env: &Arc<Env>) -> String {
         let mut out = String::new();
         for (i, key) in path.iter().enumerate() {
             if i > 0 {
@@ -582,103 +570,6 @@ impl EvalState {
             }
         }
         out
-    }
-
-    fn eval_select(
-        &mut self,
-        pos: Pos,
-        expr: &Arc<Expr>,
-        path: &[Key],
-        default: Option<&Arc<Expr>>,
-        env: &Arc<Env>,
-    ) -> EvalResult<Value> {
-        // A variable bound to an evaluated value is read in place.
-        let owned;
-        let base = match &expr.kind {
-            ExprKind::Local { depth, slot } => env.up(*depth).and_then(|s| s.slot(*slot)).and_then(Value::forced),
-            _ => None,
-        };
-        let base = match base {
-            Some(v) => v,
-            None => {
-                owned = self.eval(expr, env).map_err(|e| e.with_frame("while selecting an attribute", expr.pos))?;
-                &owned
-            }
-        };
-        // Fast path: every step an evaluated set holding the attribute. The
-        // path is walked by reference and only the result is cloned (or
-        // forced), instead of a reference count up and down per step.
-        if let Some((x, attr_pos, found)) = select_in_place(base, path) {
-            bump(&self.stats.lookups, path.len() as u64);
-            return match x.forced() {
-                Some(v) => Ok(v.clone()),
-                None => self.force_at(x, attr_pos).map_err(|e| self.select_error(e, pos, path, env, attr_pos, found)),
-            };
-        }
-        // Where the last attribute found was defined, and how many path
-        // elements were found: for the trace if selecting fails.
-        let mut attr_pos = Pos::NONE;
-        let mut found = 0;
-        match self.select_path(pos, base.clone(), path, default, env, &mut attr_pos, &mut found) {
-            Ok(v) => Ok(v),
-            Err(e) => Err(self.select_error(e, pos, path, env, attr_pos, found)),
-        }
-    }
-
-    /// The frames of a failed selection `e.a.b.c` at `pos`: where the last
-    /// attribute found was defined (`found` elements of the path found).
-    fn select_error(&mut self, mut e: EvalError, pos: Pos, path: &[Key], env: &Arc<Env>, attr_pos: Pos, found: usize) -> EvalError {
-        if !attr_pos.is_none() {
-            let text = self.show_attr_path(&path[..found], env);
-            e = e.with_frame(format!("from the definition of '{text}'"), attr_pos);
-        }
-        let text = self.show_attr_path(path, env);
-        e.with_frame(format!("while evaluating the attribute '{text}'"), pos)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn select_path(
-        &mut self,
-        pos: Pos,
-        mut v: Value,
-        path: &[Key],
-        default: Option<&Arc<Expr>>,
-        env: &Arc<Env>,
-        attr_pos: &mut Pos,
-        found: &mut usize,
-    ) -> EvalResult<Value> {
-        for key in path {
-            let name = self.key_name(key, env)?;
-            if let Value::Thunk(_) = v {
-                v = self.force_at(&v, pos)?;
-            }
-            bump(&self.stats.lookups, 1);
-            let attr = match (&v, default) {
-                // An evaluated thunk is taken as its value: one reference
-                // count instead of two, and no forcing step below.
-                (Value::Attrs(a), _) => a.get_attr(name).map(|x| (x.value.forced().unwrap_or(&x.value).clone(), x.pos)),
-                (_, Some(_)) => None,
-                (other, None) => {
-                    return Err(type_error("a set", other).with_frame("while selecting an attribute", pos));
-                }
-            };
-            match (attr, default) {
-                (Some((x, p)), _) => {
-                    v = x;
-                    *attr_pos = p;
-                    *found += 1;
-                }
-                (None, Some(d)) => return self.eval(d, env),
-                (None, None) => {
-                    let Value::Attrs(a) = &v else { return Err(type_error("a set", &v)) };
-                    return Err(missing_attr(name, a));
-                }
-            }
-        }
-        match v {
-            Value::Thunk(_) => self.force_at(&v, if attr_pos.is_none() { pos } else { *attr_pos }),
-            v => Ok(v),
-        }
     }
 
     /// Runs a recursive step of a deep traversal (`deepSeq`, `toJSON`, `==`,
@@ -835,25 +726,17 @@ pub(crate) fn suggestions<'a>(name: &str, candidates: impl Iterator<Item = &'a s
     }
 }
 
-/// Walks a path of static names through evaluated sets without forcing or
-/// cloning anything: the value found (possibly a thunk), where it was
-/// defined and the path length. `None` as soon as a step needs more (a
-/// dynamic name, a thunk not evaluated yet, a missing attribute, not a
-/// set): the caller then takes the general path, which forces and reports.
-fn select_in_place<'v>(base: &'v Value, path: &[Key]) -> Option<(&'v Value, Pos, usize)> {
-    let mut cur = base;
-    let mut pos = Pos::NONE;
-    for key in path {
-        let Key::Static(name) = key else { return None };
-        let Value::Attrs(a) = cur.forced()? else { return None };
-        let attr = a.get_attr(*name)?;
-        cur = &attr.value;
-        pos = attr.pos;
-    }
-    Some((cur, pos, path.len()))
-}
-
 /// The error for a `with` whose expression is not a set.
 fn with_not_a_set(v: &Value, pos: Pos) -> EvalError {
     EvalError::eval(format!("expected a set but found {}: {}", v.show_type(), crate::print::show_for_error(v))).at(pos)
+}
+
+/// The value of `e` if it is a variable bound to an evaluated value (read in
+/// place: no reference counting, no evaluation step).
+#[inline]
+pub(crate) fn evaluated_local<'a>(e: &Expr, env: &'a Arc<Env>) -> Option<&'a Value> {
+    match &e.kind {
+        ExprKind::Local { depth, slot } => env.up(*depth).and_then(|s| s.slot(*slot)).and_then(Value::forced),
+        _ => None,
+    }
 }

@@ -83,6 +83,7 @@ macro_rules! sym {
 
 mod assert_eq;
 mod attr_set;
+mod select;
 mod shared_slice;
 mod attrs_build;
 mod builtins;
