@@ -10,6 +10,7 @@ mod build_cli;
 mod eval_cli;
 mod hash;
 mod instantiate;
+mod prefault;
 mod store_cli;
 
 use std::path::Path;
@@ -50,6 +51,9 @@ fn main() -> ExitCode {
         }
     };
     let rest = args.split_off(1);
+    if matches!(command.as_str(), "instantiate" | "build") {
+        prefault::start();
+    }
     let status = match command.as_str() {
         "instantiate" => instantiate::main(rest),
         "hash" => hash::main(rest),
