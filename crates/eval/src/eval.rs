@@ -250,21 +250,6 @@ impl EvalState {
                 bump(&self.stats.thunks_avoided, 1);
                 return Closure::value(l.clone(), env.clone());
             }
-            // `x.a.b` where every step is already evaluated: selecting
-            // again could give nothing else and cannot fail (a failed
-            // thunk has no value), so the value is passed on as it is.
-            // (Not for an attribute still unevaluated: forcing it through
-            // the selection adds the selection's frame to an error trace.)
-            ExprKind::Select { expr, path, .. } => {
-                let found = evaluated_local(expr, env)
-                    .and_then(|base| crate::select::select_in_place(base, path))
-                    .and_then(|(x, _, _)| x.forced());
-                if let Some(v) = found {
-                    bump(&self.stats.thunks_avoided, 1);
-                    bump(&self.stats.lookups, path.len() as u64);
-                    return v.clone();
-                }
-            }
             _ => {}
         }
         bump(&self.stats.thunks, 1);

@@ -77,3 +77,16 @@ fn inline_arithmetic_reports_the_builtins_errors() {
     let (out, _) = eval_with_traces("let __sub = a: b: 42; in 5 - 3");
     assert_eq!(out, "42");
 }
+
+#[test]
+fn selections_of_evaluated_values_stay_thunks() {
+    // CppNix makes a thunk for `x.b` even when `x.b` is already evaluated
+    // (only a variable is passed on as its value), so an unforced
+    // selection prints as a thunk.
+    let (out, traces) = eval_with_traces("let x = { b = 1; }; in builtins.seq x.b (builtins.trace [ x.b x ] 1)");
+    assert_eq!(out, "1");
+    assert_eq!(traces, ["trace: [ «thunk» { b = 1; } ]"]);
+    // And likewise string interpolation of known strings.
+    let (_, traces) = eval_with_traces("let s = \"a\"; in builtins.seq s (builtins.trace [ \"${s}b\" ] 1)");
+    assert_eq!(traces, ["trace: [ «thunk» ]"]);
+}
