@@ -170,7 +170,21 @@ impl EvalState {
         let segment = &|| "while evaluating a path segment".to_string();
         let mut kind = Kind::Str;
         let mut ctx = Context::new();
-        let mut s = String::new();
+        // Sized for the literal parts plus a little for each other part, so
+        // that the common short interpolation is built without growing (and
+        // the allocator shrinks it in place when it becomes the value).
+        let capacity = if force_string {
+            parts
+                .iter()
+                .map(|p| match &p.kind {
+                    crate::compile::ExprKind::Const(Value::String(lit)) => lit.as_str().len(),
+                    _ => 16,
+                })
+                .sum()
+        } else {
+            0
+        };
+        let mut s = String::with_capacity(capacity);
         for (i, part) in parts.iter().enumerate() {
             let at = part_pos.get(i).copied().unwrap_or(part.pos);
             let mut holder = None;
