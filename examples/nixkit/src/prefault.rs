@@ -63,6 +63,10 @@ const IDLE_POLL: Duration = Duration::from_millis(20);
 
 const PAGE: usize = 4096;
 
+/// The largest block the kernel may back anonymous memory with (a
+/// transparent huge page).
+const FOLIO_MAX: usize = 2 << 20;
+
 extern "C" {
     /// mimalloc (v2, the variant the binary is built with: arena ids are
     /// `int`s there): the start and size of arena `id` (ids count from 1),
@@ -178,6 +182,16 @@ impl Prefaulter {
             let end = (self.done + STEP).min(target);
             populate(base, self.done, end).map_err(|()| Unsupported)?;
             self.done = end;
+        }
+        // The kernel may have backed the last pages with a larger folio (a
+        // transparent huge page) reaching past `target`: those pages are
+        // ours, not the allocator's frontier, or the next look would chase
+        // them and populate the whole arena.
+        let folio_end = (target + FOLIO_MAX).min(size);
+        if target < folio_end {
+            if let Some(p) = highest_resident(base, target, folio_end, &mut self.residency).map_err(|()| Unsupported)? {
+                self.done = p + PAGE;
+            }
         }
         Ok(Step::Populated { from, to: target })
     }
