@@ -111,42 +111,27 @@ impl Attrs {
     }
 
     /// `self // other`.
+    ///
+    /// The result's size is counted first (names only), so the attributes
+    /// are cloned straight into the new set's allocation.
     pub fn update(&self, other: &Attrs) -> Attrs {
         let (a, b) = (&self.entries[..], &other.entries[..]);
-        let mut out = Vec::with_capacity(a.len() + b.len());
-        if b.len() * 16 <= a.len() {
+        let common = if b.len() * 16 <= a.len() {
             // A few attributes into a large set (`acc // { x = …; }` in a
-            // fold): binary-search each insertion point and copy the runs
-            // in between in bulk instead of comparing every name.
-            let mut i = 0;
-            for y in b {
-                let key = y.name.index();
-                let k = i + a[i..].partition_point(|x| x.name.index() < key);
-                out.extend_from_slice(&a[i..k]);
-                out.push(y.clone());
-                i = if k < a.len() && a[k].name == y.name { k + 1 } else { k };
+            // fold): binary-search each name instead of walking `a`.
+            b.iter().filter(|y| a.binary_search_by_key(&y.name.index(), |x| x.name.index()).is_ok()).count()
+        } else {
+            let (mut i, mut j, mut common) = (0, 0, 0);
+            while i < a.len() && j < b.len() {
+                let (x, y) = (a[i].name.index(), b[j].name.index());
+                i += usize::from(x <= y);
+                j += usize::from(y <= x);
+                common += usize::from(x == y);
             }
-            out.extend_from_slice(&a[i..]);
-            return Attrs { entries: out.into() };
-        }
-        let (mut i, mut j) = (0, 0);
-        while i < a.len() && j < b.len() {
-            let (x, y) = (a[i].name.index(), b[j].name.index());
-            if x < y {
-                out.push(a[i].clone());
-                i += 1;
-            } else if x > y {
-                out.push(b[j].clone());
-                j += 1;
-            } else {
-                out.push(b[j].clone());
-                i += 1;
-                j += 1;
-            }
-        }
-        out.extend_from_slice(&a[i..]);
-        out.extend_from_slice(&b[j..]);
-        Attrs { entries: out.into() }
+            common
+        };
+        let len = a.len() + b.len() - common;
+        Attrs { entries: SharedSlice::from_exact(Merge { a, b, len }) }
     }
 
     /// The attributes as a vector (symbol-index order): a copy, the set being shared.
@@ -165,3 +150,98 @@ impl Attrs {
     }
 }
 
+/// The attributes of `a // b` in symbol-index order: `b`'s win on equal
+/// names. `len` is the number left to yield.
+struct Merge<'s> {
+    a: &'s [Attr],
+    b: &'s [Attr],
+    len: usize,
+}
+
+impl Iterator for Merge<'_> {
+    type Item = Attr;
+
+    #[inline]
+    fn next(&mut self) -> Option<Attr> {
+        let next = match (self.a.first(), self.b.first()) {
+            (Some(x), Some(y)) => {
+                let (xi, yi) = (x.name.index(), y.name.index());
+                if xi < yi {
+                    self.a = &self.a[1..];
+                    x
+                } else {
+                    if xi == yi {
+                        self.a = &self.a[1..];
+                    }
+                    self.b = &self.b[1..];
+                    y
+                }
+            }
+            (Some(x), None) => {
+                self.a = &self.a[1..];
+                x
+            }
+            (None, Some(y)) => {
+                self.b = &self.b[1..];
+                y
+            }
+            (None, None) => return None,
+        };
+        self.len = self.len.saturating_sub(1);
+        Some(next.clone())
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.len, Some(self.len))
+    }
+}
+
+impl ExactSizeIterator for Merge<'_> {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(names: &[(&str, i64)]) -> Attrs {
+        Attrs::from_pairs(names.iter().map(|&(n, v)| (Symbol::intern(n), Value::Int(v))))
+    }
+
+    fn contents(a: &Attrs) -> Vec<(String, i64)> {
+        let mut v: Vec<(String, i64)> = a
+            .iter()
+            .map(|x| (x.name.as_str().to_string(), if let Value::Int(i) = x.value { i } else { -1 }))
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn update_matches_a_map_model() {
+        // Both paths (a small right side into a large left side, and the
+        // general merge), with and without overlapping names.
+        let names: Vec<String> = (0..40).map(|i| format!("attr_update_test_{i}")).collect();
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for round in 0..300 {
+            let pick = |next: &mut dyn FnMut() -> u64, max: usize| -> Vec<(&str, i64)> {
+                let n = (next() as usize) % max;
+                (0..n).map(|_| (names[(next() as usize) % names.len()].as_str(), (next() % 1000) as i64)).collect()
+            };
+            let left = pick(&mut next, if round % 2 == 0 { 40 } else { 5 });
+            let right = pick(&mut next, if round % 3 == 0 { 3 } else { 30 });
+            let (a, b) = (set(&left), set(&right));
+            let mut model = std::collections::BTreeMap::new();
+            for x in a.iter().chain(b.iter()) {
+                model.insert(x.name.as_str().to_string(), if let Value::Int(i) = x.value { i } else { -1 });
+            }
+            let merged = a.update(&b);
+            assert_eq!(contents(&merged), model.into_iter().collect::<Vec<_>>(), "round {round}");
+            assert!(merged.iter().zip(merged.iter().skip(1)).all(|(x, y)| x.name.index() < y.name.index()));
+        }
+    }
+}
