@@ -187,6 +187,9 @@ impl EvalState {
         let mut s = String::with_capacity(capacity);
         for (i, part) in parts.iter().enumerate() {
             let at = part_pos.get(i).copied().unwrap_or(part.pos);
+            if force_string && append_to_string_of_known(part, env, &mut s, &mut ctx) {
+                continue;
+            }
             let mut holder = None;
             let v = self.eval_operand_ref(part, env, "in an operand of '+'", &mut holder)?;
             if i == 0 && !force_string {
@@ -525,7 +528,50 @@ fn cannot_coerce(v: &Value) -> EvalError {
 
 /// Appends the decimal form of `i` (what `{i}` formatting gives, without
 /// going through `fmt`).
+/// `"${toString x}"` with `x` a variable bound to an evaluated integer or
+/// string: `x`'s text is appended directly, without calling the builtin and
+/// building the intermediate string. Nothing is forced, and neither case
+/// can fail, so the result (context included) is the builtin's. Returns
+/// whether it applied.
+fn append_to_string_of_known(part: &Expr, env: &Arc<Env>, out: &mut String, ctx: &mut Context) -> bool {
+    let crate::compile::ExprKind::Call { fun, args } = &part.kind else { return false };
+    let (crate::compile::ExprKind::Const(Value::PrimOp(prim)), [arg]) = (&fun.kind, &args[..]) else { return false };
+    if prim.name != "toString" {
+        return false;
+    }
+    match crate::eval::evaluated_local(arg, env) {
+        Some(Value::Int(i)) => push_int(out, *i),
+        Some(Value::String(text)) => {
+            if let Some(c) = text.context() {
+                ctx.extend(c.iter().cloned());
+            }
+            out.push_str(text.as_str());
+        }
+        _ => return false,
+    }
+    true
+}
+
 fn push_int(out: &mut String, i: i64) {
+    out.push_str(int_text(i).as_str());
+}
+
+/// An integer's decimal text, on the stack.
+pub(crate) struct IntText {
+    buf: [u8; 20],
+    start: usize,
+}
+
+impl IntText {
+    /// The text.
+    pub(crate) fn as_str(&self) -> &str {
+        // Only ASCII digits and '-' are written, so this cannot fail.
+        std::str::from_utf8(&self.buf[self.start..]).unwrap_or("")
+    }
+}
+
+/// Formats `i` as `toString` does.
+pub(crate) fn int_text(i: i64) -> IntText {
     let mut buf = [0u8; 20];
     let mut n = i.unsigned_abs();
     let mut at = buf.len();
@@ -538,9 +584,21 @@ fn push_int(out: &mut String, i: i64) {
         }
     }
     if i < 0 {
-        out.push('-');
+        at -= 1;
+        buf[at] = b'-';
     }
-    for &d in &buf[at..] {
-        out.push(char::from(d));
+    IntText { buf, start: at }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn integers_print_as_to_string_does() {
+        for i in [0, 7, -1, 10, -10, 12345, i64::MAX, i64::MIN] {
+            assert_eq!(super::int_text(i).as_str(), i.to_string());
+            let mut out = String::from("x");
+            super::push_int(&mut out, i);
+            assert_eq!(out, format!("x{i}"));
+        }
     }
 }

@@ -90,3 +90,24 @@ fn selections_of_evaluated_values_stay_thunks() {
     let (_, traces) = eval_with_traces("let s = \"a\"; in builtins.seq s (builtins.trace [ \"${s}b\" ] 1)");
     assert_eq!(traces, ["trace: [ «thunk» ]"]);
 }
+
+#[test]
+fn interpolated_to_string_of_known_values_matches_the_builtin() {
+    // `"${toString x}"` with `x` evaluated is appended directly; the same
+    // through `builtins.toString` (a selection, so the builtin is called)
+    // must give the same strings and contexts.
+    let cases = [
+        "let i = 42; in \"a${toString i}b\"",
+        "let i = -9223372036854775807 - 1; in \"${toString i}\"",
+        "let s = \"x\"; in builtins.seq s \"<${toString s}>\"",
+        "let f = \"1.5\"; d = builtins.toFile \"d\" \"\"; s = \"p${d}\"; in builtins.seq s (builtins.getContext \"${toString s}-\")",
+        "let x = 1.5; in \"${toString x}\"",
+        "let x = null; in \"${toString x}|${toString true}\"",
+    ];
+    for case in cases {
+        let fast = eval_with_traces(case).0;
+        let slow = eval_with_traces(&case.replace("toString", "builtins.toString")).0;
+        assert_eq!(fast, slow, "{case}");
+        assert!(!fast.starts_with("error"), "{case}: {fast}");
+    }
+}

@@ -38,6 +38,13 @@ fn string_value(n: NixString) -> Value {
 }
 
 fn to_string(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
+    // The two common cases directly: a string is its own result (shared,
+    // not copied), an integer is written once at its exact length.
+    match a[0].forced() {
+        Some(v @ Value::String(_)) => return Ok(v.clone()),
+        Some(Value::Int(i)) => return Ok(Value::string(crate::ops::int_text(*i).as_str())),
+        _ => {}
+    }
     let n = s.coerce_to_nix_string_for(&a[0], Coerce::TO_STRING, pos, &|| arg_text(0, "toString"))?;
     Ok(string_value(n))
 }
