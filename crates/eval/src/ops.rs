@@ -553,41 +553,7 @@ fn append_to_string_of_known(part: &Expr, env: &Arc<Env>, out: &mut String, ctx:
 }
 
 fn push_int(out: &mut String, i: i64) {
-    out.push_str(int_text(i).as_str());
-}
-
-/// An integer's decimal text, on the stack.
-pub(crate) struct IntText {
-    buf: [u8; 20],
-    start: usize,
-}
-
-impl IntText {
-    /// The text.
-    pub(crate) fn as_str(&self) -> &str {
-        // Only ASCII digits and '-' are written, so this cannot fail.
-        std::str::from_utf8(&self.buf[self.start..]).unwrap_or("")
-    }
-}
-
-/// Formats `i` as `toString` does.
-pub(crate) fn int_text(i: i64) -> IntText {
-    let mut buf = [0u8; 20];
-    let mut n = i.unsigned_abs();
-    let mut at = buf.len();
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    if i < 0 {
-        at -= 1;
-        buf[at] = b'-';
-    }
-    IntText { buf, start: at }
+    out.push_str(itoa::Buffer::new().format(i));
 }
 
 #[cfg(test)]
@@ -595,7 +561,6 @@ mod tests {
     #[test]
     fn integers_print_as_to_string_does() {
         for i in [0, 7, -1, 10, -10, 12345, i64::MAX, i64::MIN] {
-            assert_eq!(super::int_text(i).as_str(), i.to_string());
             let mut out = String::from("x");
             super::push_int(&mut out, i);
             assert_eq!(out, format!("x{i}"));

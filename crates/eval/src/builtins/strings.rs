@@ -42,7 +42,7 @@ fn to_string(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     // not copied), an integer is written once at its exact length.
     match a[0].forced() {
         Some(v @ Value::String(_)) => return Ok(v.clone()),
-        Some(Value::Int(i)) => return Ok(Value::string(crate::ops::int_text(*i).as_str())),
+        Some(Value::Int(i)) => return Ok(Value::string(itoa::Buffer::new().format(*i))),
         _ => {}
     }
     let n = s.coerce_to_nix_string_for(&a[0], Coerce::TO_STRING, pos, &|| arg_text(0, "toString"))?;
