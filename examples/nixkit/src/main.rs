@@ -6,6 +6,7 @@
 //! it takes that command's flags. Only argument parsing and wiring live here;
 //! all logic is in the library crates.
 
+mod allocator;
 mod build_cli;
 mod eval_cli;
 mod hash;
@@ -18,9 +19,9 @@ use std::process::ExitCode;
 
 /// mimalloc is 5–20 % faster than the system allocator on the evaluator's
 /// many small, short-lived allocations, and uses less memory
-/// (crates/eval/PERFORMANCE.md).
+/// (crates/eval/PERFORMANCE.md); see `allocator` for how it is called.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: allocator::Mimalloc = allocator::Mimalloc;
 
 const USAGE: &str = "usage: nixkit <command> [args...]
 
