@@ -170,20 +170,11 @@ impl EvalState {
         let segment = &|| "while evaluating a path segment".to_string();
         let mut kind = Kind::Str;
         let mut ctx = Context::new();
-        // Sized for the literal parts plus a little for each other part, so
-        // that the common short interpolation is built without growing (and
-        // the allocator shrinks it in place when it becomes the value).
-        let capacity = if force_string {
-            parts
-                .iter()
-                .map(|p| match &p.kind {
-                    crate::compile::ExprKind::Const(Value::String(lit)) => lit.as_str().len(),
-                    _ => 16,
-                })
-                .sum()
-        } else {
-            0
-        };
+        // Sized for what is known before evaluating (literals, evaluated
+        // strings and integers) plus a little for each other part, so that
+        // the common interpolation is built at its exact size, without
+        // growing or leaving slack in the value.
+        let capacity = if force_string { parts.iter().map(|p| part_len_hint(p, env)).sum() } else { 0 };
         let mut s = String::with_capacity(capacity);
         for (i, part) in parts.iter().enumerate() {
             let at = part_pos.get(i).copied().unwrap_or(part.pos);
@@ -528,6 +519,33 @@ fn cannot_coerce(v: &Value) -> EvalError {
 
 /// Appends the decimal form of `i` (what `{i}` formatting gives, without
 /// going through `fmt`).
+/// The length an interpolated part will have, when it is known without
+/// evaluating anything (a literal, a variable bound to an evaluated string,
+/// `toString` of an evaluated integer or string); a guess otherwise.
+fn part_len_hint(part: &Expr, env: &Arc<Env>) -> usize {
+    use crate::compile::ExprKind;
+    let known = |v: Option<&Value>| match v {
+        Some(Value::String(text)) => Some(text.as_str().len()),
+        Some(Value::Int(i)) => Some(itoa::Buffer::new().format(*i).len()),
+        _ => None,
+    };
+    let len = match &part.kind {
+        ExprKind::Const(Value::String(lit)) => Some(lit.as_str().len()),
+        ExprKind::Local { .. } => match crate::eval::evaluated_local(part, env) {
+            Some(Value::String(text)) => Some(text.as_str().len()),
+            _ => None,
+        },
+        ExprKind::Call { fun, args } => match (&fun.kind, &args[..]) {
+            (ExprKind::Const(Value::PrimOp(prim)), [arg]) if prim.name == "toString" => {
+                known(crate::eval::evaluated_local(arg, env))
+            }
+            _ => None,
+        },
+        _ => None,
+    };
+    len.unwrap_or(16)
+}
+
 /// `"${toString x}"` with `x` a variable bound to an evaluated integer or
 /// string: `x`'s text is appended directly, without calling the builtin and
 /// building the intermediate string. Nothing is forced, and neither case
