@@ -13,18 +13,49 @@ use triomphe::ThinArc;
 /// An immutable, shared slice of `T` behind a one-word pointer.
 pub struct SharedSlice<T>(ThinArc<(), T>);
 
-impl<T> SharedSlice<T> {
+impl<T: 'static> SharedSlice<T> {
     /// A shared slice of `items` (moved, not cloned).
     pub fn new(items: Vec<T>) -> SharedSlice<T> {
+        if items.is_empty() {
+            if let Some(empty) = shared_empty() {
+                return empty;
+            }
+        }
         SharedSlice(ThinArc::from_header_and_iter((), items.into_iter()))
     }
 
     /// A shared slice of the items of an iterator of known length, written
     /// straight into the shared allocation (no intermediate vector).
     pub fn from_exact<I: ExactSizeIterator<Item = T>>(items: I) -> SharedSlice<T> {
+        if items.len() == 0 {
+            if let Some(empty) = shared_empty() {
+                return empty;
+            }
+        }
         SharedSlice(ThinArc::from_header_and_iter((), items))
     }
+}
 
+/// The one empty list and the one empty attribute set of the process, as
+/// CppNix shares its empty set: `[ ]` and `{ }` are made often (150 k times
+/// in `e-modules`), and an empty slice still costs an allocation.
+/// `None` for other item types.
+fn shared_empty<T: 'static>() -> Option<SharedSlice<T>> {
+    use std::any::{Any, TypeId};
+    use std::sync::OnceLock;
+    static VALUES: OnceLock<SharedSlice<crate::value::Value>> = OnceLock::new();
+    static ATTRS: OnceLock<SharedSlice<crate::value::Attr>> = OnceLock::new();
+    let empty: &dyn Any = if TypeId::of::<T>() == TypeId::of::<crate::value::Value>() {
+        VALUES.get_or_init(|| SharedSlice(ThinArc::from_header_and_iter((), std::iter::empty())))
+    } else if TypeId::of::<T>() == TypeId::of::<crate::value::Attr>() {
+        ATTRS.get_or_init(|| SharedSlice(ThinArc::from_header_and_iter((), std::iter::empty())))
+    } else {
+        return None;
+    };
+    empty.downcast_ref::<SharedSlice<T>>().cloned()
+}
+
+impl<T> SharedSlice<T> {
     /// Whether two slices are the same allocation.
     pub fn ptr_eq(a: &SharedSlice<T>, b: &SharedSlice<T>) -> bool {
         a.0.as_ptr() == b.0.as_ptr()
@@ -52,25 +83,25 @@ impl<T> Deref for SharedSlice<T> {
     }
 }
 
-impl<T> Default for SharedSlice<T> {
+impl<T: 'static> Default for SharedSlice<T> {
     fn default() -> SharedSlice<T> {
         SharedSlice::new(Vec::new())
     }
 }
 
-impl<T> From<Vec<T>> for SharedSlice<T> {
+impl<T: 'static> From<Vec<T>> for SharedSlice<T> {
     fn from(items: Vec<T>) -> SharedSlice<T> {
         SharedSlice::new(items)
     }
 }
 
-impl<T: Clone> From<&[T]> for SharedSlice<T> {
+impl<T: Clone + 'static> From<&[T]> for SharedSlice<T> {
     fn from(items: &[T]) -> SharedSlice<T> {
-        SharedSlice(ThinArc::from_header_and_iter((), items.iter().cloned()))
+        SharedSlice::from_exact(items.iter().cloned())
     }
 }
 
-impl<T> FromIterator<T> for SharedSlice<T> {
+impl<T: 'static> FromIterator<T> for SharedSlice<T> {
     fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> SharedSlice<T> {
         SharedSlice::new(iter.into_iter().collect())
     }
@@ -98,6 +129,10 @@ mod tests {
         assert!(!SharedSlice::ptr_eq(&a, &c));
         assert_eq!(a[..], c[..]);
         assert!(SharedSlice::<u32>::default().is_empty());
+        // Empty lists and sets share one allocation; other types do not.
+        let (e1, e2) = (crate::value::List::default(), crate::value::List::from_exact(std::iter::empty()));
+        assert!(SharedSlice::ptr_eq(&e1, &e2));
+        assert!(!SharedSlice::ptr_eq(&SharedSlice::<u32>::default(), &SharedSlice::<u32>::default()));
         assert_eq!(std::mem::size_of::<SharedSlice<u32>>(), 8);
     }
 }
