@@ -49,10 +49,11 @@
 //! # Architecture
 //! - [`nixkit_syntax`] parses and resolves variables; `compile` turns the AST
 //!   into an `Arc`-linked form that thunks can point into.
-//! - [`Value`] is 24 bytes; sets are vectors sorted by symbol index, lists are
-//!   `List` (see `value`).
-//! - Thunks and environments use `OnceLock` + `Mutex` so that an evaluator is
-//!   `Send` without `unsafe` (see `thunk`).
+//! - [`Value`] is 16 bytes; sets are slices sorted by symbol index, lists
+//!   are `List`, both behind one thin shared pointer (see `value`).
+//! - Thunks keep their value in a `OnceLock` and their pending code in an
+//!   `AtomicCell`, so that an evaluator is `Send` without `unsafe` (see
+//!   `thunk`).
 //! - IO and the store go through [`EvalIo`] and [`EvalStore`].
 //! - Errors are [`EvalError`]s with CppNix-style traces.
 //!
