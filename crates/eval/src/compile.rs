@@ -195,11 +195,8 @@ impl Compiler<'_> {
                     value: match d.kind {
                         AttrKind::Plain => AttrValue::Plain(self.compile(&d.value)),
                         AttrKind::Inherited => AttrValue::Inherited(self.compile(&d.value)),
-                        AttrKind::InheritedFrom => match &d.value.kind {
-                            A::Select(s) => match s.expr.kind {
-                                A::InheritFrom(index) => AttrValue::From { index },
-                                _ => AttrValue::Plain(self.compile(&d.value)),
-                            },
+                        AttrKind::InheritedFrom => match d.value.kind {
+                            A::InheritFrom(index) => AttrValue::From { index },
                             _ => AttrValue::Plain(self.compile(&d.value)),
                         },
                     },

@@ -52,6 +52,14 @@ impl Span {
 // Every node is an `Expr`: keep it at four words.
 #[cfg(target_pointer_width = "64")]
 const _: () = assert!(std::mem::size_of::<Expr>() == 32);
+// The boxed nodes that are most common, at their allocator size classes.
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(
+    std::mem::size_of::<Select>() == 64
+        && std::mem::size_of::<Attrs>() == 64
+        && std::mem::size_of::<Lambda>() == 80
+        && std::mem::size_of::<AttrName>() == 16
+);
 
 /// An expression with its source span (the whole construct).
 #[derive(Clone, Debug, PartialEq)]
@@ -124,8 +132,9 @@ pub enum ExprKind {
     },
     /// `__curPos`.
     CurPos,
-    /// The value of `Attrs::inherit_from[n]` of the enclosing attribute set;
-    /// only appears as the subject of the `Select` of an inherited-from attribute.
+    /// The value of an inherited-from attribute ([`AttrKind::InheritedFrom`]):
+    /// the attribute's own name selected from `Attrs::inherit_from[n]` of the
+    /// enclosing attribute set. Appears nowhere else.
     InheritFrom(u32),
     /// Placeholder for a part that failed to parse; only present when the parse
     /// reported errors.
@@ -167,8 +176,9 @@ pub enum Resolution {
 pub enum AttrName {
     /// A name known at parse time (identifier or string without interpolation).
     Static(Symbol, Span),
-    /// `${e}` or a string with interpolation.
-    Dynamic(Expr),
+    /// `${e}` or a string with interpolation (boxed: rare, and it would
+    /// double the size of every path element).
+    Dynamic(Box<Expr>),
 }
 
 impl AttrName {
@@ -229,8 +239,8 @@ pub struct Select {
     pub expr: Expr,
     /// The path, never empty.
     pub path: AttrPath,
-    /// The `or` alternative.
-    pub default: Option<Expr>,
+    /// The `or` alternative (boxed: most selections have none).
+    pub default: Option<Box<Expr>>,
 }
 
 /// `expr ? path`.
@@ -250,9 +260,9 @@ pub struct Attrs {
     /// Attributes with a static name, unique, in source order.
     pub attrs: Vec<AttrDef>,
     /// Attributes whose name is computed, in source order.
-    pub dynamic: Vec<DynamicAttr>,
+    pub dynamic: Box<[DynamicAttr]>,
     /// The `e` of each `inherit (e) ...`, evaluated once per set.
-    pub inherit_from: Vec<Expr>,
+    pub inherit_from: Box<[Expr]>,
 }
 
 /// How a static attribute was defined.
@@ -262,7 +272,8 @@ pub enum AttrKind {
     Plain,
     /// `inherit name;` — the value is a [`Var`] resolved in the enclosing scope.
     Inherited,
-    /// `inherit (e) name;` — the value is `Select(InheritFrom(n), name)`.
+    /// `inherit (e) name;` — the value is [`ExprKind::InheritFrom`]`(n)`:
+    /// `name` selected from `Attrs::inherit_from[n]`.
     InheritedFrom,
 }
 
@@ -307,7 +318,7 @@ pub struct Lambda {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Formals {
     /// The formals, in source order, with unique names.
-    pub entries: Vec<Formal>,
+    pub entries: Box<[Formal]>,
     /// Whether `...` was given.
     pub ellipsis: bool,
 }

@@ -4,12 +4,15 @@
 use std::collections::HashSet;
 use std::sync::{Arc, OnceLock};
 
+use crate::symbol::FxBuild;
 use crate::Symbol;
 
 /// A set of global names.
 #[derive(Clone, Debug, Default)]
 pub struct Globals {
-    names: HashSet<Symbol>,
+    /// With the crate's fast hash: the parser asks once per variable not
+    /// bound locally.
+    names: HashSet<Symbol, FxBuild>,
 }
 
 /// Names CppNix 2.3x binds globally without the `__` prefix (besides `builtins`).

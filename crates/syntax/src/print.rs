@@ -126,8 +126,7 @@ fn show_bindings(out: &mut String, attrs: &Attrs) {
     }
     let mut groups: Vec<(u32, Vec<&str>)> = Vec::new();
     for d in sorted.iter().filter(|d| d.kind == AttrKind::InheritedFrom) {
-        let ExprKind::Select(sel) = &d.value.kind else { continue };
-        let ExprKind::InheritFrom(k) = sel.expr.kind else { continue };
+        let ExprKind::InheritFrom(k) = d.value.kind else { continue };
         match groups.iter_mut().find(|(g, _)| *g == k) {
             Some((_, names)) => names.push(d.name.as_str()),
             None => groups.push((k, vec![d.name.as_str()])),

@@ -55,8 +55,8 @@ impl Builder {
         for def in a.attrs {
             b.push(Entry { name: def.name, pos: def.name_span, kind: def.kind, value: Val::Expr(def.value) });
         }
-        b.dynamic = a.dynamic;
-        b.inherit_from = a.inherit_from;
+        b.dynamic = a.dynamic.into_vec();
+        b.inherit_from = a.inherit_from.into_vec();
         b
     }
 
@@ -77,7 +77,12 @@ impl Builder {
                 },
             })
             .collect();
-        Attrs { recursive: self.recursive, attrs, dynamic: self.dynamic, inherit_from: self.inherit_from }
+        Attrs {
+            recursive: self.recursive,
+            attrs,
+            dynamic: self.dynamic.into_boxed_slice(),
+            inherit_from: self.inherit_from.into_boxed_slice(),
+        }
     }
 
     /// Sets with at most this many attributes are searched linearly.
@@ -99,7 +104,9 @@ impl Builder {
                 index.insert(entry.name, idx);
             }
             None if idx >= Self::LINEAR => {
-                let mut index = FxHashMap::with_capacity_and_hasher(2 * idx + 2, Default::default());
+                // Sized for every attribute reserved for (no regrowth).
+                let size = (2 * idx + 2).max(self.attrs.capacity());
+                let mut index = FxHashMap::with_capacity_and_hasher(size, Default::default());
                 index.extend(self.attrs.iter().enumerate().map(|(i, e)| (e.name, i)));
                 index.insert(entry.name, idx);
                 self.index = Some(index);
@@ -209,7 +216,7 @@ impl Lowerer<'_> {
                     let mut nested = Builder::new(false, pos);
                     self.add_attr(&mut nested, &path[i + 1..], value, pos);
                     let value = Expr { span: pos, kind: ExprKind::Attrs(Box::new(nested.finish())) };
-                    cur.dynamic.push(DynamicAttr { name: e.clone(), value, span: pos });
+                    cur.dynamic.push(DynamicAttr { name: Expr::clone(e), value, span: pos });
                     return;
                 }
             }
@@ -218,7 +225,7 @@ impl Lowerer<'_> {
             AttrName::Static(sym, _) => {
                 self.insert_attr(cur, path, &mut Vec::new(), *sym, AttrKind::Plain, value, pos);
             }
-            AttrName::Dynamic(e) => cur.dynamic.push(DynamicAttr { name: e.clone(), value, span: pos }),
+            AttrName::Dynamic(e) => cur.dynamic.push(DynamicAttr { name: Expr::clone(e), value, span: pos }),
         }
     }
 
@@ -303,11 +310,8 @@ impl Lowerer<'_> {
             }
             let (kind, value) = match from_index {
                 None => (AttrKind::Inherited, self.var_expr(name, span, usize::from(scoped))),
-                Some(k) => {
-                    let subject = Expr { span, kind: ExprKind::InheritFrom(k) };
-                    let select = Select { expr: subject, path: AttrPath::One(AttrName::Static(name, span)), default: None };
-                    (AttrKind::InheritedFrom, Expr { span, kind: ExprKind::Select(Box::new(select)) })
-                }
+                // The selection of `name` is implied (no node of its own).
+                Some(k) => (AttrKind::InheritedFrom, Expr { span, kind: ExprKind::InheritFrom(k) }),
             };
             b.push(Entry { name, pos: span, kind, value: Val::Expr(value) });
         }
@@ -315,9 +319,7 @@ impl Lowerer<'_> {
 }
 
 fn shift_inherit_from(value: &mut Expr, offset: u32) {
-    if let ExprKind::Select(sel) = &mut value.kind {
-        if let ExprKind::InheritFrom(k) = &mut sel.expr.kind {
-            *k += offset;
-        }
+    if let ExprKind::InheritFrom(k) = &mut value.kind {
+        *k += offset;
     }
 }

@@ -48,13 +48,8 @@ impl<'a> Lowerer<'a> {
         match node.children_with_tokens().next() {
             // The usual shape: the node is its identifier token.
             Some(rowan::NodeOrToken::Token(t)) if t.text_range() == node.text_range() => {
-                let key = t.identity();
-                if let Some(&sym) = self.token_symbols.get(&key) {
-                    return sym;
-                }
-                let sym = Symbol::intern_cached(t.text());
-                self.token_symbols.insert(key, sym);
-                sym
+                let text = t.text();
+                self.token_symbols.get_or_insert_with(t.identity(), || Symbol::intern_cached(text))
             }
             _ => {
                 let r = node.text_range();
@@ -194,6 +189,7 @@ impl<'a> Lowerer<'a> {
                 if path.is_empty() {
                     return error_expr(span);
                 }
+                let default = default.map(Box::new);
                 Expr { span, kind: ExprKind::Select(Box::new(Select { expr, path, default })) }
             }
             NODE_HAS_ATTR => {
@@ -359,7 +355,13 @@ impl<'a> Lowerer<'a> {
         }
         let raw = self.text.get(body_start..body_end).filter(|_| closed)?;
         let b = raw.as_bytes();
-        if memchr::memchr3(b'\\', b'$', b'\r', b).is_some() || memchr::memchr(0, b).is_some() {
+        // Most bodies are short: one plain loop beats two searches there.
+        let special = if b.len() < 64 {
+            b.iter().any(|&c| matches!(c, b'\\' | b'$' | b'\r' | 0))
+        } else {
+            memchr::memchr3(b'\\', b'$', b'\r', b).is_some() || memchr::memchr(0, b).is_some()
+        };
+        if special {
             return None;
         }
         Some(raw)
@@ -686,7 +688,7 @@ impl<'a> Lowerer<'a> {
             }
         }
         let ellipsis = child_token(node, |k| k == TOKEN_ELLIPSIS).is_some();
-        (Formals { entries, ellipsis }, bind)
+        (Formals { entries: entries.into_boxed_slice(), ellipsis }, bind)
     }
 
     /// Lowers an attribute path.
@@ -732,7 +734,7 @@ impl<'a> Lowerer<'a> {
         };
         match e.kind {
             ExprKind::Str(s) => AttrName::Static(Symbol::intern_cached(&s), span),
-            kind => AttrName::Dynamic(Expr { span: e.span, kind }),
+            kind => AttrName::Dynamic(Box::new(Expr { span: e.span, kind })),
         }
     }
 }

@@ -7,10 +7,12 @@
 //! green tree, building the AST, resolution) is measured against rnix alone by
 //! `cargo bench -p nixkit-benches --bench parse` (nixpkgs `lib/`) and, for
 //! instruction counts, by `examples/parse_files.rs` under callgrind. What keeps
-//! it cheap: the prescan only stops at bytes that change the lexical state
-//! ([`prescan`]); identifiers are interned once per distinct token of a tree,
-//! then through a per-thread cache keyed by the name's bytes
-//! ([`crate::Symbol`]); plain `"…"` strings skip re-lexing; vectors are sized
+//! it cheap: the prescan mostly counts bytes in branch-free passes, and
+//! otherwise jumps between the bytes that change the lexical state
+//! ([`prescan`]); identifiers are interned once per distinct token of a tree
+//! ([`TokenSymbols`]), then through a per-thread cache keyed by the name's
+//! bytes ([`crate::Symbol`]); plain `"…"` strings skip re-lexing; rare parts
+//! of common nodes are boxed so that the nodes stay small; vectors are sized
 //! before they are filled; variables are resolved while lowering, so there is
 //! no second walk over the tree (except after merged attribute sets, see
 //! [`resolve`]); the source text is not copied ([`crate::Parse::text`] rebuilds
@@ -35,6 +37,34 @@
 //! the allocator, whose cost is the cold memory each new node lands in
 //! rather than the number of calls: what remains is the boxed tree itself
 //! (one allocation per non-leaf node), which only an arena would remove.
+//!
+//! A third pass. The prescan first bounds every limit by counts over the
+//! raw bytes ([`prescan`]'s `within_counts`: 282 of the 285 files, 77 % of
+//! the bytes); the rest go through the lexical scan, which now finds its
+//! stop bytes with one bit mask per 64-byte block. Alone, over `lib/`, that
+//! is 0.72 → 0.40 ms per pass, though more instructions (6.1 → 8.3 M: no
+//! mispredicted branch per stop byte). The tree got smaller: `or` defaults
+//! and `${…}` attribute names boxed, formals and the rarely filled parts
+//! of [`crate::ast::Attrs`] in boxed slices, an inherited-from value is its
+//! index alone (no `Select` node): about 3.35 → 2.70 MB of nodes (by their
+//! allocator size classes) and 1.5 k fewer allocations. Tokens map to
+//! symbols through a stamped open-addressing table instead of a hash map
+//! cleared per file. Callgrind: rnix 252.6 M, nixkit 294.8 → 295.8 M
+//! (+16.7 → +17.1 %; the lowering itself 35.5 → 34.2 M). Criterion, old
+//! and new interleaved, 13 runs each at a load of 1–4.5 (one run of each
+//! disturbed): before +27.1–49.9 % (median +33.5 %), after +25.1–35.4 %
+//! (median +31.9 %); nixkit alone, median 24.7 → 24.0 ms. An out-of-tree
+//! harness running rnix, old and new in turn in one process (batches of
+//! four kept trees, 40 s) puts the new code 2–5 % faster (median of
+//! rounds), 2 % at the 10th percentile. Still above rnix, by a profile:
+//! lowering itself (~19 % of nixkit's time), of which the per-thread name
+//! lookups that miss the cache (~3 %) and page faults on fresh tree memory
+//! (~3 %) are the largest single parts; and rnix runs ~5 % slower inside
+//! nixkit than alone (more fresh memory per parse: more page faults). Tried
+//! and dropped as no faster: an open-addressing name cache (one miss per
+//! lookup instead of two; hashbrown's control bytes stay cached anyway),
+//! looking up a set's binding names as one batch, and a small table of
+//! recently used names in front of the cache.
 
 mod attrs;
 mod expr;
@@ -55,13 +85,104 @@ use green::{Node, Token};
 
 use crate::ast::{Expr, ExprKind, Span};
 use crate::error::{LintWarning, ParseError, ParseErrorKind};
-use crate::symbol::FxHashMap;
 use crate::{Parse, ParseOptions, Symbol};
 
 thread_local! {
-    /// The (empty) map behind [`Lowerer::token_symbols`], kept between parses
-    /// on a thread so that it is not grown afresh for every file.
-    static TOKEN_SYMBOLS: Cell<FxHashMap<usize, Symbol>> = Cell::new(FxHashMap::default());
+    /// The table behind [`Lowerer::token_symbols`], kept between parses on a
+    /// thread so that it is not grown afresh for every file.
+    static TOKEN_SYMBOLS: Cell<Option<TokenSymbols>> = const { Cell::new(None) };
+}
+
+/// Identifier tokens of the tree being lowered already interned, by
+/// [`green::Token::identity`]: open addressing on the token's address, at
+/// most half full, each slot stamped with the parse that filled it, so that
+/// a table kept from an earlier parse is empty without being cleared.
+pub(crate) struct TokenSymbols {
+    slots: Vec<TokenSlot>,
+    /// The current parse's stamp (never 0, the stamp of vacant slots).
+    stamp: u32,
+    len: usize,
+}
+
+#[derive(Clone, Copy)]
+struct TokenSlot {
+    key: usize,
+    stamp: u32,
+    sym: Symbol,
+}
+
+impl TokenSymbols {
+    /// Tables larger than this are not kept between parses.
+    const KEEP: usize = 1 << 15;
+
+    /// The kept table of this thread, emptied, or a new one.
+    fn take() -> TokenSymbols {
+        match TOKEN_SYMBOLS.try_with(Cell::take) {
+            Ok(Some(mut t)) => {
+                t.len = 0;
+                t.stamp = t.stamp.wrapping_add(1);
+                if t.stamp == 0 {
+                    // Stamps went round: old slots could look current.
+                    if let Some(&first) = t.slots.first() {
+                        t.slots.fill(TokenSlot { stamp: 0, ..first });
+                    }
+                    t.stamp = 1;
+                }
+                t
+            }
+            _ => TokenSymbols { slots: Vec::new(), stamp: 1, len: 0 },
+        }
+    }
+
+    /// Keeps the table for the thread's next parse.
+    fn keep(self) {
+        if self.slots.len() <= Self::KEEP {
+            let _ = TOKEN_SYMBOLS.try_with(|c| c.set(Some(self)));
+        }
+    }
+
+    /// The slot where `key`'s probe starts (the multiplication's top bits).
+    fn home(&self, key: usize) -> usize {
+        let bits = self.slots.len().trailing_zeros();
+        ((key as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - bits)) as usize
+    }
+
+    /// The symbol of the token `key`, from `make` the first time.
+    pub(crate) fn get_or_insert_with(&mut self, key: usize, make: impl FnOnce() -> Symbol) -> Symbol {
+        if 2 * (self.len + 1) > self.slots.len() {
+            self.grow();
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = self.home(key);
+        while let Some(s) = self.slots.get(i).filter(|s| s.stamp == self.stamp) {
+            if s.key == key {
+                return s.sym;
+            }
+            i = (i + 1) & mask;
+        }
+        let sym = make();
+        if let Some(s) = self.slots.get_mut(i) {
+            *s = TokenSlot { key, stamp: self.stamp, sym };
+            self.len += 1;
+        }
+        sym
+    }
+
+    fn grow(&mut self) {
+        let size = (2 * self.slots.len()).max(256);
+        let vacant = TokenSlot { key: 0, stamp: 0, sym: Symbol::intern_cached("") };
+        let old = std::mem::replace(&mut self.slots, vec![vacant; size]);
+        let mask = size - 1;
+        for s in old.into_iter().filter(|s| s.stamp == self.stamp) {
+            let mut i = self.home(s.key);
+            while self.slots.get(i).is_some_and(|t| t.stamp == self.stamp) {
+                i = (i + 1) & mask;
+            }
+            if let Some(t) = self.slots.get_mut(i) {
+                *t = s;
+            }
+        }
+    }
 }
 
 /// How deep the lowered tree may nest before we stop with an error (the
@@ -104,7 +225,7 @@ pub(crate) fn parse(text: &str, options: &ParseOptions) -> Parse {
         lints: Vec::new(),
         depth: 0,
         path_pool: Vec::new(),
-        token_symbols: TOKEN_SYMBOLS.try_with(Cell::take).unwrap_or_default(),
+        token_symbols: TokenSymbols::take(),
         scopes: resolve::Scopes::default(),
         undefined: Vec::new(),
         resolved: true,
@@ -114,12 +235,8 @@ pub(crate) fn parse(text: &str, options: &ParseOptions) -> Parse {
         None => Expr { span: span_at(text.len()), kind: ExprKind::Error },
     };
     errors.append(&mut lowerer.errors);
-    let mut token_symbols = std::mem::take(&mut lowerer.token_symbols);
-    // Its keys die with the tree; a huge map is not worth keeping.
-    if token_symbols.capacity() <= 1 << 14 {
-        token_symbols.clear();
-        let _ = TOKEN_SYMBOLS.try_with(|c| c.set(token_symbols));
-    }
+    // Its keys die with the tree; the table is kept for the next one.
+    std::mem::replace(&mut lowerer.token_symbols, TokenSymbols { slots: Vec::new(), stamp: 1, len: 0 }).keep();
     if !errors.is_empty() {
         // The tree of a failed parse is left unresolved.
         resolve::unresolve(&mut expr, &options.globals);
@@ -186,7 +303,7 @@ pub(crate) struct Lowerer<'a> {
     pub(crate) path_pool: Vec<Vec<crate::ast::AttrName>>,
     /// Identifier tokens of this tree already interned, by
     /// [`Token::identity`]: most identifiers repeat within a file.
-    pub(crate) token_symbols: FxHashMap<usize, Symbol>,
+    pub(crate) token_symbols: TokenSymbols,
     /// The scopes around the node being lowered, to resolve variables.
     pub(crate) scopes: resolve::Scopes,
     /// Undefined variables found while lowering.

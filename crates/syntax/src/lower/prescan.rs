@@ -43,31 +43,137 @@ const PATHLIKE: [bool; 256] = {
 /// time in rnix, before rnix sees it. A linear scan that knows just enough
 /// of the lexical grammar (strings, comments, interpolation) to find code.
 ///
-/// Most input is shown harmless by [`certainly_safe`], which only stops at
-/// the few bytes that change the lexical state; the exact scan (which finds
-/// the offending place) runs only when that cannot tell.
+/// Most input is shown harmless by [`within_counts`] (byte counts over the
+/// whole text, in branch-free passes), the rest mostly by
+/// [`certainly_safe`], which jumps from one byte that changes the lexical
+/// state to the next with a bit mask per 64-byte block; the exact scan
+/// (which finds the offending place) runs only when neither can tell.
 pub(crate) fn prescan(text: &str) -> Option<ParseError> {
     let b = text.as_bytes();
     // Every limit takes more bytes than this to exceed.
-    if b.len() <= MAX_NESTING.min(MAX_PREFIX_RUN) || certainly_safe(b) {
+    if b.len() <= MAX_NESTING.min(MAX_PREFIX_RUN) || within_counts(b) || certainly_safe(b) {
         return None;
     }
     exact(b)
 }
 
-/// Bytes where the quick scan stops in code: those that change the lexical
-/// state, brackets, `;` (which ends a run of terms) and `*` (of `/*`). None
-/// of them can be part of a path-like run.
-const STOP: [bool; 256] = {
-    let mut t = [false; 256];
-    let stops = b"\"'#;*()[]{}";
-    let mut j = 0;
-    while j < stops.len() {
-        t[stops[j] as usize] = true;
-        j += 1;
+/// [`PATHLIKE`] as comparisons (the same set: a test checks it), so that
+/// loops over it vectorise.
+#[inline(always)]
+fn is_pathlike(x: u8) -> bool {
+    // Letters (bit 5 folds the cases); `$%&`; `+,-./`, digits and `:`;
+    // `?@`; and single bytes.
+    ((x | 0x20).wrapping_sub(b'a') < 26)
+        | (x.wrapping_sub(b'$') < 3)
+        | (x.wrapping_sub(b'+') < 16)
+        | (x.wrapping_sub(b'?') < 2)
+        | (x == b'=')
+        | (x == b'_')
+        | (x == b'!')
+        | (x == b'~')
+}
+
+/// Whether counts over all the bytes, strings and comments included, keep
+/// every limit, so that [`exact`] certainly finds nothing (most files: a
+/// few branch-free passes instead of a scan that follows the lexer).
+///
+/// Each count bounds what [`exact`] counts in code: it pushes one level per
+/// `(`, `[`, `{` (`${` included); a prefix run counts `-` and `!` bytes; a
+/// term is a path-like run, which is a maximal run of the whole text (code
+/// is entered and left only at bytes that are not path-like, or after a
+/// `*/` whose run holds no other term), or one of `<>|*`; and a path-like
+/// run over 16 KiB would cover a whole aligned 8 KiB chunk.
+fn within_counts(b: &[u8]) -> bool {
+    // Counted 255 bytes at a time in bytes, a shape that vectorises.
+    fn count(b: &[u8], f: impl Fn(u8) -> bool) -> usize {
+        b.chunks(255).map(|c| usize::from(c.iter().fold(0u8, |a, &x| a.wrapping_add(u8::from(f(x)))))).sum()
     }
-    t
-};
+    if count(b, |x| matches!(x, b'(' | b'[' | b'{')) > MAX_NESTING || count(b, |x| matches!(x, b'-' | b'!')) > MAX_PREFIX_RUN {
+        return false;
+    }
+    // A level's terms are fewer than its bytes.
+    if b.len() <= MAX_TERMS.min(MAX_PATHLIKE_RUN) {
+        return true;
+    }
+    // Path-like runs: each path-like byte after one that is not (or at the
+    // start). The classes of a chunk go to a buffer first, one vector pass.
+    let mut runs = 0usize;
+    let mut flags = [0u8; 256];
+    for c in b.chunks(255) {
+        // `flags[0]`: the class of the byte before the chunk (the previous
+        // chunk was full; before the first, zero).
+        flags[0] = flags[255];
+        for (f, &x) in flags[1..].iter_mut().zip(c) {
+            *f = u8::from(is_pathlike(x));
+        }
+        let starts = flags[1..=c.len()].iter().zip(&flags[..c.len()]).fold(0u8, |a, (&x, &q)| a.wrapping_add(x & !q & 1));
+        runs += usize::from(starts);
+    }
+    let ops = count(b, |x| matches!(x, b'<' | b'>' | b'|' | b'*'));
+    runs + ops <= MAX_TERMS
+        && (b.len() <= MAX_PATHLIKE_RUN || b.chunks_exact(MAX_PATHLIKE_RUN / 2).all(|c| c.iter().any(|&x| !is_pathlike(x))))
+}
+
+/// Whether the quick scan stops at `x` in code: bytes that change the
+/// lexical state (`"`, `'`, `#`, and `*` of `/*`), brackets, and `;` (which
+/// ends a run of terms). None of them can be part of a path-like run.
+/// Written as comparisons (not a table) so that [`stop_mask`] vectorises.
+#[inline(always)]
+fn is_stop(x: u8) -> bool {
+    // `[` `{` and `]` `}` differ only in bit 5; `'()*` and `"#` are ranges.
+    ((x | 0x20) == b'{') | ((x | 0x20) == b'}') | (x.wrapping_sub(b'\'') < 4) | (x.wrapping_sub(b'"') < 2) | (x == b';')
+}
+
+/// Bit `k` set when `block[k]` [`is_stop`]. The comparisons fill a byte
+/// array first, a shape the compiler turns into vector compares.
+fn stop_mask(block: &[u8; 64]) -> u64 {
+    let mut flags = [0u8; 64];
+    for (f, &x) in flags.iter_mut().zip(block) {
+        *f = u8::from(is_stop(x));
+    }
+    let mut mask = 0;
+    for (k, w) in flags.chunks_exact(8).enumerate() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(w);
+        // Eight 0/1 bytes to eight bits: the multiplication gathers byte
+        // `j`'s bit at bit 56 + j.
+        mask |= (u64::from_le_bytes(word).wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * k);
+    }
+    mask
+}
+
+/// The stop bytes of the text, 64-byte block by block (aligned to the
+/// start), the current block's as a bit mask: the scan then jumps from stop
+/// to stop without a branch per byte.
+struct Stops {
+    base: usize,
+    mask: u64,
+}
+
+impl Stops {
+    /// The first stop byte at or after `i`, or the text's length.
+    fn next(&mut self, b: &[u8], mut i: usize) -> usize {
+        loop {
+            let base = i & !63;
+            if base != self.base {
+                let Some(rest) = b.get(base..) else { return b.len() };
+                if rest.is_empty() {
+                    return b.len();
+                }
+                let mut block = [0u8; 64];
+                let len = rest.len().min(64);
+                block[..len].copy_from_slice(&rest[..len]);
+                self.base = base;
+                self.mask = stop_mask(&block);
+            }
+            let m = self.mask & (u64::MAX << (i - base));
+            if m != 0 {
+                return base + m.trailing_zeros() as usize;
+            }
+            i = base + 64;
+        }
+    }
+}
 
 /// An open bracket or interpolation in [`certainly_safe`]: the mode to
 /// return to, and the enclosing level's state when it opened.
@@ -84,7 +190,7 @@ struct Level {
 /// Whether [`exact`] certainly finds nothing. Tracks the lexical state and
 /// the nesting exactly as it does, and bounds the rest from above: a
 /// prefix-operator run and a path-like run lie within one stretch of code
-/// without [`STOP`] bytes, and the terms of a level between two `;` are
+/// without [`is_stop`] bytes, and the terms of a level between two `;` are
 /// fewer than its own bytes there (not counting nested brackets).
 fn certainly_safe(b: &[u8]) -> bool {
     let n = b.len();
@@ -92,6 +198,7 @@ fn certainly_safe(b: &[u8]) -> bool {
     let mut seg_start = 0usize;
     let mut nested = 0usize;
     let mut mode = Mode::Code;
+    let mut stops = Stops { base: usize::MAX, mask: 0 };
     let mut i = 0;
     while i < n {
         // `${` inside a string opens an interpolation (escaped forms were
@@ -110,16 +217,7 @@ fn certainly_safe(b: &[u8]) -> bool {
         match mode {
             Mode::Code => {
                 let start = i;
-                // Four bytes a step while none of them stops the scan.
-                while let Some(w) = b.get(i..i + 4) {
-                    if STOP[w[0] as usize] | STOP[w[1] as usize] | STOP[w[2] as usize] | STOP[w[3] as usize] {
-                        break;
-                    }
-                    i += 4;
-                }
-                while i < n && !STOP[b[i] as usize] {
-                    i += 1;
-                }
+                i = stops.next(b, i);
                 if i - start > MAX_PREFIX_RUN {
                     return false;
                 }
@@ -490,6 +588,45 @@ mod tests {
             }
             None
         }
+    }
+
+    #[test]
+    fn byte_classes_agree_with_their_tables() {
+        for x in 0..=255u8 {
+            assert_eq!(is_pathlike(x), PATHLIKE[x as usize], "{x:#x}");
+            assert_eq!(is_stop(x), b"\"'#;*()[]{}".contains(&x), "{x:#x}");
+        }
+        let block: [u8; 64] = std::array::from_fn(|k| b"a;(\"x'#*]}{[)b "[k % 15]);
+        let mask = stop_mask(&block);
+        for (k, &x) in block.iter().enumerate() {
+            assert_eq!(mask >> k & 1 == 1, is_stop(x), "{k}");
+        }
+    }
+
+    /// The counts never accept what the exact scan rejects.
+    #[test]
+    fn counts_imply_the_exact_scan_passes() {
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        let pieces = ["a", "-", "!", " ", "(", "[", "{", "${", "}", "\"", "''", "#", "\n", "/*", "*/", "<", "x/", "*", ";"];
+        let mut accepted = 0;
+        for _ in 0..2000 {
+            let n = 1000 + (rng.next() % 9000) as usize;
+            let mut s = String::new();
+            while s.len() < n {
+                let p = pieces[(rng.next() % pieces.len() as u64) as usize];
+                let reps = if rng.next() % 16 == 0 { 1 + (rng.next() % 1100) as usize } else { 1 };
+                for _ in 0..reps {
+                    s.push_str(p);
+                }
+            }
+            if within_counts(s.as_bytes()) {
+                accepted += 1;
+                assert_eq!(exact(s.as_bytes()), None, "{s:?}");
+            }
+        }
+        assert!(accepted > 100, "{accepted}");
+        assert!(!within_counts("a ".repeat(8001).as_bytes()));
+        assert!(!within_counts("x".repeat(MAX_PATHLIKE_RUN + 1).as_bytes()));
     }
 
     /// A small deterministic generator (xorshift).
