@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 // Measured with the allocator the `nixkit` binary uses (both contenders
 // allocate through it).
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: nixkit_alloc::Mimalloc = nixkit_alloc::Mimalloc;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use nixkit_syntax::ParseOptions;

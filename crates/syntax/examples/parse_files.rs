@@ -8,7 +8,7 @@ use std::path::Path;
 
 // The allocator the `nixkit` binary ships with.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: nixkit_alloc::Mimalloc = nixkit_alloc::Mimalloc;
 
 fn collect(dir: &Path, out: &mut Vec<(String, String)>) {
     let Ok(rd) = std::fs::read_dir(dir) else { return };

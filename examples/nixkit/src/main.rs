@@ -6,12 +6,10 @@
 //! it takes that command's flags. Only argument parsing and wiring live here;
 //! all logic is in the library crates.
 
-mod allocator;
 mod build_cli;
 mod eval_cli;
 mod hash;
 mod instantiate;
-mod prefault;
 mod store_cli;
 
 use std::path::Path;
@@ -19,9 +17,9 @@ use std::process::ExitCode;
 
 /// mimalloc is 5–20 % faster than the system allocator on the evaluator's
 /// many small, short-lived allocations, and uses less memory
-/// (crates/eval/PERFORMANCE.md); see `allocator` for how it is called.
+/// (crates/eval/PERFORMANCE.md); see `nixkit-alloc` for how it is called.
 #[global_allocator]
-static GLOBAL: allocator::Mimalloc = allocator::Mimalloc;
+static GLOBAL: nixkit_alloc::Mimalloc = nixkit_alloc::Mimalloc;
 
 const USAGE: &str = "usage: nixkit <command> [args...]
 
@@ -53,7 +51,7 @@ fn main() -> ExitCode {
     };
     let rest = args.split_off(1);
     if matches!(command.as_str(), "instantiate" | "build") {
-        prefault::start();
+        nixkit_alloc::start_prefault();
     }
     let status = match command.as_str() {
         "instantiate" => instantiate::main(rest),

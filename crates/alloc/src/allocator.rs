@@ -1,4 +1,4 @@
-//! The binary's global allocator: mimalloc, called the short way for
+//! [`Mimalloc`]: mimalloc as the global allocator, called the short way for
 //! ordinary alignments.
 //!
 //! The evaluator allocates many small, short-lived objects (thunks, scopes),
@@ -23,8 +23,8 @@ use libmimalloc_sys as mi;
 /// The alignment every mimalloc block has.
 const WORD: usize = std::mem::size_of::<usize>();
 
-/// mimalloc as the global allocator.
-pub(crate) struct Mimalloc;
+/// mimalloc as the global allocator (see the module documentation).
+pub struct Mimalloc;
 
 // SAFETY: mimalloc is a general-purpose, thread-safe allocator; blocks from
 // `mi_malloc`/`mi_zalloc`/`mi_realloc` are word aligned, and those from the
@@ -78,7 +78,7 @@ unsafe impl GlobalAlloc for Mimalloc {
 
 #[cfg(test)]
 mod tests {
-    /// The binary's tests run on this allocator too; check the alignments
+    /// The crate's tests run on this allocator; check the alignments
     /// it promises, and that blocks grow and shrink keeping their contents.
     #[test]
     fn blocks_are_aligned_and_keep_their_contents() {

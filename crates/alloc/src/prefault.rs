@@ -29,10 +29,9 @@
 //! a core that would otherwise sit idle, so on a busy machine it takes no
 //! time from the evaluation, which then simply faults its own pages.
 //!
-//! This is the only `unsafe` in the binary: three system calls (on memory
-//! the process owns, and on the thread's own scheduling), and one query of
-//! the allocator (`mi_arena_area`, from the mimalloc v2 library the binary
-//! links).
+//! The `unsafe` here: three system calls (on memory the process owns, and
+//! on the thread's own scheduling), and one query of the allocator
+//! (`mi_arena_area`, from the mimalloc v2 library this crate links).
 #![allow(unsafe_code)]
 
 use std::time::Duration;
@@ -68,14 +67,15 @@ const PAGE: usize = 4096;
 const FOLIO_MAX: usize = 2 << 20;
 
 extern "C" {
-    /// mimalloc (v2, the variant the binary is built with: arena ids are
+    /// mimalloc (v2, the variant this crate is built with: arena ids are
     /// `int`s there): the start and size of arena `id` (ids count from 1),
     /// or null if there is no such arena.
     fn mi_arena_area(id: libc::c_int, size: *mut usize) -> *mut libc::c_void;
 }
 
-/// Starts the helper thread, unless turned off or unsupported here.
-pub(crate) fn start() {
+/// Starts the helper thread (once per call: call it once per process),
+/// unless turned off (`NIXKIT_PREFAULT=0`) or unsupported here.
+pub fn start() {
     if !cfg!(target_os = "linux") || std::env::var_os("NIXKIT_PREFAULT").is_some_and(|v| v == "0") {
         return;
     }
@@ -245,7 +245,7 @@ mod tests {
     #[test]
     fn populates_ahead_of_what_the_allocator_touched() {
         let Some((base, size, _)) = current_arena() else {
-            panic!("mimalloc has no arena: the binary's allocator is not mimalloc v2");
+            panic!("mimalloc has no arena: the test allocator is not mimalloc v2");
         };
         let mut p = Prefaulter::new();
         // Catch up with what is allocated so far.
