@@ -162,6 +162,12 @@ impl Prefaulter {
     /// it moved past it, populates up to [`AHEAD`] beyond it.
     fn step(&mut self) -> Result<Step, Unsupported> {
         let (base, size, id) = current_arena().ok_or(Unsupported)?;
+        self.step_in(base, size, id)
+    }
+
+    /// [`Prefaulter::step`] on the region `[base, base + size)` known as
+    /// arena `id`.
+    fn step_in(&mut self, base: usize, size: usize, id: libc::c_int) -> Result<Step, Unsupported> {
         if self.arena != Some(id) {
             // A new arena (the previous one is full): start at its bottom.
             self.arena = Some(id);
@@ -237,33 +243,94 @@ mod tests {
     /// Whether every page of `[from, to)` (absolute addresses) is resident.
     fn all_resident(from: usize, to: usize) -> bool {
         let mut vec = vec![0u8; (to - from) / PAGE];
-        // SAFETY: as in `highest_resident`; the range is in the arena.
+        // SAFETY: `mincore` only reads page tables; the range is mapped by
+        // the test.
         let rc = unsafe { libc::mincore(from as *mut libc::c_void, to - from, vec.as_mut_ptr()) };
         rc == 0 && vec.iter().all(|b| b & 1 != 0)
     }
 
-    #[test]
-    fn populates_ahead_of_what_the_allocator_touched() {
-        let Some((base, size, _)) = current_arena() else {
-            panic!("mimalloc has no arena: the test allocator is not mimalloc v2");
-        };
-        let mut p = Prefaulter::new();
-        // Catch up with what is allocated so far.
-        while let Ok(Step::Populated { .. }) = p.step() {}
-        // A fresh allocation, written to: the allocator takes it from the
-        // arena, above what was populated.
-        let block = vec![1u8; 6 << 20];
-        let start = block.as_ptr() as usize;
-        let end = start + block.len();
-        assert!(start >= base && end <= base + size, "the block is not in the arena");
-        let end_page = (end - base) / PAGE * PAGE;
-        match p.step() {
-            Ok(Step::Populated { from, to }) => {
-                assert!(from <= end_page && to >= end_page + AHEAD, "populated {from:#x}..{to:#x}, block ends at {end_page:#x}");
-                assert!(all_resident(base + end_page + PAGE, base + end_page + AHEAD), "pages ahead are not resident");
-            }
-            other => panic!("expected the block's pages to be seen, got {other:?}"),
+    /// A private anonymous mapping standing in for the allocator's arena,
+    /// so that nothing else in the process writes to it.
+    struct Region {
+        base: usize,
+        size: usize,
+    }
+
+    impl Region {
+        fn new(size: usize) -> Region {
+            // SAFETY: a fresh private anonymous mapping, unmapped on drop.
+            let p = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    size,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                    -1,
+                    0,
+                )
+            };
+            assert_ne!(p, libc::MAP_FAILED);
+            Region { base: p as usize, size }
         }
-        drop(block);
+
+        /// Writes a byte at `offset`, as the allocator would.
+        fn touch(&self, offset: usize) {
+            assert!(offset < self.size);
+            // SAFETY: in bounds of the mapping, which is writable.
+            unsafe { ((self.base + offset) as *mut u8).write_volatile(1) };
+        }
+    }
+
+    impl Drop for Region {
+        fn drop(&mut self) {
+            // SAFETY: the mapping made in `new`, no longer used.
+            unsafe { libc::munmap(self.base as *mut libc::c_void, self.size) };
+        }
+    }
+
+    #[test]
+    fn follows_the_frontier_and_stays_just_ahead() {
+        let region = Region::new(128 << 20);
+        let (base, size) = (region.base, region.size);
+        let mut p = Prefaulter::new();
+        // Nothing written yet: nothing to do.
+        assert_eq!(p.step_in(base, size, 1).ok(), Some(Step::Idle));
+        // The "allocator" writes at 5 MiB: populated from just below that
+        // page to AHEAD beyond it, and no further.
+        let page = 5 << 20;
+        region.touch(page + 100);
+        match p.step_in(base, size, 1) {
+            Ok(Step::Populated { from, to }) => {
+                assert_eq!(from, page - BEHIND);
+                assert_eq!(to, page + PAGE + AHEAD);
+            }
+            other => panic!("expected the write to be seen, got {other:?}"),
+        }
+        assert!(all_resident(base + page - BEHIND, base + page + PAGE + AHEAD));
+        assert!(!all_resident(base + page + PAGE + AHEAD, base + page + 2 * PAGE + AHEAD));
+        // Writes inside the populated part are not progress.
+        region.touch(page + AHEAD / 2);
+        assert_eq!(p.step_in(base, size, 1).ok(), Some(Step::Idle));
+        // A write past it is.
+        let later = 40 << 20;
+        region.touch(later);
+        match p.step_in(base, size, 1) {
+            Ok(Step::Populated { from, to }) => assert_eq!((from, to), (later - BEHIND, later + PAGE + AHEAD)),
+            other => panic!("expected the second write to be seen, got {other:?}"),
+        }
+        // A new arena starts again from its bottom.
+        let other = Region::new(16 << 20);
+        other.touch(PAGE);
+        match p.step_in(other.base, other.size, 2) {
+            Ok(Step::Populated { from, to }) => assert_eq!((from, to), (0, 2 * PAGE + AHEAD)),
+            other => panic!("expected the new arena's write to be seen, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn finds_the_allocators_arena() {
+        // The crate's tests run on `Mimalloc` (see lib.rs): its arena exists.
+        let (base, size, id) = current_arena().expect("mimalloc v2 has an arena");
+        assert!(size > 0 && base % PAGE == 0 && id >= 1);
     }
 }
