@@ -519,6 +519,21 @@ fn cannot_coerce(v: &Value) -> EvalError {
 
 /// Appends the decimal form of `i` (what `{i}` formatting gives, without
 /// going through `fmt`).
+/// For `toString x` (the global, or a variable bound to the builtin, as in
+/// nixpkgs' `inherit (builtins) toString`), the argument `x`.
+fn to_string_argument<'e>(part: &'e Expr, env: &Arc<Env>) -> Option<&'e Expr> {
+    let crate::compile::ExprKind::Call { fun, args } = &part.kind else { return None };
+    let [arg] = &args[..] else { return None };
+    let prim = match &fun.kind {
+        crate::compile::ExprKind::Const(Value::PrimOp(prim)) => *prim,
+        _ => match crate::eval::evaluated_local(fun, env) {
+            Some(Value::PrimOp(prim)) => *prim,
+            _ => return None,
+        },
+    };
+    (prim.name == "toString").then_some(arg)
+}
+
 /// The length an interpolated part will have, when it is known without
 /// evaluating anything (a literal, a variable bound to an evaluated string,
 /// `toString` of an evaluated integer or string); a guess otherwise.
@@ -535,12 +550,7 @@ fn part_len_hint(part: &Expr, env: &Arc<Env>) -> usize {
             Some(Value::String(text)) => Some(text.as_str().len()),
             _ => None,
         },
-        ExprKind::Call { fun, args } => match (&fun.kind, &args[..]) {
-            (ExprKind::Const(Value::PrimOp(prim)), [arg]) if prim.name == "toString" => {
-                known(crate::eval::evaluated_local(arg, env))
-            }
-            _ => None,
-        },
+        ExprKind::Call { .. } => to_string_argument(part, env).and_then(|arg| known(crate::eval::evaluated_local(arg, env))),
         _ => None,
     };
     len.unwrap_or(16)
@@ -552,11 +562,7 @@ fn part_len_hint(part: &Expr, env: &Arc<Env>) -> usize {
 /// can fail, so the result (context included) is the builtin's. Returns
 /// whether it applied.
 fn append_to_string_of_known(part: &Expr, env: &Arc<Env>, out: &mut String, ctx: &mut Context) -> bool {
-    let crate::compile::ExprKind::Call { fun, args } = &part.kind else { return false };
-    let (crate::compile::ExprKind::Const(Value::PrimOp(prim)), [arg]) = (&fun.kind, &args[..]) else { return false };
-    if prim.name != "toString" {
-        return false;
-    }
+    let Some(arg) = to_string_argument(part, env) else { return false };
     match crate::eval::evaluated_local(arg, env) {
         Some(Value::Int(i)) => push_int(out, *i),
         Some(Value::String(text)) => {

@@ -110,4 +110,8 @@ fn interpolated_to_string_of_known_values_matches_the_builtin() {
         assert_eq!(fast, slow, "{case}");
         assert!(!fast.starts_with("error"), "{case}: {fast}");
     }
+    // Through a variable bound to the builtin (nixpkgs' `inherit (builtins) toString`).
+    let fast = eval_with_traces("let inherit (builtins) toString; i = 7; s = \"z\"; in builtins.seq s \"${toString i}${toString s}\"").0;
+    let slow = eval_with_traces("let i = 7; s = \"z\"; in builtins.seq s \"${builtins.toString i}${builtins.toString s}\"").0;
+    assert_eq!((fast.as_str(), slow.as_str()), ("\"7z\"", "\"7z\""));
 }
