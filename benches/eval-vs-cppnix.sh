@@ -19,9 +19,6 @@ set -u
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 dir="${NIXKIT_BENCH_DIR:-$repo/../shared/bench}"
 runs="${1:-${NIXKIT_BENCH_RUNS:-5}}"
-nixkit="${NIXKIT_BIN:-$repo/target/release/nixkit}"
-cppnix="${CPPNIX_BIN:-$(command -v nix-instantiate || true)}"
-only="${NIXKIT_BENCH_ONLY:-}"
 
 if [ ! -d "$dir" ]; then echo "bench directory not found: $dir" >&2; exit 1; fi
 # shellcheck source=benches/common.sh

@@ -33,8 +33,6 @@ set -u
 export LC_ALL=C
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 runs="${1:-${NIXKIT_BENCH_RUNS:-3}}"
-nixkit="${NIXKIT_BIN:-$repo/target/release/nixkit}"
-cppnix="${CPPNIX_BIN:-$(command -v nix-instantiate || true)}"
 lib="${NIXKIT_NIXPKGS_LIB:-$repo/../shared/corpus/nixpkgs-lib/lib}"
 
 if [ ! -d "$lib" ]; then

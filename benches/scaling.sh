@@ -31,9 +31,6 @@ set -u
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 dir="$repo/benches/scaling"
 runs="${1:-${NIXKIT_BENCH_RUNS:-3}}"
-nixkit="${NIXKIT_BIN:-$repo/target/release/nixkit}"
-cppnix="${CPPNIX_BIN:-$(command -v nix-instantiate || true)}"
-only="${NIXKIT_BENCH_ONLY:-}"
 scales="${NIXKIT_SCALES:-1 4 16}"
 lib2022="${NIXKIT_NIXPKGS_LIB_2022:-$repo/../shared/corpus/nixpkgs-lib-2022/lib}"
 
