@@ -455,6 +455,12 @@ mod tests {
             let mut stack: Vec<(u8, Mode)> = Vec::new();
             // Terms at each nesting level (index 0 is the top level).
             let mut terms: Vec<usize> = vec![0];
+            // Opens a nesting level; whether that is one too many.
+            fn open(stack: &mut Vec<(u8, Mode)>, terms: &mut Vec<usize>, level: (u8, Mode)) -> bool {
+                stack.push(level);
+                terms.push(0);
+                stack.len() > MAX_NESTING
+            }
             let mut mode = Mode::Code;
             let mut prefix = 0usize;
             let mut i = 0;
@@ -525,9 +531,8 @@ mod tests {
                                 }
                             }
                             b'(' | b'[' | b'{' => {
-                                stack.push((c, Mode::Code));
-                                terms.push(0);
-                                if stack.len() > MAX_NESTING {
+                                let deep = open(&mut stack, &mut terms, (c, Mode::Code));
+                                if deep {
                                     return Some(too_deep(i));
                                 }
                             }
@@ -553,9 +558,7 @@ mod tests {
                         b'\\' => i += 1,
                         b'"' => mode = Mode::Code,
                         b'$' if b.get(i + 1) == Some(&b'{') => {
-                            terms.push(0);
-                            stack.push((b'$', Mode::Dq));
-                            if stack.len() > MAX_NESTING {
+                            if open(&mut stack, &mut terms, (b'$', Mode::Dq)) {
                                 return Some(too_deep(i));
                             }
                             mode = Mode::Code;
@@ -573,9 +576,7 @@ mod tests {
                             }
                         },
                         b'$' if b.get(i + 1) == Some(&b'{') => {
-                            terms.push(0);
-                            stack.push((b'$', Mode::Ind));
-                            if stack.len() > MAX_NESTING {
+                            if open(&mut stack, &mut terms, (b'$', Mode::Ind)) {
                                 return Some(too_deep(i));
                             }
                             mode = Mode::Code;
