@@ -226,7 +226,7 @@ pub(crate) fn parse(text: &str, options: &ParseOptions) -> Parse {
         depth: 0,
         path_pool: Vec::new(),
         token_symbols: TokenSymbols::take(),
-        scopes: resolve::Scopes::default(),
+        scopes: resolve::Scopes::take(),
         undefined: Vec::new(),
         resolved: true,
     };
@@ -237,6 +237,7 @@ pub(crate) fn parse(text: &str, options: &ParseOptions) -> Parse {
     errors.append(&mut lowerer.errors);
     // Its keys die with the tree; the table is kept for the next one.
     std::mem::replace(&mut lowerer.token_symbols, TokenSymbols { slots: Vec::new(), stamp: 1, len: 0 }).keep();
+    std::mem::take(&mut lowerer.scopes).keep();
     if !errors.is_empty() {
         // The tree of a failed parse is left unresolved.
         resolve::unresolve(&mut expr, &options.globals);

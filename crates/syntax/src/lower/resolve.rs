@@ -43,68 +43,150 @@ impl Scope {
     }
 }
 
-/// The scopes enclosing an expression, innermost last.
+thread_local! {
+    /// The table behind [`Scopes::innermost`], kept between parses on a
+    /// thread (it is indexed by symbol, so it grows with the symbols seen).
+    static INNERMOST: std::cell::Cell<Vec<u32>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// The scopes enclosing the expression being lowered, innermost last.
+///
+/// A lookup costs one step per shadowed binding of the name, not one per
+/// enclosing scope: each name's innermost binding is found by the name's
+/// symbol index ([`Self::innermost`]), and each binding knows the one it
+/// shadows. A scope's bindings are pushed together and undone together.
 #[derive(Default)]
 pub(crate) struct Scopes {
-    stack: Vec<Scope>,
+    frames: Vec<Frame>,
+    /// Every binding of the open scopes, outermost scope first.
+    bindings: Vec<Binding>,
+    /// By symbol index: 1 + the index in `bindings` of the name's innermost
+    /// binding, or 0. All zero whenever no scope is open.
+    innermost: Vec<u32>,
+    /// The frames that are `with` scopes, innermost last.
+    withs: Vec<u32>,
     /// Name vectors of closed scopes, empty, for reuse.
     spare: Vec<Vec<Symbol>>,
 }
 
+enum Frame {
+    /// A scope with slots: their names, and where its bindings start.
+    Slots { names: Vec<Symbol>, first: u32 },
+    With,
+}
+
+struct Binding {
+    name: Symbol,
+    frame: u32,
+    slot: u32,
+    /// What `innermost` held for the name before (restored on pop).
+    shadowed: u32,
+}
+
 impl Scopes {
+    /// This thread's kept table (see [`INNERMOST`]), or a new one.
+    pub(crate) fn take() -> Scopes {
+        let innermost = INNERMOST.try_with(std::cell::Cell::take).unwrap_or_default();
+        Scopes { innermost, ..Scopes::default() }
+    }
+
+    /// Closes whatever is still open and keeps the table for the thread's
+    /// next parse.
+    pub(crate) fn keep(mut self) {
+        while !self.frames.is_empty() {
+            self.pop();
+        }
+        let table = std::mem::take(&mut self.innermost);
+        let _ = INNERMOST.try_with(|c| c.set(table));
+    }
+
     /// An empty vector for the names of a scope.
     pub(crate) fn names(&mut self) -> Vec<Symbol> {
         self.spare.pop().unwrap_or_default()
     }
 
     pub(crate) fn push_slots(&mut self, names: Vec<Symbol>) {
-        self.stack.push(Scope::slots(names));
+        let frame = self.frames.len() as u32;
+        let first = self.bindings.len() as u32;
+        for (slot, &name) in names.iter().enumerate() {
+            let i = name.index() as usize;
+            if i >= self.innermost.len() {
+                self.innermost.resize(i + 1, 0);
+            }
+            let shadowed = self.innermost[i];
+            // A name twice in one scope: the first slot is the binding.
+            if shadowed != 0 && self.bindings[shadowed as usize - 1].frame == frame {
+                continue;
+            }
+            self.bindings.push(Binding { name, frame, slot: slot as u32, shadowed });
+            self.innermost[i] = self.bindings.len() as u32;
+        }
+        self.frames.push(Frame::Slots { names, first });
     }
 
     pub(crate) fn push_with(&mut self) {
-        self.stack.push(Scope::With);
+        self.withs.push(self.frames.len() as u32);
+        self.frames.push(Frame::With);
+    }
+
+    /// Closes the innermost scope, returning its names if it had slots.
+    fn pop_frame(&mut self) -> Option<Vec<Symbol>> {
+        match self.frames.pop()? {
+            Frame::Slots { names, first } => {
+                for b in self.bindings.drain(first as usize..).rev() {
+                    self.innermost[b.name.index() as usize] = b.shadowed;
+                }
+                Some(names)
+            }
+            Frame::With => {
+                self.withs.pop();
+                None
+            }
+        }
     }
 
     pub(crate) fn pop(&mut self) {
-        self.stack.pop();
+        if let Some(mut names) = self.pop_frame() {
+            names.clear();
+            self.spare.push(names);
+        }
     }
 
     /// Pops the innermost scope, saying whether its names are `names`.
     fn pop_matching(&mut self, mut names: impl Iterator<Item = Symbol>) -> bool {
-        match self.stack.pop() {
-            Some(Scope::Slots { names: mut have, .. }) => {
+        match self.pop_frame() {
+            Some(mut have) => {
                 let same = have.iter().all(|&h| names.next() == Some(h)) && names.next().is_none();
                 have.clear();
                 self.spare.push(have);
                 same
             }
-            _ => false,
+            None => false,
         }
     }
 
     /// Where `name` is bound, looking past the innermost `skip` scopes;
     /// `None` if it is undefined.
     fn lookup(&self, name: Symbol, skip: usize, globals: &Globals) -> Option<Resolution> {
-        let mut innermost_with = None;
-        let visible = &self.stack[..self.stack.len().saturating_sub(skip)];
-        for (depth, scope) in visible.iter().rev().enumerate() {
-            if let Some(slot) = scope.find(name) {
-                return Some(Resolution::Local { depth: depth as u32, slot });
+        let visible = self.frames.len().saturating_sub(skip);
+        let mut at = self.innermost.get(name.index() as usize).copied().unwrap_or(0);
+        while at != 0 {
+            let b = &self.bindings[at as usize - 1];
+            if (b.frame as usize) < visible {
+                return Some(Resolution::Local { depth: (visible - 1 - b.frame as usize) as u32, slot: b.slot });
             }
-            if matches!(scope, Scope::With) && innermost_with.is_none() {
-                innermost_with = Some(depth as u32);
-            }
+            at = b.shadowed;
         }
         if globals.contains(name) {
-            Some(Resolution::Global)
-        } else {
-            innermost_with.map(|depth| Resolution::With { depth })
+            return Some(Resolution::Global);
         }
+        let with = self.withs.iter().rev().find(|&&w| (w as usize) < visible)?;
+        Some(Resolution::With { depth: (visible - 1 - *with as usize) as u32 })
     }
 
     /// [`With::outer_with`] of a `with` opened here.
     pub(crate) fn outer_with(&self) -> Option<u32> {
-        self.stack.iter().rev().position(|s| matches!(s, Scope::With)).map(|p| p as u32 + 1)
+        self.withs.last().map(|&w| (self.frames.len() - w as usize) as u32)
     }
 }
 
