@@ -60,6 +60,14 @@ impl Attrs {
         Attrs { entries: entries.into() }
     }
 
+    /// Builds a set from attributes already sorted by symbol index and
+    /// unique, written straight into the set's allocation.
+    pub(crate) fn from_sorted_exact(entries: impl ExactSizeIterator<Item = Attr>) -> Attrs {
+        let attrs = Attrs { entries: SharedSlice::from_exact(entries) };
+        debug_assert!(attrs.entries.windows(2).all(|w| w[0].name.index() < w[1].name.index()));
+        attrs
+    }
+
     /// Builds a set from `(name, value)` pairs.
     pub fn from_pairs<I: IntoIterator<Item = (Symbol, Value)>>(pairs: I) -> Attrs {
         Attrs::from_unsorted(

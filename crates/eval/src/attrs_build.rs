@@ -5,7 +5,7 @@ use triomphe::Arc;
 
 use nixkit_syntax::Symbol;
 
-use crate::compile::{AttrValue, AttrsExpr, ExprKind};
+use crate::compile::{AttrValue, AttrsExpr, ExprKind, StaticAttr};
 use crate::error::{EvalError, EvalResult};
 use crate::eval::{type_error, EvalState};
 use crate::source::{self, Pos};
@@ -26,33 +26,52 @@ fn override_or(state: &mut EvalState, args: &[Value], pos: Pos) -> EvalResult<Va
 }
 
 impl EvalState {
-    /// The values of the static attributes of `a`; `scope` is where plain
+    /// The values of the static attributes of `a`, in the order of
+    /// `a.attrs` (the slots of a recursive scope); `scope` is where plain
     /// values are evaluated, `outer` where `inherit x` is.
-    ///
-    /// In a recursive scope, `x = y;` where `y` is bound earlier in the same
-    /// scope shares `y`'s value instead of getting a thunk of its own, as in
-    /// CppNix (this decides where an infinite recursion is reported).
     fn static_values(&self, a: &AttrsExpr, scope: &Arc<Env>, outer: &Arc<Env>) -> Vec<Value> {
-        let sources: Vec<Value> = a.inherit_from.iter().map(|e| self.delay(e, scope)).collect();
+        let sources = self.inherit_sources(a, scope);
         let recursive = !Arc::ptr_eq(scope, outer);
         let mut values: Vec<Value> = Vec::with_capacity(a.attrs.len());
         for attr in &a.attrs {
-            let value = match &attr.value {
-                AttrValue::Plain(e) => match e.kind {
-                    ExprKind::Local { depth: 0, slot } if recursive && (slot as usize) < values.len() => {
-                        values[slot as usize].clone()
-                    }
-                    _ => self.delay(e, scope),
-                },
-                AttrValue::Inherited(e) => self.delay(e, outer),
-                AttrValue::From { index } => {
-                    let source = sources.get(*index as usize).cloned().unwrap_or(Value::Null);
-                    Value::Thunk(Arc::new(Thunk::new(Code::Select(Box::new((source, attr.name, attr.pos))))))
-                }
-            };
+            let value = self.static_value(attr, scope, outer, &sources, recursive.then_some(values.as_slice()));
             values.push(value);
         }
         values
+    }
+
+    /// The values of the `inherit (e)` sources of `a`, lazily.
+    fn inherit_sources(&self, a: &AttrsExpr, scope: &Arc<Env>) -> Vec<Value> {
+        a.inherit_from.iter().map(|e| self.delay(e, scope)).collect()
+    }
+
+    /// The value of one static attribute (see [`Self::static_values`]).
+    ///
+    /// In a recursive scope (`earlier`: the values of the attributes before
+    /// this one), `x = y;` where `y` is bound earlier in the same scope
+    /// shares `y`'s value instead of getting a thunk of its own, as in
+    /// CppNix (this decides where an infinite recursion is reported).
+    fn static_value(
+        &self,
+        attr: &StaticAttr,
+        scope: &Arc<Env>,
+        outer: &Arc<Env>,
+        sources: &[Value],
+        earlier: Option<&[Value]>,
+    ) -> Value {
+        match &attr.value {
+            AttrValue::Plain(e) => match (&e.kind, earlier) {
+                (ExprKind::Local { depth: 0, slot }, Some(earlier)) if (*slot as usize) < earlier.len() => {
+                    earlier[*slot as usize].clone()
+                }
+                _ => self.delay(e, scope),
+            },
+            AttrValue::Inherited(e) => self.delay(e, outer),
+            AttrValue::From { index } => {
+                let source = sources.get(*index as usize).cloned().unwrap_or(Value::Null);
+                Value::Thunk(Arc::new(Thunk::new(Code::Select(Box::new((source, attr.name, attr.pos))))))
+            }
+        }
     }
 
     /// Evaluates an attribute set literal.
@@ -61,6 +80,29 @@ impl EvalState {
         if a.recursive {
             crate::stats::bump(&self.stats.envs, 1);
             crate::stats::bump(&self.stats.env_slots, a.attrs.len() as u64);
+        }
+        if a.dynamic.is_empty() {
+            // The common case: the set is written straight into its shared
+            // allocation, in the order compiled into `by_name`.
+            if !a.recursive {
+                let sources = self.inherit_sources(a, env);
+                let entries = a.by_name.iter().map(|&i| {
+                    let attr = &a.attrs[i as usize];
+                    Attr { name: attr.name, value: self.static_value(attr, env, env, &sources, None), pos: attr.pos }
+                });
+                return Ok(Value::Attrs(Attrs::from_sorted_exact(entries)));
+            }
+            if !a.attrs.iter().any(|x| x.name == sym!("__overrides")) {
+                let scope = Env::deferred(env);
+                let values = self.static_values(a, &scope, env);
+                let entries = a.by_name.iter().map(|&i| {
+                    let attr = &a.attrs[i as usize];
+                    Attr { name: attr.name, value: values[i as usize].clone(), pos: attr.pos }
+                });
+                let attrs = Attrs::from_sorted_exact(entries);
+                scope.fill(values);
+                return Ok(Value::Attrs(attrs));
+            }
         }
         let (scope, mut values) = if a.recursive {
             let scope = Env::deferred(env);

@@ -121,6 +121,10 @@ pub(crate) struct AttrsExpr {
     pub(crate) attrs: Vec<StaticAttr>,
     pub(crate) dynamic: Vec<DynamicAttr>,
     pub(crate) inherit_from: Vec<Arc<Expr>>,
+    /// The indices of `attrs` in the order of their names' symbol indices,
+    /// which is the order of a built set: a set without dynamic attributes
+    /// is written in that order, with no sorting at run time.
+    pub(crate) by_name: Box<[u32]>,
 }
 
 /// One formal of a function pattern.
@@ -184,24 +188,29 @@ impl Compiler<'_> {
     }
 
     fn attrs(&self, a: &ast::Attrs) -> AttrsExpr {
+        let attrs: Vec<StaticAttr> = a
+            .attrs
+            .iter()
+            .map(|d| StaticAttr {
+                name: d.name,
+                pos: self.pos(d.name_span),
+                value: match d.kind {
+                    AttrKind::Plain => AttrValue::Plain(self.compile(&d.value)),
+                    AttrKind::Inherited => AttrValue::Inherited(self.compile(&d.value)),
+                    AttrKind::InheritedFrom => match d.value.kind {
+                        A::InheritFrom(index) => AttrValue::From { index },
+                        _ => AttrValue::Plain(self.compile(&d.value)),
+                    },
+                },
+            })
+            .collect();
+        // Static names are unique (the parser rejects duplicates).
+        let mut by_name: Vec<u32> = (0..attrs.len() as u32).collect();
+        by_name.sort_unstable_by_key(|&i| attrs[i as usize].name.index());
         AttrsExpr {
             recursive: a.recursive,
-            attrs: a
-                .attrs
-                .iter()
-                .map(|d| StaticAttr {
-                    name: d.name,
-                    pos: self.pos(d.name_span),
-                    value: match d.kind {
-                        AttrKind::Plain => AttrValue::Plain(self.compile(&d.value)),
-                        AttrKind::Inherited => AttrValue::Inherited(self.compile(&d.value)),
-                        AttrKind::InheritedFrom => match d.value.kind {
-                            A::InheritFrom(index) => AttrValue::From { index },
-                            _ => AttrValue::Plain(self.compile(&d.value)),
-                        },
-                    },
-                })
-                .collect(),
+            attrs,
+            by_name: by_name.into_boxed_slice(),
             dynamic: a
                 .dynamic
                 .iter()
