@@ -42,6 +42,9 @@ impl EvalState {
 
     /// The values of the `inherit (e)` sources of `a`, lazily.
     fn inherit_sources(&self, a: &AttrsExpr, scope: &Arc<Env>) -> Vec<Value> {
+        if a.inherit_from.is_empty() {
+            return Vec::new();
+        }
         a.inherit_from.iter().map(|e| self.delay(e, scope)).collect()
     }
 

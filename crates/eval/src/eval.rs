@@ -425,6 +425,15 @@ impl EvalState {
                         let (a, b) = (arg(self, 0), arg(self, 1));
                         self.call2(f, a, b, e.pos)
                     }
+                    // `foldl' op nul list` and the like: the arguments on
+                    // the stack.
+                    n @ 3..=4 => {
+                        let mut args = [Value::Null, Value::Null, Value::Null, Value::Null];
+                        for (i, slot) in args.iter_mut().take(n).enumerate() {
+                            *slot = arg(self, i);
+                        }
+                        self.call(f, &args[..n], e.pos)
+                    }
                     n => {
                         let args: Vec<Value> = (0..n).map(|i| arg(self, i)).collect();
                         self.call(f, &args, e.pos)
