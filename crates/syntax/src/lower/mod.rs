@@ -69,6 +69,7 @@
 mod attrs;
 mod expr;
 mod green;
+mod literals;
 mod prescan;
 mod rnix_errors;
 mod resolve;
@@ -83,7 +84,7 @@ use rnix::SyntaxKind;
 use green::{Node, Token};
 
 
-use crate::ast::{Expr, ExprKind, Span};
+use crate::ast::{AttrName, Ast, ExprId, ExprKind, Formal, Span, StrPart};
 use crate::error::{LintWarning, ParseError, ParseErrorKind};
 use crate::{Parse, ParseOptions, Symbol};
 
@@ -91,6 +92,53 @@ thread_local! {
     /// The table behind [`Lowerer::token_symbols`], kept between parses on a
     /// thread so that it is not grown afresh for every file.
     static TOKEN_SYMBOLS: Cell<Option<TokenSymbols>> = const { Cell::new(None) };
+    /// [`Scratch`] space, kept between parses on a thread likewise.
+    static SCRATCH: Cell<Option<Scratch>> = const { Cell::new(None) };
+}
+
+/// Temporary space for lowering: the variable-length parts of nodes are
+/// gathered on these stacks (each construct pushes above what its parents
+/// pushed, then moves its own entries into the [`Ast`] and pops them), so
+/// that they go into the tree's tables as consecutive runs.
+#[derive(Default)]
+pub(crate) struct Scratch {
+    /// List items and call items.
+    pub(crate) items: Vec<ExprId>,
+    /// Parts of strings and paths.
+    pub(crate) parts: Vec<StrPart>,
+    /// Attribute paths of selections.
+    pub(crate) names: Vec<AttrName>,
+    /// Formals of patterns.
+    pub(crate) formals: Vec<Formal>,
+    /// Attribute sets being gathered.
+    pub(crate) sets: attrs::SetBuilders,
+    /// Empty vectors for the attribute paths of bindings, for reuse.
+    pub(crate) path_pool: Vec<Vec<AttrName>>,
+}
+
+impl Scratch {
+    /// Stacks larger than this (entries) are not kept between parses.
+    const KEEP: usize = 1 << 12;
+
+    /// The kept scratch space of this thread, or a new one.
+    fn take() -> Scratch {
+        SCRATCH.try_with(Cell::take).ok().flatten().unwrap_or_default()
+    }
+
+    /// Keeps the space (emptied, and trimmed) for the thread's next parse.
+    fn keep(mut self) {
+        fn trimmed<T>(v: &mut Vec<T>) {
+            v.clear();
+            v.shrink_to(Scratch::KEEP);
+        }
+        trimmed(&mut self.items);
+        trimmed(&mut self.parts);
+        trimmed(&mut self.names);
+        trimmed(&mut self.formals);
+        self.path_pool.truncate(64);
+        self.sets.trim(64);
+        let _ = SCRATCH.try_with(|c| c.set(Some(self)));
+    }
 }
 
 /// Identifier tokens of the tree being lowered already interned, by
@@ -186,7 +234,7 @@ impl TokenSymbols {
 }
 
 /// How deep the lowered tree may nest before we stop with an error (the
-/// evaluator and the tree's own destructor recurse over it).
+/// evaluator recurses over it).
 const MAX_DEPTH: u32 = 4000;
 
 /// The recursive walks make sure of stack space once every this many levels.
@@ -200,11 +248,14 @@ pub(crate) fn parse(text: &str, options: &ParseOptions) -> Parse {
     let normalised = memchr::memchr(b'\r', text.as_bytes()).is_some().then(|| normalise_lone_cr(text));
     let rnix_text = normalised.as_deref().unwrap_or(text);
     if let Some(err) = prescan::prescan(rnix_text) {
+        let mut ast = Ast::default();
+        let root = ast.node(err.span, ExprKind::Error);
         let green = rowan::GreenNode::new(rowan::SyntaxKind(SyntaxKind::NODE_ROOT as u16), []);
         return Parse {
             green,
             text: OnceLock::from(Arc::from(text)),
-            expr: Expr { span: err.span, kind: ExprKind::Error },
+            ast,
+            root,
             errors: vec![err],
             lints: Vec::new(),
         };
@@ -224,27 +275,33 @@ pub(crate) fn parse(text: &str, options: &ParseOptions) -> Parse {
         errors: Vec::new(),
         lints: Vec::new(),
         depth: 0,
-        path_pool: Vec::new(),
+        ast: Ast::with_capacity_for(text.len()),
+        scratch: Scratch::take(),
         token_symbols: TokenSymbols::take(),
         scopes: resolve::Scopes::take(),
         undefined: Vec::new(),
         resolved: true,
     };
-    let mut expr = match Node::root(&green).children().next() {
+    let root = match Node::root(&green).children().next() {
         Some(node) => lowerer.expr(&node),
-        None => Expr { span: span_at(text.len()), kind: ExprKind::Error },
+        None => lowerer.error_expr(span_at(text.len())),
     };
+    if lowerer.ast.too_large() {
+        lowerer.error(ParseErrorKind::TooLarge, span_at(0));
+    }
     errors.append(&mut lowerer.errors);
     // Its keys die with the tree; the table is kept for the next one.
     std::mem::replace(&mut lowerer.token_symbols, TokenSymbols { slots: Vec::new(), stamp: 1, len: 0 }).keep();
     std::mem::take(&mut lowerer.scopes).keep();
+    std::mem::take(&mut lowerer.scratch).keep();
+    let mut ast = std::mem::take(&mut lowerer.ast);
     if !errors.is_empty() {
         // The tree of a failed parse is left unresolved.
-        resolve::unresolve(&mut expr, &options.globals);
+        resolve::unresolve(&mut ast, root, &options.globals);
     } else if lowerer.resolved {
         errors.append(&mut lowerer.undefined);
     } else {
-        resolve::resolve(&mut expr, &options.globals, &mut errors);
+        resolve::resolve(&mut ast, root, &options.globals, &mut errors);
     }
     errors.sort_by_key(|e| e.span.start);
     // The tree holds the text rnix saw: only when that differs from ours
@@ -256,7 +313,8 @@ pub(crate) fn parse(text: &str, options: &ParseOptions) -> Parse {
     Parse {
         green,
         text: kept_text,
-        expr,
+        ast,
+        root,
         errors,
         lints: lowerer.lints,
     }
@@ -300,8 +358,10 @@ pub(crate) struct Lowerer<'a> {
     pub(crate) errors: Vec<ParseError>,
     pub(crate) lints: Vec<LintWarning>,
     pub(crate) depth: u32,
-    /// Empty vectors for the attribute paths of bindings, for reuse.
-    pub(crate) path_pool: Vec<Vec<crate::ast::AttrName>>,
+    /// The tree being built.
+    pub(crate) ast: Ast,
+    /// Stacks for the parts of nodes being lowered.
+    pub(crate) scratch: Scratch,
     /// Identifier tokens of this tree already interned, by
     /// [`Token::identity`]: most identifiers repeat within a file.
     pub(crate) token_symbols: TokenSymbols,
