@@ -26,8 +26,7 @@ impl ExprId {
     /// An id that names no expression (looked up, it gives an `Error` node).
     pub(crate) const MISSING: ExprId = ExprId(u32::MAX);
 
-    /// The position of the expression in its [`Ast`]'s table (children are
-    /// made before their parent, so a parent's index is above its children's).
+    /// The position of the expression in its [`Ast`]'s table.
     pub fn index(self) -> usize {
         self.0 as usize
     }

@@ -123,17 +123,8 @@ impl Lowerer<'_> {
 
     /// Lowers the bindings directly under `node`.
     pub(crate) fn bindings(&mut self, node: &Node<'_>, recursive: bool, is_let: bool) -> AttrsId {
+        // (A reused builder has its vectors' capacity from earlier sets.)
         let b = self.scratch.sets.open(recursive, node_span(node));
-        // One entry per binding and inherited name, unless paths merge.
-        let entries: usize = node
-            .children()
-            .map(|c| match c.kind() {
-                NODE_ATTRPATH_VALUE => 1,
-                NODE_INHERIT => c.children().count(),
-                _ => 0,
-            })
-            .sum();
-        self.set(b).attrs.reserve(entries);
         for child in node.children() {
             match child.kind() {
                 NODE_ATTRPATH_VALUE => self.binding(b, &child),

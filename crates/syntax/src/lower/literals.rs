@@ -269,7 +269,6 @@ impl<'a> Lowerer<'a> {
     }
 
     fn path_lints(&mut self, literal: &str, node: &Node<'_>, span: Span) {
-        let whole = node.text().to_string();
         let kind = if literal.starts_with('/') {
             LintKind::AbsolutePath
         } else if !literal.starts_with("./") && !literal.starts_with("../") {
@@ -277,6 +276,6 @@ impl<'a> Lowerer<'a> {
         } else {
             return;
         };
-        self.lints.push(LintWarning { kind, literal: whole, span });
+        self.lints.push(LintWarning { kind, literal: node.text(), span });
     }
 }

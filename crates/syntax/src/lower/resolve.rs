@@ -46,9 +46,10 @@ impl Scope {
 }
 
 thread_local! {
-    /// The table behind [`Scopes::innermost`], kept between parses on a
-    /// thread (it is indexed by symbol, so it grows with the symbols seen).
-    static INNERMOST: std::cell::Cell<Vec<u32>> = const { std::cell::Cell::new(Vec::new()) };
+    /// The [`Scopes`] of this thread's last parse, emptied: kept so that its
+    /// tables are not grown afresh for every file ([`Scopes::innermost`] is
+    /// indexed by symbol, so it grows with the symbols seen).
+    static KEPT: std::cell::Cell<Option<Scopes>> = const { std::cell::Cell::new(None) };
 }
 
 /// The scopes enclosing the expression being lowered, innermost last.
@@ -86,20 +87,25 @@ struct Binding {
 }
 
 impl Scopes {
-    /// This thread's kept table (see [`INNERMOST`]), or a new one.
+    /// Scopes nesting deeper than this (or more bindings) are not kept.
+    const KEEP: usize = 1 << 12;
+
+    /// This thread's kept scopes, or new ones.
     pub(crate) fn take() -> Scopes {
-        let innermost = INNERMOST.try_with(std::cell::Cell::take).unwrap_or_default();
-        Scopes { innermost, ..Scopes::default() }
+        KEPT.try_with(std::cell::Cell::take).ok().flatten().unwrap_or_default()
     }
 
-    /// Closes whatever is still open and keeps the table for the thread's
+    /// Closes whatever is still open and keeps the tables for the thread's
     /// next parse.
     pub(crate) fn keep(mut self) {
         while !self.frames.is_empty() {
             self.pop();
         }
-        let table = std::mem::take(&mut self.innermost);
-        let _ = INNERMOST.try_with(|c| c.set(table));
+        self.frames.shrink_to(Self::KEEP);
+        self.bindings.shrink_to(Self::KEEP);
+        self.withs.shrink_to(Self::KEEP);
+        self.spare.truncate(Self::KEEP);
+        let _ = KEPT.try_with(|c| c.set(Some(self)));
     }
 
     /// An empty vector for the names of a scope.
