@@ -271,6 +271,21 @@ impl Ast {
         ]
     }
 
+    /// Gives back unused capacity.
+    pub(crate) fn shrink_to_fit(&mut self) {
+        self.exprs.shrink_to_fit();
+        self.selects.shrink_to_fit();
+        self.attr_sets.shrink_to_fit();
+        self.lambdas.shrink_to_fit();
+        self.items.shrink_to_fit();
+        self.names.shrink_to_fit();
+        self.parts.shrink_to_fit();
+        self.defs.shrink_to_fit();
+        self.dynamic.shrink_to_fit();
+        self.formals.shrink_to_fit();
+        self.strings.shrink_to_fit();
+    }
+
     /// Whether a table outgrew `u32` indices, so that some nodes were left
     /// out (lowering reports it as an error).
     pub(crate) fn too_large(&self) -> bool {

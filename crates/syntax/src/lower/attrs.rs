@@ -121,11 +121,14 @@ impl Lowerer<'_> {
         &mut self.scratch.sets.builders[i]
     }
 
-    /// Lowers the bindings directly under `node`.
-    pub(crate) fn bindings(&mut self, node: &Node<'_>, recursive: bool, is_let: bool) -> AttrsId {
+    /// Lowers the bindings directly under `node`; also gives the last child
+    /// node (the body of a `let`, if it is not a binding).
+    pub(crate) fn bindings<'g>(&mut self, node: &Node<'g>, recursive: bool, is_let: bool) -> (AttrsId, Option<Node<'g>>) {
         // (A reused builder has its vectors' capacity from earlier sets.)
         let b = self.scratch.sets.open(recursive, node_span(node));
+        let mut last = None;
         for child in node.children() {
+            last = Some(child);
             match child.kind() {
                 NODE_ATTRPATH_VALUE => self.binding(b, &child),
                 NODE_INHERIT => self.inherit(b, &child, recursive),
@@ -136,7 +139,7 @@ impl Lowerer<'_> {
         if is_let && !self.ast.attrs(attrs).dynamic.is_empty() {
             self.error(ParseErrorKind::DynamicInLet, Span::new(node_span(node).start, node_span(node).start));
         }
-        attrs
+        (attrs, last)
     }
 
     /// Puts the set of builder `i` (and the sets nested in it) into the

@@ -116,108 +116,16 @@ impl<'a> Lowerer<'a> {
             NODE_STRING => self.string(node),
             NODE_PATH_ABS | NODE_PATH_REL => self.path(node),
             NODE_PATH_HOME => self.home_path(node),
-            NODE_PATH_SEARCH => {
-                let text = node.text().to_string();
-                let inner = text.trim_start_matches('<').trim_end_matches('>');
-                let fun = self.builtin_var("__findFile", span);
-                let nix_path = self.builtin_var("__nixPath", span);
-                let s = self.ast.add_str(inner);
-                let name = self.ast.node(span, ExprKind::Str(s));
-                self.call([fun, nix_path, name], span, span)
-            }
-            NODE_LIST => {
-                let base = self.scratch.items.len();
-                for c in node.children() {
-                    self.cursed_or_lint(&c, true);
-                    let item = self.expr(&c);
-                    self.scratch.items.push(item);
-                }
-                let items = self.take_items(base);
-                self.ast.node(span, ExprKind::List(items))
-            }
-            NODE_ATTR_SET => {
-                // `rec` can only come before the `{`.
-                let recursive = node
-                    .children_with_tokens()
-                    .filter_map(|e| e.into_token())
-                    .take_while(|t| t.kind() != TOKEN_L_BRACE)
-                    .any(|t| t.kind() == TOKEN_REC);
-                if recursive {
-                    let names = self.binding_names(node);
-                    self.scopes.push_slots(names);
-                }
-                let attrs = self.bindings(node, recursive, false);
-                if recursive {
-                    self.close_set_scope(attrs);
-                }
-                self.ast.node(span, ExprKind::Attrs(attrs))
-            }
-            NODE_LET_IN => {
-                let names = self.binding_names(node);
-                self.scopes.push_slots(names);
-                let attrs = self.bindings(node, true, true);
-                let body = match node.children().last() {
-                    Some(b) if !matches!(b.kind(), NODE_ATTRPATH_VALUE | NODE_INHERIT) => self.expr(&b),
-                    _ => self.error_expr(span),
-                };
-                self.close_set_scope(attrs);
-                self.ast.node(span, ExprKind::Let { attrs, body })
-            }
-            NODE_LEGACY_LET => {
-                let names = self.binding_names(node);
-                self.scopes.push_slots(names);
-                let attrs = self.bindings(node, true, false);
-                self.close_set_scope(attrs);
-                let set = self.ast.node(span, ExprKind::Attrs(attrs));
-                let path = self.ast.add_path(&[AttrName::Static(Symbol::intern("body"), span)]);
-                let select = self.ast.add_select(Select { expr: set, path, default: None });
-                self.ast.node(span, ExprKind::Select(select))
-            }
+            NODE_PATH_SEARCH => self.path_search(node, span),
+            NODE_LIST => self.list(node, span),
+            NODE_ATTR_SET => self.attr_set(node, span),
+            NODE_LET_IN => self.let_in(node, span),
+            NODE_LEGACY_LET => self.legacy_let(node, span),
             NODE_LAMBDA => self.lambda(node),
             NODE_APPLY => self.apply(node),
-            NODE_SELECT => {
-                let expr = self.nth_expr(node, 0);
-                let path = match node.children().find(|c| c.kind() == NODE_ATTRPATH) {
-                    Some(p) => self.attrpath(&p),
-                    None => Run::EMPTY,
-                };
-                let default = if child_token(node, |k| k == TOKEN_OR).is_some() {
-                    node.children().filter(|c| c.kind() != NODE_ATTRPATH).nth(1).map(|d| {
-                        self.cursed_or_lint(&d, true);
-                        self.expr(&d)
-                    })
-                } else {
-                    None
-                };
-                if path.is_empty() {
-                    return self.error_expr(span);
-                }
-                let select = self.ast.add_select(Select { expr, path, default });
-                self.ast.node(span, ExprKind::Select(select))
-            }
-            NODE_HAS_ATTR => {
-                let expr = self.nth_expr(node, 0);
-                let path = match node.children().find(|c| c.kind() == NODE_ATTRPATH) {
-                    Some(p) => self.attrpath(&p),
-                    None => Run::EMPTY,
-                };
-                if path.is_empty() {
-                    return self.error_expr(span);
-                }
-                self.ast.node(span, ExprKind::HasAttr { expr, path })
-            }
-            NODE_UNARY_OP => {
-                if child_token(node, |k| k == TOKEN_INVERT).is_some() {
-                    let operand = self.nth_expr(node, 0);
-                    self.ast.node(span, ExprKind::Not(operand))
-                } else {
-                    let pos = Span::new(span.start, span.start);
-                    let fun = self.builtin_var("__sub", pos);
-                    let operand = self.nth_expr(node, 0);
-                    let zero = self.ast.node(pos, ExprKind::Int(0));
-                    self.call([fun, zero, operand], pos, span)
-                }
-            }
+            NODE_SELECT => self.select(node, span),
+            NODE_HAS_ATTR => self.has_attr(node, span),
+            NODE_UNARY_OP => self.unary(node, span),
             NODE_BIN_OP => self.binary(node),
             NODE_IF_ELSE => {
                 let [c, t, e] = first_nodes(node);
@@ -232,22 +140,171 @@ impl<'a> Lowerer<'a> {
                 let body = self.expr_or_error(b, span);
                 self.ast.node(span, ExprKind::Assert { cond, body })
             }
-            NODE_WITH => {
-                let [e, b] = first_nodes(node);
-                let env = self.expr_or_error(e, span);
-                let outer_with = self.scopes.outer_with().and_then(NonZeroU32::new);
-                self.scopes.push_with();
-                let body = self.expr_or_error(b, span);
-                self.scopes.pop();
-                self.ast.node(span, ExprKind::With { env, body, outer_with })
-            }
+            NODE_WITH => self.with(node, span),
             _ => self.error_expr(span),
         }
+    }
+
+    /// `<p>`: `__findFile __nixPath "p"`.
+    #[inline(never)]
+    fn path_search(&mut self, node: &Node<'_>, span: Span) -> ExprId {
+        let text = node.text().to_string();
+        let inner = text.trim_start_matches('<').trim_end_matches('>');
+        let fun = self.builtin_var("__findFile", span);
+        let nix_path = self.builtin_var("__nixPath", span);
+        let s = self.ast.add_str(inner);
+        let name = self.ast.node(span, ExprKind::Str(s));
+        self.call([fun, nix_path, name], span, span)
+    }
+
+    /// `[ ... ]`.
+    #[inline(never)]
+    fn list(&mut self, node: &Node<'_>, span: Span) -> ExprId {
+        let base = self.scratch.items.len();
+        for c in node.children() {
+            self.cursed_or_lint(&c, true);
+            let item = self.expr(&c);
+            self.scratch.items.push(item);
+        }
+        let items = self.take_items(base);
+        self.ast.node(span, ExprKind::List(items))
+    }
+
+    /// `{ ... }` or `rec { ... }`.
+    #[inline(never)]
+    fn attr_set(&mut self, node: &Node<'_>, span: Span) -> ExprId {
+        // `rec` can only come before the `{`.
+        let recursive = node
+            .children_with_tokens()
+            .filter_map(|e| e.into_token())
+            .take_while(|t| t.kind() != TOKEN_L_BRACE)
+            .any(|t| t.kind() == TOKEN_REC);
+        if recursive {
+            let names = self.binding_names(node);
+            self.scopes.push_slots(names);
+        }
+        let (attrs, _) = self.bindings(node, recursive, false);
+        if recursive {
+            self.close_set_scope(attrs);
+        }
+        self.ast.node(span, ExprKind::Attrs(attrs))
+    }
+
+    /// `let ... in e`.
+    #[inline(never)]
+    fn let_in(&mut self, node: &Node<'_>, span: Span) -> ExprId {
+        let names = self.binding_names(node);
+        self.scopes.push_slots(names);
+        let (attrs, last) = self.bindings(node, true, true);
+        let body = match last {
+            Some(b) if !matches!(b.kind(), NODE_ATTRPATH_VALUE | NODE_INHERIT) => self.expr(&b),
+            _ => self.error_expr(span),
+        };
+        self.close_set_scope(attrs);
+        self.ast.node(span, ExprKind::Let { attrs, body })
+    }
+
+    /// `let { ... }`: the set's `body`.
+    #[inline(never)]
+    fn legacy_let(&mut self, node: &Node<'_>, span: Span) -> ExprId {
+        let names = self.binding_names(node);
+        self.scopes.push_slots(names);
+        let (attrs, _) = self.bindings(node, true, false);
+        self.close_set_scope(attrs);
+        let set = self.ast.node(span, ExprKind::Attrs(attrs));
+        let path = self.ast.add_path(&[AttrName::Static(Symbol::intern("body"), span)]);
+        let select = self.ast.add_select(Select { expr: set, path, default: None });
+        self.ast.node(span, ExprKind::Select(select))
+    }
+
+    /// `e.a.b or d`.
+    #[inline(never)]
+    fn select(&mut self, node: &Node<'_>, span: Span) -> ExprId {
+        // One pass over the children: the first node is the expression,
+        // then the path; with an `or`, the default is the second node that
+        // is not the path.
+        let (mut first, mut path_node, mut default_node) = (None, None, None);
+        let (mut others, mut or) = (0, false);
+        for c in node.children_with_tokens() {
+            match c {
+                rowan::NodeOrToken::Node(n) => {
+                    first = first.or(Some(n));
+                    if n.kind() == NODE_ATTRPATH {
+                        path_node = path_node.or(Some(n));
+                    } else {
+                        others += 1;
+                        if others == 2 {
+                            default_node = Some(n);
+                        }
+                    }
+                }
+                rowan::NodeOrToken::Token(t) => or |= t.kind() == TOKEN_OR,
+            }
+        }
+        let expr = self.expr_or_error(first, span);
+        let path = match path_node {
+            Some(p) => self.attrpath(&p),
+            None => Run::EMPTY,
+        };
+        let default = match default_node.filter(|_| or) {
+            Some(d) => {
+                self.cursed_or_lint(&d, true);
+                Some(self.expr(&d))
+            }
+            None => None,
+        };
+        if path.is_empty() {
+            return self.error_expr(span);
+        }
+        let select = self.ast.add_select(Select { expr, path, default });
+        self.ast.node(span, ExprKind::Select(select))
+    }
+
+    /// `e ? a.b`.
+    #[inline(never)]
+    fn has_attr(&mut self, node: &Node<'_>, span: Span) -> ExprId {
+        let expr = self.nth_expr(node, 0);
+        let path = match node.children().find(|c| c.kind() == NODE_ATTRPATH) {
+            Some(p) => self.attrpath(&p),
+            None => Run::EMPTY,
+        };
+        if path.is_empty() {
+            return self.error_expr(span);
+        }
+        self.ast.node(span, ExprKind::HasAttr { expr, path })
+    }
+
+    /// `!e` and `-e` (`__sub 0 e`).
+    #[inline(never)]
+    fn unary(&mut self, node: &Node<'_>, span: Span) -> ExprId {
+        if child_token(node, |k| k == TOKEN_INVERT).is_some() {
+            let operand = self.nth_expr(node, 0);
+            self.ast.node(span, ExprKind::Not(operand))
+        } else {
+            let pos = Span::new(span.start, span.start);
+            let fun = self.builtin_var("__sub", pos);
+            let operand = self.nth_expr(node, 0);
+            let zero = self.ast.node(pos, ExprKind::Int(0));
+            self.call([fun, zero, operand], pos, span)
+        }
+    }
+
+    /// `with e; body`.
+    #[inline(never)]
+    fn with(&mut self, node: &Node<'_>, span: Span) -> ExprId {
+        let [e, b] = first_nodes(node);
+        let env = self.expr_or_error(e, span);
+        let outer_with = self.scopes.outer_with().and_then(NonZeroU32::new);
+        self.scopes.push_with();
+        let body = self.expr_or_error(b, span);
+        self.scopes.pop();
+        self.ast.node(span, ExprKind::With { env, body, outer_with })
     }
 
     /// Lowers an application chain `f a b …` (`node` is its outermost
     /// application) into one call; a function that is itself a call (`(f a) b`)
     /// is extended, as CppNix does.
+    #[inline(never)]
     fn apply(&mut self, node: &Node<'_>) -> ExprId {
         let span = node_span(node);
         let base = self.scratch.items.len();
@@ -335,6 +392,7 @@ impl<'a> Lowerer<'a> {
         self.lints.push(LintWarning { kind: LintKind::CursedOr, literal, span: Span::new(start, end) });
     }
 
+    #[inline(never)]
     fn binary(&mut self, node: &Node<'_>) -> ExprId {
         let span = node_span(node);
         let Some(op) = node
@@ -396,6 +454,7 @@ impl<'a> Lowerer<'a> {
         }
     }
 
+    #[inline(never)]
     fn lambda(&mut self, node: &Node<'_>) -> ExprId {
         let span = node_span(node);
         let mut arg = None;

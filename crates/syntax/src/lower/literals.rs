@@ -12,6 +12,7 @@ use crate::paths;
 use crate::strings::{self, Piece, Stripped};
 
 impl<'a> Lowerer<'a> {
+    #[inline(never)]
     pub(crate) fn literal(&mut self, node: &Node<'_>) -> ExprId {
         let span = node_span(node);
         let Some(tok) = node.first_token() else { return self.error_expr(span) };
@@ -83,6 +84,7 @@ impl<'a> Lowerer<'a> {
     }
 
     /// Lowers a `"..."` or `''...''` string node.
+    #[inline(never)]
     pub(crate) fn string(&mut self, node: &Node<'_>) -> ExprId {
         let span = node_span(node);
         if let Some(body) = self.plain_string_body(node) {
@@ -196,6 +198,7 @@ impl<'a> Lowerer<'a> {
         pieces
     }
 
+    #[inline(never)]
     pub(crate) fn path(&mut self, node: &Node<'_>) -> ExprId {
         self.path_like(node, |this, literal, span| {
             this.path_lints(literal, node, span);
@@ -203,6 +206,7 @@ impl<'a> Lowerer<'a> {
         })
     }
 
+    #[inline(never)]
     pub(crate) fn home_path(&mut self, node: &Node<'_>) -> ExprId {
         self.path_like(node, |this, literal, span| match &this.options.home {
             Some(home) => {

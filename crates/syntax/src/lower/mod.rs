@@ -295,6 +295,7 @@ pub(crate) fn parse(text: &str, options: &ParseOptions) -> Parse {
     std::mem::take(&mut lowerer.scopes).keep();
     std::mem::take(&mut lowerer.scratch).keep();
     let mut ast = std::mem::take(&mut lowerer.ast);
+    ast.shrink_to_fit();
     if !errors.is_empty() {
         // The tree of a failed parse is left unresolved.
         resolve::unresolve(&mut ast, root, &options.globals);
