@@ -151,29 +151,6 @@ fn next_index<T>(table: &[T], too_large: &mut bool) -> Option<u32> {
 }
 
 impl Ast {
-    /// An empty tree with room for what a source of `text_len` bytes
-    /// lowers to on average: the ratios are those of nixpkgs `lib/` as a
-    /// whole (about 23 bytes of source per expression). Files vary a lot
-    /// (a quarter of them have under 10 bytes per expression), so denser
-    /// files grow the tables and sparser ones leave room unused, which
-    /// [`Ast::shrink_to_fit`] gives back.
-    pub(crate) fn with_capacity_for(text_len: usize) -> Ast {
-        Ast {
-            exprs: Vec::with_capacity(text_len / 24),
-            selects: Vec::with_capacity(text_len / 256),
-            attr_sets: Vec::with_capacity(text_len / 224),
-            lambdas: Vec::with_capacity(text_len / 416),
-            items: Vec::with_capacity(text_len / 60),
-            names: Vec::with_capacity(text_len / 224),
-            parts: Vec::with_capacity(text_len / 544),
-            defs: Vec::with_capacity(text_len / 92),
-            dynamic: Vec::new(),
-            formals: Vec::with_capacity(text_len / 1824),
-            strings: String::with_capacity(text_len / 11),
-            too_large: false,
-        }
-    }
-
     /// The expression `id`.
     pub fn expr(&self, id: ExprId) -> &Expr {
         self.exprs.get(id.index()).unwrap_or(&MISSING_EXPR)
@@ -254,39 +231,39 @@ impl Ast {
             + self.strings.capacity()
     }
 
-    /// Entries per table, for sizing ([`Ast::with_capacity_for`]):
-    /// expressions, selections, sets, lambdas, items, path elements, string
-    /// parts, attributes, dynamic attributes, formals, string bytes.
-    pub fn table_lens(&self) -> [usize; 11] {
-        [
-            self.exprs.len(),
-            self.selects.len(),
-            self.attr_sets.len(),
-            self.lambdas.len(),
-            self.items.len(),
-            self.names.len(),
-            self.parts.len(),
-            self.defs.len(),
-            self.dynamic.len(),
-            self.formals.len(),
-            self.strings.len(),
-        ]
+    /// A copy with tables of exactly the size they need (lowering builds
+    /// in a kept, oversized tree and hands out this copy).
+    pub(crate) fn compact_copy(&self) -> Ast {
+        Ast {
+            exprs: self.exprs.clone(),
+            selects: self.selects.clone(),
+            attr_sets: self.attr_sets.clone(),
+            lambdas: self.lambdas.clone(),
+            items: self.items.clone(),
+            names: self.names.clone(),
+            parts: self.parts.clone(),
+            defs: self.defs.clone(),
+            dynamic: self.dynamic.clone(),
+            formals: self.formals.clone(),
+            strings: self.strings.as_str().into(),
+            too_large: self.too_large,
+        }
     }
 
-    /// Gives back unused capacity (once the tree is built: about a third
-    /// of what the tables held over nixpkgs `lib/`).
-    pub(crate) fn shrink_to_fit(&mut self) {
-        self.exprs.shrink_to_fit();
-        self.selects.shrink_to_fit();
-        self.attr_sets.shrink_to_fit();
-        self.lambdas.shrink_to_fit();
-        self.items.shrink_to_fit();
-        self.names.shrink_to_fit();
-        self.parts.shrink_to_fit();
-        self.defs.shrink_to_fit();
-        self.dynamic.shrink_to_fit();
-        self.formals.shrink_to_fit();
-        self.strings.shrink_to_fit();
+    /// Empties the tree, keeping the tables' capacity.
+    pub(crate) fn clear(&mut self) {
+        self.exprs.clear();
+        self.selects.clear();
+        self.attr_sets.clear();
+        self.lambdas.clear();
+        self.items.clear();
+        self.names.clear();
+        self.parts.clear();
+        self.defs.clear();
+        self.dynamic.clear();
+        self.formals.clear();
+        self.strings.clear();
+        self.too_large = false;
     }
 
     /// Whether a table outgrew `u32` indices, so that some nodes were left

@@ -69,9 +69,10 @@
 //!
 //! A fourth pass made the tree an arena: 24-byte expressions in one table,
 //! children as `u32` ids, the variable-length parts of nodes as runs of
-//! side tables, literal text in one buffer; the tables are sized from the
-//! source length and shrunk once built. Set builders, scopes and the
-//! scratch stacks are kept between parses. Over nixpkgs `lib/`, one pass:
+//! side tables, literal text in one buffer. Lowering builds in tables kept
+//! between parses (warm, and large enough for most files after the first),
+//! and the parse gets an exact copy of them; set builders, scopes and the
+//! scratch stacks are kept between parses too. Over nixpkgs `lib/`, one pass:
 //! 138.9 k → 104.8 k allocations (rnix alone 89.3 k); all trees kept,
 //! 9.42 → 8.91 MB (rnix 6.59 MB; the arena itself 2.05 MB). Callgrind (3
 //! rounds): rnix 763.0 M, nixkit 888.4 → 878.1 M, i.e. the lowering
@@ -115,6 +116,26 @@ thread_local! {
     static TOKEN_SYMBOLS: Cell<Option<TokenSymbols>> = const { Cell::new(None) };
     /// [`Scratch`] space, kept between parses on a thread likewise.
     static SCRATCH: Cell<Option<Scratch>> = const { Cell::new(None) };
+    /// The tables lowering builds in (see [`take_work_ast`]).
+    static WORK_AST: Cell<Option<Ast>> = const { Cell::new(None) };
+}
+
+/// The tree to build in: this thread's kept one (emptied, its tables warm
+/// and large enough for most files), or a new one. The parse gets an exact
+/// copy of it ([`Ast::compact_copy`]), so that the tables neither grow in
+/// fresh memory nor hold unused capacity.
+fn take_work_ast() -> Ast {
+    WORK_AST.try_with(Cell::take).ok().flatten().unwrap_or_default()
+}
+
+/// Keeps the tree built in for the thread's next parse, unless it grew
+/// beyond what is worth keeping.
+fn keep_work_ast(mut ast: Ast) {
+    const KEEP_BYTES: usize = 8 << 20;
+    if ast.heap_bytes() <= KEEP_BYTES {
+        ast.clear();
+        let _ = WORK_AST.try_with(|c| c.set(Some(ast)));
+    }
 }
 
 /// Temporary space for lowering: the variable-length parts of nodes are
@@ -296,7 +317,7 @@ pub(crate) fn parse(text: &str, options: &ParseOptions) -> Parse {
         errors: Vec::new(),
         lints: Vec::new(),
         depth: 0,
-        ast: Ast::with_capacity_for(text.len()),
+        ast: take_work_ast(),
         scratch: Scratch::take(),
         token_symbols: TokenSymbols::take(),
         scopes: resolve::Scopes::take(),
@@ -315,16 +336,17 @@ pub(crate) fn parse(text: &str, options: &ParseOptions) -> Parse {
     std::mem::replace(&mut lowerer.token_symbols, TokenSymbols { slots: Vec::new(), stamp: 1, len: 0 }).keep();
     std::mem::take(&mut lowerer.scopes).keep();
     std::mem::take(&mut lowerer.scratch).keep();
-    let mut ast = std::mem::take(&mut lowerer.ast);
-    ast.shrink_to_fit();
+    let mut work = std::mem::take(&mut lowerer.ast);
     if !errors.is_empty() {
         // The tree of a failed parse is left unresolved.
-        resolve::unresolve(&mut ast, root, &options.globals);
+        resolve::unresolve(&mut work, root, &options.globals);
     } else if lowerer.resolved {
         errors.append(&mut lowerer.undefined);
     } else {
-        resolve::resolve(&mut ast, root, &options.globals, &mut errors);
+        resolve::resolve(&mut work, root, &options.globals, &mut errors);
     }
+    let ast = work.compact_copy();
+    keep_work_ast(work);
     errors.sort_by_key(|e| e.span.start);
     // The tree holds the text rnix saw: only when that differs from ours
     // (lone CRs) is ours kept now.
