@@ -129,9 +129,9 @@ fn take_work_ast() -> Ast {
 }
 
 /// Keeps the tree built in for the thread's next parse, unless it grew
-/// beyond what is worth keeping.
+/// beyond what is worth keeping (files of more than about 1 MB of source).
 fn keep_work_ast(mut ast: Ast) {
-    const KEEP_BYTES: usize = 8 << 20;
+    const KEEP_BYTES: usize = 2 << 20;
     if ast.heap_bytes() <= KEEP_BYTES {
         ast.clear();
         let _ = WORK_AST.try_with(|c| c.set(Some(ast)));
