@@ -170,10 +170,6 @@ impl Compiler<'_> {
         Pos::new(self.file, span.start)
     }
 
-    fn at(&self, offset: u32) -> Pos {
-        Pos::new(self.file, offset)
-    }
-
     pub(crate) fn compile(&self, e: ExprId) -> Arc<Expr> {
         Arc::new(self.expr(e))
     }
@@ -228,31 +224,6 @@ impl Compiler<'_> {
         }
     }
 
-    fn lambda(&self, l: ast::LambdaId, pos: Pos) -> LambdaExpr {
-        let l = self.ast.lambda(l);
-        let body = self.compile(l.body);
-        let strict_arg = crate::strict::first_forced_arg(&body, l.formals.is_none());
-        LambdaExpr {
-            name: l.name,
-            arg: l.arg.map(|(s, _)| s),
-            formals: l.formals.map(|f| {
-                self.ast
-                    .formals(f.entries)
-                    .iter()
-                    .map(|fm| FormalExpr {
-                        name: fm.name,
-                        pos: self.pos(fm.span),
-                        default: fm.default.map(|d| self.compile(d)),
-                    })
-                    .collect()
-            }),
-            ellipsis: l.formals.is_some_and(|f| f.ellipsis),
-            body,
-            pos,
-            strict_arg,
-        }
-    }
-
     fn expr(&self, id: ExprId) -> Expr {
         let e = self.ast.expr(id);
         let pos = self.pos(e.span);
@@ -280,12 +251,35 @@ impl Compiler<'_> {
             A::HasAttr { expr, path } => ExprKind::HasAttr { expr: self.compile(expr), path: self.keys(path) },
             A::Attrs(a) => ExprKind::Attrs(Box::new(self.attrs(a))),
             A::List(items) => ExprKind::List(self.all(self.ast.items(items))),
-            A::Lambda(l) => ExprKind::Lambda(Arc::new(self.lambda(l, pos))),
+            A::Lambda(l) => ExprKind::Lambda(Arc::new({
+                let l = self.ast.lambda(l);
+                let body = self.compile(l.body);
+                let strict_arg = crate::strict::first_forced_arg(&body, l.formals.is_none());
+                LambdaExpr {
+                name: l.name,
+                arg: l.arg.map(|(s, _)| s),
+                formals: l.formals.map(|f| {
+                    self.ast
+                        .formals(f.entries)
+                        .iter()
+                        .map(|fm| FormalExpr {
+                            name: fm.name,
+                            pos: self.pos(fm.span),
+                            default: fm.default.map(|d| self.compile(d)),
+                        })
+                        .collect()
+                }),
+                ellipsis: l.formals.is_some_and(|f| f.ellipsis),
+                body,
+                pos,
+                strict_arg,
+                }
+            })),
             A::Call { pos: at, items } => {
                 let Some((&fun, args)) = self.ast.items(items).split_first() else {
                     return Expr { kind: ExprKind::Error, pos };
                 };
-                let call_pos = self.at(at);
+                let call_pos = self.pos(ast::Span::new(at, at));
                 let fun = self.compile(fun);
                 if let (ExprKind::Const(Value::PrimOp(prim)), &[lhs, rhs]) = (&fun.kind, args) {
                     if let Some(op) = ArithOp::for_builtin(prim.name) {
@@ -315,7 +309,7 @@ impl Compiler<'_> {
             A::Binary { op, pos: at, lhs, rhs } => {
                 return Expr {
                     kind: ExprKind::Binary { op, lhs: self.compile(lhs), rhs: self.compile(rhs) },
-                    pos: self.at(at),
+                    pos: self.pos(ast::Span::new(at, at)),
                 }
             }
             A::ConcatStrings { force_string, pos: at, parts } => {
@@ -326,7 +320,7 @@ impl Compiler<'_> {
                         parts: parts.iter().map(|p| self.compile(p.expr)).collect(),
                         part_pos: parts.iter().map(|p| self.pos(p.pos)).collect(),
                     },
-                    pos: self.at(at),
+                    pos: self.pos(ast::Span::new(at, at)),
                 };
             }
             A::CurPos => ExprKind::Const((self.cur_pos)(pos)),

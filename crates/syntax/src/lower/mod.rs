@@ -72,21 +72,30 @@
 //! side tables, literal text in one buffer. Lowering builds in tables kept
 //! between parses (warm, and large enough for most files after the first),
 //! and the parse gets an exact copy of them; set builders, scopes and the
-//! scratch stacks are kept between parses too. Over nixpkgs `lib/`, one pass:
-//! 138.9 k → 104.8 k allocations (rnix alone 89.3 k); all trees kept,
-//! 9.42 → 8.91 MB (rnix 6.59 MB; the arena itself 2.05 MB). Callgrind (3
-//! rounds): rnix 763.0 M, nixkit 888.4 → 878.1 M, i.e. the lowering
-//! 41.8 → 38.4 M instructions per round. Wall clock (`parse_files
-//! --rounds 60`, old and new interleaved, medians of 7–9 runs, load 2–3):
-//! rnix 17.8 ms, before +30.3–31.9 %, after +28.4–30.1 %. The arena did
-//! not remove the bulk: a build that stops after rnix and the prescan is
-//! +2.6 %, so the walk itself is ~+27 %, for ~29 M instructions against
-//! rnix's 246 M. A cache and branch simulation (callgrind) says why: per
-//! round the walk takes ~180 k L1 data misses (reading the green tree, the
-//! token and name tables), ~130 k L1 instruction misses and ~270 k
-//! mispredicted branches (rnix's whole parse: 190 k, 140 k and 2.3 M), so
-//! it runs at about half rnix's instructions per cycle. What is left is
-//! the walk over the green tree, not the building of the AST.
+//! scratch stacks are kept between parses too. The rarer kinds of node are
+//! lowered out of line, so that the dispatch stays small. Over nixpkgs
+//! `lib/`, one pass: 138.9 k → 101.1 k allocations (rnix alone 89.3 k); all
+//! trees kept, 9.42 → 8.91 MB (rnix 6.59 MB; the arenas 2.05 MB).
+//! Callgrind (3 rounds): rnix 763.0 M, nixkit 888.4 → 879.1 M, the
+//! lowering 41.8 → 38.7 M instructions per round. Criterion, old and new
+//! interleaved, two runs each at a load of 1–1.4: before rnix 18.0 / 17.4
+//! ms vs nixkit 23.3 / 22.3 ms (+29.4 / +28.7 %), after rnix 18.4 / 17.7
+//! ms vs nixkit 22.7 / 21.9 ms (+23.5 / +23.5 %). `parse_files --rounds`
+//! agrees (medians of 9 interleaved runs: +26.6 → +21.2 %).
+//!
+//! What remains is not the building of the tree. A build that stops after
+//! rnix and the prescan costs +2.6 %, and one that then only walks every
+//! node and token of the green tree (offsets and kinds) +7.5 %: lowering
+//! proper is the other ~15 %, for ~29 M instructions against rnix's 246 M. A cache
+//! and branch simulation (callgrind) of the walk, per round: ~180 k L1
+//! data misses (the green tree, the token and name tables), ~130 k L1
+//! instruction misses and ~270 k mispredicted branches, against 190 k,
+//! 140 k and 2.3 M for rnix's whole parse; it runs at about half rnix's
+//! instructions per cycle. A profile puts the largest single parts in the
+//! per-thread name cache (~3 % of nixkit's time, names first seen in a
+//! file) and in rnix's own allocations, which land in colder memory when
+//! our trees take their share of it (`mi_malloc`: ~2 % of the time with
+//! rnix alone, 5–6 % inside nixkit).
 
 mod attrs;
 mod expr;
