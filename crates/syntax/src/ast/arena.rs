@@ -382,3 +382,59 @@ impl Ast {
         append(&mut self.formals, formals, &mut self.too_large)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
+    use super::*;
+    use crate::{parse, ParseOptions};
+
+    /// Parses are shared between threads (the evaluator's parse cache).
+    #[test]
+    fn trees_are_send_and_sync() {
+        fn shared<T: Send + Sync>() {}
+        shared::<Ast>();
+        shared::<crate::Parse>();
+    }
+
+    #[test]
+    fn children_are_read_through_their_tree() {
+        let parsed = parse("let f = { a, b ? \"x${a}\" }: [ a b.c ]; in f", &ParseOptions::new("/"));
+        assert!(parsed.errors().is_empty());
+        let ast = parsed.ast();
+        let ExprKind::Let { attrs, body } = ast.expr(parsed.root()).kind else { panic!("not a let") };
+        let [def] = ast.defs(ast.attrs(attrs).attrs) else { panic!("one binding expected") };
+        assert_eq!(def.name.as_str(), "f");
+        assert!(matches!(ast.expr(body).kind, ExprKind::Var(_)));
+        let ExprKind::Lambda(l) = ast.expr(def.value).kind else { panic!("not a lambda") };
+        let lambda = ast.lambda(l);
+        assert_eq!(lambda.name.map(|n| n.as_str()), Some("f"));
+        let formals = ast.formals(lambda.formals.unwrap().entries);
+        assert_eq!(formals.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+        let ExprKind::ConcatStrings { parts, .. } = ast.expr(formals[1].default.unwrap()).kind else { panic!() };
+        let ExprKind::Str(x) = ast.expr(ast.parts(parts)[0].expr).kind else { panic!("not a literal") };
+        assert_eq!(ast.str(x), "x");
+        let ExprKind::List(items) = ast.expr(lambda.body).kind else { panic!("not a list") };
+        let ExprKind::Select(s) = ast.expr(ast.items(items)[1]).kind else { panic!("not a selection") };
+        assert!(matches!(ast.path(ast.select(s).path), [AttrName::Static(c, _)] if c.as_str() == "c"));
+    }
+
+    /// Ids out of range (of another, larger tree) never panic.
+    #[test]
+    fn foreign_ids_read_as_error_and_empty() {
+        let big = parse("[ (x: { a = x; }) \"s\" (y: y.z) ]", &ParseOptions::new("/"));
+        let small = parse("1", &ParseOptions::new("/"));
+        let ast = small.ast();
+        let ExprKind::List(items) = big.ast().expr(big.root()).kind else { panic!("not a list") };
+        assert!(ast.items(items).is_empty());
+        for &id in big.ast().items(items) {
+            let _ = ast.expr(id);
+        }
+        assert_eq!(ast.expr(ExprId::MISSING).kind, ExprKind::Error);
+        assert_eq!(ast.lambda(LambdaId(7)).body, ExprId::MISSING);
+        assert!(ast.attrs(AttrsId(7)).attrs.is_empty());
+        assert_eq!(ast.select(SelectId(7)).default, None);
+        assert_eq!(ast.str(StrRef { start: 100, len: 5 }), "");
+    }
+}
