@@ -8,9 +8,11 @@
 //!   and literals to ready-made values, so evaluating them allocates nothing;
 //! - precomputes the text CppNix shows for assertions.
 
+use std::num::NonZeroU32;
+
 use triomphe::Arc;
 
-use nixkit_syntax::ast::{self, AttrKind, AttrName, BinaryOp, ExprKind as A, Resolution};
+use nixkit_syntax::ast::{self, AttrKind, AttrName, BinaryOp, ExprId, ExprKind as A, Resolution};
 use nixkit_syntax::Symbol;
 
 use crate::source::{FileId, Pos};
@@ -159,6 +161,8 @@ pub(crate) trait GlobalScope {
 }
 
 pub(crate) struct Compiler<'a> {
+    /// The tree being compiled.
+    pub(crate) ast: &'a ast::Ast,
     pub(crate) file: FileId,
     pub(crate) globals: &'a dyn GlobalScope,
     /// Resolves `__curPos` at a position.
@@ -170,36 +174,40 @@ impl Compiler<'_> {
         Pos::new(self.file, span.start)
     }
 
-    pub(crate) fn compile(&self, e: &ast::Expr) -> Arc<Expr> {
+    pub(crate) fn compile(&self, e: ExprId) -> Arc<Expr> {
         Arc::new(self.expr(e))
     }
 
-    fn keys(&self, path: &[AttrName]) -> Box<[Key]> {
-        path.iter()
-            .map(|k| match k {
-                AttrName::Static(s, _) => Key::Static(*s),
-                AttrName::Dynamic(e) => Key::Dynamic(self.compile(e), nixkit_syntax::show_expr(e).into()),
+    fn keys(&self, path: ast::Run<AttrName>) -> Box<[Key]> {
+        self.ast
+            .path(path)
+            .iter()
+            .map(|k| match *k {
+                AttrName::Static(s, _) => Key::Static(s),
+                AttrName::Dynamic(e) => Key::Dynamic(self.compile(e), nixkit_syntax::show_expr(self.ast, e).into()),
             })
             .collect()
     }
 
-    fn all(&self, es: &[ast::Expr]) -> Box<[Arc<Expr>]> {
-        es.iter().map(|e| self.compile(e)).collect()
+    fn all(&self, es: &[ExprId]) -> Box<[Arc<Expr>]> {
+        es.iter().map(|&e| self.compile(e)).collect()
     }
 
-    fn attrs(&self, a: &ast::Attrs) -> AttrsExpr {
-        let attrs: Vec<StaticAttr> = a
-            .attrs
+    fn attrs(&self, a: ast::AttrsId) -> AttrsExpr {
+        let a = self.ast.attrs(a);
+        let attrs: Vec<StaticAttr> = self
+            .ast
+            .defs(a.attrs)
             .iter()
             .map(|d| StaticAttr {
                 name: d.name,
                 pos: self.pos(d.name_span),
                 value: match d.kind {
-                    AttrKind::Plain => AttrValue::Plain(self.compile(&d.value)),
-                    AttrKind::Inherited => AttrValue::Inherited(self.compile(&d.value)),
-                    AttrKind::InheritedFrom => match d.value.kind {
+                    AttrKind::Plain => AttrValue::Plain(self.compile(d.value)),
+                    AttrKind::Inherited => AttrValue::Inherited(self.compile(d.value)),
+                    AttrKind::InheritedFrom => match self.ast.expr(d.value).kind {
                         A::InheritFrom(index) => AttrValue::From { index },
-                        _ => AttrValue::Plain(self.compile(&d.value)),
+                        _ => AttrValue::Plain(self.compile(d.value)),
                     },
                 },
             })
@@ -211,27 +219,29 @@ impl Compiler<'_> {
             recursive: a.recursive,
             attrs,
             by_name: by_name.into_boxed_slice(),
-            dynamic: a
-                .dynamic
+            dynamic: self
+                .ast
+                .dynamic_attrs(a.dynamic)
                 .iter()
                 .map(|d| DynamicAttr {
-                    name: self.compile(&d.name),
-                    value: self.compile(&d.value),
+                    name: self.compile(d.name),
+                    value: self.compile(d.value),
                     pos: self.pos(d.span),
                 })
                 .collect(),
-            inherit_from: a.inherit_from.iter().map(|e| self.compile(e)).collect(),
+            inherit_from: self.ast.items(a.inherit_from).iter().map(|&e| self.compile(e)).collect(),
         }
     }
 
-    fn expr(&self, e: &ast::Expr) -> Expr {
+    fn expr(&self, id: ExprId) -> Expr {
+        let e = self.ast.expr(id);
         let pos = self.pos(e.span);
-        let kind = match &e.kind {
-            A::Int(i) => ExprKind::Const(Value::Int(*i)),
-            A::Float(f) => ExprKind::Const(Value::Float(*f)),
-            A::Str(s) => ExprKind::Const(Value::string(s.clone())),
-            A::Path(p) => ExprKind::Const(Value::path(&**p)),
-            A::Var(v) => match v.resolution {
+        let kind = match e.kind {
+            A::Int(i) => ExprKind::Const(Value::Int(i)),
+            A::Float(f) => ExprKind::Const(Value::Float(f)),
+            A::Str(s) => ExprKind::Const(Value::string(self.ast.str(s))),
+            A::Path(p) => ExprKind::Const(Value::path(self.ast.str(p))),
+            A::Var(v) => match v.resolution() {
                 Resolution::Local { depth, slot } => ExprKind::Local { depth, slot },
                 Resolution::With { depth } => ExprKind::WithVar { depth, name: v.name },
                 Resolution::Global => match self.globals.lookup(v.name) {
@@ -239,41 +249,48 @@ impl Compiler<'_> {
                     None => ExprKind::Undefined(v.name),
                 },
             },
-            A::Select(s) => ExprKind::Select {
-                expr: self.compile(&s.expr),
-                path: self.keys(&s.path),
-                default: s.default.as_ref().map(|d| self.compile(d)),
-            },
-            A::HasAttr(h) => ExprKind::HasAttr { expr: self.compile(&h.expr), path: self.keys(&h.path) },
+            A::Select(s) => {
+                let s = self.ast.select(s);
+                ExprKind::Select {
+                    expr: self.compile(s.expr),
+                    path: self.keys(s.path),
+                    default: s.default.map(|d| self.compile(d)),
+                }
+            }
+            A::HasAttr { expr, path } => ExprKind::HasAttr { expr: self.compile(expr), path: self.keys(path) },
             A::Attrs(a) => ExprKind::Attrs(Box::new(self.attrs(a))),
-            A::List(items) => ExprKind::List(self.all(items)),
+            A::List(items) => ExprKind::List(self.all(self.ast.items(items))),
             A::Lambda(l) => ExprKind::Lambda(Arc::new({
-                let body = self.compile(&l.body);
+                let l = self.ast.lambda(l);
+                let body = self.compile(l.body);
                 let strict_arg = crate::strict::first_forced_arg(&body, l.formals.is_none());
                 LambdaExpr {
                 name: l.name,
                 arg: l.arg.map(|(s, _)| s),
-                formals: l.formals.as_ref().map(|f| {
-                    f.entries
+                formals: l.formals.map(|f| {
+                    self.ast
+                        .formals(f.entries)
                         .iter()
                         .map(|fm| FormalExpr {
                             name: fm.name,
                             pos: self.pos(fm.span),
-                            default: fm.default.as_ref().map(|d| self.compile(d)),
+                            default: fm.default.map(|d| self.compile(d)),
                         })
                         .collect()
                 }),
-                ellipsis: l.formals.as_ref().is_some_and(|f| f.ellipsis),
+                ellipsis: l.formals.is_some_and(|f| f.ellipsis),
                 body,
                 pos,
                 strict_arg,
                 }
             })),
             A::Call { pos: at, items } => {
-                let Some((fun, args)) = items.split_first() else { return Expr { kind: ExprKind::Error, pos } };
-                let call_pos = self.pos(ast::Span::new(*at, *at));
+                let Some((&fun, args)) = self.ast.items(items).split_first() else {
+                    return Expr { kind: ExprKind::Error, pos };
+                };
+                let call_pos = self.pos(ast::Span::new(at, at));
                 let fun = self.compile(fun);
-                if let (ExprKind::Const(Value::PrimOp(prim)), [lhs, rhs]) = (&fun.kind, args) {
+                if let (ExprKind::Const(Value::PrimOp(prim)), &[lhs, rhs]) = (&fun.kind, args) {
                     if let Some(op) = ArithOp::for_builtin(prim.name) {
                         let (lhs, rhs) = (self.compile(lhs), self.compile(rhs));
                         return Expr { kind: ExprKind::Arith { op, prim, lhs, rhs }, pos: call_pos };
@@ -281,38 +298,39 @@ impl Compiler<'_> {
                 }
                 return Expr { kind: ExprKind::Call { fun, args: self.all(args) }, pos: call_pos };
             }
-            A::Let(l) => ExprKind::Let(Box::new(self.attrs(&l.attrs)), self.compile(&l.body)),
-            A::With(w) => ExprKind::With {
-                env: self.compile(&w.env),
-                body: self.compile(&w.body),
-                outer_with: w.outer_with,
+            A::Let { attrs, body } => ExprKind::Let(Box::new(self.attrs(attrs)), self.compile(body)),
+            A::With { env, body, outer_with } => ExprKind::With {
+                env: self.compile(env),
+                body: self.compile(body),
+                outer_with: outer_with.map(NonZeroU32::get),
             },
-            A::If(i) => ExprKind::If {
-                cond: self.compile(&i.cond),
-                then_: self.compile(&i.then_),
-                else_: self.compile(&i.else_),
+            A::If { cond, then_, else_ } => ExprKind::If {
+                cond: self.compile(cond),
+                then_: self.compile(then_),
+                else_: self.compile(else_),
             },
-            A::Assert(a) => ExprKind::Assert {
-                cond: self.compile(&a.cond),
-                body: self.compile(&a.body),
-                text: nixkit_syntax::show_expr(&a.cond).into(),
+            A::Assert { cond, body } => ExprKind::Assert {
+                cond: self.compile(cond),
+                body: self.compile(body),
+                text: nixkit_syntax::show_expr(self.ast, cond).into(),
             },
             A::Not(x) => ExprKind::Not(self.compile(x)),
-            A::Binary(b) => {
+            A::Binary { op, pos: at, lhs, rhs } => {
                 return Expr {
-                    kind: ExprKind::Binary { op: b.op, lhs: self.compile(&b.lhs), rhs: self.compile(&b.rhs) },
-                    pos: self.pos(b.op_span),
+                    kind: ExprKind::Binary { op, lhs: self.compile(lhs), rhs: self.compile(rhs) },
+                    pos: self.pos(ast::Span::new(at, at)),
                 }
             }
             A::ConcatStrings { force_string, pos: at, parts } => {
+                let parts = self.ast.parts(parts);
                 return Expr {
                     kind: ExprKind::Concat {
-                        force_string: *force_string,
-                        parts: parts.iter().map(|(p, _)| self.compile(p)).collect(),
-                        part_pos: parts.iter().map(|(_, s)| self.pos(*s)).collect(),
+                        force_string,
+                        parts: parts.iter().map(|p| self.compile(p.expr)).collect(),
+                        part_pos: parts.iter().map(|p| self.pos(p.pos)).collect(),
                     },
-                    pos: self.pos(ast::Span::new(*at, *at)),
-                }
+                    pos: self.pos(ast::Span::new(at, at)),
+                };
             }
             A::CurPos => ExprKind::Const((self.cur_pos)(pos)),
             A::InheritFrom(_) => ExprKind::InheritFrom,

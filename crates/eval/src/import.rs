@@ -58,8 +58,8 @@ impl EvalState {
             self.report_lint(lint, file)?;
         }
         let cur_pos = |pos: Pos| pos_value(pos);
-        let compiler = Compiler { file, globals, cur_pos: &cur_pos };
-        Ok(compiler.compile(parsed.expr()))
+        let compiler = Compiler { ast: parsed.ast(), file, globals, cur_pos: &cur_pos };
+        Ok(compiler.compile(parsed.root()))
     }
 
     /// Evaluates source text to weak head normal form.

@@ -71,6 +71,10 @@ pub enum ParseErrorKind {
     /// The input nests deeper than the parser allows.
     #[error("expression nested too deeply")]
     TooDeep,
+    /// The lowered tree would have more than `u32::MAX` entries of a kind
+    /// (only possible for inputs of gigabytes).
+    #[error("expression too large")]
+    TooLarge,
 }
 
 fn expecting_suffix(expected: &[String]) -> String {

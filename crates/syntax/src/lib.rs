@@ -19,8 +19,23 @@
 //! assert_eq!(file.line_col(err.span.start), (1, 4));
 //! ```
 //!
+//! The lowered tree is an arena ([`ast::Ast`]): nodes are named by ids
+//! ([`ast::ExprId`]) and read through the `Ast` that holds them.
+//!
+//! ```
+//! use nixkit_syntax::{ast::ExprKind, parse, ParseOptions};
+//!
+//! let parsed = parse("[ 1 \"two\" ]", &ParseOptions::new("/"));
+//! let ast = parsed.ast();
+//! let ExprKind::List(items) = ast.expr(parsed.root()).kind else { unreachable!() };
+//! let [one, two] = ast.items(items) else { unreachable!() };
+//! assert_eq!(ast.expr(*one).kind, ExprKind::Int(1));
+//! let ExprKind::Str(s) = ast.expr(*two).kind else { unreachable!() };
+//! assert_eq!(ast.str(s), "two");
+//! ```
+//!
 //! This crate is the only one in the workspace that knows about `rnix` and
-//! `rowan`; everything downstream sees [`ast::Expr`].
+//! `rowan`; everything downstream sees [`ast::Ast`].
 
 pub mod ast;
 mod bytes;
@@ -83,21 +98,22 @@ pub struct Parse {
     /// kept (see `lower::parse`) it is only rebuilt from the tree when asked
     /// for: the evaluator keeps its own copy and never asks.
     text: OnceLock<Arc<str>>,
-    expr: ast::Expr,
+    ast: ast::Ast,
+    root: ast::ExprId,
     errors: Vec<ParseError>,
     lints: Vec<LintWarning>,
 }
 
 impl Parse {
-    /// The lowered expression (contains [`ast::ExprKind::Error`] nodes when
-    /// there were errors).
-    pub fn expr(&self) -> &ast::Expr {
-        &self.expr
+    /// The lowered tree (contains [`ast::ExprKind::Error`] nodes when there
+    /// were errors).
+    pub fn ast(&self) -> &ast::Ast {
+        &self.ast
     }
 
-    /// Takes the lowered expression.
-    pub fn into_expr(self) -> ast::Expr {
-        self.expr
+    /// The whole expression, in [`Parse::ast`].
+    pub fn root(&self) -> ast::ExprId {
+        self.root
     }
 
     /// Errors in source order; the first is the one CppNix reports.
@@ -127,7 +143,7 @@ impl Parse {
 
     /// The expression printed as `nix-instantiate --parse` prints it.
     pub fn to_cppnix_string(&self) -> String {
-        print::show(&self.expr)
+        print::show(&self.ast, self.root)
     }
 }
 
@@ -143,7 +159,7 @@ pub fn parse_bytes(bytes: &[u8], options: &ParseOptions) -> Parse {
     parse(&decode_bytes(bytes), options)
 }
 
-/// Prints an expression as `nix-instantiate --parse` prints it.
-pub fn show_expr(expr: &ast::Expr) -> String {
-    print::show(expr)
+/// Prints the expression `expr` of `ast` as `nix-instantiate --parse` prints it.
+pub fn show_expr(ast: &ast::Ast, expr: ast::ExprId) -> String {
+    print::show(ast, expr)
 }

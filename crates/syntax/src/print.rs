@@ -6,9 +6,9 @@ use std::fmt::Write;
 
 use crate::ast::*;
 
-pub(crate) fn show(expr: &Expr) -> String {
+pub(crate) fn show(ast: &Ast, expr: ExprId) -> String {
     let mut out = String::new();
-    show_into(&mut out, expr);
+    show_into(&mut out, ast, expr);
     out
 }
 
@@ -89,13 +89,13 @@ pub(crate) fn write_identifier(out: &mut String, s: &str) {
 }
 
 /// A dotted attribute path as CppNix prints it in messages and `--parse`.
-pub(crate) fn attr_path_string(path: &[AttrName]) -> String {
+pub(crate) fn attr_path_string(ast: &Ast, path: &[AttrName]) -> String {
     let mut out = String::new();
-    write_attr_path(&mut out, path);
+    write_attr_path(&mut out, ast, path);
     out
 }
 
-fn write_attr_path(out: &mut String, path: &[AttrName]) {
+fn write_attr_path(out: &mut String, ast: &Ast, path: &[AttrName]) {
     for (i, n) in path.iter().enumerate() {
         if i > 0 {
             out.push('.');
@@ -104,15 +104,15 @@ fn write_attr_path(out: &mut String, path: &[AttrName]) {
             AttrName::Static(s, _) => write_identifier(out, s.as_str()),
             AttrName::Dynamic(e) => {
                 out.push_str("\"${");
-                show_into(out, e);
+                show_into(out, ast, *e);
                 out.push_str("}\"");
             }
         }
     }
 }
 
-fn show_bindings(out: &mut String, attrs: &Attrs) {
-    let mut sorted: Vec<&AttrDef> = attrs.attrs.iter().collect();
+fn show_bindings(out: &mut String, ast: &Ast, attrs: &Attrs) {
+    let mut sorted: Vec<&AttrDef> = ast.defs(attrs.attrs).iter().collect();
     sorted.sort_by(|a, b| a.name.as_str().cmp(b.name.as_str()));
     let inherits: Vec<&str> =
         sorted.iter().filter(|d| d.kind == AttrKind::Inherited).map(|d| d.name.as_str()).collect();
@@ -126,7 +126,7 @@ fn show_bindings(out: &mut String, attrs: &Attrs) {
     }
     let mut groups: Vec<(u32, Vec<&str>)> = Vec::new();
     for d in sorted.iter().filter(|d| d.kind == AttrKind::InheritedFrom) {
-        let ExprKind::InheritFrom(k) = d.value.kind else { continue };
+        let ExprKind::InheritFrom(k) = ast.expr(d.value).kind else { continue };
         match groups.iter_mut().find(|(g, _)| *g == k) {
             Some((_, names)) => names.push(d.name.as_str()),
             None => groups.push((k, vec![d.name.as_str()])),
@@ -135,8 +135,8 @@ fn show_bindings(out: &mut String, attrs: &Attrs) {
     groups.sort_by_key(|(k, _)| *k);
     for (k, names) in groups {
         out.push_str("inherit (");
-        if let Some(from) = attrs.inherit_from.get(k as usize) {
-            show_into(out, from);
+        if let Some(&from) = ast.items(attrs.inherit_from).get(k as usize) {
+            show_into(out, ast, from);
         }
         out.push(')');
         for n in names {
@@ -148,80 +148,83 @@ fn show_bindings(out: &mut String, attrs: &Attrs) {
     for d in sorted.iter().filter(|d| d.kind == AttrKind::Plain) {
         write_identifier(out, d.name.as_str());
         out.push_str(" = ");
-        show_into(out, &d.value);
+        show_into(out, ast, d.value);
         out.push_str("; ");
     }
-    for d in &attrs.dynamic {
+    for d in ast.dynamic_attrs(attrs.dynamic) {
         out.push_str("\"${");
-        show_into(out, &d.name);
+        show_into(out, ast, d.name);
         out.push_str("}\" = ");
-        show_into(out, &d.value);
+        show_into(out, ast, d.value);
         out.push_str("; ");
     }
 }
 
-fn show_into(out: &mut String, expr: &Expr) {
-    stacker::maybe_grow(64 * 1024, 1024 * 1024, || show_kind(out, expr));
+fn show_into(out: &mut String, ast: &Ast, expr: ExprId) {
+    stacker::maybe_grow(64 * 1024, 1024 * 1024, || show_kind(out, ast, ast.expr(expr)));
 }
 
-fn show_kind(out: &mut String, expr: &Expr) {
-    match &expr.kind {
+fn show_kind(out: &mut String, ast: &Ast, expr: &Expr) {
+    match expr.kind {
         ExprKind::Int(n) => {
             let _ = write!(out, "{n}");
         }
-        ExprKind::Float(f) => out.push_str(&format_float(*f)),
-        ExprKind::Str(s) => write_string_literal(out, s),
-        ExprKind::Path(p) => out.push_str(p),
+        ExprKind::Float(f) => out.push_str(&format_float(f)),
+        ExprKind::Str(s) => write_string_literal(out, ast.str(s)),
+        ExprKind::Path(p) => out.push_str(ast.str(p)),
         ExprKind::Var(v) => write_identifier(out, v.name.as_str()),
         ExprKind::Select(s) => {
+            let s = ast.select(s);
             out.push('(');
-            show_into(out, &s.expr);
+            show_into(out, ast, s.expr);
             out.push_str(").");
-            write_attr_path(out, &s.path);
-            if let Some(d) = &s.default {
+            write_attr_path(out, ast, ast.path(s.path));
+            if let Some(d) = s.default {
                 out.push_str(" or (");
-                show_into(out, d);
+                show_into(out, ast, d);
                 out.push(')');
             }
         }
-        ExprKind::HasAttr(h) => {
+        ExprKind::HasAttr { expr, path } => {
             out.push_str("((");
-            show_into(out, &h.expr);
+            show_into(out, ast, expr);
             out.push_str(") ? ");
-            write_attr_path(out, &h.path);
+            write_attr_path(out, ast, ast.path(path));
             out.push(')');
         }
         ExprKind::Attrs(a) => {
+            let a = ast.attrs(a);
             if a.recursive {
                 out.push_str("rec ");
             }
             out.push_str("{ ");
-            show_bindings(out, a);
+            show_bindings(out, ast, a);
             out.push('}');
         }
         ExprKind::List(items) => {
             out.push_str("[ ");
-            for i in items.iter() {
+            for &i in ast.items(items) {
                 out.push('(');
-                show_into(out, i);
+                show_into(out, ast, i);
                 out.push_str(") ");
             }
             out.push(']');
         }
         ExprKind::Lambda(l) => {
+            let l = ast.lambda(l);
             out.push('(');
             if let Some(f) = &l.formals {
                 out.push_str("{ ");
-                let mut entries: Vec<&Formal> = f.entries.iter().collect();
+                let mut entries: Vec<&Formal> = ast.formals(f.entries).iter().collect();
                 entries.sort_by(|a, b| a.name.as_str().cmp(b.name.as_str()));
                 for (i, e) in entries.iter().enumerate() {
                     if i > 0 {
                         out.push_str(", ");
                     }
                     write_identifier(out, e.name.as_str());
-                    if let Some(d) = &e.default {
+                    if let Some(d) = e.default {
                         out.push_str(" ? ");
-                        show_into(out, d);
+                        show_into(out, ast, d);
                     }
                 }
                 if f.ellipsis {
@@ -239,69 +242,69 @@ fn show_kind(out: &mut String, expr: &Expr) {
                 write_identifier(out, a.as_str());
             }
             out.push_str(": ");
-            show_into(out, &l.body);
+            show_into(out, ast, l.body);
             out.push(')');
         }
         ExprKind::Call { items, .. } => {
             out.push('(');
-            for (i, e) in items.iter().enumerate() {
+            for (i, &e) in ast.items(items).iter().enumerate() {
                 if i > 0 {
                     out.push(' ');
                 }
-                show_into(out, e);
+                show_into(out, ast, e);
             }
             out.push(')');
         }
-        ExprKind::Let(l) => {
+        ExprKind::Let { attrs, body } => {
             out.push_str("(let ");
-            show_bindings(out, &l.attrs);
+            show_bindings(out, ast, ast.attrs(attrs));
             out.push_str("in ");
-            show_into(out, &l.body);
+            show_into(out, ast, body);
             out.push(')');
         }
-        ExprKind::With(w) => {
+        ExprKind::With { env, body, .. } => {
             out.push_str("(with ");
-            show_into(out, &w.env);
+            show_into(out, ast, env);
             out.push_str("; ");
-            show_into(out, &w.body);
+            show_into(out, ast, body);
             out.push(')');
         }
-        ExprKind::If(i) => {
+        ExprKind::If { cond, then_, else_ } => {
             out.push_str("(if ");
-            show_into(out, &i.cond);
+            show_into(out, ast, cond);
             out.push_str(" then ");
-            show_into(out, &i.then_);
+            show_into(out, ast, then_);
             out.push_str(" else ");
-            show_into(out, &i.else_);
+            show_into(out, ast, else_);
             out.push(')');
         }
-        ExprKind::Assert(a) => {
+        ExprKind::Assert { cond, body } => {
             out.push_str("assert ");
-            show_into(out, &a.cond);
+            show_into(out, ast, cond);
             out.push_str("; ");
-            show_into(out, &a.body);
+            show_into(out, ast, body);
         }
         ExprKind::Not(e) => {
             out.push_str("(! ");
-            show_into(out, e);
+            show_into(out, ast, e);
             out.push(')');
         }
-        ExprKind::Binary(b) => {
+        ExprKind::Binary { op, lhs, rhs, .. } => {
             out.push('(');
-            show_into(out, &b.lhs);
+            show_into(out, ast, lhs);
             out.push(' ');
-            out.push_str(b.op.as_str());
+            out.push_str(op.as_str());
             out.push(' ');
-            show_into(out, &b.rhs);
+            show_into(out, ast, rhs);
             out.push(')');
         }
         ExprKind::ConcatStrings { parts, .. } => {
             out.push('(');
-            for (i, (p, _)) in parts.iter().enumerate() {
+            for (i, p) in ast.parts(parts).iter().enumerate() {
                 if i > 0 {
                     out.push_str(" + ");
                 }
-                show_into(out, p);
+                show_into(out, ast, p.expr);
             }
             out.push(')');
         }

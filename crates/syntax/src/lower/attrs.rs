@@ -1,6 +1,10 @@
 //! Bindings (`{ ... }`, `let`, `let { }`) with CppNix's merging of nested
 //! attribute paths and its duplicate-attribute errors.
-
+//!
+//! A set is gathered in a [`Builder`] before it goes into the tree (merging
+//! may still add to it, or to sets nested in it, until its last binding).
+//! Builders are kept on a stack ([`SetBuilders`]) and reused, vectors and
+//! all, so that gathering a set allocates nothing once the stack is warm.
 
 use rnix::SyntaxKind::*;
 
@@ -14,16 +18,20 @@ use crate::symbol::FxHashMap;
 use crate::Symbol;
 
 /// An attribute set under construction.
+#[derive(Default)]
 struct Builder {
     recursive: bool,
     span: Span,
     attrs: Vec<Entry>,
-    /// Name → position in `attrs`, built once the set outgrows a linear scan.
-    index: Option<FxHashMap<Symbol, usize>>,
+    /// Name → position in `attrs`, filled once the set outgrows a linear
+    /// scan (`indexed`).
+    index: FxHashMap<Symbol, usize>,
+    indexed: bool,
     dynamic: Vec<DynamicAttr>,
-    inherit_from: Vec<Expr>,
+    inherit_from: Vec<ExprId>,
 }
 
+#[derive(Clone, Copy)]
 struct Entry {
     name: Symbol,
     pos: Span,
@@ -31,148 +39,145 @@ struct Entry {
     value: Val,
 }
 
+#[derive(Clone, Copy)]
 enum Val {
-    Expr(Expr),
-    /// An attribute set that later bindings may still merge into.
-    Nested(Box<Builder>),
+    Expr(ExprId),
+    /// An attribute set that later bindings may still merge into: the
+    /// builder at this position of [`SetBuilders`].
+    Nested(usize),
+}
+
+/// The builders of the sets being gathered, innermost last, and spare ones.
+#[derive(Default)]
+pub(crate) struct SetBuilders {
+    builders: Vec<Builder>,
+    /// Builders below this position are in use.
+    live: usize,
+}
+
+impl SetBuilders {
+    /// A builder for a new set (reused if there is a spare one).
+    fn open(&mut self, recursive: bool, span: Span) -> usize {
+        let i = self.live;
+        if i == self.builders.len() {
+            self.builders.push(Builder::default());
+        }
+        if let Some(b) = self.builders.get_mut(i) {
+            b.recursive = recursive;
+            b.span = span;
+            b.attrs.clear();
+            b.index.clear();
+            b.indexed = false;
+            b.dynamic.clear();
+            b.inherit_from.clear();
+        }
+        self.live = i + 1;
+        i
+    }
+
+    /// Frees builder `i` and every builder opened after it.
+    fn release(&mut self, i: usize) {
+        self.live = self.live.min(i);
+    }
+
+    /// Drops spare builders beyond `keep`.
+    pub(crate) fn trim(&mut self, keep: usize) {
+        self.builders.truncate(keep.max(self.live));
+    }
 }
 
 impl Builder {
-    fn new(recursive: bool, span: Span) -> Builder {
-        Builder {
-            recursive,
-            span,
-            attrs: Vec::new(),
-            index: None,
-            dynamic: Vec::new(),
-            inherit_from: Vec::new(),
-        }
-    }
-
-    fn from_attrs(a: Attrs, span: Span) -> Builder {
-        let mut b = Builder::new(a.recursive, span);
-        b.attrs.reserve(a.attrs.len());
-        for def in a.attrs {
-            b.push(Entry { name: def.name, pos: def.name_span, kind: def.kind, value: Val::Expr(def.value) });
-        }
-        b.dynamic = a.dynamic.into_vec();
-        b.inherit_from = a.inherit_from.into_vec();
-        b
-    }
-
-    fn finish(self) -> Attrs {
-        let attrs = self
-            .attrs
-            .into_iter()
-            .map(|e| AttrDef {
-                name: e.name,
-                name_span: e.pos,
-                kind: e.kind,
-                value: match e.value {
-                    Val::Expr(x) => x,
-                    Val::Nested(b) => {
-                        let span = b.span;
-                        Expr { span, kind: ExprKind::Attrs(Box::new(b.finish())) }
-                    }
-                },
-            })
-            .collect();
-        Attrs {
-            recursive: self.recursive,
-            attrs,
-            dynamic: self.dynamic.into_boxed_slice(),
-            inherit_from: self.inherit_from.into_boxed_slice(),
-        }
-    }
-
     /// Sets with at most this many attributes are searched linearly.
     const LINEAR: usize = 8;
 
     /// The position of the attribute `name`.
     fn find(&self, name: Symbol) -> Option<usize> {
-        match &self.index {
-            Some(index) => index.get(&name).copied(),
-            None => self.attrs.iter().position(|e| e.name == name),
+        if self.indexed {
+            self.index.get(&name).copied()
+        } else {
+            self.attrs.iter().position(|e| e.name == name)
         }
     }
 
     /// Appends an attribute whose name is not yet in the set.
     fn push(&mut self, entry: Entry) {
         let idx = self.attrs.len();
-        match &mut self.index {
-            Some(index) => {
-                index.insert(entry.name, idx);
-            }
-            None if idx >= Self::LINEAR => {
-                // Sized for every attribute reserved for (no regrowth).
-                let size = (2 * idx + 2).max(self.attrs.capacity());
-                let mut index = FxHashMap::with_capacity_and_hasher(size, Default::default());
-                index.extend(self.attrs.iter().enumerate().map(|(i, e)| (e.name, i)));
-                index.insert(entry.name, idx);
-                self.index = Some(index);
-            }
-            None => {}
+        if self.indexed {
+            self.index.insert(entry.name, idx);
+        } else if idx >= Self::LINEAR {
+            // Sized for every attribute reserved for (no regrowth).
+            self.index.reserve((2 * idx + 2).max(self.attrs.capacity()));
+            self.index.extend(self.attrs.iter().enumerate().map(|(i, e)| (e.name, i)));
+            self.index.insert(entry.name, idx);
+            self.indexed = true;
         }
         self.attrs.push(entry);
-    }
-
-    /// The nested builder for entry `idx`, if that entry is a plain attribute set.
-    fn nested_mut(&mut self, idx: usize) -> Option<&mut Builder> {
-        let entry = &mut self.attrs[idx];
-        if entry.kind != AttrKind::Plain {
-            return None;
-        }
-        if let Val::Expr(e) = &mut entry.value {
-            if !matches!(e.kind, ExprKind::Attrs(_)) {
-                return None;
-            }
-            let span = e.span;
-            let taken = std::mem::replace(e, Expr { span, kind: ExprKind::Error });
-            if let ExprKind::Attrs(a) = taken.kind {
-                entry.value = Val::Nested(Box::new(Builder::from_attrs(*a, span)));
-            }
-        }
-        match &mut entry.value {
-            Val::Nested(b) => Some(b),
-            Val::Expr(_) => None,
-        }
     }
 }
 
 impl Lowerer<'_> {
-    /// Lowers the bindings directly under `node`.
-    pub(crate) fn bindings(&mut self, node: &Node<'_>, recursive: bool, is_let: bool) -> Attrs {
-        let mut b = Builder::new(recursive, node_span(node));
-        // One entry per binding and inherited name, unless paths merge.
-        let entries: usize = node
-            .children()
-            .map(|c| match c.kind() {
-                NODE_ATTRPATH_VALUE => 1,
-                NODE_INHERIT => c.children().count(),
-                _ => 0,
-            })
-            .sum();
-        b.attrs.reserve_exact(entries);
+    /// The builder at `i` of the stack.
+    fn set(&mut self, i: usize) -> &mut Builder {
+        &mut self.scratch.sets.builders[i]
+    }
+
+    /// Lowers the bindings directly under `node`; also gives the last child
+    /// node (the body of a `let`, if it is not a binding).
+    pub(crate) fn bindings<'g>(&mut self, node: &Node<'g>, recursive: bool, is_let: bool) -> (AttrsId, Option<Node<'g>>) {
+        // (A reused builder has its vectors' capacity from earlier sets.)
+        let b = self.scratch.sets.open(recursive, node_span(node));
+        let mut last = None;
         for child in node.children() {
+            last = Some(child);
             match child.kind() {
-                NODE_ATTRPATH_VALUE => self.binding(&mut b, &child),
-                NODE_INHERIT => self.inherit(&mut b, &child, recursive),
+                NODE_ATTRPATH_VALUE => self.binding(b, &child),
+                NODE_INHERIT => self.inherit(b, &child, recursive),
                 _ => {}
             }
         }
-        let attrs = b.finish();
-        if is_let && !attrs.dynamic.is_empty() {
+        let attrs = self.finish_set(b);
+        if is_let && !self.ast.attrs(attrs).dynamic.is_empty() {
             self.error(ParseErrorKind::DynamicInLet, Span::new(node_span(node).start, node_span(node).start));
         }
-        attrs
+        (attrs, last)
     }
 
-    fn binding(&mut self, b: &mut Builder, node: &Node<'_>) {
+    /// Puts the set of builder `i` (and the sets nested in it) into the
+    /// tree, and frees the builders.
+    fn finish_set(&mut self, i: usize) -> AttrsId {
+        for k in 0..self.set(i).attrs.len() {
+            if let Val::Nested(j) = self.set(i).attrs[k].value {
+                let span = self.set(j).span;
+                // Nesting is as deep as the longest attribute path.
+                let attrs = stacker::maybe_grow(64 * 1024, 1024 * 1024, || self.finish_set(j));
+                let value = self.ast.node(span, ExprKind::Attrs(attrs));
+                self.set(i).attrs[k].value = Val::Expr(value);
+            }
+        }
+        let b = &self.scratch.sets.builders[i];
+        let attrs = self.ast.add_defs(b.attrs.iter().map(|e| AttrDef {
+            name: e.name,
+            name_span: e.pos,
+            kind: e.kind,
+            value: match e.value {
+                Val::Expr(x) => x,
+                // Finished above.
+                Val::Nested(_) => ExprId::MISSING,
+            },
+        }));
+        let dynamic = self.ast.add_dynamic_attrs(&b.dynamic);
+        let inherit_from = self.ast.add_items(&b.inherit_from);
+        let recursive = b.recursive;
+        self.scratch.sets.release(i);
+        self.ast.add_attrs(Attrs { recursive, attrs, dynamic, inherit_from })
+    }
+
+    fn binding(&mut self, b: usize, node: &Node<'_>) {
         let mut kids = node.children();
         let (Some(path_node), Some(value_node)) = (kids.next(), kids.next()) else { return };
         // Paths of bindings are only needed until the value is placed:
         // their vectors are recycled.
-        let mut path = self.path_pool.pop().unwrap_or_default();
+        let mut path = self.scratch.path_pool.pop().unwrap_or_default();
         self.attrpath_into(&path_node, &mut path);
         let value = self.expr(&value_node);
         if !path.is_empty() {
@@ -180,103 +185,140 @@ impl Lowerer<'_> {
             self.add_attr(b, &path, value, pos);
         }
         path.clear();
-        self.path_pool.push(path);
+        self.scratch.path_pool.push(path);
     }
 
-    fn add_attr(&mut self, b: &mut Builder, path: &[AttrName], value: Expr, pos: Span) {
+    /// The builder for entry `idx` of builder `i`, if that entry is a plain
+    /// attribute set (one written out is turned back into a builder).
+    fn nested_set(&mut self, i: usize, idx: usize) -> Option<usize> {
+        let entry = self.set(i).attrs[idx];
+        if entry.kind != AttrKind::Plain {
+            return None;
+        }
+        match entry.value {
+            Val::Nested(j) => Some(j),
+            Val::Expr(e) => {
+                let Expr { span, kind: ExprKind::Attrs(written) } = *self.ast.expr(e) else { return None };
+                let a = *self.ast.attrs(written);
+                let j = self.scratch.sets.open(a.recursive, span);
+                let nested = &mut self.scratch.sets.builders[j];
+                nested.attrs.reserve(a.attrs.len());
+                for def in self.ast.defs(a.attrs) {
+                    let value = Val::Expr(def.value);
+                    nested.push(Entry { name: def.name, pos: def.name_span, kind: def.kind, value });
+                }
+                nested.dynamic.extend_from_slice(self.ast.dynamic_attrs(a.dynamic));
+                nested.inherit_from.extend_from_slice(self.ast.items(a.inherit_from));
+                self.set(i).attrs[idx].value = Val::Nested(j);
+                Some(j)
+            }
+        }
+    }
+
+    fn add_attr(&mut self, b: usize, path: &[AttrName], value: ExprId, pos: Span) {
         let Some((last, prefix)) = path.split_last() else { return };
         let mut cur = b;
         for (i, name) in prefix.iter().enumerate() {
-            match name {
+            match *name {
                 AttrName::Static(sym, _) => {
-                    let idx = match cur.find(*sym) {
+                    let idx = match self.set(cur).find(sym) {
                         Some(idx) => idx,
                         None => {
-                            let idx = cur.attrs.len();
-                            let nested = Builder::new(false, pos);
-                            cur.push(Entry { name: *sym, pos, kind: AttrKind::Plain, value: Val::Nested(Box::new(nested)) });
-                            idx
+                            let nested = self.scratch.sets.open(false, pos);
+                            let set = self.set(cur);
+                            set.push(Entry { name: sym, pos, kind: AttrKind::Plain, value: Val::Nested(nested) });
+                            set.attrs.len() - 1
                         }
                     };
-                    let prev = cur.attrs[idx].pos;
-                    if matches!(cur.attrs[idx].value, Val::Expr(_)) {
+                    let prev = self.set(cur).attrs[idx].pos;
+                    if matches!(self.set(cur).attrs[idx].value, Val::Expr(_)) {
                         // Extending a set written out (or a duplicate): resolve
                         // the finished tree instead.
                         self.resolved = false;
                     }
-                    match cur.nested_mut(idx) {
+                    match self.nested_set(cur, idx) {
                         Some(next) => cur = next,
                         None => {
-                            self.dup_attr(attr_path_string(path), pos, prev);
+                            self.dup_attr(attr_path_string(&self.ast, path), pos, prev);
                             return;
                         }
                     }
                 }
                 AttrName::Dynamic(e) => {
-                    let mut nested = Builder::new(false, pos);
-                    self.add_attr(&mut nested, &path[i + 1..], value, pos);
-                    let value = Expr { span: pos, kind: ExprKind::Attrs(Box::new(nested.finish())) };
-                    cur.dynamic.push(DynamicAttr { name: Expr::clone(e), value, span: pos });
+                    let nested = self.scratch.sets.open(false, pos);
+                    self.add_attr(nested, &path[i + 1..], value, pos);
+                    let attrs = self.finish_set(nested);
+                    let value = self.ast.node(pos, ExprKind::Attrs(attrs));
+                    self.set(cur).dynamic.push(DynamicAttr { name: e, value, span: pos });
                     return;
                 }
             }
         }
-        match last {
+        match *last {
             AttrName::Static(sym, _) => {
-                self.insert_attr(cur, path, &mut Vec::new(), *sym, AttrKind::Plain, value, pos);
+                self.insert_attr(cur, path, &mut Vec::new(), sym, AttrKind::Plain, value, pos);
             }
-            AttrName::Dynamic(e) => cur.dynamic.push(DynamicAttr { name: Expr::clone(e), value, span: pos }),
+            AttrName::Dynamic(e) => self.set(cur).dynamic.push(DynamicAttr { name: e, value, span: pos }),
         }
     }
 
-    /// Inserts one attribute, merging attribute-set literals into an existing
-    /// attribute set of the same name; `path` then `nested` (ending in `name`)
-    /// is its full path, for errors.
+    /// Inserts one attribute into builder `b`, merging attribute-set
+    /// literals into an existing attribute set of the same name; `path` then
+    /// `nested` (ending in `name`) is its full path, for errors.
     #[allow(clippy::too_many_arguments)]
     fn insert_attr(
         &mut self,
-        b: &mut Builder,
+        b: usize,
         path: &[AttrName],
         nested: &mut Vec<AttrName>,
         name: Symbol,
         kind: AttrKind,
-        mut value: Expr,
+        value: ExprId,
         pos: Span,
     ) {
-        let Some(idx) = b.find(name) else {
+        let Some(idx) = self.set(b).find(name) else {
             // Like CppNix, `f = a: b: …` names the curried lambdas too.
-            let mut e = &mut value;
-            while let ExprKind::Lambda(l) = &mut e.kind {
-                if l.name.is_none() {
-                    l.name = Some(name);
+            let mut e = value;
+            while let ExprKind::Lambda(l) = self.ast.expr(e).kind {
+                let Some(lambda) = self.ast.lambda_mut(l) else { break };
+                if lambda.name.is_none() {
+                    lambda.name = Some(name);
                 }
-                e = &mut l.body;
+                e = lambda.body;
             }
-            b.push(Entry { name, pos, kind, value: Val::Expr(value) });
+            self.set(b).push(Entry { name, pos, kind, value: Val::Expr(value) });
             return;
         };
         // Merging sets (or a duplicate): resolve the finished tree instead.
         self.resolved = false;
-        let prev = b.attrs[idx].pos;
-        let incoming_is_attrs = kind == AttrKind::Plain && matches!(value.kind, ExprKind::Attrs(_));
-        let target = if incoming_is_attrs { b.nested_mut(idx) } else { None };
-        let (Some(target), ExprKind::Attrs(incoming)) = (target, value.kind) else {
-            let full: Vec<AttrName> = path.iter().chain(nested.iter()).cloned().collect();
-            self.dup_attr(attr_path_string(&full), pos, prev);
+        let prev = self.set(b).attrs[idx].pos;
+        let incoming = match self.ast.expr(value).kind {
+            ExprKind::Attrs(a) if kind == AttrKind::Plain => Some(a),
+            _ => None,
+        };
+        let target = if incoming.is_some() { self.nested_set(b, idx) } else { None };
+        let (Some(target), Some(incoming)) = (target, incoming) else {
+            let full: Vec<AttrName> = path.iter().chain(nested.iter()).copied().collect();
+            self.dup_attr(attr_path_string(&self.ast, &full), pos, prev);
             return;
         };
-        let offset = target.inherit_from.len() as u32;
-        let incoming = *incoming;
-        for mut def in incoming.attrs {
+        let offset = self.set(target).inherit_from.len() as u32;
+        let incoming = *self.ast.attrs(incoming);
+        for k in 0..incoming.attrs.len() {
+            let Some(&def) = self.ast.defs(incoming.attrs).get(k) else { break };
             if def.kind == AttrKind::InheritedFrom {
-                shift_inherit_from(&mut def.value, offset);
+                // Its source moves to the end of the target's.
+                if let Some(Expr { kind: ExprKind::InheritFrom(n), .. }) = self.ast.expr_mut(def.value) {
+                    *n += offset;
+                }
             }
             nested.push(AttrName::Static(def.name, def.name_span));
             self.insert_attr(target, path, nested, def.name, def.kind, def.value, def.name_span);
             nested.pop();
         }
-        target.dynamic.extend(incoming.dynamic);
-        target.inherit_from.extend(incoming.inherit_from);
+        let into = &mut self.scratch.sets.builders[target];
+        into.dynamic.extend_from_slice(self.ast.dynamic_attrs(incoming.dynamic));
+        into.inherit_from.extend_from_slice(self.ast.items(incoming.inherit_from));
     }
 
     fn dup_attr(&mut self, path: String, pos: Span, prev: Span) {
@@ -286,13 +328,14 @@ impl Lowerer<'_> {
 
     /// `inherit` names; `scoped` when the bindings have their own scope
     /// (`let`, `rec`), which `inherit x` looks past.
-    fn inherit(&mut self, b: &mut Builder, node: &Node<'_>, scoped: bool) {
+    fn inherit(&mut self, b: usize, node: &Node<'_>, scoped: bool) {
         let mut from_index = None;
         for child in node.children() {
             if child.kind() == NODE_INHERIT_FROM {
                 let from = self.nth_expr(&child, 0);
-                from_index = Some(b.inherit_from.len() as u32);
-                b.inherit_from.push(from);
+                let set = self.set(b);
+                from_index = Some(set.inherit_from.len() as u32);
+                set.inherit_from.push(from);
                 continue;
             }
             let span = node_span(&child);
@@ -303,23 +346,17 @@ impl Lowerer<'_> {
                     continue;
                 }
             };
-            if let Some(idx) = b.find(name) {
-                let prev = b.attrs[idx].pos;
+            if let Some(idx) = self.set(b).find(name) {
+                let prev = self.set(b).attrs[idx].pos;
                 self.dup_attr(name.as_str().to_owned(), span, prev);
                 continue;
             }
             let (kind, value) = match from_index {
                 None => (AttrKind::Inherited, self.var_expr(name, span, usize::from(scoped))),
                 // The selection of `name` is implied (no node of its own).
-                Some(k) => (AttrKind::InheritedFrom, Expr { span, kind: ExprKind::InheritFrom(k) }),
+                Some(k) => (AttrKind::InheritedFrom, self.ast.node(span, ExprKind::InheritFrom(k))),
             };
-            b.push(Entry { name, pos: span, kind, value: Val::Expr(value) });
+            self.set(b).push(Entry { name, pos: span, kind, value: Val::Expr(value) });
         }
-    }
-}
-
-fn shift_inherit_from(value: &mut Expr, offset: u32) {
-    if let ExprKind::InheritFrom(k) = &mut value.kind {
-        *k += offset;
     }
 }

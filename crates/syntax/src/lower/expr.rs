@@ -1,4 +1,7 @@
-//! Expression lowering.
+//! Expression lowering (literals and strings are in [`super::literals`],
+//! bindings in [`super::attrs`]).
+
+use std::num::NonZeroU32;
 
 use rnix::SyntaxKind::*;
 
@@ -7,15 +10,7 @@ use super::green::Node;
 use super::{child_token, node_span, token_span, Lowerer, MAX_DEPTH, STACK_CHECK_LEVELS};
 use crate::ast::*;
 use crate::error::{LintKind, LintWarning, ParseErrorKind};
-use crate::paths;
-use crate::strings::{self, Piece, Stripped};
 use crate::Symbol;
-
-
-
-fn call<const N: usize>(items: [Expr; N], pos: Span, span: Span) -> Expr {
-    Expr { span, kind: ExprKind::Call { pos: pos.start, items: Box::new(items) } }
-}
 
 /// The first `N` child nodes of `node`, in one pass.
 fn first_nodes<'g, const N: usize>(node: &Node<'g>) -> [Option<Node<'g>>; N] {
@@ -24,21 +19,6 @@ fn first_nodes<'g, const N: usize>(node: &Node<'g>) -> [Option<Node<'g>>; N] {
         *slot = Some(child);
     }
     out
-}
-
-/// Arguments of the application chain `f a b …` whose outermost node is `node`.
-fn apply_chain_len(node: &Node<'_>) -> usize {
-    let mut n = 1;
-    let mut cur = node.children().next();
-    while let Some(c) = cur.filter(|c| c.kind() == NODE_APPLY) {
-        n += 1;
-        cur = c.children().next();
-    }
-    n
-}
-
-fn error_expr(span: Span) -> Expr {
-    Expr { span, kind: ExprKind::Error }
 }
 
 impl<'a> Lowerer<'a> {
@@ -63,13 +43,13 @@ impl<'a> Lowerer<'a> {
     }
 
     /// Lowers an expression node.
-    pub(crate) fn expr(&mut self, node: &Node<'_>) -> Expr {
+    pub(crate) fn expr(&mut self, node: &Node<'_>) -> ExprId {
         self.depth += 1;
         let e = if self.depth > MAX_DEPTH {
             if self.depth == MAX_DEPTH + 1 {
                 self.error(ParseErrorKind::TooDeep, node_span(node));
             }
-            error_expr(node_span(node))
+            self.error_expr(node_span(node))
         } else {
             // Deep (but bounded) trees must not depend on the caller's stack
             // size. A level takes under 2 KiB of stack, so checking every
@@ -84,28 +64,46 @@ impl<'a> Lowerer<'a> {
         e
     }
 
+    /// An Error node at `span`.
+    pub(crate) fn error_expr(&mut self, span: Span) -> ExprId {
+        self.ast.node(span, ExprKind::Error)
+    }
+
+    /// A call of `items[0]` with the other items as arguments.
+    fn call<const N: usize>(&mut self, items: [ExprId; N], pos: Span, span: Span) -> ExprId {
+        let items = self.ast.add_items(&items);
+        self.ast.node(span, ExprKind::Call { pos: pos.start, items })
+    }
+
+    /// The items pushed to the scratch stack since `base`, moved to the tree.
+    fn take_items(&mut self, base: usize) -> Run<ExprId> {
+        let run = self.ast.add_items(self.scratch.items.get(base..).unwrap_or(&[]));
+        self.scratch.items.truncate(base);
+        run
+    }
+
     /// A variable for a builtin that desugaring calls.
-    fn builtin_var(&mut self, name: &str, span: Span) -> Expr {
+    fn builtin_var(&mut self, name: &str, span: Span) -> ExprId {
         self.var_expr(Symbol::intern_cached(name), span, 0)
     }
 
     /// Lowers `node`, or makes an Error node at `span` if it is missing.
-    fn expr_or_error(&mut self, node: Option<Node<'_>>, span: Span) -> Expr {
+    fn expr_or_error(&mut self, node: Option<Node<'_>>, span: Span) -> ExprId {
         match node {
             Some(n) => self.expr(&n),
-            None => error_expr(span),
+            None => self.error_expr(span),
         }
     }
 
     /// Lowers the `n`th expression child of `node` (an Error node if missing).
-    pub(crate) fn nth_expr(&mut self, node: &Node<'_>, n: usize) -> Expr {
+    pub(crate) fn nth_expr(&mut self, node: &Node<'_>, n: usize) -> ExprId {
         match node.children().nth(n) {
             Some(c) => self.expr(&c),
-            None => error_expr(node_span(node)),
+            None => self.error_expr(node_span(node)),
         }
     }
 
-    fn expr_inner(&mut self, node: &Node<'_>) -> Expr {
+    fn expr_inner(&mut self, node: &Node<'_>) -> ExprId {
         let span = node_span(node);
         match node.kind() {
             NODE_PAREN | NODE_ROOT => self.nth_expr(node, 0),
@@ -114,148 +112,212 @@ impl<'a> Lowerer<'a> {
                 let name = self.ident_symbol(node);
                 self.var_expr(name, span, 0)
             }
-            NODE_CUR_POS => Expr { span, kind: ExprKind::CurPos },
+            NODE_CUR_POS => self.ast.node(span, ExprKind::CurPos),
             NODE_STRING => self.string(node),
             NODE_PATH_ABS | NODE_PATH_REL => self.path(node),
             NODE_PATH_HOME => self.home_path(node),
-            NODE_PATH_SEARCH => {
-                let text = node.text().to_string();
-                let inner = text.trim_start_matches('<').trim_end_matches('>');
-                let fun = self.builtin_var("__findFile", span);
-                let nix_path = self.builtin_var("__nixPath", span);
-                call([fun, nix_path, Expr { span, kind: ExprKind::Str(inner.into()) }], span, span)
-            }
-            NODE_LIST => {
-                let mut items = Vec::with_capacity(node.children().count());
-                for c in node.children() {
-                    self.cursed_or_lint(&c, true);
-                    items.push(self.expr(&c));
-                }
-                Expr { span, kind: ExprKind::List(items.into_boxed_slice()) }
-            }
-            NODE_ATTR_SET => {
-                // `rec` can only come before the `{`.
-                let recursive = node
-                    .children_with_tokens()
-                    .filter_map(|e| e.into_token())
-                    .take_while(|t| t.kind() != TOKEN_L_BRACE)
-                    .any(|t| t.kind() == TOKEN_REC);
-                if recursive {
-                    let names = self.binding_names(node);
-                    self.scopes.push_slots(names);
-                }
-                let attrs = self.bindings(node, recursive, false);
-                if recursive {
-                    self.close_scope(attrs.attrs.iter().map(|d| d.name));
-                }
-                Expr { span, kind: ExprKind::Attrs(Box::new(attrs)) }
-            }
-            NODE_LET_IN => {
-                let names = self.binding_names(node);
-                self.scopes.push_slots(names);
-                let attrs = self.bindings(node, true, true);
-                let body = match node.children().last() {
-                    Some(b) if !matches!(b.kind(), NODE_ATTRPATH_VALUE | NODE_INHERIT) => self.expr(&b),
-                    _ => error_expr(span),
-                };
-                self.close_scope(attrs.attrs.iter().map(|d| d.name));
-                Expr { span, kind: ExprKind::Let(Box::new(Let { attrs, body })) }
-            }
-            NODE_LEGACY_LET => {
-                let names = self.binding_names(node);
-                self.scopes.push_slots(names);
-                let attrs = self.bindings(node, true, false);
-                self.close_scope(attrs.attrs.iter().map(|d| d.name));
-                let set = Expr { span, kind: ExprKind::Attrs(Box::new(attrs)) };
-                let path = AttrPath::One(AttrName::Static(Symbol::intern("body"), span));
-                Expr { span, kind: ExprKind::Select(Box::new(Select { expr: set, path, default: None })) }
-            }
+            NODE_PATH_SEARCH => self.path_search(node, span),
+            NODE_LIST => self.list(node, span),
+            NODE_ATTR_SET => self.attr_set(node, span),
+            NODE_LET_IN => self.let_in(node, span),
+            NODE_LEGACY_LET => self.legacy_let(node, span),
             NODE_LAMBDA => self.lambda(node),
             NODE_APPLY => self.apply(node),
-            NODE_SELECT => {
-                let expr = self.nth_expr(node, 0);
-                let path = match node.children().find(|c| c.kind() == NODE_ATTRPATH) {
-                    Some(p) => self.attrpath(&p),
-                    None => AttrPath::Many(Box::default()),
-                };
-                let default = if child_token(node, |k| k == TOKEN_OR).is_some() {
-                    node.children().filter(|c| c.kind() != NODE_ATTRPATH).nth(1).map(|d| {
-                        self.cursed_or_lint(&d, true);
-                        self.expr(&d)
-                    })
-                } else {
-                    None
-                };
-                if path.is_empty() {
-                    return error_expr(span);
-                }
-                let default = default.map(Box::new);
-                Expr { span, kind: ExprKind::Select(Box::new(Select { expr, path, default })) }
-            }
-            NODE_HAS_ATTR => {
-                let expr = self.nth_expr(node, 0);
-                let path = match node.children().find(|c| c.kind() == NODE_ATTRPATH) {
-                    Some(p) => self.attrpath(&p),
-                    None => AttrPath::Many(Box::default()),
-                };
-                if path.is_empty() {
-                    return error_expr(span);
-                }
-                Expr { span, kind: ExprKind::HasAttr(Box::new(HasAttr { expr, path })) }
-            }
-            NODE_UNARY_OP => {
-                if child_token(node, |k| k == TOKEN_INVERT).is_some() {
-                    let operand = self.nth_expr(node, 0);
-                    Expr { span, kind: ExprKind::Not(Box::new(operand)) }
-                } else {
-                    let pos = Span::new(span.start, span.start);
-                    let fun = self.builtin_var("__sub", pos);
-                    let operand = self.nth_expr(node, 0);
-                    let zero = Expr { span: pos, kind: ExprKind::Int(0) };
-                    call([fun, zero, operand], pos, span)
-                }
-            }
+            NODE_SELECT => self.select(node, span),
+            NODE_HAS_ATTR => self.has_attr(node, span),
+            NODE_UNARY_OP => self.unary(node, span),
             NODE_BIN_OP => self.binary(node),
             NODE_IF_ELSE => {
                 let [c, t, e] = first_nodes(node);
                 let cond = self.expr_or_error(c, span);
                 let then_ = self.expr_or_error(t, span);
                 let else_ = self.expr_or_error(e, span);
-                Expr { span, kind: ExprKind::If(Box::new(If { cond, then_, else_ })) }
+                self.ast.node(span, ExprKind::If { cond, then_, else_ })
             }
             NODE_ASSERT => {
                 let [c, b] = first_nodes(node);
                 let cond = self.expr_or_error(c, span);
                 let body = self.expr_or_error(b, span);
-                Expr { span, kind: ExprKind::Assert(Box::new(Assert { cond, body })) }
+                self.ast.node(span, ExprKind::Assert { cond, body })
             }
-            NODE_WITH => {
-                let [e, b] = first_nodes(node);
-                let env = self.expr_or_error(e, span);
-                let outer_with = self.scopes.outer_with();
-                self.scopes.push_with();
-                let body = self.expr_or_error(b, span);
-                self.scopes.pop();
-                Expr { span, kind: ExprKind::With(Box::new(With { env, body, outer_with })) }
-            }
-            _ => error_expr(span),
+            NODE_WITH => self.with(node, span),
+            _ => self.error_expr(span),
         }
+    }
+
+    /// `<p>`: `__findFile __nixPath "p"`.
+    #[inline(never)]
+    fn path_search(&mut self, node: &Node<'_>, span: Span) -> ExprId {
+        let text = node.text().to_string();
+        let inner = text.trim_start_matches('<').trim_end_matches('>');
+        let fun = self.builtin_var("__findFile", span);
+        let nix_path = self.builtin_var("__nixPath", span);
+        let s = self.ast.add_str(inner);
+        let name = self.ast.node(span, ExprKind::Str(s));
+        self.call([fun, nix_path, name], span, span)
+    }
+
+    /// `[ ... ]`.
+    #[inline(never)]
+    fn list(&mut self, node: &Node<'_>, span: Span) -> ExprId {
+        let base = self.scratch.items.len();
+        for c in node.children() {
+            self.cursed_or_lint(&c, true);
+            let item = self.expr(&c);
+            self.scratch.items.push(item);
+        }
+        let items = self.take_items(base);
+        self.ast.node(span, ExprKind::List(items))
+    }
+
+    /// `{ ... }` or `rec { ... }`.
+    #[inline(never)]
+    fn attr_set(&mut self, node: &Node<'_>, span: Span) -> ExprId {
+        // `rec` can only come before the `{`.
+        let recursive = node
+            .children_with_tokens()
+            .filter_map(|e| e.into_token())
+            .take_while(|t| t.kind() != TOKEN_L_BRACE)
+            .any(|t| t.kind() == TOKEN_REC);
+        if recursive {
+            let names = self.binding_names(node);
+            self.scopes.push_slots(names);
+        }
+        let (attrs, _) = self.bindings(node, recursive, false);
+        if recursive {
+            self.close_set_scope(attrs);
+        }
+        self.ast.node(span, ExprKind::Attrs(attrs))
+    }
+
+    /// `let ... in e`.
+    #[inline(never)]
+    fn let_in(&mut self, node: &Node<'_>, span: Span) -> ExprId {
+        let names = self.binding_names(node);
+        self.scopes.push_slots(names);
+        let (attrs, last) = self.bindings(node, true, true);
+        let body = match last {
+            Some(b) if !matches!(b.kind(), NODE_ATTRPATH_VALUE | NODE_INHERIT) => self.expr(&b),
+            _ => self.error_expr(span),
+        };
+        self.close_set_scope(attrs);
+        self.ast.node(span, ExprKind::Let { attrs, body })
+    }
+
+    /// `let { ... }`: the set's `body`.
+    #[inline(never)]
+    fn legacy_let(&mut self, node: &Node<'_>, span: Span) -> ExprId {
+        let names = self.binding_names(node);
+        self.scopes.push_slots(names);
+        let (attrs, _) = self.bindings(node, true, false);
+        self.close_set_scope(attrs);
+        let set = self.ast.node(span, ExprKind::Attrs(attrs));
+        let path = self.ast.add_path(&[AttrName::Static(Symbol::intern("body"), span)]);
+        let select = self.ast.add_select(Select { expr: set, path, default: None });
+        self.ast.node(span, ExprKind::Select(select))
+    }
+
+    /// `e.a.b or d`.
+    #[inline(never)]
+    fn select(&mut self, node: &Node<'_>, span: Span) -> ExprId {
+        // One pass over the children: the first node is the expression,
+        // then the path; with an `or`, the default is the second node that
+        // is not the path.
+        let (mut first, mut path_node, mut default_node) = (None, None, None);
+        let (mut others, mut or) = (0, false);
+        for c in node.children_with_tokens() {
+            match c {
+                rowan::NodeOrToken::Node(n) => {
+                    first = first.or(Some(n));
+                    if n.kind() == NODE_ATTRPATH {
+                        path_node = path_node.or(Some(n));
+                    } else {
+                        others += 1;
+                        if others == 2 {
+                            default_node = Some(n);
+                        }
+                    }
+                }
+                rowan::NodeOrToken::Token(t) => or |= t.kind() == TOKEN_OR,
+            }
+        }
+        let expr = self.expr_or_error(first, span);
+        let path = match path_node {
+            Some(p) => self.attrpath(&p),
+            None => Run::EMPTY,
+        };
+        let default = match default_node.filter(|_| or) {
+            Some(d) => {
+                self.cursed_or_lint(&d, true);
+                Some(self.expr(&d))
+            }
+            None => None,
+        };
+        if path.is_empty() {
+            return self.error_expr(span);
+        }
+        let select = self.ast.add_select(Select { expr, path, default });
+        self.ast.node(span, ExprKind::Select(select))
+    }
+
+    /// `e ? a.b`.
+    #[inline(never)]
+    fn has_attr(&mut self, node: &Node<'_>, span: Span) -> ExprId {
+        let expr = self.nth_expr(node, 0);
+        let path = match node.children().find(|c| c.kind() == NODE_ATTRPATH) {
+            Some(p) => self.attrpath(&p),
+            None => Run::EMPTY,
+        };
+        if path.is_empty() {
+            return self.error_expr(span);
+        }
+        self.ast.node(span, ExprKind::HasAttr { expr, path })
+    }
+
+    /// `!e` and `-e` (`__sub 0 e`).
+    #[inline(never)]
+    fn unary(&mut self, node: &Node<'_>, span: Span) -> ExprId {
+        if child_token(node, |k| k == TOKEN_INVERT).is_some() {
+            let operand = self.nth_expr(node, 0);
+            self.ast.node(span, ExprKind::Not(operand))
+        } else {
+            let pos = Span::new(span.start, span.start);
+            let fun = self.builtin_var("__sub", pos);
+            let operand = self.nth_expr(node, 0);
+            let zero = self.ast.node(pos, ExprKind::Int(0));
+            self.call([fun, zero, operand], pos, span)
+        }
+    }
+
+    /// `with e; body`.
+    #[inline(never)]
+    fn with(&mut self, node: &Node<'_>, span: Span) -> ExprId {
+        let [e, b] = first_nodes(node);
+        let env = self.expr_or_error(e, span);
+        let outer_with = self.scopes.outer_with().and_then(NonZeroU32::new);
+        self.scopes.push_with();
+        let body = self.expr_or_error(b, span);
+        self.scopes.pop();
+        self.ast.node(span, ExprKind::With { env, body, outer_with })
     }
 
     /// Lowers an application chain `f a b …` (`node` is its outermost
     /// application) into one call; a function that is itself a call (`(f a) b`)
     /// is extended, as CppNix does.
-    fn apply(&mut self, node: &Node<'_>) -> Expr {
+    #[inline(never)]
+    fn apply(&mut self, node: &Node<'_>) -> ExprId {
         let span = node_span(node);
-        let mut items = Vec::with_capacity(apply_chain_len(node) + 1);
-        let pos = self.apply_into(node, &mut items);
-        Expr { span, kind: ExprKind::Call { pos, items: items.into_boxed_slice() } }
+        let base = self.scratch.items.len();
+        let pos = self.apply_into(node);
+        let items = self.take_items(base);
+        self.ast.node(span, ExprKind::Call { pos, items })
     }
 
-    /// Pushes the function and arguments of the application `node` to
-    /// `items`; returns the call's position. Inner applications of the chain
-    /// count as levels of nesting, as if lowered by [`Self::expr`].
-    fn apply_into(&mut self, node: &Node<'_>, items: &mut Vec<Expr>) -> u32 {
+    /// Pushes the function and arguments of the application `node` to the
+    /// scratch stack of items; returns the call's position. Inner
+    /// applications of the chain count as levels of nesting, as if lowered
+    /// by [`Self::expr`].
+    fn apply_into(&mut self, node: &Node<'_>) -> u32 {
         let span = node_span(node);
         let mut kids = node.children();
         let (fun_node, arg_node) = (kids.next(), kids.next());
@@ -269,254 +331,42 @@ impl<'a> Lowerer<'a> {
                     if self.depth == MAX_DEPTH + 1 {
                         self.error(ParseErrorKind::TooDeep, node_span(&f));
                     }
-                    items.push(error_expr(node_span(&f)));
+                    let e = self.error_expr(node_span(&f));
+                    self.scratch.items.push(e);
                     span.start
                 } else if self.depth % STACK_CHECK_LEVELS == 0 {
-                    stacker::maybe_grow(64 * 1024, 1024 * 1024, || self.apply_into(&f, items))
+                    stacker::maybe_grow(64 * 1024, 1024 * 1024, || self.apply_into(&f))
                 } else {
-                    self.apply_into(&f, items)
+                    self.apply_into(&f)
                 };
                 self.depth -= 1;
                 pos
             }
             Some(f) => {
                 let fun = self.expr(&f);
-                match fun.kind {
-                    ExprKind::Call { pos, items: inner } => {
-                        items.extend(inner.into_vec());
+                match self.ast.expr(fun).kind {
+                    ExprKind::Call { pos, items } => {
+                        self.scratch.items.extend_from_slice(self.ast.items(items));
                         pos
                     }
-                    kind => {
-                        items.push(Expr { span: fun.span, kind });
+                    _ => {
+                        self.scratch.items.push(fun);
                         span.start
                     }
                 }
             }
             None => {
-                items.push(error_expr(span));
+                let e = self.error_expr(span);
+                self.scratch.items.push(e);
                 span.start
             }
         };
-        items.push(match arg_node {
+        let arg = match arg_node {
             Some(a) => self.expr(&a),
-            None => error_expr(span),
-        });
+            None => self.error_expr(span),
+        };
+        self.scratch.items.push(arg);
         pos
-    }
-
-    fn literal(&mut self, node: &Node<'_>) -> Expr {
-        let span = node_span(node);
-        let Some(tok) = node.first_token() else { return error_expr(span) };
-        let text = tok.text();
-        match tok.kind() {
-            TOKEN_INTEGER => match text.parse::<i64>() {
-                Ok(n) => Expr { span, kind: ExprKind::Int(n) },
-                Err(_) => {
-                    self.error(ParseErrorKind::InvalidInteger(text.to_owned()), span);
-                    error_expr(span)
-                }
-            },
-            TOKEN_FLOAT => match text.parse::<f64>() {
-                Ok(f) if f.is_finite() => Expr { span, kind: ExprKind::Float(f) },
-                _ => {
-                    self.error(ParseErrorKind::InvalidFloat(text.to_owned()), span);
-                    error_expr(span)
-                }
-            },
-            TOKEN_URI => {
-                self.lints.push(LintWarning { kind: LintKind::Url, literal: text.to_owned(), span });
-                Expr { span, kind: ExprKind::Str(text.into()) }
-            }
-            _ => error_expr(span),
-        }
-    }
-
-    /// The body of a `"..."` string that lexes to itself: no interpolation,
-    /// escape, `$`, CR or NUL (most strings; they skip the re-lexing).
-    pub(crate) fn plain_string_body(&self, node: &Node<'_>) -> Option<&'a str> {
-        let mut kids = node.children_with_tokens();
-        let open = kids.next()?.into_token()?;
-        if open.text() != "\"" {
-            return None;
-        }
-        let body_start = usize::from(open.text_range().end());
-        let mut body_end = body_start;
-        let mut closed = false;
-        for k in kids {
-            let t = k.into_token()?;
-            if closed {
-                return None;
-            }
-            match t.kind() {
-                TOKEN_STRING_CONTENT => body_end = usize::from(t.text_range().end()),
-                TOKEN_STRING_END => closed = true,
-                _ => return None,
-            }
-        }
-        let raw = self.text.get(body_start..body_end).filter(|_| closed)?;
-        let b = raw.as_bytes();
-        // Most bodies are short: one plain loop beats two searches there.
-        let special = if b.len() < 64 {
-            b.iter().any(|&c| matches!(c, b'\\' | b'$' | b'\r' | 0))
-        } else {
-            memchr::memchr3(b'\\', b'$', b'\r', b).is_some() || memchr::memchr(0, b).is_some()
-        };
-        if special {
-            return None;
-        }
-        Some(raw)
-    }
-
-    /// Lowers a `"..."` or `''...''` string node.
-    pub(crate) fn string(&mut self, node: &Node<'_>) -> Expr {
-        let span = node_span(node);
-        if let Some(body) = self.plain_string_body(node) {
-            return Expr { span, kind: ExprKind::Str(body.into()) };
-        }
-        let Some(pieces) = self.string_pieces(node) else { return error_expr(span) };
-        let indented = node.first_token().is_some_and(|t| t.text() == "''");
-        let stripped: Vec<Stripped> = if indented {
-            strings::strip_indentation(&pieces)
-        } else {
-            pieces
-                .into_iter()
-                .map(|p| match p {
-                    Piece::Lit { text, start, .. } => Stripped::Lit(text, start),
-                    Piece::Interp(at) => Stripped::Interp(at),
-                })
-                .collect()
-        };
-        let single_literal = matches!(stripped.as_slice(), [Stripped::Lit(..)]);
-        let mut parts: Vec<(Expr, Span)> = Vec::with_capacity(stripped.len());
-        let interps: Vec<Node<'_>> = node.children().filter(|c| c.kind() == NODE_INTERPOL).collect();
-        for s in stripped {
-            match s {
-                Stripped::Lit(text, start) => {
-                    let lit = Expr { span: Span::new(start, start + text.len() as u32), kind: ExprKind::Str(text.into()) };
-                    parts.push((lit, Span::new(start, start)));
-                }
-                Stripped::Interp(at) => {
-                    let part = match interps.iter().find(|n| u32::from(n.text_range().start()) == at) {
-                        Some(n) => self.nth_expr(n, 0),
-                        None => error_expr(span),
-                    };
-                    parts.push((part, Span::new(at, at)));
-                }
-            }
-        }
-        match parts.len() {
-            0 => Expr { span, kind: ExprKind::Str("".into()) },
-            // A lone literal is a plain string; CppNix's indented strings
-            // also collapse a lone interpolated string literal.
-            1 if single_literal || (indented && matches!(parts[0].0.kind, ExprKind::Str(_))) => {
-                let kind = parts.pop().map(|p| p.0.kind).unwrap_or(ExprKind::Error);
-                Expr { span, kind }
-            }
-            _ => Expr {
-                span,
-                kind: ExprKind::ConcatStrings { force_string: true, pos: span.start, parts: parts.into_boxed_slice() },
-            },
-        }
-    }
-
-    /// Re-lexes a string node's body with CppNix's rules.
-    fn string_pieces(&mut self, node: &Node<'_>) -> Option<Vec<Piece>> {
-        let start_tok = node.first_token()?;
-        let indented = start_tok.text() == "''";
-        let body_start: u32 = start_tok.text_range().end().into();
-        let body_end: u32 = match node.last_token() {
-            Some(t) if t.kind() == TOKEN_STRING_END => t.text_range().start().into(),
-            Some(t) => t.text_range().end().into(),
-            None => body_start,
-        };
-        let mut raw = self.text.get(body_start as usize..body_end as usize)?;
-        let mut body_start = body_start;
-        if indented {
-            // The opening `''` swallows trailing spaces and the first newline.
-            let spaces = raw.bytes().take_while(|&b| b == b' ').count();
-            if raw.as_bytes().get(spaces) == Some(&b'\n') {
-                raw = &raw[spaces + 1..];
-                body_start += spaces as u32 + 1;
-            }
-        }
-        let interps: Vec<(u32, u32)> = node
-            .children()
-            .filter(|c| c.kind() == NODE_INTERPOL)
-            .map(|c| (c.text_range().start().into(), c.text_range().end().into()))
-            .collect();
-        let pieces = if indented {
-            strings::lex_indented(raw, body_start, &interps)
-        } else {
-            strings::lex_double_quoted(raw, body_start, &interps)
-        };
-        // CppNix's lexer refuses string tokens containing NUL.
-        for p in pieces.iter().flatten() {
-            if let Piece::Lit { text, start, .. } = p {
-                if text.contains('\0') {
-                    let shown = text.replace('\0', "\u{2400}");
-                    self.error(ParseErrorKind::NulInString(shown), Span::new(*start, *start));
-                }
-            }
-        }
-        if pieces.is_none() {
-            self.error(
-                ParseErrorKind::Syntax { found: "'${'".into(), expected: Vec::new() },
-                node_span(node),
-            );
-        }
-        pieces
-    }
-
-    fn path(&mut self, node: &Node<'_>) -> Expr {
-        self.path_like(node, |this, literal, span| {
-            this.path_lints(literal, node, span);
-            Some(paths::resolve_literal(literal, &this.options.base_dir))
-        })
-    }
-
-    fn home_path(&mut self, node: &Node<'_>) -> Expr {
-        self.path_like(node, |this, literal, span| match &this.options.home {
-            Some(home) => {
-                let whole = node.text().to_string();
-                this.lints.push(LintWarning { kind: LintKind::AbsolutePath, literal: whole, span });
-                Some(format!("{home}{}", literal.get(1..).unwrap_or("")))
-            }
-            None => {
-                this.error(ParseErrorKind::HomePathInPureMode(node.text().to_string()), span);
-                None
-            }
-        })
-    }
-
-    /// Lowers a path literal whose first segment `resolve_first` turns into
-    /// an absolute path; later segments and interpolations are concatenated.
-    fn path_like(
-        &mut self,
-        node: &Node<'_>,
-        mut resolve_first: impl FnMut(&mut Self, &str, Span) -> Option<String>,
-    ) -> Expr {
-        let span = node_span(node);
-        let mut parts: Vec<(Expr, Span)> = Vec::new();
-        for child in node.children_with_tokens() {
-            let start = u32::from(super::green::elem_range(&child).start());
-            match child {
-                rowan::NodeOrToken::Token(t) if matches!(t.kind(), TOKEN_PATH_ABS | TOKEN_PATH_REL | TOKEN_PATH_HOME) => {
-                    let tspan = token_span(&t);
-                    let kind = if parts.is_empty() {
-                        let Some(resolved) = resolve_first(self, t.text(), span) else { return error_expr(span) };
-                        ExprKind::Path(resolved.into())
-                    } else {
-                        ExprKind::Str(t.text().into())
-                    };
-                    parts.push((Expr { span: tspan, kind }, Span::new(start, start)));
-                }
-                rowan::NodeOrToken::Node(n) if n.kind() == NODE_INTERPOL => {
-                    parts.push((self.nth_expr(&n, 0), Span::new(start, start)));
-                }
-                _ => {}
-            }
-        }
-        self.finish_path(parts, span)
     }
 
     /// Records [`LintKind::CursedOr`] when `node` is the call `f or` that
@@ -542,40 +392,15 @@ impl<'a> Lowerer<'a> {
         self.lints.push(LintWarning { kind: LintKind::CursedOr, literal, span: Span::new(start, end) });
     }
 
-    fn path_lints(&mut self, literal: &str, node: &Node<'_>, span: Span) {
-        let whole = node.text().to_string();
-        let kind = if literal.starts_with('/') {
-            LintKind::AbsolutePath
-        } else if !literal.starts_with("./") && !literal.starts_with("../") {
-            LintKind::ShortPath
-        } else {
-            return;
-        };
-        self.lints.push(LintWarning { kind, literal: whole, span });
-    }
-
-    fn finish_path(&mut self, mut parts: Vec<(Expr, Span)>, span: Span) -> Expr {
-        match parts.len() {
-            0 => error_expr(span),
-            1 => {
-                let kind = parts.pop().map(|p| p.0.kind).unwrap_or(ExprKind::Error);
-                Expr { span, kind }
-            }
-            _ => Expr {
-                span,
-                kind: ExprKind::ConcatStrings { force_string: false, pos: span.start, parts: parts.into_boxed_slice() },
-            },
-        }
-    }
-
-    fn binary(&mut self, node: &Node<'_>) -> Expr {
+    #[inline(never)]
+    fn binary(&mut self, node: &Node<'_>) -> ExprId {
         let span = node_span(node);
         let Some(op) = node
             .children_with_tokens()
             .filter_map(|e| e.into_token())
             .find(|t| !matches!(t.kind(), TOKEN_WHITESPACE | TOKEN_COMMENT))
         else {
-            return error_expr(span);
+            return self.error_expr(span);
         };
         let op_span = token_span(&op);
         // The function of a desugared operator (made first, as the walk
@@ -590,44 +415,47 @@ impl<'a> Lowerer<'a> {
         let [l, r] = first_nodes(node);
         let lhs = self.expr_or_error(l, span);
         let rhs = self.expr_or_error(r, span);
-        let bin = |op: BinaryOp, lhs: Expr, rhs: Expr| Expr {
-            span,
-            kind: ExprKind::Binary(Box::new(Binary { op, op_span, lhs, rhs })),
-        };
-        let builtin = |a: Expr, b: Expr| match fun {
-            Some(f) => call([f, a, b], op_span, span),
-            None => error_expr(span),
-        };
-        let not = |e: Expr| Expr { span, kind: ExprKind::Not(Box::new(e)) };
-        match op.kind() {
-            TOKEN_CONCAT => bin(BinaryOp::ConcatLists, lhs, rhs),
-            TOKEN_UPDATE => bin(BinaryOp::Update, lhs, rhs),
-            TOKEN_EQUAL => bin(BinaryOp::Eq, lhs, rhs),
-            TOKEN_NOT_EQUAL => bin(BinaryOp::NotEq, lhs, rhs),
-            TOKEN_AND_AND => bin(BinaryOp::And, lhs, rhs),
-            TOKEN_OR_OR => bin(BinaryOp::Or, lhs, rhs),
-            TOKEN_IMPLICATION => bin(BinaryOp::Impl, lhs, rhs),
+        let kept = |op: BinaryOp| ExprKind::Binary { op, pos: op_span.start, lhs, rhs };
+        let kind = match op.kind() {
+            TOKEN_CONCAT => kept(BinaryOp::ConcatLists),
+            TOKEN_UPDATE => kept(BinaryOp::Update),
+            TOKEN_EQUAL => kept(BinaryOp::Eq),
+            TOKEN_NOT_EQUAL => kept(BinaryOp::NotEq),
+            TOKEN_AND_AND => kept(BinaryOp::And),
+            TOKEN_OR_OR => kept(BinaryOp::Or),
+            TOKEN_IMPLICATION => kept(BinaryOp::Impl),
             TOKEN_ADD => {
                 let start = |n: Option<Node<'_>>| {
                     let at = n.map_or(span.start, |c| u32::from(c.text_range().start()));
                     Span::new(at, at)
                 };
-                let parts: Box<[(Expr, Span)]> = Box::new([(lhs, start(l)), (rhs, start(r))]);
-                Expr { span, kind: ExprKind::ConcatStrings { force_string: false, pos: op_span.start, parts } }
+                let parts = [StrPart { expr: lhs, pos: start(l) }, StrPart { expr: rhs, pos: start(r) }];
+                let parts = self.ast.add_parts(&parts);
+                ExprKind::ConcatStrings { force_string: false, pos: op_span.start, parts }
             }
-            TOKEN_SUB | TOKEN_MUL | TOKEN_DIV | TOKEN_LESS => builtin(lhs, rhs),
-            TOKEN_MORE => builtin(rhs, lhs),
-            TOKEN_LESS_OR_EQ => not(builtin(rhs, lhs)),
-            TOKEN_MORE_OR_EQ => not(builtin(lhs, rhs)),
+            TOKEN_SUB | TOKEN_MUL | TOKEN_DIV | TOKEN_LESS => return self.desugared(fun, lhs, rhs, op_span, span),
+            TOKEN_MORE => return self.desugared(fun, rhs, lhs, op_span, span),
+            TOKEN_LESS_OR_EQ => ExprKind::Not(self.desugared(fun, rhs, lhs, op_span, span)),
+            TOKEN_MORE_OR_EQ => ExprKind::Not(self.desugared(fun, lhs, rhs, op_span, span)),
             TOKEN_PIPE_LEFT | TOKEN_PIPE_RIGHT => {
                 self.error(ParseErrorKind::ExperimentalFeature("pipe-operators".into()), op_span);
-                error_expr(span)
+                ExprKind::Error
             }
-            _ => error_expr(span),
+            _ => ExprKind::Error,
+        };
+        self.ast.node(span, kind)
+    }
+
+    /// The call `fun a b` of a desugared operator at `op_span`.
+    fn desugared(&mut self, fun: Option<ExprId>, a: ExprId, b: ExprId, op_span: Span, span: Span) -> ExprId {
+        match fun {
+            Some(f) => self.call([f, a, b], op_span, span),
+            None => self.error_expr(span),
         }
     }
 
-    fn lambda(&mut self, node: &Node<'_>) -> Expr {
+    #[inline(never)]
+    fn lambda(&mut self, node: &Node<'_>) -> ExprId {
         let span = node_span(node);
         let mut arg = None;
         let mut formals = None;
@@ -637,7 +465,7 @@ impl<'a> Lowerer<'a> {
         self.scopes.push_slots(names);
         let body = match children.next() {
             Some(b) => self.expr(&b),
-            None => error_expr(span),
+            None => self.error_expr(span),
         };
         match param {
             Some(p) if p.kind() == NODE_IDENT_PARAM => {
@@ -650,7 +478,7 @@ impl<'a> Lowerer<'a> {
                 arg = bind;
                 // `args@{ args, ... }` is reported at the lambda.
                 if let Some((name, _)) = arg {
-                    if f.entries.iter().any(|e| e.name == name) {
+                    if self.ast.formals(f.entries).iter().any(|e| e.name == name) {
                         self.error(ParseErrorKind::DuplicateFormal(name.as_str().into()), Span::new(span.start, span.start));
                     }
                 }
@@ -658,13 +486,13 @@ impl<'a> Lowerer<'a> {
             }
             _ => {}
         }
-        let entries = formals.iter().flat_map(|f: &Formals| f.entries.iter().map(|e| e.name));
-        self.close_scope(arg.map(|(a, _)| a).into_iter().chain(entries));
-        Expr { span, kind: ExprKind::Lambda(Box::new(Lambda { arg, formals, body, name: None })) }
+        self.close_lambda_scope(arg.map(|(a, _)| a), formals.map(|f: Formals| f.entries));
+        let lambda = self.ast.add_lambda(Lambda { arg, formals, body, name: None });
+        self.ast.node(span, ExprKind::Lambda(lambda))
     }
 
     fn pattern(&mut self, node: &Node<'_>) -> (Formals, Option<(Symbol, Span)>) {
-        let mut entries: Vec<Formal> = Vec::with_capacity(node.children().filter(|c| c.kind() == NODE_PAT_ENTRY).count());
+        let base = self.scratch.formals.len();
         let mut bind = None;
         for c in node.children() {
             match c.kind() {
@@ -674,10 +502,11 @@ impl<'a> Lowerer<'a> {
                     let name = self.ident_symbol(&id);
                     let fspan = node_span(&id);
                     let default = kids.next().map(|d| self.expr(&d));
-                    if entries.iter().any(|e| e.name == name) {
+                    let earlier = self.scratch.formals.get(base..).unwrap_or(&[]);
+                    if earlier.iter().any(|e| e.name == name) {
                         self.error(ParseErrorKind::DuplicateFormal(name.as_str().into()), fspan);
                     }
-                    entries.push(Formal { name, span: fspan, default });
+                    self.scratch.formals.push(Formal { name, span: fspan, default });
                 }
                 NODE_PAT_BIND => {
                     if let Some(id) = c.children().next() {
@@ -688,20 +517,21 @@ impl<'a> Lowerer<'a> {
             }
         }
         let ellipsis = child_token(node, |k| k == TOKEN_ELLIPSIS).is_some();
-        (Formals { entries: entries.into_boxed_slice(), ellipsis }, bind)
+        let entries = self.ast.add_formals(self.scratch.formals.get(base..).unwrap_or(&[]));
+        self.scratch.formals.truncate(base);
+        (Formals { entries, ellipsis }, bind)
     }
 
     /// Lowers an attribute path.
-    pub(crate) fn attrpath(&mut self, node: &Node<'_>) -> AttrPath {
-        let mut kids = node.children();
-        match (kids.next(), kids.next()) {
-            (Some(only), None) => AttrPath::One(self.attr_name(&only)),
-            _ => {
-                let mut path = Vec::with_capacity(node.children().count());
-                self.attrpath_into(node, &mut path);
-                AttrPath::Many(path.into_boxed_slice())
-            }
+    pub(crate) fn attrpath(&mut self, node: &Node<'_>) -> Run<AttrName> {
+        let base = self.scratch.names.len();
+        for c in node.children() {
+            let name = self.attr_name(&c);
+            self.scratch.names.push(name);
         }
+        let path = self.ast.add_path(self.scratch.names.get(base..).unwrap_or(&[]));
+        self.scratch.names.truncate(base);
+        path
     }
 
     /// Lowers an attribute path, appending to `out`.
@@ -732,9 +562,14 @@ impl<'a> Lowerer<'a> {
             NODE_DYNAMIC => self.nth_expr(node, 0),
             _ => self.expr(node),
         };
-        match e.kind {
-            ExprKind::Str(s) => AttrName::Static(Symbol::intern_cached(&s), span),
-            kind => AttrName::Dynamic(Box::new(Expr { span: e.span, kind })),
+        match self.ast.expr(e).kind {
+            ExprKind::Str(s) => {
+                let name = Symbol::intern_cached(self.ast.str(s));
+                // The literal is not part of the tree.
+                self.ast.discard_last_str(e);
+                AttrName::Static(name, span)
+            }
+            _ => AttrName::Dynamic(e),
         }
     }
 }

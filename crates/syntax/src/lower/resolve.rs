@@ -8,6 +8,8 @@
 //! another, names it could not read ahead), lowering says so and
 //! [`resolve`] does that walk instead.
 
+use std::num::NonZeroU32;
+
 use rnix::SyntaxKind::*;
 
 use super::green::Node;
@@ -44,9 +46,10 @@ impl Scope {
 }
 
 thread_local! {
-    /// The table behind [`Scopes::innermost`], kept between parses on a
-    /// thread (it is indexed by symbol, so it grows with the symbols seen).
-    static INNERMOST: std::cell::Cell<Vec<u32>> = const { std::cell::Cell::new(Vec::new()) };
+    /// The [`Scopes`] of this thread's last parse, emptied: kept so that its
+    /// tables are not grown afresh for every file ([`Scopes::innermost`] is
+    /// indexed by symbol, so it grows with the symbols seen).
+    static KEPT: std::cell::Cell<Option<Scopes>> = const { std::cell::Cell::new(None) };
 }
 
 /// The scopes enclosing the expression being lowered, innermost last.
@@ -84,20 +87,25 @@ struct Binding {
 }
 
 impl Scopes {
-    /// This thread's kept table (see [`INNERMOST`]), or a new one.
+    /// Scopes nesting deeper than this (or more bindings) are not kept.
+    const KEEP: usize = 1 << 12;
+
+    /// This thread's kept scopes, or new ones.
     pub(crate) fn take() -> Scopes {
-        let innermost = INNERMOST.try_with(std::cell::Cell::take).unwrap_or_default();
-        Scopes { innermost, ..Scopes::default() }
+        KEPT.try_with(std::cell::Cell::take).ok().flatten().unwrap_or_default()
     }
 
-    /// Closes whatever is still open and keeps the table for the thread's
+    /// Closes whatever is still open and keeps the tables for the thread's
     /// next parse.
     pub(crate) fn keep(mut self) {
         while !self.frames.is_empty() {
             self.pop();
         }
-        let table = std::mem::take(&mut self.innermost);
-        let _ = INNERMOST.try_with(|c| c.set(table));
+        self.frames.shrink_to(Self::KEEP);
+        self.bindings.shrink_to(Self::KEEP);
+        self.withs.shrink_to(Self::KEEP);
+        self.spare.truncate(Self::KEEP);
+        let _ = KEPT.try_with(|c| c.set(Some(self)));
     }
 
     /// An empty vector for the names of a scope.
@@ -195,6 +203,7 @@ fn undefined(name: Symbol, span: Span) -> ParseError {
 }
 
 struct Resolver<'a> {
+    ast: &'a mut Ast,
     scopes: Vec<Scope>,
     globals: &'a Globals,
     errors: &'a mut Vec<ParseError>,
@@ -204,30 +213,31 @@ struct Resolver<'a> {
     clear: bool,
 }
 
-/// Resolves every variable of `expr` (overriding what lowering found).
-pub(crate) fn resolve(expr: &mut Expr, globals: &Globals, errors: &mut Vec<ParseError>) {
-    let mut r = Resolver { scopes: Vec::new(), globals, errors, depth: 0, clear: false };
-    r.expr(expr);
+/// Resolves every variable of the tree at `root` (overriding what lowering
+/// found).
+pub(crate) fn resolve(ast: &mut Ast, root: ExprId, globals: &Globals, errors: &mut Vec<ParseError>) {
+    let mut r = Resolver { ast, scopes: Vec::new(), globals, errors, depth: 0, clear: false };
+    r.expr(root);
 }
 
 /// Undoes lowering's resolution: variables global, no `with` chains (as in
 /// the tree of a parse with errors, which is not resolved).
-pub(crate) fn unresolve(expr: &mut Expr, globals: &Globals) {
+pub(crate) fn unresolve(ast: &mut Ast, root: ExprId, globals: &Globals) {
     let mut errors = Vec::new();
-    let mut r = Resolver { scopes: Vec::new(), globals, errors: &mut errors, depth: 0, clear: true };
-    r.expr(expr);
+    let mut r = Resolver { ast, scopes: Vec::new(), globals, errors: &mut errors, depth: 0, clear: true };
+    r.expr(root);
 }
 
 impl Resolver<'_> {
     fn lookup(&mut self, var: &mut Var, span: Span) {
         if self.clear {
-            var.resolution = Resolution::Global;
+            var.set_resolution(Resolution::Global);
             return;
         }
         let mut innermost_with = None;
         for (depth, scope) in self.scopes.iter().rev().enumerate() {
             if let Some(slot) = scope.find(var.name) {
-                var.resolution = Resolution::Local { depth: depth as u32, slot };
+                var.set_resolution(Resolution::Local { depth: depth as u32, slot });
                 return;
             }
             if matches!(scope, Scope::With) && innermost_with.is_none() {
@@ -235,59 +245,73 @@ impl Resolver<'_> {
             }
         }
         if self.globals.contains(var.name) {
-            var.resolution = Resolution::Global;
+            var.set_resolution(Resolution::Global);
         } else if let Some(depth) = innermost_with {
-            var.resolution = Resolution::With { depth };
+            var.set_resolution(Resolution::With { depth });
         } else {
-            var.resolution = Resolution::Global;
+            var.set_resolution(Resolution::Global);
             self.errors.push(undefined(var.name, span));
         }
     }
 
-    fn attr_names(&mut self, path: &mut [AttrName]) {
-        for n in path {
-            if let AttrName::Dynamic(e) = n {
+    /// Resolves the expressions of a run of list or call items.
+    fn items(&mut self, run: Run<ExprId>) {
+        for k in 0..run.len() {
+            if let Some(&e) = self.ast.items(run).get(k) {
                 self.expr(e);
             }
         }
     }
 
+    fn attr_names(&mut self, path: Run<AttrName>) {
+        for k in 0..path.len() {
+            if let Some(&AttrName::Dynamic(e)) = self.ast.path(path).get(k) {
+                self.expr(e);
+            }
+        }
+    }
+
+    /// The slot names of a recursive set or `let`.
+    fn set_scope(&self, attrs: &Attrs) -> Scope {
+        Scope::slots(self.ast.defs(attrs.attrs).iter().map(|d| d.name).collect())
+    }
+
     /// Resolves the bindings of `attrs`; `scoped` is whether a new scope
     /// (already pushed) holds them.
-    fn bindings(&mut self, attrs: &mut Attrs, scoped: bool) {
-        for def in &mut attrs.attrs {
+    fn bindings(&mut self, attrs: &Attrs, scoped: bool) {
+        for k in 0..attrs.attrs.len() {
+            let Some(&def) = self.ast.defs(attrs.attrs).get(k) else { break };
             if def.kind == AttrKind::Inherited && scoped {
                 let top = self.scopes.pop();
-                self.expr(&mut def.value);
+                self.expr(def.value);
                 if let Some(top) = top {
                     self.scopes.push(top);
                 }
             } else {
-                self.expr(&mut def.value);
+                self.expr(def.value);
             }
         }
-        for d in &mut attrs.dynamic {
-            self.expr(&mut d.name);
-            self.expr(&mut d.value);
+        for k in 0..attrs.dynamic.len() {
+            let Some(&d) = self.ast.dynamic_attrs(attrs.dynamic).get(k) else { break };
+            self.expr(d.name);
+            self.expr(d.value);
         }
-        for e in &mut attrs.inherit_from {
-            self.expr(e);
-        }
+        self.items(attrs.inherit_from);
     }
 
-    fn expr(&mut self, expr: &mut Expr) {
+    fn expr(&mut self, id: ExprId) {
         self.depth += 1;
         if self.depth % super::STACK_CHECK_LEVELS == 0 {
-            stacker::maybe_grow(64 * 1024, 1024 * 1024, || self.expr_inner(expr));
+            stacker::maybe_grow(64 * 1024, 1024 * 1024, || self.expr_inner(id));
         } else {
-            self.expr_inner(expr);
+            self.expr_inner(id);
         }
         self.depth -= 1;
     }
 
-    fn expr_inner(&mut self, expr: &mut Expr) {
-        let span = expr.span;
-        match &mut expr.kind {
+    fn expr_inner(&mut self, id: ExprId) {
+        let Expr { span, kind } = *self.ast.expr(id);
+        match kind {
             ExprKind::Int(_)
             | ExprKind::Float(_)
             | ExprKind::Str(_)
@@ -295,92 +319,96 @@ impl Resolver<'_> {
             | ExprKind::CurPos
             | ExprKind::InheritFrom(_)
             | ExprKind::Error => {}
-            ExprKind::Var(v) => self.lookup(v, span),
+            ExprKind::Var(mut v) => {
+                self.lookup(&mut v, span);
+                if let Some(e) = self.ast.expr_mut(id) {
+                    e.kind = ExprKind::Var(v);
+                }
+            }
             ExprKind::Select(s) => {
-                self.expr(&mut s.expr);
-                self.attr_names(&mut s.path);
-                if let Some(d) = &mut s.default {
+                let s = *self.ast.select(s);
+                self.expr(s.expr);
+                self.attr_names(s.path);
+                if let Some(d) = s.default {
                     self.expr(d);
                 }
             }
-            ExprKind::HasAttr(h) => {
-                self.expr(&mut h.expr);
-                self.attr_names(&mut h.path);
+            ExprKind::HasAttr { expr, path } => {
+                self.expr(expr);
+                self.attr_names(path);
             }
             ExprKind::Attrs(a) => {
+                let a = *self.ast.attrs(a);
                 if a.recursive {
-                    self.scopes.push(Scope::slots(a.attrs.iter().map(|d| d.name).collect()));
-                    self.bindings(a, true);
+                    let scope = self.set_scope(&a);
+                    self.scopes.push(scope);
+                    self.bindings(&a, true);
                     self.scopes.pop();
                 } else {
-                    self.bindings(a, false);
+                    self.bindings(&a, false);
                 }
             }
-            ExprKind::List(items) => {
-                for i in items.iter_mut() {
-                    self.expr(i);
-                }
-            }
+            ExprKind::List(items) | ExprKind::Call { items, .. } => self.items(items),
             ExprKind::Lambda(l) => {
+                let l = *self.ast.lambda(l);
                 let mut names = Vec::new();
                 if let Some((a, _)) = l.arg {
                     names.push(a);
                 }
-                if let Some(f) = &l.formals {
-                    names.extend(f.entries.iter().map(|e| e.name));
-                }
+                let formals = l.formals.map_or(Run::EMPTY, |f| f.entries);
+                names.extend(self.ast.formals(formals).iter().map(|e| e.name));
                 self.scopes.push(Scope::slots(names));
-                if let Some(f) = &mut l.formals {
-                    for e in &mut f.entries {
-                        if let Some(d) = &mut e.default {
-                            self.expr(d);
-                        }
+                for k in 0..formals.len() {
+                    if let Some(&Formal { default: Some(d), .. }) = self.ast.formals(formals).get(k) {
+                        self.expr(d);
                     }
                 }
-                self.expr(&mut l.body);
+                self.expr(l.body);
                 self.scopes.pop();
             }
-            ExprKind::Call { items, .. } => {
-                for e in items.iter_mut() {
-                    self.expr(e);
-                }
-            }
-            ExprKind::Let(l) => {
-                self.scopes.push(Scope::slots(l.attrs.attrs.iter().map(|d| d.name).collect()));
-                self.bindings(&mut l.attrs, true);
-                self.expr(&mut l.body);
+            ExprKind::Let { attrs, body } => {
+                let a = *self.ast.attrs(attrs);
+                let scope = self.set_scope(&a);
+                self.scopes.push(scope);
+                self.bindings(&a, true);
+                self.expr(body);
                 self.scopes.pop();
             }
-            ExprKind::With(w) => {
-                self.expr(&mut w.env);
-                w.outer_with = self
+            ExprKind::With { env, body, .. } => {
+                self.expr(env);
+                let outer_with = self
                     .scopes
                     .iter()
                     .rev()
                     .position(|s| matches!(s, Scope::With))
-                    .map(|p| p as u32 + 1)
+                    .and_then(|p| NonZeroU32::new(p as u32 + 1))
                     .filter(|_| !self.clear);
+                if let Some(e) = self.ast.expr_mut(id) {
+                    e.kind = ExprKind::With { env, body, outer_with };
+                }
                 self.scopes.push(Scope::With);
-                self.expr(&mut w.body);
+                self.expr(body);
                 self.scopes.pop();
             }
-            ExprKind::If(i) => {
-                self.expr(&mut i.cond);
-                self.expr(&mut i.then_);
-                self.expr(&mut i.else_);
+            ExprKind::If { cond, then_, else_ } => {
+                self.expr(cond);
+                self.expr(then_);
+                self.expr(else_);
             }
-            ExprKind::Assert(a) => {
-                self.expr(&mut a.cond);
-                self.expr(&mut a.body);
+            ExprKind::Assert { cond, body } => {
+                self.expr(cond);
+                self.expr(body);
             }
             ExprKind::Not(e) => self.expr(e),
-            ExprKind::Binary(b) => {
-                self.expr(&mut b.lhs);
-                self.expr(&mut b.rhs);
+            ExprKind::Binary { lhs, rhs, .. } => {
+                self.expr(lhs);
+                self.expr(rhs);
             }
             ExprKind::ConcatStrings { parts, .. } => {
-                for (p, _) in parts.iter_mut() {
-                    self.expr(p);
+                for k in 0..parts.len() {
+                    if let Some(&p) = self.ast.parts(parts).get(k) {
+                        self.expr(p.expr);
+                    }
                 }
             }
         }
@@ -389,7 +417,7 @@ impl Resolver<'_> {
 
 impl Lowerer<'_> {
     /// A variable, resolved in the current scopes past the innermost `skip`.
-    pub(crate) fn var_expr(&mut self, name: Symbol, span: Span, skip: usize) -> Expr {
+    pub(crate) fn var_expr(&mut self, name: Symbol, span: Span, skip: usize) -> ExprId {
         let resolution = match self.scopes.lookup(name, skip, &self.options.globals) {
             Some(r) => r,
             None => {
@@ -397,11 +425,11 @@ impl Lowerer<'_> {
                 Resolution::Global
             }
         };
-        Expr { span, kind: ExprKind::Var(Var { name, resolution }) }
+        self.ast.node(span, ExprKind::Var(Var::new(name, resolution)))
     }
 
     /// The name of an attribute-path element if it is a plain identifier or
-    /// string (other static names are left to the check in [`Self::close_scope`]).
+    /// string (other static names are left to the check in [`Self::close_set_scope`]).
     fn plain_name(&mut self, node: &Node<'_>) -> Option<Symbol> {
         match node.kind() {
             NODE_IDENT => Some(self.ident_symbol(node)),
@@ -477,12 +505,22 @@ impl Lowerer<'_> {
         names
     }
 
-    /// Closes the innermost scope, now that its construct is lowered and has
-    /// the slot names `actual`: if they differ from the names read ahead, the
+    /// Closes the innermost scope, a `let` or recursive set now lowered as
+    /// `attrs`: if its slot names differ from the names read ahead, the
     /// variables inside were resolved against the wrong names and the tree
     /// must be resolved again as a whole.
-    pub(crate) fn close_scope(&mut self, actual: impl Iterator<Item = Symbol>) {
-        if !self.scopes.pop_matching(actual) {
+    pub(crate) fn close_set_scope(&mut self, attrs: AttrsId) {
+        let defs = self.ast.defs(self.ast.attrs(attrs).attrs);
+        if !self.scopes.pop_matching(defs.iter().map(|d| d.name)) {
+            self.resolved = false;
+        }
+    }
+
+    /// Closes the innermost scope, a function now lowered with the argument
+    /// `arg` and `formals`, as [`Self::close_set_scope`] does.
+    pub(crate) fn close_lambda_scope(&mut self, arg: Option<Symbol>, formals: Option<Run<Formal>>) {
+        let formals = formals.map_or(&[][..], |f| self.ast.formals(f));
+        if !self.scopes.pop_matching(arg.into_iter().chain(formals.iter().map(|f| f.name))) {
             self.resolved = false;
         }
     }

@@ -23,16 +23,16 @@ fn nix_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
 fn check(text: &str, options: &ParseOptions, what: &str) {
     let parsed = super::parse(text, options);
     let undefined_only = parsed.errors.iter().all(|e| matches!(e.kind, ParseErrorKind::UndefinedVariable(_)));
-    let mut again = parsed.expr.clone();
+    let mut again = parsed.ast.clone();
     if undefined_only {
         let mut errors = Vec::new();
-        resolve::resolve(&mut again, &options.globals, &mut errors);
+        resolve::resolve(&mut again, parsed.root, &options.globals, &mut errors);
         errors.sort_by_key(|e| e.span.start);
         assert_eq!(errors, parsed.errors, "{what}: undefined variables differ");
     } else {
-        resolve::unresolve(&mut again, &options.globals);
+        resolve::unresolve(&mut again, parsed.root, &options.globals);
     }
-    assert!(again == parsed.expr, "{what}: resolution differs");
+    assert!(again == parsed.ast, "{what}: resolution differs");
     // The text is rebuilt from the tree, which must hold it unchanged.
     assert_eq!(parsed.text().as_ref(), text, "{what}: text differs");
 }

@@ -1,5 +1,14 @@
 //! The lowered AST: what the evaluator consumes.
 //!
+//! The tree lives in an [`Ast`], an arena of flat tables: an expression is an
+//! [`Expr`] in one table, named by its [`ExprId`]; children are ids, and the
+//! variable-length parts of a node (list items, call arguments, attribute
+//! paths, string parts, attributes, formals) are [`Run`]s of consecutive
+//! entries of the other tables; literal text is a [`StrRef`] into one string
+//! buffer. Nothing is allocated per node. Ids and runs are only meaningful for
+//! the `Ast` that made them: looked up in another one they name an unrelated
+//! node (or, out of range, a stand-in: the accessors never panic).
+//!
 //! It mirrors the shape CppNix builds at parse time, so that printing
 //! (`nix-instantiate --parse`) and evaluation agree with it:
 //! - nested attribute paths are merged into nested [`Attrs`];
@@ -13,8 +22,9 @@
 //! # Scopes
 //! These nodes open a scope (one environment at run time), and nothing else does:
 //! [`Lambda`] (slot 0 is the `@`-argument when present, then the formals in
-//! [`Formals::entries`] order), [`Let`] (one slot per [`Attrs::attrs`] entry, in
-//! order), recursive [`Attrs`] (likewise) and [`With`] (no slots).
+//! [`Formals::entries`] order), `Let` (one slot per [`Attrs::attrs`] entry, in
+//! order), recursive [`Attrs`] (likewise) and `With` (no slots), the last
+//! two being [`ExprKind::Let`] and [`ExprKind::With`].
 //! `Resolution::Local { depth, slot }` counts `depth` scopes outward from the
 //! innermost enclosing scope of the variable (0 = innermost).
 //!
@@ -26,7 +36,13 @@
 //! - non-recursive `Attrs`: everything in the enclosing scope (no new scope).
 //! - `With`: `env` in the enclosing scope, `body` in the with scope.
 
+use std::num::NonZeroU32;
+
 use crate::Symbol;
+
+mod arena;
+
+pub use arena::{Ast, AttrsId, ExprId, LambdaId, Run, SelectId, StrRef};
 
 /// A byte range in the source text.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -49,20 +65,14 @@ impl Span {
     }
 }
 
-// Every node is an `Expr`: keep it at four words.
+// Every expression is 24 bytes: the span and 16 bytes of kind, which holds
+// its children's ids inline (the larger nodes are in side tables).
 #[cfg(target_pointer_width = "64")]
-const _: () = assert!(std::mem::size_of::<Expr>() == 32);
-// The boxed nodes that are most common, at their allocator size classes.
-#[cfg(target_pointer_width = "64")]
-const _: () = assert!(
-    std::mem::size_of::<Select>() == 64
-        && std::mem::size_of::<Attrs>() == 64
-        && std::mem::size_of::<Lambda>() == 80
-        && std::mem::size_of::<AttrName>() == 16
-);
+const _: () = assert!(std::mem::size_of::<Expr>() == 24 && std::mem::size_of::<ExprKind>() == 16);
+const _: () = assert!(std::mem::size_of::<Var>() == 12 && std::mem::size_of::<AttrName>() == 16);
 
 /// An expression with its source span (the whole construct).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Expr {
     /// Where the expression is in the source.
     pub span: Span,
@@ -70,29 +80,34 @@ pub struct Expr {
     pub kind: ExprKind,
 }
 
-/// The kinds of expression.
-#[derive(Clone, Debug, PartialEq)]
+/// The kinds of expression. Children are ids in the same [`Ast`].
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum ExprKind {
     /// An integer literal.
     Int(i64),
     /// A floating-point literal.
     Float(f64),
     /// A string with no interpolation (also URIs and indented strings).
-    Str(Box<str>),
+    Str(StrRef),
     /// A path literal, already made absolute and canonical (`~/` expanded).
-    Path(Box<str>),
+    Path(StrRef),
     /// A variable reference.
     Var(Var),
-    /// `e.a.b or d`.
-    Select(Box<Select>),
+    /// `e.a.b or d` (see [`Ast::select`]).
+    Select(SelectId),
     /// `e ? a.b`.
-    HasAttr(Box<HasAttr>),
-    /// `{ ... }` or `rec { ... }`.
-    Attrs(Box<Attrs>),
+    HasAttr {
+        /// The tested value.
+        expr: ExprId,
+        /// The path, never empty.
+        path: Run<AttrName>,
+    },
+    /// `{ ... }` or `rec { ... }` (see [`Ast::attrs`]).
+    Attrs(AttrsId),
     /// `[ ... ]`.
-    List(Box<[Expr]>),
-    /// `x: ...`, `{ a, b ? 1, ... } @ x: ...`.
-    Lambda(Box<Lambda>),
+    List(Run<ExprId>),
+    /// `x: ...`, `{ a, b ? 1, ... } @ x: ...` (see [`Ast::lambda`]).
+    Lambda(LambdaId),
     /// Function application, flattened: `f a b` is one call with two
     /// arguments. `items` is the function then the arguments (at least one).
     /// `pos` is CppNix's position of the call (its start offset): the
@@ -102,20 +117,54 @@ pub enum ExprKind {
         /// CppNix's position of the call.
         pos: u32,
         /// The function, then the arguments.
-        items: Box<[Expr]>,
+        items: Run<ExprId>,
     },
     /// `let ... in e`.
-    Let(Box<Let>),
-    /// `with e; body`.
-    With(Box<With>),
-    /// `if c then t else e`.
-    If(Box<If>),
-    /// `assert c; body`.
-    Assert(Box<Assert>),
+    Let {
+        /// The bindings (always `recursive`, never with dynamic names).
+        attrs: AttrsId,
+        /// The body.
+        body: ExprId,
+    },
+    /// `with env; body`.
+    With {
+        /// The attribute set to bring into scope.
+        env: ExprId,
+        /// The body.
+        body: ExprId,
+        /// Scopes between this `with` scope and the next enclosing `with`
+        /// scope (never 0).
+        outer_with: Option<NonZeroU32>,
+    },
+    /// `if cond then then_ else else_`.
+    If {
+        /// The condition.
+        cond: ExprId,
+        /// The value when true.
+        then_: ExprId,
+        /// The value when false.
+        else_: ExprId,
+    },
+    /// `assert cond; body`.
+    Assert {
+        /// The asserted condition.
+        cond: ExprId,
+        /// The value.
+        body: ExprId,
+    },
     /// `!e`.
-    Not(Box<Expr>),
-    /// The binary operators that are not desugared to calls.
-    Binary(Box<Binary>),
+    Not(ExprId),
+    /// The binary operators that are not desugared to calls: `lhs op rhs`.
+    Binary {
+        /// The operator.
+        op: BinaryOp,
+        /// Where the operator starts (CppNix's position for errors).
+        pos: u32,
+        /// Left operand.
+        lhs: ExprId,
+        /// Right operand.
+        rhs: ExprId,
+    },
     /// Concatenation of strings (or paths, or numbers for `+`): `a + b`,
     /// string interpolation and path interpolation.
     ConcatStrings {
@@ -125,10 +174,8 @@ pub enum ExprKind {
         /// CppNix's position (start offset): the `+` operator, or the start
         /// of the string.
         pos: u32,
-        /// The parts (at least one), each with CppNix's position of the part
-        /// (for errors about it): the operand's start (parentheses included)
-        /// for `+`, the `${` of an interpolation, the start of a literal piece.
-        parts: Box<[(Expr, Span)]>,
+        /// The parts (at least one), each with CppNix's position of the part.
+        parts: Run<StrPart>,
     },
     /// `__curPos`.
     CurPos,
@@ -141,13 +188,67 @@ pub enum ExprKind {
     Error,
 }
 
-/// A resolved variable reference.
+/// One part of [`ExprKind::ConcatStrings`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StrPart {
+    /// The part's value.
+    pub expr: ExprId,
+    /// CppNix's position of the part (for errors about it): the operand's
+    /// start (parentheses included) for `+`, the `${` of an interpolation,
+    /// the start of a literal piece.
+    pub pos: Span,
+}
+
+/// A resolved variable reference: the name, and where it is bound
+/// ([`Var::resolution`]), packed in three words.
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Var {
     /// The name as written.
     pub name: Symbol,
-    /// Where the name is bound.
-    pub resolution: Resolution,
+    /// `Local`: the depth; `With`: the depth; `Global`: 0.
+    depth: u32,
+    /// `Local`: the slot; otherwise [`Var::WITH`] or [`Var::GLOBAL`].
+    slot: u32,
+}
+
+impl Var {
+    /// `slot` of a `with` lookup. Real slots are far below: each binding
+    /// of a scope takes at least a byte of the source, whose offsets are `u32`.
+    const WITH: u32 = u32::MAX;
+    /// `slot` of a global.
+    const GLOBAL: u32 = u32::MAX - 1;
+
+    /// A variable `name` bound as `resolution` says.
+    pub fn new(name: Symbol, resolution: Resolution) -> Var {
+        let mut v = Var { name, depth: 0, slot: Var::GLOBAL };
+        v.set_resolution(resolution);
+        v
+    }
+
+    /// Where the variable is bound.
+    pub fn resolution(&self) -> Resolution {
+        match self.slot {
+            Var::WITH => Resolution::With { depth: self.depth },
+            Var::GLOBAL => Resolution::Global,
+            slot => Resolution::Local { depth: self.depth, slot },
+        }
+    }
+
+    /// Changes where the variable is bound.
+    pub fn set_resolution(&mut self, resolution: Resolution) {
+        (self.depth, self.slot) = match resolution {
+            // Cannot reach the markers (see `WITH`); kept below them anyway.
+            Resolution::Local { depth, slot } => (depth, slot.min(Var::GLOBAL - 1)),
+            Resolution::With { depth } => (depth, Var::WITH),
+            Resolution::Global => (0, Var::GLOBAL),
+        };
+    }
+}
+
+impl std::fmt::Debug for Var {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Var").field("name", &self.name).field("resolution", &self.resolution()).finish()
+    }
 }
 
 /// Where a variable is bound (see the module docs for the scope rules).
@@ -162,7 +263,7 @@ pub enum Resolution {
     },
     /// Not bound lexically: looked up at run time in the enclosing `with`
     /// scopes, innermost first, the innermost being `depth` scopes out; the
-    /// chain continues through [`With::outer_with`].
+    /// chain continues through `outer_with` of [`ExprKind::With`].
     With {
         /// Scopes between the reference and the innermost `with` scope.
         depth: u32,
@@ -172,97 +273,36 @@ pub enum Resolution {
 }
 
 /// One element of an attribute path.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum AttrName {
     /// A name known at parse time (identifier or string without interpolation).
     Static(Symbol, Span),
-    /// `${e}` or a string with interpolation (boxed: rare, and it would
-    /// double the size of every path element).
-    Dynamic(Box<Expr>),
-}
-
-impl AttrName {
-    /// The span of this path element.
-    pub fn span(&self) -> Span {
-        match self {
-            AttrName::Static(_, s) => *s,
-            AttrName::Dynamic(e) => e.span,
-        }
-    }
-}
-
-/// A non-empty attribute path; one element (the usual case) is stored
-/// inline. Derefs to the slice of its elements.
-#[derive(Clone, Debug, PartialEq)]
-pub enum AttrPath {
-    /// A path of one element.
-    One(AttrName),
-    /// A longer path.
-    Many(Box<[AttrName]>),
-}
-
-impl From<Vec<AttrName>> for AttrPath {
-    fn from(mut v: Vec<AttrName>) -> AttrPath {
-        match (v.len(), v.pop()) {
-            (1, Some(one)) => AttrPath::One(one),
-            (_, last) => {
-                v.extend(last);
-                AttrPath::Many(v.into_boxed_slice())
-            }
-        }
-    }
-}
-
-impl std::ops::Deref for AttrPath {
-    type Target = [AttrName];
-    fn deref(&self) -> &[AttrName] {
-        match self {
-            AttrPath::One(n) => std::slice::from_ref(n),
-            AttrPath::Many(ns) => ns,
-        }
-    }
-}
-
-impl std::ops::DerefMut for AttrPath {
-    fn deref_mut(&mut self) -> &mut [AttrName] {
-        match self {
-            AttrPath::One(n) => std::slice::from_mut(n),
-            AttrPath::Many(ns) => ns,
-        }
-    }
+    /// `${e}` or a string with interpolation.
+    Dynamic(ExprId),
 }
 
 /// `expr.path or default`.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Select {
     /// The attribute set.
-    pub expr: Expr,
+    pub expr: ExprId,
     /// The path, never empty.
-    pub path: AttrPath,
-    /// The `or` alternative (boxed: most selections have none).
-    pub default: Option<Box<Expr>>,
-}
-
-/// `expr ? path`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct HasAttr {
-    /// The tested value.
-    pub expr: Expr,
-    /// The path, never empty.
-    pub path: AttrPath,
+    pub path: Run<AttrName>,
+    /// The `or` alternative.
+    pub default: Option<ExprId>,
 }
 
 /// An attribute set literal, the bindings of `let`, or of a legacy `let { }`.
-#[derive(Clone, Debug, PartialEq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Attrs {
     /// `rec { ... }` (or `let`, whose bindings are always recursive).
     pub recursive: bool,
     /// Attributes with a static name, unique, in source order.
-    pub attrs: Vec<AttrDef>,
+    pub attrs: Run<AttrDef>,
     /// Attributes whose name is computed, in source order.
-    pub dynamic: Box<[DynamicAttr]>,
+    pub dynamic: Run<DynamicAttr>,
     /// The `e` of each `inherit (e) ...`, evaluated once per set.
-    pub inherit_from: Box<[Expr]>,
+    pub inherit_from: Run<ExprId>,
 }
 
 /// How a static attribute was defined.
@@ -278,7 +318,7 @@ pub enum AttrKind {
 }
 
 /// A statically named attribute.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct AttrDef {
     /// The name.
     pub name: Symbol,
@@ -287,91 +327,51 @@ pub struct AttrDef {
     /// How it was defined.
     pub kind: AttrKind,
     /// Its value expression.
-    pub value: Expr,
+    pub value: ExprId,
 }
 
 /// `${name} = value;`
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct DynamicAttr {
     /// Evaluates to the name (a string, or null to skip the attribute).
-    pub name: Expr,
+    pub name: ExprId,
     /// The value.
-    pub value: Expr,
+    pub value: ExprId,
     /// Where the binding starts.
     pub span: Span,
 }
 
 /// A function.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Lambda {
     /// The plain argument, or the `@` binding of a pattern.
     pub arg: Option<(Symbol, Span)>,
     /// The `{ ... }` pattern, if any.
     pub formals: Option<Formals>,
     /// The body.
-    pub body: Expr,
+    pub body: ExprId,
     /// The attribute or `let` name the function was bound to, for traces.
     pub name: Option<Symbol>,
 }
 
 /// The `{ a, b ? d, ... }` pattern of a function.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Formals {
     /// The formals, in source order, with unique names.
-    pub entries: Box<[Formal]>,
+    pub entries: Run<Formal>,
     /// Whether `...` was given.
     pub ellipsis: bool,
 }
 
 /// One formal argument.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Formal {
     /// Its name.
     pub name: Symbol,
     /// Where the name is.
     pub span: Span,
     /// Its default value.
-    pub default: Option<Expr>,
-}
-
-/// `let attrs in body`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Let {
-    /// The bindings (always `recursive`, never with dynamic names).
-    pub attrs: Attrs,
-    /// The body.
-    pub body: Expr,
-}
-
-/// `with env; body`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct With {
-    /// The attribute set to bring into scope.
-    pub env: Expr,
-    /// The body.
-    pub body: Expr,
-    /// Scopes between this `with` scope and the next enclosing `with` scope.
-    pub outer_with: Option<u32>,
-}
-
-/// `if cond then then_ else else_`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct If {
-    /// The condition.
-    pub cond: Expr,
-    /// The value when true.
-    pub then_: Expr,
-    /// The value when false.
-    pub else_: Expr,
-}
-
-/// `assert cond; body`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Assert {
-    /// The asserted condition.
-    pub cond: Expr,
-    /// The value.
-    pub body: Expr,
+    pub default: Option<ExprId>,
 }
 
 /// The binary operators kept as such.
@@ -407,17 +407,3 @@ impl BinaryOp {
         }
     }
 }
-
-/// `lhs op rhs`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Binary {
-    /// The operator.
-    pub op: BinaryOp,
-    /// Where the operator is (CppNix's position for errors).
-    pub op_span: Span,
-    /// Left operand.
-    pub lhs: Expr,
-    /// Right operand.
-    pub rhs: Expr,
-}
-
