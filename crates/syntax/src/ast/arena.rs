@@ -143,11 +143,20 @@ fn append_iter<T>(table: &mut Vec<T>, items: impl ExactSizeIterator<Item = T>, t
     }
 }
 
-/// The index the next entry of `table` gets, if it fits in `u32`.
-fn next_index<T>(table: &[T], too_large: &mut bool) -> Option<u32> {
-    let index = u32::try_from(table.len()).ok().filter(|&i| i < u32::MAX);
-    *too_large |= index.is_none();
-    index
+/// Appends `item` to `table` and returns its index, or `u32::MAX` (an id
+/// that reads as missing) and sets `too_large` if the index would not fit
+/// in `u32`.
+fn append_one<T>(table: &mut Vec<T>, too_large: &mut bool, item: T) -> u32 {
+    match u32::try_from(table.len()).ok().filter(|&i| i < u32::MAX) {
+        Some(index) => {
+            table.push(item);
+            index
+        }
+        None => {
+            *too_large = true;
+            u32::MAX
+        }
+    }
 }
 
 impl Ast {
@@ -284,13 +293,7 @@ impl Ast {
 
     /// Appends an expression.
     pub(crate) fn push(&mut self, expr: Expr) -> ExprId {
-        match next_index(&self.exprs, &mut self.too_large) {
-            Some(i) => {
-                self.exprs.push(expr);
-                ExprId(i)
-            }
-            None => ExprId::MISSING,
-        }
+        ExprId(append_one(&mut self.exprs, &mut self.too_large, expr))
     }
 
     /// Appends an expression of `kind` at `span`.
@@ -314,33 +317,15 @@ impl Ast {
     }
 
     pub(crate) fn add_select(&mut self, select: Select) -> SelectId {
-        match next_index(&self.selects, &mut self.too_large) {
-            Some(i) => {
-                self.selects.push(select);
-                SelectId(i)
-            }
-            None => SelectId(u32::MAX),
-        }
+        SelectId(append_one(&mut self.selects, &mut self.too_large, select))
     }
 
     pub(crate) fn add_attrs(&mut self, attrs: Attrs) -> AttrsId {
-        match next_index(&self.attr_sets, &mut self.too_large) {
-            Some(i) => {
-                self.attr_sets.push(attrs);
-                AttrsId(i)
-            }
-            None => AttrsId(u32::MAX),
-        }
+        AttrsId(append_one(&mut self.attr_sets, &mut self.too_large, attrs))
     }
 
     pub(crate) fn add_lambda(&mut self, lambda: Lambda) -> LambdaId {
-        match next_index(&self.lambdas, &mut self.too_large) {
-            Some(i) => {
-                self.lambdas.push(lambda);
-                LambdaId(i)
-            }
-            None => LambdaId(u32::MAX),
-        }
+        LambdaId(append_one(&mut self.lambdas, &mut self.too_large, lambda))
     }
 
     /// Appends text to the string buffer.
