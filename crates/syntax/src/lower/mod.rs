@@ -96,6 +96,11 @@
 //! file) and in rnix's own allocations, which land in colder memory when
 //! our trees take their share of it (`mi_malloc`: ~2 % of the time with
 //! rnix alone, 5–6 % inside nixkit).
+//!
+//! With the workspace's release profile at one codegen unit and fat LTO
+//! (the bench profile inherits it), three criterion runs in a row on a
+//! quiet machine (load about 1): rnix 17.11 / 16.91 / 16.94 ms, nixkit
+//! 21.59 / 21.03 / 21.26 ms, +26.2 / +24.4 / +25.5 %.
 
 mod attrs;
 mod expr;
