@@ -53,6 +53,14 @@ impl EvalState {
                 }
             }
         }
+        // A builtin partly applied and now given exactly the arguments it
+        // lacks (`at i` with `at = elemAt xs`): called without cloning it.
+        if let Value::PrimOpApp(app) = f {
+            let arity = usize::from(app.op.arity);
+            if app.args.len() + args.len() == arity && arity <= 4 {
+                return self.call_primop_app(app, args, pos);
+            }
+        }
         let mut f = f.clone();
         let mut rest = args;
         // The inner lambda of `a: b: …` reached by binding an argument, and
@@ -91,12 +99,7 @@ impl EvalState {
                     let (now, later) = rest.split_at(missing);
                     let arity = usize::from(op.arity);
                     f = if arity <= 4 {
-                        // The common arities: the arguments on the stack.
-                        let mut all = [Value::Null, Value::Null, Value::Null, Value::Null];
-                        for (slot, v) in all.iter_mut().zip(app.args.iter().chain(now)) {
-                            *slot = v.clone();
-                        }
-                        self.call_primop(op, &all[..arity], pos)?
+                        self.call_primop_app(app, now, pos)?
                     } else {
                         let mut all = app.args.clone();
                         all.extend_from_slice(now);
@@ -147,6 +150,18 @@ impl EvalState {
             *f = self.call_lambda(l, env, arg.clone(), pos)?;
         }
         Ok(())
+    }
+
+    /// Calls the builtin of `app` (arity at most 4) with its stored
+    /// arguments followed by `now`, which completes them: the arguments on
+    /// the stack.
+    fn call_primop_app(&mut self, app: &PrimOpApp, now: &[Value], pos: Pos) -> EvalResult<Value> {
+        let arity = usize::from(app.op.arity);
+        let mut all = [Value::Null, Value::Null, Value::Null, Value::Null];
+        for (slot, v) in all.iter_mut().zip(app.args.iter().chain(now)) {
+            *slot = v.clone();
+        }
+        self.call_primop(app.op, &all[..arity.min(4)], pos)
     }
 
     fn call_primop(&mut self, op: &'static crate::value::PrimOp, args: &[Value], pos: Pos) -> EvalResult<Value> {
