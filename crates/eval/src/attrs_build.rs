@@ -9,6 +9,7 @@ use crate::compile::{AttrValue, AttrsExpr, ExprKind, StaticAttr};
 use crate::error::{EvalError, EvalResult};
 use crate::eval::{type_error, EvalState};
 use crate::source::{self, Pos};
+use crate::shared_slice::SharedSlice;
 use crate::thunk::{Code, Env, Thunk};
 use crate::value::{Attr, Attrs, PrimOp, Value};
 
@@ -40,12 +41,10 @@ impl EvalState {
         values
     }
 
-    /// The values of the `inherit (e)` sources of `a`, lazily.
-    fn inherit_sources(&self, a: &AttrsExpr, scope: &Arc<Env>) -> Vec<Value> {
-        if a.inherit_from.is_empty() {
-            return Vec::new();
-        }
-        a.inherit_from.iter().map(|e| self.delay(e, scope)).collect()
+    /// The values of the `inherit (e)` sources of `a`, lazily, in one
+    /// allocation shared by the attributes inherited from them.
+    fn inherit_sources(&self, a: &AttrsExpr, scope: &Arc<Env>) -> SharedSlice<Value> {
+        SharedSlice::from_exact(a.inherit_from.iter().map(|e| self.delay(e, scope)))
     }
 
     /// The value of one static attribute (see [`Self::static_values`]).
@@ -59,7 +58,7 @@ impl EvalState {
         attr: &StaticAttr,
         scope: &Arc<Env>,
         outer: &Arc<Env>,
-        sources: &[Value],
+        sources: &SharedSlice<Value>,
         earlier: Option<&[Value]>,
     ) -> Value {
         match &attr.value {
@@ -70,10 +69,7 @@ impl EvalState {
                 _ => self.delay(e, scope),
             },
             AttrValue::Inherited(e) => self.delay(e, outer),
-            AttrValue::From { index } => {
-                let source = sources.get(*index as usize).cloned().unwrap_or(Value::Null);
-                Value::Thunk(Arc::new(Thunk::new(Code::Select(Box::new((source, attr.name, attr.pos))))))
-            }
+            AttrValue::From(from) => Value::Thunk(Arc::new(Thunk::new(Code::SelectFrom(sources.clone(), from.clone())))),
         }
     }
 

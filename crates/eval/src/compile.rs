@@ -101,8 +101,18 @@ pub(crate) enum AttrValue {
     Plain(Arc<Expr>),
     /// `inherit x`: evaluated in the enclosing scope.
     Inherited(Arc<Expr>),
-    /// `inherit (e) x`: selects `x` from `inherit_from[index]`.
-    From { index: u32 },
+    /// `inherit (e) x`: selects `x` from one of the set's `inherit_from`
+    /// sources. Shared, so that a pending thunk for it holds a pointer
+    /// instead of its own copy of the name and position.
+    From(Arc<InheritedFrom>),
+}
+
+/// An attribute of `inherit (e) name`.
+pub(crate) struct InheritedFrom {
+    /// Which of the set's `inherit_from` sources `e` is.
+    pub(crate) source: u32,
+    pub(crate) name: Symbol,
+    pub(crate) pos: Pos,
 }
 
 pub(crate) struct StaticAttr {
@@ -206,7 +216,9 @@ impl Compiler<'_> {
                     AttrKind::Plain => AttrValue::Plain(self.compile(d.value)),
                     AttrKind::Inherited => AttrValue::Inherited(self.compile(d.value)),
                     AttrKind::InheritedFrom => match self.ast.expr(d.value).kind {
-                        A::InheritFrom(index) => AttrValue::From { index },
+                        A::InheritFrom(index) => {
+                        AttrValue::From(Arc::new(InheritedFrom { source: index, name: d.name, pos: self.pos(d.name_span) }))
+                    }
                         _ => AttrValue::Plain(self.compile(d.value)),
                     },
                 },

@@ -185,12 +185,12 @@ impl EvalState {
     fn run(&mut self, code: &Code) -> EvalResult<Value> {
         match code {
             Code::Expr(e, env) => self.eval(e, env),
-            Code::Select(sel) => {
-                let (v, name, pos) = &**sel;
-                let attrs = self.force_attrs(v, *pos)?;
-                match attrs.get(*name) {
+            Code::SelectFrom(sources, from) => {
+                let v = sources.get(from.source as usize).unwrap_or(&Value::Null);
+                let attrs = self.force_attrs(v, from.pos)?;
+                match attrs.get(from.name) {
                     Some(x) => self.force(x),
-                    None => Err(missing_attr(*name, &attrs).at(*pos)),
+                    None => Err(missing_attr(from.name, &attrs).at(from.pos)),
                 }
             }
             Code::Call1(call) => {

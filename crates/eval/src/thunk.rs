@@ -37,7 +37,6 @@ use std::sync::OnceLock;
 use crossbeam_utils::atomic::AtomicCell;
 use triomphe::Arc;
 
-use nixkit_syntax::Symbol;
 
 use crate::compile::Expr;
 use crate::source::Pos;
@@ -47,9 +46,11 @@ use crate::value::{SharedSlice, Value};
 pub(crate) enum Code {
     /// Evaluate an expression in an environment.
     Expr(Arc<Expr>, Arc<Env>),
-    /// Select an attribute of a (lazy) value: `inherit (e) name`. Boxed, like
-    /// `Call`, so that a thunk stays small (most thunks are `Expr`).
-    Select(Box<(Value, Symbol, Pos)>),
+    /// Select an attribute of a (lazy) value: `inherit (e) name`, with the
+    /// `inherit (…)` sources of the set being built (shared by its
+    /// attributes) and the compiled attribute (name, position, which
+    /// source): two pointers, no allocation of its own.
+    SelectFrom(SharedSlice<Value>, Arc<crate::compile::InheritedFrom>),
     /// Apply a function to arguments.
     Call(Box<(Value, Box<[Value]>, Pos)>),
     /// Apply a function to one argument (`map`): one allocation, not two.
