@@ -15,11 +15,12 @@
 //! A thunk is meant to be forced by one evaluator at a time: a second thread
 //! forcing a thunk that another thread is evaluating sees the black hole.
 //!
-//! A thunk is 40 bytes (48 with its reference count, `triomphe::Arc` having
+//! A thunk is 32 bytes (40 with its reference count, `triomphe::Arc` having
 //! no weak count): the value cell and the pointer to its boxed pending
-//! code, which is freed once the thunk is forced. The code's rarer variants
-//! are boxed too, so the common one (an expression and its scope, two
-//! pointers) sets the size of that box.
+//! code, which is freed once the thunk is forced. Every variant of the code
+//! is at most two pointers (rarer ones point to a box or to shared data),
+//! so the common one (an expression and its scope) sets the size of that
+//! box.
 //!
 //! # Environments
 //! An [`Env`] is one scope: a `let`, a recursive set, a lambda call, or a
@@ -77,7 +78,7 @@ enum Pending {
 /// The pending computation is boxed, and `None` while the thunk is being
 /// evaluated (a black hole) or once it is done: most thunks live on after
 /// being forced (in sets, lists, scopes), and then they only pay for the
-/// value cell and an empty pointer (56 bytes with the reference count).
+/// value cell and an empty pointer (40 bytes with the reference count).
 pub struct Thunk {
     value: OnceLock<Value>,
     /// Taken out (one atomic swap) when forcing starts.
