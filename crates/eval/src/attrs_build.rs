@@ -35,16 +35,20 @@ impl EvalState {
         let recursive = !Arc::ptr_eq(scope, outer);
         let mut values: Vec<Value> = Vec::with_capacity(a.attrs.len());
         for attr in &a.attrs {
-            let value = self.static_value(attr, scope, outer, &sources, recursive.then_some(values.as_slice()));
+            let value = self.static_value(attr, scope, outer, sources.as_ref(), recursive.then_some(values.as_slice()));
             values.push(value);
         }
         values
     }
 
     /// The values of the `inherit (e)` sources of `a`, lazily, in one
-    /// allocation shared by the attributes inherited from them.
-    fn inherit_sources(&self, a: &AttrsExpr, scope: &Arc<Env>) -> SharedSlice<Value> {
-        SharedSlice::from_exact(a.inherit_from.iter().map(|e| self.delay(e, scope)))
+    /// allocation shared by the attributes inherited from them; `None` for
+    /// a set without any (most sets: nothing to allocate or count).
+    fn inherit_sources(&self, a: &AttrsExpr, scope: &Arc<Env>) -> Option<SharedSlice<Value>> {
+        if a.inherit_from.is_empty() {
+            return None;
+        }
+        Some(SharedSlice::from_exact(a.inherit_from.iter().map(|e| self.delay(e, scope))))
     }
 
     /// The value of one static attribute (see [`Self::static_values`]).
@@ -58,7 +62,7 @@ impl EvalState {
         attr: &StaticAttr,
         scope: &Arc<Env>,
         outer: &Arc<Env>,
-        sources: &SharedSlice<Value>,
+        sources: Option<&SharedSlice<Value>>,
         earlier: Option<&[Value]>,
     ) -> Value {
         match &attr.value {
@@ -69,7 +73,11 @@ impl EvalState {
                 _ => self.delay(e, scope),
             },
             AttrValue::Inherited(e) => self.delay(e, outer),
-            AttrValue::From(from) => Value::Thunk(Arc::new(Thunk::new(Code::SelectFrom(sources.clone(), from.clone())))),
+            AttrValue::From(from) => {
+                // Compilation gives a set with `inherit (e)` attributes its sources.
+                let sources = sources.cloned().unwrap_or_default();
+                Value::Thunk(Arc::new(Thunk::new(Code::SelectFrom(sources, from.clone()))))
+            }
         }
     }
 
@@ -87,11 +95,11 @@ impl EvalState {
                 let sources = self.inherit_sources(a, env);
                 let entries = a.by_name.iter().map(|&i| {
                     let attr = &a.attrs[i as usize];
-                    Attr { name: attr.name, value: self.static_value(attr, env, env, &sources, None), pos: attr.pos }
+                    Attr { name: attr.name, value: self.static_value(attr, env, env, sources.as_ref(), None), pos: attr.pos }
                 });
                 return Ok(Value::Attrs(Attrs::from_sorted_exact(entries)));
             }
-            if !a.attrs.iter().any(|x| x.name == sym!("__overrides")) {
+            if a.overrides.is_none() {
                 let scope = Env::deferred(env);
                 let values = self.static_values(a, &scope, env);
                 let entries = a.by_name.iter().map(|&i| {
@@ -110,8 +118,7 @@ impl EvalState {
         } else {
             (env.clone(), self.static_values(a, env, env))
         };
-        let overrides_sym = sym!("__overrides");
-        let overrides_index = if a.recursive { a.attrs.iter().position(|x| x.name == overrides_sym) } else { None };
+        let overrides_index = a.overrides.map(|i| i as usize);
         if let Some(oi) = overrides_index {
             let overrides = values[oi].clone();
             for (i, (v, attr)) in values.iter_mut().zip(&a.attrs).enumerate() {

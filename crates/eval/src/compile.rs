@@ -137,6 +137,9 @@ pub(crate) struct AttrsExpr {
     /// which is the order of a built set: a set without dynamic attributes
     /// is written in that order, with no sorting at run time.
     pub(crate) by_name: Box<[u32]>,
+    /// In a recursive set, the index in `attrs` of `__overrides` (CppNix's
+    /// legacy overriding of a `rec` set's attributes), if it has one.
+    pub(crate) overrides: Option<u32>,
 }
 
 /// One formal of a function pattern.
@@ -216,9 +219,11 @@ impl Compiler<'_> {
                     AttrKind::Plain => AttrValue::Plain(self.compile(d.value)),
                     AttrKind::Inherited => AttrValue::Inherited(self.compile(d.value)),
                     AttrKind::InheritedFrom => match self.ast.expr(d.value).kind {
-                        A::InheritFrom(index) => {
-                        AttrValue::From(Arc::new(InheritedFrom { source: index, name: d.name, pos: self.pos(d.name_span) }))
-                    }
+                        A::InheritFrom(index) => AttrValue::From(Arc::new(InheritedFrom {
+                            source: index,
+                            name: d.name,
+                            pos: self.pos(d.name_span),
+                        })),
                         _ => AttrValue::Plain(self.compile(d.value)),
                     },
                 },
@@ -227,10 +232,17 @@ impl Compiler<'_> {
         // Static names are unique (the parser rejects duplicates).
         let mut by_name: Vec<u32> = (0..attrs.len() as u32).collect();
         by_name.sort_unstable_by_key(|&i| attrs[i as usize].name.index());
+        let overrides = if a.recursive {
+            let name = sym!("__overrides");
+            attrs.iter().position(|x| x.name == name).map(|i| i as u32)
+        } else {
+            None
+        };
         AttrsExpr {
             recursive: a.recursive,
             attrs,
             by_name: by_name.into_boxed_slice(),
+            overrides,
             dynamic: self
                 .ast
                 .dynamic_attrs(a.dynamic)

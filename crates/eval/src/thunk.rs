@@ -38,7 +38,6 @@ use std::sync::OnceLock;
 use crossbeam_utils::atomic::AtomicCell;
 use triomphe::Arc;
 
-
 use crate::compile::Expr;
 use crate::source::Pos;
 use crate::value::{SharedSlice, Value};

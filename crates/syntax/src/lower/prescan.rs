@@ -612,14 +612,7 @@ mod tests {
         let mut accepted = 0;
         for _ in 0..2000 {
             let n = 1000 + (rng.next() % 9000) as usize;
-            let mut s = String::new();
-            while s.len() < n {
-                let p = pieces[(rng.next() % pieces.len() as u64) as usize];
-                let reps = if rng.next() % 16 == 0 { 1 + (rng.next() % 1100) as usize } else { 1 };
-                for _ in 0..reps {
-                    s.push_str(p);
-                }
-            }
+            let s = rng.text(&pieces, n, 16, 1100);
             if within_counts(s.as_bytes()) {
                 accepted += 1;
                 assert_eq!(exact(s.as_bytes()), None, "{s:?}");
@@ -639,6 +632,20 @@ mod tests {
             self.0 ^= self.0 >> 7;
             self.0 ^= self.0 << 17;
             self.0
+        }
+
+        /// At least `len` bytes of random `pieces`; one piece in about
+        /// `run_one_in` is repeated up to `max_run` times.
+        fn text(&mut self, pieces: &[&str], len: usize, run_one_in: u64, max_run: u64) -> String {
+            let mut s = String::new();
+            while s.len() < len {
+                let p = pieces[(self.next() % pieces.len() as u64) as usize];
+                let reps = if self.next() % run_one_in == 0 { 1 + self.next() % max_run } else { 1 };
+                for _ in 0..reps {
+                    s.push_str(p);
+                }
+            }
+            s
         }
     }
 
@@ -661,15 +668,8 @@ mod tests {
         for round in 0..3000 {
             // Mostly inputs past the quick size check, some past the limits on terms.
             let n = if round % 10 == 0 { 8000 + (rng.next() % 12000) as usize } else { 1000 + (rng.next() % 3000) as usize };
-            let mut s = String::new();
-            while s.len() < n {
-                // Long runs of one piece reach the limits.
-                let p = pieces[(rng.next() % pieces.len() as u64) as usize];
-                let reps = if rng.next() % 8 == 0 { 1 + (rng.next() % 1200) as usize } else { 1 };
-                for _ in 0..reps {
-                    s.push_str(p);
-                }
-            }
+            // Long runs of one piece reach the limits.
+            let s = rng.text(&pieces, n, 8, 1200);
             check(&s);
             safe += usize::from(certainly_safe(s.as_bytes()));
             errors += usize::from(prescan(&s).is_some());
