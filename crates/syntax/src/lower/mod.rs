@@ -119,7 +119,6 @@ use rnix::SyntaxKind;
 
 use green::{Node, Token};
 
-
 use crate::ast::{AttrName, Ast, ExprId, ExprKind, Formal, Span, StrPart};
 use crate::error::{LintWarning, ParseError, ParseErrorKind};
 use crate::{Parse, ParseOptions, Symbol};
@@ -134,12 +133,25 @@ thread_local! {
     static WORK_AST: Cell<Option<Ast>> = const { Cell::new(None) };
 }
 
+/// This thread's value kept in `slot` by [`keep_for_thread`], or a new one.
+/// Lowering keeps its tables between parses on a thread, so that they are
+/// warm and need not be grown afresh for every file.
+pub(crate) fn take_kept<T: Default>(slot: &'static std::thread::LocalKey<Cell<Option<T>>>) -> T {
+    slot.try_with(Cell::take).ok().flatten().unwrap_or_default()
+}
+
+/// Keeps `value` in `slot` for the thread's next parse (dropped if the
+/// thread is exiting).
+pub(crate) fn keep_for_thread<T>(slot: &'static std::thread::LocalKey<Cell<Option<T>>>, value: T) {
+    let _ = slot.try_with(|c| c.set(Some(value)));
+}
+
 /// The tree to build in: this thread's kept one (emptied, its tables warm
 /// and large enough for most files), or a new one. The parse gets an exact
 /// copy of it ([`Ast::compact_copy`]), so that the tables neither grow in
 /// fresh memory nor hold unused capacity.
 fn take_work_ast() -> Ast {
-    WORK_AST.try_with(Cell::take).ok().flatten().unwrap_or_default()
+    take_kept(&WORK_AST)
 }
 
 /// Keeps the tree built in for the thread's next parse, unless it grew
@@ -148,7 +160,7 @@ fn keep_work_ast(mut ast: Ast) {
     const KEEP_BYTES: usize = 2 << 20;
     if ast.heap_bytes() <= KEEP_BYTES {
         ast.clear();
-        let _ = WORK_AST.try_with(|c| c.set(Some(ast)));
+        keep_for_thread(&WORK_AST, ast);
     }
 }
 
@@ -178,7 +190,7 @@ impl Scratch {
 
     /// The kept scratch space of this thread, or a new one.
     fn take() -> Scratch {
-        SCRATCH.try_with(Cell::take).ok().flatten().unwrap_or_default()
+        take_kept(&SCRATCH)
     }
 
     /// Keeps the space (emptied, and trimmed) for the thread's next parse.
@@ -193,7 +205,7 @@ impl Scratch {
         trimmed(&mut self.formals);
         self.path_pool.truncate(64);
         self.sets.trim(64);
-        let _ = SCRATCH.try_with(|c| c.set(Some(self)));
+        keep_for_thread(&SCRATCH, self);
     }
 }
 
@@ -201,9 +213,11 @@ impl Scratch {
 /// [`green::Token::identity`]: open addressing on the token's address, at
 /// most half full, each slot stamped with the parse that filled it, so that
 /// a table kept from an earlier parse is empty without being cleared.
+#[derive(Default)]
 pub(crate) struct TokenSymbols {
     slots: Vec<TokenSlot>,
-    /// The current parse's stamp (never 0, the stamp of vacant slots).
+    /// The current parse's stamp (never 0, the stamp of vacant slots, once
+    /// taken for a parse).
     stamp: u32,
     len: usize,
 }
@@ -221,27 +235,23 @@ impl TokenSymbols {
 
     /// The kept table of this thread, emptied, or a new one.
     fn take() -> TokenSymbols {
-        match TOKEN_SYMBOLS.try_with(Cell::take) {
-            Ok(Some(mut t)) => {
-                t.len = 0;
-                t.stamp = t.stamp.wrapping_add(1);
-                if t.stamp == 0 {
-                    // Stamps went round: old slots could look current.
-                    if let Some(&first) = t.slots.first() {
-                        t.slots.fill(TokenSlot { stamp: 0, ..first });
-                    }
-                    t.stamp = 1;
-                }
-                t
+        let mut t: TokenSymbols = take_kept(&TOKEN_SYMBOLS);
+        t.len = 0;
+        t.stamp = t.stamp.wrapping_add(1);
+        if t.stamp == 0 {
+            // Stamps went round: old slots could look current.
+            if let Some(&first) = t.slots.first() {
+                t.slots.fill(TokenSlot { stamp: 0, ..first });
             }
-            _ => TokenSymbols { slots: Vec::new(), stamp: 1, len: 0 },
+            t.stamp = 1;
         }
+        t
     }
 
     /// Keeps the table for the thread's next parse.
     fn keep(self) {
         if self.slots.len() <= Self::KEEP {
-            let _ = TOKEN_SYMBOLS.try_with(|c| c.set(Some(self)));
+            keep_for_thread(&TOKEN_SYMBOLS, self);
         }
     }
 
@@ -347,7 +357,7 @@ pub(crate) fn parse(text: &str, options: &ParseOptions) -> Parse {
     }
     errors.append(&mut lowerer.errors);
     // Its keys die with the tree; the table is kept for the next one.
-    std::mem::replace(&mut lowerer.token_symbols, TokenSymbols { slots: Vec::new(), stamp: 1, len: 0 }).keep();
+    std::mem::take(&mut lowerer.token_symbols).keep();
     std::mem::take(&mut lowerer.scopes).keep();
     std::mem::take(&mut lowerer.scratch).keep();
     let mut work = std::mem::take(&mut lowerer.ast);

@@ -92,7 +92,7 @@ impl Scopes {
 
     /// This thread's kept scopes, or new ones.
     pub(crate) fn take() -> Scopes {
-        KEPT.try_with(std::cell::Cell::take).ok().flatten().unwrap_or_default()
+        super::take_kept(&KEPT)
     }
 
     /// Closes whatever is still open and keeps the tables for the thread's
@@ -105,7 +105,7 @@ impl Scopes {
         self.bindings.shrink_to(Self::KEEP);
         self.withs.shrink_to(Self::KEEP);
         self.spare.truncate(Self::KEEP);
-        let _ = KEPT.try_with(|c| c.set(Some(self)));
+        super::keep_for_thread(&KEPT, self);
     }
 
     /// An empty vector for the names of a scope.
