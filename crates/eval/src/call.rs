@@ -190,8 +190,8 @@ impl EvalState {
         // Nothing captured the scope (no thunk or closure refers to it):
         // keep it, emptied, for the next call instead of freeing it.
         let mut env = env;
-        if l.formals.is_none() && Env::clear_one(&mut env) {
-            self.spare_env = Some(env);
+        if l.formals.is_none() && self.spare_envs.len() < crate::eval::SPARE_SCOPES && Env::clear_one(&mut env) {
+            self.spare_envs.push(env);
         }
         result.map_err(|e| self.call_frames(l, e, pos))
     }
@@ -228,7 +228,7 @@ impl EvalState {
     ) -> EvalResult<Value> {
         self.count_call(l, pos)?;
         self.count_call(inner, pos)?;
-        let env = match self.spare_env2.take() {
+        let env = match self.spare_env2s.pop() {
             Some(mut env) => match Env::reuse_two(&mut env, closure, a, b) {
                 Ok(()) => env,
                 Err((a, b)) => Env::with_two(closure, a, b),
@@ -239,8 +239,8 @@ impl EvalState {
         let result = self.eval(&inner.body, &env);
         self.call_depth -= 1;
         let mut env = env;
-        if Env::clear_two(&mut env) {
-            self.spare_env2 = Some(env);
+        if self.spare_env2s.len() < crate::eval::SPARE_SCOPES && Env::clear_two(&mut env) {
+            self.spare_env2s.push(env);
         }
         result.map_err(|e| self.call_frames(inner, e, pos))
     }
@@ -267,7 +267,7 @@ impl EvalState {
 
     fn bind_arguments(&mut self, l: &Arc<LambdaExpr>, closure: &Arc<Env>, arg: Value, pos: Pos) -> EvalResult<Arc<Env>> {
         let Some(formals) = &l.formals else {
-            if let Some(mut env) = self.spare_env.take() {
+            if let Some(mut env) = self.spare_envs.pop() {
                 match Env::reuse_one(&mut env, closure, arg) {
                     Ok(()) => return Ok(env),
                     Err(arg) => return Ok(Env::with_one(closure, arg)),

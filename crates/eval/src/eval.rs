@@ -40,6 +40,9 @@ pub(crate) fn with_stack<R>(f: impl FnOnce() -> R) -> R {
 
 /// Steps between two polls of the cancellation flag.
 const STEP_CHUNK: u64 = 1024;
+/// How many emptied call scopes an evaluator keeps for reuse (each also
+/// keeps its parent scope alive until it is reused or dropped).
+pub(crate) const SPARE_SCOPES: usize = 16;
 
 /// Settings fixed when an evaluator is built.
 #[derive(Clone, Debug)]
@@ -93,13 +96,15 @@ pub struct EvalState {
     pub(crate) xml_seen: std::collections::HashSet<String>,
     /// Counters for `NIXKIT_SHOW_STATS` and the stack guard's depth.
     pub(crate) stats: crate::stats::Stats,
-    /// The scope of the last one-argument lambda call, kept when nothing
-    /// captured it, for the next call of a function with the same closure
-    /// (`map f xs`, `foldl' f`, recursion): see [`crate::thunk::Env::reuse_one`].
-    pub(crate) spare_env: Option<Arc<Env>>,
+    /// Scopes of finished one-argument lambda calls that nothing captured,
+    /// kept (emptied) for the next calls, at most [`SPARE_SCOPES`]: a
+    /// stack, because calls nest (`fib` takes one on entry and gives it
+    /// back on return, so its two recursive calls need two). See
+    /// [`crate::thunk::Env::reuse_one`].
+    pub(crate) spare_envs: Vec<Arc<Env>>,
     /// The same for the two scopes of `a: b: body` called with both
     /// arguments (`foldl' f`, `mod a b`): see [`crate::thunk::Env::reuse_two`].
-    pub(crate) spare_env2: Option<Arc<Env>>,
+    pub(crate) spare_env2s: Vec<Arc<Env>>,
 }
 
 /// Identifies a thunk while it is being evaluated.

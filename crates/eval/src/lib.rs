@@ -305,8 +305,8 @@ impl EvaluatorBuilder {
                 derivations: Default::default(),
                 xml_seen: HashSet::new(),
                 stats: Default::default(),
-                spare_env: None,
-                spare_env2: None,
+                spare_envs: Vec::with_capacity(crate::eval::SPARE_SCOPES),
+                spare_env2s: Vec::with_capacity(crate::eval::SPARE_SCOPES),
             },
         }
     }

@@ -14,6 +14,13 @@ use crate::source::Pos;
 use crate::thunk::Env;
 use crate::value::{Context, NixString, Value};
 
+/// The running sum of `+` on numbers.
+#[derive(Clone, Copy)]
+enum Number {
+    Int(i64),
+    Float(f64),
+}
+
 /// Options for [`EvalState::coerce_to_string`].
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Coerce {
@@ -160,15 +167,64 @@ impl EvalState {
         env: &Arc<Env>,
         pos: Pos,
     ) -> EvalResult<Value> {
-        #[derive(PartialEq)]
-        enum Kind {
-            Int(i64),
-            Float(f64),
-            Str,
-            Path,
+        if force_string {
+            return self.concat_strings(None, parts, part_pos, env, pos);
         }
+        let Some((first, rest)) = parts.split_first() else {
+            return Ok(Value::string(""));
+        };
+        // `a + b` on numbers (the common case) builds no string and no
+        // context.
+        let mut holder = None;
+        let v = self.eval_operand_ref(first, env, "in an operand of '+'", &mut holder)?;
+        let mut sum = match v {
+            Value::Int(n) => Number::Int(*n),
+            Value::Float(f) => Number::Float(*f),
+            other => {
+                let v = other.clone();
+                drop(holder);
+                return self.concat_strings(Some(v), parts, part_pos, env, pos);
+            }
+        };
+        for (i, part) in rest.iter().enumerate() {
+            let at = part_pos.get(i + 1).copied().unwrap_or(part.pos);
+            let mut holder = None;
+            let v = self.eval_operand_ref(part, env, "in an operand of '+'", &mut holder)?;
+            sum = match (sum, v) {
+                (Number::Int(n), Value::Int(m)) => Number::Int(n.checked_add(*m).ok_or_else(|| {
+                    EvalError::eval(format!("integer overflow in adding {n} + {m}")).at(at)
+                })?),
+                (Number::Int(n), Value::Float(f)) => Number::Float(n as f64 + f),
+                (Number::Float(x), Value::Int(m)) => Number::Float(x + *m as f64),
+                (Number::Float(x), Value::Float(f)) => Number::Float(x + f),
+                (Number::Int(_), other) => {
+                    return Err(EvalError::eval(format!("cannot add {} to an integer", other.show_type())).at(at))
+                }
+                (Number::Float(_), other) => {
+                    return Err(EvalError::eval(format!("cannot add {} to a float", other.show_type())).at(at))
+                }
+            };
+        }
+        Ok(match sum {
+            Number::Int(n) => Value::Int(n),
+            Number::Float(f) => Value::Float(f),
+        })
+    }
+
+    /// String and path concatenation: interpolation (`force_string`), or
+    /// `+` whose first operand, already evaluated to `first`, is not a
+    /// number.
+    fn concat_strings(
+        &mut self,
+        first: Option<Value>,
+        parts: &[Arc<Expr>],
+        part_pos: &[Pos],
+        env: &Arc<Env>,
+        pos: Pos,
+    ) -> EvalResult<Value> {
+        let force_string = first.is_none();
         let segment = &|| "while evaluating a path segment".to_string();
-        let mut kind = Kind::Str;
+        let mut is_path = false;
         let mut ctx = Context::new();
         // Sized for what is known before evaluating (literals, evaluated
         // strings and integers) plus a little for each other part, so that
@@ -176,58 +232,36 @@ impl EvalState {
         // growing or leaving slack in the value.
         let capacity = if force_string { parts.iter().map(|p| part_len_hint(p, env)).sum() } else { 0 };
         let mut s = String::with_capacity(capacity);
+        let mut first = first;
         for (i, part) in parts.iter().enumerate() {
             let at = part_pos.get(i).copied().unwrap_or(part.pos);
             if force_string && append_to_string_of_known(part, env, &mut s, &mut ctx) {
                 continue;
             }
             let mut holder = None;
-            let v = self.eval_operand_ref(part, env, "in an operand of '+'", &mut holder)?;
+            let v = match first.take() {
+                Some(v) if i == 0 => holder.insert(v),
+                _ => self.eval_operand_ref(part, env, "in an operand of '+'", &mut holder)?,
+            };
             if i == 0 && !force_string {
-                kind = match v {
-                    Value::Int(n) => Kind::Int(*n),
-                    Value::Float(f) => Kind::Float(*f),
-                    Value::Path(p) => {
-                        s.push_str(p);
-                        Kind::Path
-                    }
-                    _ => Kind::Str,
-                };
-                if kind != Kind::Str {
+                if let Value::Path(p) = v {
+                    s.push_str(p);
+                    is_path = true;
                     continue;
                 }
             }
-            match (&mut kind, v) {
-                (Kind::Int(n), Value::Int(m)) => {
-                    *n = n.checked_add(*m).ok_or_else(|| {
-                        EvalError::eval(format!("integer overflow in adding {n} + {m}")).at(at)
-                    })?;
-                }
-                (Kind::Int(n), Value::Float(f)) => kind = Kind::Float(*n as f64 + f),
-                (Kind::Int(_), other) => {
-                    return Err(EvalError::eval(format!("cannot add {} to an integer", other.show_type())).at(at))
-                }
-                (Kind::Float(x), Value::Int(m)) => *x += *m as f64,
-                (Kind::Float(x), Value::Float(f)) => *x += f,
-                (Kind::Float(_), other) => {
-                    return Err(EvalError::eval(format!("cannot add {} to a float", other.show_type())).at(at))
-                }
-                (Kind::Path, v) => self.coerce_into(v, &mut ctx, Coerce::PLAIN, at, &mut s, segment)?,
-                (_, v) => self.coerce_into(v, &mut ctx, Coerce::INTERPOLATE, at, &mut s, segment)?,
-            }
+            let how = if is_path { Coerce::PLAIN } else { Coerce::INTERPOLATE };
+            self.coerce_into(v, &mut ctx, how, at, &mut s, segment)?;
         }
-        match kind {
-            Kind::Int(n) => Ok(Value::Int(n)),
-            Kind::Float(f) => Ok(Value::Float(f)),
-            Kind::Path => {
-                if !ctx.is_empty() {
-                    return Err(EvalError::eval("a string that refers to a store path cannot be appended to a path")
-                        .at(pos));
-                }
-                Ok(Value::path(canon_path(&s)))
+        if is_path {
+            if !ctx.is_empty() {
+                return Err(
+                    EvalError::eval("a string that refers to a store path cannot be appended to a path").at(pos)
+                );
             }
-            Kind::Str => Ok(Value::string_with_context(s, ctx)),
+            return Ok(Value::path(canon_path(&s)));
         }
+        Ok(Value::string_with_context(s, ctx))
     }
 
     /// Converts a value to a string, collecting its context into `ctx`,

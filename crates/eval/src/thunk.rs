@@ -231,18 +231,19 @@ impl Env {
         Arc::new(Env { slots: Slots::One(value, NOT_WITH), parent: Some(parent.clone()) })
     }
 
-    /// Rebinds a one-slot scope that nothing else refers to, for a new call
-    /// of a function closing over `parent`: the argument is replaced in
-    /// place, saving the allocation and the reference counting of the
-    /// parent (the spare scope already holds it). Gives the argument back
-    /// if the scope cannot be reused.
+    /// Rebinds a one-slot scope that nothing else refers to (a spare kept
+    /// by [`Env::clear_one`]) for a new call of a function closing over
+    /// `parent`: the argument is replaced in place, saving an allocation
+    /// and a free; when the spare already closes over `parent` (recursion,
+    /// `map f`), also the reference counting of the parent. Gives the
+    /// argument back if the scope cannot be reused.
     pub(crate) fn reuse_one(this: &mut Arc<Env>, parent: &Arc<Env>, arg: Value) -> Result<(), Value> {
-        if !this.parent.as_ref().is_some_and(|p| Arc::ptr_eq(p, parent)) {
-            return Err(arg);
-        }
         match Arc::get_mut(this) {
-            Some(Env { slots: Slots::One(v, NOT_WITH), .. }) => {
+            Some(Env { slots: Slots::One(v, NOT_WITH), parent: p }) => {
                 *v = arg;
+                if !p.as_ref().is_some_and(|p| Arc::ptr_eq(p, parent)) {
+                    *p = Some(parent.clone());
+                }
                 Ok(())
             }
             _ => Err(arg),
@@ -257,19 +258,19 @@ impl Env {
     }
 
     /// Like [`Env::reuse_one`] for the pair of scopes of [`Env::with_two`]:
-    /// rebinds both arguments in place if nothing else refers to either
-    /// scope and the outer one closes over `parent`.
+    /// rebinds both arguments (and, if it differs, the outer scope's
+    /// parent) in place if nothing else refers to either scope.
     pub(crate) fn reuse_two(this: &mut Arc<Env>, parent: &Arc<Env>, a: Value, b: Value) -> Result<(), (Value, Value)> {
         let Some(Env { slots: Slots::One(bslot, NOT_WITH), parent: Some(outer) }) = Arc::get_mut(this) else {
             return Err((a, b));
         };
-        if !outer.parent.as_ref().is_some_and(|p| Arc::ptr_eq(p, parent)) {
-            return Err((a, b));
-        }
         match Arc::get_mut(outer) {
-            Some(Env { slots: Slots::One(aslot, NOT_WITH), .. }) => {
+            Some(Env { slots: Slots::One(aslot, NOT_WITH), parent: p }) => {
                 *aslot = a;
                 *bslot = b;
+                if !p.as_ref().is_some_and(|p| Arc::ptr_eq(p, parent)) {
+                    *p = Some(parent.clone());
+                }
                 Ok(())
             }
             _ => Err((a, b)),

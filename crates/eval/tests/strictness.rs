@@ -68,6 +68,34 @@ fn reused_scopes_do_not_leak_between_calls() {
 }
 
 #[test]
+fn kept_scopes_take_the_closure_of_the_new_call() {
+    // A kept scope is reused for a call of another closure of the same
+    // lambda: it must see the new closure's variables, one- and
+    // two-argument alike, also when calls nest (several kept scopes).
+    let (out, _) = eval_with_traces(
+        "let mk = k: (x: x + k); mk2 = k: (a: b: a * b + k); \
+         fs = map mk [ 1 2 3 ]; gs = map mk2 [ 10 20 ]; \
+         deep = n: if n == 0 then 0 else (mk n) n + deep (n - 1) + (mk 1) 0; \
+         in [ (map (f: f 1) fs) (map (g: g 2 3) gs) (deep 20) ]",
+    );
+    assert_eq!(out, "[ [ 2 3 4 ] [ 16 26 ] 440 ]");
+}
+
+#[test]
+fn addition_keeps_its_errors_and_types() {
+    let (out, _) = eval_with_traces("let a = 1; b = 2.5; s = \"x\"; p = /tmp; in [ (a + b + a) (b + a) (s + \"y\") (p + s) (p + \"/z\") ]");
+    assert_eq!(out, "[ 4.5 3.5 \"xy\" /tmpx /tmp/z ]");
+    let (out, _) = eval_with_traces("let a = 1; in a + \"x\"");
+    assert!(out.starts_with("error: cannot add a string to an integer"), "{out}");
+    let (out, _) = eval_with_traces("let a = 1.5; in a + {}");
+    assert!(out.starts_with("error: cannot add a set to a float"), "{out}");
+    let (out, _) = eval_with_traces("let a = 9223372036854775807; in 0 + a + 1");
+    assert!(out.starts_with("error: integer overflow in adding 9223372036854775807 + 1"), "{out}");
+    let (out, _) = eval_with_traces("\"a\" + 1");
+    assert!(out.starts_with("error: cannot coerce an integer to a string"), "{out}");
+}
+
+#[test]
 fn inline_arithmetic_reports_the_builtins_errors() {
     let (out, _) = eval_with_traces("let x = \"a\"; in x - 1");
     assert!(out.starts_with("error: expected an integer but found a string"), "{out}");
