@@ -37,7 +37,7 @@
 use std::time::Duration;
 
 /// How far beyond the allocator's frontier pages are populated.
-const AHEAD: usize = 1 << 20;
+const AHEAD: usize = 512 << 10;
 
 /// How much above the populated part is checked for the allocator's pages.
 const SCAN: usize = 64 << 20;

@@ -138,8 +138,27 @@ impl EvalState {
     }
 
     pub(crate) fn force_thunk(&mut self, t: &Arc<Thunk>, pos: Pos) -> EvalResult<Value> {
+        self.force_thunk_ref(t, pos).cloned()
+    }
+
+    /// Forces a value and lends the result in place: from the thunk's
+    /// cell, which lives as long as `v` (no reference count up and down
+    /// for a caller that only reads it).
+    #[inline]
+    pub(crate) fn force_ref<'v>(&mut self, v: &'v Value, pos: Pos) -> EvalResult<&'v Value> {
+        match v {
+            Value::Thunk(t) => match t.get() {
+                Some(v) => Ok(v),
+                None => self.force_thunk_ref(t, pos),
+            },
+            v => Ok(v),
+        }
+    }
+
+    /// Evaluates a thunk (if it is not yet) and lends its value.
+    pub(crate) fn force_thunk_ref<'t>(&mut self, t: &'t Arc<Thunk>, pos: Pos) -> EvalResult<&'t Value> {
         if let Some(v) = t.get() {
-            return Ok(v.clone());
+            return Ok(v);
         }
         self.step()?;
         let code = match t.take() {
@@ -147,7 +166,7 @@ impl EvalState {
             Err(Some(failure)) => return Err(failure),
             Err(None) => {
                 return match t.get() {
-                    Some(v) => Ok(v.clone()),
+                    Some(v) => Ok(v),
                     None => Err(infinite_recursion().at(pos).entering(thunk_id(t))),
                 }
             }
@@ -155,8 +174,9 @@ impl EvalState {
         let result = self.guarded(|s| s.run(&code));
         match result {
             Ok(v) => {
-                t.finish(v.clone());
-                Ok(v)
+                drop(code);
+                t.finish(v);
+                t.get().ok_or_else(|| EvalError::eval("internal error: a forced thunk has no value").at(pos))
             }
             Err(e) => {
                 if matches!(e.kind(), ErrorKind::Cancelled | ErrorKind::StepLimit) {
@@ -661,40 +681,60 @@ impl EvalState {
 
     /// Forces a value that must be an attribute set.
     pub(crate) fn force_attrs(&mut self, v: &Value, pos: Pos) -> EvalResult<Attrs> {
-        match self.force(v)? {
+        self.force_attrs_ref(v, pos).cloned()
+    }
+
+    /// [`EvalState::force_attrs`], lending the set in place.
+    pub(crate) fn force_attrs_ref<'v>(&mut self, v: &'v Value, pos: Pos) -> EvalResult<&'v Attrs> {
+        match self.force_ref(v, Pos::NONE)? {
             Value::Attrs(a) => Ok(a),
-            other => Err(type_error("a set", &other).at(pos)),
+            other => Err(type_error("a set", other).at(pos)),
         }
     }
 
     /// Forces a value that must be a list.
     pub(crate) fn force_list(&mut self, v: &Value, pos: Pos) -> EvalResult<crate::value::List> {
-        match self.force(v)? {
+        self.force_list_ref(v, pos).cloned()
+    }
+
+    /// [`EvalState::force_list`], lending the list in place.
+    pub(crate) fn force_list_ref<'v>(&mut self, v: &'v Value, pos: Pos) -> EvalResult<&'v crate::value::List> {
+        match self.force_ref(v, Pos::NONE)? {
             Value::List(l) => Ok(l),
-            other => Err(type_error("a list", &other).at(pos)),
+            other => Err(type_error("a list", other).at(pos)),
         }
     }
 
     /// Forces a value that must be an integer.
     pub(crate) fn force_int(&mut self, v: &Value, pos: Pos) -> EvalResult<i64> {
-        match self.force(v)? {
-            Value::Int(i) => Ok(i),
-            other => Err(type_error("an integer", &other).at(pos)),
+        match self.force_ref(v, Pos::NONE)? {
+            Value::Int(i) => Ok(*i),
+            other => Err(type_error("an integer", other).at(pos)),
         }
     }
 
     /// Forces a value that must be a string (no coercion).
     pub(crate) fn force_string(&mut self, v: &Value, pos: Pos) -> EvalResult<Arc<NixString>> {
-        match self.force(v)? {
+        self.force_string_ref(v, pos).cloned()
+    }
+
+    /// [`EvalState::force_string`], lending the string in place.
+    pub(crate) fn force_string_ref<'v>(&mut self, v: &'v Value, pos: Pos) -> EvalResult<&'v Arc<NixString>> {
+        match self.force_ref(v, Pos::NONE)? {
             Value::String(s) => Ok(s),
-            other => Err(type_error("a string", &other).at(pos)),
+            other => Err(type_error("a string", other).at(pos)),
         }
     }
 
     /// Forces a value that must be a function.
     pub(crate) fn force_function(&mut self, v: &Value, pos: Pos) -> EvalResult<Value> {
-        let f = self.force(v)?;
-        match &f {
+        self.force_function_ref(v, pos).cloned()
+    }
+
+    /// [`EvalState::force_function`], lending the function in place.
+    pub(crate) fn force_function_ref<'v>(&mut self, v: &'v Value, pos: Pos) -> EvalResult<&'v Value> {
+        let f = self.force_ref(v, Pos::NONE)?;
+        match f {
             Value::Lambda(..) | Value::PrimOp(_) | Value::PrimOpApp(_) => Ok(f),
             Value::Attrs(a) if a.get_str("__functor").is_some() => Ok(f),
             other => Err(type_error("a function", other).at(pos)),

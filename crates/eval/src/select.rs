@@ -44,7 +44,7 @@ impl EvalState {
         // elements were found: for the trace if selecting fails.
         let mut attr_pos = Pos::NONE;
         let mut found = 0;
-        match self.select_path(pos, base.clone(), path, default, env, &mut attr_pos, &mut found) {
+        match self.select_path(pos, base, path, default, env, &mut attr_pos, &mut found) {
             Ok(v) => Ok(v),
             Err(e) => Err(self.select_error(e, pos, path, env, attr_pos, found)),
         }
@@ -61,49 +61,45 @@ impl EvalState {
         e.with_frame(format!("while evaluating the attribute '{text}'"), pos)
     }
 
+    /// The general walk of a selection: forces each step in place (the
+    /// sets are lent from their thunks, nothing is cloned but the result).
     #[allow(clippy::too_many_arguments)]
     fn select_path(
         &mut self,
         pos: Pos,
-        mut v: Value,
+        base: &Value,
         path: &[Key],
         default: Option<&Arc<Expr>>,
         env: &Arc<Env>,
         attr_pos: &mut Pos,
         found: &mut usize,
     ) -> EvalResult<Value> {
+        let mut v = base;
         for key in path {
             let name = self.key_name(key, env)?;
-            if let Value::Thunk(_) = v {
-                v = self.force_at(&v, pos)?;
-            }
+            let set = self.force_ref(v, pos)?;
             bump(&self.stats.lookups, 1);
-            let attr = match (&v, default) {
-                // An evaluated thunk is taken as its value: one reference
-                // count instead of two, and no forcing step below.
-                (Value::Attrs(a), _) => a.get_attr(name).map(|x| (x.value.forced().unwrap_or(&x.value).clone(), x.pos)),
+            let attr = match (set, default) {
+                (Value::Attrs(a), _) => a.get_attr(name),
                 (_, Some(_)) => None,
                 (other, None) => {
                     return Err(type_error("a set", other).with_frame("while selecting an attribute", pos));
                 }
             };
             match (attr, default) {
-                (Some((x, p)), _) => {
-                    v = x;
-                    *attr_pos = p;
+                (Some(x), _) => {
+                    v = &x.value;
+                    *attr_pos = x.pos;
                     *found += 1;
                 }
                 (None, Some(d)) => return self.eval(d, env),
                 (None, None) => {
-                    let Value::Attrs(a) = &v else { return Err(type_error("a set", &v)) };
+                    let Value::Attrs(a) = set else { return Err(type_error("a set", set)) };
                     return Err(missing_attr(name, a));
                 }
             }
         }
-        match v {
-            Value::Thunk(_) => self.force_at(&v, if attr_pos.is_none() { pos } else { *attr_pos }),
-            v => Ok(v),
-        }
+        self.force_at(v, if attr_pos.is_none() { pos } else { *attr_pos })
     }
 }
 

@@ -87,7 +87,7 @@ fn remove_attrs(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     remove.sort_unstable();
     let kept: Vec<Attr> = attrs.iter().filter(|x| remove.binary_search(&x.name.index()).is_err()).cloned().collect();
     if kept.len() == attrs.len() {
-        return Ok(Value::Attrs(attrs));
+        return Ok(Value::Attrs(attrs.clone()));
     }
     Ok(Value::attrs(Attrs::from_sorted(kept)))
 }
@@ -172,7 +172,7 @@ fn map_attrs(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     // Every attribute's thunk shares one allocation for the function and the
     // source set (see `Code::MapAttrs`).
     let names: Vec<nixkit_syntax::Symbol> = attrs.iter().map(|x| x.name).collect();
-    let shared = Arc::new((f, pos, attrs));
+    let shared = Arc::new((f, pos, attrs.clone()));
     let mapped: Vec<Attr> = names
         .into_iter()
         .enumerate()

@@ -67,7 +67,7 @@ fn map(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let args = Args::new(a, "map", pos);
     let list = args.list(s, 1)?;
     if list.is_empty() {
-        return Ok(Value::List(list));
+        return Ok(Value::List(list.clone()));
     }
     let f = args.function(s, 0)?;
     // Every element's thunk shares one allocation for the function and the
@@ -76,7 +76,7 @@ fn map(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     if u32::try_from(n).is_err() {
         return Ok(Value::list(list.iter().map(|x| EvalState::delay_call(f.clone(), vec![x.clone()], pos)).collect()));
     }
-    let shared = Arc::new((f, pos, list));
+    let shared = Arc::new((f.clone(), pos, list.clone()));
     Ok(Value::list((0..n as u32).map(|i| EvalState::delay_code(crate::thunk::Code::MapList(shared.clone(), i))).collect()))
 }
 
@@ -97,7 +97,7 @@ fn filter(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let args = Args::new(a, "filter", pos);
     let list = args.list(s, 1)?;
     if list.is_empty() {
-        return Ok(Value::List(list));
+        return Ok(Value::List(list.clone()));
     }
     let f = args.function(s, 0)?;
     let mut out = Vec::with_capacity(list.len());
@@ -107,7 +107,7 @@ fn filter(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
         }
     }
     if out.len() == list.len() {
-        return Ok(Value::List(list));
+        return Ok(Value::List(list.clone()));
     }
     Ok(Value::list(out))
 }
@@ -199,7 +199,7 @@ fn gen_list(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
         return Err(EvalError::eval(format!("cannot create list of size {n}")));
     }
     let f = args.function(s, 0)?;
-    let shared = Arc::new((f, pos));
+    let shared = Arc::new((f.clone(), pos));
     let len = usize::try_from(n).map_err(|_| EvalError::eval(format!("cannot create list of size {n}")))?;
     Ok(Value::list((0..len).map(|i| EvalState::delay_call_int(&shared, i as i64)).collect()))
 }

@@ -269,7 +269,7 @@ impl<'a> Args<'a> {
         Args { values, name, pos }
     }
 
-    fn get(&self, i: usize) -> &Value {
+    fn get(&self, i: usize) -> &'a Value {
         &self.values[i]
     }
 
@@ -277,20 +277,23 @@ impl<'a> Args<'a> {
         s.force(self.get(i)).map_err(|e| arg_frame(e, i, self.name))
     }
 
-    pub(crate) fn attrs(&self, s: &mut EvalState, i: usize) -> EvalResult<Attrs> {
-        s.force_attrs(self.get(i), self.pos).map_err(|e| arg_frame(e, i, self.name))
+    /// The set argument `i`, lent in place (as are the list, string and
+    /// function below): no reference counting for a builtin that only
+    /// reads it.
+    pub(crate) fn attrs(&self, s: &mut EvalState, i: usize) -> EvalResult<&'a Attrs> {
+        s.force_attrs_ref(self.get(i), self.pos).map_err(|e| arg_frame(e, i, self.name))
     }
 
-    pub(crate) fn list(&self, s: &mut EvalState, i: usize) -> EvalResult<crate::value::List> {
-        s.force_list(self.get(i), self.pos).map_err(|e| arg_frame(e, i, self.name))
+    pub(crate) fn list(&self, s: &mut EvalState, i: usize) -> EvalResult<&'a crate::value::List> {
+        s.force_list_ref(self.get(i), self.pos).map_err(|e| arg_frame(e, i, self.name))
     }
 
     pub(crate) fn int(&self, s: &mut EvalState, i: usize) -> EvalResult<i64> {
         s.force_int(self.get(i), self.pos).map_err(|e| arg_frame(e, i, self.name))
     }
 
-    pub(crate) fn string(&self, s: &mut EvalState, i: usize) -> EvalResult<Arc<NixString>> {
-        s.force_string(self.get(i), self.pos).map_err(|e| arg_frame(e, i, self.name))
+    pub(crate) fn string(&self, s: &mut EvalState, i: usize) -> EvalResult<&'a Arc<NixString>> {
+        s.force_string_ref(self.get(i), self.pos).map_err(|e| arg_frame(e, i, self.name))
     }
 
     /// A string argument, coerced as `how` says. As in CppNix, the argument
@@ -299,8 +302,8 @@ impl<'a> Args<'a> {
         s.coerce_to_shared_string(self.get(i), how, Pos::NONE, &|| arg_text(i, self.name))
     }
 
-    pub(crate) fn function(&self, s: &mut EvalState, i: usize) -> EvalResult<Value> {
-        s.force_function(self.get(i), self.pos).map_err(|e| arg_frame(e, i, self.name))
+    pub(crate) fn function(&self, s: &mut EvalState, i: usize) -> EvalResult<&'a Value> {
+        s.force_function_ref(self.get(i), self.pos).map_err(|e| arg_frame(e, i, self.name))
     }
 
     /// A symbol from a string argument.

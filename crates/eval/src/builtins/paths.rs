@@ -425,6 +425,6 @@ fn filter_source(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> 
     let f = Args::new(a, "filterSource", pos).function(s, 0)?;
     let path = s.path_arg(&a[1], "filterSource", 1, pos)?;
     let name = base_name(&path).to_string();
-    add_filtered(s, &path, &name, Some(f), true, pos)
+    add_filtered(s, &path, &name, Some(f.clone()), true, pos)
 }
 
