@@ -71,7 +71,7 @@ impl DrvHash {
 }
 
 /// Hash modulo results per input `.drv` path, owned by the caller so they can be reused.
-pub type DrvHashMemo = HashMap<StorePath, DrvHash>;
+pub type DrvHashMemo = HashMap<StorePath, DrvHash, foldhash::fast::RandomState>;
 
 /// Why a hash modulo or output path could not be computed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

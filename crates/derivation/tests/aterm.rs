@@ -174,7 +174,7 @@ fn missing_inputs_are_typed_errors() {
         .insert(input.clone(), BTreeSet::from(["out".to_owned()]));
     let none: BTreeMap<StorePath, Derivation> = BTreeMap::new();
     let err =
-        hash_derivation_modulo(&drv, &store, true, &none, &mut DrvHashMemo::new()).unwrap_err();
+        hash_derivation_modulo(&drv, &store, true, &none, &mut DrvHashMemo::default()).unwrap_err();
     assert!(matches!(err, HashModuloError::MissingInput { .. }));
 
     // The dependency exists but lacks the requested output.
@@ -182,6 +182,6 @@ fn missing_inputs_are_typed_errors() {
     dep.name = "dep".into();
     dep.outputs = BTreeMap::from([("lib".to_owned(), DerivationOutput::Deferred)]);
     let source = HashMap::from([(input, dep)]);
-    let err = fill_output_paths(&mut drv, &store, &source, &mut DrvHashMemo::new()).unwrap_err();
+    let err = fill_output_paths(&mut drv, &store, &source, &mut DrvHashMemo::default()).unwrap_err();
     assert!(matches!(err, HashModuloError::MissingOutput { .. }));
 }

@@ -51,7 +51,7 @@ fn check_set(dir: &Path, store_dir: &StoreDir) -> (usize, usize) {
     }
 
     // Recompute every derivation's outputs from scratch, as derivationStrict does.
-    let mut memo = DrvHashMemo::new();
+    let mut memo = DrvHashMemo::default();
     for (drv_path, drv) in &parsed {
         let mut fresh = drv.clone();
         for name in drv.outputs.keys() {

@@ -24,7 +24,7 @@ struct PathRecord {
 #[derive(Debug, Default)]
 pub(crate) struct DerivationCache {
     pub(crate) memo: DrvHashMemo,
-    records: HashMap<StorePath, PathRecord>,
+    records: HashMap<StorePath, PathRecord, foldhash::fast::RandomState>,
     store_dir: Option<StoreDir>,
 }
 
