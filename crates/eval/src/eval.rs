@@ -357,7 +357,7 @@ impl EvalState {
             }
             ExprKind::WithVar { depth, name } => {
                 let v = self.lookup_with(env, *depth, *name, e.pos)?;
-                self.force_at(&v, e.pos)
+                self.force_at(v, e.pos)
             }
             ExprKind::Undefined(name) => Err(EvalError::eval(format!("undefined variable '{name}'")).at(e.pos)),
             ExprKind::Select { expr, path, default } => self.eval_select(e.pos, expr, path, default.as_ref(), env),
@@ -543,22 +543,20 @@ impl EvalState {
         Ok(holder.insert(v))
     }
 
-    fn lookup_with(&mut self, env: &Arc<Env>, depth: u32, name: Symbol, pos: Pos) -> EvalResult<Value> {
-        // The chain is walked by reference: a `with` set already evaluated
-        // is searched in place, without reference counting per scope.
+    fn lookup_with<'e>(&mut self, env: &'e Arc<Env>, depth: u32, name: Symbol, pos: Pos) -> EvalResult<&'e Value> {
+        // The chain is walked by reference: each `with` set is forced in
+        // place and searched there, and the value found is lent, without
+        // reference counting per scope.
         let mut scope = env.up(depth);
         while let Some(s) = scope {
             let slot = s.slot(0).unwrap_or(&Value::Null);
-            let found = match slot.forced() {
-                Some(Value::Attrs(attrs)) => attrs.get(name).cloned(),
-                Some(other) => return Err(with_not_a_set(other, pos)),
-                None => match self.force(slot)? {
-                    Value::Attrs(attrs) => attrs.get(name).cloned(),
-                    other => return Err(with_not_a_set(&other, pos)),
-                },
-            };
-            if let Some(v) = found {
-                return Ok(v);
+            match self.force_ref(slot, Pos::NONE)? {
+                Value::Attrs(attrs) => {
+                    if let Some(v) = attrs.get(name) {
+                        return Ok(v);
+                    }
+                }
+                other => return Err(with_not_a_set(other, pos)),
             }
             scope = match s.with_outer() {
                 Some(d) => s.up(d),
