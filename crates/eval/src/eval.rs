@@ -212,10 +212,10 @@ impl EvalState {
             Code::Expr(e, env) => self.eval(e, env),
             Code::SelectFrom(sources, from) => {
                 let v = sources.get(from.source as usize).unwrap_or(&Value::Null);
-                let attrs = self.force_attrs(v, from.pos)?;
+                let attrs = self.force_attrs_ref(v, from.pos)?;
                 match attrs.get(from.name) {
                     Some(x) => self.force(x),
-                    None => Err(missing_attr(from.name, &attrs).at(from.pos)),
+                    None => Err(missing_attr(from.name, attrs).at(from.pos)),
                 }
             }
             Code::Call1(call) => {

@@ -81,7 +81,7 @@ fn remove_attrs(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let names = args.list(s, 1)?;
     let mut remove = Vec::with_capacity(names.len());
     for n in names.iter() {
-        let n = s.force_string(n, pos).map_err(|e| crate::builtins::arg_frame(e, 1, "removeAttrs"))?;
+        let n = s.force_string_ref(n, pos).map_err(|e| crate::builtins::arg_frame(e, 1, "removeAttrs"))?;
         remove.push(n.symbol().index());
     }
     remove.sort_unstable();
@@ -100,7 +100,7 @@ fn list_to_attrs(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> 
     let mut entries: Vec<Attr> = Vec::with_capacity(list.len());
     for item in list.iter() {
         let item = s
-            .force_attrs(item, pos)
+            .force_attrs_ref(item, pos)
             .map_err(|e| e.with_frame("while evaluating an element of the list passed to builtins.listToAttrs", pos))?;
         let pair_attr = |name: Symbol| {
             item.get_attr(name).ok_or_else(|| {
@@ -109,7 +109,7 @@ fn list_to_attrs(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> 
             })
         };
         let name_attr = pair_attr(name_sym)?;
-        let name = s.force_string(&name_attr.value, name_attr.pos).map_err(|e| {
+        let name = s.force_string_ref(&name_attr.value, name_attr.pos).map_err(|e| {
             e.with_frame(
                 "while evaluating the `name` attribute of an element of the list passed to builtins.listToAttrs",
                 name_attr.pos,
@@ -139,7 +139,7 @@ fn cat_attrs(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let mut out = Vec::new();
     for item in list.iter() {
         let attrs = s
-            .force_attrs(item, pos)
+            .force_attrs_ref(item, pos)
             .map_err(|e| e.with_frame("while evaluating an element in the list passed as second argument to builtins.catAttrs", pos))?;
         if let Some(v) = attrs.get(name) {
             out.push(v.clone());
@@ -194,8 +194,8 @@ fn zip_attrs_with(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value>
     let mut groups: HashMap<Symbol, Vec<Value>> = HashMap::new();
     let mut order: Vec<Symbol> = Vec::new();
     for item in list.iter() {
-        let attrs: Attrs = s
-            .force_attrs(item, pos)
+        let attrs = s
+            .force_attrs_ref(item, pos)
             .map_err(|e| e.with_frame("while evaluating a value of the list passed as second argument to builtins.zipAttrsWith", pos))?;
         for x in attrs.iter() {
             groups

@@ -120,7 +120,7 @@ fn append_context(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value>
         if !path.starts_with(&format!("{store_dir}/")) {
             return Err(EvalError::eval(format!("context key '{path}' is not a store path")).at(pos));
         }
-        let info = s.force_attrs(&attr.value, pos)?;
+        let info = s.force_attrs_ref(&attr.value, pos)?;
         if let Some(p) = info.get_str("path") {
             if s.expect_bool(p)? {
                 ctx.insert(path.into());

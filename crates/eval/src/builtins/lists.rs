@@ -139,11 +139,17 @@ fn elem(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
 
 fn concat_lists(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let lists = Args::new(a, "concatLists", pos).list(s, 0)?;
-    let mut out = Vec::new();
+    // All lists forced (in order) first, so that the result is allocated
+    // once at its size.
+    let mut parts = Vec::with_capacity(lists.len());
     for l in lists.iter() {
         let l = s
-            .force_list(l, pos)
+            .force_list_ref(l, pos)
             .map_err(|e| e.with_frame("while evaluating a value of the list passed to builtins.concatLists", pos))?;
+        parts.push(l);
+    }
+    let mut out = Vec::with_capacity(parts.iter().map(|l| l.len()).sum());
+    for l in parts {
         out.extend(l.iter().cloned());
     }
     Ok(Value::list(out))

@@ -316,7 +316,7 @@ fn find_file(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let name = args.string(s, 1)?;
     let mut entries = Vec::new();
     for item in list.iter() {
-        let attrs = s.force_attrs(item, pos)?;
+        let attrs = s.force_attrs_ref(item, pos)?;
         let prefix = match attrs.get_str("prefix") {
             Some(p) => s.force_string(p, pos)?.as_str().to_string(),
             None => String::new(),
