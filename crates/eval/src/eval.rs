@@ -500,9 +500,10 @@ impl EvalState {
             }
             ExprKind::Not(x) => Ok(Value::Bool(!self.eval_bool(x, env, "in the argument of '!'")?)),
             ExprKind::Binary { op, lhs, rhs } => self.eval_binary(*op, lhs, rhs, env, e.pos),
-            ExprKind::Concat { force_string, parts, part_pos } => {
-                self.eval_concat(*force_string, parts, part_pos, env, e.pos)
+            ExprKind::Concat { force_string: true, parts, part_pos } => {
+                self.concat_strings(None, parts, part_pos, env, e.pos)
             }
+            ExprKind::Concat { force_string: false, parts, part_pos } => self.eval_add(parts, part_pos, env, e.pos),
             ExprKind::InheritFrom | ExprKind::Error => {
                 Err(EvalError::eval("internal error: expression cannot be evaluated").at(e.pos))
             }

@@ -156,20 +156,10 @@ impl EvalState {
         }
     }
 
-    /// `+` and string/path interpolation (CppNix's `ExprConcatStrings`):
-    /// numbers are added, otherwise the parts are coerced to strings and
-    /// the first part decides whether the result is a path or a string.
-    pub(crate) fn eval_concat(
-        &mut self,
-        force_string: bool,
-        parts: &[Arc<Expr>],
-        part_pos: &[Pos],
-        env: &Arc<Env>,
-        pos: Pos,
-    ) -> EvalResult<Value> {
-        if force_string {
-            return self.concat_strings(None, parts, part_pos, env, pos);
-        }
+    /// `+` (CppNix's `ExprConcatStrings` without `forceString`): numbers
+    /// are added; otherwise the operands are concatenated as strings or,
+    /// if the first is a path, as a path.
+    pub(crate) fn eval_add(&mut self, parts: &[Arc<Expr>], part_pos: &[Pos], env: &Arc<Env>, pos: Pos) -> EvalResult<Value> {
         let Some((first, rest)) = parts.split_first() else {
             return Ok(Value::string(""));
         };
@@ -211,10 +201,10 @@ impl EvalState {
         })
     }
 
-    /// String and path concatenation: interpolation (`force_string`), or
+    /// String and path concatenation: interpolation (`first` is `None`), or
     /// `+` whose first operand, already evaluated to `first`, is not a
     /// number.
-    fn concat_strings(
+    pub(crate) fn concat_strings(
         &mut self,
         first: Option<Value>,
         parts: &[Arc<Expr>],
