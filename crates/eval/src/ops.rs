@@ -204,6 +204,7 @@ impl EvalState {
     /// String and path concatenation: interpolation (`first` is `None`), or
     /// `+` whose first operand, already evaluated to `first`, is not a
     /// number.
+    #[inline]
     pub(crate) fn concat_strings(
         &mut self,
         first: Option<Value>,
@@ -222,24 +223,25 @@ impl EvalState {
         // growing or leaving slack in the value.
         let capacity = if force_string { parts.iter().map(|p| part_len_hint(p, env)).sum() } else { 0 };
         let mut s = String::with_capacity(capacity);
-        let mut first = first;
-        for (i, part) in parts.iter().enumerate() {
+        let mut skip = 0;
+        if let Some(v) = first {
+            // `+` whose first operand is not a number: a path starts a path.
+            let at = part_pos.first().copied().or(parts.first().map(|p| p.pos)).unwrap_or(pos);
+            if let Value::Path(p) = &v {
+                s.push_str(p);
+                is_path = true;
+            } else {
+                self.coerce_into(&v, &mut ctx, Coerce::INTERPOLATE, at, &mut s, segment)?;
+            }
+            skip = 1;
+        }
+        for (i, part) in parts.iter().enumerate().skip(skip) {
             let at = part_pos.get(i).copied().unwrap_or(part.pos);
             if force_string && append_to_string_of_known(part, env, &mut s, &mut ctx) {
                 continue;
             }
             let mut holder = None;
-            let v = match first.take() {
-                Some(v) if i == 0 => holder.insert(v),
-                _ => self.eval_operand_ref(part, env, "in an operand of '+'", &mut holder)?,
-            };
-            if i == 0 && !force_string {
-                if let Value::Path(p) = v {
-                    s.push_str(p);
-                    is_path = true;
-                    continue;
-                }
-            }
+            let v = self.eval_operand_ref(part, env, "in an operand of '+'", &mut holder)?;
             let how = if is_path { Coerce::PLAIN } else { Coerce::INTERPOLATE };
             self.coerce_into(v, &mut ctx, how, at, &mut s, segment)?;
         }
