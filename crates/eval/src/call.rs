@@ -228,13 +228,7 @@ impl EvalState {
     ) -> EvalResult<Value> {
         self.count_call(l, pos)?;
         self.count_call(inner, pos)?;
-        let env = match self.spare_env2s.pop() {
-            Some(mut env) => match Env::reuse_two(&mut env, closure, a, b) {
-                Ok(()) => env,
-                Err((a, b)) => Env::with_two(closure, a, b),
-            },
-            None => Env::with_two(closure, a, b),
-        };
+        let env = self.bind_two(closure, a, b);
         self.call_depth += 1;
         let result = self.eval(&inner.body, &env);
         self.call_depth -= 1;
@@ -265,12 +259,25 @@ impl EvalState {
         Ok(())
     }
 
+    /// The two scopes of `a: b: body` for a call with both arguments: a
+    /// spare pair rebound in place, or a new one.
+    fn bind_two(&mut self, closure: &Arc<Env>, a: Value, b: Value) -> Arc<Env> {
+        if let Some(mut env) = self.spare_env2s.pop() {
+            if let Some((aslot, bslot)) = Env::reuse_two(&mut env, closure) {
+                *aslot = a;
+                *bslot = b;
+                return env;
+            }
+        }
+        Env::with_two(closure, a, b)
+    }
+
     fn bind_arguments(&mut self, l: &Arc<LambdaExpr>, closure: &Arc<Env>, arg: Value, pos: Pos) -> EvalResult<Arc<Env>> {
         let Some(formals) = &l.formals else {
             if let Some(mut env) = self.spare_envs.pop() {
-                match Env::reuse_one(&mut env, closure, arg) {
-                    Ok(()) => return Ok(env),
-                    Err(arg) => return Ok(Env::with_one(closure, arg)),
+                if let Some(slot) = Env::reuse_one(&mut env, closure) {
+                    *slot = arg;
+                    return Ok(env);
                 }
             }
             return Ok(Env::with_one(closure, arg));

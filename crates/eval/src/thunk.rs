@@ -231,22 +231,24 @@ impl Env {
         Arc::new(Env { slots: Slots::One(value, NOT_WITH), parent: Some(parent.clone()) })
     }
 
-    /// Rebinds a one-slot scope that nothing else refers to (a spare kept
-    /// by [`Env::clear_one`]) for a new call of a function closing over
-    /// `parent`: the argument is replaced in place, saving an allocation
-    /// and a free; when the spare already closes over `parent` (recursion,
-    /// `map f`), also the reference counting of the parent. Gives the
-    /// argument back if the scope cannot be reused.
-    pub(crate) fn reuse_one(this: &mut Arc<Env>, parent: &Arc<Env>, arg: Value) -> Result<(), Value> {
+    /// The argument slot of a one-slot scope that nothing else refers to
+    /// (a spare kept by [`Env::clear_one`]), rebound for a new call of a
+    /// function closing over `parent`: the caller writes the argument in
+    /// place, saving an allocation and a free; when the spare already
+    /// closes over `parent` (recursion, `map f`), also the reference
+    /// counting of the parent. `None` if the scope cannot be reused. (The
+    /// argument is not passed in: given back in a `Result`, its tag would
+    /// become the result's, and the value would be copied as a tag byte
+    /// plus 15 unaligned bytes.)
+    pub(crate) fn reuse_one<'a>(this: &'a mut Arc<Env>, parent: &Arc<Env>) -> Option<&'a mut Value> {
         match Arc::get_mut(this) {
             Some(Env { slots: Slots::One(v, NOT_WITH), parent: p }) => {
-                *v = arg;
                 if !p.as_ref().is_some_and(|p| Arc::ptr_eq(p, parent)) {
                     *p = Some(parent.clone());
                 }
-                Ok(())
+                Some(v)
             }
-            _ => Err(arg),
+            _ => None,
         }
     }
 
@@ -258,22 +260,20 @@ impl Env {
     }
 
     /// Like [`Env::reuse_one`] for the pair of scopes of [`Env::with_two`]:
-    /// rebinds both arguments (and, if it differs, the outer scope's
-    /// parent) in place if nothing else refers to either scope.
-    pub(crate) fn reuse_two(this: &mut Arc<Env>, parent: &Arc<Env>, a: Value, b: Value) -> Result<(), (Value, Value)> {
+    /// the two argument slots (and, if it differs, the outer scope's parent
+    /// rebound) if nothing else refers to either scope.
+    pub(crate) fn reuse_two<'a>(this: &'a mut Arc<Env>, parent: &Arc<Env>) -> Option<(&'a mut Value, &'a mut Value)> {
         let Some(Env { slots: Slots::One(bslot, NOT_WITH), parent: Some(outer) }) = Arc::get_mut(this) else {
-            return Err((a, b));
+            return None;
         };
         match Arc::get_mut(outer) {
             Some(Env { slots: Slots::One(aslot, NOT_WITH), parent: p }) => {
-                *aslot = a;
-                *bslot = b;
                 if !p.as_ref().is_some_and(|p| Arc::ptr_eq(p, parent)) {
                     *p = Some(parent.clone());
                 }
-                Ok(())
+                Some((aslot, bslot))
             }
-            _ => Err((a, b)),
+            _ => None,
         }
     }
 
@@ -342,6 +342,9 @@ mod layout {
     #[test]
     fn hot_types_stay_small() {
         assert_eq!(std::mem::size_of::<crate::value::Value>(), 16);
+        // The tag's unused values carry `None` and `Err`.
+        assert_eq!(std::mem::size_of::<Option<crate::value::Value>>(), 16);
+        assert_eq!(std::mem::size_of::<crate::error::EvalResult<crate::value::Value>>(), 16);
         assert_eq!(std::mem::size_of::<super::Thunk>(), 32);
         assert_eq!(std::mem::size_of::<super::Env>(), 32);
         assert_eq!(std::mem::size_of::<crate::value::Attr>(), 24);
