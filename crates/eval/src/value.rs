@@ -71,7 +71,16 @@ impl fmt::Display for NixPath {
 }
 
 /// A Nix value, possibly not yet evaluated ([`Value::Thunk`]).
+///
+/// The tag is a whole word (`repr(u64)`), so every payload (even `Bool`'s)
+/// sits at offset 8. With a one-byte tag the compiler keeps the tag of a
+/// value inside a `Result` or `Option` (whose variants it encodes) apart
+/// and copies the rest as 15 unaligned bytes in overlapping moves, which
+/// stall on store forwarding; a word-sized tag makes such copies two
+/// aligned words. The size stays 16 bytes (see the layout test in
+/// `thunk.rs`).
 #[derive(Clone)]
+#[repr(u64)]
 pub enum Value {
     /// `null`.
     Null,
