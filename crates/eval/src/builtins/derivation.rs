@@ -105,7 +105,7 @@ fn derivation(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
 
 fn derivation_strict(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let attrs = Args::new(a, "derivationStrict", pos).attrs(s, 0)?;
-    crate::derivation::derivation_strict(s, &attrs, pos)
+    crate::derivation::derivation_strict(s, attrs, pos)
 }
 
 fn placeholder(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {

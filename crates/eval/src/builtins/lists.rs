@@ -102,7 +102,7 @@ fn filter(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let f = args.function(s, 0)?;
     let mut out = Vec::with_capacity(list.len());
     for x in list.iter() {
-        if test(s, &f, x, "filter", pos)? {
+        if test(s, f, x, "filter", pos)? {
             out.push(x.clone());
         }
     }
@@ -169,7 +169,7 @@ fn foldl_strict(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     }
     let mut acc = a[1].clone();
     for x in list.iter() {
-        acc = s.call2(&f, acc, x.clone(), pos)?;
+        acc = s.call2(f, acc, x.clone(), pos)?;
     }
     Ok(acc)
 }
@@ -179,7 +179,7 @@ fn any(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let f = args.function(s, 0)?;
     let list = args.list(s, 1)?;
     for x in list.iter() {
-        if test(s, &f, x, "any", pos)? {
+        if test(s, f, x, "any", pos)? {
             return Ok(Value::Bool(true));
         }
     }
@@ -191,7 +191,7 @@ fn all(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let f = args.function(s, 0)?;
     let list = args.list(s, 1)?;
     for x in list.iter() {
-        if !test(s, &f, x, "all", pos)? {
+        if !test(s, f, x, "all", pos)? {
             return Ok(Value::Bool(false));
         }
     }
@@ -289,7 +289,7 @@ fn sort(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
                 _ => {}
             }
         }
-        let r = s.call(&f, &[x.clone(), y.clone()], pos)?;
+        let r = s.call(f, &[x.clone(), y.clone()], pos)?;
         s.expect_bool(&r).map_err(|e| {
             e.at(pos).with_frame("while evaluating the return value of the sorting function passed to builtins.sort", pos)
         })
@@ -303,7 +303,7 @@ fn partition(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let list = args.list(s, 1)?;
     let (mut right, mut wrong) = (Vec::new(), Vec::new());
     for x in list.iter() {
-        if test(s, &f, x, "partition", pos)? {
+        if test(s, f, x, "partition", pos)? {
             right.push(x.clone());
         } else {
             wrong.push(x.clone());
@@ -322,7 +322,7 @@ fn group_by(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let mut groups: Vec<(Symbol, Vec<Value>)> = Vec::new();
     let mut index = std::collections::HashMap::new();
     for x in list.iter() {
-        let k = s.call(&f, std::slice::from_ref(x), pos)?;
+        let k = s.call(f, std::slice::from_ref(x), pos)?;
         let k = s.force_string(&k, pos).map_err(|e| {
             e.with_frame("while evaluating the return value of the grouping function passed to builtins.groupBy", pos)
         })?;
@@ -344,8 +344,8 @@ fn concat_map(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let list = args.list(s, 1)?;
     let mut out = Vec::new();
     for x in list.iter() {
-        let r = s.call(&f, std::slice::from_ref(x), pos)?;
-        let at = crate::builtins::value_pos(&r).or_else(|| crate::builtins::value_pos(&f)).unwrap_or(Pos::NONE);
+        let r = s.call(f, std::slice::from_ref(x), pos)?;
+        let at = crate::builtins::value_pos(&r).or_else(|| crate::builtins::value_pos(f)).unwrap_or(Pos::NONE);
         let r = s.force_list(&r, Pos::NONE).map_err(|e| {
             e.with_frame("while evaluating the return value of the function passed to builtins.concatMap", at)
         })?;

@@ -176,7 +176,7 @@ fn import(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
 fn scoped_import(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let scope = Args::new(a, "scopedImport", pos).attrs(s, 0)?;
     let path = s.realise_path(&a[1], pos)?;
-    s.import_file(&path, Some(&scope), pos)
+    s.import_file(&path, Some(scope), pos)
 }
 
 fn read_file(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
