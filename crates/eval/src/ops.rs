@@ -119,7 +119,10 @@ impl EvalState {
                 if l.is_empty() {
                     return Ok(Value::List(r));
                 }
-                Ok(Value::List(l.iter().chain(r.iter()).cloned().collect::<Vec<_>>().into()))
+                // Written straight into the new list's allocation.
+                let n = l.len();
+                let items = (0..n + r.len()).map(|i| if i < n { l[i].clone() } else { r[i - n].clone() });
+                Ok(Value::List(crate::value::SharedSlice::from_exact(items)))
             }
         }
     }

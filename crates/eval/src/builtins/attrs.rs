@@ -11,7 +11,7 @@ use crate::builtins::{primop, Args};
 use crate::error::{EvalError, EvalResult};
 use crate::eval::EvalState;
 use crate::source::{self, Pos};
-use crate::value::{Attr, Attrs, PrimOp, Value};
+use crate::value::{Attr, Attrs, PrimOp, SharedSlice, Value};
 
 pub(crate) static PRIMOPS: &[PrimOp] = &[
     primop!("attrNames", 1, attr_names),
@@ -30,12 +30,12 @@ pub(crate) static PRIMOPS: &[PrimOp] = &[
 
 fn attr_names(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let attrs = Args::new(a, "attrNames", pos).attrs(s, 0)?;
-    Ok(Value::list(attrs.sorted_by_name().iter().map(|x| Value::string(x.name.as_str())).collect()))
+    Ok(Value::List(SharedSlice::from_exact(attrs.sorted_by_name().iter().map(|x| Value::string(x.name.as_str())))))
 }
 
 fn attr_values(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let attrs = Args::new(a, "attrValues", pos).attrs(s, 0)?;
-    Ok(Value::list(attrs.sorted_by_name().iter().map(|x| x.value.clone()).collect()))
+    Ok(Value::List(SharedSlice::from_exact(attrs.sorted_by_name().iter().map(|x| x.value.clone()))))
 }
 
 fn get_attr(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {

@@ -11,7 +11,7 @@ use crate::builtins::{primop, Args};
 use crate::error::{EvalError, EvalResult};
 use crate::eval::EvalState;
 use crate::source::Pos;
-use crate::value::{Attr, Attrs, PrimOp, Value};
+use crate::value::{Attr, Attrs, PrimOp, SharedSlice, Value};
 
 pub(crate) static PRIMOPS: &[PrimOp] = &[
     primop!("elemAt", 2, elem_at),
@@ -60,7 +60,7 @@ fn tail(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     if list.is_empty() {
         return Err(EvalError::eval("'builtins.tail' called on an empty list").at(pos));
     }
-    Ok(Value::List(list[1..].to_vec().into()))
+    Ok(Value::List(SharedSlice::from_exact(list[1..].iter().cloned())))
 }
 
 fn map(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
@@ -77,7 +77,11 @@ fn map(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
         return Ok(Value::list(list.iter().map(|x| EvalState::delay_call(f.clone(), vec![x.clone()], pos)).collect()));
     }
     let shared = Arc::new((f.clone(), pos, list.clone()));
-    Ok(Value::list((0..n as u32).map(|i| EvalState::delay_code(crate::thunk::Code::MapList(shared.clone(), i))).collect()))
+    // Written straight into the list's allocation (no vector to copy:
+    // a list of 400 k items would briefly take twice its size).
+    Ok(Value::List(SharedSlice::from_exact(
+        (0..n as u32).map(|i| EvalState::delay_code(crate::thunk::Code::MapList(shared.clone(), i))),
+    )))
 }
 
 /// Calls a predicate and forces a Boolean result.
@@ -207,7 +211,7 @@ fn gen_list(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let f = args.function(s, 0)?;
     let shared = Arc::new((f.clone(), pos));
     let len = usize::try_from(n).map_err(|_| EvalError::eval(format!("cannot create list of size {n}")))?;
-    Ok(Value::list((0..len).map(|i| EvalState::delay_call_int(&shared, i as i64)).collect()))
+    Ok(Value::List(SharedSlice::from_exact((0..len).map(|i| EvalState::delay_call_int(&shared, i as i64)))))
 }
 
 /// Stable merge sort with a fallible `is_less`, using `buf` (as long as
@@ -277,8 +281,9 @@ fn sort(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
         // Integers under `lessThan`: a total order whose equal elements are
         // indistinguishable, so any sort gives the merge sort's result.
         let mut ints: Vec<i64> = items.iter().map(|x| if let Value::Int(i) = x { *i } else { 0 }).collect();
+        drop(items);
         ints.sort_unstable();
-        return Ok(Value::list(ints.into_iter().map(Value::Int).collect()));
+        return Ok(Value::List(SharedSlice::from_exact(ints.into_iter().map(Value::Int))));
     }
     let mut buf = vec![Value::Null; items.len()];
     merge_sort(s, &mut items, &mut buf, &mut |s, x, y| {
