@@ -119,10 +119,7 @@ impl EvalState {
                 if l.is_empty() {
                     return Ok(Value::List(r));
                 }
-                // Written straight into the new list's allocation.
-                let n = l.len();
-                let items = (0..n + r.len()).map(|i| if i < n { l[i].clone() } else { r[i - n].clone() });
-                Ok(Value::List(crate::value::SharedSlice::from_exact(items)))
+                Ok(Value::List(crate::value::SharedSlice::concat(&[&l[..], &r[..]])))
             }
         }
     }

@@ -36,6 +36,38 @@ impl<T: 'static> SharedSlice<T> {
     }
 }
 
+impl<T: Clone + 'static> SharedSlice<T> {
+    /// The items of `parts` one after the other, cloned straight into one
+    /// shared allocation (no vector grown and then copied: a large list
+    /// would briefly take two or three times its size).
+    pub fn concat(parts: &[&[T]]) -> SharedSlice<T> {
+        let len = parts.iter().map(|p| p.len()).sum();
+        SharedSlice::from_exact(Counted { items: parts.iter().flat_map(|p| p.iter().cloned()), left: len })
+    }
+}
+
+/// An iterator whose exact length is known from how it was built.
+struct Counted<I> {
+    items: I,
+    left: usize,
+}
+
+impl<I: Iterator> Iterator for Counted<I> {
+    type Item = I::Item;
+
+    fn next(&mut self) -> Option<I::Item> {
+        let item = self.items.next()?;
+        self.left = self.left.saturating_sub(1);
+        Some(item)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl<I: Iterator> ExactSizeIterator for Counted<I> {}
+
 /// The one empty list and the one empty attribute set of the process, as
 /// CppNix shares its empty set: `[ ]` and `{ }` are made often (150 k times
 /// in `e-modules`), and an empty slice still costs an allocation.
@@ -116,6 +148,16 @@ impl<T: fmt::Debug> fmt::Debug for SharedSlice<T> {
 #[cfg(test)]
 mod tests {
     use super::SharedSlice;
+
+    #[test]
+    fn concat_writes_every_part_in_order() {
+        let a = [1u32, 2];
+        let b: [u32; 0] = [];
+        let c = [3u32];
+        assert_eq!(&SharedSlice::concat(&[&a, &b, &c, &b])[..], &[1, 2, 3]);
+        assert!(SharedSlice::<u32>::concat(&[&b, &b]).is_empty());
+        assert!(SharedSlice::<u32>::concat(&[]).is_empty());
+    }
 
     #[test]
     fn shares_and_derefs() {

@@ -171,19 +171,15 @@ fn map_attrs(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let f = a[0].clone();
     // Every attribute's thunk shares one allocation for the function and the
     // source set (see `Code::MapAttrs`).
-    let names: Vec<nixkit_syntax::Symbol> = attrs.iter().map(|x| x.name).collect();
     let shared = Arc::new((f, pos, attrs.clone()));
-    let mapped: Vec<Attr> = names
-        .into_iter()
-        .enumerate()
-        .map(|(i, name)| Attr {
-            name,
-            value: EvalState::delay_code(crate::thunk::Code::MapAttrs(shared.clone(), i as u32)),
-            // CppNix's result attributes carry no position.
-            pos: Pos::NONE,
-        })
-        .collect();
-    Ok(Value::attrs(Attrs::from_sorted(mapped)))
+    // Same names in the same order: written straight into the new set.
+    let mapped = attrs.iter().enumerate().map(|(i, x)| Attr {
+        name: x.name,
+        value: EvalState::delay_code(crate::thunk::Code::MapAttrs(shared.clone(), i as u32)),
+        // CppNix's result attributes carry no position.
+        pos: Pos::NONE,
+    });
+    Ok(Value::attrs(Attrs::from_sorted_exact(mapped)))
 }
 
 fn zip_attrs_with(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {

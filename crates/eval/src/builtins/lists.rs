@@ -143,8 +143,8 @@ fn elem(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
 
 fn concat_lists(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let lists = Args::new(a, "concatLists", pos).list(s, 0)?;
-    // All lists forced (in order) first, so that the result is allocated
-    // once at its size.
+    // All lists forced (in order) first, so that the result is written
+    // once, at its size.
     let mut parts = Vec::with_capacity(lists.len());
     for l in lists.iter() {
         let l = s
@@ -152,11 +152,8 @@ fn concat_lists(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
             .map_err(|e| e.with_frame("while evaluating a value of the list passed to builtins.concatLists", pos))?;
         parts.push(l);
     }
-    let mut out = Vec::with_capacity(parts.iter().map(|l| l.len()).sum());
-    for l in parts {
-        out.extend(l.iter().cloned());
-    }
-    Ok(Value::list(out))
+    let parts: Vec<&[Value]> = parts.iter().map(|l| &l[..]).collect();
+    Ok(Value::List(SharedSlice::concat(&parts)))
 }
 
 fn length(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
@@ -299,6 +296,7 @@ fn sort(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
             e.at(pos).with_frame("while evaluating the return value of the sorting function passed to builtins.sort", pos)
         })
     })?;
+    drop(buf);
     Ok(Value::list(items))
 }
 
@@ -347,16 +345,17 @@ fn concat_map(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let args = Args::new(a, "concatMap", pos);
     let f = args.function(s, 0)?;
     let list = args.list(s, 1)?;
-    let mut out = Vec::new();
+    let mut results = Vec::with_capacity(list.len());
     for x in list.iter() {
         let r = s.call(f, std::slice::from_ref(x), pos)?;
         let at = crate::builtins::value_pos(&r).or_else(|| crate::builtins::value_pos(f)).unwrap_or(Pos::NONE);
         let r = s.force_list(&r, Pos::NONE).map_err(|e| {
             e.with_frame("while evaluating the return value of the function passed to builtins.concatMap", at)
         })?;
-        out.extend(r.iter().cloned());
+        results.push(r);
     }
-    Ok(Value::list(out))
+    let parts: Vec<&[Value]> = results.iter().map(|l| &l[..]).collect();
+    Ok(Value::List(SharedSlice::concat(&parts)))
 }
 
 /// A hashable rendering of a `genericClosure` key.
