@@ -9,7 +9,6 @@ use crate::compile::{AttrValue, AttrsExpr, ExprKind, StaticAttr};
 use crate::error::{EvalError, EvalResult};
 use crate::eval::{type_error, EvalState};
 use crate::source::{self, Pos};
-use crate::shared_slice::SharedSlice;
 use crate::thunk::{Code, Env, Thunk};
 use crate::value::{Attr, Attrs, PrimOp, Value};
 
@@ -35,20 +34,18 @@ impl EvalState {
         let recursive = !Arc::ptr_eq(scope, outer);
         let mut values: Vec<Value> = Vec::with_capacity(a.attrs.len());
         for attr in &a.attrs {
-            let value = self.static_value(attr, scope, outer, sources.as_ref(), recursive.then_some(values.as_slice()));
+            let value = self.static_value(attr, scope, outer, &sources, recursive.then_some(values.as_slice()));
             values.push(value);
         }
         values
     }
 
-    /// The values of the `inherit (e)` sources of `a`, lazily, in one
-    /// allocation shared by the attributes inherited from them; `None` for
-    /// a set without any (most sets: nothing to allocate or count).
-    fn inherit_sources(&self, a: &AttrsExpr, scope: &Arc<Env>) -> Option<SharedSlice<Value>> {
-        if a.inherit_from.is_empty() {
-            return None;
-        }
-        Some(SharedSlice::from_exact(a.inherit_from.iter().map(|e| self.delay(e, scope))))
+    /// The values of the `inherit (e)` sources of `a`, lazily (each
+    /// attribute inherited from one holds the source itself, so nothing is
+    /// kept for the set as a whole); empty for a set without any (most
+    /// sets: nothing to allocate).
+    fn inherit_sources(&self, a: &AttrsExpr, scope: &Arc<Env>) -> Vec<Value> {
+        a.inherit_from.iter().map(|e| self.delay(e, scope)).collect()
     }
 
     /// The value of one static attribute (see [`Self::static_values`]).
@@ -62,7 +59,7 @@ impl EvalState {
         attr: &StaticAttr,
         scope: &Arc<Env>,
         outer: &Arc<Env>,
-        sources: Option<&SharedSlice<Value>>,
+        sources: &[Value],
         earlier: Option<&[Value]>,
     ) -> Value {
         match &attr.value {
@@ -74,9 +71,14 @@ impl EvalState {
             },
             AttrValue::Inherited(e) => self.delay(e, outer),
             AttrValue::From(from) => {
-                // Compilation gives a set with `inherit (e)` attributes its sources.
-                let sources = sources.cloned().unwrap_or_default();
-                Value::Thunk(Arc::new(Thunk::new(Code::SelectFrom(sources, from.clone()))))
+                // Compilation gives a set with `inherit (e)` attributes its
+                // sources.
+                let code = match sources.get(from.source as usize) {
+                    Some(Value::Attrs(attrs)) => Code::SelectFromSet(attrs.clone(), from.clone()),
+                    Some(Value::Thunk(t)) => Code::SelectFromThunk(t.clone(), from.clone()),
+                    other => Code::SelectFromValue(Box::new((other.cloned().unwrap_or(Value::Null), from.clone()))),
+                };
+                Value::Thunk(Arc::new(Thunk::new(code)))
             }
         }
     }
@@ -95,7 +97,7 @@ impl EvalState {
                 let sources = self.inherit_sources(a, env);
                 let entries = a.by_name.iter().map(|&i| {
                     let attr = &a.attrs[i as usize];
-                    Attr { name: attr.name, value: self.static_value(attr, env, env, sources.as_ref(), None), pos: attr.pos }
+                    Attr { name: attr.name, value: self.static_value(attr, env, env, &sources, None), pos: attr.pos }
                 });
                 return Ok(Value::Attrs(Attrs::from_sorted_exact(entries)));
             }

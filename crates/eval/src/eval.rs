@@ -210,13 +210,18 @@ impl EvalState {
     fn run(&mut self, code: &Code) -> EvalResult<Value> {
         match code {
             Code::Expr(e, env) => self.eval(e, env),
-            Code::SelectFrom(sources, from) => {
-                let v = sources.get(from.source as usize).unwrap_or(&Value::Null);
+            Code::SelectFromSet(attrs, from) => self.select_inherited(attrs, from),
+            Code::SelectFromThunk(t, from) => {
+                let attrs = match self.force_thunk_ref(t, Pos::NONE)? {
+                    Value::Attrs(a) => a,
+                    other => return Err(type_error("a set", other).at(from.pos)),
+                };
+                self.select_inherited(attrs, from)
+            }
+            Code::SelectFromValue(boxed) => {
+                let (v, from) = &**boxed;
                 let attrs = self.force_attrs_ref(v, from.pos)?;
-                match attrs.get(from.name) {
-                    Some(x) => self.force(x),
-                    None => Err(missing_attr(from.name, attrs).at(from.pos)),
-                }
+                self.select_inherited(attrs, from)
             }
             Code::Call1(call) => {
                 let (f, arg, pos) = &**call;
@@ -248,6 +253,14 @@ impl EvalState {
                 let f = self.force_fn(f)?;
                 self.call(&f, args, *pos)
             }
+        }
+    }
+
+    /// The attribute `from.name` of `attrs` (`inherit (e) name`), forced.
+    fn select_inherited(&mut self, attrs: &Attrs, from: &crate::compile::InheritedFrom) -> EvalResult<Value> {
+        match attrs.get(from.name) {
+            Some(x) => self.force(x),
+            None => Err(missing_attr(from.name, attrs).at(from.pos)),
         }
     }
 

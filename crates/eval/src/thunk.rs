@@ -46,11 +46,16 @@ use crate::value::{SharedSlice, Value};
 pub(crate) enum Code {
     /// Evaluate an expression in an environment.
     Expr(Arc<Expr>, Arc<Env>),
-    /// Select an attribute of a (lazy) value: `inherit (e) name`, with the
-    /// `inherit (…)` sources of the set being built (shared by its
-    /// attributes) and the compiled attribute (name, position, which
-    /// source): two pointers, no allocation of its own.
-    SelectFrom(SharedSlice<Value>, Arc<crate::compile::InheritedFrom>),
+    /// `inherit (e) name` with `e` an evaluated set: selects from it. Two
+    /// pointers (the set and the compiled attribute: name, position), no
+    /// allocation of its own, and nothing shared with the other attributes
+    /// of the set being built.
+    SelectFromSet(crate::value::Attrs, Arc<crate::compile::InheritedFrom>),
+    /// `inherit (e) name` with `e` not evaluated yet (a thunk).
+    SelectFromThunk(Arc<Thunk>, Arc<crate::compile::InheritedFrom>),
+    /// `inherit (e) name` with `e` any other value (forcing reports that it
+    /// is not a set).
+    SelectFromValue(Box<(Value, Arc<crate::compile::InheritedFrom>)>),
     /// Apply a function to arguments.
     Call(Box<(Value, Box<[Value]>, Pos)>),
     /// Apply a function to one argument (`map`): one allocation, not two.

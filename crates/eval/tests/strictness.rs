@@ -82,6 +82,24 @@ fn kept_scopes_take_the_closure_of_the_new_call() {
 }
 
 #[test]
+fn inherit_from_sources_of_every_kind() {
+    // The source an attribute is inherited from may be an evaluated set, a
+    // thunk, or (an error when forced) another value; unused attributes
+    // stay unforced.
+    let (out, _) = eval_with_traces(
+        "let s = { a = 1; }; l = { a = 2; } // { c = 3; }; \
+         in [ { inherit (s) a b; }.a ({ inherit (l) a c; }) (rec { inherit (t) a; t = { a = 5; }; }.a) ]",
+    );
+    assert_eq!(out, "[ 1 { a = 2; c = 3; } 5 ]");
+    let (out, _) = eval_with_traces("let s = { a = 1; }; in { inherit (s) b; }.b");
+    assert!(out.starts_with("error: attribute 'b' missing"), "{out}");
+    let (out, _) = eval_with_traces("let n = null; in { inherit (n) x; }.x");
+    assert!(out.starts_with("error: expected a set but found null"), "{out}");
+    let (out, _) = eval_with_traces("let s = throw \"boom\"; in { inherit (s) a; }.a");
+    assert!(out.starts_with("error: boom"), "{out}");
+}
+
+#[test]
 fn addition_keeps_its_errors_and_types() {
     let (out, _) = eval_with_traces("let a = 1; b = 2.5; s = \"x\"; p = /tmp; in [ (a + b + a) (b + a) (s + \"y\") (p + s) (p + \"/z\") ]");
     assert_eq!(out, "[ 4.5 3.5 \"xy\" /tmpx /tmp/z ]");
