@@ -209,7 +209,9 @@ impl EvalState {
 
     fn run(&mut self, code: &Code) -> EvalResult<Value> {
         match code {
-            Code::Expr(e, env) => self.eval(e, env),
+            // Already under `guarded` (see `force_thunk_ref`): straight to the
+            // node, without a second stack-guard step.
+            Code::Expr(e, env) => self.eval_inner(e, env),
             Code::SelectFromSet(attrs, from) => self.select_inherited(attrs, from),
             Code::SelectFromThunk(t, from) => {
                 let attrs = match self.force_thunk_ref(t, Pos::NONE)? {
