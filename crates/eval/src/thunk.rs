@@ -165,6 +165,14 @@ impl Thunk {
     }
 }
 
+/// Points a kept scope at `parent`, leaving it (and its reference count)
+/// alone when it already is.
+fn rebind_parent(slot: &mut Option<Arc<Env>>, parent: &Arc<Env>) {
+    if !slot.as_ref().is_some_and(|p| Arc::ptr_eq(p, parent)) {
+        *slot = Some(parent.clone());
+    }
+}
+
 /// Walking a chain of scopes outward.
 pub(crate) trait EnvChain {
     /// The scope `depth` levels out (0 = this one).
@@ -248,9 +256,7 @@ impl Env {
     pub(crate) fn reuse_one<'a>(this: &'a mut Arc<Env>, parent: &Arc<Env>) -> Option<&'a mut Value> {
         match Arc::get_mut(this) {
             Some(Env { slots: Slots::One(v, NOT_WITH), parent: p }) => {
-                if !p.as_ref().is_some_and(|p| Arc::ptr_eq(p, parent)) {
-                    *p = Some(parent.clone());
-                }
+                rebind_parent(p, parent);
                 Some(v)
             }
             _ => None,
@@ -273,9 +279,7 @@ impl Env {
         };
         match Arc::get_mut(outer) {
             Some(Env { slots: Slots::One(aslot, NOT_WITH), parent: p }) => {
-                if !p.as_ref().is_some_and(|p| Arc::ptr_eq(p, parent)) {
-                    *p = Some(parent.clone());
-                }
+                rebind_parent(p, parent);
                 Some((aslot, bslot))
             }
             _ => None,

@@ -145,14 +145,13 @@ fn concat_lists(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let lists = Args::new(a, "concatLists", pos).list(s, 0)?;
     // All lists forced (in order) first, so that the result is written
     // once, at its size.
-    let mut parts = Vec::with_capacity(lists.len());
+    let mut parts: Vec<&[Value]> = Vec::with_capacity(lists.len());
     for l in lists.iter() {
         let l = s
             .force_list_ref(l, pos)
             .map_err(|e| e.with_frame("while evaluating a value of the list passed to builtins.concatLists", pos))?;
         parts.push(l);
     }
-    let parts: Vec<&[Value]> = parts.iter().map(|l| &l[..]).collect();
     Ok(Value::List(SharedSlice::concat(&parts)))
 }
 
