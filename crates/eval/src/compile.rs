@@ -83,8 +83,10 @@ impl ArithOp {
     }
 
     /// The result on two integers; `None` (overflow, division by zero) lets
-    /// the builtin report the error.
-    #[inline]
+    /// the builtin report the error. Always inlined: called out of line,
+    /// its result came back through a stack slot written as two words and
+    /// read as one 16-byte move (a store-forwarding stall on every `n - 1`).
+    #[inline(always)]
     pub(crate) fn ints(self, a: i64, b: i64) -> Option<Value> {
         match self {
             ArithOp::Sub => a.checked_sub(b).map(Value::Int),

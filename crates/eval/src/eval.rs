@@ -112,6 +112,29 @@ fn thunk_id(t: &Arc<Thunk>) -> usize {
     Arc::as_ptr(t) as usize
 }
 
+/// `Ok(v.clone())`, written straight into the caller's result. Inlined,
+/// the derived (out-of-line) clone wrote the copy to a stack slot as two
+/// words that were then read back as one 16-byte move: a store-forwarding
+/// stall on every variable read. Out of line itself, this function gets the
+/// caller's result slot and writes each word once.
+#[inline(never)]
+pub(crate) fn ok_cloned(v: &Value) -> EvalResult<Value> {
+    Ok(match v {
+        Value::Null => Value::Null,
+        Value::Bool(b) => Value::Bool(*b),
+        Value::Int(i) => Value::Int(*i),
+        Value::Float(f) => Value::Float(*f),
+        Value::String(s) => Value::String(s.clone()),
+        Value::Path(p) => Value::Path(p.clone()),
+        Value::Attrs(a) => Value::Attrs(a.clone()),
+        Value::List(l) => Value::List(l.clone()),
+        Value::Lambda(c) => Value::Lambda(c.clone()),
+        Value::PrimOp(p) => Value::PrimOp(p),
+        Value::PrimOpApp(p) => Value::PrimOpApp(p.clone()),
+        Value::Thunk(t) => Value::Thunk(t.clone()),
+    })
+}
+
 pub(crate) fn infinite_recursion() -> EvalError {
     EvalError::new(ErrorKind::InfiniteRecursion, "infinite recursion encountered")
 }
@@ -130,15 +153,18 @@ impl EvalState {
         match v {
             // The fast path (already evaluated) stays inline.
             Value::Thunk(t) => match t.get() {
-                Some(v) => Ok(v.clone()),
+                Some(v) => ok_cloned(v),
                 None => self.force_thunk(t, pos),
             },
-            v => Ok(v.clone()),
+            v => ok_cloned(v),
         }
     }
 
     pub(crate) fn force_thunk(&mut self, t: &Arc<Thunk>, pos: Pos) -> EvalResult<Value> {
-        self.force_thunk_ref(t, pos).cloned()
+        match self.force_thunk_ref(t, pos) {
+            Ok(v) => ok_cloned(v),
+            Err(e) => Err(e),
+        }
     }
 
     /// Forces a value and lends the result in place: from the thunk's
@@ -342,7 +368,7 @@ impl EvalState {
         // guard nor a trip through `eval_inner` (forcing a thunk is guarded
         // by `force_thunk` itself).
         if let Some(v) = evaluated_local(e, env) {
-            return Ok(v.clone());
+            return ok_cloned(v);
         }
         self.guarded(|s| s.eval_inner(e, env))
     }

@@ -15,7 +15,7 @@
 
 use triomphe::Arc;
 
-use crate::compile::{Expr, ExprKind};
+use crate::compile::{ArithOp, Expr, ExprKind};
 use crate::thunk::{Env, EnvChain};
 use crate::value::Value;
 use nixkit_syntax::ast::BinaryOp;
@@ -91,24 +91,49 @@ pub(crate) fn known_int(e: &Expr, env: &Arc<Env>) -> Option<i64> {
 /// The value of integer arithmetic (`-`, `*`, `/`, `<`, `+`) whose operands
 /// are known integers (see [`known_int`]), nested up to `fuel` levels, if it
 /// can be computed without any possible error or side effect.
+///
+/// Inlined into its caller, with the recursion on plain integers: a
+/// `Value` returned out of line goes through a stack slot that is read back
+/// as one 16-byte move, a store-forwarding stall (see PERFORMANCE.md).
+#[inline(always)]
 pub(crate) fn known_int_expr(e: &Expr, env: &Arc<Env>, fuel: u32) -> Option<Value> {
-    let operand = |x: &Expr| match known_int(x, env) {
-        Some(i) => Some(i),
-        None if fuel > 0 => match known_int_expr(x, env, fuel - 1)? {
-            Value::Int(i) => Some(i),
-            _ => None,
-        },
-        None => None,
-    };
     match &e.kind {
-        ExprKind::Arith { op, lhs, rhs, .. } => op.ints(operand(lhs)?, operand(rhs)?),
+        ExprKind::Arith { op: ArithOp::LessThan, lhs, rhs, .. } => {
+            Some(Value::Bool(known_operand(lhs, env, fuel)? < known_operand(rhs, env, fuel)?))
+        }
+        _ => known_int_arith(e, env, fuel).map(Value::Int),
+    }
+}
+
+/// An operand of [`known_int_expr`]: a known integer, or integer arithmetic
+/// on known integers within `fuel` more levels.
+fn known_operand(x: &Expr, env: &Arc<Env>, fuel: u32) -> Option<i64> {
+    match known_int(x, env) {
+        Some(i) => Some(i),
+        None if fuel > 0 => known_int_arith(x, env, fuel - 1),
+        None => None,
+    }
+}
+
+/// [`known_int_expr`] for the operations with an integer result.
+fn known_int_arith(e: &Expr, env: &Arc<Env>, fuel: u32) -> Option<i64> {
+    match &e.kind {
+        ExprKind::Arith { op, lhs, rhs, .. } => {
+            let (a, b) = (known_operand(lhs, env, fuel)?, known_operand(rhs, env, fuel)?);
+            match op {
+                ArithOp::Sub => a.checked_sub(b),
+                ArithOp::Mul => a.checked_mul(b),
+                ArithOp::Div => a.checked_div(b),
+                ArithOp::LessThan => None,
+            }
+        }
         ExprKind::Concat { force_string: false, parts, .. } => {
             let (first, rest) = parts.split_first()?;
-            let mut acc = operand(first)?;
+            let mut acc = known_operand(first, env, fuel)?;
             for p in rest {
-                acc = acc.checked_add(operand(p)?)?;
+                acc = acc.checked_add(known_operand(p, env, fuel)?)?;
             }
-            Some(Value::Int(acc))
+            Some(acc)
         }
         _ => None,
     }
