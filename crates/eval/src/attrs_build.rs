@@ -106,7 +106,7 @@ impl EvalState {
                 let values = self.static_values(a, &scope, env);
                 let entries = a.by_name.iter().map(|&i| {
                     let attr = &a.attrs[i as usize];
-                    Attr { name: attr.name, value: values[i as usize].clone(), pos: attr.pos }
+                    Attr { name: attr.name, value: values[i as usize].clone_inline(), pos: attr.pos }
                 });
                 let attrs = Attrs::from_sorted_exact(entries);
                 scope.fill(values);

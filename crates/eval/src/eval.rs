@@ -119,20 +119,7 @@ fn thunk_id(t: &Arc<Thunk>) -> usize {
 /// caller's result slot and writes each word once.
 #[inline(never)]
 pub(crate) fn ok_cloned(v: &Value) -> EvalResult<Value> {
-    Ok(match v {
-        Value::Null => Value::Null,
-        Value::Bool(b) => Value::Bool(*b),
-        Value::Int(i) => Value::Int(*i),
-        Value::Float(f) => Value::Float(*f),
-        Value::String(s) => Value::String(s.clone()),
-        Value::Path(p) => Value::Path(p.clone()),
-        Value::Attrs(a) => Value::Attrs(a.clone()),
-        Value::List(l) => Value::List(l.clone()),
-        Value::Lambda(c) => Value::Lambda(c.clone()),
-        Value::PrimOp(p) => Value::PrimOp(p),
-        Value::PrimOpApp(p) => Value::PrimOpApp(p.clone()),
-        Value::Thunk(t) => Value::Thunk(t.clone()),
-    })
+    Ok(v.clone_inline())
 }
 
 pub(crate) fn infinite_recursion() -> EvalError {
