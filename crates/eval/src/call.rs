@@ -190,8 +190,13 @@ impl EvalState {
         // Nothing captured the scope (no thunk or closure refers to it):
         // keep it, emptied, for the next call instead of freeing it.
         let mut env = env;
-        if l.formals.is_none() && self.spare_envs.len() < crate::eval::SPARE_SCOPES && Env::clear_one(&mut env) {
-            self.spare_envs.push(env);
+        if l.formals.is_none() {
+            if self.spare_envs.len() < crate::eval::SPARE_SCOPES && Env::clear_one(&mut env) {
+                self.spare_envs.push(env);
+            }
+        } else {
+            // Defaults never used refer to the scope that holds them.
+            Env::release_own_cycle(env);
         }
         result.map_err(|e| self.call_frames(l, e, pos))
     }

@@ -496,7 +496,9 @@ impl EvalState {
             ExprKind::Arith { op, prim, lhs, rhs } => self.eval_arith(*op, prim, lhs, rhs, env, e.pos),
             ExprKind::Let(a, body) => {
                 let scope = self.build_let(a, env)?;
-                self.eval(body, &scope)
+                let result = self.eval(body, &scope);
+                Env::release_own_cycle(scope);
+                result
             }
             ExprKind::With { env: attrs, body, outer_with } => {
                 let scope = Env::with_scope(env, self.delay(attrs, env), *outer_with);

@@ -159,6 +159,19 @@ impl Thunk {
         let _ = self.value.set(value);
     }
 
+    /// Takes out the pending code if it is an expression in `scope`, for
+    /// [`Env::release_own_cycle`]; anything else stays where it is.
+    fn take_code_in(&self, scope: &Arc<Env>) -> Option<Box<Pending>> {
+        let pending = self.pending.take()?;
+        match &*pending {
+            Pending::Code(Code::Expr(_, env)) if Arc::ptr_eq(env, scope) => Some(pending),
+            _ => {
+                self.pending.store(Some(pending));
+                None
+            }
+        }
+    }
+
     /// Puts the code back after a failed evaluation.
     pub(crate) fn restore(&self, code: Code) {
         self.pending.store(Some(Box::new(Pending::Code(code))));
@@ -327,6 +340,58 @@ impl Env {
     }
 
 
+    /// Breaks the reference cycle between a filled `let` scope and its own
+    /// bindings that were never forced, once nothing else refers to the
+    /// scope: `this` is the caller's last handle on it (the `let` has been
+    /// evaluated). Each such binding's pending code holds the scope, and
+    /// the scope holds the binding, so reference counting alone would keep
+    /// both for the rest of the evaluation.
+    ///
+    /// The scope is released only when every other reference to it is
+    /// accounted for by a pending binding that nothing else refers to
+    /// either: such a binding can never be forced, so dropping its code
+    /// changes nothing observable. Otherwise (a closure or a set escaped
+    /// with the scope) everything is left as it was.
+    #[inline]
+    pub(crate) fn release_own_cycle(this: Arc<Env>) {
+        let count = Arc::count(&this);
+        if count > 1 {
+            Env::release_own_cycle_slow(&this, count - 1);
+        }
+    }
+
+    fn release_own_cycle_slow(this: &Arc<Env>, others: usize) {
+        let Slots::Deferred(cell) = &this.slots else { return };
+        let Some(slots) = cell.get() else { return };
+        if others > slots.len() {
+            return;
+        }
+        // A binding can sit in several slots (`b = a;` shares `a`'s thunk):
+        // it is the scope's alone when all its references are slots.
+        let thunks: Vec<&Arc<Thunk>> =
+            slots.iter().filter_map(|v| if let Value::Thunk(t) = v { Some(t) } else { None }).collect();
+        let mut taken = Vec::new();
+        for (i, t) in thunks.iter().enumerate() {
+            if thunks[..i].iter().any(|u| Arc::ptr_eq(t, u)) {
+                continue;
+            }
+            let slots_holding = thunks[i..].iter().filter(|u| Arc::ptr_eq(t, u)).count();
+            if Arc::count(t) == slots_holding {
+                if let Some(code) = t.take_code_in(this) {
+                    taken.push((*t, code));
+                }
+            }
+        }
+        if taken.len() != others {
+            // Referred to from elsewhere: put everything back.
+            for (t, code) in taken {
+                t.pending.store(Some(code));
+            }
+        }
+        // Otherwise the codes are dropped here, and with them the scope's
+        // last references but the caller's.
+    }
+
     /// A slot's value, if the scope is filled.
     #[inline]
     pub(crate) fn slot(&self, slot: u32) -> Option<&Value> {
@@ -358,5 +423,61 @@ mod layout {
         assert_eq!(std::mem::size_of::<super::Env>(), 32);
         assert_eq!(std::mem::size_of::<crate::value::Attr>(), 24);
         assert_eq!(std::mem::size_of::<crate::source::Pos>(), 4);
+    }
+}
+
+#[cfg(test)]
+mod own_cycles {
+    use super::{Code, Env, Thunk};
+    use crate::compile::{Expr, ExprKind};
+    use crate::source::Pos;
+    use crate::value::Value;
+    use triomphe::Arc;
+
+    /// A `let` scope whose bindings are pending thunks of expressions in
+    /// the scope itself (the cycle), sharing one expression so that its
+    /// reference count shows whether their code was dropped.
+    fn let_scope(bindings: usize) -> (Arc<Env>, Arc<Expr>, Vec<Value>) {
+        let expr = Arc::new(Expr { kind: ExprKind::Const(Value::Null), pos: Pos::NONE });
+        let scope = Env::deferred(&Env::root());
+        let slots: Vec<Value> = (0..bindings)
+            .map(|_| Value::Thunk(Arc::new(Thunk::new(Code::Expr(expr.clone(), scope.clone())))))
+            .collect();
+        (scope, expr, slots)
+    }
+
+    #[test]
+    fn unreferenced_scope_is_released() {
+        let (scope, expr, slots) = let_scope(3);
+        // `b = a;`: one thunk in two slots.
+        let mut slots = slots;
+        slots.push(slots[0].clone());
+        scope.fill(slots);
+        assert_eq!(Arc::count(&expr), 4);
+        Env::release_own_cycle(scope);
+        assert_eq!(Arc::count(&expr), 1, "the pending codes (and the scope) are freed");
+    }
+
+    #[test]
+    fn scope_referred_to_from_elsewhere_is_kept() {
+        let (scope, expr, slots) = let_scope(2);
+        scope.fill(slots);
+        let escaped = scope.clone(); // e.g. a closure returned by the body
+        Env::release_own_cycle(scope);
+        assert_eq!(Arc::count(&expr), 3, "nothing is dropped");
+        // The bindings can still be forced through the escaped scope.
+        let Some(Value::Thunk(t)) = escaped.slot(0) else { panic!("slot 0 is a thunk") };
+        assert!(t.take().is_ok(), "the code is still there");
+    }
+
+    #[test]
+    fn binding_referred_to_from_elsewhere_keeps_the_scope() {
+        let (scope, expr, slots) = let_scope(2);
+        let escaped = slots[1].clone(); // e.g. `in { x = b; }`
+        scope.fill(slots);
+        Env::release_own_cycle(scope);
+        assert_eq!(Arc::count(&expr), 3, "nothing is dropped");
+        let Value::Thunk(t) = &escaped else { panic!("a thunk") };
+        assert!(t.take().is_ok(), "the escaped binding can still be forced");
     }
 }

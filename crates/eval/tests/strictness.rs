@@ -156,3 +156,30 @@ fn interpolated_to_string_of_known_values_matches_the_builtin() {
     let slow = eval_with_traces("let i = 7; s = \"z\"; in builtins.seq s \"${builtins.toString i}${builtins.toString s}\"").0;
     assert_eq!((fast.as_str(), slow.as_str()), ("\"7z\"", "\"7z\""));
 }
+
+#[test]
+fn released_scopes_keep_everything_that_escaped() {
+    // A `let` (or a call with defaults) whose unforced bindings are dropped
+    // when nothing else refers to its scope; anything that escaped keeps
+    // working.
+    let cases = [
+        ("let f = x: let a = x; b = throw \"never\"; c = b; in a; in map f [ 1 2 3 ]", "[ 1 2 3 ]"),
+        ("let mk = n: let a = n; b = a + 1; in { get = _: b; }; in (mk 1).get null", "2"),
+        ("let mk = n: let a = n; b = a + 1; in { inherit b; }; in (mk 4).b", "5"),
+        ("let mk = n: let a = n + 1; b = a; in [ b ]; in builtins.elemAt (mk 7) 0", "8"),
+        ("let s = let a = 1; b = a + 1; in rec { c = b; d = c; }; in s.d", "2"),
+        ("({ a ? b, b ? 5, c }: c) { c = 1; }", "1"),
+        ("(({ a ? b, b ? 5 }: x: a) { }) 0", "5"),
+        ("let f = { a ? b, b ? throw \"no\" }: a; in f { b = 3; }", "3"),
+        (
+            "let loop = i: acc: if i == 0 then acc else loop (i - 1) (acc + (let a = i; b = a * 2; in i)); in loop 1000 0",
+            "500500",
+        ),
+    ];
+    for (text, want) in cases {
+        assert_eq!(eval_with_traces(text).0, want, "{text}");
+    }
+    // A binding under evaluation is not taken for unused: its own scope is
+    // still referred to while the body runs.
+    assert_fails("let a = a; in a", "infinite recursion encountered");
+}
