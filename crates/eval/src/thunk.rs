@@ -29,7 +29,9 @@
 //! whose thunks refer to the scope itself (`let`, `rec`, formals with
 //! defaults) is filled once, after it exists. Such cycles of `Arc`s are
 //! broken when the thunks are evaluated (their code, holding the scope, is
-//! dropped), but not when a scope holds a function closing over itself:
+//! dropped), and for the thunks never evaluated when the `let` (or call) is
+//! done and nothing else refers to the scope ([`Env::release_own_cycle`]).
+//! They are not broken when a scope holds a function closing over itself:
 //! there is no cycle collector, so those scopes live as long as the process.
 //! Everything else is freed as soon as nothing refers to it.
 
