@@ -36,6 +36,10 @@ pub(crate) enum Key {
 pub(crate) enum ExprKind {
     Const(Value),
     Local { depth: u32, slot: u32 },
+    /// A variable [`crate::thunk::FAR`] or more scopes out: looked up with
+    /// [`crate::thunk::EnvChain::up_far`], which crosses runs of `with`
+    /// scopes in one step.
+    LocalFar { depth: u32, slot: u32 },
     WithVar { depth: u32, name: Symbol },
     Undefined(Symbol),
     Select { expr: Arc<Expr>, path: Box<[Key]>, default: Option<Arc<Expr>> },
@@ -268,6 +272,7 @@ impl Compiler<'_> {
             A::Str(s) => ExprKind::Const(Value::string(self.ast.str(s))),
             A::Path(p) => ExprKind::Const(Value::path(self.ast.str(p))),
             A::Var(v) => match v.resolution() {
+                Resolution::Local { depth, slot } if depth >= crate::thunk::FAR => ExprKind::LocalFar { depth, slot },
                 Resolution::Local { depth, slot } => ExprKind::Local { depth, slot },
                 Resolution::With { depth } => ExprKind::WithVar { depth, name: v.name },
                 Resolution::Global => match self.globals.lookup(v.name) {

@@ -299,6 +299,12 @@ impl EvalState {
                     return v.forced().unwrap_or(v).clone();
                 }
             }
+            ExprKind::LocalFar { .. } => {
+                if let Some(v) = local_slot(e, env) {
+                    bump(&self.stats.thunks_avoided, 1);
+                    return v.forced().unwrap_or(v).clone();
+                }
+            }
             ExprKind::Lambda(l) => {
                 bump(&self.stats.thunks_avoided, 1);
                 return Closure::value(l.clone(), env.clone());
@@ -383,6 +389,11 @@ impl EvalState {
                     .ok_or_else(|| EvalError::eval("internal error: unbound variable slot").at(e.pos))?;
                 self.force_at(v, e.pos)
             }
+            ExprKind::LocalFar { .. } => {
+                let v = local_slot(e, env)
+                    .ok_or_else(|| EvalError::eval("internal error: unbound variable slot").at(e.pos))?;
+                self.force_at(v, e.pos)
+            }
             ExprKind::WithVar { depth, name } => {
                 let v = self.lookup_with(env, *depth, *name, e.pos)?;
                 self.force_at(v, e.pos)
@@ -424,7 +435,7 @@ impl EvalState {
                 // reference: no reference-count traffic on the closure.
                 let owned;
                 let f = match &fun.kind {
-                    ExprKind::Local { .. } => match evaluated_local(fun, env) {
+                    ExprKind::Local { .. } | ExprKind::LocalFar { .. } => match evaluated_local(fun, env) {
                         Some(f) => f,
                         None => {
                             owned = self.eval(fun, env)?;
@@ -820,6 +831,17 @@ fn with_not_a_set(v: &Value, pos: Pos) -> EvalError {
 pub(crate) fn evaluated_local<'a>(e: &Expr, env: &'a Arc<Env>) -> Option<&'a Value> {
     match &e.kind {
         ExprKind::Local { depth, slot } => env.up(*depth).and_then(|s| s.slot(*slot)).and_then(Value::forced),
+        ExprKind::LocalFar { .. } => local_slot(e, env).and_then(Value::forced),
+        _ => None,
+    }
+}
+
+/// The slot of a variable (`Local` or `LocalFar`), evaluated or not.
+#[inline]
+pub(crate) fn local_slot<'a>(e: &Expr, env: &'a Arc<Env>) -> Option<&'a Value> {
+    match &e.kind {
+        ExprKind::Local { depth, slot } => env.up(*depth)?.slot(*slot),
+        ExprKind::LocalFar { depth, slot } => env.up_far(*depth)?.slot(*slot),
         _ => None,
     }
 }

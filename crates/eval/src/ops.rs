@@ -572,7 +572,7 @@ fn part_len_hint(part: &Expr, env: &Arc<Env>) -> usize {
     };
     let len = match &part.kind {
         ExprKind::Const(Value::String(lit)) => Some(lit.as_str().len()),
-        ExprKind::Local { .. } => match crate::eval::evaluated_local(part, env) {
+        ExprKind::Local { .. } | ExprKind::LocalFar { .. } => match crate::eval::evaluated_local(part, env) {
             Some(Value::String(text)) => Some(text.as_str().len()),
             _ => None,
         },

@@ -34,7 +34,7 @@ pub(crate) struct StrictArg {
 /// first and open no scope.
 fn first_forced(e: &Expr) -> Option<(u32, u32)> {
     match &e.kind {
-        ExprKind::Local { depth, slot } => Some((*depth, *slot)),
+        ExprKind::Local { depth, slot } | ExprKind::LocalFar { depth, slot } => Some((*depth, *slot)),
         ExprKind::Arith { lhs, .. } => first_forced(lhs),
         ExprKind::If { cond, .. } | ExprKind::Assert { cond, .. } => first_forced(cond),
         ExprKind::Not(x) => first_forced(x),
@@ -75,6 +75,7 @@ pub(crate) fn first_forced_arg(body: &Expr, plain: bool) -> Option<StrictArg> {
 pub(crate) fn known_int(e: &Expr, env: &Arc<Env>) -> Option<i64> {
     let v = match &e.kind {
         ExprKind::Const(v) => v,
+        // (Not `LocalFar`: the extra arm kept this from being inlined.)
         ExprKind::Local { depth, slot } => env.up(*depth)?.slot(*slot)?,
         _ => return None,
     };

@@ -183,3 +183,56 @@ fn released_scopes_keep_everything_that_escaped() {
     // still referred to while the body runs.
     assert_fails("let a = a; in a", "infinite recursion encountered");
 }
+
+#[test]
+fn variables_across_long_runs_of_with_scopes() {
+    // Distant variables jump over runs of `with` scopes: every variable of
+    // a deep mix of `let`, `with` and calls must still resolve to its own
+    // binding (lets before withs, the innermost `with` for `c`), from the
+    // body and from thunks created in it and forced later.
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    for round in 0..30 {
+        let mut text = String::new();
+        let mut names: Vec<(String, i64)> = Vec::new();
+        let mut innermost_with = None;
+        let levels = 5 + round * 3;
+        for i in 0..levels {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            match seed % 4 {
+                0 => {
+                    text.push_str(&format!("let x{i} = {i}; in "));
+                    names.push((format!("x{i}"), i as i64));
+                }
+                1 => {
+                    text.push_str(&format!("(y{i}: ", ));
+                    names.push((format!("y{i}"), 1000 + i as i64));
+                }
+                _ => {
+                    text.push_str(&format!("with {{ w{i} = {i}; c = {i}; }}; "));
+                    names.push((format!("w{i}"), i as i64));
+                    innermost_with = Some(i as i64);
+                }
+            }
+        }
+        let body: Vec<String> = names.iter().map(|(n, _)| n.clone()).collect();
+        let mut expr = format!("[ {} ]", body.join(" "));
+        if innermost_with.is_some() {
+            expr = format!("[ ({expr}) c ]");
+        }
+        // Close the calls from the inside out.
+        let mut closing = String::new();
+        for (n, v) in names.iter().rev() {
+            if n.starts_with('y') {
+                closing.push_str(&format!(") {v}"));
+            }
+        }
+        let text = format!("{text}{expr}{closing}");
+        let mut want = format!("[ {} ]", names.iter().map(|(_, v)| v.to_string()).collect::<Vec<_>>().join(" "));
+        if let Some(c) = innermost_with {
+            want = format!("[ {want} {c} ]");
+        }
+        assert_eq!(eval_with_traces(&text).0, want, "{text}");
+    }
+}
