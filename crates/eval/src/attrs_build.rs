@@ -40,6 +40,35 @@ impl EvalState {
         values
     }
 
+    /// [`Self::static_values`] for a `let`: a binding that is a lambda is
+    /// stored closing over a marker instead of the scope, which breaks the
+    /// reference cycle scope → closure → scope (every reader of the scope's
+    /// slots binds the scope it found the slot in, see
+    /// [`Env::own_lambda`]). Not for recursive sets: their values are also
+    /// the set's attributes, read without a scope.
+    fn let_values(&self, a: &AttrsExpr, scope: &Arc<Env>, outer: &Arc<Env>) -> Vec<Value> {
+        let sources = self.inherit_sources(a, scope);
+        let mut values: Vec<Value> = Vec::with_capacity(a.attrs.len());
+        for attr in &a.attrs {
+            let lambda = match &attr.value {
+                AttrValue::Plain(e) => match &e.kind {
+                    ExprKind::Lambda(l) => Some(l),
+                    _ => None,
+                },
+                _ => None,
+            };
+            let value = match lambda {
+                Some(l) => {
+                    crate::stats::bump(&self.stats.thunks_avoided, 1);
+                    crate::value::Closure::in_own_scope(l.clone())
+                }
+                None => self.static_value(attr, scope, outer, &sources, Some(values.as_slice())),
+            };
+            values.push(value);
+        }
+        values
+    }
+
     /// The values of the `inherit (e)` sources of `a`, lazily (each
     /// attribute inherited from one holds the source itself, so nothing is
     /// kept for the set as a whole); empty for a set without any (most
@@ -189,7 +218,7 @@ impl EvalState {
         crate::stats::bump(&self.stats.envs, 1);
         crate::stats::bump(&self.stats.env_slots, a.attrs.len() as u64);
         let scope = Env::deferred(env);
-        let values = self.static_values(a, &scope, env);
+        let values = self.let_values(a, &scope, env);
         scope.fill(values);
         Ok(scope)
     }

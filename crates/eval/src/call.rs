@@ -222,7 +222,7 @@ impl EvalState {
     /// `call_lambda` would do, without building the intermediate closure,
     /// and with both scopes kept for the next such call when nothing
     /// captured them.
-    fn call_lambda2(
+    pub(crate) fn call_lambda2(
         &mut self,
         l: &Arc<LambdaExpr>,
         closure: &Arc<Env>,

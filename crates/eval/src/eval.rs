@@ -289,20 +289,14 @@ impl EvalState {
                 bump(&self.stats.thunks_avoided, 1);
                 return v.clone();
             }
-            ExprKind::Local { depth, slot } => {
-                if let Some(v) = env.up(*depth).and_then(|s| s.slot(*slot)) {
+            ExprKind::Local { .. } | ExprKind::LocalFar { .. } => {
+                if let Some((scope, v)) = local_slot(e, env) {
                     bump(&self.stats.thunks_avoided, 1);
                     // An evaluated thunk is passed on as its value (the two
                     // are indistinguishable): later copies of it (`//`,
                     // lists) need no reference count for scalars, readers
                     // skip an indirection, and the thunk can be freed.
-                    return v.forced().unwrap_or(v).clone();
-                }
-            }
-            ExprKind::LocalFar { .. } => {
-                if let Some(v) = local_slot(e, env) {
-                    bump(&self.stats.thunks_avoided, 1);
-                    return v.forced().unwrap_or(v).clone();
+                    return Env::slot_value(v, scope);
                 }
             }
             ExprKind::Lambda(l) => {
@@ -382,17 +376,13 @@ impl EvalState {
     fn eval_inner(&mut self, e: &Expr, env: &Arc<Env>) -> EvalResult<Value> {
         match &e.kind {
             ExprKind::Const(v) => self.force(v),
-            ExprKind::Local { depth, slot } => {
-                let v = env
-                    .up(*depth)
-                    .and_then(|s| s.slot(*slot))
+            ExprKind::Local { .. } | ExprKind::LocalFar { .. } => {
+                let (scope, v) = local_slot(e, env)
                     .ok_or_else(|| EvalError::eval("internal error: unbound variable slot").at(e.pos))?;
-                self.force_at(v, e.pos)
-            }
-            ExprKind::LocalFar { .. } => {
-                let v = local_slot(e, env)
-                    .ok_or_else(|| EvalError::eval("internal error: unbound variable slot").at(e.pos))?;
-                self.force_at(v, e.pos)
+                match Env::own_lambda(v) {
+                    Some(l) => Ok(Closure::value(l.clone(), scope.clone())),
+                    None => self.force_at(v, e.pos),
+                }
             }
             ExprKind::WithVar { depth, name } => {
                 let v = self.lookup_with(env, *depth, *name, e.pos)?;
@@ -434,9 +424,23 @@ impl EvalState {
                 // A function bound to a variable is called through a
                 // reference: no reference-count traffic on the closure.
                 let owned;
+                // A `let`-bound function (see `Env::own_lambda`): its lambda
+                // and the scope it was found in, called without making a
+                // closure value.
+                let mut own = None;
                 let f = match &fun.kind {
-                    ExprKind::Local { .. } | ExprKind::LocalFar { .. } => match evaluated_local(fun, env) {
-                        Some(f) => f,
+                    ExprKind::Local { .. } | ExprKind::LocalFar { .. } => match local_slot(fun, env) {
+                        Some((scope, v)) => match (Env::own_lambda(v), v.forced()) {
+                            (Some(l), _) => {
+                                own = Some((l, scope));
+                                &Value::Null
+                            }
+                            (None, Some(f)) => f,
+                            (None, None) => {
+                                owned = self.eval(fun, env)?;
+                                &owned
+                            }
+                        },
                         None => {
                             owned = self.eval(fun, env)?;
                             &owned
@@ -464,14 +468,17 @@ impl EvalState {
                         &owned
                     }
                 };
-                // The argument the callee forces first, if it is a lambda
-                // that does (see `strict`).
-                let strict = match f {
-                    Value::Lambda(c) => {
-                        c.lambda.strict_arg.filter(|s| s.need as usize <= args.len()).map(|s| s.index as usize)
-                    }
+                let lambda = match (own, f) {
+                    (Some(found), _) => Some(found),
+                    (None, Value::Lambda(c)) => Some((&c.lambda, &c.env)),
                     _ => None,
                 };
+                // The argument the callee forces first, if it is a lambda
+                // that does (see `strict`).
+                let strict = lambda
+                    .and_then(|(l, _)| l.strict_arg)
+                    .filter(|s| s.need as usize <= args.len())
+                    .map(|s| s.index as usize);
                 let arg = |s: &Self, i: usize| {
                     if strict == Some(i) {
                         s.delay_strict(&args[i], env)
@@ -479,15 +486,32 @@ impl EvalState {
                         s.delay(&args[i], env)
                     }
                 };
+                // Calls `own`'s function as a value (the rarer shapes).
+                let own_value = |own: Option<(&Arc<crate::compile::LambdaExpr>, &Arc<Env>)>| {
+                    own.map(|(l, scope)| Closure::value(l.clone(), scope.clone()))
+                };
                 // No argument vector for the common arities.
                 match args.len() {
                     1 => {
                         let a = arg(self, 0);
-                        self.call1(f, a, e.pos)
+                        match lambda {
+                            Some((l, closure)) => self.call_lambda(l, closure, a, e.pos),
+                            None => self.call(f, std::slice::from_ref(&a), e.pos),
+                        }
                     }
                     2 => {
                         let (a, b) = (arg(self, 0), arg(self, 1));
-                        self.call2(f, a, b, e.pos)
+                        if let Some((l, closure)) = lambda {
+                            if let (None, ExprKind::Lambda(inner)) = (&l.formals, &l.body.kind) {
+                                if inner.formals.is_none() {
+                                    return self.call_lambda2(l, closure, inner, a, b, e.pos);
+                                }
+                            }
+                        }
+                        match own_value(own) {
+                            Some(g) => self.call(&g, &[a, b], e.pos),
+                            None => self.call(f, &[a, b], e.pos),
+                        }
                     }
                     // `foldl' op nul list` and the like: the arguments on
                     // the stack.
@@ -496,11 +520,17 @@ impl EvalState {
                         for (i, slot) in args.iter_mut().take(n).enumerate() {
                             *slot = arg(self, i);
                         }
-                        self.call(f, &args[..n], e.pos)
+                        match own_value(own) {
+                            Some(g) => self.call(&g, &args[..n], e.pos),
+                            None => self.call(f, &args[..n], e.pos),
+                        }
                     }
                     n => {
                         let args: Vec<Value> = (0..n).map(|i| arg(self, i)).collect();
-                        self.call(f, &args, e.pos)
+                        match own_value(own) {
+                            Some(g) => self.call(&g, &args, e.pos),
+                            None => self.call(f, &args, e.pos),
+                        }
                     }
                 }
             }
@@ -830,18 +860,35 @@ fn with_not_a_set(v: &Value, pos: Pos) -> EvalError {
 #[inline]
 pub(crate) fn evaluated_local<'a>(e: &Expr, env: &'a Arc<Env>) -> Option<&'a Value> {
     match &e.kind {
-        ExprKind::Local { depth, slot } => env.up(*depth).and_then(|s| s.slot(*slot)).and_then(Value::forced),
-        ExprKind::LocalFar { .. } => local_slot(e, env).and_then(Value::forced),
+        // A lambda in its own scope's slot is not a value as it stands
+        // (see `Env::own_lambda`): the caller evaluates the variable. (A
+        // thunk's value never is one: such lambdas are only ever stored in
+        // slots directly.)
+        ExprKind::Local { depth, slot } => match env.up(*depth)?.slot(*slot)? {
+            Value::Thunk(t) => t.get(),
+            v if Env::own_lambda(v).is_some() => None,
+            v => Some(v),
+        },
+        ExprKind::LocalFar { .. } => evaluated_local_far(e, env),
         _ => None,
     }
 }
 
-/// The slot of a variable (`Local` or `LocalFar`), evaluated or not.
+/// [`evaluated_local`] for `LocalFar`, out of line.
+#[inline(never)]
+fn evaluated_local_far<'a>(e: &Expr, env: &'a Arc<Env>) -> Option<&'a Value> {
+    local_slot(e, env).and_then(|(_, v)| v.forced()).filter(|v| Env::own_lambda(v).is_none())
+}
+
+/// The slot of a variable (`Local` or `LocalFar`), evaluated or not, and
+/// the scope it is in.
 #[inline]
-pub(crate) fn local_slot<'a>(e: &Expr, env: &'a Arc<Env>) -> Option<&'a Value> {
-    match &e.kind {
-        ExprKind::Local { depth, slot } => env.up(*depth)?.slot(*slot),
-        ExprKind::LocalFar { depth, slot } => env.up_far(*depth)?.slot(*slot),
-        _ => None,
-    }
+pub(crate) fn local_slot<'a>(e: &Expr, env: &'a Arc<Env>) -> Option<(&'a Arc<Env>, &'a Value)> {
+    let scope = match &e.kind {
+        ExprKind::Local { depth, .. } => env.up(*depth)?,
+        ExprKind::LocalFar { depth, .. } => env.up_far(*depth)?,
+        _ => return None,
+    };
+    let (ExprKind::Local { slot, .. } | ExprKind::LocalFar { slot, .. }) = &e.kind else { return None };
+    Some((scope, scope.slot(*slot)?))
 }

@@ -234,6 +234,14 @@ impl EnvChain for Arc<Env> {
 /// instructions; from 16, 0.14 %.
 pub(crate) const FAR: u32 = 16;
 
+/// The scope that `let`-bound lambdas in their own scope's slots close over
+/// instead of it: a marker, never used as a scope (see [`Env::own_lambda`]).
+pub(crate) fn own_scope_marker() -> &'static Arc<Env> {
+    OWN_SCOPE_MARKER.get_or_init(Env::root)
+}
+
+static OWN_SCOPE_MARKER: OnceLock<Arc<Env>> = OnceLock::new();
+
 /// Marks a `with` scope with no enclosing `with`.
 pub(crate) const NO_OUTER_WITH: u32 = u32::MAX - 1;
 
@@ -437,6 +445,31 @@ impl Env {
         }
         // Otherwise the codes are dropped here, and with them the scope's
         // last references but the caller's.
+    }
+
+    /// The lambda in a slot of this scope that closes over this scope
+    /// itself, if the slot holds one (a `let`-bound function; see
+    /// [`crate::value::Closure::in_own_scope`]). Every reader of a slot
+    /// checks for it: the value of such a slot is a closure over the scope
+    /// the slot was found in.
+    #[inline]
+    pub(crate) fn own_lambda(v: &Value) -> Option<&Arc<crate::compile::LambdaExpr>> {
+        match v {
+            // Before the first marker is made, nothing can be one.
+            Value::Lambda(c) if OWN_SCOPE_MARKER.get().is_some_and(|m| Arc::ptr_eq(&c.env, m)) => Some(&c.lambda),
+            _ => None,
+        }
+    }
+
+    /// A slot's value as a value, found in `scope`: a lambda stored in its
+    /// own scope becomes a closure over that scope (a new function value);
+    /// anything else is cloned, an evaluated thunk as its value.
+    #[inline]
+    pub(crate) fn slot_value(v: &Value, scope: &Arc<Env>) -> Value {
+        match Env::own_lambda(v) {
+            Some(l) => crate::value::Closure::value(l.clone(), scope.clone()),
+            None => v.forced().unwrap_or(v).clone(),
+        }
     }
 
     /// A slot's value, if the scope is filled.

@@ -43,6 +43,15 @@ impl Closure {
     pub(crate) fn value(lambda: Arc<LambdaExpr>, env: Arc<Env>) -> Value {
         Value::Lambda(Arc::new(Closure { lambda, env }))
     }
+
+    /// A `let`-bound lambda as its own scope's slot holds it: closing over
+    /// a marker instead of the scope (see [`crate::thunk::Env::own_lambda`]).
+    /// Closing over the scope would make a reference cycle (the scope holds
+    /// the closure, the closure the scope) that reference counting never
+    /// frees; whoever reads the slot knows the scope and binds it then.
+    pub(crate) fn in_own_scope(lambda: Arc<LambdaExpr>) -> Value {
+        Value::Lambda(Arc::new(Closure { lambda, env: crate::thunk::own_scope_marker().clone() }))
+    }
 }
 
 /// A path value's text (absolute and canonical), shared.
