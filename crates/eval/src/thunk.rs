@@ -31,8 +31,10 @@
 //! broken when the thunks are evaluated (their code, holding the scope, is
 //! dropped), and for the thunks never evaluated when the `let` (or call) is
 //! done and nothing else refers to the scope ([`Env::release_own_cycle`]).
-//! They are not broken when a scope holds a function closing over itself:
-//! there is no cycle collector, so those scopes live as long as the process.
+//! A `let`-bound function does not close over its scope in the slot at all
+//! (it closes over a marker; readers bind the scope, [`Env::own_lambda`]).
+//! Other scopes holding a function closing over themselves (a `rec` set's,
+//! a formal's default) are not freed: there is no cycle collector.
 //! Everything else is freed as soon as nothing refers to it.
 
 use std::sync::OnceLock;
