@@ -4,12 +4,12 @@
 use triomphe::Arc;
 
 
-use crate::compile::LambdaExpr;
+use crate::compile::{Expr, ExprKind, LambdaExpr};
 use crate::error::{ErrorKind, EvalError, EvalResult};
-use crate::eval::{type_error, EvalState};
+use crate::eval::{evaluated_local, local_slot, type_error, EvalState};
+use crate::stats::bump;
 use crate::print::show_for_error;
 use crate::source::Pos;
-use crate::compile::Expr;
 use crate::thunk::{Env, Thunk};
 use crate::value::{Closure, PrimOpApp, Value};
 
@@ -407,6 +407,124 @@ impl EvalState {
             .apply(&f, std::slice::from_ref(set), at)
             .map_err(|e| e.with_frame("while calling the `__toString` attribute", at))?;
         Ok((r, at))
+    }
+
+    /// Evaluates a call `fun args…` (`ExprKind::Call`; inlined into
+    /// `eval_inner`, of which it is the largest arm).
+    #[inline(always)]
+    pub(crate) fn eval_call(&mut self, fun: &Arc<Expr>, args: &[Arc<Expr>], env: &Arc<Env>, pos: Pos) -> EvalResult<Value> {
+        // A function bound to a variable is called through a
+        // reference: no reference-count traffic on the closure.
+        let owned;
+        // A `let`-bound function (see `Env::own_lambda`): its lambda
+        // and the scope it was found in, called without making a
+        // closure value.
+        let mut own = None;
+        let f = match &fun.kind {
+            ExprKind::Local { .. } | ExprKind::LocalFar { .. } => match local_slot(fun, env) {
+                Some((scope, v)) => match (Env::own_lambda(v), v.forced()) {
+                    (Some(l), _) => {
+                        own = Some((l, scope));
+                        &Value::Null
+                    }
+                    (None, Some(f)) => f,
+                    (None, None) => {
+                        owned = self.eval(fun, env)?;
+                        &owned
+                    }
+                },
+                None => {
+                    owned = self.eval(fun, env)?;
+                    &owned
+                }
+            },
+            // `lib.f x`: a function found by walking evaluated sets
+            // is borrowed in place too.
+            ExprKind::Select { expr, path, default: None } => {
+                let found = evaluated_local(expr, env)
+                    .and_then(|base| crate::select::select_in_place(base, path))
+                    .and_then(|(x, _, _)| x.forced());
+                match found {
+                    Some(f) => {
+                        bump(&self.stats.lookups, path.len() as u64);
+                        f
+                    }
+                    None => {
+                        owned = self.eval(fun, env)?;
+                        &owned
+                    }
+                }
+            }
+            _ => {
+                owned = self.eval(fun, env)?;
+                &owned
+            }
+        };
+        let lambda = match (own, f) {
+            (Some(found), _) => Some(found),
+            (None, Value::Lambda(c)) => Some((&c.lambda, &c.env)),
+            _ => None,
+        };
+        // The argument the callee forces first, if it is a lambda
+        // that does (see `strict`).
+        let strict = lambda
+            .and_then(|(l, _)| l.strict_arg)
+            .filter(|s| s.need as usize <= args.len())
+            .map(|s| s.index as usize);
+        let arg = |s: &Self, i: usize| {
+            if strict == Some(i) {
+                s.delay_strict(&args[i], env)
+            } else {
+                s.delay(&args[i], env)
+            }
+        };
+        // Calls `own`'s function as a value (the rarer shapes).
+        let own_value = |own: Option<(&Arc<crate::compile::LambdaExpr>, &Arc<Env>)>| {
+            own.map(|(l, scope)| Closure::value(l.clone(), scope.clone()))
+        };
+        // No argument vector for the common arities.
+        match args.len() {
+            1 => {
+                let a = arg(self, 0);
+                match lambda {
+                    Some((l, closure)) => self.call_lambda(l, closure, a, pos),
+                    None => self.call(f, std::slice::from_ref(&a), pos),
+                }
+            }
+            2 => {
+                let (a, b) = (arg(self, 0), arg(self, 1));
+                if let Some((l, closure)) = lambda {
+                    if let (None, ExprKind::Lambda(inner)) = (&l.formals, &l.body.kind) {
+                        if inner.formals.is_none() {
+                            return self.call_lambda2(l, closure, inner, a, b, pos);
+                        }
+                    }
+                }
+                match own_value(own) {
+                    Some(g) => self.call(&g, &[a, b], pos),
+                    None => self.call(f, &[a, b], pos),
+                }
+            }
+            // `foldl' op nul list` and the like: the arguments on
+            // the stack.
+            n @ 3..=4 => {
+                let mut args = [Value::Null, Value::Null, Value::Null, Value::Null];
+                for (i, slot) in args.iter_mut().take(n).enumerate() {
+                    *slot = arg(self, i);
+                }
+                match own_value(own) {
+                    Some(g) => self.call(&g, &args[..n], pos),
+                    None => self.call(f, &args[..n], pos),
+                }
+            }
+            n => {
+                let args: Vec<Value> = (0..n).map(|i| arg(self, i)).collect();
+                match own_value(own) {
+                    Some(g) => self.call(&g, &args, pos),
+                    None => self.call(f, &args, pos),
+                }
+            }
+        }
     }
 
     /// Calls a value with arguments, forcing the function first.
