@@ -40,6 +40,22 @@ impl EvalState {
         values
     }
 
+    /// The slots of a recursive set's scope: its values, with each function
+    /// attribute stored closing over a marker instead of the scope (see
+    /// [`Env::own_lambda`]). The set's attributes keep the closures over the
+    /// scope, so the scope refers to none of them and the set's functions
+    /// make no reference cycle through it.
+    fn own_lambdas_marked(a: &AttrsExpr, mut values: Vec<Value>) -> Vec<Value> {
+        for (v, attr) in values.iter_mut().zip(&a.attrs) {
+            if let (AttrValue::Plain(e), Value::Lambda(c)) = (&attr.value, &*v) {
+                if matches!(e.kind, ExprKind::Lambda(_)) {
+                    *v = crate::value::Closure::in_own_scope(c.lambda.clone());
+                }
+            }
+        }
+        values
+    }
+
     /// [`Self::static_values`] for a `let`: a binding that is a lambda is
     /// stored closing over a marker instead of the scope, which breaks the
     /// reference cycle scope → closure → scope (every reader of the scope's
@@ -138,7 +154,7 @@ impl EvalState {
                     Attr { name: attr.name, value: values[i as usize].clone_inline(), pos: attr.pos }
                 });
                 let attrs = Attrs::from_sorted_exact(entries);
-                scope.fill(values);
+                scope.fill(Self::own_lambdas_marked(a, values));
                 return Ok(Value::Attrs(attrs));
             }
         }

@@ -31,10 +31,11 @@
 //! broken when the thunks are evaluated (their code, holding the scope, is
 //! dropped), and for the thunks never evaluated when the `let` (or call) is
 //! done and nothing else refers to the scope ([`Env::release_own_cycle`]).
-//! A `let`-bound function does not close over its scope in the slot at all
-//! (it closes over a marker; readers bind the scope, [`Env::own_lambda`]).
-//! Other scopes holding a function closing over themselves (a `rec` set's,
-//! a formal's default) are not freed: there is no cycle collector.
+//! A function bound by a `let` or a `rec` set does not close over its scope
+//! in the slot at all (it closes over a marker; readers bind the scope,
+//! [`Env::own_lambda`]). Other scopes holding a function closing over
+//! themselves (a formal's default, a function computed by a binding's
+//! expression) are not freed: there is no cycle collector.
 //! Everything else is freed as soon as nothing refers to it.
 
 use std::sync::OnceLock;

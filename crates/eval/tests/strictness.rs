@@ -265,6 +265,11 @@ fn let_bound_functions_behave_as_closures_over_their_scope() {
         ("let inherit (builtins) map; f = x: x; in map f [ 1 ]", "[ 1 ]"),
         ("let f = x: x; in (let inherit f; in f 4)", "4"),
         ("(let f = x: x; in f) 5", "5"),
+        // The same for a recursive set's functions, in its scope.
+        ("let s = rec { f = x: x; g = [ f ]; h = [ f ]; }; in s.g == s.h", "true"),
+        ("(rec { even = n: if n == 0 then true else odd (n - 1); odd = n: if n == 0 then false else even (n - 1); }).odd 7", "true"),
+        ("let s = rec { f = x: x + 1; a = f 1; b = map f [ 1 ]; c = f; }; in [ s.a s.b (s.c 5) (s.f 6) ]", "[ 2 [ 2 ] 6 7 ]"),
+        ("let s = rec { f = a: b: a * b; g = f 3 4; }; in s.g", "12"),
     ];
     for (text, want) in cases {
         assert_eq!(eval_with_traces(text).0, want, "{text}");
