@@ -21,6 +21,7 @@
 set -euo pipefail
 
 workspace="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$workspace"
 corpus="${NIXKIT_CORPUS:-$workspace/../shared/corpus}"
 lang="$corpus/nix-lang/lang"
 lib="$corpus/nixpkgs-lib"
