@@ -47,10 +47,8 @@ impl EvalState {
     /// make no reference cycle through it.
     fn own_lambdas_marked(a: &AttrsExpr, mut values: Vec<Value>) -> Vec<Value> {
         for (v, attr) in values.iter_mut().zip(&a.attrs) {
-            if let (AttrValue::Plain(e), Value::Lambda(c)) = (&attr.value, &*v) {
-                if matches!(e.kind, ExprKind::Lambda(_)) {
-                    *v = crate::value::Closure::in_own_scope(c.lambda.clone());
-                }
+            if let Some(l) = attr.written_lambda() {
+                *v = crate::value::Closure::in_own_scope(l.clone());
             }
         }
         values
@@ -66,14 +64,7 @@ impl EvalState {
         let sources = self.inherit_sources(a, scope);
         let mut values: Vec<Value> = Vec::with_capacity(a.attrs.len());
         for attr in &a.attrs {
-            let lambda = match &attr.value {
-                AttrValue::Plain(e) => match &e.kind {
-                    ExprKind::Lambda(l) => Some(l),
-                    _ => None,
-                },
-                _ => None,
-            };
-            let value = match lambda {
+            let value = match attr.written_lambda() {
                 Some(l) => {
                     crate::stats::bump(&self.stats.thunks_avoided, 1);
                     crate::value::Closure::in_own_scope(l.clone())

@@ -29,10 +29,8 @@ impl EvalState {
     #[inline]
     pub(crate) fn call2(&mut self, f: &Value, a: Value, b: Value, pos: Pos) -> EvalResult<Value> {
         if let Value::Lambda(c) = f {
-            if let (None, crate::compile::ExprKind::Lambda(inner)) = (&c.lambda.formals, &c.lambda.body.kind) {
-                if inner.formals.is_none() {
-                    return self.call_lambda2(&c.lambda, &c.env, inner, a, b, pos);
-                }
+            if let Some(inner) = c.lambda.curried_inner() {
+                return self.call_lambda2(&c.lambda, &c.env, inner, a, b, pos);
             }
         }
         self.call(f, &[a, b], pos)
@@ -47,10 +45,8 @@ impl EvalState {
         // `a: b: body` with both arguments: both scopes at once, reused
         // when nothing captured them.
         if let (Value::Lambda(c), [a, b]) = (f, args) {
-            if let (None, crate::compile::ExprKind::Lambda(inner)) = (&c.lambda.formals, &c.lambda.body.kind) {
-                if inner.formals.is_none() {
-                    return self.call_lambda2(&c.lambda, &c.env, inner, a.clone(), b.clone(), pos);
-                }
+            if let Some(inner) = c.lambda.curried_inner() {
+                return self.call_lambda2(&c.lambda, &c.env, inner, a.clone(), b.clone(), pos);
             }
         }
         // A builtin partly applied and now given exactly the arguments it
@@ -478,51 +474,41 @@ impl EvalState {
                 s.delay(&args[i], env)
             }
         };
-        // Calls `own`'s function as a value (the rarer shapes).
-        let own_value = |own: Option<(&Arc<crate::compile::LambdaExpr>, &Arc<Env>)>| {
-            own.map(|(l, scope)| Closure::value(l.clone(), scope.clone()))
+        // The common shapes go straight to the lambda: one argument, or
+        // both arguments of `a: b: body`.
+        if let Some((l, closure)) = lambda {
+            if args.len() == 1 {
+                let a = arg(self, 0);
+                return self.call_lambda(l, closure, a, pos);
+            }
+            if let (Some(inner), 2) = (l.curried_inner(), args.len()) {
+                let (a, b) = (arg(self, 0), arg(self, 1));
+                return self.call_lambda2(l, closure, inner, a, b, pos);
+            }
+        }
+        // Any other call of a `let`-bound function goes through its value.
+        let made;
+        let f = match own {
+            Some((l, scope)) => {
+                made = Closure::value(l.clone(), scope.clone());
+                &made
+            }
+            None => f,
         };
         // No argument vector for the common arities.
         match args.len() {
-            1 => {
-                let a = arg(self, 0);
-                match lambda {
-                    Some((l, closure)) => self.call_lambda(l, closure, a, pos),
-                    None => self.call(f, std::slice::from_ref(&a), pos),
-                }
-            }
-            2 => {
-                let (a, b) = (arg(self, 0), arg(self, 1));
-                if let Some((l, closure)) = lambda {
-                    if let (None, ExprKind::Lambda(inner)) = (&l.formals, &l.body.kind) {
-                        if inner.formals.is_none() {
-                            return self.call_lambda2(l, closure, inner, a, b, pos);
-                        }
-                    }
-                }
-                match own_value(own) {
-                    Some(g) => self.call(&g, &[a, b], pos),
-                    None => self.call(f, &[a, b], pos),
-                }
-            }
-            // `foldl' op nul list` and the like: the arguments on
-            // the stack.
-            n @ 3..=4 => {
+            n @ 1..=4 => {
+                // `foldl' op nul list` and the like: the arguments on the
+                // stack.
                 let mut args = [Value::Null, Value::Null, Value::Null, Value::Null];
                 for (i, slot) in args.iter_mut().take(n).enumerate() {
                     *slot = arg(self, i);
                 }
-                match own_value(own) {
-                    Some(g) => self.call(&g, &args[..n], pos),
-                    None => self.call(f, &args[..n], pos),
-                }
+                self.call(f, &args[..n], pos)
             }
             n => {
                 let args: Vec<Value> = (0..n).map(|i| arg(self, i)).collect();
-                match own_value(own) {
-                    Some(g) => self.call(&g, &args, pos),
-                    None => self.call(f, &args, pos),
-                }
+                self.call(f, &args, pos)
             }
         }
     }

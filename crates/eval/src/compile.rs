@@ -172,6 +172,29 @@ impl LambdaExpr {
     pub(crate) fn slot_count(&self) -> usize {
         usize::from(self.arg.is_some()) + self.formals.as_ref().map_or(0, Vec::len)
     }
+
+    /// For `a: b: body` (no formals on either): the inner lambda, which a
+    /// call with both arguments enters directly (`call_lambda2`).
+    #[inline]
+    pub(crate) fn curried_inner(&self) -> Option<&Arc<LambdaExpr>> {
+        match (&self.formals, &self.body.kind) {
+            (None, ExprKind::Lambda(inner)) if inner.formals.is_none() => Some(inner),
+            _ => None,
+        }
+    }
+}
+
+impl StaticAttr {
+    /// The lambda this attribute is written as (`f = x: …;`), if it is one.
+    pub(crate) fn written_lambda(&self) -> Option<&Arc<LambdaExpr>> {
+        match &self.value {
+            AttrValue::Plain(e) => match &e.kind {
+                ExprKind::Lambda(l) => Some(l),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
 }
 
 /// Resolves global names while compiling.
