@@ -15,7 +15,11 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use nixkit_eval::Evaluator;
 
 const CASES: &[(&str, &str, &str)] = &[
-    ("calls", "let fib = n: if n < 2 then n else fib (n - 1) + fib (n - 2); in fib 18", "2584"),
+    (
+        "calls",
+        "let fib = n: if n < 2 then n else fib (n - 1) + fib (n - 2); in fib 18",
+        "2584",
+    ),
     (
         "attr_lookup",
         r#"let s = builtins.listToAttrs (builtins.genList (i: { name = "a${toString i}"; value = i; }) 1000);

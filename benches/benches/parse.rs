@@ -20,13 +20,17 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use nixkit_syntax::ParseOptions;
 
 fn corpus_dir() -> PathBuf {
-    std::env::var_os("NIXKIT_NIXPKGS_LIB").map(PathBuf::from).unwrap_or_else(|| {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/nixpkgs-lib/lib")
-    })
+    std::env::var_os("NIXKIT_NIXPKGS_LIB")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/nixpkgs-lib/lib")
+        })
 }
 
 fn collect(dir: &Path, out: &mut Vec<(PathBuf, String)>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     let mut entries: Vec<_> = entries.filter_map(Result::ok).collect();
     entries.sort_by_key(|e| e.path());
     for e in entries {
@@ -55,15 +59,30 @@ fn parse_benches(c: &mut Criterion) {
     // Throughput of producing the trees: the trees are returned and dropped
     // outside the measured time (`iter_with_large_drop`), for both contenders.
     group.bench_function("rnix", |b| {
-        b.iter_with_large_drop(|| files.iter().map(|(_, text)| rnix::Root::parse(text)).collect::<Vec<_>>())
+        b.iter_with_large_drop(|| {
+            files
+                .iter()
+                .map(|(_, text)| rnix::Root::parse(text))
+                .collect::<Vec<_>>()
+        })
     });
     let opts: Vec<ParseOptions> = files
         .iter()
-        .map(|(p, _)| ParseOptions::new(p.parent().map(|d| d.display().to_string()).unwrap_or_default()))
+        .map(|(p, _)| {
+            ParseOptions::new(
+                p.parent()
+                    .map(|d| d.display().to_string())
+                    .unwrap_or_default(),
+            )
+        })
         .collect();
     group.bench_function("nixkit", |b| {
         b.iter_with_large_drop(|| {
-            files.iter().zip(&opts).map(|((_, text), o)| nixkit_syntax::parse(text, o)).collect::<Vec<_>>()
+            files
+                .iter()
+                .zip(&opts)
+                .map(|((_, text), o)| nixkit_syntax::parse(text, o))
+                .collect::<Vec<_>>()
         })
     });
     group.finish();

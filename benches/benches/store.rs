@@ -132,18 +132,28 @@ fn aterm_benches(c: &mut Criterion) {
 fn path_benches(c: &mut Criterion) {
     let drvs = golden_drvs();
     let store = StoreDir::default();
-    let parsed: Vec<_> = drvs.iter().filter_map(|(name, bytes)| parse_derivation(&store, name, bytes).ok()).collect();
+    let parsed: Vec<_> = drvs
+        .iter()
+        .filter_map(|(name, bytes)| parse_derivation(&store, name, bytes).ok())
+        .collect();
     let mut group = c.benchmark_group("store-paths");
     let hash = nixkit_store::Hash::digest(nixkit_store::HashAlgo::Sha256, b"some contents");
     let no_refs = std::collections::BTreeSet::new();
     group.bench_function("make_text_path", |b| {
-        b.iter(|| store.make_text_path("example.txt", &hash, &no_refs).expect("valid name"))
+        b.iter(|| {
+            store
+                .make_text_path("example.txt", &hash, &no_refs)
+                .expect("valid name")
+        })
     });
     if !parsed.is_empty() {
         group.throughput(Throughput::Elements(parsed.len() as u64));
         group.bench_function(".drv paths of the golden set", |b| {
             b.iter(|| {
-                parsed.iter().map(|d| d.drv_path(&store).expect("drv path").to_string().len()).sum::<usize>()
+                parsed
+                    .iter()
+                    .map(|d| d.drv_path(&store).expect("drv path").to_string().len())
+                    .sum::<usize>()
             })
         });
     }

@@ -8,18 +8,26 @@ use nixkit_syntax::{parse, ParseErrorKind, ParseOptions};
 
 fn print(src: &str) -> Option<String> {
     let parsed = parse(src, &ParseOptions::new("/fuzz").with_home("/home"));
-    parsed.errors().is_empty().then(|| parsed.to_cppnix_string())
+    parsed
+        .errors()
+        .is_empty()
+        .then(|| parsed.to_cppnix_string())
 }
 
 /// Printed forms that CppNix's printer also makes unparsable: the literal
 /// prefix of an interpolated path keeps its trailing slash (`(/a/ + x)`).
 fn known_printer_limit(src: &str) -> bool {
     let parsed = parse(src, &ParseOptions::new("/fuzz").with_home("/home"));
-    parsed.errors().iter().any(|e| matches!(e.kind, ParseErrorKind::PathTrailingSlash))
+    parsed
+        .errors()
+        .iter()
+        .any(|e| matches!(e.kind, ParseErrorKind::PathTrailingSlash))
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(src) = std::str::from_utf8(data) else { return };
+    let Ok(src) = std::str::from_utf8(data) else {
+        return;
+    };
     let Some(first) = print(src) else { return };
     // Known printer limits shared with CppNix: floats print with 6 digits as
     // `1e+06` (not Nix syntax), and `assert` in argument position is not

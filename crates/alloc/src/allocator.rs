@@ -95,7 +95,9 @@ mod tests {
         #[repr(align(64))]
         struct Wide([u8; 64]);
         let boxes: Vec<Box<Wide>> = (0..100).map(|_| Box::new(Wide([1; 64]))).collect();
-        assert!(boxes.iter().all(|b| (&**b as *const Wide as usize) % 64 == 0 && b.0[63] == 1));
+        assert!(boxes
+            .iter()
+            .all(|b| (&**b as *const Wide as usize) % 64 == 0 && b.0[63] == 1));
         let zeroed = vec![0u64; 1000];
         assert!(zeroed.iter().all(|&x| x == 0));
     }

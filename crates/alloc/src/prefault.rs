@@ -81,7 +81,10 @@ pub fn start() {
     }
     // Starting a thread fails only when the system is out of resources; the
     // optimisation is then simply skipped.
-    let _ = std::thread::Builder::new().name("prefault".into()).stack_size(128 << 10).spawn(run);
+    let _ = std::thread::Builder::new()
+        .name("prefault".into())
+        .stack_size(128 << 10)
+        .spawn(run);
 }
 
 /// The allocator's arena with the highest id (the one it fills now).
@@ -102,17 +105,31 @@ fn current_arena() -> Option<(usize, usize, libc::c_int)> {
 
 /// Offset of the highest resident page in `[from, to)` of the arena, if any.
 /// (`to - from` is at most [`SCAN`].)
-fn highest_resident(base: usize, from: usize, to: usize, vec: &mut [u8; SCAN / PAGE]) -> Result<Option<usize>, ()> {
+fn highest_resident(
+    base: usize,
+    from: usize,
+    to: usize,
+    vec: &mut [u8; SCAN / PAGE],
+) -> Result<Option<usize>, ()> {
     let pages = ((to - from) / PAGE).min(vec.len());
     let vec = &mut vec[..pages];
     // SAFETY: `mincore` only reads page tables; the range lies in the
     // arena (mapped by the allocator for the life of the process), is page
     // aligned, and `vec` has one byte per page.
-    let rc = unsafe { libc::mincore((base + from) as *mut libc::c_void, pages * PAGE, vec.as_mut_ptr()) };
+    let rc = unsafe {
+        libc::mincore(
+            (base + from) as *mut libc::c_void,
+            pages * PAGE,
+            vec.as_mut_ptr(),
+        )
+    };
     if rc != 0 {
         return Err(());
     }
-    Ok(vec.iter().rposition(|b| b & 1 != 0).map(|i| from + i * PAGE))
+    Ok(vec
+        .iter()
+        .rposition(|b| b & 1 != 0)
+        .map(|i| from + i * PAGE))
 }
 
 /// Populates `[from, to)` of the arena.
@@ -120,7 +137,13 @@ fn populate(base: usize, from: usize, to: usize) -> Result<(), ()> {
     // SAFETY: MADV_POPULATE_WRITE faults pages in as if written, without
     // changing their contents (resident pages are left as they are); the
     // range lies in the arena and is page aligned.
-    let rc = unsafe { libc::madvise((base + from) as *mut libc::c_void, to - from, libc::MADV_POPULATE_WRITE) };
+    let rc = unsafe {
+        libc::madvise(
+            (base + from) as *mut libc::c_void,
+            to - from,
+            libc::MADV_POPULATE_WRITE,
+        )
+    };
     if rc == 0 {
         Ok(())
     } else {
@@ -155,7 +178,11 @@ struct Unsupported;
 
 impl Prefaulter {
     fn new() -> Prefaulter {
-        Prefaulter { arena: None, done: 0, residency: [0; SCAN / PAGE] }
+        Prefaulter {
+            arena: None,
+            done: 0,
+            residency: [0; SCAN / PAGE],
+        }
     }
 
     /// Looks for the allocator's frontier above the populated part and, if
@@ -177,7 +204,8 @@ impl Prefaulter {
         if self.done >= scan_end {
             return Ok(Step::Idle);
         }
-        let Some(page) = highest_resident(base, self.done, scan_end, &mut self.residency).map_err(|()| Unsupported)?
+        let Some(page) = highest_resident(base, self.done, scan_end, &mut self.residency)
+            .map_err(|()| Unsupported)?
         else {
             return Ok(Step::Idle);
         };
@@ -195,7 +223,9 @@ impl Prefaulter {
         // them and populate the whole arena.
         let folio_end = (target + FOLIO_MAX).min(size);
         if target < folio_end {
-            if let Some(p) = highest_resident(base, target, folio_end, &mut self.residency).map_err(|()| Unsupported)? {
+            if let Some(p) = highest_resident(base, target, folio_end, &mut self.residency)
+                .map_err(|()| Unsupported)?
+            {
                 self.done = p + PAGE;
             }
         }
@@ -270,7 +300,10 @@ mod tests {
                 )
             };
             assert_ne!(p, libc::MAP_FAILED);
-            Region { base: p as usize, size }
+            Region {
+                base: p as usize,
+                size,
+            }
         }
 
         /// Writes a byte at `offset`, as the allocator would.
@@ -306,8 +339,14 @@ mod tests {
             }
             other => panic!("expected the write to be seen, got {other:?}"),
         }
-        assert!(all_resident(base + page - BEHIND, base + page + PAGE + AHEAD));
-        assert!(!all_resident(base + page + PAGE + AHEAD, base + page + 2 * PAGE + AHEAD));
+        assert!(all_resident(
+            base + page - BEHIND,
+            base + page + PAGE + AHEAD
+        ));
+        assert!(!all_resident(
+            base + page + PAGE + AHEAD,
+            base + page + 2 * PAGE + AHEAD
+        ));
         // Writes inside the populated part are not progress.
         region.touch(page + AHEAD / 2);
         assert_eq!(p.step_in(base, size, 1).ok(), Some(Step::Idle));
@@ -315,7 +354,9 @@ mod tests {
         let later = 40 << 20;
         region.touch(later);
         match p.step_in(base, size, 1) {
-            Ok(Step::Populated { from, to }) => assert_eq!((from, to), (later - BEHIND, later + PAGE + AHEAD)),
+            Ok(Step::Populated { from, to }) => {
+                assert_eq!((from, to), (later - BEHIND, later + PAGE + AHEAD))
+            }
             other => panic!("expected the second write to be seen, got {other:?}"),
         }
         // A new arena starts again from its bottom.

@@ -204,7 +204,9 @@ fn escaped(out: &mut String, s: &str) {
     out.push('"');
     // Most strings need no escaping: two vectorised scans, then one copy.
     let bytes = s.as_bytes();
-    if memchr::memchr3(b'"', b'\\', b'\n', bytes).is_none() && memchr::memchr2(b'\r', b'\t', bytes).is_none() {
+    if memchr::memchr3(b'"', b'\\', b'\n', bytes).is_none()
+        && memchr::memchr2(b'\r', b'\t', bytes).is_none()
+    {
         out.push_str(s);
         out.push('"');
         return;

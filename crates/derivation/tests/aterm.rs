@@ -182,6 +182,7 @@ fn missing_inputs_are_typed_errors() {
     dep.name = "dep".into();
     dep.outputs = BTreeMap::from([("lib".to_owned(), DerivationOutput::Deferred)]);
     let source = HashMap::from([(input, dep)]);
-    let err = fill_output_paths(&mut drv, &store, &source, &mut DrvHashMemo::default()).unwrap_err();
+    let err =
+        fill_output_paths(&mut drv, &store, &source, &mut DrvHashMemo::default()).unwrap_err();
     assert!(matches!(err, HashModuloError::MissingOutput { .. }));
 }

@@ -30,7 +30,11 @@ impl Clone for Attr {
     #[inline]
     fn clone(&self) -> Attr {
         let value = self.value.clone();
-        Attr { name: self.name, pos: self.pos, value }
+        Attr {
+            name: self.name,
+            pos: self.pos,
+            value,
+        }
     }
 }
 
@@ -54,7 +58,9 @@ impl Default for Attrs {
 impl Attrs {
     /// An empty set.
     pub fn new() -> Attrs {
-        Attrs { entries: SharedSlice::default() }
+        Attrs {
+            entries: SharedSlice::default(),
+        }
     }
 
     /// Builds a set from attributes in any order; on duplicate names the last wins.
@@ -64,26 +70,42 @@ impl Attrs {
         entries.reverse();
         entries.dedup_by_key(|a| a.name.index());
         entries.reverse();
-        Attrs { entries: entries.into() }
+        Attrs {
+            entries: entries.into(),
+        }
     }
 
     /// Builds a set from attributes already sorted by symbol index and unique.
     pub(crate) fn from_sorted(entries: Vec<Attr>) -> Attrs {
-        Attrs { entries: entries.into() }
+        Attrs {
+            entries: entries.into(),
+        }
     }
 
     /// Builds a set from attributes already sorted by symbol index and
     /// unique, written straight into the set's allocation.
     pub(crate) fn from_sorted_exact(entries: impl ExactSizeIterator<Item = Attr>) -> Attrs {
-        let attrs = Attrs { entries: SharedSlice::from_exact(entries) };
-        debug_assert!(attrs.entries.windows(2).all(|w| w[0].name.index() < w[1].name.index()));
+        let attrs = Attrs {
+            entries: SharedSlice::from_exact(entries),
+        };
+        debug_assert!(attrs
+            .entries
+            .windows(2)
+            .all(|w| w[0].name.index() < w[1].name.index()));
         attrs
     }
 
     /// Builds a set from `(name, value)` pairs.
     pub fn from_pairs<I: IntoIterator<Item = (Symbol, Value)>>(pairs: I) -> Attrs {
         Attrs::from_unsorted(
-            pairs.into_iter().map(|(name, value)| Attr { name, value, pos: Pos::NONE }).collect(),
+            pairs
+                .into_iter()
+                .map(|(name, value)| Attr {
+                    name,
+                    value,
+                    pos: Pos::NONE,
+                })
+                .collect(),
         )
     }
 
@@ -105,7 +127,10 @@ impl Attrs {
     /// Looks up an attribute with its position.
     pub fn get_attr(&self, name: Symbol) -> Option<&Attr> {
         let key = name.index();
-        self.entries.binary_search_by_key(&key, |a| a.name.index()).ok().map(|i| &self.entries[i])
+        self.entries
+            .binary_search_by_key(&key, |a| a.name.index())
+            .ok()
+            .map(|i| &self.entries[i])
     }
 
     /// Looks up by text.
@@ -139,7 +164,12 @@ impl Attrs {
         let common = if b.len() * 16 <= a.len() {
             // A few attributes into a large set (`acc // { x = …; }` in a
             // fold): binary-search each name instead of walking `a`.
-            b.iter().filter(|y| a.binary_search_by_key(&y.name.index(), |x| x.name.index()).is_ok()).count()
+            b.iter()
+                .filter(|y| {
+                    a.binary_search_by_key(&y.name.index(), |x| x.name.index())
+                        .is_ok()
+                })
+                .count()
         } else {
             let (mut i, mut j, mut common) = (0, 0, 0);
             while i < a.len() && j < b.len() {
@@ -151,7 +181,9 @@ impl Attrs {
             common
         };
         let len = a.len() + b.len() - common;
-        Attrs { entries: SharedSlice::from_exact(Merge { a, b, len }) }
+        Attrs {
+            entries: SharedSlice::from_exact(Merge { a, b, len }),
+        }
     }
 
     /// The attributes as a vector (symbol-index order): a copy, the set being shared.
@@ -223,13 +255,22 @@ mod tests {
     use super::*;
 
     fn set(names: &[(&str, i64)]) -> Attrs {
-        Attrs::from_pairs(names.iter().map(|&(n, v)| (Symbol::intern(n), Value::Int(v))))
+        Attrs::from_pairs(
+            names
+                .iter()
+                .map(|&(n, v)| (Symbol::intern(n), Value::Int(v))),
+        )
     }
 
     fn contents(a: &Attrs) -> Vec<(String, i64)> {
         let mut v: Vec<(String, i64)> = a
             .iter()
-            .map(|x| (x.name.as_str().to_string(), if let Value::Int(i) = x.value { i } else { -1 }))
+            .map(|x| {
+                (
+                    x.name.as_str().to_string(),
+                    if let Value::Int(i) = x.value { i } else { -1 },
+                )
+            })
             .collect();
         v.sort();
         v
@@ -250,18 +291,35 @@ mod tests {
         for round in 0..300 {
             let pick = |next: &mut dyn FnMut() -> u64, max: usize| -> Vec<(&str, i64)> {
                 let n = (next() as usize) % max;
-                (0..n).map(|_| (names[(next() as usize) % names.len()].as_str(), (next() % 1000) as i64)).collect()
+                (0..n)
+                    .map(|_| {
+                        (
+                            names[(next() as usize) % names.len()].as_str(),
+                            (next() % 1000) as i64,
+                        )
+                    })
+                    .collect()
             };
             let left = pick(&mut next, if round % 2 == 0 { 40 } else { 5 });
             let right = pick(&mut next, if round % 3 == 0 { 3 } else { 30 });
             let (a, b) = (set(&left), set(&right));
             let mut model = std::collections::BTreeMap::new();
             for x in a.iter().chain(b.iter()) {
-                model.insert(x.name.as_str().to_string(), if let Value::Int(i) = x.value { i } else { -1 });
+                model.insert(
+                    x.name.as_str().to_string(),
+                    if let Value::Int(i) = x.value { i } else { -1 },
+                );
             }
             let merged = a.update(&b);
-            assert_eq!(contents(&merged), model.into_iter().collect::<Vec<_>>(), "round {round}");
-            assert!(merged.iter().zip(merged.iter().skip(1)).all(|(x, y)| x.name.index() < y.name.index()));
+            assert_eq!(
+                contents(&merged),
+                model.into_iter().collect::<Vec<_>>(),
+                "round {round}"
+            );
+            assert!(merged
+                .iter()
+                .zip(merged.iter().skip(1))
+                .all(|(x, y)| x.name.index() < y.name.index()));
         }
     }
 }

@@ -14,7 +14,11 @@ use crate::value::{Attr, Attrs, PrimOp, Value};
 
 /// `__overrideOr overrides name original`: the attribute `name` of the
 /// `__overrides` set if present, else the original value.
-static OVERRIDE_OR: PrimOp = PrimOp { name: "__overrideOr", arity: 3, func: override_or };
+static OVERRIDE_OR: PrimOp = PrimOp {
+    name: "__overrideOr",
+    arity: 3,
+    func: override_or,
+};
 
 fn override_or(state: &mut EvalState, args: &[Value], pos: Pos) -> EvalResult<Value> {
     let overrides = state.force_attrs(&args[0], pos)?;
@@ -34,7 +38,13 @@ impl EvalState {
         let recursive = !Arc::ptr_eq(scope, outer);
         let mut values: Vec<Value> = Vec::with_capacity(a.attrs.len());
         for attr in &a.attrs {
-            let value = self.static_value(attr, scope, outer, &sources, recursive.then_some(values.as_slice()));
+            let value = self.static_value(
+                attr,
+                scope,
+                outer,
+                &sources,
+                recursive.then_some(values.as_slice()),
+            );
             values.push(value);
         }
         values
@@ -81,7 +91,10 @@ impl EvalState {
     /// kept for the set as a whole); empty for a set without any (most
     /// sets: nothing to allocate).
     fn inherit_sources(&self, a: &AttrsExpr, scope: &Arc<Env>) -> Vec<Value> {
-        a.inherit_from.iter().map(|e| self.delay(e, scope)).collect()
+        a.inherit_from
+            .iter()
+            .map(|e| self.delay(e, scope))
+            .collect()
     }
 
     /// The value of one static attribute (see [`Self::static_values`]).
@@ -100,7 +113,9 @@ impl EvalState {
     ) -> Value {
         match &attr.value {
             AttrValue::Plain(e) => match (&e.kind, earlier) {
-                (ExprKind::Local { depth: 0, slot }, Some(earlier)) if (*slot as usize) < earlier.len() => {
+                (ExprKind::Local { depth: 0, slot }, Some(earlier))
+                    if (*slot as usize) < earlier.len() =>
+                {
                     earlier[*slot as usize].clone()
                 }
                 _ => self.delay(e, scope),
@@ -112,7 +127,10 @@ impl EvalState {
                 let code = match sources.get(from.source as usize) {
                     Some(Value::Attrs(attrs)) => Code::SelectFromSet(attrs.clone(), from.clone()),
                     Some(Value::Thunk(t)) => Code::SelectFromThunk(t.clone(), from.clone()),
-                    other => Code::SelectFromValue(Box::new((other.cloned().unwrap_or(Value::Null), from.clone()))),
+                    other => Code::SelectFromValue(Box::new((
+                        other.cloned().unwrap_or(Value::Null),
+                        from.clone(),
+                    ))),
                 };
                 Value::Thunk(Arc::new(Thunk::new(code)))
             }
@@ -120,7 +138,12 @@ impl EvalState {
     }
 
     /// Evaluates an attribute set literal.
-    pub(crate) fn build_attrs(&mut self, a: &AttrsExpr, env: &Arc<Env>, _pos: Pos) -> EvalResult<Value> {
+    pub(crate) fn build_attrs(
+        &mut self,
+        a: &AttrsExpr,
+        env: &Arc<Env>,
+        _pos: Pos,
+    ) -> EvalResult<Value> {
         crate::stats::bump(&self.stats.attrsets, 1);
         if a.recursive {
             crate::stats::bump(&self.stats.envs, 1);
@@ -133,7 +156,11 @@ impl EvalState {
                 let sources = self.inherit_sources(a, env);
                 let entries = a.by_name.iter().map(|&i| {
                     let attr = &a.attrs[i as usize];
-                    Attr { name: attr.name, value: self.static_value(attr, env, env, &sources, None), pos: attr.pos }
+                    Attr {
+                        name: attr.name,
+                        value: self.static_value(attr, env, env, &sources, None),
+                        pos: attr.pos,
+                    }
                 });
                 return Ok(Value::Attrs(Attrs::from_sorted_exact(entries)));
             }
@@ -142,7 +169,11 @@ impl EvalState {
                 let values = self.static_values(a, &scope, env);
                 let entries = a.by_name.iter().map(|&i| {
                     let attr = &a.attrs[i as usize];
-                    Attr { name: attr.name, value: values[i as usize].clone_inline(), pos: attr.pos }
+                    Attr {
+                        name: attr.name,
+                        value: values[i as usize].clone_inline(),
+                        pos: attr.pos,
+                    }
                 });
                 let attrs = Attrs::from_sorted_exact(entries);
                 scope.fill(Self::own_lambdas_marked(a, values));
@@ -161,7 +192,11 @@ impl EvalState {
             let overrides = values[oi].clone();
             for (i, (v, attr)) in values.iter_mut().zip(&a.attrs).enumerate() {
                 if i != oi {
-                    let args = vec![overrides.clone(), Value::string(attr.name.as_str()), v.clone()];
+                    let args = vec![
+                        overrides.clone(),
+                        Value::string(attr.name.as_str()),
+                        v.clone(),
+                    ];
                     *v = EvalState::delay_call(Value::PrimOp(&OVERRIDE_OR), args, attr.pos);
                 }
             }
@@ -173,7 +208,11 @@ impl EvalState {
             .attrs
             .iter()
             .zip(values)
-            .map(|(attr, value)| Attr { name: attr.name, value, pos: attr.pos })
+            .map(|(attr, value)| Attr {
+                name: attr.name,
+                value,
+                pos: attr.pos,
+            })
             .collect();
         if let Some(oi) = overrides_index {
             let overrides_value = entries[oi].value.clone();
@@ -201,9 +240,10 @@ impl EvalState {
                 Value::Null => continue,
                 Value::String(s) => s.symbol(),
                 other => {
-                    return Err(type_error("a string", other)
-                        .at(d.name.pos)
-                        .with_frame("while evaluating the name of a dynamic attribute", d.name.pos))
+                    return Err(type_error("a string", other).at(d.name.pos).with_frame(
+                        "while evaluating the name of a dynamic attribute",
+                        d.name.pos,
+                    ))
                 }
             };
             if let Some(prev) = attrs.get_attr(name) {
@@ -211,10 +251,17 @@ impl EvalState {
                     Some(l) => format!("{}:{}:{}", l.origin.display(), l.line, l.column),
                     None => "«unknown»".to_string(),
                 };
-                return Err(EvalError::eval(format!("dynamic attribute '{name}' already defined at {at}")).at(d.pos));
+                return Err(EvalError::eval(format!(
+                    "dynamic attribute '{name}' already defined at {at}"
+                ))
+                .at(d.pos));
             }
             let value = self.delay(&d.value, &scope);
-            let single = Attrs::from_sorted(vec![Attr { name, value, pos: d.name.pos }]);
+            let single = Attrs::from_sorted(vec![Attr {
+                name,
+                value,
+                pos: d.name.pos,
+            }]);
             attrs = attrs.update(&single);
         }
         Ok(Value::Attrs(attrs))

@@ -3,13 +3,12 @@
 
 use triomphe::Arc;
 
-
 use crate::compile::{Expr, ExprKind, LambdaExpr};
 use crate::error::{ErrorKind, EvalError, EvalResult};
 use crate::eval::{evaluated_local, local_slot, type_error, EvalState};
-use crate::stats::bump;
 use crate::print::show_for_error;
 use crate::source::Pos;
+use crate::stats::bump;
 use crate::thunk::{Env, Thunk};
 use crate::value::{Closure, PrimOpApp, Value};
 
@@ -72,13 +71,24 @@ impl EvalState {
             match &f {
                 Value::Lambda(c) => {
                     let c = c.clone();
-                    self.apply_lambda_step(&c.lambda, &c.env, arg, tail, pos, &mut f, &mut inner_lambda)?;
+                    self.apply_lambda_step(
+                        &c.lambda,
+                        &c.env,
+                        arg,
+                        tail,
+                        pos,
+                        &mut f,
+                        &mut inner_lambda,
+                    )?;
                     rest = tail;
                 }
                 Value::PrimOp(op) => {
                     let arity = usize::from(op.arity);
                     if rest.len() < arity {
-                        return Ok(Value::PrimOpApp(Arc::new(PrimOpApp { op, args: rest.to_vec() })));
+                        return Ok(Value::PrimOpApp(Arc::new(PrimOpApp {
+                            op,
+                            args: rest.to_vec(),
+                        })));
                     }
                     let (now, later) = rest.split_at(arity);
                     f = self.call_primop(op, now, pos)?;
@@ -107,9 +117,9 @@ impl EvalState {
                     let Some(functor) = a.get(sym!("__functor")).cloned() else {
                         return Err(not_a_function(&f).at(pos));
                     };
-                    let functor = self
-                        .force(&functor)
-                        .map_err(|e| e.with_frame("while evaluating the attribute '__functor'", pos))?;
+                    let functor = self.force(&functor).map_err(|e| {
+                        e.with_frame("while evaluating the attribute '__functor'", pos)
+                    })?;
                     let g = self.call(&functor, std::slice::from_ref(&f), pos)?;
                     f = self.call(&g, std::slice::from_ref(arg), pos)?;
                     rest = tail;
@@ -160,7 +170,12 @@ impl EvalState {
         self.call_primop(app.op, &all[..arity.min(4)], pos)
     }
 
-    fn call_primop(&mut self, op: &'static crate::value::PrimOp, args: &[Value], pos: Pos) -> EvalResult<Value> {
+    fn call_primop(
+        &mut self,
+        op: &'static crate::value::PrimOp,
+        args: &[Value],
+        pos: Pos,
+    ) -> EvalResult<Value> {
         // Like CppNix, primops report their errors without position: the
         // call site is shown once, by the "while calling" frame.
         crate::stats::bump(&self.stats.primop_calls, 1);
@@ -242,7 +257,13 @@ impl EvalState {
 
     /// The checks and counting of a lambda call, and its scope with the
     /// argument bound (everything before evaluating the body).
-    fn enter_lambda(&mut self, l: &Arc<LambdaExpr>, closure: &Arc<Env>, arg: Value, pos: Pos) -> EvalResult<Arc<Env>> {
+    fn enter_lambda(
+        &mut self,
+        l: &Arc<LambdaExpr>,
+        closure: &Arc<Env>,
+        arg: Value,
+        pos: Pos,
+    ) -> EvalResult<Arc<Env>> {
         self.count_call(l, pos)?;
         self.bind_arguments(l, closure, arg, pos)
     }
@@ -251,7 +272,11 @@ impl EvalState {
     #[inline]
     fn count_call(&mut self, l: &LambdaExpr, pos: Pos) -> EvalResult<()> {
         if self.call_depth >= self.settings.max_call_depth {
-            return Err(EvalError::new(ErrorKind::StackOverflow, "stack overflow; max-call-depth exceeded").at(pos));
+            return Err(EvalError::new(
+                ErrorKind::StackOverflow,
+                "stack overflow; max-call-depth exceeded",
+            )
+            .at(pos));
         }
         self.step()?;
         crate::stats::bump(&self.stats.function_calls, 1);
@@ -273,7 +298,13 @@ impl EvalState {
         Env::with_two(closure, a, b)
     }
 
-    fn bind_arguments(&mut self, l: &Arc<LambdaExpr>, closure: &Arc<Env>, arg: Value, pos: Pos) -> EvalResult<Arc<Env>> {
+    fn bind_arguments(
+        &mut self,
+        l: &Arc<LambdaExpr>,
+        closure: &Arc<Env>,
+        arg: Value,
+        pos: Pos,
+    ) -> EvalResult<Arc<Env>> {
         let Some(formals) = &l.formals else {
             if let Some(mut env) = self.spare_envs.pop() {
                 if let Some(slot) = Env::reuse_one(&mut env, closure) {
@@ -290,8 +321,15 @@ impl EvalState {
                     Ok(other) => type_error("a set", &other),
                     Err(e) => e,
                 };
-                let e = e.with_frame("while evaluating the value passed for the lambda argument", l.pos);
-                return Err(if pos.is_none() { e } else { e.with_frame("from call site", pos) });
+                let e = e.with_frame(
+                    "while evaluating the value passed for the lambda argument",
+                    l.pos,
+                );
+                return Err(if pos.is_none() {
+                    e
+                } else {
+                    e.with_frame("from call site", pos)
+                });
             }
         };
         // The scope is only needed before its slots are known when a default
@@ -316,7 +354,9 @@ impl EvalState {
                         // A default that names an earlier formal shares its
                         // value, as in CppNix.
                         let v = match d.kind {
-                            crate::compile::ExprKind::Local { depth: 0, slot } if (slot as usize) < slots.len() => {
+                            crate::compile::ExprKind::Local { depth: 0, slot }
+                                if (slot as usize) < slots.len() =>
+                            {
                                 slots[slot as usize].clone()
                             }
                             _ => {
@@ -341,10 +381,18 @@ impl EvalState {
         if !l.ellipsis && used < attrs.len() {
             for a in attrs.sorted_by_name() {
                 if !formals.iter().any(|f| f.name == a.name) {
-                    let msg =
-                        format!("function '{}' called with unexpected argument '{}'", lambda_name(l), a.name);
-                    let mut e = EvalError::eval(msg).at(l.pos).with_frame("from call site", pos);
-                    if let Some(s) = crate::eval::suggestions(a.name.as_str(), formals.iter().map(|f| f.name.as_str())) {
+                    let msg = format!(
+                        "function '{}' called with unexpected argument '{}'",
+                        lambda_name(l),
+                        a.name
+                    );
+                    let mut e = EvalError::eval(msg)
+                        .at(l.pos)
+                        .with_frame("from call site", pos);
+                    if let Some(s) = crate::eval::suggestions(
+                        a.name.as_str(),
+                        formals.iter().map(|f| f.name.as_str()),
+                    ) {
                         e = e.with_suggestion(s);
                     }
                     return Err(e);
@@ -372,7 +420,10 @@ impl EvalState {
         env: &Arc<Env>,
         pos: Pos,
     ) -> EvalResult<Value> {
-        if let (Some(a), Some(b)) = (crate::strict::known_int(lhs, env), crate::strict::known_int(rhs, env)) {
+        if let (Some(a), Some(b)) = (
+            crate::strict::known_int(lhs, env),
+            crate::strict::known_int(rhs, env),
+        ) {
             if let Some(v) = op.ints(a, b) {
                 crate::stats::bump(&self.stats.arith_inline, 1);
                 return Ok(v);
@@ -380,7 +431,13 @@ impl EvalState {
         }
         let l = match self.eval(lhs, env) {
             Ok(v) => v,
-            Err(e) => return self.call(&Value::PrimOp(prim), &[Thunk::failed(e), self.delay(rhs, env)], pos),
+            Err(e) => {
+                return self.call(
+                    &Value::PrimOp(prim),
+                    &[Thunk::failed(e), self.delay(rhs, env)],
+                    pos,
+                )
+            }
         };
         let r = match self.eval(rhs, env) {
             Ok(v) => v,
@@ -397,7 +454,11 @@ impl EvalState {
 
     /// Calls a set's `__toString` attribute on the set itself, with CppNix's
     /// frame on failure; returns the result and the attribute's position.
-    pub(crate) fn call_to_string_attr(&mut self, set: &Value, attr: &crate::value::Attr) -> EvalResult<(Value, Pos)> {
+    pub(crate) fn call_to_string_attr(
+        &mut self,
+        set: &Value,
+        attr: &crate::value::Attr,
+    ) -> EvalResult<(Value, Pos)> {
         let (f, at) = (attr.value.clone(), attr.pos);
         let r = self
             .apply(&f, std::slice::from_ref(set), at)
@@ -408,7 +469,13 @@ impl EvalState {
     /// Evaluates a call `fun args…` (`ExprKind::Call`; inlined into
     /// `eval_inner`, of which it is the largest arm).
     #[inline(always)]
-    pub(crate) fn eval_call(&mut self, fun: &Arc<Expr>, args: &[Arc<Expr>], env: &Arc<Env>, pos: Pos) -> EvalResult<Value> {
+    pub(crate) fn eval_call(
+        &mut self,
+        fun: &Arc<Expr>,
+        args: &[Arc<Expr>],
+        env: &Arc<Env>,
+        pos: Pos,
+    ) -> EvalResult<Value> {
         // A function bound to a variable is called through a
         // reference: no reference-count traffic on the closure.
         let owned;
@@ -436,7 +503,11 @@ impl EvalState {
             },
             // `lib.f x`: a function found by walking evaluated sets
             // is borrowed in place too.
-            ExprKind::Select { expr, path, default: None } => {
+            ExprKind::Select {
+                expr,
+                path,
+                default: None,
+            } => {
                 let found = evaluated_local(expr, env)
                     .and_then(|base| crate::select::select_in_place(base, path))
                     .and_then(|(x, _, _)| x.forced());

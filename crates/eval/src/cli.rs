@@ -82,7 +82,9 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<EvalCliOptions, String> {
     let mut o = EvalCliOptions::default();
     let mut it = args.iter().map(AsRef::as_ref);
     let next = |flag: &str, it: &mut dyn Iterator<Item = &str>| -> Result<String, String> {
-        it.next().map(str::to_string).ok_or_else(|| format!("flag '{flag}' requires an argument"))
+        it.next()
+            .map(str::to_string)
+            .ok_or_else(|| format!("flag '{flag}' requires an argument"))
     };
     while let Some(a) = it.next() {
         match a {
@@ -109,7 +111,10 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<EvalCliOptions, String> {
             "--no-show-trace" => o.show_trace = Some(false),
             "--max-call-depth" => {
                 let n = next(a, &mut it)?;
-                o.max_call_depth = Some(n.parse().map_err(|_| format!("invalid max-call-depth '{n}'"))?);
+                o.max_call_depth = Some(
+                    n.parse()
+                        .map_err(|_| format!("invalid max-call-depth '{n}'"))?,
+                );
             }
             "--impure" => o.pure = Some(false),
             "--pure-eval" => o.pure = Some(true),
@@ -161,9 +166,9 @@ fn apply_option(o: &mut EvalCliOptions, name: &str, value: &str) {
         "abort-on-warn" => o.abort_on_warn = value == "true",
         "trace-verbose" => o.trace_verbose = value == "true",
         "store" => o.store = Some(value.to_string()),
-        "extra-experimental-features" | "experimental-features" => {
-            o.features.extend(value.split_whitespace().map(str::to_string))
-        }
+        "extra-experimental-features" | "experimental-features" => o
+            .features
+            .extend(value.split_whitespace().map(str::to_string)),
         _ => {}
     }
 }
@@ -228,16 +233,27 @@ pub fn run(opts: &EvalCliOptions, env: &CliEnv, stdout: &mut String, stderr: &mu
     let opts = &opts;
     let messages = Arc::new(Mutex::new(String::new()));
     let sink = messages.clone();
-    let mut search: Vec<(String, String)> = opts.include.iter().map(|e| env.search_entry(e)).collect();
+    let mut search: Vec<(String, String)> =
+        opts.include.iter().map(|e| env.search_entry(e)).collect();
     if let Some(np) = &env.nix_path {
-        search.extend(np.split(':').filter(|s| !s.is_empty()).map(|e| env.search_entry(e)));
+        search.extend(
+            np.split(':')
+                .filter(|s| !s.is_empty())
+                .map(|e| env.search_entry(e)),
+        );
     }
     let mut builder = Evaluator::builder()
         .pure(opts.pure.unwrap_or(false))
         .search_path(search)
         .io(env.io.clone())
         .home(env.home.clone())
-        .abort_on_warn(opts.abort_on_warn || env.io.get_env("NIX_ABORT_ON_WARN").is_some_and(|v| v == "1" || v == "true"))
+        .abort_on_warn(
+            opts.abort_on_warn
+                || env
+                    .io
+                    .get_env("NIX_ABORT_ON_WARN")
+                    .is_some_and(|v| v == "1" || v == "true"),
+        )
         .trace_verbose(opts.trace_verbose)
         .lints(opts.lints)
         .toml_timestamps(opts.features.iter().any(|f| f == "parse-toml-timestamps"))
@@ -282,7 +298,12 @@ struct InstantiateState {
     warned: bool,
 }
 
-fn run_inner(opts: &EvalCliOptions, env: &CliEnv, ev: &mut Evaluator, stdout: &mut String) -> Result<(), EvalError> {
+fn run_inner(
+    opts: &EvalCliOptions,
+    env: &CliEnv,
+    ev: &mut Evaluator,
+    stdout: &mut String,
+) -> Result<(), EvalError> {
     let mut state = InstantiateState::default();
     let mut auto_args = Vec::new();
     for (name, arg) in &opts.auto_args {
@@ -294,7 +315,11 @@ fn run_inner(opts: &EvalCliOptions, env: &CliEnv, ev: &mut Evaluator, stdout: &m
     }
     let auto_args = Value::attrs(crate::Attrs::from_pairs(auto_args));
     let inputs: Vec<String> = if opts.inputs.is_empty() {
-        vec![if opts.from_expr { String::new() } else { "-".to_string() }]
+        vec![if opts.from_expr {
+            String::new()
+        } else {
+            "-".to_string()
+        }]
     } else {
         opts.inputs.clone()
     };
@@ -316,7 +341,11 @@ fn run_inner(opts: &EvalCliOptions, env: &CliEnv, ev: &mut Evaluator, stdout: &m
             };
             ev.eval_file(&path)?
         };
-        let paths: Vec<&str> = if opts.attr_paths.is_empty() { vec![""] } else { opts.attr_paths.iter().map(String::as_str).collect() };
+        let paths: Vec<&str> = if opts.attr_paths.is_empty() {
+            vec![""]
+        } else {
+            opts.attr_paths.iter().map(String::as_str).collect()
+        };
         for attr_path in paths {
             let v = select_path(ev, &root, attr_path, &auto_args)?;
             let v = auto_call(ev, &v, &auto_args)?;
@@ -332,14 +361,21 @@ fn auto_call(ev: &mut Evaluator, v: &Value, args: &Value) -> Result<Value, EvalE
     crate::eval::with_stack(|| state.auto_call(v, args))
 }
 
-fn select_path(ev: &mut Evaluator, root: &Value, path: &str, args: &Value) -> Result<Value, EvalError> {
+fn select_path(
+    ev: &mut Evaluator,
+    root: &Value,
+    path: &str,
+    args: &Value,
+) -> Result<Value, EvalError> {
     let mut v = root.clone();
     for key in split_attr_path(path) {
         v = auto_call(ev, &v, args)?;
         if let Ok(i) = key.parse::<usize>() {
             if let Value::List(l) = ev.force(&v)? {
                 v = l.get(i).cloned().ok_or_else(|| {
-                    EvalError::eval(format!("list index {i} in selection path '{path}' is out of range"))
+                    EvalError::eval(format!(
+                        "list index {i} in selection path '{path}' is out of range"
+                    ))
                 })?;
                 continue;
             }
@@ -351,10 +387,11 @@ fn select_path(ev: &mut Evaluator, root: &Value, path: &str, args: &Value) -> Re
                 forced.type_of()
             )));
         };
-        v = a
-            .get_str(&key)
-            .cloned()
-            .ok_or_else(|| EvalError::eval(format!("attribute '{key}' in selection path '{path}' not found")))?;
+        v = a.get_str(&key).cloned().ok_or_else(|| {
+            EvalError::eval(format!(
+                "attribute '{key}' in selection path '{path}' not found"
+            ))
+        })?;
     }
     Ok(v)
 }
@@ -419,7 +456,9 @@ fn instantiate(
     for d in &drvs {
         let (mut drv_path, output) = ev.drv_path_and_output(d)?;
         if output.is_empty() {
-            return Err(EvalError::eval(format!("derivation '{drv_path}' lacks an 'outputName' attribute")));
+            return Err(EvalError::eval(format!(
+                "derivation '{drv_path}' lacks an 'outputName' attribute"
+            )));
         }
         match &opts.add_root {
             None if !state.warned => {
@@ -435,7 +474,11 @@ fn instantiate(
                 if state.roots > 1 {
                     root = format!("{root}-{}", state.roots);
                 }
-                drv_path = ev.state.store.add_perm_root(&drv_path, &root).map_err(EvalError::eval)?;
+                drv_path = ev
+                    .state
+                    .store
+                    .add_perm_root(&drv_path, &root)
+                    .map_err(EvalError::eval)?;
             }
         }
         stdout.push_str(&drv_path);

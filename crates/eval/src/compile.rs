@@ -35,32 +35,76 @@ pub(crate) enum Key {
 
 pub(crate) enum ExprKind {
     Const(Value),
-    Local { depth: u32, slot: u32 },
+    Local {
+        depth: u32,
+        slot: u32,
+    },
     /// A variable [`crate::thunk::FAR`] or more scopes out: looked up with
     /// [`crate::thunk::EnvChain::up_far`], which crosses runs of `with`
     /// scopes in one step.
-    LocalFar { depth: u32, slot: u32 },
-    WithVar { depth: u32, name: Symbol },
+    LocalFar {
+        depth: u32,
+        slot: u32,
+    },
+    WithVar {
+        depth: u32,
+        name: Symbol,
+    },
     Undefined(Symbol),
-    Select { expr: Arc<Expr>, path: Box<[Key]>, default: Option<Arc<Expr>> },
-    HasAttr { expr: Arc<Expr>, path: Box<[Key]> },
+    Select {
+        expr: Arc<Expr>,
+        path: Box<[Key]>,
+        default: Option<Arc<Expr>>,
+    },
+    HasAttr {
+        expr: Arc<Expr>,
+        path: Box<[Key]>,
+    },
     Attrs(Box<AttrsExpr>),
     List(Box<[Arc<Expr>]>),
     Lambda(Arc<LambdaExpr>),
-    Call { fun: Arc<Expr>, args: Box<[Arc<Expr>]> },
+    Call {
+        fun: Arc<Expr>,
+        args: Box<[Arc<Expr>]>,
+    },
     Let(Box<AttrsExpr>, Arc<Expr>),
-    With { env: Arc<Expr>, body: Arc<Expr>, outer_with: Option<u32> },
-    If { cond: Arc<Expr>, then_: Arc<Expr>, else_: Arc<Expr> },
-    Assert { cond: Arc<Expr>, body: Arc<Expr>, text: Box<str> },
+    With {
+        env: Arc<Expr>,
+        body: Arc<Expr>,
+        outer_with: Option<u32>,
+    },
+    If {
+        cond: Arc<Expr>,
+        then_: Arc<Expr>,
+        else_: Arc<Expr>,
+    },
+    Assert {
+        cond: Arc<Expr>,
+        body: Arc<Expr>,
+        text: Box<str>,
+    },
     Not(Arc<Expr>),
-    Binary { op: BinaryOp, lhs: Arc<Expr>, rhs: Arc<Expr> },
+    Binary {
+        op: BinaryOp,
+        lhs: Arc<Expr>,
+        rhs: Arc<Expr>,
+    },
     /// A call of the builtin `sub`/`mul`/`div`/`lessThan` with two arguments
     /// (what `a - b`, `a * b`, `a / b`, `a < b` desugar to, when the global
     /// is not shadowed): integers are computed inline, anything else goes
     /// through the builtin itself so that results and errors are the same.
-    Arith { op: ArithOp, prim: &'static crate::value::PrimOp, lhs: Arc<Expr>, rhs: Arc<Expr> },
+    Arith {
+        op: ArithOp,
+        prim: &'static crate::value::PrimOp,
+        lhs: Arc<Expr>,
+        rhs: Arc<Expr>,
+    },
     /// `part_pos`: CppNix's position of each part (see `ConcatStrings`).
-    Concat { force_string: bool, parts: Box<[Arc<Expr>]>, part_pos: Box<[Pos]> },
+    Concat {
+        force_string: bool,
+        parts: Box<[Arc<Expr>]>,
+        part_pos: Box<[Pos]>,
+    },
     InheritFrom,
     Error,
 }
@@ -95,7 +139,13 @@ impl ArithOp {
         match self {
             ArithOp::Sub => a.checked_sub(b).map(Value::Int),
             ArithOp::Mul => a.checked_mul(b).map(Value::Int),
-            ArithOp::Div => if b == 0 { None } else { a.checked_div(b).map(Value::Int) },
+            ArithOp::Div => {
+                if b == 0 {
+                    None
+                } else {
+                    a.checked_div(b).map(Value::Int)
+                }
+            }
             ArithOp::LessThan => Some(Value::Bool(a < b)),
         }
     }
@@ -226,7 +276,10 @@ impl Compiler<'_> {
             .iter()
             .map(|k| match *k {
                 AttrName::Static(s, _) => Key::Static(s),
-                AttrName::Dynamic(e) => Key::Dynamic(self.compile(e), nixkit_syntax::show_expr(self.ast, e).into()),
+                AttrName::Dynamic(e) => Key::Dynamic(
+                    self.compile(e),
+                    nixkit_syntax::show_expr(self.ast, e).into(),
+                ),
             })
             .collect()
     }
@@ -282,7 +335,12 @@ impl Compiler<'_> {
                     pos: self.pos(d.span),
                 })
                 .collect(),
-            inherit_from: self.ast.items(a.inherit_from).iter().map(|&e| self.compile(e)).collect(),
+            inherit_from: self
+                .ast
+                .items(a.inherit_from)
+                .iter()
+                .map(|&e| self.compile(e))
+                .collect(),
         }
     }
 
@@ -295,9 +353,14 @@ impl Compiler<'_> {
             A::Str(s) => ExprKind::Const(Value::string(self.ast.str(s))),
             A::Path(p) => ExprKind::Const(Value::path(self.ast.str(p))),
             A::Var(v) => match v.resolution() {
-                Resolution::Local { depth, slot } if depth >= crate::thunk::FAR => ExprKind::LocalFar { depth, slot },
+                Resolution::Local { depth, slot } if depth >= crate::thunk::FAR => {
+                    ExprKind::LocalFar { depth, slot }
+                }
                 Resolution::Local { depth, slot } => ExprKind::Local { depth, slot },
-                Resolution::With { depth } => ExprKind::WithVar { depth, name: v.name },
+                Resolution::With { depth } => ExprKind::WithVar {
+                    depth,
+                    name: v.name,
+                },
                 Resolution::Global => match self.globals.lookup(v.name) {
                     Some(value) => ExprKind::Const(value),
                     None => ExprKind::Undefined(v.name),
@@ -311,7 +374,10 @@ impl Compiler<'_> {
                     default: s.default.map(|d| self.compile(d)),
                 }
             }
-            A::HasAttr { expr, path } => ExprKind::HasAttr { expr: self.compile(expr), path: self.keys(path) },
+            A::HasAttr { expr, path } => ExprKind::HasAttr {
+                expr: self.compile(expr),
+                path: self.keys(path),
+            },
             A::Attrs(a) => ExprKind::Attrs(Box::new(self.attrs(a))),
             A::List(items) => ExprKind::List(self.all(self.ast.items(items))),
             A::Lambda(l) => ExprKind::Lambda(Arc::new({
@@ -319,41 +385,59 @@ impl Compiler<'_> {
                 let body = self.compile(l.body);
                 let strict_arg = crate::strict::first_forced_arg(&body, l.formals.is_none());
                 LambdaExpr {
-                name: l.name,
-                arg: l.arg.map(|(s, _)| s),
-                formals: l.formals.map(|f| {
-                    self.ast
-                        .formals(f.entries)
-                        .iter()
-                        .map(|fm| FormalExpr {
-                            name: fm.name,
-                            pos: self.pos(fm.span),
-                            default: fm.default.map(|d| self.compile(d)),
-                        })
-                        .collect()
-                }),
-                ellipsis: l.formals.is_some_and(|f| f.ellipsis),
-                body,
-                pos,
-                strict_arg,
+                    name: l.name,
+                    arg: l.arg.map(|(s, _)| s),
+                    formals: l.formals.map(|f| {
+                        self.ast
+                            .formals(f.entries)
+                            .iter()
+                            .map(|fm| FormalExpr {
+                                name: fm.name,
+                                pos: self.pos(fm.span),
+                                default: fm.default.map(|d| self.compile(d)),
+                            })
+                            .collect()
+                    }),
+                    ellipsis: l.formals.is_some_and(|f| f.ellipsis),
+                    body,
+                    pos,
+                    strict_arg,
                 }
             })),
             A::Call { pos: at, items } => {
                 let Some((&fun, args)) = self.ast.items(items).split_first() else {
-                    return Expr { kind: ExprKind::Error, pos };
+                    return Expr {
+                        kind: ExprKind::Error,
+                        pos,
+                    };
                 };
                 let call_pos = self.pos(ast::Span::new(at, at));
                 let fun = self.compile(fun);
                 if let (ExprKind::Const(Value::PrimOp(prim)), &[lhs, rhs]) = (&fun.kind, args) {
                     if let Some(op) = ArithOp::for_builtin(prim.name) {
                         let (lhs, rhs) = (self.compile(lhs), self.compile(rhs));
-                        return Expr { kind: ExprKind::Arith { op, prim, lhs, rhs }, pos: call_pos };
+                        return Expr {
+                            kind: ExprKind::Arith { op, prim, lhs, rhs },
+                            pos: call_pos,
+                        };
                     }
                 }
-                return Expr { kind: ExprKind::Call { fun, args: self.all(args) }, pos: call_pos };
+                return Expr {
+                    kind: ExprKind::Call {
+                        fun,
+                        args: self.all(args),
+                    },
+                    pos: call_pos,
+                };
             }
-            A::Let { attrs, body } => ExprKind::Let(Box::new(self.attrs(attrs)), self.compile(body)),
-            A::With { env, body, outer_with } => ExprKind::With {
+            A::Let { attrs, body } => {
+                ExprKind::Let(Box::new(self.attrs(attrs)), self.compile(body))
+            }
+            A::With {
+                env,
+                body,
+                outer_with,
+            } => ExprKind::With {
                 env: self.compile(env),
                 body: self.compile(body),
                 outer_with: outer_with.map(NonZeroU32::get),
@@ -369,13 +453,26 @@ impl Compiler<'_> {
                 text: nixkit_syntax::show_expr(self.ast, cond).into(),
             },
             A::Not(x) => ExprKind::Not(self.compile(x)),
-            A::Binary { op, pos: at, lhs, rhs } => {
+            A::Binary {
+                op,
+                pos: at,
+                lhs,
+                rhs,
+            } => {
                 return Expr {
-                    kind: ExprKind::Binary { op, lhs: self.compile(lhs), rhs: self.compile(rhs) },
+                    kind: ExprKind::Binary {
+                        op,
+                        lhs: self.compile(lhs),
+                        rhs: self.compile(rhs),
+                    },
                     pos: self.pos(ast::Span::new(at, at)),
                 }
             }
-            A::ConcatStrings { force_string, pos: at, parts } => {
+            A::ConcatStrings {
+                force_string,
+                pos: at,
+                parts,
+            } => {
                 let parts = self.ast.parts(parts);
                 return Expr {
                     kind: ExprKind::Concat {

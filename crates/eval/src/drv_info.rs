@@ -22,7 +22,9 @@ pub struct DrvInfo {
 
 fn is_attr_name(name: &str) -> bool {
     let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '+'))
 }
 
@@ -51,7 +53,10 @@ impl Finder<'_> {
             return Ok(true);
         }
         if self.done.insert(a.addr()) {
-            self.out.push(DrvInfo { attr_path: path.to_string(), attrs: a.clone() });
+            self.out.push(DrvInfo {
+                attr_path: path.to_string(),
+                attrs: a.clone(),
+            });
         }
         Ok(false)
     }
@@ -79,7 +84,10 @@ impl Finder<'_> {
                         if let Value::Attrs(inner) = self.s.force(&attr.value)? {
                             if let Some(r) = inner.get_str("recurseForDerivations") {
                                 let r = self.s.expect_bool(r).map_err(|e| {
-                                    e.with_frame("while evaluating the attribute `recurseForDerivations`", Pos::NONE)
+                                    e.with_frame(
+                                        "while evaluating the attribute `recurseForDerivations`",
+                                        Pos::NONE,
+                                    )
                                 })?;
                                 if r {
                                     self.walk(&attr.value, &sub)?;
@@ -99,7 +107,9 @@ impl Finder<'_> {
                 }
                 Ok(())
             }
-            _ => Err(EvalError::eval("expression does not evaluate to a derivation (or a set or list of those)")),
+            _ => Err(EvalError::eval(
+                "expression does not evaluate to a derivation (or a set or list of those)",
+            )),
         }
     }
 }
@@ -116,12 +126,16 @@ impl EvalState {
         let v = self.force(v)?;
         match &v {
             Value::Lambda(c) => {
-                let Some(formals) = &c.lambda.formals else { return Ok(v) };
+                let Some(formals) = &c.lambda.formals else {
+                    return Ok(v);
+                };
                 let given = self.force_attrs(args, Pos::NONE)?;
                 let passed = if c.lambda.ellipsis {
                     given
                 } else {
-                    let wanted = given.iter().filter(|a| formals.iter().any(|f| f.name == a.name));
+                    let wanted = given
+                        .iter()
+                        .filter(|a| formals.iter().any(|f| f.name == a.name));
                     crate::value::Attrs::from_sorted(wanted.cloned().collect())
                 };
                 self.call(&v, &[Value::Attrs(passed)], Pos::NONE)
@@ -139,8 +153,17 @@ impl EvalState {
     }
 
     /// The derivations `v` denotes (see the module documentation).
-    pub(crate) fn find_derivations(&mut self, v: &Value, auto_args: &Value) -> EvalResult<Vec<DrvInfo>> {
-        let mut f = Finder { s: self, auto_args, done: HashSet::new(), out: Vec::new() };
+    pub(crate) fn find_derivations(
+        &mut self,
+        v: &Value,
+        auto_args: &Value,
+    ) -> EvalResult<Vec<DrvInfo>> {
+        let mut f = Finder {
+            s: self,
+            auto_args,
+            done: HashSet::new(),
+            out: Vec::new(),
+        };
         f.walk(v, "")?;
         Ok(f.out)
     }
@@ -152,16 +175,26 @@ impl EvalState {
         };
         let s = self
             .coerce_to_nix_string(&p, crate::ops::Coerce::PLAIN, Pos::NONE)
-            .map_err(|e| e.with_frame("while evaluating the 'drvPath' attribute of a derivation", Pos::NONE))?;
+            .map_err(|e| {
+                e.with_frame(
+                    "while evaluating the 'drvPath' attribute of a derivation",
+                    Pos::NONE,
+                )
+            })?;
         let path = s.as_str();
         // CppNix parses the value as a store path that must be a derivation.
         let dir = self.store.store_dir();
-        let base = path.strip_prefix(dir).and_then(|r| r.strip_prefix('/')).filter(|b| !b.is_empty() && !b.contains('/'));
+        let base = path
+            .strip_prefix(dir)
+            .and_then(|r| r.strip_prefix('/'))
+            .filter(|b| !b.is_empty() && !b.contains('/'));
         match base {
-            None => Err(EvalError::eval(format!("path '{path}' is not in the Nix store"))),
-            Some(b) if !b.ends_with(".drv") => {
-                Err(EvalError::eval(format!("store path '{b}' is not a valid derivation path")))
-            }
+            None => Err(EvalError::eval(format!(
+                "path '{path}' is not in the Nix store"
+            ))),
+            Some(b) if !b.ends_with(".drv") => Err(EvalError::eval(format!(
+                "store path '{b}' is not a valid derivation path"
+            ))),
             Some(_) => Ok(path.to_string()),
         }
     }

@@ -102,7 +102,14 @@ impl std::error::Error for EvalError {}
 impl EvalError {
     /// A new error without position.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> EvalError {
-        EvalError(Box::new(Inner { kind, message: message.into(), pos: Pos::NONE, trace: None, suggestion: None, recursion: 0 }))
+        EvalError(Box::new(Inner {
+            kind,
+            message: message.into(),
+            pos: Pos::NONE,
+            trace: None,
+            suggestion: None,
+            recursion: 0,
+        }))
     }
 
     /// A generic evaluation error.
@@ -120,13 +127,21 @@ impl EvalError {
 
     /// Adds a trace frame (outward of the existing ones).
     pub fn with_frame(mut self, message: impl Into<String>, pos: Pos) -> EvalError {
-        self.push_frame(TraceFrame { message: message.into(), pos, always: false });
+        self.push_frame(TraceFrame {
+            message: message.into(),
+            pos,
+            always: false,
+        });
         self
     }
 
     /// Adds a frame shown even without `--show-trace` (`addErrorContext`).
     pub fn with_context_frame(mut self, message: impl Into<String>) -> EvalError {
-        self.push_frame(TraceFrame { message: message.into(), pos: Pos::NONE, always: true });
+        self.push_frame(TraceFrame {
+            message: message.into(),
+            pos: Pos::NONE,
+            always: true,
+        });
         self
     }
 
@@ -234,7 +249,11 @@ impl EvalError {
         }
         let mut out = String::with_capacity(body.len() + 64);
         for (i, line) in chomp(&body).split('\n').enumerate() {
-            let prefixed = if i == 0 { format!("error: {line}") } else { format!("       {line}") };
+            let prefixed = if i == 0 {
+                format!("error: {line}")
+            } else {
+                format!("       {line}")
+            };
             out.push_str(chomp(&prefixed));
             out.push('\n');
         }
@@ -274,7 +293,6 @@ fn flush_skipped(out: &mut String, count: &mut usize, skipped: &mut Vec<&TraceFr
 /// Shorthand for results in this crate.
 pub type EvalResult<T> = Result<T, EvalError>;
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -298,14 +316,24 @@ mod tests {
         let out = e.render(false);
         assert!(out.contains("… frame 5\n"), "{out}");
         assert!(!out.contains("… frame 1\n"), "{out}");
-        assert!(out.contains("(stack trace truncated; use '--show-trace' to show the full, detailed trace)"), "{out}");
+        assert!(
+            out.contains(
+                "(stack trace truncated; use '--show-trace' to show the full, detailed trace)"
+            ),
+            "{out}"
+        );
         assert!(out.contains("… added context\n"), "{out}");
         assert!(out.ends_with("       error: boom\n"), "{out}");
     }
 
     #[test]
     fn suggestion_follows_message() {
-        let out = EvalError::eval("attribute 'x' missing").with_suggestion("y").render(true);
-        assert_eq!(out, "error: attribute 'x' missing\n       Did you mean y?\n");
+        let out = EvalError::eval("attribute 'x' missing")
+            .with_suggestion("y")
+            .render(true);
+        assert_eq!(
+            out,
+            "error: attribute 'x' missing\n       Did you mean y?\n"
+        );
     }
 }

@@ -20,18 +20,26 @@ use crate::io::{EvalIo, EvalStore};
 use crate::source::Pos;
 use crate::stats::bump;
 use crate::thunk::{Code, Env, EnvChain, Thunk};
-use crate::value::{Closure, Attrs, NixString, Value};
+use crate::value::{Attrs, Closure, NixString, Value};
 
 /// Bytes of stack that must remain before recursing further. The stack is
 /// only checked every [`STACK_CHECK_EVERY`] levels of guarded recursion (see
 /// [`EvalState::guarded`]), so this covers that many levels of the deepest
 /// frames (each level is a few KiB at most: `eval_inner` plus a call).
 /// Unoptimised builds have much larger frames, hence the larger margin.
-const RED_ZONE: usize = if cfg!(debug_assertions) { 4 * 1024 * 1024 } else { 1024 * 1024 };
+const RED_ZONE: usize = if cfg!(debug_assertions) {
+    4 * 1024 * 1024
+} else {
+    1024 * 1024
+};
 /// Guarded recursion levels between two stack checks.
 const STACK_CHECK_EVERY: u32 = 8;
 /// Size of each additional stack segment.
-const STACK_SEGMENT: usize = if cfg!(debug_assertions) { 16 * 1024 * 1024 } else { 8 * 1024 * 1024 };
+const STACK_SEGMENT: usize = if cfg!(debug_assertions) {
+    16 * 1024 * 1024
+} else {
+    8 * 1024 * 1024
+};
 
 /// Runs `f` with at least [`RED_ZONE`] bytes of stack available.
 pub(crate) fn with_stack<R>(f: impl FnOnce() -> R) -> R {
@@ -123,7 +131,10 @@ pub(crate) fn ok_cloned(v: &Value) -> EvalResult<Value> {
 }
 
 pub(crate) fn infinite_recursion() -> EvalError {
-    EvalError::new(ErrorKind::InfiniteRecursion, "infinite recursion encountered")
+    EvalError::new(
+        ErrorKind::InfiniteRecursion,
+        "infinite recursion encountered",
+    )
 }
 
 impl EvalState {
@@ -169,7 +180,11 @@ impl EvalState {
     }
 
     /// Evaluates a thunk (if it is not yet) and lends its value.
-    pub(crate) fn force_thunk_ref<'t>(&mut self, t: &'t Arc<Thunk>, pos: Pos) -> EvalResult<&'t Value> {
+    pub(crate) fn force_thunk_ref<'t>(
+        &mut self,
+        t: &'t Arc<Thunk>,
+        pos: Pos,
+    ) -> EvalResult<&'t Value> {
         if let Some(v) = t.get() {
             return Ok(v);
         }
@@ -189,7 +204,9 @@ impl EvalState {
             Ok(v) => {
                 drop(code);
                 t.finish(v);
-                t.get().ok_or_else(|| EvalError::eval("internal error: a forced thunk has no value").at(pos))
+                t.get().ok_or_else(|| {
+                    EvalError::eval("internal error: a forced thunk has no value").at(pos)
+                })
             }
             Err(e) => {
                 if matches!(e.kind(), ErrorKind::Cancelled | ErrorKind::StepLimit) {
@@ -272,7 +289,11 @@ impl EvalState {
     }
 
     /// The attribute `from.name` of `attrs` (`inherit (e) name`), forced.
-    fn select_inherited(&mut self, attrs: &Attrs, from: &crate::compile::InheritedFrom) -> EvalResult<Value> {
+    fn select_inherited(
+        &mut self,
+        attrs: &Attrs,
+        from: &crate::compile::InheritedFrom,
+    ) -> EvalResult<Value> {
         match attrs.get(from.name) {
             Some(x) => self.force(x),
             None => Err(missing_attr(from.name, attrs).at(from.pos)),
@@ -315,7 +336,12 @@ impl EvalState {
     /// (overflow and division by zero still get a thunk), so nothing can
     /// tell the difference, and it is much cheaper than the thunk.
     pub(crate) fn delay_strict(&self, e: &Arc<Expr>, env: &Arc<Env>) -> Value {
-        if let ExprKind::Arith { .. } | ExprKind::Concat { force_string: false, .. } = &e.kind {
+        if let ExprKind::Arith { .. }
+        | ExprKind::Concat {
+            force_string: false,
+            ..
+        } = &e.kind
+        {
             if let Some(v) = crate::strict::known_int_expr(e, env, 3) {
                 bump(&self.stats.thunks_avoided, 1);
                 return v;
@@ -368,7 +394,11 @@ impl EvalState {
     pub(crate) fn guarded<R>(&mut self, f: impl FnOnce(&mut EvalState) -> R) -> R {
         let depth = self.stats.depth.get().wrapping_add(1);
         self.stats.depth.set(depth);
-        let r = if depth % STACK_CHECK_EVERY == 0 { with_stack(|| f(self)) } else { f(self) };
+        let r = if depth % STACK_CHECK_EVERY == 0 {
+            with_stack(|| f(self))
+        } else {
+            f(self)
+        };
         self.stats.depth.set(depth.wrapping_sub(1));
         r
     }
@@ -377,8 +407,9 @@ impl EvalState {
         match &e.kind {
             ExprKind::Const(v) => self.force(v),
             ExprKind::Local { .. } | ExprKind::LocalFar { .. } => {
-                let (scope, v) = local_slot(e, env)
-                    .ok_or_else(|| EvalError::eval("internal error: unbound variable slot").at(e.pos))?;
+                let (scope, v) = local_slot(e, env).ok_or_else(|| {
+                    EvalError::eval("internal error: unbound variable slot").at(e.pos)
+                })?;
                 match Env::own_lambda(v) {
                     Some(l) => Ok(Closure::value(l.clone(), scope.clone())),
                     None => self.force_at(v, e.pos),
@@ -388,15 +419,24 @@ impl EvalState {
                 let v = self.lookup_with(env, *depth, *name, e.pos)?;
                 self.force_at(v, e.pos)
             }
-            ExprKind::Undefined(name) => Err(EvalError::eval(format!("undefined variable '{name}'")).at(e.pos)),
-            ExprKind::Select { expr, path, default } => self.eval_select(e.pos, expr, path, default.as_ref(), env),
+            ExprKind::Undefined(name) => {
+                Err(EvalError::eval(format!("undefined variable '{name}'")).at(e.pos))
+            }
+            ExprKind::Select {
+                expr,
+                path,
+                default,
+            } => self.eval_select(e.pos, expr, path, default.as_ref(), env),
             ExprKind::HasAttr { expr, path } => {
                 let mut holder = None;
-                let mut cur = self.eval_operand_ref(expr, env, "in the argument of '?'", &mut holder)?;
+                let mut cur =
+                    self.eval_operand_ref(expr, env, "in the argument of '?'", &mut holder)?;
                 let mut owned;
                 for (i, key) in path.iter().enumerate() {
                     let name = self.key_name(key, env)?;
-                    let Value::Attrs(a) = cur else { return Ok(Value::Bool(false)) };
+                    let Value::Attrs(a) = cur else {
+                        return Ok(Value::Bool(false));
+                    };
                     match a.get(name) {
                         // Only intermediate values are forced.
                         Some(x) if i + 1 < path.len() => match x.forced() {
@@ -417,18 +457,26 @@ impl EvalState {
             ExprKind::List(items) => {
                 bump(&self.stats.lists, 1);
                 bump(&self.stats.list_elems, items.len() as u64);
-                Ok(Value::List(crate::value::List::from_exact(items.iter().map(|x| self.delay(x, env)))))
+                Ok(Value::List(crate::value::List::from_exact(
+                    items.iter().map(|x| self.delay(x, env)),
+                )))
             }
             ExprKind::Lambda(l) => Ok(Closure::value(l.clone(), env.clone())),
             ExprKind::Call { fun, args } => self.eval_call(fun, args, env, e.pos),
-            ExprKind::Arith { op, prim, lhs, rhs } => self.eval_arith(*op, prim, lhs, rhs, env, e.pos),
+            ExprKind::Arith { op, prim, lhs, rhs } => {
+                self.eval_arith(*op, prim, lhs, rhs, env, e.pos)
+            }
             ExprKind::Let(a, body) => {
                 let scope = self.build_let(a, env)?;
                 let result = self.eval(body, &scope);
                 Env::release_own_cycle(scope);
                 result
             }
-            ExprKind::With { env: attrs, body, outer_with } => {
+            ExprKind::With {
+                env: attrs,
+                body,
+                outer_with,
+            } => {
                 let scope = Env::with_scope(env, self.delay(attrs, env), *outer_with);
                 self.eval(body, &scope)
             }
@@ -438,7 +486,12 @@ impl EvalState {
             }
             ExprKind::Assert { cond, body, text } => {
                 if !self.eval_bool(cond, env, "in the condition of the assert statement")? {
-                    if let ExprKind::Binary { op: BinaryOp::Eq, lhs, rhs } = &cond.kind {
+                    if let ExprKind::Binary {
+                        op: BinaryOp::Eq,
+                        lhs,
+                        rhs,
+                    } = &cond.kind
+                    {
                         // CppNix explains why the equality failed.
                         let l = self.eval(lhs, env)?;
                         let r = self.eval(rhs, env)?;
@@ -452,16 +505,30 @@ impl EvalState {
                             ));
                         }
                     }
-                    return Err(EvalError::new(ErrorKind::Assert, format!("assertion '{text}' failed")).at(e.pos));
+                    return Err(EvalError::new(
+                        ErrorKind::Assert,
+                        format!("assertion '{text}' failed"),
+                    )
+                    .at(e.pos));
                 }
                 self.eval(body, env)
             }
-            ExprKind::Not(x) => Ok(Value::Bool(!self.eval_bool(x, env, "in the argument of '!'")?)),
+            ExprKind::Not(x) => Ok(Value::Bool(!self.eval_bool(
+                x,
+                env,
+                "in the argument of '!'",
+            )?)),
             ExprKind::Binary { op, lhs, rhs } => self.eval_binary(*op, lhs, rhs, env, e.pos),
-            ExprKind::Concat { force_string: true, parts, part_pos } => {
-                self.concat_strings(None, parts, part_pos, env, e.pos)
-            }
-            ExprKind::Concat { force_string: false, parts, part_pos } => self.eval_add(parts, part_pos, env, e.pos),
+            ExprKind::Concat {
+                force_string: true,
+                parts,
+                part_pos,
+            } => self.concat_strings(None, parts, part_pos, env, e.pos),
+            ExprKind::Concat {
+                force_string: false,
+                parts,
+                part_pos,
+            } => self.eval_add(parts, part_pos, env, e.pos),
             ExprKind::InheritFrom | ExprKind::Error => {
                 Err(EvalError::eval("internal error: expression cannot be evaluated").at(e.pos))
             }
@@ -470,18 +537,31 @@ impl EvalState {
 
     /// Evaluates a Boolean operand; any error gets the `context` frame at
     /// the operand (CppNix's `evalBool`).
-    pub(crate) fn eval_bool(&mut self, e: &Expr, env: &Arc<Env>, context: &'static str) -> EvalResult<bool> {
+    pub(crate) fn eval_bool(
+        &mut self,
+        e: &Expr,
+        env: &Arc<Env>,
+        context: &'static str,
+    ) -> EvalResult<bool> {
         match self.eval(e, env) {
             Ok(Value::Bool(b)) => Ok(b),
-            Ok(other) => Err(type_error("a Boolean", &other).at(e.pos).with_frame(context, e.pos)),
+            Ok(other) => Err(type_error("a Boolean", &other)
+                .at(e.pos)
+                .with_frame(context, e.pos)),
             Err(err) => Err(err.with_frame(context, e.pos)),
         }
     }
 
     /// Evaluates an operand; any error gets the `context` frame at the
     /// operand (CppNix's `Expr::eval` with an error context).
-    pub(crate) fn eval_operand(&mut self, e: &Expr, env: &Arc<Env>, context: &'static str) -> EvalResult<Value> {
-        self.eval(e, env).map_err(|err| err.with_frame(context, e.pos))
+    pub(crate) fn eval_operand(
+        &mut self,
+        e: &Expr,
+        env: &Arc<Env>,
+        context: &'static str,
+    ) -> EvalResult<Value> {
+        self.eval(e, env)
+            .map_err(|err| err.with_frame(context, e.pos))
     }
 
     /// [`EvalState::eval_operand`] for a caller that only reads the value: a
@@ -502,7 +582,13 @@ impl EvalState {
         Ok(holder.insert(v))
     }
 
-    fn lookup_with<'e>(&mut self, env: &'e Arc<Env>, depth: u32, name: Symbol, pos: Pos) -> EvalResult<&'e Value> {
+    fn lookup_with<'e>(
+        &mut self,
+        env: &'e Arc<Env>,
+        depth: u32,
+        name: Symbol,
+        pos: Pos,
+    ) -> EvalResult<&'e Value> {
         // The chain is walked by reference: each `with` set is forced in
         // place and searched there, and the value found is lent, without
         // reference counting per scope.
@@ -565,9 +651,15 @@ impl EvalState {
 
     /// Runs a recursive step of a deep traversal (`deepSeq`, `toJSON`, `==`,
     /// …): counts towards `max-call-depth` and grows the stack as needed.
-    pub(crate) fn nested<R>(&mut self, f: impl FnOnce(&mut EvalState) -> EvalResult<R>) -> EvalResult<R> {
+    pub(crate) fn nested<R>(
+        &mut self,
+        f: impl FnOnce(&mut EvalState) -> EvalResult<R>,
+    ) -> EvalResult<R> {
         if self.call_depth >= self.settings.max_call_depth {
-            return Err(EvalError::new(ErrorKind::StackOverflow, "stack overflow; max-call-depth exceeded"));
+            return Err(EvalError::new(
+                ErrorKind::StackOverflow,
+                "stack overflow; max-call-depth exceeded",
+            ));
         }
         self.call_depth += 1;
         let r = self.guarded(f);
@@ -599,7 +691,10 @@ impl EvalState {
         let chunk = match &mut self.steps_left {
             None => STEP_CHUNK,
             Some(0) => {
-                return Err(EvalError::new(ErrorKind::StepLimit, "evaluation step limit exceeded"));
+                return Err(EvalError::new(
+                    ErrorKind::StepLimit,
+                    "evaluation step limit exceeded",
+                ));
             }
             Some(left) => {
                 let chunk = (*left).min(STEP_CHUNK);
@@ -655,7 +750,11 @@ impl EvalState {
     }
 
     /// [`EvalState::force_list`], lending the list in place.
-    pub(crate) fn force_list_ref<'v>(&mut self, v: &'v Value, pos: Pos) -> EvalResult<&'v crate::value::List> {
+    pub(crate) fn force_list_ref<'v>(
+        &mut self,
+        v: &'v Value,
+        pos: Pos,
+    ) -> EvalResult<&'v crate::value::List> {
         match self.force_ref(v, Pos::NONE)? {
             Value::List(l) => Ok(l),
             other => Err(type_error("a list", other).at(pos)),
@@ -676,7 +775,11 @@ impl EvalState {
     }
 
     /// [`EvalState::force_string`], lending the string in place.
-    pub(crate) fn force_string_ref<'v>(&mut self, v: &'v Value, pos: Pos) -> EvalResult<&'v Arc<NixString>> {
+    pub(crate) fn force_string_ref<'v>(
+        &mut self,
+        v: &'v Value,
+        pos: Pos,
+    ) -> EvalResult<&'v Arc<NixString>> {
         match self.force_ref(v, Pos::NONE)? {
             Value::String(s) => Ok(s),
             other => Err(type_error("a string", other).at(pos)),
@@ -689,7 +792,11 @@ impl EvalState {
     }
 
     /// [`EvalState::force_function`], lending the function in place.
-    pub(crate) fn force_function_ref<'v>(&mut self, v: &'v Value, pos: Pos) -> EvalResult<&'v Value> {
+    pub(crate) fn force_function_ref<'v>(
+        &mut self,
+        v: &'v Value,
+        pos: Pos,
+    ) -> EvalResult<&'v Value> {
         let f = self.force_ref(v, Pos::NONE)?;
         match f {
             Value::Lambda(..) | Value::PrimOp(_) | Value::PrimOpApp(_) => Ok(f),
@@ -721,7 +828,10 @@ pub(crate) fn missing_attr(name: Symbol, attrs: &Attrs) -> EvalError {
 /// CppNix's "did you mean" text for `name` among `candidates`: the five
 /// closest within edit distance 2, by distance then name; `x`, or
 /// `one of x, y or z`.
-pub(crate) fn suggestions<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<String> {
+pub(crate) fn suggestions<'a>(
+    name: &str,
+    candidates: impl Iterator<Item = &'a str>,
+) -> Option<String> {
     let mut similar: Vec<(usize, &str)> = candidates
         .map(|n| (crate::builtins::strings::levenshtein(n, name), n))
         .filter(|(d, _)| *d <= 2)
@@ -739,7 +849,12 @@ pub(crate) fn suggestions<'a>(name: &str, candidates: impl Iterator<Item = &'a s
 
 /// The error for a `with` whose expression is not a set.
 fn with_not_a_set(v: &Value, pos: Pos) -> EvalError {
-    EvalError::eval(format!("expected a set but found {}: {}", v.show_type(), crate::print::show_for_error(v))).at(pos)
+    EvalError::eval(format!(
+        "expected a set but found {}: {}",
+        v.show_type(),
+        crate::print::show_for_error(v)
+    ))
+    .at(pos)
 }
 
 /// The value of `e` if it is a variable bound to an evaluated value (read in
@@ -764,7 +879,9 @@ pub(crate) fn evaluated_local<'a>(e: &Expr, env: &'a Arc<Env>) -> Option<&'a Val
 /// [`evaluated_local`] for `LocalFar`, out of line.
 #[inline(never)]
 fn evaluated_local_far<'a>(e: &Expr, env: &'a Arc<Env>) -> Option<&'a Value> {
-    local_slot(e, env).and_then(|(_, v)| v.forced()).filter(|v| Env::own_lambda(v).is_none())
+    local_slot(e, env)
+        .and_then(|(_, v)| v.forced())
+        .filter(|v| Env::own_lambda(v).is_none())
 }
 
 /// The slot of a variable (`Local` or `LocalFar`), evaluated or not, and
@@ -776,6 +893,8 @@ pub(crate) fn local_slot<'a>(e: &Expr, env: &'a Arc<Env>) -> Option<(&'a Arc<Env
         ExprKind::LocalFar { depth, .. } => env.up_far(*depth)?,
         _ => return None,
     };
-    let (ExprKind::Local { slot, .. } | ExprKind::LocalFar { slot, .. }) = &e.kind else { return None };
+    let (ExprKind::Local { slot, .. } | ExprKind::LocalFar { slot, .. }) = &e.kind else {
+        return None;
+    };
     Some((scope, scope.slot(*slot)?))
 }

@@ -30,7 +30,11 @@ pub const MAX_BUILTIN_ARITY: u8 = 8;
 #[derive(Clone)]
 pub(crate) enum ExtraBuiltin {
     /// Implemented by a closure.
-    Rust { name: Arc<str>, arity: u8, func: Arc<BuiltinFn> },
+    Rust {
+        name: Arc<str>,
+        arity: u8,
+        func: Arc<BuiltinFn>,
+    },
     /// Nix source text, evaluated on first use.
     Nix { name: Arc<str>, source: Arc<str> },
 }
@@ -45,18 +49,54 @@ impl ExtraBuiltin {
 
 /// Trampolines by arity (index 0: a builtin of arity 1, taking 2 arguments).
 static TRAMPOLINES: [PrimOp; MAX_BUILTIN_ARITY as usize] = [
-    PrimOp { name: "«extra»", arity: 2, func: call_rust },
-    PrimOp { name: "«extra»", arity: 3, func: call_rust },
-    PrimOp { name: "«extra»", arity: 4, func: call_rust },
-    PrimOp { name: "«extra»", arity: 5, func: call_rust },
-    PrimOp { name: "«extra»", arity: 6, func: call_rust },
-    PrimOp { name: "«extra»", arity: 7, func: call_rust },
-    PrimOp { name: "«extra»", arity: 8, func: call_rust },
-    PrimOp { name: "«extra»", arity: 9, func: call_rust },
+    PrimOp {
+        name: "«extra»",
+        arity: 2,
+        func: call_rust,
+    },
+    PrimOp {
+        name: "«extra»",
+        arity: 3,
+        func: call_rust,
+    },
+    PrimOp {
+        name: "«extra»",
+        arity: 4,
+        func: call_rust,
+    },
+    PrimOp {
+        name: "«extra»",
+        arity: 5,
+        func: call_rust,
+    },
+    PrimOp {
+        name: "«extra»",
+        arity: 6,
+        func: call_rust,
+    },
+    PrimOp {
+        name: "«extra»",
+        arity: 7,
+        func: call_rust,
+    },
+    PrimOp {
+        name: "«extra»",
+        arity: 8,
+        func: call_rust,
+    },
+    PrimOp {
+        name: "«extra»",
+        arity: 9,
+        func: call_rust,
+    },
 ];
 
 /// Evaluates the source of a Nix builtin (argument: its index).
-static LOAD_NIX: PrimOp = PrimOp { name: "«extra-nix»", arity: 1, func: load_nix };
+static LOAD_NIX: PrimOp = PrimOp {
+    name: "«extra-nix»",
+    arity: 1,
+    func: load_nix,
+};
 
 /// The value bound to the `index`th extra builtin.
 pub(crate) fn builtin_value(index: usize, b: &ExtraBuiltin) -> Value {
@@ -64,13 +104,14 @@ pub(crate) fn builtin_value(index: usize, b: &ExtraBuiltin) -> Value {
     match b {
         ExtraBuiltin::Rust { arity, .. } => {
             let slot = usize::from((*arity).clamp(1, MAX_BUILTIN_ARITY)) - 1;
-            Value::PrimOpApp(triomphe::Arc::new(PrimOpApp { op: &TRAMPOLINES[slot], args: vec![index] }))
+            Value::PrimOpApp(triomphe::Arc::new(PrimOpApp {
+                op: &TRAMPOLINES[slot],
+                args: vec![index],
+            }))
         }
-        ExtraBuiltin::Nix { .. } => Value::Thunk(triomphe::Arc::new(Thunk::new(Code::Call(Box::new((
-            Value::PrimOp(&LOAD_NIX),
-            Box::new([index]),
-            Pos::NONE,
-        )))))),
+        ExtraBuiltin::Nix { .. } => Value::Thunk(triomphe::Arc::new(Thunk::new(Code::Call(
+            Box::new((Value::PrimOp(&LOAD_NIX), Box::new([index]), Pos::NONE)),
+        )))),
     }
 }
 
@@ -92,7 +133,9 @@ fn lookup<'a>(s: &'a EvalState, index: &Value) -> Option<&'a ExtraBuiltin> {
 
 fn call_rust(s: &mut EvalState, args: &[Value], _pos: Pos) -> EvalResult<Value> {
     let Some((index, rest)) = args.split_first() else {
-        return Err(EvalError::eval("internal error: extra builtin called without arguments"));
+        return Err(EvalError::eval(
+            "internal error: extra builtin called without arguments",
+        ));
     };
     match lookup(s, index) {
         Some(ExtraBuiltin::Rust { func, .. }) => {

@@ -35,7 +35,8 @@ impl EvalState {
         let file = source::register(origin.clone(), text.clone());
         let scoped;
         let base = self.globals.clone();
-        let (globals, parse_globals): (&dyn GlobalScope, Arc<nixkit_syntax::Globals>) = match scope {
+        let (globals, parse_globals): (&dyn GlobalScope, Arc<nixkit_syntax::Globals>) = match scope
+        {
             None => (base.as_ref(), self.parse_globals.clone()),
             Some(scope) => {
                 scoped = base.with_scope(scope);
@@ -58,7 +59,12 @@ impl EvalState {
             self.report_lint(lint, file)?;
         }
         let cur_pos = |pos: Pos| pos_value(pos);
-        let compiler = Compiler { ast: parsed.ast(), file, globals, cur_pos: &cur_pos };
+        let compiler = Compiler {
+            ast: parsed.ast(),
+            file,
+            globals,
+            cur_pos: &cur_pos,
+        };
         Ok(compiler.compile(parsed.root()))
     }
 
@@ -69,7 +75,12 @@ impl EvalState {
     }
 
     /// `import path` (or `scopedImport scope path`).
-    pub(crate) fn import_file(&mut self, path: &str, scope: Option<&Attrs>, pos: Pos) -> EvalResult<Value> {
+    pub(crate) fn import_file(
+        &mut self,
+        path: &str,
+        scope: Option<&Attrs>,
+        pos: Pos,
+    ) -> EvalResult<Value> {
         let mut path = path.to_string();
         if let Ok(FileType::Directory) = self.io.file_type(&path, true) {
             path = format!("{}/default.nix", path.trim_end_matches('/'));
@@ -81,7 +92,12 @@ impl EvalState {
         }
         let data = self.read_file_bytes(&path, pos)?;
         let text = nixkit_syntax::decode_bytes(&data).into_owned();
-        let expr = self.compile_source(&text, Origin::File(path.as_str().into()), parent_dir(&path), scope)?;
+        let expr = self.compile_source(
+            &text,
+            Origin::File(path.as_str().into()),
+            parent_dir(&path),
+            scope,
+        )?;
         let v = self.eval(&expr, &Env::root())?;
         if scope.is_none() {
             self.import_cache.insert(path.into(), v.clone());
@@ -142,7 +158,10 @@ impl EvalState {
 fn parse_error(err: &nixkit_syntax::ParseError, file: FileId, origin: &Origin) -> EvalError {
     let message = match &err.kind {
         ParseErrorKind::DuplicateAttr { path, line, col } => {
-            format!("attribute '{path}' already defined at {}:{line}:{col}", origin.display())
+            format!(
+                "attribute '{path}' already defined at {}:{line}:{col}",
+                origin.display()
+            )
         }
         _ => err.to_string(),
     };

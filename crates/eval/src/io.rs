@@ -64,13 +64,20 @@ impl EvalIo for StdIo {
         for entry in std::fs::read_dir(path)? {
             let entry = entry?;
             let ft = entry.file_type()?;
-            out.push((entry.file_name().to_string_lossy().into_owned(), convert_type(ft)));
+            out.push((
+                entry.file_name().to_string_lossy().into_owned(),
+                convert_type(ft),
+            ));
         }
         Ok(out)
     }
 
     fn file_type(&self, path: &str, follow: bool) -> io::Result<FileType> {
-        let md = if follow { std::fs::metadata(path)? } else { std::fs::symlink_metadata(path)? };
+        let md = if follow {
+            std::fs::metadata(path)?
+        } else {
+            std::fs::symlink_metadata(path)?
+        };
         Ok(convert_type(md.file_type()))
     }
 
@@ -136,7 +143,12 @@ pub trait EvalStore: Send + Sync {
     /// Writes a derivation's ATerm at `drv_path`, which the evaluator has
     /// computed (a text path over `aterm` with `references`: its input
     /// sources and input derivations). A read-only store writes nothing.
-    fn write_derivation(&self, drv_path: &str, aterm: &str, references: &[String]) -> Result<(), String>;
+    fn write_derivation(
+        &self,
+        drv_path: &str,
+        aterm: &str,
+        references: &[String],
+    ) -> Result<(), String>;
 
     /// The ATerm of a derivation the evaluator did not create itself (say,
     /// one named by `builtins.storePath` or an `appendContext`), if the store
@@ -186,11 +198,18 @@ pub struct ReadOnlyStore {
 impl ReadOnlyStore {
     /// A read-only store at `store_dir`.
     pub fn new(store_dir: impl Into<String>) -> Arc<ReadOnlyStore> {
-        Arc::new(ReadOnlyStore { store_dir: store_dir.into(), known: Mutex::default(), texts: Mutex::default() })
+        Arc::new(ReadOnlyStore {
+            store_dir: store_dir.into(),
+            known: Mutex::default(),
+            texts: Mutex::default(),
+        })
     }
 
     fn remember(&self, path: String) -> String {
-        self.known.lock().unwrap_or_else(|e| e.into_inner()).insert(path.clone());
+        self.known
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(path.clone());
         path
     }
 }
@@ -214,7 +233,9 @@ impl EvalStore for ReadOnlyStore {
                 store_path::make_store_path(&self.store_dir, "source", &hash, name)
             }
             FileIngestion::Flat => {
-                let data = io.read_file(path).map_err(|e| format!("reading '{path}': {e}"))?;
+                let data = io
+                    .read_file(path)
+                    .map_err(|e| format!("reading '{path}': {e}"))?;
                 store_path::make_flat_path(&self.store_dir, &data, name)
             }
         }
@@ -231,12 +252,21 @@ impl EvalStore for ReadOnlyStore {
             ty.push_str(r);
         }
         let hash = store_path::sha256(text.as_bytes());
-        let p = store_path::make_store_path(&self.store_dir, &ty, &hash, name).map_err(|e| e.to_string())?;
-        self.texts.lock().unwrap_or_else(|e| e.into_inner()).insert(p.clone(), text.into());
+        let p = store_path::make_store_path(&self.store_dir, &ty, &hash, name)
+            .map_err(|e| e.to_string())?;
+        self.texts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(p.clone(), text.into());
         Ok(self.remember(p))
     }
 
-    fn write_derivation(&self, drv_path: &str, _aterm: &str, _references: &[String]) -> Result<(), String> {
+    fn write_derivation(
+        &self,
+        drv_path: &str,
+        _aterm: &str,
+        _references: &[String],
+    ) -> Result<(), String> {
         self.remember(drv_path.to_string());
         Ok(())
     }
@@ -247,6 +277,9 @@ impl EvalStore for ReadOnlyStore {
     }
 
     fn is_valid_path(&self, path: &str) -> bool {
-        self.known.lock().unwrap_or_else(|e| e.into_inner()).contains(path)
+        self.known
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(path)
     }
 }

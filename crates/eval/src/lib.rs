@@ -84,8 +84,6 @@ macro_rules! sym {
 
 mod assert_eq;
 mod attr_set;
-mod select;
-mod shared_slice;
 mod attrs_build;
 mod builtins;
 mod call;
@@ -104,11 +102,13 @@ pub mod local_store;
 mod ops;
 mod parse_cache;
 mod print;
+mod select;
 pub mod serde;
+mod shared_slice;
 mod source;
 mod stats;
-mod strict;
 mod store_path;
+mod strict;
 mod thunk;
 mod value;
 
@@ -120,12 +120,15 @@ pub use drv_info::DrvInfo;
 pub use error::{ErrorKind, EvalError, EvalResult, TraceFrame};
 pub use eval::{EvalState, MessageSink};
 pub use extra::{BuiltinFn, MAX_BUILTIN_ARITY};
-pub use parse_cache::ParseCache;
 pub use io::{EvalIo, EvalStore, FileIngestion, FileType, PathFilter, ReadOnlyStore, StdIo};
+pub use parse_cache::ParseCache;
 pub use print::{format_float, print_value, PrintStyle};
 pub use source::{Location, Origin, Pos};
 pub use stats::Stats;
-pub use value::{Attr, Attrs, Closure, Context, List, NixPath, NixString, PrimOp, PrimOpFn, SharedSlice, StringContext, Value};
+pub use value::{
+    Attr, Attrs, Closure, Context, List, NixPath, NixString, PrimOp, PrimOpFn, SharedSlice,
+    StringContext, Value,
+};
 
 use eval::Settings;
 
@@ -222,7 +225,11 @@ impl EvaluatorBuilder {
         F: Fn(&mut EvalState, &[Value]) -> EvalResult<Value> + Send + Sync + 'static,
     {
         let arity = arity.clamp(1, MAX_BUILTIN_ARITY);
-        self.extra.push(extra::ExtraBuiltin::Rust { name: name.into(), arity, func: Arc::new(f) });
+        self.extra.push(extra::ExtraBuiltin::Rust {
+            name: name.into(),
+            arity,
+            func: Arc::new(f),
+        });
         self
     }
 
@@ -230,7 +237,10 @@ impl EvaluatorBuilder {
     /// scope, seeing every builtin) the first time the builtin is used, and
     /// bound as `builtins.<name>` and as a global `<name>`.
     pub fn builtin_nix(mut self, name: &str, source: &str) -> Self {
-        self.extra.push(extra::ExtraBuiltin::Nix { name: name.into(), source: source.into() });
+        self.extra.push(extra::ExtraBuiltin::Nix {
+            name: name.into(),
+            source: source.into(),
+        });
         self
     }
 
@@ -283,7 +293,9 @@ impl EvaluatorBuilder {
         let globals = Arc::new(builtins::Globals::new(&self.settings, now, &self.extra));
         let globals_fingerprint = globals.fingerprint();
         let parse_globals = Arc::new(globals.syntax_globals());
-        let store = self.store.unwrap_or_else(|| ReadOnlyStore::new(self.settings.store_dir.clone()));
+        let store = self
+            .store
+            .unwrap_or_else(|| ReadOnlyStore::new(self.settings.store_dir.clone()));
         Evaluator {
             state: EvalState {
                 settings: self.settings,
@@ -427,7 +439,9 @@ impl Evaluator {
     pub fn to_raw_string(&mut self, v: &Value) -> EvalResult<String> {
         let state = &mut self.state;
         eval::with_stack(|| {
-            state.coerce_to_nix_string(v, ops::Coerce::INTERPOLATE, Pos::NONE).map(|s| s.as_str().to_string())
+            state
+                .coerce_to_nix_string(v, ops::Coerce::INTERPOLATE, Pos::NONE)
+                .map(|s| s.as_str().to_string())
         })
     }
 

@@ -39,7 +39,10 @@ pub fn open_local_store(spec: Option<&str>) -> Result<LocalStore, OpenError> {
     let store_dir = StoreDir::default();
     let config = match spec {
         Some(s) => {
-            let root = s.strip_prefix("local?root=").map(|r| r.split('&').next().unwrap_or(r)).unwrap_or(s);
+            let root = s
+                .strip_prefix("local?root=")
+                .map(|r| r.split('&').next().unwrap_or(r))
+                .unwrap_or(s);
             StoreConfig::new(root, store_dir)
         }
         None => StoreConfig::from_env(store_dir)?,
@@ -57,7 +60,10 @@ impl LocalEvalStore {
     /// Wraps an open local store.
     pub fn new(store: LocalStore) -> Self {
         let store_dir = store.store_dir().as_str().to_owned();
-        Self { store: Mutex::new(store), store_dir }
+        Self {
+            store: Mutex::new(store),
+            store_dir,
+        }
     }
 
     /// Opens the local store `spec` names (see [`open_local_store`]).
@@ -78,7 +84,11 @@ impl LocalEvalStore {
         store.store_dir().parse_path(p).map_err(|e| e.to_string())
     }
 
-    fn parse_all(&self, store: &LocalStore, paths: &[String]) -> Result<BTreeSet<StorePath>, String> {
+    fn parse_all(
+        &self,
+        store: &LocalStore,
+        paths: &[String],
+    ) -> Result<BTreeSet<StorePath>, String> {
         paths.iter().map(|p| self.parse(store, p)).collect()
     }
 }
@@ -88,7 +98,11 @@ fn file_type(meta: &fs::Metadata) -> FileType {
 }
 
 /// Copies `src` to `dst`, leaving out what `filter` rejects below the root.
-fn copy_filtered(src: &Path, dst: &Path, filter: &mut dyn FnMut(&str, FileType) -> Result<bool, String>) -> Result<(), String> {
+fn copy_filtered(
+    src: &Path,
+    dst: &Path,
+    filter: &mut dyn FnMut(&str, FileType) -> Result<bool, String>,
+) -> Result<(), String> {
     let err = |e: std::io::Error| format!("copying '{}': {e}", src.display());
     let meta = fs::symlink_metadata(src).map_err(err)?;
     let ft = meta.file_type();
@@ -96,7 +110,11 @@ fn copy_filtered(src: &Path, dst: &Path, filter: &mut dyn FnMut(&str, FileType) 
         std::os::unix::fs::symlink(fs::read_link(src).map_err(err)?, dst).map_err(err)
     } else if ft.is_dir() {
         fs::create_dir(dst).map_err(err)?;
-        let mut entries: Vec<PathBuf> = fs::read_dir(src).map_err(err)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>().map_err(err)?;
+        let mut entries: Vec<PathBuf> = fs::read_dir(src)
+            .map_err(err)?
+            .map(|e| e.map(|e| e.path()))
+            .collect::<Result<_, _>>()
+            .map_err(err)?;
         entries.sort();
         for child in entries {
             let m = fs::symlink_metadata(&child).map_err(err)?;
@@ -116,7 +134,14 @@ impl EvalStore for LocalEvalStore {
         &self.store_dir
     }
 
-    fn add_path(&self, _io: &dyn EvalIo, path: &str, name: &str, method: FileIngestion, filter: PathFilter<'_>) -> Result<String, String> {
+    fn add_path(
+        &self,
+        _io: &dyn EvalIo,
+        path: &str,
+        name: &str,
+        method: FileIngestion,
+        filter: PathFilter<'_>,
+    ) -> Result<String, String> {
         let method = match method {
             FileIngestion::Flat => FileIngestionMethod::Flat,
             FileIngestion::Recursive => FileIngestionMethod::Recursive,
@@ -132,7 +157,9 @@ impl EvalStore for LocalEvalStore {
             _ => PathBuf::from(path),
         };
         let store = self.lock();
-        let result = store.add_to_store(name, &src, method, HashAlgo::Sha256).map_err(|e| e.to_string());
+        let result = store
+            .add_to_store(name, &src, method, HashAlgo::Sha256)
+            .map_err(|e| e.to_string());
         if src != Path::new(path) {
             let _ = src.parent().map(fs::remove_dir_all);
         }
@@ -142,27 +169,45 @@ impl EvalStore for LocalEvalStore {
     fn add_text(&self, name: &str, text: &str, references: &[String]) -> Result<String, String> {
         let store = self.lock();
         let refs = self.parse_all(&store, references)?;
-        let p = store.add_text_to_store(name, text.as_bytes(), &refs).map_err(|e| e.to_string())?;
+        let p = store
+            .add_text_to_store(name, text.as_bytes(), &refs)
+            .map_err(|e| e.to_string())?;
         Ok(store.store_dir().print_path(&p))
     }
 
-    fn write_derivation(&self, drv_path: &str, aterm: &str, references: &[String]) -> Result<(), String> {
+    fn write_derivation(
+        &self,
+        drv_path: &str,
+        aterm: &str,
+        references: &[String],
+    ) -> Result<(), String> {
         let store = self.lock();
         let expected = self.parse(&store, drv_path)?;
         let refs = self.parse_all(&store, references)?;
-        let p = store.add_text_to_store(expected.name(), aterm.as_bytes(), &refs).map_err(|e| e.to_string())?;
+        let p = store
+            .add_text_to_store(expected.name(), aterm.as_bytes(), &refs)
+            .map_err(|e| e.to_string())?;
         if p != expected {
-            return Err(format!("derivation written at '{}' instead of '{drv_path}'", store.store_dir().print_path(&p)));
+            return Err(format!(
+                "derivation written at '{}' instead of '{drv_path}'",
+                store.store_dir().print_path(&p)
+            ));
         }
-        let name = expected.name().strip_suffix(".drv").unwrap_or(expected.name());
-        let drv = parse_derivation(store.store_dir(), name, aterm.as_bytes()).map_err(|e| e.to_string())?;
+        let name = expected
+            .name()
+            .strip_suffix(".drv")
+            .unwrap_or(expected.name());
+        let drv = parse_derivation(store.store_dir(), name, aterm.as_bytes())
+            .map_err(|e| e.to_string())?;
         let mut outputs = std::collections::BTreeMap::new();
         for o in drv.outputs.keys() {
             if let Ok(Some(path)) = drv.output_path(store.store_dir(), o) {
                 outputs.insert(o.clone(), path);
             }
         }
-        store.set_derivation_outputs(&p, &outputs).map_err(|e| e.to_string())
+        store
+            .set_derivation_outputs(&p, &outputs)
+            .map_err(|e| e.to_string())
     }
 
     fn read_derivation(&self, drv_path: &str) -> Result<Option<String>, String> {
@@ -171,7 +216,9 @@ impl EvalStore for LocalEvalStore {
         if !store.is_valid(&p).map_err(|e| e.to_string())? {
             return Ok(None);
         }
-        fs::read_to_string(store.real_path(&p)).map(Some).map_err(|e| e.to_string())
+        fs::read_to_string(store.real_path(&p))
+            .map(Some)
+            .map_err(|e| e.to_string())
     }
 
     fn query_references(&self, path: &str) -> Result<Option<Vec<String>>, String> {
@@ -179,20 +226,29 @@ impl EvalStore for LocalEvalStore {
         let p = self.parse(&store, path)?;
         match store.query_path_info(&p).map_err(|e| e.to_string())? {
             None => Ok(None),
-            Some(info) => Ok(Some(info.references.iter().map(|r| store.store_dir().print_path(r)).collect())),
+            Some(info) => Ok(Some(
+                info.references
+                    .iter()
+                    .map(|r| store.store_dir().print_path(r))
+                    .collect(),
+            )),
         }
     }
 
     fn add_perm_root(&self, path: &str, root: &str) -> Result<String, String> {
         let store = self.lock();
         let p = self.parse(&store, path)?;
-        store.add_perm_root(&p, Path::new(root)).map_err(|e| e.to_string())?;
+        store
+            .add_perm_root(&p, Path::new(root))
+            .map_err(|e| e.to_string())?;
         Ok(root.to_owned())
     }
 
     fn is_valid_path(&self, path: &str) -> bool {
         let store = self.lock();
-        self.parse(&store, path).ok().is_some_and(|p| store.is_valid(&p).unwrap_or(false))
+        self.parse(&store, path)
+            .ok()
+            .is_some_and(|p| store.is_valid(&p).unwrap_or(false))
     }
 }
 
@@ -222,14 +278,22 @@ mod tests {
     #[test]
     fn derivation_is_written_with_its_closure() {
         let tmp = tempfile::tempdir().unwrap();
-        let store = Arc::new(LocalEvalStore::open(Some(&format!("local?root={}", tmp.path().display()))).unwrap());
+        let store = Arc::new(
+            LocalEvalStore::open(Some(&format!("local?root={}", tmp.path().display()))).unwrap(),
+        );
         let mut ev = Evaluator::builder().store(store.clone()).build();
         let src = "let dep = derivation { name = \"dep\"; system = \"s\"; builder = builtins.toFile \"b\" \"x\"; }; \
                    in (derivation { name = \"top\"; system = \"s\"; builder = \"/b\"; inherit dep; }).drvPath";
-        let Value::String(p) = ev.eval_str(src, "/").unwrap() else { panic!("not a string") };
+        let Value::String(p) = ev.eval_str(src, "/").unwrap() else {
+            panic!("not a string")
+        };
         let top = p.as_str().to_string();
         assert!(store.is_valid_path(&top));
-        assert!(store.read_derivation(&top).unwrap().unwrap().starts_with("Derive("));
+        assert!(store
+            .read_derivation(&top)
+            .unwrap()
+            .unwrap()
+            .starts_with("Derive("));
         let refs = store.query_references(&top).unwrap().unwrap();
         assert_eq!(refs.len(), 1);
         assert!(refs[0].ends_with("-dep.drv"));

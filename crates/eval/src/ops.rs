@@ -31,9 +31,18 @@ pub(crate) struct Coerce {
 }
 
 impl Coerce {
-    pub(crate) const INTERPOLATE: Coerce = Coerce { more: false, copy_to_store: true };
-    pub(crate) const TO_STRING: Coerce = Coerce { more: true, copy_to_store: false };
-    pub(crate) const PLAIN: Coerce = Coerce { more: false, copy_to_store: false };
+    pub(crate) const INTERPOLATE: Coerce = Coerce {
+        more: false,
+        copy_to_store: true,
+    };
+    pub(crate) const TO_STRING: Coerce = Coerce {
+        more: true,
+        copy_to_store: false,
+    };
+    pub(crate) const PLAIN: Coerce = Coerce {
+        more: false,
+        copy_to_store: false,
+    };
 }
 
 /// The text of a trace frame, built only if an error is reported.
@@ -119,14 +128,22 @@ impl EvalState {
                 if l.is_empty() {
                     return Ok(Value::List(r));
                 }
-                Ok(Value::List(crate::value::SharedSlice::concat(&[&l[..], &r[..]])))
+                Ok(Value::List(crate::value::SharedSlice::concat(&[
+                    &l[..],
+                    &r[..],
+                ])))
             }
         }
     }
 
     /// `l // r`, with chains flattened as CppNix does: operands are
     /// evaluated right to left, each with its own frame.
-    fn eval_update(&mut self, lhs: &Arc<Expr>, rhs: &Arc<Expr>, env: &Arc<Env>) -> EvalResult<crate::value::Attrs> {
+    fn eval_update(
+        &mut self,
+        lhs: &Arc<Expr>,
+        rhs: &Arc<Expr>,
+        env: &Arc<Env>,
+    ) -> EvalResult<crate::value::Attrs> {
         let r = self.update_operand(rhs, env, "in the right operand of '//'")?;
         let l = self.update_operand(lhs, env, "in the left operand of '//'")?;
         if r.is_empty() {
@@ -146,7 +163,12 @@ impl EvalState {
         env: &Arc<Env>,
         context: &'static str,
     ) -> EvalResult<crate::value::Attrs> {
-        if let crate::compile::ExprKind::Binary { op: BinaryOp::Update, lhs, rhs } = &e.kind {
+        if let crate::compile::ExprKind::Binary {
+            op: BinaryOp::Update,
+            lhs,
+            rhs,
+        } = &e.kind
+        {
             return crate::eval::with_stack(|| self.eval_update(lhs, rhs, env));
         }
         match self.eval(e, env) {
@@ -159,7 +181,13 @@ impl EvalState {
     /// `+` (CppNix's `ExprConcatStrings` without `forceString`): numbers
     /// are added; otherwise the operands are concatenated as strings or,
     /// if the first is a path, as a path.
-    pub(crate) fn eval_add(&mut self, parts: &[Arc<Expr>], part_pos: &[Pos], env: &Arc<Env>, pos: Pos) -> EvalResult<Value> {
+    pub(crate) fn eval_add(
+        &mut self,
+        parts: &[Arc<Expr>],
+        part_pos: &[Pos],
+        env: &Arc<Env>,
+        pos: Pos,
+    ) -> EvalResult<Value> {
         let Some((first, rest)) = parts.split_first() else {
             return Ok(Value::string(""));
         };
@@ -181,17 +209,27 @@ impl EvalState {
             let mut holder = None;
             let v = self.eval_operand_ref(part, env, "in an operand of '+'", &mut holder)?;
             sum = match (sum, v) {
-                (Number::Int(n), Value::Int(m)) => Number::Int(n.checked_add(*m).ok_or_else(|| {
-                    EvalError::eval(format!("integer overflow in adding {n} + {m}")).at(at)
-                })?),
+                (Number::Int(n), Value::Int(m)) => {
+                    Number::Int(n.checked_add(*m).ok_or_else(|| {
+                        EvalError::eval(format!("integer overflow in adding {n} + {m}")).at(at)
+                    })?)
+                }
                 (Number::Int(n), Value::Float(f)) => Number::Float(n as f64 + f),
                 (Number::Float(x), Value::Int(m)) => Number::Float(x + *m as f64),
                 (Number::Float(x), Value::Float(f)) => Number::Float(x + f),
                 (Number::Int(_), other) => {
-                    return Err(EvalError::eval(format!("cannot add {} to an integer", other.show_type())).at(at))
+                    return Err(EvalError::eval(format!(
+                        "cannot add {} to an integer",
+                        other.show_type()
+                    ))
+                    .at(at))
                 }
                 (Number::Float(_), other) => {
-                    return Err(EvalError::eval(format!("cannot add {} to a float", other.show_type())).at(at))
+                    return Err(EvalError::eval(format!(
+                        "cannot add {} to a float",
+                        other.show_type()
+                    ))
+                    .at(at))
                 }
             };
         }
@@ -221,12 +259,20 @@ impl EvalState {
         // strings and integers) plus a little for each other part, so that
         // the common interpolation is built at its exact size, without
         // growing or leaving slack in the value.
-        let capacity = if force_string { parts.iter().map(|p| part_len_hint(p, env)).sum() } else { 0 };
+        let capacity = if force_string {
+            parts.iter().map(|p| part_len_hint(p, env)).sum()
+        } else {
+            0
+        };
         let mut s = String::with_capacity(capacity);
         let mut skip = 0;
         if let Some(v) = first {
             // `+` whose first operand is not a number: a path starts a path.
-            let at = part_pos.first().copied().or(parts.first().map(|p| p.pos)).unwrap_or(pos);
+            let at = part_pos
+                .first()
+                .copied()
+                .or(parts.first().map(|p| p.pos))
+                .unwrap_or(pos);
             if let Value::Path(p) = &v {
                 s.push_str(p);
                 is_path = true;
@@ -242,14 +288,19 @@ impl EvalState {
             }
             let mut holder = None;
             let v = self.eval_operand_ref(part, env, "in an operand of '+'", &mut holder)?;
-            let how = if is_path { Coerce::PLAIN } else { Coerce::INTERPOLATE };
+            let how = if is_path {
+                Coerce::PLAIN
+            } else {
+                Coerce::INTERPOLATE
+            };
             self.coerce_into(v, &mut ctx, how, at, &mut s, segment)?;
         }
         if is_path {
             if !ctx.is_empty() {
-                return Err(
-                    EvalError::eval("a string that refers to a store path cannot be appended to a path").at(pos)
-                );
+                return Err(EvalError::eval(
+                    "a string that refers to a store path cannot be appended to a path",
+                )
+                .at(pos));
             }
             return Ok(Value::path(canon_path(&s)));
         }
@@ -258,7 +309,13 @@ impl EvalState {
 
     /// Converts a value to a string, collecting its context into `ctx`,
     /// without a frame of its own for a value that cannot be coerced.
-    pub(crate) fn coerce_to_string(&mut self, v: &Value, ctx: &mut Context, how: Coerce, pos: Pos) -> EvalResult<String> {
+    pub(crate) fn coerce_to_string(
+        &mut self,
+        v: &Value,
+        ctx: &mut Context,
+        how: Coerce,
+        pos: Pos,
+    ) -> EvalResult<String> {
         self.coerce_to_string_for(v, ctx, how, pos, &String::new)
     }
 
@@ -327,7 +384,9 @@ impl EvalState {
                     let (r, at) = self.call_to_string_attr(v, attr)?;
                     return self
                         .nested(|s| s.coerce_into(&r, ctx, how, pos, out, what))
-                        .map_err(|e| e.with_frame("while using the result of the `__toString` attribute", at));
+                        .map_err(|e| {
+                            e.with_frame("while using the result of the `__toString` attribute", at)
+                        });
                 }
                 if let Some(attr) = a.get_attr(sym!("outPath")) {
                     let (o, at) = (attr.value.clone(), attr.pos);
@@ -377,7 +436,12 @@ impl EvalState {
     }
 
     /// Converts to a string value (with context) as string interpolation does.
-    pub(crate) fn coerce_to_nix_string(&mut self, v: &Value, how: Coerce, pos: Pos) -> EvalResult<NixString> {
+    pub(crate) fn coerce_to_nix_string(
+        &mut self,
+        v: &Value,
+        how: Coerce,
+        pos: Pos,
+    ) -> EvalResult<NixString> {
         self.coerce_to_nix_string_for(v, how, pos, &String::new)
     }
 
@@ -407,7 +471,9 @@ impl EvalState {
     ) -> EvalResult<Arc<NixString>> {
         match self.force(v)? {
             Value::String(s) => Ok(s),
-            other => self.coerce_to_nix_string_for(&other, how, pos, what).map(Arc::new),
+            other => self
+                .coerce_to_nix_string_for(&other, how, pos, what)
+                .map(Arc::new),
         }
     }
 
@@ -459,7 +525,9 @@ impl EvalState {
                     if p.name != q.name {
                         return Ok(false);
                     }
-                    if !p.value.same_allocation(&q.value) && !self.nested(|s| s.equal(&p.value, &q.value))? {
+                    if !p.value.same_allocation(&q.value)
+                        && !self.nested(|s| s.equal(&p.value, &q.value))?
+                    {
                         return Ok(false);
                     }
                 }
@@ -496,14 +564,24 @@ impl EvalState {
                     b.show_type()
                 )
             } else {
-                format!("cannot compare {} with {}; values are {sa} and {sb}", a.show_type(), b.show_type())
+                format!(
+                    "cannot compare {} with {}; values are {sa} and {sb}",
+                    a.show_type(),
+                    b.show_type()
+                )
             };
             EvalError::eval(msg).at(pos)
         };
         match (&a, &b) {
             (Value::Int(x), Value::Int(y)) => Ok(x.cmp(y)),
-            (Value::Int(x), Value::Float(y)) => (*x as f64).partial_cmp(y).ok_or_else(incomparable).or(Ok(Ordering::Equal)),
-            (Value::Float(x), Value::Int(y)) => x.partial_cmp(&(*y as f64)).ok_or_else(incomparable).or(Ok(Ordering::Equal)),
+            (Value::Int(x), Value::Float(y)) => (*x as f64)
+                .partial_cmp(y)
+                .ok_or_else(incomparable)
+                .or(Ok(Ordering::Equal)),
+            (Value::Float(x), Value::Int(y)) => x
+                .partial_cmp(&(*y as f64))
+                .ok_or_else(incomparable)
+                .or(Ok(Ordering::Equal)),
             (Value::Float(x), Value::Float(y)) => Ok(x.partial_cmp(y).unwrap_or(Ordering::Equal)),
             (Value::String(x), Value::String(y)) => Ok(x.as_str().cmp(y.as_str())),
             (Value::Path(x), Value::Path(y)) => Ok(x.cmp(y)),
@@ -534,13 +612,23 @@ pub(crate) fn add_numbers(a: &Value, b: &Value) -> EvalResult<Value> {
         (Value::Int(x), Value::Float(y)) => Ok(Value::Float(*x as f64 + y)),
         (Value::Float(x), Value::Int(y)) => Ok(Value::Float(x + *y as f64)),
         (Value::Float(x), Value::Float(y)) => Ok(Value::Float(x + y)),
-        (Value::Int(_), other) => Err(EvalError::eval(format!("cannot add {} to an integer", other.show_type()))),
-        (_, other) => Err(EvalError::eval(format!("cannot add {} to a float", other.show_type()))),
+        (Value::Int(_), other) => Err(EvalError::eval(format!(
+            "cannot add {} to an integer",
+            other.show_type()
+        ))),
+        (_, other) => Err(EvalError::eval(format!(
+            "cannot add {} to a float",
+            other.show_type()
+        ))),
     }
 }
 
 fn cannot_coerce(v: &Value) -> EvalError {
-    EvalError::eval(format!("cannot coerce {} to a string: {}", v.show_type(), show_for_error(v)))
+    EvalError::eval(format!(
+        "cannot coerce {} to a string: {}",
+        v.show_type(),
+        show_for_error(v)
+    ))
 }
 
 /// Appends the decimal form of `i` (what `{i}` formatting gives, without
@@ -548,7 +636,9 @@ fn cannot_coerce(v: &Value) -> EvalError {
 /// For `toString x` (the global, or a variable bound to the builtin, as in
 /// nixpkgs' `inherit (builtins) toString`), the argument `x`.
 fn to_string_argument<'e>(part: &'e Expr, env: &Arc<Env>) -> Option<&'e Expr> {
-    let crate::compile::ExprKind::Call { fun, args } = &part.kind else { return None };
+    let crate::compile::ExprKind::Call { fun, args } = &part.kind else {
+        return None;
+    };
     let [arg] = &args[..] else { return None };
     let prim = match &fun.kind {
         crate::compile::ExprKind::Const(Value::PrimOp(prim)) => *prim,
@@ -572,11 +662,14 @@ fn part_len_hint(part: &Expr, env: &Arc<Env>) -> usize {
     };
     let len = match &part.kind {
         ExprKind::Const(Value::String(lit)) => Some(lit.as_str().len()),
-        ExprKind::Local { .. } | ExprKind::LocalFar { .. } => match crate::eval::evaluated_local(part, env) {
-            Some(Value::String(text)) => Some(text.as_str().len()),
-            _ => None,
-        },
-        ExprKind::Call { .. } => to_string_argument(part, env).and_then(|arg| known(crate::eval::evaluated_local(arg, env))),
+        ExprKind::Local { .. } | ExprKind::LocalFar { .. } => {
+            match crate::eval::evaluated_local(part, env) {
+                Some(Value::String(text)) => Some(text.as_str().len()),
+                _ => None,
+            }
+        }
+        ExprKind::Call { .. } => to_string_argument(part, env)
+            .and_then(|arg| known(crate::eval::evaluated_local(arg, env))),
         _ => None,
     };
     len.unwrap_or(16)
@@ -587,8 +680,15 @@ fn part_len_hint(part: &Expr, env: &Arc<Env>) -> usize {
 /// building the intermediate string. Nothing is forced, and neither case
 /// can fail, so the result (context included) is the builtin's. Returns
 /// whether it applied.
-fn append_to_string_of_known(part: &Expr, env: &Arc<Env>, out: &mut String, ctx: &mut Context) -> bool {
-    let Some(arg) = to_string_argument(part, env) else { return false };
+fn append_to_string_of_known(
+    part: &Expr,
+    env: &Arc<Env>,
+    out: &mut String,
+    ctx: &mut Context,
+) -> bool {
+    let Some(arg) = to_string_argument(part, env) else {
+        return false;
+    };
     match crate::eval::evaluated_local(arg, env) {
         Some(Value::Int(i)) => push_int(out, *i),
         Some(Value::String(text)) => {

@@ -43,7 +43,9 @@ pub struct ParseCache {
 
 impl std::fmt::Debug for ParseCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ParseCache").field("len", &self.len()).finish()
+        f.debug_struct("ParseCache")
+            .field("len", &self.len())
+            .finish()
     }
 }
 
@@ -72,8 +74,18 @@ impl ParseCache {
 
     /// The parse of `text` with `options`, from the cache or parsed now
     /// (outside the lock, so threads parse different files in parallel).
-    pub(crate) fn parse(&self, text: &Arc<str>, options: &ParseOptions, globals: u64) -> Arc<Parse> {
-        let key = Key { text: text.clone(), base_dir: options.base_dir.clone(), home: options.home.clone(), globals };
+    pub(crate) fn parse(
+        &self,
+        text: &Arc<str>,
+        options: &ParseOptions,
+        globals: u64,
+    ) -> Arc<Parse> {
+        let key = Key {
+            text: text.clone(),
+            base_dir: options.base_dir.clone(),
+            home: options.home.clone(),
+            globals,
+        };
         if let Some(p) = self.entries.lock().ok().and_then(|m| m.get(&key).cloned()) {
             return p;
         }

@@ -2,9 +2,9 @@
 //! (`printAmbiguous`), the value printer used by `trace` and error messages,
 //! and float formatting (C++ ostream default: `%g` with 6 digits).
 
-use triomphe::Arc;
 use std::collections::HashSet;
 use std::fmt::Write as _;
+use triomphe::Arc;
 
 use crate::source;
 use crate::thunk::Thunk;
@@ -34,14 +34,19 @@ pub(crate) fn escape_string(s: &str, out: &mut String) {
 /// Whether `s` can be printed as an attribute name without quotes.
 pub(crate) fn is_plain_identifier(s: &str) -> bool {
     let mut chars = s.chars();
-    let Some(first) = chars.next() else { return false };
+    let Some(first) = chars.next() else {
+        return false;
+    };
     if !(first.is_ascii_alphabetic() || first == '_') {
         return false;
     }
     if !chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '\'' || c == '-') {
         return false;
     }
-    !matches!(s, "if" | "then" | "else" | "assert" | "with" | "let" | "in" | "rec" | "inherit" | "or")
+    !matches!(
+        s,
+        "if" | "then" | "else" | "assert" | "with" | "let" | "in" | "rec" | "inherit" | "or"
+    )
 }
 
 /// Appends an attribute name, quoted when needed.
@@ -176,7 +181,13 @@ impl Printer {
                         let _ = write!(self.out, " {n}");
                     }
                     if let Some(loc) = source::locate(c.lambda.pos) {
-                        let _ = write!(self.out, " @ {}:{}:{}", loc.origin.display(), loc.line, loc.column);
+                        let _ = write!(
+                            self.out,
+                            " @ {}:{}:{}",
+                            loc.origin.display(),
+                            loc.line,
+                            loc.column
+                        );
                     }
                     self.out.push('»');
                 }
@@ -262,7 +273,14 @@ fn derivation_path(a: &Attrs) -> Option<String> {
 
 /// Prints a value (without forcing anything) in the given style.
 pub fn print_value(v: &Value, style: PrintStyle) -> String {
-    let mut p = Printer { style, out: String::new(), seen: HashSet::new(), depth: 0, attrs_printed: 0, items_printed: 0 };
+    let mut p = Printer {
+        style,
+        out: String::new(),
+        seen: HashSet::new(),
+        depth: 0,
+        attrs_printed: 0,
+        items_printed: 0,
+    };
     p.value(v);
     p.out
 }

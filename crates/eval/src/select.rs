@@ -26,7 +26,9 @@ impl EvalState {
         let base = match evaluated_local(expr, env) {
             Some(v) => v,
             None => {
-                owned = self.eval(expr, env).map_err(|e| e.with_frame("while selecting an attribute", expr.pos))?;
+                owned = self
+                    .eval(expr, env)
+                    .map_err(|e| e.with_frame("while selecting an attribute", expr.pos))?;
                 &owned
             }
         };
@@ -37,7 +39,9 @@ impl EvalState {
             bump(&self.stats.lookups, path.len() as u64);
             return match x.forced() {
                 Some(v) => Ok(v.clone()),
-                None => self.force_at(x, attr_pos).map_err(|e| self.select_error(e, pos, path, env, attr_pos, found)),
+                None => self
+                    .force_at(x, attr_pos)
+                    .map_err(|e| self.select_error(e, pos, path, env, attr_pos, found)),
             };
         }
         // Where the last attribute found was defined, and how many path
@@ -52,7 +56,15 @@ impl EvalState {
 
     /// The frames of a failed selection `e.a.b.c` at `pos`: where the last
     /// attribute found was defined (`found` elements of the path found).
-    fn select_error(&mut self, mut e: EvalError, pos: Pos, path: &[Key], env: &Arc<Env>, attr_pos: Pos, found: usize) -> EvalError {
+    fn select_error(
+        &mut self,
+        mut e: EvalError,
+        pos: Pos,
+        path: &[Key],
+        env: &Arc<Env>,
+        attr_pos: Pos,
+        found: usize,
+    ) -> EvalError {
         if !attr_pos.is_none() {
             let text = self.show_attr_path(&path[..found], env);
             e = e.with_frame(format!("from the definition of '{text}'"), attr_pos);
@@ -83,7 +95,9 @@ impl EvalState {
                 (Value::Attrs(a), _) => a.get_attr(name),
                 (_, Some(_)) => None,
                 (other, None) => {
-                    return Err(type_error("a set", other).with_frame("while selecting an attribute", pos));
+                    return Err(
+                        type_error("a set", other).with_frame("while selecting an attribute", pos)
+                    );
                 }
             };
             match (attr, default) {
@@ -94,7 +108,9 @@ impl EvalState {
                 }
                 (None, Some(d)) => return self.eval(d, env),
                 (None, None) => {
-                    let Value::Attrs(a) = set else { return Err(type_error("a set", set)) };
+                    let Value::Attrs(a) = set else {
+                        return Err(type_error("a set", set));
+                    };
                     return Err(missing_attr(name, a));
                 }
             }
@@ -108,16 +124,20 @@ impl EvalState {
 /// defined and the path length. `None` as soon as a step needs more (a
 /// dynamic name, a thunk not evaluated yet, a missing attribute, not a
 /// set): the caller then takes the general path, which forces and reports.
-pub(crate) fn select_in_place<'v>(base: &'v Value, path: &[Key]) -> Option<(&'v Value, Pos, usize)> {
+pub(crate) fn select_in_place<'v>(
+    base: &'v Value,
+    path: &[Key],
+) -> Option<(&'v Value, Pos, usize)> {
     let mut cur = base;
     let mut pos = Pos::NONE;
     for key in path {
         let Key::Static(name) = key else { return None };
-        let Value::Attrs(a) = cur.forced()? else { return None };
+        let Value::Attrs(a) = cur.forced()? else {
+            return None;
+        };
         let attr = a.get_attr(*name)?;
         cur = &attr.value;
         pos = attr.pos;
     }
     Some((cur, pos, path.len()))
 }
-

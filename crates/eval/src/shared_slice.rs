@@ -42,7 +42,10 @@ impl<T: Clone + 'static> SharedSlice<T> {
     /// would briefly take two or three times its size).
     pub fn concat(parts: &[&[T]]) -> SharedSlice<T> {
         let len = parts.iter().map(|p| p.len()).sum();
-        SharedSlice::from_exact(Counted { items: parts.iter().flat_map(|p| p.iter().cloned()), left: len })
+        SharedSlice::from_exact(Counted {
+            items: parts.iter().flat_map(|p| p.iter().cloned()),
+            left: len,
+        })
     }
 }
 
@@ -172,9 +175,15 @@ mod tests {
         assert_eq!(a[..], c[..]);
         assert!(SharedSlice::<u32>::default().is_empty());
         // Empty lists and sets share one allocation; other types do not.
-        let (e1, e2) = (crate::value::List::default(), crate::value::List::from_exact(std::iter::empty()));
+        let (e1, e2) = (
+            crate::value::List::default(),
+            crate::value::List::from_exact(std::iter::empty()),
+        );
         assert!(SharedSlice::ptr_eq(&e1, &e2));
-        assert!(!SharedSlice::ptr_eq(&SharedSlice::<u32>::default(), &SharedSlice::<u32>::default()));
+        assert!(!SharedSlice::ptr_eq(
+            &SharedSlice::<u32>::default(),
+            &SharedSlice::<u32>::default()
+        ));
         assert_eq!(std::mem::size_of::<SharedSlice<u32>>(), 8);
     }
 }

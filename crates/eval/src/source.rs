@@ -55,7 +55,12 @@ struct Table {
 
 fn table() -> &'static Mutex<Table> {
     static TABLE: OnceLock<Mutex<Table>> = OnceLock::new();
-    TABLE.get_or_init(|| Mutex::new(Table { texts: Vec::new(), next_base: 1 }))
+    TABLE.get_or_init(|| {
+        Mutex::new(Table {
+            texts: Vec::new(),
+            next_base: 1,
+        })
+    })
 }
 
 /// Identifies a registered source text (its base in the position space);
@@ -111,7 +116,11 @@ pub(crate) fn register(origin: Origin, text: Arc<str>) -> FileId {
     let base = t.next_base;
     // The text takes `len + 1` addresses (a position may point just past
     // the end). Out of space: the text gets no positions.
-    let Some(next) = u32::try_from(len).ok().and_then(|l| base.checked_add(l)).and_then(|e| e.checked_add(1)) else {
+    let Some(next) = u32::try_from(len)
+        .ok()
+        .and_then(|l| base.checked_add(l))
+        .and_then(|e| e.checked_add(1))
+    else {
         return FileId(0);
     };
     t.next_base = next;
@@ -125,7 +134,10 @@ fn get(pos: Pos) -> Option<(Arc<SourceText>, u32)> {
         return None;
     }
     let t = table().lock().unwrap_or_else(|e| e.into_inner());
-    let i = t.texts.partition_point(|(base, _)| *base <= pos.0).checked_sub(1)?;
+    let i = t
+        .texts
+        .partition_point(|(base, _)| *base <= pos.0)
+        .checked_sub(1)?;
     let (base, src) = &t.texts[i];
     Some((src.clone(), pos.0 - base))
 }
@@ -134,7 +146,11 @@ fn get(pos: Pos) -> Option<(Arc<SourceText>, u32)> {
 pub(crate) fn locate(pos: Pos) -> Option<Location> {
     let (src, offset) = get(pos)?;
     let (line, column) = line_col(&src, offset);
-    Some(Location { origin: src.origin.clone(), line, column })
+    Some(Location {
+        origin: src.origin.clone(),
+        line,
+        column,
+    })
 }
 
 fn line_col(src: &SourceText, offset: u32) -> (u32, u32) {
@@ -145,7 +161,9 @@ fn line_col(src: &SourceText, offset: u32) -> (u32, u32) {
 /// indentation: `at file:line:col:`, the code frame, and a newline. Nothing
 /// for an unknown position.
 pub(crate) fn write_pos(pos: Pos, out: &mut String) {
-    let Some((src, offset)) = get(pos) else { return };
+    let Some((src, offset)) = get(pos) else {
+        return;
+    };
     let (line, column) = line_col(&src, offset);
     let _ = write!(out, "at {}:{line}:{column}:", src.origin.display());
     let show = |out: &mut String, n: u32| {
@@ -168,7 +186,9 @@ pub(crate) fn write_pos(pos: Pos, out: &mut String) {
 /// `indent`, with the code frame's line numbers indented by
 /// `frame_indent` (CppNix indents warnings' frames further than errors').
 pub(crate) fn render_location_with(pos: Pos, indent: &str, frame_indent: &str, out: &mut String) {
-    let Some((src, offset)) = get(pos) else { return };
+    let Some((src, offset)) = get(pos) else {
+        return;
+    };
     let (line, column) = line_col(&src, offset);
     let _ = writeln!(out, "{indent}at {}:{line}:{column}:", src.origin.display());
     let width_indent = frame_indent;
@@ -185,7 +205,12 @@ pub(crate) fn render_location_with(pos: Pos, indent: &str, frame_indent: &str, o
         show(out, line - 1);
     }
     show(out, line);
-    let _ = writeln!(out, "{width_indent}{:>6}| {}^", "", " ".repeat(column as usize - 1));
+    let _ = writeln!(
+        out,
+        "{width_indent}{:>6}| {}^",
+        "",
+        " ".repeat(column as usize - 1)
+    );
     if src.file.line_text(line + 1).is_some() {
         show(out, line + 1);
     }

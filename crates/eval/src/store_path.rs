@@ -43,7 +43,9 @@ pub(crate) fn nix32(bytes: &[u8]) -> String {
 
 /// Decodes Nix's base-32 into exactly `len` bytes.
 pub(crate) fn nix32_decode(s: &str, len: usize) -> Option<Vec<u8>> {
-    nixbase32::decode(s.as_bytes()).ok().filter(|bytes| bytes.len() == len)
+    nixbase32::decode(s.as_bytes())
+        .ok()
+        .filter(|bytes| bytes.len() == len)
 }
 
 /// Checks a store path name ([`validate_name`]).
@@ -52,22 +54,40 @@ pub(crate) fn check_name(name: &str) -> Result<(), StorePathError> {
 }
 
 /// `makeStorePath(type, sha256 hash, name)` ([`StoreDir::make_store_path`]).
-pub(crate) fn make_store_path(store_dir: &str, ty: &str, hash: &[u8; 32], name: &str) -> Result<String, StorePathError> {
+pub(crate) fn make_store_path(
+    store_dir: &str,
+    ty: &str,
+    hash: &[u8; 32],
+    name: &str,
+) -> Result<String, StorePathError> {
     check_name(name)?;
     let dir = StoreDir::new(store_dir).map_err(|e| StorePathError::Io(e.to_string()))?;
-    let hash = Hash::from_digest(HashAlgo::Sha256, hash).map_err(|e| StorePathError::Io(e.to_string()))?;
-    let path = dir.make_store_path(ty, &hash, name).map_err(|_| StorePathError::InvalidName(name.to_string()))?;
+    let hash =
+        Hash::from_digest(HashAlgo::Sha256, hash).map_err(|e| StorePathError::Io(e.to_string()))?;
+    let path = dir
+        .make_store_path(ty, &hash, name)
+        .map_err(|_| StorePathError::InvalidName(name.to_string()))?;
     Ok(dir.print_path(&path))
 }
 
 /// The path of a file added flat with sha256 (`builtins.path { recursive =
 /// false; }`): [`StoreDir::make_fixed_output_path`].
-pub(crate) fn make_flat_path(store_dir: &str, data: &[u8], name: &str) -> Result<String, StorePathError> {
+pub(crate) fn make_flat_path(
+    store_dir: &str,
+    data: &[u8],
+    name: &str,
+) -> Result<String, StorePathError> {
     check_name(name)?;
     let dir = StoreDir::new(store_dir).map_err(|e| StorePathError::Io(e.to_string()))?;
     let hash = Hash::digest(HashAlgo::Sha256, data);
     let path = dir
-        .make_fixed_output_path(name, FileIngestionMethod::Flat, &hash, &Default::default(), false)
+        .make_fixed_output_path(
+            name,
+            FileIngestionMethod::Flat,
+            &hash,
+            &Default::default(),
+            false,
+        )
         .map_err(|e| StorePathError::Io(e.to_string()))?;
     Ok(dir.print_path(&path))
 }
@@ -93,7 +113,12 @@ impl NarWriter {
 
 type Filter<'a> = Option<&'a mut dyn FnMut(&str, FileType) -> Result<bool, String>>;
 
-fn nar_node(w: &mut NarWriter, io: &dyn EvalIo, path: &str, filter: &mut Filter<'_>) -> Result<(), StorePathError> {
+fn nar_node(
+    w: &mut NarWriter,
+    io: &dyn EvalIo,
+    path: &str,
+    filter: &mut Filter<'_>,
+) -> Result<(), StorePathError> {
     let err = |e: std::io::Error| StorePathError::Io(format!("getting status of '{path}': {e}"));
     let ft = io.file_type(path, false).map_err(err)?;
     w.str("(");
@@ -120,7 +145,11 @@ fn nar_node(w: &mut NarWriter, io: &dyn EvalIo, path: &str, filter: &mut Filter<
             let mut entries = io.read_dir(path).map_err(err)?;
             entries.sort_by(|a, b| a.0.cmp(&b.0));
             for (name, ty) in entries {
-                let child = if path.ends_with('/') { format!("{path}{name}") } else { format!("{path}/{name}") };
+                let child = if path.ends_with('/') {
+                    format!("{path}{name}")
+                } else {
+                    format!("{path}/{name}")
+                };
                 if let Some(f) = filter.as_mut() {
                     if !f(&child, ty).map_err(StorePathError::Io)? {
                         continue;
@@ -135,15 +164,25 @@ fn nar_node(w: &mut NarWriter, io: &dyn EvalIo, path: &str, filter: &mut Filter<
                 w.str(")");
             }
         }
-        FileType::Unknown => return Err(StorePathError::Io(format!("file '{path}' has an unsupported type"))),
+        FileType::Unknown => {
+            return Err(StorePathError::Io(format!(
+                "file '{path}' has an unsupported type"
+            )))
+        }
     }
     w.str(")");
     Ok(())
 }
 
 /// The SHA-256 of the NAR serialisation of `path`.
-pub(crate) fn nar_sha256(io: &dyn EvalIo, path: &str, mut filter: Filter<'_>) -> Result<[u8; 32], StorePathError> {
-    let mut w = NarWriter { hasher: HashSink::new(HashAlgo::Sha256) };
+pub(crate) fn nar_sha256(
+    io: &dyn EvalIo,
+    path: &str,
+    mut filter: Filter<'_>,
+) -> Result<[u8; 32], StorePathError> {
+    let mut w = NarWriter {
+        hasher: HashSink::new(HashAlgo::Sha256),
+    };
     w.bytes(NAR_MAGIC);
     nar_node(&mut w, io, path, &mut filter)?;
     let mut out = [0u8; 32];

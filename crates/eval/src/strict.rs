@@ -34,13 +34,17 @@ pub(crate) struct StrictArg {
 /// first and open no scope.
 fn first_forced(e: &Expr) -> Option<(u32, u32)> {
     match &e.kind {
-        ExprKind::Local { depth, slot } | ExprKind::LocalFar { depth, slot } => Some((*depth, *slot)),
+        ExprKind::Local { depth, slot } | ExprKind::LocalFar { depth, slot } => {
+            Some((*depth, *slot))
+        }
         ExprKind::Arith { lhs, .. } => first_forced(lhs),
         ExprKind::If { cond, .. } | ExprKind::Assert { cond, .. } => first_forced(cond),
         ExprKind::Not(x) => first_forced(x),
-        ExprKind::Binary { op: BinaryOp::Eq | BinaryOp::NotEq | BinaryOp::And | BinaryOp::Or | BinaryOp::Impl, lhs, .. } => {
-            first_forced(lhs)
-        }
+        ExprKind::Binary {
+            op: BinaryOp::Eq | BinaryOp::NotEq | BinaryOp::And | BinaryOp::Or | BinaryOp::Impl,
+            lhs,
+            ..
+        } => first_forced(lhs),
         ExprKind::Select { expr, .. } | ExprKind::HasAttr { expr, .. } => first_forced(expr),
         ExprKind::Call { fun, .. } => first_forced(fun),
         _ => None,
@@ -64,7 +68,10 @@ pub(crate) fn first_forced_arg(body: &Expr, plain: bool) -> Option<StrictArg> {
         e = &l.body;
     }
     match first_forced(e)? {
-        (depth, 0) if depth <= k => Some(StrictArg { need: k + 1, index: k - depth }),
+        (depth, 0) if depth <= k => Some(StrictArg {
+            need: k + 1,
+            index: k - depth,
+        }),
         _ => None,
     }
 }
@@ -99,9 +106,14 @@ pub(crate) fn known_int(e: &Expr, env: &Arc<Env>) -> Option<i64> {
 #[inline(always)]
 pub(crate) fn known_int_expr(e: &Expr, env: &Arc<Env>, fuel: u32) -> Option<Value> {
     match &e.kind {
-        ExprKind::Arith { op: ArithOp::LessThan, lhs, rhs, .. } => {
-            Some(Value::Bool(known_operand(lhs, env, fuel)? < known_operand(rhs, env, fuel)?))
-        }
+        ExprKind::Arith {
+            op: ArithOp::LessThan,
+            lhs,
+            rhs,
+            ..
+        } => Some(Value::Bool(
+            known_operand(lhs, env, fuel)? < known_operand(rhs, env, fuel)?,
+        )),
         _ => known_int_arith(e, env, fuel).map(Value::Int),
     }
 }
@@ -120,7 +132,10 @@ fn known_operand(x: &Expr, env: &Arc<Env>, fuel: u32) -> Option<i64> {
 fn known_int_arith(e: &Expr, env: &Arc<Env>, fuel: u32) -> Option<i64> {
     match &e.kind {
         ExprKind::Arith { op, lhs, rhs, .. } => {
-            let (a, b) = (known_operand(lhs, env, fuel)?, known_operand(rhs, env, fuel)?);
+            let (a, b) = (
+                known_operand(lhs, env, fuel)?,
+                known_operand(rhs, env, fuel)?,
+            );
             match op {
                 ArithOp::Sub => a.checked_sub(b),
                 ArithOp::Mul => a.checked_mul(b),
@@ -128,7 +143,11 @@ fn known_int_arith(e: &Expr, env: &Arc<Env>, fuel: u32) -> Option<i64> {
                 ArithOp::LessThan => None,
             }
         }
-        ExprKind::Concat { force_string: false, parts, .. } => {
+        ExprKind::Concat {
+            force_string: false,
+            parts,
+            ..
+        } => {
             let (first, rest) = parts.split_first()?;
             let mut acc = known_operand(first, env, fuel)?;
             for p in rest {

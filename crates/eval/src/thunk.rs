@@ -96,13 +96,19 @@ pub struct Thunk {
 
 impl Thunk {
     pub(crate) fn new(code: Code) -> Thunk {
-        Thunk { value: OnceLock::new(), pending: AtomicCell::new(Some(Box::new(Pending::Code(code)))) }
+        Thunk {
+            value: OnceLock::new(),
+            pending: AtomicCell::new(Some(Box::new(Pending::Code(code)))),
+        }
     }
 
     /// A thunk with no code whose value is set later with [`Thunk::finish`]
     /// (for self-references such as `builtins.builtins`).
     pub(crate) fn empty() -> Thunk {
-        Thunk { value: OnceLock::new(), pending: AtomicCell::new(None) }
+        Thunk {
+            value: OnceLock::new(),
+            pending: AtomicCell::new(None),
+        }
     }
 
     /// A thunk whose evaluation already failed with `error` (forcing it
@@ -116,7 +122,10 @@ impl Thunk {
 
     /// A thunk that is already evaluated.
     pub fn done(value: Value) -> Thunk {
-        Thunk { value: OnceLock::from(value), pending: AtomicCell::new(None) }
+        Thunk {
+            value: OnceLock::from(value),
+            pending: AtomicCell::new(None),
+        }
     }
 
     /// The value, if it has been forced.
@@ -132,7 +141,8 @@ impl Thunk {
             Some(Pending::Code(c)) => Ok(c),
             None => Err(None),
             Some(Pending::Failed(e)) => {
-                self.pending.store(Some(Box::new(Pending::Failed(e.clone()))));
+                self.pending
+                    .store(Some(Box::new(Pending::Failed(e.clone()))));
                 Err(Some(e))
             }
         }
@@ -291,23 +301,35 @@ pub(crate) struct Env {
 impl Env {
     /// The empty top-level environment.
     pub(crate) fn root() -> Arc<Env> {
-        Arc::new(Env { slots: Slots::Deferred(OnceLock::from(SharedSlice::default())), parent: None })
+        Arc::new(Env {
+            slots: Slots::Deferred(OnceLock::from(SharedSlice::default())),
+            parent: None,
+        })
     }
 
     /// A scope whose slots are filled later with [`Env::fill`].
     pub(crate) fn deferred(parent: &Arc<Env>) -> Arc<Env> {
-        Arc::new(Env { slots: Slots::Deferred(OnceLock::new()), parent: Some(parent.clone()) })
+        Arc::new(Env {
+            slots: Slots::Deferred(OnceLock::new()),
+            parent: Some(parent.clone()),
+        })
     }
 
     /// A scope whose slots are all known (a lambda's formals, no default
     /// used).
     pub(crate) fn with_slots(parent: &Arc<Env>, slots: Box<[Value]>) -> Arc<Env> {
-        Arc::new(Env { slots: Slots::Many(slots), parent: Some(parent.clone()) })
+        Arc::new(Env {
+            slots: Slots::Many(slots),
+            parent: Some(parent.clone()),
+        })
     }
 
     /// A scope with one slot (a lambda's plain argument): one allocation.
     pub(crate) fn with_one(parent: &Arc<Env>, value: Value) -> Arc<Env> {
-        Arc::new(Env { slots: Slots::One(value), parent: Some(parent.clone()) })
+        Arc::new(Env {
+            slots: Slots::One(value),
+            parent: Some(parent.clone()),
+        })
     }
 
     /// The argument slot of a one-slot scope that nothing else refers to
@@ -319,9 +341,15 @@ impl Env {
     /// argument is not passed in: given back in a `Result`, its tag would
     /// become the result's, and the value would be copied as a tag byte
     /// plus 15 unaligned bytes.)
-    pub(crate) fn reuse_one<'a>(this: &'a mut Arc<Env>, parent: &Arc<Env>) -> Option<&'a mut Value> {
+    pub(crate) fn reuse_one<'a>(
+        this: &'a mut Arc<Env>,
+        parent: &Arc<Env>,
+    ) -> Option<&'a mut Value> {
         match Arc::get_mut(this) {
-            Some(Env { slots: Slots::One(v), parent: p }) => {
+            Some(Env {
+                slots: Slots::One(v),
+                parent: p,
+            }) => {
                 rebind_parent(p, parent);
                 Some(v)
             }
@@ -332,19 +360,35 @@ impl Env {
     /// The two scopes of `a: b: body` called with both arguments, built
     /// without the intermediate closure: returns the inner one.
     pub(crate) fn with_two(parent: &Arc<Env>, a: Value, b: Value) -> Arc<Env> {
-        let outer = Arc::new(Env { slots: Slots::One(a), parent: Some(parent.clone()) });
-        Arc::new(Env { slots: Slots::One(b), parent: Some(outer) })
+        let outer = Arc::new(Env {
+            slots: Slots::One(a),
+            parent: Some(parent.clone()),
+        });
+        Arc::new(Env {
+            slots: Slots::One(b),
+            parent: Some(outer),
+        })
     }
 
     /// Like [`Env::reuse_one`] for the pair of scopes of [`Env::with_two`]:
     /// the two argument slots (and, if it differs, the outer scope's parent
     /// rebound) if nothing else refers to either scope.
-    pub(crate) fn reuse_two<'a>(this: &'a mut Arc<Env>, parent: &Arc<Env>) -> Option<(&'a mut Value, &'a mut Value)> {
-        let Some(Env { slots: Slots::One(bslot), parent: Some(outer) }) = Arc::get_mut(this) else {
+    pub(crate) fn reuse_two<'a>(
+        this: &'a mut Arc<Env>,
+        parent: &Arc<Env>,
+    ) -> Option<(&'a mut Value, &'a mut Value)> {
+        let Some(Env {
+            slots: Slots::One(bslot),
+            parent: Some(outer),
+        }) = Arc::get_mut(this)
+        else {
             return None;
         };
         match Arc::get_mut(outer) {
-            Some(Env { slots: Slots::One(aslot), parent: p }) => {
+            Some(Env {
+                slots: Slots::One(aslot),
+                parent: p,
+            }) => {
                 rebind_parent(p, parent);
                 Some((aslot, bslot))
             }
@@ -354,11 +398,18 @@ impl Env {
 
     /// Like [`Env::clear_one`] for the pair of scopes of [`Env::with_two`].
     pub(crate) fn clear_two(this: &mut Arc<Env>) -> bool {
-        let Some(Env { slots: Slots::One(bslot), parent: Some(outer) }) = Arc::get_mut(this) else {
+        let Some(Env {
+            slots: Slots::One(bslot),
+            parent: Some(outer),
+        }) = Arc::get_mut(this)
+        else {
             return false;
         };
         match Arc::get_mut(outer) {
-            Some(Env { slots: Slots::One(aslot), .. }) => {
+            Some(Env {
+                slots: Slots::One(aslot),
+                ..
+            }) => {
                 *aslot = Value::Null;
                 *bslot = Value::Null;
                 true
@@ -372,7 +423,10 @@ impl Env {
     /// were freed). Returns whether it could.
     pub(crate) fn clear_one(this: &mut Arc<Env>) -> bool {
         match Arc::get_mut(this) {
-            Some(Env { slots: Slots::One(v), .. }) => {
+            Some(Env {
+                slots: Slots::One(v),
+                ..
+            }) => {
                 *v = Value::Null;
                 true
             }
@@ -386,8 +440,16 @@ impl Env {
             Slots::With(w) => (w.run.saturating_add(1), w.base.clone()),
             _ => (1, parent.clone()),
         };
-        let with = WithScope { attrs, outer: outer.unwrap_or(NO_OUTER_WITH), run, base };
-        Arc::new(Env { slots: Slots::With(Box::new(with)), parent: Some(parent.clone()) })
+        let with = WithScope {
+            attrs,
+            outer: outer.unwrap_or(NO_OUTER_WITH),
+            run,
+            base,
+        };
+        Arc::new(Env {
+            slots: Slots::With(Box::new(with)),
+            parent: Some(parent.clone()),
+        })
     }
 
     /// Fills the slots of a deferred scope.
@@ -396,7 +458,6 @@ impl Env {
             let _ = cell.set(SharedSlice::new(slots));
         }
     }
-
 
     /// Breaks the reference cycle between a filled `let` scope and its own
     /// bindings that were never forced, once nothing else refers to the
@@ -419,15 +480,25 @@ impl Env {
     }
 
     fn release_own_cycle_slow(this: &Arc<Env>, others: usize) {
-        let Slots::Deferred(cell) = &this.slots else { return };
+        let Slots::Deferred(cell) = &this.slots else {
+            return;
+        };
         let Some(slots) = cell.get() else { return };
         if others > slots.len() {
             return;
         }
         // A binding can sit in several slots (`b = a;` shares `a`'s thunk):
         // it is the scope's alone when all its references are slots.
-        let thunks: Vec<&Arc<Thunk>> =
-            slots.iter().filter_map(|v| if let Value::Thunk(t) = v { Some(t) } else { None }).collect();
+        let thunks: Vec<&Arc<Thunk>> = slots
+            .iter()
+            .filter_map(|v| {
+                if let Value::Thunk(t) = v {
+                    Some(t)
+                } else {
+                    None
+                }
+            })
+            .collect();
         let mut taken = Vec::new();
         for (i, t) in thunks.iter().enumerate() {
             if thunks[..i].iter().any(|u| Arc::ptr_eq(t, u)) {
@@ -459,7 +530,13 @@ impl Env {
     pub(crate) fn own_lambda(v: &Value) -> Option<&Arc<crate::compile::LambdaExpr>> {
         match v {
             // Before the first marker is made, nothing can be one.
-            Value::Lambda(c) if OWN_SCOPE_MARKER.get().is_some_and(|m| Arc::ptr_eq(&c.env, m)) => Some(&c.lambda),
+            Value::Lambda(c)
+                if OWN_SCOPE_MARKER
+                    .get()
+                    .is_some_and(|m| Arc::ptr_eq(&c.env, m)) =>
+            {
+                Some(&c.lambda)
+            }
             _ => None,
         }
     }
@@ -502,7 +579,10 @@ mod layout {
         assert_eq!(std::mem::size_of::<crate::value::Value>(), 16);
         // The tag's unused values carry `None` and `Err`.
         assert_eq!(std::mem::size_of::<Option<crate::value::Value>>(), 16);
-        assert_eq!(std::mem::size_of::<crate::error::EvalResult<crate::value::Value>>(), 16);
+        assert_eq!(
+            std::mem::size_of::<crate::error::EvalResult<crate::value::Value>>(),
+            16
+        );
         assert_eq!(std::mem::size_of::<super::Thunk>(), 32);
         assert_eq!(std::mem::size_of::<super::Env>(), 32);
         assert_eq!(std::mem::size_of::<crate::value::Attr>(), 24);
@@ -522,10 +602,18 @@ mod own_cycles {
     /// the scope itself (the cycle), sharing one expression so that its
     /// reference count shows whether their code was dropped.
     fn let_scope(bindings: usize) -> (Arc<Env>, Arc<Expr>, Vec<Value>) {
-        let expr = Arc::new(Expr { kind: ExprKind::Const(Value::Null), pos: Pos::NONE });
+        let expr = Arc::new(Expr {
+            kind: ExprKind::Const(Value::Null),
+            pos: Pos::NONE,
+        });
         let scope = Env::deferred(&Env::root());
         let slots: Vec<Value> = (0..bindings)
-            .map(|_| Value::Thunk(Arc::new(Thunk::new(Code::Expr(expr.clone(), scope.clone())))))
+            .map(|_| {
+                Value::Thunk(Arc::new(Thunk::new(Code::Expr(
+                    expr.clone(),
+                    scope.clone(),
+                ))))
+            })
             .collect();
         (scope, expr, slots)
     }
@@ -539,7 +627,11 @@ mod own_cycles {
         scope.fill(slots);
         assert_eq!(Arc::count(&expr), 4);
         Env::release_own_cycle(scope);
-        assert_eq!(Arc::count(&expr), 1, "the pending codes (and the scope) are freed");
+        assert_eq!(
+            Arc::count(&expr),
+            1,
+            "the pending codes (and the scope) are freed"
+        );
     }
 
     #[test]
@@ -550,7 +642,9 @@ mod own_cycles {
         Env::release_own_cycle(scope);
         assert_eq!(Arc::count(&expr), 3, "nothing is dropped");
         // The bindings can still be forced through the escaped scope.
-        let Some(Value::Thunk(t)) = escaped.slot(0) else { panic!("slot 0 is a thunk") };
+        let Some(Value::Thunk(t)) = escaped.slot(0) else {
+            panic!("slot 0 is a thunk")
+        };
         assert!(t.take().is_ok(), "the code is still there");
     }
 
@@ -561,7 +655,9 @@ mod own_cycles {
         scope.fill(slots);
         Env::release_own_cycle(scope);
         assert_eq!(Arc::count(&expr), 3, "nothing is dropped");
-        let Value::Thunk(t) = &escaped else { panic!("a thunk") };
+        let Value::Thunk(t) = &escaped else {
+            panic!("a thunk")
+        };
         assert!(t.take().is_ok(), "the escaped binding can still be forced");
     }
 }

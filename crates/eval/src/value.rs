@@ -50,7 +50,10 @@ impl Closure {
     /// the closure, the closure the scope) that reference counting never
     /// frees; whoever reads the slot knows the scope and binds it then.
     pub(crate) fn in_own_scope(lambda: Arc<LambdaExpr>) -> Value {
-        Value::Lambda(Arc::new(Closure { lambda, env: crate::thunk::own_scope_marker().clone() }))
+        Value::Lambda(Arc::new(Closure {
+            lambda,
+            env: crate::thunk::own_scope_marker().clone(),
+        }))
     }
 }
 
@@ -204,7 +207,10 @@ impl Value {
 
     /// Whether the value can be called.
     pub fn is_function(&self) -> bool {
-        matches!(self, Value::Lambda(_) | Value::PrimOp(_) | Value::PrimOpApp(_))
+        matches!(
+            self,
+            Value::Lambda(_) | Value::PrimOp(_) | Value::PrimOpApp(_)
+        )
     }
 
     /// The evaluated value if this is an already-forced thunk or not a thunk.
@@ -232,7 +238,8 @@ impl Value {
             (Value::Attrs(a), Value::Attrs(b)) => Attrs::ptr_eq(a, b),
             (Value::List(a), Value::List(b)) => List::ptr_eq(a, b),
             (Value::Lambda(a), Value::Lambda(b)) => {
-                Arc::ptr_eq(a, b) || (Arc::ptr_eq(&a.lambda, &b.lambda) && Arc::ptr_eq(&a.env, &b.env))
+                Arc::ptr_eq(a, b)
+                    || (Arc::ptr_eq(&a.lambda, &b.lambda) && Arc::ptr_eq(&a.env, &b.env))
             }
             (Value::PrimOp(a), Value::PrimOp(b)) => std::ptr::eq(*a, *b),
             (Value::Thunk(a), Value::Thunk(b)) => Arc::ptr_eq(a, b),
@@ -338,12 +345,20 @@ impl PartialEq for NixString {
 impl NixString {
     /// A context-free string.
     pub fn new(text: impl Into<Box<str>>) -> NixString {
-        NixString { text: text.into(), context: None, symbol: Default::default() }
+        NixString {
+            text: text.into(),
+            context: None,
+            symbol: Default::default(),
+        }
     }
 
     /// A string with a context.
     pub fn with_context(text: impl Into<Box<str>>, context: Context) -> NixString {
-        NixString { text: text.into(), context: context.into_option(), symbol: Default::default() }
+        NixString {
+            text: text.into(),
+            context: context.into_option(),
+            symbol: Default::default(),
+        }
     }
 
     /// The text as an attribute name (interned once per string value).

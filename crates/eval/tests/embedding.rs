@@ -63,7 +63,8 @@ let base = 8000; in {
 "#;
 
 fn eval(ev: &mut Evaluator, text: &str) -> Value {
-    ev.eval_str(text, "/").unwrap_or_else(|e| panic!("{}", e.render(false)))
+    ev.eval_str(text, "/")
+        .unwrap_or_else(|e| panic!("{}", e.render(false)))
 }
 
 #[test]
@@ -72,7 +73,14 @@ fn deserializes_nested_structs_lazily() {
     let v = eval(&mut ev, CONFIG);
     let c: Config = from_value(ev.state(), &v).unwrap();
     assert_eq!(c.name, "demo");
-    assert_eq!(c.services["web"], Service { port: 8080, enable: true, replicas: Some(3) });
+    assert_eq!(
+        c.services["web"],
+        Service {
+            port: 8080,
+            enable: true,
+            replicas: Some(3)
+        }
+    );
     assert_eq!(c.services["db"].replicas, None);
     assert_eq!(c.log_level, Level::Debug);
     assert_eq!(c.mode, Mode::Cluster { nodes: 3 });
@@ -85,12 +93,25 @@ fn deserializes_nested_structs_lazily() {
 #[test]
 fn enums_from_strings_and_single_attribute_sets() {
     let mut ev = Evaluator::builder().build();
-    let v = eval(&mut ev, r#"[ "Standalone" { Proxy = "x"; } { Cluster.nodes = 1; } ]"#);
+    let v = eval(
+        &mut ev,
+        r#"[ "Standalone" { Proxy = "x"; } { Cluster.nodes = 1; } ]"#,
+    );
     let modes: Vec<Mode> = from_value(ev.state(), &v).unwrap();
-    assert_eq!(modes, [Mode::Standalone, Mode::Proxy("x".into()), Mode::Cluster { nodes: 1 }]);
+    assert_eq!(
+        modes,
+        [
+            Mode::Standalone,
+            Mode::Proxy("x".into()),
+            Mode::Cluster { nodes: 1 }
+        ]
+    );
     let bad = eval(&mut ev, r#"{ a = 1; b = 2; }"#);
     let err = from_value::<Mode>(ev.state(), &bad).unwrap_err();
-    assert_eq!(err.to_string(), "at the top level: expected enum Mode (a string or a set with one attribute), found a set");
+    assert_eq!(
+        err.to_string(),
+        "at the top level: expected enum Mode (a string or a set with one attribute), found a set"
+    );
     let unknown = eval(&mut ev, r#""Nope""#);
     let err = from_value::<Mode>(ev.state(), &unknown).unwrap_err();
     assert!(err.to_string().contains("unknown variant `Nope`"), "{err}");
@@ -99,36 +120,61 @@ fn enums_from_strings_and_single_attribute_sets() {
 #[test]
 fn errors_name_the_attribute_path() {
     let mut ev = Evaluator::builder().build();
-    let v = eval(&mut ev, &CONFIG.replace("port = base + 80;", "port = \"80\";"));
+    let v = eval(
+        &mut ev,
+        &CONFIG.replace("port = base + 80;", "port = \"80\";"),
+    );
     let err = from_value_named::<Config>(ev.state(), &v, "config").unwrap_err();
-    assert_eq!(err.to_string(), "at config.services.web.port: expected u16, found a string");
+    assert_eq!(
+        err.to_string(),
+        "at config.services.web.port: expected u16, found a string"
+    );
     assert_eq!(err.path(), Some("config.services.web.port"));
     assert!(matches!(err.kind(), DeErrorKind::Type { .. }));
 
     let v = eval(&mut ev, &CONFIG.replace("port = 5432;", "port = 70000;"));
     let err = from_value_named::<Config>(ev.state(), &v, "config").unwrap_err();
-    assert_eq!(err.to_string(), "at config.services.db.port: expected u16, found 70000 (out of range)");
+    assert_eq!(
+        err.to_string(),
+        "at config.services.db.port: expected u16, found 70000 (out of range)"
+    );
 
     let v = eval(&mut ev, &CONFIG.replace("tags = [ \"a\"", "tags = [ 1"));
     let err = from_value_named::<Config>(ev.state(), &v, "config").unwrap_err();
-    assert_eq!(err.to_string(), "at config.tags[0]: expected a string, found an integer");
+    assert_eq!(
+        err.to_string(),
+        "at config.tags[0]: expected a string, found an integer"
+    );
 
     let v = eval(&mut ev, &CONFIG.replace("name = \"demo\";", ""));
     let err = from_value_named::<Config>(ev.state(), &v, "config").unwrap_err();
     assert_eq!(err.to_string(), "at config: missing field `name`");
 
     // Evaluation errors keep the Nix error.
-    let v = eval(&mut ev, &CONFIG.replace("ratio = 1;", "ratio = throw \"no ratio\";"));
+    let v = eval(
+        &mut ev,
+        &CONFIG.replace("ratio = 1;", "ratio = throw \"no ratio\";"),
+    );
     let err = from_value_named::<Config>(ev.state(), &v, "config").unwrap_err();
     assert_eq!(err.to_string(), "at config.ratio: no ratio");
-    assert_eq!(err.eval_error().map(EvalError::kind), Some(ErrorKind::Throw));
+    assert_eq!(
+        err.eval_error().map(EvalError::kind),
+        Some(ErrorKind::Throw)
+    );
 }
 
 #[test]
 fn serializes_into_nix_values() {
     let c = Config {
         name: "x".into(),
-        services: BTreeMap::from([("web".to_string(), Service { port: 80, enable: true, replicas: None })]),
+        services: BTreeMap::from([(
+            "web".to_string(),
+            Service {
+                port: 80,
+                enable: true,
+                replicas: None,
+            },
+        )]),
         log_level: Level::Info,
         mode: Mode::Proxy("p".into()),
         ratio: 0.5,
@@ -154,43 +200,73 @@ fn extra_builtins_in_rust_and_nix() {
     let mut ev = Evaluator::builder()
         .builtin("double", 1, |s, args| match s.force(&args[0])? {
             Value::Int(i) => Ok(Value::Int(i * 2)),
-            other => Err(EvalError::eval(format!("double: expected an integer, got {}", other.show_type()))),
+            other => Err(EvalError::eval(format!(
+                "double: expected an integer, got {}",
+                other.show_type()
+            ))),
         })
         .builtin("join", 2, |s, args| {
-            let parts: Vec<String> = nixkit_eval::serde::from_value(s, &args[1]).map_err(|e| EvalError::eval(e.to_string()))?;
-            let sep: String = nixkit_eval::serde::from_value(s, &args[0]).map_err(|e| EvalError::eval(e.to_string()))?;
+            let parts: Vec<String> = nixkit_eval::serde::from_value(s, &args[1])
+                .map_err(|e| EvalError::eval(e.to_string()))?;
+            let sep: String = nixkit_eval::serde::from_value(s, &args[0])
+                .map_err(|e| EvalError::eval(e.to_string()))?;
             Ok(Value::string(parts.join(&sep)))
         })
         .builtin_nix("quadruple", "x: double (builtins.double x)")
         .build();
-    let v = eval(&mut ev, r#"[ (double 21) (builtins.quadruple 2) (join "-" [ "a" "b" ]) (map double [ 1 2 ]) ]"#);
+    let v = eval(
+        &mut ev,
+        r#"[ (double 21) (builtins.quadruple 2) (join "-" [ "a" "b" ]) (map double [ 1 2 ]) ]"#,
+    );
     assert_eq!(ev.print(&v, true).unwrap(), "[ 42 8 \"a-b\" [ 2 4 ] ]");
     let e = ev.eval_str("double \"x\"", "/").unwrap_err();
     let rendered = e.render(false);
-    assert!(rendered.contains("while calling the 'double' builtin"), "{rendered}");
-    assert!(rendered.contains("double: expected an integer, got a string"), "{rendered}");
+    assert!(
+        rendered.contains("while calling the 'double' builtin"),
+        "{rendered}"
+    );
+    assert!(
+        rendered.contains("double: expected an integer, got a string"),
+        "{rendered}"
+    );
 }
 
 #[test]
 fn step_budget_ends_with_a_typed_error() {
-    let mut ev = Evaluator::builder().max_steps(10_000).max_call_depth(1_000_000).build();
-    let e = ev.eval_str("let f = n: if n == 0 then 0 else 1 + f (n - 1); in f 100000", "/").unwrap_err();
+    let mut ev = Evaluator::builder()
+        .max_steps(10_000)
+        .max_call_depth(1_000_000)
+        .build();
+    let e = ev
+        .eval_str(
+            "let f = n: if n == 0 then 0 else 1 + f (n - 1); in f 100000",
+            "/",
+        )
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::StepLimit);
     // A small evaluation fits, after resetting the budget.
     ev.set_step_budget(Some(10_000));
-    let v = eval(&mut ev, "let f = n: if n == 0 then 0 else 1 + f (n - 1); in f 100");
+    let v = eval(
+        &mut ev,
+        "let f = n: if n == 0 then 0 else 1 + f (n - 1); in f 100",
+    );
     assert_eq!(ev.print(&v, true).unwrap(), "100");
     assert!(ev.steps_remaining().is_some_and(|left| left < 10_000));
     // Infinite loops end too, and `tryEval` does not catch the limit.
     ev.set_step_budget(Some(5_000));
-    let e = ev.eval_str("builtins.tryEval (let f = n: f (n + 1); in f 0)", "/").unwrap_err();
+    let e = ev
+        .eval_str("builtins.tryEval (let f = n: f (n + 1); in f 0)", "/")
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::StepLimit);
 }
 
 #[test]
 fn cancellation_from_another_thread() {
     let flag = Arc::new(AtomicBool::new(false));
-    let mut ev = Evaluator::builder().cancel_flag(flag.clone()).max_call_depth(1_000_000).build();
+    let mut ev = Evaluator::builder()
+        .cancel_flag(flag.clone())
+        .max_call_depth(1_000_000)
+        .build();
     let setter = std::thread::spawn({
         let flag = flag.clone();
         move || {
@@ -213,7 +289,12 @@ fn cancellation_from_another_thread() {
 #[test]
 fn call_depth_limit_is_an_error() {
     let mut ev = Evaluator::builder().max_call_depth(50).build();
-    let e = ev.eval_str("let f = n: if n == 0 then 0 else 1 + f (n - 1); in f 1000", "/").unwrap_err();
+    let e = ev
+        .eval_str(
+            "let f = n: if n == 0 then 0 else 1 + f (n - 1); in f 1000",
+            "/",
+        )
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::StackOverflow);
 }
 
@@ -224,7 +305,11 @@ fn evaluators_on_threads_share_a_parse_cache() {
     let cache = Arc::new(ParseCache::new());
     let dir = tempfile::tempdir().unwrap();
     let lib = dir.path().join("lib.nix");
-    std::fs::write(&lib, "{ n }: builtins.foldl' (a: b: a + b) 0 (builtins.genList (x: x * n) 1000)").unwrap();
+    std::fs::write(
+        &lib,
+        "{ n }: builtins.foldl' (a: b: a + b) 0 (builtins.genList (x: x * n) 1000)",
+    )
+    .unwrap();
     let lib = lib.to_string_lossy().into_owned();
     let handles: Vec<_> = (1..=4)
         .map(|n| {
@@ -232,7 +317,9 @@ fn evaluators_on_threads_share_a_parse_cache() {
             let lib = lib.clone();
             std::thread::spawn(move || {
                 let mut ev = Evaluator::builder().parse_cache(cache).build();
-                let v = ev.eval_str(&format!("import {lib} {{ n = {n}; }}"), "/").unwrap();
+                let v = ev
+                    .eval_str(&format!("import {lib} {{ n = {n}; }}"), "/")
+                    .unwrap();
                 ev.print(&v, true).unwrap()
             })
         })
@@ -263,7 +350,10 @@ fn corepkgs_fetchurl_matches_cppnix() {
         ),
     ];
     for (args, drv) in cases {
-        let v = eval(&mut ev, &format!("(import <nix/fetchurl.nix> {{ {args} }}).drvPath"));
+        let v = eval(
+            &mut ev,
+            &format!("(import <nix/fetchurl.nix> {{ {args} }}).drvPath"),
+        );
         assert_eq!(ev.print(&v, true).unwrap(), format!("\"{drv}\""));
     }
 }

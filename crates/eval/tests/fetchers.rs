@@ -50,12 +50,21 @@ fn local_fetchers() {
         ]"#
     );
     let (code, out, err) = eval(&d, &expr);
-    assert_eq!((code, out.as_str()), (0, "[ true true true true true ]\n"), "{err}");
+    assert_eq!(
+        (code, out.as_str()),
+        (0, "[ true true true true true ]\n"),
+        "{err}"
+    );
 
-    let bad = format!(r#"builtins.fetchurl {{ url = "file://{d}/file"; sha256 = "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="; }}"#);
+    let bad = format!(
+        r#"builtins.fetchurl {{ url = "file://{d}/file"; sha256 = "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="; }}"#
+    );
     let (code, _, err) = eval(&d, &bad);
     assert_eq!(code, 1);
-    assert!(err.contains("hash mismatch in file downloaded from"), "{err}");
+    assert!(
+        err.contains("hash mismatch in file downloaded from"),
+        "{err}"
+    );
 
     let (code, _, err) = eval(&d, r#"builtins.fetchurl "https://example.com/x""#);
     assert_eq!(code, 1);

@@ -85,7 +85,9 @@ fn restore_symlinks(lang: &Path) -> std::io::Result<usize> {
     let mut restored = 0;
     for (path, target) in CORPUS_SYMLINKS {
         let p = lang.join(path);
-        let Ok(md) = std::fs::symlink_metadata(&p) else { continue };
+        let Ok(md) = std::fs::symlink_metadata(&p) else {
+            continue;
+        };
         if md.is_file() && std::fs::read(&p)? == target.as_bytes() {
             std::fs::remove_file(&p)?;
             std::os::unix::fs::symlink(target, &p)?;
@@ -96,8 +98,10 @@ fn restore_symlinks(lang: &Path) -> std::io::Result<usize> {
 }
 
 fn known_failures() -> BTreeMap<String, String> {
-    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lang-known-failures.txt"))
-        .unwrap_or_default();
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lang-known-failures.txt"),
+    )
+    .unwrap_or_default();
     text.lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
         .map(|l| match l.split_once(char::is_whitespace) {
@@ -108,13 +112,19 @@ fn known_failures() -> BTreeMap<String, String> {
 }
 
 fn read(path: &Path) -> String {
-    std::fs::read(path).map(|b| nixkit_syntax::decode_bytes(&b).into_owned()).unwrap_or_default()
+    std::fs::read(path)
+        .map(|b| nixkit_syntax::decode_bytes(&b).into_owned())
+        .unwrap_or_default()
 }
 
 /// Runs one case; returns `Err(description)` on mismatch.
 fn run_case(lang: &Path, name: &str) -> Result<(), String> {
     let root = lang.parent().unwrap_or(lang);
-    let pwd = root.canonicalize().unwrap_or_else(|_| root.to_path_buf()).to_string_lossy().into_owned();
+    let pwd = root
+        .canonicalize()
+        .unwrap_or_else(|_| root.to_path_buf())
+        .to_string_lossy()
+        .into_owned();
     let file = format!("lang/{name}.nix");
     let flags_path = lang.join(format!("{name}.flags"));
     let mut env = CliEnv::new(pwd.clone());
@@ -154,14 +164,26 @@ fn run_case(lang: &Path, name: &str) -> Result<(), String> {
     }
     let (args, exp_file): (Vec<String>, String) = if lang.join(format!("{name}.exp.xml")).exists() {
         (
-            vec!["--eval".into(), "--xml".into(), "--no-location".into(), "--strict".into(), file],
+            vec![
+                "--eval".into(),
+                "--xml".into(),
+                "--no-location".into(),
+                "--strict".into(),
+                file,
+            ],
             format!("{name}.exp.xml"),
         )
     } else {
         env.nix_path = Some("lang/dir3:lang/dir4".into());
         env.home = Some("/fake-home".into());
         let mut args: Vec<String> = if flags_path.exists() {
-            read(&flags_path).lines().next().unwrap_or("").split_whitespace().map(str::to_string).collect()
+            read(&flags_path)
+                .lines()
+                .next()
+                .unwrap_or("")
+                .split_whitespace()
+                .map(str::to_string)
+                .collect()
         } else {
             Vec::new()
         };
@@ -180,7 +202,11 @@ fn run_case(lang: &Path, name: &str) -> Result<(), String> {
     dump(name, "err", &fix(&err));
     compare("out", &fix(&out), &read(&lang.join(exp_file)))?;
     if !exp_is_xml(name, lang) {
-        compare("err", &fix(&err), &read(&lang.join(format!("{name}.err.exp"))))?;
+        compare(
+            "err",
+            &fix(&err),
+            &read(&lang.join(format!("{name}.err.exp"))),
+        )?;
     }
     Ok(())
 }
@@ -245,7 +271,10 @@ fn lang_conformance() {
         .map(|rd| {
             rd.filter_map(Result::ok)
                 .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| (n.starts_with("eval-okay-") || n.starts_with("eval-fail-")) && n.ends_with(".nix"))
+                .filter(|n| {
+                    (n.starts_with("eval-okay-") || n.starts_with("eval-fail-"))
+                        && n.ends_with(".nix")
+                })
                 .map(|n| n.trim_end_matches(".nix").to_string())
                 .collect()
         })
@@ -264,7 +293,11 @@ fn lang_conformance() {
         if lang.join(format!("{name}.exp-disabled")).exists() {
             continue;
         }
-        let kind = if name.starts_with("eval-okay-") { "eval-okay" } else { "eval-fail" };
+        let kind = if name.starts_with("eval-okay-") {
+            "eval-okay"
+        } else {
+            "eval-fail"
+        };
         let name_c = name.clone();
         let lang_c = lang.clone();
         let result = std::thread::Builder::new()
@@ -302,8 +335,18 @@ fn lang_conformance() {
         }
     }
     if !fixed.is_empty() && only.is_none() {
-        println!("now passing, remove from lang-known-failures.txt:\n  {}", fixed.join("\n  "));
+        println!(
+            "now passing, remove from lang-known-failures.txt:\n  {}",
+            fixed.join("\n  ")
+        );
     }
-    assert!(unexpected.is_empty(), "unexpected failures:\n{}", unexpected.join("\n"));
-    assert!(fixed.is_empty() || only.is_some(), "known failures that now pass: {fixed:?}");
+    assert!(
+        unexpected.is_empty(),
+        "unexpected failures:\n{}",
+        unexpected.join("\n")
+    );
+    assert!(
+        fixed.is_empty() || only.is_some(),
+        "known failures that now pass: {fixed:?}"
+    );
 }

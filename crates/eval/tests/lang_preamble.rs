@@ -98,26 +98,93 @@ fn check_env(
 ) {
     let o = instantiate(args, env);
     let text = o.text(stream);
-    assert_eq!(o.code, code, "{args:?}: exit code; output:\n{}{}", o.out, o.err);
-    assert_eq!(text.contains(needle), present, "{args:?}: `{needle}` present should be {present} in:\n{text}");
+    assert_eq!(
+        o.code, code,
+        "{args:?}: exit code; output:\n{}{}",
+        o.out, o.err
+    );
+    assert_eq!(
+        text.contains(needle),
+        present,
+        "{args:?}: `{needle}` present should be {present} in:\n{text}"
+    );
 }
 
 #[test]
 fn trace_and_trace_verbose() {
-    check(&["--eval", "-E", r#"builtins.trace "Hello" 123"#], 0, Stream::Both, "Hello", true);
-    check(&["--eval", "-E", r#"builtins.trace "Hello" 123"#], 0, Stream::Stdout, "123", true);
-    check(&["--trace-verbose", "--eval", "-E", r#"builtins.traceVerbose "Hello" 123"#], 0, Stream::Both, "Hello", true);
-    check(&["--eval", "-E", r#"builtins.traceVerbose "Hello" 123"#], 0, Stream::Both, "Hello", false);
+    check(
+        &["--eval", "-E", r#"builtins.trace "Hello" 123"#],
+        0,
+        Stream::Both,
+        "Hello",
+        true,
+    );
+    check(
+        &["--eval", "-E", r#"builtins.trace "Hello" 123"#],
+        0,
+        Stream::Stdout,
+        "123",
+        true,
+    );
+    check(
+        &[
+            "--trace-verbose",
+            "--eval",
+            "-E",
+            r#"builtins.traceVerbose "Hello" 123"#,
+        ],
+        0,
+        Stream::Both,
+        "Hello",
+        true,
+    );
+    check(
+        &["--eval", "-E", r#"builtins.traceVerbose "Hello" 123"#],
+        0,
+        Stream::Both,
+        "Hello",
+        false,
+    );
 }
 
 #[test]
 fn add_error_context() {
-    let o = instantiate(&["--eval", "-E", r#"builtins.addErrorContext "Hello" 123"#], vec![]);
+    let o = instantiate(
+        &["--eval", "-E", r#"builtins.addErrorContext "Hello" 123"#],
+        vec![],
+    );
     assert_eq!((o.code, o.out.as_str()), (0, "123\n"));
-    check(&["--show-trace", "--eval", "-E", r#"builtins.addErrorContext "Hello" 123"#], 0, Stream::Both, "Hello", false);
-    check(&["--show-trace", "--eval", "-E", r#"builtins.addErrorContext "Hello" (throw "Foo")"#], 1, Stream::Stderr, "Hello", true);
     check(
-        &["--show-trace", "--eval", "-E", r#"builtins.addErrorContext "Hello %" (throw "Foo")"#],
+        &[
+            "--show-trace",
+            "--eval",
+            "-E",
+            r#"builtins.addErrorContext "Hello" 123"#,
+        ],
+        0,
+        Stream::Both,
+        "Hello",
+        false,
+    );
+    check(
+        &[
+            "--show-trace",
+            "--eval",
+            "-E",
+            r#"builtins.addErrorContext "Hello" (throw "Foo")"#,
+        ],
+        1,
+        Stream::Stderr,
+        "Hello",
+        true,
+    );
+    check(
+        &[
+            "--show-trace",
+            "--eval",
+            "-E",
+            r#"builtins.addErrorContext "Hello %" (throw "Foo")"#,
+        ],
         1,
         Stream::Stderr,
         "Hello %",
@@ -127,7 +194,10 @@ fn add_error_context() {
 
 #[test]
 fn instantiate_rejects_non_drv_drv_path() {
-    if !corpus_root().join("lang/non-eval-fail-bad-drvPath.nix").exists() {
+    if !corpus_root()
+        .join("lang/non-eval-fail-bad-drvPath.nix")
+        .exists()
+    {
         println!("skipped: corpus not found");
         return;
     }
@@ -143,14 +213,22 @@ fn instantiate_rejects_non_drv_drv_path() {
 #[test]
 fn traced_cycles() {
     check(
-        &["--eval", "-E", "let x = builtins.trace { x = x; } true; in x"],
+        &[
+            "--eval",
+            "-E",
+            "let x = builtins.trace { x = x; } true; in x",
+        ],
         0,
         Stream::Both,
         "trace: { x = «potential infinite recursion»; }",
         true,
     );
     check(
-        &["--eval", "-E", "let x = { repeating = x; tracing = builtins.trace x true; }; in x.tracing"],
+        &[
+            "--eval",
+            "-E",
+            "let x = { repeating = x; tracing = builtins.trace x true; }; in x.tracing",
+        ],
         0,
         Stream::Both,
         "trace: { repeating = «repeated»; tracing = «potential infinite recursion»; }",
@@ -160,17 +238,38 @@ fn traced_cycles() {
 
 #[test]
 fn warn_and_abort_on_warn() {
-    check(&["--eval", "-E", r#"builtins.warn "Hello" 123"#], 0, Stream::Both, "warning: Hello", true);
+    check(
+        &["--eval", "-E", r#"builtins.warn "Hello" 123"#],
+        0,
+        Stream::Both,
+        "warning: Hello",
+        true,
+    );
     let ctx = r#"builtins.addErrorContext "while doing ${"something"} interesting" (builtins.warn "Hello" 123)"#;
     check(&["--eval", "-E", ctx], 0, Stream::Stdout, "123", true);
     check(
-        &["--eval", "-E", "let x = builtins.warn { x = x; } true; in x"],
+        &[
+            "--eval",
+            "-E",
+            "let x = builtins.warn { x = x; } true; in x",
+        ],
         1,
         Stream::Stderr,
         "expected a string but found a set",
         true,
     );
-    check(&["--eval", "--abort-on-warn", "-E", r#"builtins.warn "Hello" 123"#], 1, Stream::Stderr, "Hello", true);
+    check(
+        &[
+            "--eval",
+            "--abort-on-warn",
+            "-E",
+            r#"builtins.warn "Hello" 123"#,
+        ],
+        1,
+        Stream::Stderr,
+        "Hello",
+        true,
+    );
     check_env(
         &["--eval", "-E", ctx],
         vec![("NIX_ABORT_ON_WARN", "1")],
@@ -180,5 +279,11 @@ fn warn_and_abort_on_warn() {
         true,
     );
     // Without the variable the same expression succeeds.
-    check(&["--eval", "-E", ctx], 0, Stream::Stderr, "while doing something interesting", false);
+    check(
+        &["--eval", "-E", ctx],
+        0,
+        Stream::Stderr,
+        "while doing something interesting",
+        false,
+    );
 }

@@ -71,8 +71,11 @@ fn nixpkgs_lib_systems() {
 fn failing_cases_are_reported() {
     let dir = tempfile::tempdir().expect("temporary directory");
     std::fs::create_dir_all(dir.path().join("lib/tests")).expect("fixture directory");
-    std::fs::write(dir.path().join("lib/tests/bad.nix"), "[ { name = \"x\"; expected = 1; result = 2; } ]")
-        .expect("fixture file");
+    std::fs::write(
+        dir.path().join("lib/tests/bad.nix"),
+        "[ { name = \"x\"; expected = 1; result = 2; } ]",
+    )
+    .expect("fixture file");
     let out = eval_test_file(dir.path(), "bad.nix").expect("evaluates");
     assert_ne!(out, "[ ]\n");
 }

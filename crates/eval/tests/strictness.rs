@@ -11,7 +11,11 @@ fn eval_with_traces(text: &str) -> (String, Vec<String>) {
     let sink = lines.clone();
     let mut ev = Evaluator::builder()
         .pure(true)
-        .messages(Arc::new(move |l: &str| sink.lock().unwrap_or_else(|e| e.into_inner()).push(l.to_string())))
+        .messages(Arc::new(move |l: &str| {
+            sink.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(l.to_string())
+        }))
         .build();
     let out = match ev.eval_str(text, "/").and_then(|v| ev.print(&v, true)) {
         Ok(s) => s,
@@ -24,7 +28,11 @@ fn eval_with_traces(text: &str) -> (String, Vec<String>) {
 /// Asserts that evaluating `text` fails with a message starting `prefix`.
 fn assert_fails(text: &str, prefix: &str) {
     let (out, _) = eval_with_traces(text);
-    assert!(out.strip_prefix("error: ").is_some_and(|m| m.starts_with(prefix)), "{text}: {out}");
+    assert!(
+        out.strip_prefix("error: ")
+            .is_some_and(|m| m.starts_with(prefix)),
+        "{text}: {out}"
+    );
 }
 
 #[test]
@@ -38,8 +46,9 @@ fn unforced_arguments_stay_thunks() {
 #[test]
 fn strict_first_arguments_are_computed_early_but_invisibly() {
     // `g` forces `n` first: passing `y - 1` as a value cannot be seen.
-    let (out, traces) =
-        eval_with_traces("let g = n: if n < 0 then [ ] else builtins.trace [ n ] n; y = 3; in g (y - 1)");
+    let (out, traces) = eval_with_traces(
+        "let g = n: if n < 0 then [ ] else builtins.trace [ n ] n; y = 3; in g (y - 1)",
+    );
     assert_eq!(out, "2");
     assert_eq!(traces, ["trace: [ 2 ]"]);
     // Curried: the inner body forces `b` (the second argument) first; `a`
@@ -54,10 +63,16 @@ fn strict_first_arguments_are_computed_early_but_invisibly() {
 #[test]
 fn overflow_and_division_by_zero_stay_lazy() {
     // Not computed early: the error only happens if the argument is used.
-    assert_fails("let f = n: if n == 0 then 1 else 2; z = 0; in f (1 / z)", "division by zero");
+    assert_fails(
+        "let f = n: if n == 0 then 1 else 2; z = 0; in f (1 / z)",
+        "division by zero",
+    );
     let (out, _) = eval_with_traces("let f = n: m: m; z = 0; in f (1 / z) 5");
     assert_eq!(out, "5");
-    assert_fails("let f = n: n; m = 9223372036854775807; in f (m + 1)", "integer overflow");
+    assert_fails(
+        "let f = n: n; m = 9223372036854775807; in f (m + 1)",
+        "integer overflow",
+    );
 }
 
 #[test]
@@ -95,8 +110,14 @@ fn inherit_from_sources_of_every_kind() {
          in [ { inherit (s) a b; }.a ({ inherit (l) a c; }) (rec { inherit (t) a; t = { a = 5; }; }.a) ]",
     );
     assert_eq!(out, "[ 1 { a = 2; c = 3; } 5 ]");
-    assert_fails("let s = { a = 1; }; in { inherit (s) b; }.b", "attribute 'b' missing");
-    assert_fails("let n = null; in { inherit (n) x; }.x", "expected a set but found null");
+    assert_fails(
+        "let s = { a = 1; }; in { inherit (s) b; }.b",
+        "attribute 'b' missing",
+    );
+    assert_fails(
+        "let n = null; in { inherit (n) x; }.x",
+        "expected a set but found null",
+    );
     assert_fails("let s = throw \"boom\"; in { inherit (s) a; }.a", "boom");
 }
 
@@ -104,16 +125,28 @@ fn inherit_from_sources_of_every_kind() {
 fn addition_keeps_its_errors_and_types() {
     let (out, _) = eval_with_traces("let a = 1; b = 2.5; s = \"x\"; p = /tmp; in [ (a + b + a) (b + a) (s + \"y\") (p + s) (p + \"/z\") ]");
     assert_eq!(out, "[ 4.5 3.5 \"xy\" /tmpx /tmp/z ]");
-    assert_fails("let a = 1; in a + \"x\"", "cannot add a string to an integer");
+    assert_fails(
+        "let a = 1; in a + \"x\"",
+        "cannot add a string to an integer",
+    );
     assert_fails("let a = 1.5; in a + {}", "cannot add a set to a float");
-    assert_fails("let a = 9223372036854775807; in 0 + a + 1", "integer overflow in adding 9223372036854775807 + 1");
+    assert_fails(
+        "let a = 9223372036854775807; in 0 + a + 1",
+        "integer overflow in adding 9223372036854775807 + 1",
+    );
     assert_fails("\"a\" + 1", "cannot coerce an integer to a string");
 }
 
 #[test]
 fn inline_arithmetic_reports_the_builtins_errors() {
-    assert_fails("let x = \"a\"; in x - 1", "expected an integer but found a string");
-    assert_fails("let x = 1; in x < \"a\"", "cannot compare an integer with a string");
+    assert_fails(
+        "let x = \"a\"; in x - 1",
+        "expected an integer but found a string",
+    );
+    assert_fails(
+        "let x = 1; in x < \"a\"",
+        "cannot compare an integer with a string",
+    );
     // A shadowed `__sub` is called, as in CppNix.
     let (out, _) = eval_with_traces("let __sub = a: b: 42; in 5 - 3");
     assert_eq!(out, "42");
@@ -124,11 +157,13 @@ fn selections_of_evaluated_values_stay_thunks() {
     // CppNix makes a thunk for `x.b` even when `x.b` is already evaluated
     // (only a variable is passed on as its value), so an unforced
     // selection prints as a thunk.
-    let (out, traces) = eval_with_traces("let x = { b = 1; }; in builtins.seq x.b (builtins.trace [ x.b x ] 1)");
+    let (out, traces) =
+        eval_with_traces("let x = { b = 1; }; in builtins.seq x.b (builtins.trace [ x.b x ] 1)");
     assert_eq!(out, "1");
     assert_eq!(traces, ["trace: [ «thunk» { b = 1; } ]"]);
     // And likewise string interpolation of known strings.
-    let (_, traces) = eval_with_traces("let s = \"a\"; in builtins.seq s (builtins.trace [ \"${s}b\" ] 1)");
+    let (_, traces) =
+        eval_with_traces("let s = \"a\"; in builtins.seq s (builtins.trace [ \"${s}b\" ] 1)");
     assert_eq!(traces, ["trace: [ «thunk» ]"]);
 }
 
@@ -153,7 +188,10 @@ fn interpolated_to_string_of_known_values_matches_the_builtin() {
     }
     // Through a variable bound to the builtin (nixpkgs' `inherit (builtins) toString`).
     let fast = eval_with_traces("let inherit (builtins) toString; i = 7; s = \"z\"; in builtins.seq s \"${toString i}${toString s}\"").0;
-    let slow = eval_with_traces("let i = 7; s = \"z\"; in builtins.seq s \"${builtins.toString i}${builtins.toString s}\"").0;
+    let slow = eval_with_traces(
+        "let i = 7; s = \"z\"; in builtins.seq s \"${builtins.toString i}${builtins.toString s}\"",
+    )
+    .0;
     assert_eq!((fast.as_str(), slow.as_str()), ("\"7z\"", "\"7z\""));
 }
 
@@ -206,7 +244,7 @@ fn variables_across_long_runs_of_with_scopes() {
                     names.push((format!("x{i}"), i as i64));
                 }
                 1 => {
-                    text.push_str(&format!("(y{i}: ", ));
+                    text.push_str(&format!("(y{i}: ",));
                     names.push((format!("y{i}"), 1000 + i as i64));
                 }
                 _ => {
@@ -229,7 +267,14 @@ fn variables_across_long_runs_of_with_scopes() {
             }
         }
         let text = format!("{text}{expr}{closing}");
-        let mut want = format!("[ {} ]", names.iter().map(|(_, v)| v.to_string()).collect::<Vec<_>>().join(" "));
+        let mut want = format!(
+            "[ {} ]",
+            names
+                .iter()
+                .map(|(_, v)| v.to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
         if let Some(c) = innermost_with {
             want = format!("[ {want} {c} ]");
         }
@@ -282,5 +327,8 @@ fn let_bound_functions_behave_as_closures_over_their_scope() {
     text.push_str("[ (f w3) (builtins.head (map f [ w39 ])) ]");
     assert_eq!(eval_with_traces(&text).0, "[ 103 139 ]");
     // An error raised inside reports the function's name, as before.
-    assert_fails("let f = x: x + \"a\"; in f 1", "cannot add a string to an integer");
+    assert_fails(
+        "let f = x: x + \"a\"; in f 1",
+        "cannot add a string to an integer",
+    );
 }

@@ -144,11 +144,22 @@ pub enum BuildError {
     Query(#[from] QueryError),
 }
 
-fn failure_message(drv: &str, outcome: &RunOutcome, tail: &[String], log: Option<&std::path::Path>) -> String {
+fn failure_message(
+    drv: &str,
+    outcome: &RunOutcome,
+    tail: &[String],
+    log: Option<&std::path::Path>,
+) -> String {
     let mut msg = match outcome {
         RunOutcome::Exited(code) => format!("builder for '{drv}' failed with exit code {code}"),
-        RunOutcome::Silent(t) => format!("builder for '{drv}' timed out after {} seconds of silence", t.as_secs()),
-        RunOutcome::TimedOut(t) => format!("builder for '{drv}' timed out after {} seconds", t.as_secs()),
+        RunOutcome::Silent(t) => format!(
+            "builder for '{drv}' timed out after {} seconds of silence",
+            t.as_secs()
+        ),
+        RunOutcome::TimedOut(t) => format!(
+            "builder for '{drv}' timed out after {} seconds",
+            t.as_secs()
+        ),
         RunOutcome::Interrupted => format!("build of '{drv}' was interrupted"),
     };
     if !tail.is_empty() {
@@ -178,11 +189,20 @@ pub struct BuiltDerivation {
 /// Reads and parses the valid `.drv` at `drv_path`.
 pub fn read_derivation(store: &LocalStore, drv_path: &StorePath) -> Result<Derivation, BuildError> {
     let printed = store.store_dir().print_path(drv_path);
-    let text = fs::read(store.real_path(drv_path))
-        .map_err(|e| BuildError::ReadDerivation { path: printed.clone(), reason: e.to_string() })?;
-    let name = drv_path.name().strip_suffix(".drv").unwrap_or(drv_path.name());
-    parse_derivation(store.store_dir(), name, &text)
-        .map_err(|e: ParseDerivationError| BuildError::ReadDerivation { path: printed, reason: e.to_string() })
+    let text = fs::read(store.real_path(drv_path)).map_err(|e| BuildError::ReadDerivation {
+        path: printed.clone(),
+        reason: e.to_string(),
+    })?;
+    let name = drv_path
+        .name()
+        .strip_suffix(".drv")
+        .unwrap_or(drv_path.name());
+    parse_derivation(store.store_dir(), name, &text).map_err(|e: ParseDerivationError| {
+        BuildError::ReadDerivation {
+            path: printed,
+            reason: e.to_string(),
+        }
+    })
 }
 
 fn lock(store: &Mutex<LocalStore>) -> std::sync::MutexGuard<'_, LocalStore> {
@@ -191,7 +211,10 @@ fn lock(store: &Mutex<LocalStore>) -> std::sync::MutexGuard<'_, LocalStore> {
 
 /// The store paths `drv` needs: its input sources and the used outputs of its input
 /// derivations.
-pub fn input_paths(store: &LocalStore, drv: &Derivation) -> Result<BTreeSet<StorePath>, BuildError> {
+pub fn input_paths(
+    store: &LocalStore,
+    drv: &Derivation,
+) -> Result<BTreeSet<StorePath>, BuildError> {
     let mut paths = drv.input_srcs.clone();
     for (input, outs) in &drv.input_drvs {
         let input_drv = read_derivation(store, input)?;
@@ -234,11 +257,23 @@ pub fn build_derivation(
         let s = lock(store);
         let inputs = input_paths(&s, drv)?;
         for p in &inputs {
-            s.add_temp_root(p).map_err(|source| BuildError::Io { what: "adding a temporary root".into(), source })?;
+            s.add_temp_root(p).map_err(|source| BuildError::Io {
+                what: "adding a temporary root".into(),
+                source,
+            })?;
         }
         let closure = s.query_closure(&inputs)?;
-        let builds = settings.builds_dir.clone().unwrap_or_else(|| s.state_dir().join("builds"));
-        (s.store_dir().clone(), s.real_store_dir().to_path_buf(), builds, closure, log_path(&s, drv_path))
+        let builds = settings
+            .builds_dir
+            .clone()
+            .unwrap_or_else(|| s.state_dir().join("builds"));
+        (
+            s.store_dir().clone(),
+            s.real_store_dir().to_path_buf(),
+            builds,
+            closure,
+            log_path(&s, drv_path),
+        )
     };
     let printed_drv = store_dir.print_path(drv_path);
     let outputs = output_paths(&store_dir, drv)?;
@@ -250,20 +285,37 @@ pub fn build_derivation(
             }
         }
     }
-    let mut dir = BuildDir::create(&builds_dir)
-        .map_err(|source| BuildError::Io { what: format!("creating a build directory in '{}'", builds_dir.display()), source })?;
+    let mut dir = BuildDir::create(&builds_dir).map_err(|source| BuildError::Io {
+        what: format!("creating a build directory in '{}'", builds_dir.display()),
+        source,
+    })?;
     let mut sandbox_time = Duration::ZERO;
     let result = if let Some(builtin) = drv.builder.strip_prefix("builtin:") {
         crate::fetchurl::run_builtin(builtin, &printed_drv, drv, &store_dir, &dir, &outputs)
     } else {
         if drv.system != settings.system {
-            return Err(BuildError::WrongSystem { drv: printed_drv, wanted: drv.system.clone(), have: settings.system.clone() });
+            return Err(BuildError::WrongSystem {
+                drv: printed_drv,
+                wanted: drv.system.clone(),
+                have: settings.system.clone(),
+            });
         }
-        let out_strings: BTreeMap<String, String> =
-            outputs.iter().map(|(k, v)| (k.clone(), store_dir.print_path(v))).collect();
-        let env = BuilderEnv::new(drv, &EnvParams { store_dir: store_dir.as_str(), cores: settings.cores, outputs: &out_strings })?;
-        let mut inputs: Vec<(PathBuf, String)> =
-            closure.iter().map(|p| (real_store.join(p.to_base_name()), store_dir.print_path(p))).collect();
+        let out_strings: BTreeMap<String, String> = outputs
+            .iter()
+            .map(|(k, v)| (k.clone(), store_dir.print_path(v)))
+            .collect();
+        let env = BuilderEnv::new(
+            drv,
+            &EnvParams {
+                store_dir: store_dir.as_str(),
+                cores: settings.cores,
+                outputs: &out_strings,
+            },
+        )?;
+        let mut inputs: Vec<(PathBuf, String)> = closure
+            .iter()
+            .map(|p| (real_store.join(p.to_base_name()), store_dir.print_path(p)))
+            .collect();
         inputs.extend(settings.sandbox_paths.iter().cloned());
         let spec = SandboxSpec {
             store_dir: store_dir.as_str().to_owned(),
@@ -273,29 +325,43 @@ pub fn build_derivation(
             env: env.vars,
             build_files: env.files,
             network: drv.is_fixed_output(),
-            build_user: Some((settings.build_uid_base + slot, settings.build_uid_base + slot)),
+            build_user: Some((
+                settings.build_uid_base + slot,
+                settings.build_uid_base + slot,
+            )),
         };
         if let Some(parent) = log.parent() {
             let _ = fs::create_dir_all(parent);
         }
         let log_file = fs::File::create(&log).ok();
-        let run = run_sandboxed(&spec, &dir, RunOptions {
-            max_silent_time: settings.max_silent_time,
-            timeout: settings.timeout,
-            on_output,
-            log_file,
-        })?;
+        let run = run_sandboxed(
+            &spec,
+            &dir,
+            RunOptions {
+                max_silent_time: settings.max_silent_time,
+                timeout: settings.timeout,
+                on_output,
+                log_file,
+            },
+        )?;
         sandbox_time = run.elapsed;
         if run.outcome.success() {
             Ok(())
         } else {
-            Err(BuildError::Failed { drv: printed_drv.clone(), outcome: run.outcome, tail: run.tail, log: Some(log) })
+            Err(BuildError::Failed {
+                drv: printed_drv.clone(),
+                outcome: run.outcome,
+                tail: run.tail,
+                log: Some(log),
+            })
         }
     };
     let keep = |dir: &mut BuildDir, on_output: &mut dyn FnMut(&[u8])| {
         if settings.keep_failed {
             dir.keep();
-            on_output(format!("note: keeping build directory '{}'\n", dir.path().display()).as_bytes());
+            on_output(
+                format!("note: keeping build directory '{}'\n", dir.path().display()).as_bytes(),
+            );
         }
     };
     if let Err(e) = result {
@@ -321,25 +387,45 @@ pub fn build_derivation(
         }
     }
     drop(s);
-    Ok(BuiltDerivation { outputs, sandbox_time, elapsed: start.elapsed() })
+    Ok(BuiltDerivation {
+        outputs,
+        sandbox_time,
+        elapsed: start.elapsed(),
+    })
 }
 
 /// `--check`: compares rebuilt outputs with the registered ones. The first that differs
 /// fails the check; with `keep_failed` it is kept as `<output>.check` (as CppNix does).
-fn check_outputs(store: &LocalStore, drv: &str, mut staged: Staged<'_>, keep_failed: bool) -> Result<(), BuildError> {
+fn check_outputs(
+    store: &LocalStore,
+    drv: &str,
+    mut staged: Staged<'_>,
+    keep_failed: bool,
+) -> Result<(), BuildError> {
     for i in 0..staged.names.len() {
-        let Some(out) = staged.outputs.outputs().get(i) else { break };
+        let Some(out) = staged.outputs.outputs().get(i) else {
+            break;
+        };
         let registered = store.query_path_info(&out.info.path)?;
         if registered.map(|info| info.nar_hash) == Some(out.info.nar_hash) {
             continue;
         }
         let output = store.real_path(&out.info.path).display().to_string();
         let kept = if keep_failed {
-            Some(staged.outputs.keep_unregistered(i, ".check").map_err(RegisterError::from)?)
+            Some(
+                staged
+                    .outputs
+                    .keep_unregistered(i, ".check")
+                    .map_err(RegisterError::from)?,
+            )
         } else {
             None
         };
-        return Err(BuildError::NotDeterministic { drv: drv.to_owned(), output, kept });
+        return Err(BuildError::NotDeterministic {
+            drv: drv.to_owned(),
+            output,
+            kept,
+        });
     }
     Ok(())
 }

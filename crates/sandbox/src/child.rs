@@ -103,7 +103,11 @@ pub(crate) fn intermediate(plan: &ChildPlan, fds: ChildFds) -> ! {
     let status = fds.status_w.as_raw_fd();
     let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
     if let Err(e) = unshare(plan.namespaces) {
-        fail(status, "creating namespaces (user namespaces may be disabled)", e);
+        fail(
+            status,
+            "creating namespaces (user namespaces may be disabled)",
+            e,
+        );
     }
     write_all(fds.ready_w.as_raw_fd(), b"r");
     let mut byte = [0u8; 1];
@@ -147,8 +151,19 @@ fn do_mount(op: &MountOp) -> Result<(), (String, Errno)> {
             readonly,
             keep,
         } => {
-            mount(Some(src.as_c_str()), dst.as_c_str(), none, MsFlags::MS_BIND | MsFlags::MS_REC, none)
-                .map_err(|e| (format!("bind-mounting '{}' on '{}'", path_str(src), path_str(dst)), e))?;
+            mount(
+                Some(src.as_c_str()),
+                dst.as_c_str(),
+                none,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                none,
+            )
+            .map_err(|e| {
+                (
+                    format!("bind-mounting '{}' on '{}'", path_str(src), path_str(dst)),
+                    e,
+                )
+            })?;
             if *readonly {
                 remount_ro(dst, *keep)?;
             }
@@ -159,12 +174,29 @@ fn do_mount(op: &MountOp) -> Result<(), (String, Errno)> {
             flags,
             data,
         } => {
-            mount(Some(fstype.as_c_str()), dst.as_c_str(), Some(fstype.as_c_str()), *flags, data.as_deref())
-                .map_err(|e| (format!("mounting {} on '{}'", path_str(fstype), path_str(dst)), e))?;
+            mount(
+                Some(fstype.as_c_str()),
+                dst.as_c_str(),
+                Some(fstype.as_c_str()),
+                *flags,
+                data.as_deref(),
+            )
+            .map_err(|e| {
+                (
+                    format!("mounting {} on '{}'", path_str(fstype), path_str(dst)),
+                    e,
+                )
+            })?;
         }
         MountOp::ReadOnly { dst, keep } => {
-            mount(Some(dst.as_c_str()), dst.as_c_str(), none, MsFlags::MS_BIND | MsFlags::MS_REC, none)
-                .map_err(|e| (format!("bind-mounting '{}' on itself", path_str(dst)), e))?;
+            mount(
+                Some(dst.as_c_str()),
+                dst.as_c_str(),
+                none,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                none,
+            )
+            .map_err(|e| (format!("bind-mounting '{}' on itself", path_str(dst)), e))?;
             remount_ro(dst, *keep)?;
         }
     }
@@ -186,7 +218,12 @@ fn remount_ro(dst: &CStr, keep: MsFlags) -> Result<(), (String, Errno)> {
 /// Sets the `IFF_UP` flag on the loopback interface of the new network namespace.
 fn loopback_up() -> Result<(), Errno> {
     use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType};
-    let sock = socket(AddressFamily::Inet, SockType::Datagram, SockFlag::SOCK_CLOEXEC, None)?;
+    let sock = socket(
+        AddressFamily::Inet,
+        SockType::Datagram,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )?;
     // SAFETY: `ifreq` is plain old data; all-zero is a valid value.
     #[allow(unsafe_code)]
     let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
@@ -221,7 +258,13 @@ fn init(plan: &ChildPlan, fds: &ChildFds) -> ! {
     let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
     let none: Option<&CStr> = None;
     // Keep our mounts from propagating back to the host.
-    if let Err(e) = mount(none, c"/", none, MsFlags::MS_REC | MsFlags::MS_PRIVATE, none) {
+    if let Err(e) = mount(
+        none,
+        c"/",
+        none,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        none,
+    ) {
         fail(status, "making mounts private", e);
     }
     for op in &plan.mounts {

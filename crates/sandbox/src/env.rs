@@ -49,7 +49,10 @@ pub struct EnvParams<'a> {
 
 /// The name of the file `passAsFile` attribute `name` is written to.
 pub fn pass_as_file_name(name: &str) -> String {
-    format!(".attr-{}", Hash::digest(HashAlgo::Sha256, name.as_bytes()).to_nix32())
+    format!(
+        ".attr-{}",
+        Hash::digest(HashAlgo::Sha256, name.as_bytes()).to_nix32()
+    )
 }
 
 impl BuilderEnv {
@@ -134,7 +137,8 @@ fn structured_attrs_files(
         drv: drv.name.clone(),
         reason,
     };
-    let mut value: serde_json::Value = serde_json::from_str(json).map_err(|e| bad(e.to_string()))?;
+    let mut value: serde_json::Value =
+        serde_json::from_str(json).map_err(|e| bad(e.to_string()))?;
     let obj = value
         .as_object_mut()
         .ok_or_else(|| bad("not a JSON object".to_owned()))?;
@@ -221,7 +225,8 @@ mod tests {
             r#"{"a":"it's","n":3,"b":true,"l":["x","y"],"m":{"k":"v"},"bad-name":1,"outputs":["out"]}"#
                 .into(),
         );
-        let outs: BTreeMap<String, String> = [("out".to_owned(), "/nix/store/x-a".to_owned())].into();
+        let outs: BTreeMap<String, String> =
+            [("out".to_owned(), "/nix/store/x-a".to_owned())].into();
         let env = BuilderEnv::new(&drv, &params(&outs)).unwrap();
         assert_eq!(env.vars["NIX_ATTRS_SH_FILE"], "/build/.attrs.sh");
         assert!(!env.vars.contains_key("__json"));
@@ -234,6 +239,9 @@ mod tests {
         assert!(sh.contains("declare -A outputs=(['out']='/nix/store/x-a' )\n"));
         assert!(!sh.contains("bad-name"));
         let json = String::from_utf8(env.files[0].1.clone()).unwrap();
-        assert!(json.contains(r#""outputs":{"out":"/nix/store/x-a"}"#), "{json}");
+        assert!(
+            json.contains(r#""outputs":{"out":"/nix/store/x-a"}"#),
+            "{json}"
+        );
     }
 }

@@ -44,27 +44,42 @@ pub(crate) fn run_builtin(
     if name != "fetchurl" {
         return Err(BuildError::UnknownBuiltin(format!("builtin:{name}")));
     }
-    let fail = |reason: String| BuildError::Fetch { drv: printed_drv.to_owned(), reason };
+    let fail = |reason: String| BuildError::Fetch {
+        drv: printed_drv.to_owned(),
+        reason,
+    };
     if !drv.is_fixed_output() {
-        return Err(fail("builtin:fetchurl requires a fixed-output derivation".into()));
+        return Err(fail(
+            "builtin:fetchurl requires a fixed-output derivation".into(),
+        ));
     }
-    let url = drv.env.get("url").ok_or_else(|| fail("no 'url' attribute".into()))?;
+    let url = drv
+        .env
+        .get("url")
+        .ok_or_else(|| fail("no 'url' attribute".into()))?;
     if drv.env.get("unpack").is_some_and(|v| v == "1") {
         return Err(fail("'unpack' is not supported".into()));
     }
     let Some(path) = url.strip_prefix("file://") else {
-        return Err(fail(format!("unsupported URL '{url}' (only file:// URLs are supported)")));
+        return Err(fail(format!(
+            "unsupported URL '{url}' (only file:// URLs are supported)"
+        )));
     };
     let path: std::ffi::OsString = std::os::unix::ffi::OsStringExt::from_vec(percent_decode(path));
     let data = fs::read(Path::new(&path)).map_err(|e| fail(format!("reading '{url}': {e}")))?;
-    let out = outputs.get("out").ok_or_else(|| fail("no 'out' output".into()))?;
+    let out = outputs
+        .get("out")
+        .ok_or_else(|| fail("no 'out' output".into()))?;
     let host = dir.host_path(&store_dir.print_path(out));
     if let Some(parent) = host.parent() {
         fs::create_dir_all(parent).map_err(|e| fail(e.to_string()))?;
     }
     fs::write(&host, data).map_err(|e| fail(e.to_string()))?;
     let exec = drv.env.get("executable").is_some_and(|v| v == "1");
-    fs::set_permissions(&host, fs::Permissions::from_mode(if exec { 0o755 } else { 0o644 }))
-        .map_err(|e| fail(e.to_string()))?;
+    fs::set_permissions(
+        &host,
+        fs::Permissions::from_mode(if exec { 0o755 } else { 0o644 }),
+    )
+    .map_err(|e| fail(e.to_string()))?;
     Ok(())
 }

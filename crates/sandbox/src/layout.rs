@@ -140,7 +140,8 @@ pub fn remove_tree(path: &Path) -> io::Result<()> {
 }
 
 fn cstr(p: &Path) -> Result<CString, SandboxError> {
-    CString::new(p.as_os_str().as_bytes()).map_err(|_| SandboxError::BadString(p.display().to_string()))
+    CString::new(p.as_os_str().as_bytes())
+        .map_err(|_| SandboxError::BadString(p.display().to_string()))
 }
 
 fn cstring(s: &str) -> Result<CString, SandboxError> {
@@ -177,16 +178,20 @@ fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> SandboxError {
 
 fn chown(path: &Path, ids: Option<(u32, u32)>) -> Result<(), SandboxError> {
     if let Some((u, g)) = ids {
-        std::os::unix::fs::lchown(path, Some(u), Some(g))
-            .map_err(io_err(format!("changing the owner of '{}'", path.display())))?;
+        std::os::unix::fs::lchown(path, Some(u), Some(g)).map_err(io_err(format!(
+            "changing the owner of '{}'",
+            path.display()
+        )))?;
     }
     Ok(())
 }
 
 fn write_file(path: &Path, text: &[u8], mode: u32) -> Result<(), SandboxError> {
     fs::write(path, text).map_err(io_err(format!("writing '{}'", path.display())))?;
-    fs::set_permissions(path, fs::Permissions::from_mode(mode))
-        .map_err(io_err(format!("setting permissions of '{}'", path.display())))
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(io_err(format!(
+        "setting permissions of '{}'",
+        path.display()
+    )))
 }
 
 /// Prepares `dir` for `spec` and returns the plan the children follow. `build_ids` is the
@@ -202,7 +207,13 @@ pub(crate) fn prepare(
         fs::set_permissions(p, fs::Permissions::from_mode(mode))
             .map_err(io_err(format!("setting permissions of '{}'", p.display())))
     };
-    for (d, mode) in [("etc", 0o755), ("tmp", 0o1777), ("build", 0o755), ("proc", 0o555), ("dev", 0o755)] {
+    for (d, mode) in [
+        ("etc", 0o755),
+        ("tmp", 0o1777),
+        ("build", 0o755),
+        ("proc", 0o555),
+        ("dev", 0o755),
+    ] {
         mkdir(&root.join(d), mode)?;
     }
     let store = dir.host_path(&spec.store_dir);
@@ -211,8 +222,16 @@ pub(crate) fn prepare(
     let etc = root.join("etc");
     write_file(&etc.join("passwd"), ETC_PASSWD.as_bytes(), 0o444)?;
     write_file(&etc.join("group"), ETC_GROUP.as_bytes(), 0o444)?;
-    let hosts = if spec.network { fs::read("/etc/hosts").ok() } else { None };
-    write_file(&etc.join("hosts"), hosts.as_deref().unwrap_or(ETC_HOSTS.as_bytes()), 0o444)?;
+    let hosts = if spec.network {
+        fs::read("/etc/hosts").ok()
+    } else {
+        None
+    };
+    write_file(
+        &etc.join("hosts"),
+        hosts.as_deref().unwrap_or(ETC_HOSTS.as_bytes()),
+        0o444,
+    )?;
     if spec.network {
         // Fixed-output builds may resolve names: give them the host's resolver setup.
         for f in ["resolv.conf", "nsswitch.conf", "services"] {
@@ -248,19 +267,32 @@ pub(crate) fn prepare(
     }
 
     let mut mounts = vec![
-        MountOp::Bind { src: cstr(&root)?, dst: cstr(&root)?, readonly: false, keep: MsFlags::empty() },
-        MountOp::Bind { src: cstr(&store)?, dst: cstr(&store)?, readonly: false, keep: MsFlags::empty() },
+        MountOp::Bind {
+            src: cstr(&root)?,
+            dst: cstr(&root)?,
+            readonly: false,
+            keep: MsFlags::empty(),
+        },
+        MountOp::Bind {
+            src: cstr(&store)?,
+            dst: cstr(&store)?,
+            readonly: false,
+            keep: MsFlags::empty(),
+        },
     ];
     let mut keep_cache: BTreeMap<PathBuf, MsFlags> = BTreeMap::new();
     for (phys, logical) in &spec.inputs {
         let target = dir.host_path(logical);
-        let meta = fs::symlink_metadata(phys).map_err(io_err(format!("reading input '{}'", phys.display())))?;
+        let meta = fs::symlink_metadata(phys)
+            .map_err(io_err(format!("reading input '{}'", phys.display())))?;
         if let Some(parent) = target.parent() {
-            fs::create_dir_all(parent).map_err(io_err(format!("creating '{}'", parent.display())))?;
+            fs::create_dir_all(parent)
+                .map_err(io_err(format!("creating '{}'", parent.display())))?;
         }
         if meta.file_type().is_symlink() {
             // Store paths never change, so a copy of the link is as good as a mount.
-            let link = fs::read_link(phys).map_err(io_err(format!("reading '{}'", phys.display())))?;
+            let link =
+                fs::read_link(phys).map_err(io_err(format!("reading '{}'", phys.display())))?;
             symlink(link, &target).map_err(io_err(format!("creating '{}'", target.display())))?;
             continue;
         }
@@ -269,12 +301,27 @@ pub(crate) fn prepare(
         } else {
             fs::File::create(&target).map(drop)
         }
-        .map_err(io_err(format!("creating mount point '{}'", target.display())))?;
+        .map_err(io_err(format!(
+            "creating mount point '{}'",
+            target.display()
+        )))?;
         let parent = phys.parent().unwrap_or(phys).to_path_buf();
-        let keep = *keep_cache.entry(parent).or_insert_with_key(|p| locked_flags(p));
-        mounts.push(MountOp::Bind { src: cstr(phys)?, dst: cstr(&target)?, readonly: true, keep });
+        let keep = *keep_cache
+            .entry(parent)
+            .or_insert_with_key(|p| locked_flags(p));
+        mounts.push(MountOp::Bind {
+            src: cstr(phys)?,
+            dst: cstr(&target)?,
+            readonly: true,
+            keep,
+        });
     }
-    mounts.push(MountOp::Bind { src: cstr(&build)?, dst: cstr(&root.join("build"))?, readonly: false, keep: MsFlags::empty() });
+    mounts.push(MountOp::Bind {
+        src: cstr(&build)?,
+        dst: cstr(&root.join("build"))?,
+        readonly: false,
+        keep: MsFlags::empty(),
+    });
     for d in DEVICES {
         mounts.push(MountOp::Bind {
             src: cstr(&Path::new("/dev").join(d))?,
@@ -283,18 +330,50 @@ pub(crate) fn prepare(
             keep: MsFlags::empty(),
         });
     }
-    let fs_op = |fstype: &str, dst: &Path, flags: MsFlags, data: Option<&str>| -> Result<MountOp, SandboxError> {
-        Ok(MountOp::Fs { fstype: cstring(fstype)?, dst: cstr(dst)?, flags, data: data.map(cstring).transpose()? })
+    let fs_op = |fstype: &str,
+                 dst: &Path,
+                 flags: MsFlags,
+                 data: Option<&str>|
+     -> Result<MountOp, SandboxError> {
+        Ok(MountOp::Fs {
+            fstype: cstring(fstype)?,
+            dst: cstr(dst)?,
+            flags,
+            data: data.map(cstring).transpose()?,
+        })
     };
     let nosuid_nodev = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
-    mounts.push(fs_op("tmpfs", &dev.join("shm"), nosuid_nodev, Some("mode=1777,size=50%"))?);
-    mounts.push(fs_op("devpts", &dev.join("pts"), MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC, Some("newinstance,ptmxmode=0666,mode=0620"))?);
-    mounts.push(fs_op("tmpfs", &root.join("tmp"), nosuid_nodev, Some("mode=1777"))?);
+    mounts.push(fs_op(
+        "tmpfs",
+        &dev.join("shm"),
+        nosuid_nodev,
+        Some("mode=1777,size=50%"),
+    )?);
+    mounts.push(fs_op(
+        "devpts",
+        &dev.join("pts"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+        Some("newinstance,ptmxmode=0666,mode=0620"),
+    )?);
+    mounts.push(fs_op(
+        "tmpfs",
+        &root.join("tmp"),
+        nosuid_nodev,
+        Some("mode=1777"),
+    )?);
     let proc_flags = nosuid_nodev | MsFlags::MS_NOEXEC;
     mounts.push(fs_op("proc", &root.join("proc"), proc_flags, None)?);
     let sys = root.join("proc/sys");
-    mounts.push(MountOp::Bind { src: cstr(&sys)?, dst: cstr(&sys)?, readonly: true, keep: proc_flags });
-    mounts.push(MountOp::ReadOnly { dst: cstr(&root)?, keep: locked_flags(&root) });
+    mounts.push(MountOp::Bind {
+        src: cstr(&sys)?,
+        dst: cstr(&sys)?,
+        readonly: true,
+        keep: proc_flags,
+    });
+    mounts.push(MountOp::ReadOnly {
+        dst: cstr(&root)?,
+        keep: locked_flags(&root),
+    });
 
     let mut namespaces = CloneFlags::CLONE_NEWUSER
         | CloneFlags::CLONE_NEWNS
@@ -304,9 +383,10 @@ pub(crate) fn prepare(
     if !spec.network {
         namespaces |= CloneFlags::CLONE_NEWNET;
     }
-    let argv0 = Path::new(&spec.builder)
-        .file_name()
-        .map_or_else(|| spec.builder.clone(), |n| n.to_string_lossy().into_owned());
+    let argv0 = Path::new(&spec.builder).file_name().map_or_else(
+        || spec.builder.clone(),
+        |n| n.to_string_lossy().into_owned(),
+    );
     let mut argv = vec![cstring(&argv0)?];
     for a in &spec.args {
         argv.push(cstring(a)?);

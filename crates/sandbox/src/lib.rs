@@ -32,7 +32,9 @@ pub mod register;
 pub mod run;
 pub mod scheduler;
 
-pub use build::{build_derivation, read_derivation, BuildError, BuildMode, BuildSettings, BuiltDerivation};
+pub use build::{
+    build_derivation, read_derivation, BuildError, BuildMode, BuildSettings, BuiltDerivation,
+};
 pub use env::{BuilderEnv, EnvError, EnvParams};
 pub use layout::{BuildDir, SandboxSpec};
 pub use register::RegisterError;

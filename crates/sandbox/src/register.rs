@@ -131,12 +131,17 @@ pub fn stage_outputs<'s>(
                 path: store_dir.print_path(path),
             });
         }
-        sources.push(OutputSource { path: path.clone(), source: host });
+        sources.push(OutputSource {
+            path: path.clone(),
+            source: host,
+        });
     }
     let mut staged = store.stage_outputs(&sources, candidates, Some(drv_path))?;
     let names: Vec<String> = outputs.keys().cloned().collect();
     for (name, out) in names.iter().zip(staged.outputs_mut()) {
-        let Some(DerivationOutput::CaFixed(ca)) = drv.outputs.get(name) else { continue };
+        let Some(DerivationOutput::CaFixed(ca)) = drv.outputs.get(name) else {
+            continue;
+        };
         let printed = store_dir.print_path(&out.info.path);
         if let Some(r) = out.info.references.iter().next() {
             return Err(RegisterError::FixedOutputReferences {
@@ -150,7 +155,10 @@ pub fn stage_outputs<'s>(
             ContentAddressMethod::Text => FileIngestionMethod::Flat,
         };
         let got = hash_path(out.content(), ca.hash.algo(), method)
-            .map_err(|e| RegisterError::Io { path: printed.clone(), source: io::Error::other(e) })?
+            .map_err(|e| RegisterError::Io {
+                path: printed.clone(),
+                source: io::Error::other(e),
+            })?
             .0;
         if got != ca.hash {
             return Err(RegisterError::HashMismatch {
@@ -159,14 +167,23 @@ pub fn stage_outputs<'s>(
                 got: got.to_sri(),
             });
         }
-        out.info.ca = Some(ContentAddress { method: ca.method, hash: got });
+        out.info.ca = Some(ContentAddress {
+            method: ca.method,
+            hash: got,
+        });
     }
     check_acyclic(&printed_drv, staged.outputs().iter().map(|o| &o.info))?;
-    Ok(Staged { names, outputs: staged })
+    Ok(Staged {
+        names,
+        outputs: staged,
+    })
 }
 
 /// Fails if the outputs refer to each other in a cycle (self-references are fine).
-fn check_acyclic<'a>(drv: &str, infos: impl Iterator<Item = &'a PathInfo>) -> Result<(), RegisterError> {
+fn check_acyclic<'a>(
+    drv: &str,
+    infos: impl Iterator<Item = &'a PathInfo>,
+) -> Result<(), RegisterError> {
     let mut todo: Vec<&PathInfo> = infos.collect();
     while !todo.is_empty() {
         let pending: BTreeSet<&StorePath> = todo.iter().map(|i| &i.path).collect();

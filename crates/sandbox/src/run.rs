@@ -110,11 +110,18 @@ extern "C" fn on_signal(_: libc::c_int) {
 /// sandboxes are killed and build directories removed before exiting.
 pub fn install_interrupt_handler() -> Result<(), SandboxError> {
     use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet};
-    let action = SigAction::new(SigHandler::Handler(on_signal), SaFlags::SA_RESTART, SigSet::empty());
+    let action = SigAction::new(
+        SigHandler::Handler(on_signal),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
     for sig in [Signal::SIGINT, Signal::SIGTERM] {
         // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
         #[allow(unsafe_code)]
-        unsafe { sigaction(sig, &action) }.map_err(|errno| SandboxError::Sys { what: "installing a signal handler", errno })?;
+        unsafe { sigaction(sig, &action) }.map_err(|errno| SandboxError::Sys {
+            what: "installing a signal handler",
+            errno,
+        })?;
     }
     Ok(())
 }
@@ -156,7 +163,10 @@ fn write_id_maps(child: Pid, build_ids: Option<(u32, u32)>) -> Result<(), Sandbo
                 what: "writing setgroups".into(),
                 source,
             })?;
-            (nix::unistd::geteuid().as_raw(), nix::unistd::getegid().as_raw())
+            (
+                nix::unistd::geteuid().as_raw(),
+                nix::unistd::getegid().as_raw(),
+            )
         }
     };
     let write = |file: &str, text: String| {
@@ -194,9 +204,16 @@ fn close_range(first: u32, last: u32) {
 
 /// Runs `spec` in a sandbox rooted at `dir` (which must be fresh; the caller keeps or
 /// removes it afterwards and collects the outputs from it).
-pub fn run_sandboxed(spec: &SandboxSpec, dir: &BuildDir, opts: RunOptions<'_>) -> Result<RunResult, SandboxError> {
+pub fn run_sandboxed(
+    spec: &SandboxSpec,
+    dir: &BuildDir,
+    opts: RunOptions<'_>,
+) -> Result<RunResult, SandboxError> {
     let build_ids = if nix::unistd::geteuid().is_root() {
-        Some(spec.build_user.unwrap_or((crate::DEFAULT_BUILD_UID, crate::DEFAULT_BUILD_UID)))
+        Some(
+            spec.build_user
+                .unwrap_or((crate::DEFAULT_BUILD_UID, crate::DEFAULT_BUILD_UID)),
+        )
     } else {
         None
     };
@@ -206,7 +223,10 @@ pub fn run_sandboxed(spec: &SandboxSpec, dir: &BuildDir, opts: RunOptions<'_>) -
     let (pid_r, pid_w) = pipe()?;
     let (status_r, status_w) = pipe()?;
     let (log_r, log_w) = pipe()?;
-    let null = fs::File::open("/dev/null").map_err(|source| SandboxError::Io { what: "opening /dev/null".into(), source })?;
+    let null = fs::File::open("/dev/null").map_err(|source| SandboxError::Io {
+        what: "opening /dev/null".into(),
+        source,
+    })?;
     let start = Instant::now();
     // SAFETY: after `fork` the child only runs `intermediate`, which uses the precomputed
     // plan and makes system calls (allocation is safe after glibc's fork, which resets the
@@ -215,7 +235,14 @@ pub fn run_sandboxed(spec: &SandboxSpec, dir: &BuildDir, opts: RunOptions<'_>) -
     let forked = unsafe { nix::unistd::fork() }.map_err(sys("forking the builder"))?;
     let child = match forked {
         nix::unistd::ForkResult::Child => {
-            let fds = ChildFds { ready_w, go_r, pid_w, status_w, log_w, null: null.into() };
+            let fds = ChildFds {
+                ready_w,
+                go_r,
+                pid_w,
+                status_w,
+                log_w,
+                null: null.into(),
+            };
             close_other_fds(&mut [
                 fds.ready_w.as_raw_fd(),
                 fds.go_r.as_raw_fd(),
@@ -229,7 +256,10 @@ pub fn run_sandboxed(spec: &SandboxSpec, dir: &BuildDir, opts: RunOptions<'_>) -
         nix::unistd::ForkResult::Parent { child } => child,
     };
     drop((ready_w, go_r, pid_w, status_w, log_w, null));
-    let mut guard = KillGuard { intermediate: child, init: None };
+    let mut guard = KillGuard {
+        intermediate: child,
+        init: None,
+    };
     let mut byte = [0u8; 1];
     if nix::unistd::read(ready_r.as_raw_fd(), &mut byte) != Ok(1) {
         let msg = String::from_utf8_lossy(&read_to_end(&status_r)).into_owned();
@@ -246,12 +276,18 @@ pub fn run_sandboxed(spec: &SandboxSpec, dir: &BuildDir, opts: RunOptions<'_>) -
     if !status.is_empty() {
         guard.kill();
         guard.reap();
-        return Err(SandboxError::Setup(String::from_utf8_lossy(&status).into_owned()));
+        return Err(SandboxError::Setup(
+            String::from_utf8_lossy(&status).into_owned(),
+        ));
     }
     let (killed, tail) = pump(&log_r, opts, start, &guard);
     let code = guard.reap();
     let outcome = killed.unwrap_or(RunOutcome::Exited(code));
-    Ok(RunResult { outcome, tail, elapsed: start.elapsed() })
+    Ok(RunResult {
+        outcome,
+        tail,
+        elapsed: start.elapsed(),
+    })
 }
 
 /// Kills and reaps the sandbox when dropped early (errors, panics).
@@ -297,7 +333,12 @@ impl Drop for KillGuard {
 /// Copies the builder's output to the sinks until end of file, killing the sandbox when a
 /// limit is exceeded or the build is interrupted. Returns why it was killed, if it was, and
 /// the last lines of output.
-fn pump(log: &OwnedFd, mut opts: RunOptions<'_>, start: Instant, guard: &KillGuard) -> (Option<RunOutcome>, Vec<String>) {
+fn pump(
+    log: &OwnedFd,
+    mut opts: RunOptions<'_>,
+    start: Instant,
+    guard: &KillGuard,
+) -> (Option<RunOutcome>, Vec<String>) {
     const TAIL: usize = 25;
     let mut tail: VecDeque<String> = VecDeque::new();
     let mut partial: Vec<u8> = Vec::new();
@@ -311,7 +352,10 @@ fn pump(log: &OwnedFd, mut opts: RunOptions<'_>, start: Instant, guard: &KillGua
                 killed = Some(RunOutcome::Interrupted);
             } else if let Some(t) = opts.timeout.filter(|t| now.duration_since(start) >= *t) {
                 killed = Some(RunOutcome::TimedOut(t));
-            } else if let Some(t) = opts.max_silent_time.filter(|t| now.duration_since(last_output) >= *t) {
+            } else if let Some(t) = opts
+                .max_silent_time
+                .filter(|t| now.duration_since(last_output) >= *t)
+            {
                 killed = Some(RunOutcome::Silent(t));
             }
             if killed.is_some() {

@@ -137,7 +137,10 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// Loads the `.drv` closure of `targets`.
-fn load_graph(store: &LocalStore, targets: &[StorePath]) -> Result<BTreeMap<StorePath, Node>, BuildError> {
+fn load_graph(
+    store: &LocalStore,
+    targets: &[StorePath],
+) -> Result<BTreeMap<StorePath, Node>, BuildError> {
     let mut nodes = BTreeMap::new();
     let mut todo: Vec<StorePath> = targets.to_vec();
     while let Some(p) = todo.pop() {
@@ -154,7 +157,12 @@ fn load_graph(store: &LocalStore, targets: &[StorePath]) -> Result<BTreeMap<Stor
 }
 
 /// Tries to substitute every output of `node`; true if all are valid afterwards.
-fn substitute(store: &LocalStore, node: &Node, opts: &RealiseOptions, added: &mut Vec<StorePath>) -> bool {
+fn substitute(
+    store: &LocalStore,
+    node: &Node,
+    opts: &RealiseOptions,
+    added: &mut Vec<StorePath>,
+) -> bool {
     'outputs: for p in node.outputs.values() {
         if store.is_valid(p).unwrap_or(false) {
             continue;
@@ -185,7 +193,10 @@ pub fn realise(
         let s = lock(store);
         for (p, node) in &nodes {
             let is_target = targets.contains(p);
-            let valid = node.outputs.values().all(|o| s.is_valid(o).unwrap_or(false));
+            let valid = node
+                .outputs
+                .values()
+                .all(|o| s.is_valid(o).unwrap_or(false));
             let needs_build = if opts.check && is_target {
                 true
             } else {
@@ -201,8 +212,12 @@ pub fn realise(
     }
     let waiting: Vec<StorePath> = state.pending.keys().cloned().collect();
     for p in waiting {
-        let deps: BTreeSet<StorePath> =
-            nodes[&p].deps.iter().filter(|d| state.pending.contains_key(*d)).cloned().collect();
+        let deps: BTreeSet<StorePath> = nodes[&p]
+            .deps
+            .iter()
+            .filter(|d| state.pending.contains_key(*d))
+            .cloned()
+            .collect();
         if deps.is_empty() {
             state.ready.push(p.clone());
         }
@@ -211,7 +226,9 @@ pub fn realise(
     for p in &state.ready {
         state.pending.remove(p);
     }
-    progress(Event::Planned { builds: state.ready.len() + state.pending.len() });
+    progress(Event::Planned {
+        builds: state.ready.len() + state.pending.len(),
+    });
     let jobs = opts.jobs.max(1);
     state.free_slots = (0..u32::try_from(jobs).unwrap_or(u32::MAX)).rev().collect();
     let state = Mutex::new(state);
@@ -260,18 +277,40 @@ fn worker(
         };
         let node = &nodes[&drv_path];
         progress(Event::Started { drv: &drv_path });
-        let mode = if opts.check && node.outputs.values().all(|o| lock(store).is_valid(o).unwrap_or(false)) {
+        let mode = if opts.check
+            && node
+                .outputs
+                .values()
+                .all(|o| lock(store).is_valid(o).unwrap_or(false))
+        {
             BuildMode::Check
         } else {
             BuildMode::Normal
         };
-        let mut on_output = |data: &[u8]| progress(Event::Output { drv: &drv_path, data });
-        let result = build_derivation(store, &drv_path, &node.drv, &opts.settings, mode, slot, &mut on_output);
+        let mut on_output = |data: &[u8]| {
+            progress(Event::Output {
+                drv: &drv_path,
+                data,
+            })
+        };
+        let result = build_derivation(
+            store,
+            &drv_path,
+            &node.drv,
+            &opts.settings,
+            mode,
+            slot,
+            &mut on_output,
+        );
         let (ok, elapsed) = match &result {
             Ok(b) => (true, b.elapsed),
             Err(_) => (false, Duration::ZERO),
         };
-        progress(Event::Finished { drv: &drv_path, ok, elapsed });
+        progress(Event::Finished {
+            drv: &drv_path,
+            ok,
+            elapsed,
+        });
         let mut st = lock(state);
         st.running -= 1;
         st.free_slots.push(slot);
@@ -281,7 +320,9 @@ fn worker(
                 let newly: Vec<StorePath> = st
                     .pending
                     .iter_mut()
-                    .filter_map(|(p, deps)| (deps.remove(&drv_path) && deps.is_empty()).then(|| p.clone()))
+                    .filter_map(|(p, deps)| {
+                        (deps.remove(&drv_path) && deps.is_empty()).then(|| p.clone())
+                    })
                     .collect();
                 for p in newly {
                     st.pending.remove(&p);
@@ -295,8 +336,12 @@ fn worker(
                 // Everything depending on it, transitively, can no longer be built.
                 let mut dead = vec![drv_path.clone()];
                 while let Some(d) = dead.pop() {
-                    let dependents: Vec<StorePath> =
-                        st.pending.iter().filter(|(_, deps)| deps.contains(&d)).map(|(p, _)| p.clone()).collect();
+                    let dependents: Vec<StorePath> = st
+                        .pending
+                        .iter()
+                        .filter(|(_, deps)| deps.contains(&d))
+                        .map(|(p, _)| p.clone())
+                        .collect();
                     for p in dependents {
                         st.pending.remove(&p);
                         st.failed.insert(p.clone());

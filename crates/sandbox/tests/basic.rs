@@ -22,7 +22,10 @@ fn builds_and_registers() {
     let r2 = t.build(&a).unwrap();
     assert!(r2.built.is_empty());
     // --check: same output.
-    let opts = RealiseOptions { check: true, ..Default::default() };
+    let opts = RealiseOptions {
+        check: true,
+        ..Default::default()
+    };
     t.build_with(std::slice::from_ref(&a), &opts).unwrap();
 }
 
@@ -32,7 +35,13 @@ fn references_and_multiple_outputs() {
         return;
     }
     let mut t = TestStore::new();
-    let lib = t.drv("lib", "mkdir -p $out $dev; echo lib > $out/lib; echo \"$out\" > $dev/ref", &[], &["out", "dev"], &[]);
+    let lib = t.drv(
+        "lib",
+        "mkdir -p $out $dev; echo lib > $out/lib; echo \"$out\" > $dev/ref",
+        &[],
+        &["out", "dev"],
+        &[],
+    );
     let lib_out = t.out(&lib, "out");
     let lib_dev = t.out(&lib, "dev");
     let app = t.drv(
@@ -44,10 +53,20 @@ fn references_and_multiple_outputs() {
     );
     t.build(&app).unwrap();
     let store = t.store.lock().unwrap();
-    let app_out = t.drvs[&app].output_path(store.store_dir(), "out").unwrap().unwrap();
+    let app_out = t.drvs[&app]
+        .output_path(store.store_dir(), "out")
+        .unwrap()
+        .unwrap();
     let refs = store.query_references(&app_out).unwrap();
     assert_eq!(refs.into_iter().collect::<Vec<_>>(), vec![lib_out.clone()]);
-    assert_eq!(store.query_references(&lib_dev).unwrap().into_iter().collect::<Vec<_>>(), vec![lib_out]);
+    assert_eq!(
+        store
+            .query_references(&lib_dev)
+            .unwrap()
+            .into_iter()
+            .collect::<Vec<_>>(),
+        vec![lib_out]
+    );
     let info = store.query_path_info(&app_out).unwrap().unwrap();
     assert_eq!(info.deriver, Some(app.clone()));
     drop(store);
@@ -65,7 +84,13 @@ fn environment_is_cppnix_like() {
     }
     let mut t = TestStore::new();
     let script = "env | sort | grep -v '^_=' | grep -v '^SHLVL=' > $out; pwd >> $out; id >> $out; hostname >> $out; cat $fooPath >> $out";
-    let a = t.drv("env", script, &[("foo", "bar"), ("passAsFile", "foo")], &["out"], &[]);
+    let a = t.drv(
+        "env",
+        script,
+        &[("foo", "bar"), ("passAsFile", "foo")],
+        &["out"],
+        &[],
+    );
     t.build(&a).unwrap();
     let text = std::fs::read_to_string(t.real(&t.out(&a, "out"))).unwrap();
     for line in [
@@ -85,6 +110,9 @@ fn environment_is_cppnix_like() {
         "localhost",
         "bar",
     ] {
-        assert!(text.lines().any(|l| l == line), "missing {line:?} in:\n{text}");
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in:\n{text}"
+        );
     }
 }

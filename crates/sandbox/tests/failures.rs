@@ -35,11 +35,32 @@ fn builder_exits_1() {
         return;
     }
     let mut t = TestStore::new();
-    let a = t.drv("fail", "echo about to fail; echo partial > $out; exit 1", &[], &["out"], &[]);
+    let a = t.drv(
+        "fail",
+        "echo about to fail; echo partial > $out; exit 1",
+        &[],
+        &["out"],
+        &[],
+    );
     let e = single_failure(t.build(&a));
     let msg = e.to_string();
-    assert!(matches!(e, BuildError::Failed { outcome: RunOutcome::Exited(1), .. }), "{msg}");
-    assert!(msg.starts_with(&format!("builder for '{}' failed with exit code 1", t.print(&a))), "{msg}");
+    assert!(
+        matches!(
+            e,
+            BuildError::Failed {
+                outcome: RunOutcome::Exited(1),
+                ..
+            }
+        ),
+        "{msg}"
+    );
+    assert!(
+        msg.starts_with(&format!(
+            "builder for '{}' failed with exit code 1",
+            t.print(&a)
+        )),
+        "{msg}"
+    );
     assert!(msg.contains("> about to fail"), "{msg}");
     assert!(!t.is_valid(&t.out(&a, "out")));
     // The log was kept.
@@ -53,14 +74,33 @@ fn silent_builder_is_killed() {
         return;
     }
     let mut t = TestStore::new();
-    let a = t.drv("silent", "echo start; sleep 4243.5; touch $out", &[], &["out"], &[]);
+    let a = t.drv(
+        "silent",
+        "echo start; sleep 4243.5; touch $out",
+        &[],
+        &["out"],
+        &[],
+    );
     let mut opts = RealiseOptions::default();
     opts.settings.max_silent_time = Some(Duration::from_secs(1));
     let start = Instant::now();
     let e = single_failure(t.build_with(std::slice::from_ref(&a), &opts));
     assert!(start.elapsed() < Duration::from_secs(10));
-    assert!(matches!(e, BuildError::Failed { outcome: RunOutcome::Silent(_), .. }), "{e}");
-    assert!(e.to_string().contains("timed out after 1 seconds of silence"), "{e}");
+    assert!(
+        matches!(
+            e,
+            BuildError::Failed {
+                outcome: RunOutcome::Silent(_),
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(
+        e.to_string()
+            .contains("timed out after 1 seconds of silence"),
+        "{e}"
+    );
     assert!(!t.is_valid(&t.out(&a, "out")));
     assert_eq!(processes_with("4243.5"), Vec::<String>::new());
 }
@@ -75,14 +115,38 @@ fn runaway_process_tree_is_killed() {
     let script = "for i in 1 2 3 4 5 6 7 8; do (setsid sleep 4244.5 &) ; ( (sleep 4244.5 &) & ) ; done; sleep 4244.5 & echo spawned; exit 1";
     let a = t.drv("runaway", script, &[], &["out"], &[]);
     let e = single_failure(t.build(&a));
-    assert!(matches!(e, BuildError::Failed { outcome: RunOutcome::Exited(1), .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            BuildError::Failed {
+                outcome: RunOutcome::Exited(1),
+                ..
+            }
+        ),
+        "{e}"
+    );
     assert_eq!(processes_with("4244.5"), Vec::<String>::new());
     // And a tree that keeps running is killed by --timeout.
-    let b = t.drv("forever", "while true; do sleep 4245.5 & sleep 0.1; done", &[], &["out"], &[]);
+    let b = t.drv(
+        "forever",
+        "while true; do sleep 4245.5 & sleep 0.1; done",
+        &[],
+        &["out"],
+        &[],
+    );
     let mut opts = RealiseOptions::default();
     opts.settings.timeout = Some(Duration::from_secs(2));
     let e = single_failure(t.build_with(std::slice::from_ref(&b), &opts));
-    assert!(matches!(e, BuildError::Failed { outcome: RunOutcome::TimedOut(_), .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            BuildError::Failed {
+                outcome: RunOutcome::TimedOut(_),
+                ..
+            }
+        ),
+        "{e}"
+    );
     assert_eq!(processes_with("4245.5"), Vec::<String>::new());
     assert!(!t.is_valid(&t.out(&b, "out")));
 }
@@ -118,9 +182,16 @@ fn keep_going_and_dependency_failure() {
     let bad = t.drv("bad", "exit 3", &[], &["out"], &[]);
     let dep = t.drv("dep", "touch $out", &[], &["out"], &[(&bad, &["out"])]);
     let good = t.drv("good", "sleep 0.5; touch $out", &[], &["out"], &[]);
-    let opts = RealiseOptions { keep_going: true, jobs: 2, ..Default::default() };
+    let opts = RealiseOptions {
+        keep_going: true,
+        jobs: 2,
+        ..Default::default()
+    };
     let r = t.build_with(&[dep.clone(), good.clone()], &opts);
-    assert!(matches!(r, Err(RealiseError::BuildsFailed(ref f)) if f.len() == 1), "{r:?}");
+    assert!(
+        matches!(r, Err(RealiseError::BuildsFailed(ref f)) if f.len() == 1),
+        "{r:?}"
+    );
     assert!(t.is_valid(&t.out(&good, "out")));
     assert!(!t.is_valid(&t.out(&dep, "out")));
 }

@@ -87,19 +87,34 @@ fn host_files_are_invisible() {
         return;
     }
     let mut t = TestStore::new();
-    let secret = t.store.lock().unwrap().add_text_to_store("secret", b"top secret", &Default::default()).unwrap();
+    let secret = t
+        .store
+        .lock()
+        .unwrap()
+        .add_text_to_store("secret", b"top secret", &Default::default())
+        .unwrap();
     let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
     let script = "for f in /etc/shadow /root \"$HOSTHOME\" \"$SECRET\" /work /usr /bin/sh /home /var; do \
         if test -e \"$f\"; then echo \"visible $f\"; cat \"$f\" 2>/dev/null; fi; done > $out; ls / >> $out; ls /nix/store | wc -l >> $out";
     let secret_path = t.print(&secret);
-    let a = t.drv("read", script, &[("HOSTHOME", &home), ("SECRET", &secret_path)], &["out"], &[]);
+    let a = t.drv(
+        "read",
+        script,
+        &[("HOSTHOME", &home), ("SECRET", &secret_path)],
+        &["out"],
+        &[],
+    );
     t.build(&a).unwrap();
     let text = output_text(&t, &a);
     assert!(!text.contains("visible"), "{text}");
     assert!(!text.contains("top secret"), "{text}");
     let listing: Vec<&str> = text.lines().collect();
     // `/` holds exactly the sandbox's directories; the store only busybox and the output.
-    assert_eq!(listing, ["build", "dev", "etc", "nix", "proc", "tmp", "2"], "{text}");
+    assert_eq!(
+        listing,
+        ["build", "dev", "etc", "nix", "proc", "tmp", "2"],
+        "{text}"
+    );
 }
 
 #[test]
@@ -122,11 +137,19 @@ fn cannot_write_outside_outputs() {
     assert!(!text.contains("wrote"), "{text}");
     assert!(!text.contains("chmod-ok"), "{text}");
     // A stray file in the sandbox's store directory never reaches the real store.
-    assert!(!t.real(&nixkit_store::StorePath::from_base_name("00000000000000000000000000000000-evil").unwrap()).exists());
+    assert!(!t
+        .real(
+            &nixkit_store::StorePath::from_base_name("00000000000000000000000000000000-evil")
+                .unwrap()
+        )
+        .exists());
     assert!(text.ends_with("done\n"), "{text}");
     // Busybox is unchanged.
     let real_bb = t.real(&t.busybox).join("busybox");
-    assert_eq!(std::fs::read(real_bb).unwrap(), std::fs::read(BUSYBOX).unwrap());
+    assert_eq!(
+        std::fs::read(real_bb).unwrap(),
+        std::fs::read(BUSYBOX).unwrap()
+    );
 }
 
 #[test]
@@ -142,7 +165,10 @@ fn host_processes_and_hostname() {
     let a = t.drv("proc", script, &[("HOSTPID", &pid)], &["out"], &[]);
     t.build(&a).unwrap();
     let text = output_text(&t, &a);
-    let pids: Vec<&str> = text.lines().take_while(|l| !l.starts_with("host-pid")).collect();
+    let pids: Vec<&str> = text
+        .lines()
+        .take_while(|l| !l.starts_with("host-pid"))
+        .collect();
     // The builder (pid 1), ls and grep at most.
     assert!(pids.len() <= 4 && pids.contains(&"1"), "{text}");
     assert!(!text.contains("renamed"), "{text}");

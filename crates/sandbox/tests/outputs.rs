@@ -24,7 +24,8 @@ fn outputs_register_all_or_nothing() {
     let mut t = TestStore::new();
     // `dev` (registered first in name order) is fine; `out` holds a FIFO, which cannot be
     // serialised, so the build fails after `dev` was already processed.
-    let script = "mkdir -p $out $dev; echo ok > $dev/file; echo \"$dev\" > $out/ref; mkfifo $out/fifo";
+    let script =
+        "mkdir -p $out $dev; echo ok > $dev/file; echo \"$dev\" > $out/ref; mkfifo $out/fifo";
     let a = t.drv("fifo", script, &[], &["out", "dev"], &[]);
     let mut opts = RealiseOptions::default();
     opts.settings.keep_failed = true;
@@ -33,7 +34,10 @@ fn outputs_register_all_or_nothing() {
     for o in ["out", "dev"] {
         let p = t.out(&a, o);
         assert!(!t.is_valid(&p), "{o} must not be registered");
-        assert!(std::fs::symlink_metadata(t.real(&p)).is_err(), "{o} must not be in the store");
+        assert!(
+            std::fs::symlink_metadata(t.real(&p)).is_err(),
+            "{o} must not be in the store"
+        );
     }
     let store = t.store.lock().unwrap();
     let leftovers: Vec<_> = std::fs::read_dir(store.real_store_dir())
@@ -48,8 +52,14 @@ fn outputs_register_all_or_nothing() {
     drop(store);
     let kept: Vec<_> = std::fs::read_dir(&builds).unwrap().flatten().collect();
     assert_eq!(kept.len(), 1);
-    let dev_in_sandbox = kept[0].path().join("root").join(t.print(&t.out(&a, "dev")).trim_start_matches('/'));
-    assert_eq!(std::fs::read_to_string(dev_in_sandbox.join("file")).unwrap(), "ok\n");
+    let dev_in_sandbox = kept[0]
+        .path()
+        .join("root")
+        .join(t.print(&t.out(&a, "dev")).trim_start_matches('/'));
+    assert_eq!(
+        std::fs::read_to_string(dev_in_sandbox.join("file")).unwrap(),
+        "ok\n"
+    );
 }
 
 #[test]
@@ -58,12 +68,21 @@ fn check_reports_non_determinism() {
         return;
     }
     let mut t = TestStore::new();
-    let a = t.drv("nondet", "cat /proc/sys/kernel/random/uuid > $out", &[], &["out"], &[]);
+    let a = t.drv(
+        "nondet",
+        "cat /proc/sys/kernel/random/uuid > $out",
+        &[],
+        &["out"],
+        &[],
+    );
     t.build(&a).unwrap();
     let out = t.out(&a, "out");
     let real = t.real(&out);
     let first = std::fs::read_to_string(&real).unwrap();
-    let check = RealiseOptions { check: true, ..Default::default() };
+    let check = RealiseOptions {
+        check: true,
+        ..Default::default()
+    };
 
     // Without --keep-failed: CppNix's message, nothing kept.
     let e = single_failure(t.build_with(std::slice::from_ref(&a), &check));
@@ -80,13 +99,23 @@ fn check_reports_non_determinism() {
     let mut keep = check.clone();
     keep.settings.keep_failed = true;
     let e = single_failure(t.build_with(std::slice::from_ref(&a), &keep));
-    assert_eq!(e.to_string(), format!("{expected} from '{}'", check_path.display()));
+    assert_eq!(
+        e.to_string(),
+        format!("{expected} from '{}'", check_path.display())
+    );
     let second = std::fs::read_to_string(&check_path).unwrap();
     assert_ne!(first, second);
-    assert_eq!(std::fs::metadata(&check_path).unwrap().mode() & 0o7777, 0o444);
+    assert_eq!(
+        std::fs::metadata(&check_path).unwrap().mode() & 0o7777,
+        0o444
+    );
     // The registered output is untouched and still verifies.
     assert_eq!(std::fs::read_to_string(&real).unwrap(), first);
     let store = t.store.lock().unwrap();
     assert!(store.verify(true).unwrap().is_ok());
-    assert!(store.valid_paths().unwrap().iter().all(|p| !p.name().ends_with(".check")));
+    assert!(store
+        .valid_paths()
+        .unwrap()
+        .iter()
+        .all(|p| !p.name().ends_with(".check")));
 }

@@ -103,9 +103,12 @@ fn sigkill_at_random_points_never_leaves_a_partial_path() {
         child.wait().unwrap();
 
         let real_store = root.join("nix/store");
-        let stray = fs::read_dir(&real_store)
-            .unwrap()
-            .any(|e| e.unwrap().file_name().to_string_lossy().starts_with(".nixkit-tmp-"));
+        let stray = fs::read_dir(&real_store).unwrap().any(|e| {
+            e.unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with(".nixkit-tmp-")
+        });
         interrupted += usize::from(stray);
 
         let store = open(&root);

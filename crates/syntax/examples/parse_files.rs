@@ -19,7 +19,9 @@ use std::time::{Duration, Instant};
 static GLOBAL: nixkit_alloc::Mimalloc = nixkit_alloc::Mimalloc;
 
 fn collect(dir: &Path, out: &mut Vec<(String, String)>) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     let mut entries: Vec<_> = rd.filter_map(Result::ok).map(|e| e.path()).collect();
     entries.sort();
     for p in entries {
@@ -27,7 +29,10 @@ fn collect(dir: &Path, out: &mut Vec<(String, String)>) {
             collect(&p, out);
         } else if p.extension().is_some_and(|e| e == "nix") {
             if let Ok(text) = std::fs::read_to_string(&p) {
-                let base = p.parent().map(|d| d.display().to_string()).unwrap_or_default();
+                let base = p
+                    .parent()
+                    .map(|d| d.display().to_string())
+                    .unwrap_or_default();
                 out.push((base, text));
             }
         }
@@ -42,7 +47,11 @@ enum Tree {
     Nixkit(nixkit_syntax::Parse),
 }
 
-fn parse_all(files: &[(String, String)], opts: &[nixkit_syntax::ParseOptions], rnix_only: bool) -> (Vec<Tree>, usize) {
+fn parse_all(
+    files: &[(String, String)],
+    opts: &[nixkit_syntax::ParseOptions],
+    rnix_only: bool,
+) -> (Vec<Tree>, usize) {
     let mut errors = 0usize;
     let mut trees = Vec::with_capacity(files.len());
     for ((_, text), o) in files.iter().zip(opts) {
@@ -68,7 +77,10 @@ fn main() {
     let rnix_only = mode == "rnix";
     let mut files = Vec::new();
     collect(Path::new(dir), &mut files);
-    let opts: Vec<_> = files.iter().map(|(base, _)| nixkit_syntax::ParseOptions::new(base.clone())).collect();
+    let opts: Vec<_> = files
+        .iter()
+        .map(|(base, _)| nixkit_syntax::ParseOptions::new(base.clone()))
+        .collect();
     let keep = args.iter().any(|a| a == "--keep");
     let rounds: usize = match args.iter().position(|a| a == "--rounds") {
         Some(i) => match args.get(i + 1).and_then(|n| n.parse().ok()) {

@@ -28,7 +28,10 @@ pub fn decode_bytes(bytes: &[u8]) -> Cow<'_, str> {
                 out.push_str(std::str::from_utf8(good).unwrap_or_default());
                 let n = e.error_len().unwrap_or(bad.len()).max(1);
                 for &b in &bad[..n] {
-                    out.push(char::from_u32(ESCAPE_BASE + u32::from(b)).unwrap_or(char::REPLACEMENT_CHARACTER));
+                    out.push(
+                        char::from_u32(ESCAPE_BASE + u32::from(b))
+                            .unwrap_or(char::REPLACEMENT_CHARACTER),
+                    );
                 }
                 rest = &bad[n..];
             }
@@ -40,7 +43,9 @@ pub fn decode_bytes(bytes: &[u8]) -> Cow<'_, str> {
 /// The original byte an escaped character stands for, if `c` is one.
 pub fn escaped_byte(c: char) -> Option<u8> {
     let n = u32::from(c);
-    (ESCAPE_BASE + 0x80..=ESCAPE_BASE + 0xFF).contains(&n).then(|| (n - ESCAPE_BASE) as u8)
+    (ESCAPE_BASE + 0x80..=ESCAPE_BASE + 0xFF)
+        .contains(&n)
+        .then(|| (n - ESCAPE_BASE) as u8)
 }
 
 /// Re-encodes text produced by [`decode_bytes`] into the original bytes.
@@ -68,7 +73,10 @@ mod tests {
         let input = b"ok \xff\xfe and \xe2\x82 end \xe2\x82\xac";
         let text = decode_bytes(input);
         assert!(text.contains('\u{20ac}'));
-        assert_eq!(text.chars().filter_map(escaped_byte).collect::<Vec<_>>(), vec![0xff, 0xfe, 0xe2, 0x82]);
+        assert_eq!(
+            text.chars().filter_map(escaped_byte).collect::<Vec<_>>(),
+            vec![0xff, 0xfe, 0xe2, 0x82]
+        );
         assert_eq!(encode_bytes(&text).as_ref(), input);
         assert!(matches!(decode_bytes(b"plain"), Cow::Borrowed("plain")));
     }

@@ -48,7 +48,11 @@ impl SourceFile {
                 starts.push(u32::try_from(i + 1).unwrap_or(u32::MAX));
             }
         }
-        SourceFile { name, text, line_starts: starts.into() }
+        SourceFile {
+            name,
+            text,
+            line_starts: starts.into(),
+        }
     }
 
     /// The file's name.

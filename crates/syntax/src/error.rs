@@ -60,7 +60,9 @@ pub enum ParseErrorKind {
     #[error("experimental Nix feature '{0}' is disabled; add '--extra-experimental-features {0}' to enable it")]
     ExperimentalFeature(String),
     /// A string literal containing a NUL byte (shown as `␀`).
-    #[error("input string '{0}' cannot be represented as Nix string because it contains null bytes")]
+    #[error(
+        "input string '{0}' cannot be represented as Nix string because it contains null bytes"
+    )]
     NulInString(String),
     /// A path literal ending in `/`.
     #[error("path has a trailing slash")]
@@ -91,7 +93,10 @@ impl ParseError {
     pub fn render(&self, file: &SourceFile) -> String {
         let kind_text = match &self.kind {
             ParseErrorKind::DuplicateAttr { path, line, col } => {
-                format!("attribute '{path}' already defined at {}:{line}:{col}", file.name())
+                format!(
+                    "attribute '{path}' already defined at {}:{line}:{col}",
+                    file.name()
+                )
             }
             other => other.to_string(),
         };

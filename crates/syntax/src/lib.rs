@@ -73,7 +73,11 @@ impl ParseOptions {
     /// Options with the given base directory, `$HOME` unknown, and CppNix's
     /// default global names.
     pub fn new(base_dir: impl Into<String>) -> ParseOptions {
-        ParseOptions { base_dir: base_dir.into(), home: None, globals: Globals::cppnix() }
+        ParseOptions {
+            base_dir: base_dir.into(),
+            home: None,
+            globals: Globals::cppnix(),
+        }
     }
 
     /// Sets the home directory used for `~/` paths.
@@ -128,7 +132,8 @@ impl Parse {
 
     /// The source text that was parsed.
     pub fn text(&self) -> &Arc<str> {
-        self.text.get_or_init(|| lower::tree_text(&self.green).into())
+        self.text
+            .get_or_init(|| lower::tree_text(&self.green).into())
     }
 
     /// The parsed text as a [`SourceFile`] under `name`, for locating spans.

@@ -16,13 +16,21 @@ pub(crate) fn show(ast: &Ast, expr: ExprId) -> String {
 /// precision (6 significant digits), which is how CppNix prints floats.
 pub fn format_float(f: f64) -> String {
     if f.is_nan() {
-        return if f.is_sign_negative() { "-nan".into() } else { "nan".into() };
+        return if f.is_sign_negative() {
+            "-nan".into()
+        } else {
+            "nan".into()
+        };
     }
     if f.is_infinite() {
         return if f < 0.0 { "-inf".into() } else { "inf".into() };
     }
     if f == 0.0 {
-        return if f.is_sign_negative() { "-0".into() } else { "0".into() };
+        return if f.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
     let sci = format!("{f:.5e}");
     let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
@@ -67,7 +75,9 @@ pub fn write_string_literal(out: &mut String, s: &str) {
 /// Writes a symbol as CppNix's `printIdentifier` does: bare when it is a
 /// valid identifier, quoted otherwise (and for reserved keywords).
 pub(crate) fn write_identifier(out: &mut String, s: &str) {
-    const RESERVED: &[&str] = &["if", "then", "else", "assert", "with", "let", "in", "rec", "inherit"];
+    const RESERVED: &[&str] = &[
+        "if", "then", "else", "assert", "with", "let", "in", "rec", "inherit",
+    ];
     let bytes = s.as_bytes();
     let Some(&first) = bytes.first() else {
         out.push_str("\"\"");
@@ -80,7 +90,9 @@ pub(crate) fn write_identifier(out: &mut String, s: &str) {
         return;
     }
     let plain = (first.is_ascii_alphabetic() || first == b'_')
-        && bytes.iter().all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'\'' | b'-'));
+        && bytes
+            .iter()
+            .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'\'' | b'-'));
     if plain {
         out.push_str(s);
     } else {
@@ -114,8 +126,11 @@ fn write_attr_path(out: &mut String, ast: &Ast, path: &[AttrName]) {
 fn show_bindings(out: &mut String, ast: &Ast, attrs: &Attrs) {
     let mut sorted: Vec<&AttrDef> = ast.defs(attrs.attrs).iter().collect();
     sorted.sort_by(|a, b| a.name.as_str().cmp(b.name.as_str()));
-    let inherits: Vec<&str> =
-        sorted.iter().filter(|d| d.kind == AttrKind::Inherited).map(|d| d.name.as_str()).collect();
+    let inherits: Vec<&str> = sorted
+        .iter()
+        .filter(|d| d.kind == AttrKind::Inherited)
+        .map(|d| d.name.as_str())
+        .collect();
     if !inherits.is_empty() {
         out.push_str("inherit");
         for n in inherits {
@@ -126,7 +141,9 @@ fn show_bindings(out: &mut String, ast: &Ast, attrs: &Attrs) {
     }
     let mut groups: Vec<(u32, Vec<&str>)> = Vec::new();
     for d in sorted.iter().filter(|d| d.kind == AttrKind::InheritedFrom) {
-        let ExprKind::InheritFrom(k) = ast.expr(d.value).kind else { continue };
+        let ExprKind::InheritFrom(k) = ast.expr(d.value).kind else {
+            continue;
+        };
         match groups.iter_mut().find(|(g, _)| *g == k) {
             Some((_, names)) => names.push(d.name.as_str()),
             None => groups.push((k, vec![d.name.as_str()])),
@@ -161,7 +178,9 @@ fn show_bindings(out: &mut String, ast: &Ast, attrs: &Attrs) {
 }
 
 fn show_into(out: &mut String, ast: &Ast, expr: ExprId) {
-    stacker::maybe_grow(64 * 1024, 1024 * 1024, || show_kind(out, ast, ast.expr(expr)));
+    stacker::maybe_grow(64 * 1024, 1024 * 1024, || {
+        show_kind(out, ast, ast.expr(expr))
+    });
 }
 
 fn show_kind(out: &mut String, ast: &Ast, expr: &Expr) {

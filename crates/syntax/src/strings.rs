@@ -11,7 +11,11 @@
 pub(crate) enum Piece {
     /// Literal text starting at the given absolute offset. `indent` is true
     /// for plain indented-string text, which takes part in indentation stripping.
-    Lit { text: String, start: u32, indent: bool },
+    Lit {
+        text: String,
+        start: u32,
+        indent: bool,
+    },
     /// The interpolation whose `${` starts at this absolute offset.
     Interp(u32),
 }
@@ -35,7 +39,11 @@ fn push_escaped(out: &mut String, c: char) {
 
 /// Lexes the body of a `"..."` string (`raw` starts at absolute `base`).
 /// Returns `None` when an interpolation CppNix would see is missing from rnix's tree.
-pub(crate) fn lex_double_quoted(raw: &str, base: u32, interps: InterpRanges<'_>) -> Option<Vec<Piece>> {
+pub(crate) fn lex_double_quoted(
+    raw: &str,
+    base: u32,
+    interps: InterpRanges<'_>,
+) -> Option<Vec<Piece>> {
     let mut pieces = Vec::new();
     let mut cur = String::new();
     let mut cur_start = base;
@@ -55,7 +63,11 @@ pub(crate) fn lex_double_quoted(raw: &str, base: u32, interps: InterpRanges<'_>)
             '$' if bytes.get(i + 1) == Some(&b'{') => {
                 let end = is_interp(interps, abs)?;
                 if !cur.is_empty() {
-                    pieces.push(Piece::Lit { text: std::mem::take(&mut cur), start: cur_start, indent: false });
+                    pieces.push(Piece::Lit {
+                        text: std::mem::take(&mut cur),
+                        start: cur_start,
+                        indent: false,
+                    });
                 }
                 pieces.push(Piece::Interp(abs));
                 // Skip to the end of the interpolation.
@@ -97,7 +109,11 @@ pub(crate) fn lex_double_quoted(raw: &str, base: u32, interps: InterpRanges<'_>)
         }
     }
     if !cur.is_empty() {
-        pieces.push(Piece::Lit { text: cur, start: cur_start, indent: false });
+        pieces.push(Piece::Lit {
+            text: cur,
+            start: cur_start,
+            indent: false,
+        });
     }
     Some(pieces)
 }
@@ -154,11 +170,19 @@ pub(crate) fn lex_indented(raw: &str, base: u32, interps: InterpRanges<'_>) -> O
         };
         match special {
             Some((len, text)) if len > main_len => {
-                pieces.push(Piece::Lit { text, start: abs, indent: false });
+                pieces.push(Piece::Lit {
+                    text,
+                    start: abs,
+                    indent: false,
+                });
                 i += len;
             }
             _ if main_len > 0 => {
-                pieces.push(Piece::Lit { text: raw[i..j].to_owned(), start: abs, indent: true });
+                pieces.push(Piece::Lit {
+                    text: raw[i..j].to_owned(),
+                    start: abs,
+                    indent: true,
+                });
                 i = j;
             }
             _ if rest.starts_with("${") => {
@@ -188,7 +212,9 @@ pub(crate) fn strip_indentation(pieces: &[Piece]) -> Vec<Stripped> {
     let mut cur_indent = 0usize;
     for p in pieces {
         match p {
-            Piece::Lit { text, indent: true, .. } => {
+            Piece::Lit {
+                text, indent: true, ..
+            } => {
                 for c in text.bytes() {
                     if at_start {
                         if c == b' ' {
@@ -313,6 +339,9 @@ mod tests {
     #[test]
     fn stripping() {
         let p = lex_indented("\n    foo\n      bar\n  ", 0, &[]).unwrap_or_default();
-        assert_eq!(strip_indentation(&p), vec![Stripped::Lit("\nfoo\n  bar\n".into(), 0)]);
+        assert_eq!(
+            strip_indentation(&p),
+            vec![Stripped::Lit("\nfoo\n  bar\n".into(), 0)]
+        );
     }
 }

@@ -122,7 +122,8 @@ thread_local! {
 /// Splits a symbol number into (segment, offset within segment).
 fn locate(n: u32) -> (usize, usize) {
     let n = n as usize + FIRST_SEGMENT;
-    let seg = (usize::BITS - 1 - n.leading_zeros()) as usize - FIRST_SEGMENT.trailing_zeros() as usize;
+    let seg =
+        (usize::BITS - 1 - n.leading_zeros()) as usize - FIRST_SEGMENT.trailing_zeros() as usize;
     let base = FIRST_SEGMENT << seg;
     (seg, n - base)
 }
@@ -140,9 +141,8 @@ impl Symbol {
         let n = u32::try_from(index.len()).unwrap_or(u32::MAX);
         let leaked: &'static str = Box::leak(text.to_owned().into_boxed_str());
         let (seg, off) = locate(n);
-        let segment = t.segments[seg].get_or_init(|| {
-            (0..FIRST_SEGMENT << seg).map(|_| OnceLock::new()).collect()
-        });
+        let segment = t.segments[seg]
+            .get_or_init(|| (0..FIRST_SEGMENT << seg).map(|_| OnceLock::new()).collect());
         // Only this thread (holding the lock) writes slot `n`.
         let _ = segment[off].set(leaked);
         let sym = Symbol(n);
@@ -156,7 +156,9 @@ impl Symbol {
     pub(crate) fn intern_cached(text: &str) -> Symbol {
         LOCAL
             .try_with(|cache| {
-                let Ok(mut cache) = cache.try_borrow_mut() else { return Symbol::intern(text) };
+                let Ok(mut cache) = cache.try_borrow_mut() else {
+                    return Symbol::intern(text);
+                };
                 let LocalCache { short, long } = &mut *cache;
                 match ShortKey::new(text) {
                     // Most names: the key is compared in place, without
@@ -236,7 +238,9 @@ mod tests {
 
     #[test]
     fn the_thread_cache_agrees_with_the_table() {
-        let names: Vec<String> = (0..20_000).map(|i| format!("c{i}{}", "x".repeat(i % 40))).collect();
+        let names: Vec<String> = (0..20_000)
+            .map(|i| format!("c{i}{}", "x".repeat(i % 40)))
+            .collect();
         for _ in 0..2 {
             for n in &names {
                 assert_eq!(Symbol::intern_cached(n), Symbol::intern(n), "{n}");
@@ -247,7 +251,9 @@ mod tests {
 
     #[test]
     fn many_symbols_resolve() {
-        let syms: Vec<_> = (0..5000).map(|i| Symbol::intern(&format!("s{i}"))).collect();
+        let syms: Vec<_> = (0..5000)
+            .map(|i| Symbol::intern(&format!("s{i}")))
+            .collect();
         for (i, s) in syms.iter().enumerate() {
             assert_eq!(s.as_str(), format!("s{i}"));
         }
@@ -265,6 +271,10 @@ mod tests {
             low.insert(build.hash_one(name.as_str()) & 0xfff);
         }
         // 4,096 names over 4,096 buckets: most buckets must be hit.
-        assert!(low.len() > 2_000, "only {} distinct low-bit values", low.len());
+        assert!(
+            low.len() > 2_000,
+            "only {} distinct low-bit values",
+            low.len()
+        );
     }
 }

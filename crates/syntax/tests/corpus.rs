@@ -16,7 +16,10 @@ fn corpus_dir() -> Option<PathBuf> {
     if dir.is_dir() {
         Some(dir)
     } else {
-        eprintln!("skipped: corpus not found at {} (set NIXKIT_CORPUS)", dir.display());
+        eprintln!(
+            "skipped: corpus not found at {} (set NIXKIT_CORPUS)",
+            dir.display()
+        );
         None
     }
 }
@@ -26,7 +29,11 @@ fn parse_stdin(bytes: &[u8], base: &Path) -> (i32, String, String) {
     let opts = ParseOptions::new(base.display().to_string()).with_home("/fake-home");
     let parsed = parse_bytes(bytes, &opts);
     match parsed.errors().first() {
-        Some(err) => (1, String::new(), err.render(&parsed.source(SourceName::Stdin))),
+        Some(err) => (
+            1,
+            String::new(),
+            err.render(&parsed.source(SourceName::Stdin)),
+        ),
         None => (0, format!("{}\n", parsed.to_cppnix_string()), String::new()),
     }
 }
@@ -55,11 +62,22 @@ fn parse_okay_cases_print_like_cppnix() {
         let (status, out, err) = parse_stdin(&bytes, Path::new("/pwd"));
         let exp = std::fs::read_to_string(case.with_extension("exp")).unwrap();
         if status != 0 || out != exp || !err.is_empty() {
-            failures.push(format!("{}:\n got: {out}{err}\nwant: {exp}", case.display()));
+            failures.push(format!(
+                "{}:\n got: {out}{err}\nwant: {exp}",
+                case.display()
+            ));
         }
     }
-    println!("parse-okay: {}/{} pass", cases.len() - failures.len(), cases.len());
-    assert_eq!(cases.len(), 13, "the corpus should have 13 parse-okay cases");
+    println!(
+        "parse-okay: {}/{} pass",
+        cases.len() - failures.len(),
+        cases.len()
+    );
+    assert_eq!(
+        cases.len(),
+        13,
+        "the corpus should have 13 parse-okay cases"
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
@@ -82,8 +100,16 @@ fn parse_fail_cases_are_rejected_with_cppnix_errors() {
             failures.push(format!("{}:\n got: {err}\nwant: {exp}", case.display()));
         }
     }
-    println!("parse-fail: {}/{} rejected, {exact} byte-exact", cases.len(), cases.len());
-    assert_eq!(cases.len(), 41, "the corpus should have 41 parse-fail cases");
+    println!(
+        "parse-fail: {}/{} rejected, {exact} byte-exact",
+        cases.len(),
+        cases.len()
+    );
+    assert_eq!(
+        cases.len(),
+        41,
+        "the corpus should have 41 parse-fail cases"
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
@@ -94,7 +120,11 @@ fn parse_fail_cases_are_rejected_with_cppnix_errors() {
 fn whole_corpus_matches_cppnix_acceptance() {
     let Some(corpus) = corpus_dir() else { return };
     let rejects_file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/cppnix-rejects.txt");
-    let rejects: Vec<String> = std::fs::read_to_string(rejects_file).unwrap().lines().map(str::to_owned).collect();
+    let rejects: Vec<String> = std::fs::read_to_string(rejects_file)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
     let mut files = Vec::new();
     collect(&corpus, &mut files);
     let mut wrong = Vec::new();
@@ -105,17 +135,35 @@ fn whole_corpus_matches_cppnix_acceptance() {
         let parsed = parse_bytes(&bytes, &ParseOptions::new(base).with_home("/fake-home"));
         let rejected = !parsed.errors().is_empty();
         if rejected != rejects.contains(&rel) {
-            let why = parsed.errors().first().map(|e| e.render(&parsed.source(SourceName::Path(rel.clone()))));
-            wrong.push(format!("{rel}: nixkit {} ({why:?})", if rejected { "rejects" } else { "accepts" }));
+            let why = parsed
+                .errors()
+                .first()
+                .map(|e| e.render(&parsed.source(SourceName::Path(rel.clone()))));
+            wrong.push(format!(
+                "{rel}: nixkit {} ({why:?})",
+                if rejected { "rejects" } else { "accepts" }
+            ));
         }
     }
-    println!("corpus: {} files, {} disagreements with CppNix", files.len(), wrong.len());
-    assert!(files.len() > 900, "expected the whole corpus, found {} files", files.len());
+    println!(
+        "corpus: {} files, {} disagreements with CppNix",
+        files.len(),
+        wrong.len()
+    );
+    assert!(
+        files.len() > 900,
+        "expected the whole corpus, found {} files",
+        files.len()
+    );
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
 fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().filter_map(Result::ok).map(|e| e.path()).collect();
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .collect();
     entries.sort();
     for p in entries {
         if p.is_dir() {

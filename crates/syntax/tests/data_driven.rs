@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 use nixkit_syntax::{parse_bytes, ParseOptions, SourceName};
 
 fn cases(kind: &str) -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("test_data/parse").join(kind);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("test_data/parse")
+        .join(kind);
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .filter_map(Result::ok)
@@ -41,7 +43,10 @@ fn check(case: &Path, actual: &str, ext: &str, failures: &mut Vec<String>) {
     }
     let expected = std::fs::read_to_string(&exp_path).unwrap_or_default();
     if expected != actual {
-        failures.push(format!("{}:\n got: {actual}\nwant: {expected}", case.display()));
+        failures.push(format!(
+            "{}:\n got: {actual}\nwant: {expected}",
+            case.display()
+        ));
     }
 }
 
@@ -53,10 +58,19 @@ fn ok_cases_parse_and_print() {
     for case in &cases {
         let parsed = parse_bytes(&std::fs::read(case).unwrap(), &options(case));
         if let Some(e) = parsed.errors().first() {
-            failures.push(format!("{}: unexpected error {}", case.display(), e.render(&parsed.source(SourceName::Stdin))));
+            failures.push(format!(
+                "{}: unexpected error {}",
+                case.display(),
+                e.render(&parsed.source(SourceName::Stdin))
+            ));
             continue;
         }
-        check(case, &format!("{}\n", parsed.to_cppnix_string()), "exp", &mut failures);
+        check(
+            case,
+            &format!("{}\n", parsed.to_cppnix_string()),
+            "exp",
+            &mut failures,
+        );
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
@@ -69,8 +83,17 @@ fn err_cases_are_rejected() {
     for case in &cases {
         let parsed = parse_bytes(&std::fs::read(case).unwrap(), &options(case));
         match parsed.errors().first() {
-            None => failures.push(format!("{}: accepted as {}", case.display(), parsed.to_cppnix_string())),
-            Some(e) => check(case, &e.render(&parsed.source(SourceName::Stdin)), "err", &mut failures),
+            None => failures.push(format!(
+                "{}: accepted as {}",
+                case.display(),
+                parsed.to_cppnix_string()
+            )),
+            Some(e) => check(
+                case,
+                &e.render(&parsed.source(SourceName::Stdin)),
+                "err",
+                &mut failures,
+            ),
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

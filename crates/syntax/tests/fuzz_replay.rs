@@ -17,7 +17,11 @@ fn kept_fuzz_inputs_do_not_panic() {
         let opts = ParseOptions::new("/fuzz").with_home("/home");
         let parsed = parse_bytes(&bytes, &opts);
         for e in parsed.errors() {
-            assert!(e.span.start as usize <= parsed.text().len(), "{}: {e:?}", path.display());
+            assert!(
+                e.span.start as usize <= parsed.text().len(),
+                "{}: {e:?}",
+                path.display()
+            );
         }
         if parsed.errors().is_empty() {
             let printed = parsed.to_cppnix_string();
@@ -25,8 +29,15 @@ fn kept_fuzz_inputs_do_not_panic() {
             // Like CppNix's, the printer keeps the trailing slash of an
             // interpolated path's literal prefix (`(/a/ + x)`), which does
             // not read back; everything else must.
-            let ok = again.errors().iter().all(|e| matches!(e.kind, ParseErrorKind::PathTrailingSlash));
-            assert!(ok, "{}: printed form {printed} does not parse", path.display());
+            let ok = again
+                .errors()
+                .iter()
+                .all(|e| matches!(e.kind, ParseErrorKind::PathTrailingSlash));
+            assert!(
+                ok,
+                "{}: printed form {printed} does not parse",
+                path.display()
+            );
         }
         n += 1;
     }

@@ -32,17 +32,31 @@ fn parse_bounded(input: Vec<u8>, limit: Duration) -> bool {
 
 #[test]
 fn deep_nesting_is_an_error_not_a_crash() {
-    for (open, close) in [("(", ")"), ("[", "]"), ("{a=", ";}"), ("\"${", "}\""), ("let a = ", " in a")] {
+    for (open, close) in [
+        ("(", ")"),
+        ("[", "]"),
+        ("{a=", ";}"),
+        ("\"${", "}\""),
+        ("let a = ", " in a"),
+    ] {
         let src = format!("{}1{}", open.repeat(100_000), close.repeat(100_000));
-        assert!(parse_bounded(src.into_bytes(), Duration::from_secs(20)), "{open}: accepted");
+        assert!(
+            parse_bounded(src.into_bytes(), Duration::from_secs(20)),
+            "{open}: accepted"
+        );
     }
-    let p = parse(&format!("{}1{}", "(".repeat(100_000), ")".repeat(100_000)), &opts());
+    let p = parse(
+        &format!("{}1{}", "(".repeat(100_000), ")".repeat(100_000)),
+        &opts(),
+    );
     assert!(matches!(p.errors()[0].kind, ParseErrorKind::TooDeep));
 }
 
 #[test]
 fn long_chains_are_bounded() {
-    for unit in ["+1", "-1", ".a", " ++ [1]", "|| true", " a", " + 1", " // {}"] {
+    for unit in [
+        "+1", "-1", ".a", " ++ [1]", "|| true", " a", " + 1", " // {}",
+    ] {
         let src = format!("x: x{}", unit.repeat(100_000));
         // Also with separators, which keeps every token short.
         parse_bounded(src.into_bytes(), Duration::from_secs(60));

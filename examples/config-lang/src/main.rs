@@ -63,7 +63,10 @@ impl SandboxIo {
         } else {
             Err(io::Error::new(
                 io::ErrorKind::PermissionDenied,
-                format!("access outside the configuration directory {} is not allowed", self.root.display()),
+                format!(
+                    "access outside the configuration directory {} is not allowed",
+                    self.root.display()
+                ),
             ))
         }
     }
@@ -98,7 +101,8 @@ impl EvalIo for SandboxIo {
 /// `env name default`: the host variable `APP_<name>`, or `default`. The
 /// only way configuration code sees the environment.
 fn env_builtin(s: &mut nixkit_eval::EvalState, args: &[Value]) -> Result<Value, EvalError> {
-    let name: String = nixkit_eval::serde::from_value(s, &args[0]).map_err(|e| EvalError::eval(format!("env: {e}")))?;
+    let name: String = nixkit_eval::serde::from_value(s, &args[0])
+        .map_err(|e| EvalError::eval(format!("env: {e}")))?;
     match std::env::var(format!("APP_{name}")) {
         Ok(v) => Ok(Value::string(v)),
         Err(_) => s.force(&args[1]),
@@ -115,7 +119,10 @@ const MK_SERVICE: &str = r#"
 
 fn run(file: &Path) -> Result<Config, String> {
     let file = std::fs::canonicalize(file).map_err(|e| format!("{}: {e}", file.display()))?;
-    let root = file.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/"));
+    let root = file
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("/"));
 
     // A watchdog cancels evaluation that runs too long.
     let cancel = Arc::new(AtomicBool::new(false));
@@ -131,7 +138,12 @@ fn run(file: &Path) -> Result<Config, String> {
     let mut ev = Evaluator::builder()
         .pure(true)
         .io(Arc::new(SandboxIo { root }))
-        .search_path([("config".to_string(), file.parent().map(|p| p.display().to_string()).unwrap_or_default())])
+        .search_path([(
+            "config".to_string(),
+            file.parent()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+        )])
         .max_call_depth(500)
         .max_steps(1_000_000)
         .cancel_flag(cancel)
@@ -141,9 +153,11 @@ fn run(file: &Path) -> Result<Config, String> {
 
     let path = file.to_string_lossy().into_owned();
     let value = ev.eval_file(&path).map_err(|e| e.render(false))?;
-    nixkit_eval::serde::from_value_named(ev.state(), &value, "config").map_err(|e| match e.eval_error() {
-        Some(eval) => format!("{e}\n{}", eval.render(false)),
-        None => e.to_string(),
+    nixkit_eval::serde::from_value_named(ev.state(), &value, "config").map_err(|e| {
+        match e.eval_error() {
+            Some(eval) => format!("{e}\n{}", eval.render(false)),
+            None => e.to_string(),
+        }
     })
 }
 

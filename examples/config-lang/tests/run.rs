@@ -28,7 +28,10 @@ fn evaluates_and_deserializes() {
 fn sandbox_refuses_reads_outside_the_config_directory() {
     let (code, _, err) = run("escape.nix");
     assert_eq!(code, 1);
-    assert!(err.contains("access outside the configuration directory"), "{err}");
+    assert!(
+        err.contains("access outside the configuration directory"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -42,8 +42,16 @@ fn parse(argv: &[String]) -> Result<Opts, String> {
     o.realise.jobs = 1;
     let mut it = argv.iter();
     while let Some(a) = it.next() {
-        let mut value = |flag: &str| it.next().cloned().ok_or_else(|| format!("flag '{flag}' requires an argument"));
-        let secs = |s: String| s.parse::<u64>().map(Duration::from_secs).map_err(|_| format!("invalid number of seconds '{s}'"));
+        let mut value = |flag: &str| {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("flag '{flag}' requires an argument"))
+        };
+        let secs = |s: String| {
+            s.parse::<u64>()
+                .map(Duration::from_secs)
+                .map_err(|_| format!("invalid number of seconds '{s}'"))
+        };
         match a.as_str() {
             "-A" | "--attr" => o.attrs.push(value(a)?),
             "--arg" => o.args.push((value(a)?, value(a)?, false)),
@@ -56,22 +64,37 @@ fn parse(argv: &[String]) -> Result<Opts, String> {
                 o.realise.jobs = if v == "auto" {
                     std::thread::available_parallelism().map_or(1, usize::from)
                 } else {
-                    v.parse().map_err(|_| format!("invalid number of jobs '{v}'"))?
+                    v.parse()
+                        .map_err(|_| format!("invalid number of jobs '{v}'"))?
                 };
             }
-            "--cores" => o.realise.settings.cores = value(a)?.parse().map_err(|_| "invalid --cores".to_string())?,
+            "--cores" => {
+                o.realise.settings.cores = value(a)?
+                    .parse()
+                    .map_err(|_| "invalid --cores".to_string())?
+            }
             "-k" | "--keep-going" => o.realise.keep_going = true,
             "--check" => o.realise.check = true,
             "-K" | "--keep-failed" => o.realise.settings.keep_failed = true,
-            "--max-silent-time" => o.realise.settings.max_silent_time = Some(secs(value(a)?)?).filter(|d| !d.is_zero()),
-            "--timeout" => o.realise.settings.timeout = Some(secs(value(a)?)?).filter(|d| !d.is_zero()),
+            "--max-silent-time" => {
+                o.realise.settings.max_silent_time = Some(secs(value(a)?)?).filter(|d| !d.is_zero())
+            }
+            "--timeout" => {
+                o.realise.settings.timeout = Some(secs(value(a)?)?).filter(|d| !d.is_zero())
+            }
             "--store" => o.store = Some(value(a)?),
-            "--substituters" => o.substituters = value(a)?.split_whitespace().map(str::to_owned).collect(),
-            "--trusted-public-keys" => o.trusted_keys = value(a)?.split_whitespace().map(str::to_owned).collect(),
+            "--substituters" => {
+                o.substituters = value(a)?.split_whitespace().map(str::to_owned).collect()
+            }
+            "--trusted-public-keys" => {
+                o.trusted_keys = value(a)?.split_whitespace().map(str::to_owned).collect()
+            }
             "-Q" | "--no-build-output" => o.quiet = true,
             "--show-trace" => o.show_trace = true,
             "-h" | "--help" => return Err(USAGE.to_owned()),
-            s if s.starts_with('-') && s.len() > 1 => return Err(format!("unrecognised flag '{s}'\n{USAGE}")),
+            s if s.starts_with('-') && s.len() > 1 => {
+                return Err(format!("unrecognised flag '{s}'\n{USAGE}"))
+            }
             s => o.inputs.push(s.to_owned()),
         }
     }
@@ -122,7 +145,11 @@ fn evaluate(o: &Opts, ev: &mut Evaluator, cwd: &str) -> Result<Vec<(String, Stri
     let render = |e: nixkit_eval::EvalError| e.render(o.show_trace);
     let mut arg_text = String::from("{ ");
     for (name, v, is_str) in &o.args {
-        let v = if *is_str { nix_string(v) } else { format!("({v})") };
+        let v = if *is_str {
+            nix_string(v)
+        } else {
+            format!("({v})")
+        };
         arg_text.push_str(&format!("{} = {v}; ", nix_string(name)));
     }
     arg_text.push('}');
@@ -130,7 +157,15 @@ fn evaluate(o: &Opts, ev: &mut Evaluator, cwd: &str) -> Result<Vec<(String, Stri
     let auto_call = ev
         .eval_str("f: args: if builtins.isFunction f then f (builtins.intersectAttrs (builtins.functionArgs f) args) else f", cwd)
         .map_err(render)?;
-    let inputs = if o.inputs.is_empty() { vec![if o.from_expr { String::new() } else { "./default.nix".into() }] } else { o.inputs.clone() };
+    let inputs = if o.inputs.is_empty() {
+        vec![if o.from_expr {
+            String::new()
+        } else {
+            "./default.nix".into()
+        }]
+    } else {
+        o.inputs.clone()
+    };
     let mut out = Vec::new();
     for input in &inputs {
         let root = if o.from_expr {
@@ -142,17 +177,26 @@ fn evaluate(o: &Opts, ev: &mut Evaluator, cwd: &str) -> Result<Vec<(String, Stri
             }
             ev.eval_file(&p.to_string_lossy()).map_err(render)?
         };
-        let attrs = if o.attrs.is_empty() { vec![String::new()] } else { o.attrs.clone() };
+        let attrs = if o.attrs.is_empty() {
+            vec![String::new()]
+        } else {
+            o.attrs.clone()
+        };
         for attr in &attrs {
-            let mut v = ev.call(&auto_call, &[root.clone(), auto_args.clone()]).map_err(render)?;
+            let mut v = ev
+                .call(&auto_call, &[root.clone(), auto_args.clone()])
+                .map_err(render)?;
             for key in attr.split('.').filter(|k| !k.is_empty()) {
-                v = ev.call(&auto_call, &[v, auto_args.clone()]).map_err(render)?;
                 v = ev
-                    .get_attr(&v, key)
-                    .map_err(render)?
-                    .ok_or_else(|| format!("attribute '{key}' in selection path '{attr}' not found"))?;
+                    .call(&auto_call, &[v, auto_args.clone()])
+                    .map_err(render)?;
+                v = ev.get_attr(&v, key).map_err(render)?.ok_or_else(|| {
+                    format!("attribute '{key}' in selection path '{attr}' not found")
+                })?;
             }
-            let v = ev.call(&auto_call, &[v, auto_args.clone()]).map_err(render)?;
+            let v = ev
+                .call(&auto_call, &[v, auto_args.clone()])
+                .map_err(render)?;
             for d in ev.derivations(&v, &auto_args).map_err(render)? {
                 out.push(ev.drv_path_and_output(&d).map_err(render)?);
             }
@@ -162,7 +206,8 @@ fn evaluate(o: &Opts, ev: &mut Evaluator, cwd: &str) -> Result<Vec<(String, Stri
 }
 
 fn run(mut o: Opts) -> Result<i32, String> {
-    let cwd = std::env::current_dir().map_err(|e| format!("cannot get the current directory: {e}"))?;
+    let cwd =
+        std::env::current_dir().map_err(|e| format!("cannot get the current directory: {e}"))?;
     let cwd_s = cwd.to_string_lossy().into_owned();
     let store = Arc::new(LocalEvalStore::new(open_store(&o)?));
     let mut ev = Evaluator::builder()
@@ -172,13 +217,19 @@ fn run(mut o: Opts) -> Result<i32, String> {
         .build();
     let targets = evaluate(&o, &mut ev, &cwd_s)?;
     drop(ev);
-    let store = Arc::try_unwrap(store).map_err(|_| "the evaluator still holds the store".to_string())?.into_inner();
+    let store = Arc::try_unwrap(store)
+        .map_err(|_| "the evaluator still holds the store".to_string())?
+        .into_inner();
     let store_dir = store.store_dir().clone();
     for url in &o.substituters {
-        o.realise.substituters.push(FileCache::new(url, store_dir.clone()).map_err(|e| e.to_string())?);
+        o.realise
+            .substituters
+            .push(FileCache::new(url, store_dir.clone()).map_err(|e| e.to_string())?);
     }
     for k in &o.trusted_keys {
-        o.realise.trusted_keys.push(PublicKey::parse(k).map_err(|e| e.to_string())?);
+        o.realise
+            .trusted_keys
+            .push(PublicKey::parse(k).map_err(|e| e.to_string())?);
     }
     let mut drvs = Vec::new();
     for (d, _) in &targets {
@@ -190,7 +241,9 @@ fn run(mut o: Opts) -> Result<i32, String> {
     nixkit_sandbox::install_interrupt_handler().map_err(|e| e.to_string())?;
     let store = Mutex::new(store);
     let progress = Progress::new(o.quiet);
-    let result = realise(&store, &drvs, &o.realise, &|e| progress.event(&store_dir, e));
+    let result = realise(&store, &drvs, &o.realise, &|e| {
+        progress.event(&store_dir, e)
+    });
     progress.finish();
     let realised = result.map_err(|e| e.to_string())?;
     let store = store.into_inner().unwrap_or_else(|e| e.into_inner());
@@ -198,7 +251,9 @@ fn run(mut o: Opts) -> Result<i32, String> {
     let mut n = 0;
     for (d, output) in &targets {
         let drv = store_dir.parse_path(d).map_err(|e| e.to_string())?;
-        let Some(path) = realised.outputs.get(&drv).and_then(|m| m.get(output)) else { continue };
+        let Some(path) = realised.outputs.get(&drv).and_then(|m| m.get(output)) else {
+            continue;
+        };
         if !o.no_out_link && !o.realise.check {
             let mut link = link_base.clone();
             if n > 0 {
@@ -209,12 +264,17 @@ fn run(mut o: Opts) -> Result<i32, String> {
             }
             n += 1;
             let link = cwd.join(PathBuf::from(link));
-            store.add_perm_root(path, &link).map_err(|e| e.to_string())?;
+            store
+                .add_perm_root(path, &link)
+                .map_err(|e| e.to_string())?;
         }
         println!("{}", store_dir.print_path(path));
     }
     if o.realise.check {
-        eprintln!("checked {} derivation(s): outputs are reproducible", drvs.len());
+        eprintln!(
+            "checked {} derivation(s): outputs are reproducible",
+            drvs.len()
+        );
     }
     Ok(0)
 }
@@ -228,7 +288,11 @@ struct Progress {
 
 impl Progress {
     fn new(quiet: bool) -> Self {
-        Self { tty: std::io::stderr().is_terminal(), quiet, state: Mutex::new((0, 0, 0, String::new())) }
+        Self {
+            tty: std::io::stderr().is_terminal(),
+            quiet,
+            state: Mutex::new((0, 0, 0, String::new())),
+        }
     }
 
     fn status(&self, st: &(usize, usize, usize, String)) -> String {
@@ -268,7 +332,11 @@ impl Progress {
             }
             Event::Substituted { path } => {
                 if !self.tty {
-                    let _ = writeln!(err, "copied '{}' from a binary cache", store_dir.print_path(path));
+                    let _ = writeln!(
+                        err,
+                        "copied '{}' from a binary cache",
+                        store_dir.print_path(path)
+                    );
                 }
             }
         }

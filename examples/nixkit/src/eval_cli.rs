@@ -39,13 +39,17 @@ pub(crate) fn run_eval(opts: &EvalCliOptions) -> i32 {
     // CppNix does; `--eval` and `--readonly-mode` (or a `dummy://` store)
     // only compute paths.
     // `NIX_REMOTE` counts when it names a local store root or `dummy://`.
-    let remote = std::env::var("NIX_REMOTE")
-        .ok()
-        .filter(|s| s.starts_with('/') || s.starts_with("local?root=") || s.starts_with("dummy://"));
+    let remote = std::env::var("NIX_REMOTE").ok().filter(|s| {
+        s.starts_with('/') || s.starts_with("local?root=") || s.starts_with("dummy://")
+    });
     let store_spec = parsed.store.clone().or(remote);
-    let dummy = store_spec.as_deref().is_some_and(|s| s.starts_with("dummy://"));
+    let dummy = store_spec
+        .as_deref()
+        .is_some_and(|s| s.starts_with("dummy://"));
     if !parsed.eval && !parsed.read_only && !dummy {
-        let spec = store_spec.as_deref().filter(|s| !matches!(*s, "local" | "auto" | "daemon"));
+        let spec = store_spec
+            .as_deref()
+            .filter(|s| !matches!(*s, "local" | "auto" | "daemon"));
         match LocalEvalStore::open(spec) {
             Ok(store) => env.store = Some(Arc::new(store)),
             Err(e) => {
@@ -54,7 +58,8 @@ pub(crate) fn run_eval(opts: &EvalCliOptions) -> i32 {
             }
         }
     }
-    let reads_stdin = !parsed.from_expr && (parsed.inputs.is_empty() || parsed.inputs.iter().any(|i| i == "-"));
+    let reads_stdin =
+        !parsed.from_expr && (parsed.inputs.is_empty() || parsed.inputs.iter().any(|i| i == "-"));
     if reads_stdin {
         let mut text = String::new();
         if let Err(e) = std::io::stdin().read_to_string(&mut text) {

@@ -25,7 +25,8 @@ pub(crate) fn main(argv: Vec<String>) -> i32 {
 
 /// Reads what to parse: `(source name, base directory, text)` for each input.
 fn read_inputs(opts: &EvalCliOptions) -> Result<Vec<(SourceName, PathBuf, Vec<u8>)>, String> {
-    let cwd = std::env::current_dir().map_err(|e| format!("cannot get the current directory: {e}"))?;
+    let cwd =
+        std::env::current_dir().map_err(|e| format!("cannot get the current directory: {e}"))?;
     let mut out = Vec::new();
     if opts.from_expr {
         for e in &opts.inputs {
@@ -33,19 +34,29 @@ fn read_inputs(opts: &EvalCliOptions) -> Result<Vec<(SourceName, PathBuf, Vec<u8
         }
         return Ok(out);
     }
-    let inputs = if opts.inputs.is_empty() { vec!["-".to_owned()] } else { opts.inputs.clone() };
+    let inputs = if opts.inputs.is_empty() {
+        vec!["-".to_owned()]
+    } else {
+        opts.inputs.clone()
+    };
     for input in inputs {
         if input == "-" {
             let mut buf = Vec::new();
-            std::io::stdin().read_to_end(&mut buf).map_err(|e| format!("reading standard input: {e}"))?;
+            std::io::stdin()
+                .read_to_end(&mut buf)
+                .map_err(|e| format!("reading standard input: {e}"))?;
             out.push((SourceName::Stdin, cwd.clone(), buf));
         } else {
             let mut path = cwd.join(&input);
             if path.is_dir() {
                 path = path.join("default.nix");
             }
-            let text = std::fs::read(&path).map_err(|e| format!("opening file '{}': {e}", path.display()))?;
-            let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| cwd.clone());
+            let text = std::fs::read(&path)
+                .map_err(|e| format!("opening file '{}': {e}", path.display()))?;
+            let dir = path
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| cwd.clone());
             out.push((SourceName::Path(path.display().to_string()), dir, text));
         }
     }

@@ -35,7 +35,11 @@ symlink of that name.";
 fn main() -> ExitCode {
     let mut args: Vec<String> = std::env::args().collect();
     let argv0 = args.first().cloned().unwrap_or_default();
-    let called_as = Path::new(&argv0).file_name().and_then(|n| n.to_str()).unwrap_or("nixkit").to_owned();
+    let called_as = Path::new(&argv0)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("nixkit")
+        .to_owned();
     let command = match called_as.as_str() {
         "nix-instantiate" => "instantiate".to_owned(),
         "nix-hash" => "hash".to_owned(),

@@ -15,7 +15,10 @@ fn bench_dir() -> Option<PathBuf> {
     if dir.is_dir() {
         Some(dir)
     } else {
-        eprintln!("skipped: evaluator workloads not found at {} (set NIXKIT_BENCH_DIR)", dir.display());
+        eprintln!(
+            "skipped: evaluator workloads not found at {} (set NIXKIT_BENCH_DIR)",
+            dir.display()
+        );
         None
     }
 }
@@ -48,6 +51,10 @@ fn workloads_evaluate_to_cppnix_output() {
             ));
         }
     }
-    println!("workloads: {}/{} match their .exp", cases.len() - failures.len(), cases.len());
+    println!(
+        "workloads: {}/{} match their .exp",
+        cases.len() - failures.len(),
+        cases.len()
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -11,7 +11,10 @@ use nixkit_store::StoreDir;
 
 fn usable() -> bool {
     let ok = Path::new("/bin/busybox").exists()
-        && Command::new("/bin/busybox").args(["unshare", "-Ur", "true"]).status().is_ok_and(|s| s.success());
+        && Command::new("/bin/busybox")
+            .args(["unshare", "-Ur", "true"])
+            .status()
+            .is_ok_and(|s| s.success());
     if !ok {
         eprintln!("skipping: needs busybox-static and user namespaces");
     }
@@ -28,7 +31,11 @@ fn nixkit(dir: &Path, args: &[&str]) -> (bool, String, String) {
         .args(args)
         .output()
         .unwrap();
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
 }
 
 #[test]
@@ -42,13 +49,28 @@ fn package_set_builds_checks_and_collects() {
     assert!(ok, "{stderr}");
     let outs: Vec<&str> = stdout.lines().collect();
     assert_eq!(outs.len(), 4, "{stdout}");
-    assert!(stderr.contains("these 6 derivations will be built"), "{stderr}");
+    assert!(
+        stderr.contains("these 6 derivations will be built"),
+        "{stderr}"
+    );
     let real = |p: &str| dir.join("store").join(p.trim_start_matches('/'));
     let combined = real(outs[3]);
-    assert_eq!(std::fs::read_to_string(combined.join("hello-output")).unwrap(), "Hello, world!\n");
-    assert_eq!(std::fs::read_to_string(combined.join("greet-output")).unwrap(), "Greetings from a tarball!\n");
-    assert_eq!(std::fs::read_to_string(combined.join("deps")).unwrap(), format!("{}\n{}\n", outs[0], outs[1]));
-    assert_eq!(std::fs::read_link(dir.join("result-4")).unwrap(), Path::new(outs[3]));
+    assert_eq!(
+        std::fs::read_to_string(combined.join("hello-output")).unwrap(),
+        "Hello, world!\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(combined.join("greet-output")).unwrap(),
+        "Greetings from a tarball!\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(combined.join("deps")).unwrap(),
+        format!("{}\n{}\n", outs[0], outs[1])
+    );
+    assert_eq!(
+        std::fs::read_link(dir.join("result-4")).unwrap(),
+        Path::new(outs[3])
+    );
 
     // Second build: nothing to do.
     let (ok, stdout2, stderr) = nixkit(dir, &["-A", "all"]);
@@ -59,7 +81,10 @@ fn package_set_builds_checks_and_collects() {
     // --check rebuilds and finds the same outputs.
     let (ok, _, stderr) = nixkit(dir, &["-A", "all", "--check", "--no-out-link"]);
     assert!(ok, "{stderr}");
-    assert!(stderr.contains("building '") && stderr.contains("reproducible"), "{stderr}");
+    assert!(
+        stderr.contains("building '") && stderr.contains("reproducible"),
+        "{stderr}"
+    );
 
     // GC after removing every result but `combined`'s: exactly the unreachable paths go.
     for r in ["result", "result-2", "result-3"] {
@@ -67,16 +92,24 @@ fn package_set_builds_checks_and_collects() {
     }
     let store = LocalStore::open(StoreConfig::new(dir.join("store"), StoreDir::default())).unwrap();
     let combined_path = store.store_dir().parse_path(outs[3]).unwrap();
-    let live = store.query_closure(&BTreeSet::from([combined_path])).unwrap();
+    let live = store
+        .query_closure(&BTreeSet::from([combined_path]))
+        .unwrap();
     let before = store.valid_paths().unwrap();
     let result = store.collect_garbage(&GcOptions::default()).unwrap();
     let after = store.valid_paths().unwrap();
     let deleted: BTreeSet<_> = result.deleted.iter().cloned().collect();
-    assert_eq!(after.union(&deleted).cloned().collect::<BTreeSet<_>>(), before);
+    assert_eq!(
+        after.union(&deleted).cloned().collect::<BTreeSet<_>>(),
+        before
+    );
     assert!(live.is_subset(&after));
     // With keep-derivations, the derivers of live paths stay; nothing else does.
     for p in &after {
-        assert!(live.contains(p) || p.name().ends_with(".drv"), "kept unreachable {p:?}");
+        assert!(
+            live.contains(p) || p.name().ends_with(".drv"),
+            "kept unreachable {p:?}"
+        );
     }
     assert!(deleted.iter().any(|p| p.name() == "multi-1.0"));
     assert!(deleted.iter().any(|p| p.name() == "greeter-1.0.tar.gz"));

@@ -12,7 +12,10 @@ use nixkit_store::StoreDir;
 
 fn usable() -> bool {
     let ok = Path::new("/bin/busybox").exists()
-        && Command::new("/bin/busybox").args(["unshare", "-Ur", "true"]).status().is_ok_and(|s| s.success());
+        && Command::new("/bin/busybox")
+            .args(["unshare", "-Ur", "true"])
+            .status()
+            .is_ok_and(|s| s.success());
     if !ok {
         eprintln!("skipping: needs busybox-static and user namespaces");
     }
@@ -63,7 +66,10 @@ in derivation {{ name = "sleeper"; system = builtins.currentSystem; builder = "$
     let deadline = Instant::now() + Duration::from_secs(60);
     while processes_with(marker).is_empty() {
         assert!(Instant::now() < deadline, "the builder never started");
-        assert!(child.try_wait().unwrap().is_none(), "nixkit exited before the builder started");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "nixkit exited before the builder started"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     let sent_ok = Command::new("/bin/busybox")
@@ -85,9 +91,17 @@ in derivation {{ name = "sleeper"; system = builtins.currentSystem; builder = "$
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!status.success(), "{stderr}");
-    assert!(sent.elapsed() < Duration::from_secs(5), "took {:?} to exit", sent.elapsed());
+    assert!(
+        sent.elapsed() < Duration::from_secs(5),
+        "took {:?} to exit",
+        sent.elapsed()
+    );
     assert!(stderr.contains("was interrupted"), "{stderr}");
-    assert!(out.stdout.is_empty(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     // The kernel may take a moment to reap the sandbox's processes after SIGKILL.
     let deadline = Instant::now() + Duration::from_secs(2);
     while !processes_with(marker).is_empty() && Instant::now() < deadline {
@@ -96,7 +110,12 @@ in derivation {{ name = "sleeper"; system = builtins.currentSystem; builder = "$
     assert_eq!(processes_with(marker), Vec::<String>::new());
     // Nothing but the busybox source and the .drv is valid or present in the store.
     let store = LocalStore::open(StoreConfig::new(&store_root, StoreDir::default())).unwrap();
-    let mut valid: Vec<String> = store.valid_paths().unwrap().iter().map(|p| p.name().to_owned()).collect();
+    let mut valid: Vec<String> = store
+        .valid_paths()
+        .unwrap()
+        .iter()
+        .map(|p| p.name().to_owned())
+        .collect();
     valid.sort();
     assert_eq!(valid, ["busybox", "sleeper.drv"]);
     let mut present: Vec<String> = std::fs::read_dir(store.real_store_dir())
@@ -109,7 +128,11 @@ in derivation {{ name = "sleeper"; system = builtins.currentSystem; builder = "$
     assert!(present.is_empty(), "{present:?}");
     let builds = store.state_dir().join("builds");
     std::fs::read_dir(builds)
-        .map(|d| d.flatten().map(|e| (e.path(), e.path().join("build").is_dir())).collect())
+        .map(|d| {
+            d.flatten()
+                .map(|e| (e.path(), e.path().join("build").is_dir()))
+                .collect()
+        })
         .unwrap_or_default()
 }
 

@@ -77,7 +77,11 @@ fn builds_in_a_user_namespace_without_privileges() {
         std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
         chown_tree(&work, uid, gid);
         let probe = Command::new("setpriv")
-            .args([format!("--reuid={uid}"), format!("--regid={gid}"), "--clear-groups".into()])
+            .args([
+                format!("--reuid={uid}"),
+                format!("--regid={gid}"),
+                "--clear-groups".into(),
+            ])
             .args(["/bin/busybox", "unshare", "-U", "true"])
             .status();
         match probe {
@@ -92,8 +96,13 @@ fn builds_in_a_user_namespace_without_privileges() {
             }
         }
         cmd = Command::new("setpriv");
-        cmd.args([format!("--reuid={uid}"), format!("--regid={gid}"), "--clear-groups".into(), "--".into()])
-            .arg(&bin);
+        cmd.args([
+            format!("--reuid={uid}"),
+            format!("--regid={gid}"),
+            "--clear-groups".into(),
+            "--".into(),
+        ])
+        .arg(&bin);
         expected_host_uid = uid;
     } else {
         cmd = Command::new(env!("CARGO_BIN_EXE_nixkit"));
@@ -116,9 +125,15 @@ fn builds_in_a_user_namespace_without_privileges() {
     assert_eq!(read("uid"), "1000\n");
     assert_eq!(read("gid"), "100\n");
     // Inside, uid 1000 is the caller's own uid on the host (not a dedicated build user).
-    let map: Vec<u32> = read("uid_map").split_whitespace().map(|n| n.parse().unwrap()).collect();
+    let map: Vec<u32> = read("uid_map")
+        .split_whitespace()
+        .map(|n| n.parse().unwrap())
+        .collect();
     assert_eq!(map, [1000, expected_host_uid, 1]);
-    assert_eq!(std::fs::metadata(real.join("uid")).unwrap().uid(), expected_host_uid);
+    assert_eq!(
+        std::fs::metadata(real.join("uid")).unwrap().uid(),
+        expected_host_uid
+    );
 }
 
 fn nix_is_root() -> bool {

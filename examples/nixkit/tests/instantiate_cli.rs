@@ -11,7 +11,11 @@ use std::process::{Command, Output};
 
 fn ok(cmd: &mut Command) -> Output {
     let out = cmd.output().unwrap();
-    assert!(out.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out
 }
 
@@ -20,7 +24,10 @@ fn text(o: &Output) -> String {
 }
 
 fn nixkit(dir: &Path, args: &[&str]) -> Output {
-    ok(Command::new(env!("CARGO_BIN_EXE_nixkit")).current_dir(dir).env_remove("NIX_REMOTE").args(args))
+    ok(Command::new(env!("CARGO_BIN_EXE_nixkit"))
+        .current_dir(dir)
+        .env_remove("NIX_REMOTE")
+        .args(args))
 }
 
 const EXPR: &str = r#"
@@ -42,17 +49,43 @@ fn instantiate_writes_drv_closure_and_roots() {
     let store_s = store.to_str().unwrap();
 
     // Read-only mode computes the same paths without creating the store.
-    let ro = text(&nixkit(dir, &["instantiate", "--store", store_s, "--readonly-mode", "default.nix", "-A", "top"]));
+    let ro = text(&nixkit(
+        dir,
+        &[
+            "instantiate",
+            "--store",
+            store_s,
+            "--readonly-mode",
+            "default.nix",
+            "-A",
+            "top",
+        ],
+    ));
     assert!(!store.exists(), "--readonly-mode must not open the store");
 
-    let out = nixkit(dir, &["instantiate", "--store", store_s, "default.nix", "-A", "top"]);
+    let out = nixkit(
+        dir,
+        &[
+            "instantiate",
+            "--store",
+            store_s,
+            "default.nix",
+            "-A",
+            "top",
+        ],
+    );
     let top = text(&out);
     assert_eq!(top, ro);
     assert!(String::from_utf8_lossy(&out.stderr).contains("you did not specify '--add-root'"));
     let top = top.trim();
-    assert!(top.starts_with("/nix/store/") && top.ends_with("-top.drv"), "{top}");
+    assert!(
+        top.starts_with("/nix/store/") && top.ends_with("-top.drv"),
+        "{top}"
+    );
     let physical = store.join(top.trim_start_matches('/'));
-    assert!(fs::read_to_string(&physical).unwrap().starts_with("Derive("));
+    assert!(fs::read_to_string(&physical)
+        .unwrap()
+        .starts_with("Derive("));
 
     let query = |args: &[&str]| -> String {
         let mut a = vec!["store", "--store", store_s, "--query"];
@@ -73,20 +106,50 @@ fn instantiate_writes_drv_closure_and_roots() {
     let root = dir.join("roots/drv");
     let printed = text(&nixkit(
         dir,
-        &["instantiate", "--store", store_s, "default.nix", "-A", "top", "-A", "multi", "--add-root", "roots/drv", "--indirect"],
+        &[
+            "instantiate",
+            "--store",
+            store_s,
+            "default.nix",
+            "-A",
+            "top",
+            "-A",
+            "multi",
+            "--add-root",
+            "roots/drv",
+            "--indirect",
+        ],
     ));
     let root2 = format!("{}-2", root.display());
     assert_eq!(printed, format!("{}\n{root2}!dev\n", root.display()));
     assert_eq!(fs::read_link(&root).unwrap().to_str().unwrap(), top);
-    assert!(fs::read_link(&root2).unwrap().to_str().unwrap().ends_with("-multi.drv"));
+    assert!(fs::read_link(&root2)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .ends_with("-multi.drv"));
     let auto: Vec<String> = fs::read_dir(store.join("nix/var/nix/gcroots/auto"))
         .unwrap()
-        .map(|e| fs::read_link(e.unwrap().path()).unwrap().to_string_lossy().into_owned())
+        .map(|e| {
+            fs::read_link(e.unwrap().path())
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
         .collect();
-    assert!(auto.contains(&root.to_string_lossy().into_owned()), "{auto:?}");
+    assert!(
+        auto.contains(&root.to_string_lossy().into_owned()),
+        "{auto:?}"
+    );
     assert!(auto.contains(&root2), "{auto:?}");
-    let dead = text(&nixkit(dir, &["store", "--store", store_s, "--gc", "--print-dead"]));
-    assert!(!dead.contains("-top.drv") && !dead.contains("-dep.drv"), "rooted closure is alive: {dead}");
+    let dead = text(&nixkit(
+        dir,
+        &["store", "--store", store_s, "--gc", "--print-dead"],
+    ));
+    assert!(
+        !dead.contains("-top.drv") && !dead.contains("-dep.drv"),
+        "rooted closure is alive: {dead}"
+    );
 
     if Command::new("nix-store").arg("--version").output().is_err() {
         return;
@@ -107,12 +170,26 @@ fn instantiate_writes_drv_closure_and_roots() {
 fn auto_call_passes_only_named_arguments() {
     let dir = tempfile::tempdir().unwrap();
     let run = |expr: &str| {
-        text(&ok(Command::new(env!("CARGO_BIN_EXE_nixkit")).args([
-            "instantiate", "--eval", "--arg", "unused", "1", "--argstr", "a", "x", "-E", expr,
-        ]).current_dir(dir.path())))
+        text(&ok(Command::new(env!("CARGO_BIN_EXE_nixkit"))
+            .args([
+                "instantiate",
+                "--eval",
+                "--arg",
+                "unused",
+                "1",
+                "--argstr",
+                "a",
+                "x",
+                "-E",
+                expr,
+            ])
+            .current_dir(dir.path())))
     };
     assert_eq!(run("{ a ? 1 }: a"), "\"x\"\n");
     assert_eq!(run("{ b ? 2 }: b"), "2\n");
-    assert_eq!(run("{ ... }@args: builtins.attrNames args"), "[ \"a\" \"unused\" ]\n");
+    assert_eq!(
+        run("{ ... }@args: builtins.attrNames args"),
+        "[ \"a\" \"unused\" ]\n"
+    );
     assert_eq!(run("x: 3"), "<LAMBDA>\n");
 }

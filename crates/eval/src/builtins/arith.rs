@@ -23,10 +23,17 @@ pub(crate) static PRIMOPS: &[PrimOp] = &[
 ];
 
 /// Forces argument `i`, which must be a number; `what` names it in the frame.
-fn number(s: &mut EvalState, a: &[Value], i: usize, expected: &str, what: &str) -> EvalResult<Value> {
+fn number(
+    s: &mut EvalState,
+    a: &[Value],
+    i: usize,
+    expected: &str,
+    what: &str,
+) -> EvalResult<Value> {
     match s.force(&a[i]) {
         Ok(v @ (Value::Int(_) | Value::Float(_))) => Ok(v),
-        Ok(other) => Err(type_error(expected, &other).with_frame(format!("while evaluating the {what}"), Pos::NONE)),
+        Ok(other) => Err(type_error(expected, &other)
+            .with_frame(format!("while evaluating the {what}"), Pos::NONE)),
         Err(e) => Err(e),
     }
 }
@@ -40,9 +47,10 @@ fn numbers(s: &mut EvalState, a: &[Value], what: &str, pos: Pos) -> EvalResult<(
             Value::Int(_) | Value::Float(_) => *slot = v,
             other => {
                 let which = if i == 0 { "first" } else { "second" };
-                return Err(type_error("an integer", &other)
-                    .at(pos)
-                    .with_frame(format!("while evaluating the {which} argument of the {what}"), pos));
+                return Err(type_error("an integer", &other).at(pos).with_frame(
+                    format!("while evaluating the {which} argument of the {what}"),
+                    pos,
+                ));
             }
         }
     }
@@ -66,10 +74,9 @@ fn add(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
 fn sub(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let (x, y) = numbers(s, a, "subtraction", pos)?;
     match (&x, &y) {
-        (Value::Int(p), Value::Int(q)) => p
-            .checked_sub(*q)
-            .map(Value::Int)
-            .ok_or_else(|| EvalError::eval(format!("integer overflow in subtracting {p} - {q}")).at(pos)),
+        (Value::Int(p), Value::Int(q)) => p.checked_sub(*q).map(Value::Int).ok_or_else(|| {
+            EvalError::eval(format!("integer overflow in subtracting {p} - {q}")).at(pos)
+        }),
         _ => Ok(Value::Float(as_f64(&x) - as_f64(&y))),
     }
 }
@@ -77,10 +84,9 @@ fn sub(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
 fn mul(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let (x, y) = numbers(s, a, "multiplication", pos)?;
     match (&x, &y) {
-        (Value::Int(p), Value::Int(q)) => p
-            .checked_mul(*q)
-            .map(Value::Int)
-            .ok_or_else(|| EvalError::eval(format!("integer overflow in multiplying {p} * {q}")).at(pos)),
+        (Value::Int(p), Value::Int(q)) => p.checked_mul(*q).map(Value::Int).ok_or_else(|| {
+            EvalError::eval(format!("integer overflow in multiplying {p} * {q}")).at(pos)
+        }),
         _ => Ok(Value::Float(as_f64(&x) * as_f64(&y))),
     }
 }
@@ -91,13 +97,16 @@ fn div(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     if as_f64(&y) == 0.0 {
         return Err(EvalError::eval("division by zero"));
     }
-    let expected = if matches!(y, Value::Float(_)) { "a float" } else { "an integer" };
+    let expected = if matches!(y, Value::Float(_)) {
+        "a float"
+    } else {
+        "an integer"
+    };
     let x = number(s, a, 0, expected, "first operand of the division")?;
     match (&x, &y) {
-        (Value::Int(p), Value::Int(q)) => p
-            .checked_div(*q)
-            .map(Value::Int)
-            .ok_or_else(|| EvalError::eval(format!("integer overflow in dividing {p} / {q}")).at(pos)),
+        (Value::Int(p), Value::Int(q)) => p.checked_div(*q).map(Value::Int).ok_or_else(|| {
+            EvalError::eval(format!("integer overflow in dividing {p} / {q}")).at(pos)
+        }),
         _ => Ok(Value::Float(as_f64(&x) / as_f64(&y))),
     }
 }
@@ -130,7 +139,11 @@ fn float_arg(s: &mut EvalState, a: &[Value], name: &'static str, pos: Pos) -> Ev
     match Args::new(a, name, pos).value(s, 0)? {
         Value::Int(i) => Ok(i as f64),
         Value::Float(f) => Ok(f),
-        other => Err(crate::builtins::arg_frame(type_error("a float", &other).at(pos), 0, name)),
+        other => Err(crate::builtins::arg_frame(
+            type_error("a float", &other).at(pos),
+            0,
+            name,
+        )),
     }
 }
 
@@ -138,7 +151,11 @@ fn to_int(f: f64, pos: Pos) -> EvalResult<Value> {
     if (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&f) {
         Ok(Value::Int(f as i64))
     } else {
-        Err(EvalError::eval(format!("float {} does not fit in an integer", crate::print::format_float(f))).at(pos))
+        Err(EvalError::eval(format!(
+            "float {} does not fit in an integer",
+            crate::print::format_float(f)
+        ))
+        .at(pos))
     }
 }
 

@@ -30,12 +30,19 @@ pub(crate) static PRIMOPS: &[PrimOp] = &[
 
 fn attr_names(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let attrs = Args::new(a, "attrNames", pos).attrs(s, 0)?;
-    Ok(Value::List(SharedSlice::from_exact(attrs.sorted_by_name().iter().map(|x| Value::string(x.name.as_str())))))
+    Ok(Value::List(SharedSlice::from_exact(
+        attrs
+            .sorted_by_name()
+            .iter()
+            .map(|x| Value::string(x.name.as_str())),
+    )))
 }
 
 fn attr_values(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let attrs = Args::new(a, "attrValues", pos).attrs(s, 0)?;
-    Ok(Value::List(SharedSlice::from_exact(attrs.sorted_by_name().iter().map(|x| x.value.clone()))))
+    Ok(Value::List(SharedSlice::from_exact(
+        attrs.sorted_by_name().iter().map(|x| x.value.clone()),
+    )))
 }
 
 fn get_attr(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
@@ -65,7 +72,9 @@ fn unsafe_get_attr_pos(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<V
     let args = Args::new(a, "unsafeGetAttrPos", pos);
     let name = args.symbol(s, 0)?;
     let attrs = args.attrs(s, 1)?;
-    Ok(attrs.get_attr(name).map_or(Value::Null, |attr| pos_value(attr.pos)))
+    Ok(attrs
+        .get_attr(name)
+        .map_or(Value::Null, |attr| pos_value(attr.pos)))
 }
 
 fn has_attr(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
@@ -81,11 +90,17 @@ fn remove_attrs(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let names = args.list(s, 1)?;
     let mut remove = Vec::with_capacity(names.len());
     for n in names.iter() {
-        let n = s.force_string_ref(n, pos).map_err(|e| crate::builtins::arg_frame(e, 1, "removeAttrs"))?;
+        let n = s
+            .force_string_ref(n, pos)
+            .map_err(|e| crate::builtins::arg_frame(e, 1, "removeAttrs"))?;
         remove.push(n.symbol().index());
     }
     remove.sort_unstable();
-    let kept: Vec<Attr> = attrs.iter().filter(|x| remove.binary_search(&x.name.index()).is_err()).cloned().collect();
+    let kept: Vec<Attr> = attrs
+        .iter()
+        .filter(|x| remove.binary_search(&x.name.index()).is_err())
+        .cloned()
+        .collect();
     if kept.len() == attrs.len() {
         return Ok(Value::Attrs(attrs.clone()));
     }
@@ -99,9 +114,12 @@ fn list_to_attrs(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> 
     let value_sym = sym!("value");
     let mut entries: Vec<Attr> = Vec::with_capacity(list.len());
     for item in list.iter() {
-        let item = s
-            .force_attrs_ref(item, pos)
-            .map_err(|e| e.with_frame("while evaluating an element of the list passed to builtins.listToAttrs", pos))?;
+        let item = s.force_attrs_ref(item, pos).map_err(|e| {
+            e.with_frame(
+                "while evaluating an element of the list passed to builtins.listToAttrs",
+                pos,
+            )
+        })?;
         let pair_attr = |name: Symbol| {
             item.get_attr(name).ok_or_else(|| {
                 EvalError::eval(format!("attribute '{name}' missing"))
@@ -116,7 +134,11 @@ fn list_to_attrs(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> 
             )
         })?;
         let attr = pair_attr(value_sym)?;
-        entries.push(Attr { name: name.symbol(), value: attr.value.clone(), pos: attr.pos });
+        entries.push(Attr {
+            name: name.symbol(),
+            value: attr.value.clone(),
+            pos: attr.pos,
+        });
     }
     // The first occurrence of a name wins: sort stably, keep the first of each run.
     entries.sort_by_key(|x| x.name.index());
@@ -128,7 +150,11 @@ fn intersect_attrs(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value
     let args = Args::new(a, "intersectAttrs", pos);
     let left = args.attrs(s, 0)?;
     let right = args.attrs(s, 1)?;
-    let kept: Vec<Attr> = right.iter().filter(|x| left.get(x.name).is_some()).cloned().collect();
+    let kept: Vec<Attr> = right
+        .iter()
+        .filter(|x| left.get(x.name).is_some())
+        .cloned()
+        .collect();
     Ok(Value::attrs(Attrs::from_sorted(kept)))
 }
 
@@ -156,7 +182,11 @@ fn function_args(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> 
             Some(formals) => Value::attrs(Attrs::from_unsorted(
                 formals
                     .iter()
-                    .map(|fm| Attr { name: fm.name, value: Value::Bool(fm.default.is_some()), pos: fm.pos })
+                    .map(|fm| Attr {
+                        name: fm.name,
+                        value: Value::Bool(fm.default.is_some()),
+                        pos: fm.pos,
+                    })
                     .collect(),
             )),
         }),
@@ -209,7 +239,11 @@ fn zip_attrs_with(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value>
             let values = groups.remove(&name).unwrap_or_default();
             Attr {
                 name,
-                value: EvalState::delay_call(f.clone(), vec![Value::string(name.as_str()), Value::list(values)], pos),
+                value: EvalState::delay_call(
+                    f.clone(),
+                    vec![Value::string(name.as_str()), Value::list(values)],
+                    pos,
+                ),
                 pos: Pos::NONE,
             }
         })

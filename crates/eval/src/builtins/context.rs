@@ -16,14 +16,19 @@ use crate::value::{Attrs, Context, PrimOp, StringContext, Value};
 pub(crate) static PRIMOPS: &[PrimOp] = &[
     primop!("unsafeDiscardStringContext", 1, discard),
     primop!("hasContext", 1, has_context),
-    primop!("unsafeDiscardOutputDependency", 1, discard_output_dependency),
+    primop!(
+        "unsafeDiscardOutputDependency",
+        1,
+        discard_output_dependency
+    ),
     primop!("addDrvOutputDependencies", 1, add_drv_output_dependencies),
     primop!("getContext", 1, get_context),
     primop!("appendContext", 2, append_context),
 ];
 
 fn discard(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
-    let text = Args::new(a, "unsafeDiscardStringContext", pos).coerced(s, 0, Coerce::INTERPOLATE)?;
+    let text =
+        Args::new(a, "unsafeDiscardStringContext", pos).coerced(s, 0, Coerce::INTERPOLATE)?;
     Ok(Value::string(text.as_str()))
 }
 
@@ -33,17 +38,25 @@ fn has_context(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
 }
 
 fn discard_output_dependency(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
-    let text = Args::new(a, "unsafeDiscardOutputDependency", pos).coerced(s, 0, Coerce::INTERPOLATE)?;
+    let text =
+        Args::new(a, "unsafeDiscardOutputDependency", pos).coerced(s, 0, Coerce::INTERPOLATE)?;
     let ctx: Context = text
         .context()
-        .map(|c| c.iter().map(|e| e.strip_prefix('=').map_or_else(|| e.clone(), Into::into)).collect())
+        .map(|c| {
+            c.iter()
+                .map(|e| e.strip_prefix('=').map_or_else(|| e.clone(), Into::into))
+                .collect()
+        })
         .unwrap_or_default();
     Ok(Value::string_with_context(text.as_str(), ctx))
 }
 
 fn add_drv_output_dependencies(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let text = Args::new(a, "addDrvOutputDependencies", pos).coerced(s, 0, Coerce::INTERPOLATE)?;
-    let ctx = text.context().map(StringContext::to_set).unwrap_or_default();
+    let ctx = text
+        .context()
+        .map(StringContext::to_set)
+        .unwrap_or_default();
     if ctx.len() != 1 {
         return Err(EvalError::eval(format!(
             "context of string '{}' must have exactly one element, but has {}",
@@ -86,7 +99,11 @@ fn get_context(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
             infos.entry(p.to_string()).or_default().all_outputs = true;
         } else if let Some(rest) = e.strip_prefix('!') {
             let (out, p) = rest.split_once('!').unwrap_or((rest, ""));
-            infos.entry(p.to_string()).or_default().outputs.push(out.to_string());
+            infos
+                .entry(p.to_string())
+                .or_default()
+                .outputs
+                .push(out.to_string());
         } else {
             infos.entry(e.to_string()).or_default().path = true;
         }
@@ -102,7 +119,10 @@ fn get_context(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
         if !info.outputs.is_empty() {
             let mut outs = info.outputs;
             outs.sort();
-            fields.push((sym!("outputs"), Value::list(outs.into_iter().map(Value::string).collect())));
+            fields.push((
+                sym!("outputs"),
+                Value::list(outs.into_iter().map(Value::string).collect()),
+            ));
         }
         (Symbol::intern(&p), Value::attrs(Attrs::from_pairs(fields)))
     });
@@ -113,12 +133,17 @@ fn append_context(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value>
     let args = Args::new(a, "appendContext", pos);
     let text = args.string(s, 0)?;
     let extra = args.attrs(s, 1)?;
-    let mut ctx = text.context().map(StringContext::to_set).unwrap_or_default();
+    let mut ctx = text
+        .context()
+        .map(StringContext::to_set)
+        .unwrap_or_default();
     let store_dir = s.store.store_dir().to_string();
     for attr in extra.iter() {
         let path = attr.name.as_str();
         if !path.starts_with(&format!("{store_dir}/")) {
-            return Err(EvalError::eval(format!("context key '{path}' is not a store path")).at(pos));
+            return Err(
+                EvalError::eval(format!("context key '{path}' is not a store path")).at(pos),
+            );
         }
         let info = s.force_attrs_ref(&attr.value, pos)?;
         if let Some(p) = info.get_str("path") {

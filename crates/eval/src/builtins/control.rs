@@ -26,7 +26,11 @@ pub(crate) static PRIMOPS: &[PrimOp] = &[
 
 fn message(s: &mut EvalState, a: &[Value], name: &'static str, pos: Pos) -> EvalResult<String> {
     // (CppNix words the frame for `throw` as "builtin.throw".)
-    let prefix = if name == "throw" { "builtin" } else { "builtins" };
+    let prefix = if name == "throw" {
+        "builtin"
+    } else {
+        "builtins"
+    };
     s.coerce_to_nix_string_for(&a[0], Coerce::INTERPOLATE, pos, &|| {
         format!("while evaluating the error message passed to {prefix}.{name}")
     })
@@ -35,7 +39,10 @@ fn message(s: &mut EvalState, a: &[Value], name: &'static str, pos: Pos) -> Eval
 
 fn abort(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let msg = message(s, a, "abort", pos)?;
-    Err(EvalError::new(ErrorKind::Abort, format!("evaluation aborted with the following error message: '{msg}'")))
+    Err(EvalError::new(
+        ErrorKind::Abort,
+        format!("evaluation aborted with the following error message: '{msg}'"),
+    ))
 }
 
 fn throw(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
@@ -104,7 +111,10 @@ fn warn(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     if text.starts_with('\n') {
         s.message(&format!("evaluation warning:{text}"));
     } else {
-        s.message(&format!("evaluation warning: {}", text.replace('\n', &format!("\n{}", " ".repeat(20)))));
+        s.message(&format!(
+            "evaluation warning: {}",
+            text.replace('\n', &format!("\n{}", " ".repeat(20)))
+        ));
     }
     if s.settings.abort_on_warn {
         return Err(EvalError::eval(msg.as_str().to_string())
@@ -128,9 +138,13 @@ impl EvalState {
                     return Ok(());
                 }
                 for attr in a.iter() {
-                    self.nested(|s| s.force_deep_inner(&attr.value, seen)).map_err(|e| {
-                        e.with_frame(format!("while evaluating the attribute '{}'", attr.name), attr.pos)
-                    })?;
+                    self.nested(|s| s.force_deep_inner(&attr.value, seen))
+                        .map_err(|e| {
+                            e.with_frame(
+                                format!("while evaluating the attribute '{}'", attr.name),
+                                attr.pos,
+                            )
+                        })?;
                 }
             }
             Value::List(l) => {
@@ -139,7 +153,12 @@ impl EvalState {
                 }
                 for (index, item) in l.iter().enumerate() {
                     self.nested(|s| s.force_deep_inner(item, seen))
-                        .map_err(|e| e.with_frame(format!("while evaluating list element at index {index}"), Pos::NONE))?;
+                        .map_err(|e| {
+                            e.with_frame(
+                                format!("while evaluating list element at index {index}"),
+                                Pos::NONE,
+                            )
+                        })?;
                 }
             }
             _ => {}
@@ -147,4 +166,3 @@ impl EvalState {
         Ok(())
     }
 }
-

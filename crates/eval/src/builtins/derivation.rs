@@ -95,7 +95,11 @@ fn derivation(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let f = match &s.derivation_fn {
         Some(f) => f.clone(),
         None => {
-            let f = s.eval_source(DERIVATION_NIX, Origin::File("«nix-internal»/derivation-internal.nix".into()), "/")?;
+            let f = s.eval_source(
+                DERIVATION_NIX,
+                Origin::File("«nix-internal»/derivation-internal.nix".into()),
+                "/",
+            )?;
             s.derivation_fn = Some(f.clone());
             f
         }

@@ -38,21 +38,55 @@ fn request(s: &mut EvalState, a: &[Value], who: &'static str, pos: Pos) -> EvalR
     let v = Args::new(a, who, pos).value(s, 0)?;
     let Value::Attrs(attrs) = &v else {
         let url = s.force_string(&v, pos)?.as_str().to_string();
-        return Ok(Request { url, name: None, hash: None, from_attrs: false });
+        return Ok(Request {
+            url,
+            name: None,
+            hash: None,
+            from_attrs: false,
+        });
     };
-    let mut req = Request { url: String::new(), name: None, hash: None, from_attrs: true };
+    let mut req = Request {
+        url: String::new(),
+        name: None,
+        hash: None,
+        from_attrs: true,
+    };
     for attr in attrs.sorted_by_name() {
-        let text = || format!("while evaluating the '{}' attribute passed to builtins.{who}", attr.name);
+        let text = || {
+            format!(
+                "while evaluating the '{}' attribute passed to builtins.{who}",
+                attr.name
+            )
+        };
         match attr.name.as_str() {
-            "url" => req.url = s.force_string(&attr.value, pos).map_err(|e| e.with_frame(text(), Pos::NONE))?.as_str().into(),
+            "url" => {
+                req.url = s
+                    .force_string(&attr.value, pos)
+                    .map_err(|e| e.with_frame(text(), Pos::NONE))?
+                    .as_str()
+                    .into()
+            }
             "name" => {
-                req.name = Some(s.force_string(&attr.value, pos).map_err(|e| e.with_frame(text(), Pos::NONE))?.as_str().into())
+                req.name = Some(
+                    s.force_string(&attr.value, pos)
+                        .map_err(|e| e.with_frame(text(), Pos::NONE))?
+                        .as_str()
+                        .into(),
+                )
             }
             "sha256" | "hash" => {
-                req.hash = Some(s.force_string(&attr.value, pos).map_err(|e| e.with_frame(text(), Pos::NONE))?.as_str().into())
+                req.hash = Some(
+                    s.force_string(&attr.value, pos)
+                        .map_err(|e| e.with_frame(text(), Pos::NONE))?
+                        .as_str()
+                        .into(),
+                )
             }
             other => {
-                return Err(EvalError::eval(format!("unsupported argument '{other}' to '{who}'")).at(attr.pos));
+                return Err(
+                    EvalError::eval(format!("unsupported argument '{other}' to '{who}'"))
+                        .at(attr.pos),
+                );
             }
         }
     }
@@ -81,7 +115,8 @@ impl TempDir {
         static N: AtomicU64 = AtomicU64::new(0);
         let n = N.fetch_add(1, Ordering::Relaxed);
         let p = std::env::temp_dir().join(format!("nixkit-fetch-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&p).map_err(|e| EvalError::eval(format!("creating '{}': {e}", p.display())))?;
+        std::fs::create_dir_all(&p)
+            .map_err(|e| EvalError::eval(format!("creating '{}': {e}", p.display())))?;
         Ok(TempDir(p))
     }
 }
@@ -93,9 +128,14 @@ impl Drop for TempDir {
 }
 
 fn run_tool(cmd: &mut Command, what: &str) -> EvalResult<Vec<u8>> {
-    let out = cmd.output().map_err(|e| EvalError::eval(format!("{what}: cannot run {:?}: {e}", cmd.get_program())))?;
+    let out = cmd
+        .output()
+        .map_err(|e| EvalError::eval(format!("{what}: cannot run {:?}: {e}", cmd.get_program())))?;
     if !out.status.success() {
-        return Err(EvalError::eval(format!("{what}: {}", String::from_utf8_lossy(&out.stderr).trim_end())));
+        return Err(EvalError::eval(format!(
+            "{what}: {}",
+            String::from_utf8_lossy(&out.stderr).trim_end()
+        )));
     }
     Ok(out.stdout)
 }
@@ -103,7 +143,10 @@ fn run_tool(cmd: &mut Command, what: &str) -> EvalResult<Vec<u8>> {
 /// Unpacks a tarball; the result is its single top-level directory if it
 /// has exactly one, else the unpacked directory itself.
 fn unpack(file: &str, into: &Path) -> EvalResult<PathBuf> {
-    run_tool(Command::new("tar").arg("-xf").arg(file).arg("-C").arg(into), &format!("unpacking '{file}'"))?;
+    run_tool(
+        Command::new("tar").arg("-xf").arg(file).arg("-C").arg(into),
+        &format!("unpacking '{file}'"),
+    )?;
     let entries: Vec<_> = std::fs::read_dir(into)
         .map_err(|e| EvalError::eval(format!("reading '{}': {e}", into.display())))?
         .filter_map(Result::ok)
@@ -117,10 +160,14 @@ fn unpack(file: &str, into: &Path) -> EvalResult<PathBuf> {
 /// Checks an expected hash (`sha256` nix32/base16/SRI) against what was
 /// fetched.
 fn verify(expected: Option<&str>, got: &[u8; 32], url: &str) -> EvalResult<()> {
-    let Some(expected) = expected.filter(|e| !e.is_empty()) else { return Ok(()) };
-    let want = Hash::parse_any(expected, Some(HashAlgo::Sha256)).map_err(|e| EvalError::eval(e.to_string()))?;
+    let Some(expected) = expected.filter(|e| !e.is_empty()) else {
+        return Ok(());
+    };
+    let want = Hash::parse_any(expected, Some(HashAlgo::Sha256))
+        .map_err(|e| EvalError::eval(e.to_string()))?;
     if want.as_bytes() != got.as_slice() {
-        let got = Hash::from_digest(HashAlgo::Sha256, got).map_err(|e| EvalError::eval(e.to_string()))?;
+        let got =
+            Hash::from_digest(HashAlgo::Sha256, got).map_err(|e| EvalError::eval(e.to_string()))?;
         return Err(EvalError::eval(format!(
             "hash mismatch in file downloaded from '{url}':\n  specified: {}\n  got:       {}",
             want.to_sri(),
@@ -160,14 +207,23 @@ fn name_problem(name: &str) -> String {
     if name.is_empty() {
         return "name must not be empty".to_string();
     }
-    match name.chars().find(|c| !(c.is_ascii_alphanumeric() || "+-._?=".contains(*c))) {
+    match name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "+-._?=".contains(*c)))
+    {
         Some(c) => format!("name '{name}' contains illegal character '{c}'"),
         None => format!("name '{name}' is not valid"),
     }
 }
 
 /// `fetchurl` (`unpack` false) and `fetchTarball` (`unpack` true).
-fn fetch_url(s: &mut EvalState, a: &[Value], who: &'static str, unpack_it: bool, pos: Pos) -> EvalResult<Value> {
+fn fetch_url(
+    s: &mut EvalState,
+    a: &[Value],
+    who: &'static str,
+    unpack_it: bool,
+    pos: Pos,
+) -> EvalResult<Value> {
     let req = request(s, a, who, pos)?;
     let name = match &req.name {
         Some(n) => n.clone(),
@@ -176,27 +232,46 @@ fn fetch_url(s: &mut EvalState, a: &[Value], who: &'static str, unpack_it: bool,
     };
     check_fetch_name(who, &req, &name).map_err(|e| e.at(pos))?;
     if s.settings.pure && req.hash.is_none() {
-        return Err(EvalError::eval(format!("in pure evaluation mode, '{who}' requires a 'sha256' argument")).at(pos));
+        return Err(EvalError::eval(format!(
+            "in pure evaluation mode, '{who}' requires a 'sha256' argument"
+        ))
+        .at(pos));
     }
     let file = local_file(&req.url).map_err(|e| e.at(pos))?;
-    let path = fetch_file(s, &file, &name, unpack_it, req.hash.as_deref(), &req.url).map_err(|e| e.at(pos))?;
+    let path = fetch_file(s, &file, &name, unpack_it, req.hash.as_deref(), &req.url)
+        .map_err(|e| e.at(pos))?;
     Ok(store_string(path))
 }
 
 /// Adds a local file (or the unpacked tarball) to the store, checking the hash.
-fn fetch_file(s: &mut EvalState, file: &str, name: &str, unpack_it: bool, hash: Option<&str>, url: &str) -> EvalResult<String> {
+fn fetch_file(
+    s: &mut EvalState,
+    file: &str,
+    name: &str,
+    unpack_it: bool,
+    hash: Option<&str>,
+    url: &str,
+) -> EvalResult<String> {
     let io = s.io.clone();
     if unpack_it {
         let tmp = TempDir::new()?;
         let root = unpack(file, &tmp.0)?;
         let root = root.to_string_lossy().into_owned();
-        let nar = store_path::nar_sha256(io.as_ref(), &root, None).map_err(|e| EvalError::eval(e.to_string()))?;
+        let nar = store_path::nar_sha256(io.as_ref(), &root, None)
+            .map_err(|e| EvalError::eval(e.to_string()))?;
         verify(hash, &nar, url)?;
-        return s.store.add_path(io.as_ref(), &root, name, FileIngestion::Recursive, None).map_err(EvalError::eval);
+        return s
+            .store
+            .add_path(io.as_ref(), &root, name, FileIngestion::Recursive, None)
+            .map_err(EvalError::eval);
     }
-    let data = io.read_file(file).map_err(|e| EvalError::eval(format!("unable to download '{url}': {e}")))?;
+    let data = io
+        .read_file(file)
+        .map_err(|e| EvalError::eval(format!("unable to download '{url}': {e}")))?;
     verify(hash, &store_path::sha256(&data), url)?;
-    s.store.add_path(io.as_ref(), file, name, FileIngestion::Flat, None).map_err(EvalError::eval)
+    s.store
+        .add_path(io.as_ref(), file, name, FileIngestion::Flat, None)
+        .map_err(EvalError::eval)
 }
 
 pub(crate) fn fetchurl(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
@@ -208,9 +283,17 @@ pub(crate) fn fetch_tarball(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalRes
 }
 
 /// A local git repository exported at a revision: `(store path, attrs)`.
-fn fetch_git_repo(s: &mut EvalState, repo: &str, rev: Option<&str>, name: &str) -> EvalResult<Vec<(Symbol, Value)>> {
+fn fetch_git_repo(
+    s: &mut EvalState,
+    repo: &str,
+    rev: Option<&str>,
+    name: &str,
+) -> EvalResult<Vec<(Symbol, Value)>> {
     let git = |args: &[&str]| -> EvalResult<String> {
-        let out = run_tool(Command::new("git").arg("-C").arg(repo).args(args), &format!("fetching Git repository '{repo}'"))?;
+        let out = run_tool(
+            Command::new("git").arg("-C").arg(repo).args(args),
+            &format!("fetching Git repository '{repo}'"),
+        )?;
         Ok(String::from_utf8_lossy(&out).trim().to_string())
     };
     let rev = match rev {
@@ -218,18 +301,38 @@ fn fetch_git_repo(s: &mut EvalState, repo: &str, rev: Option<&str>, name: &str) 
         None => git(&["rev-parse", "--verify", "HEAD"])?,
     };
     let count: i64 = git(&["rev-list", "--count", &rev])?.parse().unwrap_or(0);
-    let modified: i64 = git(&["log", "-1", "--format=%ct", &rev])?.parse().unwrap_or(0);
+    let modified: i64 = git(&["log", "-1", "--format=%ct", &rev])?
+        .parse()
+        .unwrap_or(0);
     let tmp = TempDir::new()?;
     let tar = tmp.0.join("export.tar");
     let out_dir = tmp.0.join("tree");
     std::fs::create_dir_all(&out_dir).map_err(|e| EvalError::eval(e.to_string()))?;
-    git(&["archive", "--format=tar", "-o", &tar.to_string_lossy(), &rev])?;
-    run_tool(Command::new("tar").arg("-xf").arg(&tar).arg("-C").arg(&out_dir), "unpacking the Git export")?;
+    git(&[
+        "archive",
+        "--format=tar",
+        "-o",
+        &tar.to_string_lossy(),
+        &rev,
+    ])?;
+    run_tool(
+        Command::new("tar")
+            .arg("-xf")
+            .arg(&tar)
+            .arg("-C")
+            .arg(&out_dir),
+        "unpacking the Git export",
+    )?;
     let root = out_dir.to_string_lossy().into_owned();
     let io = s.io.clone();
-    let nar = store_path::nar_sha256(io.as_ref(), &root, None).map_err(|e| EvalError::eval(e.to_string()))?;
-    let path = s.store.add_path(io.as_ref(), &root, name, FileIngestion::Recursive, None).map_err(EvalError::eval)?;
-    let nar = Hash::from_digest(HashAlgo::Sha256, &nar).map_err(|e| EvalError::eval(e.to_string()))?;
+    let nar = store_path::nar_sha256(io.as_ref(), &root, None)
+        .map_err(|e| EvalError::eval(e.to_string()))?;
+    let path = s
+        .store
+        .add_path(io.as_ref(), &root, name, FileIngestion::Recursive, None)
+        .map_err(EvalError::eval)?;
+    let nar =
+        Hash::from_digest(HashAlgo::Sha256, &nar).map_err(|e| EvalError::eval(e.to_string()))?;
     Ok(vec![
         (sym!("outPath"), store_string(path)),
         (sym!("rev"), Value::string(rev.as_str())),
@@ -242,7 +345,10 @@ fn fetch_git_repo(s: &mut EvalState, repo: &str, rev: Option<&str>, name: &str) 
 }
 
 fn git_repo_path(url: &str) -> EvalResult<String> {
-    let p = url.strip_prefix("git+file://").or_else(|| url.strip_prefix("file://")).unwrap_or(url);
+    let p = url
+        .strip_prefix("git+file://")
+        .or_else(|| url.strip_prefix("file://"))
+        .unwrap_or(url);
     if p.starts_with('/') {
         Ok(p.to_string())
     } else {
@@ -256,14 +362,29 @@ pub(crate) fn fetch_git(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<
         Value::Attrs(attrs) => {
             let get = |s: &mut EvalState, n: &str| -> EvalResult<Option<String>> {
                 match attrs.get_str(n) {
-                    Some(x) => Ok(Some(s.coerce_to_nix_string(x, crate::ops::Coerce::PLAIN, pos)?.as_str().to_string())),
+                    Some(x) => Ok(Some(
+                        s.coerce_to_nix_string(x, crate::ops::Coerce::PLAIN, pos)?
+                            .as_str()
+                            .to_string(),
+                    )),
                     None => Ok(None),
                 }
             };
-            let url = get(s, "url")?.ok_or_else(|| EvalError::eval("'url' argument required").at(pos))?;
-            (url, get(s, "rev")?, get(s, "name")?.unwrap_or_else(|| "source".into()))
+            let url =
+                get(s, "url")?.ok_or_else(|| EvalError::eval("'url' argument required").at(pos))?;
+            (
+                url,
+                get(s, "rev")?,
+                get(s, "name")?.unwrap_or_else(|| "source".into()),
+            )
         }
-        _ => (s.coerce_to_nix_string(&v, crate::ops::Coerce::PLAIN, pos)?.as_str().to_string(), None, "source".into()),
+        _ => (
+            s.coerce_to_nix_string(&v, crate::ops::Coerce::PLAIN, pos)?
+                .as_str()
+                .to_string(),
+            None,
+            "source".into(),
+        ),
     };
     let repo = git_repo_path(&url).map_err(|e| e.at(pos))?;
     let fields = fetch_git_repo(s, &repo, rev.as_deref(), &name).map_err(|e| e.at(pos))?;
@@ -294,7 +415,12 @@ pub(crate) fn fetch_tree(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult
         }
         _ => {
             let url = s.force_string(&v, pos)?.as_str().to_string();
-            let ty = if [".tar", ".tar.gz", ".tgz", ".tar.xz", ".tar.bz2", ".tar.zst", ".zip"].iter().any(|e| url.ends_with(e)) {
+            let ty = if [
+                ".tar", ".tar.gz", ".tgz", ".tar.xz", ".tar.bz2", ".tar.zst", ".zip",
+            ]
+            .iter()
+            .any(|e| url.ends_with(e))
+            {
                 "tarball"
             } else {
                 "file"
@@ -310,20 +436,31 @@ pub(crate) fn fetch_tree(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult
         Some(Value::Path(p)) => Some(p.to_string()),
         _ => None,
     };
-    let ty = text(field("type")).ok_or_else(|| EvalError::eval("attribute 'type' is missing in call to 'fetchTree'").at(pos))?;
-    let url = text(field("url")).or_else(|| text(field("path"))).unwrap_or_default();
+    let ty = text(field("type")).ok_or_else(|| {
+        EvalError::eval("attribute 'type' is missing in call to 'fetchTree'").at(pos)
+    })?;
+    let url = text(field("url"))
+        .or_else(|| text(field("path")))
+        .unwrap_or_default();
     let shown = input_text.clone().unwrap_or_else(|| format!("{ty}:{url}"));
-    let frame = |e: EvalError| e.with_frame(format!("while fetching the input '{shown}'"), Pos::NONE);
+    let frame =
+        |e: EvalError| e.with_frame(format!("while fetching the input '{shown}'"), Pos::NONE);
     let hash = text(field("narHash")).or_else(|| text(field("hash")));
     let name = text(field("name")).unwrap_or_else(|| "source".into());
     let result = match ty.as_str() {
         "path" => {
             let io = s.io.clone();
-            let p = s.store.add_path(io.as_ref(), &url, &name, FileIngestion::Recursive, None).map_err(EvalError::eval);
+            let p = s
+                .store
+                .add_path(io.as_ref(), &url, &name, FileIngestion::Recursive, None)
+                .map_err(EvalError::eval);
             p.map(|p| vec![(sym!("outPath"), store_string(p))])
         }
         "file" | "tarball" => {
-            let file = url.strip_prefix("file://").or_else(|| url.strip_prefix("file:")).map(str::to_string);
+            let file = url
+                .strip_prefix("file://")
+                .or_else(|| url.strip_prefix("file:"))
+                .map(str::to_string);
             match file {
                 Some(f) if f.starts_with('/') => fetch_file(s, &f, &name, ty == "tarball", hash.as_deref(), &url)
                     .map(|p| vec![(sym!("outPath"), store_string(p))]),
@@ -338,7 +475,11 @@ pub(crate) fn fetch_tree(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult
             let rev = text(field("rev"));
             fetch_git_repo(s, &repo, rev.as_deref(), &name)
         }),
-        other => Err(EvalError::eval(format!("input type '{other}' is not supported by this evaluator"))),
+        other => Err(EvalError::eval(format!(
+            "input type '{other}' is not supported by this evaluator"
+        ))),
     };
-    Ok(Value::attrs(Attrs::from_pairs(result.map_err(frame).map_err(|e| e.at(pos))?)))
+    Ok(Value::attrs(Attrs::from_pairs(
+        result.map_err(frame).map_err(|e| e.at(pos))?,
+    )))
 }

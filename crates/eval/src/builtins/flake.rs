@@ -18,8 +18,10 @@ use crate::eval::EvalState;
 use crate::source::Pos;
 use crate::value::{Attrs, PrimOp, Value};
 
-pub(crate) const PRIMOPS: &[PrimOp] =
-    &[primop!("parseFlakeRef", 1, parse_flake_ref), primop!("flakeRefToString", 1, flake_ref_to_string)];
+pub(crate) const PRIMOPS: &[PrimOp] = &[
+    primop!("parseFlakeRef", 1, parse_flake_ref),
+    primop!("flakeRefToString", 1, flake_ref_to_string),
+];
 
 /// An attribute of a flake reference.
 #[derive(Clone, Debug, PartialEq)]
@@ -42,7 +44,14 @@ impl Attr {
 type FlakeAttrs = BTreeMap<String, Attr>;
 
 const INT_PARAMS: &[&str] = &["revCount", "lastModified"];
-const BOOL_PARAMS: &[&str] = &["shallow", "submodules", "allRefs", "exportIgnore", "lfs", "verifyCommit"];
+const BOOL_PARAMS: &[&str] = &[
+    "shallow",
+    "submodules",
+    "allRefs",
+    "exportIgnore",
+    "lfs",
+    "verifyCommit",
+];
 
 fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
@@ -75,13 +84,16 @@ fn percent_encode(s: &str, keep: &str) -> String {
 }
 
 fn add_param(attrs: &mut FlakeAttrs, name: &str, value: &str) -> Result<(), String> {
-    let v = if INT_PARAMS.contains(&name) {
-        Attr::Int(value.parse().map_err(|_| format!("invalid integer '{value}' for flake ref attribute '{name}'"))?)
-    } else if BOOL_PARAMS.contains(&name) {
-        Attr::Bool(matches!(value, "1" | "true"))
-    } else {
-        Attr::Str(value.to_string())
-    };
+    let v =
+        if INT_PARAMS.contains(&name) {
+            Attr::Int(value.parse().map_err(|_| {
+                format!("invalid integer '{value}' for flake ref attribute '{name}'")
+            })?)
+        } else if BOOL_PARAMS.contains(&name) {
+            Attr::Bool(matches!(value, "1" | "true"))
+        } else {
+            Attr::Str(value.to_string())
+        };
     attrs.insert(name.to_string(), v);
     Ok(())
 }
@@ -107,7 +119,10 @@ fn parse(text: &str) -> Result<FlakeAttrs, String> {
     let set = |attrs: &mut FlakeAttrs, k: &str, v: &str| {
         attrs.insert(k.to_string(), Attr::Str(v.to_string()));
     };
-    if let Some((scheme, rest)) = main.split_once(':').filter(|(s, _)| matches!(*s, "github" | "gitlab" | "sourcehut")) {
+    if let Some((scheme, rest)) = main
+        .split_once(':')
+        .filter(|(s, _)| matches!(*s, "github" | "gitlab" | "sourcehut"))
+    {
         let parts: Vec<&str> = rest.split('/').collect();
         if parts.len() < 2 || parts.len() > 3 || parts.iter().any(|p| p.is_empty()) {
             return Err(bad());
@@ -116,12 +131,22 @@ fn parse(text: &str) -> Result<FlakeAttrs, String> {
         set(&mut attrs, "owner", &percent_decode(parts[0]));
         set(&mut attrs, "repo", &percent_decode(parts[1]));
         if let Some(r) = parts.get(2) {
-            set(&mut attrs, if is_rev(r) { "rev" } else { "ref" }, &percent_decode(r));
+            set(
+                &mut attrs,
+                if is_rev(r) { "rev" } else { "ref" },
+                &percent_decode(r),
+            );
         }
-    } else if let Some(path) = main.strip_prefix("path:").or_else(|| main.starts_with('/').then_some(main)) {
+    } else if let Some(path) = main
+        .strip_prefix("path:")
+        .or_else(|| main.starts_with('/').then_some(main))
+    {
         set(&mut attrs, "type", "path");
         set(&mut attrs, "path", &percent_decode(path));
-    } else if let Some((kind, url)) = main.split_once('+').filter(|(k, _)| matches!(*k, "git" | "hg" | "tarball" | "file")) {
+    } else if let Some((kind, url)) = main
+        .split_once('+')
+        .filter(|(k, _)| matches!(*k, "git" | "hg" | "tarball" | "file"))
+    {
         set(&mut attrs, "type", kind);
         // `ref`, `rev` and the other parameters become attributes.
         set(&mut attrs, "url", url);
@@ -133,7 +158,8 @@ fn parse(text: &str) -> Result<FlakeAttrs, String> {
         let parts: Vec<&str> = id_part.split('/').collect();
         let valid_id = |s: &str| {
             s.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-                && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         };
         if parts.is_empty() || parts.len() > 3 || !valid_id(parts[0]) {
             return Err(bad());
@@ -155,25 +181,40 @@ fn unparse(mut attrs: FlakeAttrs) -> Result<String, String> {
     };
     let mut take = |k: &str| match attrs.remove(k) {
         Some(Attr::Str(s)) => Ok(Some(s)),
-        Some(other) => Err(format!("attribute '{k}' of the flake reference must be a string, not {}", other.text())),
+        Some(other) => Err(format!(
+            "attribute '{k}' of the flake reference must be a string, not {}",
+            other.text()
+        )),
         None => Ok(None),
     };
     let mut out = match ty.as_str() {
         "github" | "gitlab" | "sourcehut" => {
             let owner = take("owner")?.ok_or("flake reference lacks 'owner'")?;
             let repo = take("repo")?.ok_or("flake reference lacks 'repo'")?;
-            let mut s = format!("{ty}:{}/{}", percent_encode(&owner, ""), percent_encode(&repo, ""));
+            let mut s = format!(
+                "{ty}:{}/{}",
+                percent_encode(&owner, ""),
+                percent_encode(&repo, "")
+            );
             if let Some(r) = take("rev")?.or(take("ref")?) {
                 s.push('/');
                 s.push_str(&percent_encode(&r, "/"));
             }
             s
         }
-        "path" => format!("path:{}", percent_encode(&take("path")?.ok_or("flake reference lacks 'path'")?, "/")),
-        "git" | "hg" | "file" => format!("{ty}+{}", take("url")?.ok_or("flake reference lacks 'url'")?),
+        "path" => format!(
+            "path:{}",
+            percent_encode(&take("path")?.ok_or("flake reference lacks 'path'")?, "/")
+        ),
+        "git" | "hg" | "file" => format!(
+            "{ty}+{}",
+            take("url")?.ok_or("flake reference lacks 'url'")?
+        ),
         "tarball" => {
             let url = take("url")?.ok_or("flake reference lacks 'url'")?;
-            let archive = [".zip", ".tar", ".tgz", ".tar.gz", ".tar.xz", ".tar.bz2", ".tar.zst"];
+            let archive = [
+                ".zip", ".tar", ".tgz", ".tar.gz", ".tar.xz", ".tar.bz2", ".tar.zst",
+            ];
             if archive.iter().any(|e| url.ends_with(e)) {
                 url
             } else {
@@ -194,7 +235,13 @@ fn unparse(mut attrs: FlakeAttrs) -> Result<String, String> {
     };
     let query: Vec<String> = attrs
         .iter()
-        .map(|(k, v)| format!("{}={}", percent_encode(k, ""), percent_encode(&v.text(), "/")))
+        .map(|(k, v)| {
+            format!(
+                "{}={}",
+                percent_encode(k, ""),
+                percent_encode(&v.text(), "/")
+            )
+        })
         .collect();
     if !query.is_empty() {
         out.push(if out.contains('?') { '&' } else { '?' });
@@ -206,14 +253,16 @@ fn unparse(mut attrs: FlakeAttrs) -> Result<String, String> {
 fn parse_flake_ref(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let text = Args::new(a, "parseFlakeRef", pos).string(s, 0)?;
     let attrs = parse(text.as_str()).map_err(|e| EvalError::eval(e).at(pos))?;
-    Ok(Value::attrs(Attrs::from_pairs(attrs.into_iter().map(|(k, v)| {
-        let v = match v {
-            Attr::Str(s) => Value::string(s),
-            Attr::Int(i) => Value::Int(i64::try_from(i).unwrap_or(i64::MAX)),
-            Attr::Bool(b) => Value::Bool(b),
-        };
-        (Symbol::intern(&k), v)
-    }))))
+    Ok(Value::attrs(Attrs::from_pairs(attrs.into_iter().map(
+        |(k, v)| {
+            let v = match v {
+                Attr::Str(s) => Value::string(s),
+                Attr::Int(i) => Value::Int(i64::try_from(i).unwrap_or(i64::MAX)),
+                Attr::Bool(b) => Value::Bool(b),
+            };
+            (Symbol::intern(&k), v)
+        },
+    ))))
 }
 
 fn flake_ref_to_string(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
@@ -254,15 +303,24 @@ mod tests {
         let a = parse("github:NixOS/nixpkgs/23.05?dir=lib").unwrap_or_default();
         assert_eq!(a.get("ref"), Some(&Attr::Str("23.05".into())));
         assert_eq!(a.get("dir"), Some(&Attr::Str("lib".into())));
-        assert_eq!(roundtrip("github:NixOS/nixpkgs/23.05?dir=lib"), "github:NixOS/nixpkgs/23.05?dir=lib");
+        assert_eq!(
+            roundtrip("github:NixOS/nixpkgs/23.05?dir=lib"),
+            "github:NixOS/nixpkgs/23.05?dir=lib"
+        );
     }
 
     #[test]
     fn other_forms() {
         assert_eq!(roundtrip("nixpkgs"), "flake:nixpkgs");
         assert_eq!(roundtrip("/some/path?dir=x"), "path:/some/path?dir=x");
-        assert_eq!(roundtrip("git+https://example.org/r?ref=main&revCount=3"), "git+https://example.org/r?ref=main&revCount=3");
-        assert_eq!(roundtrip("https://example.org/a.tar.gz"), "https://example.org/a.tar.gz");
+        assert_eq!(
+            roundtrip("git+https://example.org/r?ref=main&revCount=3"),
+            "git+https://example.org/r?ref=main&revCount=3"
+        );
+        assert_eq!(
+            roundtrip("https://example.org/a.tar.gz"),
+            "https://example.org/a.tar.gz"
+        );
         assert!(parse("github:only-owner").is_err());
         let a = parse("git+https://x/y?revCount=12&shallow=1").unwrap_or_default();
         assert_eq!(a.get("revCount"), Some(&Attr::Int(12)));

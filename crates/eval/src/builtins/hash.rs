@@ -68,9 +68,12 @@ impl HashAlgo {
 }
 
 fn unknown_algo(name: &str) -> EvalError {
-    EvalError::new(ErrorKind::Usage, format!(
+    EvalError::new(
+        ErrorKind::Usage,
+        format!(
         "unknown hash algorithm '{name}', expect 'blake3', 'md5', 'sha1', 'sha256', or 'sha512'"
-    ))
+    ),
+    )
 }
 
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -78,7 +81,11 @@ const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 pub(crate) fn base64_encode(data: &[u8]) -> String {
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for chunk in data.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for k in 0..4 {
             if k <= chunk.len() {
@@ -114,7 +121,8 @@ pub(crate) fn base64_decode(s: &str) -> Option<Vec<u8>> {
 fn hash_string(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let args = Args::new(a, "hashString", pos);
     let algo_name = args.string(s, 0)?;
-    let algo = HashAlgo::parse(algo_name.as_str()).ok_or_else(|| unknown_algo(algo_name.as_str()).at(pos))?;
+    let algo = HashAlgo::parse(algo_name.as_str())
+        .ok_or_else(|| unknown_algo(algo_name.as_str()).at(pos))?;
     let text = args.string(s, 1)?;
     Ok(Value::string(hex(&algo.digest(text.as_str().as_bytes()))))
 }
@@ -122,7 +130,8 @@ fn hash_string(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
 fn hash_file(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let args = Args::new(a, "hashFile", pos);
     let algo_name = args.string(s, 0)?;
-    let algo = HashAlgo::parse(algo_name.as_str()).ok_or_else(|| unknown_algo(algo_name.as_str()).at(pos))?;
+    let algo = HashAlgo::parse(algo_name.as_str())
+        .ok_or_else(|| unknown_algo(algo_name.as_str()).at(pos))?;
     let path = s.realise_path(&a[1], pos)?;
     let data = s.read_file_bytes(&path, pos)?;
     Ok(Value::string(hex(&algo.digest(&data))))
@@ -152,18 +161,29 @@ fn convert_hash(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
             None => Ok(None),
         }
     };
-    let hash = get(s, "hash")?.ok_or_else(|| EvalError::eval("attribute 'hash' missing").at(pos))?;
+    let hash =
+        get(s, "hash")?.ok_or_else(|| EvalError::eval("attribute 'hash' missing").at(pos))?;
     let algo_attr = get(s, "hashAlgo")?;
-    let format = get(s, "toHashFormat")?.ok_or_else(|| EvalError::eval("attribute 'toHashFormat' missing").at(pos))?;
-    let (algo, body) = if let Some((prefix, rest)) = hash.split_once('-').filter(|(p, _)| HashAlgo::parse(p).is_some()) {
+    let format = get(s, "toHashFormat")?
+        .ok_or_else(|| EvalError::eval("attribute 'toHashFormat' missing").at(pos))?;
+    let (algo, body) = if let Some((prefix, rest)) = hash
+        .split_once('-')
+        .filter(|(p, _)| HashAlgo::parse(p).is_some())
+    {
         (HashAlgo::parse(prefix), rest.to_string())
-    } else if let Some((prefix, rest)) = hash.split_once(':').filter(|(p, _)| HashAlgo::parse(p).is_some()) {
+    } else if let Some((prefix, rest)) = hash
+        .split_once(':')
+        .filter(|(p, _)| HashAlgo::parse(p).is_some())
+    {
         (HashAlgo::parse(prefix), rest.to_string())
     } else {
         let name = algo_attr.clone().ok_or_else(|| {
             EvalError::eval(format!("hash '{hash}' does not include a type, nor is the type otherwise known from context")).at(pos)
         })?;
-        (Some(HashAlgo::parse(&name).ok_or_else(|| unknown_algo(&name).at(pos))?), hash.clone())
+        (
+            Some(HashAlgo::parse(&name).ok_or_else(|| unknown_algo(&name).at(pos))?),
+            hash.clone(),
+        )
     };
     let algo = algo.ok_or_else(|| EvalError::eval(format!("invalid hash '{hash}'")).at(pos))?;
     let bytes = decode_hash(&body, algo)
@@ -177,7 +197,9 @@ fn convert_hash(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
         "base64" => base64_encode(&bytes),
         "sri" => format!("{}-{}", algo.name(), base64_encode(&bytes)),
         other => {
-            let msg = format!("unknown hash format '{other}', expect 'base16', 'base32', 'base64', or 'sri'");
+            let msg = format!(
+                "unknown hash format '{other}', expect 'base16', 'base32', 'base64', or 'sri'"
+            );
             return Err(EvalError::new(ErrorKind::Usage, msg).at(pos));
         }
     };

@@ -10,7 +10,10 @@ use crate::print::show_for_error;
 use crate::source::Pos;
 use crate::value::{Attr, Attrs, Context, PrimOp, Value};
 
-pub(crate) static PRIMOPS: &[PrimOp] = &[primop!("toJSON", 1, to_json), primop!("fromJSON", 1, from_json)];
+pub(crate) static PRIMOPS: &[PrimOp] = &[
+    primop!("toJSON", 1, to_json),
+    primop!("fromJSON", 1, from_json),
+];
 
 /// Appends a JSON string literal.
 pub(crate) fn json_string(s: &str, out: &mut String) {
@@ -61,7 +64,14 @@ fn invalid_utf8_check(s: &str, pos: Pos) -> EvalResult<()> {
 impl EvalState {
     /// Serialises a value to JSON, forcing it deeply; `copy_to_store` turns
     /// paths into store paths (as `toJSON` does).
-    pub(crate) fn value_to_json(&mut self, v: &Value, ctx: &mut Context, copy_to_store: bool, out: &mut String, pos: Pos) -> EvalResult<()> {
+    pub(crate) fn value_to_json(
+        &mut self,
+        v: &Value,
+        ctx: &mut Context,
+        copy_to_store: bool,
+        out: &mut String,
+        pos: Pos,
+    ) -> EvalResult<()> {
         let v = self.force(v)?;
         match &v {
             Value::Null => out.push_str("null"),
@@ -76,7 +86,11 @@ impl EvalState {
                 json_string(s.as_str(), out);
             }
             Value::Path(p) => {
-                let s = if copy_to_store { self.copy_path_to_store(p, pos)? } else { p.to_string() };
+                let s = if copy_to_store {
+                    self.copy_path_to_store(p, pos)?
+                } else {
+                    p.to_string()
+                };
                 if copy_to_store {
                     ctx.insert(s.clone().into());
                 }
@@ -85,9 +99,9 @@ impl EvalState {
             Value::Attrs(a) => {
                 if let Some(attr) = a.get_attr(sym!("__toString")) {
                     let (r, at) = self.call_to_string_attr(&v, attr)?;
-                    return self
-                        .json_to_string_result(&r, ctx, out, at)
-                        .map_err(|e| e.with_frame("while using the result of the `__toString` attribute", at));
+                    return self.json_to_string_result(&r, ctx, out, at).map_err(|e| {
+                        e.with_frame("while using the result of the `__toString` attribute", at)
+                    });
                 }
                 if let Some(attr) = a.get_attr(sym!("outPath")) {
                     let (o, at) = (attr.value.clone(), attr.pos);
@@ -102,8 +116,14 @@ impl EvalState {
                     }
                     json_string(attr.name.as_str(), out);
                     out.push(':');
-                    self.nested(|s| s.value_to_json(&attr.value, ctx, copy_to_store, out, attr.pos)).map_err(|e| {
-                        e.with_frame(format!("while evaluating attribute '{}'", attr.name), attr.pos)
+                    self.nested(|s| {
+                        s.value_to_json(&attr.value, ctx, copy_to_store, out, attr.pos)
+                    })
+                    .map_err(|e| {
+                        e.with_frame(
+                            format!("while evaluating attribute '{}'", attr.name),
+                            attr.pos,
+                        )
                     })?;
                 }
                 out.push('}');
@@ -115,12 +135,18 @@ impl EvalState {
                         out.push(',');
                     }
                     self.nested(|s| s.value_to_json(item, ctx, copy_to_store, out, pos))
-                        .map_err(|e| e.with_frame(format!("while evaluating list element at index {i}"), pos))?;
+                        .map_err(|e| {
+                            e.with_frame(format!("while evaluating list element at index {i}"), pos)
+                        })?;
                 }
                 out.push(']');
             }
             other => {
-                return Err(EvalError::eval(format!("cannot convert {} to JSON", other.show_type())).at(pos));
+                return Err(EvalError::eval(format!(
+                    "cannot convert {} to JSON",
+                    other.show_type()
+                ))
+                .at(pos));
             }
         }
         Ok(())
@@ -132,7 +158,13 @@ impl EvalState {
     /// string coercion, CppNix's `toJSON` insists on a string (a path, or a
     /// set that peels through `__toString`/`outPath`, is coerced as usual) and
     /// reports anything else at the attribute.
-    fn json_to_string_result(&mut self, r: &Value, ctx: &mut Context, out: &mut String, at: Pos) -> EvalResult<()> {
+    fn json_to_string_result(
+        &mut self,
+        r: &Value,
+        ctx: &mut Context,
+        out: &mut String,
+        at: Pos,
+    ) -> EvalResult<()> {
         let r = self.force(r)?;
         let verb = match &r {
             Value::String(_) | Value::Path(_) => {
@@ -140,7 +172,9 @@ impl EvalState {
                 json_string(&s, out);
                 return Ok(());
             }
-            Value::Attrs(a) if a.get_str("__toString").is_some() || a.get_str("outPath").is_some() => {
+            Value::Attrs(a)
+                if a.get_str("__toString").is_some() || a.get_str("outPath").is_some() =>
+            {
                 let s = self.coerce_to_string(&r, ctx, Coerce::INTERPOLATE, at)?;
                 json_string(&s, out);
                 return Ok(());
@@ -148,7 +182,11 @@ impl EvalState {
             Value::Attrs(_) => "must",
             _ => "should",
         };
-        let msg = format!("`__toString` {verb} return a string, but got {}: {}", r.show_type(), show_for_error(&r));
+        let msg = format!(
+            "`__toString` {verb} return a string, but got {}: {}",
+            r.show_type(),
+            show_for_error(&r)
+        );
         Err(EvalError::eval(msg).at(at))
     }
 }
@@ -174,7 +212,8 @@ impl Parser<'_> {
     }
 
     fn ws(&mut self) {
-        while self.i < self.text.len() && matches!(self.text[self.i], b' ' | b'\t' | b'\n' | b'\r') {
+        while self.i < self.text.len() && matches!(self.text[self.i], b' ' | b'\t' | b'\n' | b'\r')
+        {
             self.i += 1;
         }
     }
@@ -193,7 +232,9 @@ impl Parser<'_> {
             return Err(self.error("nesting too deep"));
         }
         self.ws();
-        let Some(&c) = self.text.get(self.i) else { return Err(self.error("unexpected end of input")) };
+        let Some(&c) = self.text.get(self.i) else {
+            return Err(self.error("unexpected end of input"));
+        };
         match c {
             b'n' if self.eat("null") => Ok(Value::Null),
             b't' if self.eat("true") => Ok(Value::Bool(true)),
@@ -236,7 +277,11 @@ impl Parser<'_> {
                         return Err(self.error("expected ':'"));
                     }
                     let v = self.value(depth + 1)?;
-                    entries.push(Attr { name: Symbol::intern(&key), value: v, pos: Pos::NONE });
+                    entries.push(Attr {
+                        name: Symbol::intern(&key),
+                        value: v,
+                        pos: Pos::NONE,
+                    });
                     self.ws();
                     if self.eat(",") {
                         continue;
@@ -269,22 +314,30 @@ impl Parser<'_> {
                 return Ok(Value::Int(i));
             }
             if let Ok(u) = s.parse::<u64>() {
-                return Err(EvalError::eval(format!("unsigned json number {u} outside of Nix integer range")));
+                return Err(EvalError::eval(format!(
+                    "unsigned json number {u} outside of Nix integer range"
+                )));
             }
         }
-        s.parse::<f64>().map(Value::Float).map_err(|_| self.error("invalid number"))
+        s.parse::<f64>()
+            .map(Value::Float)
+            .map_err(|_| self.error("invalid number"))
     }
 
     fn string(&mut self) -> EvalResult<String> {
         self.i += 1;
         let mut out: Vec<u8> = Vec::new();
         loop {
-            let Some(&c) = self.text.get(self.i) else { return Err(self.error("unterminated string")) };
+            let Some(&c) = self.text.get(self.i) else {
+                return Err(self.error("unterminated string"));
+            };
             self.i += 1;
             match c {
                 b'"' => break,
                 b'\\' => {
-                    let Some(&e) = self.text.get(self.i) else { return Err(self.error("bad escape")) };
+                    let Some(&e) = self.text.get(self.i) else {
+                        return Err(self.error("bad escape"));
+                    };
                     self.i += 1;
                     match e {
                         b'"' => out.push(b'"'),
@@ -299,7 +352,9 @@ impl Parser<'_> {
                             let mut cp = self.hex4()?;
                             if (0xD800..0xDC00).contains(&cp) && self.eat("\\u") {
                                 let lo = self.hex4()?;
-                                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo.wrapping_sub(0xDC00) & 0x3ff);
+                                cp = 0x10000
+                                    + ((cp - 0xD800) << 10)
+                                    + (lo.wrapping_sub(0xDC00) & 0x3ff);
                             }
                             let ch = char::from_u32(cp).unwrap_or('\u{fffd}');
                             let mut buf = [0u8; 4];
@@ -317,8 +372,12 @@ impl Parser<'_> {
     }
 
     fn hex4(&mut self) -> EvalResult<u32> {
-        let h = self.text.get(self.i..self.i + 4).ok_or_else(|| self.error("bad unicode escape"))?;
-        let v = u32::from_str_radix(std::str::from_utf8(h).unwrap_or("x"), 16).map_err(|_| self.error("bad unicode escape"))?;
+        let h = self
+            .text
+            .get(self.i..self.i + 4)
+            .ok_or_else(|| self.error("bad unicode escape"))?;
+        let v = u32::from_str_radix(std::str::from_utf8(h).unwrap_or("x"), 16)
+            .map_err(|_| self.error("bad unicode escape"))?;
         self.i += 4;
         Ok(v)
     }
@@ -326,7 +385,10 @@ impl Parser<'_> {
 
 /// Parses JSON text into a value.
 pub(crate) fn parse_json(text: &str) -> EvalResult<Value> {
-    let mut p = Parser { text: text.as_bytes(), i: 0 };
+    let mut p = Parser {
+        text: text.as_bytes(),
+        i: 0,
+    };
     let v = p.value(0)?;
     p.ws();
     if p.i != p.text.len() {

@@ -2,8 +2,8 @@
 //! `head`, `tail`, `length`, `elem`, `concatLists`, `concatMap`, `any`,
 //! `all`, `partition`, `groupBy`, `genericClosure`.
 
-use triomphe::Arc;
 use std::collections::HashSet;
+use triomphe::Arc;
 
 use nixkit_syntax::Symbol;
 
@@ -60,7 +60,9 @@ fn tail(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     if list.is_empty() {
         return Err(EvalError::eval("'builtins.tail' called on an empty list").at(pos));
     }
-    Ok(Value::List(SharedSlice::from_exact(list[1..].iter().cloned())))
+    Ok(Value::List(SharedSlice::from_exact(
+        list[1..].iter().cloned(),
+    )))
 }
 
 fn map(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
@@ -74,14 +76,18 @@ fn map(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     // source list (see `Code::MapList`).
     let n = list.len();
     if u32::try_from(n).is_err() {
-        return Ok(Value::list(list.iter().map(|x| EvalState::delay_call(f.clone(), vec![x.clone()], pos)).collect()));
+        return Ok(Value::list(
+            list.iter()
+                .map(|x| EvalState::delay_call(f.clone(), vec![x.clone()], pos))
+                .collect(),
+        ));
     }
     let shared = Arc::new((f.clone(), pos, list.clone()));
     // Written straight into the list's allocation (no vector to copy:
     // a list of 400 k items would briefly take twice its size).
-    Ok(Value::List(SharedSlice::from_exact(
-        (0..n as u32).map(|i| EvalState::delay_code(crate::thunk::Code::MapList(shared.clone(), i))),
-    )))
+    Ok(Value::List(SharedSlice::from_exact((0..n as u32).map(
+        |i| EvalState::delay_code(crate::thunk::Code::MapList(shared.clone(), i)),
+    ))))
 }
 
 /// Calls a predicate and forces a Boolean result.
@@ -93,7 +99,10 @@ fn test(s: &mut EvalState, f: &Value, x: &Value, name: &str, pos: Pos) -> EvalRe
             "partition" => "partition function",
             _ => "function",
         };
-        e.at(pos).with_frame(format!("while evaluating the return value of the {what} passed to builtins.{name}"), pos)
+        e.at(pos).with_frame(
+            format!("while evaluating the return value of the {what} passed to builtins.{name}"),
+            pos,
+        )
     })
 }
 
@@ -120,7 +129,11 @@ fn elem(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let list = Args::new(a, "elem", pos).list(s, 1)?;
     // An integer needle (forced first, as the first comparison would) is
     // compared against evaluated integers without going through `equal`.
-    let needle = if list.is_empty() { None } else { Some(s.force(&a[0])?) };
+    let needle = if list.is_empty() {
+        None
+    } else {
+        Some(s.force(&a[0])?)
+    };
     if let Some(Value::Int(n)) = needle {
         for x in list.iter() {
             let hit = match x.forced() {
@@ -147,9 +160,12 @@ fn concat_lists(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     // once, at its size.
     let mut parts: Vec<&[Value]> = Vec::with_capacity(lists.len());
     for l in lists.iter() {
-        let l = s
-            .force_list_ref(l, pos)
-            .map_err(|e| e.with_frame("while evaluating a value of the list passed to builtins.concatLists", pos))?;
+        let l = s.force_list_ref(l, pos).map_err(|e| {
+            e.with_frame(
+                "while evaluating a value of the list passed to builtins.concatLists",
+                pos,
+            )
+        })?;
         parts.push(l);
     }
     Ok(Value::List(SharedSlice::concat(&parts)))
@@ -206,8 +222,11 @@ fn gen_list(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     }
     let f = args.function(s, 0)?;
     let shared = Arc::new((f.clone(), pos));
-    let len = usize::try_from(n).map_err(|_| EvalError::eval(format!("cannot create list of size {n}")))?;
-    Ok(Value::List(SharedSlice::from_exact((0..len).map(|i| EvalState::delay_call_int(&shared, i as i64)))))
+    let len = usize::try_from(n)
+        .map_err(|_| EvalError::eval(format!("cannot create list of size {n}")))?;
+    Ok(Value::List(SharedSlice::from_exact(
+        (0..len).map(|i| EvalState::delay_call_int(&shared, i as i64)),
+    )))
 }
 
 /// Stable merge sort with a fallible `is_less`, using `buf` (as long as
@@ -276,10 +295,15 @@ fn sort(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     if less_than && items.iter().all(|x| matches!(x, Value::Int(_))) {
         // Integers under `lessThan`: a total order whose equal elements are
         // indistinguishable, so any sort gives the merge sort's result.
-        let mut ints: Vec<i64> = items.iter().map(|x| if let Value::Int(i) = x { *i } else { 0 }).collect();
+        let mut ints: Vec<i64> = items
+            .iter()
+            .map(|x| if let Value::Int(i) = x { *i } else { 0 })
+            .collect();
         drop(items);
         ints.sort_unstable();
-        return Ok(Value::List(SharedSlice::from_exact(ints.into_iter().map(Value::Int))));
+        return Ok(Value::List(SharedSlice::from_exact(
+            ints.into_iter().map(Value::Int),
+        )));
     }
     let mut buf = vec![Value::Null; items.len()];
     merge_sort(s, &mut items, &mut buf, &mut |s, x, y| {
@@ -292,7 +316,10 @@ fn sort(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
         }
         let r = s.call(f, &[x.clone(), y.clone()], pos)?;
         s.expect_bool(&r).map_err(|e| {
-            e.at(pos).with_frame("while evaluating the return value of the sorting function passed to builtins.sort", pos)
+            e.at(pos).with_frame(
+                "while evaluating the return value of the sorting function passed to builtins.sort",
+                pos,
+            )
         })
     })?;
     drop(buf);
@@ -336,7 +363,14 @@ fn group_by(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
         groups[i].1.push(x.clone());
     }
     Ok(Value::attrs(Attrs::from_unsorted(
-        groups.into_iter().map(|(name, vs)| Attr { name, value: Value::list(vs), pos: Pos::NONE }).collect(),
+        groups
+            .into_iter()
+            .map(|(name, vs)| Attr {
+                name,
+                value: Value::list(vs),
+                pos: Pos::NONE,
+            })
+            .collect(),
     )))
 }
 
@@ -347,9 +381,14 @@ fn concat_map(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let mut results = Vec::with_capacity(list.len());
     for x in list.iter() {
         let r = s.call(f, std::slice::from_ref(x), pos)?;
-        let at = crate::builtins::value_pos(&r).or_else(|| crate::builtins::value_pos(f)).unwrap_or(Pos::NONE);
+        let at = crate::builtins::value_pos(&r)
+            .or_else(|| crate::builtins::value_pos(f))
+            .unwrap_or(Pos::NONE);
         let r = s.force_list(&r, Pos::NONE).map_err(|e| {
-            e.with_frame("while evaluating the return value of the function passed to builtins.concatMap", at)
+            e.with_frame(
+                "while evaluating the return value of the function passed to builtins.concatMap",
+                at,
+            )
         })?;
         results.push(r);
     }
@@ -396,8 +435,10 @@ fn generic_closure(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value
     let input = args.attrs(s, 0)?;
     let get = |name: &str| {
         input.get(Symbol::intern(name)).cloned().ok_or_else(|| {
-            EvalError::eval(format!("attribute '{name}' missing"))
-                .with_frame("in the attrset passed as argument to builtins.genericClosure", Pos::NONE)
+            EvalError::eval(format!("attribute '{name}' missing")).with_frame(
+                "in the attrset passed as argument to builtins.genericClosure",
+                Pos::NONE,
+            )
         })
     };
     let start_set = get("startSet")?;
@@ -420,16 +461,27 @@ fn generic_closure(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value
     let mut first: Option<(Value, Value)> = None;
     let mut out = Vec::new();
     while let Some(item) = work.pop_front() {
-        let in_element = |e: EvalError| e.with_frame(format!("in genericClosure element {}", show(&item)), Pos::NONE);
+        let in_element = |e: EvalError| {
+            e.with_frame(
+                format!("in genericClosure element {}", show(&item)),
+                Pos::NONE,
+            )
+        };
         let attrs = match s.force(&item).map_err(in_element)? {
             Value::Attrs(a) => a,
             other => return Err(in_element(crate::eval::type_error("a set", &other))),
         };
-        let k = attrs.get(key).cloned().ok_or_else(|| in_element(EvalError::eval("attribute 'key' missing")))?;
+        let k = attrs
+            .get(key)
+            .cloned()
+            .ok_or_else(|| in_element(EvalError::eval("attribute 'key' missing")))?;
         let k = s.force(&k)?;
         let comparing = |e: EvalError, other: &Value| {
             e.with_frame(format!("with element {}", show(other)), Pos::NONE)
-                .with_frame(format!("while comparing element {}", show(&item)), Pos::NONE)
+                .with_frame(
+                    format!("while comparing element {}", show(&item)),
+                    Pos::NONE,
+                )
         };
         let mut repr = String::new();
         match &first {
@@ -437,7 +489,8 @@ fn generic_closure(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value
             Some((k0, e0)) => {
                 if key_kind(&k) != key_kind(k0) {
                     let (k0, e0) = (k0.clone(), e0.clone());
-                    s.compare(&k, &k0, Pos::NONE).map_err(|e| comparing(e, &e0))?;
+                    s.compare(&k, &k0, Pos::NONE)
+                        .map_err(|e| comparing(e, &e0))?;
                 }
             }
         }
@@ -445,7 +498,8 @@ fn generic_closure(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value
             if out.is_empty() {
                 repr.push('o');
             } else if let Some((k0, e0)) = first.clone() {
-                s.compare(&k, &k0, Pos::NONE).map_err(|e| comparing(e, &e0))?;
+                s.compare(&k, &k0, Pos::NONE)
+                    .map_err(|e| comparing(e, &e0))?;
             }
         } else {
             key_repr(s, &k, &mut repr, pos)?;
@@ -455,9 +509,17 @@ fn generic_closure(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value
         }
         out.push(item.clone());
         let calling = |e: EvalError| {
-            e.with_frame(format!("while calling operator on genericClosure element {}", show(&item)), Pos::NONE)
+            e.with_frame(
+                format!(
+                    "while calling operator on genericClosure element {}",
+                    show(&item)
+                ),
+                Pos::NONE,
+            )
         };
-        let next = s.call(&op, std::slice::from_ref(&item), Pos::NONE).map_err(calling)?;
+        let next = s
+            .call(&op, std::slice::from_ref(&item), Pos::NONE)
+            .map_err(calling)?;
         let next = match s.force(&next).map_err(calling)? {
             Value::List(l) => l,
             other => {

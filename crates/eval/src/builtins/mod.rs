@@ -27,8 +27,8 @@ use nixkit_syntax::Symbol;
 
 use crate::compile::GlobalScope;
 use crate::error::{EvalError, EvalResult};
-use crate::extra::ExtraBuiltin;
 use crate::eval::{EvalState, Settings};
+use crate::extra::ExtraBuiltin;
 use crate::source::Pos;
 use crate::thunk::Thunk;
 use crate::value::{Attr, Attrs, NixString, PrimOp, Value};
@@ -57,10 +57,40 @@ const UNPREFIXED: &[&str] = &[
 
 /// Symbols CppNix's evaluator creates before any others, in its order.
 const WELL_KNOWN_SYMBOLS: &[&str] = &[
-    "outPath", "drvPath", "type", "meta", "name", "value", "system", "__overrides", "outputs", "outputName",
-    "__ignoreNulls", "file", "line", "column", "__functor", "__toString", "right", "wrong", "__structuredAttrs",
-    "builder", "args", "__contentAddressed", "__impure", "outputHash", "outputHashAlgo", "outputHashMode",
-    "recurseForDerivations", "description", "self", "startSet", "operator", "key", "path", "prefix",
+    "outPath",
+    "drvPath",
+    "type",
+    "meta",
+    "name",
+    "value",
+    "system",
+    "__overrides",
+    "outputs",
+    "outputName",
+    "__ignoreNulls",
+    "file",
+    "line",
+    "column",
+    "__functor",
+    "__toString",
+    "right",
+    "wrong",
+    "__structuredAttrs",
+    "builder",
+    "args",
+    "__contentAddressed",
+    "__impure",
+    "outputHash",
+    "outputHashAlgo",
+    "outputHashMode",
+    "recurseForDerivations",
+    "description",
+    "self",
+    "startSet",
+    "operator",
+    "key",
+    "path",
+    "prefix",
     "outputSpecified",
 ];
 
@@ -156,7 +186,10 @@ impl Globals {
             entries.push((Symbol::intern(name), v));
         }
         if !settings.pure {
-            entries.push((sym!("currentSystem"), Value::string(settings.current_system.as_str())));
+            entries.push((
+                sym!("currentSystem"),
+                Value::string(settings.current_system.as_str()),
+            ));
             entries.push((sym!("currentTime"), Value::Int(current_time)));
         }
         // The embedder's builtins replace any builtin of the same name.
@@ -170,7 +203,14 @@ impl Globals {
         let self_ref = Arc::new(Thunk::empty());
         entries.push((sym!("builtins"), Value::Thunk(self_ref.clone())));
         let builtins = Attrs::from_unsorted(
-            entries.iter().map(|(name, value)| Attr { name: *name, value: value.clone(), pos: Pos::NONE }).collect(),
+            entries
+                .iter()
+                .map(|(name, value)| Attr {
+                    name: *name,
+                    value: value.clone(),
+                    pos: Pos::NONE,
+                })
+                .collect(),
         );
         self_ref.finish(Value::Attrs(builtins.clone()));
 
@@ -187,7 +227,11 @@ impl Globals {
             };
             names.insert(global, value.clone());
         }
-        Globals { names, builtins, extra: extra.into() }
+        Globals {
+            names,
+            builtins,
+            extra: extra.into(),
+        }
     }
 
     /// A copy with extra names (for `scopedImport`).
@@ -196,7 +240,11 @@ impl Globals {
         for a in scope.iter() {
             names.insert(a.name, a.value.clone());
         }
-        Globals { names, builtins: self.builtins.clone(), extra: self.extra.clone() }
+        Globals {
+            names,
+            builtins: self.builtins.clone(),
+            extra: self.extra.clone(),
+        }
     }
 }
 
@@ -223,7 +271,10 @@ pub(crate) fn value_pos(v: &Value) -> Option<Pos> {
 
 /// "first", "second", "third".
 pub(crate) fn ordinal(i: usize) -> &'static str {
-    ["first", "second", "third", "fourth"].get(i).copied().unwrap_or("nth")
+    ["first", "second", "third", "fourth"]
+        .get(i)
+        .copied()
+        .unwrap_or("nth")
 }
 
 /// Adds the "while evaluating the Nth argument passed to builtins.x" frame.
@@ -234,7 +285,11 @@ pub(crate) fn arg_frame(e: EvalError, i: usize, name: &str) -> EvalError {
 /// "while evaluating the Nth argument passed to builtins.x", worded as
 /// CppNix words it for each builtin.
 pub(crate) fn arg_text(i: usize, name: &str) -> String {
-    let name = if name == "foldl'" { "foldlStrict" } else { name };
+    let name = if name == "foldl'" {
+        "foldlStrict"
+    } else {
+        name
+    };
     let ord = ordinal(i);
     match (name, i) {
         ("attrNames" | "attrValues" | "derivationStrict" | "listToAttrs" | "stringLength", 0) => {
@@ -281,29 +336,39 @@ impl<'a> Args<'a> {
     /// function below): no reference counting for a builtin that only
     /// reads it.
     pub(crate) fn attrs(&self, s: &mut EvalState, i: usize) -> EvalResult<&'a Attrs> {
-        s.force_attrs_ref(self.get(i), self.pos).map_err(|e| arg_frame(e, i, self.name))
+        s.force_attrs_ref(self.get(i), self.pos)
+            .map_err(|e| arg_frame(e, i, self.name))
     }
 
     pub(crate) fn list(&self, s: &mut EvalState, i: usize) -> EvalResult<&'a crate::value::List> {
-        s.force_list_ref(self.get(i), self.pos).map_err(|e| arg_frame(e, i, self.name))
+        s.force_list_ref(self.get(i), self.pos)
+            .map_err(|e| arg_frame(e, i, self.name))
     }
 
     pub(crate) fn int(&self, s: &mut EvalState, i: usize) -> EvalResult<i64> {
-        s.force_int(self.get(i), self.pos).map_err(|e| arg_frame(e, i, self.name))
+        s.force_int(self.get(i), self.pos)
+            .map_err(|e| arg_frame(e, i, self.name))
     }
 
     pub(crate) fn string(&self, s: &mut EvalState, i: usize) -> EvalResult<&'a Arc<NixString>> {
-        s.force_string_ref(self.get(i), self.pos).map_err(|e| arg_frame(e, i, self.name))
+        s.force_string_ref(self.get(i), self.pos)
+            .map_err(|e| arg_frame(e, i, self.name))
     }
 
     /// A string argument, coerced as `how` says. As in CppNix, the argument
     /// frame is only added when the value cannot be coerced.
-    pub(crate) fn coerced(&self, s: &mut EvalState, i: usize, how: crate::ops::Coerce) -> EvalResult<Arc<NixString>> {
+    pub(crate) fn coerced(
+        &self,
+        s: &mut EvalState,
+        i: usize,
+        how: crate::ops::Coerce,
+    ) -> EvalResult<Arc<NixString>> {
         s.coerce_to_shared_string(self.get(i), how, Pos::NONE, &|| arg_text(i, self.name))
     }
 
     pub(crate) fn function(&self, s: &mut EvalState, i: usize) -> EvalResult<&'a Value> {
-        s.force_function_ref(self.get(i), self.pos).map_err(|e| arg_frame(e, i, self.name))
+        s.force_function_ref(self.get(i), self.pos)
+            .map_err(|e| arg_frame(e, i, self.name))
     }
 
     /// A symbol from a string argument.
@@ -315,7 +380,11 @@ impl<'a> Args<'a> {
 /// Defines a primop table entry.
 macro_rules! primop {
     ($name:literal, $arity:literal, $f:path) => {
-        $crate::value::PrimOp { name: $name, arity: $arity, func: $f }
+        $crate::value::PrimOp {
+            name: $name,
+            arity: $arity,
+            func: $f,
+        }
     };
 }
 pub(crate) use primop;

@@ -53,7 +53,13 @@ fn dir_name(p: &str) -> &str {
 
 impl EvalState {
     /// Coerces a path argument (a path, or a string holding an absolute path).
-    pub(crate) fn path_arg(&mut self, v: &Value, name: &'static str, i: usize, pos: Pos) -> EvalResult<String> {
+    pub(crate) fn path_arg(
+        &mut self,
+        v: &Value,
+        name: &'static str,
+        i: usize,
+        pos: Pos,
+    ) -> EvalResult<String> {
         let v = self.force(v).map_err(|e| arg_frame(e, i, name))?;
         if let Value::Path(p) = &v {
             return Ok(p.to_string());
@@ -78,7 +84,9 @@ impl EvalState {
     /// step, and failures of the value itself get the frame "while realising
     /// the context of a path" (without position).
     pub(crate) fn realise_path(&mut self, v: &Value, pos: Pos) -> EvalResult<String> {
-        let v = self.force(v).map_err(|e| e.with_frame(REALISE_FRAME, Pos::NONE))?;
+        let v = self
+            .force(v)
+            .map_err(|e| e.with_frame(REALISE_FRAME, Pos::NONE))?;
         self.coerce_to_path(&v, pos)
     }
 
@@ -89,13 +97,15 @@ impl EvalState {
             Value::Attrs(a) => {
                 if let Some(attr) = a.get_attr(sym!("__toString")) {
                     let (r, at) = self.call_to_string_attr(v, attr)?;
-                    return self
-                        .nested(|s| s.realise_path(&r, pos))
-                        .map_err(|e| e.with_frame("while using the result of the `__toString` attribute", at));
+                    return self.nested(|s| s.realise_path(&r, pos)).map_err(|e| {
+                        e.with_frame("while using the result of the `__toString` attribute", at)
+                    });
                 }
                 if let Some(attr) = a.get_attr(sym!("outPath")) {
                     let (o, at) = (attr.value.clone(), attr.pos);
-                    let o = self.force(&o).map_err(|e| e.with_frame("while evaluating the `outPath` attribute", at))?;
+                    let o = self.force(&o).map_err(|e| {
+                        e.with_frame("while evaluating the `outPath` attribute", at)
+                    })?;
                     return self
                         .nested(|s| s.coerce_to_path(&o, pos))
                         .map_err(|e| e.with_frame("while using the `outPath` attribute", at));
@@ -104,7 +114,9 @@ impl EvalState {
             _ => {}
         }
         let mut ctx = Context::new();
-        let s = self.coerce_to_string_for(v, &mut ctx, Coerce::PLAIN, Pos::NONE, &|| REALISE_FRAME.into())?;
+        let s = self.coerce_to_string_for(v, &mut ctx, Coerce::PLAIN, Pos::NONE, &|| {
+            REALISE_FRAME.into()
+        })?;
         if !s.starts_with('/') {
             let msg = format!("string '{s}' doesn't represent an absolute path");
             return Err(EvalError::eval(msg).with_frame(REALISE_FRAME, Pos::NONE));
@@ -113,10 +125,17 @@ impl EvalState {
     }
 
     pub(crate) fn read_file_bytes(&mut self, path: &str, pos: Pos) -> EvalResult<Vec<u8>> {
-        if let Some(text) = path.strip_prefix(crate::corepkgs::ROOT).and_then(|r| crate::corepkgs::file(r.trim_start_matches('/'))) {
+        if let Some(text) = path
+            .strip_prefix(crate::corepkgs::ROOT)
+            .and_then(|r| crate::corepkgs::file(r.trim_start_matches('/')))
+        {
             return Ok(text.as_bytes().to_vec());
         }
-        self.io.read_file(path).or_else(|e| self.store.read_unwritten(path).ok_or_else(|| io_error(path, &e, pos)))
+        self.io.read_file(path).or_else(|e| {
+            self.store
+                .read_unwritten(path)
+                .ok_or_else(|| io_error(path, &e, pos))
+        })
     }
 
     /// The store path a path value is copied to (`"${./x}"`).
@@ -126,25 +145,36 @@ impl EvalState {
         }
         if self.io.file_type(path, false).is_err() {
             // CppNix reports this from the source accessor, without a position.
-            return Err(EvalError::new(ErrorKind::Io, format!("path '{path}' does not exist")));
+            return Err(EvalError::new(
+                ErrorKind::Io,
+                format!("path '{path}' does not exist"),
+            ));
         }
         let name = base_name(path);
         let store_path = self
             .store
             .add_path(self.io.as_ref(), path, name, FileIngestion::Recursive, None)
             .map_err(|e| EvalError::new(ErrorKind::Io, e).at(pos))?;
-        self.store_paths.insert(path.to_string(), store_path.clone());
+        self.store_paths
+            .insert(path.to_string(), store_path.clone());
         Ok(store_path)
     }
 
     /// Resolves `<name>` against the search path.
-    pub(crate) fn find_in_search_path(&self, entries: &[(String, String)], name: &str) -> Option<String> {
+    pub(crate) fn find_in_search_path(
+        &self,
+        entries: &[(String, String)],
+        name: &str,
+    ) -> Option<String> {
         for (prefix, path) in entries {
             let candidate = if prefix.is_empty() {
                 format!("{path}/{name}")
             } else if name == prefix {
                 path.clone()
-            } else if let Some(rest) = name.strip_prefix(prefix.as_str()).and_then(|r| r.strip_prefix('/')) {
+            } else if let Some(rest) = name
+                .strip_prefix(prefix.as_str())
+                .and_then(|r| r.strip_prefix('/'))
+            {
                 format!("{path}/{rest}")
             } else {
                 continue;
@@ -198,7 +228,12 @@ fn read_file(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
 /// (a cycle) and returns what it has then; missing components end the walk.
 pub(crate) fn resolve_symlinks(io: &dyn crate::io::EvalIo, path: &str) -> String {
     let mut done = String::new();
-    let mut todo: Vec<String> = path.split('/').rev().filter(|c| !c.is_empty()).map(str::to_string).collect();
+    let mut todo: Vec<String> = path
+        .split('/')
+        .rev()
+        .filter(|c| !c.is_empty())
+        .map(str::to_string)
+        .collect();
     let mut links = 0;
     while let Some(c) = todo.pop() {
         match c.as_str() {
@@ -217,7 +252,13 @@ pub(crate) fn resolve_symlinks(io: &dyn crate::io::EvalIo, path: &str) -> String
                 if target.starts_with('/') {
                     done.clear();
                 }
-                todo.extend(target.split('/').rev().filter(|c| !c.is_empty()).map(str::to_string));
+                todo.extend(
+                    target
+                        .split('/')
+                        .rev()
+                        .filter(|c| !c.is_empty())
+                        .map(str::to_string),
+                );
                 continue;
             }
         }
@@ -235,21 +276,31 @@ fn read_dir(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let path = resolve_symlinks(s.io.as_ref(), &path);
     match s.io.file_type(&path, true) {
         Ok(FileType::Directory) => {}
-        Ok(_) => return Err(EvalError::new(ErrorKind::Io, format!("'{path}' is not a directory")).at(pos)),
+        Ok(_) => {
+            return Err(
+                EvalError::new(ErrorKind::Io, format!("'{path}' is not a directory")).at(pos),
+            )
+        }
         Err(e) => return Err(io_error(&path, &e, pos)),
     }
     let entries = s.io.read_dir(&path).map_err(|e| io_error(&path, &e, pos))?;
     Ok(Value::attrs(Attrs::from_unsorted(
         entries
             .into_iter()
-            .map(|(name, ty)| Attr { name: Symbol::intern(&name), value: Value::string(ty.as_str()), pos: Pos::NONE })
+            .map(|(name, ty)| Attr {
+                name: Symbol::intern(&name),
+                value: Value::string(ty.as_str()),
+                pos: Pos::NONE,
+            })
             .collect(),
     )))
 }
 
 fn read_file_type(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let path = s.realise_path(&a[0], pos)?;
-    let ty = s.io.file_type(&path, false).map_err(|e| io_error(&path, &e, pos))?;
+    let ty =
+        s.io.file_type(&path, false)
+            .map_err(|e| io_error(&path, &e, pos))?;
     Ok(Value::string(ty.as_str()))
 }
 
@@ -276,7 +327,10 @@ fn base_name_of(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
         return Ok(Value::string(base_name(p)));
     }
     let text = Args::new(a, "baseNameOf", pos).coerced(s, 0, Coerce::PLAIN)?;
-    let ctx = text.context().map(StringContext::to_set).unwrap_or_default();
+    let ctx = text
+        .context()
+        .map(StringContext::to_set)
+        .unwrap_or_default();
     Ok(Value::string_with_context(base_name(text.as_str()), ctx))
 }
 
@@ -286,7 +340,10 @@ fn dir_of(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
         return Ok(Value::path(dir_name(p)));
     }
     let text = Args::new(a, "dirOf", pos).coerced(s, 0, Coerce::PLAIN)?;
-    let ctx = text.context().map(StringContext::to_set).unwrap_or_default();
+    let ctx = text
+        .context()
+        .map(StringContext::to_set)
+        .unwrap_or_default();
     Ok(Value::string_with_context(dir_name(text.as_str()), ctx))
 }
 
@@ -297,7 +354,9 @@ fn to_path(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
 
 fn store_path(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     if s.settings.pure {
-        return Err(EvalError::eval("'builtins.storePath' is not allowed in pure evaluation mode").at(pos));
+        return Err(
+            EvalError::eval("'builtins.storePath' is not allowed in pure evaluation mode").at(pos),
+        );
     }
     let path = s.path_arg(&a[0], "storePath", 0, pos)?;
     let store_dir = s.store.store_dir().to_string();
@@ -331,7 +390,10 @@ fn find_file(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
         Some(p) => Ok(Value::path(p)),
         None => Err(EvalError::new(
             ErrorKind::Throw,
-            format!("file '{}' was not found in the Nix search path (add it using $NIX_PATH or -I)", name.as_str()),
+            format!(
+                "file '{}' was not found in the Nix search path (add it using $NIX_PATH or -I)",
+                name.as_str()
+            ),
         )
         .at(pos)),
     }
@@ -342,7 +404,9 @@ fn get_env(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     if s.settings.pure {
         return Ok(Value::string(""));
     }
-    Ok(Value::string(s.io.get_env(name.as_str()).unwrap_or_default()))
+    Ok(Value::string(
+        s.io.get_env(name.as_str()).unwrap_or_default(),
+    ))
 }
 
 fn to_file(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
@@ -370,10 +434,21 @@ fn to_file(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     Ok(Value::string_with_context(p, ctx))
 }
 
-fn add_filtered(s: &mut EvalState, path: &str, name: &str, filter: Option<Value>, recursive: bool, pos: Pos) -> EvalResult<Value> {
+fn add_filtered(
+    s: &mut EvalState,
+    path: &str,
+    name: &str,
+    filter: Option<Value>,
+    recursive: bool,
+    pos: Pos,
+) -> EvalResult<Value> {
     let io = s.io.clone();
     let store = s.store.clone();
-    let method = if recursive { FileIngestion::Recursive } else { FileIngestion::Flat };
+    let method = if recursive {
+        FileIngestion::Recursive
+    } else {
+        FileIngestion::Flat
+    };
     let mut failure: Option<EvalError> = None;
     let result = match &filter {
         None => store.add_path(io.as_ref(), path, name, method, None),
@@ -427,4 +502,3 @@ fn filter_source(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> 
     let name = base_name(&path).to_string();
     add_filtered(s, &path, &name, Some(f.clone()), true, pos)
 }
-

@@ -76,13 +76,21 @@ fn translate(ere: &str) -> String {
 
 impl EvalState {
     fn regex(&mut self, re: &str, anchored: bool, pos: Pos) -> EvalResult<Arc<Regex>> {
-        let key = if anchored { format!("^{re}") } else { format!("~{re}") };
+        let key = if anchored {
+            format!("^{re}")
+        } else {
+            format!("~{re}")
+        };
         if let Some(r) = self.regex_cache.get(&key) {
             return Ok(r.clone());
         }
         let translated = translate(re);
         // POSIX `.` matches any character, newlines included: `(?s)`.
-        let source = if anchored { format!("(?s)^(?:{translated})$") } else { format!("(?s){translated}") };
+        let source = if anchored {
+            format!("(?s)^(?:{translated})$")
+        } else {
+            format!("(?s){translated}")
+        };
         let compiled = Regex::new(&source)
             .map_err(|_| EvalError::eval(format!("invalid regular expression '{re}'")).at(pos))?;
         let compiled = Arc::new(compiled);

@@ -2,13 +2,13 @@
 //! `concatStringsSep`, `replaceStrings`, and the edit distance used for
 //! "did you mean" suggestions.
 
-use triomphe::Arc;
 use crate::builtins::{arg_text, primop, Args};
 use crate::error::{EvalError, EvalResult};
 use crate::eval::EvalState;
 use crate::ops::Coerce;
 use crate::source::Pos;
 use crate::value::{Context, NixString, PrimOp, StringContext, Value};
+use triomphe::Arc;
 
 pub(crate) static PRIMOPS: &[PrimOp] = &[
     primop!("toString", 1, to_string),
@@ -45,7 +45,8 @@ fn to_string(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
         Some(Value::Int(i)) => return Ok(Value::string(itoa::Buffer::new().format(*i))),
         _ => {}
     }
-    let n = s.coerce_to_nix_string_for(&a[0], Coerce::TO_STRING, pos, &|| arg_text(0, "toString"))?;
+    let n =
+        s.coerce_to_nix_string_for(&a[0], Coerce::TO_STRING, pos, &|| arg_text(0, "toString"))?;
     Ok(string_value(n))
 }
 
@@ -66,9 +67,16 @@ fn substring(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
         return Err(EvalError::eval("negative start position in 'substring'").at(pos));
     }
     let start = usize::try_from(start).unwrap_or(usize::MAX);
-    let end = if len < 0 { usize::MAX } else { start.saturating_add(usize::try_from(len).unwrap_or(usize::MAX)) };
+    let end = if len < 0 {
+        usize::MAX
+    } else {
+        start.saturating_add(usize::try_from(len).unwrap_or(usize::MAX))
+    };
     let piece = byte_slice(text.as_str(), start, end);
-    let ctx = text.context().map(StringContext::to_set).unwrap_or_default();
+    let ctx = text
+        .context()
+        .map(StringContext::to_set)
+        .unwrap_or_default();
     Ok(Value::string_with_context(piece, ctx))
 }
 
@@ -110,14 +118,20 @@ fn replace_strings(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value
     let mut froms = Vec::with_capacity(from.len());
     for f in from.iter() {
         let f = s.force_string(f, Pos::NONE).map_err(|e| {
-            e.with_frame("while evaluating one of the strings to replace passed to builtins.replaceStrings", Pos::NONE)
+            e.with_frame(
+                "while evaluating one of the strings to replace passed to builtins.replaceStrings",
+                Pos::NONE,
+            )
         })?;
         froms.push(f);
     }
     let text = args.string(s, 2)?;
     // Replacement strings are forced lazily, once each.
     let mut tos: Vec<Option<NixString>> = vec![None; to.len()];
-    let mut ctx = text.context().map(StringContext::to_set).unwrap_or_default();
+    let mut ctx = text
+        .context()
+        .map(StringContext::to_set)
+        .unwrap_or_default();
     let input = text.as_str();
     let mut out = String::with_capacity(input.len());
     let mut i = 0;

@@ -28,14 +28,21 @@ fn convert(v: toml::Value, timestamps: bool) -> Result<Value, String> {
                 (sym!("value"), Value::string(pad_fraction(&d.to_string()))),
             ]))
         }
-        toml::Value::Array(items) => {
-            Value::list(items.into_iter().map(|x| convert(x, timestamps)).collect::<Result<Vec<_>, _>>()?)
-        }
+        toml::Value::Array(items) => Value::list(
+            items
+                .into_iter()
+                .map(|x| convert(x, timestamps))
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
         toml::Value::Table(t) => {
             let mut entries = Vec::with_capacity(t.len());
             for (k, v) in t {
                 crate::builtins::check_no_nul(&k).map_err(|e| format!("error: {e}"))?;
-                entries.push(Attr { name: Symbol::intern(&k), value: convert(v, timestamps)?, pos: Pos::NONE });
+                entries.push(Attr {
+                    name: Symbol::intern(&k),
+                    value: convert(v, timestamps)?,
+                    pos: Pos::NONE,
+                });
             }
             Value::attrs(Attrs::from_unsorted(entries))
         }
@@ -44,26 +51,36 @@ fn convert(v: toml::Value, timestamps: bool) -> Result<Value, String> {
 
 fn from_toml(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let text = Args::new(a, "fromTOML", pos).string(s, 0)?;
-    let parsed: toml::Table = text
-        .as_str()
-        .parse()
-        .map_err(|e: toml::de::Error| EvalError::eval(format!("while parsing TOML: {}", e.message())).at(pos))?;
+    let parsed: toml::Table = text.as_str().parse().map_err(|e: toml::de::Error| {
+        EvalError::eval(format!("while parsing TOML: {}", e.message())).at(pos)
+    })?;
     let timestamps = s.settings.toml_timestamps;
-    convert(toml::Value::Table(parsed), timestamps).map_err(|e| EvalError::eval(format!("while parsing TOML: {e}")).at(pos))
+    convert(toml::Value::Table(parsed), timestamps)
+        .map_err(|e| EvalError::eval(format!("while parsing TOML: {e}")).at(pos))
 }
 
 /// toml11 (CppNix's TOML parser) prints fractional seconds as milli-, micro-
 /// or nanoseconds: `.1` becomes `.100`, `.1234` becomes `.123400`.
 fn pad_fraction(text: &str) -> String {
-    let Some(dot) = text.find('.') else { return text.to_string() };
-    let digits = text[dot + 1..].bytes().take_while(u8::is_ascii_digit).count();
+    let Some(dot) = text.find('.') else {
+        return text.to_string();
+    };
+    let digits = text[dot + 1..]
+        .bytes()
+        .take_while(u8::is_ascii_digit)
+        .count();
     let width = match digits {
         0..=3 => 3,
         4..=6 => 6,
         _ => 9,
     };
     let end = dot + 1 + digits;
-    format!("{}{:0<width$}{}", &text[..dot + 1], &text[dot + 1..end], &text[end..])
+    format!(
+        "{}{:0<width$}{}",
+        &text[..dot + 1],
+        &text[dot + 1..end],
+        &text[end..]
+    )
 }
 
 #[cfg(test)]
@@ -71,9 +88,18 @@ mod tests {
     #[test]
     fn pads_fractions_like_toml11() {
         assert_eq!(super::pad_fraction("07:32:00.1"), "07:32:00.100");
-        assert_eq!(super::pad_fraction("1979-05-27T07:32:00.1234Z"), "1979-05-27T07:32:00.123400Z");
-        assert_eq!(super::pad_fraction("00:32:00.999999-07:00"), "00:32:00.999999-07:00");
-        assert_eq!(super::pad_fraction("00:32:00.12345678"), "00:32:00.123456780");
+        assert_eq!(
+            super::pad_fraction("1979-05-27T07:32:00.1234Z"),
+            "1979-05-27T07:32:00.123400Z"
+        );
+        assert_eq!(
+            super::pad_fraction("00:32:00.999999-07:00"),
+            "00:32:00.999999-07:00"
+        );
+        assert_eq!(
+            super::pad_fraction("00:32:00.12345678"),
+            "00:32:00.123456780"
+        );
         assert_eq!(super::pad_fraction("1979-05-27"), "1979-05-27");
     }
 }

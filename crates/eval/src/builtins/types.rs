@@ -28,7 +28,10 @@ fn type_of(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
 }
 
 fn is_null(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
-    Ok(Value::Bool(matches!(forced(s, a, "isNull", pos)?, Value::Null)))
+    Ok(Value::Bool(matches!(
+        forced(s, a, "isNull", pos)?,
+        Value::Null
+    )))
 }
 
 fn is_function(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
@@ -36,29 +39,50 @@ fn is_function(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
 }
 
 fn is_int(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
-    Ok(Value::Bool(matches!(forced(s, a, "isInt", pos)?, Value::Int(_))))
+    Ok(Value::Bool(matches!(
+        forced(s, a, "isInt", pos)?,
+        Value::Int(_)
+    )))
 }
 
 fn is_float(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
-    Ok(Value::Bool(matches!(forced(s, a, "isFloat", pos)?, Value::Float(_))))
+    Ok(Value::Bool(matches!(
+        forced(s, a, "isFloat", pos)?,
+        Value::Float(_)
+    )))
 }
 
 fn is_string(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
-    Ok(Value::Bool(matches!(forced(s, a, "isString", pos)?, Value::String(_))))
+    Ok(Value::Bool(matches!(
+        forced(s, a, "isString", pos)?,
+        Value::String(_)
+    )))
 }
 
 fn is_bool(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
-    Ok(Value::Bool(matches!(forced(s, a, "isBool", pos)?, Value::Bool(_))))
+    Ok(Value::Bool(matches!(
+        forced(s, a, "isBool", pos)?,
+        Value::Bool(_)
+    )))
 }
 
 fn is_path(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
-    Ok(Value::Bool(matches!(forced(s, a, "isPath", pos)?, Value::Path(_))))
+    Ok(Value::Bool(matches!(
+        forced(s, a, "isPath", pos)?,
+        Value::Path(_)
+    )))
 }
 
 fn is_attrs(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
-    Ok(Value::Bool(matches!(forced(s, a, "isAttrs", pos)?, Value::Attrs(_))))
+    Ok(Value::Bool(matches!(
+        forced(s, a, "isAttrs", pos)?,
+        Value::Attrs(_)
+    )))
 }
 
 fn is_list(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
-    Ok(Value::Bool(matches!(forced(s, a, "isList", pos)?, Value::List(_))))
+    Ok(Value::Bool(matches!(
+        forced(s, a, "isList", pos)?,
+        Value::List(_)
+    )))
 }

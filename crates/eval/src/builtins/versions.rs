@@ -2,7 +2,6 @@
 
 use std::cmp::Ordering;
 
-
 use crate::builtins::{primop, Args};
 use crate::error::EvalResult;
 use crate::eval::EvalState;
@@ -58,8 +57,14 @@ fn next_component<'a>(s: &'a str, i: &mut usize) -> Option<&'a str> {
 }
 
 fn component_less(c1: &str, c2: &str) -> bool {
-    let n1: Option<u64> = c1.parse().ok().filter(|_| c1.bytes().all(|b| b.is_ascii_digit()));
-    let n2: Option<u64> = c2.parse().ok().filter(|_| c2.bytes().all(|b| b.is_ascii_digit()));
+    let n1: Option<u64> = c1
+        .parse()
+        .ok()
+        .filter(|_| c1.bytes().all(|b| b.is_ascii_digit()));
+    let n2: Option<u64> = c2
+        .parse()
+        .ok()
+        .filter(|_| c2.bytes().all(|b| b.is_ascii_digit()));
     match (n1, n2) {
         (Some(x), Some(y)) => x < y,
         _ if c1.is_empty() && n2.is_some() => true,
@@ -94,11 +99,13 @@ fn compare_versions(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Valu
     let args = Args::new(a, "compareVersions", pos);
     let v1 = args.string(s, 0)?;
     let v2 = args.string(s, 1)?;
-    Ok(Value::Int(match compare_version_strings(v1.as_str(), v2.as_str()) {
-        Ordering::Less => -1,
-        Ordering::Equal => 0,
-        Ordering::Greater => 1,
-    }))
+    Ok(Value::Int(
+        match compare_version_strings(v1.as_str(), v2.as_str()) {
+            Ordering::Less => -1,
+            Ordering::Equal => 0,
+            Ordering::Greater => 1,
+        },
+    ))
 }
 
 fn split_version(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {

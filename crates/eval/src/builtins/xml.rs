@@ -81,11 +81,22 @@ impl XmlWriter {
 }
 
 impl EvalState {
-    fn xml_value(&mut self, w: &mut XmlWriter, v: &Value, depth: usize, ctx: &mut Context, pos: Pos) -> EvalResult<()> {
+    fn xml_value(
+        &mut self,
+        w: &mut XmlWriter,
+        v: &Value,
+        depth: usize,
+        ctx: &mut Context,
+        pos: Pos,
+    ) -> EvalResult<()> {
         let v = self.force(v)?;
         match &v {
             Value::Null => w.empty(depth, "null", &[]),
-            Value::Bool(b) => w.empty(depth, "bool", &[("value", if *b { "true" } else { "false" })]),
+            Value::Bool(b) => w.empty(
+                depth,
+                "bool",
+                &[("value", if *b { "true" } else { "false" })],
+            ),
             Value::Int(i) => w.empty(depth, "int", &[("value", &i.to_string())]),
             Value::Float(f) => w.empty(depth, "float", &[("value", &format_float(*f))]),
             Value::String(s) => {
@@ -106,7 +117,8 @@ impl EvalState {
                             }
                         }
                     }
-                    let refs: Vec<(&str, &str)> = attrs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                    let refs: Vec<(&str, &str)> =
+                        attrs.iter().map(|(k, v)| (*k, v.as_str())).collect();
                     w.open(depth, "derivation", &refs);
                     let key = format!("{:x}", a.addr());
                     if self.xml_seen.insert(key) {
@@ -137,7 +149,8 @@ impl EvalState {
             Value::Lambda(c) => {
                 let l = &c.lambda;
                 let pa = w.pos_attrs(l.pos);
-                let refs: Vec<(&str, &str)> = pa.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                let refs: Vec<(&str, &str)> =
+                    pa.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
                 w.open(depth, "function", &refs);
                 match &l.formals {
                     Some(formals) => {
@@ -151,7 +164,8 @@ impl EvalState {
                             attrs.push(("name", arg_name));
                         }
                         w.open(depth + 1, "attrspat", &attrs);
-                        let mut names: Vec<&str> = formals.iter().map(|f| f.name.as_str()).collect();
+                        let mut names: Vec<&str> =
+                            formals.iter().map(|f| f.name.as_str()).collect();
                         names.sort_unstable();
                         for n in names {
                             w.empty(depth + 2, "attr", &[("name", n)]);
@@ -171,10 +185,18 @@ impl EvalState {
         Ok(())
     }
 
-    fn xml_attrs(&mut self, w: &mut XmlWriter, a: &crate::value::Attrs, depth: usize, ctx: &mut Context, pos: Pos) -> EvalResult<()> {
+    fn xml_attrs(
+        &mut self,
+        w: &mut XmlWriter,
+        a: &crate::value::Attrs,
+        depth: usize,
+        ctx: &mut Context,
+        pos: Pos,
+    ) -> EvalResult<()> {
         for attr in a.sorted_by_name() {
             let pa = w.pos_attrs(attr.pos);
-            let mut refs: Vec<(&str, &str)> = pa.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let mut refs: Vec<(&str, &str)> =
+                pa.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
             refs.push(("name", attr.name.as_str()));
             w.open(depth, "attr", &refs);
             self.nested(|s| s.xml_value(w, &attr.value, depth + 1, ctx, pos))?;
@@ -184,8 +206,17 @@ impl EvalState {
     }
 
     /// Renders a value as CppNix's XML.
-    pub(crate) fn value_to_xml(&mut self, v: &Value, location: bool, ctx: &mut Context, pos: Pos) -> EvalResult<String> {
-        let mut w = XmlWriter { out: String::from("<?xml version='1.0' encoding='utf-8'?>\n<expr>\n"), location };
+    pub(crate) fn value_to_xml(
+        &mut self,
+        v: &Value,
+        location: bool,
+        ctx: &mut Context,
+        pos: Pos,
+    ) -> EvalResult<String> {
+        let mut w = XmlWriter {
+            out: String::from("<?xml version='1.0' encoding='utf-8'?>\n<expr>\n"),
+            location,
+        };
         self.xml_seen.clear();
         self.xml_value(&mut w, v, 1, ctx, pos)?;
         w.out.push_str("</expr>\n");

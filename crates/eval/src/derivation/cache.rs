@@ -45,12 +45,24 @@ impl DerivationCache {
     pub(crate) fn record_derivation(&mut self, drv_path: StorePath, drv: &Derivation) {
         let references = drv.references().into_iter().collect();
         let outputs = drv.outputs.keys().cloned().collect();
-        self.records.insert(drv_path, PathRecord { references, outputs });
+        self.records.insert(
+            drv_path,
+            PathRecord {
+                references,
+                outputs,
+            },
+        );
     }
 
     /// Records a text file (`builtins.toFile`) with its references.
     pub(crate) fn record_text(&mut self, path: StorePath, references: Vec<StorePath>) {
-        self.records.insert(path, PathRecord { references, outputs: Vec::new() });
+        self.records.insert(
+            path,
+            PathRecord {
+                references,
+                outputs: Vec::new(),
+            },
+        );
     }
 
     /// The references of a store path: known here, or asked of the store
@@ -71,15 +83,27 @@ impl DerivationCache {
     }
 
     /// The output names of a derivation.
-    pub(crate) fn output_names(&self, store: &dyn EvalStore, sd: &StoreDir, drv_path: &StorePath) -> Vec<String> {
+    pub(crate) fn output_names(
+        &self,
+        store: &dyn EvalStore,
+        sd: &StoreDir,
+        drv_path: &StorePath,
+    ) -> Vec<String> {
         if let Some(r) = self.records.get(drv_path) {
             return r.outputs.clone();
         }
-        read_store_derivation(store, sd, drv_path).map(|d| d.outputs.keys().cloned().collect()).unwrap_or_default()
+        read_store_derivation(store, sd, drv_path)
+            .map(|d| d.outputs.keys().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// The closure of `root` under references (including `root`).
-    pub(crate) fn closure(&self, store: &dyn EvalStore, sd: &StoreDir, root: &StorePath) -> BTreeSet<StorePath> {
+    pub(crate) fn closure(
+        &self,
+        store: &dyn EvalStore,
+        sd: &StoreDir,
+        root: &StorePath,
+    ) -> BTreeSet<StorePath> {
         let mut seen = BTreeSet::new();
         let mut todo = vec![root.clone()];
         while let Some(p) = todo.pop() {
@@ -94,8 +118,15 @@ impl DerivationCache {
 }
 
 /// Reads and parses a derivation from the store, if it has it.
-pub(crate) fn read_store_derivation(store: &dyn EvalStore, sd: &StoreDir, drv_path: &StorePath) -> Option<Derivation> {
+pub(crate) fn read_store_derivation(
+    store: &dyn EvalStore,
+    sd: &StoreDir,
+    drv_path: &StorePath,
+) -> Option<Derivation> {
     let text = store.read_derivation(&sd.print_path(drv_path)).ok()??;
-    let name = drv_path.name().strip_suffix(".drv").unwrap_or(drv_path.name());
+    let name = drv_path
+        .name()
+        .strip_suffix(".drv")
+        .unwrap_or(drv_path.name());
     parse_derivation(sd, name, text.as_bytes()).ok()
 }

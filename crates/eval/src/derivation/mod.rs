@@ -8,7 +8,9 @@
 mod cache;
 mod outputs;
 
-use nixkit_derivation::{downstream_placeholder, fill_output_paths, hash_derivation_modulo, Derivation, DerivationOutput};
+use nixkit_derivation::{
+    downstream_placeholder, fill_output_paths, hash_derivation_modulo, Derivation, DerivationOutput,
+};
 use nixkit_store::{StoreDir, StorePath};
 use nixkit_syntax::Symbol;
 
@@ -18,16 +20,25 @@ use crate::ops::Coerce;
 use crate::source::{self, Pos};
 use crate::value::{Attrs, Context, Value};
 
-pub(crate) use cache::DerivationCache;
 use cache::read_store_derivation;
+pub(crate) use cache::DerivationCache;
 use outputs::{check_derivation_name, parse_outputs, HashMode, OutputSpec};
 
 /// Attributes whose effect `__structuredAttrs` disables (CppNix warns about them).
-const LEGACY_CHECKS: &[&str] =
-    &["allowedReferences", "allowedRequisites", "disallowedReferences", "disallowedRequisites", "maxClosureSize", "maxSize"];
+const LEGACY_CHECKS: &[&str] = &[
+    "allowedReferences",
+    "allowedRequisites",
+    "disallowedReferences",
+    "disallowedRequisites",
+    "maxClosureSize",
+    "maxSize",
+];
 
 /// `toString` semantics that also copy paths into the store.
-const ENV_COERCE: Coerce = Coerce { more: true, copy_to_store: true };
+const ENV_COERCE: Coerce = Coerce {
+    more: true,
+    copy_to_store: true,
+};
 
 /// A string context element, as stored in [`Context`].
 pub(crate) enum ContextElem<'a> {
@@ -63,12 +74,20 @@ fn pos_text(pos: Pos) -> String {
 
 pub(crate) fn derivation_strict(s: &mut EvalState, attrs: &Attrs, pos: Pos) -> EvalResult<Value> {
     let Some(name_attr) = attrs.get_attr(sym!("name")) else {
-        return Err(EvalError::eval("attribute 'name' missing")
-            .with_frame("in the attrset passed as argument to builtins.derivationStrict", Pos::NONE));
+        return Err(EvalError::eval("attribute 'name' missing").with_frame(
+            "in the attrset passed as argument to builtins.derivationStrict",
+            Pos::NONE,
+        ));
     };
     let name = s.force_string(&name_attr.value, pos).map_err(|e| {
-        e.with_frame("while evaluating the `name` attribute passed to builtins.derivationStrict", Pos::NONE)
-            .with_frame("while evaluating the derivation attribute 'name'", name_attr.pos)
+        e.with_frame(
+            "while evaluating the `name` attribute passed to builtins.derivationStrict",
+            Pos::NONE,
+        )
+        .with_frame(
+            "while evaluating the derivation attribute 'name'",
+            name_attr.pos,
+        )
     })?;
     let name = name.as_str().to_string();
     let name_pos = name_attr.pos;
@@ -98,7 +117,12 @@ fn force_string_no_ctx(s: &mut EvalState, v: &Value, pos: Pos) -> EvalResult<Str
 fn bool_attr(s: &mut EvalState, attrs: &Attrs, name: &str) -> EvalResult<bool> {
     match attrs.get_str(name) {
         Some(v) => s.expect_bool(v).map_err(|e| {
-            e.with_frame(format!("while evaluating the `{name}` attribute passed to builtins.derivationStrict"), Pos::NONE)
+            e.with_frame(
+                format!(
+                    "while evaluating the `{name}` attribute passed to builtins.derivationStrict"
+                ),
+                Pos::NONE,
+            )
         }),
         None => Ok(false),
     }
@@ -116,7 +140,10 @@ fn strict_inner(s: &mut EvalState, attrs: &Attrs, drv_name: &str, pos: Pos) -> E
     let structured = bool_attr(s, attrs, "__structuredAttrs")?;
     let ignore_nulls = bool_attr(s, attrs, "__ignoreNulls")?;
     let mut json: Option<String> = structured.then(|| String::from("{"));
-    let mut drv = Derivation { name: drv_name.to_string(), ..Derivation::default() };
+    let mut drv = Derivation {
+        name: drv_name.to_string(),
+        ..Derivation::default()
+    };
     let mut ctx = Context::new();
     let mut spec = OutputSpec::default();
 
@@ -125,15 +152,32 @@ fn strict_inner(s: &mut EvalState, attrs: &Attrs, drv_name: &str, pos: Pos) -> E
         if key == "__ignoreNulls" {
             continue;
         }
-        let r = process_attr(s, &mut drv, &mut json, &mut ctx, &mut spec, attr, ignore_nulls, pos);
-        r.map_err(|e| e.with_frame(format!("while evaluating attribute '{key}' of derivation '{drv_name}'"), attr.pos))?;
+        let r = process_attr(
+            s,
+            &mut drv,
+            &mut json,
+            &mut ctx,
+            &mut spec,
+            attr,
+            ignore_nulls,
+            pos,
+        );
+        r.map_err(|e| {
+            e.with_frame(
+                format!("while evaluating attribute '{key}' of derivation '{drv_name}'"),
+                attr.pos,
+            )
+        })?;
     }
     if let Some(mut j) = json.take() {
         j.push('}');
         drv.env.insert("__json".to_string(), j);
     }
 
-    let sd = s.derivations.store_dir(s.store.store_dir()).map_err(EvalError::eval)?;
+    let sd = s
+        .derivations
+        .store_dir(s.store.store_dir())
+        .map_err(EvalError::eval)?;
     add_inputs(s, &sd, &mut drv, &ctx)?;
 
     if drv.builder.is_empty() {
@@ -176,7 +220,12 @@ fn process_attr(
         for item in items.iter() {
             let a = s
                 .coerce_to_string(item, ctx, ENV_COERCE, pos)
-                .map_err(|e| e.with_frame("while evaluating an element of the argument list", Pos::NONE))?;
+                .map_err(|e| {
+                    e.with_frame(
+                        "while evaluating an element of the argument list",
+                        Pos::NONE,
+                    )
+                })?;
             drv.args.push(a);
         }
         return Ok(());
@@ -204,7 +253,9 @@ fn process_attr(
             "system" => drv.system = force_string_no_ctx(s, v, pos)?,
             "outputHash" => spec.hash = Some(force_string_no_ctx(s, v, pos)?),
             "outputHashAlgo" => spec.set_algo(&force_string_no_ctx(s, v, pos)?),
-            "outputHashMode" => spec.mode = Some(HashMode::parse(&force_string_no_ctx(s, v, pos)?)?),
+            "outputHashMode" => {
+                spec.mode = Some(HashMode::parse(&force_string_no_ctx(s, v, pos)?)?)
+            }
             "outputs" => {
                 let items = s.force_list(v, pos)?;
                 let mut names = Vec::new();
@@ -228,7 +279,11 @@ fn process_attr(
         "outputHashAlgo" => spec.set_algo(&text),
         "outputHashMode" => spec.mode = Some(HashMode::parse(&text)?),
         "outputs" => {
-            spec.outputs = parse_outputs(text.split([' ', '\t', '\n', '\r']).filter(|t| !t.is_empty()).map(str::to_string))?
+            spec.outputs = parse_outputs(
+                text.split([' ', '\t', '\n', '\r'])
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_string),
+            )?
         }
         _ => {}
     }
@@ -247,14 +302,22 @@ fn parse_store_path(sd: &StoreDir, p: &str) -> EvalResult<StorePath> {
 }
 
 /// Turns the collected string context into input sources and derivations.
-fn add_inputs(s: &mut EvalState, sd: &StoreDir, drv: &mut Derivation, ctx: &Context) -> EvalResult<()> {
+fn add_inputs(
+    s: &mut EvalState,
+    sd: &StoreDir,
+    drv: &mut Derivation,
+    ctx: &Context,
+) -> EvalResult<()> {
     for e in ctx {
         match ContextElem::parse(e) {
             ContextElem::Opaque(p) => {
                 drv.input_srcs.insert(parse_store_path(sd, p)?);
             }
             ContextElem::Built { output, drv: d } => {
-                drv.input_drvs.entry(parse_store_path(sd, d)?).or_default().insert(output.to_string());
+                drv.input_drvs
+                    .entry(parse_store_path(sd, d)?)
+                    .or_default()
+                    .insert(output.to_string());
             }
             ContextElem::DrvDeep(d) => {
                 let root = parse_store_path(sd, d)?;
@@ -275,8 +338,12 @@ fn add_inputs(s: &mut EvalState, sd: &StoreDir, drv: &mut Derivation, ctx: &Cont
 /// Computes the `.drv` path, remembers the hash modulo, writes the ATerm and
 /// builds the result set.
 fn finish(s: &mut EvalState, sd: &StoreDir, drv: Derivation) -> EvalResult<Value> {
-    let aterm = drv.to_aterm(sd).map_err(|e| EvalError::eval(e.to_string()))?;
-    let drv_path = drv.drv_path_of_aterm(sd, &aterm).map_err(|e| EvalError::eval(e.to_string()))?;
+    let aterm = drv
+        .to_aterm(sd)
+        .map_err(|e| EvalError::eval(e.to_string()))?;
+    let drv_path = drv
+        .drv_path_of_aterm(sd, &aterm)
+        .map_err(|e| EvalError::eval(e.to_string()))?;
     let store = s.store.clone();
     let source = |p: &StorePath| read_store_derivation(store.as_ref(), sd, p);
     let h = hash_derivation_modulo(&drv, sd, false, &source, &mut s.derivations.memo)
@@ -284,18 +351,25 @@ fn finish(s: &mut EvalState, sd: &StoreDir, drv: Derivation) -> EvalResult<Value
     s.derivations.memo.insert(drv_path.clone(), h);
     let drv_path_s = sd.print_path(&drv_path);
     let refs: Vec<String> = drv.references().iter().map(|r| sd.print_path(r)).collect();
-    s.store.write_derivation(&drv_path_s, &aterm, &refs).map_err(EvalError::eval)?;
+    s.store
+        .write_derivation(&drv_path_s, &aterm, &refs)
+        .map_err(EvalError::eval)?;
     s.derivations.record_derivation(drv_path.clone(), &drv);
 
     let mut fields = Vec::with_capacity(drv.outputs.len() + 1);
     let mut c = Context::new();
     c.insert(format!("={drv_path_s}").into());
-    fields.push((sym!("drvPath"), Value::string_with_context(drv_path_s.as_str(), c)));
+    fields.push((
+        sym!("drvPath"),
+        Value::string_with_context(drv_path_s.as_str(), c),
+    ));
     for (out, o) in &drv.outputs {
         let path = match o {
             DerivationOutput::InputAddressed { path } => sd.print_path(path),
             DerivationOutput::CaFixed(ca) => {
-                let p = drv.fixed_output_path(sd, out, ca).map_err(|e| EvalError::eval(e.to_string()))?;
+                let p = drv
+                    .fixed_output_path(sd, out, ca)
+                    .map_err(|e| EvalError::eval(e.to_string()))?;
                 sd.print_path(&p)
             }
             _ => downstream_placeholder(&drv_path, out),
@@ -311,9 +385,14 @@ impl EvalState {
     /// Remembers the references of a text file added to the store, for
     /// closures taken later (whole-derivation contexts).
     pub(crate) fn record_text_path(&mut self, path: &str, references: &[String]) {
-        let Ok(sd) = self.derivations.store_dir(self.store.store_dir()) else { return };
+        let Ok(sd) = self.derivations.store_dir(self.store.store_dir()) else {
+            return;
+        };
         let Ok(p) = sd.parse_path(path) else { return };
-        let refs = references.iter().filter_map(|r| sd.parse_path(r).ok()).collect();
+        let refs = references
+            .iter()
+            .filter_map(|r| sd.parse_path(r).ok())
+            .collect();
         self.derivations.record_text(p, refs);
     }
 }
@@ -323,5 +402,6 @@ impl EvalState {
 pub(crate) fn fill_paths(s: &mut EvalState, sd: &StoreDir, drv: &mut Derivation) -> EvalResult<()> {
     let store = s.store.clone();
     let source = |p: &StorePath| read_store_derivation(store.as_ref(), sd, p);
-    fill_output_paths(drv, sd, &source, &mut s.derivations.memo).map_err(|e| EvalError::eval(e.to_string()))
+    fill_output_paths(drv, sd, &source, &mut s.derivations.memo)
+        .map_err(|e| EvalError::eval(e.to_string()))
 }

@@ -6,7 +6,9 @@ use std::collections::BTreeSet;
 use std::str::FromStr;
 
 use nixkit_derivation::{Derivation, DerivationOutput};
-use nixkit_store::{ContentAddress, ContentAddressMethod, FileIngestionMethod, Hash, HashAlgo, StoreDir};
+use nixkit_store::{
+    ContentAddress, ContentAddressMethod, FileIngestionMethod, Hash, HashAlgo, StoreDir,
+};
 
 use crate::error::{EvalError, EvalResult};
 use crate::eval::EvalState;
@@ -25,7 +27,9 @@ impl HashMode {
             "recursive" | "nar" => Ok(HashMode::Recursive),
             "text" => Err(super::feature_error("dynamic-derivations")),
             "git" => Err(super::feature_error("git-hashing")),
-            _ => Err(EvalError::eval(format!("invalid value '{s}' for 'outputHashMode' attribute"))),
+            _ => Err(EvalError::eval(format!(
+                "invalid value '{s}' for 'outputHashMode' attribute"
+            ))),
         }
     }
 }
@@ -55,11 +59,15 @@ impl Default for OutputSpec {
 }
 
 /// Checks an `outputs` list: no duplicates, no `drvPath`, not empty.
-pub(super) fn parse_outputs(names: impl IntoIterator<Item = String>) -> EvalResult<BTreeSet<String>> {
+pub(super) fn parse_outputs(
+    names: impl IntoIterator<Item = String>,
+) -> EvalResult<BTreeSet<String>> {
     let mut out = BTreeSet::new();
     for n in names {
         if out.contains(&n) {
-            return Err(EvalError::eval(format!("duplicate derivation output '{n}'")));
+            return Err(EvalError::eval(format!(
+                "duplicate derivation output '{n}'"
+            )));
         }
         if n == "drvPath" {
             return Err(EvalError::eval("invalid derivation output name 'drvPath'"));
@@ -67,7 +75,9 @@ pub(super) fn parse_outputs(names: impl IntoIterator<Item = String>) -> EvalResu
         out.insert(n);
     }
     if out.is_empty() {
-        return Err(EvalError::eval("derivation cannot have an empty set of outputs"));
+        return Err(EvalError::eval(
+            "derivation cannot have an empty set of outputs",
+        ));
     }
     Ok(out)
 }
@@ -78,17 +88,25 @@ fn check_name(name: &str) -> Result<(), String> {
         return Err("name must not be empty".to_string());
     }
     if name.len() > 211 {
-        return Err(format!("name '{name}' must be no longer than 211 characters"));
+        return Err(format!(
+            "name '{name}' must be no longer than 211 characters"
+        ));
     }
     for reserved in [".", ".."] {
         if name == reserved {
             return Err(format!("name '{name}' is not valid"));
         }
-        if name.strip_prefix(reserved).is_some_and(|r| r.starts_with('-')) {
+        if name
+            .strip_prefix(reserved)
+            .is_some_and(|r| r.starts_with('-'))
+        {
             return Err(format!("name '{name}' is not valid: first dash-separated component must not be '{reserved}'"));
         }
     }
-    if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || "+-._?=".contains(*c))) {
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "+-._?=".contains(*c)))
+    {
         return Err(format!("name '{name}' contains illegal character '{c}'"));
     }
     Ok(())
@@ -98,7 +116,11 @@ fn check_name(name: &str) -> Result<(), String> {
 /// `.drv` only for text-hashed single-output derivations (never here, as
 /// text hashing needs an experimental feature).
 pub(super) fn check_derivation_name(name: &str, _spec: &OutputSpec) -> EvalResult<()> {
-    check_name(name).map_err(|m| EvalError::eval(format!("invalid derivation name: {m}. Please pass a different 'name'.")))?;
+    check_name(name).map_err(|m| {
+        EvalError::eval(format!(
+            "invalid derivation name: {m}. Please pass a different 'name'."
+        ))
+    })?;
     if name.ends_with(".drv") {
         return Err(EvalError::eval(
             "derivation names are allowed to end in '.drv' only if they produce a single derivation file",
@@ -114,20 +136,33 @@ impl OutputSpec {
     }
 
     /// Sets the outputs of `drv` and their environment variables.
-    pub(super) fn fill_outputs(&self, s: &mut EvalState, sd: &StoreDir, drv: &mut Derivation) -> EvalResult<()> {
+    pub(super) fn fill_outputs(
+        &self,
+        s: &mut EvalState,
+        sd: &StoreDir,
+        drv: &mut Derivation,
+    ) -> EvalResult<()> {
         if let Some(hash) = &self.hash {
             if self.outputs.len() != 1 || !self.outputs.contains("out") {
-                return Err(EvalError::eval("multiple outputs are not supported in fixed-output derivations"));
+                return Err(EvalError::eval(
+                    "multiple outputs are not supported in fixed-output derivations",
+                ));
             }
             let hash = parse_hash_allow_empty(s, hash, self.algo)?;
             let method = match self.mode.unwrap_or(HashMode::Flat) {
                 HashMode::Flat => FileIngestionMethod::Flat,
                 HashMode::Recursive => FileIngestionMethod::Recursive,
             };
-            let ca = ContentAddress { method: ContentAddressMethod::Fixed(method), hash };
-            let path = drv.fixed_output_path(sd, "out", &ca).map_err(|e| EvalError::eval(e.to_string()))?;
+            let ca = ContentAddress {
+                method: ContentAddressMethod::Fixed(method),
+                hash,
+            };
+            let path = drv
+                .fixed_output_path(sd, "out", &ca)
+                .map_err(|e| EvalError::eval(e.to_string()))?;
             drv.env.insert("out".to_string(), sd.print_path(&path));
-            drv.outputs.insert("out".to_string(), DerivationOutput::CaFixed(ca));
+            drv.outputs
+                .insert("out".to_string(), DerivationOutput::CaFixed(ca));
             return Ok(());
         }
         for o in &self.outputs {
@@ -140,13 +175,23 @@ impl OutputSpec {
 
 /// CppNix's `newHashAllowEmpty`: an empty hash with a known algorithm is the
 /// all-zero hash (with a warning).
-pub(crate) fn parse_hash_allow_empty(s: &EvalState, text: &str, algo: Option<HashAlgo>) -> EvalResult<Hash> {
+pub(crate) fn parse_hash_allow_empty(
+    s: &EvalState,
+    text: &str,
+    algo: Option<HashAlgo>,
+) -> EvalResult<Hash> {
     if text.is_empty() {
         let Some(algo) = algo else {
-            return Err(EvalError::eval("empty hash requires explicit hash algorithm"));
+            return Err(EvalError::eval(
+                "empty hash requires explicit hash algorithm",
+            ));
         };
-        let h = Hash::from_digest(algo, &vec![0u8; algo.digest_len()]).map_err(|e| EvalError::eval(e.to_string()))?;
-        s.message(&format!("warning: found empty hash, assuming '{}'", h.to_sri()));
+        let h = Hash::from_digest(algo, &vec![0u8; algo.digest_len()])
+            .map_err(|e| EvalError::eval(e.to_string()))?;
+        s.message(&format!(
+            "warning: found empty hash, assuming '{}'",
+            h.to_sri()
+        ));
         return Ok(h);
     }
     Hash::parse_any(text, algo).map_err(|e| EvalError::eval(e.to_string()))

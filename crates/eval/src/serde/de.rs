@@ -86,7 +86,10 @@ impl de::Error for DeError {
     }
 
     fn invalid_type(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
-        DeError::new(DeErrorKind::Type { expected: exp.to_string(), found: unexp.to_string() })
+        DeError::new(DeErrorKind::Type {
+            expected: exp.to_string(),
+            found: unexp.to_string(),
+        })
     }
 }
 
@@ -139,9 +142,17 @@ pub fn from_value<T: DeserializeOwned>(state: &mut EvalState, value: &Value) -> 
 }
 
 /// [`from_value`], with paths in errors starting at `root` (`config.port`).
-pub fn from_value_named<T: DeserializeOwned>(state: &mut EvalState, value: &Value, root: &str) -> Result<T, DeError> {
+pub fn from_value_named<T: DeserializeOwned>(
+    state: &mut EvalState,
+    value: &Value,
+    root: &str,
+) -> Result<T, DeError> {
     let path = Path::default().child(Step::Root(root.to_string()));
-    T::deserialize(ValueDeserializer { state, value: value.clone(), path })
+    T::deserialize(ValueDeserializer {
+        state,
+        value: value.clone(),
+        path,
+    })
 }
 
 /// A serde [`Deserializer`](de::Deserializer) over a (lazy) Nix value.
@@ -154,7 +165,11 @@ pub struct ValueDeserializer<'s> {
 impl<'s> ValueDeserializer<'s> {
     /// A deserializer for `value`, forcing it through `state`.
     pub fn new(state: &'s mut EvalState, value: Value) -> ValueDeserializer<'s> {
-        ValueDeserializer { state, value, path: Path::default() }
+        ValueDeserializer {
+            state,
+            value,
+            path: Path::default(),
+        }
     }
 
     fn force(&mut self) -> Result<Value, DeError> {
@@ -163,12 +178,19 @@ impl<'s> ValueDeserializer<'s> {
     }
 
     fn child(&mut self, value: Value, step: Step) -> ValueDeserializer<'_> {
-        ValueDeserializer { state: &mut *self.state, value, path: self.path.child(step) }
+        ValueDeserializer {
+            state: &mut *self.state,
+            value,
+            path: self.path.child(step),
+        }
     }
 }
 
 fn type_error(expected: &str, found: &Value) -> DeError {
-    DeError::new(DeErrorKind::Type { expected: expected.to_string(), found: found.show_type().to_string() })
+    DeError::new(DeErrorKind::Type {
+        expected: expected.to_string(),
+        found: found.show_type().to_string(),
+    })
 }
 
 /// Adds the path to an error that has none yet (the innermost wins).
@@ -213,7 +235,11 @@ impl<'de> de::Deserializer<'de> for ValueDeserializer<'_> {
             Ok(Value::Float(f)) => visitor.visit_f64(f),
             Ok(Value::String(s)) => visitor.visit_string(s.as_str().to_string()),
             Ok(Value::Path(p)) => visitor.visit_string(p.to_string()),
-            Ok(Value::List(items)) => visitor.visit_seq(SeqAccess { de: self, items, next: 0 }),
+            Ok(Value::List(items)) => visitor.visit_seq(SeqAccess {
+                de: self,
+                items,
+                next: 0,
+            }),
             Ok(Value::Attrs(attrs)) => visitor.visit_map(MapAccess::new(self, &attrs)),
             Ok(other) => Err(type_error("a value that is not a function", &other)),
             Err(e) => Err(e),
@@ -315,25 +341,41 @@ impl<'de> de::Deserializer<'de> for ValueDeserializer<'_> {
         with_path(r, &path)
     }
 
-    fn deserialize_unit_struct<V: Visitor<'de>>(self, _name: &'static str, visitor: V) -> Result<V::Value, DeError> {
+    fn deserialize_unit_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
         self.deserialize_unit(visitor)
     }
 
-    fn deserialize_newtype_struct<V: Visitor<'de>>(self, _name: &'static str, visitor: V) -> Result<V::Value, DeError> {
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
         visitor.visit_newtype_struct(self)
     }
 
     fn deserialize_seq<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, DeError> {
         let path = self.path.clone();
         let r = match self.force() {
-            Ok(Value::List(items)) => visitor.visit_seq(SeqAccess { de: self, items, next: 0 }),
+            Ok(Value::List(items)) => visitor.visit_seq(SeqAccess {
+                de: self,
+                items,
+                next: 0,
+            }),
             Ok(other) => Err(type_error("a list", &other)),
             Err(e) => Err(e),
         };
         with_path(r, &path)
     }
 
-    fn deserialize_tuple<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value, DeError> {
+    fn deserialize_tuple<V: Visitor<'de>>(
+        self,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
         self.deserialize_seq(visitor)
     }
 
@@ -379,9 +421,16 @@ impl<'de> de::Deserializer<'de> for ValueDeserializer<'_> {
                     Some(a) => (a.name.as_str().to_string(), a.value.clone()),
                     None => return Err(DeError::custom_at("empty set", &path)),
                 };
-                visitor.visit_enum(EnumAccess { de: self, variant, value })
+                visitor.visit_enum(EnumAccess {
+                    de: self,
+                    variant,
+                    value,
+                })
             }
-            Ok(other) => Err(type_error(&format!("enum {name} (a string or a set with one attribute)"), &other)),
+            Ok(other) => Err(type_error(
+                &format!("enum {name} (a string or a set with one attribute)"),
+                &other,
+            )),
             Err(e) => Err(e),
         };
         with_path(r, &path)
@@ -399,7 +448,10 @@ impl<'de> de::Deserializer<'de> for ValueDeserializer<'_> {
 
 impl DeError {
     fn custom_at(msg: &str, path: &Path) -> DeError {
-        DeError { path: Some(path.render()), kind: DeErrorKind::Custom(msg.to_string()) }
+        DeError {
+            path: Some(path.render()),
+            kind: DeErrorKind::Custom(msg.to_string()),
+        }
     }
 }
 
@@ -412,11 +464,17 @@ struct SeqAccess<'s> {
 impl<'de> de::SeqAccess<'de> for SeqAccess<'_> {
     type Error = DeError;
 
-    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, DeError> {
-        let Some(item) = self.items.get(self.next).cloned() else { return Ok(None) };
+    fn next_element_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, DeError> {
+        let Some(item) = self.items.get(self.next).cloned() else {
+            return Ok(None);
+        };
         let i = self.next;
         self.next += 1;
-        seed.deserialize(self.de.child(item, Step::Index(i))).map(Some)
+        seed.deserialize(self.de.child(item, Step::Index(i)))
+            .map(Some)
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -433,18 +491,30 @@ struct MapAccess<'s> {
 
 impl<'s> MapAccess<'s> {
     fn new(de: ValueDeserializer<'s>, attrs: &crate::value::Attrs) -> MapAccess<'s> {
-        let mut rest: Vec<(String, Value)> =
-            attrs.sorted_by_name().into_iter().map(|a| (a.name.as_str().to_string(), a.value.clone())).collect();
+        let mut rest: Vec<(String, Value)> = attrs
+            .sorted_by_name()
+            .into_iter()
+            .map(|a| (a.name.as_str().to_string(), a.value.clone()))
+            .collect();
         rest.reverse();
-        MapAccess { de, rest, value: None }
+        MapAccess {
+            de,
+            rest,
+            value: None,
+        }
     }
 }
 
 impl<'de> de::MapAccess<'de> for MapAccess<'_> {
     type Error = DeError;
 
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, DeError> {
-        let Some((name, value)) = self.rest.pop() else { return Ok(None) };
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, DeError> {
+        let Some((name, value)) = self.rest.pop() else {
+            return Ok(None);
+        };
         let key = seed.deserialize(de::value::StringDeserializer::<DeError>::new(name.clone()))?;
         self.value = Some((name, value));
         Ok(Some(key))
@@ -452,7 +522,9 @@ impl<'de> de::MapAccess<'de> for MapAccess<'_> {
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DeError> {
         let Some((name, value)) = self.value.take() else {
-            return Err(DeError::new(DeErrorKind::Custom("value requested before key".into())));
+            return Err(DeError::new(DeErrorKind::Custom(
+                "value requested before key".into(),
+            )));
         };
         seed.deserialize(self.de.child(value, Step::Attr(name)))
     }
@@ -472,8 +544,13 @@ impl<'de, 's> de::EnumAccess<'de> for EnumAccess<'s> {
     type Error = DeError;
     type Variant = VariantAccess<'s>;
 
-    fn variant_seed<V: DeserializeSeed<'de>>(mut self, seed: V) -> Result<(V::Value, VariantAccess<'s>), DeError> {
-        let v = seed.deserialize(de::value::StringDeserializer::<DeError>::new(self.variant.clone()))?;
+    fn variant_seed<V: DeserializeSeed<'de>>(
+        mut self,
+        seed: V,
+    ) -> Result<(V::Value, VariantAccess<'s>), DeError> {
+        let v = seed.deserialize(de::value::StringDeserializer::<DeError>::new(
+            self.variant.clone(),
+        ))?;
         self.de.path = self.de.path.child(Step::Attr(self.variant));
         self.de.value = self.value;
         Ok((v, VariantAccess { de: self.de }))

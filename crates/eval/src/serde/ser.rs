@@ -44,7 +44,9 @@ pub fn to_value<T: Serialize + ?Sized>(value: &T) -> Result<Value, SerError> {
 pub struct ValueSerializer;
 
 fn attrs(pairs: Vec<(String, Value)>) -> Value {
-    Value::attrs(Attrs::from_pairs(pairs.into_iter().map(|(k, v)| (Symbol::intern(&k), v))))
+    Value::attrs(Attrs::from_pairs(
+        pairs.into_iter().map(|(k, v)| (Symbol::intern(&k), v)),
+    ))
 }
 
 fn variant(name: &str, value: Value) -> Value {
@@ -78,7 +80,9 @@ impl ser::Serializer for ValueSerializer {
         Ok(Value::Int(v))
     }
     fn serialize_i128(self, v: i128) -> Result<Value, SerError> {
-        i64::try_from(v).map(Value::Int).map_err(|_| SerError::IntegerRange(v.to_string()))
+        i64::try_from(v)
+            .map(Value::Int)
+            .map_err(|_| SerError::IntegerRange(v.to_string()))
     }
     fn serialize_u8(self, v: u8) -> Result<Value, SerError> {
         Ok(Value::Int(v.into()))
@@ -90,10 +94,14 @@ impl ser::Serializer for ValueSerializer {
         Ok(Value::Int(v.into()))
     }
     fn serialize_u64(self, v: u64) -> Result<Value, SerError> {
-        i64::try_from(v).map(Value::Int).map_err(|_| SerError::IntegerRange(v.to_string()))
+        i64::try_from(v)
+            .map(Value::Int)
+            .map_err(|_| SerError::IntegerRange(v.to_string()))
     }
     fn serialize_u128(self, v: u128) -> Result<Value, SerError> {
-        i64::try_from(v).map(Value::Int).map_err(|_| SerError::IntegerRange(v.to_string()))
+        i64::try_from(v)
+            .map(Value::Int)
+            .map_err(|_| SerError::IntegerRange(v.to_string()))
     }
     fn serialize_f32(self, v: f32) -> Result<Value, SerError> {
         Ok(Value::Float(v.into()))
@@ -108,7 +116,9 @@ impl ser::Serializer for ValueSerializer {
         Ok(Value::string(v))
     }
     fn serialize_bytes(self, v: &[u8]) -> Result<Value, SerError> {
-        Ok(Value::list(v.iter().map(|b| Value::Int((*b).into())).collect()))
+        Ok(Value::list(
+            v.iter().map(|b| Value::Int((*b).into())).collect(),
+        ))
     }
     fn serialize_none(self) -> Result<Value, SerError> {
         Ok(Value::Null)
@@ -122,10 +132,19 @@ impl ser::Serializer for ValueSerializer {
     fn serialize_unit_struct(self, _name: &'static str) -> Result<Value, SerError> {
         Ok(Value::Null)
     }
-    fn serialize_unit_variant(self, _name: &'static str, _index: u32, variant: &'static str) -> Result<Value, SerError> {
+    fn serialize_unit_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+    ) -> Result<Value, SerError> {
         Ok(Value::string(variant))
     }
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _name: &'static str, value: &T) -> Result<Value, SerError> {
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        value: &T,
+    ) -> Result<Value, SerError> {
         value.serialize(self)
     }
     fn serialize_newtype_variant<T: Serialize + ?Sized>(
@@ -138,12 +157,19 @@ impl ser::Serializer for ValueSerializer {
         Ok(variant(name, value.serialize(self)?))
     }
     fn serialize_seq(self, len: Option<usize>) -> Result<SeqSerializer, SerError> {
-        Ok(SeqSerializer { items: Vec::with_capacity(len.unwrap_or(0)), variant: None })
+        Ok(SeqSerializer {
+            items: Vec::with_capacity(len.unwrap_or(0)),
+            variant: None,
+        })
     }
     fn serialize_tuple(self, len: usize) -> Result<SeqSerializer, SerError> {
         self.serialize_seq(Some(len))
     }
-    fn serialize_tuple_struct(self, _name: &'static str, len: usize) -> Result<SeqSerializer, SerError> {
+    fn serialize_tuple_struct(
+        self,
+        _name: &'static str,
+        len: usize,
+    ) -> Result<SeqSerializer, SerError> {
         self.serialize_seq(Some(len))
     }
     fn serialize_tuple_variant(
@@ -153,10 +179,17 @@ impl ser::Serializer for ValueSerializer {
         name: &'static str,
         len: usize,
     ) -> Result<SeqSerializer, SerError> {
-        Ok(SeqSerializer { items: Vec::with_capacity(len), variant: Some(name) })
+        Ok(SeqSerializer {
+            items: Vec::with_capacity(len),
+            variant: Some(name),
+        })
     }
     fn serialize_map(self, len: Option<usize>) -> Result<MapSerializer, SerError> {
-        Ok(MapSerializer { pairs: Vec::with_capacity(len.unwrap_or(0)), key: None, variant: None })
+        Ok(MapSerializer {
+            pairs: Vec::with_capacity(len.unwrap_or(0)),
+            key: None,
+            variant: None,
+        })
     }
     fn serialize_struct(self, _name: &'static str, len: usize) -> Result<MapSerializer, SerError> {
         self.serialize_map(Some(len))
@@ -168,7 +201,11 @@ impl ser::Serializer for ValueSerializer {
         name: &'static str,
         len: usize,
     ) -> Result<MapSerializer, SerError> {
-        Ok(MapSerializer { pairs: Vec::with_capacity(len), key: None, variant: Some(name) })
+        Ok(MapSerializer {
+            pairs: Vec::with_capacity(len),
+            key: None,
+            variant: Some(name),
+        })
     }
 }
 
@@ -268,7 +305,10 @@ impl ser::SerializeMap for MapSerializer {
         Ok(())
     }
     fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), SerError> {
-        let key = self.key.take().ok_or_else(|| SerError::Custom("map value without a key".into()))?;
+        let key = self
+            .key
+            .take()
+            .ok_or_else(|| SerError::Custom("map value without a key".into()))?;
         self.pairs.push((key, value.serialize(ValueSerializer)?));
         Ok(())
     }
@@ -280,8 +320,13 @@ impl ser::SerializeMap for MapSerializer {
 impl ser::SerializeStruct for MapSerializer {
     type Ok = Value;
     type Error = SerError;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<(), SerError> {
-        self.pairs.push((key.to_string(), value.serialize(ValueSerializer)?));
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        value: &T,
+    ) -> Result<(), SerError> {
+        self.pairs
+            .push((key.to_string(), value.serialize(ValueSerializer)?));
         Ok(())
     }
     fn end(self) -> Result<Value, SerError> {
@@ -292,8 +337,13 @@ impl ser::SerializeStruct for MapSerializer {
 impl ser::SerializeStructVariant for MapSerializer {
     type Ok = Value;
     type Error = SerError;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<(), SerError> {
-        self.pairs.push((key.to_string(), value.serialize(ValueSerializer)?));
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        value: &T,
+    ) -> Result<(), SerError> {
+        self.pairs
+            .push((key.to_string(), value.serialize(ValueSerializer)?));
         Ok(())
     }
     fn end(self) -> Result<Value, SerError> {

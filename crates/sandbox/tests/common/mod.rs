@@ -1,6 +1,12 @@
 //! Test helpers: a temporary local store with busybox in it, and derivations whose builder
 //! is a busybox shell script.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs, unreachable_pub)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    missing_docs,
+    unreachable_pub
+)]
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
@@ -9,7 +15,9 @@ use std::sync::Mutex;
 use nixkit_derivation::{fill_output_paths, Derivation, DerivationOutput};
 use nixkit_sandbox::{realise, Event, RealiseError, RealiseOptions, Realised};
 use nixkit_store::local::{LocalStore, StoreConfig};
-use nixkit_store::{ContentAddress, ContentAddressMethod, FileIngestionMethod, Hash, HashAlgo, StoreDir, StorePath};
+use nixkit_store::{
+    ContentAddress, ContentAddressMethod, FileIngestionMethod, Hash, HashAlgo, StoreDir, StorePath,
+};
 
 pub const BUSYBOX: &str = "/bin/busybox";
 
@@ -40,12 +48,28 @@ pub struct TestStore {
 impl TestStore {
     pub fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let store = LocalStore::open(StoreConfig::new(dir.path().join("root"), StoreDir::default())).unwrap();
+        let store = LocalStore::open(StoreConfig::new(
+            dir.path().join("root"),
+            StoreDir::default(),
+        ))
+        .unwrap();
         let src = dir.path().join("busybox-src");
         std::fs::create_dir(&src).unwrap();
         std::fs::copy(BUSYBOX, src.join("busybox")).unwrap();
-        let busybox = store.add_to_store("busybox", &src, FileIngestionMethod::Recursive, HashAlgo::Sha256).unwrap();
-        Self { dir, store: Mutex::new(store), busybox, drvs: HashMap::new() }
+        let busybox = store
+            .add_to_store(
+                "busybox",
+                &src,
+                FileIngestionMethod::Recursive,
+                HashAlgo::Sha256,
+            )
+            .unwrap();
+        Self {
+            dir,
+            store: Mutex::new(store),
+            busybox,
+            drvs: HashMap::new(),
+        }
     }
 
     pub fn print(&self, p: &StorePath) -> String {
@@ -57,7 +81,14 @@ impl TestStore {
     }
 
     /// A derivation running `script` with busybox `sh -e -c`.
-    pub fn drv(&mut self, name: &str, script: &str, env: &[(&str, &str)], outputs: &[&str], inputs: &[(&StorePath, &[&str])]) -> StorePath {
+    pub fn drv(
+        &mut self,
+        name: &str,
+        script: &str,
+        env: &[(&str, &str)],
+        outputs: &[&str],
+        inputs: &[(&StorePath, &[&str])],
+    ) -> StorePath {
         self.make(name, script, env, outputs, inputs, None)
     }
 
@@ -66,7 +97,15 @@ impl TestStore {
         self.make(name, script, &[], &["out"], &[], Some(hash))
     }
 
-    fn make(&mut self, name: &str, script: &str, env: &[(&str, &str)], outputs: &[&str], inputs: &[(&StorePath, &[&str])], fixed: Option<Hash>) -> StorePath {
+    fn make(
+        &mut self,
+        name: &str,
+        script: &str,
+        env: &[(&str, &str)],
+        outputs: &[&str],
+        inputs: &[(&StorePath, &[&str])],
+        fixed: Option<Hash>,
+    ) -> StorePath {
         let store_dir = StoreDir::default();
         let mut drv = Derivation {
             name: name.into(),
@@ -77,10 +116,15 @@ impl TestStore {
         };
         drv.input_srcs.insert(self.busybox.clone());
         for (p, outs) in inputs {
-            drv.input_drvs.insert((*p).clone(), outs.iter().map(|s| s.to_string()).collect());
+            drv.input_drvs
+                .insert((*p).clone(), outs.iter().map(|s| s.to_string()).collect());
         }
         let mut env_map: BTreeMap<String, String> = BTreeMap::new();
-        for (k, v) in [("name", name), ("builder", &drv.builder.clone()), ("system", &drv.system.clone())] {
+        for (k, v) in [
+            ("name", name),
+            ("builder", &drv.builder.clone()),
+            ("system", &drv.system.clone()),
+        ] {
             env_map.insert(k.into(), v.into());
         }
         env_map.insert("PATH".into(), self.print(&self.busybox));
@@ -88,10 +132,13 @@ impl TestStore {
             env_map.insert((*k).into(), (*v).into());
         }
         if let Some(hash) = fixed {
-            drv.outputs.insert("out".into(), DerivationOutput::CaFixed(ContentAddress {
-                method: ContentAddressMethod::Fixed(FileIngestionMethod::Flat),
-                hash,
-            }));
+            drv.outputs.insert(
+                "out".into(),
+                DerivationOutput::CaFixed(ContentAddress {
+                    method: ContentAddressMethod::Fixed(FileIngestionMethod::Flat),
+                    hash,
+                }),
+            );
             env_map.insert("outputHash".into(), hash.to_sri());
             env_map.insert("out".into(), String::new());
         } else {
@@ -105,14 +152,22 @@ impl TestStore {
         fill_output_paths(&mut drv, &store_dir, &self.drvs, &mut Default::default()).unwrap();
         let aterm = drv.to_aterm(&store_dir).unwrap();
         let refs: BTreeSet<StorePath> = drv.references();
-        let path = self.store.lock().unwrap().add_text_to_store(&format!("{name}.drv"), aterm.as_bytes(), &refs).unwrap();
+        let path = self
+            .store
+            .lock()
+            .unwrap()
+            .add_text_to_store(&format!("{name}.drv"), aterm.as_bytes(), &refs)
+            .unwrap();
         assert_eq!(path, drv.drv_path(&store_dir).unwrap());
         self.drvs.insert(path.clone(), drv);
         path
     }
 
     pub fn out(&self, drv: &StorePath, output: &str) -> StorePath {
-        self.drvs[drv].output_path(&StoreDir::default(), output).unwrap().unwrap()
+        self.drvs[drv]
+            .output_path(&StoreDir::default(), output)
+            .unwrap()
+            .unwrap()
     }
 
     pub fn real(&self, p: &StorePath) -> std::path::PathBuf {
@@ -123,7 +178,11 @@ impl TestStore {
         self.store.lock().unwrap().is_valid(p).unwrap()
     }
 
-    pub fn build_with(&self, drvs: &[StorePath], opts: &RealiseOptions) -> Result<Realised, RealiseError> {
+    pub fn build_with(
+        &self,
+        drvs: &[StorePath],
+        opts: &RealiseOptions,
+    ) -> Result<Realised, RealiseError> {
         let log = Mutex::new(Vec::new());
         let r = realise(&self.store, drvs, opts, &|e| {
             if let Event::Output { data, .. } = e {

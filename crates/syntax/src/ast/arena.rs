@@ -4,7 +4,9 @@
 use std::fmt;
 use std::marker::PhantomData;
 
-use super::{AttrDef, AttrName, Attrs, DynamicAttr, Expr, ExprKind, Formal, Lambda, Select, Span, StrPart};
+use super::{
+    AttrDef, AttrName, Attrs, DynamicAttr, Expr, ExprKind, Formal, Lambda, Select, Span, StrPart,
+};
 
 /// Identifies an [`Expr`] of an [`Ast`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -50,7 +52,11 @@ pub struct Run<T> {
 
 impl<T> Run<T> {
     /// The empty run.
-    pub const EMPTY: Run<T> = Run { start: 0, len: 0, of: PhantomData };
+    pub const EMPTY: Run<T> = Run {
+        start: 0,
+        len: 0,
+        of: PhantomData,
+    };
 
     /// Number of entries.
     pub fn len(self) -> usize {
@@ -114,11 +120,27 @@ pub struct Ast {
 }
 
 /// What a missing expression looks like.
-static MISSING_EXPR: Expr = Expr { span: Span { start: 0, end: 0 }, kind: ExprKind::Error };
-static MISSING_SELECT: Select = Select { expr: ExprId::MISSING, path: Run::EMPTY, default: None };
-static MISSING_ATTRS: Attrs =
-    Attrs { recursive: false, attrs: Run::EMPTY, dynamic: Run::EMPTY, inherit_from: Run::EMPTY };
-static MISSING_LAMBDA: Lambda = Lambda { arg: None, formals: None, body: ExprId::MISSING, name: None };
+static MISSING_EXPR: Expr = Expr {
+    span: Span { start: 0, end: 0 },
+    kind: ExprKind::Error,
+};
+static MISSING_SELECT: Select = Select {
+    expr: ExprId::MISSING,
+    path: Run::EMPTY,
+    default: None,
+};
+static MISSING_ATTRS: Attrs = Attrs {
+    recursive: false,
+    attrs: Run::EMPTY,
+    dynamic: Run::EMPTY,
+    inherit_from: Run::EMPTY,
+};
+static MISSING_LAMBDA: Lambda = Lambda {
+    arg: None,
+    formals: None,
+    body: ExprId::MISSING,
+    name: None,
+};
 
 /// Largest number of entries of a table (indices are `u32`).
 const MAX_ENTRIES: usize = u32::MAX as usize;
@@ -128,13 +150,21 @@ fn append<T: Copy>(table: &mut Vec<T>, items: &[T], too_large: &mut bool) -> Run
     append_iter(table, items.iter().copied(), too_large)
 }
 
-fn append_iter<T>(table: &mut Vec<T>, items: impl ExactSizeIterator<Item = T>, too_large: &mut bool) -> Run<T> {
+fn append_iter<T>(
+    table: &mut Vec<T>,
+    items: impl ExactSizeIterator<Item = T>,
+    too_large: &mut bool,
+) -> Run<T> {
     let start = table.len();
     let len = items.len();
     match (u32::try_from(start), u32::try_from(len)) {
         (Ok(s), Ok(l)) if start + len <= MAX_ENTRIES => {
             table.extend(items);
-            Run { start: s, len: l, of: PhantomData }
+            Run {
+                start: s,
+                len: l,
+                of: PhantomData,
+            }
         }
         _ => {
             *too_large = true;
@@ -183,7 +213,9 @@ impl Ast {
     /// The text of a string or path literal.
     pub fn str(&self, s: StrRef) -> &str {
         let start = s.start as usize;
-        self.strings.get(start..start + s.len as usize).unwrap_or("")
+        self.strings
+            .get(start..start + s.len as usize)
+            .unwrap_or("")
     }
 
     /// List items, or a call's function then arguments, or `inherit (e)` sources.
@@ -308,7 +340,11 @@ impl Ast {
         if id.index() + 1 != self.exprs.len() {
             return;
         }
-        if let Some(Expr { kind: ExprKind::Str(s), .. }) = self.exprs.last() {
+        if let Some(Expr {
+            kind: ExprKind::Str(s),
+            ..
+        }) = self.exprs.last()
+        {
             if (s.start + s.len) as usize == self.strings.len() {
                 self.strings.truncate(s.start as usize);
             }
@@ -355,7 +391,10 @@ impl Ast {
         append(&mut self.parts, parts, &mut self.too_large)
     }
 
-    pub(crate) fn add_defs(&mut self, defs: impl ExactSizeIterator<Item = AttrDef>) -> Run<AttrDef> {
+    pub(crate) fn add_defs(
+        &mut self,
+        defs: impl ExactSizeIterator<Item = AttrDef>,
+    ) -> Run<AttrDef> {
         append_iter(&mut self.defs, defs, &mut self.too_large)
     }
 
@@ -385,33 +424,61 @@ mod tests {
 
     #[test]
     fn children_are_read_through_their_tree() {
-        let parsed = parse("let f = { a, b ? \"x${a}\" }: [ a b.c ]; in f", &ParseOptions::new("/"));
+        let parsed = parse(
+            "let f = { a, b ? \"x${a}\" }: [ a b.c ]; in f",
+            &ParseOptions::new("/"),
+        );
         assert!(parsed.errors().is_empty());
         let ast = parsed.ast();
-        let ExprKind::Let { attrs, body } = ast.expr(parsed.root()).kind else { panic!("not a let") };
-        let [def] = ast.defs(ast.attrs(attrs).attrs) else { panic!("one binding expected") };
+        let ExprKind::Let { attrs, body } = ast.expr(parsed.root()).kind else {
+            panic!("not a let")
+        };
+        let [def] = ast.defs(ast.attrs(attrs).attrs) else {
+            panic!("one binding expected")
+        };
         assert_eq!(def.name.as_str(), "f");
         assert!(matches!(ast.expr(body).kind, ExprKind::Var(_)));
-        let ExprKind::Lambda(l) = ast.expr(def.value).kind else { panic!("not a lambda") };
+        let ExprKind::Lambda(l) = ast.expr(def.value).kind else {
+            panic!("not a lambda")
+        };
         let lambda = ast.lambda(l);
         assert_eq!(lambda.name.map(|n| n.as_str()), Some("f"));
         let formals = ast.formals(lambda.formals.unwrap().entries);
-        assert_eq!(formals.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(), ["a", "b"]);
-        let ExprKind::ConcatStrings { parts, .. } = ast.expr(formals[1].default.unwrap()).kind else { panic!() };
-        let ExprKind::Str(x) = ast.expr(ast.parts(parts)[0].expr).kind else { panic!("not a literal") };
+        assert_eq!(
+            formals.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(),
+            ["a", "b"]
+        );
+        let ExprKind::ConcatStrings { parts, .. } = ast.expr(formals[1].default.unwrap()).kind
+        else {
+            panic!()
+        };
+        let ExprKind::Str(x) = ast.expr(ast.parts(parts)[0].expr).kind else {
+            panic!("not a literal")
+        };
         assert_eq!(ast.str(x), "x");
-        let ExprKind::List(items) = ast.expr(lambda.body).kind else { panic!("not a list") };
-        let ExprKind::Select(s) = ast.expr(ast.items(items)[1]).kind else { panic!("not a selection") };
-        assert!(matches!(ast.path(ast.select(s).path), [AttrName::Static(c, _)] if c.as_str() == "c"));
+        let ExprKind::List(items) = ast.expr(lambda.body).kind else {
+            panic!("not a list")
+        };
+        let ExprKind::Select(s) = ast.expr(ast.items(items)[1]).kind else {
+            panic!("not a selection")
+        };
+        assert!(
+            matches!(ast.path(ast.select(s).path), [AttrName::Static(c, _)] if c.as_str() == "c")
+        );
     }
 
     /// Ids out of range (of another, larger tree) never panic.
     #[test]
     fn foreign_ids_read_as_error_and_empty() {
-        let big = parse("[ (x: { a = x; }) \"s\" (y: y.z) ]", &ParseOptions::new("/"));
+        let big = parse(
+            "[ (x: { a = x; }) \"s\" (y: y.z) ]",
+            &ParseOptions::new("/"),
+        );
         let small = parse("1", &ParseOptions::new("/"));
         let ast = small.ast();
-        let ExprKind::List(items) = big.ast().expr(big.root()).kind else { panic!("not a list") };
+        let ExprKind::List(items) = big.ast().expr(big.root()).kind else {
+            panic!("not a list")
+        };
         assert!(ast.items(items).is_empty());
         for &id in big.ast().items(items) {
             let _ = ast.expr(id);

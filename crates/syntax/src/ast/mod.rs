@@ -61,7 +61,10 @@ impl Span {
 
     /// The smallest span covering both.
     pub fn cover(self, other: Span) -> Span {
-        Span { start: self.start.min(other.start), end: self.end.max(other.end) }
+        Span {
+            start: self.start.min(other.start),
+            end: self.end.max(other.end),
+        }
     }
 }
 
@@ -220,7 +223,11 @@ impl Var {
 
     /// A variable `name` bound as `resolution` says.
     pub fn new(name: Symbol, resolution: Resolution) -> Var {
-        let mut v = Var { name, depth: 0, slot: Var::GLOBAL };
+        let mut v = Var {
+            name,
+            depth: 0,
+            slot: Var::GLOBAL,
+        };
         v.set_resolution(resolution);
         v
     }
@@ -230,7 +237,10 @@ impl Var {
         match self.slot {
             Var::WITH => Resolution::With { depth: self.depth },
             Var::GLOBAL => Resolution::Global,
-            slot => Resolution::Local { depth: self.depth, slot },
+            slot => Resolution::Local {
+                depth: self.depth,
+                slot,
+            },
         }
     }
 
@@ -247,7 +257,10 @@ impl Var {
 
 impl std::fmt::Debug for Var {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Var").field("name", &self.name).field("resolution", &self.resolution()).finish()
+        f.debug_struct("Var")
+            .field("name", &self.name)
+            .field("resolution", &self.resolution())
+            .finish()
     }
 }
 

@@ -107,7 +107,8 @@ impl Builder {
         } else if idx >= Self::LINEAR {
             // Sized for every attribute reserved for (no regrowth).
             self.index.reserve((2 * idx + 2).max(self.attrs.capacity()));
-            self.index.extend(self.attrs.iter().enumerate().map(|(i, e)| (e.name, i)));
+            self.index
+                .extend(self.attrs.iter().enumerate().map(|(i, e)| (e.name, i)));
             self.index.insert(entry.name, idx);
             self.indexed = true;
         }
@@ -123,7 +124,12 @@ impl Lowerer<'_> {
 
     /// Lowers the bindings directly under `node`; also gives the last child
     /// node (the body of a `let`, if it is not a binding).
-    pub(crate) fn bindings<'g>(&mut self, node: &Node<'g>, recursive: bool, is_let: bool) -> (AttrsId, Option<Node<'g>>) {
+    pub(crate) fn bindings<'g>(
+        &mut self,
+        node: &Node<'g>,
+        recursive: bool,
+        is_let: bool,
+    ) -> (AttrsId, Option<Node<'g>>) {
         // (A reused builder has its vectors' capacity from earlier sets.)
         let b = self.scratch.sets.open(recursive, node_span(node));
         let mut last = None;
@@ -137,7 +143,10 @@ impl Lowerer<'_> {
         }
         let attrs = self.finish_set(b);
         if is_let && !self.ast.attrs(attrs).dynamic.is_empty() {
-            self.error(ParseErrorKind::DynamicInLet, Span::new(node_span(node).start, node_span(node).start));
+            self.error(
+                ParseErrorKind::DynamicInLet,
+                Span::new(node_span(node).start, node_span(node).start),
+            );
         }
         (attrs, last)
     }
@@ -169,12 +178,19 @@ impl Lowerer<'_> {
         let inherit_from = self.ast.add_items(&b.inherit_from);
         let recursive = b.recursive;
         self.scratch.sets.release(i);
-        self.ast.add_attrs(Attrs { recursive, attrs, dynamic, inherit_from })
+        self.ast.add_attrs(Attrs {
+            recursive,
+            attrs,
+            dynamic,
+            inherit_from,
+        })
     }
 
     fn binding(&mut self, b: usize, node: &Node<'_>) {
         let mut kids = node.children();
-        let (Some(path_node), Some(value_node)) = (kids.next(), kids.next()) else { return };
+        let (Some(path_node), Some(value_node)) = (kids.next(), kids.next()) else {
+            return;
+        };
         // Paths of bindings are only needed until the value is placed:
         // their vectors are recycled.
         let mut path = self.scratch.path_pool.pop().unwrap_or_default();
@@ -198,17 +214,32 @@ impl Lowerer<'_> {
         match entry.value {
             Val::Nested(j) => Some(j),
             Val::Expr(e) => {
-                let Expr { span, kind: ExprKind::Attrs(written) } = *self.ast.expr(e) else { return None };
+                let Expr {
+                    span,
+                    kind: ExprKind::Attrs(written),
+                } = *self.ast.expr(e)
+                else {
+                    return None;
+                };
                 let a = *self.ast.attrs(written);
                 let j = self.scratch.sets.open(a.recursive, span);
                 let nested = &mut self.scratch.sets.builders[j];
                 nested.attrs.reserve(a.attrs.len());
                 for def in self.ast.defs(a.attrs) {
                     let value = Val::Expr(def.value);
-                    nested.push(Entry { name: def.name, pos: def.name_span, kind: def.kind, value });
+                    nested.push(Entry {
+                        name: def.name,
+                        pos: def.name_span,
+                        kind: def.kind,
+                        value,
+                    });
                 }
-                nested.dynamic.extend_from_slice(self.ast.dynamic_attrs(a.dynamic));
-                nested.inherit_from.extend_from_slice(self.ast.items(a.inherit_from));
+                nested
+                    .dynamic
+                    .extend_from_slice(self.ast.dynamic_attrs(a.dynamic));
+                nested
+                    .inherit_from
+                    .extend_from_slice(self.ast.items(a.inherit_from));
                 self.set(i).attrs[idx].value = Val::Nested(j);
                 Some(j)
             }
@@ -216,7 +247,9 @@ impl Lowerer<'_> {
     }
 
     fn add_attr(&mut self, b: usize, path: &[AttrName], value: ExprId, pos: Span) {
-        let Some((last, prefix)) = path.split_last() else { return };
+        let Some((last, prefix)) = path.split_last() else {
+            return;
+        };
         let mut cur = b;
         for (i, name) in prefix.iter().enumerate() {
             match *name {
@@ -226,7 +259,12 @@ impl Lowerer<'_> {
                         None => {
                             let nested = self.scratch.sets.open(false, pos);
                             let set = self.set(cur);
-                            set.push(Entry { name: sym, pos, kind: AttrKind::Plain, value: Val::Nested(nested) });
+                            set.push(Entry {
+                                name: sym,
+                                pos,
+                                kind: AttrKind::Plain,
+                                value: Val::Nested(nested),
+                            });
                             set.attrs.len() - 1
                         }
                     };
@@ -249,7 +287,11 @@ impl Lowerer<'_> {
                     self.add_attr(nested, &path[i + 1..], value, pos);
                     let attrs = self.finish_set(nested);
                     let value = self.ast.node(pos, ExprKind::Attrs(attrs));
-                    self.set(cur).dynamic.push(DynamicAttr { name: e, value, span: pos });
+                    self.set(cur).dynamic.push(DynamicAttr {
+                        name: e,
+                        value,
+                        span: pos,
+                    });
                     return;
                 }
             }
@@ -258,7 +300,11 @@ impl Lowerer<'_> {
             AttrName::Static(sym, _) => {
                 self.insert_attr(cur, path, &mut Vec::new(), sym, AttrKind::Plain, value, pos);
             }
-            AttrName::Dynamic(e) => self.set(cur).dynamic.push(DynamicAttr { name: e, value, span: pos }),
+            AttrName::Dynamic(e) => self.set(cur).dynamic.push(DynamicAttr {
+                name: e,
+                value,
+                span: pos,
+            }),
         }
     }
 
@@ -280,13 +326,20 @@ impl Lowerer<'_> {
             // Like CppNix, `f = a: b: …` names the curried lambdas too.
             let mut e = value;
             while let ExprKind::Lambda(l) = self.ast.expr(e).kind {
-                let Some(lambda) = self.ast.lambda_mut(l) else { break };
+                let Some(lambda) = self.ast.lambda_mut(l) else {
+                    break;
+                };
                 if lambda.name.is_none() {
                     lambda.name = Some(name);
                 }
                 e = lambda.body;
             }
-            self.set(b).push(Entry { name, pos, kind, value: Val::Expr(value) });
+            self.set(b).push(Entry {
+                name,
+                pos,
+                kind,
+                value: Val::Expr(value),
+            });
             return;
         };
         // Merging sets (or a duplicate): resolve the finished tree instead.
@@ -296,7 +349,11 @@ impl Lowerer<'_> {
             ExprKind::Attrs(a) if kind == AttrKind::Plain => Some(a),
             _ => None,
         };
-        let target = if incoming.is_some() { self.nested_set(b, idx) } else { None };
+        let target = if incoming.is_some() {
+            self.nested_set(b, idx)
+        } else {
+            None
+        };
         let (Some(target), Some(incoming)) = (target, incoming) else {
             let full: Vec<AttrName> = path.iter().chain(nested.iter()).copied().collect();
             self.dup_attr(attr_path_string(&self.ast, &full), pos, prev);
@@ -305,25 +362,44 @@ impl Lowerer<'_> {
         let offset = self.set(target).inherit_from.len() as u32;
         let incoming = *self.ast.attrs(incoming);
         for k in 0..incoming.attrs.len() {
-            let Some(&def) = self.ast.defs(incoming.attrs).get(k) else { break };
+            let Some(&def) = self.ast.defs(incoming.attrs).get(k) else {
+                break;
+            };
             if def.kind == AttrKind::InheritedFrom {
                 // Its source moves to the end of the target's.
-                if let Some(Expr { kind: ExprKind::InheritFrom(n), .. }) = self.ast.expr_mut(def.value) {
+                if let Some(Expr {
+                    kind: ExprKind::InheritFrom(n),
+                    ..
+                }) = self.ast.expr_mut(def.value)
+                {
                     *n += offset;
                 }
             }
             nested.push(AttrName::Static(def.name, def.name_span));
-            self.insert_attr(target, path, nested, def.name, def.kind, def.value, def.name_span);
+            self.insert_attr(
+                target,
+                path,
+                nested,
+                def.name,
+                def.kind,
+                def.value,
+                def.name_span,
+            );
             nested.pop();
         }
         let into = &mut self.scratch.sets.builders[target];
-        into.dynamic.extend_from_slice(self.ast.dynamic_attrs(incoming.dynamic));
-        into.inherit_from.extend_from_slice(self.ast.items(incoming.inherit_from));
+        into.dynamic
+            .extend_from_slice(self.ast.dynamic_attrs(incoming.dynamic));
+        into.inherit_from
+            .extend_from_slice(self.ast.items(incoming.inherit_from));
     }
 
     fn dup_attr(&mut self, path: String, pos: Span, prev: Span) {
         let (line, col) = self.line_col(prev.start);
-        self.error(ParseErrorKind::DuplicateAttr { path, line, col }, Span::new(pos.start, pos.start));
+        self.error(
+            ParseErrorKind::DuplicateAttr { path, line, col },
+            Span::new(pos.start, pos.start),
+        );
     }
 
     /// `inherit` names; `scoped` when the bindings have their own scope
@@ -352,11 +428,22 @@ impl Lowerer<'_> {
                 continue;
             }
             let (kind, value) = match from_index {
-                None => (AttrKind::Inherited, self.var_expr(name, span, usize::from(scoped))),
+                None => (
+                    AttrKind::Inherited,
+                    self.var_expr(name, span, usize::from(scoped)),
+                ),
                 // The selection of `name` is implied (no node of its own).
-                Some(k) => (AttrKind::InheritedFrom, self.ast.node(span, ExprKind::InheritFrom(k))),
+                Some(k) => (
+                    AttrKind::InheritedFrom,
+                    self.ast.node(span, ExprKind::InheritFrom(k)),
+                ),
             };
-            self.set(b).push(Entry { name, pos: span, kind, value: Val::Expr(value) });
+            self.set(b).push(Entry {
+                name,
+                pos: span,
+                kind,
+                value: Val::Expr(value),
+            });
         }
     }
 }

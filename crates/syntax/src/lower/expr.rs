@@ -29,7 +29,8 @@ impl<'a> Lowerer<'a> {
             // The usual shape: the node is its identifier token.
             Some(rowan::NodeOrToken::Token(t)) if t.text_range() == node.text_range() => {
                 let text = t.text();
-                self.token_symbols.get_or_insert_with(t.identity(), || Symbol::intern_cached(text))
+                self.token_symbols
+                    .get_or_insert_with(t.identity(), || Symbol::intern_cached(text))
             }
             _ => {
                 let r = node.text_range();
@@ -72,12 +73,20 @@ impl<'a> Lowerer<'a> {
     /// A call of `items[0]` with the other items as arguments.
     fn call<const N: usize>(&mut self, items: [ExprId; N], pos: Span, span: Span) -> ExprId {
         let items = self.ast.add_items(&items);
-        self.ast.node(span, ExprKind::Call { pos: pos.start, items })
+        self.ast.node(
+            span,
+            ExprKind::Call {
+                pos: pos.start,
+                items,
+            },
+        )
     }
 
     /// The items pushed to the scratch stack since `base`, moved to the tree.
     fn take_items(&mut self, base: usize) -> Run<ExprId> {
-        let run = self.ast.add_items(self.scratch.items.get(base..).unwrap_or(&[]));
+        let run = self
+            .ast
+            .add_items(self.scratch.items.get(base..).unwrap_or(&[]));
         self.scratch.items.truncate(base);
         run
     }
@@ -212,8 +221,14 @@ impl<'a> Lowerer<'a> {
         let (attrs, _) = self.bindings(node, true, false);
         self.close_set_scope(attrs);
         let set = self.ast.node(span, ExprKind::Attrs(attrs));
-        let path = self.ast.add_path(&[AttrName::Static(Symbol::intern("body"), span)]);
-        let select = self.ast.add_select(Select { expr: set, path, default: None });
+        let path = self
+            .ast
+            .add_path(&[AttrName::Static(Symbol::intern("body"), span)]);
+        let select = self.ast.add_select(Select {
+            expr: set,
+            path,
+            default: None,
+        });
         self.ast.node(span, ExprKind::Select(select))
     }
 
@@ -256,7 +271,11 @@ impl<'a> Lowerer<'a> {
         if path.is_empty() {
             return self.error_expr(span);
         }
-        let select = self.ast.add_select(Select { expr, path, default });
+        let select = self.ast.add_select(Select {
+            expr,
+            path,
+            default,
+        });
         self.ast.node(span, ExprKind::Select(select))
     }
 
@@ -298,7 +317,14 @@ impl<'a> Lowerer<'a> {
         self.scopes.push_with();
         let body = self.expr_or_error(b, span);
         self.scopes.pop();
-        self.ast.node(span, ExprKind::With { env, body, outer_with })
+        self.ast.node(
+            span,
+            ExprKind::With {
+                env,
+                body,
+                outer_with,
+            },
+        )
     }
 
     /// Lowers an application chain `f a b …` (`node` is its outermost
@@ -380,16 +406,26 @@ impl<'a> Lowerer<'a> {
             return;
         }
         let mut children = node.children();
-        let (Some(fun), Some(arg), None) = (children.next(), children.next(), children.next()) else { return };
+        let (Some(fun), Some(arg), None) = (children.next(), children.next(), children.next())
+        else {
+            return;
+        };
         if arg.kind() != NODE_IDENT || arg.text() != "or" {
             return;
         }
-        let (start, end) = (u32::from(fun.text_range().start()), u32::from(arg.text_range().end()));
+        let (start, end) = (
+            u32::from(fun.text_range().start()),
+            u32::from(arg.text_range().end()),
+        );
         let literal = match self.text.get(start as usize..end as usize) {
             Some(t) => t.to_owned(),
             None => format!("{} or", fun.text()),
         };
-        self.lints.push(LintWarning { kind: LintKind::CursedOr, literal, span: Span::new(start, end) });
+        self.lints.push(LintWarning {
+            kind: LintKind::CursedOr,
+            literal,
+            span: Span::new(start, end),
+        });
     }
 
     #[inline(never)]
@@ -409,13 +445,20 @@ impl<'a> Lowerer<'a> {
             TOKEN_SUB => Some(self.builtin_var("__sub", op_span)),
             TOKEN_MUL => Some(self.builtin_var("__mul", op_span)),
             TOKEN_DIV => Some(self.builtin_var("__div", op_span)),
-            TOKEN_LESS | TOKEN_MORE | TOKEN_LESS_OR_EQ | TOKEN_MORE_OR_EQ => Some(self.builtin_var("__lessThan", op_span)),
+            TOKEN_LESS | TOKEN_MORE | TOKEN_LESS_OR_EQ | TOKEN_MORE_OR_EQ => {
+                Some(self.builtin_var("__lessThan", op_span))
+            }
             _ => None,
         };
         let [l, r] = first_nodes(node);
         let lhs = self.expr_or_error(l, span);
         let rhs = self.expr_or_error(r, span);
-        let kept = |op: BinaryOp| ExprKind::Binary { op, pos: op_span.start, lhs, rhs };
+        let kept = |op: BinaryOp| ExprKind::Binary {
+            op,
+            pos: op_span.start,
+            lhs,
+            rhs,
+        };
         let kind = match op.kind() {
             TOKEN_CONCAT => kept(BinaryOp::ConcatLists),
             TOKEN_UPDATE => kept(BinaryOp::Update),
@@ -429,16 +472,34 @@ impl<'a> Lowerer<'a> {
                     let at = n.map_or(span.start, |c| u32::from(c.text_range().start()));
                     Span::new(at, at)
                 };
-                let parts = [StrPart { expr: lhs, pos: start(l) }, StrPart { expr: rhs, pos: start(r) }];
+                let parts = [
+                    StrPart {
+                        expr: lhs,
+                        pos: start(l),
+                    },
+                    StrPart {
+                        expr: rhs,
+                        pos: start(r),
+                    },
+                ];
                 let parts = self.ast.add_parts(&parts);
-                ExprKind::ConcatStrings { force_string: false, pos: op_span.start, parts }
+                ExprKind::ConcatStrings {
+                    force_string: false,
+                    pos: op_span.start,
+                    parts,
+                }
             }
-            TOKEN_SUB | TOKEN_MUL | TOKEN_DIV | TOKEN_LESS => return self.desugared(fun, lhs, rhs, op_span, span),
+            TOKEN_SUB | TOKEN_MUL | TOKEN_DIV | TOKEN_LESS => {
+                return self.desugared(fun, lhs, rhs, op_span, span)
+            }
             TOKEN_MORE => return self.desugared(fun, rhs, lhs, op_span, span),
             TOKEN_LESS_OR_EQ => ExprKind::Not(self.desugared(fun, rhs, lhs, op_span, span)),
             TOKEN_MORE_OR_EQ => ExprKind::Not(self.desugared(fun, lhs, rhs, op_span, span)),
             TOKEN_PIPE_LEFT | TOKEN_PIPE_RIGHT => {
-                self.error(ParseErrorKind::ExperimentalFeature("pipe-operators".into()), op_span);
+                self.error(
+                    ParseErrorKind::ExperimentalFeature("pipe-operators".into()),
+                    op_span,
+                );
                 ExprKind::Error
             }
             _ => ExprKind::Error,
@@ -447,7 +508,14 @@ impl<'a> Lowerer<'a> {
     }
 
     /// The call `fun a b` of a desugared operator at `op_span`.
-    fn desugared(&mut self, fun: Option<ExprId>, a: ExprId, b: ExprId, op_span: Span, span: Span) -> ExprId {
+    fn desugared(
+        &mut self,
+        fun: Option<ExprId>,
+        a: ExprId,
+        b: ExprId,
+        op_span: Span,
+        span: Span,
+    ) -> ExprId {
         match fun {
             Some(f) => self.call([f, a, b], op_span, span),
             None => self.error_expr(span),
@@ -479,7 +547,10 @@ impl<'a> Lowerer<'a> {
                 // `args@{ args, ... }` is reported at the lambda.
                 if let Some((name, _)) = arg {
                     if self.ast.formals(f.entries).iter().any(|e| e.name == name) {
-                        self.error(ParseErrorKind::DuplicateFormal(name.as_str().into()), Span::new(span.start, span.start));
+                        self.error(
+                            ParseErrorKind::DuplicateFormal(name.as_str().into()),
+                            Span::new(span.start, span.start),
+                        );
                     }
                 }
                 formals = Some(f);
@@ -487,7 +558,12 @@ impl<'a> Lowerer<'a> {
             _ => {}
         }
         self.close_lambda_scope(arg.map(|(a, _)| a), formals.map(|f: Formals| f.entries));
-        let lambda = self.ast.add_lambda(Lambda { arg, formals, body, name: None });
+        let lambda = self.ast.add_lambda(Lambda {
+            arg,
+            formals,
+            body,
+            name: None,
+        });
         self.ast.node(span, ExprKind::Lambda(lambda))
     }
 
@@ -506,7 +582,11 @@ impl<'a> Lowerer<'a> {
                     if earlier.iter().any(|e| e.name == name) {
                         self.error(ParseErrorKind::DuplicateFormal(name.as_str().into()), fspan);
                     }
-                    self.scratch.formals.push(Formal { name, span: fspan, default });
+                    self.scratch.formals.push(Formal {
+                        name,
+                        span: fspan,
+                        default,
+                    });
                 }
                 NODE_PAT_BIND => {
                     if let Some(id) = c.children().next() {
@@ -517,7 +597,9 @@ impl<'a> Lowerer<'a> {
             }
         }
         let ellipsis = child_token(node, |k| k == TOKEN_ELLIPSIS).is_some();
-        let entries = self.ast.add_formals(self.scratch.formals.get(base..).unwrap_or(&[]));
+        let entries = self
+            .ast
+            .add_formals(self.scratch.formals.get(base..).unwrap_or(&[]));
         self.scratch.formals.truncate(base);
         (Formals { entries, ellipsis }, bind)
     }
@@ -529,7 +611,9 @@ impl<'a> Lowerer<'a> {
             let name = self.attr_name(&c);
             self.scratch.names.push(name);
         }
-        let path = self.ast.add_path(self.scratch.names.get(base..).unwrap_or(&[]));
+        let path = self
+            .ast
+            .add_path(self.scratch.names.get(base..).unwrap_or(&[]));
         self.scratch.names.truncate(base);
         path
     }
@@ -551,8 +635,13 @@ impl<'a> Lowerer<'a> {
             NODE_STRING if node.first_token().is_some_and(|t| t.text() == "''") => {
                 // The grammar only allows `"` strings in attribute paths.
                 let found = "start of an indented string".to_owned();
-                let expected = ["identifier", "'or'", "'${'", "'\"'"].map(String::from).to_vec();
-                self.error(ParseErrorKind::Syntax { found, expected }, Span::new(span.start, span.start));
+                let expected = ["identifier", "'or'", "'${'", "'\"'"]
+                    .map(String::from)
+                    .to_vec();
+                self.error(
+                    ParseErrorKind::Syntax { found, expected },
+                    Span::new(span.start, span.start),
+                );
                 self.string(node)
             }
             NODE_STRING => match self.plain_string_body(node) {

@@ -62,11 +62,17 @@ impl<'g> Node<'g> {
             match child {
                 NodeOrToken::Node(n) => {
                     offset += u32::from(n.text_len());
-                    NodeOrToken::Node(Node { green: n, offset: at })
+                    NodeOrToken::Node(Node {
+                        green: n,
+                        offset: at,
+                    })
                 }
                 NodeOrToken::Token(t) => {
                     offset += u32::from(t.text_len());
-                    NodeOrToken::Token(Token { green: t, offset: at })
+                    NodeOrToken::Token(Token {
+                        green: t,
+                        offset: at,
+                    })
                 }
             }
         })
@@ -74,7 +80,8 @@ impl<'g> Node<'g> {
 
     /// Child nodes only.
     pub(crate) fn children(&self) -> impl Iterator<Item = Node<'g>> + 'g {
-        self.children_with_tokens().filter_map(NodeOrToken::into_node)
+        self.children_with_tokens()
+            .filter_map(NodeOrToken::into_node)
     }
 
     /// The first token in the subtree.
@@ -104,7 +111,11 @@ impl<'g> Node<'g> {
         for child in self.green.children() {
             match child {
                 NodeOrToken::Token(t) => out.push_str(t.text()),
-                NodeOrToken::Node(n) => Node { green: n, offset: 0 }.push_text(out),
+                NodeOrToken::Node(n) => Node {
+                    green: n,
+                    offset: 0,
+                }
+                .push_text(out),
             }
         }
     }

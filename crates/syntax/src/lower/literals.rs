@@ -15,7 +15,9 @@ impl<'a> Lowerer<'a> {
     #[inline(never)]
     pub(crate) fn literal(&mut self, node: &Node<'_>) -> ExprId {
         let span = node_span(node);
-        let Some(tok) = node.first_token() else { return self.error_expr(span) };
+        let Some(tok) = node.first_token() else {
+            return self.error_expr(span);
+        };
         let text = tok.text();
         let kind = match tok.kind() {
             TOKEN_INTEGER => match text.parse::<i64>() {
@@ -33,7 +35,11 @@ impl<'a> Lowerer<'a> {
                 }
             },
             TOKEN_URI => {
-                self.lints.push(LintWarning { kind: LintKind::Url, literal: text.to_owned(), span });
+                self.lints.push(LintWarning {
+                    kind: LintKind::Url,
+                    literal: text.to_owned(),
+                    span,
+                });
                 ExprKind::Str(self.ast.add_str(text))
             }
             _ => ExprKind::Error,
@@ -90,7 +96,9 @@ impl<'a> Lowerer<'a> {
         if let Some(body) = self.plain_string_body(node) {
             return self.str_node(span, body);
         }
-        let Some(pieces) = self.string_pieces(node) else { return self.error_expr(span) };
+        let Some(pieces) = self.string_pieces(node) else {
+            return self.error_expr(span);
+        };
         let indented = node.first_token().is_some_and(|t| t.text() == "''");
         let stripped: Vec<Stripped> = if indented {
             strings::strip_indentation(&pieces)
@@ -110,19 +118,31 @@ impl<'a> Lowerer<'a> {
             _ => {}
         }
         let base = self.scratch.parts.len();
-        let interps: Vec<Node<'_>> = node.children().filter(|c| c.kind() == NODE_INTERPOL).collect();
+        let interps: Vec<Node<'_>> = node
+            .children()
+            .filter(|c| c.kind() == NODE_INTERPOL)
+            .collect();
         for s in stripped {
             let part = match s {
                 Stripped::Lit(text, start) => {
                     let expr = self.str_node(Span::new(start, start + text.len() as u32), &text);
-                    StrPart { expr, pos: Span::new(start, start) }
+                    StrPart {
+                        expr,
+                        pos: Span::new(start, start),
+                    }
                 }
                 Stripped::Interp(at) => {
-                    let expr = match interps.iter().find(|n| u32::from(n.text_range().start()) == at) {
+                    let expr = match interps
+                        .iter()
+                        .find(|n| u32::from(n.text_range().start()) == at)
+                    {
                         Some(n) => self.nth_expr(n, 0),
                         None => self.error_expr(span),
                     };
-                    StrPart { expr, pos: Span::new(at, at) }
+                    StrPart {
+                        expr,
+                        pos: Span::new(at, at),
+                    }
                 }
             };
             self.scratch.parts.push(part);
@@ -140,12 +160,21 @@ impl<'a> Lowerer<'a> {
             }
         }
         let parts = self.take_parts(base);
-        self.ast.node(span, ExprKind::ConcatStrings { force_string: true, pos: span.start, parts })
+        self.ast.node(
+            span,
+            ExprKind::ConcatStrings {
+                force_string: true,
+                pos: span.start,
+                parts,
+            },
+        )
     }
 
     /// The string parts pushed to the scratch stack since `base`, moved to the tree.
     fn take_parts(&mut self, base: usize) -> Run<StrPart> {
-        let run = self.ast.add_parts(self.scratch.parts.get(base..).unwrap_or(&[]));
+        let run = self
+            .ast
+            .add_parts(self.scratch.parts.get(base..).unwrap_or(&[]));
         self.scratch.parts.truncate(base);
         run
     }
@@ -185,13 +214,19 @@ impl<'a> Lowerer<'a> {
             if let Piece::Lit { text, start, .. } = p {
                 if text.contains('\0') {
                     let shown = text.replace('\0', "\u{2400}");
-                    self.error(ParseErrorKind::NulInString(shown), Span::new(*start, *start));
+                    self.error(
+                        ParseErrorKind::NulInString(shown),
+                        Span::new(*start, *start),
+                    );
                 }
             }
         }
         if pieces.is_none() {
             self.error(
-                ParseErrorKind::Syntax { found: "'${'".into(), expected: Vec::new() },
+                ParseErrorKind::Syntax {
+                    found: "'${'".into(),
+                    expected: Vec::new(),
+                },
                 node_span(node),
             );
         }
@@ -211,11 +246,18 @@ impl<'a> Lowerer<'a> {
         self.path_like(node, |this, literal, span| match &this.options.home {
             Some(home) => {
                 let whole = node.text().to_string();
-                this.lints.push(LintWarning { kind: LintKind::AbsolutePath, literal: whole, span });
+                this.lints.push(LintWarning {
+                    kind: LintKind::AbsolutePath,
+                    literal: whole,
+                    span,
+                });
                 Some(format!("{home}{}", literal.get(1..).unwrap_or("")))
             }
             None => {
-                this.error(ParseErrorKind::HomePathInPureMode(node.text().to_string()), span);
+                this.error(
+                    ParseErrorKind::HomePathInPureMode(node.text().to_string()),
+                    span,
+                );
                 None
             }
         })
@@ -233,7 +275,9 @@ impl<'a> Lowerer<'a> {
         for child in node.children_with_tokens() {
             let start = u32::from(super::green::elem_range(&child).start());
             match child {
-                rowan::NodeOrToken::Token(t) if matches!(t.kind(), TOKEN_PATH_ABS | TOKEN_PATH_REL | TOKEN_PATH_HOME) => {
+                rowan::NodeOrToken::Token(t)
+                    if matches!(t.kind(), TOKEN_PATH_ABS | TOKEN_PATH_REL | TOKEN_PATH_HOME) =>
+                {
                     let tspan = token_span(&t);
                     let kind = if self.scratch.parts.len() == base {
                         let Some(resolved) = resolve_first(self, t.text(), span) else {
@@ -245,11 +289,17 @@ impl<'a> Lowerer<'a> {
                         ExprKind::Str(self.ast.add_str(t.text()))
                     };
                     let expr = self.ast.node(tspan, kind);
-                    self.scratch.parts.push(StrPart { expr, pos: Span::new(start, start) });
+                    self.scratch.parts.push(StrPart {
+                        expr,
+                        pos: Span::new(start, start),
+                    });
                 }
                 rowan::NodeOrToken::Node(n) if n.kind() == NODE_INTERPOL => {
                     let expr = self.nth_expr(&n, 0);
-                    self.scratch.parts.push(StrPart { expr, pos: Span::new(start, start) });
+                    self.scratch.parts.push(StrPart {
+                        expr,
+                        pos: Span::new(start, start),
+                    });
                 }
                 _ => {}
             }
@@ -267,7 +317,14 @@ impl<'a> Lowerer<'a> {
             }
             _ => {
                 let parts = self.take_parts(base);
-                self.ast.node(span, ExprKind::ConcatStrings { force_string: false, pos: span.start, parts })
+                self.ast.node(
+                    span,
+                    ExprKind::ConcatStrings {
+                        force_string: false,
+                        pos: span.start,
+                        parts,
+                    },
+                )
             }
         }
     }
@@ -280,6 +337,10 @@ impl<'a> Lowerer<'a> {
         } else {
             return;
         };
-        self.lints.push(LintWarning { kind, literal: node.text(), span });
+        self.lints.push(LintWarning {
+            kind,
+            literal: node.text(),
+            span,
+        });
     }
 }

@@ -107,8 +107,8 @@ mod expr;
 mod green;
 mod literals;
 mod prescan;
-mod rnix_errors;
 mod resolve;
+mod rnix_errors;
 #[cfg(test)]
 mod tests;
 
@@ -119,7 +119,7 @@ use rnix::SyntaxKind;
 
 use green::{Node, Token};
 
-use crate::ast::{AttrName, Ast, ExprId, ExprKind, Formal, Span, StrPart};
+use crate::ast::{Ast, AttrName, ExprId, ExprKind, Formal, Span, StrPart};
 use crate::error::{LintWarning, ParseError, ParseErrorKind};
 use crate::{Parse, ParseOptions, Symbol};
 
@@ -262,7 +262,11 @@ impl TokenSymbols {
     }
 
     /// The symbol of the token `key`, from `make` the first time.
-    pub(crate) fn get_or_insert_with(&mut self, key: usize, make: impl FnOnce() -> Symbol) -> Symbol {
+    pub(crate) fn get_or_insert_with(
+        &mut self,
+        key: usize,
+        make: impl FnOnce() -> Symbol,
+    ) -> Symbol {
         if 2 * (self.len + 1) > self.slots.len() {
             self.grow();
         }
@@ -276,7 +280,11 @@ impl TokenSymbols {
         }
         let sym = make();
         if let Some(s) = self.slots.get_mut(i) {
-            *s = TokenSlot { key, stamp: self.stamp, sym };
+            *s = TokenSlot {
+                key,
+                stamp: self.stamp,
+                sym,
+            };
             self.len += 1;
         }
         sym
@@ -284,7 +292,11 @@ impl TokenSymbols {
 
     fn grow(&mut self) {
         let size = (2 * self.slots.len()).max(256);
-        let vacant = TokenSlot { key: 0, stamp: 0, sym: Symbol::intern_cached("") };
+        let vacant = TokenSlot {
+            key: 0,
+            stamp: 0,
+            sym: Symbol::intern_cached(""),
+        };
         let old = std::mem::replace(&mut self.slots, vec![vacant; size]);
         let mask = size - 1;
         for s in old.into_iter().filter(|s| s.stamp == self.stamp) {
@@ -307,11 +319,12 @@ const MAX_DEPTH: u32 = 4000;
 const STACK_CHECK_LEVELS: u32 = 8;
 
 pub(crate) fn parse(text: &str, options: &ParseOptions) -> Parse {
-
     // CppNix ends comments and lines at a lone CR too; rnix only at LF. The
     // replacement keeps every byte offset; string bodies are re-lexed from
     // the original text.
-    let normalised = memchr::memchr(b'\r', text.as_bytes()).is_some().then(|| normalise_lone_cr(text));
+    let normalised = memchr::memchr(b'\r', text.as_bytes())
+        .is_some()
+        .then(|| normalise_lone_cr(text));
     let rnix_text = normalised.as_deref().unwrap_or(text);
     if let Some(err) = prescan::prescan(rnix_text) {
         let mut ast = Ast::default();
@@ -456,6 +469,11 @@ impl Lowerer<'_> {
 }
 
 /// The first non-trivia token directly under `node` of one of the given kinds.
-pub(crate) fn child_token<'g>(node: &Node<'g>, pred: impl Fn(SyntaxKind) -> bool) -> Option<Token<'g>> {
-    node.children_with_tokens().filter_map(|e| e.into_token()).find(|t| pred(t.kind()))
+pub(crate) fn child_token<'g>(
+    node: &Node<'g>,
+    pred: impl Fn(SyntaxKind) -> bool,
+) -> Option<Token<'g>> {
+    node.children_with_tokens()
+        .filter_map(|e| e.into_token())
+        .find(|t| pred(t.kind()))
 }

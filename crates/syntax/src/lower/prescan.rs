@@ -86,9 +86,13 @@ fn is_pathlike(x: u8) -> bool {
 fn within_counts(b: &[u8]) -> bool {
     // Counted 255 bytes at a time in bytes, a shape that vectorises.
     fn count(b: &[u8], f: impl Fn(u8) -> bool) -> usize {
-        b.chunks(255).map(|c| usize::from(c.iter().fold(0u8, |a, &x| a.wrapping_add(u8::from(f(x)))))).sum()
+        b.chunks(255)
+            .map(|c| usize::from(c.iter().fold(0u8, |a, &x| a.wrapping_add(u8::from(f(x))))))
+            .sum()
     }
-    if count(b, |x| matches!(x, b'(' | b'[' | b'{')) > MAX_NESTING || count(b, |x| matches!(x, b'-' | b'!')) > MAX_PREFIX_RUN {
+    if count(b, |x| matches!(x, b'(' | b'[' | b'{')) > MAX_NESTING
+        || count(b, |x| matches!(x, b'-' | b'!')) > MAX_PREFIX_RUN
+    {
         return false;
     }
     // A level's terms are fewer than its bytes.
@@ -106,12 +110,17 @@ fn within_counts(b: &[u8]) -> bool {
         for (f, &x) in flags[1..].iter_mut().zip(c) {
             *f = u8::from(is_pathlike(x));
         }
-        let starts = flags[1..=c.len()].iter().zip(&flags[..c.len()]).fold(0u8, |a, (&x, &q)| a.wrapping_add(x & !q & 1));
+        let starts = flags[1..=c.len()]
+            .iter()
+            .zip(&flags[..c.len()])
+            .fold(0u8, |a, (&x, &q)| a.wrapping_add(x & !q & 1));
         runs += usize::from(starts);
     }
     let ops = count(b, |x| matches!(x, b'<' | b'>' | b'|' | b'*'));
     runs + ops <= MAX_TERMS
-        && (b.len() <= MAX_PATHLIKE_RUN || b.chunks_exact(MAX_PATHLIKE_RUN / 2).all(|c| c.iter().any(|&x| !is_pathlike(x))))
+        && (b.len() <= MAX_PATHLIKE_RUN
+            || b.chunks_exact(MAX_PATHLIKE_RUN / 2)
+                .all(|c| c.iter().any(|&x| !is_pathlike(x))))
 }
 
 /// Whether the quick scan stops at `x` in code: bytes that change the
@@ -121,7 +130,11 @@ fn within_counts(b: &[u8]) -> bool {
 #[inline(always)]
 fn is_stop(x: u8) -> bool {
     // `[` `{` and `]` `}` differ only in bit 5; `'()*` and `"#` are ranges.
-    ((x | 0x20) == b'{') | ((x | 0x20) == b'}') | (x.wrapping_sub(b'\'') < 4) | (x.wrapping_sub(b'"') < 2) | (x == b';')
+    ((x | 0x20) == b'{')
+        | ((x | 0x20) == b'}')
+        | (x.wrapping_sub(b'\'') < 4)
+        | (x.wrapping_sub(b'"') < 2)
+        | (x == b';')
 }
 
 /// Bit `k` set when `block[k]` [`is_stop`]. The comparisons fill a byte
@@ -156,7 +169,9 @@ impl Stops {
         loop {
             let base = i & !63;
             if base != self.base {
-                let Some(rest) = b.get(base..) else { return b.len() };
+                let Some(rest) = b.get(base..) else {
+                    return b.len();
+                };
                 if rest.is_empty() {
                     return b.len();
                 }
@@ -198,13 +213,21 @@ fn certainly_safe(b: &[u8]) -> bool {
     let mut seg_start = 0usize;
     let mut nested = 0usize;
     let mut mode = Mode::Code;
-    let mut stops = Stops { base: usize::MAX, mask: 0 };
+    let mut stops = Stops {
+        base: usize::MAX,
+        mask: 0,
+    };
     let mut i = 0;
     while i < n {
         // `${` inside a string opens an interpolation (escaped forms were
         // consumed with their escape).
         if mode != Mode::Code && b[i] == b'$' && b.get(i + 1) == Some(&b'{') {
-            stack.push(Level { back: mode, seg_start, nested, open_at: i });
+            stack.push(Level {
+                back: mode,
+                seg_start,
+                nested,
+                open_at: i,
+            });
             if stack.len() > MAX_NESTING {
                 return false;
             }
@@ -245,7 +268,12 @@ fn certainly_safe(b: &[u8]) -> bool {
                         nested = 0;
                     }
                     b'(' | b'[' | b'{' => {
-                        stack.push(Level { back: Mode::Code, seg_start, nested, open_at: i });
+                        stack.push(Level {
+                            back: Mode::Code,
+                            seg_start,
+                            nested,
+                            open_at: i,
+                        });
                         if stack.len() > MAX_NESTING {
                             return false;
                         }
@@ -275,7 +303,13 @@ fn certainly_safe(b: &[u8]) -> bool {
     // The levels still open at the end: the innermost runs to the end, each
     // enclosing one up to where the next opened.
     let innermost = n.saturating_sub(seg_start).saturating_sub(nested) <= MAX_TERMS;
-    innermost && stack.iter().all(|l| l.open_at.saturating_sub(l.seg_start).saturating_sub(l.nested) <= MAX_TERMS)
+    innermost
+        && stack.iter().all(|l| {
+            l.open_at
+                .saturating_sub(l.seg_start)
+                .saturating_sub(l.nested)
+                <= MAX_TERMS
+        })
 }
 
 /// The scan proper: the first limit exceeded, and where.
@@ -317,7 +351,10 @@ fn exact(b: &[u8]) -> Option<ParseError> {
                     }
                     let run = &b[start..i];
                     if run.len() > MAX_PATHLIKE_RUN {
-                        return Some(ParseError { kind: ParseErrorKind::TokenRunTooLong, span: span_at(start) });
+                        return Some(ParseError {
+                            kind: ParseErrorKind::TokenRunTooLong,
+                            span: span_at(start),
+                        });
                     }
                     if matches!(c, b'-' | b'!') && run.iter().all(|&x| x == b'-' || x == b'!') {
                         prefix += run.len();
@@ -398,17 +435,30 @@ fn exact(b: &[u8]) -> Option<ParseError> {
 /// not open an interpolation: the next index to look at and the mode there.
 /// Escapes are skipped with what they escape, ordinary bytes in one go.
 fn string_step(b: &[u8], i: usize, mode: Mode) -> (usize, Mode) {
-    let rest = |from: usize, found: Option<usize>| from + found.unwrap_or(b.len().saturating_sub(from));
+    let rest =
+        |from: usize, found: Option<usize>| from + found.unwrap_or(b.len().saturating_sub(from));
     match (mode, b[i]) {
         (Mode::Dq, b'\\') => (i + 2, mode),
         (Mode::Dq, b'"') => (i + 1, Mode::Code),
-        (Mode::Dq, _) => (rest(i + 1, memchr::memchr3(b'\\', b'"', b'$', b.get(i + 1..).unwrap_or(&[]))), mode),
+        (Mode::Dq, _) => (
+            rest(
+                i + 1,
+                memchr::memchr3(b'\\', b'"', b'$', b.get(i + 1..).unwrap_or(&[])),
+            ),
+            mode,
+        ),
         (_, b'\'') if b.get(i + 1) == Some(&b'\'') => match b.get(i + 2) {
             Some(b'$') | Some(b'\'') => (i + 3, mode),
             Some(b'\\') => (i + 4, mode),
             _ => (i + 2, Mode::Code),
         },
-        (_, _) => (rest(i + 1, memchr::memchr2(b'\'', b'$', b.get(i + 1..).unwrap_or(&[]))), mode),
+        (_, _) => (
+            rest(
+                i + 1,
+                memchr::memchr2(b'\'', b'$', b.get(i + 1..).unwrap_or(&[])),
+            ),
+            mode,
+        ),
     }
 }
 
@@ -428,9 +478,11 @@ pub(super) fn skip_block_comment(b: &[u8], at: usize) -> usize {
 }
 
 pub(super) fn too_deep(at: usize) -> ParseError {
-    ParseError { kind: ParseErrorKind::TooDeep, span: span_at(at) }
+    ParseError {
+        kind: ParseErrorKind::TooDeep,
+        span: span_at(at),
+    }
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -456,7 +508,11 @@ mod tests {
             // Terms at each nesting level (index 0 is the top level).
             let mut terms: Vec<usize> = vec![0];
             // Opens a nesting level; whether that is one too many.
-            fn open(stack: &mut Vec<(u8, Mode)>, terms: &mut Vec<usize>, level: (u8, Mode)) -> bool {
+            fn open(
+                stack: &mut Vec<(u8, Mode)>,
+                terms: &mut Vec<usize>,
+                level: (u8, Mode),
+            ) -> bool {
                 stack.push(level);
                 terms.push(0);
                 stack.len() > MAX_NESTING
@@ -474,7 +530,10 @@ mod tests {
                         }
                         let run = &b[start..i];
                         if run.len() > MAX_PATHLIKE_RUN {
-                            return Some(ParseError { kind: ParseErrorKind::TokenRunTooLong, span: span_at(start) });
+                            return Some(ParseError {
+                                kind: ParseErrorKind::TokenRunTooLong,
+                                span: span_at(start),
+                            });
                         }
                         if run.iter().all(|&x| x == b'-' || x == b'!') {
                             prefix += run.len();
@@ -501,7 +560,10 @@ mod tests {
                     }
                     // Runs of white space (indentation) in one tight loop.
                     Mode::Code if matches!(c, b' ' | b'\t' | b'\n' | b'\r') => {
-                        i += b[i..].iter().position(|&x| !matches!(x, b' ' | b'\t' | b'\n' | b'\r')).unwrap_or(b.len() - i);
+                        i += b[i..]
+                            .iter()
+                            .position(|&x| !matches!(x, b' ' | b'\t' | b'\n' | b'\r'))
+                            .unwrap_or(b.len() - i);
                         continue;
                     }
                     Mode::Code => {
@@ -608,7 +670,10 @@ mod tests {
     #[test]
     fn counts_imply_the_exact_scan_passes() {
         let mut rng = Rng(0x2545_f491_4f6c_dd1d);
-        let pieces = ["a", "-", "!", " ", "(", "[", "{", "${", "}", "\"", "''", "#", "\n", "/*", "*/", "<", "x/", "*", ";"];
+        let pieces = [
+            "a", "-", "!", " ", "(", "[", "{", "${", "}", "\"", "''", "#", "\n", "/*", "*/", "<",
+            "x/", "*", ";",
+        ];
         let mut accepted = 0;
         for _ in 0..2000 {
             let n = 1000 + (rng.next() % 9000) as usize;
@@ -640,7 +705,11 @@ mod tests {
             let mut s = String::new();
             while s.len() < len {
                 let p = pieces[(self.next() % pieces.len() as u64) as usize];
-                let reps = if self.next() % run_one_in == 0 { 1 + self.next() % max_run } else { 1 };
+                let reps = if self.next() % run_one_in == 0 {
+                    1 + self.next() % max_run
+                } else {
+                    1
+                };
                 for _ in 0..reps {
                     s.push_str(p);
                 }
@@ -658,16 +727,71 @@ mod tests {
         // Pieces that exercise every state: strings, indented strings,
         // escapes, interpolation, comments, brackets, operators, prefixes.
         let pieces = [
-            "a", "x-y", "-", "!", "- ", "!-", " ", "\n", "\t", "#c\n", "/*c*/", "a/*c*/", "/", "*", "\"", "\"s\"", "\\",
-            "\\\"", "''", "'''", "''$", "''\\", "'", "$", "${", "}", "(", ")", "[", "]", "{", ";", ",", "<", ">", "|",
-            "1.5", "./p", "~", "@", "?", "\r", "é", "a = b;\n  ", "{ x = f y; }", "(g z)", " [ 1 2 ] ", "/* c */",
-            "a/*c*/*", "*/", "\"${x}\"", "''${y}''", "inherit x;", "x: y", " - ",
+            "a",
+            "x-y",
+            "-",
+            "!",
+            "- ",
+            "!-",
+            " ",
+            "\n",
+            "\t",
+            "#c\n",
+            "/*c*/",
+            "a/*c*/",
+            "/",
+            "*",
+            "\"",
+            "\"s\"",
+            "\\",
+            "\\\"",
+            "''",
+            "'''",
+            "''$",
+            "''\\",
+            "'",
+            "$",
+            "${",
+            "}",
+            "(",
+            ")",
+            "[",
+            "]",
+            "{",
+            ";",
+            ",",
+            "<",
+            ">",
+            "|",
+            "1.5",
+            "./p",
+            "~",
+            "@",
+            "?",
+            "\r",
+            "é",
+            "a = b;\n  ",
+            "{ x = f y; }",
+            "(g z)",
+            " [ 1 2 ] ",
+            "/* c */",
+            "a/*c*/*",
+            "*/",
+            "\"${x}\"",
+            "''${y}''",
+            "inherit x;",
+            "x: y",
+            " - ",
         ];
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
         let (mut safe, mut errors) = (0, 0);
         for round in 0..3000 {
             // Mostly inputs past the quick size check, some past the limits on terms.
-            let n = if round % 10 == 0 { 8000 + (rng.next() % 12000) as usize } else { 1000 + (rng.next() % 3000) as usize };
+            let n = if round % 10 == 0 {
+                8000 + (rng.next() % 12000) as usize
+            } else {
+                1000 + (rng.next() % 3000) as usize
+            };
             // Long runs of one piece reach the limits.
             let s = rng.text(&pieces, n, 8, 1200);
             check(&s);
@@ -675,8 +799,17 @@ mod tests {
             errors += usize::from(prescan(&s).is_some());
         }
         // Both the quick path and the exact scan (finding errors or not) ran.
-        assert!(safe > 300 && errors > 50 && safe + errors < 3000, "{safe} {errors}");
-        for deep in ["(".repeat(1001), "[".repeat(1001), "${".repeat(1001), "-".repeat(1001), "!-".repeat(600)] {
+        assert!(
+            safe > 300 && errors > 50 && safe + errors < 3000,
+            "{safe} {errors}"
+        );
+        for deep in [
+            "(".repeat(1001),
+            "[".repeat(1001),
+            "${".repeat(1001),
+            "-".repeat(1001),
+            "!-".repeat(600),
+        ] {
             check(&deep);
             check(&format!("\"{deep}"));
             check(&format!("''{deep}"));

@@ -20,7 +20,10 @@ use crate::symbol::FxHashMap;
 use crate::{Globals, Symbol};
 
 enum Scope {
-    Slots { names: Vec<Symbol>, map: Option<FxHashMap<Symbol, u32>> },
+    Slots {
+        names: Vec<Symbol>,
+        map: Option<FxHashMap<Symbol, u32>>,
+    },
     With,
 }
 
@@ -39,7 +42,9 @@ impl Scope {
     fn find(&self, name: Symbol) -> Option<u32> {
         match self {
             Scope::Slots { map: Some(m), .. } => m.get(&name).copied(),
-            Scope::Slots { names, map: None } => names.iter().position(|n| *n == name).map(|i| i as u32),
+            Scope::Slots { names, map: None } => {
+                names.iter().position(|n| *n == name).map(|i| i as u32)
+            }
             Scope::With => None,
         }
     }
@@ -74,7 +79,10 @@ pub(crate) struct Scopes {
 
 enum Frame {
     /// A scope with slots: their names, and where its bindings start.
-    Slots { names: Vec<Symbol>, first: u32 },
+    Slots {
+        names: Vec<Symbol>,
+        first: u32,
+    },
     With,
 }
 
@@ -126,7 +134,12 @@ impl Scopes {
             if shadowed != 0 && self.bindings[shadowed as usize - 1].frame == frame {
                 continue;
             }
-            self.bindings.push(Binding { name, frame, slot: slot as u32, shadowed });
+            self.bindings.push(Binding {
+                name,
+                frame,
+                slot: slot as u32,
+                shadowed,
+            });
             self.innermost[i] = self.bindings.len() as u32;
         }
         self.frames.push(Frame::Slots { names, first });
@@ -177,11 +190,18 @@ impl Scopes {
     /// `None` if it is undefined.
     fn lookup(&self, name: Symbol, skip: usize, globals: &Globals) -> Option<Resolution> {
         let visible = self.frames.len().saturating_sub(skip);
-        let mut at = self.innermost.get(name.index() as usize).copied().unwrap_or(0);
+        let mut at = self
+            .innermost
+            .get(name.index() as usize)
+            .copied()
+            .unwrap_or(0);
         while at != 0 {
             let b = &self.bindings[at as usize - 1];
             if (b.frame as usize) < visible {
-                return Some(Resolution::Local { depth: (visible - 1 - b.frame as usize) as u32, slot: b.slot });
+                return Some(Resolution::Local {
+                    depth: (visible - 1 - b.frame as usize) as u32,
+                    slot: b.slot,
+                });
             }
             at = b.shadowed;
         }
@@ -189,17 +209,24 @@ impl Scopes {
             return Some(Resolution::Global);
         }
         let with = self.withs.iter().rev().find(|&&w| (w as usize) < visible)?;
-        Some(Resolution::With { depth: (visible - 1 - *with as usize) as u32 })
+        Some(Resolution::With {
+            depth: (visible - 1 - *with as usize) as u32,
+        })
     }
 
     /// [`With::outer_with`] of a `with` opened here.
     pub(crate) fn outer_with(&self) -> Option<u32> {
-        self.withs.last().map(|&w| (self.frames.len() - w as usize) as u32)
+        self.withs
+            .last()
+            .map(|&w| (self.frames.len() - w as usize) as u32)
     }
 }
 
 fn undefined(name: Symbol, span: Span) -> ParseError {
-    ParseError { kind: ParseErrorKind::UndefinedVariable(name.as_str().to_owned()), span }
+    ParseError {
+        kind: ParseErrorKind::UndefinedVariable(name.as_str().to_owned()),
+        span,
+    }
 }
 
 struct Resolver<'a> {
@@ -215,8 +242,20 @@ struct Resolver<'a> {
 
 /// Resolves every variable of the tree at `root` (overriding what lowering
 /// found).
-pub(crate) fn resolve(ast: &mut Ast, root: ExprId, globals: &Globals, errors: &mut Vec<ParseError>) {
-    let mut r = Resolver { ast, scopes: Vec::new(), globals, errors, depth: 0, clear: false };
+pub(crate) fn resolve(
+    ast: &mut Ast,
+    root: ExprId,
+    globals: &Globals,
+    errors: &mut Vec<ParseError>,
+) {
+    let mut r = Resolver {
+        ast,
+        scopes: Vec::new(),
+        globals,
+        errors,
+        depth: 0,
+        clear: false,
+    };
     r.expr(root);
 }
 
@@ -224,7 +263,14 @@ pub(crate) fn resolve(ast: &mut Ast, root: ExprId, globals: &Globals, errors: &m
 /// the tree of a parse with errors, which is not resolved).
 pub(crate) fn unresolve(ast: &mut Ast, root: ExprId, globals: &Globals) {
     let mut errors = Vec::new();
-    let mut r = Resolver { ast, scopes: Vec::new(), globals, errors: &mut errors, depth: 0, clear: true };
+    let mut r = Resolver {
+        ast,
+        scopes: Vec::new(),
+        globals,
+        errors: &mut errors,
+        depth: 0,
+        clear: true,
+    };
     r.expr(root);
 }
 
@@ -237,7 +283,10 @@ impl Resolver<'_> {
         let mut innermost_with = None;
         for (depth, scope) in self.scopes.iter().rev().enumerate() {
             if let Some(slot) = scope.find(var.name) {
-                var.set_resolution(Resolution::Local { depth: depth as u32, slot });
+                var.set_resolution(Resolution::Local {
+                    depth: depth as u32,
+                    slot,
+                });
                 return;
             }
             if matches!(scope, Scope::With) && innermost_with.is_none() {
@@ -280,7 +329,9 @@ impl Resolver<'_> {
     /// (already pushed) holds them.
     fn bindings(&mut self, attrs: &Attrs, scoped: bool) {
         for k in 0..attrs.attrs.len() {
-            let Some(&def) = self.ast.defs(attrs.attrs).get(k) else { break };
+            let Some(&def) = self.ast.defs(attrs.attrs).get(k) else {
+                break;
+            };
             if def.kind == AttrKind::Inherited && scoped {
                 let top = self.scopes.pop();
                 self.expr(def.value);
@@ -292,7 +343,9 @@ impl Resolver<'_> {
             }
         }
         for k in 0..attrs.dynamic.len() {
-            let Some(&d) = self.ast.dynamic_attrs(attrs.dynamic).get(k) else { break };
+            let Some(&d) = self.ast.dynamic_attrs(attrs.dynamic).get(k) else {
+                break;
+            };
             self.expr(d.name);
             self.expr(d.value);
         }
@@ -359,7 +412,10 @@ impl Resolver<'_> {
                 names.extend(self.ast.formals(formals).iter().map(|e| e.name));
                 self.scopes.push(Scope::slots(names));
                 for k in 0..formals.len() {
-                    if let Some(&Formal { default: Some(d), .. }) = self.ast.formals(formals).get(k) {
+                    if let Some(&Formal {
+                        default: Some(d), ..
+                    }) = self.ast.formals(formals).get(k)
+                    {
                         self.expr(d);
                     }
                 }
@@ -384,7 +440,11 @@ impl Resolver<'_> {
                     .and_then(|p| NonZeroU32::new(p as u32 + 1))
                     .filter(|_| !self.clear);
                 if let Some(e) = self.ast.expr_mut(id) {
-                    e.kind = ExprKind::With { env, body, outer_with };
+                    e.kind = ExprKind::With {
+                        env,
+                        body,
+                        outer_with,
+                    };
                 }
                 self.scopes.push(Scope::With);
                 self.expr(body);
@@ -425,7 +485,8 @@ impl Lowerer<'_> {
                 Resolution::Global
             }
         };
-        self.ast.node(span, ExprKind::Var(Var::new(name, resolution)))
+        self.ast
+            .node(span, ExprKind::Var(Var::new(name, resolution)))
     }
 
     /// The name of an attribute-path element if it is a plain identifier or
@@ -459,8 +520,14 @@ impl Lowerer<'_> {
             match child.kind() {
                 NODE_ATTRPATH_VALUE => {
                     let mut kids = child.children();
-                    let (Some(path), Some(_)) = (kids.next(), kids.next()) else { continue };
-                    if let Some(n) = path.children().next().and_then(|first| self.plain_name(&first)) {
+                    let (Some(path), Some(_)) = (kids.next(), kids.next()) else {
+                        continue;
+                    };
+                    if let Some(n) = path
+                        .children()
+                        .next()
+                        .and_then(|first| self.plain_name(&first))
+                    {
                         add(&mut names, n);
                     }
                 }
@@ -520,7 +587,10 @@ impl Lowerer<'_> {
     /// `arg` and `formals`, as [`Self::close_set_scope`] does.
     pub(crate) fn close_lambda_scope(&mut self, arg: Option<Symbol>, formals: Option<Run<Formal>>) {
         let formals = formals.map_or(&[][..], |f| self.ast.formals(f));
-        if !self.scopes.pop_matching(arg.into_iter().chain(formals.iter().map(|f| f.name))) {
+        if !self
+            .scopes
+            .pop_matching(arg.into_iter().chain(formals.iter().map(|f| f.name)))
+        {
             self.resolved = false;
         }
     }

@@ -18,7 +18,11 @@ fn describe(kind: SyntaxKind, text: &str) -> String {
         TOKEN_PATH_SEARCH => "'<…>' path".into(),
         TOKEN_URI => "URI".into(),
         TOKEN_STRING_START | TOKEN_STRING_END if text == "''" => {
-            if kind == TOKEN_STRING_START { "start of an indented string".into() } else { "end of an indented string".into() }
+            if kind == TOKEN_STRING_START {
+                "start of an indented string".into()
+            } else {
+                "end of an indented string".into()
+            }
         }
         TOKEN_STRING_START | TOKEN_STRING_END => quoted("\""),
         TOKEN_STRING_CONTENT => "string".into(),
@@ -83,7 +87,11 @@ fn token_before(root: &SyntaxNode, range: TextRange) -> Option<SyntaxKind> {
 
 /// What bison would list as expected, for the contexts where rnix's own list
 /// differs from bison's; `parent` is the kind of node holding the bad token.
-fn expected_after(prev: Option<SyntaxKind>, parent: Option<SyntaxKind>, wanted: &[SyntaxKind]) -> Vec<String> {
+fn expected_after(
+    prev: Option<SyntaxKind>,
+    parent: Option<SyntaxKind>,
+    wanted: &[SyntaxKind],
+) -> Vec<String> {
     let names = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect();
     // After `.` in an attribute path bison lists exactly these.
     if prev == Some(TOKEN_DOT) || prev == Some(TOKEN_QUESTION) {
@@ -93,7 +101,10 @@ fn expected_after(prev: Option<SyntaxKind>, parent: Option<SyntaxKind>, wanted: 
         ([TOKEN_ASSIGN], _) => return names(&["'.'", "'='"]),
         ([TOKEN_R_BRACE], Some(NODE_PATTERN)) => return names(&["'}'", "','"]),
         (_, Some(NODE_ATTR_SET | NODE_LET_IN | NODE_LEGACY_LET | NODE_ATTRPATH))
-            if matches!(prev, Some(TOKEN_L_BRACE | TOKEN_SEMICOLON | TOKEN_LET | TOKEN_REC)) =>
+            if matches!(
+                prev,
+                Some(TOKEN_L_BRACE | TOKEN_SEMICOLON | TOKEN_LET | TOKEN_REC)
+            ) =>
         {
             return names(&["'inherit'"]);
         }
@@ -108,16 +119,18 @@ fn expected_after(prev: Option<SyntaxKind>, parent: Option<SyntaxKind>, wanted: 
 /// The kind of the nearest non-error node above the token starting at `range`.
 fn parent_kind(root: &SyntaxNode, range: TextRange) -> Option<SyntaxKind> {
     let tok = root.token_at_offset(range.start()).right_biased()?;
-    tok.parent_ancestors().map(|n| n.kind()).find(|k| *k != NODE_ERROR)
+    tok.parent_ancestors()
+        .map(|n| n.kind())
+        .find(|k| *k != NODE_ERROR)
 }
 
 pub(crate) fn convert(errors: &[RnixError], text: &str, root: &SyntaxNode) -> Vec<ParseError> {
     let eof = Span::new(text.len() as u32, text.len() as u32);
     // An unterminated string runs to the end of the file: that is the first
     // thing CppNix's lexer trips over.
-    let unterminated = errors.iter().any(|e| {
-        matches!(e, RnixError::UnexpectedEOFWanted(w) if w.as_ref() == [TOKEN_STRING_END])
-    });
+    let unterminated = errors.iter().any(
+        |e| matches!(e, RnixError::UnexpectedEOFWanted(w) if w.as_ref() == [TOKEN_STRING_END]),
+    );
     if unterminated {
         return vec![eof_error(eof, vec!["'\"'".into()])];
     }
@@ -133,19 +146,31 @@ pub(crate) fn convert(errors: &[RnixError], text: &str, root: &SyntaxNode) -> Ve
         };
         let special = range
             .and_then(|r| token_at(root, r))
-            .and_then(|(kind, t, tr)| if kind == TOKEN_ERROR { bad_token(&t, tr) } else { None });
+            .and_then(|(kind, t, tr)| {
+                if kind == TOKEN_ERROR {
+                    bad_token(&t, tr)
+                } else {
+                    None
+                }
+            });
         if let Some(err) = special {
             out.push(err);
             continue;
         }
         let err = match e {
-            RnixError::Unexpected(r) | RnixError::UnexpectedExtra(r) | RnixError::UnexpectedDoubleBind(r) => {
+            RnixError::Unexpected(r)
+            | RnixError::UnexpectedExtra(r)
+            | RnixError::UnexpectedDoubleBind(r) => {
                 let extra = matches!(e, RnixError::UnexpectedExtra(_));
                 match token_at(root, *r) {
                     Some((kind, t, tr)) => ParseError {
                         kind: ParseErrorKind::Syntax {
                             found: describe(kind, &t),
-                            expected: if extra { vec!["end of file".into()] } else { Vec::new() },
+                            expected: if extra {
+                                vec!["end of file".into()]
+                            } else {
+                                Vec::new()
+                            },
                         },
                         span: span_of(tr),
                     },
@@ -154,9 +179,13 @@ pub(crate) fn convert(errors: &[RnixError], text: &str, root: &SyntaxNode) -> Ve
             }
             RnixError::UnexpectedWanted(_, r, wanted) => match token_at(root, *r) {
                 Some((kind, t, tr)) => {
-                    let expected = expected_after(token_before(root, tr), parent_kind(root, tr), wanted);
+                    let expected =
+                        expected_after(token_before(root, tr), parent_kind(root, tr), wanted);
                     ParseError {
-                        kind: ParseErrorKind::Syntax { found: describe(kind, &t), expected },
+                        kind: ParseErrorKind::Syntax {
+                            found: describe(kind, &t),
+                            expected,
+                        },
                         span: span_of(tr),
                     }
                 }
@@ -164,14 +193,24 @@ pub(crate) fn convert(errors: &[RnixError], text: &str, root: &SyntaxNode) -> Ve
             },
             RnixError::UnexpectedEOF => eof_error(eof, Vec::new()),
             RnixError::UnexpectedEOFWanted(wanted) => {
-                let expected = if wanted.len() == 1 { describe_kind(wanted[0]).into_iter().collect() } else { Vec::new() };
+                let expected = if wanted.len() == 1 {
+                    describe_kind(wanted[0]).into_iter().collect()
+                } else {
+                    Vec::new()
+                };
                 eof_error(eof, expected)
             }
             // Reported by the lowering, with CppNix's position.
             RnixError::DuplicatedArgs(..) => continue,
-            RnixError::RecursionLimitExceeded => ParseError { kind: ParseErrorKind::TooDeep, span: eof },
+            RnixError::RecursionLimitExceeded => ParseError {
+                kind: ParseErrorKind::TooDeep,
+                span: eof,
+            },
             _ => ParseError {
-                kind: ParseErrorKind::Syntax { found: "invalid token".into(), expected: Vec::new() },
+                kind: ParseErrorKind::Syntax {
+                    found: "invalid token".into(),
+                    expected: Vec::new(),
+                },
                 span: eof,
             },
         };
@@ -187,17 +226,32 @@ pub(crate) fn convert(errors: &[RnixError], text: &str, root: &SyntaxNode) -> Ve
 fn bad_token(text: &str, range: TextRange) -> Option<ParseError> {
     if text.len() > 1 && text.ends_with('/') && !text.starts_with("/*") {
         let end: u32 = range.end().into();
-        return Some(ParseError { kind: ParseErrorKind::PathTrailingSlash, span: Span::new(end, end) });
+        return Some(ParseError {
+            kind: ParseErrorKind::PathTrailingSlash,
+            span: Span::new(end, end),
+        });
     }
     if text.starts_with("/*") {
         // An unterminated comment: CppNix lexes `/` and then trips on `*`.
         let at = u32::from(range.start()) + 1;
-        let kind = ParseErrorKind::Syntax { found: "'*'".into(), expected: Vec::new() };
-        return Some(ParseError { kind, span: Span::new(at, at) });
+        let kind = ParseErrorKind::Syntax {
+            found: "'*'".into(),
+            expected: Vec::new(),
+        };
+        return Some(ParseError {
+            kind,
+            span: Span::new(at, at),
+        });
     }
     None
 }
 
 fn eof_error(span: Span, expected: Vec<String>) -> ParseError {
-    ParseError { kind: ParseErrorKind::Syntax { found: "end of file".into(), expected }, span }
+    ParseError {
+        kind: ParseErrorKind::Syntax {
+            found: "end of file".into(),
+            expected,
+        },
+        span,
+    }
 }

@@ -9,7 +9,9 @@ use crate::error::ParseErrorKind;
 use crate::ParseOptions;
 
 fn nix_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in rd.filter_map(Result::ok) {
         let p = e.path();
         if p.is_dir() {
@@ -22,7 +24,10 @@ fn nix_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
 
 fn check(text: &str, options: &ParseOptions, what: &str) {
     let parsed = super::parse(text, options);
-    let undefined_only = parsed.errors.iter().all(|e| matches!(e.kind, ParseErrorKind::UndefinedVariable(_)));
+    let undefined_only = parsed
+        .errors
+        .iter()
+        .all(|e| matches!(e.kind, ParseErrorKind::UndefinedVariable(_)));
     let mut again = parsed.ast.clone();
     if undefined_only {
         let mut errors = Vec::new();
@@ -46,7 +51,9 @@ fn lowering_resolves_as_the_tree_walk_does() {
         eprintln!("skipped: corpus not found at {}", corpus.display());
     }
     for f in &files {
-        let Ok(text) = std::fs::read_to_string(f) else { continue };
+        let Ok(text) = std::fs::read_to_string(f) else {
+            continue;
+        };
         let options = ParseOptions::new(f.parent().unwrap().display().to_string());
         check(&text, &options, &f.display().to_string());
     }
