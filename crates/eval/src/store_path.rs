@@ -27,25 +27,9 @@ pub(crate) fn sha256(data: &[u8]) -> [u8; 32] {
     out
 }
 
-/// Lower-case hexadecimal.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push_str(&format!("{b:02x}"));
-    }
-    s
-}
-
 /// Nix's base-32 encoding ([`nixbase32::encode`]).
 pub(crate) fn nix32(bytes: &[u8]) -> String {
     nixbase32::encode(bytes)
-}
-
-/// Decodes Nix's base-32 into exactly `len` bytes.
-pub(crate) fn nix32_decode(s: &str, len: usize) -> Option<Vec<u8>> {
-    nixbase32::decode(s.as_bytes())
-        .ok()
-        .filter(|bytes| bytes.len() == len)
 }
 
 /// Checks a store path name ([`validate_name`]).
@@ -188,17 +172,4 @@ pub(crate) fn nar_sha256(
     let mut out = [0u8; 32];
     out.copy_from_slice(w.hasher.finish().0.as_bytes());
     Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn nix32_round_trips() {
-        let bytes: Vec<u8> = (0u8..20).collect();
-        let s = nix32(&bytes);
-        assert_eq!(s.len(), 32);
-        assert_eq!(nix32_decode(&s, 20), Some(bytes));
-    }
 }

@@ -27,6 +27,7 @@
 //! assert_eq!(Hash::parse_any(&hash.to_nix32(), Some(HashAlgo::Sha256)).unwrap(), hash);
 //! ```
 
+pub mod base64;
 pub mod content_address;
 pub mod hash;
 pub mod hash_path;
