@@ -21,6 +21,10 @@ dir="${NIXKIT_BENCH_DIR:-$repo/../shared/bench}"
 runs="${1:-${NIXKIT_BENCH_RUNS:-5}}"
 
 if [ ! -d "$dir" ]; then echo "bench directory not found: $dir" >&2; exit 1; fi
+# A directory with a generator (benches/workloads) is generated into target/ first.
+if [ -f "$dir/gen.py" ]; then
+  dir="$(python3 "$dir/gen.py" "$repo/target/bench-workloads")" || exit 1
+fi
 # shellcheck source=benches/common.sh
 . "$repo/benches/common.sh"
 
