@@ -192,6 +192,8 @@ pub struct CliEnv {
     /// which computes paths without writing, like CppNix's `dummy://`).
     /// Ignored with `--readonly-mode`.
     pub store: Option<Arc<dyn EvalStore>>,
+    /// Where fetchers get sources (default: [`nixkit_fetch::LocalFetcher`]).
+    pub fetcher: Arc<dyn crate::Fetcher>,
 }
 
 impl CliEnv {
@@ -205,6 +207,7 @@ impl CliEnv {
             io: Arc::new(StdIo),
             show_trace_default: false,
             store: None,
+            fetcher: Arc::new(nixkit_fetch::LocalFetcher),
         }
     }
 
@@ -246,6 +249,7 @@ pub fn run(opts: &EvalCliOptions, env: &CliEnv, stdout: &mut String, stderr: &mu
         .pure(opts.pure.unwrap_or(false))
         .search_path(search)
         .io(env.io.clone())
+        .fetcher(env.fetcher.clone())
         .home(env.home.clone())
         .abort_on_warn(
             opts.abort_on_warn

@@ -81,6 +81,7 @@ pub struct EvalState {
     pub(crate) settings: Settings,
     pub(crate) io: std::sync::Arc<dyn EvalIo>,
     pub(crate) store: std::sync::Arc<dyn EvalStore>,
+    pub(crate) fetcher: std::sync::Arc<dyn nixkit_fetch::Fetcher>,
     pub(crate) globals: std::sync::Arc<crate::builtins::Globals>,
     pub(crate) call_depth: u32,
     pub(crate) cancel: Option<std::sync::Arc<AtomicBool>>,

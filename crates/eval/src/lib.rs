@@ -131,12 +131,14 @@ pub use value::{
 };
 
 use eval::Settings;
+pub use nixkit_fetch::Fetcher;
 
 /// Configures an [`Evaluator`].
 pub struct EvaluatorBuilder {
     settings: Settings,
     io: Arc<dyn EvalIo>,
     store: Option<Arc<dyn EvalStore>>,
+    fetcher: Arc<dyn Fetcher>,
     messages: MessageSink,
     cancel: Option<Arc<AtomicBool>>,
     extra: Vec<extra::ExtraBuiltin>,
@@ -277,6 +279,15 @@ impl EvaluatorBuilder {
         self
     }
 
+    /// Where `fetchurl`, `fetchTarball`, `fetchGit` and `fetchTree` get their sources
+    /// (default: [`nixkit_fetch::LocalFetcher`], `file://` URLs and local paths only).
+    /// An embedder that confines file access with its own [`EvalIo`] should confine
+    /// fetching too, e.g. with [`nixkit_fetch::NoFetcher`].
+    pub fn fetcher(mut self, fetcher: Arc<dyn Fetcher>) -> Self {
+        self.fetcher = fetcher;
+        self
+    }
+
     /// Sets the path/URL literal lints: index 0 absolute paths, 1 short
     /// paths, 2 URLs; `Some(true)` makes them errors, `Some(false)` warnings.
     pub fn lints(mut self, lints: [Option<bool>; 3]) -> Self {
@@ -301,6 +312,7 @@ impl EvaluatorBuilder {
                 settings: self.settings,
                 io: self.io,
                 store,
+                fetcher: self.fetcher,
                 globals,
                 call_depth: 0,
                 cancel: self.cancel,
@@ -353,6 +365,7 @@ impl Evaluator {
             },
             io: Arc::new(StdIo),
             store: None,
+            fetcher: Arc::new(nixkit_fetch::LocalFetcher),
             messages: stderr_sink(),
             cancel: None,
             extra: Vec::new(),
