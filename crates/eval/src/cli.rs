@@ -478,11 +478,7 @@ fn instantiate(
                 if state.roots > 1 {
                     root = format!("{root}-{}", state.roots);
                 }
-                drv_path = ev
-                    .state
-                    .store
-                    .add_perm_root(&drv_path, &root)
-                    .map_err(EvalError::eval)?;
+                drv_path = ev.state.store.add_perm_root(&drv_path, &root)?;
             }
         }
         stdout.push_str(&drv_path);

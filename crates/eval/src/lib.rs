@@ -120,11 +120,14 @@ pub use drv_info::DrvInfo;
 pub use error::{ErrorKind, EvalError, EvalResult, TraceFrame};
 pub use eval::{EvalState, MessageSink};
 pub use extra::{BuiltinFn, MAX_BUILTIN_ARITY};
-pub use io::{EvalIo, EvalStore, FileIngestion, FileType, PathFilter, ReadOnlyStore, StdIo};
+pub use io::{
+    EvalIo, EvalStore, EvalStoreError, FileIngestion, FileType, PathFilter, ReadOnlyStore, StdIo,
+};
 pub use parse_cache::ParseCache;
 pub use print::{format_float, print_value, PrintStyle};
 pub use source::{Location, Origin, Pos};
 pub use stats::Stats;
+pub use store_path::StorePathError;
 pub use value::{
     Attr, Attrs, Closure, Context, List, NixPath, NixString, PrimOp, PrimOpFn, SharedSlice,
     StringContext, Value,

@@ -7,17 +7,33 @@ use nixkit_store::nar::NAR_MAGIC;
 use nixkit_store::store_path::validate_name;
 use nixkit_store::{nixbase32, FileIngestionMethod, Hash, HashAlgo, HashSink, StoreDir};
 
-use crate::io::{EvalIo, FileType};
+use crate::io::{EvalIo, FileType, PathFilter};
 
 /// Why a store path could not be computed.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum StorePathError {
+#[non_exhaustive]
+pub enum StorePathError {
     /// The name has characters or a length a store path cannot have.
     #[error("invalid store path name '{0}'")]
     InvalidName(String),
-    /// Reading the tree failed.
-    #[error("{0}")]
-    Io(String),
+    /// The store directory is not an absolute, canonical path.
+    #[error("invalid store directory: {0}")]
+    StoreDir(String),
+    /// A file of the tree could not be examined or read.
+    #[error("getting status of '{path}': {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A file that is neither a regular file, a directory nor a symbolic link.
+    #[error("file '{0}' has an unsupported type")]
+    UnsupportedType(String),
+    /// The path filter (`builtins.path`'s `filter`, `filterSource`'s function)
+    /// failed; its error, trace included.
+    #[error("{}", .0.message())]
+    Filter(Box<crate::error::EvalError>),
 }
 
 /// SHA-256 of bytes.
@@ -45,9 +61,9 @@ pub(crate) fn make_store_path(
     name: &str,
 ) -> Result<String, StorePathError> {
     check_name(name)?;
-    let dir = StoreDir::new(store_dir).map_err(|e| StorePathError::Io(e.to_string()))?;
-    let hash =
-        Hash::from_digest(HashAlgo::Sha256, hash).map_err(|e| StorePathError::Io(e.to_string()))?;
+    let dir = StoreDir::new(store_dir).map_err(|e| StorePathError::StoreDir(e.to_string()))?;
+    let hash = Hash::from_digest(HashAlgo::Sha256, hash)
+        .map_err(|_| StorePathError::InvalidName(name.to_string()))?;
     let path = dir
         .make_store_path(ty, &hash, name)
         .map_err(|_| StorePathError::InvalidName(name.to_string()))?;
@@ -62,7 +78,7 @@ pub(crate) fn make_flat_path(
     name: &str,
 ) -> Result<String, StorePathError> {
     check_name(name)?;
-    let dir = StoreDir::new(store_dir).map_err(|e| StorePathError::Io(e.to_string()))?;
+    let dir = StoreDir::new(store_dir).map_err(|e| StorePathError::StoreDir(e.to_string()))?;
     let hash = Hash::digest(HashAlgo::Sha256, data);
     let path = dir
         .make_fixed_output_path(
@@ -72,7 +88,7 @@ pub(crate) fn make_flat_path(
             &Default::default(),
             false,
         )
-        .map_err(|e| StorePathError::Io(e.to_string()))?;
+        .map_err(|_| StorePathError::InvalidName(name.to_string()))?;
     Ok(dir.print_path(&path))
 }
 
@@ -95,15 +111,16 @@ impl NarWriter {
     }
 }
 
-type Filter<'a> = Option<&'a mut dyn FnMut(&str, FileType) -> Result<bool, String>>;
-
 fn nar_node(
     w: &mut NarWriter,
     io: &dyn EvalIo,
     path: &str,
-    filter: &mut Filter<'_>,
+    filter: &mut PathFilter<'_>,
 ) -> Result<(), StorePathError> {
-    let err = |e: std::io::Error| StorePathError::Io(format!("getting status of '{path}': {e}"));
+    let err = |source: std::io::Error| StorePathError::Io {
+        path: path.to_string(),
+        source,
+    };
     let ft = io.file_type(path, false).map_err(err)?;
     w.str("(");
     w.str("type");
@@ -135,7 +152,7 @@ fn nar_node(
                     format!("{path}/{name}")
                 };
                 if let Some(f) = filter.as_mut() {
-                    if !f(&child, ty).map_err(StorePathError::Io)? {
+                    if !f(&child, ty).map_err(|e| StorePathError::Filter(Box::new(e)))? {
                         continue;
                     }
                 }
@@ -148,11 +165,7 @@ fn nar_node(
                 w.str(")");
             }
         }
-        FileType::Unknown => {
-            return Err(StorePathError::Io(format!(
-                "file '{path}' has an unsupported type"
-            )))
-        }
+        FileType::Unknown => return Err(StorePathError::UnsupportedType(path.to_string())),
     }
     w.str(")");
     Ok(())
@@ -162,7 +175,7 @@ fn nar_node(
 pub(crate) fn nar_sha256(
     io: &dyn EvalIo,
     path: &str,
-    mut filter: Filter<'_>,
+    mut filter: PathFilter<'_>,
 ) -> Result<[u8; 32], StorePathError> {
     let mut w = NarWriter {
         hasher: HashSink::new(HashAlgo::Sha256),

@@ -203,7 +203,7 @@ fn fetch_file(
         return s
             .store
             .add_path(io.as_ref(), &root, name, FileIngestion::Recursive, None)
-            .map_err(EvalError::eval);
+            .map_err(EvalError::from);
     }
     let fetched = s.fetcher.fetch_file(url).map_err(fetch_error)?;
     let file = fetched_path(&fetched);
@@ -213,7 +213,7 @@ fn fetch_file(
     verify(hash, &store_path::sha256(&data), url)?;
     s.store
         .add_path(io.as_ref(), &file, name, FileIngestion::Flat, None)
-        .map_err(EvalError::eval)
+        .map_err(EvalError::from)
 }
 
 pub(crate) fn fetchurl(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
@@ -240,7 +240,7 @@ fn fetch_git_repo(
     let path = s
         .store
         .add_path(io.as_ref(), &root, name, FileIngestion::Recursive, None)
-        .map_err(EvalError::eval)?;
+        .map_err(EvalError::from)?;
     let nar =
         Hash::from_digest(HashAlgo::Sha256, &nar).map_err(|e| EvalError::eval(e.to_string()))?;
     let rev = fetched.rev;
@@ -354,7 +354,7 @@ pub(crate) fn fetch_tree(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult
             let p = s
                 .store
                 .add_path(io.as_ref(), &url, &name, FileIngestion::Recursive, None)
-                .map_err(EvalError::eval);
+                .map_err(EvalError::from);
             p.map(|p| vec![(sym!("outPath"), store_string(p))])
         }
         "file" | "tarball" => {
