@@ -111,6 +111,7 @@ mod store_path;
 mod strict;
 mod thunk;
 mod value;
+mod view;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::AtomicBool;
@@ -132,6 +133,7 @@ pub use value::{
     Attr, Attrs, Closure, Context, List, NixPath, NixString, PrimOp, PrimOpFn, SharedSlice,
     StringContext, Value,
 };
+pub use view::ValueView;
 
 use eval::Settings;
 pub use nixkit_fetch::Fetcher;
