@@ -95,6 +95,7 @@ mod drv_info;
 mod error;
 mod eval;
 mod extra;
+mod force;
 mod import;
 mod io;
 #[cfg(feature = "local-store")]
