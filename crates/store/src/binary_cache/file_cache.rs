@@ -2,7 +2,7 @@
 //! Exports paths from a [`LocalStore`] (signing them) and substitutes paths into one
 //! (checking signatures against trusted keys, the file hash and the NAR hash).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -271,37 +271,55 @@ impl FileCache {
         require_sigs: bool,
     ) -> Result<Vec<StorePath>, CacheError> {
         self.check_store_dir()?;
-        let mut added = Vec::new();
-        self.substitute_rec(store, path, trusted, require_sigs, &mut added)?;
+        // First the narinfos of the whole missing closure (a walk with its own stack, so a
+        // chain of any length is fine), each checked for trust before anything is added.
+        let mut wanted: BTreeMap<StorePath, NarInfo> = BTreeMap::new();
+        let mut todo = vec![path.clone()];
+        while let Some(p) = todo.pop() {
+            if wanted.contains_key(&p) || store.is_valid(&p)? {
+                continue;
+            }
+            let printed = self.store_dir.print_path(&p);
+            let narinfo = self
+                .narinfo(&p)?
+                .ok_or_else(|| CacheError::NotInCache(printed.clone()))?;
+            // As in CppNix, a content-addressed path needs no signature: its content is
+            // checked against the address when it is added.
+            if require_sigs
+                && !is_content_addressed(&self.store_dir, &narinfo.info)
+                && !has_valid_signature(&self.store_dir, &narinfo.info, trusted)
+            {
+                return Err(CacheError::Untrusted(printed));
+            }
+            todo.extend(
+                narinfo
+                    .info
+                    .references_without_self()
+                    .filter(|r| !wanted.contains_key(*r))
+                    .cloned(),
+            );
+            wanted.insert(p, narinfo);
+        }
+        // Then add them, references first.
+        let keys: BTreeSet<StorePath> = wanted.keys().cloned().collect();
+        let order = crate::topo::topo_sort::<_, CacheError>(&keys, |p| {
+            Ok(wanted
+                .get(p)
+                .map(|n| n.info.references.iter().cloned().collect())
+                .unwrap_or_default())
+        })?;
+        let mut added = Vec::with_capacity(order.len());
+        for p in order {
+            if let Some(narinfo) = wanted.remove(&p) {
+                self.add_from_cache(store, narinfo)?;
+                added.push(p);
+            }
+        }
         Ok(added)
     }
 
-    fn substitute_rec(
-        &self,
-        store: &LocalStore,
-        path: &StorePath,
-        trusted: &[PublicKey],
-        require_sigs: bool,
-        added: &mut Vec<StorePath>,
-    ) -> Result<(), CacheError> {
-        if store.is_valid(path)? {
-            return Ok(());
-        }
-        let printed = self.store_dir.print_path(path);
-        let narinfo = self
-            .narinfo(path)?
-            .ok_or_else(|| CacheError::NotInCache(printed.clone()))?;
-        // As in CppNix, a content-addressed path needs no signature: its content is checked
-        // against the address when it is added.
-        if require_sigs
-            && !is_content_addressed(&self.store_dir, &narinfo.info)
-            && !has_valid_signature(&self.store_dir, &narinfo.info, trusted)
-        {
-            return Err(CacheError::Untrusted(printed));
-        }
-        for r in narinfo.info.references_without_self() {
-            self.substitute_rec(store, r, trusted, require_sigs, added)?;
-        }
+    /// Fetches, checks and adds the NAR `narinfo` describes.
+    fn add_from_cache(&self, store: &LocalStore, narinfo: NarInfo) -> Result<(), CacheError> {
         let compression = Compression::parse(&narinfo.compression)
             .ok_or_else(|| CacheError::UnsupportedCompression(narinfo.compression.clone()))?;
         let file = self.dir.join(&narinfo.url);
@@ -320,7 +338,6 @@ impl FileCache {
         let mut info = narinfo.info;
         info.ultimate = false;
         store.add_nar(&info, &mut reader)?;
-        added.push(info.path);
         Ok(())
     }
 }
