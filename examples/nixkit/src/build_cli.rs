@@ -124,7 +124,7 @@ pub(crate) fn main(argv: Vec<String>) -> i32 {
     let opts = match parse(&argv) {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::output::error(&e);
             return 1;
         }
     };
@@ -137,7 +137,7 @@ pub(crate) fn main(argv: Vec<String>) -> i32 {
     match run(opts) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::output::error(&e);
             1
         }
     }

@@ -30,3 +30,15 @@ pub(crate) fn write_failed(error: &io::Error) -> i32 {
         1
     }
 }
+
+/// Reports `message` as `error: MESSAGE` on standard error. A message that is already a
+/// rendered diagnostic (an evaluation error, which starts with `error: `) is written as it
+/// is, so no `error: error:` appears. Bytes that were not UTF-8 go out as they came in.
+pub(crate) fn error(message: &str) {
+    let text = if message.starts_with("error: ") {
+        format!("{}\n", message.trim_end_matches('\n'))
+    } else {
+        format!("error: {message}\n")
+    };
+    let _ = io::stderr().write_all(&nixkit_syntax::encode_bytes(&text));
+}

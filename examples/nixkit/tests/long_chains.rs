@@ -14,8 +14,8 @@ use std::process::{Command, Output};
 use nixkit_store::binary_cache::NarInfo;
 use nixkit_store::local::{LocalStore, StoreConfig};
 use nixkit_store::{
-    export, nar, ContentAddress, ContentAddressMethod, Hash, HashAlgo, HashSink, PathInfo, StoreDir,
-    StorePath,
+    export, nar, ContentAddress, ContentAddressMethod, Hash, HashAlgo, HashSink, PathInfo,
+    StoreDir, StorePath,
 };
 
 fn nixkit(root: &Path, args: &[&str]) -> Output {
@@ -48,7 +48,9 @@ fn chain_infos(dir: &StoreDir, n: usize) -> Vec<(PathInfo, String)> {
         };
         let refs: BTreeSet<StorePath> = prev.iter().cloned().collect();
         let hash = Hash::digest(HashAlgo::Sha256, text.as_bytes());
-        let path = dir.make_text_path(&format!("chain-{i}"), &hash, &refs).unwrap();
+        let path = dir
+            .make_text_path(&format!("chain-{i}"), &hash, &refs)
+            .unwrap();
         let mut sink = HashSink::new(HashAlgo::Sha256);
         nar::write_flat_file_nar(text.as_bytes(), false, &mut sink).unwrap();
         let (nar_hash, nar_size) = sink.finish();
@@ -113,7 +115,11 @@ fn chain_of_30000_paths_queries_exports_and_collects() {
 
     // GC: rooted, nothing is deleted; unrooted, all of it.
     let kept = lines(&nixkit(&root, &["--gc"]));
-    assert_eq!(kept.last().unwrap().split(' ').next(), Some("0"), "{kept:?}");
+    assert_eq!(
+        kept.last().unwrap().split(' ').next(),
+        Some("0"),
+        "{kept:?}"
+    );
     assert_eq!(lines(&nixkit(&root, &["--gc", "--print-live"])).len(), N);
     fs::remove_file(&link).unwrap();
     let freed = lines(&nixkit(&root, &["--gc"]));
