@@ -4,11 +4,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::io;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use super::compression::Compression;
-use super::narinfo::{has_valid_signature, sign, NarInfo, NarInfoError};
+use super::narinfo::{has_valid_signature, is_safe_nar_url, sign, NarInfo, NarInfoError};
 use super::signing::{PublicKey, SecretKey};
 use crate::local::{AddError, LocalStore, QueryError};
 use crate::nar::{dump_path, DumpError};
@@ -60,6 +60,22 @@ pub enum CacheError {
         /// Of the file.
         got: String,
     },
+    /// A narinfo's `URL` does not name a file inside the cache.
+    #[error("binary cache narinfo '{path}': {source}")]
+    UnsafeUrl {
+        /// The narinfo file.
+        path: PathBuf,
+        /// The check that failed.
+        source: NarInfoError,
+    },
+    /// A cache file is larger than the narinfo (or the limit for its kind) allows.
+    #[error("binary cache file '{path}' is larger than {limit} bytes")]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The most that was allowed.
+        limit: u64,
+    },
     /// A compression this implementation does not read.
     #[error("unsupported NAR compression '{0}'")]
     UnsupportedCompression(String),
@@ -94,6 +110,49 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> CacheError + '_ {
         path: path.to_path_buf(),
         source,
     }
+}
+
+/// The most a narinfo or `nix-cache-info` file may hold.
+const MAX_METADATA_FILE: u64 = 1 << 20;
+
+/// Reads at most `limit` bytes of the regular file at `path` (`None` if it does not exist).
+/// Opened non-blocking, so a FIFO planted in the cache cannot hang the reader, and refused
+/// unless it is a regular file, so a device (`/dev/zero`) cannot feed it without end.
+fn read_bounded(path: &Path, limit: u64) -> Result<Option<Vec<u8>>, CacheError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = match fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_err(path)(e)),
+    };
+    let meta = file.metadata().map_err(io_err(path))?;
+    if !meta.is_file() {
+        return Err(io_err(path)(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "not a regular file",
+        )));
+    }
+    if meta.len() > limit {
+        return Err(CacheError::TooLarge {
+            path: path.to_path_buf(),
+            limit,
+        });
+    }
+    let mut data = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut data)
+        .map_err(io_err(path))?;
+    if data.len() as u64 > limit {
+        return Err(CacheError::TooLarge {
+            path: path.to_path_buf(),
+            limit,
+        });
+    }
+    Ok(Some(data))
 }
 
 /// Writes `data` to `path` atomically (temporary file, fsync, rename).
@@ -148,11 +207,10 @@ impl FileCache {
     /// Checks that `nix-cache-info` (if present) names our store directory.
     pub fn check_store_dir(&self) -> Result<(), CacheError> {
         let file = self.dir.join("nix-cache-info");
-        let text = match fs::read_to_string(&file) {
-            Ok(t) => t,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(io_err(&file)(e)),
+        let Some(data) = read_bounded(&file, MAX_METADATA_FILE)? else {
+            return Ok(());
         };
+        let text = String::from_utf8_lossy(&data);
         for line in text.lines() {
             if let Some(dir) = line.strip_prefix("StoreDir: ") {
                 if dir != self.store_dir.as_str() {
@@ -173,11 +231,13 @@ impl FileCache {
     /// The narinfo of `path`, if the cache has it.
     pub fn narinfo(&self, path: &StorePath) -> Result<Option<NarInfo>, CacheError> {
         let file = self.narinfo_path(path);
-        let text = match fs::read_to_string(&file) {
-            Ok(t) => t,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io_err(&file)(e)),
+        let Some(data) = read_bounded(&file, MAX_METADATA_FILE)? else {
+            return Ok(None);
         };
+        let text = String::from_utf8(data).map_err(|_| CacheError::NarInfo {
+            path: file.clone(),
+            source: NarInfoError::NotUtf8,
+        })?;
         let info =
             NarInfo::parse(&self.store_dir, &text).map_err(|source| CacheError::NarInfo {
                 path: file.clone(),
@@ -322,8 +382,27 @@ impl FileCache {
     fn add_from_cache(&self, store: &LocalStore, narinfo: NarInfo) -> Result<(), CacheError> {
         let compression = Compression::parse(&narinfo.compression)
             .ok_or_else(|| CacheError::UnsupportedCompression(narinfo.compression.clone()))?;
+        // Only a file inside the cache (also checked when parsing, but `NarInfo` can be built
+        // by hand), read no further than the narinfo says it is long.
+        if !is_safe_nar_url(&narinfo.url) {
+            return Err(CacheError::UnsafeUrl {
+                path: self.narinfo_path(&narinfo.info.path),
+                source: NarInfoError::UnsafeUrl(narinfo.url.clone()),
+            });
+        }
         let file = self.dir.join(&narinfo.url);
-        let data = fs::read(&file).map_err(io_err(&file))?;
+        let nar_size = narinfo.info.nar_size;
+        let limit = narinfo.file_size.unwrap_or_else(|| {
+            nar_size
+                .saturating_add(nar_size / 8)
+                .saturating_add(1 << 16)
+        });
+        let data = read_bounded(&file, limit)?.ok_or_else(|| {
+            io_err(&file)(io::Error::new(
+                io::ErrorKind::NotFound,
+                "NAR file not found",
+            ))
+        })?;
         if let Some(expected) = narinfo.file_hash {
             let got = Hash::digest(expected.algo(), &data);
             if got != expected {
@@ -334,7 +413,12 @@ impl FileCache {
                 });
             }
         }
-        let mut reader = compression.decoder(&data).map_err(io_err(&file))?;
+        // Decompressed, no more than `NarSize` (plus one byte, so a longer NAR is seen as a
+        // size mismatch rather than cut short into a valid one).
+        let mut reader = compression
+            .decoder(&data)
+            .map_err(io_err(&file))?
+            .take(nar_size.saturating_add(1));
         let mut info = narinfo.info;
         info.ultimate = false;
         store.add_nar(&info, &mut reader)?;
