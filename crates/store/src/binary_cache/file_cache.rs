@@ -112,6 +112,13 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> CacheError + '_ {
     }
 }
 
+/// The `StoreDir` a `nix-cache-info` text names (the last such line), if any.
+pub fn cache_info_store_dir(text: &str) -> Option<&str> {
+    text.lines()
+        .filter_map(|line| line.strip_prefix("StoreDir: "))
+        .last()
+}
+
 /// The most a narinfo or `nix-cache-info` file may hold.
 const MAX_METADATA_FILE: u64 = 1 << 20;
 
@@ -211,17 +218,13 @@ impl FileCache {
             return Ok(());
         };
         let text = String::from_utf8_lossy(&data);
-        for line in text.lines() {
-            if let Some(dir) = line.strip_prefix("StoreDir: ") {
-                if dir != self.store_dir.as_str() {
-                    return Err(CacheError::StoreDirMismatch {
-                        cache: dir.to_owned(),
-                        ours: self.store_dir.as_str().to_owned(),
-                    });
-                }
-            }
+        match cache_info_store_dir(&text) {
+            Some(dir) if dir != self.store_dir.as_str() => Err(CacheError::StoreDirMismatch {
+                cache: dir.to_owned(),
+                ours: self.store_dir.as_str().to_owned(),
+            }),
+            _ => Ok(()),
         }
-        Ok(())
     }
 
     fn narinfo_path(&self, path: &StorePath) -> PathBuf {
