@@ -147,15 +147,57 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<EvalCliOptions, String> {
                     _ => None,
                 };
             }
-            s if s.starts_with("--") && s.len() > 2 => {
-                // Other settings (`--name value`) are accepted like `--option`.
+            s if s.starts_with("--") && is_setting(&s[2..]) => {
+                // Settings (`--name value`) are accepted like `--option`.
                 let v = next(a, &mut it)?;
                 apply_option(&mut o, &s[2..], &v);
+            }
+            s if s.starts_with('-') && s.len() > 1 => {
+                return Err(format!("unrecognised flag '{s}'"));
             }
             s => o.inputs.push(s.to_string()),
         }
     }
     Ok(o)
+}
+
+/// True if `--NAME VALUE` sets a setting, as CppNix accepts for every setting it knows:
+/// the ones evaluation reads (see `apply_option`) and common store and build settings,
+/// which evaluation ignores. Any other flag is unrecognised, as in CppNix.
+fn is_setting(name: &str) -> bool {
+    const IGNORED: &[&str] = &[
+        "allow-import-from-derivation",
+        "allowed-uris",
+        "builders",
+        "cores",
+        "eval-cache",
+        "extra-substituters",
+        "extra-trusted-public-keys",
+        "fsync-metadata",
+        "keep-derivations",
+        "keep-outputs",
+        "max-jobs",
+        "narinfo-cache-negative-ttl",
+        "restrict-eval",
+        "require-sigs",
+        "sandbox",
+        "substitute",
+        "substituters",
+        "system",
+        "trusted-public-keys",
+        "warn-dirty",
+    ];
+    matches!(
+        name,
+        "max-call-depth"
+            | "pure-eval"
+            | "show-trace"
+            | "abort-on-warn"
+            | "trace-verbose"
+            | "store"
+            | "extra-experimental-features"
+            | "experimental-features"
+    ) || IGNORED.contains(&name)
 }
 
 fn apply_option(o: &mut EvalCliOptions, name: &str, value: &str) {

@@ -33,20 +33,15 @@ use crate::io::EvalStoreError;
 use crate::store_path::StorePathError;
 use crate::{EvalError, EvalIo, EvalStore, FileIngestion, FileType, PathFilter};
 
-/// Opens the local store as `nix-store --store SPEC` does: `SPEC` is a
-/// directory or `local?root=DIR`; without it, `NIXKIT_STORE`, else
-/// `$XDG_DATA_HOME/nixkit/store` (see [`StoreConfig::default_root`]). The
-/// logical store directory is `/nix/store`; the files live under the root.
+/// Opens the local store as `nix-store --store SPEC` does: `SPEC` as
+/// [`StoreConfig::from_spec`] reads it (a directory, `local?root=DIR`, `auto`);
+/// without it, `NIXKIT_STORE`, else `$XDG_DATA_HOME/nixkit/store` (see
+/// [`StoreConfig::default_root`]). The logical store directory is
+/// `/nix/store`; the files live under the root.
 pub fn open_local_store(spec: Option<&str>) -> Result<LocalStore, OpenError> {
     let store_dir = StoreDir::default();
     let config = match spec {
-        Some(s) => {
-            let root = s
-                .strip_prefix("local?root=")
-                .map(|r| r.split('&').next().unwrap_or(r))
-                .unwrap_or(s);
-            StoreConfig::new(root, store_dir)
-        }
+        Some(s) => StoreConfig::from_spec(s, store_dir)?,
         None => StoreConfig::from_env(store_dir)?,
     };
     LocalStore::open(config)

@@ -37,6 +37,8 @@ pub mod nixbase32;
 mod path_info;
 pub mod refscan;
 pub mod store_path;
+#[cfg(feature = "local")]
+mod topo;
 
 #[cfg(feature = "binary-cache")]
 pub mod binary_cache;

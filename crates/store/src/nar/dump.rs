@@ -1,12 +1,15 @@
 //! Serialising a file system tree to NAR, streaming file contents through one reusable buffer.
+//! The walk does not recurse: open directories are kept on a list, and nesting is bounded by
+//! [`MAX_DEPTH`], the limit the parser applies, so whatever is dumped can be read back.
 
+use std::ffi::OsString;
 use std::fs;
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use super::{padding_len, NAR_MAGIC};
+use super::{padding_len, MAX_DEPTH, NAR_MAGIC};
 use crate::hash::{Hash, HashAlgo};
 use crate::HashSink;
 
@@ -30,6 +33,9 @@ pub enum DumpError {
     /// A symlink target too long for NAR.
     #[error("symlink '{0}' has a target longer than the NAR limit")]
     TargetTooLong(PathBuf),
+    /// Directories nested deeper than [`MAX_DEPTH`].
+    #[error("'{0}' is nested deeper than {MAX_DEPTH} directories, the NAR limit")]
+    TooDeep(PathBuf),
 }
 
 const BUFFER_SIZE: usize = 64 * 1024;
@@ -48,7 +54,7 @@ pub fn dump_path(path: &Path, out: &mut impl Write) -> Result<(), DumpError> {
         buffer: Vec::new(),
     };
     dumper.token(path, NAR_MAGIC)?;
-    dumper.node(path)
+    dumper.tree(path)
 }
 
 /// The sha256 NAR hash and NAR size of `path`.
@@ -87,7 +93,40 @@ impl Dumper<'_> {
         tokens.iter().try_for_each(|t| self.token(path, t))
     }
 
-    fn node(&mut self, path: &Path) -> Result<(), DumpError> {
+    /// Writes `root` and everything below it.
+    fn tree(&mut self, root: &Path) -> Result<(), DumpError> {
+        // Open directories with their entries still to write.
+        let mut open: Vec<(PathBuf, std::vec::IntoIter<OsString>)> = Vec::new();
+        if let Some(names) = self.object(root)? {
+            open.push((root.to_path_buf(), names.into_iter()));
+        }
+        while let Some((dir, names)) = open.last_mut() {
+            let Some(name) = names.next() else {
+                let dir = std::mem::take(dir);
+                open.pop();
+                self.token(&dir, b")")?;
+                if !open.is_empty() {
+                    self.token(&dir, b")")?;
+                }
+                continue;
+            };
+            let child = dir.join(&name);
+            if open.len() > MAX_DEPTH {
+                return Err(DumpError::TooDeep(child));
+            }
+            self.tokens(&child, &[b"entry", b"(", b"name", name.as_bytes(), b"node"])?;
+            match self.object(&child)? {
+                Some(names) => open.push((child, names.into_iter())),
+                None => self.token(&child, b")")?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the start of the object at `path`: a file or symlink entirely (through its
+    /// `)`), a directory up to its entries, whose names it returns sorted (the caller writes
+    /// them and the directory's `)`).
+    fn object(&mut self, path: &Path) -> Result<Option<Vec<OsString>>, DumpError> {
         let meta = fs::symlink_metadata(path).map_err(|source| io_error(path, source))?;
         let file_type = meta.file_type();
         self.tokens(path, &[b"(", b"type"])?;
@@ -106,14 +145,7 @@ impl Dumper<'_> {
                 names.push(entry.file_name());
             }
             names.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
-            let mut child = path.to_path_buf();
-            for name in names {
-                child.push(&name);
-                self.tokens(&child, &[b"entry", b"(", b"name", name.as_bytes(), b"node"])?;
-                self.node(&child)?;
-                self.token(&child, b")")?;
-                child.pop();
-            }
+            return Ok(Some(names));
         } else if file_type.is_symlink() {
             let target = fs::read_link(path).map_err(|source| io_error(path, source))?;
             let target = target.as_os_str().as_bytes();
@@ -124,7 +156,8 @@ impl Dumper<'_> {
         } else {
             return Err(DumpError::UnsupportedFileType(path.to_path_buf()));
         }
-        self.token(path, b")")
+        self.token(path, b")")?;
+        Ok(None)
     }
 
     fn contents(&mut self, path: &Path, size: u64) -> Result<(), DumpError> {
