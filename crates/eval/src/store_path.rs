@@ -1,9 +1,12 @@
 //! Store path computation for the evaluator, on top of `nixkit-store`
-//! (nixbase32, name validation, `makeStorePath`, the NAR format), plus the
-//! one part the store crate cannot do: NAR hashing of a tree read through
-//! [`EvalIo`] with a path filter.
+//! (nixbase32, name validation, `makeStorePath`), and NAR hashing of a tree
+//! read through [`EvalIo`] with a path filter (the store's NAR writer over
+//! an [`EvalIo`] source).
 
-use nixkit_store::nar::NAR_MAGIC;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use nixkit_store::nar::{dump_from, DumpError, NarNode, NarSource};
 use nixkit_store::store_path::validate_name;
 use nixkit_store::{nixbase32, FileIngestionMethod, Hash, HashAlgo, HashSink, StoreDir};
 
@@ -30,6 +33,10 @@ pub enum StorePathError {
     /// A file that is neither a regular file, a directory nor a symbolic link.
     #[error("file '{0}' has an unsupported type")]
     UnsupportedType(String),
+    /// Writing the NAR failed (nesting, a symlink target too long, a file that
+    /// changed while read).
+    #[error(transparent)]
+    Nar(#[from] DumpError),
     /// The path filter (`builtins.path`'s `filter`, `filterSource`'s function)
     /// failed; its error, trace included.
     #[error("{}", .0.message())]
@@ -92,97 +99,66 @@ pub(crate) fn make_flat_path(
     Ok(dir.print_path(&path))
 }
 
-/// Hashes NAR tokens as they are produced (the tree walk reads through
-/// [`EvalIo`], which `nixkit_store::nar::dump_path` cannot).
-struct NarWriter {
-    hasher: HashSink,
+/// The tree below a path as the evaluator sees it ([`EvalIo`]), with the
+/// path filter applied to every entry below the root: the source of the
+/// store's one NAR writer ([`nixkit_store::nar::dump_from`]).
+struct EvalIoTree<'a, 'f> {
+    io: &'a dyn EvalIo,
+    filter: PathFilter<'f>,
 }
 
-impl NarWriter {
-    fn bytes(&mut self, data: &[u8]) {
-        self.hasher.update(&(data.len() as u64).to_le_bytes());
-        self.hasher.update(data);
-        let pad = (8 - data.len() % 8) % 8;
-        self.hasher.update(&[0u8; 8][..pad]);
-    }
+impl NarSource for EvalIoTree<'_, '_> {
+    type Error = StorePathError;
+    type Contents = std::io::Cursor<Vec<u8>>;
 
-    fn str(&mut self, s: &str) {
-        self.bytes(s.as_bytes());
-    }
-}
-
-fn nar_node(
-    w: &mut NarWriter,
-    io: &dyn EvalIo,
-    path: &str,
-    filter: &mut PathFilter<'_>,
-) -> Result<(), StorePathError> {
-    let err = |source: std::io::Error| StorePathError::Io {
-        path: path.to_string(),
-        source,
-    };
-    let ft = io.file_type(path, false).map_err(err)?;
-    w.str("(");
-    w.str("type");
-    match ft {
-        FileType::Regular => {
-            w.str("regular");
-            if io.is_executable(path).map_err(err)? {
-                w.str("executable");
-                w.str("");
-            }
-            w.str("contents");
-            let data = io.read_file(path).map_err(err)?;
-            w.bytes(&data);
-        }
-        FileType::Symlink => {
-            w.str("symlink");
-            w.str("target");
-            let t = io.read_link(path).map_err(err)?;
-            w.str(&t);
-        }
-        FileType::Directory => {
-            w.str("directory");
-            let mut entries = io.read_dir(path).map_err(err)?;
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
-            for (name, ty) in entries {
-                let child = if path.ends_with('/') {
-                    format!("{path}{name}")
-                } else {
-                    format!("{path}/{name}")
-                };
-                if let Some(f) = filter.as_mut() {
-                    if !f(&child, ty).map_err(|e| StorePathError::Filter(Box::new(e)))? {
-                        continue;
-                    }
+    fn node(&mut self, path: &Path) -> Result<NarNode<Self::Contents>, StorePathError> {
+        let text = path.to_string_lossy();
+        let err = |source: std::io::Error| StorePathError::Io {
+            path: text.to_string(),
+            source,
+        };
+        Ok(match self.io.file_type(&text, false).map_err(err)? {
+            FileType::Regular => {
+                let executable = self.io.is_executable(&text).map_err(err)?;
+                let data = self.io.read_file(&text).map_err(err)?;
+                NarNode::Regular {
+                    executable,
+                    size: data.len() as u64,
+                    contents: std::io::Cursor::new(data),
                 }
-                w.str("entry");
-                w.str("(");
-                w.str("name");
-                w.str(&name);
-                w.str("node");
-                nar_node(w, io, &child, filter)?;
-                w.str(")");
             }
-        }
-        FileType::Unknown => return Err(StorePathError::UnsupportedType(path.to_string())),
+            FileType::Symlink => NarNode::Symlink {
+                target: PathBuf::from(self.io.read_link(&text).map_err(err)?),
+            },
+            FileType::Directory => {
+                let mut names = Vec::new();
+                for (name, ty) in self.io.read_dir(&text).map_err(err)? {
+                    if let Some(filter) = self.filter.as_mut() {
+                        let child = path.join(&name);
+                        if !filter(&child.to_string_lossy(), ty)
+                            .map_err(|e| StorePathError::Filter(Box::new(e)))?
+                        {
+                            continue;
+                        }
+                    }
+                    names.push(OsString::from(name));
+                }
+                NarNode::Directory { names }
+            }
+            FileType::Unknown => return Err(StorePathError::UnsupportedType(text.to_string())),
+        })
     }
-    w.str(")");
-    Ok(())
 }
 
 /// The SHA-256 of the NAR serialisation of `path`.
 pub(crate) fn nar_sha256(
     io: &dyn EvalIo,
     path: &str,
-    mut filter: PathFilter<'_>,
+    filter: PathFilter<'_>,
 ) -> Result<[u8; 32], StorePathError> {
-    let mut w = NarWriter {
-        hasher: HashSink::new(HashAlgo::Sha256),
-    };
-    w.bytes(NAR_MAGIC);
-    nar_node(&mut w, io, path, &mut filter)?;
+    let mut sink = HashSink::new(HashAlgo::Sha256);
+    dump_from(&mut EvalIoTree { io, filter }, Path::new(path), &mut sink)?;
     let mut out = [0u8; 32];
-    out.copy_from_slice(w.hasher.finish().0.as_bytes());
+    out.copy_from_slice(sink.finish().0.as_bytes());
     Ok(out)
 }

@@ -8,7 +8,9 @@ mod dump;
 mod parse;
 mod restore;
 
-pub use dump::{dump_path, nar_hash, write_flat_file_nar, DumpError};
+pub use dump::{
+    dump_from, dump_path, nar_hash, write_flat_file_nar, DumpError, NarNode, NarSource,
+};
 pub use parse::{parse_nar, NarVisitor, ParseNarError};
 pub use restore::{restore_path, RestoreError};
 
