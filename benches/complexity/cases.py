@@ -150,13 +150,15 @@ CASES = [
     ("unsafeGetAttrPos", "set size", SET_N, "set", "builtins.unsafeGetAttrPos \"a7\" input"),
     ("toJSON", "set size", SET_N, "set", "builtins.toJSON input"),
     ("toXML", "set size", 1000, "set", "builtins.toXML input"),
-    ("functionArgs", "formals", SET_N, "(@GEN:formals@)", "builtins.functionArgs input"),
-    ("call with formals", "formals with defaults", SET_N, "(@GEN:formalsdef@)", "input { }"),
+    # (500 and 4,000 formals or names: CppNix 2.8's parser runs out of stack at
+    # 40,000 formals, and nixkit's prescan takes at most 8,000 terms per level)
+    ("functionArgs", "formals", 500, "(@GEN:formals@)", "builtins.functionArgs input"),
+    ("call with formals", "formals with defaults", 500, "(@GEN:formalsdef@)", "input { }"),
     ("with (lookup)", "set size", SET_N, "set", "with input; a7"),
     ("attrset literal", "attributes", SET_N, "null", "{ @GEN:bindings@ }"),
     ("rec set", "attributes", SET_N, "null", "(rec { @GEN:rec@ }).a0"),
     ("let", "bindings", SET_N, "null", "let @GEN:bindings@ in a0"),
-    ("inherit (from)", "attributes", SET_N, "set", "{ @GEN:inherits@ }"),
+    ("inherit (from)", "attributes", 500, "set", "{ @GEN:inherits@ }"),
     # ---- strings
     ("stringLength", "string length", STR_N, "str", "builtins.stringLength input"),
     ("substring", "string length (short result)", STR_N, "str", "builtins.substring 10 10 input"),

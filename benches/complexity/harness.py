@@ -162,7 +162,8 @@ def fmt_cost(c):
         return "~0"
     for unit, scale in (("s", 1), ("ms", 1e3), ("us", 1e6), ("ns", 1e9)):
         if c * scale >= 1:
-            return f"{c * scale:.3g}{unit}"
+            text = f"{c * scale:.3g}"
+            return (f"{c * scale:.0f}" if "e" in text else text) + unit
     return f"{c * 1e9:.2g}ns"
 
 
