@@ -67,7 +67,7 @@ impl Finding {
     /// The finding as a Nix file: outcomes in comments, then the expression.
     pub fn to_file_text(&self) -> String {
         let one_line = |s: &str| s.replace('\n', "\\n");
-        format!(
+        let mut text = format!(
             "# nixkit-difftest divergence (seed {}): {}\n# nixkit:      {}\n# CppNix 2.8:  {}\n# run: nix-instantiate --eval --strict this-file\n# generated as: {}\n{}\n",
             self.seed,
             self.signature,
@@ -75,7 +75,12 @@ impl Finding {
             one_line(&self.cppnix.describe()),
             one_line(&self.original),
             self.shrunk
-        )
+        );
+        if self.shrunk.chars().any(|c| !c.is_ascii() || c.is_ascii_control() && c != '\n') {
+            // Invisible characters (exotic whitespace) spelled out.
+            text.insert_str(0, &format!("# escaped: {}\n", self.shrunk.escape_debug()));
+        }
+        text
     }
 
     /// A file name from the signature and a hash of the shrunk text.

@@ -35,6 +35,10 @@ pub fn eval_nixkit(text: &str) -> Outcome {
                     ErrorKind::Abort => ErrorClass::Abort,
                     ErrorKind::Assert => ErrorClass::Assert,
                     ErrorKind::Throw => ErrorClass::Throw,
+                    // CppNix reports undefined variables while parsing too.
+                    ErrorKind::Parse if classify(&line) != ErrorClass::UndefinedVariable => {
+                        ErrorClass::Syntax
+                    }
                     _ => classify(&line),
                 };
                 Outcome::Error(class, line)

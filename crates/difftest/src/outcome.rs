@@ -96,10 +96,14 @@ pub fn error_line(stderr: &str) -> String {
 /// The class of an error message (CppNix's or nixkit's wording; both are
 /// matched loosely, by the words that name the class).
 pub fn classify(message: &str) -> ErrorClass {
-    let m = message.to_ascii_lowercase();
+    // Only the wording counts, not a value quoted in it (`...: "text"`, `«lambda»`).
+    let wording = message.split(['"', '«']).next().unwrap_or(message);
+    let m = wording.to_ascii_lowercase();
     let has = |s: &str| m.contains(s);
     if has("dtthrow") {
         ErrorClass::Throw
+    } else if has("json") {
+        ErrorClass::Json
     } else if has("evaluation aborted") || has("dtabort") {
         ErrorClass::Abort
     } else if has("assertion") && has("failed") {
@@ -112,8 +116,6 @@ pub fn classify(message: &str) -> ErrorClass {
         ErrorClass::IntegerOverflow
     } else if has("division by zero") {
         ErrorClass::DivisionByZero
-    } else if has("json") {
-        ErrorClass::Json
     } else if has("syntax error") || has("unexpected") && has("expecting") {
         ErrorClass::Syntax
     } else if has("undefined variable") {
@@ -241,6 +243,10 @@ mod tests {
     fn classifies_cppnix_messages() {
         let cases = [
             ("dtthrow 1", ErrorClass::Throw),
+            (
+                "attempt to call something which is not a function but a string: \"json\"",
+                ErrorClass::Type,
+            ),
             (
                 "evaluation aborted with the following error message: 'x'",
                 ErrorClass::Abort,

@@ -110,11 +110,27 @@ pub enum PendingFix {
     /// Lexer whitespace (class 8): no-break space, vertical tab, form feed and
     /// zero-width space between tokens.
     LexerWhitespace,
+    /// Found by this fuzzer, not yet being fixed: CppNix's arithmetic
+    /// operators and `div`/`sub`/`mul` force both operands, left first, before
+    /// checking either's type or a zero divisor, and `//` evaluates and checks
+    /// its left operand before the right; nixkit checks one operand (or the
+    /// divisor) before forcing the other. While pending, the right operand
+    /// is a (non-zero) literal.
+    OperandOrder,
+    /// Found by this fuzzer, not yet being fixed: CppNix's `partition` forces
+    /// each list element before calling the predicate on it. While pending,
+    /// `partition`'s list is a literal.
+    ListElementForcing,
+    /// Found by this fuzzer, not yet being fixed: `compareVersions` reads a
+    /// numeric component as a number only if it fits in a 32-bit `int`
+    /// (`"1099511627776"` compares as text). While pending, its arguments
+    /// are version literals.
+    VersionComponents,
 }
 
 impl PendingFix {
     /// Every class.
-    pub const ALL: [PendingFix; 7] = [
+    pub const ALL: [PendingFix; 10] = [
         PendingFix::ByteStrings,
         PendingFix::Regex,
         PendingFix::FromJson,
@@ -122,6 +138,9 @@ impl PendingFix {
         PendingFix::ToXml,
         PendingFix::PrintCycles,
         PendingFix::LexerWhitespace,
+        PendingFix::OperandOrder,
+        PendingFix::ListElementForcing,
+        PendingFix::VersionComponents,
     ];
 
     /// The class's name in pending lists (`pending-fix: byte-strings`).
@@ -134,6 +153,9 @@ impl PendingFix {
             PendingFix::ToXml => "to-xml",
             PendingFix::PrintCycles => "print-cycles",
             PendingFix::LexerWhitespace => "lexer-whitespace",
+            PendingFix::OperandOrder => "operand-order",
+            PendingFix::ListElementForcing => "list-element-forcing",
+            PendingFix::VersionComponents => "version-components",
         }
     }
 }
@@ -146,7 +168,7 @@ impl fmt::Display for PendingFix {
 
 /// A pending-fix name that is not known.
 #[derive(Debug, thiserror::Error)]
-#[error("unknown pending-fix class '{0}' (known: byte-strings, regex, from-json, equality, to-xml, print-cycles, lexer-whitespace)")]
+#[error("unknown pending-fix class '{0}' (known: byte-strings, regex, from-json, equality, to-xml, print-cycles, lexer-whitespace, operand-order, list-element-forcing, version-components)")]
 pub struct UnknownPendingFix(pub String);
 
 impl FromStr for PendingFix {

@@ -128,7 +128,13 @@ impl<'a> Gen<'a> {
         self.vars.clear();
         let ty = self.ty(2);
         let depth = self.rng.u32(2..=self.cfg.max_depth);
-        self.expr(&ty, depth)
+        let item = self.expr(&ty, depth);
+        if self.allows(PendingFix::LexerWhitespace) && self.chance(0.03) {
+            // Not whitespace to Nix: a syntax error in CppNix.
+            let space = *self.pick(&["\u{a0}", "\u{0b}", "\u{0c}", "\u{200b}", "\u{2003}"]);
+            return Node::form(&["(", &format!("{space})")], vec![item]);
+        }
+        item
     }
 
     fn allows(&self, class: PendingFix) -> bool {
@@ -229,12 +235,6 @@ impl<'a> Gen<'a> {
     pub fn expr(&mut self, ty: &Ty, depth: u32) -> Node {
         if self.no_errors == 0 && self.chance(self.cfg.error_rate) {
             return self.error_node(ty, depth);
-        }
-        if self.allows(PendingFix::LexerWhitespace) && self.chance(0.005) {
-            // Not whitespace to Nix: a syntax error in CppNix.
-            let space = *self.pick(&["\u{a0}", "\u{0b}", "\u{0c}", "\u{200b}"]);
-            let inner = self.expr(ty, depth.saturating_sub(1));
-            return Node::form(&["(", &format!("{space})")], vec![inner]);
         }
         if depth == 0 {
             return self.leaf(ty);

@@ -39,6 +39,18 @@ impl Gen<'_> {
         Node::form(&["(", &format!(" {op} "), ")"], vec![a, b])
     }
 
+    /// The right operand of an arithmetic operator or `//`: a literal
+    /// (non-zero) while the operand-order fix is pending.
+    fn operand(&mut self, ty: &Ty, d: u32) -> Node {
+        if self.allows(PendingFix::OperandOrder) {
+            return self.expr(ty, d);
+        }
+        match self.literal(ty) {
+            Node::Leaf(t) if t == "0" || t == "0.0" => Node::leaf("1"),
+            n => n,
+        }
+    }
+
     /// A one-argument function literal `(x: body)` with `x` of type `arg`.
     fn lambda(&mut self, arg: &Ty, ret: &Ty, d: u32) -> Node {
         let name = self.fresh_name();
@@ -90,12 +102,12 @@ impl Gen<'_> {
         match self.rng.u32(0..16) {
             0..=3 => {
                 let op = *self.pick(&["+", "-", "*", "/"]);
-                let (a, b) = (i(self), i(self));
+                let (a, b) = (self.expr(&Ty::Int, d), self.operand(&Ty::Int, d));
                 Some(self.binop(op, a, b))
             }
             4 => {
                 let f = *self.pick(&["add", "sub", "mul", "div", "bitAnd", "bitOr", "bitXor"]);
-                let (a, b) = (i(self), i(self));
+                let (a, b) = (self.expr(&Ty::Int, d), self.operand(&Ty::Int, d));
                 self.call(f, vec![a, b])
             }
             5 => {
@@ -113,7 +125,11 @@ impl Gen<'_> {
                 self.call(f, vec![x])
             }
             8 => {
-                let (a, b) = (self.expr(&Ty::Str, d), self.expr(&Ty::Str, d));
+                let (a, b) = if self.allows(PendingFix::VersionComponents) {
+                    (self.expr(&Ty::Str, d), self.expr(&Ty::Str, d))
+                } else {
+                    (self.version_literal(), self.version_literal())
+                };
                 self.call("compareVersions", vec![a, b])
             }
             9 => {
@@ -138,7 +154,7 @@ impl Gen<'_> {
             }
             _ => {
                 let a = self.expr(&Ty::Float, d);
-                let b = i(self);
+                let b = self.operand(&Ty::Int, d);
                 let op = *self.pick(&["+", "*"]);
                 let sum = self.binop(op, a, b);
                 self.call("floor", vec![sum])
@@ -151,19 +167,21 @@ impl Gen<'_> {
         match self.rng.u32(0..5) {
             0 | 1 => {
                 let op = *self.pick(&["+", "-", "*", "/"]);
-                let (a, b) = (f(self), f(self));
+                let (a, b) = (f(self), self.operand(&Ty::Float, d));
                 Some(self.binop(op, a, b))
             }
             2 => {
                 let op = *self.pick(&["+", "-", "*", "/"]);
-                let a = f(self);
-                let b = self.expr(&Ty::Int, d);
-                let (a, b) = if self.rng.bool() { (a, b) } else { (b, a) };
+                let (a, b) = if self.rng.bool() {
+                    (f(self), self.operand(&Ty::Int, d))
+                } else {
+                    (self.expr(&Ty::Int, d), self.operand(&Ty::Float, d))
+                };
                 Some(self.binop(op, a, b))
             }
             3 => {
                 let name = *self.pick(&["add", "sub", "mul", "div"]);
-                let (a, b) = (f(self), self.expr(&Ty::Int, d));
+                let (a, b) = (f(self), self.operand(&Ty::Int, d));
                 self.call(name, vec![a, b])
             }
             _ => {
@@ -271,6 +289,22 @@ impl Gen<'_> {
                 let x = self.expr(&t, d);
                 let r = self.call("tryEval", vec![x])?;
                 Some(Node::form(&["(", ").success"], vec![r]))
+            }
+            15 if self.allows(PendingFix::Equality) && self.rng.bool() => {
+                // One value compared with itself (identity before structure).
+                let t = self.ty(2);
+                let x = self.expr(&t, d);
+                let v = self.fresh_name();
+                let form = *self.pick(&[
+                    "{v} == {v}",
+                    "{v} != {v}",
+                    "builtins.elem {v} [ {v} ]",
+                    "[ {v} ] < [ {v} ]",
+                    "[ {v} ] == [ {v} ]",
+                    "{ a = {v}; } == { a = {v}; }",
+                ]);
+                let body = form.replace("{v}", &v);
+                Some(Node::form(&[&format!("(let {v} = "), &format!("; in {body})")], vec![x]))
             }
             _ => {
                 if !self.allows(PendingFix::Equality) {
@@ -458,7 +492,11 @@ impl Gen<'_> {
             }
             14 => {
                 let f = self.lambda(t, &Ty::Bool, d);
-                let l = self.expr(&list_ty, d);
+                let l = if self.allows(PendingFix::ListElementForcing) {
+                    self.expr(&list_ty, d)
+                } else {
+                    self.literal(&list_ty)
+                };
                 let part = self.call("partition", vec![f, l])?;
                 let side = *self.pick(&["right", "wrong"]);
                 Some(Node::form(&["(", &format!(").{side}")], vec![part]))
@@ -512,7 +550,7 @@ impl Gen<'_> {
                     Ty::Set(_) => self.expr(&other, d),
                     _ => Node::leaf("{ }"),
                 };
-                let right = self.expr(&set_ty, d);
+                let right = self.operand(&set_ty, d);
                 Some(self.binop("//", left, right))
             }
             5 => {
@@ -655,6 +693,12 @@ impl Gen<'_> {
             _ => "null".to_string(),
         };
         Node::leaf(format!("\"{text}\""))
+    }
+
+    /// A version string literal (components within 32 bits).
+    fn version_literal(&mut self) -> Node {
+        let v = *self.pick(&["\"1.2.3\"", "\"1.2\"", "\"1.2pre\"", "\"2.0-rc1\"", "\"\"", "\"a.b\"", "\"10\""]);
+        Node::leaf(v)
     }
 
     /// A POSIX extended regular expression (as a Nix string literal).
