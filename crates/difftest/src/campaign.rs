@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use crate::expr::Node;
 use crate::gen::{Gen, GenConfig};
 use crate::oracle::{eval_nixkit, CppNix, OracleError};
-use crate::outcome::{compare, signature, ErrorClass, Outcome, Verdict};
+use crate::outcome::{compare_pending, signature, ErrorClass, Outcome, Verdict};
 
 /// The settings of a campaign.
 #[derive(Clone, Debug)]
@@ -32,6 +32,8 @@ pub struct Campaign {
     pub shrink_budget: usize,
     /// Where divergences are written (`None`: not written).
     pub found_dir: Option<PathBuf>,
+    /// Divergences shrunk per signature; further ones are only counted.
+    pub max_per_signature: usize,
 }
 
 impl Default for Campaign {
@@ -42,6 +44,7 @@ impl Default for Campaign {
             items_per_seed: 60,
             shrink_budget: 150,
             found_dir: None,
+            max_per_signature: 4,
         }
     }
 }
@@ -76,7 +79,11 @@ impl Finding {
             one_line(&self.original),
             self.shrunk
         );
-        if self.shrunk.chars().any(|c| !c.is_ascii() || c.is_ascii_control() && c != '\n') {
+        if self
+            .shrunk
+            .chars()
+            .any(|c| !c.is_ascii() || c.is_ascii_control() && c != '\n')
+        {
             // Invisible characters (exotic whitespace) spelled out.
             text.insert_str(0, &format!("# escaped: {}\n", self.shrunk.escape_debug()));
         }
@@ -113,12 +120,16 @@ pub struct Report {
     pub agreed: usize,
     /// Items whose difference a rule excludes, per rule.
     pub excluded: BTreeMap<String, usize>,
+    /// Items whose difference is in a pending class judged on outcomes, per class.
+    pub pending: BTreeMap<String, usize>,
     /// Items not compared because one side ran out of time.
     pub inconclusive: usize,
     /// CppNix processes started.
     pub cppnix_runs: usize,
     /// Divergences (one per signature and shrunk expression).
     pub findings: Vec<Finding>,
+    /// Divergences not shrunk because their signature was seen often enough.
+    pub repeats: usize,
 }
 
 /// Whole-list wrapper of items for one batch evaluation.
@@ -156,7 +167,12 @@ impl Campaign {
         Ok(report)
     }
 
-    fn run_seed(&self, seed: u64, deadline: Instant, report: &mut Report) -> Result<(), OracleError> {
+    fn run_seed(
+        &self,
+        seed: u64,
+        deadline: Instant,
+        report: &mut Report,
+    ) -> Result<(), OracleError> {
         let mut gen = Gen::new(&self.gen, seed);
         let items: Vec<Node> = (0..self.items_per_seed).map(|_| gen.item()).collect();
         report.items += items.len();
@@ -212,11 +228,23 @@ impl Campaign {
             report.inconclusive += 1;
             return Ok(());
         }
-        match compare(&ours, &theirs) {
+        match compare_pending(&ours, &theirs, &self.gen.pending) {
             Verdict::Agree => report.agreed += 1,
-            Verdict::Excluded(rule) => *report.excluded.entry(format!("{rule:?}")).or_default() += 1,
+            Verdict::Excluded(rule) => {
+                *report.excluded.entry(format!("{rule:?}")).or_default() += 1
+            }
+            Verdict::Pending(class) => *report.pending.entry(class.to_string()).or_default() += 1,
             Verdict::Diverge => {
                 let sig = signature(&ours, &theirs);
+                let seen = report
+                    .findings
+                    .iter()
+                    .filter(|f| f.signature == sig)
+                    .count();
+                if seen >= self.max_per_signature {
+                    report.repeats += 1;
+                    return Ok(());
+                }
                 let shrink_deadline = Instant::now() + Duration::from_secs(20);
                 let (shrunk, nk, cn) =
                     self.shrink(item, &sig, ours, theirs, shrink_deadline, report)?;
@@ -271,7 +299,9 @@ impl Campaign {
                 budget -= 1;
                 report.cppnix_runs += 1;
                 let cn = self.cppnix.eval(&text)?;
-                if compare(&nk, &cn) == Verdict::Diverge && signature(&nk, &cn) == sig {
+                if compare_pending(&nk, &cn, &self.gen.pending) == Verdict::Diverge
+                    && signature(&nk, &cn) == sig
+                {
                     best = cand;
                     ours = nk;
                     theirs = cn;
@@ -291,7 +321,9 @@ fn is_timeout(o: &Outcome) -> bool {
 /// Writes a finding into `dir` (best effort: a failure is reported on stderr).
 fn save(dir: &Path, finding: &Finding) {
     let path = dir.join(finding.file_name());
-    if let Err(e) = std::fs::create_dir_all(dir).and_then(|()| std::fs::write(&path, finding.to_file_text())) {
+    if let Err(e) =
+        std::fs::create_dir_all(dir).and_then(|()| std::fs::write(&path, finding.to_file_text()))
+    {
         eprintln!("nixkit-difftest: cannot write {}: {e}", path.display());
     }
 }
@@ -307,7 +339,10 @@ mod tests {
         let text = batch_text(&[&a, &b]);
         assert_eq!(text.matches("builtins.tryEval").count(), 2);
         assert!(text.starts_with('[') && text.ends_with(']'));
-        assert_eq!(eval_nixkit(&text), Outcome::Value("[ 1 \"«caught»\" ]".into()));
+        assert_eq!(
+            eval_nixkit(&text),
+            Outcome::Value("[ 1 \"«caught»\" ]".into())
+        );
     }
 
     #[test]

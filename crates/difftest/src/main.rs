@@ -43,7 +43,9 @@ fn parse_args() -> Result<Args, String> {
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
         match flag.as_str() {
-            "--seconds" => args.seconds = value()?.parse().map_err(|e| format!("--seconds: {e}"))?,
+            "--seconds" => {
+                args.seconds = value()?.parse().map_err(|e| format!("--seconds: {e}"))?
+            }
             "--seed" => args.seed = Some(value()?.parse().map_err(|e| format!("--seed: {e}"))?),
             "--items" => args.items = value()?.parse().map_err(|e| format!("--items: {e}"))?,
             "--out" => args.out = PathBuf::from(value()?),
@@ -110,17 +112,23 @@ fn main() -> ExitCode {
     };
     for f in &report.findings {
         println!("{}\n  {}", f.signature, f.shrunk.replace('\n', "\n  "));
-        println!("  nixkit: {}\n  CppNix: {}", f.nixkit.describe(), f.cppnix.describe());
+        println!(
+            "  nixkit: {}\n  CppNix: {}",
+            f.nixkit.describe(),
+            f.cppnix.describe()
+        );
     }
     println!(
-        "{} seeds, {} items: {} agree, {} excluded {:?}, {} inconclusive, {} divergences ({} CppNix runs); written to {}",
+        "{} seeds, {} items: {} agree, {} excluded {:?}, pending {:?}, {} inconclusive, {} divergences (+{} more of the same signatures; {} CppNix runs); written to {}",
         report.seeds,
         report.items,
         report.agreed,
         report.excluded.values().sum::<usize>(),
         report.excluded,
+        report.pending,
         report.inconclusive,
         report.findings.len(),
+        report.repeats,
         report.cppnix_runs,
         args.out.display()
     );

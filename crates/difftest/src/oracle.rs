@@ -107,7 +107,8 @@ impl CppNix {
 
     /// The names of the oracle's builtins (`builtins.attrNames builtins`).
     pub fn builtin_names(&self) -> Result<BTreeSet<String>, OracleError> {
-        let (ok, out, _) = self.run("builtins.concatStringsSep \" \" (builtins.attrNames builtins)")?;
+        let (ok, out, _) =
+            self.run("builtins.concatStringsSep \" \" (builtins.attrNames builtins)")?;
         if !ok {
             return Ok(BTreeSet::new());
         }

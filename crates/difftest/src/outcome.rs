@@ -2,7 +2,9 @@
 //! normalisation, and the verdict of comparing nixkit's outcome with CppNix's
 //! under the exclusion rules.
 
-use crate::rules::ModernDifference;
+use std::collections::BTreeSet;
+
+use crate::rules::{ModernDifference, PendingFix};
 
 /// The class of an evaluation error, read from its message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -97,14 +99,18 @@ pub fn error_line(stderr: &str) -> String {
 /// matched loosely, by the words that name the class).
 pub fn classify(message: &str) -> ErrorClass {
     // Only the wording counts, not a value quoted in it (`...: "text"`, `«lambda»`).
+    let full = message.to_ascii_lowercase();
+    if full.starts_with("assertion") && full.ends_with("failed") {
+        return ErrorClass::Assert;
+    }
     let wording = message.split(['"', '«']).next().unwrap_or(message);
     let m = wording.to_ascii_lowercase();
     let has = |s: &str| m.contains(s);
-    if has("dtthrow") {
+    if full.contains("dtthrow") {
         ErrorClass::Throw
     } else if has("json") {
         ErrorClass::Json
-    } else if has("evaluation aborted") || has("dtabort") {
+    } else if has("evaluation aborted") || full.contains("dtabort") {
         ErrorClass::Abort
     } else if has("assertion") && has("failed") {
         ErrorClass::Assert
@@ -122,12 +128,12 @@ pub fn classify(message: &str) -> ErrorClass {
         ErrorClass::UndefinedVariable
     } else if has("regular expression") || has("regex") {
         ErrorClass::InvalidRegex
-    } else if has("called without required argument") || has("called with unexpected argument")
-    {
+    } else if has("called without required argument") || has("called with unexpected argument") {
         ErrorClass::FunctionArgs
     } else if has("attribute '") && has("missing") {
         ErrorClass::MissingAttr
     } else if has("out of bounds")
+        || has("called with index")
         || has("empty list")
         || has("negative start")
         || has("negative length")
@@ -209,8 +215,33 @@ pub enum Verdict {
     Agree,
     /// Different, but by a known modern-CppNix difference.
     Excluded(ModernDifference),
+    /// Different, in a class whose fix is pending ([`PendingFix`]).
+    Pending(PendingFix),
     /// A divergence.
     Diverge,
+}
+
+/// Compares nixkit's outcome with CppNix 2.8's under the exclusion rules
+/// and the pending classes that are judged on outcomes
+/// ([`PendingFix::AttrForceOrder`]).
+pub fn compare_pending(
+    nixkit: &Outcome,
+    cppnix: &Outcome,
+    pending: &BTreeSet<PendingFix>,
+) -> Verdict {
+    match compare(nixkit, cppnix) {
+        Verdict::Diverge
+            if pending.contains(&PendingFix::AttrForceOrder)
+                && matches!(
+                    (nixkit, cppnix),
+                    (Outcome::Error(a, _), Outcome::Error(b, _))
+                        if ![*a, *b].iter().any(|c| matches!(c, ErrorClass::Panic | ErrorClass::Timeout))
+                ) =>
+        {
+            Verdict::Pending(PendingFix::AttrForceOrder)
+        }
+        v => v,
+    }
 }
 
 /// Compares nixkit's outcome with CppNix 2.8's under the exclusion rules.
@@ -252,6 +283,7 @@ mod tests {
                 ErrorClass::Abort,
             ),
             ("assertion '(1 == 2)' failed", ErrorClass::Assert),
+            ("assertion '(x == \"a\")' failed", ErrorClass::Assert),
             ("cannot add a string to an integer", ErrorClass::Type),
             (
                 "value is an integer while a set was expected",
@@ -259,13 +291,19 @@ mod tests {
             ),
             ("attribute 'a' missing", ErrorClass::MissingAttr),
             ("division by zero", ErrorClass::DivisionByZero),
-            ("infinite recursion encountered", ErrorClass::InfiniteRecursion),
+            (
+                "infinite recursion encountered",
+                ErrorClass::InfiniteRecursion,
+            ),
             ("list index 0 is out of bounds", ErrorClass::Bounds),
             (
                 "anonymous function at (string):1:2 called without required argument 'a'",
                 ErrorClass::FunctionArgs,
             ),
-            ("stack overflow (possible infinite recursion)", ErrorClass::CallDepth),
+            (
+                "stack overflow (possible infinite recursion)",
+                ErrorClass::CallDepth,
+            ),
             ("undefined variable 'x'", ErrorClass::UndefinedVariable),
             ("something new", ErrorClass::Other),
         ];
@@ -295,8 +333,14 @@ mod tests {
         let e = |c| Outcome::Error(c, String::new());
         assert_eq!(compare(&v("1"), &v("1")), Verdict::Agree);
         assert_eq!(compare(&v("1"), &v("2")), Verdict::Diverge);
-        assert_eq!(compare(&e(ErrorClass::Type), &e(ErrorClass::Type)), Verdict::Agree);
-        assert_eq!(compare(&e(ErrorClass::Type), &e(ErrorClass::Throw)), Verdict::Diverge);
+        assert_eq!(
+            compare(&e(ErrorClass::Type), &e(ErrorClass::Type)),
+            Verdict::Agree
+        );
+        assert_eq!(
+            compare(&e(ErrorClass::Type), &e(ErrorClass::Throw)),
+            Verdict::Diverge
+        );
         assert_eq!(
             compare(&e(ErrorClass::IntegerOverflow), &v("-1")),
             Verdict::Excluded(ModernDifference::IntegerOverflow)
@@ -305,7 +349,27 @@ mod tests {
             compare(&e(ErrorClass::IntegerOverflow), &e(ErrorClass::Type)),
             Verdict::Excluded(ModernDifference::IntegerOverflow)
         );
-        assert_eq!(compare(&v("-1"), &e(ErrorClass::IntegerOverflow)), Verdict::Diverge);
+        assert_eq!(
+            compare(&v("-1"), &e(ErrorClass::IntegerOverflow)),
+            Verdict::Diverge
+        );
+        let pending: BTreeSet<PendingFix> = [PendingFix::AttrForceOrder].into_iter().collect();
+        assert_eq!(
+            compare_pending(&e(ErrorClass::Type), &e(ErrorClass::Bounds), &pending),
+            Verdict::Pending(PendingFix::AttrForceOrder)
+        );
+        assert_eq!(
+            compare_pending(&v("1"), &e(ErrorClass::Bounds), &pending),
+            Verdict::Diverge
+        );
+        assert_eq!(
+            compare_pending(
+                &e(ErrorClass::Type),
+                &e(ErrorClass::Bounds),
+                &BTreeSet::new()
+            ),
+            Verdict::Diverge
+        );
         assert_eq!(
             compare(&e(ErrorClass::CallDepth), &v("1")),
             Verdict::Excluded(ModernDifference::CallDepth)

@@ -39,12 +39,13 @@ fn nixkit_agrees_with_cppnix_on_generated_expressions() {
         .run(SEEDS, started + TIME_BOUND)
         .expect("nix-instantiate runs");
     println!(
-        "{} seeds, {} items in {:.1} s: {} agree, excluded {:?}, {} inconclusive, {} CppNix runs",
+        "{} seeds, {} items in {:.1} s: {} agree, excluded {:?}, pending {:?}, {} inconclusive, {} CppNix runs",
         report.seeds,
         report.items,
         started.elapsed().as_secs_f64(),
         report.agreed,
         report.excluded,
+        report.pending,
         report.inconclusive,
         report.cppnix_runs
     );

@@ -9,6 +9,7 @@
 //! `typed.rs`; this file holds the types, the scope and the forms shared by
 //! every type.
 
+mod extra;
 mod typed;
 
 use std::collections::BTreeSet;
@@ -243,6 +244,8 @@ impl<'a> Gen<'a> {
             let k = self.rng.u32(0..100);
             let node = if k < 30 {
                 self.common(ty, depth)
+            } else if k < 38 {
+                self.extra(ty, depth - 1)
             } else {
                 self.typed(ty, depth)
             };
@@ -264,7 +267,11 @@ impl<'a> Gen<'a> {
 
     fn error_node(&mut self, ty: &Ty, depth: u32) -> Node {
         let id = self.rng.u32(0..100);
-        match self.rng.u32(0..5) {
+        match self.rng.u32(0..6) {
+            5 => {
+                let v = self.fresh_name();
+                Node::leaf(format!("(let {v} = {v}; in {v})"))
+            }
             0 => Node::leaf(format!("(throw \"dtthrow {id}\")")),
             1 => Node::leaf(format!("(abort \"dtabort {id}\")")),
             2 => {
@@ -298,8 +305,22 @@ impl<'a> Gen<'a> {
             }
             Ty::Float => Node::leaf(
                 self.pick(&[
-                    "0.5", "1.0", "2.5", "0.1", "3.14159", "1.5e3", "1.0e-3", "(-2.5)", "0.0",
-                    "123456789.0", ".5",
+                    "0.5",
+                    "1.0",
+                    "2.5",
+                    "0.1",
+                    "3.14159",
+                    "1.5e3",
+                    "1.0e-3",
+                    "(-2.5)",
+                    "0.0",
+                    "123456789.0",
+                    ".5",
+                    "1.0e21",
+                    "1.0e-7",
+                    "123456.789",
+                    "(0.1 + 0.2)",
+                    "1.0e15",
                 ])
                 .to_string(),
             ),
@@ -337,8 +358,15 @@ impl<'a> Gen<'a> {
 
     /// A string literal: plain or indented, with escapes.
     fn string_literal(&mut self) -> Node {
-        let mut pieces: Vec<&str> = vec!["a", "b", "hello", "x y", "1", "-", "", "foo.bar", "1.2.3"];
-        pieces.extend(["\\n", "\\t", "\\\"", "\\\\", "\\$", "$${x}", "\\r"]);
+        let indented = self.chance(0.15);
+        let mut pieces: Vec<&str> =
+            vec!["a", "b", "hello", "x y", "1", "-", "", "foo.bar", "1.2.3"];
+        if indented {
+            // Escapes of indented strings; a backslash is plain text there.
+            pieces.extend(["''$", "'''", "''\\t", "''\\n", "$${x}", "\\n", "\t", " $ "]);
+        } else {
+            pieces.extend(["\\n", "\\t", "\\\"", "\\\\", "\\$", "$${x}", "\\r"]);
+        }
         if self.allows(PendingFix::ByteStrings) {
             pieces.extend(["é", "日本", "\u{1F600}", "ß"]);
         }
@@ -347,15 +375,12 @@ impl<'a> Gen<'a> {
         for _ in 0..n {
             text.push_str(*self.pick(&pieces[..]));
         }
-        if self.chance(0.15) {
-            // Indented string: escapes of the other string form are literal text there.
-            let body = text
-                .replace("\\$", "/d")
-                .replace("\\\"", "\"")
-                .replace('\\', "/");
-            return Node::leaf(format!("''{}''", body.replace("''", "'")));
+        if indented {
+            let lead = *self.pick(&["", "\n  ", "\n    x\n  "]);
+            Node::leaf(format!("''{lead}{text}''"))
+        } else {
+            Node::leaf(format!("\"{text}\""))
         }
-        Node::leaf(format!("\"{text}\""))
     }
 
     /// Forms valid at every type.
@@ -474,7 +499,10 @@ impl<'a> Gen<'a> {
             let (field, fty) = (self.attr_name(), self.ty(1));
             if !field.starts_with('"') && !field.contains('-') {
                 let src = self.expr(&Ty::Set(vec![(field.clone(), fty.clone())]), d.min(2));
-                bindings.push(Node::part(&["inherit (", &format!(") {field};")], vec![src]));
+                bindings.push(Node::part(
+                    &["inherit (", &format!(") {field};")],
+                    vec![src],
+                ));
                 self.vars.push(Var {
                     name: field,
                     ty: fty,

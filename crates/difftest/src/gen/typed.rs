@@ -22,7 +22,7 @@ impl Gen<'_> {
     }
 
     /// `builtins.NAME a b ...` if the oracle has the builtin.
-    fn call(&mut self, name: &str, args: Vec<Node>) -> Option<Node> {
+    pub(super) fn call(&mut self, name: &str, args: Vec<Node>) -> Option<Node> {
         if !self.has_builtin(name) {
             return None;
         }
@@ -304,7 +304,10 @@ impl Gen<'_> {
                     "{ a = {v}; } == { a = {v}; }",
                 ]);
                 let body = form.replace("{v}", &v);
-                Some(Node::form(&[&format!("(let {v} = "), &format!("; in {body})")], vec![x]))
+                Some(Node::form(
+                    &[&format!("(let {v} = "), &format!("; in {body})")],
+                    vec![x],
+                ))
             }
             _ => {
                 if !self.allows(PendingFix::Equality) {
@@ -339,7 +342,9 @@ impl Gen<'_> {
                 Some(Node::form(&["''\n  line ${", "}\n    more\n''"], vec![a]))
             }
             5 | 6 => {
-                let t = self.pick(&[Ty::Int, Ty::Bool, Ty::Null, Ty::Str, Ty::Float]).clone();
+                let t = self
+                    .pick(&[Ty::Int, Ty::Bool, Ty::Null, Ty::Str, Ty::Float])
+                    .clone();
                 let t = if self.chance(0.3) {
                     Ty::List(Box::new(t))
                 } else {
@@ -614,10 +619,7 @@ impl Gen<'_> {
                     } else {
                         let v = self.expr(t, d);
                         items.push(Node::part(
-                            &[
-                                &format!("inherit ({{ {name} = "),
-                                &format!("; }}) {name};"),
-                            ],
+                            &[&format!("inherit ({{ {name} = "), &format!("; }}) {name};")],
                             vec![v],
                         ));
                     }
@@ -636,10 +638,7 @@ impl Gen<'_> {
                     (Ty::Int, Ty::Int) => *self.pick(&["add", "mul", "sub", "bitAnd"]),
                     (Ty::Str, Ty::Str) => {
                         let prefix = self.expr(&Ty::Str, d);
-                        return Some(Node::form(
-                            &["(s: ", " + s)"],
-                            vec![prefix],
-                        ));
+                        return Some(Node::form(&["(s: ", " + s)"], vec![prefix]));
                     }
                     _ => return None,
                 };
@@ -676,8 +675,21 @@ impl Gen<'_> {
     fn json_text(&mut self, ty: &Ty) -> Node {
         if self.allows(PendingFix::FromJson) && self.chance(0.3) {
             let odd = *self.pick(&[
-                "1.", "01", "-01", "1e400", "\\\"\\\\ud800\\\"", "[1,]", "{\\\"a\\\":1,}", " 1 ", "1e5",
-                "-0", "[]", "{}", "\\\"\\\\u00e9\\\"", "true", "nul",
+                "1.",
+                "01",
+                "-01",
+                "1e400",
+                "\\\"\\\\ud800\\\"",
+                "[1,]",
+                "{\\\"a\\\":1,}",
+                " 1 ",
+                "1e5",
+                "-0",
+                "[]",
+                "{}",
+                "\\\"\\\\u00e9\\\"",
+                "true",
+                "nul",
             ]);
             return Node::leaf(format!("\"{odd}\""));
         }
@@ -697,15 +709,36 @@ impl Gen<'_> {
 
     /// A version string literal (components within 32 bits).
     fn version_literal(&mut self) -> Node {
-        let v = *self.pick(&["\"1.2.3\"", "\"1.2\"", "\"1.2pre\"", "\"2.0-rc1\"", "\"\"", "\"a.b\"", "\"10\""]);
+        let v = *self.pick(&[
+            "\"1.2.3\"",
+            "\"1.2\"",
+            "\"1.2pre\"",
+            "\"2.0-rc1\"",
+            "\"\"",
+            "\"a.b\"",
+            "\"10\"",
+        ]);
         Node::leaf(v)
     }
 
     /// A POSIX extended regular expression (as a Nix string literal).
     fn regex(&mut self) -> Node {
         let re = *self.pick(&[
-            "a", "(a)", "(a|ab)(c|bcd)(d*)", ".*", "(.)", "[[:alpha:]]+", "([a-z]+)-([0-9]*)",
-            "\\\\d", "(?:a)", "a{2,}", "[^ ]*", "(x)?y", "", "(a*)*", "\\\\.",
+            "a",
+            "(a)",
+            "(a|ab)(c|bcd)(d*)",
+            ".*",
+            "(.)",
+            "[[:alpha:]]+",
+            "([a-z]+)-([0-9]*)",
+            "\\\\d",
+            "(?:a)",
+            "a{2,}",
+            "[^ ]*",
+            "(x)?y",
+            "",
+            "(a*)*",
+            "\\\\.",
         ]);
         Node::leaf(format!("\"{re}\""))
     }
