@@ -40,6 +40,9 @@
 //!   under `--eval`; modern CppNix only with `--arg`): every evaluated
 //!   expression is a list.
 //! - **Error wording**: errors are compared by class only.
+//! - **`replaceStrings` forcing its replacements** (2.8 forces all of
+//!   them, modern CppNix only those it uses): the replacement list is a
+//!   literal list of strings.
 //!
 //! # Pending fixes
 //! Classes of known nixkit divergences being fixed elsewhere

@@ -34,11 +34,14 @@ pub enum ModernDifference {
     TopLevelAutoCall,
     /// Error messages were reworded between versions.
     ErrorWording,
+    /// 2.8's `replaceStrings` forces every replacement string; modern
+    /// CppNix only those it uses.
+    ReplaceStringsLazyTo,
 }
 
 impl ModernDifference {
     /// Every known difference.
-    pub const ALL: [ModernDifference; 8] = [
+    pub const ALL: [ModernDifference; 9] = [
         ModernDifference::CallDepth,
         ModernDifference::MapGenListForcing,
         ModernDifference::ToJsonFloats,
@@ -47,6 +50,7 @@ impl ModernDifference {
         ModernDifference::FunctionPrinting,
         ModernDifference::TopLevelAutoCall,
         ModernDifference::ErrorWording,
+        ModernDifference::ReplaceStringsLazyTo,
     ];
 
     /// How the difference is excluded.
@@ -82,6 +86,9 @@ impl ModernDifference {
             ModernDifference::ErrorWording => {
                 "errors are compared by class (throw, abort, assertion, type, missing \
                  attribute, ...), not by message"
+            }
+            ModernDifference::ReplaceStringsLazyTo => {
+                "the replacement list of `replaceStrings` is a literal list of strings"
             }
         }
     }

@@ -370,7 +370,8 @@ impl Gen<'_> {
             }
             10 => {
                 let from = self.expr(&Ty::List(Box::new(Ty::Str)), d);
-                let to = self.expr(&Ty::List(Box::new(Ty::Str)), d);
+                // A literal: 2.8 forces every replacement, modern CppNix only used ones.
+                let to = self.literal(&Ty::List(Box::new(Ty::Str)));
                 let x = s(self);
                 self.call("replaceStrings", vec![from, to, x])
             }
