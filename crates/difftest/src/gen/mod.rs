@@ -373,7 +373,8 @@ impl<'a> Gen<'a> {
         let n = self.rng.usize(0..4);
         let mut text = String::new();
         for _ in 0..n {
-            text.push_str(*self.pick(&pieces[..]));
+            let piece = pieces[self.rng.usize(..pieces.len())];
+            text.push_str(piece);
         }
         if indented {
             let lead = *self.pick(&["", "\n  ", "\n    x\n  "]);
