@@ -271,47 +271,68 @@ impl Campaign {
         Ok(())
     }
 
-    /// Greedy delta debugging over the tree: take the smallest candidate
-    /// edit that still diverges with the same signature, until none does or
-    /// the budget is spent.
+    /// Shrinks `item`, keeping a candidate only if it diverges with the same signature.
     fn shrink(
         &self,
         item: &Node,
         sig: &str,
-        mut ours: Outcome,
-        mut theirs: Outcome,
+        ours: Outcome,
+        theirs: Outcome,
         deadline: Instant,
         report: &mut Report,
     ) -> Result<(Node, Outcome, Outcome), OracleError> {
-        let mut best = item.clone();
-        let mut budget = self.shrink_budget;
-        'outer: loop {
-            for cand in best.shrink_candidates() {
-                if budget == 0 || Instant::now() > deadline {
-                    break 'outer;
-                }
-                let text = single_text(&cand.render());
-                let nk = eval_nixkit(&text);
-                // nixkit is cheap: only ask CppNix if nixkit's side still looks the same.
-                if nk.kind() != ours.kind() {
-                    continue;
-                }
-                budget -= 1;
-                report.cppnix_runs += 1;
-                let cn = self.cppnix.eval(&text)?;
-                if compare_pending(&nk, &cn, &self.gen.pending) == Verdict::Diverge
-                    && signature(&nk, &cn) == sig
-                {
-                    best = cand;
-                    ours = nk;
-                    theirs = cn;
-                    continue 'outer;
+        let mut last = (ours, theirs);
+        let best = shrink_tree(item, self.shrink_budget, deadline, |cand| {
+            let text = single_text(&cand.render());
+            let nk = eval_nixkit(&text);
+            // nixkit is cheap: only ask CppNix if nixkit's side still looks the same.
+            if nk.kind() != last.0.kind() {
+                return Ok(None);
+            }
+            report.cppnix_runs += 1;
+            let cn = self.cppnix.eval(&text)?;
+            let same = compare_pending(&nk, &cn, &self.gen.pending) == Verdict::Diverge
+                && signature(&nk, &cn) == sig;
+            if same {
+                last = (nk, cn);
+            }
+            Ok(Some(same))
+        })?;
+        Ok((best, last.0, last.1))
+    }
+}
+
+/// Greedy delta debugging over the tree: takes the smallest candidate edit
+/// for which `check` says `Some(true)` (still failing the same way), until
+/// none does, `budget` checks answered `Some(_)` or `deadline` passed.
+/// `check` answers `None` for a candidate it rejected without costly work.
+pub fn shrink_tree<E>(
+    item: &Node,
+    budget: usize,
+    deadline: Instant,
+    mut check: impl FnMut(&Node) -> Result<Option<bool>, E>,
+) -> Result<Node, E> {
+    let mut best = item.clone();
+    let mut budget = budget;
+    'outer: loop {
+        for cand in best.shrink_candidates() {
+            if budget == 0 || Instant::now() > deadline {
+                break 'outer;
+            }
+            match check(&cand)? {
+                None => {}
+                Some(still_failing) => {
+                    budget -= 1;
+                    if still_failing {
+                        best = cand;
+                        continue 'outer;
+                    }
                 }
             }
-            break;
         }
-        Ok((best, ours, theirs))
+        break;
     }
+    Ok(best)
 }
 
 fn is_timeout(o: &Outcome) -> bool {
@@ -343,6 +364,53 @@ mod tests {
             eval_nixkit(&text),
             Outcome::Value("[ 1 \"«caught»\" ]".into())
         );
+    }
+
+    #[test]
+    fn shrinking_keeps_the_failure_and_makes_the_tree_smaller() {
+        let item = Node::form(
+            &["(let ", " in ", ")"],
+            vec![
+                Node::seq(
+                    "",
+                    vec![Node::part(&["x = ", ";"], vec![Node::leaf("1")])],
+                    "",
+                    false,
+                ),
+                Node::seq(
+                    "[ ",
+                    vec![
+                        Node::leaf("x"),
+                        Node::form(
+                            &["(builtins.div ", " ", ")"],
+                            vec![Node::leaf("7"), Node::leaf("0")],
+                        ),
+                        Node::leaf("3"),
+                    ],
+                    "]",
+                    true,
+                ),
+            ],
+        );
+        let mut checks = 0;
+        let fails = |n: &Node| n.render().contains("div") && n.render().contains(" 0)");
+        let small = shrink_tree(&item, 100, Instant::now() + Duration::from_secs(10), |n| {
+            checks += 1;
+            Ok::<_, ()>(Some(fails(n)))
+        });
+        let small = small.unwrap_or_else(|()| item.clone());
+        assert!(fails(&small));
+        assert!(
+            small.render().len() < item.render().len() / 2,
+            "{}",
+            small.render()
+        );
+        assert!(checks <= 100);
+        // A budget of zero checks changes nothing.
+        let same = shrink_tree(&item, 0, Instant::now() + Duration::from_secs(10), |_| {
+            Ok::<_, ()>(Some(true))
+        });
+        assert_eq!(same, Ok(item));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use nixkit_difftest::{parse_pending_list, Campaign, CppNix, PENDING_FIX_LIST};
 /// Seeds run by CI (each: 60 items); the time bound below stops earlier on a slow machine.
 const SEEDS: std::ops::RangeInclusive<u64> = 1..=80;
 /// The most this test may take (the CI budget is about 90 s).
-const TIME_BOUND: Duration = Duration::from_secs(75);
+const TIME_BOUND: Duration = Duration::from_secs(60);
 
 #[test]
 fn nixkit_agrees_with_cppnix_on_generated_expressions() {

@@ -93,8 +93,10 @@ impl Gen<'_> {
                 Node::leaf(format!("(builtins.toString (builtins.{f} {p}))"))
             }
             4 => {
+                self.no_floats += 1;
                 let t = self.plain_ty(1);
                 let s = self.expr(&t, d);
+                self.no_floats -= 1;
                 Node::form(
                     &["(builtins.toJSON { outPath = \"o\"; a = ", "; })"],
                     vec![s],

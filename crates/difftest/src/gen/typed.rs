@@ -674,7 +674,7 @@ impl Gen<'_> {
     /// A JSON text whose value has type `ty` (and, when strict `fromJSON` is
     /// not pending, sometimes an invalid or edge-case text).
     fn json_text(&mut self, ty: &Ty) -> Node {
-        if self.allows(PendingFix::FromJson) && self.chance(0.3) {
+        if self.allows(PendingFix::FromJson) && self.no_floats == 0 && self.chance(0.3) {
             let odd = *self.pick(&[
                 "1.",
                 "01",
