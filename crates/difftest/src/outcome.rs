@@ -223,7 +223,7 @@ pub enum Verdict {
 
 /// Compares nixkit's outcome with CppNix 2.8's under the exclusion rules
 /// and the pending classes that are judged on outcomes
-/// ([`PendingFix::AttrForceOrder`]).
+/// ([`PendingFix::AttrForceOrder`], [`PendingFix::PrintCycles`]).
 pub fn compare_pending(
     nixkit: &Outcome,
     cppnix: &Outcome,
@@ -239,6 +239,16 @@ pub fn compare_pending(
                 ) =>
         {
             Verdict::Pending(PendingFix::AttrForceOrder)
+        }
+        Verdict::Diverge
+            if pending.contains(&PendingFix::PrintCycles)
+                && matches!(
+                    (nixkit, cppnix),
+                    (Outcome::Value(a), Outcome::Value(b))
+                        if a.contains("«repeated»") || b.contains("«repeated»")
+                ) =>
+        {
+            Verdict::Pending(PendingFix::PrintCycles)
         }
         v => v,
     }
@@ -360,6 +370,15 @@ mod tests {
         );
         assert_eq!(
             compare_pending(&v("1"), &e(ErrorClass::Bounds), &pending),
+            Verdict::Diverge
+        );
+        let cycles: BTreeSet<PendingFix> = [PendingFix::PrintCycles].into_iter().collect();
+        assert_eq!(
+            compare_pending(&v("[ [ 1 ] [ 1 ] ]"), &v("[ [ 1 ] «repeated» ]"), &cycles),
+            Verdict::Pending(PendingFix::PrintCycles)
+        );
+        assert_eq!(
+            compare_pending(&v("[ 1 ]"), &v("[ 2 ]"), &cycles),
             Verdict::Diverge
         );
         assert_eq!(

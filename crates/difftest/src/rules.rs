@@ -112,7 +112,10 @@ pub enum PendingFix {
     Equality,
     /// `toXML` output (class 5).
     ToXml,
-    /// `«repeated»` when printing cycles (class 6): self-referential sets.
+    /// `«repeated»` when printing a value met before (class 6): cycles and
+    /// shared sets and lists. While pending, the generator writes no
+    /// self-referential sets and two printed values that differ where one has
+    /// `«repeated»` count as agreement.
     PrintCycles,
     /// Lexer whitespace (class 8): no-break space, vertical tab, form feed and
     /// zero-width space between tokens.

@@ -9,9 +9,10 @@ use crate::expr::Node;
 impl Gen<'_> {
     /// A rarer form of type `ty`; `None` when the chosen one does not apply.
     pub(super) fn extra(&mut self, ty: &Ty, d: u32) -> Option<Node> {
-        match self.rng.u32(0..8) {
+        match self.rng.u32(0..9) {
             0 => Some(self.rec_select(ty, d)),
             1 => Some(self.functor_call(ty, d)),
+            2 => self.chain(ty, d),
             _ => match ty {
                 Ty::Str => self.extra_str(d),
                 Ty::Int => self.extra_int(d),
@@ -64,8 +65,87 @@ impl Gen<'_> {
         )
     }
 
+    /// An operator chain without parentheses (precedence and associativity):
+    /// operands are literals or variables.
+    fn chain(&mut self, ty: &Ty, d: u32) -> Option<Node> {
+        let _ = d;
+        let (ops, operand_ty): (&[&str], Ty) = match ty {
+            Ty::Int => (&["+", "-", "*", "/", "-", "-"], Ty::Int),
+            Ty::Bool => (&["&&", "||", "->", "==", "!="], Ty::Bool),
+            Ty::Str => (&["+"], Ty::Str),
+            Ty::List(t) => {
+                let t = (**t).clone();
+                let n = self.rng.usize(2..5);
+                let items: Vec<Node> = (0..n)
+                    .map(|_| self.leaf(&Ty::List(Box::new(t.clone()))))
+                    .collect();
+                let mut pieces = vec!["(".to_string()];
+                pieces.extend((1..n).map(|_| " ++ ".to_string()));
+                pieces.push(")".to_string());
+                let refs: Vec<&str> = pieces.iter().map(String::as_str).collect();
+                return Some(Node::form(&refs, items));
+            }
+            Ty::Set(_) => {
+                let left = self.leaf(ty);
+                let right = self.leaf(ty);
+                let middle = self.leaf(&Ty::Set(Vec::new()));
+                return Some(Node::form(
+                    &["(", " // ", " // ", ")"],
+                    vec![middle, left, right],
+                ));
+            }
+            _ => return None,
+        };
+        let n = self.rng.usize(2..5);
+        let mut items = Vec::new();
+        let mut pieces = vec!["(".to_string()];
+        for i in 0..n {
+            let prefix = if ty == &Ty::Bool && self.chance(0.2) {
+                "!"
+            } else if ty == &Ty::Int && self.chance(0.1) {
+                "-"
+            } else {
+                ""
+            };
+            items.push(self.leaf(&operand_ty));
+            if i + 1 < n {
+                let op = *self.pick(ops);
+                pieces.push(format!(" {op} {prefix}"));
+            } else {
+                pieces.push(")".to_string());
+            }
+        }
+        // The prefix of the first operand goes into the opening piece.
+        let refs: Vec<&str> = pieces.iter().map(String::as_str).collect();
+        Some(Node::form(&refs, items))
+    }
+
     fn extra_str(&mut self, d: u32) -> Option<Node> {
-        Some(match self.rng.u32(0..6) {
+        Some(match self.rng.u32(0..9) {
+            6 => {
+                let toml = *self.pick(&[
+                    "a = \"x\"",
+                    "a = 'lit'\nb = 1",
+                    "[t]\na = \"in table\"",
+                    "a = \"\"\"multi\nline\"\"\"",
+                    "a = [1, 2]",
+                    "a = ",
+                ]);
+                Node::leaf(format!(
+                    "(builtins.toString (builtins.fromTOML \"{toml}\").a or \"none\")"
+                ))
+            }
+            7 => Node::leaf(*self.pick(&[
+                "(builtins.placeholder \"out\")",
+                "(builtins.toString (builtins.toPath \"/a/../b\"))",
+                "builtins.storeDir",
+                "(builtins.toString (builtins.attrNames (builtins.getContext \"x\")))",
+            ])),
+            8 => {
+                // Nested attribute paths in one set literal merge.
+                let (a, b) = (self.expr(&Ty::Str, d), self.expr(&Ty::Str, d));
+                Node::form(&["({ o.p = ", "; o.q = ", "; }).o.p"], vec![a, b])
+            }
             0 => {
                 let s = self.expr(&Ty::Str, d);
                 let me = self.fresh_name();
