@@ -71,7 +71,8 @@ impl Gen<'_> {
         let _ = d;
         let (ops, operand_ty): (&[&str], Ty) = match ty {
             Ty::Int => (&["+", "-", "*", "/", "-", "-"], Ty::Int),
-            Ty::Bool => (&["&&", "||", "->", "==", "!="], Ty::Bool),
+            // `==` and `!=` do not associate: not chained.
+            Ty::Bool => (&["&&", "||", "->"], Ty::Bool),
             Ty::Str => (&["+"], Ty::Str),
             Ty::List(t) => {
                 let t = (**t).clone();
@@ -132,7 +133,7 @@ impl Gen<'_> {
                     "a = ",
                 ]);
                 Node::leaf(format!(
-                    "(builtins.toString (builtins.fromTOML \"{toml}\").a or \"none\")"
+                    "(builtins.toString (builtins.fromTOML ''{toml}'').a or \"none\")"
                 ))
             }
             7 => Node::leaf(*self.pick(&[

@@ -193,7 +193,12 @@ impl Gen<'_> {
 
     fn bool_form(&mut self, d: u32) -> Option<Node> {
         let b = |g: &mut Self| g.expr(&Ty::Bool, d);
-        match self.rng.u32(0..16) {
+        let k = if self.allows(PendingFix::Equality) && self.chance(0.15) {
+            15
+        } else {
+            self.rng.u32(0..16)
+        };
+        match k {
             0 => {
                 let a = b(self);
                 Some(Node::form(&["(!", ")"], vec![a]))
@@ -292,8 +297,14 @@ impl Gen<'_> {
             }
             15 if self.allows(PendingFix::Equality) && self.rng.bool() => {
                 // One value compared with itself (identity before structure).
-                let t = self.ty(2);
-                let x = self.expr(&t, d);
+                let x = match self.rng.u32(0..4) {
+                    0 => self.lambda(&Ty::Int, &Ty::Int, d),
+                    1 => Node::leaf(format!("[ (throw \"dtthrow {}\") ]", self.rng.u32(0..100))),
+                    _ => {
+                        let t = self.ty(2);
+                        self.expr(&t, d)
+                    }
+                };
                 let v = self.fresh_name();
                 let form = *self.pick(&[
                     "{v} == {v}",
