@@ -59,7 +59,9 @@
 //! `cargo test -p nixkit-difftest --test difffuzz` runs fixed seeds for a
 //! bounded time (CI). `cargo run -p nixkit-difftest -- --seconds 300` runs
 //! random seeds and writes divergences to `crates/difftest/found/`
-//! (`--help` lists the options).
+//! (`--help` lists the options). Use a debug build: the workspace's release
+//! profile aborts on a panic, so a nixkit panic would end the run instead of
+//! being reported as a divergence.
 
 pub mod campaign;
 pub mod expr;

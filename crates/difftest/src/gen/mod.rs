@@ -128,7 +128,8 @@ impl<'a> Gen<'a> {
     pub fn item(&mut self) -> Node {
         self.vars.clear();
         let ty = self.ty(2);
-        let depth = self.rng.u32(2..=self.cfg.max_depth);
+        let max = self.cfg.max_depth;
+        let depth = if max <= 2 { max } else { self.rng.u32(2..=max) };
         let item = self.expr(&ty, depth);
         if self.allows(PendingFix::LexerWhitespace) && self.chance(0.03) {
             // Not whitespace to Nix: a syntax error in CppNix.
@@ -664,6 +665,20 @@ mod tests {
         let mut g = Gen::new(&cfg, 8);
         let c: Vec<String> = (0..20).map(|_| g.item().render()).collect();
         assert_ne!(a, c);
+    }
+
+    #[test]
+    fn any_depth_limit_works() {
+        for max_depth in 0..4 {
+            let cfg = GenConfig {
+                max_depth,
+                ..GenConfig::default()
+            };
+            let mut g = Gen::new(&cfg, 3);
+            for _ in 0..50 {
+                assert!(!g.item().render().is_empty());
+            }
+        }
     }
 
     #[test]
