@@ -174,7 +174,7 @@ fn add_to_store_nar_uploads_a_directory() {
     });
 
     let (child, mut c) = connect(&ps);
-    let mut logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let sink = logs.clone();
     c.set_logger(Box::new(move |m: &StderrMsg| {
         sink.lock().expect("lock").push(m.clone())
@@ -217,7 +217,30 @@ fn add_to_store_nar_uploads_a_directory() {
     assert!(!c
         .is_valid_path(&bad.path)
         .expect("usable after the refusal"));
-    let _ = std::sync::Arc::get_mut(&mut logs);
+    drop(logs);
+
+    // AddToStore (1.25+): the daemon hashes the dump itself and answers with the path info.
+    let mut flat = b"added by content".as_slice();
+    let added = c
+        .add_to_store("flat", "fixed:sha256", &BTreeSet::new(), false, &mut flat)
+        .expect("AddToStore");
+    let want = ps
+        .store
+        .make_fixed_output_path(
+            "flat",
+            FileIngestionMethod::Flat,
+            &Hash::digest(HashAlgo::Sha256, b"added by content"),
+            &BTreeSet::new(),
+            false,
+        )
+        .expect("path");
+    assert_eq!(added.path, want);
+    assert!(c.is_valid_path(&want).expect("IsValidPath"));
+    // No substituters in this store: nothing is substitutable.
+    let subs = c
+        .query_substitutable_path_infos(&[(want.clone(), String::new())])
+        .expect("QuerySubstitutablePathInfos");
+    assert!(subs.is_empty());
     close(child, c);
 }
 

@@ -3,7 +3,7 @@
 //! `Read` + `Write` pair (an SSH channel, the pipes of `nix-store --serve`).
 
 use std::collections::BTreeSet;
-use std::io::{self, Read, Write};
+use std::io::{self, BufWriter, Read, Write};
 
 use nixkit_store::{PathInfo, StoreDir, StorePath};
 
@@ -252,7 +252,7 @@ pub fn write_path_infos<'a>(
 #[derive(Debug)]
 pub struct ServeClient<R: Read, W: Write> {
     reader: R,
-    writer: W,
+    writer: BufWriter<W>,
     ctx: Ctx,
 }
 
@@ -267,7 +267,7 @@ impl<R: Read, W: Write> ServeClient<R, W> {
         let version = client_handshake(&mut reader, &mut writer)?;
         Ok(ServeClient {
             reader,
-            writer,
+            writer: BufWriter::new(writer),
             ctx: Ctx {
                 store,
                 limits,
@@ -281,9 +281,9 @@ impl<R: Read, W: Write> ServeClient<R, W> {
         &self.ctx
     }
 
-    /// Gives the streams back.
+    /// Gives the streams back (anything still buffered was flushed after each request).
     pub fn into_inner(self) -> (R, W) {
-        (self.reader, self.writer)
+        (self.reader, self.writer.into_parts().0)
     }
 
     fn send(&mut self, request: &ServeRequest) -> Result<(), ProtocolError> {

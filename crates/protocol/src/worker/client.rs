@@ -3,7 +3,7 @@
 //! writing its request, following the log stream and reading the reply.
 
 use std::collections::BTreeSet;
-use std::io::{self, Read, Write};
+use std::io::{self, BufWriter, Read, Write};
 
 use nixkit_store::{PathInfo, StoreDir, StorePath};
 
@@ -32,7 +32,7 @@ pub struct GcResult {
 /// A connected worker protocol client.
 pub struct WorkerClient<R: Read, W: Write> {
     reader: R,
-    writer: W,
+    writer: BufWriter<W>,
     ctx: Ctx,
     negotiated: Negotiated,
     logger: Option<Logger>,
@@ -69,7 +69,7 @@ impl<R: Read, W: Write> WorkerClient<R, W> {
                 minor: negotiated.minor(),
             },
             reader,
-            writer,
+            writer: BufWriter::new(writer),
             negotiated,
             logger: None,
         };
@@ -95,9 +95,9 @@ impl<R: Read, W: Write> WorkerClient<R, W> {
         self.logger = Some(logger);
     }
 
-    /// Gives the streams back.
+    /// Gives the streams back (anything still buffered was flushed after each request).
     pub fn into_inner(self) -> (R, W) {
-        (self.reader, self.writer)
+        (self.reader, self.writer.into_parts().0)
     }
 
     /// Follows the log stream up to `STDERR_LAST` (success) or `STDERR_ERROR`, feeding
