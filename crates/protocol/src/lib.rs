@@ -7,7 +7,8 @@
 //!   allocated, every failure a typed [`wire::WireError`].
 //! - [`worker`]: the daemon's worker protocol (version 1.34, peers from 1.21): handshakes
 //!   for both sides, the log stream ([`worker::stderr`]), request and reply messages
-//!   ([`worker::request`]) and a client ([`worker::client::WorkerClient`]).
+//!   ([`worker::request`], [`worker::reply`]) and a client
+//!   ([`worker::client::WorkerClient`]).
 //! - [`serve`]: `nix-store --serve` (version 2.7): handshake, commands, a client.
 //! - [`framed`]: the framed stream of NAR uploads, and a NAR copier that finds where a NAR
 //!   sent bare on the stream ends.
@@ -17,7 +18,8 @@
 //!
 //! ```
 //! use nixkit_protocol::wire::Limits;
-//! use nixkit_protocol::worker::request::{WorkerReply, WorkerRequest};
+//! use nixkit_protocol::worker::reply::WorkerReply;
+//! use nixkit_protocol::worker::request::WorkerRequest;
 //! use nixkit_protocol::worker::types::Ctx;
 //! use nixkit_store::{StoreDir, StorePath};
 //!

@@ -12,7 +12,8 @@ use nixkit_protocol::serve::client::{read_path_infos, ServeClient, ServeRequest}
 use nixkit_protocol::serve::export::read_export;
 use nixkit_protocol::wire::{self, WireError};
 use nixkit_protocol::worker::client::WorkerClient;
-use nixkit_protocol::worker::request::{WorkerReply, WorkerRequest};
+use nixkit_protocol::worker::reply::WorkerReply;
+use nixkit_protocol::worker::request::WorkerRequest;
 use nixkit_protocol::worker::stderr::{StderrMsg, STDERR_LAST, STDERR_NEXT};
 use nixkit_protocol::worker::types::Ctx;
 use nixkit_protocol::worker::{server_handshake, WORKER_MAGIC_1, WORKER_MAGIC_2};
@@ -345,9 +346,9 @@ fn server_side_refuses_bad_clients() {
         Err(ProtocolError::UnknownOp { code: 999, .. })
     ));
     assert!(matches!(
-        WorkerRequest::read(&mut 35u64.to_le_bytes().as_slice(), &c),
+        WorkerRequest::read(&mut 16u64.to_le_bytes().as_slice(), &c),
         Err(ProtocolError::UnsupportedOp {
-            op: "VerifyStore",
+            op: "ExportPath",
             ..
         })
     ));

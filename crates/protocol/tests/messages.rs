@@ -10,7 +10,8 @@ use nixkit_protocol::framed::{copy_nar, FramedReader, FramedWriter};
 use nixkit_protocol::serve::client::{read_path_infos, write_path_infos, ServeRequest};
 use nixkit_protocol::serve::BuildOptions;
 use nixkit_protocol::worker::client::WorkerClient;
-use nixkit_protocol::worker::request::{Missing, SubstitutableInfo, WorkerReply, WorkerRequest};
+use nixkit_protocol::worker::reply::{Missing, SubstitutableInfo, WorkerReply};
+use nixkit_protocol::worker::request::WorkerRequest;
 use nixkit_protocol::worker::stderr::{LogField, RemoteError, StderrMsg};
 use nixkit_protocol::worker::types::{
     BuildMode, BuildResult, ClientSettings, Ctx, DerivedPath, GcAction, GcOptions, WireDerivation,
@@ -125,6 +126,39 @@ fn requests() -> Vec<WorkerRequest> {
         }),
         WorkerRequest::SyncWithGC,
         WorkerRequest::QuerySubstitutablePathInfos(vec![(sp("a", 1), String::new())]),
+        WorkerRequest::QuerySubstitutablePaths(BTreeSet::from([sp("a", 1)])),
+        WorkerRequest::HasSubstitutes(sp("a", 1)),
+        WorkerRequest::QueryAllValidPaths,
+        WorkerRequest::QueryValidDerivers(sp("a", 1)),
+        WorkerRequest::QueryDerivationOutputs(sp("a.drv", 1)),
+        WorkerRequest::QueryReferences(sp("a", 1)),
+        WorkerRequest::QueryDeriver(sp("a", 1)),
+        WorkerRequest::QueryPathHash(sp("a", 1)),
+        WorkerRequest::QueryDerivationOutputNames(sp("a.drv", 1)),
+        WorkerRequest::AddSignatures {
+            path: sp("a", 1),
+            sigs: BTreeSet::from(["k:AAAA".to_owned()]),
+        },
+        WorkerRequest::OptimiseStore,
+        WorkerRequest::VerifyStore {
+            check_contents: true,
+            repair: false,
+        },
+        WorkerRequest::BuildPathsWithResults {
+            paths: vec![DerivedPath::Built {
+                drv: sp("a.drv", 1),
+                outputs: vec![],
+            }],
+            mode: BuildMode::Normal,
+        },
+        WorkerRequest::AddMultipleToStore {
+            repair: false,
+            dont_check_sigs: true,
+        },
+        WorkerRequest::AddBuildLog(sp("a.drv", 1)),
+        WorkerRequest::ImportPaths,
+        WorkerRequest::RegisterDrvOutput("{}".into()),
+        WorkerRequest::QueryRealisation("sha256:00!out".into()),
     ]
 }
 
@@ -133,7 +167,7 @@ fn every_worker_request_round_trips() {
     for minor in [34, 28, 25] {
         let c = ctx(minor);
         for req in requests() {
-            if matches!(req, WorkerRequest::AddToStore { .. }) && minor < 25 {
+            if matches!(req, WorkerRequest::RegisterDrvOutput(_)) && minor < 31 {
                 continue;
             }
             let mut buf = Vec::new();
@@ -270,6 +304,43 @@ fn every_worker_reply_round_trips() {
         (
             WorkerRequest::SetOptions(ClientSettings::default()),
             WorkerReply::Nothing,
+        ),
+        (
+            WorkerRequest::QueryPathHash(sp("a", 1)),
+            WorkerReply::Text("00ff".into()),
+        ),
+        (
+            WorkerRequest::ImportPaths,
+            WorkerReply::Strings(vec!["/nix/store/x".into()]),
+        ),
+        (
+            WorkerRequest::VerifyStore {
+                check_contents: false,
+                repair: false,
+            },
+            WorkerReply::Bool(false),
+        ),
+        (
+            WorkerRequest::QueryDeriver(sp("a", 1)),
+            WorkerReply::OptPath(Some(sp("a.drv", 2))),
+        ),
+        (WorkerRequest::OptimiseStore, WorkerReply::Done),
+        (
+            WorkerRequest::BuildPathsWithResults {
+                paths: vec![],
+                mode: BuildMode::Normal,
+            },
+            WorkerReply::BuildResults(vec![(
+                DerivedPath::Built {
+                    drv: sp("a.drv", 1),
+                    outputs: vec!["out".into()],
+                },
+                BuildResult {
+                    status: 3,
+                    error_msg: "failed".into(),
+                    ..Default::default()
+                },
+            )]),
         ),
     ];
     for (req, reply) in cases {

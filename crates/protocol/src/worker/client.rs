@@ -7,10 +7,12 @@ use std::io::{self, BufWriter, Read, Write};
 
 use nixkit_store::{PathInfo, StoreDir, StorePath};
 
-use super::request::{Missing, SubstitutableInfo, WorkerReply, WorkerRequest};
+use super::reply::{Missing, SubstitutableInfo, WorkerReply};
+use super::request::WorkerRequest;
 use super::stderr::{ReadStderrError, StderrMsg};
 use super::types::{
-    BuildMode, BuildResult, ClientSettings, Ctx, DerivedPath, GcOptions, WireDerivation,
+    write_path_info_body, BuildMode, BuildResult, ClientSettings, Ctx, DerivedPath, GcOptions,
+    WireDerivation,
 };
 use super::{client_hello, Negotiated};
 use crate::error::{HandshakeError, ProtocolError};
@@ -411,6 +413,179 @@ impl<R: Read, W: Write> WorkerClient<R, W> {
         match WorkerReply::read(&request, &mut self.reader, &self.ctx)? {
             WorkerReply::PathWithInfo(info) => Ok(*info),
             other => Err(Self::bad_reply("AddToStore", &other)),
+        }
+    }
+
+    /// `QueryAllValidPaths`.
+    pub fn query_all_valid_paths(&mut self) -> Result<BTreeSet<StorePath>, ProtocolError> {
+        self.call_paths(WorkerRequest::QueryAllValidPaths)
+    }
+
+    /// `QueryValidDerivers`.
+    pub fn query_valid_derivers(
+        &mut self,
+        path: &StorePath,
+    ) -> Result<BTreeSet<StorePath>, ProtocolError> {
+        self.call_paths(WorkerRequest::QueryValidDerivers(path.clone()))
+    }
+
+    /// `QueryDerivationOutputs`.
+    pub fn query_derivation_outputs(
+        &mut self,
+        drv: &StorePath,
+    ) -> Result<BTreeSet<StorePath>, ProtocolError> {
+        self.call_paths(WorkerRequest::QueryDerivationOutputs(drv.clone()))
+    }
+
+    /// `QuerySubstitutablePaths`.
+    pub fn query_substitutable_paths(
+        &mut self,
+        paths: &BTreeSet<StorePath>,
+    ) -> Result<BTreeSet<StorePath>, ProtocolError> {
+        self.call_paths(WorkerRequest::QuerySubstitutablePaths(paths.clone()))
+    }
+
+    fn call_bool(&mut self, request: WorkerRequest) -> Result<bool, ProtocolError> {
+        match self.call(&request)? {
+            WorkerReply::Bool(b) => Ok(b),
+            other => Err(Self::bad_reply(request.op().name(), &other)),
+        }
+    }
+
+    /// `HasSubstitutes`.
+    pub fn has_substitutes(&mut self, path: &StorePath) -> Result<bool, ProtocolError> {
+        self.call_bool(WorkerRequest::HasSubstitutes(path.clone()))
+    }
+
+    /// `VerifyStore`: true if errors were found (and not all repaired).
+    pub fn verify_store(
+        &mut self,
+        check_contents: bool,
+        repair: bool,
+    ) -> Result<bool, ProtocolError> {
+        self.call_bool(WorkerRequest::VerifyStore {
+            check_contents,
+            repair,
+        })
+    }
+
+    /// `AddSignatures`.
+    pub fn add_signatures(
+        &mut self,
+        path: &StorePath,
+        sigs: &BTreeSet<String>,
+    ) -> Result<(), ProtocolError> {
+        self.call_done(WorkerRequest::AddSignatures {
+            path: path.clone(),
+            sigs: sigs.clone(),
+        })
+    }
+
+    /// `OptimiseStore`.
+    pub fn optimise_store(&mut self) -> Result<(), ProtocolError> {
+        self.call_done(WorkerRequest::OptimiseStore)
+    }
+
+    /// `BuildPathsWithResults` (1.34): a result per path; failures are results, not errors.
+    pub fn build_paths_with_results(
+        &mut self,
+        paths: &[DerivedPath],
+        mode: BuildMode,
+    ) -> Result<Vec<(DerivedPath, BuildResult)>, ProtocolError> {
+        if self.ctx.minor < 34 {
+            return Err(ProtocolError::TooOld {
+                op: "BuildPathsWithResults",
+                needed: 34,
+                negotiated: self.ctx.minor,
+            });
+        }
+        match self.call(&WorkerRequest::BuildPathsWithResults {
+            paths: paths.to_vec(),
+            mode,
+        })? {
+            WorkerReply::BuildResults(r) => Ok(r),
+            other => Err(Self::bad_reply("BuildPathsWithResults", &other)),
+        }
+    }
+
+    /// `AddMultipleToStore` (1.32+): uploads each path's info and NAR (exactly
+    /// `nar_size` bytes) in one framed stream.
+    pub fn add_multiple_to_store<'a>(
+        &mut self,
+        items: impl ExactSizeIterator<Item = (&'a PathInfo, &'a mut dyn Read)>,
+        repair: bool,
+        dont_check_sigs: bool,
+    ) -> Result<(), ProtocolError> {
+        if self.ctx.minor < 32 {
+            return Err(ProtocolError::TooOld {
+                op: "AddMultipleToStore",
+                needed: 32,
+                negotiated: self.ctx.minor,
+            });
+        }
+        self.send(&WorkerRequest::AddMultipleToStore {
+            repair,
+            dont_check_sigs,
+        })?;
+        // Path infos inside the stream always use the 1.16 layout.
+        let item_ctx = Ctx {
+            minor: 16,
+            ..self.ctx.clone()
+        };
+        let mut framed = FramedWriter::new(&mut self.writer);
+        wire::write_u64(&mut framed, items.len() as u64)?;
+        for (info, nar) in items {
+            wire::write_path(&mut framed, &item_ctx.store, &info.path)?;
+            write_path_info_body(&mut framed, &item_ctx, info)?;
+            let sent = io::copy(&mut nar.take(info.nar_size), &mut framed)?;
+            if sent != info.nar_size {
+                // The stream is now unusable: the daemon expects more bytes.
+                return Err(ProtocolError::BadReply {
+                    op: "AddMultipleToStore",
+                    detail: format!(
+                        "the NAR of {} has {sent} bytes, its info says {}",
+                        info.path, info.nar_size
+                    ),
+                });
+            }
+        }
+        framed.finish()?;
+        self.process_stderr("AddMultipleToStore", None, None)
+    }
+
+    /// `AddBuildLog`: stores `log` as the build log of `drv`.
+    pub fn add_build_log(
+        &mut self,
+        drv: &StorePath,
+        log: &mut dyn Read,
+    ) -> Result<(), ProtocolError> {
+        self.send(&WorkerRequest::AddBuildLog(drv.clone()))?;
+        let mut framed = FramedWriter::new(&mut self.writer);
+        io::copy(log, &mut framed)?;
+        framed.finish()?;
+        self.process_stderr("AddBuildLog", None, None)?;
+        WorkerReply::read(
+            &WorkerRequest::AddBuildLog(drv.clone()),
+            &mut self.reader,
+            &self.ctx,
+        )
+        .map(drop)
+    }
+
+    /// `ImportPaths`: feeds `export` (a `nix-store --export` stream) to the daemon as it
+    /// asks for it; returns the imported paths.
+    pub fn import_paths(
+        &mut self,
+        export: &mut dyn Read,
+    ) -> Result<BTreeSet<StorePath>, ProtocolError> {
+        self.send(&WorkerRequest::ImportPaths)?;
+        self.process_stderr("ImportPaths", Some(export), None)?;
+        match WorkerReply::read(&WorkerRequest::ImportPaths, &mut self.reader, &self.ctx)? {
+            WorkerReply::Strings(paths) => paths
+                .iter()
+                .map(|p| Ok(wire::parse_store_path(&self.ctx.store, p)?))
+                .collect(),
+            other => Err(Self::bad_reply("ImportPaths", &other)),
         }
     }
 }

@@ -1,8 +1,9 @@
 //! The daemon's worker protocol (`unix://` sockets, `ssh-ng://`, `nix-daemon --stdio`):
 //! magic numbers, version negotiation, handshakes, the operation codes. The log stream is in
-//! [`stderr`], message payloads in [`types`] and [`request`], the client in [`client`].
+//! [`stderr`], message payloads in [`types`], [`request`] and [`reply`], the client in [`client`].
 
 pub mod client;
+pub mod reply;
 pub mod request;
 pub mod stderr;
 pub mod types;

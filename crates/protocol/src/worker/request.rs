@@ -1,8 +1,8 @@
-//! Worker protocol messages: a request ([`WorkerRequest`], operation code plus arguments)
-//! and its reply ([`WorkerReply`]), each with a reader (the daemon's side for requests, the
-//! client's for replies) and a writer. Data that follows a message on the stream (the NAR
-//! of `AddToStoreNar`/`AddToStore`, the NAR a `NarFromPath` reply is) is not part of the
-//! message: the caller streams it (see [`crate::framed`]).
+//! Worker protocol requests ([`WorkerRequest`]: operation code plus arguments), read by a
+//! daemon and written by a client. Data that follows a request on the stream (the NAR of
+//! `AddToStoreNar`/`AddToStore`, the framed stream of `AddMultipleToStore`/`AddBuildLog`,
+//! the export stream of `ImportPaths`) is not part of the message: the caller streams it
+//! (see [`crate::framed`]). Replies are in [`super::reply`].
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
@@ -11,8 +11,8 @@ use nixkit_store::{PathInfo, StorePath};
 
 use super::types::{
     read_derivation, read_derived_paths, read_path_info_body, write_derivation,
-    write_derived_paths, write_path_info_body, BuildMode, BuildResult, ClientSettings, Ctx,
-    DerivedPath, GcOptions, WireDerivation,
+    write_derived_paths, write_path_info_body, BuildMode, ClientSettings, Ctx, DerivedPath,
+    GcOptions, WireDerivation,
 };
 use super::WorkerOp;
 use crate::error::ProtocolError;
@@ -103,6 +103,63 @@ pub enum WorkerRequest {
     SyncWithGC,
     /// Infos of substitutable paths (with content addresses from 1.22).
     QuerySubstitutablePathInfos(Vec<(StorePath, String)>),
+    /// Which of these paths have substitutes.
+    QuerySubstitutablePaths(BTreeSet<StorePath>),
+    /// Has the path a substitute?
+    HasSubstitutes(StorePath),
+    /// Every valid path.
+    QueryAllValidPaths,
+    /// The valid derivations that produced the path.
+    QueryValidDerivers(StorePath),
+    /// The output paths of a derivation.
+    QueryDerivationOutputs(StorePath),
+    /// Obsolete: the path's references (use `QueryPathInfo`).
+    QueryReferences(StorePath),
+    /// Obsolete: the path's deriver.
+    QueryDeriver(StorePath),
+    /// Obsolete: the path's NAR hash.
+    QueryPathHash(StorePath),
+    /// Obsolete: a derivation's output names.
+    QueryDerivationOutputNames(StorePath),
+    /// Add signatures to a path (trusted clients only).
+    AddSignatures {
+        /// The path.
+        path: StorePath,
+        /// The signatures (`key:base64`).
+        sigs: BTreeSet<String>,
+    },
+    /// Deduplicate the store by hard links.
+    OptimiseStore,
+    /// Check the store's consistency (and contents), repairing if asked.
+    VerifyStore {
+        /// Hash every path's contents.
+        check_contents: bool,
+        /// Repair what is wrong (trusted clients only).
+        repair: bool,
+    },
+    /// Realise paths, with a result per path (1.34).
+    BuildPathsWithResults {
+        /// The paths.
+        paths: Vec<DerivedPath>,
+        /// How.
+        mode: BuildMode,
+    },
+    /// Add several paths; a framed stream follows holding their count, then each path's
+    /// info (with its path) and NAR.
+    AddMultipleToStore {
+        /// Replace corrupt existing copies.
+        repair: bool,
+        /// Accept them without trusted signatures (trusted clients only).
+        dont_check_sigs: bool,
+    },
+    /// Store a derivation's build log; the log follows, framed.
+    AddBuildLog(StorePath),
+    /// Import paths; the daemon asks for the export stream with `STDERR_READ`.
+    ImportPaths,
+    /// Register a realisation (its JSON; 1.31+).
+    RegisterDrvOutput(String),
+    /// The realisations of a derivation output (`sha256:…!out`).
+    QueryRealisation(String),
 }
 
 impl WorkerRequest {
@@ -130,6 +187,24 @@ impl WorkerRequest {
             WorkerRequest::CollectGarbage(_) => WorkerOp::CollectGarbage,
             WorkerRequest::SyncWithGC => WorkerOp::SyncWithGC,
             WorkerRequest::QuerySubstitutablePathInfos(_) => WorkerOp::QuerySubstitutablePathInfos,
+            WorkerRequest::QuerySubstitutablePaths(_) => WorkerOp::QuerySubstitutablePaths,
+            WorkerRequest::HasSubstitutes(_) => WorkerOp::HasSubstitutes,
+            WorkerRequest::QueryAllValidPaths => WorkerOp::QueryAllValidPaths,
+            WorkerRequest::QueryValidDerivers(_) => WorkerOp::QueryValidDerivers,
+            WorkerRequest::QueryDerivationOutputs(_) => WorkerOp::QueryDerivationOutputs,
+            WorkerRequest::QueryReferences(_) => WorkerOp::QueryReferences,
+            WorkerRequest::QueryDeriver(_) => WorkerOp::QueryDeriver,
+            WorkerRequest::QueryPathHash(_) => WorkerOp::QueryPathHash,
+            WorkerRequest::QueryDerivationOutputNames(_) => WorkerOp::QueryDerivationOutputNames,
+            WorkerRequest::AddSignatures { .. } => WorkerOp::AddSignatures,
+            WorkerRequest::OptimiseStore => WorkerOp::OptimiseStore,
+            WorkerRequest::VerifyStore { .. } => WorkerOp::VerifyStore,
+            WorkerRequest::BuildPathsWithResults { .. } => WorkerOp::BuildPathsWithResults,
+            WorkerRequest::AddMultipleToStore { .. } => WorkerOp::AddMultipleToStore,
+            WorkerRequest::AddBuildLog(_) => WorkerOp::AddBuildLog,
+            WorkerRequest::ImportPaths => WorkerOp::ImportPaths,
+            WorkerRequest::RegisterDrvOutput(_) => WorkerOp::RegisterDrvOutput,
+            WorkerRequest::QueryRealisation(_) => WorkerOp::QueryRealisation,
         }
     }
 
@@ -221,6 +296,58 @@ impl WorkerRequest {
                 }
                 Self::QuerySubstitutablePathInfos(out)
             }
+            WorkerOp::QuerySubstitutablePaths => {
+                Self::QuerySubstitutablePaths(wire::read_paths(r, s, l, "paths")?)
+            }
+            WorkerOp::HasSubstitutes => Self::HasSubstitutes(wire::read_path(r, s, l, "path")?),
+            WorkerOp::QueryAllValidPaths => Self::QueryAllValidPaths,
+            WorkerOp::QueryValidDerivers => {
+                Self::QueryValidDerivers(wire::read_path(r, s, l, "path")?)
+            }
+            WorkerOp::QueryDerivationOutputs => {
+                Self::QueryDerivationOutputs(wire::read_path(r, s, l, "derivation")?)
+            }
+            WorkerOp::QueryReferences => Self::QueryReferences(wire::read_path(r, s, l, "path")?),
+            WorkerOp::QueryDeriver => Self::QueryDeriver(wire::read_path(r, s, l, "path")?),
+            WorkerOp::QueryPathHash => Self::QueryPathHash(wire::read_path(r, s, l, "path")?),
+            WorkerOp::QueryDerivationOutputNames => {
+                Self::QueryDerivationOutputNames(wire::read_path(r, s, l, "derivation")?)
+            }
+            WorkerOp::AddSignatures => Self::AddSignatures {
+                path: wire::read_path(r, s, l, "path")?,
+                sigs: wire::read_string_set(r, l, "signatures")?,
+            },
+            WorkerOp::OptimiseStore => Self::OptimiseStore,
+            WorkerOp::VerifyStore => Self::VerifyStore {
+                check_contents: wire::read_flag(r, "check contents")?,
+                repair: wire::read_flag(r, "repair")?,
+            },
+            WorkerOp::BuildPathsWithResults => Self::BuildPathsWithResults {
+                paths: read_derived_paths(r, ctx)?,
+                mode: BuildMode::read(r)?,
+            },
+            WorkerOp::AddMultipleToStore => Self::AddMultipleToStore {
+                repair: wire::read_flag(r, "repair")?,
+                dont_check_sigs: wire::read_flag(r, "don't check signatures")?,
+            },
+            WorkerOp::AddBuildLog => {
+                // Sent as a base name (`hash-name`), not a full path.
+                let base = wire::read_string(r, l, "derivation")?;
+                let path = StorePath::from_base_name(&base).map_err(|e| {
+                    wire::WireError::BadStorePath {
+                        path: base.chars().take(200).collect(),
+                        reason: e.to_string(),
+                    }
+                })?;
+                Self::AddBuildLog(path)
+            }
+            WorkerOp::ImportPaths => Self::ImportPaths,
+            WorkerOp::RegisterDrvOutput if ctx.minor >= 31 => {
+                Self::RegisterDrvOutput(wire::read_string(r, l, "realisation")?)
+            }
+            WorkerOp::QueryRealisation => {
+                Self::QueryRealisation(wire::read_string(r, l, "derivation output")?)
+            }
             other => {
                 return Err(ProtocolError::UnsupportedOp {
                     protocol: "worker",
@@ -241,7 +368,42 @@ impl WorkerRequest {
             | Self::AddTempRoot(p)
             | Self::NarFromPath(p)
             | Self::QueryDerivationOutputMap(p)
-            | Self::EnsurePath(p) => wire::write_path(w, s, p),
+            | Self::EnsurePath(p)
+            | Self::HasSubstitutes(p)
+            | Self::QueryValidDerivers(p)
+            | Self::QueryDerivationOutputs(p)
+            | Self::QueryReferences(p)
+            | Self::QueryDeriver(p)
+            | Self::QueryPathHash(p)
+            | Self::QueryDerivationOutputNames(p) => wire::write_path(w, s, p),
+            Self::QuerySubstitutablePaths(paths) => wire::write_paths(w, s, paths.iter()),
+            Self::QueryAllValidPaths | Self::OptimiseStore | Self::ImportPaths => Ok(()),
+            Self::AddSignatures { path, sigs } => {
+                wire::write_path(w, s, path)?;
+                wire::write_strings(w, sigs.iter())
+            }
+            Self::VerifyStore {
+                check_contents,
+                repair,
+            } => {
+                wire::write_bool(w, *check_contents)?;
+                wire::write_bool(w, *repair)
+            }
+            Self::BuildPathsWithResults { paths, mode } => {
+                write_derived_paths(w, ctx, paths)?;
+                wire::write_u64(w, *mode as u64)
+            }
+            Self::AddMultipleToStore {
+                repair,
+                dont_check_sigs,
+            } => {
+                wire::write_bool(w, *repair)?;
+                wire::write_bool(w, *dont_check_sigs)
+            }
+            Self::AddBuildLog(p) => wire::write_bytes(w, p.to_base_name().as_bytes()),
+            Self::RegisterDrvOutput(t) | Self::QueryRealisation(t) => {
+                wire::write_bytes(w, t.as_bytes())
+            }
             Self::QueryValidPaths { paths, substitute } => {
                 wire::write_paths(w, s, paths.iter())?;
                 if ctx.minor >= 27 {
@@ -309,253 +471,6 @@ impl WorkerRequest {
                     if ctx.minor >= 22 {
                         wire::write_bytes(w, ca.as_bytes())?;
                     }
-                }
-                Ok(())
-            }
-        }
-    }
-}
-
-/// What realising some paths takes (`QueryMissing`).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Missing {
-    /// Derivations that would be built.
-    pub will_build: BTreeSet<StorePath>,
-    /// Paths that would be substituted.
-    pub will_substitute: BTreeSet<StorePath>,
-    /// Paths neither buildable nor substitutable.
-    pub unknown: BTreeSet<StorePath>,
-    /// Bytes to download.
-    pub download_size: u64,
-    /// Bytes of NAR to unpack.
-    pub nar_size: u64,
-}
-
-/// One substitutable path's info.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SubstitutableInfo {
-    /// The path.
-    pub path: StorePath,
-    /// Its deriver.
-    pub deriver: Option<StorePath>,
-    /// Its references.
-    pub references: BTreeSet<StorePath>,
-    /// Compressed download size.
-    pub download_size: u64,
-    /// NAR size.
-    pub nar_size: u64,
-}
-
-/// A reply from daemon to client, sent after `STDERR_LAST`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WorkerReply {
-    /// No payload (`SetOptions`, `AddToStoreNar`, `NarFromPath` before its NAR).
-    Nothing,
-    /// The constant 1 CppNix sends for success (`AddTempRoot`, `BuildPaths`, ...).
-    Done,
-    /// A boolean (`IsValidPath`).
-    Bool(bool),
-    /// A path set (`QueryValidPaths`, `QueryReferrers`).
-    Paths(BTreeSet<StorePath>),
-    /// A path info, if the path is valid (`QueryPathInfo`).
-    PathInfo(Option<Box<PathInfo>>),
-    /// A path, if one is found (`QueryPathFromHashPart`).
-    OptPath(Option<StorePath>),
-    /// A path (`AddTextToStore`).
-    Path(StorePath),
-    /// A path with its info (`AddToStore`).
-    PathWithInfo(Box<PathInfo>),
-    /// Output names and paths (`QueryDerivationOutputMap`).
-    OutputMap(Vec<(String, Option<StorePath>)>),
-    /// `QueryMissing`.
-    Missing(Missing),
-    /// GC roots: link and target (`FindRoots`).
-    Roots(Vec<(String, StorePath)>),
-    /// `CollectGarbage`: the paths returned or deleted, bytes freed.
-    Gc {
-        /// The paths (printed).
-        paths: Vec<String>,
-        /// Bytes freed.
-        bytes_freed: u64,
-    },
-    /// `BuildDerivation`.
-    BuildResult(BuildResult),
-    /// `QuerySubstitutablePathInfos`.
-    SubstitutableInfos(Vec<SubstitutableInfo>),
-}
-
-impl WorkerReply {
-    /// Reads the reply to `request`.
-    pub fn read(
-        request: &WorkerRequest,
-        r: &mut impl Read,
-        ctx: &Ctx,
-    ) -> Result<Self, ProtocolError> {
-        let op = request.op();
-        let s = &ctx.store;
-        let l = &ctx.limits;
-        Ok(match op {
-            WorkerOp::SetOptions | WorkerOp::AddToStoreNar | WorkerOp::NarFromPath => Self::Nothing,
-            WorkerOp::AddTempRoot
-            | WorkerOp::AddIndirectRoot
-            | WorkerOp::BuildPaths
-            | WorkerOp::EnsurePath
-            | WorkerOp::SyncWithGC => {
-                let v = wire::read_u64(r, "success flag")?;
-                if v != 1 {
-                    return Err(ProtocolError::BadReply {
-                        op: op.name(),
-                        detail: format!("expected 1, got {v}"),
-                    });
-                }
-                Self::Done
-            }
-            WorkerOp::IsValidPath => Self::Bool(wire::read_flag(r, "validity")?),
-            WorkerOp::QueryValidPaths | WorkerOp::QueryReferrers => {
-                Self::Paths(wire::read_paths(r, s, l, "paths")?)
-            }
-            WorkerOp::QueryPathInfo => match request {
-                // The path itself is not sent back: it is the request's.
-                WorkerRequest::QueryPathInfo(path) => {
-                    Self::PathInfo(Self::read_path_info(r, ctx, path.clone())?.map(Box::new))
-                }
-                _ => Self::Nothing,
-            },
-            WorkerOp::QueryPathFromHashPart => Self::OptPath(wire::read_opt_path(r, s, l, "path")?),
-            WorkerOp::AddTextToStore => Self::Path(wire::read_path(r, s, l, "path")?),
-            WorkerOp::AddToStore => {
-                let path = wire::read_path(r, s, l, "path")?;
-                Self::PathWithInfo(Box::new(read_path_info_body(r, ctx, path)?))
-            }
-            WorkerOp::QueryDerivationOutputMap => {
-                let n = wire::read_count(r, l, "outputs")?;
-                let mut out = Vec::with_capacity(n.min(64));
-                for _ in 0..n {
-                    let name = wire::read_string(r, l, "output name")?;
-                    out.push((name, wire::read_opt_path(r, s, l, "output path")?));
-                }
-                Self::OutputMap(out)
-            }
-            WorkerOp::QueryMissing => Self::Missing(Missing {
-                will_build: wire::read_paths(r, s, l, "will build")?,
-                will_substitute: wire::read_paths(r, s, l, "will substitute")?,
-                unknown: wire::read_paths(r, s, l, "unknown")?,
-                download_size: wire::read_u64(r, "download size")?,
-                nar_size: wire::read_u64(r, "NAR size")?,
-            }),
-            WorkerOp::FindRoots => {
-                let n = wire::read_count(r, l, "roots")?;
-                let mut out = Vec::with_capacity(n.min(1024));
-                for _ in 0..n {
-                    let link = wire::read_string(r, l, "root link")?;
-                    out.push((link, wire::read_path(r, s, l, "root target")?));
-                }
-                Self::Roots(out)
-            }
-            WorkerOp::CollectGarbage => {
-                let paths = wire::read_strings(r, l, "GC paths")?;
-                let bytes_freed = wire::read_u64(r, "bytes freed")?;
-                wire::read_u64(r, "obsolete GC field")?;
-                Self::Gc { paths, bytes_freed }
-            }
-            WorkerOp::BuildDerivation => {
-                Self::BuildResult(BuildResult::read(r, l, ctx.minor >= 29, ctx.minor >= 28)?)
-            }
-            WorkerOp::QuerySubstitutablePathInfos => {
-                let n = wire::read_count(r, l, "substitutable infos")?;
-                let mut out = Vec::with_capacity(n.min(1024));
-                for _ in 0..n {
-                    out.push(SubstitutableInfo {
-                        path: wire::read_path(r, s, l, "path")?,
-                        deriver: wire::read_opt_path(r, s, l, "deriver")?,
-                        references: wire::read_paths(r, s, l, "references")?,
-                        download_size: wire::read_u64(r, "download size")?,
-                        nar_size: wire::read_u64(r, "NAR size")?,
-                    });
-                }
-                Self::SubstitutableInfos(out)
-            }
-            other => {
-                return Err(ProtocolError::UnsupportedOp {
-                    protocol: "worker",
-                    op: other.name(),
-                })
-            }
-        })
-    }
-
-    /// Reads the reply to `QueryPathInfo` for `path`: a validity flag, then the info.
-    pub fn read_path_info(
-        r: &mut impl Read,
-        ctx: &Ctx,
-        path: StorePath,
-    ) -> Result<Option<PathInfo>, ProtocolError> {
-        if ctx.minor >= 17 && !wire::read_flag(r, "validity")? {
-            return Ok(None);
-        }
-        Ok(Some(read_path_info_body(r, ctx, path)?))
-    }
-
-    /// Writes the reply.
-    pub fn write(&self, w: &mut impl Write, ctx: &Ctx) -> WireResult<()> {
-        let s = &ctx.store;
-        match self {
-            Self::Nothing => Ok(()),
-            Self::Done => wire::write_u64(w, 1),
-            Self::Bool(b) => wire::write_bool(w, *b),
-            Self::Paths(p) => wire::write_paths(w, s, p.iter()),
-            Self::PathInfo(info) => {
-                if ctx.minor >= 17 {
-                    wire::write_bool(w, info.is_some())?;
-                }
-                match info {
-                    Some(info) => write_path_info_body(w, ctx, info),
-                    None => Ok(()),
-                }
-            }
-            Self::OptPath(p) => wire::write_opt_path(w, s, p.as_ref()),
-            Self::Path(p) => wire::write_path(w, s, p),
-            Self::PathWithInfo(info) => {
-                wire::write_path(w, s, &info.path)?;
-                write_path_info_body(w, ctx, info)
-            }
-            Self::OutputMap(outs) => {
-                wire::write_u64(w, outs.len() as u64)?;
-                for (name, path) in outs {
-                    wire::write_bytes(w, name.as_bytes())?;
-                    wire::write_opt_path(w, s, path.as_ref())?;
-                }
-                Ok(())
-            }
-            Self::Missing(m) => {
-                wire::write_paths(w, s, m.will_build.iter())?;
-                wire::write_paths(w, s, m.will_substitute.iter())?;
-                wire::write_paths(w, s, m.unknown.iter())?;
-                wire::write_u64(w, m.download_size)?;
-                wire::write_u64(w, m.nar_size)
-            }
-            Self::Roots(roots) => {
-                wire::write_u64(w, roots.len() as u64)?;
-                for (link, target) in roots {
-                    wire::write_bytes(w, link.as_bytes())?;
-                    wire::write_path(w, s, target)?;
-                }
-                Ok(())
-            }
-            Self::Gc { paths, bytes_freed } => {
-                wire::write_strings(w, paths.iter())?;
-                wire::write_u64(w, *bytes_freed)?;
-                wire::write_u64(w, 0)
-            }
-            Self::BuildResult(res) => res.write(w, ctx.minor >= 29, ctx.minor >= 28),
-            Self::SubstitutableInfos(infos) => {
-                wire::write_u64(w, infos.len() as u64)?;
-                for i in infos {
-                    wire::write_path(w, s, &i.path)?;
-                    wire::write_opt_path(w, s, i.deriver.as_ref())?;
-                    wire::write_paths(w, s, i.references.iter())?;
-                    wire::write_u64(w, i.download_size)?;
-                    wire::write_u64(w, i.nar_size)?;
                 }
                 Ok(())
             }
