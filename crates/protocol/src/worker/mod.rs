@@ -1,10 +1,12 @@
 //! The daemon's worker protocol (`unix://` sockets, `ssh-ng://`, `nix-daemon --stdio`):
 //! magic numbers, version negotiation, handshakes, the operation codes. The log stream is in
-//! [`stderr`], message payloads in [`types`], [`request`] and [`reply`], the client in [`client`].
+//! [`stderr`], message payloads in [`types`], [`request`] and [`reply`], the client in
+//! [`client`], the daemon's stream helpers in [`server`].
 
 pub mod client;
 pub mod reply;
 pub mod request;
+pub mod server;
 pub mod stderr;
 pub mod types;
 
