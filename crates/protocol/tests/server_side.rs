@@ -11,7 +11,7 @@ use nixkit_protocol::worker::client::WorkerClient;
 use nixkit_protocol::worker::reply::WorkerReply;
 use nixkit_protocol::worker::request::WorkerRequest;
 use nixkit_protocol::worker::server::{TunnelSink, TunnelSource, UploadSource};
-use nixkit_protocol::worker::server_handshake;
+use nixkit_protocol::worker::server_handshake_at;
 use nixkit_protocol::worker::stderr::{RemoteError, StderrMsg};
 use nixkit_protocol::worker::types::Ctx;
 use nixkit_protocol::{Limits, ProtocolError};
@@ -27,10 +27,10 @@ fn error(message: String) -> StderrMsg {
 }
 
 /// A daemon keeping NARs in memory.
-fn memory_daemon(conn: UnixStream) {
+fn memory_daemon(conn: UnixStream, version: u64) {
     let mut r = conn.try_clone().expect("clone");
     let mut w = conn;
-    let hello = server_handshake(&mut r, &mut w, "memory").expect("handshake");
+    let hello = server_handshake_at(&mut r, &mut w, "memory", version).expect("handshake");
     let v = hello.negotiated.version;
     let ctx = Ctx {
         store: StoreDir::default(),
@@ -117,8 +117,16 @@ fn nar_of(data: &[u8]) -> (PathInfo, Vec<u8>) {
 
 #[test]
 fn uploads_imports_and_downloads_through_the_server_helpers() {
+    // 1.34 (framed uploads, errors with traces), 1.25, and 1.21/1.22 (uploads pulled with
+    // STDERR_READ, errors in the old format, no daemon version string).
+    for minor in [34u64, 25, 22, 21] {
+        exchange((1 << 8) | minor);
+    }
+}
+
+fn exchange(version: u64) {
     let (a, b) = UnixStream::pair().expect("socketpair");
-    let server = std::thread::spawn(move || memory_daemon(b));
+    let server = std::thread::spawn(move || memory_daemon(b, version));
     let mut c = WorkerClient::connect(
         a.try_clone().expect("clone"),
         a,
@@ -126,6 +134,11 @@ fn uploads_imports_and_downloads_through_the_server_helpers() {
         Limits::default(),
     )
     .expect("handshake");
+    assert_eq!(c.negotiated().version, version);
+    assert_eq!(
+        c.negotiated().daemon_nix_version.is_some(),
+        version & 0xff >= 33
+    );
 
     // Framed upload, several frames long, then read back.
     let (info, nar) = nar_of(&vec![b'q'; 200_000]);

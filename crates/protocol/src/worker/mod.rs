@@ -238,6 +238,19 @@ pub fn server_handshake(
     w: &mut impl Write,
     nix_version: &str,
 ) -> Result<ClientHello, HandshakeError> {
+    server_handshake_at(r, w, nix_version, PROTOCOL_VERSION)
+}
+
+/// [`server_handshake`] offering `max_version` (at most [`PROTOCOL_VERSION`], at least
+/// 1.21) instead of the newest: a daemon that must look like an older CppNix, or a test of
+/// a client's older paths.
+pub fn server_handshake_at(
+    r: &mut impl Read,
+    w: &mut impl Write,
+    nix_version: &str,
+    max_version: u64,
+) -> Result<ClientHello, HandshakeError> {
+    let offered = max_version.clamp((1 << 8) | MIN_MINOR, PROTOCOL_VERSION);
     let magic = wire::read_u64(r, "client magic")?;
     if magic != WORKER_MAGIC_1 {
         return Err(HandshakeError::BadMagic {
@@ -247,11 +260,11 @@ pub fn server_handshake(
         });
     }
     wire::write_u64(w, WORKER_MAGIC_2)?;
-    wire::write_u64(w, PROTOCOL_VERSION)?;
+    wire::write_u64(w, offered)?;
     w.flush().map_err(wire::WireError::Io)?;
     let client_version = wire::read_u64(r, "client protocol version")?;
     check_peer_version(client_version)?;
-    let version = client_version.min(PROTOCOL_VERSION);
+    let version = client_version.min(offered);
     let cpu_affinity = if wire::read_flag(r, "CPU affinity flag")? {
         Some(wire::read_u64(r, "CPU affinity")?)
     } else {
