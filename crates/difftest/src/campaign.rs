@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 use crate::expr::Node;
 use crate::gen::{Gen, GenConfig};
 use crate::oracle::{eval_nixkit, CppNix, OracleError};
-use crate::outcome::{compare_pending, signature, ErrorClass, Outcome, Verdict};
+use crate::outcome::{compare, compare_pending, signature, ErrorClass, Outcome, Verdict};
+use crate::rules::PendingFix;
 
 /// The settings of a campaign.
 #[derive(Clone, Debug)]
@@ -233,6 +234,32 @@ impl Campaign {
             Verdict::Excluded(rule) => {
                 *report.excluded.entry(format!("{rule:?}")).or_default() += 1
             }
+            Verdict::Pending(PendingFix::AttrForceOrder) => {
+                // Only if the failure needs several attributes of a set: shrink
+                // it (comparing strictly) and look at what is left.
+                let sig = signature(&ours, &theirs);
+                let shrink_deadline = Instant::now() + Duration::from_secs(20);
+                let (shrunk, nk, cn) =
+                    self.shrink(item, &sig, ours, theirs, shrink_deadline, true, report)?;
+                if needs_several_attributes(&shrunk) {
+                    *report
+                        .pending
+                        .entry(PendingFix::AttrForceOrder.to_string())
+                        .or_default() += 1;
+                } else {
+                    self.record(
+                        report,
+                        Finding {
+                            seed,
+                            signature: sig,
+                            original: item.render(),
+                            shrunk: shrunk.render(),
+                            nixkit: nk,
+                            cppnix: cn,
+                        },
+                    );
+                }
+            }
             Verdict::Pending(class) => *report.pending.entry(class.to_string()).or_default() += 1,
             Verdict::Diverge => {
                 let sig = signature(&ours, &theirs);
@@ -247,31 +274,41 @@ impl Campaign {
                 }
                 let shrink_deadline = Instant::now() + Duration::from_secs(20);
                 let (shrunk, nk, cn) =
-                    self.shrink(item, &sig, ours, theirs, shrink_deadline, report)?;
-                let finding = Finding {
-                    seed,
-                    signature: sig,
-                    original: item.render(),
-                    shrunk: shrunk.render(),
-                    nixkit: nk,
-                    cppnix: cn,
-                };
-                if !report
-                    .findings
-                    .iter()
-                    .any(|f| f.signature == finding.signature && f.shrunk == finding.shrunk)
-                {
-                    if let Some(dir) = &self.found_dir {
-                        save(dir, &finding);
-                    }
-                    report.findings.push(finding);
-                }
+                    self.shrink(item, &sig, ours, theirs, shrink_deadline, false, report)?;
+                self.record(
+                    report,
+                    Finding {
+                        seed,
+                        signature: sig,
+                        original: item.render(),
+                        shrunk: shrunk.render(),
+                        nixkit: nk,
+                        cppnix: cn,
+                    },
+                );
             }
         }
         Ok(())
     }
 
-    /// Shrinks `item`, keeping a candidate only if it diverges with the same signature.
+    /// Adds a shrunk divergence to the report (once) and writes it.
+    fn record(&self, report: &mut Report, finding: Finding) {
+        let known = report
+            .findings
+            .iter()
+            .any(|f| f.signature == finding.signature && f.shrunk == finding.shrunk);
+        if !known {
+            if let Some(dir) = &self.found_dir {
+                save(dir, &finding);
+            }
+            report.findings.push(finding);
+        }
+    }
+
+    /// Shrinks `item`, keeping a candidate only if it diverges with the same
+    /// signature (`strict`: pending classes judged on outcomes count as
+    /// divergences).
+    #[allow(clippy::too_many_arguments)]
     fn shrink(
         &self,
         item: &Node,
@@ -279,6 +316,7 @@ impl Campaign {
         ours: Outcome,
         theirs: Outcome,
         deadline: Instant,
+        strict: bool,
         report: &mut Report,
     ) -> Result<(Node, Outcome, Outcome), OracleError> {
         let mut last = (ours, theirs);
@@ -291,8 +329,12 @@ impl Campaign {
             }
             report.cppnix_runs += 1;
             let cn = self.cppnix.eval(&text)?;
-            let same = compare_pending(&nk, &cn, &self.gen.pending) == Verdict::Diverge
-                && signature(&nk, &cn) == sig;
+            let verdict = if strict {
+                compare(&nk, &cn)
+            } else {
+                compare_pending(&nk, &cn, &self.gen.pending)
+            };
+            let same = verdict == Verdict::Diverge && signature(&nk, &cn) == sig;
             if same {
                 last = (nk, cn);
             }
@@ -333,6 +375,32 @@ pub fn shrink_tree<E>(
         break;
     }
     Ok(best)
+}
+
+/// Whether a shrunk expression still holds two or more attributes of sets
+/// (set literals, `listToAttrs` lists): its failure may depend on the order
+/// in which attributes are forced ([`PendingFix::AttrForceOrder`]).
+fn needs_several_attributes(node: &Node) -> bool {
+    let text = node.render();
+    if ["listToAttrs", "mapAttrs", "zipAttrsWith", "groupBy"]
+        .iter()
+        .any(|b| text.contains(b))
+    {
+        return true;
+    }
+    let attrs: usize = node
+        .paths()
+        .iter()
+        .filter_map(|p| match node.at(p) {
+            Some(Node::Seq { open, items, .. })
+                if open.starts_with('{') || open.starts_with("rec {") =>
+            {
+                Some(items.len())
+            }
+            _ => None,
+        })
+        .sum();
+    attrs >= 2
 }
 
 fn is_timeout(o: &Outcome) -> bool {
@@ -411,6 +479,22 @@ mod tests {
             Ok::<_, ()>(Some(true))
         });
         assert_eq!(same, Ok(item));
+    }
+
+    #[test]
+    fn attribute_order_needs_two_attributes() {
+        let two = Node::seq(
+            "{ ",
+            vec![
+                Node::part(&["n = ", ";"], vec![Node::leaf("(builtins.length \"\")")]),
+                Node::part(&["a = ", ";"], vec![Node::leaf("(builtins.elemAt [ ] 0)")]),
+            ],
+            "}",
+            true,
+        );
+        assert!(needs_several_attributes(&two));
+        let operands = Node::leaf("((abort \"x\") / 0)");
+        assert!(!needs_several_attributes(&operands));
     }
 
     #[test]

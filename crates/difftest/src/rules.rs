@@ -140,8 +140,9 @@ pub enum PendingFix {
     /// a set fail, CppNix's deep forcing (`--strict`, `deepSeq`) reports the
     /// error of the attribute whose name was interned first (its sets are
     /// ordered by symbol number); nixkit's order differs. While pending, two
-    /// errors of different classes count as agreement (this also hides other
-    /// "which error comes first" differences).
+    /// errors of different classes count as agreement if the expression,
+    /// shrunk, still needs two or more attributes of sets; otherwise they are
+    /// a divergence.
     AttrForceOrder,
 }
 

@@ -192,7 +192,13 @@ impl Gen<'_> {
     }
 
     fn extra_int(&mut self, d: u32) -> Option<Node> {
-        match self.rng.u32(0..3) {
+        match self.rng.u32(0..4) {
+            3 => {
+                // The list may be empty.
+                let l = self.expr(&Ty::List(Box::new(Ty::Int)), d);
+                let f = *self.pick(&["head", "length"]);
+                self.call(f, vec![l])
+            }
             0 => {
                 let n = self.rng.i64(0..6);
                 // A small start: a very negative one would iterate for long.

@@ -623,8 +623,13 @@ impl<'a> Gen<'a> {
             }
             1 => {
                 // The attribute may be missing: the default is used.
-                let t = self.ty(1);
-                let other = Ty::Set(vec![(self.attr_name(), t)]);
+                // The source may be no set at all (the default is used then too).
+                let other = if self.chance(0.2) {
+                    self.ty(1)
+                } else {
+                    let t = self.ty(1);
+                    Ty::Set(vec![(self.attr_name(), t)])
+                };
                 let s = self.expr(&other, d);
                 let def = self.expr(ty, d);
                 Node::form(&["((", &format!(").{name} or "), ")"], vec![s, def])

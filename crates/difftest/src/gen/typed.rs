@@ -709,7 +709,12 @@ impl Gen<'_> {
             Ty::Int => self.rng.i64(-100..100).to_string(),
             Ty::Float => self.pick(&["1.5", "-0.25", "2.0", "1e2"]).to_string(),
             Ty::Str => self
-                .pick(&["\\\"a\\\"", "\\\"x\\\\ny\\\"", "\\\"\\\""])
+                .pick(&[
+                    "\\\"a\\\"",
+                    "\\\"x\\\\ny\\\"",
+                    "\\\"\\\"",
+                    "\\\"\\\\u0001\\\\u001f\\\\/\\\"",
+                ])
                 .to_string(),
             Ty::List(t) if **t == Ty::Int => "[1, 2, 3]".to_string(),
             Ty::List(t) if **t == Ty::Str => "[\\\"a\\\", \\\"b\\\"]".to_string(),
