@@ -126,6 +126,7 @@ fn printing_commands_survive_closed_pipes_and_full_disks() {
         &["store", "--add", "file"],
         &["store", "--gc", "--print-roots"],
         &["store", "--gc", "--print-live"],
+        &["store", "--gc", "--max-freed", "0"],
         &["store", "-q", "-R", added],
         &["store", "--realise", added],
         &["store", "--dump", "file"],
@@ -158,6 +159,23 @@ fn printing_commands_survive_closed_pipes_and_full_disks() {
                 "{what}: {stderr}"
             );
         }
+    }
+
+    // Diagnostics to a full or closed standard error: the exit status is still the error's.
+    for args in [
+        &["store", "--frob"][..],
+        &["store", "-q", "-R", "/nix/store/missing"],
+    ] {
+        let args = os(args);
+        let out = command(dir, &args)
+            .stderr(fs::File::create("/dev/full").unwrap())
+            .output()
+            .unwrap();
+        assert_eq!(no_crash("stderr to /dev/full", &out), 1);
+        let mut child = command(dir, &args).stderr(Stdio::piped()).spawn().unwrap();
+        drop(child.stderr.take());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(no_crash("stderr to a closed pipe", &out), 1);
     }
 
     // `build` printing to a full disk still makes every result link.
