@@ -215,6 +215,27 @@ fn arguments_that_are_not_utf8_give_errors() {
         vec![s("build"), bad],
         vec![s("build"), s("-A"), bad, s("-E"), s("{}")],
     ];
+    // A file whose name is not UTF-8 is an ordinary operand.
+    fs::write(dir.join(bad), "odd name\n").unwrap();
+    for args in [
+        vec![s("store"), s("--dump"), bad],
+        vec![s("hash"), s("--type"), s("sha256"), bad],
+        vec![s("store"), s("--add-fixed"), s("sha256"), bad],
+    ] {
+        let out = command(dir, &args).output().unwrap();
+        let code = no_crash(&format!("{args:?}"), &out);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if args[1] == "--add-fixed" {
+            // As in CppNix, the file name becomes the store path name, which must be ASCII.
+            assert_eq!(code, 1, "{stderr}");
+            assert!(stderr.contains("illegal character"), "{stderr}");
+        } else {
+            assert_eq!(code, 0, "{args:?}: {stderr}");
+            assert!(!out.stdout.is_empty());
+        }
+    }
+    fs::remove_file(dir.join(bad)).unwrap();
+
     // Accepted as bytes, as CppNix does: a Nix string may hold any bytes.
     let out = command(
         dir,
