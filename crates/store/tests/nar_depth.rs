@@ -156,7 +156,11 @@ fn cppnix_imports(dir: &Path, stream: &[u8], path: &str) {
         .unwrap();
     child.stdin.take().unwrap().write_all(stream).unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), path);
 }
 
