@@ -37,11 +37,14 @@ pub enum ModernDifference {
     /// 2.8's `replaceStrings` forces every replacement string; modern
     /// CppNix only those it uses.
     ReplaceStringsLazyTo,
+    /// Modern CppNix evaluates the right operand of `//` first (a chain is
+    /// merged right to left, `ExprOpUpdate::evalForUpdate`); 2.8 the left.
+    UpdateOperandOrder,
 }
 
 impl ModernDifference {
     /// Every known difference.
-    pub const ALL: [ModernDifference; 9] = [
+    pub const ALL: [ModernDifference; 10] = [
         ModernDifference::CallDepth,
         ModernDifference::MapGenListForcing,
         ModernDifference::ToJsonFloats,
@@ -51,6 +54,7 @@ impl ModernDifference {
         ModernDifference::TopLevelAutoCall,
         ModernDifference::ErrorWording,
         ModernDifference::ReplaceStringsLazyTo,
+        ModernDifference::UpdateOperandOrder,
     ];
 
     /// How the difference is excluded.
@@ -89,6 +93,9 @@ impl ModernDifference {
             }
             ModernDifference::ReplaceStringsLazyTo => {
                 "the replacement list of `replaceStrings` is a literal list of strings"
+            }
+            ModernDifference::UpdateOperandOrder => {
+                "the right operand of `//` is a literal set, so only the left one can fail"
             }
         }
     }

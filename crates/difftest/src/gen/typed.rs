@@ -39,8 +39,8 @@ impl Gen<'_> {
         Node::form(&["(", &format!(" {op} "), ")"], vec![a, b])
     }
 
-    /// The right operand of an arithmetic operator or `//`: a literal
-    /// (non-zero) while the operand-order fix is pending.
+    /// The right operand of an arithmetic operator: a literal (non-zero)
+    /// while the operand-order fix is pending.
     fn operand(&mut self, ty: &Ty, d: u32) -> Node {
         if self.allows(PendingFix::OperandOrder) {
             return self.expr(ty, d);
@@ -567,7 +567,9 @@ impl Gen<'_> {
                     Ty::Set(_) => self.expr(&other, d),
                     _ => Node::leaf("{ }"),
                 };
-                let right = self.operand(&set_ty, d);
+                // Rule `UpdateOperandOrder`: modern CppNix evaluates the right
+                // operand first, 2.8 the left; a literal right side cannot fail.
+                let right = self.literal(&set_ty);
                 Some(self.binop("//", left, right))
             }
             5 => {
