@@ -428,11 +428,22 @@ impl Evaluator {
         Ok(out)
     }
 
-    /// Serialises as `nix-instantiate --eval --xml` does.
+    /// Serialises as `nix-instantiate --eval --xml` does: values below the
+    /// top level that are not evaluated yet are written as `<unevaluated />`
+    /// (call [`Evaluator::force_deep`] first for `--strict`).
     pub fn to_xml(&mut self, v: &Value, location: bool) -> EvalResult<String> {
         let state = &mut self.state;
         let mut ctx = Context::new();
-        eval::with_stack(|| state.value_to_xml(v, location, &mut ctx, Pos::NONE))
+        eval::with_stack(|| state.value_to_xml(v, location, false, &mut ctx, Pos::NONE))
+    }
+
+    /// Serialises as `nix-instantiate --eval --xml --strict` does (and
+    /// `builtins.toXML`, which also has no locations): values are forced as
+    /// they are written.
+    pub fn to_xml_strict(&mut self, v: &Value, location: bool) -> EvalResult<String> {
+        let state = &mut self.state;
+        let mut ctx = Context::new();
+        eval::with_stack(|| state.value_to_xml(v, location, true, &mut ctx, Pos::NONE))
     }
 
     /// Coerces to a string as `--raw` does.
