@@ -4,7 +4,8 @@
 //! CppNix gives for them, and nixkit must give the same.
 //!
 //! A case is a header line `=== FLAGS`, the expression (one or more lines),
-//! a line `---`, and the expected result: standard output on success, or
+//! a line `---`, and the expected result: standard output on success
+//! (after the `trace:` lines of standard error), or
 //! `error: MESSAGE` (the innermost error line of standard error) on failure.
 //! FLAGS are `nix-instantiate` flags put before `--eval ... -E EXPR`; a
 //! leading `modern` marks a case whose expectation was written from modern
@@ -66,10 +67,17 @@ fn parse_cases(text: &str) -> Vec<Case> {
     cases
 }
 
-/// The comparable part of a run: stdout, or the innermost error line.
+/// The comparable part of a run: the `trace:` lines of stderr and stdout,
+/// or the innermost error line.
 fn outcome(code: i32, stdout: &str, stderr: &str) -> String {
     if code == 0 {
-        return stdout.trim_end_matches('\n').to_string();
+        let mut out: String = stderr
+            .lines()
+            .filter(|l| l.starts_with("trace: "))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        out.push_str(stdout);
+        return out.trim_end_matches('\n').to_string();
     }
     let last_error = stderr
         .lines()
