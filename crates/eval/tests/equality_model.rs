@@ -83,10 +83,7 @@ fn expr() -> impl Strategy<Value = E> {
 /// Two expressions, often the same one written twice (where sharing and
 /// forcing make the difference).
 fn pair() -> impl Strategy<Value = (E, E)> {
-    prop_oneof![
-        (expr(), expr()),
-        expr().prop_map(|a| (a.clone(), a)),
-    ]
+    prop_oneof![(expr(), expr()), expr().prop_map(|a| (a.clone(), a)),]
 }
 
 /// A value of the model: what an expression evaluates to.

@@ -82,8 +82,7 @@ fn outcome(code: i32, stdout: &str, stderr: &str) -> String {
     let last_error = stderr
         .lines()
         .map(str::trim)
-        .filter(|l| l.starts_with("error:"))
-        .next_back()
+        .rfind(|l| l.starts_with("error:"))
         .unwrap_or(stderr.trim());
     let message = match last_error.find(" (use '--show-trace'") {
         Some(cut) => &last_error[..cut],

@@ -9,33 +9,57 @@ use proptest::prelude::*;
 fn value() -> impl Strategy<Value = String> {
     let leaf = prop_oneof![
         (-3i64..300).prop_map(|i| format!("({i})")),
-        prop::sample::select(vec!["0.5", "1.0e20", "(-2.25)", "100.0", "0.1"]).prop_map(String::from),
+        prop::sample::select(vec!["0.5", "1.0e20", "(-2.25)", "100.0", "0.1"])
+            .prop_map(String::from),
         prop::sample::select(vec![
-            "\"\"", "\"a b\"", "\"<&>\"", "\"q\\\"'\"", "\"t\\tr\\rn\\n\"", "\"é\"",
+            "\"\"",
+            "\"a b\"",
+            "\"<&>\"",
+            "\"q\\\"'\"",
+            "\"t\\tr\\rn\\n\"",
+            "\"é\"",
         ])
         .prop_map(String::from),
         prop::sample::select(vec![
-            "null", "true", "false", "/a/b", "(x: x)", "({ a, b ? 1 }: a)",
-            "({ c, ... }@d: c)", "(e@{ ... }: e)", "builtins.add", "(builtins.add 1)",
+            "null",
+            "true",
+            "false",
+            "/a/b",
+            "(x: x)",
+            "({ a, b ? 1 }: a)",
+            "({ c, ... }@d: c)",
+            "(e@{ ... }: e)",
+            "builtins.add",
+            "(builtins.add 1)",
         ])
         .prop_map(String::from),
     ];
     leaf.prop_recursive(4, 24, 4, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(|v| format!("[ {} ]", v.join(" "))),
-            prop::collection::btree_map(prop::sample::select(vec!["a", "b", "type", "drvPath", "outPath", "x-y"]), inner, 0..4)
-                .prop_map(|m| {
-                    let body: String = m.iter().map(|(k, v)| format!("{k} = {v}; ")).collect();
-                    format!("{{ {body}}}")
-                }),
-            Just("{ type = \"derivation\"; drvPath = \"/d\"; outPath = \"/o\"; name = \"n\"; }".to_string()),
+            prop::collection::btree_map(
+                prop::sample::select(vec!["a", "b", "type", "drvPath", "outPath", "x-y"]),
+                inner,
+                0..4
+            )
+            .prop_map(|m| {
+                let body: String = m.iter().map(|(k, v)| format!("{k} = {v}; ")).collect();
+                format!("{{ {body}}}")
+            }),
+            Just(
+                "{ type = \"derivation\"; drvPath = \"/d\"; outPath = \"/o\"; name = \"n\"; }"
+                    .to_string()
+            ),
         ]
     })
 }
 
 fn cppnix(args: &[&str]) -> Option<(bool, String)> {
     let out = Command::new("nix-instantiate").args(args).output().ok()?;
-    Some((out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned()))
+    Some((
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    ))
 }
 
 fn nixkit(args: &[&str]) -> (bool, String) {

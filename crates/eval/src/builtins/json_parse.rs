@@ -160,12 +160,7 @@ impl<'a> Lexer<'a> {
         if self.chars_total == 0 && !self.skip_bom() {
             return self.fail("invalid BOM; must be 0xEF 0xBB 0xBF if given");
         }
-        loop {
-            match self.get() {
-                Some(b' ' | b'\t' | b'\n' | b'\r') => continue,
-                _ => break,
-            }
-        }
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.get() {}
         match self.current {
             Some(b'[') => Token::BeginArray,
             Some(b']') => Token::EndArray,

@@ -464,7 +464,9 @@ fn foreign_whitespace(text: &str) -> Option<String> {
     for c in text.chars() {
         if is_foreign(c) {
             out.push('\u{1}');
-            out.extend(std::iter::repeat_n(' ', c.len_utf8() - 1));
+            for _ in 1..c.len_utf8() {
+                out.push(' ');
+            }
         } else {
             out.push(c);
         }
