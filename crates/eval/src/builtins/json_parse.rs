@@ -160,6 +160,7 @@ impl<'a> Lexer<'a> {
         if self.chars_total == 0 && !self.skip_bom() {
             return self.fail("invalid BOM; must be 0xEF 0xBB 0xBF if given");
         }
+        self.skip_whitespace_run();
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.get() {}
         match self.current {
             Some(b'[') => Token::BeginArray,
@@ -206,9 +207,77 @@ impl<'a> Lexer<'a> {
         Some(value)
     }
 
+    /// Skips the whitespace that follows at once, counting lines as `get`
+    /// does (the last byte is left to `get`, so that `current` is right).
+    fn skip_whitespace_run(&mut self) {
+        if self.ungot {
+            return;
+        }
+        let rest = &self.input[self.next..];
+        let run = rest
+            .iter()
+            .take_while(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+            .count()
+            .saturating_sub(1);
+        for &b in &rest[..run] {
+            if b == b'\n' {
+                self.lines += 1;
+                self.line_chars = 0;
+            } else {
+                self.line_chars += 1;
+            }
+        }
+        self.token_string.extend_from_slice(&rest[..run]);
+        self.next += run;
+        self.chars_total += run;
+    }
+
+    /// Takes the digits that follow at once into the number's text.
+    fn digit_run(&mut self) {
+        if self.ungot {
+            return;
+        }
+        let rest = &self.input[self.next..];
+        let run = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        if run == 0 {
+            return;
+        }
+        let digits = &rest[..run];
+        self.buffer.extend_from_slice(digits);
+        self.token_string.extend_from_slice(digits);
+        self.current = digits.last().copied();
+        self.next += run;
+        self.chars_total += run;
+        self.line_chars += run;
+    }
+
+    /// Takes the run of printable ASCII bytes (no quote, no backslash) that
+    /// follows, at once: what `get` would do byte by byte.
+    fn plain_run(&mut self) {
+        if self.ungot {
+            return;
+        }
+        let rest = &self.input[self.next..];
+        let run = rest
+            .iter()
+            .take_while(|&&b| (0x20..0x80).contains(&b) && b != b'"' && b != b'\\')
+            .count();
+        if run == 0 {
+            return;
+        }
+        let bytes = &rest[..run];
+        self.buffer.extend_from_slice(bytes);
+        self.token_string.extend_from_slice(bytes);
+        self.current = bytes.last().copied();
+        self.next += run;
+        self.chars_total += run;
+        self.line_chars += run;
+    }
+
     fn scan_string(&mut self) -> Token {
         self.reset();
         loop {
+            self.plain_run();
             let Some(c) = self.get() else {
                 return self.fail("invalid string: missing closing quote");
             };
@@ -327,12 +396,11 @@ impl<'a> Lexer<'a> {
         // Integer part: a single zero, or digits not starting with zero.
         let leading_zero = c == Some(b'0');
         self.buffer.extend(c);
-        c = self.get();
-        if !leading_zero {
-            while let Some(d @ b'0'..=b'9') = c {
-                self.buffer.push(d);
-                c = self.get();
-            }
+        if leading_zero {
+            c = self.get();
+        } else {
+            self.digit_run();
+            c = self.get();
         }
         if c == Some(b'.') {
             token = Token::Float;
