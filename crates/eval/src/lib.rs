@@ -456,6 +456,16 @@ impl Evaluator {
         })
     }
 
+    /// Calls `v` as CppNix's `autoCallFunction` does with `args` (a set):
+    /// a set's `__functor` is applied first; a function with formals is
+    /// called with the arguments it asks for (all of them if it has `...`),
+    /// a missing one without a default being an error; anything else is
+    /// returned as is.
+    pub fn auto_call(&mut self, v: &Value, args: &Value) -> EvalResult<Value> {
+        let state = &mut self.state;
+        eval::with_stack(|| state.auto_call(v, args))
+    }
+
     /// The derivations a value denotes, as `nix-instantiate` finds them
     /// (functions are called with `auto_args`, an attribute set).
     pub fn derivations(&mut self, v: &Value, auto_args: &Value) -> EvalResult<Vec<DrvInfo>> {
