@@ -72,8 +72,9 @@ struct Lexer<'a> {
     chars_total: usize,
     line_chars: usize,
     lines: usize,
-    /// The bytes read since the last string or number started (nlohmann's "last read").
-    token_string: Vec<u8>,
+    /// Where the bytes read since the last string or number started begin
+    /// (nlohmann's "last read": they run to what was read last).
+    token_start: usize,
     /// The decoded text of the last string or number token.
     buffer: Vec<u8>,
     error_message: String,
@@ -89,7 +90,7 @@ impl<'a> Lexer<'a> {
             chars_total: 0,
             line_chars: 0,
             lines: 0,
-            token_string: Vec::new(),
+            token_start: 0,
             buffer: Vec::new(),
             error_message: String::new(),
         }
@@ -106,12 +107,9 @@ impl<'a> Lexer<'a> {
                 self.next += 1;
             }
         }
-        if let Some(c) = self.current {
-            self.token_string.push(c);
-            if c == b'\n' {
-                self.lines += 1;
-                self.line_chars = 0;
-            }
+        if self.current == Some(b'\n') {
+            self.lines += 1;
+            self.line_chars = 0;
         }
         self.current
     }
@@ -124,18 +122,12 @@ impl<'a> Lexer<'a> {
         } else {
             self.line_chars -= 1;
         }
-        if self.current.is_some() {
-            self.token_string.pop();
-        }
     }
 
     /// Starts a string or number token at the current byte.
     fn reset(&mut self) {
         self.buffer.clear();
-        self.token_string.clear();
-        if let Some(c) = self.current {
-            self.token_string.push(c);
-        }
+        self.token_start = self.next - usize::from(self.current.is_some());
     }
 
     fn fail(&mut self, message: impl Into<String>) -> Token {
@@ -145,8 +137,10 @@ impl<'a> Lexer<'a> {
 
     /// The bytes read for the current token, control characters spelled `<U+XXXX>`.
     fn token_text(&self) -> String {
-        let mut out = Vec::with_capacity(self.token_string.len());
-        for &b in &self.token_string {
+        let read = self.next - usize::from(self.ungot && self.current.is_some());
+        let token = self.input.get(self.token_start..read).unwrap_or_default();
+        let mut out = Vec::with_capacity(token.len());
+        for &b in token {
             if b <= 0x1f {
                 out.extend_from_slice(format!("<U+{b:04X}>").as_bytes());
             } else {
@@ -227,7 +221,6 @@ impl<'a> Lexer<'a> {
                 self.line_chars += 1;
             }
         }
-        self.token_string.extend_from_slice(&rest[..run]);
         self.next += run;
         self.chars_total += run;
     }
@@ -244,7 +237,6 @@ impl<'a> Lexer<'a> {
         }
         let digits = &rest[..run];
         self.buffer.extend_from_slice(digits);
-        self.token_string.extend_from_slice(digits);
         self.current = digits.last().copied();
         self.next += run;
         self.chars_total += run;
@@ -267,7 +259,6 @@ impl<'a> Lexer<'a> {
         }
         let bytes = &rest[..run];
         self.buffer.extend_from_slice(bytes);
-        self.token_string.extend_from_slice(bytes);
         self.current = bytes.last().copied();
         self.next += run;
         self.chars_total += run;
