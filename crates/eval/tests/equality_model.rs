@@ -115,11 +115,19 @@ fn force(e: &E) -> M {
     }
 }
 
-/// `Err(())` when the comparison throws.
-fn eq(x: &E, y: &E, as_cells: bool) -> Result<bool, ()> {
+/// How a comparison fails: surely, or maybe (it may also be `false`, when
+/// the order in which attributes are compared decides).
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Fails {
+    Surely,
+    Maybe,
+}
+
+/// `Err(_)` when the comparison throws.
+fn eq(x: &E, y: &E, as_cells: bool) -> Result<bool, Fails> {
     let (a, b) = (force(x), force(y));
     if matches!(a, M::Throws) || matches!(b, M::Throws) {
-        return Err(());
+        return Err(Fails::Surely);
     }
     if as_cells {
         if let (E::Var(p), E::Var(q)) = (x, y) {
@@ -150,16 +158,36 @@ fn eq(x: &E, y: &E, as_cells: bool) -> Result<bool, ()> {
             }
             // Names are compared in the evaluator's symbol order, which the
             // model does not know: with different names the answer is false
-            // unless a value forced first throws, so both are accepted.
+            // unless a value compared first throws.
             if p.iter().map(|(k, _)| k).ne(q.iter().map(|(k, _)| k)) {
-                return Err(());
+                let same_names = p.iter().filter(|(k, _)| q.iter().any(|(l, _)| l == k));
+                let can_throw = same_names
+                    .filter_map(|(k, i)| q.iter().find(|(l, _)| l == k).map(|(_, j)| (i, j)))
+                    .any(|(i, j)| eq(i, j, true).is_err());
+                return if can_throw {
+                    Err(Fails::Maybe)
+                } else {
+                    Ok(false)
+                };
             }
-            for ((_, i), (_, j)) in p.iter().zip(&q) {
-                if !eq(i, j, true)? {
-                    return Ok(false);
-                }
+            // The attributes are compared in symbol order, which the model
+            // does not know either: one that throws and one that differs
+            // make both outcomes possible (an error allows `false`).
+            let results: Vec<Result<bool, Fails>> = p
+                .iter()
+                .zip(&q)
+                .map(|((_, i), (_, j))| eq(i, j, true))
+                .collect();
+            if results.iter().any(Result::is_err) {
+                let differs = results.iter().any(|r| *r == Ok(false));
+                let maybe = results.contains(&Err(Fails::Maybe));
+                return Err(if differs || maybe {
+                    Fails::Maybe
+                } else {
+                    Fails::Surely
+                });
             }
-            true
+            results.iter().all(|r| *r == Ok(true))
         }
         _ => false,
     })
@@ -175,21 +203,12 @@ fn nixkit(expr: &str) -> Result<bool, String> {
 }
 
 /// Whether the model's answer allows nixkit's: an error in the model
-/// allows an error, or `false` where only the attribute order is unknown.
-fn agrees(model: Result<bool, ()>, got: &Result<bool, String>) -> bool {
+/// allows an error, or `false` where the attribute order decides.
+fn agrees(model: Result<bool, Fails>, got: &Result<bool, String>) -> bool {
     match (model, got) {
         (Ok(m), Ok(g)) => m == *g,
-        (Err(()), Err(_)) => true,
-        (Err(()), Ok(false)) => true,
-        _ => false,
-    }
-}
-
-fn has_throw(e: &E) -> bool {
-    match e {
-        E::Var("t") => true,
-        E::List(items) => items.iter().any(has_throw),
-        E::Attrs(a) => a.iter().any(|(_, v)| has_throw(v)),
+        (Err(_), Err(_)) => true,
+        (Err(Fails::Maybe), Ok(false)) => true,
         _ => false,
     }
 }
@@ -203,11 +222,6 @@ proptest! {
         render(&a, &mut x);
         render(&b, &mut y);
         let model = eq(&a, &b, false);
-        // Unknown attribute order only excuses `false` when something throws.
-        let model = match model {
-            Err(()) if !has_throw(&a) && !has_throw(&b) => Ok(false),
-            m => m,
-        };
         let got = nixkit(&format!("{PRELUDE} in {x} == {y}"));
         prop_assert!(agrees(model, &got), "{x} == {y}: model {model:?}, nixkit {got:?}");
     }
@@ -229,8 +243,9 @@ proptest! {
             match eq(&a, item, true) {
                 Ok(true) => { model = Ok(true); break; }
                 Ok(false) => {}
-                Err(()) if !has_throw(&a) && !has_throw(item) => {}
-                Err(()) => { model = Err(()); break; }
+                // Either answer is possible from here on.
+                Err(Fails::Maybe) => return Ok(()),
+                Err(Fails::Surely) => { model = Err(Fails::Surely); break; }
             }
         }
         let got = nixkit(&format!("{PRELUDE} in builtins.elem {x} {l}"));
