@@ -179,7 +179,7 @@ fn eq(x: &E, y: &E, as_cells: bool) -> Result<bool, Fails> {
                 .map(|((_, i), (_, j))| eq(i, j, true))
                 .collect();
             if results.iter().any(Result::is_err) {
-                let differs = results.iter().any(|r| *r == Ok(false));
+                let differs = results.contains(&Ok(false));
                 let maybe = results.contains(&Err(Fails::Maybe));
                 return Err(if differs || maybe {
                     Fails::Maybe
