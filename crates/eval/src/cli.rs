@@ -394,7 +394,14 @@ fn run_inner(
         };
         for attr_path in paths {
             let v = select_path(ev, &root, attr_path, &auto_args)?;
-            let v = auto_call(ev, &v, &auto_args)?;
+            // `--eval` calls the result (a function, or a set's
+            // `__functor`) only when `--arg`/`--argstr` were given;
+            // instantiating always does, as finding derivations does.
+            let v = if opts.eval && opts.auto_args.is_empty() {
+                v
+            } else {
+                auto_call(ev, &v, &auto_args)?
+            };
             print_result(opts, ev, &v, &auto_args, &mut state, stdout)?;
         }
     }
@@ -474,8 +481,10 @@ fn print_result(
     } else if opts.xml {
         if opts.strict {
             ev.force_deep(v)?;
+            stdout.push_str(&ev.to_xml_strict(v, !opts.no_location)?);
+        } else {
+            stdout.push_str(&ev.to_xml(v, !opts.no_location)?);
         }
-        stdout.push_str(&ev.to_xml(v, !opts.no_location)?);
     } else if opts.raw {
         stdout.push_str(&ev.to_raw_string(v)?);
     } else if opts.eval {

@@ -130,6 +130,19 @@ impl EvalState {
                     return Ok(v);
                 };
                 let given = self.force_attrs(args, Pos::NONE)?;
+                if let Some(missing) = formals
+                    .iter()
+                    .find(|f| f.default.is_none() && given.get(f.name).is_none())
+                {
+                    return Err(EvalError::eval(format!(
+                        "cannot evaluate a function that has an argument without a value ('{}')\n\
+                         Nix attempted to evaluate a function as a top level expression; in\n\
+                         this case it must have its arguments supplied either by default\n\
+                         values, or passed explicitly with '--arg' or '--argstr'. See\n\
+                         https://nixos.org/manual/nix/stable/language/constructs.html#functions.",
+                        missing.name
+                    )));
+                }
                 let passed = if c.lambda.ellipsis {
                     given
                 } else {

@@ -447,11 +447,22 @@ impl Evaluator {
         Ok(out)
     }
 
-    /// Serialises as `nix-instantiate --eval --xml` does.
+    /// Serialises as `nix-instantiate --eval --xml` does: values below the
+    /// top level that are not evaluated yet are written as `<unevaluated />`
+    /// (call [`Evaluator::force_deep`] first for `--strict`).
     pub fn to_xml(&mut self, v: &Value, location: bool) -> EvalResult<String> {
         let state = &mut self.state;
         let mut ctx = Context::new();
-        eval::with_stack(|| state.value_to_xml(v, location, &mut ctx, Pos::NONE))
+        eval::with_stack(|| state.value_to_xml(v, location, false, &mut ctx, Pos::NONE))
+    }
+
+    /// Serialises as `nix-instantiate --eval --xml --strict` does (and
+    /// `builtins.toXML`, which also has no locations): values are forced as
+    /// they are written.
+    pub fn to_xml_strict(&mut self, v: &Value, location: bool) -> EvalResult<String> {
+        let state = &mut self.state;
+        let mut ctx = Context::new();
+        eval::with_stack(|| state.value_to_xml(v, location, true, &mut ctx, Pos::NONE))
     }
 
     /// Coerces to a string as `--raw` does.
@@ -462,6 +473,16 @@ impl Evaluator {
                 .coerce_to_nix_string(v, ops::Coerce::INTERPOLATE, Pos::NONE)
                 .map(|s| s.as_str().to_string())
         })
+    }
+
+    /// Calls `v` as CppNix's `autoCallFunction` does with `args` (a set):
+    /// a set's `__functor` is applied first; a function with formals is
+    /// called with the arguments it asks for (all of them if it has `...`),
+    /// a missing one without a default being an error; anything else is
+    /// returned as is.
+    pub fn auto_call(&mut self, v: &Value, args: &Value) -> EvalResult<Value> {
+        let state = &mut self.state;
+        eval::with_stack(|| state.auto_call(v, args))
     }
 
     /// The derivations a value denotes, as `nix-instantiate` finds them

@@ -477,8 +477,24 @@ impl EvalState {
         }
     }
 
-    /// Deep equality as `==` computes it.
+    /// Deep equality as `==` computes it: CppNix's `eqValues` on the two
+    /// operands, which are never the same cell (so `f == f` is false for a
+    /// function `f`).
     pub fn equal(&mut self, a: &Value, b: &Value) -> EvalResult<bool> {
+        self.equal_values(a, b, false)
+    }
+
+    /// Equality of two stored values (list items, attribute values,
+    /// `elem`'s needle and the items it is compared with): both are forced
+    /// first, then the same cell (the same thunk, or the same function, set
+    /// or list stored directly) is equal to itself without being looked
+    /// into, as CppNix's pointer test on `Value *` does; then structure.
+    pub(crate) fn equal_cells(&mut self, a: &Value, b: &Value) -> EvalResult<bool> {
+        self.equal_values(a, b, true)
+    }
+
+    fn equal_values(&mut self, cell_a: &Value, cell_b: &Value, cells: bool) -> EvalResult<bool> {
+        let (a, b) = (cell_a, cell_b);
         // Evaluated scalars: no forcing, no reference counting.
         if let (Some(x), Some(y)) = (a.forced(), b.forced()) {
             match (x, y) {
@@ -491,6 +507,9 @@ impl EvalState {
         }
         let a = self.force(a)?;
         let b = self.force(b)?;
+        if cells && cell_a.same_allocation(cell_b) {
+            return Ok(true);
+        }
         Ok(match (&a, &b) {
             (Value::Null, Value::Null) => true,
             (Value::Bool(x), Value::Bool(y)) => x == y,
@@ -505,7 +524,7 @@ impl EvalState {
                     return Ok(false);
                 }
                 for (p, q) in x.iter().zip(y.iter()) {
-                    if !p.same_allocation(q) && !self.nested(|s| s.equal(p, q))? {
+                    if !self.nested(|s| s.equal_cells(p, q))? {
                         return Ok(false);
                     }
                 }
@@ -515,7 +534,7 @@ impl EvalState {
                 if self.is_derivation(x)? && self.is_derivation(y)? {
                     if let (Some(p), Some(q)) = (x.get_str("outPath"), y.get_str("outPath")) {
                         let (p, q) = (p.clone(), q.clone());
-                        return self.equal(&p, &q);
+                        return self.equal_cells(&p, &q);
                     }
                 }
                 if x.len() != y.len() {
@@ -525,9 +544,7 @@ impl EvalState {
                     if p.name != q.name {
                         return Ok(false);
                     }
-                    if !p.value.same_allocation(&q.value)
-                        && !self.nested(|s| s.equal(&p.value, &q.value))?
-                    {
+                    if !self.nested(|s| s.equal_cells(&p.value, &q.value))? {
                         return Ok(false);
                     }
                 }
@@ -588,7 +605,7 @@ impl EvalState {
             (Value::List(x), Value::List(y)) => {
                 // Like CppNix: the first elements that are not equal decide.
                 for (p, q) in x.iter().zip(y.iter()) {
-                    if self.nested(|s| s.equal(p, q))? {
+                    if self.nested(|s| s.equal_cells(p, q))? {
                         continue;
                     }
                     return self

@@ -75,12 +75,14 @@ fn elided(out: &mut String, n: usize, one: &str, many: &str) {
     let _ = write!(out, "«{n} {} elided»", if n == 1 { one } else { many });
 }
 
-/// The identity CppNix's `«repeated»` check uses: the value slot, which for us
-/// is the thunk holding the value, or the container itself.
+/// The identity CppNix's `«repeated»` check uses: a set is known by its
+/// attributes (CppNix's `Bindings *`), wherever it is stored; a list by the
+/// value slot holding it (CppNix's `Value *`), which for us is the thunk
+/// holding the list, or the list itself when it is stored directly.
 fn identity(outer: Option<&Arc<Thunk>>, v: &Value) -> usize {
     match (outer, v) {
+        (_, Value::Attrs(a)) => a.addr(),
         (Some(t), _) => Arc::as_ptr(t) as usize,
-        (None, Value::Attrs(a)) => a.addr(),
         (None, Value::List(l)) => l.addr(),
         _ => 0,
     }
@@ -88,15 +90,8 @@ fn identity(outer: Option<&Arc<Thunk>>, v: &Value) -> usize {
 
 impl Printer {
     /// Records a set or list about to be printed; true if it was printed
-    /// before. A value reached through a thunk is identified by the thunk
-    /// (CppNix's value slot); a container reached directly (we pass forced
-    /// thunks on as their values) by itself, and a thunk whose value was
-    /// already printed directly counts as repeated too, since in CppNix both
-    /// would be the same slot.
+    /// before (see [`identity`]).
     fn repeated(&mut self, outer: Option<&Arc<Thunk>>, v: &Value) -> bool {
-        if outer.is_some() && self.seen.contains(&identity(None, v)) {
-            return true;
-        }
         !self.seen.insert(identity(outer, v))
     }
 

@@ -251,7 +251,30 @@ impl Value {
             }
             (Value::PrimOp(a), Value::PrimOp(b)) => std::ptr::eq(*a, *b),
             (Value::Thunk(a), Value::Thunk(b)) => Arc::ptr_eq(a, b),
+            // A forced thunk and the value it holds, stored elsewhere
+            // without the thunk, are one cell in CppNix's terms.
+            (Value::Thunk(t), v) | (v, Value::Thunk(t)) => {
+                t.get().is_some_and(|forced| forced.same_allocation(v))
+            }
             _ => false,
+        }
+    }
+
+    /// An identity of the stored value such that two values with
+    /// [`Value::same_allocation`] have the same identity (for keys that
+    /// must agree with it); `None` for values stored inline.
+    pub(crate) fn cell_identity(&self) -> Option<(usize, usize)> {
+        match self {
+            Value::Attrs(a) => Some((1, a.addr())),
+            Value::List(l) => Some((2, l.addr())),
+            Value::Lambda(c) => Some((
+                Arc::as_ptr(&c.lambda) as usize,
+                Arc::as_ptr(&c.env) as usize,
+            )),
+            Value::PrimOp(p) => Some((3, std::ptr::from_ref(*p) as usize)),
+            Value::PrimOpApp(a) => Some((4, Arc::as_ptr(a) as usize)),
+            Value::Thunk(t) => Some((5, Arc::as_ptr(t) as usize)),
+            _ => None,
         }
     }
 }

@@ -161,9 +161,6 @@ fn evaluate(o: &Opts, ev: &mut Evaluator, cwd: &str) -> Result<Vec<(String, Stri
     }
     arg_text.push('}');
     let auto_args = ev.eval_str(&arg_text, cwd).map_err(render)?;
-    let auto_call = ev
-        .eval_str("f: args: if builtins.isFunction f then f (builtins.intersectAttrs (builtins.functionArgs f) args) else f", cwd)
-        .map_err(render)?;
     let inputs = if o.inputs.is_empty() {
         vec![if o.from_expr {
             String::new()
@@ -190,20 +187,14 @@ fn evaluate(o: &Opts, ev: &mut Evaluator, cwd: &str) -> Result<Vec<(String, Stri
             o.attrs.clone()
         };
         for attr in &attrs {
-            let mut v = ev
-                .call(&auto_call, &[root.clone(), auto_args.clone()])
-                .map_err(render)?;
+            let mut v = ev.auto_call(&root, &auto_args).map_err(render)?;
             for key in attr.split('.').filter(|k| !k.is_empty()) {
-                v = ev
-                    .call(&auto_call, &[v, auto_args.clone()])
-                    .map_err(render)?;
+                v = ev.auto_call(&v, &auto_args).map_err(render)?;
                 v = ev.get_attr(&v, key).map_err(render)?.ok_or_else(|| {
                     format!("attribute '{key}' in selection path '{attr}' not found")
                 })?;
             }
-            let v = ev
-                .call(&auto_call, &[v, auto_args.clone()])
-                .map_err(render)?;
+            let v = ev.auto_call(&v, &auto_args).map_err(render)?;
             for d in ev.derivations(&v, &auto_args).map_err(render)? {
                 out.push(ev.drv_path_and_output(&d).map_err(render)?);
             }

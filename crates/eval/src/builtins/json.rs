@@ -1,14 +1,12 @@
 //! JSON: `toJSON`, `fromJSON`, and the printer behind `--json`.
 
-use nixkit_syntax::Symbol;
-
 use crate::builtins::{primop, Args};
 use crate::error::{EvalError, EvalResult};
 use crate::eval::EvalState;
 use crate::ops::Coerce;
 use crate::print::show_for_error;
 use crate::source::Pos;
-use crate::value::{Attr, Attrs, Context, PrimOp, Value};
+use crate::value::{Context, PrimOp, Value};
 
 pub(crate) static PRIMOPS: &[PrimOp] = &[
     primop!("toJSON", 1, to_json),
@@ -198,203 +196,9 @@ fn to_json(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     Ok(Value::string_with_context(out, ctx))
 }
 
-struct Parser<'a> {
-    text: &'a [u8],
-    i: usize,
-}
-
-impl Parser<'_> {
-    fn error(&self, what: &str) -> EvalError {
-        EvalError::eval(format!(
-            "[json.exception.parse_error.101] parse error at line 1, column {}: syntax error while parsing value - {what}",
-            self.i + 1
-        ))
-    }
-
-    fn ws(&mut self) {
-        while self.i < self.text.len() && matches!(self.text[self.i], b' ' | b'\t' | b'\n' | b'\r')
-        {
-            self.i += 1;
-        }
-    }
-
-    fn eat(&mut self, lit: &str) -> bool {
-        if self.text[self.i..].starts_with(lit.as_bytes()) {
-            self.i += lit.len();
-            true
-        } else {
-            false
-        }
-    }
-
-    fn value(&mut self, depth: usize) -> EvalResult<Value> {
-        if depth > 10_000 {
-            return Err(self.error("nesting too deep"));
-        }
-        self.ws();
-        let Some(&c) = self.text.get(self.i) else {
-            return Err(self.error("unexpected end of input"));
-        };
-        match c {
-            b'n' if self.eat("null") => Ok(Value::Null),
-            b't' if self.eat("true") => Ok(Value::Bool(true)),
-            b'f' if self.eat("false") => Ok(Value::Bool(false)),
-            b'"' => Ok(Value::string(self.string()?)),
-            b'[' => {
-                self.i += 1;
-                let mut items = Vec::new();
-                self.ws();
-                if self.eat("]") {
-                    return Ok(Value::list(items));
-                }
-                loop {
-                    items.push(self.value(depth + 1)?);
-                    self.ws();
-                    if self.eat(",") {
-                        continue;
-                    }
-                    if self.eat("]") {
-                        return Ok(Value::list(items));
-                    }
-                    return Err(self.error("expected ',' or ']'"));
-                }
-            }
-            b'{' => {
-                self.i += 1;
-                let mut entries: Vec<Attr> = Vec::new();
-                self.ws();
-                if self.eat("}") {
-                    return Ok(Value::attrs(Attrs::new()));
-                }
-                loop {
-                    self.ws();
-                    if self.text.get(self.i) != Some(&b'"') {
-                        return Err(self.error("expected string literal"));
-                    }
-                    let key = self.string()?;
-                    self.ws();
-                    if !self.eat(":") {
-                        return Err(self.error("expected ':'"));
-                    }
-                    let v = self.value(depth + 1)?;
-                    entries.push(Attr {
-                        name: Symbol::intern(&key),
-                        value: v,
-                        pos: Pos::NONE,
-                    });
-                    self.ws();
-                    if self.eat(",") {
-                        continue;
-                    }
-                    if self.eat("}") {
-                        return Ok(Value::attrs(Attrs::from_unsorted(entries)));
-                    }
-                    return Err(self.error("expected ',' or '}'"));
-                }
-            }
-            b'-' | b'0'..=b'9' => self.number(),
-            _ => Err(self.error("invalid literal")),
-        }
-    }
-
-    fn number(&mut self) -> EvalResult<Value> {
-        let start = self.i;
-        let mut is_float = false;
-        while let Some(&c) = self.text.get(self.i) {
-            match c {
-                b'0'..=b'9' | b'-' | b'+' => {}
-                b'.' | b'e' | b'E' => is_float = true,
-                _ => break,
-            }
-            self.i += 1;
-        }
-        let s = std::str::from_utf8(&self.text[start..self.i]).unwrap_or("");
-        if !is_float {
-            if let Ok(i) = s.parse::<i64>() {
-                return Ok(Value::Int(i));
-            }
-            if let Ok(u) = s.parse::<u64>() {
-                return Err(EvalError::eval(format!(
-                    "unsigned json number {u} outside of Nix integer range"
-                )));
-            }
-        }
-        s.parse::<f64>()
-            .map(Value::Float)
-            .map_err(|_| self.error("invalid number"))
-    }
-
-    fn string(&mut self) -> EvalResult<String> {
-        self.i += 1;
-        let mut out: Vec<u8> = Vec::new();
-        loop {
-            let Some(&c) = self.text.get(self.i) else {
-                return Err(self.error("unterminated string"));
-            };
-            self.i += 1;
-            match c {
-                b'"' => break,
-                b'\\' => {
-                    let Some(&e) = self.text.get(self.i) else {
-                        return Err(self.error("bad escape"));
-                    };
-                    self.i += 1;
-                    match e {
-                        b'"' => out.push(b'"'),
-                        b'\\' => out.push(b'\\'),
-                        b'/' => out.push(b'/'),
-                        b'b' => out.push(8),
-                        b'f' => out.push(12),
-                        b'n' => out.push(b'\n'),
-                        b'r' => out.push(b'\r'),
-                        b't' => out.push(b'\t'),
-                        b'u' => {
-                            let mut cp = self.hex4()?;
-                            if (0xD800..0xDC00).contains(&cp) && self.eat("\\u") {
-                                let lo = self.hex4()?;
-                                cp = 0x10000
-                                    + ((cp - 0xD800) << 10)
-                                    + (lo.wrapping_sub(0xDC00) & 0x3ff);
-                            }
-                            let ch = char::from_u32(cp).unwrap_or('\u{fffd}');
-                            let mut buf = [0u8; 4];
-                            out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
-                        }
-                        _ => return Err(self.error("bad escape")),
-                    }
-                }
-                c => out.push(c),
-            }
-        }
-        let s = String::from_utf8_lossy(&out).into_owned();
-        crate::builtins::check_no_nul(&s).map_err(EvalError::eval)?;
-        Ok(s)
-    }
-
-    fn hex4(&mut self) -> EvalResult<u32> {
-        let h = self
-            .text
-            .get(self.i..self.i + 4)
-            .ok_or_else(|| self.error("bad unicode escape"))?;
-        let v = u32::from_str_radix(std::str::from_utf8(h).unwrap_or("x"), 16)
-            .map_err(|_| self.error("bad unicode escape"))?;
-        self.i += 4;
-        Ok(v)
-    }
-}
-
 /// Parses JSON text into a value.
 pub(crate) fn parse_json(text: &str) -> EvalResult<Value> {
-    let mut p = Parser {
-        text: text.as_bytes(),
-        i: 0,
-    };
-    let v = p.value(0)?;
-    p.ws();
-    if p.i != p.text.len() {
-        return Err(p.error("unexpected trailing input"));
-    }
-    Ok(v)
+    super::json_parse::parse_json_bytes(&nixkit_syntax::encode_bytes(text))
 }
 
 fn from_json(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {

@@ -138,7 +138,7 @@ fn elem(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
         for x in list.iter() {
             let hit = match x.forced() {
                 Some(Value::Int(m)) => *m == n,
-                _ => s.equal(&a[0], x)?,
+                _ => s.equal_cells(&a[0], x)?,
             };
             if hit {
                 return Ok(Value::Bool(true));
@@ -147,7 +147,7 @@ fn elem(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
         return Ok(Value::Bool(false));
     }
     for x in list.iter() {
-        if s.equal(&a[0], x)? {
+        if s.equal_cells(&a[0], x)? {
             return Ok(Value::Bool(true));
         }
     }
@@ -414,7 +414,17 @@ fn key_repr(s: &mut EvalState, v: &Value, out: &mut String, pos: Pos) -> EvalRes
         Value::List(l) => {
             out.push_str(&format!("l{}[", l.len()));
             for x in l.iter() {
-                key_repr(s, x, out, pos)?;
+                // Items are compared for equality first, as CppNix's
+                // `eqValues`: the same function or set is equal to itself.
+                let forced = s.force(x)?;
+                let incomparable = matches!(
+                    forced,
+                    Value::Attrs(_) | Value::Lambda(_) | Value::PrimOp(_) | Value::PrimOpApp(_)
+                );
+                match forced.cell_identity() {
+                    Some((a, b)) if incomparable => out.push_str(&format!("i{a}:{b};")),
+                    _ => key_repr(s, x, out, pos)?,
+                }
             }
             out.push(']');
         }

@@ -11,6 +11,7 @@ pub(crate) mod fetch;
 pub(crate) mod flake;
 pub(crate) mod hash;
 pub(crate) mod json;
+pub(crate) mod json_parse;
 pub(crate) mod lists;
 pub(crate) mod paths;
 pub(crate) mod regex;

@@ -1,4 +1,6 @@
-//! XML: `toXML` and the printer behind `--xml`.
+//! XML: `toXML` and the printer behind `--xml`, as CppNix's XML writer
+//! writes it: element attributes in name order, only newlines written as
+//! character references, empty sets and lists as an open and a close tag.
 
 use std::fmt::Write as _;
 
@@ -19,8 +21,6 @@ fn escape(s: &str, out: &mut String) {
             '>' => out.push_str("&gt;"),
             '&' => out.push_str("&amp;"),
             '\n' => out.push_str("&#xA;"),
-            '\r' => out.push_str("&#xD;"),
-            '\t' => out.push_str("&#x9;"),
             c => out.push(c),
         }
     }
@@ -29,6 +29,21 @@ fn escape(s: &str, out: &mut String) {
 struct XmlWriter {
     out: String,
     location: bool,
+    /// Force values while writing (`toXML`, `--xml --strict`); otherwise a
+    /// value not evaluated yet is written as `<unevaluated />`.
+    strict: bool,
+}
+
+/// Writes ` key="value"` for each attribute, in name order (CppNix keeps
+/// them in a sorted map).
+fn write_attrs(out: &mut String, attrs: &[(&str, &str)]) {
+    let mut sorted = attrs.to_vec();
+    sorted.sort_by_key(|(k, _)| *k);
+    for (k, v) in sorted {
+        let _ = write!(out, " {k}=\"");
+        escape(v, out);
+        out.push('"');
+    }
 }
 
 impl XmlWriter {
@@ -41,22 +56,14 @@ impl XmlWriter {
     fn empty(&mut self, depth: usize, tag: &str, attrs: &[(&str, &str)]) {
         self.indent(depth);
         let _ = write!(self.out, "<{tag}");
-        for (k, v) in attrs {
-            let _ = write!(self.out, " {k}=\"");
-            escape(v, &mut self.out);
-            self.out.push('"');
-        }
+        write_attrs(&mut self.out, attrs);
         self.out.push_str(" />\n");
     }
 
     fn open(&mut self, depth: usize, tag: &str, attrs: &[(&str, &str)]) {
         self.indent(depth);
         let _ = write!(self.out, "<{tag}");
-        for (k, v) in attrs {
-            let _ = write!(self.out, " {k}=\"");
-            escape(v, &mut self.out);
-            self.out.push('"');
-        }
+        write_attrs(&mut self.out, attrs);
         self.out.push_str(">\n");
     }
 
@@ -70,11 +77,17 @@ impl XmlWriter {
             return Vec::new();
         }
         match source::locate(pos) {
-            Some(l) => vec![
-                ("column".into(), l.column.to_string()),
-                ("line".into(), l.line.to_string()),
-                ("path".into(), l.origin.display()),
-            ],
+            Some(l) => {
+                let mut attrs = vec![
+                    ("column".into(), l.column.to_string()),
+                    ("line".into(), l.line.to_string()),
+                ];
+                // Only a file has a path: `-E` and standard input have none.
+                if let source::Origin::File(path) = &l.origin {
+                    attrs.push(("path".into(), path.to_string()));
+                }
+                attrs
+            }
             None => Vec::new(),
         }
     }
@@ -89,7 +102,23 @@ impl EvalState {
         ctx: &mut Context,
         pos: Pos,
     ) -> EvalResult<()> {
-        let v = self.force(v)?;
+        let v = if w.strict {
+            self.force(v)?
+        } else {
+            match v.forced() {
+                // nixkit stores a function without a thunk where CppNix has
+                // one, which only a call or a strict printer would force.
+                Some(Value::Lambda(_)) if depth > 1 => {
+                    w.empty(depth, "unevaluated", &[]);
+                    return Ok(());
+                }
+                None => {
+                    w.empty(depth, "unevaluated", &[]);
+                    return Ok(());
+                }
+                Some(v) => v.clone(),
+            }
+        };
         match &v {
             Value::Null => w.empty(depth, "null", &[]),
             Value::Bool(b) => w.empty(
@@ -112,7 +141,12 @@ impl EvalState {
                     for key in ["drvPath", "outPath"] {
                         if let Some(x) = a.get_str(key) {
                             let x = x.clone();
-                            if let Value::String(s) = self.force(&x)? {
+                            let x = if w.strict {
+                                Some(self.force(&x)?)
+                            } else {
+                                x.forced().cloned()
+                            };
+                            if let Some(Value::String(s)) = x {
                                 attrs.push((key, s.as_str().to_string()));
                             }
                         }
@@ -120,15 +154,19 @@ impl EvalState {
                     let refs: Vec<(&str, &str)> =
                         attrs.iter().map(|(k, v)| (*k, v.as_str())).collect();
                     w.open(depth, "derivation", &refs);
-                    let key = format!("{:x}", a.addr());
-                    if self.xml_seen.insert(key) {
+                    // A derivation is written once per `drvPath`; one
+                    // without a `drvPath` string is never written out.
+                    let drv_path = attrs
+                        .iter()
+                        .find(|(k, _)| *k == "drvPath")
+                        .map(|(_, v)| v.clone())
+                        .unwrap_or_default();
+                    if !drv_path.is_empty() && self.xml_seen.insert(drv_path) {
                         self.xml_attrs(w, a, depth + 1, ctx, pos)?;
                     } else {
                         w.empty(depth + 1, "repeated", &[]);
                     }
                     w.close(depth, "derivation");
-                } else if a.is_empty() {
-                    w.empty(depth, "attrs", &[]);
                 } else {
                     w.open(depth, "attrs", &[]);
                     self.xml_attrs(w, a, depth + 1, ctx, pos)?;
@@ -136,15 +174,11 @@ impl EvalState {
                 }
             }
             Value::List(l) => {
-                if l.is_empty() {
-                    w.empty(depth, "list", &[]);
-                } else {
-                    w.open(depth, "list", &[]);
-                    for item in l.iter() {
-                        self.nested(|s| s.xml_value(w, item, depth + 1, ctx, pos))?;
-                    }
-                    w.close(depth, "list");
+                w.open(depth, "list", &[]);
+                for item in l.iter() {
+                    self.nested(|s| s.xml_value(w, item, depth + 1, ctx, pos))?;
                 }
+                w.close(depth, "list");
             }
             Value::Lambda(c) => {
                 let l = &c.lambda;
@@ -205,20 +239,25 @@ impl EvalState {
         Ok(())
     }
 
-    /// Renders a value as CppNix's XML.
+    /// Renders a value as CppNix's XML; with `strict` values are forced as
+    /// they are written, otherwise what is not evaluated yet (below the top
+    /// level) is written as `<unevaluated />`.
     pub(crate) fn value_to_xml(
         &mut self,
         v: &Value,
         location: bool,
+        strict: bool,
         ctx: &mut Context,
         pos: Pos,
     ) -> EvalResult<String> {
         let mut w = XmlWriter {
             out: String::from("<?xml version='1.0' encoding='utf-8'?>\n<expr>\n"),
             location,
+            strict,
         };
         self.xml_seen.clear();
-        self.xml_value(&mut w, v, 1, ctx, pos)?;
+        let v = self.force(v)?;
+        self.xml_value(&mut w, &v, 1, ctx, pos)?;
         w.out.push_str("</expr>\n");
         Ok(w.out)
     }
@@ -226,6 +265,6 @@ impl EvalState {
 
 fn to_xml(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let mut ctx = Context::new();
-    let out = s.value_to_xml(&a[0], false, &mut ctx, pos)?;
+    let out = s.value_to_xml(&a[0], false, true, &mut ctx, pos)?;
     Ok(Value::string_with_context(out, ctx))
 }

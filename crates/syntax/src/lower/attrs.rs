@@ -142,7 +142,11 @@ impl Lowerer<'_> {
             }
         }
         let attrs = self.finish_set(b);
-        if is_let && !self.ast.attrs(attrs).dynamic.is_empty() {
+        let span = node_span(node);
+        let broken = self
+            .first_syntax_error
+            .is_some_and(|at| span.start <= at && at < span.end);
+        if is_let && !broken && !self.ast.attrs(attrs).dynamic.is_empty() {
             self.error(
                 ParseErrorKind::DynamicInLet,
                 Span::new(node_span(node).start, node_span(node).start),

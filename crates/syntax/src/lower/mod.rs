@@ -325,6 +325,16 @@ pub(crate) fn parse(text: &str, options: &ParseOptions) -> Parse {
     let normalised = memchr::memchr(b'\r', text.as_bytes())
         .is_some()
         .then(|| normalise_lone_cr(text));
+    // CppNix's whitespace is space, tab, CR and LF; rnix also skips the
+    // other Unicode spaces (no-break space, vertical tab, form feed, ...).
+    // Each becomes an invalid token of the same length, which rnix reports
+    // where CppNix does (strings and comments are unaffected: their text is
+    // taken from the original).
+    let (normalised, replaced_spaces) =
+        match foreign_whitespace(normalised.as_deref().unwrap_or(text)) {
+            Some(replaced) => (Some(replaced), true),
+            None => (normalised, false),
+        };
     let rnix_text = normalised.as_deref().unwrap_or(text);
     if let Some(err) = prescan::prescan(rnix_text) {
         let mut ast = Ast::default();
@@ -348,6 +358,24 @@ pub(crate) fn parse(text: &str, options: &ParseOptions) -> Parse {
     } else {
         rnix_errors::convert(parsed.errors(), text, &root)
     };
+    if let Some(at) = replaced_spaces
+        .then(|| first_control_in_code(&green))
+        .flatten()
+    {
+        // CppNix's lexer stops there with an invalid token, so its parser
+        // fails there at the latest (rnix may recover past it silently).
+        let at = u32::try_from(at).unwrap_or(u32::MAX);
+        errors.retain(|e| e.span.start <= at);
+        if errors.is_empty() {
+            errors.push(ParseError {
+                kind: ParseErrorKind::Syntax {
+                    found: "invalid token".into(),
+                    expected: Vec::new(),
+                },
+                span: Span::new(at, at),
+            });
+        }
+    }
     let mut lowerer = Lowerer {
         text,
         options,
@@ -360,6 +388,7 @@ pub(crate) fn parse(text: &str, options: &ParseOptions) -> Parse {
         scopes: resolve::Scopes::take(),
         undefined: Vec::new(),
         resolved: true,
+        first_syntax_error: errors.iter().map(|e| e.span.start).min(),
     };
     let root = match Node::root(&green).children().next() {
         Some(node) => lowerer.expr(&node),
@@ -367,6 +396,11 @@ pub(crate) fn parse(text: &str, options: &ParseOptions) -> Parse {
     };
     if lowerer.ast.too_large() {
         lowerer.error(ParseErrorKind::TooLarge, span_at(0));
+    }
+    // Bison stops at the first syntax error: what the lowering found in
+    // constructs that reach past it was never reduced in CppNix.
+    if let Some(first) = errors.iter().map(|e| e.span.start).min() {
+        lowerer.errors.retain(|e| e.span.end <= first);
     }
     errors.append(&mut lowerer.errors);
     // Its keys die with the tree; the table is kept for the next one.
@@ -386,7 +420,7 @@ pub(crate) fn parse(text: &str, options: &ParseOptions) -> Parse {
     keep_work_ast(work);
     errors.sort_by_key(|e| e.span.start);
     // The tree holds the text rnix saw: only when that differs from ours
-    // (lone CRs) is ours kept now.
+    // (lone CRs, foreign whitespace) is ours kept now.
     let kept_text = match normalised {
         None => OnceLock::new(),
         Some(_) => OnceLock::from(Arc::from(text)),
@@ -412,6 +446,59 @@ fn normalise_lone_cr(text: &str) -> String {
         }
     }
     out
+}
+
+/// `text` with every whitespace character CppNix does not accept as such
+/// (any Unicode space but space, tab, CR and LF) replaced by a control
+/// character rnix rejects, padded with spaces to the same length; `None`
+/// when there is none (most text is ASCII and is told so at memory speed).
+fn foreign_whitespace(text: &str) -> Option<String> {
+    let b = text.as_bytes();
+    let suspect = |c: &u8| *c == 0x0b || *c == 0x0c || *c >= 0x80;
+    let first = b.iter().position(suspect)?;
+    let is_foreign = |c: char| c.is_whitespace() && !matches!(c, ' ' | '\t' | '\r' | '\n');
+    if !text[first..].chars().any(is_foreign) {
+        return None;
+    }
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if is_foreign(c) {
+            out.push('\u{1}');
+            for _ in 1..c.len_utf8() {
+                out.push(' ');
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    Some(out)
+}
+
+/// The offset of the first control character `\u{1}` (what
+/// [`foreign_whitespace`] writes) outside strings and comments.
+fn first_control_in_code(green: &rowan::GreenNode) -> Option<usize> {
+    let mut first: Option<usize> = None;
+    let mut nodes = vec![Node::root(green)];
+    while let Some(node) = nodes.pop() {
+        for child in node.children_with_tokens() {
+            match child {
+                rowan::NodeOrToken::Node(n) => nodes.push(n),
+                rowan::NodeOrToken::Token(t) => {
+                    if matches!(
+                        t.kind(),
+                        SyntaxKind::TOKEN_STRING_CONTENT | SyntaxKind::TOKEN_COMMENT
+                    ) {
+                        continue;
+                    }
+                    if let Some(i) = t.text().find('\u{1}') {
+                        let at = u32::from(t.text_range().start()) as usize + i;
+                        first = Some(first.map_or(at, |f| f.min(at)));
+                    }
+                }
+            }
+        }
+    }
+    first
 }
 
 /// The text of a whole tree (lossless: the text it was parsed from).
@@ -453,6 +540,9 @@ pub(crate) struct Lowerer<'a> {
     /// Whether the variables resolved while lowering are right (see
     /// [`resolve`]); if not, the whole tree is resolved afterwards.
     pub(crate) resolved: bool,
+    /// Where the first syntax error is: a construct spanning it was never
+    /// reduced by CppNix's parser, so its semantic checks do not apply.
+    pub(crate) first_syntax_error: Option<u32>,
 }
 
 impl Lowerer<'_> {
