@@ -151,7 +151,8 @@ impl Attrs {
     /// Attributes in lexicographic name order.
     pub fn sorted_by_name(&self) -> Vec<&Attr> {
         let mut v: Vec<&Attr> = self.entries.iter().collect();
-        v.sort_by(|a, b| a.name.as_str().cmp(b.name.as_str()));
+        // By bytes, as Nix orders strings (see `nixkit_syntax::cmp_bytes`).
+        v.sort_by(|a, b| nixkit_syntax::cmp_bytes(a.name.as_str(), b.name.as_str()));
         v
     }
 

@@ -94,7 +94,7 @@ pub struct EvalState {
     /// [`crate::builtins::Globals::fingerprint`] of `globals`.
     pub(crate) globals_fingerprint: u64,
     pub(crate) import_cache: HashMap<Arc<str>, Value>,
-    pub(crate) regex_cache: HashMap<String, std::sync::Arc<regex::Regex>>,
+    pub(crate) regex_cache: HashMap<Box<str>, std::sync::Arc<nixkit_regex::Regex>>,
     pub(crate) messages: MessageSink,
     pub(crate) parse_globals: std::sync::Arc<nixkit_syntax::Globals>,
     pub(crate) store_paths: HashMap<String, String>,

@@ -124,7 +124,7 @@ fn hash_string(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let algo = HashAlgo::parse(algo_name.as_str())
         .ok_or_else(|| unknown_algo(algo_name.as_str()).at(pos))?;
     let text = args.string(s, 1)?;
-    Ok(Value::string(hex(&algo.digest(text.as_str().as_bytes()))))
+    Ok(Value::string(hex(&algo.digest(&text.as_bytes()))))
 }
 
 fn hash_file(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {

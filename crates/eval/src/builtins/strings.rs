@@ -50,14 +50,6 @@ fn to_string(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     Ok(string_value(n))
 }
 
-/// Slices by bytes, replacing split UTF-8 sequences.
-pub(crate) fn byte_slice(text: &str, start: usize, end: usize) -> String {
-    let bytes = text.as_bytes();
-    let start = start.min(bytes.len());
-    let end = end.clamp(start, bytes.len());
-    String::from_utf8_lossy(&bytes[start..end]).into_owned()
-}
-
 fn substring(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let args = Args::new(a, "substring", pos);
     let start = args.int(s, 0)?;
@@ -72,7 +64,9 @@ fn substring(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     } else {
         start.saturating_add(usize::try_from(len).unwrap_or(usize::MAX))
     };
-    let piece = byte_slice(text.as_str(), start, end);
+    // Bytes, not characters: a cut inside a multi-byte character keeps the
+    // byte (as an escape, see `NixString`).
+    let piece = text.byte_slice(start, end);
     let ctx = text
         .context()
         .map(StringContext::to_set)
@@ -82,7 +76,7 @@ fn substring(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
 
 fn string_length(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let text = Args::new(a, "stringLength", pos).coerced(s, 0, Coerce::INTERPOLATE)?;
-    Ok(Value::Int(text.as_str().len() as i64))
+    Ok(Value::Int(text.byte_len() as i64))
 }
 
 fn concat_strings_sep(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
@@ -132,15 +126,15 @@ fn replace_strings(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value
         .context()
         .map(StringContext::to_set)
         .unwrap_or_default();
-    let input = text.as_str();
-    let mut out = String::with_capacity(input.len());
+    // On bytes, as CppNix: an empty pattern inserts between bytes.
+    let input = text.as_bytes();
+    let froms: Vec<_> = froms.iter().map(|f| f.as_bytes()).collect();
+    let mut out: Vec<u8> = Vec::with_capacity(input.len());
     let mut i = 0;
-    let bytes = input.as_bytes();
-    while i <= bytes.len() {
+    while i <= input.len() {
         let mut matched = false;
         for (k, f) in froms.iter().enumerate() {
-            let f = f.as_str();
-            if bytes[i..].starts_with(f.as_bytes()) {
+            if input[i..].starts_with(f) {
                 if tos[k].is_none() {
                     let t = s.force_string(&to[k], Pos::NONE).map_err(|e| {
                         e.with_frame(
@@ -151,18 +145,16 @@ fn replace_strings(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value
                     tos[k] = Some((*t).clone());
                 }
                 if let Some(t) = &tos[k] {
-                    out.push_str(t.as_str());
+                    out.extend_from_slice(&t.as_bytes());
                     if let Some(c) = t.context() {
                         ctx.extend(c.iter().cloned());
                     }
                 }
                 if f.is_empty() {
-                    if let Some(c) = input[i..].chars().next() {
-                        out.push(c);
-                        i += c.len_utf8();
-                    } else {
-                        i += 1;
+                    if let Some(&b) = input.get(i) {
+                        out.push(b);
                     }
+                    i += 1;
                 } else {
                     i += f.len();
                 }
@@ -171,14 +163,15 @@ fn replace_strings(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value
             }
         }
         if !matched {
-            match input[i..].chars().next() {
-                Some(c) => {
-                    out.push(c);
-                    i += c.len_utf8();
+            match input.get(i) {
+                Some(&b) => {
+                    out.push(b);
+                    i += 1;
                 }
                 None => break,
             }
         }
     }
+    let out = nixkit_syntax::decode_vec(out);
     Ok(Value::string_with_context(out, ctx))
 }
