@@ -111,3 +111,80 @@ impl Regex {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Random anchor-free POSIX patterns over a small alphabet.
+    fn pattern() -> impl Strategy<Value = String> {
+        let atom = prop::sample::select(vec!["a", "b", ".", "[ab]", "[^a]", "\\.", "()"])
+            .prop_map(String::from);
+        atom.prop_recursive(3, 10, 3, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 1..4).prop_map(|v| v.concat()),
+                inner.clone().prop_map(|s| format!("({s})")),
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("{a}|{b}")),
+                (
+                    inner,
+                    prop::sample::select(vec!["*", "+", "?", "{2}", "{0,1}"])
+                )
+                    .prop_map(|(s, q)| format!("({s}){q}")),
+            ]
+        })
+    }
+
+    /// The longest match of `re` starting at `i`, by trying every end.
+    fn longest_at(re: &Regex, input: &[u8], i: usize) -> Option<usize> {
+        (i..=input.len())
+            .rev()
+            .find(|&j| re.full_match(&input[i..j]).is_some())
+    }
+
+    /// `std::regex_iterator`'s matches, from leftmost-longest by brute force.
+    fn model_find_all(re: &Regex, input: &[u8]) -> Vec<Range<usize>> {
+        let search =
+            |from: usize| (from..=input.len()).find_map(|i| longest_at(re, input, i).map(|j| i..j));
+        let mut out = Vec::new();
+        let mut next = search(0);
+        while let Some(m) = next.take() {
+            out.push(m.clone());
+            let mut start = m.end;
+            if m.is_empty() {
+                if start >= input.len() {
+                    break;
+                }
+                if let Some(j) = longest_at(re, input, start).filter(|&j| j > start) {
+                    next = Some(start..j);
+                    continue;
+                }
+                start += 1;
+            }
+            next = search(start);
+        }
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn matches_are_leftmost_longest_in_iterator_order(
+            p in pattern(),
+            input in prop::collection::vec(prop::sample::select(vec![b'a', b'b', b'.', 0xc3, 0xa9]), 0..8),
+        ) {
+            let re = Regex::new(p.as_bytes()).expect("generated patterns are valid");
+            let ours: Vec<Range<usize>> = re
+                .find_all(&input)
+                .iter()
+                .filter_map(|g| g.first().cloned().flatten())
+                .collect();
+            prop_assert_eq!(ours, model_find_all(&re, &input));
+            // Every match reports one slot per group.
+            for g in re.find_all(&input) {
+                prop_assert_eq!(g.len(), re.groups() + 1);
+            }
+        }
+    }
+}

@@ -270,12 +270,9 @@ impl Parser<'_> {
         }
         let mut last = Last::None;
         // A `]` or `-` first is an ordinary character.
-        match self.peek() {
-            Some(c @ (b']' | b'-')) => {
-                self.i += 1;
-                last = Last::Char(c);
-            }
-            _ => {}
+        if let Some(c @ (b']' | b'-')) = self.peek() {
+            self.i += 1;
+            last = Last::Char(c);
         }
         loop {
             let token = self.bracket_token()?;
