@@ -269,7 +269,7 @@ impl EvalState {
             Code::MapAttrs(shared, i) => {
                 let (f, pos, attrs) = &**shared;
                 let (name, value) = match attrs.at(*i as usize) {
-                    Some(a) => (Value::string(a.name.as_str()), a.value.clone()),
+                    Some(a) => (Value::symbol_string(a.name), a.value.clone()),
                     None => (Value::Null, Value::Null),
                 };
                 let f = self.force_fn(f)?;

@@ -152,6 +152,11 @@ impl Value {
         Value::String(Arc::new(NixString::new(text)))
     }
 
+    /// An attribute name as a string value (see [`NixString::from_symbol`]).
+    pub(crate) fn symbol_string(sym: Symbol) -> Value {
+        Value::String(Arc::new(NixString::from_symbol(sym)))
+    }
+
     /// A string value with the given context.
     pub fn string_with_context(text: impl Into<Box<str>>, context: Context) -> Value {
         Value::String(Arc::new(NixString::with_context(text, context)))
@@ -382,6 +387,17 @@ impl NixString {
     /// A string with a context.
     pub fn with_context(text: impl Into<Box<str>>, context: Context) -> NixString {
         NixString::from_parts(text.into(), context.into_option())
+    }
+
+    /// An attribute name as a string (`attrNames`, `mapAttrs`): its symbol
+    /// is known, so using the string as a name again costs no lookup.
+    pub(crate) fn from_symbol(sym: Symbol) -> NixString {
+        let s = NixString::from_parts(sym.as_str().into(), None);
+        if !s.raw {
+            // The text is the symbol's (only text with escapes can change).
+            s.symbol.store(sym.index(), AtomicOrdering::Relaxed);
+        }
+        s
     }
 
     /// The one constructor: makes the text canonical.

@@ -53,9 +53,44 @@ fn push_valid(out: &mut String, good: &str) {
 }
 
 /// Whether `text` holds an escape character (a byte that is not UTF-8).
+///
+/// Called for every string value made, so the common short string is
+/// scanned eight bytes a step for a byte `0xF4` or above (the lead of a
+/// character from `U+100000`, rare) before the exact check; a `memchr` call
+/// costs more set-up than such a string has bytes.
 #[inline]
 pub fn has_escapes(text: &str) -> bool {
     let bytes = text.as_bytes();
+    if bytes.len() <= 64 {
+        return any_byte_from_f4(bytes) && escapes_from(bytes);
+    }
+    escapes_from(bytes)
+}
+
+/// Whether a byte of `bytes` is `0xF4` or above, without branches: for a
+/// byte `b` with its top bit set, `(b & 0x7F) + 0x0C` reaches `0x80` exactly
+/// when `b >= 0xF4`, and no lane carries into the next.
+#[inline]
+fn any_byte_from_f4(bytes: &[u8]) -> bool {
+    const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    const TOP: u64 = 0x8080_8080_8080_8080;
+    const ADD: u64 = 0x0C0C_0C0C_0C0C_0C0C;
+    let mut chunks = bytes.chunks_exact(8);
+    let mut acc = 0u64;
+    for chunk in &mut chunks {
+        let x = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+        acc |= ((x & LOW7) + ADD) & x;
+    }
+    let rest = chunks.remainder();
+    let mut last = [0u8; 8];
+    last[..rest.len()].copy_from_slice(rest);
+    let x = u64::from_le_bytes(last);
+    acc |= ((x & LOW7) + ADD) & x;
+    acc & TOP != 0
+}
+
+/// The exact check behind [`has_escapes`].
+fn escapes_from(bytes: &[u8]) -> bool {
     memchr::memchr_iter(ESCAPE_LEAD[0], bytes).any(|i| escape_at(bytes, i))
 }
 
@@ -155,6 +190,9 @@ pub fn byte_len(text: &str) -> usize {
 /// character needs the texts re-encoded.
 pub fn cmp_bytes(a: &str, b: &str) -> Ordering {
     let (x, y) = (a.as_bytes(), b.as_bytes());
+    if !has_escapes(a) && !has_escapes(b) {
+        return x.cmp(y);
+    }
     let common = x.iter().zip(y).take_while(|(p, q)| p == q).count();
     // The character holding the first difference starts at the same
     // boundary in both (their bytes agree before it).
@@ -219,6 +257,18 @@ mod tests {
         let joined = format!("{}{}", decode_bytes(&e[..1]), decode_bytes(&e[1..]));
         assert!(has_escapes(&joined));
         assert_eq!(canonicalize(&joined), "é");
+    }
+
+    #[test]
+    fn the_quick_scan_finds_every_lead_byte() {
+        for b in 0..=255u8 {
+            for at in 0..20 {
+                let mut v = vec![b'a'; 20];
+                v[at] = b;
+                assert_eq!(any_byte_from_f4(&v[..]), b >= 0xF4, "{b:#x} at {at}");
+                assert_eq!(any_byte_from_f4(&v[..at + 1]), b >= 0xF4);
+            }
+        }
     }
 
     #[test]

@@ -121,57 +121,92 @@ fn replace_strings(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value
     }
     let text = args.string(s, 2)?;
     // Replacement strings are forced lazily, once each.
-    let mut tos: Vec<Option<NixString>> = vec![None; to.len()];
+    let mut tos: Vec<Option<Arc<NixString>>> = vec![None; to.len()];
     let mut ctx = text
         .context()
         .map(StringContext::to_set)
         .unwrap_or_default();
+    let mut replacement = |s: &mut EvalState, k: usize, ctx: &mut Context| {
+        if let Some(t) = &tos[k] {
+            return Ok(t.clone());
+        }
+        let t = s.force_string(&to[k], Pos::NONE).map_err(|e| {
+            e.with_frame(
+                "while evaluating one of the replacement strings passed to builtins.replaceStrings",
+                Pos::NONE,
+            )
+        })?;
+        if let Some(c) = t.context() {
+            ctx.extend(c.iter().cloned());
+        }
+        tos[k] = Some(t.clone());
+        EvalResult::Ok(t)
+    };
     // On bytes, as CppNix: an empty pattern inserts between bytes.
-    let input = text.as_bytes();
-    let froms: Vec<_> = froms.iter().map(|f| f.as_bytes()).collect();
-    let mut out: Vec<u8> = Vec::with_capacity(input.len());
-    let mut i = 0;
-    while i <= input.len() {
-        let mut matched = false;
-        for (k, f) in froms.iter().enumerate() {
-            if input[i..].starts_with(f) {
-                if tos[k].is_none() {
-                    let t = s.force_string(&to[k], Pos::NONE).map_err(|e| {
-                        e.with_frame(
-                            "while evaluating one of the replacement strings passed to builtins.replaceStrings",
-                            Pos::NONE,
-                        )
-                    })?;
-                    tos[k] = Some((*t).clone());
+    let from_bytes: Vec<_> = froms.iter().map(|f| f.as_bytes()).collect();
+    let pats: Vec<&[u8]> = from_bytes.iter().map(|f| f.as_ref()).collect();
+    let mut replaced = false;
+    let out = if !text.has_raw_bytes()
+        && froms.iter().all(|f| !f.has_raw_bytes())
+        && pats.iter().all(|p| !p.is_empty())
+    {
+        // UTF-8 text and non-empty UTF-8 patterns: a match starts and ends
+        // between characters (UTF-8 synchronises on lead bytes), so the
+        // text is copied in runs of whole characters.
+        let input = text.as_str();
+        let bytes = input.as_bytes();
+        let mut out = String::with_capacity(input.len());
+        let (mut i, mut run) = (0, 0);
+        while i < bytes.len() {
+            match pats.iter().position(|p| bytes[i..].starts_with(p)) {
+                Some(k) => {
+                    push_run(&mut out, input, run, i);
+                    out.push_str(replacement(s, k, &mut ctx)?.as_str());
+                    i += pats[k].len();
+                    run = i;
+                    replaced = true;
                 }
-                if let Some(t) = &tos[k] {
-                    out.extend_from_slice(&t.as_bytes());
-                    if let Some(c) = t.context() {
-                        ctx.extend(c.iter().cloned());
-                    }
-                }
-                if f.is_empty() {
-                    if let Some(&b) = input.get(i) {
-                        out.push(b);
-                    }
-                    i += 1;
-                } else {
-                    i += f.len();
-                }
-                matched = true;
-                break;
+                None => i += 1,
             }
         }
-        if !matched {
-            match input.get(i) {
-                Some(&b) => {
-                    out.push(b);
+        push_run(&mut out, input, run, bytes.len());
+        out
+    } else {
+        let input = text.as_bytes();
+        let mut out: Vec<u8> = Vec::with_capacity(input.len());
+        let mut i = 0;
+        while i <= input.len() {
+            match pats.iter().position(|p| input[i..].starts_with(p)) {
+                Some(k) => {
+                    out.extend_from_slice(&replacement(s, k, &mut ctx)?.as_bytes());
+                    replaced = true;
+                    if pats[k].is_empty() {
+                        out.extend(input.get(i).copied());
+                        i += 1;
+                    } else {
+                        i += pats[k].len();
+                    }
+                }
+                None => {
+                    out.extend(input.get(i).copied());
                     i += 1;
                 }
-                None => break,
             }
         }
+        nixkit_syntax::decode_vec(out)
+    };
+    if !replaced {
+        // Nothing matched: the result is the input, shared.
+        return Ok(Value::String(text.clone()));
     }
-    let out = nixkit_syntax::decode_vec(out);
     Ok(Value::string_with_context(out, ctx))
+}
+
+/// Appends `text[start..end]`, which lies between characters.
+fn push_run(out: &mut String, text: &str, start: usize, end: usize) {
+    match text.get(start..end) {
+        Some(run) => out.push_str(run),
+        // Not reached (see the caller); kept exact regardless.
+        None => out.push_str(&nixkit_syntax::decode_bytes(&text.as_bytes()[start..end])),
+    }
 }
