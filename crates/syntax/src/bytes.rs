@@ -263,7 +263,7 @@ mod tests {
     fn the_quick_scan_finds_every_lead_byte() {
         for b in 0..=255u8 {
             for at in 0..20 {
-                let mut v = vec![b'a'; 20];
+                let mut v = [b'a'; 20];
                 v[at] = b;
                 assert_eq!(any_byte_from_f4(&v[..]), b >= 0xF4, "{b:#x} at {at}");
                 assert_eq!(any_byte_from_f4(&v[..at + 1]), b >= 0xF4);

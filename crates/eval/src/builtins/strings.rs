@@ -126,22 +126,6 @@ fn replace_strings(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value
         .context()
         .map(StringContext::to_set)
         .unwrap_or_default();
-    let mut replacement = |s: &mut EvalState, k: usize, ctx: &mut Context| {
-        if let Some(t) = &tos[k] {
-            return Ok(t.clone());
-        }
-        let t = s.force_string(&to[k], Pos::NONE).map_err(|e| {
-            e.with_frame(
-                "while evaluating one of the replacement strings passed to builtins.replaceStrings",
-                Pos::NONE,
-            )
-        })?;
-        if let Some(c) = t.context() {
-            ctx.extend(c.iter().cloned());
-        }
-        tos[k] = Some(t.clone());
-        EvalResult::Ok(t)
-    };
     // On bytes, as CppNix: an empty pattern inserts between bytes.
     let from_bytes: Vec<_> = froms.iter().map(|f| f.as_bytes()).collect();
     let pats: Vec<&[u8]> = from_bytes.iter().map(|f| f.as_ref()).collect();
@@ -153,15 +137,21 @@ fn replace_strings(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value
         // UTF-8 text and non-empty UTF-8 patterns: a match starts and ends
         // between characters (UTF-8 synchronises on lead bytes), so the
         // text is copied in runs of whole characters.
-        let input = text.as_str();
-        let bytes = input.as_bytes();
-        let mut out = String::with_capacity(input.len());
+        let bytes = text.as_str().as_bytes();
+        let mut out: Vec<u8> = Vec::with_capacity(bytes.len());
         let (mut i, mut run) = (0, 0);
         while i < bytes.len() {
             match pats.iter().position(|p| bytes[i..].starts_with(p)) {
                 Some(k) => {
-                    push_run(&mut out, input, run, i);
-                    out.push_str(replacement(s, k, &mut ctx)?.as_str());
+                    out.extend_from_slice(&bytes[run..i]);
+                    match &tos[k] {
+                        Some(t) => out.extend_from_slice(t.as_str().as_bytes()),
+                        None => out.extend_from_slice(
+                            replacement(s, &to[..], &mut tos, k, &mut ctx)?
+                                .as_str()
+                                .as_bytes(),
+                        ),
+                    }
                     i += pats[k].len();
                     run = i;
                     replaced = true;
@@ -169,8 +159,13 @@ fn replace_strings(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value
                 None => i += 1,
             }
         }
-        push_run(&mut out, input, run, bytes.len());
-        out
+        out.extend_from_slice(&bytes[run..]);
+        // Whole characters and whole texts: valid UTF-8 (checked, not
+        // assumed; joined escapes are made canonical by the constructor).
+        match String::from_utf8(out) {
+            Ok(text) => text,
+            Err(e) => nixkit_syntax::decode_bytes(e.as_bytes()).into_owned(),
+        }
     } else {
         let input = text.as_bytes();
         let mut out: Vec<u8> = Vec::with_capacity(input.len());
@@ -178,7 +173,9 @@ fn replace_strings(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value
         while i <= input.len() {
             match pats.iter().position(|p| input[i..].starts_with(p)) {
                 Some(k) => {
-                    out.extend_from_slice(&replacement(s, k, &mut ctx)?.as_bytes());
+                    out.extend_from_slice(
+                        &replacement(s, &to[..], &mut tos, k, &mut ctx)?.as_bytes(),
+                    );
                     replaced = true;
                     if pats[k].is_empty() {
                         out.extend(input.get(i).copied());
@@ -202,11 +199,27 @@ fn replace_strings(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value
     Ok(Value::string_with_context(out, ctx))
 }
 
-/// Appends `text[start..end]`, which lies between characters.
-fn push_run(out: &mut String, text: &str, start: usize, end: usize) {
-    match text.get(start..end) {
-        Some(run) => out.push_str(run),
-        // Not reached (see the caller); kept exact regardless.
-        None => out.push_str(&nixkit_syntax::decode_bytes(&text.as_bytes()[start..end])),
+/// Replacement `k` of `replaceStrings`, forced on first use (its context
+/// joins the result's then).
+fn replacement(
+    s: &mut EvalState,
+    to: &[Value],
+    tos: &mut [Option<Arc<NixString>>],
+    k: usize,
+    ctx: &mut Context,
+) -> EvalResult<Arc<NixString>> {
+    if let Some(t) = &tos[k] {
+        return Ok(t.clone());
     }
+    let t = s.force_string(&to[k], Pos::NONE).map_err(|e| {
+        e.with_frame(
+            "while evaluating one of the replacement strings passed to builtins.replaceStrings",
+            Pos::NONE,
+        )
+    })?;
+    if let Some(c) = t.context() {
+        ctx.extend(c.iter().cloned());
+    }
+    tos[k] = Some(t.clone());
+    Ok(t)
 }
