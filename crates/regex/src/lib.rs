@@ -81,8 +81,9 @@ impl Regex {
     /// Every match in `input`, in order, as C++'s `std::regex_iterator`
     /// finds them (`builtins.split`): each search starts where the last
     /// match ended, without `^` matching there; after an empty match the
-    /// next one is a non-empty match at the same place if there is one,
-    /// else the next search starts one byte later. So an empty match at the
+    /// next one is a non-empty match at the same place if there is one
+    /// (never, under leftmost-longest: the empty one was the longest
+    /// there), else the next search starts one byte later. So an empty match at the
     /// end of the input after a non-empty one is reported (`.*` on `a`
     /// matches `a`, then the empty string at the end).
     pub fn find_all(&self, input: &[u8]) -> Vec<Groups> {
@@ -98,12 +99,8 @@ impl Regex {
                 if start >= input.len() {
                     break;
                 }
-                if let Some(again) = self.compiled.find_at(input, start, true, self.groups) {
-                    if matches!(again.first(), Some(Some(m)) if m.start == start && !m.is_empty()) {
-                        next = Some(again);
-                        continue;
-                    }
-                }
+                // C++ first looks for a non-empty match at the same place;
+                // there is none: this empty match was the longest there.
                 start += 1;
             }
             next = self.compiled.find_at(input, start, true, self.groups);
