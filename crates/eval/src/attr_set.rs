@@ -151,7 +151,16 @@ impl Attrs {
     /// Attributes in lexicographic name order.
     pub fn sorted_by_name(&self) -> Vec<&Attr> {
         let mut v: Vec<&Attr> = self.entries.iter().collect();
-        v.sort_by(|a, b| a.name.as_str().cmp(b.name.as_str()));
+        // By bytes, as Nix orders strings: UTF-8 text orders as its bytes
+        // unless it holds escapes (bytes that are not UTF-8; see
+        // `nixkit_syntax::cmp_bytes`), which is checked once per name.
+        if v.iter()
+            .any(|a| nixkit_syntax::has_escapes(a.name.as_str()))
+        {
+            v.sort_by(|a, b| nixkit_syntax::cmp_bytes(a.name.as_str(), b.name.as_str()));
+        } else {
+            v.sort_by(|a, b| a.name.as_str().cmp(b.name.as_str()));
+        }
         v
     }
 

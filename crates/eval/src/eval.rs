@@ -97,7 +97,7 @@ pub struct EvalState {
     /// [`crate::builtins::Globals::fingerprint`] of `globals`.
     pub(crate) globals_fingerprint: u64,
     pub(crate) import_cache: HashMap<Arc<str>, Value>,
-    pub(crate) regex_cache: HashMap<String, std::sync::Arc<regex::Regex>>,
+    pub(crate) regex_cache: HashMap<Box<str>, std::sync::Arc<nixkit_regex::Regex>>,
     pub(crate) messages: MessageSink,
     pub(crate) parse_globals: std::sync::Arc<nixkit_syntax::Globals>,
     pub(crate) store_paths: HashMap<String, String>,
@@ -272,7 +272,7 @@ impl EvalState {
             Code::MapAttrs(shared, i) => {
                 let (f, pos, attrs) = &**shared;
                 let (name, value) = match attrs.at(*i as usize) {
-                    Some(a) => (Value::string(a.name.as_str()), a.value.clone()),
+                    Some(a) => (Value::symbol_string(a.name), a.value.clone()),
                     None => (Value::Null, Value::Null),
                 };
                 let f = self.force_fn(f)?;

@@ -309,7 +309,8 @@ impl EvalStore for ReadOnlyStore {
             ty.push(':');
             ty.push_str(r);
         }
-        let hash = store_path::sha256(text.as_bytes());
+        // The text's Nix bytes (bytes that are not UTF-8 are escaped in it).
+        let hash = store_path::sha256(&nixkit_syntax::encode_bytes(text));
         let p = store_path::make_store_path(&self.store_dir, &ty, &hash, name)?;
         self.texts
             .lock()
@@ -330,7 +331,9 @@ impl EvalStore for ReadOnlyStore {
 
     fn read_unwritten(&self, path: &str) -> Option<Vec<u8>> {
         let texts = self.texts.lock().unwrap_or_else(|e| e.into_inner());
-        texts.get(path).map(|t| t.as_bytes().to_vec())
+        texts
+            .get(path)
+            .map(|t| nixkit_syntax::encode_bytes(t).into_owned())
     }
 
     fn is_valid_path(&self, path: &str) -> bool {

@@ -180,7 +180,7 @@ impl EvalStore for LocalEvalStore {
         let store = self.lock();
         let refs = self.parse_all(&store, references)?;
         let p = store
-            .add_text_to_store(name, text.as_bytes(), &refs)
+            .add_text_to_store(name, &nixkit_syntax::encode_bytes(text), &refs)
             .map_err(EvalStoreError::backend)?;
         Ok(store.store_dir().print_path(&p))
     }

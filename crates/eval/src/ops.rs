@@ -600,7 +600,7 @@ impl EvalState {
                 .ok_or_else(incomparable)
                 .or(Ok(Ordering::Equal)),
             (Value::Float(x), Value::Float(y)) => Ok(x.partial_cmp(y).unwrap_or(Ordering::Equal)),
-            (Value::String(x), Value::String(y)) => Ok(x.as_str().cmp(y.as_str())),
+            (Value::String(x), Value::String(y)) => Ok(x.cmp_bytes(y)),
             (Value::Path(x), Value::Path(y)) => Ok(x.cmp(y)),
             (Value::List(x), Value::List(y)) => {
                 // Like CppNix: the first elements that are not equal decide.

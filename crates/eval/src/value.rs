@@ -16,6 +16,7 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
+use std::sync::atomic::{AtomicU32, Ordering as AtomicOrdering};
 use triomphe::Arc;
 
 use nixkit_syntax::Symbol;
@@ -157,6 +158,11 @@ impl Value {
     /// A string value without context.
     pub fn string(text: impl Into<Box<str>>) -> Value {
         Value::String(Arc::new(NixString::new(text)))
+    }
+
+    /// An attribute name as a string value (see [`NixString::from_symbol`]).
+    pub(crate) fn symbol_string(sym: Symbol) -> Value {
+        Value::String(Arc::new(NixString::from_symbol(sym)))
     }
 
     /// A string value with the given context.
@@ -358,13 +364,43 @@ impl ContextExt for Context {
 }
 
 /// A string and its context.
-#[derive(Clone, Debug, Default)]
+///
+/// Nix strings are bytes; the text holds them as UTF-8 with the bytes that
+/// are not UTF-8 escaped (see `nixkit_syntax::decode_bytes`). The text is
+/// always canonical (the constructors make it so), so equal byte strings
+/// have equal texts, and `raw` says whether it holds any escape: without one
+/// (nearly always) the text's UTF-8 bytes are the Nix bytes, and byte
+/// offsets, lengths and order need no translation.
+#[derive(Debug)]
 pub struct NixString {
     text: Box<str>,
     context: Option<StringContext>,
-    /// The string interned as an attribute name, once it has been used as
-    /// one (`s.${k}`, `listToAttrs`): later uses skip the symbol table.
-    symbol: std::sync::OnceLock<Symbol>,
+    /// The string interned as an attribute name (a [`Symbol::index`], or
+    /// [`NO_SYMBOL`]), once it has been used as one (`s.${k}`,
+    /// `listToAttrs`): later uses skip the symbol table.
+    symbol: AtomicU32,
+    /// Whether the text holds escape characters (bytes that are not UTF-8).
+    raw: bool,
+}
+
+/// [`NixString::symbol`]'s "not interned yet".
+const NO_SYMBOL: u32 = u32::MAX;
+
+impl Clone for NixString {
+    fn clone(&self) -> NixString {
+        NixString {
+            text: self.text.clone(),
+            context: self.context.clone(),
+            symbol: AtomicU32::new(self.symbol.load(AtomicOrdering::Relaxed)),
+            raw: self.raw,
+        }
+    }
+}
+
+impl Default for NixString {
+    fn default() -> NixString {
+        NixString::new("")
+    }
 }
 
 impl PartialEq for NixString {
@@ -376,31 +412,104 @@ impl PartialEq for NixString {
 impl NixString {
     /// A context-free string.
     pub fn new(text: impl Into<Box<str>>) -> NixString {
-        NixString {
-            text: text.into(),
-            context: None,
-            symbol: Default::default(),
-        }
+        NixString::from_parts(text.into(), None)
     }
 
     /// A string with a context.
     pub fn with_context(text: impl Into<Box<str>>, context: Context) -> NixString {
+        NixString::from_parts(text.into(), context.into_option())
+    }
+
+    /// An attribute name as a string (`attrNames`, `mapAttrs`): its symbol
+    /// is known, so using the string as a name again costs no lookup.
+    pub(crate) fn from_symbol(sym: Symbol) -> NixString {
+        let s = NixString::from_parts(sym.as_str().into(), None);
+        if !s.raw {
+            // The text is the symbol's (only text with escapes can change).
+            s.symbol.store(sym.index(), AtomicOrdering::Relaxed);
+        }
+        s
+    }
+
+    /// The one constructor: makes the text canonical.
+    fn from_parts(mut text: Box<str>, context: Option<StringContext>) -> NixString {
+        let mut raw = false;
+        if nixkit_syntax::has_escapes(&text) {
+            if let std::borrow::Cow::Owned(canonical) = nixkit_syntax::canonicalize(&text) {
+                text = canonical.into();
+            }
+            raw = nixkit_syntax::has_escapes(&text);
+        }
         NixString {
-            text: text.into(),
-            context: context.into_option(),
-            symbol: Default::default(),
+            text,
+            context,
+            symbol: AtomicU32::new(NO_SYMBOL),
+            raw,
         }
     }
 
     /// The text as an attribute name (interned once per string value).
     #[inline]
     pub(crate) fn symbol(&self) -> Symbol {
-        *self.symbol.get_or_init(|| Symbol::intern(&self.text))
+        let n = self.symbol.load(AtomicOrdering::Relaxed);
+        if n != NO_SYMBOL {
+            return Symbol::from_index(n);
+        }
+        // Interning is idempotent, so threads racing here store the same.
+        let sym = Symbol::intern(&self.text);
+        self.symbol.store(sym.index(), AtomicOrdering::Relaxed);
+        sym
     }
 
-    /// The text.
+    /// The text (bytes that are not UTF-8 escaped, see the type's docs).
     pub fn as_str(&self) -> &str {
         &self.text
+    }
+
+    /// The Nix bytes (borrowed from the text unless it holds escapes).
+    pub fn as_bytes(&self) -> std::borrow::Cow<'_, [u8]> {
+        if self.raw {
+            nixkit_syntax::encode_bytes(&self.text)
+        } else {
+            std::borrow::Cow::Borrowed(self.text.as_bytes())
+        }
+    }
+
+    /// The number of Nix bytes (`builtins.stringLength`).
+    pub fn byte_len(&self) -> usize {
+        if self.raw {
+            nixkit_syntax::byte_len(&self.text)
+        } else {
+            self.text.len()
+        }
+    }
+
+    /// Whether the text holds bytes that are not UTF-8 (as escapes).
+    pub fn has_raw_bytes(&self) -> bool {
+        self.raw
+    }
+
+    /// The text standing for Nix bytes `start..end` (clamped).
+    pub fn byte_slice(&self, start: usize, end: usize) -> std::borrow::Cow<'_, str> {
+        if self.raw {
+            nixkit_syntax::byte_slice(&self.text, start, end)
+        } else {
+            let start = start.min(self.text.len());
+            let end = end.clamp(start, self.text.len());
+            match self.text.get(start..end) {
+                Some(piece) => std::borrow::Cow::Borrowed(piece),
+                None => nixkit_syntax::decode_bytes(&self.text.as_bytes()[start..end]),
+            }
+        }
+    }
+
+    /// Nix's order of strings: by bytes.
+    pub fn cmp_bytes(&self, other: &NixString) -> std::cmp::Ordering {
+        if self.raw || other.raw {
+            nixkit_syntax::cmp_bytes(&self.text, &other.text)
+        } else {
+            self.text.cmp(&other.text)
+        }
     }
 
     /// The context, if any.

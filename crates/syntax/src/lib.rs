@@ -50,7 +50,10 @@ mod symbol;
 
 use std::sync::{Arc, OnceLock};
 
-pub use bytes::{decode_bytes, encode_bytes, escaped_byte};
+pub use bytes::{
+    byte_len, byte_slice, canonicalize, cmp_bytes, decode_bytes, decode_vec, encode_bytes,
+    escaped_byte, has_escapes,
+};
 pub use diagnostic::{SourceFile, SourceName};
 pub use error::{LintKind, LintWarning, ParseError, ParseErrorKind};
 pub use globals::Globals;

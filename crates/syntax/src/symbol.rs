@@ -193,6 +193,12 @@ impl Symbol {
     pub fn index(self) -> u32 {
         self.0
     }
+
+    /// The symbol whose [`Symbol::index`] is `n` (for caches that store the
+    /// handle as a plain integer; a number no symbol has reads as `""`).
+    pub fn from_index(n: u32) -> Symbol {
+        Symbol(n)
+    }
 }
 
 impl fmt::Debug for Symbol {

@@ -34,7 +34,7 @@ fn attr_names(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
         attrs
             .sorted_by_name()
             .iter()
-            .map(|x| Value::string(x.name.as_str())),
+            .map(|x| Value::symbol_string(x.name)),
     )))
 }
 
@@ -236,7 +236,7 @@ fn zip_attrs_with(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value>
                 name,
                 value: EvalState::delay_call(
                     f.clone(),
-                    vec![Value::string(name.as_str()), Value::list(values)],
+                    vec![Value::symbol_string(name), Value::list(values)],
                     pos,
                 ),
                 pos: Pos::NONE,

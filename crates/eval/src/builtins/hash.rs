@@ -37,7 +37,7 @@ fn hash_string(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
         parse_algo(algo_name.as_str()).ok_or_else(|| unknown_algo(algo_name.as_str()).at(pos))?;
     let text = args.string(s, 1)?;
     Ok(Value::string(
-        Hash::digest(algo, text.as_str().as_bytes()).to_base16(),
+        Hash::digest(algo, &text.as_bytes()).to_base16(),
     ))
 }
 

@@ -310,7 +310,7 @@ fn sort(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
         if less_than {
             match (x, y) {
                 (Value::Int(p), Value::Int(q)) => return Ok(p < q),
-                (Value::String(p), Value::String(q)) => return Ok(p.as_str() < q.as_str()),
+                (Value::String(p), Value::String(q)) => return Ok(p.cmp_bytes(q).is_lt()),
                 _ => {}
             }
         }

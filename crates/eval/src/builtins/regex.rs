@@ -1,110 +1,53 @@
-//! `match` and `split`: POSIX extended regular expressions, translated to the
-//! `regex` crate's syntax and cached per evaluator.
+//! `match` and `split`: POSIX extended regular expressions on bytes, with
+//! CppNix's syntax and iteration rules (`nixkit-regex`), compiled once per
+//! pattern and evaluator.
 
 use std::sync::Arc;
 
-use regex::Regex;
+use nixkit_regex::{Groups, Regex, RegexError};
 
 use crate::builtins::{primop, Args};
 use crate::error::{EvalError, EvalResult};
 use crate::eval::EvalState;
 use crate::source::Pos;
-use crate::value::{PrimOp, Value};
+use crate::value::{NixString, PrimOp, Value};
 
 pub(crate) static PRIMOPS: &[PrimOp] = &[primop!("match", 2, match_), primop!("split", 2, split)];
 
-/// Translates a POSIX ERE into `regex` syntax: inside bracket expressions a
-/// backslash and `[` (other than `[:class:]`) are literal, and the set
-/// operators `&&`, `--`, `~~` of `regex` must not apply.
-fn translate(ere: &str) -> String {
-    let chars: Vec<char> = ere.chars().collect();
-    let mut out = String::with_capacity(ere.len() + 8);
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        if c == '\\' && i + 1 < chars.len() {
-            out.push(c);
-            out.push(chars[i + 1]);
-            i += 2;
-            continue;
-        }
-        if c != '[' {
-            out.push(c);
-            i += 1;
-            continue;
-        }
-        // A bracket expression.
-        out.push('[');
-        i += 1;
-        if chars.get(i) == Some(&'^') {
-            out.push('^');
-            i += 1;
-        }
-        let mut first = true;
-        while i < chars.len() {
-            let c = chars[i];
-            if c == ']' && !first {
-                break;
-            }
-            first = false;
-            if c == '[' && matches!(chars.get(i + 1), Some(':') | Some('.') | Some('=')) {
-                let delim = chars[i + 1];
-                let mut j = i + 2;
-                while j + 1 < chars.len() && !(chars[j] == delim && chars[j + 1] == ']') {
-                    j += 1;
-                }
-                let inner: String = chars[i..(j + 2).min(chars.len())].iter().collect();
-                out.push_str(&inner);
-                i = j + 2;
-                continue;
-            }
-            match c {
-                '\\' | '[' | ']' | '&' | '~' => {
-                    out.push('\\');
-                    out.push(c);
-                }
-                '-' if chars.get(i + 1) == Some(&'-') => out.push_str("\\-"),
-                c => out.push(c),
-            }
-            i += 1;
-        }
-        out.push(']');
-        i += 1;
-    }
-    out
-}
-
 impl EvalState {
-    fn regex(&mut self, re: &str, anchored: bool, pos: Pos) -> EvalResult<Arc<Regex>> {
-        let key = if anchored {
-            format!("^{re}")
-        } else {
-            format!("~{re}")
-        };
-        if let Some(r) = self.regex_cache.get(&key) {
+    /// The compiled pattern, from the cache or compiled now (as CppNix,
+    /// which keeps every pattern it compiled).
+    fn regex(&mut self, re: &NixString, pos: Pos) -> EvalResult<Arc<Regex>> {
+        if let Some(r) = self.regex_cache.get(re.as_str()) {
             return Ok(r.clone());
         }
-        let translated = translate(re);
-        // POSIX `.` matches any character, newlines included: `(?s)`.
-        let source = if anchored {
-            format!("(?s)^(?:{translated})$")
-        } else {
-            format!("(?s){translated}")
-        };
-        let compiled = Regex::new(&source)
-            .map_err(|_| EvalError::eval(format!("invalid regular expression '{re}'")).at(pos))?;
+        let compiled = Regex::new(&re.as_bytes()).map_err(|e| {
+            let msg = match e {
+                RegexError::TooLarge => "memory limit exceeded by regular expression",
+                RegexError::Invalid => "invalid regular expression",
+            };
+            EvalError::eval(format!("{msg} '{}'", re.as_str())).at(pos)
+        })?;
         let compiled = Arc::new(compiled);
-        self.regex_cache.insert(key, compiled.clone());
+        self.regex_cache
+            .insert(re.as_str().into(), compiled.clone());
         Ok(compiled)
     }
 }
 
-fn captures_list(caps: &regex::Captures<'_>) -> Value {
+/// The text of `input[range]` (bytes that are not UTF-8 kept as escapes).
+fn piece(input: &[u8], range: std::ops::Range<usize>) -> Value {
+    Value::string(nixkit_syntax::decode_bytes(&input[range]))
+}
+
+/// A match's groups as Nix values: a string each, `null` if unset.
+fn groups_list(input: &[u8], groups: &Groups) -> Value {
     Value::list(
-        caps.iter()
+        groups
+            .iter()
             .skip(1)
-            .map(|m| match m {
-                Some(m) => Value::string(m.as_str()),
+            .map(|g| match g {
+                Some(r) => piece(input, r.clone()),
                 None => Value::Null,
             })
             .collect(),
@@ -115,9 +58,10 @@ fn match_(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let args = Args::new(a, "match", pos);
     let re = args.string(s, 0)?;
     let text = args.string(s, 1)?;
-    let re = s.regex(re.as_str(), true, pos)?;
-    Ok(match re.captures(text.as_str()) {
-        Some(caps) => captures_list(&caps),
+    let re = s.regex(re, pos)?;
+    let input = text.as_bytes();
+    Ok(match re.full_match(&input) {
+        Some(groups) => groups_list(&input, &groups),
         None => Value::Null,
     })
 }
@@ -126,29 +70,18 @@ fn split(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let args = Args::new(a, "split", pos);
     let re = args.string(s, 0)?;
     let text = args.string(s, 1)?;
-    let re = s.regex(re.as_str(), false, pos)?;
-    let input = text.as_str();
+    let re = s.regex(re, pos)?;
+    let input = text.as_bytes();
     let mut out = Vec::new();
     let mut last = 0;
-    for caps in re.captures_iter(input) {
-        let Some(m) = caps.get(0) else { continue };
-        out.push(Value::string(&input[last..m.start()]));
-        out.push(captures_list(&caps));
-        last = m.end();
+    for groups in re.find_all(&input) {
+        let Some(Some(whole)) = groups.first() else {
+            continue;
+        };
+        out.push(piece(&input, last..whole.start));
+        out.push(groups_list(&input, &groups));
+        last = whole.end;
     }
-    out.push(Value::string(&input[last..]));
+    out.push(piece(&input, last..input.len()));
     Ok(Value::list(out))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::translate;
-
-    #[test]
-    fn brackets_are_posix() {
-        assert_eq!(translate(r"[\]"), r"[\\]");
-        assert_eq!(translate(r"[]a]"), r"[\]a]");
-        assert_eq!(translate(r"[[:alpha:]_]"), r"[[:alpha:]_]");
-        assert_eq!(translate(r"a\.b"), r"a\.b");
-    }
 }

@@ -50,14 +50,6 @@ fn to_string(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     Ok(string_value(n))
 }
 
-/// Slices by bytes, replacing split UTF-8 sequences.
-pub(crate) fn byte_slice(text: &str, start: usize, end: usize) -> String {
-    let bytes = text.as_bytes();
-    let start = start.min(bytes.len());
-    let end = end.clamp(start, bytes.len());
-    String::from_utf8_lossy(&bytes[start..end]).into_owned()
-}
-
 fn substring(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let args = Args::new(a, "substring", pos);
     let start = args.int(s, 0)?;
@@ -72,7 +64,9 @@ fn substring(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     } else {
         start.saturating_add(usize::try_from(len).unwrap_or(usize::MAX))
     };
-    let piece = byte_slice(text.as_str(), start, end);
+    // Bytes, not characters: a cut inside a multi-byte character keeps the
+    // byte (as an escape, see `NixString`).
+    let piece = text.byte_slice(start, end);
     let ctx = text
         .context()
         .map(StringContext::to_set)
@@ -82,7 +76,7 @@ fn substring(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
 
 fn string_length(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let text = Args::new(a, "stringLength", pos).coerced(s, 0, Coerce::INTERPOLATE)?;
-    Ok(Value::Int(text.as_str().len() as i64))
+    Ok(Value::Int(text.byte_len() as i64))
 }
 
 fn concat_strings_sep(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
@@ -127,58 +121,105 @@ fn replace_strings(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value
     }
     let text = args.string(s, 2)?;
     // Replacement strings are forced lazily, once each.
-    let mut tos: Vec<Option<NixString>> = vec![None; to.len()];
+    let mut tos: Vec<Option<Arc<NixString>>> = vec![None; to.len()];
     let mut ctx = text
         .context()
         .map(StringContext::to_set)
         .unwrap_or_default();
-    let input = text.as_str();
-    let mut out = String::with_capacity(input.len());
-    let mut i = 0;
-    let bytes = input.as_bytes();
-    while i <= bytes.len() {
-        let mut matched = false;
-        for (k, f) in froms.iter().enumerate() {
-            let f = f.as_str();
-            if bytes[i..].starts_with(f.as_bytes()) {
-                if tos[k].is_none() {
-                    let t = s.force_string(&to[k], Pos::NONE).map_err(|e| {
-                        e.with_frame(
-                            "while evaluating one of the replacement strings passed to builtins.replaceStrings",
-                            Pos::NONE,
-                        )
-                    })?;
-                    tos[k] = Some((*t).clone());
-                }
-                if let Some(t) = &tos[k] {
-                    out.push_str(t.as_str());
-                    if let Some(c) = t.context() {
-                        ctx.extend(c.iter().cloned());
+    // On bytes, as CppNix: an empty pattern inserts between bytes.
+    let from_bytes: Vec<_> = froms.iter().map(|f| f.as_bytes()).collect();
+    let pats: Vec<&[u8]> = from_bytes.iter().map(|f| f.as_ref()).collect();
+    let mut replaced = false;
+    let out = if !text.has_raw_bytes()
+        && froms.iter().all(|f| !f.has_raw_bytes())
+        && pats.iter().all(|p| !p.is_empty())
+    {
+        // UTF-8 text and non-empty UTF-8 patterns: a match starts and ends
+        // between characters (UTF-8 synchronises on lead bytes), so the
+        // text is copied in runs of whole characters.
+        let bytes = text.as_str().as_bytes();
+        let mut out: Vec<u8> = Vec::with_capacity(bytes.len());
+        let (mut i, mut run) = (0, 0);
+        while i < bytes.len() {
+            match pats.iter().position(|p| bytes[i..].starts_with(p)) {
+                Some(k) => {
+                    out.extend_from_slice(&bytes[run..i]);
+                    match &tos[k] {
+                        Some(t) => out.extend_from_slice(t.as_str().as_bytes()),
+                        None => out.extend_from_slice(
+                            replacement(s, &to[..], &mut tos, k, &mut ctx)?
+                                .as_str()
+                                .as_bytes(),
+                        ),
                     }
+                    i += pats[k].len();
+                    run = i;
+                    replaced = true;
                 }
-                if f.is_empty() {
-                    if let Some(c) = input[i..].chars().next() {
-                        out.push(c);
-                        i += c.len_utf8();
-                    } else {
+                None => i += 1,
+            }
+        }
+        out.extend_from_slice(&bytes[run..]);
+        // Whole characters and whole texts: valid UTF-8 (checked, not
+        // assumed; joined escapes are made canonical by the constructor).
+        match String::from_utf8(out) {
+            Ok(text) => text,
+            Err(e) => nixkit_syntax::decode_bytes(e.as_bytes()).into_owned(),
+        }
+    } else {
+        let input = text.as_bytes();
+        let mut out: Vec<u8> = Vec::with_capacity(input.len());
+        let mut i = 0;
+        while i <= input.len() {
+            match pats.iter().position(|p| input[i..].starts_with(p)) {
+                Some(k) => {
+                    out.extend_from_slice(
+                        &replacement(s, &to[..], &mut tos, k, &mut ctx)?.as_bytes(),
+                    );
+                    replaced = true;
+                    if pats[k].is_empty() {
+                        out.extend(input.get(i).copied());
                         i += 1;
+                    } else {
+                        i += pats[k].len();
                     }
-                } else {
-                    i += f.len();
                 }
-                matched = true;
-                break;
+                None => {
+                    out.extend(input.get(i).copied());
+                    i += 1;
+                }
             }
         }
-        if !matched {
-            match input[i..].chars().next() {
-                Some(c) => {
-                    out.push(c);
-                    i += c.len_utf8();
-                }
-                None => break,
-            }
-        }
+        nixkit_syntax::decode_vec(out)
+    };
+    if !replaced {
+        // Nothing matched: the result is the input, shared.
+        return Ok(Value::String(text.clone()));
     }
     Ok(Value::string_with_context(out, ctx))
+}
+
+/// Replacement `k` of `replaceStrings`, forced on first use (its context
+/// joins the result's then).
+fn replacement(
+    s: &mut EvalState,
+    to: &[Value],
+    tos: &mut [Option<Arc<NixString>>],
+    k: usize,
+    ctx: &mut Context,
+) -> EvalResult<Arc<NixString>> {
+    if let Some(t) = &tos[k] {
+        return Ok(t.clone());
+    }
+    let t = s.force_string(&to[k], Pos::NONE).map_err(|e| {
+        e.with_frame(
+            "while evaluating one of the replacement strings passed to builtins.replaceStrings",
+            Pos::NONE,
+        )
+    })?;
+    if let Some(c) = t.context() {
+        ctx.extend(c.iter().cloned());
+    }
+    tos[k] = Some(t.clone());
+    Ok(t)
 }

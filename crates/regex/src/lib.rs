@@ -1,0 +1,187 @@
+//! Nix's regular expressions (`builtins.match`, `builtins.split`): POSIX
+//! extended syntax exactly as CppNix (libstdc++'s `std::regex::extended`)
+//! accepts it ([`syntax`]), matched leftmost-longest on bytes by the C
+//! library's POSIX engine ([`posix`], the only `unsafe` code).
+//!
+//! ```
+//! use nixkit_regex::Regex;
+//! let re = Regex::new(b"(a|ab)(c|bcd)?").unwrap();
+//! // POSIX: the longest match, not the first alternative's.
+//! assert_eq!(re.find_all(b"abab").len(), 2);
+//! assert_eq!(re.full_match(b"abc").map(|g| g[0].clone()), Some(Some(0..3)));
+//! assert!(Regex::new(br"\d").is_err());
+//! ```
+//!
+//! Where the engines differ: glibc assigns subexpressions by POSIX's rules,
+//! libstdc++ by the first longest match its backtracking search finds, so
+//! the *groups* of an ambiguous match can differ from CppNix's (the whole
+//! match never does): `(a|ab)(c|bcd)(d*)` on `abcd` gives CppNix `a`, `bcd`,
+//! `` and glibc `ab`, `c`, `d`, and a repeated group that matched in an
+//! earlier iteration only (`((a)|b)+` on `ab`) keeps its text in CppNix and
+//! is unset in glibc. Repetition counts above 32767 are rejected
+//! ([`RegexError::TooLarge`]) where libstdc++ fails on its state limit.
+
+mod posix;
+pub mod syntax;
+
+use std::ops::Range;
+
+pub use syntax::SyntaxError as RegexError;
+
+/// The byte ranges of one match: the whole match first, then each group
+/// (`None` for a group that did not take part).
+pub type Groups = Vec<Option<Range<usize>>>;
+
+/// A compiled pattern.
+pub struct Regex {
+    compiled: posix::Compiled,
+    groups: usize,
+}
+
+impl std::fmt::Debug for Regex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Regex({} groups)", self.groups)
+    }
+}
+
+impl Regex {
+    /// Compiles `pattern`. As in CppNix (whose strings end at a NUL), the
+    /// pattern ends at its first NUL byte.
+    pub fn new(pattern: &[u8]) -> Result<Regex, RegexError> {
+        let end = pattern
+            .iter()
+            .position(|&b| b == 0)
+            .unwrap_or(pattern.len());
+        let translated = syntax::translate(&pattern[..end])?;
+        let compiled = posix::Compiled::new(&translated.pattern).ok_or(RegexError::Invalid)?;
+        Ok(Regex {
+            compiled,
+            groups: translated.groups,
+        })
+    }
+
+    /// Number of capture groups.
+    pub fn groups(&self) -> usize {
+        self.groups
+    }
+
+    /// The groups if the whole of `input` matches (`builtins.match`).
+    ///
+    /// The leftmost-longest match spans the input exactly when some match
+    /// does (a match starting at 0 makes 0 leftmost, and none is longer
+    /// than the input).
+    pub fn full_match(&self, input: &[u8]) -> Option<Groups> {
+        let groups = self.compiled.find_at(input, 0, false, self.groups)?;
+        match groups.first() {
+            Some(Some(whole)) if whole.start == 0 && whole.end == input.len() => Some(groups),
+            _ => None,
+        }
+    }
+
+    /// Every match in `input`, in order, as C++'s `std::regex_iterator`
+    /// finds them (`builtins.split`): each search starts where the last
+    /// match ended, without `^` matching there; after an empty match the
+    /// next one is a non-empty match at the same place if there is one
+    /// (never, under leftmost-longest: the empty one was the longest
+    /// there), else the next search starts one byte later. So an empty match at the
+    /// end of the input after a non-empty one is reported (`.*` on `a`
+    /// matches `a`, then the empty string at the end).
+    pub fn find_all(&self, input: &[u8]) -> Vec<Groups> {
+        let mut out = Vec::new();
+        let mut next = self.compiled.find_at(input, 0, false, self.groups);
+        while let Some(groups) = next.take() {
+            let Some(Some(whole)) = groups.first().cloned() else {
+                break;
+            };
+            out.push(groups);
+            let mut start = whole.end;
+            if whole.is_empty() {
+                if start >= input.len() {
+                    break;
+                }
+                // C++ first looks for a non-empty match at the same place;
+                // there is none: this empty match was the longest there.
+                start += 1;
+            }
+            next = self.compiled.find_at(input, start, true, self.groups);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Random anchor-free POSIX patterns over a small alphabet.
+    fn pattern() -> impl Strategy<Value = String> {
+        let atom = prop::sample::select(vec!["a", "b", ".", "[ab]", "[^a]", "\\.", "()"])
+            .prop_map(String::from);
+        atom.prop_recursive(3, 10, 3, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 1..4).prop_map(|v| v.concat()),
+                inner.clone().prop_map(|s| format!("({s})")),
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("{a}|{b}")),
+                (
+                    inner,
+                    prop::sample::select(vec!["*", "+", "?", "{2}", "{0,1}"])
+                )
+                    .prop_map(|(s, q)| format!("({s}){q}")),
+            ]
+        })
+    }
+
+    /// The longest match of `re` starting at `i`, by trying every end.
+    fn longest_at(re: &Regex, input: &[u8], i: usize) -> Option<usize> {
+        (i..=input.len())
+            .rev()
+            .find(|&j| re.full_match(&input[i..j]).is_some())
+    }
+
+    /// `std::regex_iterator`'s matches, from leftmost-longest by brute force.
+    fn model_find_all(re: &Regex, input: &[u8]) -> Vec<Range<usize>> {
+        let search =
+            |from: usize| (from..=input.len()).find_map(|i| longest_at(re, input, i).map(|j| i..j));
+        let mut out = Vec::new();
+        let mut next = search(0);
+        while let Some(m) = next.take() {
+            out.push(m.clone());
+            let mut start = m.end;
+            if m.is_empty() {
+                if start >= input.len() {
+                    break;
+                }
+                if let Some(j) = longest_at(re, input, start).filter(|&j| j > start) {
+                    next = Some(start..j);
+                    continue;
+                }
+                start += 1;
+            }
+            next = search(start);
+        }
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn matches_are_leftmost_longest_in_iterator_order(
+            p in pattern(),
+            input in prop::collection::vec(prop::sample::select(vec![b'a', b'b', b'.', 0xc3, 0xa9]), 0..8),
+        ) {
+            let re = Regex::new(p.as_bytes()).expect("generated patterns are valid");
+            let ours: Vec<Range<usize>> = re
+                .find_all(&input)
+                .iter()
+                .filter_map(|g| g.first().cloned().flatten())
+                .collect();
+            prop_assert_eq!(ours, model_find_all(&re, &input));
+            // Every match reports one slot per group.
+            for g in re.find_all(&input) {
+                prop_assert_eq!(g.len(), re.groups() + 1);
+            }
+        }
+    }
+}
