@@ -25,7 +25,12 @@ pub fn eval_nixkit(text: &str) -> Outcome {
             .messages(Arc::new(|_: &str| {}))
             .build();
         match ev.eval_str(text, "/tmp").and_then(|v| ev.print(&v, true)) {
-            Ok(printed) => Outcome::from_run(true, &printed, ""),
+            Ok(printed) => {
+                // The bytes nixkit's CLI would write (bytes that are not UTF-8
+                // are escaped in its text), read back as CppNix's output is.
+                let bytes = nixkit_syntax::encode_bytes(&printed);
+                Outcome::from_run(true, &String::from_utf8_lossy(&bytes), "")
+            }
             Err(e) => {
                 let line = e.message().lines().next().unwrap_or("").trim().to_string();
                 let class = match e.kind() {
