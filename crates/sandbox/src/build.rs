@@ -38,7 +38,21 @@ pub struct BuildSettings {
     pub builds_dir: Option<PathBuf>,
     /// The platform builders run on (`x86_64-linux`); derivations for another fail.
     pub system: String,
+    /// `max-log-size`: kill a builder that writes more than this many bytes of log.
+    pub max_log_size: Option<u64>,
+    /// At most this many processes (and threads) per build; a fork bomb fails its build.
+    pub max_processes: Option<u64>,
+    /// Fail a build whose outputs together hold more than this many bytes of file data.
+    pub max_output_size: Option<u64>,
+    /// `sandbox-dev-shm-size`: the size of the sandbox's `/dev/shm` tmpfs (`50%` of RAM).
+    pub dev_shm_size: Option<String>,
+    /// The size of the sandbox's `/tmp` tmpfs (`50%` of RAM).
+    pub tmp_size: Option<String>,
 }
+
+/// The default of [`BuildSettings::max_processes`]: far more than any build needs, far
+/// fewer than brings a host down.
+pub const DEFAULT_MAX_PROCESSES: u64 = 8192;
 
 impl Default for BuildSettings {
     fn default() -> Self {
@@ -51,6 +65,11 @@ impl Default for BuildSettings {
             build_uid_base: crate::DEFAULT_BUILD_UID,
             builds_dir: None,
             system: format!("{}-linux", std::env::consts::ARCH),
+            max_log_size: None,
+            max_processes: Some(DEFAULT_MAX_PROCESSES),
+            max_output_size: None,
+            dev_shm_size: None,
+            tmp_size: None,
         }
     }
 }
@@ -329,6 +348,9 @@ pub fn build_derivation(
                 settings.build_uid_base + slot,
                 settings.build_uid_base + slot,
             )),
+            max_processes: settings.max_processes,
+            dev_shm_size: settings.dev_shm_size.clone(),
+            tmp_size: settings.tmp_size.clone(),
         };
         if let Some(parent) = log.parent() {
             let _ = fs::create_dir_all(parent);

@@ -31,6 +31,7 @@ pub mod layout;
 pub mod register;
 pub mod run;
 pub mod scheduler;
+mod seccomp;
 
 pub use build::{
     build_derivation, read_derivation, BuildError, BuildMode, BuildSettings, BuiltDerivation,
