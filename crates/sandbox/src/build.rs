@@ -180,6 +180,9 @@ fn failure_message(
             t.as_secs()
         ),
         RunOutcome::Interrupted => format!("build of '{drv}' was interrupted"),
+        RunOutcome::LogLimit(max) => format!(
+            "builder for '{drv}' was killed after writing more than {max} bytes of log output"
+        ),
     };
     if !tail.is_empty() {
         msg.push_str(&format!(";\nlast {} log lines:", tail.len()));
@@ -310,7 +313,20 @@ pub fn build_derivation(
     })?;
     let mut sandbox_time = Duration::ZERO;
     let result = if let Some(builtin) = drv.builder.strip_prefix("builtin:") {
-        crate::fetchurl::run_builtin(builtin, &printed_drv, drv, &store_dir, &dir, &outputs)
+        let build_id = settings.build_uid_base + slot;
+        crate::fetchurl::run_builtin(
+            builtin,
+            &printed_drv,
+            drv,
+            &store_dir,
+            &dir,
+            &outputs,
+            crate::fetchurl::FetchLimits {
+                timeout: settings.timeout,
+                max_size: settings.max_output_size,
+                build_ids: (build_id, build_id),
+            },
+        )
     } else {
         if drv.system != settings.system {
             return Err(BuildError::WrongSystem {
@@ -362,6 +378,7 @@ pub fn build_derivation(
             RunOptions {
                 max_silent_time: settings.max_silent_time,
                 timeout: settings.timeout,
+                max_log_size: settings.max_log_size,
                 on_output,
                 log_file,
             },
@@ -392,7 +409,14 @@ pub fn build_derivation(
     }
     let s = lock(store);
     let host_of = |p: &StorePath| dir.host_path(&store_dir.print_path(p));
-    let staged = match stage_outputs(&s, drv_path, drv, &closure, &host_of) {
+    let staged = match stage_outputs(
+        &s,
+        drv_path,
+        drv,
+        &closure,
+        &host_of,
+        settings.max_output_size,
+    ) {
         Ok(staged) => staged,
         Err(e) => {
             keep(&mut dir, on_output);

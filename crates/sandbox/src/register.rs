@@ -65,6 +65,14 @@ pub enum RegisterError {
         /// One reference.
         reference: String,
     },
+    /// The outputs are larger than the limit (`BuildSettings::max_output_size`).
+    #[error("the outputs of '{drv}' are larger than the limit of {limit} bytes")]
+    TooLarge {
+        /// The derivation.
+        drv: String,
+        /// The limit.
+        limit: u64,
+    },
     /// The outputs refer to each other in a cycle.
     #[error("cycle detected in the references of the outputs of '{0}'")]
     Cycle(String),
@@ -117,6 +125,7 @@ pub fn stage_outputs<'s>(
     drv: &Derivation,
     candidates: &BTreeSet<StorePath>,
     host_of: &dyn Fn(&StorePath) -> PathBuf,
+    max_size: Option<u64>,
 ) -> Result<Staged<'s>, RegisterError> {
     let store_dir = store.store_dir();
     let printed_drv = store_dir.print_path(drv_path);
@@ -136,7 +145,27 @@ pub fn stage_outputs<'s>(
             source: host,
         });
     }
-    let mut staged = store.stage_outputs(&sources, candidates, Some(drv_path))?;
+    if let Some(limit) = max_size {
+        let mut left = limit;
+        for s in &sources {
+            if !fits(&s.source, &mut left) {
+                return Err(RegisterError::TooLarge {
+                    drv: printed_drv,
+                    limit,
+                });
+            }
+        }
+    }
+    // Fixed-output builds share the host's network, so they can pass a descriptor of an
+    // output to another build: their outputs are copied into fresh files, never renamed
+    // (CVE-2024-27297). Other builds cannot reach any other process, and a copy would
+    // double the cost of registering large outputs (about 1.5 s per GB here, without
+    // reflinks), so theirs are renamed.
+    let mut staged = if drv.is_fixed_output() {
+        store.stage_outputs_copied(&sources, candidates, Some(drv_path))?
+    } else {
+        store.stage_outputs(&sources, candidates, Some(drv_path))?
+    };
     let names: Vec<String> = outputs.keys().cloned().collect();
     for (name, out) in names.iter().zip(staged.outputs_mut()) {
         let Some(DerivationOutput::CaFixed(ca)) = drv.outputs.get(name) else {
@@ -177,6 +206,29 @@ pub fn stage_outputs<'s>(
         names,
         outputs: staged,
     })
+}
+
+/// Subtracts the sizes of the files under `path` (not following links) from `left`; false
+/// once they do not fit.
+fn fits(path: &std::path::Path, left: &mut u64) -> bool {
+    let Ok(meta) = fs::symlink_metadata(path) else {
+        return true;
+    };
+    let size = if meta.is_dir() { 0 } else { meta.len() };
+    match left.checked_sub(size) {
+        Some(l) => *left = l,
+        None => return false,
+    }
+    if meta.is_dir() {
+        if let Ok(entries) = fs::read_dir(path) {
+            for e in entries.flatten() {
+                if !fits(&e.path(), left) {
+                    return false;
+                }
+            }
+        }
+    }
+    true
 }
 
 /// Fails if the outputs refer to each other in a cycle (self-references are fine).

@@ -58,6 +58,8 @@ pub enum RunOutcome {
     TimedOut(Duration),
     /// Killed because the build was interrupted.
     Interrupted,
+    /// Killed after writing more than this many bytes of log (`max-log-size`).
+    LogLimit(u64),
 }
 
 impl RunOutcome {
@@ -73,6 +75,8 @@ pub struct RunOptions<'a> {
     pub max_silent_time: Option<Duration>,
     /// Kill the builder after this long.
     pub timeout: Option<Duration>,
+    /// Kill the builder once it wrote more than this many bytes of log.
+    pub max_log_size: Option<u64>,
     /// Called with every chunk of output.
     pub on_output: &'a mut dyn FnMut(&[u8]),
     /// Every chunk of output is also appended here.
@@ -180,7 +184,7 @@ fn write_id_maps(child: Pid, build_ids: Option<(u32, u32)>) -> Result<(), Sandbo
 }
 
 /// Closes every descriptor of this (forked) process except those in `keep`.
-fn close_other_fds(keep: &mut [i32]) {
+pub(crate) fn close_other_fds(keep: &mut [i32]) {
     keep.sort_unstable();
     let mut next: u32 = 3;
     for &fd in keep.iter() {
@@ -345,6 +349,7 @@ fn pump(
     let mut last_output = Instant::now();
     let mut killed = None;
     let mut buf = vec![0u8; 65536];
+    let mut logged: u64 = 0;
     loop {
         let now = Instant::now();
         if killed.is_none() {
@@ -379,7 +384,18 @@ fn pump(
         match nix::unistd::read(log.as_raw_fd(), &mut buf) {
             Ok(0) => break,
             Ok(n) => {
-                let chunk = &buf[..n];
+                let mut chunk = &buf[..n];
+                if killed.is_some() {
+                    continue;
+                }
+                logged += n as u64;
+                if let Some(max) = opts.max_log_size.filter(|m| logged > *m) {
+                    // Keep the log up to the limit, then stop the builder.
+                    let over = usize::try_from(logged - max).unwrap_or(n).min(n);
+                    chunk = &chunk[..n - over];
+                    killed = Some(RunOutcome::LogLimit(max));
+                    guard.kill();
+                }
                 last_output = Instant::now();
                 (opts.on_output)(chunk);
                 if let Some(f) = opts.log_file.as_mut() {
