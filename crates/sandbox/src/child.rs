@@ -284,18 +284,27 @@ fn parent_gone(fds: &ChildFds) -> bool {
 /// parent ignores (the Rust runtime ignores SIGPIPE) or blocks would otherwise be inherited
 /// through `execve`, and `yes | head` would never end.
 pub(crate) fn reset_signals() {
-    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow};
-    let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
-    for sig in nix::sys::signal::Signal::iterator() {
-        if matches!(
-            sig,
-            nix::sys::signal::Signal::SIGKILL | nix::sys::signal::Signal::SIGSTOP
-        ) {
+    use nix::sys::signal::{SigSet, SigmaskHow};
+    // The kernel's `struct sigaction` with every field zero: SIG_DFL, no flags, empty mask
+    // (four words covers its layout on every architecture). The raw system call also
+    // reaches the real-time signals glibc reserves for itself, which `sigaction(3)` refuses.
+    let default = [0u64; 4];
+    for sig in 1..=64 {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
             continue;
         }
-        // SAFETY: installing the default disposition runs no code of ours in a handler.
+        // SAFETY: `rt_sigaction` reads `default` (valid for its size) and writes nothing
+        // (null old action); installing SIG_DFL runs no code of ours in a handler.
         #[allow(unsafe_code)]
-        let _ = unsafe { sigaction(sig, &default) };
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                default.as_ptr(),
+                std::ptr::null_mut::<u64>(),
+                8usize,
+            );
+        }
     }
     let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
 }

@@ -8,9 +8,9 @@ use std::ffi::CString;
 use std::fs;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::os::unix::fs::DirBuilderExt;
 
 use nix::mount::MsFlags;
 use nix::sched::CloneFlags;
@@ -78,8 +78,7 @@ fn check_parent(parent: &Path) -> io::Result<()> {
     let me = nix::unistd::geteuid().as_raw();
     let mode = meta.mode();
     let sticky = mode & 0o1000 != 0;
-    if !meta.is_dir() || (meta.uid() != me && meta.uid() != 0) || (mode & 0o022 != 0 && !sticky)
-    {
+    if !meta.is_dir() || (meta.uid() != me && meta.uid() != 0) || (mode & 0o022 != 0 && !sticky) {
         return Err(io::Error::new(
             io::ErrorKind::PermissionDenied,
             format!(
@@ -107,7 +106,11 @@ fn remove_stale(parent: &Path) {
         let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<i32>().ok()) else {
             continue;
         };
-        if pid > 0 && !Path::new("/proc").join(pid.to_string()).exists() {
+        // Only our own: another user's entry is not ours to remove.
+        let ours = entry.metadata().is_ok_and(|m| {
+            std::os::unix::fs::MetadataExt::uid(&m) == nix::unistd::geteuid().as_raw()
+        });
+        if ours && pid > 0 && !Path::new("/proc").join(pid.to_string()).exists() {
             let _ = remove_tree(&entry.path());
         }
     }
@@ -124,8 +127,18 @@ impl BuildDir {
                 .create(parent)?;
         }
         check_parent(parent)?;
-        static CLEANED: std::sync::Once = std::sync::Once::new();
-        CLEANED.call_once(|| remove_stale(parent));
+        static CLEANED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+        let first = {
+            let mut cleaned = CLEANED.lock().unwrap_or_else(|e| e.into_inner());
+            let new = !cleaned.iter().any(|p| p == parent);
+            if new {
+                cleaned.push(parent.to_path_buf());
+            }
+            new
+        };
+        if first {
+            remove_stale(parent);
+        }
         let top = tempfile::Builder::new()
             .prefix(&format!("nixkit-{}-", std::process::id()))
             .permissions(fs::Permissions::from_mode(0o700))
@@ -518,7 +531,10 @@ pub(crate) fn prepare(
 fn tmpfs_size(size: Option<&str>) -> Result<String, SandboxError> {
     let size = size.unwrap_or("50%");
     let digits = size.trim_end_matches(['k', 'K', 'm', 'M', 'g', 'G', '%']);
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || size.len() - digits.len() > 1 {
+    if digits.is_empty()
+        || !digits.bytes().all(|b| b.is_ascii_digit())
+        || size.len() - digits.len() > 1
+    {
         return Err(SandboxError::Setup(format!(
             "invalid tmpfs size '{size}' (expected a number with an optional k, m, g or % suffix)"
         )));

@@ -55,6 +55,15 @@ pub enum RegisterError {
         /// The hash of what was built (SRI).
         got: String,
     },
+    /// A flat fixed output is not a regular file (a link would be hashed as its target, which
+    /// could be any file root may read).
+    #[error("the fixed-output derivation '{drv}' must produce a regular file at '{path}', since its hash is flat (not recursive)")]
+    FlatNotRegular {
+        /// The derivation.
+        drv: String,
+        /// The output.
+        path: String,
+    },
     /// A fixed output refers to store paths.
     #[error("the fixed-output derivation '{drv}' must not reference store paths: '{path}' references '{reference}'")]
     FixedOutputReferences {
@@ -183,6 +192,14 @@ pub fn stage_outputs<'s>(
             ContentAddressMethod::Fixed(m) => m,
             ContentAddressMethod::Text => FileIngestionMethod::Flat,
         };
+        if method == FileIngestionMethod::Flat
+            && !fs::symlink_metadata(out.content()).is_ok_and(|m| m.is_file())
+        {
+            return Err(RegisterError::FlatNotRegular {
+                drv: printed_drv,
+                path: printed,
+            });
+        }
         let got = hash_path(out.content(), ca.hash.algo(), method)
             .map_err(|e| RegisterError::Io {
                 path: printed.clone(),

@@ -104,8 +104,10 @@ pub(crate) fn build_filters() -> Result<Vec<BpfProgram>, SandboxError> {
         }
         chmod_rules.insert(nr, rules);
     }
-    let xattr_rules: BTreeMap<i64, Vec<SeccompRule>> =
-        xattr_calls().into_iter().map(|(nr, _)| (nr, Vec::new())).collect();
+    let xattr_rules: BTreeMap<i64, Vec<SeccompRule>> = xattr_calls()
+        .into_iter()
+        .map(|(nr, _)| (nr, Vec::new()))
+        .collect();
     let mut out = Vec::new();
     for (rules, errno) in [(chmod_rules, libc::EPERM), (xattr_rules, libc::ENOTSUP)] {
         let errno = u32::try_from(errno).map_err(err)?;
@@ -125,7 +127,8 @@ pub(crate) fn build_filters() -> Result<Vec<BpfProgram>, SandboxError> {
 /// `no_new_privs`, so nothing executed later gains privileges.
 pub(crate) fn install(filters: &[BpfProgram]) -> Result<(), String> {
     for f in filters {
-        seccompiler::apply_filter(f).map_err(|e| format!("installing the system call filter: {e}"))?;
+        seccompiler::apply_filter(f)
+            .map_err(|e| format!("installing the system call filter: {e}"))?;
     }
     Ok(())
 }

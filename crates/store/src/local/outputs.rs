@@ -264,7 +264,9 @@ impl LocalStore {
         for out in outputs {
             let mut temp = self.new_temp();
             let moved = if copy {
-                Err(io::Error::from_raw_os_error(nix::errno::Errno::EXDEV as i32))
+                Err(io::Error::from_raw_os_error(
+                    nix::errno::Errno::EXDEV as i32,
+                ))
             } else {
                 fs::rename(&out.source, &temp.path)
             };
