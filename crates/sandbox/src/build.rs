@@ -48,6 +48,13 @@ pub struct BuildSettings {
     pub dev_shm_size: Option<String>,
     /// The size of the sandbox's `/tmp` tmpfs (`50%` of RAM).
     pub tmp_size: Option<String>,
+    /// `use-cgroups`: run each build in a cgroup v2 of its own (killed as a whole at the
+    /// end); implied by `memory_max` and `cpu_max`.
+    pub use_cgroups: bool,
+    /// The memory limit of a build, in bytes (a cgroup's `memory.max`).
+    pub memory_max: Option<u64>,
+    /// The CPU limit of a build, in cores (a cgroup's `cpu.max`).
+    pub cpu_max: Option<f64>,
 }
 
 /// The default of [`BuildSettings::max_processes`]: far more than any build needs, far
@@ -70,6 +77,9 @@ impl Default for BuildSettings {
             max_output_size: None,
             dev_shm_size: None,
             tmp_size: None,
+            use_cgroups: false,
+            memory_max: None,
+            cpu_max: None,
         }
     }
 }
@@ -180,6 +190,9 @@ fn failure_message(
             t.as_secs()
         ),
         RunOutcome::Interrupted => format!("build of '{drv}' was interrupted"),
+        RunOutcome::OutOfMemory(max) => format!(
+            "builder for '{drv}' was killed for using more than its memory limit of {max} bytes"
+        ),
         RunOutcome::LogLimit(max) => format!(
             "builder for '{drv}' was killed after writing more than {max} bytes of log output"
         ),
@@ -367,6 +380,14 @@ pub fn build_derivation(
             max_processes: settings.max_processes,
             dev_shm_size: settings.dev_shm_size.clone(),
             tmp_size: settings.tmp_size.clone(),
+            cgroup: (settings.use_cgroups
+                || settings.memory_max.is_some()
+                || settings.cpu_max.is_some())
+            .then(|| crate::CgroupLimits {
+                memory_max: settings.memory_max,
+                cpu_max: settings.cpu_max,
+                pids_max: settings.max_processes,
+            }),
         };
         if let Some(parent) = log.parent() {
             let _ = fs::create_dir_all(parent);

@@ -58,6 +58,8 @@ pub struct SandboxSpec {
     pub dev_shm_size: Option<String>,
     /// The `size=` of the `/tmp` tmpfs (default `50%`).
     pub tmp_size: Option<String>,
+    /// Run the build in a cgroup of its own with these limits (`use-cgroups`).
+    pub cgroup: Option<crate::cgroup::CgroupLimits>,
 }
 
 /// A build directory on the host: `root/` becomes `/`, `build/` becomes `/build`.

@@ -60,6 +60,8 @@ pub enum RunOutcome {
     Interrupted,
     /// Killed after writing more than this many bytes of log (`max-log-size`).
     LogLimit(u64),
+    /// A process was killed for using more memory than the cgroup's limit (bytes).
+    OutOfMemory(u64),
 }
 
 impl RunOutcome {
@@ -222,6 +224,11 @@ pub fn run_sandboxed(
         None
     };
     let plan = prepare(spec, dir, build_ids)?;
+    let cgroup = spec
+        .cgroup
+        .as_ref()
+        .map(crate::cgroup::BuildCgroup::create)
+        .transpose()?;
     let (ready_r, ready_w) = pipe()?;
     let (go_r, go_w) = pipe()?;
     let (pid_r, pid_w) = pipe()?;
@@ -270,6 +277,9 @@ pub fn run_sandboxed(
         guard.reap();
         return Err(SandboxError::Setup(msg));
     }
+    if let Some(cg) = &cgroup {
+        cg.add(child)?;
+    }
     write_id_maps(child, build_ids)?;
     nix::unistd::write(go_w.as_fd(), b"g").map_err(sys("releasing the builder"))?;
     let mut pid = [0u8; 4];
@@ -286,7 +296,14 @@ pub fn run_sandboxed(
     }
     let (killed, tail) = pump(&log_r, opts, start, &guard);
     let code = guard.reap();
-    let outcome = killed.unwrap_or(RunOutcome::Exited(code));
+    let mut outcome = killed.unwrap_or(RunOutcome::Exited(code));
+    if let Some(cg) = &cgroup {
+        if code != 0 && cg.oom_killed() {
+            let max = spec.cgroup.as_ref().and_then(|l| l.memory_max).unwrap_or(0);
+            outcome = RunOutcome::OutOfMemory(max);
+        }
+    }
+    drop(cgroup);
     Ok(RunResult {
         outcome,
         tail,

@@ -315,3 +315,43 @@ fn killing_nixkit_kills_the_builder() {
     assert_eq!(left(), 0);
     nixkit_sandbox::layout::remove_tree(&store_dir).unwrap();
 }
+
+#[test]
+fn memory_limit_through_cgroups() {
+    if unsupported() {
+        return;
+    }
+    let mut t = TestStore::new();
+    let a = t.drv(
+        "hog",
+        "dd if=/dev/zero of=/dev/null bs=256M count=1; touch $out",
+        &[],
+        &["out"],
+        &[],
+    );
+    let mut opts = RealiseOptions::default();
+    opts.settings.memory_max = Some(64 << 20);
+    opts.settings.timeout = Some(Duration::from_secs(60));
+    let e = single_failure(t.build_with(std::slice::from_ref(&a), &opts));
+    let msg = e.to_string();
+    if msg.contains("use-cgroups: ") {
+        // The host offers no delegated cgroup v2 memory controller: a clear failure too.
+        assert!(
+            msg.contains("not available") || msg.contains("cgroup"),
+            "{msg}"
+        );
+        eprintln!("skipped: no cgroup v2 memory controller here ({msg})");
+        return;
+    }
+    assert!(
+        matches!(
+            e,
+            BuildError::Failed {
+                outcome: RunOutcome::OutOfMemory(m),
+                ..
+            } if m == 64 << 20
+        ),
+        "{msg}"
+    );
+    assert!(!t.is_valid(&t.out(&a, "out")));
+}
