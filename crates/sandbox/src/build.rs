@@ -84,6 +84,53 @@ impl Default for BuildSettings {
     }
 }
 
+impl BuildSettings {
+    /// Applies setting `name` (`--option NAME VALUE`), spelled as CppNix spells it where
+    /// CppNix has it (`max-log-size`, `max-silent-time`, `timeout`, `cores`,
+    /// `keep-failed`, `sandbox-dev-shm-size`, `use-cgroups`, `build-dir`) and
+    /// `build-max-processes`, `build-max-output-size`, `build-memory-max` (bytes),
+    /// `build-cpu-max` (cores) and `sandbox-tmp-size` for nixkit's own limits; sizes and
+    /// times of 0 mean unlimited. Returns false for a setting it does not know.
+    pub fn set_option(&mut self, name: &str, value: &str) -> Result<bool, String> {
+        let number = || {
+            value
+                .parse::<u64>()
+                .map_err(|_| format!("invalid value '{value}' for setting '{name}'"))
+        };
+        let limit = || number().map(|n| Some(n).filter(|n| *n > 0));
+        let boolean = || match value {
+            "true" | "1" => Ok(true),
+            "false" | "0" => Ok(false),
+            _ => Err(format!("invalid Boolean '{value}' for setting '{name}'")),
+        };
+        let secs = || limit().map(|n| n.map(Duration::from_secs));
+        match name {
+            "max-log-size" => self.max_log_size = limit()?,
+            "max-silent-time" => self.max_silent_time = secs()?,
+            "timeout" => self.timeout = secs()?,
+            "cores" => self.cores = usize::try_from(number()?).map_err(|e| e.to_string())?,
+            "keep-failed" => self.keep_failed = boolean()?,
+            "sandbox-dev-shm-size" => self.dev_shm_size = Some(value.to_owned()),
+            "sandbox-tmp-size" => self.tmp_size = Some(value.to_owned()),
+            "use-cgroups" => self.use_cgroups = boolean()?,
+            "build-dir" => self.builds_dir = Some(PathBuf::from(value)),
+            "build-max-processes" => self.max_processes = limit()?,
+            "build-max-output-size" => self.max_output_size = limit()?,
+            "build-memory-max" => self.memory_max = limit()?,
+            "build-cpu-max" => {
+                let cores = value
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|c| c.is_finite() && *c >= 0.0)
+                    .ok_or_else(|| format!("invalid value '{value}' for setting '{name}'"))?;
+                self.cpu_max = Some(cores).filter(|c| *c > 0.0);
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+}
+
 /// Whether to build and register, or to rebuild and compare.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BuildMode {
