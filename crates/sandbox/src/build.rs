@@ -430,7 +430,7 @@ pub fn build_derivation(
             cgroup: (settings.use_cgroups
                 || settings.memory_max.is_some()
                 || settings.cpu_max.is_some())
-            .then(|| crate::CgroupLimits {
+            .then_some(crate::CgroupLimits {
                 memory_max: settings.memory_max,
                 cpu_max: settings.cpu_max,
                 pids_max: settings.max_processes,
