@@ -225,10 +225,29 @@ pub fn stage_outputs<'s>(
     })
 }
 
-/// Subtracts the sizes of the files under `path` (not following links) from `left`; false
-/// once they do not fit.
+/// Subtracts the sizes of the files under `path` from `left`; false once they do not fit.
+/// Walks through directory descriptors opened with `O_NOFOLLOW` (a fixed-output builder's
+/// accomplice may still hold a descriptor of the output and swap in links).
 fn fits(path: &std::path::Path, left: &mut u64) -> bool {
-    let Ok(meta) = fs::symlink_metadata(path) else {
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        return true;
+    };
+    match fs::File::open(parent) {
+        Ok(dir) => fits_at(&dir, name, left),
+        Err(_) => true,
+    }
+}
+
+/// `name` in the directory open as `dir`, resolved through the descriptor.
+fn at(dir: &fs::File, name: &std::ffi::OsStr) -> PathBuf {
+    use std::os::fd::AsRawFd;
+    PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd())).join(name)
+}
+
+fn fits_at(dir: &fs::File, name: &std::ffi::OsStr, left: &mut u64) -> bool {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = at(dir, name);
+    let Ok(meta) = fs::symlink_metadata(&path) else {
         return true;
     };
     let size = if meta.is_dir() { 0 } else { meta.len() };
@@ -236,16 +255,22 @@ fn fits(path: &std::path::Path, left: &mut u64) -> bool {
         Some(l) => *left = l,
         None => return false,
     }
-    if meta.is_dir() {
-        if let Ok(entries) = fs::read_dir(path) {
-            for e in entries.flatten() {
-                if !fits(&e.path(), left) {
-                    return false;
-                }
-            }
-        }
+    if !meta.is_dir() {
+        return true;
     }
-    true
+    let Ok(sub) = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(&path)
+    else {
+        return true;
+    };
+    let Ok(entries) = fs::read_dir(at(&sub, std::ffi::OsStr::new(""))) else {
+        return true;
+    };
+    entries
+        .flatten()
+        .all(|e| fits_at(&sub, &e.file_name(), left))
 }
 
 /// Fails if the outputs refer to each other in a cycle (self-references are fine).
