@@ -1,6 +1,9 @@
 //! The builder's system call filter, as CppNix's sandbox has one: no setuid or setgid bits
-//! (`chmod` and relatives fail with `EPERM`), no extended attributes or ACLs (the `setxattr`
-//! family fails with `ENOTSUP`; neither can be represented in a NAR), and no system calls
+//! (`chmod` and relatives fail with `EPERM`; so do `open`, `openat`, `creat`, `mknod` and
+//! `mknodat` asked to create a file with them, which CppNix's filter lets through), no
+//! extended attributes or ACLs (the `setxattr` family fails with `ENOTSUP`; neither can be
+//! represented in a NAR), no `openat2` or io_uring, whose modes the filter cannot see
+//! (`ENOSYS`, so programs fall back to the calls it checks), and no system calls
 //! of another ABI that would slip past a filter keyed by native numbers: x32 calls on
 //! x86_64 are filtered by their own numbers, and calls of a foreign architecture (i386 on
 //! x86_64, arm32 on aarch64) kill the process (CppNix instead filters those ABIs too and
@@ -46,9 +49,27 @@ fn chmod_calls() -> Vec<(i64, u8)> {
         (libc::SYS_fchmodat, 2),
         (SYS_FCHMODAT2, 2),
     ];
+    // Creating a file with the bits set needs no chmod at all.
+    calls.extend([(libc::SYS_openat, 3), (libc::SYS_mknodat, 2)]);
     #[cfg(target_arch = "x86_64")]
-    calls.push((libc::SYS_chmod, 1));
+    calls.extend([
+        (libc::SYS_chmod, 1),
+        (libc::SYS_open, 2),
+        (libc::SYS_creat, 1),
+        (libc::SYS_mknod, 1),
+    ]);
     with_x32(calls)
+}
+
+/// Calls whose file mode is out of the filter's sight (in memory, or in an io_uring
+/// submission queue): refused as not implemented.
+fn unseen_mode_calls() -> Vec<(i64, u8)> {
+    with_x32(vec![
+        (libc::SYS_openat2, 0),
+        (libc::SYS_io_uring_setup, 0),
+        (libc::SYS_io_uring_enter, 0),
+        (libc::SYS_io_uring_register, 0),
+    ])
 }
 
 /// The calls that set extended attributes (ACLs are extended attributes).
@@ -108,8 +129,16 @@ pub(crate) fn build_filters() -> Result<Vec<BpfProgram>, SandboxError> {
         .into_iter()
         .map(|(nr, _)| (nr, Vec::new()))
         .collect();
+    let unseen_rules: BTreeMap<i64, Vec<SeccompRule>> = unseen_mode_calls()
+        .into_iter()
+        .map(|(nr, _)| (nr, Vec::new()))
+        .collect();
     let mut out = Vec::new();
-    for (rules, errno) in [(chmod_rules, libc::EPERM), (xattr_rules, libc::ENOTSUP)] {
+    for (rules, errno) in [
+        (chmod_rules, libc::EPERM),
+        (xattr_rules, libc::ENOTSUP),
+        (unseen_rules, libc::ENOSYS),
+    ] {
         let errno = u32::try_from(errno).map_err(err)?;
         let filter = SeccompFilter::new(
             rules,

@@ -52,12 +52,25 @@ fn setuid_and_setgid_bits_are_refused() {
         "fchmod 4755",
         "fchmodat 6755",
         "fchmodat2 4755",
+        "open O_CREAT 4755",
+        "openat O_CREAT 2755",
+        "creat 4755",
+        "mknod 4755",
+        "mknodat 4755",
     ] {
         assert!(
             out.contains(&format!("{call}: Operation not permitted")),
             "{call}: {out}"
         );
     }
+    for call in ["openat2 4755", "io_uring_setup"] {
+        assert!(
+            out.contains(&format!("{call}: Function not implemented")),
+            "{call}: {out}"
+        );
+    }
+    // Files without the bits are created as usual.
+    assert!(out.contains("open O_CREAT 0644: ok"), "{out}");
     if cfg!(target_arch = "x86_64") {
         // Refused by the x32 rule, or not implemented by the kernel: never done.
         assert!(!out.contains("x32 chmod 4755: ok"), "{out}");
