@@ -97,7 +97,18 @@ impl Drop for StagedOutputs<'_> {
     /// `--keep-failed`); whatever cannot go back is removed with its temporary.
     fn drop(&mut self) {
         for out in &mut self.outputs {
-            if out.renamed && out.temp.armed && fs::rename(&out.temp.path, &out.source).is_ok() {
+            if !(out.renamed && out.temp.armed) {
+                continue;
+            }
+            // A canonical directory is read-only, and moving a directory to another parent
+            // needs write permission on it (to update `..`) unless running as root.
+            if fs::symlink_metadata(&out.temp.path).is_ok_and(|m| m.is_dir()) {
+                let _ = fs::set_permissions(
+                    &out.temp.path,
+                    std::os::unix::fs::PermissionsExt::from_mode(0o755),
+                );
+            }
+            if fs::rename(&out.temp.path, &out.source).is_ok() {
                 out.temp.armed = false;
             }
         }
