@@ -55,6 +55,9 @@ pub struct BuildSettings {
     pub memory_max: Option<u64>,
     /// The CPU limit of a build, in cores (a cgroup's `cpu.max`).
     pub cpu_max: Option<f64>,
+    /// Let builders reach abstract Unix sockets outside their sandbox (fixed-output builds
+    /// share the host network, where those live); by default a Landlock scope forbids it.
+    pub share_abstract_sockets: bool,
 }
 
 /// The default of [`BuildSettings::max_processes`]: far more than any build needs, far
@@ -80,6 +83,7 @@ impl Default for BuildSettings {
             use_cgroups: false,
             memory_max: None,
             cpu_max: None,
+            share_abstract_sockets: false,
         }
     }
 }
@@ -89,7 +93,8 @@ impl BuildSettings {
     /// CppNix has it (`max-log-size`, `max-silent-time`, `timeout`, `cores`,
     /// `keep-failed`, `sandbox-dev-shm-size`, `use-cgroups`, `build-dir`) and
     /// `build-max-processes`, `build-max-output-size`, `build-memory-max` (bytes),
-    /// `build-cpu-max` (cores) and `sandbox-tmp-size` for nixkit's own limits; sizes and
+    /// `build-cpu-max` (cores), `sandbox-tmp-size` and `sandbox-share-abstract-sockets`
+    /// for nixkit's own; sizes and
     /// times of 0 mean unlimited. Returns false for a setting it does not know.
     pub fn set_option(&mut self, name: &str, value: &str) -> Result<bool, String> {
         let number = || {
@@ -113,6 +118,7 @@ impl BuildSettings {
             "sandbox-dev-shm-size" => self.dev_shm_size = Some(value.to_owned()),
             "sandbox-tmp-size" => self.tmp_size = Some(value.to_owned()),
             "use-cgroups" => self.use_cgroups = boolean()?,
+            "sandbox-share-abstract-sockets" => self.share_abstract_sockets = boolean()?,
             "build-dir" => self.builds_dir = Some(PathBuf::from(value)),
             "build-max-processes" => self.max_processes = limit()?,
             "build-max-output-size" => self.max_output_size = limit()?,
@@ -435,6 +441,7 @@ pub fn build_derivation(
                 cpu_max: settings.cpu_max,
                 pids_max: settings.max_processes,
             }),
+            share_abstract_sockets: settings.share_abstract_sockets,
         };
         if let Some(parent) = log.parent() {
             let _ = fs::create_dir_all(parent);

@@ -56,6 +56,8 @@ pub(crate) struct ChildPlan {
     pub(crate) max_processes: Option<u64>,
     /// The pid of the process that forked the sandbox (to notice that it already died).
     pub(crate) parent: Pid,
+    /// Leave abstract Unix sockets and signals unscoped (no Landlock domain).
+    pub(crate) share_abstract_sockets: bool,
 }
 
 /// The pipes the children use.
@@ -280,6 +282,22 @@ fn parent_gone(fds: &ChildFds) -> bool {
     }
 }
 
+/// Puts the builder in a Landlock domain of its own that may neither connect to abstract
+/// Unix sockets nor signal processes created outside it (kernels with Landlock ABI 6, Linux
+/// 6.12; a no-op before). Fixed-output builds share the host's network namespace, where
+/// abstract sockets live: without this, two of them, or one and a host process, can talk
+/// and pass descriptors (CVE-2024-27297 and the 2025 advisories).
+fn scope_to_sandbox() -> Result<(), String> {
+    use landlock::{CompatLevel, Compatible, Ruleset, RulesetAttr, Scope};
+    Ruleset::default()
+        .set_compatibility(CompatLevel::BestEffort)
+        .scope(Scope::AbstractUnixSocket | Scope::Signal)
+        .and_then(|r| r.create())
+        .and_then(|r| r.restrict_self())
+        .map(drop)
+        .map_err(|e| format!("entering the Landlock domain: {e}"))
+}
+
 /// Gives the builder default signal dispositions and an empty signal mask: whatever the
 /// parent ignores (the Rust runtime ignores SIGPIPE) or blocks would otherwise be inherited
 /// through `execve`, and `yes | head` would never end.
@@ -388,6 +406,12 @@ fn init(plan: &ChildPlan, fds: &ChildFds) -> ! {
     if let Err(msg) = crate::seccomp::install(&plan.seccomp) {
         write_all(status, msg.as_bytes());
         std::process::exit(SETUP_FAILED);
+    }
+    if !plan.share_abstract_sockets {
+        if let Err(msg) = scope_to_sandbox() {
+            write_all(status, msg.as_bytes());
+            std::process::exit(SETUP_FAILED);
+        }
     }
     let e = match nix::unistd::execve(plan.builder.as_c_str(), &plan.argv, &plan.envp) {
         Err(e) => e,

@@ -60,6 +60,9 @@ pub struct SandboxSpec {
     pub tmp_size: Option<String>,
     /// Run the build in a cgroup of its own with these limits (`use-cgroups`).
     pub cgroup: Option<crate::cgroup::CgroupLimits>,
+    /// Let the builder reach abstract Unix sockets (and signal processes) outside its
+    /// sandbox; by default a Landlock scope forbids it.
+    pub share_abstract_sockets: bool,
 }
 
 /// A build directory on the host: `root/` becomes `/`, `build/` becomes `/build`.
@@ -526,6 +529,7 @@ pub(crate) fn prepare(
         seccomp: crate::seccomp::build_filters()?,
         max_processes: spec.max_processes,
         parent: nix::unistd::getpid(),
+        share_abstract_sockets: spec.share_abstract_sockets,
     })
 }
 

@@ -47,10 +47,13 @@ fn cve_2024_27297_output_descriptor_passed_to_another_build() {
         &format!("{tool} recv {sock} 3 4; echo b > $out"),
         Hash::digest(HashAlgo::Sha256, b"b\n"),
     );
-    let opts = RealiseOptions {
+    let mut opts = RealiseOptions {
         jobs: 2,
         ..RealiseOptions::default()
     };
+    // The Landlock scope would stop the descriptor from passing at all (see the next
+    // test): lift it, to attack the layer behind it.
+    opts.settings.share_abstract_sockets = true;
     t.build_with(&[b.clone(), a.clone()], &opts).unwrap();
     let out = t.real(&t.out(&a, "out"));
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "good\n");
@@ -70,6 +73,77 @@ fn cve_2024_27297_output_descriptor_passed_to_another_build() {
     .unwrap()
     .0;
     assert_eq!(info.nar_hash, nar);
+}
+
+/// The kernel's Landlock ABI version (0 without Landlock).
+fn landlock_abi() -> i64 {
+    // SAFETY: landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION) only
+    // returns the ABI version; it reads and writes no memory.
+    #[allow(unsafe_code)]
+    let v = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<u8>(),
+            0usize,
+            1u32,
+        )
+    };
+    v.max(0)
+}
+
+/// The channel of CVE-2024-27297 itself: fixed-output builds share the host's network
+/// namespace, where abstract Unix sockets live. Each build is in a Landlock domain of its
+/// own, so it can connect neither to another build's socket nor to a host process's.
+#[test]
+fn fixed_output_builds_cannot_reach_abstract_sockets_outside() {
+    if unsupported() {
+        return;
+    }
+    if landlock_abi() < 6 {
+        eprintln!("skipped: the kernel has no Landlock ABI 6 (abstract socket scoping)");
+        return;
+    }
+    let mut t = TestStore::new();
+    let Some(tool) = t.attack_tool() else { return };
+    // A host process listening (say, a desktop session's bus).
+    let host_name = format!("nixkit-host-{}", std::process::id());
+    let addr =
+        <std::os::unix::net::SocketAddr as std::os::linux::net::SocketAddrExt>::from_abstract_name(
+            host_name.as_bytes(),
+        )
+        .unwrap();
+    let _host = std::os::unix::net::UnixListener::bind_addr(&addr).unwrap();
+    let sock = format!("nixkit-scope-{}", std::process::id());
+    let a = t.fod(
+        "to-build",
+        &format!("echo good > $out; {tool} send {sock} $out"),
+        Hash::digest(HashAlgo::Sha256, b"good\n"),
+    );
+    let h = t.fod(
+        "to-host",
+        &format!("echo good > $out; {tool} send {host_name} $out"),
+        Hash::digest(HashAlgo::Sha256, b"good\n"),
+    );
+    let b = t.fod(
+        "listener",
+        &format!("timeout 5 {tool} recv {sock} 0 1 || true; echo b > $out"),
+        Hash::digest(HashAlgo::Sha256, b"b\n"),
+    );
+    let opts = RealiseOptions {
+        jobs: 3,
+        keep_going: true,
+        ..RealiseOptions::default()
+    };
+    let failed = failures(t.build_with(&[b.clone(), a.clone(), h.clone()], &opts));
+    assert_eq!(failed.len(), 2, "{failed:?}");
+    for e in &failed {
+        assert!(
+            e.to_string()
+                .contains("send: connect: Operation not permitted"),
+            "{e}"
+        );
+    }
+    assert!(t.is_valid(&t.out(&b, "out")));
 }
 
 /// CVE-2024-38531: the build directory was world-accessible, so another host user could
