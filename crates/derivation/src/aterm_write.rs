@@ -1,7 +1,10 @@
 //! Writing derivations in CppNix's ATerm form (`Derive(…)`), byte for byte.
 //!
 //! Output names, paths, hash fields, input names and the system are written raw; the builder,
-//! arguments and environment are escaped (`"`, `\`, newline, carriage return, tab).
+//! arguments and environment are escaped (`"`, `\`, newline, carriage return, tab). A raw
+//! field holding `"` or `\` would make a `.drv` no parser reads back (CppNix writes one and
+//! then fails to read it); such a derivation is refused instead (found by fuzzing the
+//! parse–print round trip).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -21,6 +24,16 @@ pub enum WriteDerivationError {
         output: String,
         /// Why.
         source: MakePathError,
+    },
+    /// A field written unescaped holds `"` or `\`, so the text would not read back.
+    #[error("derivation '{name}': {field} '{value}' contains '\"' or '\\', which a .drv file cannot hold")]
+    Unwritable {
+        /// The derivation name.
+        name: String,
+        /// Which field (`system`, `output name`, `input output name`).
+        field: &'static str,
+        /// Its value.
+        value: String,
     },
 }
 
@@ -54,6 +67,7 @@ impl Derivation {
         options: &AtermOptions<'_>,
         out: &mut String,
     ) -> Result<(), WriteDerivationError> {
+        self.check_raw_fields()?;
         out.reserve(self.estimated_len());
         out.push_str("Derive([");
         for (i, (name, output)) in self.outputs.iter().enumerate() {
@@ -190,6 +204,29 @@ fn input_entry(
         raw(out, name);
     }
     out.push_str("])");
+}
+
+impl Derivation {
+    /// Refuses fields that are written raw but hold a quote or backslash.
+    fn check_raw_fields(&self) -> Result<(), WriteDerivationError> {
+        let bad = |s: &str| s.contains(['"', '\\']);
+        let unwritable = |field, value: &str| WriteDerivationError::Unwritable {
+            name: self.name.clone(),
+            field,
+            value: value.to_owned(),
+        };
+        if bad(&self.system) {
+            return Err(unwritable("system", &self.system));
+        }
+        if let Some(name) = self.outputs.keys().find(|n| bad(n)) {
+            return Err(unwritable("output name", name));
+        }
+        let inputs = self.input_drvs.values().flatten();
+        if let Some(name) = inputs.into_iter().find(|n| bad(n)) {
+            return Err(unwritable("input output name", name));
+        }
+        Ok(())
+    }
 }
 
 /// Writes `s` in quotes without escaping.

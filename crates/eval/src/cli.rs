@@ -147,15 +147,57 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<EvalCliOptions, String> {
                     _ => None,
                 };
             }
-            s if s.starts_with("--") && s.len() > 2 => {
-                // Other settings (`--name value`) are accepted like `--option`.
+            s if s.starts_with("--") && is_setting(&s[2..]) => {
+                // Settings (`--name value`) are accepted like `--option`.
                 let v = next(a, &mut it)?;
                 apply_option(&mut o, &s[2..], &v);
+            }
+            s if s.starts_with('-') && s.len() > 1 => {
+                return Err(format!("unrecognised flag '{s}'"));
             }
             s => o.inputs.push(s.to_string()),
         }
     }
     Ok(o)
+}
+
+/// True if `--NAME VALUE` sets a setting, as CppNix accepts for every setting it knows:
+/// the ones evaluation reads (see `apply_option`) and common store and build settings,
+/// which evaluation ignores. Any other flag is unrecognised, as in CppNix.
+fn is_setting(name: &str) -> bool {
+    const IGNORED: &[&str] = &[
+        "allow-import-from-derivation",
+        "allowed-uris",
+        "builders",
+        "cores",
+        "eval-cache",
+        "extra-substituters",
+        "extra-trusted-public-keys",
+        "fsync-metadata",
+        "keep-derivations",
+        "keep-outputs",
+        "max-jobs",
+        "narinfo-cache-negative-ttl",
+        "restrict-eval",
+        "require-sigs",
+        "sandbox",
+        "substitute",
+        "substituters",
+        "system",
+        "trusted-public-keys",
+        "warn-dirty",
+    ];
+    matches!(
+        name,
+        "max-call-depth"
+            | "pure-eval"
+            | "show-trace"
+            | "abort-on-warn"
+            | "trace-verbose"
+            | "store"
+            | "extra-experimental-features"
+            | "experimental-features"
+    ) || IGNORED.contains(&name)
 }
 
 fn apply_option(o: &mut EvalCliOptions, name: &str, value: &str) {
@@ -192,6 +234,8 @@ pub struct CliEnv {
     /// which computes paths without writing, like CppNix's `dummy://`).
     /// Ignored with `--readonly-mode`.
     pub store: Option<Arc<dyn EvalStore>>,
+    /// Where fetchers get sources (default: [`nixkit_fetch::LocalFetcher`]).
+    pub fetcher: Arc<dyn crate::Fetcher>,
 }
 
 impl CliEnv {
@@ -205,6 +249,7 @@ impl CliEnv {
             io: Arc::new(StdIo),
             show_trace_default: false,
             store: None,
+            fetcher: Arc::new(nixkit_fetch::LocalFetcher),
         }
     }
 
@@ -246,6 +291,7 @@ pub fn run(opts: &EvalCliOptions, env: &CliEnv, stdout: &mut String, stderr: &mu
         .pure(opts.pure.unwrap_or(false))
         .search_path(search)
         .io(env.io.clone())
+        .fetcher(env.fetcher.clone())
         .home(env.home.clone())
         .abort_on_warn(
             opts.abort_on_warn
@@ -474,11 +520,7 @@ fn instantiate(
                 if state.roots > 1 {
                     root = format!("{root}-{}", state.roots);
                 }
-                drv_path = ev
-                    .state
-                    .store
-                    .add_perm_root(&drv_path, &root)
-                    .map_err(EvalError::eval)?;
+                drv_path = ev.state.store.add_perm_root(&drv_path, &root)?;
             }
         }
         stdout.push_str(&drv_path);

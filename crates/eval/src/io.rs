@@ -7,6 +7,7 @@
 use std::io;
 use std::sync::{Arc, Mutex};
 
+use crate::error::EvalError;
 use crate::store_path::{self, StorePathError};
 
 /// The type of a directory entry.
@@ -117,8 +118,55 @@ pub enum FileIngestion {
     Recursive,
 }
 
-/// A callback deciding which paths below a root are added to the store.
-pub type PathFilter<'a> = Option<&'a mut dyn FnMut(&str, FileType) -> Result<bool, String>>;
+/// A callback deciding which paths below a root are added to the store (the
+/// evaluator's `filter` functions; their errors come back as
+/// [`StorePathError::Filter`]).
+pub type PathFilter<'a> = Option<&'a mut dyn FnMut(&str, FileType) -> Result<bool, EvalError>>;
+
+/// Why an [`EvalStore`] operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EvalStoreError {
+    /// The path could not be computed: a bad name, an unreadable file, a failed filter.
+    #[error(transparent)]
+    Path(#[from] StorePathError),
+    /// A path given to the store is not one of its store paths.
+    #[error("path '{0}' is not in the Nix store")]
+    NotInStore(String),
+    /// A derivation landed at another path than the one the evaluator computed.
+    #[error("derivation written at '{written}' instead of '{expected}'")]
+    DerivationPath {
+        /// Where the evaluator expected it.
+        expected: String,
+        /// Where the store put it.
+        written: String,
+    },
+    /// The store itself failed (its database, its disk, a corrupt entry).
+    #[error(transparent)]
+    Backend(Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl EvalStoreError {
+    /// Wraps an implementation's own error.
+    pub fn backend(e: impl std::error::Error + Send + Sync + 'static) -> EvalStoreError {
+        EvalStoreError::Backend(Box::new(e))
+    }
+
+    /// As an evaluation error of `kind`: a failed filter gives back its own error
+    /// (with its trace), anything else its message.
+    pub(crate) fn into_eval_error(self, kind: crate::error::ErrorKind) -> EvalError {
+        match self {
+            EvalStoreError::Path(StorePathError::Filter(e)) => *e,
+            other => EvalError::new(kind, other.to_string()),
+        }
+    }
+}
+
+impl From<EvalStoreError> for EvalError {
+    fn from(e: EvalStoreError) -> EvalError {
+        e.into_eval_error(crate::error::ErrorKind::Eval)
+    }
+}
 
 /// Store operations the evaluator needs.
 pub trait EvalStore: Send + Sync {
@@ -135,10 +183,15 @@ pub trait EvalStore: Send + Sync {
         name: &str,
         method: FileIngestion,
         filter: PathFilter<'_>,
-    ) -> Result<String, String>;
+    ) -> Result<String, EvalStoreError>;
 
     /// Adds a text file with references (`builtins.toFile`).
-    fn add_text(&self, name: &str, text: &str, references: &[String]) -> Result<String, String>;
+    fn add_text(
+        &self,
+        name: &str,
+        text: &str,
+        references: &[String],
+    ) -> Result<String, EvalStoreError>;
 
     /// Writes a derivation's ATerm at `drv_path`, which the evaluator has
     /// computed (a text path over `aterm` with `references`: its input
@@ -148,19 +201,19 @@ pub trait EvalStore: Send + Sync {
         drv_path: &str,
         aterm: &str,
         references: &[String],
-    ) -> Result<(), String>;
+    ) -> Result<(), EvalStoreError>;
 
     /// The ATerm of a derivation the evaluator did not create itself (say,
     /// one named by `builtins.storePath` or an `appendContext`), if the store
     /// has it. Needed to hash such inputs and to take their closure.
-    fn read_derivation(&self, drv_path: &str) -> Result<Option<String>, String> {
+    fn read_derivation(&self, drv_path: &str) -> Result<Option<String>, EvalStoreError> {
         let _ = drv_path;
         Ok(None)
     }
 
     /// The references of a valid store path (`None` if the store does not
     /// know it). Used for the closure of whole-derivation contexts.
-    fn query_references(&self, path: &str) -> Result<Option<Vec<String>>, String> {
+    fn query_references(&self, path: &str) -> Result<Option<Vec<String>>, EvalStoreError> {
         let _ = path;
         Ok(None)
     }
@@ -177,7 +230,7 @@ pub trait EvalStore: Send + Sync {
     /// root for `path` and returns the root's path, as printed by
     /// `nix-instantiate --add-root`. By default nothing is created: a store
     /// that does not write has nothing to protect.
-    fn add_perm_root(&self, path: &str, root: &str) -> Result<String, String> {
+    fn add_perm_root(&self, path: &str, root: &str) -> Result<String, EvalStoreError> {
         let _ = path;
         Ok(root.to_string())
     }
@@ -226,24 +279,29 @@ impl EvalStore for ReadOnlyStore {
         name: &str,
         method: FileIngestion,
         filter: PathFilter<'_>,
-    ) -> Result<String, String> {
+    ) -> Result<String, EvalStoreError> {
         let p = match method {
             FileIngestion::Recursive => {
-                let hash = store_path::nar_sha256(io, path, filter).map_err(|e| e.to_string())?;
-                store_path::make_store_path(&self.store_dir, "source", &hash, name)
+                let hash = store_path::nar_sha256(io, path, filter)?;
+                store_path::make_store_path(&self.store_dir, "source", &hash, name)?
             }
             FileIngestion::Flat => {
-                let data = io
-                    .read_file(path)
-                    .map_err(|e| format!("reading '{path}': {e}"))?;
-                store_path::make_flat_path(&self.store_dir, &data, name)
+                let data = io.read_file(path).map_err(|source| StorePathError::Io {
+                    path: path.to_string(),
+                    source,
+                })?;
+                store_path::make_flat_path(&self.store_dir, &data, name)?
             }
-        }
-        .map_err(|e: StorePathError| e.to_string())?;
+        };
         Ok(self.remember(p))
     }
 
-    fn add_text(&self, name: &str, text: &str, references: &[String]) -> Result<String, String> {
+    fn add_text(
+        &self,
+        name: &str,
+        text: &str,
+        references: &[String],
+    ) -> Result<String, EvalStoreError> {
         let mut ty = String::from("text");
         let mut refs: Vec<&String> = references.iter().collect();
         refs.sort();
@@ -252,8 +310,7 @@ impl EvalStore for ReadOnlyStore {
             ty.push_str(r);
         }
         let hash = store_path::sha256(text.as_bytes());
-        let p = store_path::make_store_path(&self.store_dir, &ty, &hash, name)
-            .map_err(|e| e.to_string())?;
+        let p = store_path::make_store_path(&self.store_dir, &ty, &hash, name)?;
         self.texts
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -266,7 +323,7 @@ impl EvalStore for ReadOnlyStore {
         drv_path: &str,
         _aterm: &str,
         _references: &[String],
-    ) -> Result<(), String> {
+    ) -> Result<(), EvalStoreError> {
         self.remember(drv_path.to_string());
         Ok(())
     }

@@ -95,6 +95,7 @@ mod drv_info;
 mod error;
 mod eval;
 mod extra;
+mod force;
 mod import;
 mod io;
 #[cfg(feature = "local-store")]
@@ -111,6 +112,7 @@ mod store_path;
 mod strict;
 mod thunk;
 mod value;
+mod view;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::AtomicBool;
@@ -120,23 +122,29 @@ pub use drv_info::DrvInfo;
 pub use error::{ErrorKind, EvalError, EvalResult, TraceFrame};
 pub use eval::{EvalState, MessageSink};
 pub use extra::{BuiltinFn, MAX_BUILTIN_ARITY};
-pub use io::{EvalIo, EvalStore, FileIngestion, FileType, PathFilter, ReadOnlyStore, StdIo};
+pub use io::{
+    EvalIo, EvalStore, EvalStoreError, FileIngestion, FileType, PathFilter, ReadOnlyStore, StdIo,
+};
 pub use parse_cache::ParseCache;
 pub use print::{format_float, print_value, PrintStyle};
 pub use source::{Location, Origin, Pos};
 pub use stats::Stats;
+pub use store_path::StorePathError;
 pub use value::{
     Attr, Attrs, Closure, Context, List, NixPath, NixString, PrimOp, PrimOpFn, SharedSlice,
     StringContext, Value,
 };
+pub use view::ValueView;
 
 use eval::Settings;
+pub use nixkit_fetch::Fetcher;
 
 /// Configures an [`Evaluator`].
 pub struct EvaluatorBuilder {
     settings: Settings,
     io: Arc<dyn EvalIo>,
     store: Option<Arc<dyn EvalStore>>,
+    fetcher: Arc<dyn Fetcher>,
     messages: MessageSink,
     cancel: Option<Arc<AtomicBool>>,
     extra: Vec<extra::ExtraBuiltin>,
@@ -277,6 +285,15 @@ impl EvaluatorBuilder {
         self
     }
 
+    /// Where `fetchurl`, `fetchTarball`, `fetchGit` and `fetchTree` get their sources
+    /// (default: [`nixkit_fetch::LocalFetcher`], `file://` URLs and local paths only).
+    /// An embedder that confines file access with its own [`EvalIo`] should confine
+    /// fetching too, e.g. with [`nixkit_fetch::NoFetcher`].
+    pub fn fetcher(mut self, fetcher: Arc<dyn Fetcher>) -> Self {
+        self.fetcher = fetcher;
+        self
+    }
+
     /// Sets the path/URL literal lints: index 0 absolute paths, 1 short
     /// paths, 2 URLs; `Some(true)` makes them errors, `Some(false)` warnings.
     pub fn lints(mut self, lints: [Option<bool>; 3]) -> Self {
@@ -301,6 +318,7 @@ impl EvaluatorBuilder {
                 settings: self.settings,
                 io: self.io,
                 store,
+                fetcher: self.fetcher,
                 globals,
                 call_depth: 0,
                 cancel: self.cancel,
@@ -353,6 +371,7 @@ impl Evaluator {
             },
             io: Arc::new(StdIo),
             store: None,
+            fetcher: Arc::new(nixkit_fetch::LocalFetcher),
             messages: stderr_sink(),
             cancel: None,
             extra: Vec::new(),

@@ -29,22 +29,19 @@ use nixkit_derivation::parse_derivation;
 use nixkit_store::local::{LocalStore, OpenError, StoreConfig};
 use nixkit_store::{FileIngestionMethod, HashAlgo, StoreDir, StorePath};
 
-use crate::{EvalIo, EvalStore, FileIngestion, FileType, PathFilter};
+use crate::io::EvalStoreError;
+use crate::store_path::StorePathError;
+use crate::{EvalError, EvalIo, EvalStore, FileIngestion, FileType, PathFilter};
 
-/// Opens the local store as `nix-store --store SPEC` does: `SPEC` is a
-/// directory or `local?root=DIR`; without it, `NIXKIT_STORE`, else
-/// `$XDG_DATA_HOME/nixkit/store` (see [`StoreConfig::default_root`]). The
-/// logical store directory is `/nix/store`; the files live under the root.
+/// Opens the local store as `nix-store --store SPEC` does: `SPEC` as
+/// [`StoreConfig::from_spec`] reads it (a directory, `local?root=DIR`, `auto`);
+/// without it, `NIXKIT_STORE`, else `$XDG_DATA_HOME/nixkit/store` (see
+/// [`StoreConfig::default_root`]). The logical store directory is
+/// `/nix/store`; the files live under the root.
 pub fn open_local_store(spec: Option<&str>) -> Result<LocalStore, OpenError> {
     let store_dir = StoreDir::default();
     let config = match spec {
-        Some(s) => {
-            let root = s
-                .strip_prefix("local?root=")
-                .map(|r| r.split('&').next().unwrap_or(r))
-                .unwrap_or(s);
-            StoreConfig::new(root, store_dir)
-        }
+        Some(s) => StoreConfig::from_spec(s, store_dir)?,
         None => StoreConfig::from_env(store_dir)?,
     };
     LocalStore::open(config)
@@ -80,15 +77,18 @@ impl LocalEvalStore {
         self.store.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn parse(&self, store: &LocalStore, p: &str) -> Result<StorePath, String> {
-        store.store_dir().parse_path(p).map_err(|e| e.to_string())
+    fn parse(&self, store: &LocalStore, p: &str) -> Result<StorePath, EvalStoreError> {
+        store
+            .store_dir()
+            .parse_path(p)
+            .map_err(|_| EvalStoreError::NotInStore(p.to_owned()))
     }
 
     fn parse_all(
         &self,
         store: &LocalStore,
         paths: &[String],
-    ) -> Result<BTreeSet<StorePath>, String> {
+    ) -> Result<BTreeSet<StorePath>, EvalStoreError> {
         paths.iter().map(|p| self.parse(store, p)).collect()
     }
 }
@@ -101,9 +101,12 @@ fn file_type(meta: &fs::Metadata) -> FileType {
 fn copy_filtered(
     src: &Path,
     dst: &Path,
-    filter: &mut dyn FnMut(&str, FileType) -> Result<bool, String>,
-) -> Result<(), String> {
-    let err = |e: std::io::Error| format!("copying '{}': {e}", src.display());
+    filter: &mut dyn FnMut(&str, FileType) -> Result<bool, EvalError>,
+) -> Result<(), StorePathError> {
+    let err = |source: std::io::Error| StorePathError::Io {
+        path: src.display().to_string(),
+        source,
+    };
     let meta = fs::symlink_metadata(src).map_err(err)?;
     let ft = meta.file_type();
     if ft.is_symlink() {
@@ -118,7 +121,9 @@ fn copy_filtered(
         entries.sort();
         for child in entries {
             let m = fs::symlink_metadata(&child).map_err(err)?;
-            if filter(&child.to_string_lossy(), file_type(&m))? {
+            if filter(&child.to_string_lossy(), file_type(&m))
+                .map_err(|e| StorePathError::Filter(Box::new(e)))?
+            {
                 let name = child.file_name().map(PathBuf::from).unwrap_or_default();
                 copy_filtered(&child, &dst.join(name), filter)?;
             }
@@ -141,7 +146,7 @@ impl EvalStore for LocalEvalStore {
         name: &str,
         method: FileIngestion,
         filter: PathFilter<'_>,
-    ) -> Result<String, String> {
+    ) -> Result<String, EvalStoreError> {
         let method = match method {
             FileIngestion::Flat => FileIngestionMethod::Flat,
             FileIngestion::Recursive => FileIngestionMethod::Recursive,
@@ -149,29 +154,34 @@ impl EvalStore for LocalEvalStore {
         let tmp;
         let src = match filter {
             Some(filter) if method == FileIngestionMethod::Recursive => {
-                tmp = tempfile_dir()?;
-                let copy = tmp.join("copy");
+                tmp = tempfile::Builder::new()
+                    .prefix("nixkit-add-")
+                    .tempdir()
+                    .map_err(EvalStoreError::backend)?;
+                let copy = tmp.path().join("copy");
                 copy_filtered(Path::new(path), &copy, filter)?;
                 copy
             }
             _ => PathBuf::from(path),
         };
         let store = self.lock();
-        let result = store
+        let added = store
             .add_to_store(name, &src, method, HashAlgo::Sha256)
-            .map_err(|e| e.to_string());
-        if src != Path::new(path) {
-            let _ = src.parent().map(fs::remove_dir_all);
-        }
-        Ok(store.store_dir().print_path(&result?))
+            .map_err(EvalStoreError::backend)?;
+        Ok(store.store_dir().print_path(&added))
     }
 
-    fn add_text(&self, name: &str, text: &str, references: &[String]) -> Result<String, String> {
+    fn add_text(
+        &self,
+        name: &str,
+        text: &str,
+        references: &[String],
+    ) -> Result<String, EvalStoreError> {
         let store = self.lock();
         let refs = self.parse_all(&store, references)?;
         let p = store
             .add_text_to_store(name, text.as_bytes(), &refs)
-            .map_err(|e| e.to_string())?;
+            .map_err(EvalStoreError::backend)?;
         Ok(store.store_dir().print_path(&p))
     }
 
@@ -180,25 +190,25 @@ impl EvalStore for LocalEvalStore {
         drv_path: &str,
         aterm: &str,
         references: &[String],
-    ) -> Result<(), String> {
+    ) -> Result<(), EvalStoreError> {
         let store = self.lock();
         let expected = self.parse(&store, drv_path)?;
         let refs = self.parse_all(&store, references)?;
         let p = store
             .add_text_to_store(expected.name(), aterm.as_bytes(), &refs)
-            .map_err(|e| e.to_string())?;
+            .map_err(EvalStoreError::backend)?;
         if p != expected {
-            return Err(format!(
-                "derivation written at '{}' instead of '{drv_path}'",
-                store.store_dir().print_path(&p)
-            ));
+            return Err(EvalStoreError::DerivationPath {
+                expected: drv_path.to_owned(),
+                written: store.store_dir().print_path(&p),
+            });
         }
         let name = expected
             .name()
             .strip_suffix(".drv")
             .unwrap_or(expected.name());
         let drv = parse_derivation(store.store_dir(), name, aterm.as_bytes())
-            .map_err(|e| e.to_string())?;
+            .map_err(EvalStoreError::backend)?;
         let mut outputs = std::collections::BTreeMap::new();
         for o in drv.outputs.keys() {
             if let Ok(Some(path)) = drv.output_path(store.store_dir(), o) {
@@ -207,24 +217,24 @@ impl EvalStore for LocalEvalStore {
         }
         store
             .set_derivation_outputs(&p, &outputs)
-            .map_err(|e| e.to_string())
+            .map_err(EvalStoreError::backend)
     }
 
-    fn read_derivation(&self, drv_path: &str) -> Result<Option<String>, String> {
+    fn read_derivation(&self, drv_path: &str) -> Result<Option<String>, EvalStoreError> {
         let store = self.lock();
         let p = self.parse(&store, drv_path)?;
-        if !store.is_valid(&p).map_err(|e| e.to_string())? {
+        if !store.is_valid(&p).map_err(EvalStoreError::backend)? {
             return Ok(None);
         }
         fs::read_to_string(store.real_path(&p))
             .map(Some)
-            .map_err(|e| e.to_string())
+            .map_err(EvalStoreError::backend)
     }
 
-    fn query_references(&self, path: &str) -> Result<Option<Vec<String>>, String> {
+    fn query_references(&self, path: &str) -> Result<Option<Vec<String>>, EvalStoreError> {
         let store = self.lock();
         let p = self.parse(&store, path)?;
-        match store.query_path_info(&p).map_err(|e| e.to_string())? {
+        match store.query_path_info(&p).map_err(EvalStoreError::backend)? {
             None => Ok(None),
             Some(info) => Ok(Some(
                 info.references
@@ -235,12 +245,12 @@ impl EvalStore for LocalEvalStore {
         }
     }
 
-    fn add_perm_root(&self, path: &str, root: &str) -> Result<String, String> {
+    fn add_perm_root(&self, path: &str, root: &str) -> Result<String, EvalStoreError> {
         let store = self.lock();
         let p = self.parse(&store, path)?;
         store
             .add_perm_root(&p, Path::new(root))
-            .map_err(|e| e.to_string())?;
+            .map_err(EvalStoreError::backend)?;
         Ok(root.to_owned())
     }
 
@@ -250,20 +260,6 @@ impl EvalStore for LocalEvalStore {
             .ok()
             .is_some_and(|p| store.is_valid(&p).unwrap_or(false))
     }
-}
-
-/// A fresh private temporary directory.
-fn tempfile_dir() -> Result<PathBuf, String> {
-    let base = std::env::temp_dir();
-    for n in 0..1000u32 {
-        let dir = base.join(format!("nixkit-add-{}-{n}", std::process::id()));
-        match fs::create_dir(&dir) {
-            Ok(()) => return Ok(dir),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(format!("creating '{}': {e}", dir.display())),
-        }
-    }
-    Err("cannot create a temporary directory".into())
 }
 
 #[cfg(test)]

@@ -1,23 +1,46 @@
 //! Store path computation for the evaluator, on top of `nixkit-store`
-//! (nixbase32, name validation, `makeStorePath`, the NAR format), plus the
-//! one part the store crate cannot do: NAR hashing of a tree read through
-//! [`EvalIo`] with a path filter.
+//! (nixbase32, name validation, `makeStorePath`), and NAR hashing of a tree
+//! read through [`EvalIo`] with a path filter (the store's NAR writer over
+//! an [`EvalIo`] source).
 
-use nixkit_store::nar::NAR_MAGIC;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use nixkit_store::nar::{dump_from, DumpError, NarNode, NarSource};
 use nixkit_store::store_path::validate_name;
 use nixkit_store::{nixbase32, FileIngestionMethod, Hash, HashAlgo, HashSink, StoreDir};
 
-use crate::io::{EvalIo, FileType};
+use crate::io::{EvalIo, FileType, PathFilter};
 
 /// Why a store path could not be computed.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum StorePathError {
+#[non_exhaustive]
+pub enum StorePathError {
     /// The name has characters or a length a store path cannot have.
     #[error("invalid store path name '{0}'")]
     InvalidName(String),
-    /// Reading the tree failed.
-    #[error("{0}")]
-    Io(String),
+    /// The store directory is not an absolute, canonical path.
+    #[error("invalid store directory: {0}")]
+    StoreDir(String),
+    /// A file of the tree could not be examined or read.
+    #[error("getting status of '{path}': {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A file that is neither a regular file, a directory nor a symbolic link.
+    #[error("file '{0}' has an unsupported type")]
+    UnsupportedType(String),
+    /// Writing the NAR failed (nesting, a symlink target too long, a file that
+    /// changed while read).
+    #[error(transparent)]
+    Nar(#[from] DumpError),
+    /// The path filter (`builtins.path`'s `filter`, `filterSource`'s function)
+    /// failed; its error, trace included.
+    #[error("{}", .0.message())]
+    Filter(Box<crate::error::EvalError>),
 }
 
 /// SHA-256 of bytes.
@@ -27,25 +50,9 @@ pub(crate) fn sha256(data: &[u8]) -> [u8; 32] {
     out
 }
 
-/// Lower-case hexadecimal.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push_str(&format!("{b:02x}"));
-    }
-    s
-}
-
 /// Nix's base-32 encoding ([`nixbase32::encode`]).
 pub(crate) fn nix32(bytes: &[u8]) -> String {
     nixbase32::encode(bytes)
-}
-
-/// Decodes Nix's base-32 into exactly `len` bytes.
-pub(crate) fn nix32_decode(s: &str, len: usize) -> Option<Vec<u8>> {
-    nixbase32::decode(s.as_bytes())
-        .ok()
-        .filter(|bytes| bytes.len() == len)
 }
 
 /// Checks a store path name ([`validate_name`]).
@@ -61,9 +68,9 @@ pub(crate) fn make_store_path(
     name: &str,
 ) -> Result<String, StorePathError> {
     check_name(name)?;
-    let dir = StoreDir::new(store_dir).map_err(|e| StorePathError::Io(e.to_string()))?;
-    let hash =
-        Hash::from_digest(HashAlgo::Sha256, hash).map_err(|e| StorePathError::Io(e.to_string()))?;
+    let dir = StoreDir::new(store_dir).map_err(|e| StorePathError::StoreDir(e.to_string()))?;
+    let hash = Hash::from_digest(HashAlgo::Sha256, hash)
+        .map_err(|_| StorePathError::InvalidName(name.to_string()))?;
     let path = dir
         .make_store_path(ty, &hash, name)
         .map_err(|_| StorePathError::InvalidName(name.to_string()))?;
@@ -78,7 +85,7 @@ pub(crate) fn make_flat_path(
     name: &str,
 ) -> Result<String, StorePathError> {
     check_name(name)?;
-    let dir = StoreDir::new(store_dir).map_err(|e| StorePathError::Io(e.to_string()))?;
+    let dir = StoreDir::new(store_dir).map_err(|e| StorePathError::StoreDir(e.to_string()))?;
     let hash = Hash::digest(HashAlgo::Sha256, data);
     let path = dir
         .make_fixed_output_path(
@@ -88,117 +95,70 @@ pub(crate) fn make_flat_path(
             &Default::default(),
             false,
         )
-        .map_err(|e| StorePathError::Io(e.to_string()))?;
+        .map_err(|_| StorePathError::InvalidName(name.to_string()))?;
     Ok(dir.print_path(&path))
 }
 
-/// Hashes NAR tokens as they are produced (the tree walk reads through
-/// [`EvalIo`], which `nixkit_store::nar::dump_path` cannot).
-struct NarWriter {
-    hasher: HashSink,
+/// The tree below a path as the evaluator sees it ([`EvalIo`]), with the
+/// path filter applied to every entry below the root: the source of the
+/// store's one NAR writer ([`nixkit_store::nar::dump_from`]).
+struct EvalIoTree<'a, 'f> {
+    io: &'a dyn EvalIo,
+    filter: PathFilter<'f>,
 }
 
-impl NarWriter {
-    fn bytes(&mut self, data: &[u8]) {
-        self.hasher.update(&(data.len() as u64).to_le_bytes());
-        self.hasher.update(data);
-        let pad = (8 - data.len() % 8) % 8;
-        self.hasher.update(&[0u8; 8][..pad]);
-    }
+impl NarSource for EvalIoTree<'_, '_> {
+    type Error = StorePathError;
+    type Contents = std::io::Cursor<Vec<u8>>;
 
-    fn str(&mut self, s: &str) {
-        self.bytes(s.as_bytes());
-    }
-}
-
-type Filter<'a> = Option<&'a mut dyn FnMut(&str, FileType) -> Result<bool, String>>;
-
-fn nar_node(
-    w: &mut NarWriter,
-    io: &dyn EvalIo,
-    path: &str,
-    filter: &mut Filter<'_>,
-) -> Result<(), StorePathError> {
-    let err = |e: std::io::Error| StorePathError::Io(format!("getting status of '{path}': {e}"));
-    let ft = io.file_type(path, false).map_err(err)?;
-    w.str("(");
-    w.str("type");
-    match ft {
-        FileType::Regular => {
-            w.str("regular");
-            if io.is_executable(path).map_err(err)? {
-                w.str("executable");
-                w.str("");
-            }
-            w.str("contents");
-            let data = io.read_file(path).map_err(err)?;
-            w.bytes(&data);
-        }
-        FileType::Symlink => {
-            w.str("symlink");
-            w.str("target");
-            let t = io.read_link(path).map_err(err)?;
-            w.str(&t);
-        }
-        FileType::Directory => {
-            w.str("directory");
-            let mut entries = io.read_dir(path).map_err(err)?;
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
-            for (name, ty) in entries {
-                let child = if path.ends_with('/') {
-                    format!("{path}{name}")
-                } else {
-                    format!("{path}/{name}")
-                };
-                if let Some(f) = filter.as_mut() {
-                    if !f(&child, ty).map_err(StorePathError::Io)? {
-                        continue;
-                    }
+    fn node(&mut self, path: &Path) -> Result<NarNode<Self::Contents>, StorePathError> {
+        let text = path.to_string_lossy();
+        let err = |source: std::io::Error| StorePathError::Io {
+            path: text.to_string(),
+            source,
+        };
+        Ok(match self.io.file_type(&text, false).map_err(err)? {
+            FileType::Regular => {
+                let executable = self.io.is_executable(&text).map_err(err)?;
+                let data = self.io.read_file(&text).map_err(err)?;
+                NarNode::Regular {
+                    executable,
+                    size: data.len() as u64,
+                    contents: std::io::Cursor::new(data),
                 }
-                w.str("entry");
-                w.str("(");
-                w.str("name");
-                w.str(&name);
-                w.str("node");
-                nar_node(w, io, &child, filter)?;
-                w.str(")");
             }
-        }
-        FileType::Unknown => {
-            return Err(StorePathError::Io(format!(
-                "file '{path}' has an unsupported type"
-            )))
-        }
+            FileType::Symlink => NarNode::Symlink {
+                target: PathBuf::from(self.io.read_link(&text).map_err(err)?),
+            },
+            FileType::Directory => {
+                let mut names = Vec::new();
+                for (name, ty) in self.io.read_dir(&text).map_err(err)? {
+                    if let Some(filter) = self.filter.as_mut() {
+                        let child = path.join(&name);
+                        if !filter(&child.to_string_lossy(), ty)
+                            .map_err(|e| StorePathError::Filter(Box::new(e)))?
+                        {
+                            continue;
+                        }
+                    }
+                    names.push(OsString::from(name));
+                }
+                NarNode::Directory { names }
+            }
+            FileType::Unknown => return Err(StorePathError::UnsupportedType(text.to_string())),
+        })
     }
-    w.str(")");
-    Ok(())
 }
 
 /// The SHA-256 of the NAR serialisation of `path`.
 pub(crate) fn nar_sha256(
     io: &dyn EvalIo,
     path: &str,
-    mut filter: Filter<'_>,
+    filter: PathFilter<'_>,
 ) -> Result<[u8; 32], StorePathError> {
-    let mut w = NarWriter {
-        hasher: HashSink::new(HashAlgo::Sha256),
-    };
-    w.bytes(NAR_MAGIC);
-    nar_node(&mut w, io, path, &mut filter)?;
+    let mut sink = HashSink::new(HashAlgo::Sha256);
+    dump_from(&mut EvalIoTree { io, filter }, Path::new(path), &mut sink)?;
     let mut out = [0u8; 32];
-    out.copy_from_slice(w.hasher.finish().0.as_bytes());
+    out.copy_from_slice(sink.finish().0.as_bytes());
     Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn nix32_round_trips() {
-        let bytes: Vec<u8> = (0u8..20).collect();
-        let s = nix32(&bytes);
-        assert_eq!(s.len(), 32);
-        assert_eq!(nix32_decode(&s, 20), Some(bytes));
-    }
 }

@@ -91,8 +91,13 @@ impl fmt::Display for NixPath {
 /// stall on store forwarding; a word-sized tag makes such copies two
 /// aligned words. The size stays 16 bytes (see the layout test in
 /// `thunk.rs`).
+///
+/// Embedders match on [`Value::view`] (a [`ValueView`](crate::ValueView)),
+/// which hides the evaluator's internal variants; the enum is
+/// `#[non_exhaustive]` for the same reason.
 #[derive(Clone)]
 #[repr(u64)]
+#[non_exhaustive]
 pub enum Value {
     /// `null`.
     Null,
@@ -114,9 +119,12 @@ pub enum Value {
     Lambda(Arc<Closure>),
     /// A builtin function.
     PrimOp(&'static PrimOp),
-    /// A builtin applied to fewer arguments than its arity.
+    /// A builtin applied to fewer arguments than its arity (internal).
+    #[doc(hidden)]
     PrimOpApp(Arc<PrimOpApp>),
-    /// A value not evaluated yet (or evaluated, behind the shared cell).
+    /// A value not evaluated yet, or evaluated behind the shared cell (internal:
+    /// [`Value::view`] looks through it).
+    #[doc(hidden)]
     Thunk(Arc<Thunk>),
 }
 

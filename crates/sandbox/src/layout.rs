@@ -1,7 +1,7 @@
 //! The sandbox's file system, prepared on the host before the builder starts: a build
 //! directory `<builds>/nixkit-<pid>-<n>/` holding `root/` (the future `/`) and `build/`
 //! (bound to `/build`), the `/etc` files CppNix writes, a skeleton `/dev`, mount points for
-//! every input, and the list of mounts the sandbox's init makes ([`ChildPlan`]).
+//! every input, and the list of mounts the sandbox's init makes (`ChildPlan`).
 
 use std::collections::BTreeMap;
 use std::ffi::CString;

@@ -170,55 +170,76 @@ impl NarVisitor for Ignore {
     }
 }
 
+/// One path read from an export stream: its metadata (NAR hash and size computed from the
+/// NAR) and its NAR.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportedPath {
+    /// The path's metadata as the stream gives it.
+    pub info: PathInfo,
+    /// The path's NAR, checked to be well-formed.
+    pub nar: Vec<u8>,
+}
+
+/// Reads the next path of an export stream whose paths live in `store_dir`; `None` at the
+/// stream's end marker. Touches no store: [`import_paths`] adds what this reads.
+pub fn read_exported_path(
+    store_dir: &crate::StoreDir,
+    input: &mut dyn Read,
+) -> Result<Option<ExportedPath>, ImportError> {
+    let parse = |s: &str| {
+        store_dir
+            .parse_path(s)
+            .map_err(|e| ImportError::Format(e.to_string()))
+    };
+    match read_u64(input)? {
+        0 => return Ok(None),
+        1 => {}
+        n => return Err(ImportError::Format(format!("unexpected marker {n}"))),
+    }
+    let mut rec = Recorder {
+        inner: &mut *input,
+        bytes: Vec::new(),
+    };
+    parse_nar(&mut rec, &mut Ignore)?;
+    let nar = rec.bytes;
+    if read_u64(input)? != EXPORT_MAGIC {
+        return Err(ImportError::Format("missing magic".into()));
+    }
+    let path = parse(&read_str(input)?)?;
+    let count = read_u64(input)?;
+    if count > 1 << 20 {
+        return Err(ImportError::Format(format!("{count} references")));
+    }
+    let mut references = BTreeSet::new();
+    for _ in 0..count {
+        references.insert(parse(&read_str(input)?)?);
+    }
+    let deriver = read_str(input)?;
+    if read_u64(input)? != 0 {
+        return Err(ImportError::Format(
+            "legacy signatures are not supported".into(),
+        ));
+    }
+    let mut info = PathInfo::new(path, Hash::digest(HashAlgo::Sha256, &nar), nar.len() as u64);
+    info.references = references;
+    info.deriver = if deriver.is_empty() {
+        None
+    } else {
+        Some(parse(&deriver)?)
+    };
+    Ok(Some(ExportedPath { info, nar }))
+}
+
 /// Reads an export stream and adds every path in it; returns them in stream order.
 pub fn import_paths(
     store: &LocalStore,
     input: &mut dyn Read,
 ) -> Result<Vec<StorePath>, ImportError> {
     let dir = store.store_dir().clone();
-    let parse = |s: &str| {
-        dir.parse_path(s)
-            .map_err(|e| ImportError::Format(e.to_string()))
-    };
     let mut imported = Vec::new();
-    loop {
-        match read_u64(input)? {
-            0 => return Ok(imported),
-            1 => {}
-            n => return Err(ImportError::Format(format!("unexpected marker {n}"))),
-        }
-        let mut rec = Recorder {
-            inner: &mut *input,
-            bytes: Vec::new(),
-        };
-        parse_nar(&mut rec, &mut Ignore)?;
-        let nar = rec.bytes;
-        if read_u64(input)? != EXPORT_MAGIC {
-            return Err(ImportError::Format("missing magic".into()));
-        }
-        let path = parse(&read_str(input)?)?;
-        let count = read_u64(input)?;
-        if count > 1 << 20 {
-            return Err(ImportError::Format(format!("{count} references")));
-        }
-        let mut references = BTreeSet::new();
-        for _ in 0..count {
-            references.insert(parse(&read_str(input)?)?);
-        }
-        let deriver = read_str(input)?;
-        if read_u64(input)? != 0 {
-            return Err(ImportError::Format(
-                "legacy signatures are not supported".into(),
-            ));
-        }
-        let mut info = PathInfo::new(path, Hash::digest(HashAlgo::Sha256, &nar), nar.len() as u64);
-        info.references = references;
-        info.deriver = if deriver.is_empty() {
-            None
-        } else {
-            Some(parse(&deriver)?)
-        };
+    while let Some(ExportedPath { info, nar }) = read_exported_path(&dir, input)? {
         store.add_nar(&info, &mut nar.as_slice())?;
         imported.push(info.path);
     }
+    Ok(imported)
 }

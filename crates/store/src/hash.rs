@@ -165,9 +165,6 @@ pub struct DigestLengthError {
     pub expected: usize,
 }
 
-const BASE64_ALPHABET: &[u8; 64] =
-    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 impl Hash {
     /// Wraps a digest produced by `algo`.
     pub fn from_digest(algo: HashAlgo, digest: &[u8]) -> Result<Self, DigestLengthError> {
@@ -223,7 +220,7 @@ impl Hash {
 
     /// Padded base64 digest.
     pub fn to_base64(&self) -> String {
-        base64_encode(self.as_bytes())
+        crate::base64::encode(self.as_bytes())
     }
 
     /// `algo-<base64>`.
@@ -318,7 +315,7 @@ fn parse_digest(
         if len != algo.base64_len() {
             return Err(ParseHashError::InvalidSri(whole.to_owned()));
         }
-        base64_decode_into(whole, base, digest.as_bytes(), out)?;
+        base64_decode_into(whole, base, digest, out)?;
     } else if len == algo.base16_len() {
         for (i, pair) in digest.as_bytes().chunks_exact(2).enumerate() {
             let hi = hex_value(whole, base + 2 * i, pair[0])?;
@@ -342,7 +339,7 @@ fn parse_digest(
         })?;
         out.copy_from_slice(&decoded);
     } else if len == algo.base64_len() {
-        base64_decode_into(whole, base, digest.as_bytes(), out)?;
+        base64_decode_into(whole, base, digest, out)?;
     } else {
         return Err(ParseHashError::WrongLength {
             hash: whole.to_owned(),
@@ -366,115 +363,34 @@ fn hex_value(whole: &str, offset: usize, c: u8) -> Result<u8, ParseHashError> {
     }
 }
 
-/// Encodes `input` as padded standard base64.
-pub(crate) fn base64_encode(input: &[u8]) -> String {
-    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
-    for chunk in input.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for k in 0..4 {
-            if k <= chunk.len() {
-                out.push(char::from(
-                    BASE64_ALPHABET[((n >> (18 - 6 * k)) & 0x3f) as usize],
-                ));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-/// Decodes padded standard base64 of any length; `None` if it is not valid base64.
-#[cfg_attr(not(feature = "binary-cache"), allow(dead_code))]
-pub(crate) fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let bytes = text.as_bytes();
-    if bytes.len() % 4 != 0 {
-        return None;
-    }
-    let pad = bytes.iter().rev().take_while(|&&c| c == b'=').count();
-    if pad > 2 {
-        return None;
-    }
-    let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
-    let mut acc: u32 = 0;
-    let mut bits = 0u32;
-    for &c in &bytes[..bytes.len() - pad] {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    // Leftover bits must be zero for a canonical encoding.
-    (acc == 0).then_some(out)
-}
-
-/// Decodes padded base64 `text` into exactly `out.len()` bytes.
+/// Decodes the padded base64 digest `text` (at `base` in `whole`) into exactly `out.len()` bytes.
 fn base64_decode_into(
     whole: &str,
     base: usize,
-    text: &[u8],
+    text: &str,
     out: &mut [u8],
 ) -> Result<(), ParseHashError> {
-    let padding = "=".repeat(text.len() - (out.len() * 4).div_ceil(3));
-    let (data, pad) = text.split_at(text.len() - padding.len());
-    if pad != padding.as_bytes() {
-        return Err(ParseHashError::InvalidPadding {
-            hash: whole.to_owned(),
-            encoding: "base64",
-        });
-    }
-    let mut acc: u32 = 0;
-    let mut bits = 0u32;
-    let mut pos = 0usize;
-    for (i, &c) in data.iter().enumerate() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => {
-                return Err(ParseHashError::InvalidCharacter {
-                    hash: whole.to_owned(),
-                    encoding: "base64",
-                    character: char::from(c),
-                    offset: base + i,
-                })
+    let decoded = crate::base64::decode(text).map_err(|e| match e {
+        crate::base64::Base64Error::InvalidCharacter { character, offset } => {
+            ParseHashError::InvalidCharacter {
+                hash: whole.to_owned(),
+                encoding: "base64",
+                character,
+                offset: base + offset,
             }
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            if pos < out.len() {
-                out[pos] = (acc >> bits) as u8;
-            }
-            pos += 1;
-            acc &= (1 << bits) - 1;
         }
-    }
-    if acc != 0 || pos != out.len() {
+        _ => ParseHashError::InvalidPadding {
+            hash: whole.to_owned(),
+            encoding: "base64",
+        },
+    })?;
+    if decoded.len() != out.len() {
         return Err(ParseHashError::InvalidPadding {
             hash: whole.to_owned(),
             encoding: "base64",
         });
     }
+    out.copy_from_slice(&decoded);
     Ok(())
 }
 

@@ -5,8 +5,9 @@ use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
+use crate::base64::encode as base64_encode;
 use crate::content_address::FileIngestionMethod;
-use crate::hash::{base64_encode, Hash, HashAlgo, HashEncoding, ParseHashError};
+use crate::hash::{Hash, HashAlgo, HashEncoding, ParseHashError};
 use crate::nar::{dump_path, DumpError};
 use crate::{nixbase32, HashSink};
 

@@ -27,6 +27,7 @@
 //! assert_eq!(Hash::parse_any(&hash.to_nix32(), Some(HashAlgo::Sha256)).unwrap(), hash);
 //! ```
 
+pub mod base64;
 pub mod content_address;
 pub mod hash;
 pub mod hash_path;
@@ -36,6 +37,8 @@ pub mod nixbase32;
 mod path_info;
 pub mod refscan;
 pub mod store_path;
+#[cfg(feature = "local")]
+mod topo;
 
 #[cfg(feature = "binary-cache")]
 pub mod binary_cache;

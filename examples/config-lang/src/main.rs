@@ -138,6 +138,8 @@ fn run(file: &Path) -> Result<Config, String> {
     let mut ev = Evaluator::builder()
         .pure(true)
         .io(Arc::new(SandboxIo { root }))
+        // File access is confined to the configuration's directory: fetching is off too.
+        .fetcher(Arc::new(nixkit_fetch::NoFetcher))
         .search_path([(
             "config".to_string(),
             file.parent()

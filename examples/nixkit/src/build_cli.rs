@@ -36,6 +36,7 @@ struct Opts {
     substituters: Vec<String>,
     trusted_keys: Vec<String>,
     realise: RealiseOptions,
+    help: bool,
 }
 
 fn parse(argv: &[String]) -> Result<Opts, String> {
@@ -111,7 +112,7 @@ fn parse(argv: &[String]) -> Result<Opts, String> {
             }
             "-Q" | "--no-build-output" => o.quiet = true,
             "--show-trace" => o.show_trace = true,
-            "-h" | "--help" => return Err(USAGE.to_owned()),
+            "-h" | "--help" => o.help = true,
             s if s.starts_with('-') && s.len() > 1 => {
                 return Err(format!("unrecognised flag '{s}'\n{USAGE}"))
             }
@@ -143,14 +144,20 @@ pub(crate) fn main(argv: Vec<String>) -> i32 {
     let opts = match parse(&argv) {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::output::error(&e);
             return 1;
         }
     };
+    if opts.help {
+        return match crate::output::line(USAGE) {
+            Ok(()) => 0,
+            Err(e) => crate::output::write_failed(&e),
+        };
+    }
     match run(opts) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::output::error(&e);
             1
         }
     }
@@ -269,6 +276,9 @@ fn run(mut o: Opts) -> Result<i32, String> {
     let store = store.into_inner().unwrap_or_else(|e| e.into_inner());
     let link_base = o.out_link.clone().unwrap_or_else(|| "result".into());
     let mut n = 0;
+    // A failing standard output must not stop the later result links from being made:
+    // the first error is kept and reported at the end.
+    let mut print_error = None;
     for (d, output) in &targets {
         let drv = store_dir.parse_path(d).map_err(|e| e.to_string())?;
         let Some(path) = realised.outputs.get(&drv).and_then(|m| m.get(output)) else {
@@ -288,7 +298,9 @@ fn run(mut o: Opts) -> Result<i32, String> {
                 .add_perm_root(path, &link)
                 .map_err(|e| e.to_string())?;
         }
-        println!("{}", store_dir.print_path(path));
+        if print_error.is_none() {
+            print_error = crate::output::line(store_dir.print_path(path)).err();
+        }
     }
     if o.realise.check {
         eprintln!(
@@ -296,7 +308,7 @@ fn run(mut o: Opts) -> Result<i32, String> {
             drvs.len()
         );
     }
-    Ok(0)
+    Ok(print_error.map_or(0, |e| crate::output::write_failed(&e)))
 }
 
 /// Progress: plain lines when stderr is not a terminal, a live status line when it is.

@@ -47,9 +47,8 @@ pub(crate) fn run_eval(opts: &EvalCliOptions) -> i32 {
         .as_deref()
         .is_some_and(|s| s.starts_with("dummy://"));
     if !parsed.eval && !parsed.read_only && !dummy {
-        let spec = store_spec
-            .as_deref()
-            .filter(|s| !matches!(*s, "local" | "auto" | "daemon"));
+        // `auto`, `daemon`, '' and the rest: `StoreConfig::from_spec` decides.
+        let spec = store_spec.as_deref();
         match LocalEvalStore::open(spec) {
             Ok(store) => env.store = Some(Arc::new(store)),
             Err(e) => {
@@ -71,8 +70,7 @@ pub(crate) fn run_eval(opts: &EvalCliOptions) -> i32 {
     let (mut out, mut err) = (String::new(), String::new());
     let code = cli::run(&parsed, &env, &mut out, &mut err);
     // Bytes that were not UTF-8 in the input go out as they came in.
-    let _ = std::io::stdout().write_all(&nixkit_syntax::encode_bytes(&out));
-    let _ = std::io::stdout().flush();
+    let written = crate::output::bytes(&nixkit_syntax::encode_bytes(&out));
     // Like CppNix, keep colours only for a terminal.
     let err = if std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none() {
         err
@@ -80,5 +78,8 @@ pub(crate) fn run_eval(opts: &EvalCliOptions) -> i32 {
         cli::strip_ansi_escapes(&err)
     };
     let _ = std::io::stderr().write_all(&nixkit_syntax::encode_bytes(&err));
-    code
+    match written {
+        Err(e) if !out.is_empty() => crate::output::write_failed(&e).max(code),
+        _ => code,
+    }
 }

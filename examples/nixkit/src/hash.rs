@@ -4,7 +4,7 @@
 //! Converting: `--to-base16|--to-base32|--to-base64|--to-sri [--type ALGO] HASH…`.
 //! The algorithm defaults to md5, as in CppNix.
 
-use std::io::Write;
+use std::ffi::OsString;
 use std::path::Path;
 
 use nixkit_store::hash_path::{convert_hash, format_hash, hash_path};
@@ -20,7 +20,7 @@ enum Operation {
 }
 
 /// Runs `nix-hash` with `args` (the arguments after the command name); returns the exit code.
-pub(crate) fn main(args: Vec<String>) -> i32 {
+pub(crate) fn main(args: Vec<OsString>) -> i32 {
     let mut algo = HashAlgo::Md5;
     let mut method = FileIngestionMethod::Recursive;
     let mut encoding = HashEncoding::Base16;
@@ -30,7 +30,12 @@ pub(crate) fn main(args: Vec<String>) -> i32 {
 
     let mut iter = args.into_iter();
     while let Some(arg) = iter.next() {
-        match arg.as_str() {
+        // Flags are text; an operand may be any file name.
+        let Some(flag) = arg.to_str() else {
+            operands.push(arg);
+            continue;
+        };
+        match flag {
             "--flat" => method = FileIngestionMethod::Flat,
             "--base16" => encoding = HashEncoding::Base16,
             "--base32" => encoding = HashEncoding::Nix32,
@@ -46,7 +51,7 @@ pub(crate) fn main(args: Vec<String>) -> i32 {
                     eprintln!("error: flag '--type' requires 1 argument");
                     return 1;
                 };
-                match name.parse() {
+                match crate::arg_text(&name).parse() {
                     Ok(a) => algo = a,
                     Err(e) => {
                         eprintln!("error: {e}");
@@ -55,8 +60,10 @@ pub(crate) fn main(args: Vec<String>) -> i32 {
                 }
             }
             "--help" | "-h" => {
-                println!("{USAGE}");
-                return 0;
+                return match crate::output::line(USAGE) {
+                    Ok(()) => 0,
+                    Err(e) => crate::output::write_failed(&e),
+                };
             }
             "--" => operands.extend(iter.by_ref()),
             flag if flag.starts_with("--") => {
@@ -67,23 +74,22 @@ pub(crate) fn main(args: Vec<String>) -> i32 {
         }
     }
 
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
     for operand in &operands {
         let line = match operation {
             Operation::Hash => hash_path(Path::new(operand), algo, method)
                 .map(|(hash, _)| format_hash(&hash, encoding, truncate))
                 .map_err(|e| e.to_string()),
-            Operation::Convert(to) => convert_hash(operand, algo, to).map_err(|e| e.to_string()),
+            Operation::Convert(to) => {
+                convert_hash(&crate::arg_text(operand), algo, to).map_err(|e| e.to_string())
+            }
         };
         match line {
             Ok(line) => {
-                if writeln!(out, "{line}").is_err() {
-                    return 1;
+                if let Err(e) = crate::output::line(line) {
+                    return crate::output::write_failed(&e);
                 }
             }
             Err(e) => {
-                let _ = out.flush();
                 eprintln!("error: {e}");
                 return 1;
             }

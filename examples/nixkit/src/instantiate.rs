@@ -3,6 +3,7 @@
 //! (`nixkit_eval::cli::parse_args`).
 
 use std::io::Read;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use nixkit_eval::cli::{parse_args, EvalCliOptions};
@@ -47,7 +48,9 @@ fn read_inputs(opts: &EvalCliOptions) -> Result<Vec<(SourceName, PathBuf, Vec<u8
                 .map_err(|e| format!("reading standard input: {e}"))?;
             out.push((SourceName::Stdin, cwd.clone(), buf));
         } else {
-            let mut path = cwd.join(&input);
+            // Back to the argument's bytes (see `crate::arg_text`).
+            let raw = nixkit_syntax::encode_bytes(&input);
+            let mut path = cwd.join(std::ffi::OsStr::from_bytes(&raw));
             if path.is_dir() {
                 path = path.join("default.nix");
             }
@@ -84,7 +87,10 @@ fn run_parse(opts: &EvalCliOptions) -> i32 {
             eprint!("{}", err.render(&parsed.source(name)));
             return 1;
         }
-        println!("{}", parsed.to_cppnix_string());
+        let printed = format!("{}\n", parsed.to_cppnix_string());
+        if let Err(e) = crate::output::bytes(&nixkit_syntax::encode_bytes(&printed)) {
+            return crate::output::write_failed(&e);
+        }
     }
     0
 }

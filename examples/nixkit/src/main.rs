@@ -6,12 +6,34 @@
 //! it takes that command's flags. Only argument parsing and wiring live here;
 //! all logic is in the library crates.
 
+// Deny std's printing macros: they panic on a closed or full stream (see `output`).
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
+/// std's `eprintln!`, except that a failing standard error (closed, full) is ignored
+/// instead of panicking. Textual scope: shadows the prelude macro in every module below.
+macro_rules! eprintln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+/// std's `eprint!`, except that a failing standard error is ignored (see `eprintln!`).
+macro_rules! eprint {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod build_cli;
 mod eval_cli;
 mod hash;
 mod instantiate;
+mod output;
 mod store_cli;
 
+use std::ffi::OsString;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -32,8 +54,18 @@ commands:
 The binary also acts as `nix-instantiate`, `nix-hash` or `nix-store` when invoked through a
 symlink of that name.";
 
+/// An argument as text. Bytes that are not UTF-8 are kept reversibly as the escape
+/// characters `nixkit_syntax` uses for such bytes in Nix strings, so they reach the
+/// evaluator (and go back out) unchanged; commands that take file names use the raw
+/// [`OsString`] instead.
+pub(crate) fn arg_text(arg: &std::ffi::OsStr) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    nixkit_syntax::decode_bytes(arg.as_bytes()).into_owned()
+}
+
 fn main() -> ExitCode {
-    let mut args: Vec<String> = std::env::args().collect();
+    // `args_os`: `args` panics on an argument that is not UTF-8.
+    let mut args: Vec<OsString> = std::env::args_os().collect();
     let argv0 = args.first().cloned().unwrap_or_default();
     let called_as = Path::new(&argv0)
         .file_name()
@@ -50,22 +82,23 @@ fn main() -> ExitCode {
                 eprintln!("{USAGE}");
                 return ExitCode::from(1);
             }
-            args.remove(1)
+            arg_text(&args.remove(1))
         }
     };
     let rest = args.split_off(1);
     if matches!(command.as_str(), "instantiate" | "build") {
         nixkit_alloc::start_prefault();
     }
+    let text_args = || rest.iter().map(|a| arg_text(a)).collect::<Vec<String>>();
     let status = match command.as_str() {
-        "instantiate" => instantiate::main(rest),
+        "instantiate" => instantiate::main(text_args()),
         "hash" => hash::main(rest),
         "store" => store_cli::main(rest),
-        "build" => build_cli::main(rest),
-        "--help" | "-h" | "help" => {
-            println!("{USAGE}");
-            0
-        }
+        "build" => build_cli::main(text_args()),
+        "--help" | "-h" | "help" => match output::line(USAGE) {
+            Ok(()) => 0,
+            Err(e) => output::write_failed(&e),
+        },
         other => {
             eprintln!("error: unknown command '{other}'\n\n{USAGE}");
             1

@@ -10,13 +10,14 @@
 //! `--option NAME VALUE` (substituters, trusted-public-keys, require-sigs, store).
 
 use std::collections::BTreeSet;
+use std::ffi::{OsStr, OsString};
 use std::fmt::Display;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use nixkit_store::binary_cache::{Compression, FileCache, PublicKey, SecretKey};
-use nixkit_store::local::{GcOptions, GcResult, LocalStore};
-use nixkit_store::{export, nar, FileIngestionMethod, HashAlgo, HashEncoding, StorePath};
+use nixkit_store::local::{GcOptions, GcResult, LocalStore, StoreConfig};
+use nixkit_store::{export, nar, FileIngestionMethod, HashAlgo, HashEncoding, StoreDir, StorePath};
 
 const USAGE: &str = "usage: nix-store [--store DIR] OPERATION [OPTIONS] [ARGS...]
 operations: --add --add-fixed --dump --restore --query --verify --gc --delete --realise
@@ -37,27 +38,74 @@ struct Opts {
     sign_key: Option<PathBuf>,
     compression: Option<String>,
     copy_to: Option<String>,
-    operands: Vec<String>,
+    fsync: bool,
+    /// File names or store paths: any bytes.
+    operands: Vec<OsString>,
 }
 
-fn fail(msg: impl Display) -> i32 {
-    eprintln!("error: {msg}");
-    1
+/// Why a `nix-store` operation failed.
+enum CliError {
+    /// Reported as `error: MESSAGE`.
+    Message(String),
+    /// Standard output failed (see [`crate::output::write_failed`]).
+    Stdout(io::Error),
+}
+
+impl From<String> for CliError {
+    fn from(message: String) -> Self {
+        Self::Message(message)
+    }
+}
+
+impl From<&str> for CliError {
+    fn from(message: &str) -> Self {
+        Self::Message(message.to_owned())
+    }
+}
+
+type CliResult<T> = Result<T, CliError>;
+
+/// Writes one line of results; a failure ends the operation.
+fn out(text: impl Display) -> CliResult<()> {
+    crate::output::line(text).map_err(CliError::Stdout)
+}
+
+fn fail(error: CliError) -> i32 {
+    match error {
+        CliError::Message(msg) => {
+            eprintln!("error: {msg}");
+            1
+        }
+        CliError::Stdout(e) => crate::output::write_failed(&e),
+    }
+}
+
+/// An argument that must be text.
+fn utf8(arg: OsString) -> Result<String, String> {
+    arg.into_string()
+        .map_err(|a| format!("argument '{}' is not valid UTF-8", a.to_string_lossy()))
 }
 
 /// Runs `nix-store` with `args` (after the command name); returns the exit code.
-pub(crate) fn main(args: Vec<String>) -> i32 {
+pub(crate) fn main(args: Vec<OsString>) -> i32 {
     let mut o = Opts {
         require_sigs: true,
+        fsync: true,
         ..Opts::default()
     };
     let mut it = args.into_iter();
-    while let Some(arg) = it.next() {
-        let mut value = |name: &str| {
+    while let Some(raw) = it.next() {
+        // Flags are text; an operand may be any file name.
+        let Some(arg) = raw.to_str().map(str::to_owned) else {
+            o.operands.push(raw);
+            continue;
+        };
+        let mut value_os = |name: &str| {
             it.next()
                 .ok_or_else(|| format!("flag '{name}' requires an argument"))
         };
         let r: Result<(), String> = (|| {
+            let mut value = |name: &str| value_os(name).and_then(utf8);
             match arg.as_str() {
                 "--add"
                 | "--add-fixed"
@@ -84,7 +132,7 @@ pub(crate) fn main(args: Vec<String>) -> i32 {
                     o.max_freed = Some(value("--max-freed")?.parse().map_err(|e| format!("{e}"))?)
                 }
                 "--store" => o.store = Some(value("--store")?),
-                "--sign-key" => o.sign_key = Some(value("--sign-key")?.into()),
+                "--sign-key" => o.sign_key = Some(value_os("--sign-key")?.into()),
                 "--compression" => o.compression = Some(value("--compression")?),
                 "--option" => {
                     let name = value("--option")?;
@@ -96,6 +144,7 @@ pub(crate) fn main(args: Vec<String>) -> i32 {
                             o.trusted_keys.extend(list())
                         }
                         "require-sigs" => o.require_sigs = v == "true",
+                        "fsync-store-paths" => o.fsync = v == "true",
                         "store" => o.store = Some(v),
                         _ => eprintln!("warning: unknown setting '{name}'"),
                     }
@@ -104,12 +153,12 @@ pub(crate) fn main(args: Vec<String>) -> i32 {
                 s if s.starts_with('-') && s.len() > 1 => {
                     return Err(format!("unrecognised flag '{s}'"))
                 }
-                _ => o.operands.push(arg.clone()),
+                _ => o.operands.push(raw.clone()),
             }
             Ok(())
         })();
         if let Err(e) = r {
-            return fail(e);
+            return fail(e.into());
         }
     }
     match run(&o) {
@@ -119,12 +168,18 @@ pub(crate) fn main(args: Vec<String>) -> i32 {
 }
 
 fn open_store(o: &Opts) -> Result<LocalStore, String> {
-    nixkit_eval::local_store::open_local_store(o.store.as_deref()).map_err(|e| e.to_string())
+    let dir = StoreDir::default();
+    let config = match o.store.as_deref() {
+        Some(spec) => StoreConfig::from_spec(spec, dir),
+        None => StoreConfig::from_env(dir),
+    }
+    .map_err(|e| e.to_string())?;
+    LocalStore::open(config.with_fsync(o.fsync)).map_err(|e| e.to_string())
 }
 
 /// Resolves an operand to a store path: a store path (or a path inside one), or a symlink
 /// chain (such as `./result`) that leads to one.
-fn resolve(store: &LocalStore, arg: &str) -> Result<StorePath, String> {
+fn resolve(store: &LocalStore, arg: &OsStr) -> Result<StorePath, String> {
     let mut current = PathBuf::from(arg);
     for _ in 0..16 {
         let s = current.to_string_lossy().into_owned();
@@ -139,30 +194,33 @@ fn resolve(store: &LocalStore, arg: &str) -> Result<StorePath, String> {
             Err(_) => break,
         }
     }
-    Err(format!("path '{arg}' is not in the Nix store"))
+    Err(format!(
+        "path '{}' is not in the Nix store",
+        Path::new(arg).display()
+    ))
 }
 
 fn resolve_all(store: &LocalStore, o: &Opts) -> Result<BTreeSet<StorePath>, String> {
     o.operands.iter().map(|a| resolve(store, a)).collect()
 }
 
-fn print_gc_result(store: &LocalStore, r: &GcResult) {
+fn print_gc_result(store: &LocalStore, r: &GcResult) -> CliResult<()> {
     for p in &r.deleted {
         eprintln!("deleting '{}'", store.store_dir().print_path(p));
     }
-    println!(
+    out(format_args!(
         "{} store paths deleted, {:.2} MiB freed",
         r.deleted.len(),
         r.bytes_freed as f64 / (1024.0 * 1024.0)
-    );
+    ))
 }
 
-fn run(o: &Opts) -> Result<i32, String> {
+fn run(o: &Opts) -> CliResult<i32> {
     let op = o.op.as_deref().ok_or("no operation specified")?;
     let e = |e: &dyn Display| e.to_string();
     match op {
         "--help" => {
-            println!("{USAGE}");
+            out(USAGE)?;
             Ok(0)
         }
         "--dump" => {
@@ -185,16 +243,38 @@ fn run(o: &Opts) -> Result<i32, String> {
             let [name, sk, pk] = o.operands.as_slice() else {
                 return Err("'--generate-binary-cache-key' requires three arguments".into());
             };
-            let key = SecretKey::generate(name).map_err(|x| e(&x))?;
-            std::fs::write(sk, key.to_text()).map_err(|x| e(&x))?;
-            std::fs::write(pk, key.public_key().to_text()).map_err(|x| e(&x))?;
+            let name = utf8(name.clone())?;
+            let key = SecretKey::generate(&name).map_err(|x| e(&x))?;
+            write_new_file(Path::new(sk), key.to_text().as_bytes(), 0o600)?;
+            write_new_file(Path::new(pk), key.public_key().to_text().as_bytes(), 0o644)?;
             Ok(0)
         }
         _ => run_with_store(o, op, &open_store(o)?),
     }
 }
 
-fn run_with_store(o: &Opts, op: &str, store: &LocalStore) -> Result<i32, String> {
+/// Writes `data` to `path`, created with `mode` (never wider: the file is made with that
+/// mode, not changed afterwards, so a secret key is never readable by others); an existing
+/// file is replaced.
+fn write_new_file(path: &Path, data: &[u8], mode: u32) -> Result<(), String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let failed = |x: io::Error| format!("writing '{}': {x}", path.display());
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(x) if x.kind() == io::ErrorKind::NotFound => {}
+        Err(x) => return Err(failed(x)),
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)
+        .map_err(failed)?;
+    file.write_all(data).map_err(failed)?;
+    file.sync_all().map_err(failed)
+}
+
+fn run_with_store(o: &Opts, op: &str, store: &LocalStore) -> CliResult<i32> {
     let e = |e: &dyn Display| e.to_string();
     let dir = store.store_dir().clone();
     let p = |path: &StorePath| dir.print_path(path);
@@ -216,10 +296,11 @@ fn run_with_store(o: &Opts, op: &str, store: &LocalStore) -> Result<i32, String>
                 } else {
                     FileIngestionMethod::Flat
                 };
+                let algo = utf8(algo.clone())?;
                 (method, algo.parse::<HashAlgo>().map_err(|x| e(&x))?, files)
             };
             for f in files {
-                let path = Path::new(f);
+                let path = Path::new(f.as_os_str());
                 let name = path
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
@@ -227,7 +308,7 @@ fn run_with_store(o: &Opts, op: &str, store: &LocalStore) -> Result<i32, String>
                 let added = store
                     .add_to_store(&name, path, method, algo)
                     .map_err(|x| e(&x))?;
-                println!("{}", p(&added));
+                out(p(&added))?;
             }
             Ok(0)
         }
@@ -251,26 +332,26 @@ fn run_with_store(o: &Opts, op: &str, store: &LocalStore) -> Result<i32, String>
             match o.gc_print.as_deref() {
                 Some("--print-roots") => {
                     for (root, path) in store.find_roots().map_err(|x| e(&x))? {
-                        println!("{root} -> {}", p(&path));
+                        out(format_args!("{root} -> {}", p(&path)))?;
                     }
                 }
                 Some("--print-live") => {
                     for path in store.live_paths(&opts).map_err(|x| e(&x))? {
-                        println!("{}", p(&path));
+                        out(p(&path))?;
                     }
                 }
                 Some(_) => {
                     for path in store.dead_paths(&opts).map_err(|x| e(&x))? {
-                        println!("{}", p(&path));
+                        out(p(&path))?;
                     }
                 }
-                None => print_gc_result(store, &store.collect_garbage(&opts).map_err(|x| e(&x))?),
+                None => print_gc_result(store, &store.collect_garbage(&opts).map_err(|x| e(&x))?)?,
             }
             Ok(0)
         }
         "--delete" => {
             let paths = resolve_all(store, o)?;
-            print_gc_result(store, &store.delete_paths(&paths).map_err(|x| e(&x))?);
+            print_gc_result(store, &store.delete_paths(&paths).map_err(|x| e(&x))?)?;
             Ok(0)
         }
         "--export" => {
@@ -284,7 +365,7 @@ fn run_with_store(o: &Opts, op: &str, store: &LocalStore) -> Result<i32, String>
             let mut input = io::BufReader::with_capacity(1 << 16, io::stdin().lock());
             for path in export::import_paths(store, &mut input).map_err(|x| e(&x))? {
                 record_drv_outputs(store, &path);
-                println!("{}", p(&path));
+                out(p(&path))?;
             }
             let mut rest = Vec::new();
             let _ = input.read_to_end(&mut rest);
@@ -317,7 +398,7 @@ fn run_with_store(o: &Opts, op: &str, store: &LocalStore) -> Result<i32, String>
             }
             Ok(0)
         }
-        _ => Err(format!("unknown operation '{op}'")),
+        _ => Err(format!("unknown operation '{op}'").into()),
     }
 }
 
@@ -341,7 +422,7 @@ fn record_drv_outputs(store: &LocalStore, path: &StorePath) {
     let _ = store.set_derivation_outputs(path, &outputs);
 }
 
-fn query(o: &Opts, store: &LocalStore) -> Result<i32, String> {
+fn query(o: &Opts, store: &LocalStore) -> CliResult<i32> {
     let e = |e: &dyn Display| e.to_string();
     let dir = store.store_dir().clone();
     let p = |path: &StorePath| dir.print_path(path);
@@ -350,8 +431,7 @@ fn query(o: &Opts, store: &LocalStore) -> Result<i32, String> {
         .iter()
         .map(|a| resolve(store, a))
         .collect::<Result<_, _>>()?;
-    let mut out = io::stdout().lock();
-    let mut line = |s: String| writeln!(out, "{s}").map_err(|x| x.to_string());
+    let line = out;
     let valid = |path: &StorePath| -> Result<_, String> {
         store
             .query_path_info(path)
@@ -427,7 +507,7 @@ fn query(o: &Opts, store: &LocalStore) -> Result<i32, String> {
     Ok(0)
 }
 
-fn realise(o: &Opts, store: &LocalStore) -> Result<i32, String> {
+fn realise(o: &Opts, store: &LocalStore) -> CliResult<i32> {
     let e = |e: &dyn Display| e.to_string();
     let dir = store.store_dir().clone();
     let keys: Vec<PublicKey> = o
@@ -476,10 +556,10 @@ fn realise(o: &Opts, store: &LocalStore) -> Result<i32, String> {
                     }
                 }
                 if !done {
-                    return Err(last);
+                    return Err(last.into());
                 }
             }
-            println!("{}", dir.print_path(&w));
+            out(dir.print_path(&w))?;
         }
     }
     Ok(0)

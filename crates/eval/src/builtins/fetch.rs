@@ -1,17 +1,10 @@
-//! Fetchers for local sources: `fetchurl` and `fetchTarball` on `file://`
-//! URLs, `fetchGit` on a local repository, and `fetchTree` with `type` =
-//! `path`, `file`, `tarball` or `git`. Nothing is downloaded: other URLs
-//! fail with a clear error (the evaluator has no network access).
-//!
-//! Tarballs are unpacked with the system `tar` and repositories exported with
-//! `git archive` into a temporary directory, which is then hashed (and added
-//! by the [`crate::io::EvalStore`]) like any other path. Both tools handle
-//! formats and repository layouts (compression, packs, worktrees) far more
-//! completely than an in-process reader would, and they only ever see local
-//! files.
-
-use std::path::{Path, PathBuf};
-use std::process::Command;
+//! `fetchurl`, `fetchTarball`, `fetchGit` and `fetchTree` (`type` = `path`, `file`,
+//! `tarball` or `git`): the arguments, name and hash checks and results as CppNix
+//! has them. The sources themselves come from the evaluator's
+//! [`Fetcher`](nixkit_fetch::Fetcher) (by default `file://` URLs and local paths:
+//! archives unpacked and repositories exported in-process), and are hashed and
+//! added to the store through [`crate::io::EvalIo`] and [`crate::io::EvalStore`];
+//! this module does no IO of its own.
 
 use nixkit_store::{Hash, HashAlgo};
 use nixkit_syntax::Symbol;
@@ -96,65 +89,15 @@ fn request(s: &mut EvalState, a: &[Value], who: &'static str, pos: Pos) -> EvalR
     Ok(req)
 }
 
-/// The local file a `file://` URL names, or why it cannot be fetched.
-fn local_file(url: &str) -> EvalResult<String> {
-    if let Some(p) = url.strip_prefix("file://") {
-        return Ok(p.to_string());
-    }
-    Err(EvalError::eval(format!(
-        "cannot fetch '{url}': this evaluator has no network access (only file:// URLs and local paths can be fetched)"
-    )))
+/// A fetcher's error as an evaluation error.
+fn fetch_error(e: nixkit_fetch::FetchError) -> EvalError {
+    EvalError::eval(e.to_string())
 }
 
-/// A temporary directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> EvalResult<TempDir> {
-        use std::sync::atomic::{AtomicU64, Ordering};
-        static N: AtomicU64 = AtomicU64::new(0);
-        let n = N.fetch_add(1, Ordering::Relaxed);
-        let p = std::env::temp_dir().join(format!("nixkit-fetch-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&p)
-            .map_err(|e| EvalError::eval(format!("creating '{}': {e}", p.display())))?;
-        Ok(TempDir(p))
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn run_tool(cmd: &mut Command, what: &str) -> EvalResult<Vec<u8>> {
-    let out = cmd
-        .output()
-        .map_err(|e| EvalError::eval(format!("{what}: cannot run {:?}: {e}", cmd.get_program())))?;
-    if !out.status.success() {
-        return Err(EvalError::eval(format!(
-            "{what}: {}",
-            String::from_utf8_lossy(&out.stderr).trim_end()
-        )));
-    }
-    Ok(out.stdout)
-}
-
-/// Unpacks a tarball; the result is its single top-level directory if it
-/// has exactly one, else the unpacked directory itself.
-fn unpack(file: &str, into: &Path) -> EvalResult<PathBuf> {
-    run_tool(
-        Command::new("tar").arg("-xf").arg(file).arg("-C").arg(into),
-        &format!("unpacking '{file}'"),
-    )?;
-    let entries: Vec<_> = std::fs::read_dir(into)
-        .map_err(|e| EvalError::eval(format!("reading '{}': {e}", into.display())))?
-        .filter_map(Result::ok)
-        .collect();
-    match entries.as_slice() {
-        [one] if one.file_type().is_ok_and(|t| t.is_dir()) => Ok(one.path()),
-        _ => Ok(into.to_path_buf()),
-    }
+/// A fetched path as the `&str` the evaluator's IO traits take (fetchers only make
+/// paths from URLs and temporary directories, which are text).
+fn fetched_path(f: &nixkit_fetch::Fetched) -> String {
+    f.path().to_string_lossy().into_owned()
 }
 
 /// Checks an expected hash (`sha256` nix32/base16/SRI) against what was
@@ -237,16 +180,14 @@ fn fetch_url(
         ))
         .at(pos));
     }
-    let file = local_file(&req.url).map_err(|e| e.at(pos))?;
-    let path = fetch_file(s, &file, &name, unpack_it, req.hash.as_deref(), &req.url)
-        .map_err(|e| e.at(pos))?;
+    let path =
+        fetch_file(s, &name, unpack_it, req.hash.as_deref(), &req.url).map_err(|e| e.at(pos))?;
     Ok(store_string(path))
 }
 
-/// Adds a local file (or the unpacked tarball) to the store, checking the hash.
+/// Fetches `url` (unpacked when `unpack_it`) and adds it to the store, checking the hash.
 fn fetch_file(
     s: &mut EvalState,
-    file: &str,
     name: &str,
     unpack_it: bool,
     hash: Option<&str>,
@@ -254,24 +195,25 @@ fn fetch_file(
 ) -> EvalResult<String> {
     let io = s.io.clone();
     if unpack_it {
-        let tmp = TempDir::new()?;
-        let root = unpack(file, &tmp.0)?;
-        let root = root.to_string_lossy().into_owned();
+        let fetched = s.fetcher.fetch_tarball(url).map_err(fetch_error)?;
+        let root = fetched_path(&fetched);
         let nar = store_path::nar_sha256(io.as_ref(), &root, None)
             .map_err(|e| EvalError::eval(e.to_string()))?;
         verify(hash, &nar, url)?;
         return s
             .store
             .add_path(io.as_ref(), &root, name, FileIngestion::Recursive, None)
-            .map_err(EvalError::eval);
+            .map_err(EvalError::from);
     }
+    let fetched = s.fetcher.fetch_file(url).map_err(fetch_error)?;
+    let file = fetched_path(&fetched);
     let data = io
-        .read_file(file)
+        .read_file(&file)
         .map_err(|e| EvalError::eval(format!("unable to download '{url}': {e}")))?;
     verify(hash, &store_path::sha256(&data), url)?;
     s.store
-        .add_path(io.as_ref(), file, name, FileIngestion::Flat, None)
-        .map_err(EvalError::eval)
+        .add_path(io.as_ref(), &file, name, FileIngestion::Flat, None)
+        .map_err(EvalError::from)
 }
 
 pub(crate) fn fetchurl(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
@@ -282,78 +224,38 @@ pub(crate) fn fetch_tarball(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalRes
     fetch_url(s, a, "fetchTarball", true, pos)
 }
 
-/// A local git repository exported at a revision: `(store path, attrs)`.
+/// A Git repository exported at a revision and added to the store: the
+/// attributes of `fetchGit`'s result.
 fn fetch_git_repo(
     s: &mut EvalState,
-    repo: &str,
+    url: &str,
     rev: Option<&str>,
     name: &str,
 ) -> EvalResult<Vec<(Symbol, Value)>> {
-    let git = |args: &[&str]| -> EvalResult<String> {
-        let out = run_tool(
-            Command::new("git").arg("-C").arg(repo).args(args),
-            &format!("fetching Git repository '{repo}'"),
-        )?;
-        Ok(String::from_utf8_lossy(&out).trim().to_string())
-    };
-    let rev = match rev {
-        Some(r) => git(&["rev-parse", "--verify", &format!("{r}^{{commit}}")])?,
-        None => git(&["rev-parse", "--verify", "HEAD"])?,
-    };
-    let count: i64 = git(&["rev-list", "--count", &rev])?.parse().unwrap_or(0);
-    let modified: i64 = git(&["log", "-1", "--format=%ct", &rev])?
-        .parse()
-        .unwrap_or(0);
-    let tmp = TempDir::new()?;
-    let tar = tmp.0.join("export.tar");
-    let out_dir = tmp.0.join("tree");
-    std::fs::create_dir_all(&out_dir).map_err(|e| EvalError::eval(e.to_string()))?;
-    git(&[
-        "archive",
-        "--format=tar",
-        "-o",
-        &tar.to_string_lossy(),
-        &rev,
-    ])?;
-    run_tool(
-        Command::new("tar")
-            .arg("-xf")
-            .arg(&tar)
-            .arg("-C")
-            .arg(&out_dir),
-        "unpacking the Git export",
-    )?;
-    let root = out_dir.to_string_lossy().into_owned();
+    let fetched = s.fetcher.fetch_git(url, rev).map_err(fetch_error)?;
+    let root = fetched_path(&fetched.tree);
     let io = s.io.clone();
     let nar = store_path::nar_sha256(io.as_ref(), &root, None)
         .map_err(|e| EvalError::eval(e.to_string()))?;
     let path = s
         .store
         .add_path(io.as_ref(), &root, name, FileIngestion::Recursive, None)
-        .map_err(EvalError::eval)?;
+        .map_err(EvalError::from)?;
     let nar =
         Hash::from_digest(HashAlgo::Sha256, &nar).map_err(|e| EvalError::eval(e.to_string()))?;
+    let rev = fetched.rev;
     Ok(vec![
         (sym!("outPath"), store_string(path)),
         (sym!("rev"), Value::string(rev.as_str())),
         (sym!("shortRev"), Value::string(&rev[..rev.len().min(7)])),
-        (sym!("revCount"), Value::Int(count)),
-        (sym!("lastModified"), Value::Int(modified)),
+        (
+            sym!("revCount"),
+            Value::Int(i64::try_from(fetched.rev_count).unwrap_or(i64::MAX)),
+        ),
+        (sym!("lastModified"), Value::Int(fetched.last_modified)),
         (sym!("narHash"), Value::string(nar.to_sri())),
         (sym!("submodules"), Value::Bool(false)),
     ])
-}
-
-fn git_repo_path(url: &str) -> EvalResult<String> {
-    let p = url
-        .strip_prefix("git+file://")
-        .or_else(|| url.strip_prefix("file://"))
-        .unwrap_or(url);
-    if p.starts_with('/') {
-        Ok(p.to_string())
-    } else {
-        local_file(url)
-    }
 }
 
 pub(crate) fn fetch_git(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
@@ -386,8 +288,7 @@ pub(crate) fn fetch_git(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<
             "source".into(),
         ),
     };
-    let repo = git_repo_path(&url).map_err(|e| e.at(pos))?;
-    let fields = fetch_git_repo(s, &repo, rev.as_deref(), &name).map_err(|e| e.at(pos))?;
+    let fields = fetch_git_repo(s, &url, rev.as_deref(), &name).map_err(|e| e.at(pos))?;
     Ok(Value::attrs(Attrs::from_pairs(fields)))
 }
 
@@ -453,7 +354,7 @@ pub(crate) fn fetch_tree(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult
             let p = s
                 .store
                 .add_path(io.as_ref(), &url, &name, FileIngestion::Recursive, None)
-                .map_err(EvalError::eval);
+                .map_err(EvalError::from);
             p.map(|p| vec![(sym!("outPath"), store_string(p))])
         }
         "file" | "tarball" => {
@@ -462,19 +363,19 @@ pub(crate) fn fetch_tree(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult
                 .or_else(|| url.strip_prefix("file:"))
                 .map(str::to_string);
             match file {
-                Some(f) if f.starts_with('/') => fetch_file(s, &f, &name, ty == "tarball", hash.as_deref(), &url)
+                Some(f) if f.starts_with('/') => fetch_file(s, &name, ty == "tarball", hash.as_deref(), &format!("file://{f}"))
                     .map(|p| vec![(sym!("outPath"), store_string(p))]),
                 Some(_) => Err(EvalError::eval(format!(
                     "{} '{url}' must use an absolute path. The 'file' scheme does not support relative paths.",
                     if ty == "tarball" { "tarball" } else { "file" }
                 ))),
-                None => local_file(&url).map(|_| Vec::new()),
+                None => Err(fetch_error(nixkit_fetch::FetchError::NoNetwork(url.clone()))),
             }
         }
-        "git" => git_repo_path(&url).and_then(|repo| {
+        "git" => {
             let rev = text(field("rev"));
-            fetch_git_repo(s, &repo, rev.as_deref(), &name)
-        }),
+            fetch_git_repo(s, &url, rev.as_deref(), &name)
+        }
         other => Err(EvalError::eval(format!(
             "input type '{other}' is not supported by this evaluator"
         ))),

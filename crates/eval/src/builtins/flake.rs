@@ -8,6 +8,7 @@
 //! `lastModified` are integers, `shallow`/`submodules`/`allRefs`/
 //! `exportIgnore`/`lfs` Booleans.
 
+use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use std::collections::BTreeMap;
 
 use nixkit_syntax::Symbol;
@@ -53,34 +54,23 @@ const BOOL_PARAMS: &[&str] = &[
     "verifyCommit",
 ];
 
+/// What a flake reference's components escape: everything but RFC 3986's unreserved
+/// characters.
+const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+/// The same for a path, whose `/` separators stay as they are.
+const PATH: &AsciiSet = &COMPONENT.remove(b'/');
+
 fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_decode_str(s).decode_utf8_lossy().into_owned()
 }
 
-fn percent_encode(s: &str, keep: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) || keep.as_bytes().contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+/// Percent-encodes `s`, keeping `/` when `keep_slash`.
+fn percent_encode(s: &str, keep_slash: bool) -> String {
+    utf8_percent_encode(s, if keep_slash { PATH } else { COMPONENT }).to_string()
 }
 
 fn add_param(attrs: &mut FlakeAttrs, name: &str, value: &str) -> Result<(), String> {
@@ -193,18 +183,18 @@ fn unparse(mut attrs: FlakeAttrs) -> Result<String, String> {
             let repo = take("repo")?.ok_or("flake reference lacks 'repo'")?;
             let mut s = format!(
                 "{ty}:{}/{}",
-                percent_encode(&owner, ""),
-                percent_encode(&repo, "")
+                percent_encode(&owner, false),
+                percent_encode(&repo, false)
             );
             if let Some(r) = take("rev")?.or(take("ref")?) {
                 s.push('/');
-                s.push_str(&percent_encode(&r, "/"));
+                s.push_str(&percent_encode(&r, true));
             }
             s
         }
         "path" => format!(
             "path:{}",
-            percent_encode(&take("path")?.ok_or("flake reference lacks 'path'")?, "/")
+            percent_encode(&take("path")?.ok_or("flake reference lacks 'path'")?, true)
         ),
         "git" | "hg" | "file" => format!(
             "{ty}+{}",
@@ -238,8 +228,8 @@ fn unparse(mut attrs: FlakeAttrs) -> Result<String, String> {
         .map(|(k, v)| {
             format!(
                 "{}={}",
-                percent_encode(k, ""),
-                percent_encode(&v.text(), "/")
+                percent_encode(k, false),
+                percent_encode(&v.text(), true)
             )
         })
         .collect();

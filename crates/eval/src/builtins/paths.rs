@@ -154,7 +154,7 @@ impl EvalState {
         let store_path = self
             .store
             .add_path(self.io.as_ref(), path, name, FileIngestion::Recursive, None)
-            .map_err(|e| EvalError::new(ErrorKind::Io, e).at(pos))?;
+            .map_err(|e| e.into_eval_error(ErrorKind::Io).at(pos))?;
         self.store_paths
             .insert(path.to_string(), store_path.clone());
         Ok(store_path)
@@ -427,7 +427,7 @@ fn to_file(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let p = s
         .store
         .add_text(name.as_str(), contents.as_str(), &refs)
-        .map_err(|e| EvalError::eval(e).at(pos))?;
+        .map_err(|e| EvalError::from(e).at(pos))?;
     s.record_text_path(&p, &refs);
     let mut ctx = Context::new();
     ctx.insert(p.clone().into());
@@ -449,27 +449,18 @@ fn add_filtered(
     } else {
         FileIngestion::Flat
     };
-    let mut failure: Option<EvalError> = None;
     let result = match &filter {
         None => store.add_path(io.as_ref(), path, name, method, None),
         Some(f) => {
-            let mut cb = |p: &str, ty: FileType| -> Result<bool, String> {
-                let r = s
-                    .call(f, &[Value::path(p), Value::string(ty.as_str())], pos)
-                    .and_then(|r| s.expect_bool(&r).map_err(|e| e.at(pos)));
-                r.map_err(|e| {
-                    let msg = e.message().to_string();
-                    failure = Some(e);
-                    msg
-                })
+            let mut cb = |p: &str, ty: FileType| -> Result<bool, EvalError> {
+                s.call(f, &[Value::path(p), Value::string(ty.as_str())], pos)
+                    .and_then(|r| s.expect_bool(&r).map_err(|e| e.at(pos)))
             };
             store.add_path(io.as_ref(), path, name, method, Some(&mut cb))
         }
     };
-    if let Some(e) = failure {
-        return Err(e);
-    }
-    let p = result.map_err(|e| EvalError::eval(e).at(pos))?;
+    // A failed filter gives back its own error, trace included.
+    let p = result.map_err(|e| EvalError::from(e).at(pos))?;
     let mut ctx = Context::new();
     ctx.insert(p.clone().into());
     Ok(Value::string_with_context(p, ctx))

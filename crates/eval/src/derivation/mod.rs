@@ -351,9 +351,7 @@ fn finish(s: &mut EvalState, sd: &StoreDir, drv: Derivation) -> EvalResult<Value
     s.derivations.memo.insert(drv_path.clone(), h);
     let drv_path_s = sd.print_path(&drv_path);
     let refs: Vec<String> = drv.references().iter().map(|r| sd.print_path(r)).collect();
-    s.store
-        .write_derivation(&drv_path_s, &aterm, &refs)
-        .map_err(EvalError::eval)?;
+    s.store.write_derivation(&drv_path_s, &aterm, &refs)?;
     s.derivations.record_derivation(drv_path.clone(), &drv);
 
     let mut fields = Vec::with_capacity(drv.outputs.len() + 1);

@@ -2,13 +2,13 @@
 //! Exports paths from a [`LocalStore`] (signing them) and substitutes paths into one
 //! (checking signatures against trusted keys, the file hash and the NAR hash).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::io;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use super::compression::Compression;
-use super::narinfo::{has_valid_signature, sign, NarInfo, NarInfoError};
+use super::narinfo::{has_valid_signature, is_safe_nar_url, sign, NarInfo, NarInfoError};
 use super::signing::{PublicKey, SecretKey};
 use crate::local::{AddError, LocalStore, QueryError};
 use crate::nar::{dump_path, DumpError};
@@ -60,6 +60,22 @@ pub enum CacheError {
         /// Of the file.
         got: String,
     },
+    /// A narinfo's `URL` does not name a file inside the cache.
+    #[error("binary cache narinfo '{path}': {source}")]
+    UnsafeUrl {
+        /// The narinfo file.
+        path: PathBuf,
+        /// The check that failed.
+        source: NarInfoError,
+    },
+    /// A cache file is larger than the narinfo (or the limit for its kind) allows.
+    #[error("binary cache file '{path}' is larger than {limit} bytes")]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The most that was allowed.
+        limit: u64,
+    },
     /// A compression this implementation does not read.
     #[error("unsupported NAR compression '{0}'")]
     UnsupportedCompression(String),
@@ -94,6 +110,56 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> CacheError + '_ {
         path: path.to_path_buf(),
         source,
     }
+}
+
+/// The `StoreDir` a `nix-cache-info` text names (the last such line), if any.
+pub fn cache_info_store_dir(text: &str) -> Option<&str> {
+    text.lines()
+        .filter_map(|line| line.strip_prefix("StoreDir: "))
+        .last()
+}
+
+/// The most a narinfo or `nix-cache-info` file may hold.
+const MAX_METADATA_FILE: u64 = 1 << 20;
+
+/// Reads at most `limit` bytes of the regular file at `path` (`None` if it does not exist).
+/// Opened non-blocking, so a FIFO planted in the cache cannot hang the reader, and refused
+/// unless it is a regular file, so a device (`/dev/zero`) cannot feed it without end.
+fn read_bounded(path: &Path, limit: u64) -> Result<Option<Vec<u8>>, CacheError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = match fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_err(path)(e)),
+    };
+    let meta = file.metadata().map_err(io_err(path))?;
+    if !meta.is_file() {
+        return Err(io_err(path)(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "not a regular file",
+        )));
+    }
+    if meta.len() > limit {
+        return Err(CacheError::TooLarge {
+            path: path.to_path_buf(),
+            limit,
+        });
+    }
+    let mut data = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut data)
+        .map_err(io_err(path))?;
+    if data.len() as u64 > limit {
+        return Err(CacheError::TooLarge {
+            path: path.to_path_buf(),
+            limit,
+        });
+    }
+    Ok(Some(data))
 }
 
 /// Writes `data` to `path` atomically (temporary file, fsync, rename).
@@ -148,22 +214,17 @@ impl FileCache {
     /// Checks that `nix-cache-info` (if present) names our store directory.
     pub fn check_store_dir(&self) -> Result<(), CacheError> {
         let file = self.dir.join("nix-cache-info");
-        let text = match fs::read_to_string(&file) {
-            Ok(t) => t,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(io_err(&file)(e)),
+        let Some(data) = read_bounded(&file, MAX_METADATA_FILE)? else {
+            return Ok(());
         };
-        for line in text.lines() {
-            if let Some(dir) = line.strip_prefix("StoreDir: ") {
-                if dir != self.store_dir.as_str() {
-                    return Err(CacheError::StoreDirMismatch {
-                        cache: dir.to_owned(),
-                        ours: self.store_dir.as_str().to_owned(),
-                    });
-                }
-            }
+        let text = String::from_utf8_lossy(&data);
+        match cache_info_store_dir(&text) {
+            Some(dir) if dir != self.store_dir.as_str() => Err(CacheError::StoreDirMismatch {
+                cache: dir.to_owned(),
+                ours: self.store_dir.as_str().to_owned(),
+            }),
+            _ => Ok(()),
         }
-        Ok(())
     }
 
     fn narinfo_path(&self, path: &StorePath) -> PathBuf {
@@ -173,11 +234,13 @@ impl FileCache {
     /// The narinfo of `path`, if the cache has it.
     pub fn narinfo(&self, path: &StorePath) -> Result<Option<NarInfo>, CacheError> {
         let file = self.narinfo_path(path);
-        let text = match fs::read_to_string(&file) {
-            Ok(t) => t,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io_err(&file)(e)),
+        let Some(data) = read_bounded(&file, MAX_METADATA_FILE)? else {
+            return Ok(None);
         };
+        let text = String::from_utf8(data).map_err(|_| CacheError::NarInfo {
+            path: file.clone(),
+            source: NarInfoError::NotUtf8,
+        })?;
         let info =
             NarInfo::parse(&self.store_dir, &text).map_err(|source| CacheError::NarInfo {
                 path: file.clone(),
@@ -271,41 +334,78 @@ impl FileCache {
         require_sigs: bool,
     ) -> Result<Vec<StorePath>, CacheError> {
         self.check_store_dir()?;
-        let mut added = Vec::new();
-        self.substitute_rec(store, path, trusted, require_sigs, &mut added)?;
+        // First the narinfos of the whole missing closure (a walk with its own stack, so a
+        // chain of any length is fine), each checked for trust before anything is added.
+        let mut wanted: BTreeMap<StorePath, NarInfo> = BTreeMap::new();
+        let mut todo = vec![path.clone()];
+        while let Some(p) = todo.pop() {
+            if wanted.contains_key(&p) || store.is_valid(&p)? {
+                continue;
+            }
+            let printed = self.store_dir.print_path(&p);
+            let narinfo = self
+                .narinfo(&p)?
+                .ok_or_else(|| CacheError::NotInCache(printed.clone()))?;
+            // As in CppNix, a content-addressed path needs no signature: its content is
+            // checked against the address when it is added.
+            if require_sigs
+                && !is_content_addressed(&self.store_dir, &narinfo.info)
+                && !has_valid_signature(&self.store_dir, &narinfo.info, trusted)
+            {
+                return Err(CacheError::Untrusted(printed));
+            }
+            todo.extend(
+                narinfo
+                    .info
+                    .references_without_self()
+                    .filter(|r| !wanted.contains_key(*r))
+                    .cloned(),
+            );
+            wanted.insert(p, narinfo);
+        }
+        // Then add them, references first.
+        let keys: BTreeSet<StorePath> = wanted.keys().cloned().collect();
+        let order = crate::topo::topo_sort::<_, CacheError>(&keys, |p| {
+            Ok(wanted
+                .get(p)
+                .map(|n| n.info.references.iter().cloned().collect())
+                .unwrap_or_default())
+        })?;
+        let mut added = Vec::with_capacity(order.len());
+        for p in order {
+            if let Some(narinfo) = wanted.remove(&p) {
+                self.add_from_cache(store, narinfo)?;
+                added.push(p);
+            }
+        }
         Ok(added)
     }
 
-    fn substitute_rec(
-        &self,
-        store: &LocalStore,
-        path: &StorePath,
-        trusted: &[PublicKey],
-        require_sigs: bool,
-        added: &mut Vec<StorePath>,
-    ) -> Result<(), CacheError> {
-        if store.is_valid(path)? {
-            return Ok(());
-        }
-        let printed = self.store_dir.print_path(path);
-        let narinfo = self
-            .narinfo(path)?
-            .ok_or_else(|| CacheError::NotInCache(printed.clone()))?;
-        // As in CppNix, a content-addressed path needs no signature: its content is checked
-        // against the address when it is added.
-        if require_sigs
-            && !is_content_addressed(&self.store_dir, &narinfo.info)
-            && !has_valid_signature(&self.store_dir, &narinfo.info, trusted)
-        {
-            return Err(CacheError::Untrusted(printed));
-        }
-        for r in narinfo.info.references_without_self() {
-            self.substitute_rec(store, r, trusted, require_sigs, added)?;
-        }
+    /// Fetches, checks and adds the NAR `narinfo` describes.
+    fn add_from_cache(&self, store: &LocalStore, narinfo: NarInfo) -> Result<(), CacheError> {
         let compression = Compression::parse(&narinfo.compression)
             .ok_or_else(|| CacheError::UnsupportedCompression(narinfo.compression.clone()))?;
+        // Only a file inside the cache (also checked when parsing, but `NarInfo` can be built
+        // by hand), read no further than the narinfo says it is long.
+        if !is_safe_nar_url(&narinfo.url) {
+            return Err(CacheError::UnsafeUrl {
+                path: self.narinfo_path(&narinfo.info.path),
+                source: NarInfoError::UnsafeUrl(narinfo.url.clone()),
+            });
+        }
         let file = self.dir.join(&narinfo.url);
-        let data = fs::read(&file).map_err(io_err(&file))?;
+        let nar_size = narinfo.info.nar_size;
+        let limit = narinfo.file_size.unwrap_or_else(|| {
+            nar_size
+                .saturating_add(nar_size / 8)
+                .saturating_add(1 << 16)
+        });
+        let data = read_bounded(&file, limit)?.ok_or_else(|| {
+            io_err(&file)(io::Error::new(
+                io::ErrorKind::NotFound,
+                "NAR file not found",
+            ))
+        })?;
         if let Some(expected) = narinfo.file_hash {
             let got = Hash::digest(expected.algo(), &data);
             if got != expected {
@@ -316,11 +416,15 @@ impl FileCache {
                 });
             }
         }
-        let mut reader = compression.decoder(&data).map_err(io_err(&file))?;
+        // Decompressed, no more than `NarSize` (plus one byte, so a longer NAR is seen as a
+        // size mismatch rather than cut short into a valid one).
+        let mut reader = compression
+            .decoder(&data)
+            .map_err(io_err(&file))?
+            .take(nar_size.saturating_add(1));
         let mut info = narinfo.info;
         info.ultimate = false;
         store.add_nar(&info, &mut reader)?;
-        added.push(info.path);
         Ok(())
     }
 }

@@ -8,6 +8,6 @@ mod narinfo;
 mod signing;
 
 pub use compression::Compression;
-pub use file_cache::{CacheError, FileCache};
-pub use narinfo::{fingerprint, has_valid_signature, sign, NarInfo, NarInfoError};
+pub use file_cache::{cache_info_store_dir, CacheError, FileCache};
+pub use narinfo::{fingerprint, has_valid_signature, is_safe_nar_url, sign, NarInfo, NarInfoError};
 pub use signing::{KeyError, PublicKey, SecretKey};

@@ -42,6 +42,23 @@ pub enum NarInfoError {
     /// A required field is missing.
     #[error("narinfo is missing the required field {0}")]
     Missing(&'static str),
+    /// The narinfo is not text.
+    #[error("narinfo is not valid UTF-8")]
+    NotUtf8,
+    /// The `URL` field does not name a file inside the cache.
+    #[error("narinfo URL '{0}' is not a relative path inside the binary cache")]
+    UnsafeUrl(String),
+}
+
+/// True if `url` names a file inside the cache: a relative path of non-empty components,
+/// none `.` or `..`, with no scheme (`:`), query, fragment, backslash or NUL. A narinfo
+/// comes from the cache server, which is not trusted with the local file system.
+pub fn is_safe_nar_url(url: &str) -> bool {
+    !url.is_empty()
+        && !url.contains([':', '?', '#', '\\', '\0'])
+        && url
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != "..")
 }
 
 fn bad(field: &'static str, value: &str) -> NarInfoError {
@@ -72,7 +89,12 @@ impl NarInfo {
                             .map_err(|_| bad("StorePath", value))?,
                     )
                 }
-                "URL" => url = Some(value.to_owned()),
+                "URL" => {
+                    if !is_safe_nar_url(value) {
+                        return Err(NarInfoError::UnsafeUrl(value.to_owned()));
+                    }
+                    url = Some(value.to_owned());
+                }
                 "Compression" => compression = Some(value.to_owned()),
                 "FileHash" => {
                     file_hash =

@@ -3,7 +3,7 @@
 
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 
-use crate::hash::{base64_decode, base64_encode};
+use crate::base64::{decode as base64_decode, encode as base64_encode};
 
 /// Why a key or signature could not be parsed or made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -25,7 +25,7 @@ fn split(s: &str) -> Result<(&str, Vec<u8>), KeyError> {
         .split_once(':')
         .filter(|(n, _)| !n.is_empty())
         .ok_or_else(|| KeyError::Format(s.to_owned()))?;
-    let bytes = base64_decode(data).ok_or_else(|| KeyError::Material(name.to_owned()))?;
+    let bytes = base64_decode(data).map_err(|_| KeyError::Material(name.to_owned()))?;
     Ok((name, bytes))
 }
 
@@ -136,7 +136,7 @@ impl PublicKey {
         if name != self.name {
             return false;
         }
-        let Some(bytes) = base64_decode(b64) else {
+        let Ok(bytes) = base64_decode(b64) else {
             return false;
         };
         let Ok(bytes) = <[u8; 64]>::try_from(bytes) else {

@@ -174,7 +174,7 @@ impl LocalStore {
                 canon::copy_tree(src, &temp.path).map_err(io_err(src))?;
             }
         }
-        canon::canonicalise(&temp.path).map_err(io_err(&temp.path))?;
+        canon::canonicalise(&temp.path, self.config.fsync).map_err(io_err(&temp.path))?;
         let mut sinks = TeeSink(HashSink::new(HashAlgo::Sha256), HashSink::new(algo));
         dump_path(&temp.path, &mut sinks)?;
         let (nar_hash, nar_size) = sinks.0.finish();
@@ -223,7 +223,7 @@ impl LocalStore {
         }
         let temp = self.new_temp();
         fs::write(&temp.path, text).map_err(io_err(&temp.path))?;
-        canon::canonicalise(&temp.path).map_err(io_err(&temp.path))?;
+        canon::canonicalise(&temp.path, self.config.fsync).map_err(io_err(&temp.path))?;
         let mut sink = HashSink::new(HashAlgo::Sha256);
         // Writing to a hasher cannot fail.
         let _ = write_flat_file_nar(text, false, &mut sink);
@@ -265,11 +265,37 @@ impl LocalStore {
                 got: size,
             });
         }
-        canon::canonicalise(&temp.path).map_err(io_err(&temp.path))?;
+        canon::canonicalise(&temp.path, self.config.fsync).map_err(io_err(&temp.path))?;
         if let Some(ca) = &info.ca {
             self.check_ca(info, ca, &temp.path)?;
         }
         self.commit_temp(temp, info.clone()).map(|_| ())
+    }
+
+    /// Registers paths whose content the caller has already placed, canonical and durable,
+    /// at [`LocalStore::real_path`] — CppNix's `nix-store --register-validity`, for loading a
+    /// store in bulk. All are registered in one transaction; references may point among
+    /// `infos` or at valid paths. Paths already valid are left as they are. The content is
+    /// only checked to exist, not hashed.
+    pub fn register_valid_paths(&self, infos: &[PathInfo]) -> Result<(), AddError> {
+        let _gc = self.gc_shared()?;
+        for info in infos {
+            let real = self.real_path(&info.path);
+            fs::symlink_metadata(&real).map_err(io_err(&real))?;
+        }
+        let time = now();
+        let infos: Vec<PathInfo> = infos
+            .iter()
+            .map(|i| {
+                let mut i = i.clone();
+                if i.registration_time == 0 {
+                    i.registration_time = time;
+                }
+                i
+            })
+            .collect();
+        self.db.register(&infos)?;
+        Ok(())
     }
 
     /// Checks that `info.path` is the path of content address `ca` and that the content at
@@ -321,7 +347,9 @@ impl LocalStore {
             canon::remove_tree(&dest).map_err(io_err(&dest))?;
             fs::rename(&temp.path, &dest).map_err(io_err(&dest))?;
             temp.armed = false;
-            canon::sync_dir(&self.real_store).map_err(io_err(&self.real_store))?;
+            if self.config.fsync {
+                canon::sync_dir(&self.real_store).map_err(io_err(&self.real_store))?;
+            }
             if info.registration_time == 0 {
                 info.registration_time = now();
             }

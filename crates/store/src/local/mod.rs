@@ -61,6 +61,10 @@ pub struct StoreConfig {
     pub store_dir: StoreDir,
     /// The physical root under which the store directory and state live.
     pub root: PathBuf,
+    /// fsync every added file and directory before registering it (the default). Off, a
+    /// crash may leave a registered path with incomplete content, as with CppNix's default
+    /// `fsync-store-paths = false`; for scratch stores and bulk loads.
+    pub fsync: bool,
 }
 
 /// Why a store could not be opened.
@@ -80,6 +84,15 @@ pub enum OpenError {
     /// No root was given and no home or XDG data directory is known.
     #[error("no store root: set NIXKIT_STORE, XDG_DATA_HOME or HOME")]
     NoDefaultRoot,
+    /// A store specification this implementation cannot open.
+    #[error("don't know how to open Nix store '{0}'")]
+    UnsupportedStore(String),
+    /// The daemon store (`daemon`, `unix://…`).
+    #[error("cannot open Nix store '{0}': the daemon store is not supported yet")]
+    DaemonUnsupported(String),
+    /// A store root that is not an absolute path.
+    #[error("not an absolute path: '{0}'")]
+    NotAbsolute(String),
 }
 
 /// Why a query failed.
@@ -99,7 +112,14 @@ impl StoreConfig {
         Self {
             store_dir,
             root: root.into(),
+            fsync: true,
         }
+    }
+
+    /// This configuration with fsync of added paths on or off (see [`StoreConfig::fsync`]).
+    pub fn with_fsync(mut self, fsync: bool) -> Self {
+        self.fsync = fsync;
+        self
     }
 
     /// The root from `NIXKIT_STORE`, else `$XDG_DATA_HOME/nixkit/store`, else
@@ -123,6 +143,49 @@ impl StoreConfig {
             Self::default_root().ok_or(OpenError::NoDefaultRoot)?,
             store_dir,
         ))
+    }
+
+    /// The store a `--store SPEC` option names, with `store_dir`: `auto` or `local` (the
+    /// default root, [`StoreConfig::from_env`]), `local?root=DIR` (DIR absolute), or a path
+    /// with a `/` in it (made absolute against the current directory), as CppNix reads them.
+    /// Anything else — an empty spec, a bare word, the daemon, another scheme — is an error,
+    /// never a store created relative to the current directory.
+    pub fn from_spec(spec: &str, store_dir: StoreDir) -> Result<Self, OpenError> {
+        let unsupported = || OpenError::UnsupportedStore(spec.to_owned());
+        if matches!(spec, "auto" | "local") {
+            return Self::from_env(store_dir);
+        }
+        if spec == "daemon" || spec.starts_with("unix://") {
+            return Err(OpenError::DaemonUnsupported(spec.to_owned()));
+        }
+        if let Some(query) = spec
+            .strip_prefix("local?")
+            .or_else(|| spec.strip_prefix("local://?"))
+        {
+            let root = query
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("root="))
+                .ok_or_else(unsupported)?;
+            if !root.starts_with('/') {
+                return Err(OpenError::NotAbsolute(root.to_owned()));
+            }
+            return Ok(Self::new(root, store_dir));
+        }
+        if spec.contains("://") || !spec.contains('/') {
+            return Err(unsupported());
+        }
+        let path = PathBuf::from(spec);
+        let root = if path.is_absolute() {
+            path
+        } else {
+            std::env::current_dir()
+                .map_err(|source| OpenError::Io {
+                    path: path.clone(),
+                    source,
+                })?
+                .join(path)
+        };
+        Ok(Self::new(root, store_dir))
     }
 
     /// Where the store directory's files physically are.
@@ -363,35 +426,11 @@ impl LocalStore {
     }
 
     /// Orders `paths` so that every path comes after the paths (in the set) it refers to.
+    /// Iterative: a reference chain of any length is fine.
     pub fn topo_sort(&self, paths: &BTreeSet<StorePath>) -> Result<Vec<StorePath>, QueryError> {
-        let mut out = Vec::with_capacity(paths.len());
-        let mut done = BTreeSet::new();
-        let mut visiting = BTreeSet::new();
-        for p in paths {
-            self.topo_visit(p, paths, &mut done, &mut visiting, &mut out)?;
-        }
-        Ok(out)
-    }
-
-    fn topo_visit(
-        &self,
-        p: &StorePath,
-        all: &BTreeSet<StorePath>,
-        done: &mut BTreeSet<StorePath>,
-        visiting: &mut BTreeSet<StorePath>,
-        out: &mut Vec<StorePath>,
-    ) -> Result<(), QueryError> {
-        if done.contains(p) || !visiting.insert(p.clone()) {
-            return Ok(());
-        }
-        for r in self.query_references(p)? {
-            if r != *p && all.contains(&r) {
-                self.topo_visit(&r, all, done, visiting, out)?;
-            }
-        }
-        done.insert(p.clone());
-        out.push(p.clone());
-        Ok(())
+        crate::topo::topo_sort(paths, |p| {
+            Ok(self.query_references(p)?.into_iter().collect())
+        })
     }
 
     /// Every valid path. Rows that do not decode are skipped (see [`LocalStore::verify`]).

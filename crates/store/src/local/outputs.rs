@@ -319,7 +319,7 @@ impl LocalStore {
             if uid.is_root() {
                 take_ownership(&content, uid, gid).map_err(io_err(&out.source))?;
             }
-            canon::canonicalise(&content).map_err(io_err(&out.source))?;
+            canon::canonicalise(&content, self.config.fsync).map_err(io_err(&out.source))?;
             let mut scanner = RefScanner::new(all.iter().cloned());
             let mut sink = NarSink {
                 hash: HashSink::new(HashAlgo::Sha256),
@@ -445,7 +445,9 @@ impl StagedOutputs<'_> {
             out.temp.armed = false;
             placed.push((i, dest));
         }
-        canon::sync_dir(&store.real_store).map_err(io_err(&store.real_store))?;
+        if store.config.fsync {
+            canon::sync_dir(&store.real_store).map_err(io_err(&store.real_store))?;
+        }
         let infos: Vec<PathInfo> = self.outputs.iter().map(|o| o.info.clone()).collect();
         store.db.register_with_outputs(&infos, drv_outputs)?;
         Ok(())

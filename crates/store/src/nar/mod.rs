@@ -8,7 +8,9 @@ mod dump;
 mod parse;
 mod restore;
 
-pub use dump::{dump_path, nar_hash, write_flat_file_nar, DumpError};
+pub use dump::{
+    dump_from, dump_path, nar_hash, write_flat_file_nar, DumpError, NarNode, NarSource,
+};
 pub use parse::{parse_nar, NarVisitor, ParseNarError};
 pub use restore::{restore_path, RestoreError};
 
@@ -18,8 +20,13 @@ pub const NAR_MAGIC: &[u8] = b"nix-archive-1";
 pub const MAX_NAME_LEN: usize = 255;
 /// Longest accepted symlink target, in bytes.
 pub const MAX_TARGET_LEN: usize = 4095;
-/// Deepest accepted directory nesting.
-pub const MAX_DEPTH: usize = 64;
+/// Deepest directory nesting, shared by the writer ([`dump_path`]) and the parser
+/// ([`parse_nar`]), so every NAR nixkit writes it can read. CppNix sets no limit of its own,
+/// but it reads and writes trees through full paths, so no tree deeper than `PATH_MAX` (4096
+/// bytes, at least two bytes a level) can be dumped or restored there: 2048 levels is more
+/// than any NAR CppNix can make or unpack, and bounds the parser's memory. Neither side
+/// recurses, so the limit is not what protects the stack.
+pub const MAX_DEPTH: usize = 2048;
 
 /// Zero padding needed after `len` bytes.
 #[inline]

@@ -2,6 +2,8 @@
 //!
 //! Strict means: only the canonical token order is accepted, padding must be zero, directory
 //! entries must be strictly ascending with valid names, and the limits in [`super`] hold.
+//! The parser does not recurse: open directories are kept on a list of their own, so no
+//! input can overflow the stack (nesting is bounded by [`MAX_DEPTH`] all the same).
 
 use std::io::{self, Read};
 
@@ -116,9 +118,16 @@ pub fn parse_nar(
         token: Vec::with_capacity(64),
     };
     parser.expect(NAR_MAGIC, "\"nix-archive-1\"")?;
-    let mut path = Vec::new();
-    parser.node(visitor, &mut path, 0)?;
+    parser.tree(visitor)?;
     Ok(parser.offset)
+}
+
+/// A directory whose entries are being read.
+struct OpenDirectory {
+    /// The previous entry's name (entries must ascend).
+    previous: Option<Vec<u8>>,
+    /// The length of the path before this directory's name was appended.
+    parent_path_len: usize,
 }
 
 impl Parser<'_> {
@@ -202,12 +211,77 @@ impl Parser<'_> {
         })
     }
 
-    fn node(
-        &mut self,
-        visitor: &mut dyn NarVisitor,
-        path: &mut Vec<u8>,
-        depth: usize,
-    ) -> Result<(), ParseNarError> {
+    /// Parses the root object and everything below it.
+    fn tree(&mut self, visitor: &mut dyn NarVisitor) -> Result<(), ParseNarError> {
+        let mut path = Vec::new();
+        let mut open: Vec<OpenDirectory> = Vec::new();
+        if self.object(visitor, &path)? {
+            open.push(OpenDirectory {
+                previous: None,
+                parent_path_len: 0,
+            });
+        }
+        while let Some(depth) = open.len().checked_sub(1) {
+            let start = self.keyword()?;
+            match self.token.as_slice() {
+                b")" => {
+                    let parent_path_len = open.pop().map_or(0, |d| d.parent_path_len);
+                    if !open.is_empty() {
+                        // The directory was an entry's node: close the entry.
+                        path.truncate(parent_path_len);
+                        self.expect(b")", "\")\"")?;
+                    }
+                    continue;
+                }
+                b"entry" => {}
+                _ => return Err(self.unexpected(start, "\"entry\" or \")\"")),
+            }
+            if depth >= MAX_DEPTH {
+                return Err(ParseNarError::TooDeep { offset: start });
+            }
+            self.expect(b"(", "\"(\"")?;
+            self.expect(b"name", "\"name\"")?;
+            let name_start = self.read_token(MAX_NAME_LEN, "entry name")?;
+            let name = self.token.clone();
+            if !is_valid_entry_name(&name) {
+                return Err(ParseNarError::InvalidName {
+                    offset: name_start,
+                    name: String::from_utf8_lossy(&name).into_owned(),
+                });
+            }
+            let previous = open.last().and_then(|d| d.previous.as_ref());
+            if previous.is_some_and(|p| *p >= name) {
+                return Err(ParseNarError::NotSorted {
+                    offset: name_start,
+                    name: String::from_utf8_lossy(&name).into_owned(),
+                });
+            }
+            self.expect(b"node", "\"node\"")?;
+            let parent_path_len = path.len();
+            if !path.is_empty() {
+                path.push(b'/');
+            }
+            path.extend_from_slice(&name);
+            if let Some(dir) = open.last_mut() {
+                dir.previous = Some(name);
+            }
+            if self.object(visitor, &path)? {
+                open.push(OpenDirectory {
+                    previous: None,
+                    parent_path_len,
+                });
+            } else {
+                path.truncate(parent_path_len);
+                self.expect(b")", "\")\"")?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Parses the start of an object at `path`: a file or symlink entirely (through its
+    /// `)`), a directory up to its first entry. Returns true for a directory, whose entries
+    /// and `)` the caller reads.
+    fn object(&mut self, visitor: &mut dyn NarVisitor, path: &[u8]) -> Result<bool, ParseNarError> {
         self.expect(b"(", "\"(\"")?;
         self.expect(b"type", "\"type\"")?;
         let start = self.keyword()?;
@@ -222,10 +296,14 @@ impl Parser<'_> {
                 self.visited(path, result)?;
                 self.expect(b")", "\")\"")?;
             }
-            b"directory" => self.directory(visitor, path, depth)?,
+            b"directory" => {
+                let result = visitor.directory(path);
+                self.visited(path, result)?;
+                return Ok(true);
+            }
             _ => return Err(self.unexpected(start, "\"regular\", \"symlink\" or \"directory\"")),
         }
-        Ok(())
+        Ok(false)
     }
 
     fn regular(&mut self, visitor: &mut dyn NarVisitor, path: &[u8]) -> Result<(), ParseNarError> {
@@ -259,54 +337,6 @@ impl Parser<'_> {
         self.visited(path, result)?;
         self.padding(size)?;
         self.expect(b")", "\")\"")
-    }
-
-    fn directory(
-        &mut self,
-        visitor: &mut dyn NarVisitor,
-        path: &mut Vec<u8>,
-        depth: usize,
-    ) -> Result<(), ParseNarError> {
-        let result = visitor.directory(path);
-        self.visited(path, result)?;
-        let mut previous: Option<Vec<u8>> = None;
-        loop {
-            let start = self.keyword()?;
-            match self.token.as_slice() {
-                b")" => return Ok(()),
-                b"entry" => {}
-                _ => return Err(self.unexpected(start, "\"entry\" or \")\"")),
-            }
-            if depth >= MAX_DEPTH {
-                return Err(ParseNarError::TooDeep { offset: start });
-            }
-            self.expect(b"(", "\"(\"")?;
-            self.expect(b"name", "\"name\"")?;
-            let name_start = self.read_token(MAX_NAME_LEN, "entry name")?;
-            let name = self.token.clone();
-            if !is_valid_entry_name(&name) {
-                return Err(ParseNarError::InvalidName {
-                    offset: name_start,
-                    name: String::from_utf8_lossy(&name).into_owned(),
-                });
-            }
-            if previous.as_ref().is_some_and(|p| *p >= name) {
-                return Err(ParseNarError::NotSorted {
-                    offset: name_start,
-                    name: String::from_utf8_lossy(&name).into_owned(),
-                });
-            }
-            self.expect(b"node", "\"node\"")?;
-            let len_before = path.len();
-            if !path.is_empty() {
-                path.push(b'/');
-            }
-            path.extend_from_slice(&name);
-            self.node(visitor, path, depth + 1)?;
-            path.truncate(len_before);
-            self.expect(b")", "\")\"")?;
-            previous = Some(name);
-        }
     }
 }
 
