@@ -7,6 +7,8 @@
 #   attrs.nix    b-attrs    (listToAttrs/mapAttrs/`//`/lookups, 100k x scale keys)
 #   lists.nix    d-lists    (genList/map/filter/sort/elem, 400k x scale elements)
 #   modules.nix  e-modules  (lib.evalModules, 5000 x scale options, 1000 x scale submodules)
+#   callpackage.nix (nixpkgs-shaped: callPackage over a fixpoint of 10k x scale
+#                packages, two overlays, override; intersectAttrs against the pool)
 # For each workload and scale, runs
 #   nixkit instantiate --eval --strict --arg scale S FILE
 #   GC_INITIAL_HEAP_SIZE=32M nix-instantiate --eval --strict --arg scale S FILE
@@ -22,7 +24,7 @@
 #   NIXKIT_BENCH_RUNS  runs per tool, workload and scale (default 3; also the first argument)
 #   NIXKIT_BIN         nixkit binary (default: target/release/nixkit, built if missing)
 #   CPPNIX_BIN         CppNix nix-instantiate (default: from PATH)
-#   NIXKIT_BENCH_ONLY  substring filter on workload names (attrs, lists, modules)
+#   NIXKIT_BENCH_ONLY  substring filter on workload names (attrs, lists, modules, callpackage)
 #   NIXKIT_SCALES      scale factors (default "1 4 16"; the first is the growth baseline)
 #   NIXKIT_NIXPKGS_LIB_2022  nixpkgs lib (2022) directory for modules.nix
 #                      (default: ../shared/corpus/nixpkgs-lib-2022/lib relative to the
@@ -70,7 +72,7 @@ echo "runs per point: $runs; growth = value at this scale / value at scale ${sca
 printf '%-8s %5s %9s %10s %9s %10s %6s %12s %12s %12s %12s %s\n' \
   workload scale "nixkit s" "nixkit MiB" "CppNix s" "CppNix MiB" ratio \
   "nk t-growth" "nk m-growth" "cpp t-growth" "cpp m-growth" same
-for name in attrs lists modules; do
+for name in attrs lists modules callpackage; do
   case "$name" in *"$only"*) ;; *) continue ;; esac
   file="$dir/$name.nix"
   extra=()

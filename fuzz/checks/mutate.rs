@@ -125,10 +125,7 @@ pub(crate) fn run(name: &str, seeds: &[Vec<u8>], min_runs: usize, check: impl Fn
     let start = Instant::now();
     let mut rng = Rng::new(0x6e69_786b_6974 ^ name.len() as u64);
     let mut runs = 0;
-    let mut current: Vec<u8> = Vec::new();
-    let mut run_one = |input: &[u8]| {
-        current.clear();
-        current.extend_from_slice(input);
+    let run_one = |input: &[u8]| {
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(input)));
         if result.is_err() {
             let file = std::env::temp_dir().join(format!("nixkit-fuzz-{name}-crash"));

@@ -186,6 +186,44 @@ impl Attrs {
         }
     }
 
+    /// `builtins.intersectAttrs self other`: `other`'s attributes whose
+    /// names `self` has, in symbol-index order.
+    ///
+    /// The cost follows the smaller set: each name of the smaller one is
+    /// binary-searched in the larger (`intersectAttrs (functionArgs f) pool`
+    /// in `callPackage` has a few names against a pool of 100,000), and
+    /// sets of similar size are merged in one walk.
+    pub fn intersect(&self, other: &Attrs) -> Attrs {
+        let (a, b) = (&self.entries[..], &other.entries[..]);
+        let search = |set: &[Attr], name: Symbol| {
+            set.binary_search_by_key(&name.index(), |x| x.name.index())
+                .ok()
+        };
+        let kept: Vec<Attr> = if a.len().saturating_mul(16) <= b.len() {
+            a.iter()
+                .filter_map(|x| search(b, x.name).map(|i| b[i].clone()))
+                .collect()
+        } else if b.len().saturating_mul(16) <= a.len() {
+            b.iter()
+                .filter(|y| search(a, y.name).is_some())
+                .cloned()
+                .collect()
+        } else {
+            let (mut i, mut j) = (0, 0);
+            let mut kept = Vec::with_capacity(a.len().min(b.len()));
+            while i < a.len() && j < b.len() {
+                let (x, y) = (a[i].name.index(), b[j].name.index());
+                if x == y {
+                    kept.push(b[j].clone());
+                }
+                i += usize::from(x <= y);
+                j += usize::from(y <= x);
+            }
+            kept
+        };
+        Attrs::from_sorted(kept)
+    }
+
     /// The attributes as a vector (symbol-index order): a copy, the set being shared.
     pub fn into_entries(self) -> Vec<Attr> {
         self.entries.to_vec()
@@ -274,6 +312,54 @@ mod tests {
             .collect();
         v.sort();
         v
+    }
+
+    #[test]
+    fn intersect_matches_a_map_model() {
+        // All three paths: a small left side, a small right side and the
+        // merge of sets of similar size, with overlapping and disjoint names.
+        let names: Vec<String> = (0..200)
+            .map(|i| format!("attr_intersect_test_{i}"))
+            .collect();
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for round in 0..300 {
+            let sizes = [(3, 200), (200, 3), (60, 80), (0, 50), (50, 0)];
+            let (left_max, right_max) = sizes[round % sizes.len()];
+            let mut pick = |max: usize| -> Vec<(&str, i64)> {
+                let n = if max == 0 {
+                    0
+                } else {
+                    (next() as usize) % max + 1
+                };
+                (0..n)
+                    .map(|_| {
+                        (
+                            names[(next() as usize) % names.len()].as_str(),
+                            (next() % 1000) as i64,
+                        )
+                    })
+                    .collect()
+            };
+            let left = pick(left_max);
+            let right = pick(right_max);
+            let (a, b) = (set(&left), set(&right));
+            let expected: Vec<(String, i64)> = contents(&b)
+                .into_iter()
+                .filter(|(name, _)| a.get_str(name).is_some())
+                .collect();
+            let kept = a.intersect(&b);
+            assert_eq!(contents(&kept), expected, "round {round}");
+            assert!(kept
+                .iter()
+                .zip(kept.iter().skip(1))
+                .all(|(x, y)| x.name.index() < y.name.index()));
+        }
     }
 
     #[test]

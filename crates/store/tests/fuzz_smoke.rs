@@ -140,10 +140,12 @@ fn kept() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("test_data/fuzz")
 }
 
-fn fuzz(name: &str, seeds: Vec<Vec<u8>>, check: fn(&[u8])) {
+fn fuzz(name: &str, mut seeds: Vec<Vec<u8>>, check: fn(&[u8])) {
+    // Kept inputs (seeds made by CppNix, crashes found) are replayed, then mutated too.
     for (path, bytes) in mutate::kept_inputs(&kept(), name) {
         eprintln!("replaying {}", path.display());
         check(&bytes);
+        seeds.push(bytes);
     }
     let runs = mutate::run(name, &seeds, 500, check);
     eprintln!("{name}: {runs} inputs");
@@ -191,7 +193,10 @@ fn seeds_are_valid() {
         let mut input = s.as_slice();
         let dir = StoreDir::default();
         let mut n = 0;
-        while let Some(_) = nixkit_store::export::read_exported_path(&dir, &mut input).unwrap() {
+        while nixkit_store::export::read_exported_path(&dir, &mut input)
+            .unwrap()
+            .is_some()
+        {
             n += 1;
         }
         assert_eq!(n, 2);

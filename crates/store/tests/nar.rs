@@ -268,8 +268,10 @@ fn strict_parser_rejects_malformed_nars() {
     ]))
     .is_err());
 
-    // Depth limit: 64 nested directories are fine, 65 are not.
-    for (depth, ok) in [(64usize, true), (65, false)] {
+    // Depth limit (shared with the writer): MAX_DEPTH nested directories are fine, one more
+    // is not.
+    let max = nar::MAX_DEPTH;
+    for (depth, ok) in [(64usize, true), (max, true), (max + 1, false)] {
         let mut toks: Vec<&[u8]> = vec![b"nix-archive-1", b"(", b"type", b"directory"];
         for _ in 0..depth {
             toks.extend_from_slice(&[

@@ -134,7 +134,34 @@ fn deep_outputs_export_and_import() {
             to.query_path_info(&path).unwrap().unwrap().nar_hash,
             from.query_path_info(&path).unwrap().unwrap().nar_hash
         );
+        cppnix_imports(tmp.path(), &stream, &from.store_dir().print_path(&path));
     }
+}
+
+/// CppNix imports the same stream (when `nix-store` is installed).
+fn cppnix_imports(dir: &Path, stream: &[u8], path: &str) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    if Command::new("nix-store").arg("--version").output().is_err() {
+        eprintln!("skipped: CppNix import (nix-store not installed)");
+        return;
+    }
+    let store = format!("local?root={}", dir.join("cppnix").display());
+    let mut child = Command::new("nix-store")
+        .args(["--store", &store, "--import"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stream).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), path);
 }
 
 #[test]

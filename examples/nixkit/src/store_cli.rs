@@ -6,8 +6,10 @@
 //! --outputs/--roots`, `--verify [--check-contents]`, `--gc [--print-roots|--print-live|
 //! --print-dead] [--max-freed N]`, `--delete`, `--realise|-r` (substitution only), `--export`,
 //! `--import`, `--generate-binary-cache-key`, and nixkit's `--copy-to URL [--sign-key FILE]
-//! [--compression xz|zstd|none]`. Global: `--store DIR|local?root=DIR` (else `NIXKIT_STORE`),
-//! `--option NAME VALUE` (substituters, trusted-public-keys, require-sigs, store).
+//! [--compression xz|zstd|none]`. Global: `--store SPEC` (`StoreConfig::from_spec`: a path,
+//! `local?root=DIR`, `auto`; else `NIXKIT_STORE`), `--option NAME VALUE` (substituters,
+//! trusted-public-keys, require-sigs, store, fsync-store-paths). Operands are file names
+//! (`OsString`): any bytes.
 
 use std::collections::BTreeSet;
 use std::ffi::{OsStr, OsString};

@@ -126,6 +126,7 @@ fn printing_commands_survive_closed_pipes_and_full_disks() {
         &["store", "--add", "file"],
         &["store", "--gc", "--print-roots"],
         &["store", "--gc", "--print-live"],
+        &["store", "--gc", "--max-freed", "0"],
         &["store", "-q", "-R", added],
         &["store", "--realise", added],
         &["store", "--dump", "file"],
@@ -158,6 +159,23 @@ fn printing_commands_survive_closed_pipes_and_full_disks() {
                 "{what}: {stderr}"
             );
         }
+    }
+
+    // Diagnostics to a full or closed standard error: the exit status is still the error's.
+    for args in [
+        &["store", "--frob"][..],
+        &["store", "-q", "-R", "/nix/store/missing"],
+    ] {
+        let args = os(args);
+        let out = command(dir, &args)
+            .stderr(fs::File::create("/dev/full").unwrap())
+            .output()
+            .unwrap();
+        assert_eq!(no_crash("stderr to /dev/full", &out), 1);
+        let mut child = command(dir, &args).stderr(Stdio::piped()).spawn().unwrap();
+        drop(child.stderr.take());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(no_crash("stderr to a closed pipe", &out), 1);
     }
 
     // `build` printing to a full disk still makes every result link.
@@ -197,6 +215,27 @@ fn arguments_that_are_not_utf8_give_errors() {
         vec![s("build"), bad],
         vec![s("build"), s("-A"), bad, s("-E"), s("{}")],
     ];
+    // A file whose name is not UTF-8 is an ordinary operand.
+    fs::write(dir.join(bad), "odd name\n").unwrap();
+    for args in [
+        vec![s("store"), s("--dump"), bad],
+        vec![s("hash"), s("--type"), s("sha256"), bad],
+        vec![s("store"), s("--add-fixed"), s("sha256"), bad],
+    ] {
+        let out = command(dir, &args).output().unwrap();
+        let code = no_crash(&format!("{args:?}"), &out);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if args[1] == "--add-fixed" {
+            // As in CppNix, the file name becomes the store path name, which must be ASCII.
+            assert_eq!(code, 1, "{stderr}");
+            assert!(stderr.contains("illegal character"), "{stderr}");
+        } else {
+            assert_eq!(code, 0, "{args:?}: {stderr}");
+            assert!(!out.stdout.is_empty());
+        }
+    }
+    fs::remove_file(dir.join(bad)).unwrap();
+
     // Accepted as bytes, as CppNix does: a Nix string may hold any bytes.
     let out = command(
         dir,

@@ -40,9 +40,14 @@ fn number(
 
 /// Forces both arguments, which must be numbers.
 fn numbers(s: &mut EvalState, a: &[Value], what: &str, pos: Pos) -> EvalResult<(Value, Value)> {
+    // As CppNix: both operands are forced, left first, before either's type
+    // is checked.
+    let forced = [
+        s.force(&a[0]).map_err(|e| e.at(pos))?,
+        s.force(&a[1]).map_err(|e| e.at(pos))?,
+    ];
     let mut out = [Value::Null, Value::Null];
-    for (i, slot) in out.iter_mut().enumerate() {
-        let v = s.force(&a[i]).map_err(|e| e.at(pos))?;
+    for (i, (slot, v)) in out.iter_mut().zip(forced).enumerate() {
         match v {
             Value::Int(_) | Value::Float(_) => *slot = v,
             other => {
@@ -92,7 +97,10 @@ fn mul(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
 }
 
 fn div(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
-    // CppNix checks the divisor first, and words these frames "operand".
+    // CppNix forces both operands in order, then checks the divisor first,
+    // and words these frames "operand".
+    s.force(&a[0])?;
+    s.force(&a[1])?;
     let y = number(s, a, 1, "a float", "second operand of the division")?;
     if as_f64(&y) == 0.0 {
         return Err(EvalError::eval("division by zero"));

@@ -150,12 +150,7 @@ fn intersect_attrs(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value
     let args = Args::new(a, "intersectAttrs", pos);
     let left = args.attrs(s, 0)?;
     let right = args.attrs(s, 1)?;
-    let kept: Vec<Attr> = right
-        .iter()
-        .filter(|x| left.get(x.name).is_some())
-        .cloned()
-        .collect();
-    Ok(Value::attrs(Attrs::from_sorted(kept)))
+    Ok(Value::attrs(left.intersect(right)))
 }
 
 fn cat_attrs(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {

@@ -332,6 +332,8 @@ fn partition(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let list = args.list(s, 1)?;
     let (mut right, mut wrong) = (Vec::new(), Vec::new());
     for x in list.iter() {
+        // CppNix forces each element before calling the predicate on it.
+        s.force(x)?;
         if test(s, f, x, "partition", pos)? {
             right.push(x.clone());
         } else {

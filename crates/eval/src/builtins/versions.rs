@@ -56,15 +56,17 @@ fn next_component<'a>(s: &'a str, i: &mut usize) -> Option<&'a str> {
     Some(&s[start..*i])
 }
 
+/// A component's number, as CppNix reads it: a C `int`, so digit runs past
+/// `i32::MAX` are not numbers and compare as words.
+fn component_number(c: &str) -> Option<i32> {
+    c.parse()
+        .ok()
+        .filter(|_| c.bytes().all(|b| b.is_ascii_digit()))
+}
+
 fn component_less(c1: &str, c2: &str) -> bool {
-    let n1: Option<u64> = c1
-        .parse()
-        .ok()
-        .filter(|_| c1.bytes().all(|b| b.is_ascii_digit()));
-    let n2: Option<u64> = c2
-        .parse()
-        .ok()
-        .filter(|_| c2.bytes().all(|b| b.is_ascii_digit()));
+    let n1 = component_number(c1);
+    let n2 = component_number(c2);
     match (n1, n2) {
         (Some(x), Some(y)) => x < y,
         _ if c1.is_empty() && n2.is_some() => true,

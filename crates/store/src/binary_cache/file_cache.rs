@@ -115,8 +115,8 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> CacheError + '_ {
 /// The `StoreDir` a `nix-cache-info` text names (the last such line), if any.
 pub fn cache_info_store_dir(text: &str) -> Option<&str> {
     text.lines()
-        .filter_map(|line| line.strip_prefix("StoreDir: "))
-        .last()
+        .rev()
+        .find_map(|line| line.strip_prefix("StoreDir: "))
 }
 
 /// The most a narinfo or `nix-cache-info` file may hold.

@@ -1,0 +1,10 @@
+//! Fuzz target: the export format (`nix-store --import`): read path by path. The properties live in `checks/store.rs`, shared with the
+//! bounded smoke tests `cargo test` runs.
+#![no_main]
+
+#[path = "../checks/store.rs"]
+mod checks;
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| checks::export(data));
