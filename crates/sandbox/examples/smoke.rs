@@ -43,6 +43,7 @@ fn main() {
         RunOptions {
             max_silent_time: Some(Duration::from_secs(3)),
             timeout: None,
+            max_log_size: None,
             on_output: &mut out,
             log_file: None,
         },

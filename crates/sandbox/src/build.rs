@@ -38,7 +38,31 @@ pub struct BuildSettings {
     pub builds_dir: Option<PathBuf>,
     /// The platform builders run on (`x86_64-linux`); derivations for another fail.
     pub system: String,
+    /// `max-log-size`: kill a builder that writes more than this many bytes of log.
+    pub max_log_size: Option<u64>,
+    /// At most this many processes (and threads) per build; a fork bomb fails its build.
+    pub max_processes: Option<u64>,
+    /// Fail a build whose outputs together hold more than this many bytes of file data.
+    pub max_output_size: Option<u64>,
+    /// `sandbox-dev-shm-size`: the size of the sandbox's `/dev/shm` tmpfs (`50%` of RAM).
+    pub dev_shm_size: Option<String>,
+    /// The size of the sandbox's `/tmp` tmpfs (`50%` of RAM).
+    pub tmp_size: Option<String>,
+    /// `use-cgroups`: run each build in a cgroup v2 of its own (killed as a whole at the
+    /// end); implied by `memory_max` and `cpu_max`.
+    pub use_cgroups: bool,
+    /// The memory limit of a build, in bytes (a cgroup's `memory.max`).
+    pub memory_max: Option<u64>,
+    /// The CPU limit of a build, in cores (a cgroup's `cpu.max`).
+    pub cpu_max: Option<f64>,
+    /// Let builders reach abstract Unix sockets outside their sandbox (fixed-output builds
+    /// share the host network, where those live); by default a Landlock scope forbids it.
+    pub share_abstract_sockets: bool,
 }
+
+/// The default of [`BuildSettings::max_processes`]: far more than any build needs, far
+/// fewer than brings a host down.
+pub const DEFAULT_MAX_PROCESSES: u64 = 8192;
 
 impl Default for BuildSettings {
     fn default() -> Self {
@@ -51,7 +75,65 @@ impl Default for BuildSettings {
             build_uid_base: crate::DEFAULT_BUILD_UID,
             builds_dir: None,
             system: format!("{}-linux", std::env::consts::ARCH),
+            max_log_size: None,
+            max_processes: Some(DEFAULT_MAX_PROCESSES),
+            max_output_size: None,
+            dev_shm_size: None,
+            tmp_size: None,
+            use_cgroups: false,
+            memory_max: None,
+            cpu_max: None,
+            share_abstract_sockets: false,
         }
+    }
+}
+
+impl BuildSettings {
+    /// Applies setting `name` (`--option NAME VALUE`), spelled as CppNix spells it where
+    /// CppNix has it (`max-log-size`, `max-silent-time`, `timeout`, `cores`,
+    /// `keep-failed`, `sandbox-dev-shm-size`, `use-cgroups`, `build-dir`) and
+    /// `build-max-processes`, `build-max-output-size`, `build-memory-max` (bytes),
+    /// `build-cpu-max` (cores), `sandbox-tmp-size` and `sandbox-share-abstract-sockets`
+    /// for nixkit's own; sizes and
+    /// times of 0 mean unlimited. Returns false for a setting it does not know.
+    pub fn set_option(&mut self, name: &str, value: &str) -> Result<bool, String> {
+        let number = || {
+            value
+                .parse::<u64>()
+                .map_err(|_| format!("invalid value '{value}' for setting '{name}'"))
+        };
+        let limit = || number().map(|n| Some(n).filter(|n| *n > 0));
+        let boolean = || match value {
+            "true" | "1" => Ok(true),
+            "false" | "0" => Ok(false),
+            _ => Err(format!("invalid Boolean '{value}' for setting '{name}'")),
+        };
+        let secs = || limit().map(|n| n.map(Duration::from_secs));
+        match name {
+            "max-log-size" => self.max_log_size = limit()?,
+            "max-silent-time" => self.max_silent_time = secs()?,
+            "timeout" => self.timeout = secs()?,
+            "cores" => self.cores = usize::try_from(number()?).map_err(|e| e.to_string())?,
+            "keep-failed" => self.keep_failed = boolean()?,
+            "sandbox-dev-shm-size" => self.dev_shm_size = Some(value.to_owned()),
+            "sandbox-tmp-size" => self.tmp_size = Some(value.to_owned()),
+            "use-cgroups" => self.use_cgroups = boolean()?,
+            "sandbox-share-abstract-sockets" => self.share_abstract_sockets = boolean()?,
+            "build-dir" => self.builds_dir = Some(PathBuf::from(value)),
+            "build-max-processes" => self.max_processes = limit()?,
+            "build-max-output-size" => self.max_output_size = limit()?,
+            "build-memory-max" => self.memory_max = limit()?,
+            "build-cpu-max" => {
+                let cores = value
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|c| c.is_finite() && *c >= 0.0)
+                    .ok_or_else(|| format!("invalid value '{value}' for setting '{name}'"))?;
+                self.cpu_max = Some(cores).filter(|c| *c > 0.0);
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
     }
 }
 
@@ -161,6 +243,12 @@ fn failure_message(
             t.as_secs()
         ),
         RunOutcome::Interrupted => format!("build of '{drv}' was interrupted"),
+        RunOutcome::OutOfMemory(max) => format!(
+            "builder for '{drv}' was killed for using more than its memory limit of {max} bytes"
+        ),
+        RunOutcome::LogLimit(max) => format!(
+            "builder for '{drv}' was killed after writing more than {max} bytes of log output"
+        ),
     };
     if !tail.is_empty() {
         msg.push_str(&format!(";\nlast {} log lines:", tail.len()));
@@ -291,7 +379,20 @@ pub fn build_derivation(
     })?;
     let mut sandbox_time = Duration::ZERO;
     let result = if let Some(builtin) = drv.builder.strip_prefix("builtin:") {
-        crate::fetchurl::run_builtin(builtin, &printed_drv, drv, &store_dir, &dir, &outputs)
+        let build_id = settings.build_uid_base + slot;
+        crate::fetchurl::run_builtin(
+            builtin,
+            &printed_drv,
+            drv,
+            &store_dir,
+            &dir,
+            &outputs,
+            crate::fetchurl::FetchLimits {
+                timeout: settings.timeout,
+                max_size: settings.max_output_size,
+                build_ids: (build_id, build_id),
+            },
+        )
     } else {
         if drv.system != settings.system {
             return Err(BuildError::WrongSystem {
@@ -329,6 +430,18 @@ pub fn build_derivation(
                 settings.build_uid_base + slot,
                 settings.build_uid_base + slot,
             )),
+            max_processes: settings.max_processes,
+            dev_shm_size: settings.dev_shm_size.clone(),
+            tmp_size: settings.tmp_size.clone(),
+            cgroup: (settings.use_cgroups
+                || settings.memory_max.is_some()
+                || settings.cpu_max.is_some())
+            .then_some(crate::CgroupLimits {
+                memory_max: settings.memory_max,
+                cpu_max: settings.cpu_max,
+                pids_max: settings.max_processes,
+            }),
+            share_abstract_sockets: settings.share_abstract_sockets,
         };
         if let Some(parent) = log.parent() {
             let _ = fs::create_dir_all(parent);
@@ -340,6 +453,7 @@ pub fn build_derivation(
             RunOptions {
                 max_silent_time: settings.max_silent_time,
                 timeout: settings.timeout,
+                max_log_size: settings.max_log_size,
                 on_output,
                 log_file,
             },
@@ -370,7 +484,14 @@ pub fn build_derivation(
     }
     let s = lock(store);
     let host_of = |p: &StorePath| dir.host_path(&store_dir.print_path(p));
-    let staged = match stage_outputs(&s, drv_path, drv, &closure, &host_of) {
+    let staged = match stage_outputs(
+        &s,
+        drv_path,
+        drv,
+        &closure,
+        &host_of,
+        settings.max_output_size,
+    ) {
         Ok(staged) => staged,
         Err(e) => {
             keep(&mut dir, on_output);

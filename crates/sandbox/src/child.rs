@@ -18,11 +18,12 @@ use nix::unistd::{Gid, Pid, Uid};
 /// One mount to make, in order, inside the new mount namespace.
 #[derive(Debug)]
 pub(crate) enum MountOp {
-    /// Bind `src` onto `dst`; then, if `readonly`, remount it read-only keeping `keep`.
+    /// Bind `src` onto `dst`; then, unless `remount` is empty, remount it with those flags
+    /// (`MS_RDONLY`, `MS_NOSUID`) added to `keep`.
     Bind {
         src: CString,
         dst: CString,
-        readonly: bool,
+        remount: MsFlags,
         keep: MsFlags,
     },
     /// Mount a fresh file system of type `fstype` on `dst`.
@@ -48,6 +49,15 @@ pub(crate) struct ChildPlan {
     pub(crate) argv: Vec<CString>,
     pub(crate) envp: Vec<CString>,
     pub(crate) cwd: CString,
+    /// The system call filters to install just before `execve`.
+    pub(crate) seccomp: Vec<seccompiler::BpfProgram>,
+    /// `RLIMIT_NPROC` of the builder: its user namespace is its own, so this bounds the
+    /// processes of this build alone.
+    pub(crate) max_processes: Option<u64>,
+    /// The pid of the process that forked the sandbox (to notice that it already died).
+    pub(crate) parent: Pid,
+    /// Leave abstract Unix sockets and signals unscoped (no Landlock domain).
+    pub(crate) share_abstract_sockets: bool,
 }
 
 /// The pipes the children use.
@@ -102,6 +112,10 @@ fn path_str(c: &CStr) -> &str {
 pub(crate) fn intermediate(plan: &ChildPlan, fds: ChildFds) -> ! {
     let status = fds.status_w.as_raw_fd();
     let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
+    // The parent may have died before the line above: then nobody would ever kill us.
+    if nix::unistd::getppid() != plan.parent {
+        std::process::exit(SETUP_FAILED);
+    }
     if let Err(e) = unshare(plan.namespaces) {
         fail(
             status,
@@ -148,7 +162,7 @@ fn do_mount(op: &MountOp) -> Result<(), (String, Errno)> {
         MountOp::Bind {
             src,
             dst,
-            readonly,
+            remount,
             keep,
         } => {
             mount(
@@ -164,8 +178,8 @@ fn do_mount(op: &MountOp) -> Result<(), (String, Errno)> {
                     e,
                 )
             })?;
-            if *readonly {
-                remount_ro(dst, *keep)?;
+            if !remount.is_empty() {
+                remount_with(dst, *remount | *keep)?;
             }
         }
         MountOp::Fs {
@@ -197,22 +211,22 @@ fn do_mount(op: &MountOp) -> Result<(), (String, Errno)> {
                 none,
             )
             .map_err(|e| (format!("bind-mounting '{}' on itself", path_str(dst)), e))?;
-            remount_ro(dst, *keep)?;
+            remount_with(dst, MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | *keep)?;
         }
     }
     Ok(())
 }
 
-fn remount_ro(dst: &CStr, keep: MsFlags) -> Result<(), (String, Errno)> {
+fn remount_with(dst: &CStr, flags: MsFlags) -> Result<(), (String, Errno)> {
     let none: Option<&CStr> = None;
     mount(
         none,
         dst,
         none,
-        MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY | keep,
+        MsFlags::MS_REMOUNT | MsFlags::MS_BIND | flags,
         none,
     )
-    .map_err(|e| (format!("making '{}' read-only", path_str(dst)), e))
+    .map_err(|e| (format!("remounting '{}' ({flags:?})", path_str(dst)), e))
 }
 
 /// Sets the `IFF_UP` flag on the loopback interface of the new network namespace.
@@ -252,10 +266,70 @@ fn set_domainname(name: &CStr) -> Result<(), Errno> {
     Errno::result(rc).map(drop)
 }
 
+/// True if the process holding the write end of the `go` pipe (nixkit) has exited.
+fn parent_gone(fds: &ChildFds) -> bool {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let mut fd = [PollFd::new(
+        std::os::fd::AsFd::as_fd(&fds.go_r),
+        PollFlags::POLLIN,
+    )];
+    match poll(&mut fd, PollTimeout::ZERO) {
+        Ok(0) => false,
+        Ok(_) => fd[0]
+            .revents()
+            .is_some_and(|r| r.intersects(PollFlags::POLLHUP | PollFlags::POLLERR)),
+        Err(_) => true,
+    }
+}
+
+/// Puts the builder in a Landlock domain of its own that may neither connect to abstract
+/// Unix sockets nor signal processes created outside it (kernels with Landlock ABI 6, Linux
+/// 6.12; a no-op before). Fixed-output builds share the host's network namespace, where
+/// abstract sockets live: without this, two of them, or one and a host process, can talk
+/// and pass descriptors (CVE-2024-27297 and the 2025 advisories).
+fn scope_to_sandbox() -> Result<(), String> {
+    use landlock::{CompatLevel, Compatible, Ruleset, RulesetAttr, Scope};
+    Ruleset::default()
+        .set_compatibility(CompatLevel::BestEffort)
+        .scope(Scope::AbstractUnixSocket | Scope::Signal)
+        .and_then(|r| r.create())
+        .and_then(|r| r.restrict_self())
+        .map(drop)
+        .map_err(|e| format!("entering the Landlock domain: {e}"))
+}
+
+/// Gives the builder default signal dispositions and an empty signal mask: whatever the
+/// parent ignores (the Rust runtime ignores SIGPIPE) or blocks would otherwise be inherited
+/// through `execve`, and `yes | head` would never end.
+pub(crate) fn reset_signals() {
+    use nix::sys::signal::{SigSet, SigmaskHow};
+    // The kernel's `struct sigaction` with every field zero: SIG_DFL, no flags, empty mask
+    // (four words covers its layout on every architecture). The raw system call also
+    // reaches the real-time signals glibc reserves for itself, which `sigaction(3)` refuses.
+    let default = [0u64; 4];
+    for sig in 1..=64 {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: `rt_sigaction` reads `default` (valid for its size) and writes nothing
+        // (null old action); installing SIG_DFL runs no code of ours in a handler.
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                default.as_ptr(),
+                std::ptr::null_mut::<u64>(),
+                8usize,
+            );
+        }
+    }
+    let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+}
+
 /// The sandbox's init (pid 1): mounts, hostname, loopback, pivot_root, build user, exec.
 fn init(plan: &ChildPlan, fds: &ChildFds) -> ! {
     let status = fds.status_w.as_raw_fd();
-    let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
     let none: Option<&CStr> = None;
     // Keep our mounts from propagating back to the host.
     if let Err(e) = mount(
@@ -306,19 +380,39 @@ fn init(plan: &ChildPlan, fds: &ChildFds) -> ! {
     if let Err(e) = nix::unistd::setuid(Uid::from_raw(crate::SANDBOX_UID)) {
         fail(status, "switching to the build user", e);
     }
+    // Changing credentials cleared any parent-death signal, so it is set only now; the
+    // parent (the intermediate process) dies with nixkit through its own. If nixkit died
+    // already, the write end of the `go` pipe it holds is closed.
+    if let Err(e) = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL) {
+        fail(status, "setting the parent-death signal", e);
+    }
+    if parent_gone(fds) {
+        std::process::exit(SETUP_FAILED);
+    }
     let _ = nix::unistd::setsid();
+    if let Some(n) = plan.max_processes {
+        use nix::sys::resource::{setrlimit, Resource};
+        if let Err(e) = setrlimit(Resource::RLIMIT_NPROC, n, n) {
+            fail(status, "limiting the number of processes", e);
+        }
+    }
     let log = fds.log_w.as_raw_fd();
     for (from, to) in [(fds.null.as_raw_fd(), 0), (log, 1), (log, 2)] {
         if let Err(e) = nix::unistd::dup2(from, to) {
             fail(status, "redirecting standard streams", e);
         }
     }
-    // Signals blocked or ignored by the parent's threads must not leak into the builder.
-    let _ = nix::sys::signal::sigprocmask(
-        nix::sys::signal::SigmaskHow::SIG_SETMASK,
-        Some(&nix::sys::signal::SigSet::empty()),
-        None,
-    );
+    reset_signals();
+    if let Err(msg) = crate::seccomp::install(&plan.seccomp) {
+        write_all(status, msg.as_bytes());
+        std::process::exit(SETUP_FAILED);
+    }
+    if !plan.share_abstract_sockets {
+        if let Err(msg) = scope_to_sandbox() {
+            write_all(status, msg.as_bytes());
+            std::process::exit(SETUP_FAILED);
+        }
+    }
     let e = match nix::unistd::execve(plan.builder.as_c_str(), &plan.argv, &plan.envp) {
         Err(e) => e,
         Ok(never) => match never {},

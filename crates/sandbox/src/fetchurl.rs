@@ -1,35 +1,39 @@
-//! `builtin:fetchurl`, run in-process rather than in a sandbox (it is our own code and
-//! fixed-output, so its result is verified by hash): copies a `file://` URL to `$out`.
+//! `builtin:fetchurl`: copies a `file://` URL to `$out`. As CppNix runs its built-in
+//! builders in the forked build process after dropping to the build user, the source is
+//! opened and read by a forked child running as the build user (when nixkit runs as root),
+//! so a derivation can only fetch what that unprivileged user may read: never
+//! `/etc/shadow`. Only regular files are accepted (opened non-blocking, so a FIFO cannot
+//! hang it; devices such as `/dev/zero` are refused), and the parent enforces `--timeout`,
+//! interruption (SIGINT/SIGTERM) and the output size limit while it writes `$out`.
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::io::{self, Write};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::time::{Duration, Instant};
 
+use nix::errno::Errno;
+use nix::fcntl::{open, OFlag};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::stat::{fstat, Mode, SFlag};
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::{Gid, Pid, Uid};
 use nixkit_derivation::Derivation;
 use nixkit_store::{StoreDir, StorePath};
 
 use crate::build::BuildError;
 use crate::layout::BuildDir;
 
-/// Decodes `%XX` escapes of a URL path.
-fn percent_decode(s: &str) -> Vec<u8> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok();
-            if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    out
+/// What bounds a fetch.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FetchLimits {
+    /// `--timeout`.
+    pub(crate) timeout: Option<Duration>,
+    /// The output size limit.
+    pub(crate) max_size: Option<u64>,
+    /// The host uid and gid to read as, when running as root.
+    pub(crate) build_ids: (u32, u32),
 }
 
 /// Runs built-in builder `name` for `drv`, leaving its output in `dir`.
@@ -40,6 +44,7 @@ pub(crate) fn run_builtin(
     store_dir: &StoreDir,
     dir: &BuildDir,
     outputs: &BTreeMap<String, StorePath>,
+    limits: FetchLimits,
 ) -> Result<(), BuildError> {
     if name != "fetchurl" {
         return Err(BuildError::UnknownBuiltin(format!("builtin:{name}")));
@@ -65,8 +70,9 @@ pub(crate) fn run_builtin(
             "unsupported URL '{url}' (only file:// URLs are supported)"
         )));
     };
-    let path: std::ffi::OsString = std::os::unix::ffi::OsStringExt::from_vec(percent_decode(path));
-    let data = fs::read(Path::new(&path)).map_err(|e| fail(format!("reading '{url}': {e}")))?;
+    let path: Vec<u8> = percent_encoding::percent_decode_str(path).collect();
+    let source = std::ffi::CString::new(path)
+        .map_err(|_| fail(format!("URL '{url}' contains a NUL byte")))?;
     let out = outputs
         .get("out")
         .ok_or_else(|| fail("no 'out' output".into()))?;
@@ -74,12 +80,180 @@ pub(crate) fn run_builtin(
     if let Some(parent) = host.parent() {
         fs::create_dir_all(parent).map_err(|e| fail(e.to_string()))?;
     }
-    fs::write(&host, data).map_err(|e| fail(e.to_string()))?;
     let exec = drv.env.get("executable").is_some_and(|v| v == "1");
-    fs::set_permissions(
-        &host,
-        fs::Permissions::from_mode(if exec { 0o755 } else { 0o644 }),
-    )
-    .map_err(|e| fail(e.to_string()))?;
+    let mut dest = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(if exec { 0o755 } else { 0o644 })
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&host)
+        .map_err(|e| fail(format!("creating '{}': {e}", host.display())))?;
+    copy_as_build_user(&source, &mut dest, limits).map_err(|reason| {
+        let _ = fs::remove_file(&host);
+        fail(format!("reading '{url}': {reason}"))
+    })
+}
+
+/// Copies `source` into `dest`, reading it in a child process that runs as the build user.
+fn copy_as_build_user(
+    source: &std::ffi::CStr,
+    dest: &mut fs::File,
+    limits: FetchLimits,
+) -> Result<(), String> {
+    fn sys(what: &'static str) -> impl Fn(Errno) -> String {
+        move |e: Errno| format!("{what}: {}", e.desc())
+    }
+    let (data_r, data_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(sys("creating a pipe"))?;
+    let (status_r, status_w) =
+        nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(sys("creating a pipe"))?;
+    let parent = nix::unistd::getpid();
+    let as_root = nix::unistd::geteuid().is_root();
+    // SAFETY: the child only makes system calls on descriptors it owns and exits with
+    // `_exit` semantics (`std::process::exit` after flushing nothing); no lock is taken.
+    #[allow(unsafe_code)]
+    let forked = unsafe { nix::unistd::fork() }.map_err(sys("forking the fetcher"))?;
+    let child = match forked {
+        nix::unistd::ForkResult::Child => {
+            crate::run::close_other_fds(&mut [data_w.as_raw_fd(), status_w.as_raw_fd()]);
+            reader(source, parent, as_root, limits.build_ids, data_w, status_w)
+        }
+        nix::unistd::ForkResult::Parent { child } => child,
+    };
+    drop((data_w, status_w));
+    let result = pump(&data_r, dest, limits);
+    if result.is_err() {
+        let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
+    }
+    let status = reap(child);
+    let mut msg = Vec::new();
+    let _ = io::Read::read_to_end(&mut fs::File::from(status_r), &mut msg);
+    result?;
+    if !msg.is_empty() {
+        return Err(String::from_utf8_lossy(&msg).into_owned());
+    }
+    if status != 0 {
+        return Err(format!("the fetcher exited with status {status}"));
+    }
+    dest.flush().map_err(|e| e.to_string())
+}
+
+fn reap(child: Pid) -> i32 {
+    loop {
+        match waitpid(child, None) {
+            Ok(WaitStatus::Exited(_, code)) => return code,
+            Ok(WaitStatus::Signaled(_, sig, _)) => return 128 + sig as i32,
+            Ok(_) | Err(Errno::EINTR) => continue,
+            Err(_) => return -1,
+        }
+    }
+}
+
+/// Moves the data from the reader to `dest`, enforcing the limits.
+fn pump(data: &OwnedFd, dest: &mut fs::File, limits: FetchLimits) -> Result<(), String> {
+    let start = Instant::now();
+    let mut total: u64 = 0;
+    let mut buf = vec![0u8; 65536];
+    loop {
+        if crate::run::interrupted() {
+            return Err("interrupted".into());
+        }
+        if let Some(t) = limits.timeout.filter(|t| start.elapsed() >= *t) {
+            return Err(format!("timed out after {} seconds", t.as_secs()));
+        }
+        let mut fds = [PollFd::new(data.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::from(200u16)) {
+            Ok(0) | Err(Errno::EINTR) => continue,
+            Ok(_) => {}
+            Err(e) => return Err(e.desc().to_owned()),
+        }
+        let n = match nix::unistd::read(data.as_raw_fd(), &mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(Errno::EINTR | Errno::EAGAIN) => continue,
+            Err(e) => return Err(e.desc().to_owned()),
+        };
+        total += n as u64;
+        if let Some(max) = limits.max_size.filter(|m| total > *m) {
+            return Err(format!("the output is larger than {max} bytes"));
+        }
+        dest.write_all(&buf[..n]).map_err(|e| e.to_string())?;
+    }
+}
+
+fn write_all(fd: RawFd, mut buf: &[u8]) -> Result<(), Errno> {
+    // SAFETY: `fd` is one of the child's own open descriptors for the whole call.
+    #[allow(unsafe_code)]
+    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    while !buf.is_empty() {
+        match nix::unistd::write(fd, buf) {
+            Ok(0) => return Err(Errno::EPIPE),
+            Ok(n) => buf = &buf[n..],
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+        }
+    }
     Ok(())
+}
+
+/// The forked reader: drops to the build user, opens `source` (a regular file only) and
+/// copies it into `data`. Errors go to `status` as text.
+fn reader(
+    source: &std::ffi::CStr,
+    parent: Pid,
+    as_root: bool,
+    (uid, gid): (u32, u32),
+    data: OwnedFd,
+    status: OwnedFd,
+) -> ! {
+    let fail = |what: &str| -> ! {
+        let _ = write_all(status.as_raw_fd(), what.as_bytes());
+        std::process::exit(1)
+    };
+    let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
+    if nix::unistd::getppid() != parent {
+        std::process::exit(1);
+    }
+    if as_root {
+        if let Err(e) = nix::unistd::setgroups(&[Gid::from_raw(gid)]) {
+            fail(&format!("dropping supplementary groups: {}", e.desc()));
+        }
+        if let Err(e) = nix::unistd::setgid(Gid::from_raw(gid)) {
+            fail(&format!("switching to the build group: {}", e.desc()));
+        }
+        if let Err(e) = nix::unistd::setuid(Uid::from_raw(uid)) {
+            fail(&format!("switching to the build user: {}", e.desc()));
+        }
+        // Changing credentials cleared it.
+        let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
+        if nix::unistd::getppid() != parent {
+            std::process::exit(1);
+        }
+    }
+    crate::child::reset_signals();
+    let fd = match open(
+        source,
+        OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(e) => fail(e.desc()),
+    };
+    match fstat(fd) {
+        Ok(st) if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFREG => {}
+        Ok(_) => fail("not a regular file"),
+        Err(e) => fail(e.desc()),
+    }
+    let mut buf = [0u8; 65536];
+    loop {
+        match nix::unistd::read(fd, &mut buf) {
+            Ok(0) => std::process::exit(0),
+            Ok(n) => {
+                if let Err(e) = write_all(data.as_raw_fd(), &buf[..n]) {
+                    fail(e.desc());
+                }
+            }
+            Err(Errno::EINTR | Errno::EAGAIN) => continue,
+            Err(e) => fail(e.desc()),
+        }
+    }
 }

@@ -8,9 +8,9 @@ use std::ffi::CString;
 use std::fs;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use nix::mount::MsFlags;
 use nix::sched::CloneFlags;
@@ -52,38 +52,107 @@ pub struct SandboxSpec {
     /// The host uid and gid the build user (1000/100 inside) maps to when running as root.
     /// Ignored for unprivileged users, whose own ids are mapped.
     pub build_user: Option<(u32, u32)>,
+    /// At most this many processes in the sandbox (`RLIMIT_NPROC` in its user namespace).
+    pub max_processes: Option<u64>,
+    /// The `size=` of the `/dev/shm` tmpfs (`sandbox-dev-shm-size`; default `50%`).
+    pub dev_shm_size: Option<String>,
+    /// The `size=` of the `/tmp` tmpfs (default `50%`).
+    pub tmp_size: Option<String>,
+    /// Run the build in a cgroup of its own with these limits (`use-cgroups`).
+    pub cgroup: Option<crate::cgroup::CgroupLimits>,
+    /// Let the builder reach abstract Unix sockets (and signal processes) outside its
+    /// sandbox; by default a Landlock scope forbids it.
+    pub share_abstract_sockets: bool,
 }
 
 /// A build directory on the host: `root/` becomes `/`, `build/` becomes `/build`.
+///
+/// The directory itself is created with a random name and mode 0700 (only its owner, the
+/// user running nixkit, can traverse it: CVE-2024-38531), and removed through directory
+/// descriptors that never follow symbolic links.
 #[derive(Debug)]
 pub struct BuildDir {
     top: PathBuf,
     keep: bool,
 }
 
-static COUNTER: AtomicU64 = AtomicU64::new(0);
+/// Why `parent` may not hold build directories: somebody else could replace ours.
+fn check_parent(parent: &Path) -> io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = fs::metadata(parent)?;
+    let me = nix::unistd::geteuid().as_raw();
+    let mode = meta.mode();
+    let sticky = mode & 0o1000 != 0;
+    if !meta.is_dir() || (meta.uid() != me && meta.uid() != 0) || (mode & 0o022 != 0 && !sticky) {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "'{}' is not a directory owned by uid {me} or root and writable only by its owner (mode {:o}, owner {})",
+                parent.display(),
+                mode & 0o7777,
+                meta.uid()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Removes the build directories that processes which no longer exist left in `parent`
+/// (a nixkit that was killed with SIGKILL cannot clean up after itself).
+fn remove_stale(parent: &Path) {
+    let Ok(entries) = fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix("nixkit-")) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<i32>().ok()) else {
+            continue;
+        };
+        // Only our own: another user's entry is not ours to remove.
+        let ours = entry.metadata().is_ok_and(|m| {
+            std::os::unix::fs::MetadataExt::uid(&m) == nix::unistd::geteuid().as_raw()
+        });
+        if ours && pid > 0 && !Path::new("/proc").join(pid.to_string()).exists() {
+            let _ = remove_tree(&entry.path());
+        }
+    }
+}
 
 impl BuildDir {
-    /// Creates a fresh, empty build directory under `parent`.
+    /// Creates a fresh, empty build directory under `parent` (created with mode 0700 if it
+    /// does not exist; refused if others may write to it without the sticky bit).
     pub fn create(parent: &Path) -> io::Result<Self> {
-        fs::create_dir_all(parent)?;
-        loop {
-            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-            let top = parent.join(format!("nixkit-{}-{n}", std::process::id()));
-            match fs::create_dir(&top) {
-                Ok(()) => {
-                    fs::set_permissions(&top, fs::Permissions::from_mode(0o755))?;
-                    fs::create_dir(top.join("root"))?;
-                    fs::create_dir(top.join("build"))?;
-                    return Ok(Self { top, keep: false });
-                }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                    // A leftover of a dead process with our pid: remove it and move on.
-                    let _ = remove_tree(&top);
-                }
-                Err(e) => return Err(e),
-            }
+        if fs::symlink_metadata(parent).is_err() {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(parent)?;
         }
+        check_parent(parent)?;
+        static CLEANED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+        let first = {
+            let mut cleaned = CLEANED.lock().unwrap_or_else(|e| e.into_inner());
+            let new = !cleaned.iter().any(|p| p == parent);
+            if new {
+                cleaned.push(parent.to_path_buf());
+            }
+            new
+        };
+        if first {
+            remove_stale(parent);
+        }
+        let top = tempfile::Builder::new()
+            .prefix(&format!("nixkit-{}-", std::process::id()))
+            .permissions(fs::Permissions::from_mode(0o700))
+            .tempdir_in(parent)?
+            .keep();
+        let dir = Self { top, keep: false };
+        fs::DirBuilder::new().mode(0o750).create(dir.root())?;
+        fs::DirBuilder::new().mode(0o700).create(dir.build())?;
+        Ok(dir)
     }
 
     /// The directory itself.
@@ -121,22 +190,62 @@ impl Drop for BuildDir {
 }
 
 /// Removes `path` recursively, making directories writable (and readable) first: builders
-/// may leave directories without permissions.
+/// may leave directories without permissions. Works on directory descriptors opened with
+/// `O_NOFOLLOW`, so a symbolic link swapped in for a directory while this runs is removed,
+/// never followed (the 2025 build-directory advisories of CppNix and Lix).
 pub fn remove_tree(path: &Path) -> io::Result<()> {
-    let meta = match fs::symlink_metadata(path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e),
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("refusing to remove '{}'", path.display()),
+        ));
     };
-    if meta.is_dir() {
-        fs::set_permissions(path, fs::Permissions::from_mode(0o700))?;
-        for entry in fs::read_dir(path)? {
-            remove_tree(&entry?.path())?;
-        }
-        fs::remove_dir(path)
+    let parent = if parent.as_os_str().is_empty() {
+        Path::new(".")
     } else {
-        fs::remove_file(path)
+        parent
+    };
+    let dir = fs::File::open(parent)?;
+    match remove_at(&dir, name) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        other => other,
     }
+}
+
+/// Removes entry `name` of directory `dir` and everything under it, without following links.
+fn remove_at(dir: &fs::File, name: &std::ffi::OsStr) -> io::Result<()> {
+    use nix::fcntl::{openat, OFlag};
+    use nix::sys::stat::{fchmod, Mode};
+    use nix::unistd::{unlinkat, UnlinkatFlags};
+    use std::os::fd::{AsRawFd, FromRawFd};
+    match unlinkat(Some(dir.as_raw_fd()), name, UnlinkatFlags::NoRemoveDir) {
+        Ok(()) => return Ok(()),
+        Err(nix::errno::Errno::EISDIR | nix::errno::Errno::EPERM) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let fd = openat(
+        Some(dir.as_raw_fd()),
+        name,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?;
+    // SAFETY: `openat` just returned this descriptor, which nothing else owns.
+    #[allow(unsafe_code)]
+    let sub = unsafe { fs::File::from_raw_fd(fd) };
+    fchmod(sub.as_raw_fd(), Mode::from_bits_truncate(0o700))?;
+    let names: Vec<std::ffi::OsString> = {
+        let mut d = nix::dir::Dir::from_fd(nix::unistd::dup(sub.as_raw_fd())?)?;
+        d.iter()
+            .filter_map(Result::ok)
+            .map(|e| std::ffi::OsStr::from_bytes(e.file_name().to_bytes()).to_owned())
+            .filter(|n| n != "." && n != "..")
+            .collect()
+    };
+    for n in &names {
+        remove_at(&sub, n)?;
+    }
+    unlinkat(Some(dir.as_raw_fd()), name, UnlinkatFlags::RemoveDir)?;
+    Ok(())
 }
 
 fn cstr(p: &Path) -> Result<CString, SandboxError> {
@@ -202,6 +311,8 @@ pub(crate) fn prepare(
     build_ids: Option<(u32, u32)>,
 ) -> Result<ChildPlan, SandboxError> {
     let root = dir.root();
+    // `/` of the sandbox: traversable by the build group only (CppNix's 0750).
+    chown(&root, build_ids.map(|(_, g)| (0, g)))?;
     let mkdir = |p: &Path, mode: u32| -> Result<(), SandboxError> {
         fs::create_dir_all(p).map_err(io_err(format!("creating '{}'", p.display())))?;
         fs::set_permissions(p, fs::Permissions::from_mode(mode))
@@ -266,18 +377,21 @@ pub(crate) fn prepare(
         chown(&p, build_ids)?;
     }
 
+    // Nothing the builder writes may run with set-user-id bits, even if one slipped past
+    // the system call filter.
+    let keep_root = locked_flags(&root);
     let mut mounts = vec![
         MountOp::Bind {
             src: cstr(&root)?,
             dst: cstr(&root)?,
-            readonly: false,
-            keep: MsFlags::empty(),
+            remount: MsFlags::MS_NOSUID,
+            keep: keep_root,
         },
         MountOp::Bind {
             src: cstr(&store)?,
             dst: cstr(&store)?,
-            readonly: false,
-            keep: MsFlags::empty(),
+            remount: MsFlags::MS_NOSUID,
+            keep: keep_root,
         },
     ];
     let mut keep_cache: BTreeMap<PathBuf, MsFlags> = BTreeMap::new();
@@ -312,21 +426,21 @@ pub(crate) fn prepare(
         mounts.push(MountOp::Bind {
             src: cstr(phys)?,
             dst: cstr(&target)?,
-            readonly: true,
+            remount: MsFlags::MS_RDONLY | MsFlags::MS_NOSUID,
             keep,
         });
     }
     mounts.push(MountOp::Bind {
         src: cstr(&build)?,
         dst: cstr(&root.join("build"))?,
-        readonly: false,
-        keep: MsFlags::empty(),
+        remount: MsFlags::MS_NOSUID,
+        keep: keep_root,
     });
     for d in DEVICES {
         mounts.push(MountOp::Bind {
             src: cstr(&Path::new("/dev").join(d))?,
             dst: cstr(&dev.join(d))?,
-            readonly: false,
+            remount: MsFlags::empty(),
             keep: MsFlags::empty(),
         });
     }
@@ -347,7 +461,10 @@ pub(crate) fn prepare(
         "tmpfs",
         &dev.join("shm"),
         nosuid_nodev,
-        Some("mode=1777,size=50%"),
+        Some(&format!(
+            "mode=1777,size={}",
+            tmpfs_size(spec.dev_shm_size.as_deref())?
+        )),
     )?);
     mounts.push(fs_op(
         "devpts",
@@ -359,7 +476,10 @@ pub(crate) fn prepare(
         "tmpfs",
         &root.join("tmp"),
         nosuid_nodev,
-        Some("mode=1777"),
+        Some(&format!(
+            "mode=1777,size={}",
+            tmpfs_size(spec.tmp_size.as_deref())?
+        )),
     )?);
     let proc_flags = nosuid_nodev | MsFlags::MS_NOEXEC;
     mounts.push(fs_op("proc", &root.join("proc"), proc_flags, None)?);
@@ -367,12 +487,12 @@ pub(crate) fn prepare(
     mounts.push(MountOp::Bind {
         src: cstr(&sys)?,
         dst: cstr(&sys)?,
-        readonly: true,
+        remount: MsFlags::MS_RDONLY,
         keep: proc_flags,
     });
     mounts.push(MountOp::ReadOnly {
         dst: cstr(&root)?,
-        keep: locked_flags(&root),
+        keep: keep_root,
     });
 
     let mut namespaces = CloneFlags::CLONE_NEWUSER
@@ -406,5 +526,24 @@ pub(crate) fn prepare(
         argv,
         envp,
         cwd: cstring(crate::env::SANDBOX_BUILD_DIR)?,
+        seccomp: crate::seccomp::build_filters()?,
+        max_processes: spec.max_processes,
+        parent: nix::unistd::getpid(),
+        share_abstract_sockets: spec.share_abstract_sockets,
     })
+}
+
+/// A tmpfs `size=` value: digits with an optional `k`, `m`, `g` or `%` suffix.
+fn tmpfs_size(size: Option<&str>) -> Result<String, SandboxError> {
+    let size = size.unwrap_or("50%");
+    let digits = size.trim_end_matches(['k', 'K', 'm', 'M', 'g', 'G', '%']);
+    if digits.is_empty()
+        || !digits.bytes().all(|b| b.is_ascii_digit())
+        || size.len() - digits.len() > 1
+    {
+        return Err(SandboxError::Setup(format!(
+            "invalid tmpfs size '{size}' (expected a number with an optional k, m, g or % suffix)"
+        )));
+    }
+    Ok(size.to_owned())
 }

@@ -24,6 +24,7 @@
 //! ```
 
 pub mod build;
+pub mod cgroup;
 mod child;
 pub mod env;
 mod fetchurl;
@@ -31,10 +32,12 @@ pub mod layout;
 pub mod register;
 pub mod run;
 pub mod scheduler;
+mod seccomp;
 
 pub use build::{
     build_derivation, read_derivation, BuildError, BuildMode, BuildSettings, BuiltDerivation,
 };
+pub use cgroup::CgroupLimits;
 pub use env::{BuilderEnv, EnvError, EnvParams};
 pub use layout::{BuildDir, SandboxSpec};
 pub use register::RegisterError;

@@ -55,6 +55,15 @@ pub enum RegisterError {
         /// The hash of what was built (SRI).
         got: String,
     },
+    /// A flat fixed output is not a regular file (a link would be hashed as its target, which
+    /// could be any file root may read).
+    #[error("the fixed-output derivation '{drv}' must produce a regular file at '{path}', since its hash is flat (not recursive)")]
+    FlatNotRegular {
+        /// The derivation.
+        drv: String,
+        /// The output.
+        path: String,
+    },
     /// A fixed output refers to store paths.
     #[error("the fixed-output derivation '{drv}' must not reference store paths: '{path}' references '{reference}'")]
     FixedOutputReferences {
@@ -64,6 +73,14 @@ pub enum RegisterError {
         path: String,
         /// One reference.
         reference: String,
+    },
+    /// The outputs are larger than the limit (`BuildSettings::max_output_size`).
+    #[error("the outputs of '{drv}' are larger than the limit of {limit} bytes")]
+    TooLarge {
+        /// The derivation.
+        drv: String,
+        /// The limit.
+        limit: u64,
     },
     /// The outputs refer to each other in a cycle.
     #[error("cycle detected in the references of the outputs of '{0}'")]
@@ -117,6 +134,7 @@ pub fn stage_outputs<'s>(
     drv: &Derivation,
     candidates: &BTreeSet<StorePath>,
     host_of: &dyn Fn(&StorePath) -> PathBuf,
+    max_size: Option<u64>,
 ) -> Result<Staged<'s>, RegisterError> {
     let store_dir = store.store_dir();
     let printed_drv = store_dir.print_path(drv_path);
@@ -136,7 +154,28 @@ pub fn stage_outputs<'s>(
             source: host,
         });
     }
-    let mut staged = store.stage_outputs(&sources, candidates, Some(drv_path))?;
+    if let Some(limit) = max_size {
+        let mut left = limit;
+        for s in &sources {
+            if !fits(&s.source, &mut left) {
+                return Err(RegisterError::TooLarge {
+                    drv: printed_drv,
+                    limit,
+                });
+            }
+        }
+    }
+    // Fixed-output builds share the host's network, so they can pass a descriptor of an
+    // output to another build: their outputs are copied into fresh files, never renamed
+    // (CVE-2024-27297), as CppNix does. Other builds cannot reach any other process, and a
+    // copy would add a second full pass over large outputs (measured on this ext4 host,
+    // without reflinks: 1.4-6.4 s per GB with copy_file_range, against 12.5 s for the
+    // sha256 pass registration makes anyway, and 2 ms for a rename), so theirs are renamed.
+    let mut staged = if drv.is_fixed_output() {
+        store.stage_outputs_copied(&sources, candidates, Some(drv_path))?
+    } else {
+        store.stage_outputs(&sources, candidates, Some(drv_path))?
+    };
     let names: Vec<String> = outputs.keys().cloned().collect();
     for (name, out) in names.iter().zip(staged.outputs_mut()) {
         let Some(DerivationOutput::CaFixed(ca)) = drv.outputs.get(name) else {
@@ -154,6 +193,14 @@ pub fn stage_outputs<'s>(
             ContentAddressMethod::Fixed(m) => m,
             ContentAddressMethod::Text => FileIngestionMethod::Flat,
         };
+        if method == FileIngestionMethod::Flat
+            && !fs::symlink_metadata(out.content()).is_ok_and(|m| m.is_file())
+        {
+            return Err(RegisterError::FlatNotRegular {
+                drv: printed_drv,
+                path: printed,
+            });
+        }
         let got = hash_path(out.content(), ca.hash.algo(), method)
             .map_err(|e| RegisterError::Io {
                 path: printed.clone(),
@@ -177,6 +224,54 @@ pub fn stage_outputs<'s>(
         names,
         outputs: staged,
     })
+}
+
+/// Subtracts the sizes of the files under `path` from `left`; false once they do not fit.
+/// Walks through directory descriptors opened with `O_NOFOLLOW` (a fixed-output builder's
+/// accomplice may still hold a descriptor of the output and swap in links).
+fn fits(path: &std::path::Path, left: &mut u64) -> bool {
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        return true;
+    };
+    match fs::File::open(parent) {
+        Ok(dir) => fits_at(&dir, name, left),
+        Err(_) => true,
+    }
+}
+
+/// `name` in the directory open as `dir`, resolved through the descriptor.
+fn at(dir: &fs::File, name: &std::ffi::OsStr) -> PathBuf {
+    use std::os::fd::AsRawFd;
+    PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd())).join(name)
+}
+
+fn fits_at(dir: &fs::File, name: &std::ffi::OsStr, left: &mut u64) -> bool {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = at(dir, name);
+    let Ok(meta) = fs::symlink_metadata(&path) else {
+        return true;
+    };
+    let size = if meta.is_dir() { 0 } else { meta.len() };
+    match left.checked_sub(size) {
+        Some(l) => *left = l,
+        None => return false,
+    }
+    if !meta.is_dir() {
+        return true;
+    }
+    let Ok(sub) = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(&path)
+    else {
+        return true;
+    };
+    let Ok(entries) = fs::read_dir(at(&sub, std::ffi::OsStr::new(""))) else {
+        return true;
+    };
+    entries
+        .flatten()
+        .all(|e| fits_at(&sub, &e.file_name(), left))
 }
 
 /// Fails if the outputs refer to each other in a cycle (self-references are fine).

@@ -58,6 +58,10 @@ pub enum RunOutcome {
     TimedOut(Duration),
     /// Killed because the build was interrupted.
     Interrupted,
+    /// Killed after writing more than this many bytes of log (`max-log-size`).
+    LogLimit(u64),
+    /// A process was killed for using more memory than the cgroup's limit (bytes).
+    OutOfMemory(u64),
 }
 
 impl RunOutcome {
@@ -73,6 +77,8 @@ pub struct RunOptions<'a> {
     pub max_silent_time: Option<Duration>,
     /// Kill the builder after this long.
     pub timeout: Option<Duration>,
+    /// Kill the builder once it wrote more than this many bytes of log.
+    pub max_log_size: Option<u64>,
     /// Called with every chunk of output.
     pub on_output: &'a mut dyn FnMut(&[u8]),
     /// Every chunk of output is also appended here.
@@ -180,7 +186,7 @@ fn write_id_maps(child: Pid, build_ids: Option<(u32, u32)>) -> Result<(), Sandbo
 }
 
 /// Closes every descriptor of this (forked) process except those in `keep`.
-fn close_other_fds(keep: &mut [i32]) {
+pub(crate) fn close_other_fds(keep: &mut [i32]) {
     keep.sort_unstable();
     let mut next: u32 = 3;
     for &fd in keep.iter() {
@@ -218,6 +224,11 @@ pub fn run_sandboxed(
         None
     };
     let plan = prepare(spec, dir, build_ids)?;
+    let cgroup = spec
+        .cgroup
+        .as_ref()
+        .map(crate::cgroup::BuildCgroup::create)
+        .transpose()?;
     let (ready_r, ready_w) = pipe()?;
     let (go_r, go_w) = pipe()?;
     let (pid_r, pid_w) = pipe()?;
@@ -266,6 +277,9 @@ pub fn run_sandboxed(
         guard.reap();
         return Err(SandboxError::Setup(msg));
     }
+    if let Some(cg) = &cgroup {
+        cg.add(child)?;
+    }
     write_id_maps(child, build_ids)?;
     nix::unistd::write(go_w.as_fd(), b"g").map_err(sys("releasing the builder"))?;
     let mut pid = [0u8; 4];
@@ -282,7 +296,14 @@ pub fn run_sandboxed(
     }
     let (killed, tail) = pump(&log_r, opts, start, &guard);
     let code = guard.reap();
-    let outcome = killed.unwrap_or(RunOutcome::Exited(code));
+    let mut outcome = killed.unwrap_or(RunOutcome::Exited(code));
+    if let Some(cg) = &cgroup {
+        if code != 0 && cg.oom_killed() {
+            let max = spec.cgroup.as_ref().and_then(|l| l.memory_max).unwrap_or(0);
+            outcome = RunOutcome::OutOfMemory(max);
+        }
+    }
+    drop(cgroup);
     Ok(RunResult {
         outcome,
         tail,
@@ -345,6 +366,7 @@ fn pump(
     let mut last_output = Instant::now();
     let mut killed = None;
     let mut buf = vec![0u8; 65536];
+    let mut logged: u64 = 0;
     loop {
         let now = Instant::now();
         if killed.is_none() {
@@ -379,7 +401,18 @@ fn pump(
         match nix::unistd::read(log.as_raw_fd(), &mut buf) {
             Ok(0) => break,
             Ok(n) => {
-                let chunk = &buf[..n];
+                let mut chunk = &buf[..n];
+                if killed.is_some() {
+                    continue;
+                }
+                logged += n as u64;
+                if let Some(max) = opts.max_log_size.filter(|m| logged > *m) {
+                    // Keep the log up to the limit, then stop the builder.
+                    let over = usize::try_from(logged - max).unwrap_or(n).min(n);
+                    chunk = &chunk[..n - over];
+                    killed = Some(RunOutcome::LogLimit(max));
+                    guard.kill();
+                }
                 last_output = Instant::now();
                 (opts.on_output)(chunk);
                 if let Some(f) = opts.log_file.as_mut() {

@@ -18,7 +18,8 @@ use nixkit_eval::local_store::{open_local_store, LocalEvalStore};
 
 const USAGE: &str = "usage: nix-build [FILE] [-A ATTR] [--arg NAME EXPR] [--argstr NAME STR] [-E]
   [-o LINK | --no-out-link] [-j N] [--cores N] [--keep-going] [--check] [--keep-failed]
-  [--max-silent-time S] [--timeout S] [--store DIR] [--substituters URLS]
+  [--max-silent-time S] [--timeout S] [--max-log-size BYTES] [--option NAME VALUE]
+  [--store DIR] [--substituters URLS]
   [--trusted-public-keys KEYS] [-Q] [--show-trace]";
 
 #[derive(Default)]
@@ -82,6 +83,25 @@ fn parse(argv: &[String]) -> Result<Opts, String> {
             }
             "--timeout" => {
                 o.realise.settings.timeout = Some(secs(value(a)?)?).filter(|d| !d.is_zero())
+            }
+            "--max-log-size" => {
+                o.realise.settings.set_option("max-log-size", &value(a)?)?;
+            }
+            "--option" => {
+                let (name, v) = (value(a)?, value(a)?);
+                match name.as_str() {
+                    "substituters" => {
+                        o.substituters = v.split_whitespace().map(str::to_owned).collect()
+                    }
+                    "trusted-public-keys" => {
+                        o.trusted_keys = v.split_whitespace().map(str::to_owned).collect()
+                    }
+                    _ => {
+                        if !o.realise.settings.set_option(&name, &v)? {
+                            eprintln!("warning: unknown setting '{name}'");
+                        }
+                    }
+                }
             }
             "--store" => o.store = Some(value(a)?),
             "--substituters" => {

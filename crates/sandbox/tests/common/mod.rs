@@ -43,6 +43,8 @@ pub struct TestStore {
     pub store: Mutex<LocalStore>,
     pub busybox: StorePath,
     pub drvs: HashMap<StorePath, Derivation>,
+    /// Store paths every derivation made from now on has as inputs.
+    pub extra_srcs: Vec<StorePath>,
 }
 
 impl TestStore {
@@ -69,6 +71,7 @@ impl TestStore {
             store: Mutex::new(store),
             busybox,
             drvs: HashMap::new(),
+            extra_srcs: Vec::new(),
         }
     }
 
@@ -97,6 +100,69 @@ impl TestStore {
         self.make(name, script, &[], &["out"], &[], Some(hash))
     }
 
+    /// The attacker's tools (tests/fixtures/attack.c) built with `cc -static` and added to
+    /// the store, and made an input of every derivation made after this call; `None` (with a
+    /// note) when there is no C compiler with a static libc.
+    pub fn attack_tool(&mut self) -> Option<String> {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/attack.c");
+        let dir = self.dir.path().join("attack-src");
+        std::fs::create_dir_all(&dir).unwrap();
+        let ok = std::process::Command::new("cc")
+            .args(["-static", "-O1", "-o"])
+            .arg(dir.join("attack"))
+            .arg(&src)
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        if !ok {
+            eprintln!("skipped: cannot build the attack tool with `cc -static`");
+            return None;
+        }
+        let p = self
+            .store
+            .lock()
+            .unwrap()
+            .add_to_store(
+                "attack",
+                &dir,
+                FileIngestionMethod::Recursive,
+                HashAlgo::Sha256,
+            )
+            .unwrap();
+        let path = format!("{}/attack", self.print(&p));
+        self.extra_srcs.push(p);
+        Some(path)
+    }
+
+    /// A `builtin:fetchurl` derivation of `url` whose flat sha256 is `hash`.
+    pub fn fetchurl(&mut self, name: &str, url: &str, hash: Hash) -> StorePath {
+        let mut drv = Derivation {
+            name: name.into(),
+            system: "builtin".into(),
+            builder: "builtin:fetchurl".into(),
+            ..Derivation::default()
+        };
+        drv.outputs.insert(
+            "out".into(),
+            DerivationOutput::CaFixed(ContentAddress {
+                method: ContentAddressMethod::Fixed(FileIngestionMethod::Flat),
+                hash,
+            }),
+        );
+        for (k, v) in [
+            ("name", name),
+            ("builder", "builtin:fetchurl"),
+            ("system", "builtin"),
+            ("url", url),
+            ("outputHashMode", "flat"),
+            ("out", ""),
+        ] {
+            drv.env.insert(k.into(), v.into());
+        }
+        drv.env.insert("outputHash".into(), hash.to_sri());
+        self.finish(drv, name)
+    }
+
     fn make(
         &mut self,
         name: &str,
@@ -106,7 +172,6 @@ impl TestStore {
         inputs: &[(&StorePath, &[&str])],
         fixed: Option<Hash>,
     ) -> StorePath {
-        let store_dir = StoreDir::default();
         let mut drv = Derivation {
             name: name.into(),
             system: format!("{}-linux", std::env::consts::ARCH),
@@ -115,6 +180,7 @@ impl TestStore {
             ..Derivation::default()
         };
         drv.input_srcs.insert(self.busybox.clone());
+        drv.input_srcs.extend(self.extra_srcs.iter().cloned());
         for (p, outs) in inputs {
             drv.input_drvs
                 .insert((*p).clone(), outs.iter().map(|s| s.to_string()).collect());
@@ -149,6 +215,11 @@ impl TestStore {
             }
         }
         drv.env = env_map;
+        self.finish(drv, name)
+    }
+
+    fn finish(&mut self, mut drv: Derivation, name: &str) -> StorePath {
+        let store_dir = StoreDir::default();
         fill_output_paths(&mut drv, &store_dir, &self.drvs, &mut Default::default()).unwrap();
         let aterm = drv.to_aterm(&store_dir).unwrap();
         let refs: BTreeSet<StorePath> = drv.references();

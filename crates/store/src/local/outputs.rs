@@ -1,6 +1,7 @@
 //! Registering the outputs of a build, all or nothing: [`LocalStore::stage_outputs`] moves
 //! each output from where the builder left it to a temporary name in the store directory
-//! (a rename when on the same file system, else a copy), gives it canonical metadata and
+//! (a rename when on the same file system, else a copy; [`LocalStore::stage_outputs_copied`]
+//! always copies, into fresh files, for builds that may have leaked a descriptor), gives it canonical metadata and
 //! ownership, and computes its NAR hash, NAR size and references in one streaming pass (the
 //! NAR is never held in memory). The caller can inspect the results (fixed-output hashes,
 //! `--check` comparisons) before [`StagedOutputs::commit`] renames every output into place
@@ -96,7 +97,18 @@ impl Drop for StagedOutputs<'_> {
     /// `--keep-failed`); whatever cannot go back is removed with its temporary.
     fn drop(&mut self) {
         for out in &mut self.outputs {
-            if out.renamed && out.temp.armed && fs::rename(&out.temp.path, &out.source).is_ok() {
+            if !(out.renamed && out.temp.armed) {
+                continue;
+            }
+            // A canonical directory is read-only, and moving a directory to another parent
+            // needs write permission on it (to update `..`) unless running as root.
+            if fs::symlink_metadata(&out.temp.path).is_ok_and(|m| m.is_dir()) {
+                let _ = fs::set_permissions(
+                    &out.temp.path,
+                    std::os::unix::fs::PermissionsExt::from_mode(0o755),
+                );
+            }
+            if fs::rename(&out.temp.path, &out.source).is_ok() {
                 out.temp.armed = false;
             }
         }
@@ -144,6 +156,79 @@ fn take_ownership(path: &Path, uid: Uid, gid: Gid) -> io::Result<()> {
     Ok(())
 }
 
+/// Copies the output at `source` to `dest` (which must not exist) as fresh files: through
+/// descriptors opened with `O_NOFOLLOW`, so links are copied as links and never followed,
+/// and only directories, regular files and symbolic links are accepted. Nothing that held a
+/// descriptor of the original can reach the copy.
+fn copy_fresh(source: &Path, dest: &Path) -> io::Result<()> {
+    let (Some(parent), Some(name)) = (source.parent(), source.file_name()) else {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("'{}' is not a file name", source.display()),
+        ));
+    };
+    copy_at(&fs::File::open(parent)?, name, dest)
+}
+
+/// `name` in the directory open as `dir`, as a path that resolves through the descriptor
+/// (`/proc/self/fd/N/name`), not through the directory's own, replaceable, path.
+fn at(dir: &fs::File, name: &std::ffi::OsStr) -> PathBuf {
+    use std::os::fd::AsRawFd;
+    Path::new("/proc/self/fd")
+        .join(dir.as_raw_fd().to_string())
+        .join(name)
+}
+
+fn copy_at(dir: &fs::File, name: &std::ffi::OsStr, dest: &Path) -> io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = at(dir, name);
+    let open = |flags: i32| {
+        fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(flags | libc_o_nofollow())
+            .open(&path)
+    };
+    let meta = fs::symlink_metadata(&path)?;
+    let ft = meta.file_type();
+    if ft.is_symlink() {
+        std::os::unix::fs::symlink(fs::read_link(&path)?, dest)
+    } else if ft.is_dir() {
+        let sub = open(nix::fcntl::OFlag::O_DIRECTORY.bits())?;
+        fs::create_dir(dest)?;
+        let listing = at(&sub, std::ffi::OsStr::new(""));
+        for entry in fs::read_dir(listing)? {
+            let n = entry?.file_name();
+            copy_at(&sub, &n, &dest.join(&n))?;
+        }
+        Ok(())
+    } else if ft.is_file() {
+        let mut src = open(nix::fcntl::OFlag::O_NONBLOCK.bits())?;
+        let meta = src.metadata()?;
+        if !meta.is_file() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("'{}' changed while being copied", dest.display()),
+            ));
+        }
+        let exec = std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o100 != 0;
+        let mut out = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(if exec { 0o755 } else { 0o644 })
+            .open(dest)?;
+        io::copy(&mut src, &mut out).map(drop)
+    } else {
+        Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("'{}' has an unsupported file type", dest.display()),
+        ))
+    }
+}
+
+fn libc_o_nofollow() -> i32 {
+    nix::fcntl::OFlag::O_NOFOLLOW.bits() | nix::fcntl::OFlag::O_CLOEXEC.bits()
+}
+
 impl LocalStore {
     /// Moves `outputs` into the store directory under temporary names and computes their
     /// metadata (references are searched among `candidates` and the outputs themselves;
@@ -153,6 +238,30 @@ impl LocalStore {
         outputs: &[OutputSource],
         candidates: &BTreeSet<StorePath>,
         deriver: Option<&StorePath>,
+    ) -> Result<StagedOutputs<'_>, AddError> {
+        self.stage(outputs, candidates, deriver, false)
+    }
+
+    /// [`LocalStore::stage_outputs`], but every output is copied into fresh files instead of
+    /// renamed, so a descriptor the builder kept (or passed to another process, as
+    /// fixed-output builds sharing the host network can) does not reach the registered
+    /// path (CVE-2024-27297). The copy is made outside the build directory, through
+    /// descriptors that never follow links.
+    pub fn stage_outputs_copied(
+        &self,
+        outputs: &[OutputSource],
+        candidates: &BTreeSet<StorePath>,
+        deriver: Option<&StorePath>,
+    ) -> Result<StagedOutputs<'_>, AddError> {
+        self.stage(outputs, candidates, deriver, true)
+    }
+
+    fn stage(
+        &self,
+        outputs: &[OutputSource],
+        candidates: &BTreeSet<StorePath>,
+        deriver: Option<&StorePath>,
+        copy: bool,
     ) -> Result<StagedOutputs<'_>, AddError> {
         let gc = self.gc_shared()?;
         let mut all = candidates.clone();
@@ -165,10 +274,22 @@ impl LocalStore {
         let (uid, gid) = (geteuid(), getegid());
         for out in outputs {
             let mut temp = self.new_temp();
-            let renamed = match fs::rename(&out.source, &temp.path) {
+            let moved = if copy {
+                Err(io::Error::from_raw_os_error(
+                    nix::errno::Errno::EXDEV as i32,
+                ))
+            } else {
+                fs::rename(&out.source, &temp.path)
+            };
+            let renamed = match moved {
                 Ok(()) => true,
                 Err(e) if e.raw_os_error() == Some(nix::errno::Errno::EXDEV as i32) => {
-                    canon::copy_tree(&out.source, &temp.path).map_err(io_err(&out.source))?;
+                    if let Err(e) = copy_fresh(&out.source, &temp.path) {
+                        // Remove whatever part of the copy was made.
+                        let _ = canon::remove_tree(&temp.path);
+                        temp.armed = false;
+                        return Err(io_err(&out.source)(e));
+                    }
                     false
                 }
                 Err(e) => {
