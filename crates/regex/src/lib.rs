@@ -1,7 +1,7 @@
 //! Nix's regular expressions (`builtins.match`, `builtins.split`): POSIX
 //! extended syntax exactly as CppNix (libstdc++'s `std::regex::extended`)
 //! accepts it ([`syntax`]), matched leftmost-longest on bytes by the C
-//! library's POSIX engine ([`posix`], the only `unsafe` code).
+//! library's POSIX engine (`posix.rs`, the only `unsafe` code).
 //!
 //! ```
 //! use nixkit_regex::Regex;

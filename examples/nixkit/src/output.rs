@@ -1,6 +1,6 @@
 //! Standard output and error that never panic: std's `println!`/`eprintln!` panic when the
 //! stream is a closed pipe (EPIPE) or a full disk (ENOSPC), and the release build aborts on
-//! a panic. Commands write their results with [`line`]/[`bytes`] and end with
+//! a panic. Commands write their results with [`line()`]/[`bytes()`] and end with
 //! [`write_failed`] when standard output fails; diagnostics go through the crate's
 //! `eprintln!`, which ignores a failing standard error.
 
