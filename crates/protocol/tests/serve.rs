@@ -7,15 +7,13 @@ mod common;
 use std::collections::BTreeSet;
 use std::process::{Child, ChildStdin, ChildStdout};
 
-use common::{have, PrivateStore};
+use common::{flat_file, have, PrivateStore};
 use nixkit_protocol::serve::client::ServeClient;
 use nixkit_protocol::serve::export::ExportedPath;
 use nixkit_protocol::serve::BuildOptions;
 use nixkit_protocol::worker::types::{DerivedPath, WireDerivation, WireDrvOutput};
 use nixkit_protocol::Limits;
-use nixkit_store::{
-    ContentAddress, ContentAddressMethod, FileIngestionMethod, Hash, HashAlgo, PathInfo, StorePath,
-};
+use nixkit_store::{FileIngestionMethod, Hash, HashAlgo, PathInfo, StorePath};
 
 type Client = ServeClient<ChildStdout, ChildStdin>;
 
@@ -30,29 +28,6 @@ fn close(child: Child, client: Client) {
     drop(client.into_inner());
     let mut child = child;
     let _ = child.wait();
-}
-
-/// A flat-file NAR and the content-addressed path info of `name` holding `data`.
-fn flat_file(ps: &PrivateStore, name: &str, data: &[u8]) -> (PathInfo, Vec<u8>) {
-    let mut nar = Vec::new();
-    nixkit_store::nar::write_flat_file_nar(data, false, &mut nar).expect("nar");
-    let nar_hash = Hash::digest(HashAlgo::Sha256, &nar);
-    let path = ps
-        .store
-        .make_fixed_output_path(
-            name,
-            FileIngestionMethod::Recursive,
-            &nar_hash,
-            &BTreeSet::new(),
-            false,
-        )
-        .expect("path");
-    let mut info = PathInfo::new(path, nar_hash, nar.len() as u64);
-    info.ca = Some(ContentAddress {
-        method: ContentAddressMethod::Fixed(FileIngestionMethod::Recursive),
-        hash: nar_hash,
-    });
-    (info, nar)
 }
 
 #[test]

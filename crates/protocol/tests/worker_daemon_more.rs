@@ -9,16 +9,14 @@ use std::collections::BTreeSet;
 use std::io::Read;
 use std::process::{Child, ChildStdin, ChildStdout};
 
-use common::{have, PrivateStore};
+use common::{flat_file, have, PrivateStore};
 use nixkit_protocol::serve::export::{write_export, ExportedPath};
 use nixkit_protocol::worker::client::WorkerClient;
 use nixkit_protocol::worker::reply::WorkerReply;
 use nixkit_protocol::worker::request::WorkerRequest;
 use nixkit_protocol::worker::types::{BuildMode, DerivedPath};
 use nixkit_protocol::{Limits, ProtocolError};
-use nixkit_store::{
-    ContentAddress, ContentAddressMethod, FileIngestionMethod, Hash, HashAlgo, PathInfo,
-};
+use nixkit_store::PathInfo;
 
 type Client = WorkerClient<ChildStdout, ChildStdin>;
 
@@ -33,29 +31,6 @@ fn close(child: Child, client: Client) {
     drop(client.into_inner());
     let mut child = child;
     let _ = child.wait();
-}
-
-/// A content-addressed path holding one flat file, with its NAR.
-fn flat_file(ps: &PrivateStore, name: &str, data: &[u8]) -> (PathInfo, Vec<u8>) {
-    let mut nar = Vec::new();
-    nixkit_store::nar::write_flat_file_nar(data, false, &mut nar).expect("nar");
-    let nar_hash = Hash::digest(HashAlgo::Sha256, &nar);
-    let path = ps
-        .store
-        .make_fixed_output_path(
-            name,
-            FileIngestionMethod::Recursive,
-            &nar_hash,
-            &BTreeSet::new(),
-            false,
-        )
-        .expect("path");
-    let mut info = PathInfo::new(path, nar_hash, nar.len() as u64);
-    info.ca = Some(ContentAddress {
-        method: ContentAddressMethod::Fixed(FileIngestionMethod::Recursive),
-        hash: nar_hash,
-    });
-    (info, nar)
 }
 
 #[test]

@@ -5,7 +5,11 @@
 use std::path::Path;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
-use nixkit_store::StoreDir;
+use std::collections::BTreeSet;
+
+use nixkit_store::{
+    ContentAddress, ContentAddressMethod, FileIngestionMethod, Hash, HashAlgo, PathInfo, StoreDir,
+};
 
 /// True if `bin` runs; prints `skipped: ...` otherwise.
 pub fn have(bin: &str) -> bool {
@@ -121,4 +125,27 @@ pub fn fixed_output_drv(
 (\"outputHashAlgo\",\"sha256\"),(\"system\",\"{sys}\")])"
     );
     (text, out)
+}
+
+/// A content-addressed path holding one flat file, with its NAR.
+pub fn flat_file(ps: &PrivateStore, name: &str, data: &[u8]) -> (PathInfo, Vec<u8>) {
+    let mut nar = Vec::new();
+    nixkit_store::nar::write_flat_file_nar(data, false, &mut nar).expect("nar");
+    let nar_hash = Hash::digest(HashAlgo::Sha256, &nar);
+    let path = ps
+        .store
+        .make_fixed_output_path(
+            name,
+            FileIngestionMethod::Recursive,
+            &nar_hash,
+            &BTreeSet::new(),
+            false,
+        )
+        .expect("path");
+    let mut info = PathInfo::new(path, nar_hash, nar.len() as u64);
+    info.ca = Some(ContentAddress {
+        method: ContentAddressMethod::Fixed(FileIngestionMethod::Recursive),
+        hash: nar_hash,
+    });
+    (info, nar)
 }
