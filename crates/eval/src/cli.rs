@@ -165,26 +165,91 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<EvalCliOptions, String> {
 /// the ones evaluation reads (see `apply_option`) and common store and build settings,
 /// which evaluation ignores. Any other flag is unrecognised, as in CppNix.
 fn is_setting(name: &str) -> bool {
+    // CppNix's store and build settings (2.8 and later), which evaluation does not read.
     const IGNORED: &[&str] = &[
+        "accept-flake-config",
+        "allow-dirty",
         "allow-import-from-derivation",
+        "allow-symlinked-store",
+        "allow-unsafe-native-code-during-evaluation",
+        "allowed-impure-host-deps",
         "allowed-uris",
+        "auto-optimise-store",
+        "build-dir",
+        "build-hook",
+        "build-poll-interval",
+        "build-users-group",
         "builders",
+        "builders-use-substitutes",
+        "compress-build-log",
+        "connect-timeout",
         "cores",
+        "diff-hook",
+        "download-attempts",
+        "download-speed",
         "eval-cache",
-        "extra-substituters",
-        "extra-trusted-public-keys",
+        "fallback",
+        "filter-syscalls",
+        "flake-registry",
         "fsync-metadata",
+        "gc-reserved-space",
+        "hashed-mirrors",
+        "http-connections",
+        "http2",
+        "ignore-try",
+        "impersonate-linux-26",
+        "impure-env",
+        "keep-build-log",
         "keep-derivations",
+        "keep-env-derivations",
+        "keep-failed",
+        "keep-going",
         "keep-outputs",
+        "log-lines",
+        "max-build-log-size",
+        "max-free",
         "max-jobs",
+        "max-silent-time",
+        "max-substitution-jobs",
+        "min-free",
+        "min-free-check-interval",
+        "nar-buffer-size",
         "narinfo-cache-negative-ttl",
-        "restrict-eval",
+        "narinfo-cache-positive-ttl",
+        "netrc-file",
+        "plugin-files",
+        "post-build-hook",
+        "pre-build-hook",
+        "preallocate-contents",
+        "print-missing",
+        "repeat",
+        "require-drop-supplementary-groups",
         "require-sigs",
+        "restrict-eval",
+        "run-diff-hook",
         "sandbox",
+        "sandbox-build-dir",
+        "sandbox-dev-shm-size",
+        "sandbox-fallback",
+        "sandbox-paths",
+        "secret-key-files",
+        "ssl-cert-file",
+        "stalled-download-timeout",
         "substitute",
         "substituters",
+        "sync-before-registering",
         "system",
+        "system-features",
+        "tarball-ttl",
+        "timeout",
+        "trace-function-calls",
         "trusted-public-keys",
+        "trusted-substituters",
+        "trusted-users",
+        "use-cgroups",
+        "use-registries",
+        "use-sqlite-wal",
+        "user-agent-suffix",
         "warn-dirty",
     ];
     matches!(
@@ -198,6 +263,9 @@ fn is_setting(name: &str) -> bool {
             | "extra-experimental-features"
             | "experimental-features"
     ) || IGNORED.contains(&name)
+        || name
+            .strip_prefix("extra-")
+            .is_some_and(|base| IGNORED.contains(&base))
 }
 
 fn apply_option(o: &mut EvalCliOptions, name: &str, value: &str) {
@@ -572,4 +640,30 @@ pub fn strip_ansi_escapes(text: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_args;
+
+    #[test]
+    fn settings_are_flags_and_unknown_flags_are_not() {
+        // As nixpkgs' lib/tests/modules.sh calls nix-instantiate.
+        let ok = parse_args(&[
+            "--timeout",
+            "1",
+            "--eval-only",
+            "--show-trace",
+            "--read-write-mode",
+            "--json",
+            "--extra-substituters",
+            "x",
+            "-E",
+            "1",
+        ]);
+        assert!(ok.is_ok(), "{:?}", ok.err());
+        let err = parse_args(&["--frob", "-E", "1"]).err();
+        assert_eq!(err.as_deref(), Some("unrecognised flag '--frob'"));
+        assert!(parse_args(&["--extra-frob", "x", "-E", "1"]).is_err());
+    }
 }
