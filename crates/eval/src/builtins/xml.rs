@@ -102,13 +102,28 @@ impl EvalState {
         ctx: &mut Context,
         pos: Pos,
     ) -> EvalResult<()> {
+        self.xml_value_seen(w, v, depth, ctx, pos, false)
+    }
+
+    /// As [`Self::xml_value`]; `forced_by_check` says the printer itself has
+    /// forced the value already (a set's `type`, which the derivation check
+    /// reads), so CppNix shows it evaluated even when not strict.
+    fn xml_value_seen(
+        &mut self,
+        w: &mut XmlWriter,
+        v: &Value,
+        depth: usize,
+        ctx: &mut Context,
+        pos: Pos,
+        forced_by_check: bool,
+    ) -> EvalResult<()> {
         let v = if w.strict {
             self.force(v)?
         } else {
             match v.forced() {
                 // nixkit stores a function without a thunk where CppNix has
                 // one, which only a call or a strict printer would force.
-                Some(Value::Lambda(_)) if depth > 1 => {
+                Some(Value::Lambda(_)) if depth > 1 && !forced_by_check => {
                     w.empty(depth, "unevaluated", &[]);
                     return Ok(());
                 }
@@ -233,7 +248,10 @@ impl EvalState {
                 pa.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
             refs.push(("name", attr.name.as_str()));
             w.open(depth, "attr", &refs);
-            self.nested(|s| s.xml_value(w, &attr.value, depth + 1, ctx, pos))?;
+            let forced_by_check = attr.name.as_str() == "type";
+            self.nested(|s| {
+                s.xml_value_seen(w, &attr.value, depth + 1, ctx, pos, forced_by_check)
+            })?;
             w.close(depth, "attr");
         }
         Ok(())
