@@ -193,6 +193,14 @@ pub enum BuildError {
         /// What went wrong.
         reason: String,
     },
+    /// Another built-in builder (`builtin:buildenv`) failed.
+    #[error("builder for '{drv}' failed: {reason}")]
+    Builtin {
+        /// The derivation.
+        drv: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// An unknown `builtin:` builder.
     #[error("unsupported builtin builder '{0}'")]
     UnknownBuiltin(String),
@@ -378,7 +386,17 @@ pub fn build_derivation(
         source,
     })?;
     let mut sandbox_time = Duration::ZERO;
-    let result = if let Some(builtin) = drv.builder.strip_prefix("builtin:") {
+    let result = if drv.builder == "builtin:buildenv" {
+        crate::buildenv::run(
+            &printed_drv,
+            drv,
+            &store_dir,
+            &real_store,
+            &dir,
+            &outputs,
+            &closure,
+        )
+    } else if let Some(builtin) = drv.builder.strip_prefix("builtin:") {
         let build_id = settings.build_uid_base + slot;
         crate::fetchurl::run_builtin(
             builtin,

@@ -24,6 +24,7 @@
 //! ```
 
 pub mod build;
+mod buildenv;
 pub mod cgroup;
 mod child;
 pub mod env;

@@ -27,6 +27,7 @@ macro_rules! eprint {
 }
 
 mod build_cli;
+mod daemon_cli;
 mod eval_cli;
 mod hash;
 mod instantiate;
@@ -50,8 +51,9 @@ commands:
   hash          compute and convert hashes (like nix-hash)
   store         manipulate the store (like nix-store)
   build         build derivations in a sandbox (like nix-build)
+  daemon        serve the store to Nix clients on a Unix socket (like nix-daemon)
 
-The binary also acts as `nix-instantiate`, `nix-hash` or `nix-store` when invoked through a
+The binary also acts as `nix-instantiate`, `nix-hash`, `nix-store`, `nix-build` or `nix-daemon` when invoked through a
 symlink of that name.";
 
 /// An argument as text. Bytes that are not UTF-8 are kept reversibly as the escape
@@ -77,6 +79,7 @@ fn main() -> ExitCode {
         "nix-hash" => "hash".to_owned(),
         "nix-store" => "store".to_owned(),
         "nix-build" => "build".to_owned(),
+        "nix-daemon" => "daemon".to_owned(),
         _ => {
             if args.len() < 2 {
                 eprintln!("{USAGE}");
@@ -95,6 +98,7 @@ fn main() -> ExitCode {
         "hash" => hash::main(rest),
         "store" => store_cli::main(rest),
         "build" => build_cli::main(text_args()),
+        "daemon" => daemon_cli::main(rest),
         "--help" | "-h" | "help" => match output::line(USAGE) {
             Ok(()) => 0,
             Err(e) => output::write_failed(&e),

@@ -131,7 +131,9 @@ impl LocalStore {
         for entry in fs::read_dir(&temp).map_err(io_err(&temp))? {
             let entry = entry.map_err(io_err(&temp))?;
             let file = entry.path();
-            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            // `<pid>`, or `<pid>-<session>` for one of a daemon's connections.
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Ok(pid) = name.split('-').next().unwrap_or("").parse::<u32>() else {
                 continue;
             };
             // A live process holds its file locked; a lockable file belongs to a dead one.

@@ -207,6 +207,9 @@ pub struct LocalStore {
     state: PathBuf,
     db: db::Db,
     temp_roots: RefCell<Option<FileLock>>,
+    /// Names this handle's temporary-roots file `<pid>-<session>` instead of `<pid>`, so
+    /// that several handles of one process (a daemon's connections) keep roots apart.
+    session: Cell<Option<u64>>,
     counter: Cell<u64>,
 }
 
@@ -244,6 +247,7 @@ impl LocalStore {
             state,
             db,
             temp_roots: RefCell::new(None),
+            session: Cell::new(None),
             counter: Cell::new(0),
         };
         store
@@ -324,10 +328,7 @@ impl LocalStore {
     pub fn add_temp_root(&self, path: &StorePath) -> io::Result<()> {
         let mut roots = self.temp_roots.borrow_mut();
         if roots.is_none() {
-            let file = self
-                .state
-                .join("temproots")
-                .join(std::process::id().to_string());
+            let file = self.temp_roots_file();
             let lock = FileLock::exclusive(&file)?;
             // A file left by an earlier process with the same pid holds stale roots.
             lock.file().set_len(0)?;
@@ -340,6 +341,33 @@ impl LocalStore {
             f.write_all(line.as_bytes())?;
         }
         Ok(())
+    }
+
+    /// Gives this handle temporary roots of its own, apart from the process's other
+    /// handles: a daemon serving several connections in one process calls this once per
+    /// connection, and [`LocalStore::end_session`] when the connection ends. The garbage
+    /// collector treats the session's roots as live for as long as the process runs.
+    pub fn begin_session(&self, session: u64) {
+        self.session.set(Some(session));
+    }
+
+    /// Deletes the session's temporary-roots file (see [`LocalStore::begin_session`]).
+    pub fn end_session(&self) -> io::Result<()> {
+        if self.session.get().is_some() && self.temp_roots.borrow_mut().take().is_some() {
+            match fs::remove_file(self.temp_roots_file()) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn temp_roots_file(&self) -> PathBuf {
+        let name = match self.session.get() {
+            Some(n) => format!("{}-{n}", std::process::id()),
+            None => std::process::id().to_string(),
+        };
+        self.state.join("temproots").join(name)
     }
 
     /// Drops this process's temporary roots (they also vanish when the process exits), so

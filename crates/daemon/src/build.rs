@@ -1,0 +1,365 @@
+//! Building and collecting through the daemon: `BuildPaths` (with or without results),
+//! `BuildDerivation`, `QueryMissing`, the derivation-output queries and `CollectGarbage`.
+//! Builds run in nixkit's sandbox under the daemon-wide build lock; their logs stream to
+//! the client as log lines.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Write};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use nixkit_derivation::{Derivation, DerivationOutput};
+use nixkit_protocol::worker::reply::{Missing, WorkerReply};
+use nixkit_protocol::worker::stderr::StderrMsg;
+use nixkit_protocol::worker::types::{
+    BuildMode, BuildResult, DerivedPath, GcAction, GcOptions, WireDerivation,
+};
+use nixkit_sandbox::{realise, Event, RealiseOptions};
+use nixkit_store::local::GcOptions as StoreGcOptions;
+use nixkit_store::{ContentAddress, ContentAddressMethod, Hash, HashAlgo, StorePath};
+
+use crate::connection::{lock, Conn, OpError, Outcome};
+use crate::Trust;
+
+/// CppNix's `BuildResult::Status` values used here.
+const BUILT: u64 = 0;
+const ALREADY_VALID: u64 = 2;
+const PERMANENT_FAILURE: u64 = 3;
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// The output paths of the valid derivation `drv`, by name.
+pub(crate) fn derivation_outputs<R: Read, W: Write + Send>(
+    conn: &Conn<'_, R, W>,
+    drv: &StorePath,
+) -> Result<BTreeMap<String, StorePath>, OpError> {
+    let store = lock(&conn.store);
+    if !store.is_valid(drv)? {
+        return Err(OpError::NotValid(store.store_dir().print_path(drv)));
+    }
+    let parsed = nixkit_sandbox::read_derivation(&store, drv)?;
+    nixkit_sandbox::register::output_paths(store.store_dir(), &parsed)
+        .map_err(|e| OpError::Invalid(e.to_string()))
+}
+
+fn realise_options<R: Read, W: Write + Send>(conn: &Conn<'_, R, W>, check: bool) -> RealiseOptions {
+    RealiseOptions {
+        jobs: conn.jobs,
+        keep_going: conn.keep_going,
+        check,
+        trusted_keys: conn.settings.trusted_public_keys.clone(),
+        require_sigs: conn.settings.require_sigs,
+        settings: conn.settings.build.clone(),
+        ..RealiseOptions::default()
+    }
+}
+
+/// Sends build progress to the client as CppNix's log lines.
+fn progress_to<W: Write + Send>(
+    writer: &std::sync::Mutex<W>,
+    version: u64,
+    store_dir: &nixkit_store::StoreDir,
+    event: Event<'_>,
+) {
+    let text = match event {
+        Event::Started { drv } => format!("building '{}'...\n", store_dir.print_path(drv)),
+        Event::Output { data, .. } => String::from_utf8_lossy(data).into_owned(),
+        _ => return,
+    };
+    let mut w = lock(writer);
+    // A client that went away is noticed when the reply is written.
+    let _ = StderrMsg::Next(text)
+        .write(&mut *w, version)
+        .map(|()| w.flush());
+}
+
+pub(crate) fn build_paths<R: Read, W: Write + Send>(
+    conn: &mut Conn<'_, R, W>,
+    paths: &[DerivedPath],
+    mode: BuildMode,
+    with_results: bool,
+) -> Result<Outcome, OpError> {
+    if mode != BuildMode::Normal && conn.trust != Trust::Trusted {
+        return Err(OpError::NotPrivileged(
+            "repairing or checking is not allowed because you are not privileged",
+        ));
+    }
+    if mode == BuildMode::Repair {
+        return Err(OpError::Unsupported(
+            "repairing paths is not supported by nixkit's daemon".into(),
+        ));
+    }
+    let mut targets = Vec::new();
+    let mut already_valid = BTreeSet::new();
+    {
+        let store = lock(&conn.store);
+        for p in paths {
+            match p {
+                DerivedPath::Opaque(path) => {
+                    if !store.is_valid(path)? {
+                        return Err(OpError::NotValid(store.store_dir().print_path(path)));
+                    }
+                    already_valid.insert(path.clone());
+                }
+                DerivedPath::Built { drv, .. } => targets.push(drv.clone()),
+            }
+        }
+    }
+    let mut valid_before = BTreeSet::new();
+    for drv in &targets {
+        let outputs = derivation_outputs(conn, drv)?;
+        let store = lock(&conn.store);
+        let mut all = true;
+        for o in outputs.values() {
+            all &= store.is_valid(o)?;
+        }
+        if all && mode != BuildMode::Check {
+            valid_before.insert(drv.clone());
+        }
+    }
+    let start = now();
+    let result = {
+        let _builds = lock(conn.build_lock);
+        let opts = realise_options(conn, mode == BuildMode::Check);
+        let (writer, version, dir) = (&conn.writer, conn.version, &conn.ctx.store);
+        realise(&conn.store, &targets, &opts, &|e| {
+            progress_to(writer, version, dir, e)
+        })
+    };
+    let stop = now();
+    if !with_results {
+        result?;
+        return Ok(Outcome::Reply(WorkerReply::Done));
+    }
+    let error = result.err().map(|e| e.to_string());
+    let results = paths
+        .iter()
+        .map(|p| {
+            let (status, error_msg) = match p {
+                DerivedPath::Opaque(_) => (ALREADY_VALID, String::new()),
+                DerivedPath::Built { drv, .. } if valid_before.contains(drv) => {
+                    (ALREADY_VALID, String::new())
+                }
+                DerivedPath::Built { .. } => match &error {
+                    None => (BUILT, String::new()),
+                    Some(e) => (PERMANENT_FAILURE, e.clone()),
+                },
+            };
+            let res = BuildResult {
+                status,
+                error_msg,
+                times_built: u64::from(status == BUILT),
+                start_time: start,
+                stop_time: stop,
+                ..BuildResult::default()
+            };
+            (p.clone(), res)
+        })
+        .collect();
+    Ok(Outcome::Reply(WorkerReply::BuildResults(results)))
+}
+
+/// The derivation a `BuildDerivation` request sends, as nixkit's model.
+fn to_derivation(drv_path: &StorePath, wire: WireDerivation) -> Result<Derivation, OpError> {
+    let mut outputs = BTreeMap::new();
+    for o in wire.outputs {
+        let out = if !o.hash.is_empty() {
+            let (method, algo) = ContentAddressMethod::split_prefix(&o.hash_algo);
+            let algo: HashAlgo = algo.parse().map_err(|_| {
+                OpError::Invalid(format!(
+                    "output '{}': bad hash algorithm '{}'",
+                    o.name, o.hash_algo
+                ))
+            })?;
+            let hash = Hash::parse_bare(&o.hash, algo)
+                .map_err(|e| OpError::Invalid(format!("output '{}': {e}", o.name)))?;
+            DerivationOutput::CaFixed(ContentAddress { method, hash })
+        } else if !o.path.is_empty() && o.hash_algo.is_empty() {
+            let path = StorePath::from_base_name(o.path.rsplit('/').next().unwrap_or(""))
+                .map_err(|e| OpError::Invalid(format!("output '{}': {e}", o.name)))?;
+            DerivationOutput::InputAddressed { path }
+        } else {
+            return Err(OpError::Unsupported(format!(
+                "output '{}' is content-addressed without a known hash, which needs the \
+                 'ca-derivations' feature",
+                o.name
+            )));
+        };
+        outputs.insert(o.name, out);
+    }
+    Ok(Derivation {
+        name: drv_path
+            .name()
+            .strip_suffix(".drv")
+            .unwrap_or(drv_path.name())
+            .to_owned(),
+        outputs,
+        input_drvs: BTreeMap::new(),
+        input_srcs: wire.input_srcs,
+        system: wire.platform,
+        builder: wire.builder,
+        args: wire.args,
+        env: wire.env.into_iter().collect(),
+    })
+}
+
+pub(crate) fn build_derivation<R: Read, W: Write + Send>(
+    conn: &mut Conn<'_, R, W>,
+    drv_path: &StorePath,
+    wire: WireDerivation,
+    mode: BuildMode,
+) -> Result<Outcome, OpError> {
+    let drv = to_derivation(drv_path, wire)?;
+    let input_addressed = drv
+        .outputs
+        .values()
+        .any(|o| matches!(o, DerivationOutput::InputAddressed { .. }));
+    if input_addressed && conn.trust != Trust::Trusted {
+        return Err(OpError::NotPrivileged(
+            "you are not privileged to build input-addressed derivations",
+        ));
+    }
+    if mode != BuildMode::Normal {
+        conn.require_trust("repairing or checking is not allowed because you are not privileged")?;
+        return Err(OpError::Unsupported(
+            "repairing or checking a derivation sent in full is not supported by nixkit's daemon"
+                .into(),
+        ));
+    }
+    let start = now();
+    let outputs = {
+        let store = lock(&conn.store);
+        nixkit_sandbox::register::output_paths(store.store_dir(), &drv)
+            .map_err(|e| OpError::Invalid(e.to_string()))?
+    };
+    let mut valid = true;
+    for p in outputs.values() {
+        valid &= lock(&conn.store).is_valid(p)?;
+    }
+    let (status, error_msg) = if valid {
+        (ALREADY_VALID, String::new())
+    } else {
+        let _builds = lock(conn.build_lock);
+        let (writer, version, dir) = (&conn.writer, conn.version, &conn.ctx.store);
+        let mut on_output = |data: &[u8]| {
+            progress_to(
+                writer,
+                version,
+                dir,
+                Event::Output {
+                    drv: drv_path,
+                    data,
+                },
+            )
+        };
+        match nixkit_sandbox::build_derivation(
+            &conn.store,
+            drv_path,
+            &drv,
+            &conn.settings.build,
+            nixkit_sandbox::BuildMode::Normal,
+            0,
+            &mut on_output,
+        ) {
+            Ok(_) => (BUILT, String::new()),
+            Err(e) => (PERMANENT_FAILURE, e.to_string()),
+        }
+    };
+    Ok(Outcome::Reply(WorkerReply::BuildResult(BuildResult {
+        status,
+        error_msg,
+        times_built: u64::from(status == BUILT),
+        start_time: start,
+        stop_time: now(),
+        ..BuildResult::default()
+    })))
+}
+
+pub(crate) fn query_missing<R: Read, W: Write + Send>(
+    conn: &mut Conn<'_, R, W>,
+    targets: &[DerivedPath],
+) -> Result<Outcome, OpError> {
+    let mut missing = Missing::default();
+    let mut todo: Vec<StorePath> = Vec::new();
+    for t in targets {
+        match t {
+            DerivedPath::Opaque(p) => {
+                if !lock(&conn.store).is_valid(p)? {
+                    missing.unknown.insert(p.clone());
+                }
+            }
+            DerivedPath::Built { drv, .. } => todo.push(drv.clone()),
+        }
+    }
+    let mut seen = BTreeSet::new();
+    while let Some(drv) = todo.pop() {
+        if !seen.insert(drv.clone()) {
+            continue;
+        }
+        if !lock(&conn.store).is_valid(&drv)? {
+            missing.unknown.insert(drv);
+            continue;
+        }
+        let outputs = derivation_outputs(conn, &drv)?;
+        let store = lock(&conn.store);
+        let mut all_valid = true;
+        for o in outputs.values() {
+            all_valid &= store.is_valid(o)?;
+        }
+        if all_valid {
+            continue;
+        }
+        let parsed = nixkit_sandbox::read_derivation(&store, &drv)?;
+        missing.will_build.insert(drv);
+        todo.extend(parsed.input_drvs.into_keys());
+        for src in parsed.input_srcs {
+            if !store.is_valid(&src)? {
+                missing.unknown.insert(src);
+            }
+        }
+    }
+    Ok(Outcome::Reply(WorkerReply::Missing(missing)))
+}
+
+pub(crate) fn collect_garbage<R: Read, W: Write + Send>(
+    conn: &mut Conn<'_, R, W>,
+    options: &GcOptions,
+) -> Result<Outcome, OpError> {
+    if options.ignore_liveness {
+        return Err(OpError::NotPrivileged(
+            "you are not allowed to ignore liveness",
+        ));
+    }
+    let store = lock(&conn.store);
+    let printed = |paths: &mut dyn Iterator<Item = StorePath>| -> Vec<String> {
+        paths.map(|p| store.store_dir().print_path(&p)).collect()
+    };
+    let store_options = StoreGcOptions {
+        max_freed: (options.max_freed != u64::MAX && options.max_freed != 0)
+            .then_some(options.max_freed),
+        ..StoreGcOptions::default()
+    };
+    let (paths, bytes_freed) = match options.action {
+        GcAction::ReturnLive => (
+            printed(&mut store.live_paths(&store_options)?.into_iter()),
+            0,
+        ),
+        GcAction::ReturnDead => (
+            printed(&mut store.dead_paths(&store_options)?.into_iter()),
+            0,
+        ),
+        GcAction::DeleteDead => {
+            let r = store.collect_garbage(&store_options)?;
+            (printed(&mut r.deleted.into_iter()), r.bytes_freed)
+        }
+        GcAction::DeleteSpecific => {
+            let r = store.delete_paths(&options.paths_to_delete)?;
+            (printed(&mut r.deleted.into_iter()), r.bytes_freed)
+        }
+    };
+    Ok(Outcome::Reply(WorkerReply::Gc { paths, bytes_freed }))
+}

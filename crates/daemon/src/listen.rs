@@ -1,0 +1,131 @@
+//! The daemon's accept loop on a Unix socket: each connection is judged by its peer's
+//! credentials, then served on a thread of its own with a store handle and temporary
+//! roots of its own; a failing connection never stops the others.
+
+use std::io;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crate::connection::serve_connection;
+use crate::{DaemonSettings, Peer, Trust};
+
+/// Why the daemon could not listen.
+#[derive(Debug, thiserror::Error)]
+pub enum ListenError {
+    /// Binding or preparing the socket failed.
+    #[error("cannot listen on '{path}': {source}")]
+    Bind {
+        /// The socket path.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// Accepting a connection failed.
+    #[error("accepting a connection: {0}")]
+    Accept(io::Error),
+}
+
+/// A daemon: settings shared by its connections, and the lock its builds share.
+#[derive(Debug)]
+pub struct Daemon {
+    settings: DaemonSettings,
+    build_lock: Mutex<()>,
+    sessions: AtomicU64,
+}
+
+impl Daemon {
+    /// A daemon with `settings`.
+    pub fn new(settings: DaemonSettings) -> Arc<Self> {
+        Arc::new(Self {
+            settings,
+            build_lock: Mutex::new(()),
+            sessions: AtomicU64::new(0),
+        })
+    }
+
+    /// Binds `path` (replacing a stale socket file there), creating its directory, and
+    /// makes it connectable by every user: who may do what is decided per connection.
+    pub fn bind(path: &Path) -> Result<UnixListener, ListenError> {
+        let err = |source| ListenError::Bind {
+            path: path.to_path_buf(),
+            source,
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(err)?;
+        }
+        match std::fs::remove_file(path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(err(e)),
+            _ => {}
+        }
+        let listener = UnixListener::bind(path).map_err(err)?;
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666)).map_err(err)?;
+        Ok(listener)
+    }
+
+    /// Accepts connections on `listener` until accepting fails; each is served on a thread.
+    /// `on_error` hears of connections that ended abnormally.
+    pub fn run(
+        self: &Arc<Self>,
+        listener: &UnixListener,
+        on_error: impl Fn(&Peer, String) + Send + Sync + 'static,
+    ) -> Result<(), ListenError> {
+        let on_error = Arc::new(on_error);
+        loop {
+            let (stream, _) = match listener.accept() {
+                Ok(s) => s,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(ListenError::Accept(e)),
+            };
+            let daemon = Arc::clone(self);
+            let on_error = Arc::clone(&on_error);
+            std::thread::spawn(move || {
+                if let Err((peer, e)) = daemon.serve_stream(stream) {
+                    on_error(&peer, e);
+                }
+            });
+        }
+    }
+
+    fn serve_stream(&self, stream: UnixStream) -> Result<(), (Peer, String)> {
+        let peer = Peer::of_socket(&stream).map_err(|e| {
+            (
+                Peer::from_ids(0, u32::MAX, u32::MAX),
+                format!("reading peer credentials: {e}"),
+            )
+        })?;
+        // A user who may not connect is turned away before the handshake, as by CppNix.
+        let trust = self
+            .settings
+            .trust
+            .judge(&peer)
+            .map_err(|e| (peer.clone(), e.to_string()))?;
+        let reader = stream
+            .try_clone()
+            .map_err(|e| (peer.clone(), e.to_string()))?;
+        self.serve(reader, stream, trust)
+            .map_err(|e| (peer.clone(), e))
+    }
+
+    /// Serves one connection on `reader`/`writer` (e.g. standard input and output, as
+    /// `nix-daemon --stdio` does, where the caller already has the store's permissions).
+    pub fn serve(
+        &self,
+        reader: impl io::Read,
+        writer: impl io::Write + Send,
+        trust: Trust,
+    ) -> Result<(), String> {
+        let session = self.sessions.fetch_add(1, Ordering::Relaxed);
+        serve_connection(
+            reader,
+            writer,
+            &self.settings,
+            trust,
+            session,
+            &self.build_lock,
+        )
+        .map_err(|e| e.to_string())
+    }
+}

@@ -1,0 +1,96 @@
+//! `nixkit daemon` / `nix-daemon`: argument parsing and wiring for `nixkit-daemon`.
+//! `[--socket PATH | --stdio] [--store SPEC] [--option NAME VALUE]...`; the options are
+//! CppNix's `trusted-users`, `allowed-users`, `trusted-public-keys`, `require-sigs`,
+//! `max-jobs` and the build settings of `nixkit build`.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use nixkit_daemon::{Daemon, DaemonSettings, Trust};
+use nixkit_store::binary_cache::PublicKey;
+use nixkit_store::local::StoreConfig;
+use nixkit_store::StoreDir;
+
+/// The socket CppNix's clients look for under a store's state directory.
+fn default_socket(store: &StoreConfig) -> PathBuf {
+    store.state_dir().join("daemon-socket/socket")
+}
+
+fn words(v: &str) -> Vec<String> {
+    v.split_whitespace().map(str::to_owned).collect()
+}
+
+fn apply(settings: &mut DaemonSettings, name: &str, value: &str) -> Result<(), String> {
+    match name {
+        "trusted-users" => settings.trust.trusted_users = words(value),
+        "allowed-users" => settings.trust.allowed_users = words(value),
+        "require-sigs" => settings.require_sigs = value == "true",
+        "max-jobs" => {
+            settings.max_jobs = value
+                .parse()
+                .map_err(|_| format!("invalid max-jobs '{value}'"))?
+        }
+        "trusted-public-keys" => {
+            settings.trusted_public_keys = words(value)
+                .iter()
+                .map(|k| PublicKey::parse(k).map_err(|e| format!("trusted-public-keys: {e}")))
+                .collect::<Result<_, _>>()?
+        }
+        _ => {
+            if !settings.build.set_option(name, value)? {
+                return Err(format!("unknown setting '{name}'"));
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn main(args: Vec<OsString>) -> i32 {
+    match run(args) {
+        Ok(()) => 0,
+        Err(e) => {
+            crate::output::error(&e);
+            1
+        }
+    }
+}
+
+fn run(args: Vec<OsString>) -> Result<(), String> {
+    let mut args = args.into_iter().map(|a| crate::arg_text(&a));
+    let (mut socket, mut stdio, mut store, mut options) = (None, false, None, Vec::new());
+    while let Some(a) = args.next() {
+        let mut value = |what: &str| args.next().ok_or(format!("'{a}' requires {what}"));
+        match a.as_str() {
+            "--socket" => socket = Some(PathBuf::from(value("a path")?)),
+            "--stdio" => stdio = true,
+            "--store" => store = Some(value("a store")?),
+            "--option" => {
+                let name = value("a name and a value")?;
+                options.push((name, value("a value")?));
+            }
+            "--daemon" => {}
+            other => return Err(format!("unrecognised flag '{other}'")),
+        }
+    }
+    let dir = StoreDir::default();
+    let config = match store.as_deref() {
+        Some(spec) => StoreConfig::from_spec(spec, dir),
+        None => StoreConfig::from_env(dir),
+    }
+    .map_err(|e| e.to_string())?;
+    let mut settings = DaemonSettings::new(config);
+    for (name, value) in &options {
+        apply(&mut settings, name, value)?;
+    }
+    let socket = socket.unwrap_or_else(|| default_socket(&settings.store));
+    let daemon = Daemon::new(settings);
+    if stdio {
+        return daemon.serve(std::io::stdin(), std::io::stdout(), Trust::Trusted);
+    }
+    let listener = Daemon::bind(&socket).map_err(|e| e.to_string())?;
+    daemon
+        .run(&listener, |peer, e| {
+            eprintln!("error processing connection of '{}': {e}", peer.name());
+        })
+        .map_err(|e| e.to_string())
+}
