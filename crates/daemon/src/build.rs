@@ -21,7 +21,7 @@ use crate::connection::{lock, Conn, OpError, Outcome};
 use crate::Trust;
 
 /// CppNix's `BuildResult::Status` values used here.
-const BUILT: u64 = 0;
+pub(crate) const BUILT: u64 = 0;
 const ALREADY_VALID: u64 = 2;
 const PERMANENT_FAILURE: u64 = 3;
 
@@ -164,7 +164,10 @@ pub(crate) fn build_paths<R: Read, W: Write + Send>(
 }
 
 /// The derivation a `BuildDerivation` request sends, as nixkit's model.
-fn to_derivation(drv_path: &StorePath, wire: WireDerivation) -> Result<Derivation, OpError> {
+pub(crate) fn to_derivation(
+    drv_path: &StorePath,
+    wire: WireDerivation,
+) -> Result<Derivation, OpError> {
     let mut outputs = BTreeMap::new();
     for o in wire.outputs {
         let out = if !o.hash.is_empty() {
@@ -231,44 +234,26 @@ pub(crate) fn build_derivation<R: Read, W: Write + Send>(
         ));
     }
     let start = now();
-    let outputs = {
-        let store = lock(&conn.store);
-        nixkit_sandbox::register::output_paths(store.store_dir(), &drv)
-            .map_err(|e| OpError::Invalid(e.to_string()))?
+    let (writer, version, dir) = (&conn.writer, conn.version, &conn.ctx.store);
+    let mut on_output = |data: &[u8]| {
+        progress_to(
+            writer,
+            version,
+            dir,
+            Event::Output {
+                drv: drv_path,
+                data,
+            },
+        )
     };
-    let mut valid = true;
-    for p in outputs.values() {
-        valid &= lock(&conn.store).is_valid(p)?;
-    }
-    let (status, error_msg) = if valid {
-        (ALREADY_VALID, String::new())
-    } else {
-        let _builds = lock(conn.build_lock);
-        let (writer, version, dir) = (&conn.writer, conn.version, &conn.ctx.store);
-        let mut on_output = |data: &[u8]| {
-            progress_to(
-                writer,
-                version,
-                dir,
-                Event::Output {
-                    drv: drv_path,
-                    data,
-                },
-            )
-        };
-        match nixkit_sandbox::build_derivation(
-            &conn.store,
-            drv_path,
-            &drv,
-            &conn.settings.build,
-            nixkit_sandbox::BuildMode::Normal,
-            0,
-            &mut on_output,
-        ) {
-            Ok(_) => (BUILT, String::new()),
-            Err(e) => (PERMANENT_FAILURE, e.to_string()),
-        }
-    };
+    let (status, error_msg) = build_basic(
+        &conn.store,
+        &conn.settings.build,
+        conn.build_lock,
+        drv_path,
+        &drv,
+        &mut on_output,
+    )?;
     Ok(Outcome::Reply(WorkerReply::BuildResult(BuildResult {
         status,
         error_msg,
@@ -277,6 +262,45 @@ pub(crate) fn build_derivation<R: Read, W: Write + Send>(
         stop_time: now(),
         ..BuildResult::default()
     })))
+}
+
+/// Builds a derivation sent in full (its inputs must be valid) unless its outputs are
+/// valid already; returns CppNix's build status and error message.
+pub(crate) fn build_basic(
+    store: &std::sync::Mutex<nixkit_store::local::LocalStore>,
+    settings: &nixkit_sandbox::BuildSettings,
+    build_lock: &std::sync::Mutex<()>,
+    drv_path: &StorePath,
+    drv: &Derivation,
+    on_output: &mut dyn FnMut(&[u8]),
+) -> Result<(u64, String), OpError> {
+    let outputs = {
+        let store = lock(store);
+        nixkit_sandbox::register::output_paths(store.store_dir(), drv)
+            .map_err(|e| OpError::Invalid(e.to_string()))?
+    };
+    let mut valid = true;
+    for p in outputs.values() {
+        valid &= lock(store).is_valid(p)?;
+    }
+    if valid {
+        return Ok((ALREADY_VALID, String::new()));
+    }
+    let _builds = lock(build_lock);
+    Ok(
+        match nixkit_sandbox::build_derivation(
+            store,
+            drv_path,
+            drv,
+            settings,
+            nixkit_sandbox::BuildMode::Normal,
+            0,
+            on_output,
+        ) {
+            Ok(_) => (BUILT, String::new()),
+            Err(e) => (PERMANENT_FAILURE, e.to_string()),
+        },
+    )
 }
 
 pub(crate) fn query_missing<R: Read, W: Write + Send>(

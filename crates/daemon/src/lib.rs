@@ -9,6 +9,8 @@
 //!   errors reported to the client without closing the connection.
 //! - `ops`, `upload` and `build`: the operations (queries and roots; adding paths; building
 //!   and garbage collection).
+//! - [`serve`]: `nix-store --serve [--write]`, the serve protocol on standard input and
+//!   output, for CppNix's `ssh://` stores and remote builders.
 //! - [`listen`]: the accept loop: a thread and a store handle of its own per connection,
 //!   with temporary roots kept per connection.
 //!
@@ -21,6 +23,7 @@ mod build;
 pub mod connection;
 pub mod listen;
 mod ops;
+pub mod serve;
 pub mod trust;
 mod upload;
 
@@ -30,6 +33,7 @@ use nixkit_store::local::StoreConfig;
 
 pub use connection::{serve_connection, ConnectionError, OpError};
 pub use listen::{Daemon, ListenError};
+pub use serve::{serve_store, ServeSettings};
 pub use trust::{NotAllowed, Peer, Trust, TrustSettings};
 
 /// How the daemon runs: its store, whom it trusts, how it builds.

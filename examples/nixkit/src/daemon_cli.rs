@@ -1,4 +1,5 @@
-//! `nixkit daemon` / `nix-daemon`: argument parsing and wiring for `nixkit-daemon`.
+//! `nixkit daemon` / `nix-daemon` and `nix-store --serve [--write]`: argument parsing and
+//! wiring for `nixkit-daemon`.
 //! `[--socket PATH | --stdio] [--store SPEC] [--option NAME VALUE]...`; the options are
 //! CppNix's `trusted-users`, `allowed-users`, `trusted-public-keys`, `require-sigs`,
 //! `max-jobs` and the build settings of `nixkit build`.
@@ -6,7 +7,7 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use nixkit_daemon::{Daemon, DaemonSettings, Trust};
+use nixkit_daemon::{serve_store, Daemon, DaemonSettings, ServeSettings, Trust};
 use nixkit_store::binary_cache::PublicKey;
 use nixkit_store::local::StoreConfig;
 use nixkit_store::StoreDir;
@@ -93,4 +94,49 @@ fn run(args: Vec<OsString>) -> Result<(), String> {
             eprintln!("error processing connection of '{}': {e}", peer.name());
         })
         .map_err(|e| e.to_string())
+}
+
+/// `nix-store --serve [--write] [--store SPEC] [--option NAME VALUE]...`: the serve
+/// protocol on standard input and output (what `ssh://` stores run on the remote side).
+pub(crate) fn serve_main(args: Vec<OsString>) -> i32 {
+    let run = || -> Result<(), String> {
+        let mut args = args.into_iter().map(|a| crate::arg_text(&a));
+        let (mut write, mut store, mut build) =
+            (false, None, nixkit_sandbox::BuildSettings::default());
+        while let Some(a) = args.next() {
+            let mut value = |what: &str| args.next().ok_or(format!("'{a}' requires {what}"));
+            match a.as_str() {
+                "--serve" => {}
+                "--write" => write = true,
+                "--store" => store = Some(value("a store")?),
+                "--option" => {
+                    let name = value("a name and a value")?;
+                    let v = value("a value")?;
+                    if !build.set_option(&name, &v)? {
+                        return Err(format!("unknown setting '{name}'"));
+                    }
+                }
+                other => return Err(format!("unrecognised flag '{other}'")),
+            }
+        }
+        let dir = StoreDir::default();
+        let config = match store.as_deref() {
+            Some(spec) => StoreConfig::from_spec(spec, dir),
+            None => StoreConfig::from_env(dir),
+        }
+        .map_err(|e| e.to_string())?;
+        let settings = ServeSettings {
+            store: config,
+            write,
+            build,
+        };
+        serve_store(std::io::stdin(), std::io::stdout(), &settings).map_err(|e| e.to_string())
+    };
+    match run() {
+        Ok(()) => 0,
+        Err(e) => {
+            crate::output::error(&e);
+            1
+        }
+    }
 }

@@ -5,7 +5,7 @@
 //! `--query|-q` with `--references/--referrers/--requisites|-R/--deriver|-d/--hash/--size/
 //! --outputs/--roots`, `--verify [--check-contents]`, `--gc [--print-roots|--print-live|
 //! --print-dead] [--max-freed N]`, `--delete`, `--realise|-r` (substitution only), `--export`,
-//! `--import`, `--generate-binary-cache-key`, and nixkit's `--copy-to URL [--sign-key FILE]
+//! `--import`, `--generate-binary-cache-key`, `--serve [--write]` (in `daemon_cli`), and nixkit's `--copy-to URL [--sign-key FILE]
 //! [--compression xz|zstd|none]`. Global: `--store SPEC` (`StoreConfig::from_spec`: a path,
 //! `local?root=DIR`, `auto`; else `NIXKIT_STORE`), `--option NAME VALUE` (substituters,
 //! trusted-public-keys, require-sigs, store, fsync-store-paths). Operands are file names
@@ -90,6 +90,9 @@ fn utf8(arg: OsString) -> Result<String, String> {
 
 /// Runs `nix-store` with `args` (after the command name); returns the exit code.
 pub(crate) fn main(args: Vec<OsString>) -> i32 {
+    if args.iter().any(|a| a == "--serve") {
+        return crate::daemon_cli::serve_main(args);
+    }
     let mut o = Opts {
         require_sigs: true,
         fsync: true,

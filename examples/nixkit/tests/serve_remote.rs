@@ -1,0 +1,324 @@
+//! `nix-store --serve --write` on nixkit's store: first with nixkit's own serve client over
+//! pipes, then as CppNix uses it — through a real OpenSSH server (Debian's `sshd`, started
+//! here on a loopback port with keys of its own): `nix copy --to ssh://` and CppNix 2.8's
+//! `nix-build --builders ssh://… -j0`, which builds on the nixkit "remote" and copies the
+//! outputs back. Skipped without sshd, CppNix, busybox or user namespaces.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::collections::BTreeSet;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nixkit_protocol::serve::client::ServeClient;
+use nixkit_protocol::Limits;
+use nixkit_store::{Hash, HashAlgo, PathInfo, StoreDir};
+
+fn have(bin: &str, args: &[&str]) -> bool {
+    Command::new(bin)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn builds_work() -> bool {
+    Path::new("/bin/busybox").exists() && have("/bin/busybox", &["unshare", "-Ur", "true"])
+}
+
+fn nixkit() -> &'static str {
+    env!("CARGO_BIN_EXE_nixkit")
+}
+
+#[test]
+fn the_serve_protocol_adds_lists_dumps_and_exports() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(nixkit())
+        .args(["store", "--serve", "--write", "--store"])
+        .arg(dir.path().join("store"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (stdin, stdout) = (child.stdin.take().unwrap(), child.stdout.take().unwrap());
+    let mut c =
+        ServeClient::connect(stdout, stdin, StoreDir::default(), Limits::default()).unwrap();
+    let mut nar = Vec::new();
+    nixkit_store::nar::write_flat_file_nar(b"served", false, &mut nar).unwrap();
+    let dep = StoreDir::default()
+        .parse_path("/nix/store/0a0x8ywlxmgcnh5fgd3r1wb2ddsl5q9k-dep")
+        .unwrap();
+    let top = StoreDir::default()
+        .parse_path("/nix/store/1a0x8ywlxmgcnh5fgd3r1wb2ddsl5q9k-top")
+        .unwrap();
+    let hash = Hash::digest(HashAlgo::Sha256, &nar);
+    let dep_info = PathInfo::new(dep.clone(), hash, nar.len() as u64);
+    let mut top_info = PathInfo::new(top.clone(), hash, nar.len() as u64);
+    top_info.references.insert(dep.clone());
+    c.add_to_store_nar(&dep_info, &mut nar.as_slice()).unwrap();
+    c.add_to_store_nar(&top_info, &mut nar.as_slice()).unwrap();
+    let both = BTreeSet::from([dep.clone(), top.clone()]);
+    assert_eq!(c.query_valid_paths(&both, true, false).unwrap(), both);
+    let infos = c.query_path_infos(&both).unwrap();
+    assert_eq!(infos.len(), 2);
+    assert!(infos.iter().all(|i| i.nar_hash == hash));
+    assert_eq!(
+        c.query_closure(&BTreeSet::from([top.clone()]), false)
+            .unwrap(),
+        both
+    );
+    let mut back = Vec::new();
+    c.dump_store_path(&top, &mut back).unwrap();
+    assert_eq!(back, nar);
+    let exported = c.export_paths(&both, 1 << 20).unwrap();
+    assert_eq!(exported.len(), 2);
+    assert_eq!(exported[0].path, dep, "references first");
+    drop(c);
+    assert!(child.wait().unwrap().success());
+
+    // Without --write, adding is refused and the session ends with the reason.
+    let mut child = Command::new(nixkit())
+        .args(["store", "--serve", "--store"])
+        .arg(dir.path().join("store"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (stdin, stdout) = (child.stdin.take().unwrap(), child.stdout.take().unwrap());
+    let mut c =
+        ServeClient::connect(stdout, stdin, StoreDir::default(), Limits::default()).unwrap();
+    let mut other = dep_info.clone();
+    other.path = StoreDir::default()
+        .parse_path("/nix/store/2a0x8ywlxmgcnh5fgd3r1wb2ddsl5q9k-other")
+        .unwrap();
+    assert!(c.add_to_store_nar(&other, &mut nar.as_slice()).is_err());
+    drop(c);
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--write"));
+}
+
+/// A private OpenSSH server whose sessions find nixkit as `nix-store` and use `store`.
+struct Sshd {
+    child: Child,
+    dir: tempfile::TempDir,
+    port: u16,
+    user: String,
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Sshd {
+    fn start() -> Option<Self> {
+        if !Path::new("/usr/sbin/sshd").exists() || !Path::new("/usr/bin/ssh-keygen").exists() {
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        for key in ["host_key", "id"] {
+            let ok = Command::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+                .arg(d.join(key))
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok);
+        }
+        std::fs::copy(d.join("id.pub"), d.join("authorized_keys")).unwrap();
+        let bin = d.join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        std::os::unix::fs::symlink(nixkit(), bin.join("nix-store")).unwrap();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let user = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout)
+            .unwrap()
+            .trim()
+            .to_owned();
+        let config = format!(
+            "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\n\
+             AuthorizedKeysFile {d}/authorized_keys\nPidFile {d}/sshd.pid\n\
+             PasswordAuthentication no\nKbdInteractiveAuthentication no\n\
+             PermitRootLogin prohibit-password\nUsePAM no\nStrictModes no\n\
+             SetEnv PATH={d}/bin:/usr/bin:/bin NIXKIT_STORE={d}/remote\n",
+            d = d.display()
+        );
+        std::fs::write(d.join("sshd_config"), config).unwrap();
+        let _ = std::fs::create_dir_all("/run/sshd");
+        let child = Command::new("/usr/sbin/sshd")
+            .args(["-D", "-e", "-f"])
+            .arg(d.join("sshd_config"))
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        let s = Sshd {
+            child,
+            dir,
+            port,
+            user,
+        };
+        let start = Instant::now();
+        loop {
+            if s.ssh()
+                .arg("true")
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|st| st.success())
+            {
+                return Some(s);
+            }
+            if start.elapsed() > Duration::from_secs(15) {
+                eprintln!("skipped: the private sshd did not accept a login");
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn ssh_opts(&self) -> String {
+        format!(
+            "-p {} -i {}/id -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+             -o BatchMode=yes -o LogLevel=ERROR",
+            self.port,
+            self.dir.path().display()
+        )
+    }
+
+    fn ssh(&self) -> Command {
+        let mut c = Command::new("ssh");
+        c.args(self.ssh_opts().split_whitespace())
+            .arg(format!("{}@127.0.0.1", self.user));
+        c
+    }
+
+    fn remote_real(&self, logical: &str) -> PathBuf {
+        self.dir
+            .path()
+            .join("remote")
+            .join(logical.trim_start_matches('/'))
+    }
+
+    /// A CppNix command with its own store at `local` and NIX_SSHOPTS for this server.
+    fn cpp(&self, bin: &str, local: &Path) -> Command {
+        let mut c = Command::new(bin);
+        c.env("NIX_SSHOPTS", self.ssh_opts())
+            .env_remove("NIX_REMOTE")
+            .env("NIX_STATE_DIR", local.join("state"))
+            .env("NIX_CONF_DIR", local.join("conf"))
+            .env("HOME", local.join("home"))
+            .arg("--store")
+            .arg(local.join("store"));
+        c
+    }
+}
+
+#[test]
+fn cppnix_copies_to_and_builds_on_a_nixkit_remote_over_ssh() {
+    if !have("nix-store", &["--version"]) || !builds_work() {
+        eprintln!("skipped: needs CppNix, busybox-static and user namespaces");
+        return;
+    }
+    let Some(sshd) = Sshd::start() else {
+        eprintln!("skipped: no usable sshd (openssh-server)");
+        return;
+    };
+    let local = tempfile::tempdir().unwrap();
+    for sub in ["state", "conf", "home"] {
+        std::fs::create_dir_all(local.path().join(sub)).unwrap();
+    }
+    std::fs::write(
+        local.path().join("conf/nix.conf"),
+        "experimental-features = nix-command\nsubstituters =\n",
+    )
+    .unwrap();
+    // nix copy --to ssh://: a path added to CppNix's store arrives in nixkit's.
+    let file = local.path().join("greeting.txt");
+    std::fs::write(&file, "over ssh\n").unwrap();
+    let added = Command::new("nix-store")
+        .arg("--store")
+        .arg(local.path().join("store"))
+        .env("NIX_STATE_DIR", local.path().join("state"))
+        .env("NIX_CONF_DIR", local.path().join("conf"))
+        .arg("--add")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    let added = String::from_utf8(added.stdout).unwrap().trim().to_owned();
+    let target = format!("ssh://{}@127.0.0.1", sshd.user);
+    let copy = sshd
+        .cpp("nix", local.path())
+        .args(["copy", "--to", &target, &added])
+        .output()
+        .unwrap();
+    assert!(
+        copy.status.success(),
+        "{}",
+        String::from_utf8_lossy(&copy.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(sshd.remote_real(&added)).unwrap(),
+        "over ssh\n"
+    );
+
+    // nix-build with the nixkit machine as its only builder (-j0: nothing builds locally).
+    let key = sshd.dir.path().join("id");
+    let builders = format!(
+        "ssh://{}@127.0.0.1 {}-linux {} 2",
+        sshd.user,
+        std::env::consts::ARCH,
+        key.display()
+    );
+    let pkgs = concat!(env!("CARGO_MANIFEST_DIR"), "/../pkgs");
+    let build = sshd
+        .cpp("nix-build", local.path())
+        .current_dir(local.path())
+        .args([pkgs, "-A", "hello", "-j0", "--builders", &builders])
+        .output()
+        .unwrap();
+    assert!(
+        build.status.success(),
+        "{}",
+        String::from_utf8_lossy(&build.stderr)
+    );
+    let out = String::from_utf8(build.stdout).unwrap().trim().to_owned();
+    // Built remotely by nixkit, copied back into CppNix's store.
+    assert!(
+        sshd.remote_real(&out).join("bin/hello").exists(),
+        "built on the remote"
+    );
+    let local_copy = local
+        .path()
+        .join("store")
+        .join(out.trim_start_matches('/'))
+        .join("bin/hello");
+    let script = std::fs::read_to_string(local_copy).unwrap();
+    assert!(script.contains("Hello, world!"), "{script}");
+    let verify = Command::new("nix-store")
+        .arg("--store")
+        .arg(local.path().join("store"))
+        .env("NIX_STATE_DIR", local.path().join("state"))
+        .env("NIX_CONF_DIR", local.path().join("conf"))
+        .args(["--verify", "--check-contents"])
+        .output()
+        .unwrap();
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+}
