@@ -193,6 +193,28 @@ pub enum BuildError {
         /// What went wrong.
         reason: String,
     },
+    /// Building on a remote machine failed.
+    #[error("building '{drv}' on '{machine}': {reason}")]
+    Remote {
+        /// The derivation.
+        drv: String,
+        /// The machine's URI.
+        machine: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// No machine may build the derivation: CppNix's words for it.
+    #[error("a '{system}' with features {{{features}}} is required to build '{drv}', but I am a '{local}' with features {{}}")]
+    NoMachine {
+        /// The derivation.
+        drv: String,
+        /// Its system.
+        system: String,
+        /// The features it asks for, comma-separated.
+        features: String,
+        /// The local system.
+        local: String,
+    },
     /// Another built-in builder (`builtin:buildenv`) failed.
     #[error("builder for '{drv}' failed: {reason}")]
     Builtin {

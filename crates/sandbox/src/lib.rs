@@ -31,6 +31,7 @@ pub mod env;
 mod fetchurl;
 pub mod layout;
 pub mod register;
+pub mod remote;
 pub mod run;
 pub mod scheduler;
 mod seccomp;

@@ -1,7 +1,10 @@
 //! Realising a graph of derivations: load the `.drv` closure of the targets, skip
 //! derivations whose outputs are valid, substitute from binary caches, and build the rest
-//! in dependency order with up to `jobs` builds at once. With `keep_going`, independent
-//! builds continue after a failure; without it, no new build starts.
+//! in dependency order with up to `jobs` builds at once here and up to each remote
+//! machine's `max_jobs` on the `builders` (`remote.rs`): a derivation goes to the fastest
+//! fitting machine with a free slot, else builds here; `jobs = 0` builds only remotely
+//! (built-in builders still run here). With `keep_going`, independent builds continue
+//! after a failure; without it, no new build starts.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Condvar, Mutex};
@@ -14,6 +17,7 @@ use nixkit_store::StorePath;
 
 use crate::build::{build_derivation, read_derivation, BuildError, BuildMode, BuildSettings};
 use crate::register::output_paths;
+use crate::remote::{build_remote, required_features, Machine};
 
 /// How to realise.
 #[derive(Debug, Clone)]
@@ -32,6 +36,8 @@ pub struct RealiseOptions {
     pub require_sigs: bool,
     /// Settings of each build.
     pub settings: BuildSettings,
+    /// Remote machines to build on (`builders`).
+    pub builders: Vec<Machine>,
 }
 
 impl Default for RealiseOptions {
@@ -44,6 +50,7 @@ impl Default for RealiseOptions {
             trusted_keys: Vec::new(),
             require_sigs: true,
             settings: BuildSettings::default(),
+            builders: Vec::new(),
         }
     }
 }
@@ -130,6 +137,74 @@ struct State {
     built: Vec<StorePath>,
     stop: bool,
     free_slots: Vec<u32>,
+    /// Builds running on each of `RealiseOptions::builders`.
+    remote_busy: Vec<usize>,
+}
+
+/// Where a ready derivation goes.
+enum Placement {
+    /// A local build slot.
+    Local(u32),
+    /// A machine of `builders`, by index.
+    Remote(usize),
+    /// A built-in builder: runs here, outside the local slots (even with `jobs = 0`).
+    Builtin,
+    /// Nowhere, ever: no machine fits and it cannot build here.
+    Impossible(BuildError),
+}
+
+/// Chooses where `drv` builds now, or `None` to wait for a slot.
+fn place(
+    st: &mut State,
+    drv: &Derivation,
+    drv_path: &StorePath,
+    opts: &RealiseOptions,
+    store_dir: &nixkit_store::StoreDir,
+) -> Option<Placement> {
+    let builtin = drv.builder.starts_with("builtin:");
+    let local_ok = builtin || (opts.jobs > 0 && drv.system == opts.settings.system);
+    let prefer_local = builtin || drv.env.get("preferLocalBuild").is_some_and(|v| v == "1");
+    let fitting: Vec<usize> = if builtin {
+        Vec::new()
+    } else {
+        (0..opts.builders.len())
+            .filter(|&i| opts.builders[i].fits(drv))
+            .collect()
+    };
+    if !local_ok && fitting.is_empty() {
+        let features: Vec<String> = required_features(drv).into_iter().collect();
+        return Some(Placement::Impossible(BuildError::NoMachine {
+            drv: store_dir.print_path(drv_path),
+            system: drv.system.clone(),
+            features: features.join(", "),
+            local: opts.settings.system.clone(),
+        }));
+    }
+    if builtin {
+        return Some(Placement::Builtin);
+    }
+    let take_local = |st: &mut State| st.free_slots.pop().map(Placement::Local);
+    if prefer_local && local_ok {
+        if let Some(p) = take_local(st) {
+            return Some(p);
+        }
+    }
+    let best = fitting
+        .iter()
+        .copied()
+        .filter(|&i| st.remote_busy[i] < opts.builders[i].max_jobs)
+        .min_by(|&a, &b| {
+            let load = |i: usize| (st.remote_busy[i] as f64 + 1.0) / opts.builders[i].speed_factor;
+            load(a).total_cmp(&load(b))
+        });
+    if let Some(i) = best {
+        st.remote_busy[i] += 1;
+        return Some(Placement::Remote(i));
+    }
+    if local_ok {
+        return take_local(st);
+    }
+    None
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -229,8 +304,14 @@ pub fn realise(
     progress(Event::Planned {
         builds: state.ready.len() + state.pending.len(),
     });
-    let jobs = opts.jobs.max(1);
-    state.free_slots = (0..u32::try_from(jobs).unwrap_or(u32::MAX)).rev().collect();
+    state.free_slots = (0..u32::try_from(opts.jobs).unwrap_or(u32::MAX))
+        .rev()
+        .collect();
+    state.remote_busy = vec![0; opts.builders.len()];
+    // A worker per local slot and per remote slot; built-in builders run on a worker
+    // even with no local slot.
+    let remote_slots: usize = opts.builders.iter().map(|m| m.max_jobs).sum();
+    let jobs = (opts.jobs + remote_slots).max(1);
     let state = Mutex::new(state);
     let wake = Condvar::new();
     std::thread::scope(|scope| {
@@ -258,24 +339,42 @@ fn worker(
     wake: &Condvar,
 ) {
     loop {
-        let (drv_path, slot) = {
+        let store_dir = lock(store).store_dir().clone();
+        let (drv_path, placement) = {
             let mut st = lock(state);
             loop {
                 if st.running == 0 && (st.stop || st.ready.is_empty()) {
                     wake.notify_all();
                     return;
                 }
-                if !st.stop && !st.ready.is_empty() {
-                    break;
+                if !st.stop {
+                    let ready = std::mem::take(&mut st.ready);
+                    let mut chosen = None;
+                    let mut rest = Vec::with_capacity(ready.len());
+                    for p in ready {
+                        if chosen.is_none() {
+                            if let Some(pl) = place(&mut st, &nodes[&p].drv, &p, opts, &store_dir) {
+                                chosen = Some((p, pl));
+                                continue;
+                            }
+                        }
+                        rest.push(p);
+                    }
+                    st.ready = rest;
+                    if let Some(c) = chosen {
+                        break c;
+                    }
                 }
                 st = wake.wait(st).unwrap_or_else(|e| e.into_inner());
             }
-            let p = st.ready.remove(0);
-            st.running += 1;
-            let slot = st.free_slots.pop().unwrap_or(0);
-            (p, slot)
         };
+        lock(state).running += 1;
         let node = &nodes[&drv_path];
+        let slot = match placement {
+            Placement::Local(slot) => slot,
+            // Built-in builders that fork use the slot after the local ones.
+            _ => u32::try_from(opts.jobs).unwrap_or(0),
+        };
         progress(Event::Started { drv: &drv_path });
         let mode = if opts.check
             && node
@@ -293,15 +392,56 @@ fn worker(
                 data,
             })
         };
-        let result = build_derivation(
-            store,
-            &drv_path,
-            &node.drv,
-            &opts.settings,
-            mode,
-            slot,
-            &mut on_output,
-        );
+        let release = match &placement {
+            Placement::Local(slot) => Some(Ok(*slot)),
+            Placement::Remote(i) => Some(Err(*i)),
+            _ => None,
+        };
+        let result = match placement {
+            Placement::Local(slot) => build_derivation(
+                store,
+                &drv_path,
+                &node.drv,
+                &opts.settings,
+                mode,
+                slot,
+                &mut on_output,
+            ),
+            Placement::Remote(i) => {
+                // The remote's log arrives on a thread of the session; it is passed on
+                // through a channel and shown as it comes.
+                let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+                std::thread::scope(|scope| {
+                    let relay = scope.spawn(|| {
+                        for chunk in rx {
+                            on_output(&chunk);
+                        }
+                    });
+                    let r = build_remote(
+                        store,
+                        &opts.builders[i],
+                        &drv_path,
+                        &node.drv,
+                        &opts.settings,
+                        move |data: &[u8]| {
+                            let _ = tx.send(data.to_vec());
+                        },
+                    );
+                    let _ = relay.join();
+                    r
+                })
+            }
+            Placement::Builtin => build_derivation(
+                store,
+                &drv_path,
+                &node.drv,
+                &opts.settings,
+                mode,
+                slot,
+                &mut on_output,
+            ),
+            Placement::Impossible(e) => Err(e),
+        };
         let (ok, elapsed) = match &result {
             Ok(b) => (true, b.elapsed),
             Err(_) => (false, Duration::ZERO),
@@ -313,7 +453,11 @@ fn worker(
         });
         let mut st = lock(state);
         st.running -= 1;
-        st.free_slots.push(slot);
+        match release {
+            Some(Ok(slot)) => st.free_slots.push(slot),
+            Some(Err(i)) => st.remote_busy[i] -= 1,
+            None => {}
+        }
         match result {
             Ok(_) => {
                 st.built.push(drv_path.clone());

@@ -19,7 +19,7 @@ use nixkit_eval::local_store::{open_local_store, LocalEvalStore};
 const USAGE: &str = "usage: nix-build [FILE] [-A ATTR] [--arg NAME EXPR] [--argstr NAME STR] [-E]
   [-o LINK | --no-out-link] [-j N] [--cores N] [--keep-going] [--check] [--keep-failed]
   [--max-silent-time S] [--timeout S] [--max-log-size BYTES] [--option NAME VALUE]
-  [--store DIR] [--substituters URLS]
+  [--store DIR] [--substituters URLS] [--builders SPEC]
   [--trusted-public-keys KEYS] [-Q] [--show-trace]";
 
 #[derive(Default)]
@@ -36,6 +36,7 @@ struct Opts {
     substituters: Vec<String>,
     trusted_keys: Vec<String>,
     realise: RealiseOptions,
+    builders: Option<String>,
     help: bool,
 }
 
@@ -96,6 +97,7 @@ fn parse(argv: &[String]) -> Result<Opts, String> {
                     "trusted-public-keys" => {
                         o.trusted_keys = v.split_whitespace().map(str::to_owned).collect()
                     }
+                    "builders" => o.builders = Some(v),
                     _ => {
                         if !o.realise.settings.set_option(&name, &v)? {
                             eprintln!("warning: unknown setting '{name}'");
@@ -104,6 +106,7 @@ fn parse(argv: &[String]) -> Result<Opts, String> {
                 }
             }
             "--store" => o.store = Some(value(a)?),
+            "--builders" => o.builders = Some(value(a)?),
             "--substituters" => {
                 o.substituters = value(a)?.split_whitespace().map(str::to_owned).collect()
             }
@@ -118,6 +121,11 @@ fn parse(argv: &[String]) -> Result<Opts, String> {
             }
             s => o.inputs.push(s.to_owned()),
         }
+    }
+    if let Some(spec) = &o.builders {
+        o.realise.builders =
+            nixkit_sandbox::remote::parse_machines(spec, &o.realise.settings.system)
+                .map_err(|e| e.to_string())?;
     }
     Ok(o)
 }

@@ -117,7 +117,18 @@ impl Drop for Sshd {
 }
 
 impl Sshd {
+    /// An sshd whose sessions find nixkit as `nix-store`, on a store of their own.
     fn start() -> Option<Self> {
+        Self::start_with(|d| {
+            format!(
+                "PATH={d}/bin:/usr/bin:/bin NIXKIT_STORE={d}/remote",
+                d = d.display()
+            )
+        })
+    }
+
+    /// An sshd whose sessions get the environment `setenv(dir)` (`NAME=VALUE ...`).
+    fn start_with(setenv: impl FnOnce(&Path) -> String) -> Option<Self> {
         if !Path::new("/usr/sbin/sshd").exists() || !Path::new("/usr/bin/ssh-keygen").exists() {
             return None;
         }
@@ -150,8 +161,9 @@ impl Sshd {
              AuthorizedKeysFile {d}/authorized_keys\nPidFile {d}/sshd.pid\n\
              PasswordAuthentication no\nKbdInteractiveAuthentication no\n\
              PermitRootLogin prohibit-password\nUsePAM no\nStrictModes no\n\
-             SetEnv PATH={d}/bin:/usr/bin:/bin NIXKIT_STORE={d}/remote\n",
-            d = d.display()
+             SetEnv {env}\n",
+            d = d.display(),
+            env = setenv(d),
         );
         std::fs::write(d.join("sshd_config"), config).unwrap();
         let _ = std::fs::create_dir_all("/run/sshd");
@@ -313,6 +325,114 @@ fn cppnix_copies_to_and_builds_on_a_nixkit_remote_over_ssh() {
         .arg(local.path().join("store"))
         .env("NIX_STATE_DIR", local.path().join("state"))
         .env("NIX_CONF_DIR", local.path().join("conf"))
+        .args(["--verify", "--check-contents"])
+        .output()
+        .unwrap();
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+}
+
+#[test]
+fn nixkit_builds_across_a_nixkit_and_a_cppnix_remote() {
+    if !have("nix-store", &["--version"]) || !builds_work() {
+        eprintln!("skipped: needs CppNix, busybox-static and user namespaces");
+        return;
+    }
+    let Some(ours) = Sshd::start() else {
+        eprintln!("skipped: no usable sshd (openssh-server)");
+        return;
+    };
+    // The second machine runs CppNix's own nix-store on a store of its own.
+    let Some(theirs) = Sshd::start_with(|d| {
+        format!(
+            "PATH=/usr/bin:/bin NIX_REMOTE={d}/cppremote NIX_CONF_DIR={d}",
+            d = d.display()
+        )
+    }) else {
+        eprintln!("skipped: no usable sshd (openssh-server)");
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let config = work.path().join("ssh_config");
+    std::fs::write(
+        &config,
+        format!(
+            "Host nixkit-remote\n  HostName 127.0.0.1\n  Port {}\n  IdentityFile {}/id\n\
+             Host cppnix-remote\n  HostName 127.0.0.1\n  Port {}\n  IdentityFile {}/id\n\
+             Host *\n  User {}\n  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n\
+               LogLevel ERROR\n",
+            ours.port,
+            ours.dir.path().display(),
+            theirs.port,
+            theirs.dir.path().display(),
+            ours.user
+        ),
+    )
+    .unwrap();
+    let system = format!("{}-linux", std::env::consts::ARCH);
+    let builders = format!("ssh://nixkit-remote {system} - 1; ssh://cppnix-remote {system} - 1");
+    let pkgs = concat!(env!("CARGO_MANIFEST_DIR"), "/../pkgs");
+    let build = |store: &Path, remote: bool| {
+        let mut c = Command::new(nixkit());
+        c.current_dir(work.path())
+            .args(["build", pkgs, "-A", "all", "--no-out-link", "--store"])
+            .arg(store)
+            .env("NIX_SSHOPTS", format!("-F {}", config.display()));
+        if remote {
+            c.args(["-j", "0", "--builders", &builders]);
+        }
+        let out = c.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let remote_store = work.path().join("remote-built");
+    let local_store = work.path().join("local-built");
+    let remote_outs = build(&remote_store, true);
+    let local_outs = build(&local_store, false);
+    assert_eq!(remote_outs, local_outs, "the same output paths");
+    let hash = |store: &Path, p: &str| {
+        let out = Command::new(nixkit())
+            .args(["store", "--store"])
+            .arg(store)
+            .args(["-q", "--hash", p])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    for p in remote_outs.lines() {
+        assert_eq!(hash(&remote_store, p), hash(&local_store, p), "{p}");
+    }
+    // hello and multi are ready together and each machine takes one build at a time, so
+    // both machines built something; nothing but built-in fetches was built here.
+    let built_on = |root: &Path| {
+        remote_outs
+            .lines()
+            .filter(|p| root.join(p.trim_start_matches('/')).exists())
+            .count()
+    };
+    assert!(
+        built_on(&ours.dir.path().join("remote")) >= 1,
+        "nixkit remote used"
+    );
+    assert!(
+        built_on(&theirs.dir.path().join("cppremote")) >= 1,
+        "CppNix remote used"
+    );
+    let verify = Command::new(nixkit())
+        .args(["store", "--store"])
+        .arg(&remote_store)
         .args(["--verify", "--check-contents"])
         .output()
         .unwrap();

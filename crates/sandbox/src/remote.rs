@@ -1,0 +1,498 @@
+//! Remote builders, as CppNix's `builders` setting describes them: the machines file format,
+//! choosing a machine for a derivation (system, features, free slots, speed), and building
+//! on one over `ssh … nix-store --serve --write` — the input closure copied there, the
+//! derivation built in full (`BuildDerivation`), the outputs copied back and registered.
+//! The remote may be CppNix or nixkit; the log of the remote build streams back.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{self, Read, Seek};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use nixkit_derivation::{Derivation, DerivationOutput};
+use nixkit_protocol::serve::client::ServeClient;
+use nixkit_protocol::serve::BuildOptions;
+use nixkit_protocol::worker::types::{WireDerivation, WireDrvOutput};
+use nixkit_protocol::Limits;
+use nixkit_store::local::LocalStore;
+use nixkit_store::StorePath;
+
+use crate::build::{input_paths, BuildError, BuildSettings, BuiltDerivation};
+use crate::register::output_paths;
+
+/// One remote machine of the `builders` setting.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Machine {
+    /// `ssh://[user@]host` (a bare host gets `ssh://`).
+    pub uri: String,
+    /// The systems it builds for.
+    pub systems: Vec<String>,
+    /// The SSH key to log in with.
+    pub ssh_key: Option<PathBuf>,
+    /// Builds at once.
+    pub max_jobs: usize,
+    /// Relative speed; faster machines are preferred.
+    pub speed_factor: f64,
+    /// Features it offers (`kvm`, `big-parallel`, ...).
+    pub supported_features: BTreeSet<String>,
+    /// Features a derivation must ask for to be built there.
+    pub mandatory_features: BTreeSet<String>,
+}
+
+/// Why a `builders` specification could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum MachinesError {
+    /// A field is malformed.
+    #[error("builders: machine '{machine}': {reason}")]
+    Field {
+        /// The machine's URI.
+        machine: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A machines file (`@FILE`) could not be read.
+    #[error("builders: reading '{path}': {source}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+}
+
+fn field_list(s: Option<&str>) -> BTreeSet<String> {
+    match s {
+        None | Some("-") | Some("") => BTreeSet::new(),
+        Some(s) => s
+            .split(',')
+            .filter(|f| !f.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    }
+}
+
+/// Parses CppNix's `builders` value: machines separated by newlines or `;`, each
+/// `URI [SYSTEMS [KEY [MAX-JOBS [SPEED [SUPPORTED [MANDATORY [HOST-KEY]]]]]]]` with `-` for a
+/// default, `#` comments, and `@FILE` for a file of such lines. `local_system` is what `-`
+/// in the systems field means.
+pub fn parse_machines(spec: &str, local_system: &str) -> Result<Vec<Machine>, MachinesError> {
+    let mut out = Vec::new();
+    for entry in spec.split(['\n', ';']) {
+        let entry = entry.split('#').next().unwrap_or("").trim();
+        if entry.is_empty() {
+            continue;
+        }
+        if let Some(file) = entry.strip_prefix('@') {
+            let path = PathBuf::from(file);
+            let text = match std::fs::read_to_string(&path) {
+                Ok(t) => t,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(source) => return Err(MachinesError::File { path, source }),
+            };
+            out.extend(parse_machines(&text, local_system)?);
+            continue;
+        }
+        let f: Vec<&str> = entry.split_whitespace().collect();
+        let uri = if f[0].contains("://") {
+            f[0].to_owned()
+        } else {
+            format!("ssh://{}", f[0])
+        };
+        let bad = |reason: String| MachinesError::Field {
+            machine: uri.clone(),
+            reason,
+        };
+        if !uri.starts_with("ssh://") {
+            return Err(bad("only ssh:// machines are supported".into()));
+        }
+        let systems = match f.get(1) {
+            None | Some(&"-") => vec![local_system.to_owned()],
+            Some(s) => s.split(',').map(str::to_owned).collect(),
+        };
+        let ssh_key = f.get(2).filter(|k| **k != "-").map(PathBuf::from);
+        let max_jobs = match f.get(3) {
+            None | Some(&"-") => 1,
+            Some(n) => n
+                .parse()
+                .map_err(|_| bad(format!("bad maximum number of jobs '{n}'")))?,
+        };
+        let speed_factor = match f.get(4) {
+            None | Some(&"-") => 1.0,
+            Some(n) => n
+                .parse::<f64>()
+                .ok()
+                .filter(|s| *s > 0.0)
+                .ok_or_else(|| bad(format!("bad speed factor '{n}'")))?,
+        };
+        let mandatory_features = field_list(f.get(6).copied());
+        let mut supported_features = field_list(f.get(5).copied());
+        supported_features.extend(mandatory_features.iter().cloned());
+        out.push(Machine {
+            uri,
+            systems,
+            ssh_key,
+            max_jobs,
+            speed_factor,
+            supported_features,
+            mandatory_features,
+        });
+    }
+    Ok(out)
+}
+
+/// The features a derivation asks for (`requiredSystemFeatures`).
+pub fn required_features(drv: &Derivation) -> BTreeSet<String> {
+    drv.env
+        .get("requiredSystemFeatures")
+        .map(|s| s.split_whitespace().map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
+impl Machine {
+    /// Whether this machine may build `drv`.
+    pub fn fits(&self, drv: &Derivation) -> bool {
+        let wanted = required_features(drv);
+        self.max_jobs > 0
+            && self.systems.contains(&drv.system)
+            && wanted.is_subset(&self.supported_features)
+            && self.mandatory_features.is_subset(&wanted)
+    }
+
+    fn host(&self) -> &str {
+        self.uri.trim_start_matches("ssh://")
+    }
+}
+
+/// An `ssh HOST nix-store --serve --write` session. Dropped early (an error), it kills
+/// ssh; [`Session::finish`] ends it cleanly.
+struct Session {
+    child: Option<Child>,
+    client: ServeClient<ChildStdout, ChildStdin>,
+    log: Option<std::thread::JoinHandle<Vec<u8>>>,
+}
+
+impl Session {
+    /// Closes the streams (the remote exits at end of input), waits for ssh and collects
+    /// the rest of the log.
+    fn finish(mut self) {
+        let child = self.child.take();
+        let log = self.log.take();
+        drop(self);
+        if let Some(mut child) = child {
+            let _ = child.wait();
+        }
+        if let Some(log) = log {
+            let _ = log.join();
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn connect(
+    machine: &Machine,
+    store_dir: &nixkit_store::StoreDir,
+    on_log: impl FnMut(&[u8]) + Send + 'static,
+) -> Result<Session, String> {
+    let mut cmd = Command::new("ssh");
+    cmd.args(["-x", "-a", "-o", "BatchMode=yes"]);
+    if let Ok(opts) = std::env::var("NIX_SSHOPTS") {
+        cmd.args(opts.split_whitespace());
+    }
+    if let Some(key) = &machine.ssh_key {
+        cmd.arg("-i").arg(key);
+    }
+    cmd.arg(machine.host())
+        .args(["nix-store", "--serve", "--write"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().map_err(|e| format!("cannot run ssh: {e}"))?;
+    let (Some(stdin), Some(stdout), Some(mut stderr)) =
+        (child.stdin.take(), child.stdout.take(), child.stderr.take())
+    else {
+        let _ = child.kill();
+        return Err("ssh's standard streams are missing".into());
+    };
+    // The remote's standard error carries its build logs (and ssh's own complaints).
+    let log = std::thread::spawn(move || {
+        let mut on_log = on_log;
+        let mut tail = Vec::new();
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = stderr.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            on_log(&buf[..n]);
+            tail.extend_from_slice(&buf[..n]);
+            if tail.len() > 16384 {
+                tail.drain(..tail.len() - 8192);
+            }
+        }
+        tail
+    });
+    match ServeClient::connect(stdout, stdin, store_dir.clone(), Limits::default()) {
+        Ok(client) => Ok(Session {
+            child: Some(child),
+            client,
+            log: Some(log),
+        }),
+        Err(e) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            let tail = log.join().unwrap_or_default();
+            Err(format!(
+                "cannot connect: {e}{}",
+                if tail.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", String::from_utf8_lossy(&tail).trim())
+                }
+            ))
+        }
+    }
+}
+
+/// The derivation as `BuildDerivation` sends it: input derivations resolved to their
+/// outputs' paths.
+fn wire_derivation(
+    store_dir: &nixkit_store::StoreDir,
+    drv: &Derivation,
+    inputs: &BTreeSet<StorePath>,
+    outputs: &BTreeMap<String, StorePath>,
+) -> WireDerivation {
+    let outs = drv
+        .outputs
+        .iter()
+        .map(|(name, o)| {
+            let path = outputs
+                .get(name)
+                .map(|p| store_dir.print_path(p))
+                .unwrap_or_default();
+            let (hash_algo, hash) = match o {
+                DerivationOutput::CaFixed(ca) => (
+                    format!("{}{}", ca.method.prefix(), ca.hash.algo()),
+                    ca.hash.to_base16(),
+                ),
+                DerivationOutput::CaFloating { method, algo }
+                | DerivationOutput::Impure { method, algo } => {
+                    (format!("{}{algo}", method.prefix()), String::new())
+                }
+                _ => (String::new(), String::new()),
+            };
+            WireDrvOutput {
+                name: name.clone(),
+                path,
+                hash_algo,
+                hash,
+            }
+        })
+        .collect();
+    WireDerivation {
+        outputs: outs,
+        input_srcs: inputs.clone(),
+        platform: drv.system.clone(),
+        builder: drv.builder.clone(),
+        args: drv.args.clone(),
+        env: drv
+            .env
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Builds `drv` on `machine`: copies what the remote lacks of the input closure, builds,
+/// and copies the outputs back into `store`, registered with `drv_path` as deriver.
+pub fn build_remote(
+    store: &Mutex<LocalStore>,
+    machine: &Machine,
+    drv_path: &StorePath,
+    drv: &Derivation,
+    settings: &BuildSettings,
+    on_output: impl FnMut(&[u8]) + Send + 'static,
+) -> Result<BuiltDerivation, BuildError> {
+    let start = Instant::now();
+    let (store_dir, printed, inputs, closure, outputs) = {
+        let s = lock(store);
+        let inputs = input_paths(&s, drv)?;
+        let closure = s.topo_sort(&s.query_closure(&inputs)?)?;
+        let outputs = output_paths(s.store_dir(), drv)?;
+        (
+            s.store_dir().clone(),
+            s.store_dir().print_path(drv_path),
+            inputs,
+            closure,
+            outputs,
+        )
+    };
+    let fail = |reason: String| BuildError::Remote {
+        drv: printed.clone(),
+        machine: machine.uri.clone(),
+        reason,
+    };
+    let mut session = connect(machine, &store_dir, on_output).map_err(&fail)?;
+    let proto = |e: nixkit_protocol::ProtocolError| fail(e.to_string());
+    // Inputs: only what the remote does not have, references first.
+    let wanted: BTreeSet<StorePath> = closure.iter().cloned().collect();
+    let present = session
+        .client
+        .query_valid_paths(&wanted, true, false)
+        .map_err(proto)?;
+    for path in closure.iter().filter(|p| !present.contains(*p)) {
+        let (info, real) = {
+            let s = lock(store);
+            let info = s.query_path_info(path)?.ok_or_else(|| {
+                fail(format!(
+                    "input '{}' is not valid",
+                    store_dir.print_path(path)
+                ))
+            })?;
+            (info, s.real_path(path))
+        };
+        let mut nar = spool_nar(&real).map_err(|e| fail(format!("reading an input: {e}")))?;
+        session
+            .client
+            .add_to_store_nar(&info, &mut nar)
+            .map_err(proto)?;
+    }
+    let wire = wire_derivation(&store_dir, drv, &inputs, &outputs);
+    let options = BuildOptions {
+        max_silent_time: settings.max_silent_time.map_or(0, |d| d.as_secs()),
+        build_timeout: settings.timeout.map_or(0, |d| d.as_secs()),
+        max_log_size: settings.max_log_size.unwrap_or(0),
+        keep_failed: settings.keep_failed,
+        ..BuildOptions::default()
+    };
+    let result = session
+        .client
+        .build_derivation(drv_path, &wire, &options)
+        .map_err(proto)?;
+    if !result.success() {
+        return Err(fail(format!(
+            "the build failed: {}",
+            result.error_msg.trim()
+        )));
+    }
+    // Outputs back, each after the outputs it refers to.
+    let want: BTreeSet<StorePath> = outputs.values().cloned().collect();
+    let mut infos = session.client.query_path_infos(&want).map_err(proto)?;
+    if infos.len() != want.len() {
+        return Err(fail("the remote did not produce every output".into()));
+    }
+    let mut added: BTreeSet<StorePath> = BTreeSet::new();
+    while !infos.is_empty() {
+        let Some(i) = infos.iter().position(|info| {
+            info.references
+                .iter()
+                .all(|r| r == &info.path || !want.contains(r) || added.contains(r))
+        }) else {
+            return Err(fail("the outputs refer to one another in a cycle".into()));
+        };
+        let mut info = infos.remove(i);
+        info.deriver = Some(drv_path.clone());
+        info.sigs.clear();
+        if lock(store).is_valid(&info.path)? {
+            added.insert(info.path.clone());
+            continue;
+        }
+        let mut file =
+            tempfile::tempfile().map_err(|e| fail(format!("spooling an output: {e}")))?;
+        session
+            .client
+            .dump_store_path(&info.path, &mut file)
+            .map_err(proto)?;
+        file.rewind()
+            .map_err(|e| fail(format!("spooling an output: {e}")))?;
+        lock(store)
+            .add_nar(&info, &mut io::BufReader::new(file))
+            .map_err(|e| fail(format!("registering an output: {e}")))?;
+        added.insert(info.path.clone());
+    }
+    session.finish();
+    Ok(BuiltDerivation {
+        outputs,
+        sandbox_time: std::time::Duration::ZERO,
+        elapsed: start.elapsed(),
+    })
+}
+
+/// A local path's NAR written to an anonymous temporary file, ready to be read.
+fn spool_nar(real: &std::path::Path) -> io::Result<io::BufReader<std::fs::File>> {
+    let mut file = tempfile::tempfile()?;
+    {
+        let mut w = io::BufWriter::new(&mut file);
+        nixkit_store::nar::dump_path(real, &mut w).map_err(|e| io::Error::other(e.to_string()))?;
+        io::Write::flush(&mut w)?;
+    }
+    file.rewind()?;
+    Ok(io::BufReader::new(file))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn machines_read_as_cppnix_writes_them() {
+        let m = parse_machines(
+            "# comment\nssh://root@a x86_64-linux,aarch64-linux /k 4 2 kvm,big-parallel benchmark ;\nb",
+            "x86_64-linux",
+        )
+        .expect("parses");
+        assert_eq!(m.len(), 2);
+        assert_eq!(m[0].uri, "ssh://root@a");
+        assert_eq!(m[0].systems, ["x86_64-linux", "aarch64-linux"]);
+        assert_eq!(m[0].ssh_key.as_deref(), Some(std::path::Path::new("/k")));
+        assert_eq!((m[0].max_jobs, m[0].speed_factor), (4, 2.0));
+        assert!(
+            m[0].supported_features.contains("benchmark"),
+            "mandatory is supported"
+        );
+        assert_eq!(m[1].uri, "ssh://b");
+        assert_eq!(m[1].systems, ["x86_64-linux"]);
+        assert_eq!(m[1].max_jobs, 1);
+        assert!(parse_machines("a x86_64-linux - many", "x").is_err());
+        assert!(parse_machines("a x86_64-linux - 1 0", "x").is_err());
+        assert!(parse_machines("http://a", "x").is_err());
+    }
+
+    #[test]
+    fn features_choose_machines() {
+        let m = &parse_machines("a x86_64-linux - 1 1 kvm benchmark", "x").expect("parses")[0];
+        let mut drv = Derivation {
+            name: "t".into(),
+            outputs: BTreeMap::new(),
+            input_drvs: BTreeMap::new(),
+            input_srcs: BTreeSet::new(),
+            system: "x86_64-linux".into(),
+            builder: "/bin/sh".into(),
+            args: vec![],
+            env: BTreeMap::new(),
+        };
+        assert!(!m.fits(&drv), "mandatory feature not asked for");
+        drv.env
+            .insert("requiredSystemFeatures".into(), "benchmark kvm".into());
+        assert!(m.fits(&drv));
+        drv.env
+            .insert("requiredSystemFeatures".into(), "benchmark cuda".into());
+        assert!(!m.fits(&drv), "unsupported feature");
+        drv.env
+            .insert("requiredSystemFeatures".into(), "benchmark".into());
+        drv.system = "aarch64-linux".into();
+        assert!(!m.fits(&drv), "other system");
+    }
+}
