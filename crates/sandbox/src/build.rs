@@ -203,6 +203,17 @@ pub enum BuildError {
         /// What went wrong.
         reason: String,
     },
+    /// A remote machine could not be reached or failed while copying (not the build
+    /// itself): the scheduler tries another machine, or here.
+    #[error("machine '{machine}' failed while building '{drv}': {reason}")]
+    RemoteUnavailable {
+        /// The derivation.
+        drv: String,
+        /// The machine's URI.
+        machine: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// No machine may build the derivation: CppNix's words for it.
     #[error("a '{system}' with features {{{features}}} is required to build '{drv}', but I am a '{local}' with features {{}}")]
     NoMachine {

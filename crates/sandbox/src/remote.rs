@@ -344,8 +344,14 @@ pub fn build_remote(
         machine: machine.uri.clone(),
         reason,
     };
-    let mut session = connect(machine, &store_dir, on_output).map_err(&fail)?;
-    let proto = |e: nixkit_protocol::ProtocolError| fail(e.to_string());
+    // The machine failed, not the build: the scheduler tries elsewhere.
+    let unavailable = |reason: String| BuildError::RemoteUnavailable {
+        drv: printed.clone(),
+        machine: machine.uri.clone(),
+        reason,
+    };
+    let mut session = connect(machine, &store_dir, on_output).map_err(&unavailable)?;
+    let proto = |e: nixkit_protocol::ProtocolError| unavailable(e.to_string());
     // Inputs: only what the remote does not have, references first.
     let wanted: BTreeSet<StorePath> = closure.iter().cloned().collect();
     let present = session

@@ -139,6 +139,8 @@ struct State {
     free_slots: Vec<u32>,
     /// Builds running on each of `RealiseOptions::builders`.
     remote_busy: Vec<usize>,
+    /// Machines that failed during this realisation and get no more builds.
+    remote_down: Vec<bool>,
 }
 
 /// Where a ready derivation goes.
@@ -168,7 +170,7 @@ fn place(
         Vec::new()
     } else {
         (0..opts.builders.len())
-            .filter(|&i| opts.builders[i].fits(drv))
+            .filter(|&i| opts.builders[i].fits(drv) && !st.remote_down[i])
             .collect()
     };
     if !local_ok && fitting.is_empty() {
@@ -308,6 +310,7 @@ pub fn realise(
         .rev()
         .collect();
     state.remote_busy = vec![0; opts.builders.len()];
+    state.remote_down = vec![false; opts.builders.len()];
     // A worker per local slot and per remote slot; built-in builders run on a worker
     // even with no local slot.
     let remote_slots: usize = opts.builders.iter().map(|m| m.max_jobs).sum();
@@ -457,6 +460,19 @@ fn worker(
             Some(Ok(slot)) => st.free_slots.push(slot),
             Some(Err(i)) => st.remote_busy[i] -= 1,
             None => {}
+        }
+        if let (Some(Err(i)), Err(e @ BuildError::RemoteUnavailable { .. })) = (release, &result) {
+            // The machine failed, not the derivation: no more builds go there, and this
+            // one is placed again (on another machine, or here).
+            st.remote_down[i] = true;
+            st.ready.insert(0, drv_path.clone());
+            drop(st);
+            progress(Event::Output {
+                drv: &drv_path,
+                data: format!("warning: {e}; trying elsewhere\n").as_bytes(),
+            });
+            wake.notify_all();
+            continue;
         }
         match result {
             Ok(_) => {

@@ -442,3 +442,129 @@ fn nixkit_builds_across_a_nixkit_and_a_cppnix_remote() {
         String::from_utf8_lossy(&verify.stderr)
     );
 }
+
+#[test]
+fn a_machine_that_fails_mid_copy_is_left_for_another() {
+    if !builds_work() {
+        eprintln!("skipped: needs busybox-static and user namespaces");
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    // A remote whose nix-store may write only tiny files: it dies (SIGXFSZ) while the
+    // inputs are copied to it.
+    let faulty_bin = work.path().join("faulty-bin");
+    std::fs::create_dir(&faulty_bin).unwrap();
+    let script = faulty_bin.join("nix-store");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\nulimit -f 1\nexec {} \"$@\"\n", nixkit()),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let Some(faulty) = Sshd::start_with(|d| {
+        format!(
+            "PATH={}:/usr/bin:/bin NIXKIT_STORE={}/remote",
+            faulty_bin.display(),
+            d.display()
+        )
+    }) else {
+        eprintln!("skipped: no usable sshd (openssh-server)");
+        return;
+    };
+    let Some(good) = Sshd::start() else {
+        eprintln!("skipped: no usable sshd (openssh-server)");
+        return;
+    };
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = work.path().join("ssh_config");
+    let host = |name: &str, port: u16, dir: &Path| {
+        format!(
+            "Host {name}\n  HostName 127.0.0.1\n  Port {port}\n  IdentityFile {}/id\n",
+            dir.display()
+        )
+    };
+    std::fs::write(
+        &config,
+        format!(
+            "{}{}{}Host *\n  User {}\n  StrictHostKeyChecking no\n  \
+             UserKnownHostsFile /dev/null\n  LogLevel ERROR\n  ConnectTimeout 5\n",
+            host("faulty-remote", faulty.port, faulty.dir.path()),
+            host("good-remote", good.port, good.dir.path()),
+            host("nowhere-remote", closed, good.dir.path()),
+            good.user
+        ),
+    )
+    .unwrap();
+    let system = format!("{}-linux", std::env::consts::ARCH);
+    let pkgs = concat!(env!("CARGO_MANIFEST_DIR"), "/../pkgs");
+    let build = |store: &Path, builders: &str| {
+        Command::new(nixkit())
+            .current_dir(work.path())
+            .args([
+                "build",
+                pkgs,
+                "-A",
+                "hello",
+                "--no-out-link",
+                "-j",
+                "0",
+                "--store",
+            ])
+            .arg(store)
+            .args(["--builders", builders])
+            .env("NIX_SSHOPTS", format!("-F {}", config.display()))
+            .output()
+            .unwrap()
+    };
+    let out = build(
+        &work.path().join("store"),
+        &format!("ssh://faulty-remote {system} - 1; ssh://good-remote {system} - 1"),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("machine 'ssh://faulty-remote' failed")
+            && stderr.contains("trying elsewhere"),
+        "{stderr}"
+    );
+    let hello = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(
+        good.remote_real(&hello).exists(),
+        "built on the good machine"
+    );
+    // The faulty machine registered nothing half-copied.
+    let verify = Command::new(nixkit())
+        .args(["store", "--store"])
+        .arg(faulty.dir.path().join("remote"))
+        .args(["--verify", "--check-contents"])
+        .output()
+        .unwrap();
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+
+    // Only unreachable machines and no local builds: a clear error, nothing built.
+    let out = build(
+        &work.path().join("store2"),
+        &format!("ssh://nowhere-remote {system} - 1"),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("machine 'ssh://nowhere-remote' failed"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "a '{system}' with features {{}} is required to build"
+        )),
+        "{stderr}"
+    );
+}
