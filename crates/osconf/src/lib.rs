@@ -50,8 +50,8 @@ pub fn eval_json(expr: &str, cwd: &Path) -> Result<String, EvalJsonError> {
 /// `config` (without the module system's `_module`) as JSON text.
 pub fn eval_config_json(config_file: &Path) -> Result<String, EvalJsonError> {
     let expr = format!(
-        "(import {}/eval-config.nix {{ configuration = {}; }}).json",
-        nix_string(&nix_dir().to_string_lossy()),
+        "(import {} {{ configuration = {}; }}).json",
+        nix_string(&nix_dir().join("eval-config.nix").to_string_lossy()),
         nix_string(&config_file.to_string_lossy()),
     );
     let cwd = config_file.parent().unwrap_or(Path::new("/"));

@@ -105,13 +105,15 @@ let
         }
         else if nsDecls != [ ] then
           throw "The option `${showOption subLoc}' in ${showFiles (map (d: d.file) optDecls)} is a prefix of options in ${showFiles (map (d: d.file) nsDecls)}."
-        else { isOption = true; option = evalOption subLoc optDecls subDefs; }
+        else
+          let option = evalOption subLoc optDecls subDefs; in
+          { isOption = true; inherit option; inherit (option) value; }
       ) declsByName;
 
       undeclared = map (name: { loc = loc ++ [ name ]; defs = defsByName.${name}; })
         (attrNames (removeAttrs defsByName (attrNames declsByName)));
     in {
-      config = mapAttrs (n: e: if e.isOption then e.option.value else e.level.config) entries;
+      config = mapAttrs (n: e: if e.isOption then e.value else e.level.config) entries;
       options = mapAttrs (n: e: if e.isOption then e.option else e.level.options) entries;
       unmatched = undeclared ++ concatMap (n:
         let e = entries.${n}; in if e.isOption then [ ] else e.level.unmatched) (attrNames entries);
@@ -120,6 +122,10 @@ let
   # Several declarations of one option make one: at most one default, and types that
   # combine (submodules extend each other).
   mergeDecls = loc: decls:
+    if tail decls == [ ] then
+      let o = (head decls).options; in
+      o // { declarations = [ (head decls).file ]; type = if (o.type or null) == null then lib.types.unspecified else o.type; }
+    else
     let
       merged = foldl' (acc: d:
         let
@@ -139,9 +145,12 @@ let
   evalOption = loc: decls: defs:
     let
       opt = mergeDecls loc decls;
+      # The default counts as a definition of priority 1500; it matters only when no
+      # definition is left of a better priority, which plain definitions always are.
       withDefault =
-        (if opt ? default then [ { file = head opt.declarations; value = lib.mkOptionDefault opt.default; } ] else [ ])
-        ++ defs;
+        if !(opt ? default) || (defs != [ ] && !hasProperties defs) then defs
+        else if defs == [ ] then [ { file = head opt.declarations; value = opt.default; } ]
+        else [ { file = head opt.declarations; value = lib.mkOptionDefault opt.default; } ] ++ defs;
       merged = mergeDefinitions loc opt.type withDefault;
       value =
         if merged ? value then (if opt ? apply then opt.apply merged.value else merged.value)
@@ -151,10 +160,10 @@ let
       _type = "option";
       inherit loc value;
       isDefined = merged ? value;
-      files = lib.unique (map (d: d.file) merged.defsFinal);
+      files = lib.uniqueStrings (map (d: d.file) merged.defsFinal);
       definitions = map (d: d.value) merged.defsFinal;
       definitionsWithLocations = merged.defsFinal;
-      inherit (merged) highestPrio;
+      highestPrio = if defs == [ ] && opt ? default then 1500 else merged.highestPrio;
     };
 
   # `mkMerge` and `mkIf` resolved: the definitions a definition stands for.
@@ -192,11 +201,17 @@ let
       in
       builtins.sort (a: b: a.order < b.order) (map strip defs);
 
+  # Whether any definition is wrapped in a property (mkIf, mkOverride, mkOrder, ...).
+  hasProperties = builtins.any (d: let v = d.value; in isAttrs v && v ? _type);
+
   # The definitions of one option merged by its type: { defsFinal; highestPrio; value? }.
   mergeDefinitions = loc: type: defs:
     let
-      overrides = filterOverrides loc (concatMap (discharge loc) defs);
-      defsFinal = sortProperties overrides.values;
+      plain = !hasProperties defs;
+      overrides =
+        if plain then { values = defs; highestPrio = lib.defaultOverridePriority; }
+        else filterOverrides loc (concatMap (discharge loc) defs);
+      defsFinal = if plain then defs else sortProperties overrides.values;
       bad = filter (d: !type.check d.value) defsFinal;
     in
     { inherit defsFinal; inherit (overrides) highestPrio; }

@@ -31,6 +31,9 @@ in
   all = builtins.all;
   any = builtins.any;
   take = n: list: genList (builtins.elemAt list) (if n < length list then n else length list);
+  # The distinct strings of `list`, first occurrences in order, in O(n log n).
+  uniqueStrings = list:
+    map (x: x.key) (builtins.genericClosure { startSet = map (key: { inherit key; }) list; operator = _: [ ]; });
   unique = list: foldl' (acc: x: if builtins.elem x acc then acc else acc ++ [ x ]) [ ] list;
 
   nameValuePair = name: value: { inherit name value; };
