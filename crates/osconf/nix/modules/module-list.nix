@@ -8,6 +8,7 @@
   ./config/system-path.nix
   ./config/filesystems.nix
   ./system/etc.nix
+  ./system/toplevel.nix
   ./services/supervised.nix
   ./services/httpd.nix
   ./services/cron.nix
