@@ -1,8 +1,11 @@
 //! osconf, an OS configurator on nixkit: this crate ships osconf's Nix code (the module
 //! system in `nix/lib`, the option modules in `nix/modules`, `nix/eval-config.nix`) and
-//! evaluates configurations with nixkit's evaluator.
+//! evaluates configurations with nixkit's evaluator; `generations` keeps the system
+//! profile of a target and its id map.
 
 use std::path::{Path, PathBuf};
+
+pub mod generations;
 
 use nixkit_eval::cli::{parse_args, run, CliEnv};
 
@@ -49,10 +52,24 @@ pub fn eval_json(expr: &str, cwd: &Path) -> Result<String, EvalJsonError> {
 /// Evaluates the configuration in `config_file` with osconf's modules and returns its
 /// `config` (without the module system's `_module`) as JSON text.
 pub fn eval_config_json(config_file: &Path) -> Result<String, EvalJsonError> {
+    eval_config_json_with(config_file, &[])
+}
+
+/// As [`eval_config_json`], with more modules (Nix source, e.g.
+/// [`generations::IdMap::to_module`]).
+pub fn eval_config_json_with(
+    config_file: &Path,
+    extra_modules: &[String],
+) -> Result<String, EvalJsonError> {
     let expr = format!(
-        "(import {} {{ configuration = {}; }}).json",
+        "(import {} {{ configuration = {}; extraModules = [ {} ]; }}).json",
         nix_string(&nix_dir().join("eval-config.nix").to_string_lossy()),
         nix_string(&config_file.to_string_lossy()),
+        extra_modules
+            .iter()
+            .map(|m| format!("({m})"))
+            .collect::<Vec<_>>()
+            .join(" "),
     );
     let cwd = config_file.parent().unwrap_or(Path::new("/"));
     eval_json(&expr, cwd)

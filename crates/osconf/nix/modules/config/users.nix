@@ -126,6 +126,8 @@ in
 
     system.build.users = {
       inherit uids gids;
+      # The id map activation keeps for the next generation: every id ever allocated.
+      idMap = { uids = cfg.previousIds.uids // uids; gids = cfg.previousIds.gids // gids; };
       passwd = lib.concatMapStrings (u:
         "${u.name}:x:${toString uids.${u.name}}:${toString (gids.${u.group} or 65534)}:${u.description}:${u.home}:${u.shell}\n") users;
       group = lib.concatMapStrings (g:

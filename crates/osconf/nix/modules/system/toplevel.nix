@@ -107,7 +107,7 @@ in
     cp ${text "group" users.group} $out/users/group
     cp ${text "shadow" users.shadow} $out/users/shadow
     cp ${text "homes" (lib.concatMapStrings (h: "${toString h.uid} ${toString h.gid} ${h.home}\n") users.homes)} $out/users/homes
-    cp ${text "ids.json" (builtins.toJSON { inherit (users) uids gids; })} $out/users/ids.json
+    cp ${text "ids.json" (builtins.toJSON users.idMap)} $out/users/ids.json
     sed "s|@out@|$out|" ${activate} > $out/activate
     chmod +x $out/activate
   '';
