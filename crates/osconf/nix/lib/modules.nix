@@ -48,6 +48,7 @@ let
     else {
       _file = name;
       key = toString (m.key or key);
+      freeformType = m.freeformType or null;
       imports = m.imports or [ ];
       options = if structured then m.options or { } else { };
       config = if structured then m.config or { } else removeAttrs m shorthandKeys;
@@ -241,11 +242,25 @@ let
       level = mergeLevel prefix
         (map (m: { file = m._file; options = m.options; }) mods)
         (map (m: { file = m._file; value = m.config; }) mods);
-      config = level.config;
       options = level.options;
+      # `freeformType`: definitions of undeclared options are values of this type.
+      freeformTypes = filter (t: t != null) (map (m: m.freeformType) mods);
+      freeformType =
+        if freeformTypes == [ ] then null
+        else foldl' (a: b: let t = lib.types.mergeTypes a b; in if t == null then a else t)
+          (head freeformTypes) (tail freeformTypes);
+      freeformDefs = concatMap (u:
+        let rel = lib.drop (length prefix) u.loc; in
+        map (d: d // { value = lib.setAttrByPath rel d.value; }) u.defs) level.unmatched;
+      freeformConfig =
+        if freeformDefs == [ ] then { }
+        else (mergeDefinitions prefix freeformType freeformDefs).value or { };
+      config =
+        if freeformType == null then level.config
+        else lib.recursiveUpdate freeformConfig level.config;
       first = head level.unmatched;
       checked =
-        if level.unmatched == [ ] then config
+        if freeformType != null || level.unmatched == [ ] then config
         else throw "The option `${showOption first.loc}' does not exist. Definition values:${showDefs first.defs}";
     in {
       config = checked;

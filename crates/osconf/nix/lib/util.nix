@@ -48,6 +48,9 @@ in
     if path == [ ] then set
     else if isAttrs set && set ? ${head path} then lib.attrByPath (tail path) default set.${head path}
     else default;
+  setAttrByPath = path: value:
+    if path == [ ] then value else { ${head path} = lib.setAttrByPath (tail path) value; };
+  drop = n: list: genList (i: builtins.elemAt list (i + n)) (if n < length list then length list - n else 0);
   recursiveUpdate = a: b:
     a // mapAttrs (name: v:
       if isAttrs v && !(v ? type && v.type == "derivation") && a ? ${name} && isAttrs a.${name}

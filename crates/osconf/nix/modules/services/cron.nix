@@ -7,16 +7,25 @@ let
 in
 {
   options.services = mkOption {
-    type = types.attrsOf (types.submodule ({ name, ... }: {
-      options = lib.optionalAttrs (name == "cron") {
-        systemCronJobs = mkOption {
-          type = types.listOf types.str;
-          default = [ ];
-          example = [ "*/5 * * * * date >> /tmp/cron.log" ];
-          description = "Crontab lines (minute hour day month weekday command), run as root.";
-        };
+    type = types.submodule {
+      options.cron = mkOption {
+        type = types.submodule [
+          ./service-options.nix
+          {
+            options = {
+              systemCronJobs = mkOption {
+                type = types.listOf types.str;
+                default = [ ];
+                example = [ "*/5 * * * * date >> /tmp/cron.log" ];
+                description = "Crontab lines (minute hour day month weekday command), run as root.";
+              };
+            };
+          }
+        ];
+        default = { };
+        description = "The cron service.";
       };
-    }));
+    };
   };
   config = {
     services.cron = {

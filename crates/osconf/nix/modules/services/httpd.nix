@@ -7,17 +7,26 @@ let
 in
 {
   options.services = mkOption {
-    type = types.attrsOf (types.submodule ({ name, ... }: {
-      options = lib.optionalAttrs (name == "httpd") {
-        port = mkOption { type = types.port; default = 80; description = "The TCP port to listen on."; };
-        documentRoot = mkOption {
-          type = types.path;
-          default = "/var/www";
-          example = "/srv/www";
-          description = "The directory served (e.g. a store path made with pkgs.writeTextDir).";
-        };
+    type = types.submodule {
+      options.httpd = mkOption {
+        type = types.submodule [
+          ./service-options.nix
+          {
+            options = {
+              port = mkOption { type = types.port; default = 80; description = "The TCP port to listen on."; };
+              documentRoot = mkOption {
+                type = types.path;
+                default = "/var/www";
+                example = "/srv/www";
+                description = "The directory served (e.g. a store path made with pkgs.writeTextDir).";
+              };
+            };
+          }
+        ];
+        default = { };
+        description = "The httpd service.";
       };
-    }));
+    };
   };
   config = {
     services.httpd = {

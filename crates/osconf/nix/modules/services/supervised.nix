@@ -2,37 +2,20 @@
 # environment, user, restart policy, `after`/`wants` dependencies). Concrete services
 # (httpd, cron) are entries of the same set that add options of their own and fill in
 # `command`. `system.build.services` holds the enabled ones, as init reads them.
+# (Only the interface of nixpkgs lib is used, so these modules run under its evalModules too.)
 { config, lib, ... }:
 let
   inherit (lib) mkOption types;
-  serviceOpts = { name, ... }: {
-    options = {
-      enable = mkOption { type = types.bool; default = true; description = "Whether the service runs."; };
-      description = mkOption { type = types.str; default = ""; description = "What the service is."; };
-      command = mkOption {
-        type = types.str;
-        example = "/run/current-system/sw/bin/httpd -f -p 8080";
-        description = "The program and its arguments (split on spaces, not run through a shell); it must stay in the foreground.";
-      };
-      environment = mkOption { type = types.attrsOf types.str; default = { }; description = "Environment variables of the process."; };
-      user = mkOption { type = types.str; default = "root"; description = "The user the process runs as."; };
-      group = mkOption { type = types.str; default = "root"; description = "The group the process runs as."; };
-      workingDirectory = mkOption { type = types.nullOr types.str; default = null; description = "The process's working directory (default /)."; };
-      restart = mkOption {
-        type = types.enum [ "always" "on-failure" "no" ];
-        default = "on-failure";
-        description = "When init restarts the process after it exits.";
-      };
-      restartDelay = mkOption { type = types.ints.unsigned; default = 1; description = "Seconds to wait before a restart."; };
-      after = mkOption { type = types.listOf types.str; default = [ ]; description = "Services started before this one, when they are enabled."; };
-      wants = mkOption { type = types.listOf types.str; default = [ ]; description = "Services that must be enabled and are started with this one."; };
-    };
-  };
-  enabled = lib.filterAttrs (n: s: s.enable) config.services;
+  services = builtins.removeAttrs config.services [ "_module" ];
+  enabled = lib.filterAttrs (n: s: s.enable) services;
 in
 {
+  # A set of services by name: concrete services are declared options of it (with the
+  # service options and their own), any other name is a generic service (freeformType).
   options.services = mkOption {
-    type = types.attrsOf (types.submodule serviceOpts);
+    type = types.submodule {
+      freeformType = types.attrsOf (types.submodule ./service-options.nix);
+    };
     default = { };
     example = { hello = { command = "/run/current-system/sw/bin/hello-server"; restart = "always"; }; };
     description = "Supervised services, by name.";
