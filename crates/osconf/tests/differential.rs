@@ -244,3 +244,24 @@ fn differences_are_reported() {
     let missing = differences(&serde_json::json!({}), &right, &names);
     assert_eq!(missing.len(), 3);
 }
+
+/// osconf's option modules use only the interface nixpkgs lib shares, so the sample
+/// configuration evaluates to the same config under both libraries' `evalModules`.
+#[test]
+fn sample_configuration_agrees_with_nixpkgs_lib() {
+    let Some(corpus) = corpus_dir() else { return };
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/config/configuration.nix");
+    let expr = |lib: &Path| {
+        format!(
+            "(import {} {{ configuration = {}; lib = import {}; }}).json",
+            nix_string(&nix_dir().join("eval-config.nix").to_string_lossy()),
+            nix_string(&sample.to_string_lossy()),
+            nix_string(&lib.to_string_lossy()),
+        )
+    };
+    let osconf = nixkit_eval(&expr(&osconf_lib())).expect("osconf evaluates the sample");
+    let nixpkgs = nixkit_eval(&expr(&corpus.join("nixpkgs-lib/lib")))
+        .expect("nixpkgs lib evaluates the sample");
+    assert!(osconf["system"]["build"]["users"]["passwd"].is_string());
+    assert_eq!(osconf, nixpkgs);
+}
