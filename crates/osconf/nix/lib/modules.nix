@@ -50,22 +50,35 @@ let
       key = toString (m.key or key);
       freeformType = m.freeformType or null;
       imports = m.imports or [ ];
+      disabledModules = m.disabledModules or [ ];
       options = if structured then m.options or { } else { };
       config = if structured then m.config or { } else removeAttrs m shorthandKeys;
     };
 
   # Every module reachable through `imports`, each key once, in breadth-first order
   # (the order NixOS uses, so lists merge in the same order).
+  # Modules named in any module's `disabledModules` (a path, a string relative to
+  # specialArgs.modulesPath, or a set with a `key`) are left out with their imports.
   collect = args: modules:
     let
       entry = parent: i: m:
         let mod = loadModule args parent._file "${parent.key}:anon-${toString i}" m;
         in { key = mod.key; inherit mod; };
+      closure = keep: genericClosure {
+        startSet = filter keep (imap1 (entry { _file = "<unknown-file>"; key = ""; }) modules);
+        operator = e: filter keep (imap1 (entry e.mod) e.mod.imports);
+      };
+      all = closure (_: true);
+      disabledKeys = concatMap (e: map disabledKey e.mod.disabledModules) all;
+      disabledKey = d:
+        if isAttrs d then toString (d.key or (throw "A `disabledModules' entry is a set without `key'."))
+        else if isString d && !(lib.hasPrefix "/" d) then
+          (if args.specialArgs ? modulesPath then "${toString args.specialArgs.modulesPath}/${d}"
+           else throw "A `disabledModules' entry `${d}' is relative, but specialArgs has no modulesPath.")
+        else toString d;
+      disabled = builtins.listToAttrs (map (name: { inherit name; value = true; }) disabledKeys);
     in
-    map (e: e.mod) (genericClosure {
-      startSet = imap1 (entry { _file = "<unknown-file>"; key = ""; }) modules;
-      operator = e: imap1 (entry e.mod) e.mod.imports;
-    });
+    map (e: e.mod) (if disabledKeys == [ ] then all else closure (e: !(disabled ? ${e.key})));
 
   # `mkMerge`, and `mkIf`/`mkOverride` around a set, moved down onto the set's attributes.
   pushDown = value:

@@ -19,6 +19,9 @@ rec {
     example = true;
     description = "Whether to enable ${name}.";
   };
+  # Option documentation values.
+  literalExpression = text: { _type = "literalExpression"; inherit text; };
+  literalMD = text: { _type = "literalMD"; inherit text; };
   isOption = x: builtins.isAttrs x && (x._type or "") == "option";
 
   # Definition properties. Their `_type`s are the same as NixOS's, so a module may mix
