@@ -176,11 +176,11 @@ let
           specialArgs = specialArgs // { name = lib.last loc; };
           # A set given as a definition is config only (its `options` is an option's
           # value, not a declaration); functions and paths are modules.
-          # The type's own modules are imported (so they are collected after the
-          # definitions and merge first, as NixOS orders them).
-          modules = map (m: { imports = [ m ]; }) modules ++ map (d:
+          # The type's own modules come after the definitions, so they merge first (as
+          # NixOS orders them: it imports them from a wrapper module).
+          modules = map (d:
             if isAttrs d.value then { _file = d.file; config = d.value; }
-            else { _file = d.file; imports = [ d.value ]; }) defs;
+            else { _file = d.file; imports = [ d.value ]; }) defs ++ modules;
         }).config;
       mergeWith = other: self.submoduleWith { modules = modules ++ other.modules; inherit specialArgs; };
     };
