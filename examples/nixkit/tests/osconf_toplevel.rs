@@ -2,7 +2,7 @@
 //! (crates/osconf/tests/config/configuration.nix) built with `nixkit build` into a
 //! temporary store: the /etc tree, the package environment, the service definitions,
 //! the users database and the `activate` program, and a closure holding everything
-//! they refer to.
+//! they refer to; then `activate` run twice on an empty root directory.
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use std::path::{Path, PathBuf};
@@ -153,4 +153,65 @@ fn sample_system_builds_as_one_derivation() {
             "{path} of the closure is not in the store"
         );
     }
+
+    activate_into_a_root(&store, out, &dir.join("root"));
+}
+
+/// Runs the system's `activate` on an empty root directory, twice (it must converge),
+/// with the temporary store mounted over /nix/store in a private mount namespace.
+fn activate_into_a_root(store: &Path, system: &str, root: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if !Path::new("/nix/store").is_dir() {
+        eprintln!("skipped: activation needs a /nix/store directory to mount over");
+        return;
+    }
+    std::fs::create_dir_all(root).unwrap();
+    let script = format!(
+        "mount --bind '{}' /nix/store && {system}/activate '{}'",
+        store.join("nix/store").display(),
+        root.display()
+    );
+    for round in 0..2 {
+        let out = Command::new("/bin/busybox")
+            .args(["unshare", "-Urm", "/bin/busybox", "sh", "-e", "-c", &script])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "activation {round}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let etc = root.join("etc");
+    let link = |p: &str| std::fs::read_link(etc.join(p)).unwrap();
+    assert_eq!(link("static"), Path::new(&format!("{system}/etc")));
+    assert_eq!(link("hostname"), Path::new("/etc/static/hostname"));
+    assert_eq!(link("motd"), Path::new("/etc/static/motd"));
+    let mode = |p: &Path| std::fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777;
+    // Files with a mode are copies; the users database is written with its modes.
+    assert_eq!(mode(&etc.join("app/settings.conf")), 0o640);
+    assert_eq!(
+        std::fs::read_to_string(etc.join("app/settings.conf")).unwrap(),
+        "debug = false"
+    );
+    assert_eq!(mode(&etc.join("crontabs/root")), 0o600);
+    assert_eq!(mode(&etc.join("shadow")), 0o600);
+    assert_eq!(mode(&etc.join("passwd")), 0o644);
+    let passwd = std::fs::read_to_string(etc.join("passwd")).unwrap();
+    assert!(
+        passwd.contains("alice:x:1001:100:Alice:/home/alice:"),
+        "{passwd}"
+    );
+    for home in ["home/alice", "home/bob", "var/lib/deploy"] {
+        assert_eq!(mode(&root.join(home)), 0o700, "{home}");
+    }
+    assert_eq!(
+        std::fs::read_link(root.join("run/current-system")).unwrap(),
+        Path::new(system)
+    );
+    let ids = std::fs::read_to_string(root.join("var/lib/osconf/ids.json")).unwrap();
+    assert!(
+        ids.contains("\"carol\":1000"),
+        "deleted users' ids are kept: {ids}"
+    );
 }

@@ -65,17 +65,18 @@ let
     done
     while read -r mode user group target; do
       [ -n "$target" ] || continue
-      rm -f "$root/etc/$target"
+      rm -f "$root/etc/$target" "$root/etc/$target.tmp"
       cp "$system/etc/$target" "$root/etc/$target.tmp"
       chmod "$mode" "$root/etc/$target.tmp"
       mv -f "$root/etc/$target.tmp" "$root/etc/$target"
     done < "$system/etc-copies"
     # Users and groups.
-    for f in passwd group shadow; do
-      cp "$system/users/$f" "$root/etc/$f.tmp"
-      mv -f "$root/etc/$f.tmp" "$root/etc/$f"
+    for f in passwd:644 group:644 shadow:600; do
+      rm -f "$root/etc/''${f%:*}.tmp"
+      cp "$system/users/''${f%:*}" "$root/etc/''${f%:*}.tmp"
+      chmod "''${f#*:}" "$root/etc/''${f%:*}.tmp"
+      mv -f "$root/etc/''${f%:*}.tmp" "$root/etc/''${f%:*}"
     done
-    chmod 600 "$root/etc/shadow"
     while read -r uid gid home; do
       [ -n "$home" ] || continue
       if [ ! -d "$root$home" ]; then
@@ -84,7 +85,10 @@ let
         chmod 700 "$root$home"
       fi
     done < "$system/users/homes"
-    cp "$system/users/ids.json" "$root/var/lib/osconf/ids.json"
+    rm -f "$root/var/lib/osconf/ids.json.tmp"
+    cp "$system/users/ids.json" "$root/var/lib/osconf/ids.json.tmp"
+    chmod 644 "$root/var/lib/osconf/ids.json.tmp"
+    mv -f "$root/var/lib/osconf/ids.json.tmp" "$root/var/lib/osconf/ids.json"
     ln -sfn "$system" "$root/run/.current-system.tmp" && mv -f "$root/run/.current-system.tmp" "$root/run/current-system"
   '';
 in
