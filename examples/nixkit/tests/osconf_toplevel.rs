@@ -24,6 +24,30 @@ fn osconf_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../crates/osconf")
 }
 
+/// `nixkit build` of `configuration`'s `system.build.toplevel` into the store at
+/// `store`; returns the output path line.
+fn build_system(dir: &Path, store: &str, configuration: &Path) -> String {
+    let eval_config = osconf_dir().join("nix/eval-config.nix");
+    let (ok, stdout, stderr) = nixkit(
+        dir,
+        &[
+            "build",
+            &eval_config.to_string_lossy(),
+            "--arg",
+            "configuration",
+            &configuration.to_string_lossy(),
+            "-A",
+            "config.system.build.toplevel",
+            "--store",
+            store,
+            "-j",
+            "2",
+        ],
+    );
+    assert!(ok, "{stderr}");
+    stdout
+}
+
 fn nixkit(dir: &Path, args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_nixkit"))
         .current_dir(dir)
@@ -46,25 +70,8 @@ fn sample_system_builds_as_one_derivation() {
     let dir = tmp.path();
     let store = dir.join("store");
     let store_arg = store.to_string_lossy().into_owned();
-    let eval_config = osconf_dir().join("nix/eval-config.nix");
     let configuration = osconf_dir().join("tests/config/configuration.nix");
-    let (ok, stdout, stderr) = nixkit(
-        dir,
-        &[
-            "build",
-            &eval_config.to_string_lossy(),
-            "--arg",
-            "configuration",
-            &configuration.to_string_lossy(),
-            "-A",
-            "config.system.build.toplevel",
-            "--store",
-            &store_arg,
-            "-j",
-            "2",
-        ],
-    );
-    assert!(ok, "{stderr}");
+    let stdout = build_system(dir, &store_arg, &configuration);
     let out = stdout.trim();
     assert!(out.ends_with("-osconf-system-webhost"), "{stdout}");
     let real = |p: &str| store.join(p.trim_start_matches('/'));
@@ -154,34 +161,82 @@ fn sample_system_builds_as_one_derivation() {
         );
     }
 
-    activate_into_a_root(&store, out, &dir.join("root"));
-}
-
-/// Runs the system's `activate` on an empty root directory, twice (it must converge),
-/// with the temporary store mounted over /nix/store in a private mount namespace.
-fn activate_into_a_root(store: &Path, system: &str, root: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    if !Path::new("/nix/store").is_dir() {
-        eprintln!("skipped: activation needs a /nix/store directory to mount over");
+    let root = dir.join("root");
+    if !activate_into_a_root(&store, out, &root) {
         return;
     }
-    std::fs::create_dir_all(root).unwrap();
+
+    // The next generation: motd and the copied settings file are gone, a file appears;
+    // a file osconf never installed stays.
+    std::fs::write(root.join("etc/local.conf"), "mine").unwrap();
+    let next = dir.join("next.nix");
+    std::fs::write(
+        &next,
+        format!(
+            "{{ ... }}: {{ imports = [ {} ]; environment.etc.motd.enable = false; \
+             environment.etc.\"app/settings.conf\".enable = false; \
+             environment.etc.\"new.conf\".text = \"new\"; }}",
+            configuration.display()
+        ),
+    )
+    .unwrap();
+    let out2 = build_system(dir, &store_arg, &next);
+    let out2 = out2.trim();
+    assert_ne!(out2, out);
+    run_activate(&store, out2, &root);
+    let etc = root.join("etc");
+    assert!(
+        etc.join("motd").symlink_metadata().is_err(),
+        "motd left behind"
+    );
+    assert!(
+        etc.join("app/settings.conf").symlink_metadata().is_err(),
+        "copy left behind"
+    );
+    assert_eq!(
+        std::fs::read_link(etc.join("new.conf")).unwrap(),
+        Path::new("/etc/static/new.conf")
+    );
+    assert_eq!(
+        std::fs::read_to_string(etc.join("local.conf")).unwrap(),
+        "mine"
+    );
+    assert_eq!(
+        std::fs::read_link(etc.join("hostname")).unwrap(),
+        Path::new("/etc/static/hostname")
+    );
+}
+
+/// Runs `system`'s `activate` on `root` with the temporary store mounted over /nix/store
+/// in a private user and mount namespace.
+fn run_activate(store: &Path, system: &str, root: &Path) {
     let script = format!(
         "mount --bind '{}' /nix/store && {system}/activate '{}'",
         store.join("nix/store").display(),
         root.display()
     );
-    for round in 0..2 {
-        let out = Command::new("/bin/busybox")
-            .args(["unshare", "-Urm", "/bin/busybox", "sh", "-e", "-c", &script])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "activation {round}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+    let out = Command::new("/bin/busybox")
+        .args(["unshare", "-Urm", "/bin/busybox", "sh", "-e", "-c", &script])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "activation of {system}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Runs the system's `activate` on an empty root directory, twice (it must converge),
+/// and checks the result; false when activation cannot run here.
+fn activate_into_a_root(store: &Path, system: &str, root: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    if !Path::new("/nix/store").is_dir() {
+        eprintln!("skipped: activation needs a /nix/store directory to mount over");
+        return false;
     }
+    std::fs::create_dir_all(root).unwrap();
+    run_activate(store, system, root);
+    run_activate(store, system, root);
     let etc = root.join("etc");
     let link = |p: &str| std::fs::read_link(etc.join(p)).unwrap();
     assert_eq!(link("static"), Path::new(&format!("{system}/etc")));
@@ -214,4 +269,5 @@ fn activate_into_a_root(store: &Path, system: &str, root: &Path) {
         ids.contains("\"carol\":1000"),
         "deleted users' ids are kept: {ids}"
     );
+    true
 }

@@ -57,7 +57,7 @@ let
     system=@out@
     mkdir -p "$root/etc" "$root/run" "$root/var/lib/osconf"
     # /etc: /etc/static points at this generation's tree; every file links through it.
-    ln -sfn "$system/etc" "$root/etc/.static.tmp" && mv -f "$root/etc/.static.tmp" "$root/etc/static"
+    ln -sfn "$system/etc" "$root/etc/.static.tmp" && mv -Tf "$root/etc/.static.tmp" "$root/etc/static"
     (cd "$system/etc" && find . -mindepth 1 ! -type d) | while read -r f; do
       f="''${f#./}"
       mkdir -p "$root/etc/$(dirname "$f")"
@@ -70,6 +70,20 @@ let
       chmod "$mode" "$root/etc/$target.tmp"
       mv -f "$root/etc/$target.tmp" "$root/etc/$target"
     done < "$system/etc-copies"
+    # Files the previous generation installed and this one does not are removed, while
+    # they are still osconf's (a link into /etc/static, or a copy); files osconf never
+    # installed are left alone.
+    (cd "$system/etc" && find . -mindepth 1 ! -type d) | sed 's|^\./||' > "$root/etc/.osconf-files.tmp"
+    if [ -f "$root/etc/.osconf-files" ]; then
+      { grep -vxF -f "$root/etc/.osconf-files.tmp" "$root/etc/.osconf-files" || true; } | while read -r f; do
+        if [ -L "$root/etc/$f" ]; then
+          [ "$(readlink "$root/etc/$f")" != "/etc/static/$f" ] || rm -f "$root/etc/$f"
+        elif [ -f "$root/etc/$f" ]; then
+          rm -f "$root/etc/$f"
+        fi
+      done
+    fi
+    mv -f "$root/etc/.osconf-files.tmp" "$root/etc/.osconf-files"
     # Users and groups.
     for f in passwd:644 group:644 shadow:600; do
       rm -f "$root/etc/''${f%:*}.tmp"
@@ -89,7 +103,7 @@ let
     cp "$system/users/ids.json" "$root/var/lib/osconf/ids.json.tmp"
     chmod 644 "$root/var/lib/osconf/ids.json.tmp"
     mv -f "$root/var/lib/osconf/ids.json.tmp" "$root/var/lib/osconf/ids.json"
-    ln -sfn "$system" "$root/run/.current-system.tmp" && mv -f "$root/run/.current-system.tmp" "$root/run/current-system"
+    ln -sfn "$system" "$root/run/.current-system.tmp" && mv -Tf "$root/run/.current-system.tmp" "$root/run/current-system"
   '';
 in
 {
