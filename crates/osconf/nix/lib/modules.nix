@@ -165,7 +165,10 @@ let
         if !(opt ? default) || (defs != [ ] && !hasProperties defs) then defs
         else if defs == [ ] then [ { file = head opt.declarations; value = opt.default; } ]
         else [ { file = head opt.declarations; value = lib.mkOptionDefault opt.default; } ] ++ defs;
-      merged = mergeDefinitions loc opt.type withDefault;
+      merged =
+        if (opt.readOnly or false) && length defs > 1 then
+          throw "The option `${showOption loc}' is read-only, but it's set multiple times. Definition values:${showDefs defs}"
+        else mergeDefinitions loc opt.type withDefault;
       value =
         if merged ? value then (if opt ? apply then opt.apply merged.value else merged.value)
         else throw "The option `${showOption loc}' was accessed but has no value defined. Try setting the option.";
