@@ -265,3 +265,26 @@ fn sample_configuration_agrees_with_nixpkgs_lib() {
     assert!(osconf["system"]["build"]["users"]["passwd"].is_string());
     assert_eq!(osconf, nixpkgs);
 }
+
+/// The benchmark's generated configuration (benches/osconf) evaluates to the same config
+/// under both libraries, so the benchmark compares like with like.
+#[test]
+fn benchmark_configuration_agrees_with_nixpkgs_lib() {
+    let Some(corpus) = corpus_dir() else { return };
+    let bench = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../benches/osconf/eval.nix");
+    let expr = |lib: &Path| {
+        format!(
+            "import {} {{ n = 30; lib = {}; }}",
+            nix_string(&bench.to_string_lossy()),
+            nix_string(&lib.to_string_lossy()),
+        )
+    };
+    let osconf = nixkit_eval(&expr(&osconf_lib())).expect("osconf evaluates the benchmark");
+    let nixpkgs =
+        nixkit_eval(&expr(&corpus.join("nixpkgs-lib/lib"))).expect("nixpkgs lib evaluates it");
+    assert_eq!(
+        osconf["users"]["users"].as_object().map(|u| u.len()),
+        Some(30 + 3)
+    );
+    assert_eq!(osconf, nixpkgs);
+}
