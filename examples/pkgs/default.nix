@@ -93,5 +93,24 @@ let
     };
 
     all = [ hello greeter multi combined ];
+
+    # A store file holding `text` (a derivation, so the text may refer to other store
+    # paths, which become references). Used by osconf's /etc files.
+    writeText = name: text: mkDerivation {
+      inherit name text;
+      passAsFile = [ "text" ];
+      script = ''cp "$textPath" "$out"'';
+    };
+
+    # A directory holding one file, `path` (relative, may contain slashes), with `text`.
+    writeTextDir = path: text: mkDerivation {
+      name = baseNameOf path;
+      inherit path text;
+      passAsFile = [ "text" ];
+      script = ''
+        mkdir -p "$out/$(dirname "$path")"
+        cp "$textPath" "$out/$path"
+      '';
+    };
   };
 in self

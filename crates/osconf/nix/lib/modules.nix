@@ -1,0 +1,290 @@
+# osconf's Nix library: the module system. `evalModules { modules; specialArgs; prefix; }`
+# collects the modules and their imports (each once, by key), merges their option
+# declarations into one tree and evaluates every option from the definitions of all
+# modules. Every step is linear in the number of declarations and definitions: sets are
+# grouped by name with `zipAttrsWith`, never by scanning the module list per option.
+{ lib }:
+let
+  inherit (builtins)
+    attrNames concatLists filter foldl' functionArgs genericClosure head isAttrs isBool
+    isFunction isPath isString length mapAttrs removeAttrs tail typeOf zipAttrsWith
+    ;
+  inherit (lib) showOption showDefs showFiles isOption imap1 concatMap;
+
+  # The keys a module with `options` or `config` may have besides those two.
+  structuredKeys = [ "_file" "key" "imports" "options" "config" "meta" "disabledModules" "_class" "freeformType" ];
+  # The keys of a shorthand module (one without `options`/`config`) that are not config.
+  shorthandKeys = [ "_file" "key" "imports" "meta" "disabledModules" "_class" "freeformType" ];
+
+  # A module given as a path, a function or a set, as { _file; key; imports; options; config; }.
+  loadModule = args: file: key: m:
+    if isPath m || isString m then
+      let path = toString m; in loadModule args path path (import m)
+    else if isFunction m then
+      normalise file key (applyModule args key m)
+    else if isAttrs m then
+      (if (m._type or "") == "if" || (m._type or "") == "override" || (m._type or "") == "merge"
+       then normalise file key { config = m; }
+       else normalise file key m)
+    else
+      throw "A module in `${file}' is a ${typeOf m}, not a module (a set, a function or a path).";
+
+  # Calls a function module with the arguments it names: the module system's own
+  # (`config`, `options`, `lib`), `specialArgs`, then `config._module.args` (e.g. `pkgs`),
+  # each looked up only when the module uses it.
+  applyModule = args: key: f:
+    f (args // mapAttrs (name: _: args.${name} or args.config._module.args.${name} or
+      (throw "The module `${key}' takes an argument `${name}', which is not given by specialArgs or `_module.args'."))
+      (functionArgs f));
+
+  normalise = file: key: m:
+    let
+      structured = m ? options || m ? config;
+      extra = attrNames (removeAttrs m structuredKeys);
+      name = toString (m._file or file);
+    in
+    if structured && extra != [ ] then
+      throw "Module `${name}' has an unsupported attribute `${head extra}'. This is caused by introducing a top-level `config' or `options' attribute. Add configuration attributes immediately on the top level instead, or move all of them (namely: ${toString extra}) into the explicit `config' attribute."
+    else {
+      _file = name;
+      key = toString (m.key or key);
+      freeformType = m.freeformType or null;
+      imports = m.imports or [ ];
+      disabledModules = m.disabledModules or [ ];
+      options = if structured then m.options or { } else { };
+      config = if structured then m.config or { } else removeAttrs m shorthandKeys;
+    };
+
+  # Every module reachable through `imports`, each key once, in breadth-first order
+  # (the order NixOS uses, so lists merge in the same order).
+  # Modules named in any module's `disabledModules` (a path, a string relative to
+  # specialArgs.modulesPath, or a set with a `key`) are left out with their imports.
+  collect = args: modules:
+    let
+      entry = parent: i: m:
+        let mod = loadModule args parent._file "${parent.key}:anon-${toString i}" m;
+        in { key = mod.key; inherit mod; };
+      closure = keep: genericClosure {
+        startSet = filter keep (imap1 (entry { _file = "<unknown-file>"; key = ""; }) modules);
+        operator = e: filter keep (imap1 (entry e.mod) e.mod.imports);
+      };
+      all = closure (_: true);
+      disabledKeys = concatMap (e: map disabledKey e.mod.disabledModules) all;
+      disabledKey = d:
+        if isAttrs d then toString (d.key or (throw "A `disabledModules' entry is a set without `key'."))
+        else if isString d && !(lib.hasPrefix "/" d) then
+          (if args.specialArgs ? modulesPath then "${toString args.specialArgs.modulesPath}/${d}"
+           else throw "A `disabledModules' entry `${d}' is relative, but specialArgs has no modulesPath.")
+        else toString d;
+      disabled = builtins.listToAttrs (map (name: { inherit name; value = true; }) disabledKeys);
+    in
+    map (e: e.mod) (if disabledKeys == [ ] then all else closure (e: !(disabled ? ${e.key})));
+
+  # `mkMerge`, and `mkIf`/`mkOverride` around a set, moved down onto the set's attributes.
+  pushDown = value:
+    let t = value._type or ""; in
+    if t == "merge" then concatMap pushDown value.contents
+    else if t == "if" then map (mapAttrs (n: v: lib.mkIf value.condition v)) (pushDown value.content)
+    else if t == "override" then map (mapAttrs (n: v: lib.mkOverride value.priority v)) (pushDown value.content)
+    else [ value ];
+
+  # One level of the option tree. `decls`: [{ file; options; }] where `options` is a set of
+  # options and namespaces; `defs`: [{ file; value; }] where `value` defines this level.
+  mergeLevel = loc: decls: defs:
+    let
+      declsByName = zipAttrsWith (n: ds: ds)
+        (map (d: mapAttrs (n: v: { inherit (d) file; options = v; }) d.options) decls);
+      pushed = concatMap (d: map (v:
+        if isAttrs v then { inherit (d) file; value = v; }
+        else throw "The option `${showOption loc}' is a set of options, but it is defined as a ${typeOf v}:${showDefs [ (d // { value = v; }) ]}")
+        (pushDown d.value)) defs;
+      defsByName = zipAttrsWith (n: ds: ds) (map (d: mapAttrs (n: v: {
+        inherit (d) file;
+        value = v;
+        pos = builtins.unsafeGetAttrPos n d.value;
+      }) d.value) pushed);
+
+      entries = mapAttrs (name: ds:
+        let
+          subLoc = loc ++ [ name ];
+          subDefs = defsByName.${name} or [ ];
+          optDecls = filter (d: isOption d.options) ds;
+          nsDecls = filter (d: !isOption d.options) ds;
+        in
+        if optDecls == [ ] then {
+          isOption = false;
+          level = mergeLevel subLoc (map (d:
+            if isAttrs d.options then d
+            else throw "The option declaration `${showOption subLoc}' in `${d.file}' is a ${typeOf d.options}, not an option or a set of options.") ds) subDefs;
+        }
+        else if nsDecls != [ ] then
+          throw "The option `${showOption subLoc}' in ${showFiles (map (d: d.file) optDecls)} is a prefix of options in ${showFiles (map (d: d.file) nsDecls)}."
+        else
+          let option = evalOption subLoc optDecls subDefs; in
+          { isOption = true; inherit option; inherit (option) value; }
+      ) declsByName;
+
+      undeclared = map (name: { loc = loc ++ [ name ]; defs = defsByName.${name}; })
+        (attrNames (removeAttrs defsByName (attrNames declsByName)));
+    in {
+      config = mapAttrs (n: e: if e.isOption then e.value else e.level.config) entries;
+      options = mapAttrs (n: e: if e.isOption then e.option else e.level.options) entries;
+      unmatched = undeclared ++ concatMap (n:
+        let e = entries.${n}; in if e.isOption then [ ] else e.level.unmatched) (attrNames entries);
+    };
+
+  # Several declarations of one option make one: at most one default, and types that
+  # combine (submodules extend each other).
+  mergeDecls = loc: decls:
+    if tail decls == [ ] then
+      let o = (head decls).options; in
+      o // { declarations = [ (head decls).file ]; type = if (o.type or null) == null then lib.types.unspecified else o.type; }
+    else
+    let
+      merged = foldl' (acc: d:
+        let
+          o = d.options;
+          clash = throw "The option `${showOption loc}' in `${d.file}' is already declared in ${showFiles acc.declarations}.";
+          type =
+            if (o.type or null) == null then acc.type
+            else if acc.type == null then o.type
+            else let t = lib.types.mergeTypes acc.type o.type; in if t == null then clash else t;
+        in
+        if o ? default && acc ? default then clash
+        else acc // removeAttrs o [ "type" ] // { inherit type; declarations = acc.declarations ++ [ d.file ]; }
+      ) { type = null; declarations = [ ]; } (lib.reverseList decls); # in module order
+    in
+    merged // { type = if merged.type == null then lib.types.unspecified else merged.type; };
+
+  evalOption = loc: decls: defs:
+    let
+      opt = mergeDecls loc decls;
+      # The default counts as a definition of priority 1500; it matters only when no
+      # definition is left of a better priority, which plain definitions always are.
+      withDefault =
+        if !(opt ? default) || (defs != [ ] && !hasProperties defs) then defs
+        else if defs == [ ] then [ { file = head opt.declarations; value = opt.default; } ]
+        else [ { file = head opt.declarations; value = lib.mkOptionDefault opt.default; } ] ++ defs;
+      merged =
+        if (opt.readOnly or false) && length defs > 1 then
+          throw "The option `${showOption loc}' is read-only, but it's set multiple times. Definition values:${showDefs defs}"
+        else mergeDefinitions loc opt.type withDefault;
+      value =
+        if merged ? value then (if opt ? apply then opt.apply merged.value else merged.value)
+        else throw "The option `${showOption loc}' was accessed but has no value defined. Try setting the option.";
+    in
+    opt // {
+      _type = "option";
+      inherit loc value;
+      isDefined = merged ? value;
+      files = lib.uniqueStrings (map (d: d.file) merged.defsFinal);
+      definitions = map (d: d.value) merged.defsFinal;
+      definitionsWithLocations = merged.defsFinal;
+      highestPrio = if defs == [ ] && opt ? default then 1500 else merged.highestPrio;
+    };
+
+  # `mkMerge` and `mkIf` resolved: the definitions a definition stands for.
+  discharge = loc: d:
+    let v = d.value; t = v._type or ""; in
+    if t == "merge" then concatMap (c: discharge loc (d // { value = c; })) v.contents
+    else if t == "if" then
+      (if !isBool v.condition then
+        throw "`mkIf' called with a non-Boolean condition (a ${typeOf v.condition}) in a definition of `${showOption loc}' in `${d.file}'."
+      else if v.condition then discharge loc (d // { value = v.content; })
+      else [ ])
+    else [ d ];
+
+  prioOf = d: if (d.value._type or "") == "override" then d.value.priority else lib.defaultOverridePriority;
+
+  # Only the definitions of the highest priority (the lowest number) count.
+  filterOverrides = loc: defs:
+    let
+      highestPrio = foldl' (p: d: let q = prioOf d; in if q < p then q else p) 9999 defs;
+      strip = d: if (d.value._type or "") == "override" then discharge loc (d // { value = d.value.content; }) else [ d ];
+      kept = filter (d: prioOf d == highestPrio) defs;
+    in {
+      inherit highestPrio;
+      values = if builtins.any (d: (d.value._type or "") == "override") kept then concatMap strip kept else kept;
+    };
+
+  # `mkOrder` (mkBefore, mkAfter): a stable sort by order priority.
+  sortProperties = defs:
+    if !(builtins.any (d: (d.value._type or "") == "order") defs) then defs
+    else
+      let
+        strip = d:
+          if (d.value._type or "") == "order" then d // { value = d.value.content; order = d.value.priority; }
+          else d // { order = lib.defaultOrderPriority; };
+      in
+      builtins.sort (a: b: a.order < b.order) (map strip defs);
+
+  # Whether any definition is wrapped in a property (mkIf, mkOverride, mkOrder, ...).
+  hasProperties = builtins.any (d: let v = d.value; in isAttrs v && v ? _type);
+
+  # The definitions of one option merged by its type: { defsFinal; highestPrio; value? }.
+  mergeDefinitions = loc: type: defs:
+    let
+      plain = !hasProperties defs;
+      overrides =
+        if plain then { values = defs; highestPrio = lib.defaultOverridePriority; }
+        else filterOverrides loc (concatMap (discharge loc) defs);
+      defsFinal = if plain then defs else sortProperties overrides.values;
+      bad = filter (d: !type.check d.value) defsFinal;
+    in
+    { inherit defsFinal; inherit (overrides) highestPrio; }
+    // (if defsFinal == [ ] then { } else {
+      value =
+        if bad == [ ] then type.merge loc defsFinal
+        else throw "A definition for option `${showOption loc}' is not of type `${type.description}'. Definition values:${showDefs bad}";
+    });
+
+  # The module system's own options.
+  internalModule = {
+    _file = "<osconf/lib/modules.nix>";
+    key = "<osconf/lib/modules.nix>";
+    options._module.args = lib.mkOption {
+      type = lib.types.lazyAttrsOf lib.types.raw;
+      default = { };
+      description = "Arguments given to every module, besides specialArgs (e.g. `pkgs`).";
+    };
+  };
+
+  evalModules = { modules, specialArgs ? { }, prefix ? [ ] }:
+    let
+      args = { inherit lib config options specialArgs; } // specialArgs;
+      # Definitions merge in reverse module order (later modules' list items first), as
+      # in NixOS; within one module they keep their order.
+      mods = lib.reverseList (collect args ([ internalModule ] ++ modules));
+      level = mergeLevel prefix
+        (map (m: { file = m._file; options = m.options; }) mods)
+        (map (m: { file = m._file; value = m.config; }) mods);
+      options = level.options;
+      # `freeformType`: definitions of undeclared options are values of this type.
+      freeformTypes = filter (t: t != null) (map (m: m.freeformType) mods);
+      freeformType =
+        if freeformTypes == [ ] then null
+        else foldl' (a: b: let t = lib.types.mergeTypes a b; in if t == null then a else t)
+          (head freeformTypes) (tail freeformTypes);
+      freeformDefs = concatMap (u:
+        let rel = lib.drop (length prefix) u.loc; in
+        map (d: d // { value = lib.setAttrByPath rel d.value; }) u.defs) level.unmatched;
+      freeformConfig =
+        if freeformDefs == [ ] then { }
+        else (mergeDefinitions prefix freeformType freeformDefs).value or { };
+      config =
+        if freeformType == null then level.config
+        else lib.recursiveUpdate freeformConfig level.config;
+      first = head level.unmatched;
+      checked =
+        if freeformType != null || level.unmatched == [ ] then config
+        else throw "The option `${showOption first.loc}' does not exist. Definition values:${showDefs first.defs}";
+    in {
+      config = checked;
+      inherit options;
+      _module = config._module;
+    };
+in
+{
+  inherit evalModules mergeDefinitions;
+  pushDownProperties = pushDown;
+}

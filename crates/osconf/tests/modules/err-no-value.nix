@@ -1,0 +1,4 @@
+# An option without default or definition, read.
+[
+  ({ lib, ... }: { options.needed = lib.mkOption { type = lib.types.str; }; })
+]

@@ -1,0 +1,6 @@
+# A file imported twice counts once.
+[
+  ./parts/top.nix
+  ./parts/middle.nix
+  { imports = [ ./parts/middle.nix ./parts/leaf.nix ]; }
+]
