@@ -75,7 +75,7 @@ done
 system="$(uname -m)-linux"
 cat >"$tmp/drvs.nix" <<NIX
 let
-  busybox = builtins.path { path = /bin; name = "busybox"; filter = p: t: baseNameOf p == "busybox"; };
+  busybox = builtins.path { path = if builtins.pathExists /usr/bin/busybox then /usr/bin else /bin; name = "busybox"; filter = p: t: baseNameOf p == "busybox"; };
   one = i: derivation {
     name = "trivial-\${toString i}";
     system = "$system";
@@ -93,11 +93,12 @@ run() { # kind -> seconds
     local t0 t1
     t0=$(date +%s.%N)
     if [ "$1" = nixkit ]; then
-        "$nixkit" build "$tmp/drvs.nix" --no-out-link -j0 --builders "$builders" --store "$tmp/local" >/dev/null 2>"$tmp/err"
+        "$nixkit" build "$tmp/drvs.nix" --no-out-link -j0 --builders "$builders" --store "$tmp/local" >"$tmp/out" 2>"$tmp/err" || return 1
     else
         NIX_CONF_DIR="$tmp/conf" NIX_STATE_DIR="$tmp/local-state" \
-            nix-build "$tmp/drvs.nix" --no-out-link -j0 --builders "$builders" --store "$tmp/local" >/dev/null 2>"$tmp/err"
+            nix-build "$tmp/drvs.nix" --no-out-link -j0 --builders "$builders" --store "$tmp/local" >"$tmp/out" 2>"$tmp/err" || return 1
     fi
+    [ "$(wc -l <"$tmp/out")" -eq "$n" ] || { echo "expected $n outputs" >>"$tmp/err"; return 1; }
     t1=$(date +%s.%N)
     echo "$t1 - $t0" | bc -l
 }

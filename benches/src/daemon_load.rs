@@ -20,7 +20,9 @@ fn main() -> Result<(), String> {
     let socket = args.get(1).ok_or(usage)?.clone();
     let number = |i: usize, default: Option<u64>| -> Result<u64, String> {
         match args.get(i) {
-            Some(s) => s.parse().map_err(|_| format!("{usage}: '{s}' is not a number")),
+            Some(s) => s
+                .parse()
+                .map_err(|_| format!("{usage}: '{s}' is not a number")),
             None => default.ok_or_else(|| usage.to_owned()),
         }
     };
@@ -40,15 +42,20 @@ fn main() -> Result<(), String> {
             handles.push(scope.spawn(move || -> Result<(), String> {
                 let s = UnixStream::connect(socket).map_err(|e| e.to_string())?;
                 let r = s.try_clone().map_err(|e| e.to_string())?;
-                let mut client = WorkerClient::connect(r, s, StoreDir::default(), Limits::default())
-                    .map_err(|e| e.to_string());
+                let mut client =
+                    WorkerClient::connect(r, s, StoreDir::default(), Limits::default())
+                        .map_err(|e| e.to_string());
                 ready.wait();
                 let run = (|| -> Result<(), String> {
                     let client = client.as_mut().map_err(|e| e.clone())?;
                     for j in 0..ops {
                         let text = format!("load {nonce} {c} {j}\n");
                         let path = client
-                            .add_text_to_store(&format!("load-{c}-{j}"), text.as_bytes(), &BTreeSet::new())
+                            .add_text_to_store(
+                                &format!("load-{c}-{j}"),
+                                text.as_bytes(),
+                                &BTreeSet::new(),
+                            )
                             .map_err(|e| e.to_string())?;
                         client.query_path_info(&path).map_err(|e| e.to_string())?;
                     }
@@ -70,6 +77,9 @@ fn main() -> Result<(), String> {
     })?;
     let total = clients as u64 * ops * 2;
     let secs = result.as_secs_f64();
-    println!("ops {total} seconds {secs:.3} ops/s {:.0}", total as f64 / secs);
+    println!(
+        "ops {total} seconds {secs:.3} ops/s {:.0}",
+        total as f64 / secs
+    );
     Ok(())
 }

@@ -71,6 +71,14 @@ fn parse(argv: &[String]) -> Result<Opts, String> {
                         .map_err(|_| format!("invalid number of jobs '{v}'"))?
                 };
             }
+            s if s.len() > 2
+                && s.starts_with("-j")
+                && s[2..].bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                o.realise.jobs = s[2..]
+                    .parse()
+                    .map_err(|_| format!("invalid number of jobs '{}'", &s[2..]))?;
+            }
             "--cores" => {
                 o.realise.settings.cores = value(a)?
                     .parse()
