@@ -17,7 +17,9 @@ use std::fmt::Display;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
-use nixkit_store::binary_cache::{Compression, FileCache, PublicKey, SecretKey};
+use nixkit_store::binary_cache::{
+    open_cache, substitute_closure, Compression, FileCache, PublicKey, SecretKey,
+};
 use nixkit_store::local::{GcOptions, GcResult, LocalStore, StoreConfig};
 use nixkit_store::{export, nar, FileIngestionMethod, HashAlgo, HashEncoding, StoreDir, StorePath};
 
@@ -517,10 +519,10 @@ fn realise(o: &Opts, store: &LocalStore) -> CliResult<i32> {
         .iter()
         .map(|k| PublicKey::parse(k).map_err(|x| e(&x)))
         .collect::<Result<_, _>>()?;
-    let caches: Vec<FileCache> = o
+    let caches: Vec<_> = o
         .substituters
         .iter()
-        .map(|u| FileCache::new(u, dir.clone()).map_err(|x| e(&x)))
+        .map(|u| open_cache(u, dir.clone()).map_err(|x| e(&x)))
         .collect::<Result<_, _>>()?;
     for arg in &o.operands {
         let path = resolve(store, arg)?;
@@ -541,20 +543,26 @@ fn realise(o: &Opts, store: &LocalStore) -> CliResult<i32> {
                 );
                 let mut done = false;
                 for cache in &caches {
-                    match cache.substitute(store, &w, &keys, o.require_sigs) {
+                    match substitute_closure(&**cache, store, &w, &keys, o.require_sigs) {
                         Ok(added) => {
                             for a in &added {
                                 record_drv_outputs(store, a);
                                 eprintln!(
                                     "copying path '{}' from '{}'...",
                                     dir.print_path(a),
-                                    cache.dir().display()
+                                    cache.url()
                                 );
                             }
                             done = true;
                             break;
                         }
-                        Err(err) => last = err.to_string(),
+                        Err(err) => {
+                            last = format!(
+                                "cannot substitute path '{}' from '{}': {err}",
+                                dir.print_path(&w),
+                                cache.url()
+                            )
+                        }
                     }
                 }
                 if !done {
