@@ -50,6 +50,7 @@ commands:
   hash          compute and convert hashes (like nix-hash)
   store         manipulate the store (like nix-store)
   build         build derivations in a sandbox (like nix-build)
+  serve         serve the store as an HTTP binary cache (like nix-serve)
 
 The binary also acts as `nix-instantiate`, `nix-hash` or `nix-store` when invoked through a
 symlink of that name.";
@@ -95,6 +96,7 @@ fn main() -> ExitCode {
         "hash" => hash::main(rest),
         "store" => store_cli::main(rest),
         "build" => build_cli::main(text_args()),
+        "serve" => nixkit_serve::cli::main(&text_args()),
         "--help" | "-h" | "help" => match output::line(USAGE) {
             Ok(()) => 0,
             Err(e) => output::write_failed(&e),
