@@ -332,12 +332,21 @@ impl Substituters {
         store: &LocalStore,
         path: &StorePath,
     ) -> Result<Vec<StorePath>, SubstituteError> {
+        self.substitute_from(store, path).map(|(_, paths)| paths)
+    }
+
+    /// [`Substituters::substitute`], also saying which cache (its URL) supplied the paths.
+    pub fn substitute_from(
+        &self,
+        store: &LocalStore,
+        path: &StorePath,
+    ) -> Result<(String, Vec<StorePath>), SubstituteError> {
         let mut attempts = Vec::new();
         for cache in self.in_order() {
             // Part of the closure may have come from a cache before it failed; those paths
             // are valid and complete, and stay (the next cache skips them).
             match substitute_closure(cache, store, path, &self.trusted, self.require_sigs) {
-                Ok(paths) => return Ok(paths),
+                Ok(paths) => return Ok((cache.url().to_owned(), paths)),
                 Err(e) => attempts.push((cache.url().to_owned(), e)),
             }
         }
