@@ -394,6 +394,15 @@ fn hostile_caches_fail_cleanly_and_the_next_cache_is_tried() {
         );
         let order: Vec<&str> = both.in_order().map(|c| c.url()).collect();
         assert_eq!(order, [bad.url.as_str(), good.url.as_str()]);
+        // `?priority=N` in the URL overrides the cache's own.
+        let good_first = format!("{}?priority=5", good.url);
+        let reordered = Substituters::new(
+            vec![Arc::new(http(&bad.url)), Arc::new(http(&good_first))],
+            vec![],
+            true,
+        );
+        let order: Vec<&str> = reordered.in_order().map(|c| c.url()).collect();
+        assert_eq!(order, [good_first.as_str(), bad.url.as_str()]);
         both.substitute(&target, &paths[0]).unwrap();
         for p in &paths {
             assert!(target.is_valid(p).unwrap(), "{name}");

@@ -48,13 +48,15 @@ pub struct HttpCache {
     base: String,
     store_dir: StoreDir,
     agent: ureq::Agent,
+    /// `?priority=N` in the URL, which overrides the cache's own (as in CppNix).
+    priority: Option<u32>,
     info: OnceLock<CacheInfo>,
     narinfos: Mutex<HashMap<String, (Instant, Option<NarInfo>)>>,
 }
 
 impl HttpCache {
-    /// The cache at `url` (`http://host[:port][/prefix]` or `https://…`; a query such as
-    /// `?priority=N` is dropped) for store directory `store_dir`.
+    /// The cache at `url` (`http://host[:port][/prefix]` or `https://…`; of a query, only
+    /// `priority=N` is read) for store directory `store_dir`.
     pub fn new(url: &str, store_dir: StoreDir) -> Result<Self, CacheError> {
         Self::with_timeouts(url, store_dir, HttpTimeouts::default())
     }
@@ -80,11 +82,16 @@ impl HttpCache {
             .max_redirects(5)
             .user_agent(concat!("nixkit/", env!("CARGO_PKG_VERSION")))
             .build();
+        let priority = url
+            .split_once('?')
+            .and_then(|(_, query)| query.split('&').find_map(|kv| kv.strip_prefix("priority=")))
+            .and_then(|v| v.parse().ok());
         Ok(Self {
             url: url.to_owned(),
             base: base.trim_end_matches('/').to_owned(),
             store_dir,
             agent: ureq::Agent::new_with_config(config),
+            priority,
             info: OnceLock::new(),
             narinfos: Mutex::new(HashMap::new()),
         })
@@ -172,7 +179,10 @@ impl BinaryCache for HttpCache {
                 "not found (is this a binary cache?)",
             )
         })?;
-        let info = CacheInfo::parse(&text);
+        let mut info = CacheInfo::parse(&text);
+        if let Some(p) = self.priority {
+            info.priority = p;
+        }
         Ok(self.info.get_or_init(|| info).clone())
     }
 
