@@ -11,13 +11,14 @@ mod stream;
 
 pub mod cli;
 
+use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use nixkit_store::binary_cache::SecretKey;
 use nixkit_store::local::{LocalStore, OpenError, StoreConfig};
-use nixkit_store::StoreDir;
+use nixkit_store::{Hash, StoreDir, StorePath};
 
 /// How to serve.
 #[derive(Debug)]
@@ -57,6 +58,9 @@ pub(crate) struct AppState {
     pub(crate) log_dir: PathBuf,
     pub(crate) sign_key: Option<SecretKey>,
     pub(crate) priority: u32,
+    /// NAR hash → path of the narinfos served so far, so the NAR request that follows a
+    /// narinfo needs no scan of the database (which has no index on NAR hashes).
+    pub(crate) by_nar_hash: Mutex<HashMap<Hash, StorePath>>,
 }
 
 /// A bound, not yet running server.
@@ -89,6 +93,7 @@ impl Server {
             store: Mutex::new(store),
             sign_key: config.sign_key,
             priority: config.priority,
+            by_nar_hash: Mutex::new(HashMap::new()),
         };
         Ok(Self {
             listener,

@@ -13,6 +13,7 @@ use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
 use axum::response::Response;
 use axum::Router;
 use nixkit_store::binary_cache::{sign, CacheInfo, Compression, NarInfo};
+use nixkit_store::local::QueryError;
 use nixkit_store::nar::dump_path;
 use nixkit_store::{Hash, HashAlgo, HashEncoding, PathInfo, StorePath};
 
@@ -143,6 +144,14 @@ async fn narinfo(state: Arc<AppState>, hash: String, head: bool) -> Response {
     if let Some(key) = &state.sign_key {
         sign(&state.store_dir, &mut info, key);
     }
+    {
+        let mut known = state.by_nar_hash.lock().unwrap_or_else(|e| e.into_inner());
+        // Bounded: a client walking a huge store cannot grow it without end.
+        if known.len() >= 100_000 {
+            known.clear();
+        }
+        known.insert(info.nar_hash, info.path.clone());
+    }
     let url = format!(
         "nar/{}.nar",
         info.nar_hash.encode(HashEncoding::Nix32, false)
@@ -184,23 +193,36 @@ async fn path_by_nar_hash(
     hash_part: Option<String>,
     nar_hash: Hash,
 ) -> Result<Option<(StorePath, u64)>, Response> {
+    let known = state
+        .by_nar_hash
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&nar_hash)
+        .cloned();
     let found = query(state, move |store| {
-        let candidates = match &hash_part {
-            Some(h) => store.query_path_from_hash_part(h)?.into_iter().collect(),
-            None => store.query_paths_by_nar_hash(&nar_hash)?,
-        };
-        for p in candidates {
-            if let Some(info) = store.query_path_info(&p)? {
-                if info.nar_hash == nar_hash {
-                    return Ok(Some((p, info.nar_size)));
+        let matching = |candidates: Vec<StorePath>| -> Result<_, QueryError> {
+            for p in candidates {
+                if let Some(info) = store.query_path_info(&p)? {
+                    if info.nar_hash == nar_hash {
+                        return Ok(Some((p, info.nar_size)));
+                    }
                 }
             }
+            Ok(None)
+        };
+        if let Some(h) = &hash_part {
+            return matching(store.query_path_from_hash_part(h)?.into_iter().collect());
         }
-        Ok(None)
+        // A path remembered from its narinfo is checked again (it may have been deleted
+        // since); otherwise, or then, the database is searched.
+        if let Some(found) = matching(known.into_iter().collect())? {
+            return Ok(Some(found));
+        }
+        matching(store.query_paths_by_nar_hash(&nar_hash)?)
     })
     .await
     .ok_or_else(|| internal("store query task failed"))?;
-    found.map_err(|e: nixkit_store::local::QueryError| internal(e))
+    found.map_err(|e: QueryError| internal(e))
 }
 
 async fn nar(state: Arc<AppState>, file: String, head: bool) -> Response {
