@@ -461,3 +461,23 @@ fn typed_errors_of_http_caches() {
     assert!(matches!(closed.cache_info(), Err(CacheError::Http { .. })));
     assert!(open_cache(&server.url, StoreDir::default()).unwrap().url() == server.url);
 }
+
+/// With NARs fetched ahead in parallel, a failure at the end of the closure keeps the
+/// complete paths before it, registers nothing of the failed one, and stops every worker.
+#[test]
+fn a_failure_late_in_the_closure_keeps_the_paths_before_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, paths) = closure(tmp.path());
+    let key = SecretKey::generate("test-1").unwrap();
+    let dir = tmp.path().join("cache");
+    export(&store, &dir, &paths[0], Compression::None, &key);
+    let server = StaticServer::start(&dir);
+    server.fault(&nar_url(&dir, &paths[0]), Fault::Drop);
+    let target = open(&tmp.path().join("target"));
+    let err =
+        cache_substitute(&http(&server.url), &target, &paths[0], &[key.public_key()]).unwrap_err();
+    assert!(err.to_string().contains(&server.url), "{err}");
+    assert!(!target.is_valid(&paths[0]).unwrap());
+    assert!(target.is_valid(&paths[1]).unwrap() && target.is_valid(&paths[2]).unwrap());
+    assert!(target.verify(true).unwrap().is_ok());
+}

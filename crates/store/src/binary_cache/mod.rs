@@ -7,6 +7,7 @@ mod file_cache;
 #[cfg(feature = "http")]
 mod http_cache;
 mod narinfo;
+mod prefetch;
 mod signing;
 mod source;
 mod substitute;
@@ -16,6 +17,7 @@ pub use file_cache::{cache_info_store_dir, CacheError, FileCache};
 #[cfg(feature = "http")]
 pub use http_cache::{HttpCache, HttpTimeouts};
 pub use narinfo::{fingerprint, has_valid_signature, is_safe_nar_url, sign, NarInfo, NarInfoError};
+pub use prefetch::PARALLEL_DOWNLOADS;
 pub use signing::{KeyError, PublicKey, SecretKey};
 pub use source::{BinaryCache, CacheInfo, DEFAULT_PRIORITY};
 pub use substitute::{substitute_closure, SubstituteError, Substituters};

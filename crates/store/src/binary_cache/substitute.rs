@@ -77,13 +77,23 @@ pub fn substitute_closure(
             .map(|n| n.info.references.iter().cloned().collect())
             .unwrap_or_default())
     })?;
-    let mut added = Vec::with_capacity(order.len());
-    for p in order {
-        if let Some(narinfo) = wanted.remove(&p) {
-            add_from_cache(cache, store, narinfo)?;
+    let queue: Vec<NarInfo> = order.iter().filter_map(|p| wanted.remove(p)).collect();
+    let mut added = Vec::with_capacity(queue.len());
+    if queue.len() == 1 {
+        for narinfo in queue {
+            let p = narinfo.info.path.clone();
+            let raw = cache.nar_reader(&narinfo)?;
+            add_from_cache(cache, store, narinfo, raw)?;
             added.push(p);
         }
+        return Ok(added);
     }
+    // Several: the next NAR files are fetched while one is restored.
+    super::prefetch::in_order(cache, &queue, |narinfo, raw| {
+        add_from_cache(cache, store, narinfo.clone(), raw)?;
+        added.push(narinfo.info.path.clone());
+        Ok(())
+    })?;
     Ok(added)
 }
 
@@ -129,11 +139,13 @@ impl Read for SharedRaw {
     }
 }
 
-/// Fetches, checks and adds the NAR `narinfo` describes, streaming.
+/// Checks and adds the NAR `narinfo` describes, streaming from `raw`, the NAR file as the
+/// cache stores it (`cache` names it in errors).
 fn add_from_cache(
     cache: &dyn BinaryCache,
     store: &LocalStore,
     narinfo: NarInfo,
+    raw: Box<dyn Read + Send>,
 ) -> Result<(), CacheError> {
     let compression = Compression::parse(&narinfo.compression)
         .ok_or_else(|| CacheError::UnsupportedCompression(narinfo.compression.clone()))?;
@@ -153,7 +165,6 @@ fn add_from_cache(
             .saturating_add(nar_size / 8)
             .saturating_add(1 << 16)
     });
-    let raw = cache.nar_reader(&narinfo)?;
     let tee = Rc::new(RefCell::new(RawTee {
         inner: raw,
         sink: narinfo.file_hash.as_ref().map(|h| HashSink::new(h.algo())),
