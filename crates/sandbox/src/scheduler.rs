@@ -11,7 +11,9 @@ use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
 use nixkit_derivation::Derivation;
-use nixkit_store::binary_cache::{FileCache, PublicKey};
+use std::sync::Arc;
+
+use nixkit_store::binary_cache::{BinaryCache, PublicKey, Substituters};
 use nixkit_store::local::LocalStore;
 use nixkit_store::StorePath;
 
@@ -28,8 +30,8 @@ pub struct RealiseOptions {
     pub keep_going: bool,
     /// Rebuild the targets and compare with their valid outputs (`--check`).
     pub check: bool,
-    /// Caches to substitute from, tried in order before building.
-    pub substituters: Vec<FileCache>,
+    /// Caches to substitute from before building, tried by their priority (then in order).
+    pub substituters: Vec<Arc<dyn BinaryCache>>,
     /// Keys whose signatures are trusted on substitutes.
     pub trusted_keys: Vec<PublicKey>,
     /// Refuse unsigned substitutes (content-addressed paths excepted).
@@ -234,23 +236,24 @@ fn load_graph(
 }
 
 /// Tries to substitute every output of `node`; true if all are valid afterwards.
+/// A path no cache can substitute is built instead (the caches' errors are not fatal).
 fn substitute(
     store: &LocalStore,
     node: &Node,
-    opts: &RealiseOptions,
+    substituters: &Substituters,
     added: &mut Vec<StorePath>,
 ) -> bool {
-    'outputs: for p in node.outputs.values() {
+    if substituters.is_empty() {
+        return false;
+    }
+    for p in node.outputs.values() {
         if store.is_valid(p).unwrap_or(false) {
             continue;
         }
-        for cache in &opts.substituters {
-            if let Ok(paths) = cache.substitute(store, p, &opts.trusted_keys, opts.require_sigs) {
-                added.extend(paths);
-                continue 'outputs;
-            }
+        match substituters.substitute(store, p) {
+            Ok(paths) => added.extend(paths),
+            Err(_) => return false,
         }
-        return false;
     }
     true
 }
@@ -266,6 +269,11 @@ pub fn realise(
     let nodes = load_graph(&lock(store), targets).map_err(RealiseError::Load)?;
     let mut result = Realised::default();
     let mut state = State::default();
+    let substituters = Substituters::new(
+        opts.substituters.clone(),
+        opts.trusted_keys.clone(),
+        opts.require_sigs,
+    );
     {
         let s = lock(store);
         for (p, node) in &nodes {
@@ -277,7 +285,7 @@ pub fn realise(
             let needs_build = if opts.check && is_target {
                 true
             } else {
-                !valid && !substitute(&s, node, opts, &mut result.substituted)
+                !valid && !substitute(&s, node, &substituters, &mut result.substituted)
             };
             if needs_build {
                 state.pending.insert(p.clone(), BTreeSet::new());

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use nixkit_eval::Evaluator;
 use nixkit_sandbox::{realise, Event, RealiseOptions};
-use nixkit_store::binary_cache::{FileCache, PublicKey};
+use nixkit_store::binary_cache::{open_cache, PublicKey};
 use nixkit_store::local::LocalStore;
 use nixkit_store::StoreDir;
 
@@ -258,7 +258,7 @@ fn run(mut o: Opts) -> Result<i32, String> {
     for url in &o.substituters {
         o.realise
             .substituters
-            .push(FileCache::new(url, store_dir.clone()).map_err(|e| e.to_string())?);
+            .push(open_cache(url, store_dir.clone()).map_err(|e| e.to_string())?);
     }
     for k in &o.trusted_keys {
         o.realise

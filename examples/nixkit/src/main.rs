@@ -52,6 +52,7 @@ commands:
   store         manipulate the store (like nix-store)
   build         build derivations in a sandbox (like nix-build)
   daemon        serve the store to Nix clients on a Unix socket (like nix-daemon)
+  serve         serve the store as an HTTP binary cache (like nix-serve)
 
 The binary also acts as `nix-instantiate`, `nix-hash`, `nix-store`, `nix-build` or `nix-daemon` when invoked through a
 symlink of that name.";
@@ -99,6 +100,7 @@ fn main() -> ExitCode {
         "store" => store_cli::main(rest),
         "build" => build_cli::main(text_args()),
         "daemon" => daemon_cli::main(rest),
+        "serve" => nixkit_serve::cli::main(&text_args()),
         "--help" | "-h" | "help" => match output::line(USAGE) {
             Ok(()) => 0,
             Err(e) => output::write_failed(&e),

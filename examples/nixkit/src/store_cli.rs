@@ -17,7 +17,9 @@ use std::fmt::Display;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
-use nixkit_store::binary_cache::{Compression, FileCache, PublicKey, SecretKey};
+use nixkit_store::binary_cache::{
+    open_cache, Compression, FileCache, PublicKey, SecretKey, Substituters,
+};
 use nixkit_store::local::{GcOptions, GcResult, LocalStore, StoreConfig};
 use nixkit_store::{export, nar, FileIngestionMethod, HashAlgo, HashEncoding, StoreDir, StorePath};
 
@@ -520,11 +522,12 @@ fn realise(o: &Opts, store: &LocalStore) -> CliResult<i32> {
         .iter()
         .map(|k| PublicKey::parse(k).map_err(|x| e(&x)))
         .collect::<Result<_, _>>()?;
-    let caches: Vec<FileCache> = o
+    let caches = o
         .substituters
         .iter()
-        .map(|u| FileCache::new(u, dir.clone()).map_err(|x| e(&x)))
+        .map(|u| open_cache(u, dir.clone()).map_err(|x| e(&x)))
         .collect::<Result<_, _>>()?;
+    let substituters = Substituters::new(caches, keys, o.require_sigs);
     for arg in &o.operands {
         let path = resolve(store, arg)?;
         let wanted = if path.name().ends_with(".drv") && store.is_valid(&path).map_err(|x| e(&x))? {
@@ -538,30 +541,17 @@ fn realise(o: &Opts, store: &LocalStore) -> CliResult<i32> {
         };
         for w in wanted {
             if !store.is_valid(&w).map_err(|x| e(&x))? {
-                let mut last = format!(
-                    "path '{}' is required, but there is no substituter that can build it",
-                    dir.print_path(&w)
-                );
-                let mut done = false;
-                for cache in &caches {
-                    match cache.substitute(store, &w, &keys, o.require_sigs) {
-                        Ok(added) => {
-                            for a in &added {
-                                record_drv_outputs(store, a);
-                                eprintln!(
-                                    "copying path '{}' from '{}'...",
-                                    dir.print_path(a),
-                                    cache.dir().display()
-                                );
-                            }
-                            done = true;
-                            break;
-                        }
-                        Err(err) => last = err.to_string(),
-                    }
+                if substituters.is_empty() {
+                    return Err(format!(
+                        "path '{}' is required, but there is no substituter that can build it",
+                        dir.print_path(&w)
+                    )
+                    .into());
                 }
-                if !done {
-                    return Err(last.into());
+                let (from, added) = substituters.substitute_from(store, &w).map_err(|x| e(&x))?;
+                for a in &added {
+                    record_drv_outputs(store, a);
+                    eprintln!("copying path '{}' from '{from}'...", dir.print_path(a));
                 }
             }
             out(dir.print_path(&w))?;

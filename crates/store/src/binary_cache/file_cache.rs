@@ -2,14 +2,15 @@
 //! Exports paths from a [`LocalStore`] (signing them) and substitutes paths into one
 //! (checking signatures against trusted keys, the file hash and the NAR hash).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use super::compression::Compression;
-use super::narinfo::{has_valid_signature, is_safe_nar_url, sign, NarInfo, NarInfoError};
+use super::narinfo::{is_safe_nar_url, sign, NarInfo, NarInfoError};
 use super::signing::{PublicKey, SecretKey};
+use super::source::{BinaryCache, CacheInfo};
 use crate::local::{AddError, LocalStore, QueryError};
 use crate::nar::{dump_path, DumpError};
 use crate::{Hash, HashAlgo, HashEncoding, StoreDir, StorePath};
@@ -17,9 +18,17 @@ use crate::{Hash, HashAlgo, HashEncoding, StoreDir, StorePath};
 /// Why a binary cache operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CacheError {
-    /// The URL is not `file://…` or a plain directory.
-    #[error("unsupported binary cache URL '{0}' (only file:// is supported)")]
+    /// The URL is not `file://…`, `http(s)://…` or a plain directory.
+    #[error("unsupported binary cache URL '{0}' (file://, http:// and https:// are supported)")]
     UnsupportedUrl(String),
+    /// An HTTP request failed (connection, timeout, unexpected status).
+    #[error("HTTP request for '{url}' failed: {message}")]
+    Http {
+        /// The URL requested.
+        url: String,
+        /// What went wrong.
+        message: String,
+    },
     /// A file system operation failed.
     #[error("binary cache file '{path}': {source}")]
     Io {
@@ -51,10 +60,14 @@ pub enum CacheError {
     #[error("cannot add path '{0}' because it lacks a signature by a trusted key")]
     Untrusted(String),
     /// The NAR file's hash differs from the narinfo's `FileHash`.
-    #[error("NAR file '{path}' has hash '{got}', but the narinfo says '{expected}'")]
+    #[error(
+        "NAR file '{path}' of '{store_path}' has hash '{got}', but the narinfo says '{expected}'"
+    )]
     FileHashMismatch {
         /// The NAR file.
         path: PathBuf,
+        /// The store path it is for.
+        store_path: String,
         /// From the narinfo.
         expected: String,
         /// Of the file.
@@ -93,18 +106,6 @@ pub enum CacheError {
     Dump(#[from] DumpError),
 }
 
-/// True if `info` has a content address that yields `info.path`.
-fn is_content_addressed(store_dir: &StoreDir, info: &crate::PathInfo) -> bool {
-    let Some(ca) = &info.ca else {
-        return false;
-    };
-    let refs: BTreeSet<StorePath> = info.references_without_self().cloned().collect();
-    let self_ref = info.references.contains(&info.path);
-    store_dir
-        .make_path_from_ca(info.path.name(), ca, &refs, self_ref)
-        .is_ok_and(|p| p == info.path)
-}
-
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> CacheError + '_ {
     move |source| CacheError::Io {
         path: path.to_path_buf(),
@@ -123,26 +124,11 @@ pub fn cache_info_store_dir(text: &str) -> Option<&str> {
 const MAX_METADATA_FILE: u64 = 1 << 20;
 
 /// Reads at most `limit` bytes of the regular file at `path` (`None` if it does not exist).
-/// Opened non-blocking, so a FIFO planted in the cache cannot hang the reader, and refused
-/// unless it is a regular file, so a device (`/dev/zero`) cannot feed it without end.
 fn read_bounded(path: &Path, limit: u64) -> Result<Option<Vec<u8>>, CacheError> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let file = match fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(nix::libc::O_NONBLOCK)
-        .open(path)
-    {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io_err(path)(e)),
+    let Some(file) = open_regular(path)? else {
+        return Ok(None);
     };
     let meta = file.metadata().map_err(io_err(path))?;
-    if !meta.is_file() {
-        return Err(io_err(path)(io::Error::new(
-            io::ErrorKind::InvalidData,
-            "not a regular file",
-        )));
-    }
     if meta.len() > limit {
         return Err(CacheError::TooLarge {
             path: path.to_path_buf(),
@@ -162,6 +148,30 @@ fn read_bounded(path: &Path, limit: u64) -> Result<Option<Vec<u8>>, CacheError> 
     Ok(Some(data))
 }
 
+/// Opens the regular file at `path` for reading (`None` if it does not exist): non-blocking,
+/// so a FIFO planted in the cache cannot hang the reader, and refused unless it is a regular
+/// file, so a device (`/dev/zero`) cannot feed it without end.
+fn open_regular(path: &Path) -> Result<Option<fs::File>, CacheError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = match fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_err(path)(e)),
+    };
+    let meta = file.metadata().map_err(io_err(path))?;
+    if !meta.is_file() {
+        return Err(io_err(path)(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "not a regular file",
+        )));
+    }
+    Ok(Some(file))
+}
+
 /// Writes `data` to `path` atomically (temporary file, fsync, rename).
 fn write_atomic(path: &Path, data: &[u8]) -> Result<(), CacheError> {
     let mut tmp = path.as_os_str().to_owned();
@@ -176,6 +186,7 @@ fn write_atomic(path: &Path, data: &[u8]) -> Result<(), CacheError> {
 /// A binary cache in a local directory.
 #[derive(Debug, Clone)]
 pub struct FileCache {
+    url: String,
     dir: PathBuf,
     store_dir: StoreDir,
 }
@@ -189,6 +200,7 @@ impl FileCache {
             None => url,
         };
         Ok(Self {
+            url: url.to_owned(),
             dir: PathBuf::from(dir),
             store_dir,
         })
@@ -333,60 +345,28 @@ impl FileCache {
         trusted: &[PublicKey],
         require_sigs: bool,
     ) -> Result<Vec<StorePath>, CacheError> {
-        self.check_store_dir()?;
-        // First the narinfos of the whole missing closure (a walk with its own stack, so a
-        // chain of any length is fine), each checked for trust before anything is added.
-        let mut wanted: BTreeMap<StorePath, NarInfo> = BTreeMap::new();
-        let mut todo = vec![path.clone()];
-        while let Some(p) = todo.pop() {
-            if wanted.contains_key(&p) || store.is_valid(&p)? {
-                continue;
-            }
-            let printed = self.store_dir.print_path(&p);
-            let narinfo = self
-                .narinfo(&p)?
-                .ok_or_else(|| CacheError::NotInCache(printed.clone()))?;
-            // As in CppNix, a content-addressed path needs no signature: its content is
-            // checked against the address when it is added.
-            if require_sigs
-                && !is_content_addressed(&self.store_dir, &narinfo.info)
-                && !has_valid_signature(&self.store_dir, &narinfo.info, trusted)
-            {
-                return Err(CacheError::Untrusted(printed));
-            }
-            todo.extend(
-                narinfo
-                    .info
-                    .references_without_self()
-                    .filter(|r| !wanted.contains_key(*r))
-                    .cloned(),
-            );
-            wanted.insert(p, narinfo);
-        }
-        // Then add them, references first.
-        let keys: BTreeSet<StorePath> = wanted.keys().cloned().collect();
-        let order = crate::topo::topo_sort::<_, CacheError>(&keys, |p| {
-            Ok(wanted
-                .get(p)
-                .map(|n| n.info.references.iter().cloned().collect())
-                .unwrap_or_default())
-        })?;
-        let mut added = Vec::with_capacity(order.len());
-        for p in order {
-            if let Some(narinfo) = wanted.remove(&p) {
-                self.add_from_cache(store, narinfo)?;
-                added.push(p);
-            }
-        }
-        Ok(added)
+        super::substitute::substitute_closure(self, store, path, trusted, require_sigs)
+    }
+}
+
+impl BinaryCache for FileCache {
+    fn url(&self) -> &str {
+        &self.url
     }
 
-    /// Fetches, checks and adds the NAR `narinfo` describes.
-    fn add_from_cache(&self, store: &LocalStore, narinfo: NarInfo) -> Result<(), CacheError> {
-        let compression = Compression::parse(&narinfo.compression)
-            .ok_or_else(|| CacheError::UnsupportedCompression(narinfo.compression.clone()))?;
-        // Only a file inside the cache (also checked when parsing, but `NarInfo` can be built
-        // by hand), read no further than the narinfo says it is long.
+    fn cache_info(&self) -> Result<CacheInfo, CacheError> {
+        let file = self.dir.join("nix-cache-info");
+        Ok(match read_bounded(&file, MAX_METADATA_FILE)? {
+            Some(data) => CacheInfo::parse(&String::from_utf8_lossy(&data)),
+            None => CacheInfo::default(),
+        })
+    }
+
+    fn narinfo(&self, path: &StorePath) -> Result<Option<NarInfo>, CacheError> {
+        FileCache::narinfo(self, path)
+    }
+
+    fn nar_reader(&self, narinfo: &NarInfo) -> Result<Box<dyn Read + Send>, CacheError> {
         if !is_safe_nar_url(&narinfo.url) {
             return Err(CacheError::UnsafeUrl {
                 path: self.narinfo_path(&narinfo.info.path),
@@ -394,37 +374,12 @@ impl FileCache {
             });
         }
         let file = self.dir.join(&narinfo.url);
-        let nar_size = narinfo.info.nar_size;
-        let limit = narinfo.file_size.unwrap_or_else(|| {
-            nar_size
-                .saturating_add(nar_size / 8)
-                .saturating_add(1 << 16)
-        });
-        let data = read_bounded(&file, limit)?.ok_or_else(|| {
-            io_err(&file)(io::Error::new(
+        match open_regular(&file)? {
+            Some(f) => Ok(Box::new(f)),
+            None => Err(io_err(&file)(io::Error::new(
                 io::ErrorKind::NotFound,
                 "NAR file not found",
-            ))
-        })?;
-        if let Some(expected) = narinfo.file_hash {
-            let got = Hash::digest(expected.algo(), &data);
-            if got != expected {
-                return Err(CacheError::FileHashMismatch {
-                    path: file,
-                    expected: expected.encode(HashEncoding::Nix32, true),
-                    got: got.encode(HashEncoding::Nix32, true),
-                });
-            }
+            ))),
         }
-        // Decompressed, no more than `NarSize` (plus one byte, so a longer NAR is seen as a
-        // size mismatch rather than cut short into a valid one).
-        let mut reader = compression
-            .decoder(&data)
-            .map_err(io_err(&file))?
-            .take(nar_size.saturating_add(1));
-        let mut info = narinfo.info;
-        info.ultimate = false;
-        store.add_nar(&info, &mut reader)?;
-        Ok(())
     }
 }

@@ -79,6 +79,9 @@ pub enum AddError {
         /// The actual NAR size.
         got: u64,
     },
+    /// The caller's final check of [`LocalStore::add_nar_checked`] refused the path.
+    #[error("path '{0}' was refused by a final check before registration")]
+    Rejected(String),
 }
 
 pub(super) fn io_err(path: &Path) -> impl FnOnce(io::Error) -> AddError + '_ {
@@ -242,6 +245,19 @@ impl LocalStore {
     /// checking the NAR's sha256 hash and size against `info`. The references must already
     /// be valid. The whole NAR is consumed even if the path is already valid.
     pub fn add_nar(&self, info: &PathInfo, nar: &mut dyn Read) -> Result<(), AddError> {
+        self.add_nar_checked(info, nar, &mut || true)
+    }
+
+    /// [`LocalStore::add_nar`], with one more check: after the NAR is unpacked and its hash
+    /// and size are right, but before anything is registered, `accept` is asked; on `false`
+    /// nothing is added and [`AddError::Rejected`] is returned. Substitution uses it to check
+    /// the rest of a streamed download (its file hash) before the path becomes valid.
+    pub fn add_nar_checked(
+        &self,
+        info: &PathInfo,
+        nar: &mut dyn Read,
+        accept: &mut dyn FnMut() -> bool,
+    ) -> Result<(), AddError> {
         let _gc = self.gc_shared()?;
         let temp = self.new_temp();
         let mut reader = HashingReader {
@@ -268,6 +284,9 @@ impl LocalStore {
         canon::canonicalise(&temp.path, self.config.fsync).map_err(io_err(&temp.path))?;
         if let Some(ca) = &info.ca {
             self.check_ca(info, ca, &temp.path)?;
+        }
+        if !accept() {
+            return Err(AddError::Rejected(printed));
         }
         self.commit_temp(temp, info.clone()).map(|_| ())
     }

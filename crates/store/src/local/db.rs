@@ -137,6 +137,44 @@ impl Db {
             .optional()?)
     }
 
+    /// The registered path whose hash part is `hash_part` (CppNix's `queryPathFromHashPart`:
+    /// the first path at or after `<store>/<hash_part>`, through the unique path index).
+    pub(crate) fn path_from_hash_part(
+        &self,
+        hash_part: &str,
+    ) -> Result<Option<StorePath>, DbError> {
+        let prefix = format!("{}/{hash_part}", self.store_dir.as_str());
+        let found: Option<String> = self
+            .conn
+            .prepare_cached("SELECT path FROM ValidPaths WHERE path >= ?1 ORDER BY path LIMIT 1")?
+            .query_row([&prefix], |r| r.get(0))
+            .optional()?;
+        match found {
+            Some(p)
+                if p.strip_prefix(&prefix)
+                    .is_some_and(|rest| rest.starts_with('-')) =>
+            {
+                Ok(Some(self.parse(&p, "path", &p)?))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// The registered paths whose NAR hash is `nar_hash` (a scan: there is no index on it).
+    pub(crate) fn paths_with_nar_hash(&self, nar_hash: &Hash) -> Result<Vec<StorePath>, DbError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT path FROM ValidPaths WHERE hash = ?1")?;
+        let text = format!("sha256:{}", nar_hash.to_base16());
+        let rows = stmt.query_map([&text], |r| r.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let p = row?;
+            out.push(self.parse(&p, "path", &p)?);
+        }
+        Ok(out)
+    }
+
     /// True if `path` is registered.
     pub(crate) fn is_valid(&self, path: &StorePath) -> Result<bool, DbError> {
         Ok(self.id_of(path)?.is_some())

@@ -385,6 +385,23 @@ impl LocalStore {
         Ok(self.db.is_valid(path)?)
     }
 
+    /// The valid path whose hash part (the 32 characters after the store directory) is
+    /// `hash_part`, if any.
+    pub fn query_path_from_hash_part(
+        &self,
+        hash_part: &str,
+    ) -> Result<Option<StorePath>, QueryError> {
+        Ok(self.db.path_from_hash_part(hash_part)?)
+    }
+
+    /// The valid paths whose NAR serialisation has the SHA-256 hash `nar_hash`.
+    pub fn query_paths_by_nar_hash(
+        &self,
+        nar_hash: &crate::Hash,
+    ) -> Result<Vec<StorePath>, QueryError> {
+        Ok(self.db.paths_with_nar_hash(nar_hash)?)
+    }
+
     /// The metadata of `path`, or `None` if it is not valid.
     pub fn query_path_info(&self, path: &StorePath) -> Result<Option<PathInfo>, QueryError> {
         Ok(self.db.query_info(path)?)

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Substitution over loopback HTTP: nixkit vs CppNix 2.8 fetching the same closure from the
+# same `nixkit serve`, side by side in one run.
+#
+# Usage: substitute-vs-cppnix.sh [PATHS] [KIB_PER_PATH] [RUNS]
+# Defaults: 200 paths of 2560 KiB (500 MiB in all, issue 16's size), best of 3 runs.
+# Builds the release `nixkit` (or takes NIXKIT_BIN), makes PATHS-1 paths of random data and
+# one path referring to all of them in a CppNix store, moves the closure into a nixkit store
+# (export/import), serves it with `nixkit serve --sign-key` on 127.0.0.1, and times
+#   nixkit store --store A --realise TOP --option substituters URL --option trusted-public-keys K
+#   nix-store    --store B --realise TOP --option substituters URL --option trusted-public-keys K
+# into fresh stores (CppNix with an empty narinfo cache each run). Needs nix-store and
+# nix-instantiate on PATH. A short smoke run: `substitute-vs-cppnix.sh 20 256 1`.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+if [ -n "${NIXKIT_BIN:-}" ]; then
+    nixkit=$NIXKIT_BIN
+else
+    cargo build --release -q -p nixkit --manifest-path "$root/Cargo.toml"
+    nixkit="${CARGO_TARGET_DIR:-$root/target}/release/nixkit"
+fi
+command -v nix-store >/dev/null || { echo "nix-store (CppNix) is required" >&2; exit 1; }
+
+n=${1:-200}
+kib=${2:-2560}
+runs=${3:-3}
+tmp=$(mktemp -d)
+server=""
+cleanup() {
+    if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi
+    chmod -R u+w "$tmp" 2>/dev/null || true
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+cpp="local?root=$tmp/cpp"
+list=""
+for i in $(seq 1 $((n - 1))); do
+    mkdir -p "$tmp/src/p$i"
+    head -c $((kib * 1024)) /dev/urandom >"$tmp/src/p$i/data"
+    p=$(nix-store --store "$cpp" --add "$tmp/src/p$i")
+    list="$list \"$p\""
+done
+top=$(nix-instantiate --store "$cpp" --read-write-mode --eval -E \
+    "builtins.toFile \"top\" (builtins.concatStringsSep \"\\n\" (map builtins.storePath [ $list ]))" |
+    tr -d '"')
+# shellcheck disable=SC2046 # one argument per path
+nix-store --store "$cpp" --export $(nix-store --store "$cpp" -qR "$top") |
+    "$nixkit" store --store "$tmp/served" --import >/dev/null
+"$nixkit" store --store "$tmp/served" --generate-binary-cache-key bench-1 "$tmp/sk" "$tmp/pk"
+pk=$(cat "$tmp/pk")
+nar_bytes=$("$nixkit" store --store "$tmp/served" --query --size $("$nixkit" store --store "$tmp/served" --query --requisites "$top") |
+    awk '{ s += $1 } END { print s }')
+
+"$nixkit" serve --store "$tmp/served" --listen 127.0.0.1:0 --sign-key "$tmp/sk" 2>"$tmp/serve.log" &
+server=$!
+for _ in $(seq 1 100); do
+    grep -q '^listening on ' "$tmp/serve.log" 2>/dev/null && break
+    sleep 0.1
+done
+url=$(sed -n 's/^listening on //p' "$tmp/serve.log" | head -n 1)
+[ -n "$url" ] || { echo "nixkit serve did not start:" >&2; cat "$tmp/serve.log" >&2; exit 1; }
+
+best() { # best wall time in seconds of $runs runs of the command "$1" (a function name)
+    local best=999999 t0 t1 t r
+    for r in $(seq 1 "$runs"); do
+        t0=$(date +%s.%N)
+        "$1" "$r" >/dev/null 2>"$tmp/err"  || { echo "$1 failed:" >&2; cat "$tmp/err" >&2; exit 1; }
+        t1=$(date +%s.%N)
+        t=$(echo "$t1 - $t0" | bc -l)
+        best=$(echo "if ($t < $best) $t else $best" | bc -l)
+    done
+    echo "$best"
+}
+run_nixkit() {
+    rm -rf "$tmp/nk$1"
+    "$nixkit" store --store "$tmp/nk$1" --realise "$top" \
+        --option substituters "$url" --option trusted-public-keys "$pk"
+    [ "$("$nixkit" store --store "$tmp/nk$1" --query --requisites "$top" | wc -l)" -eq "$n" ]
+}
+run_cppnix() {
+    chmod -R u+w "$tmp/cn$1" 2>/dev/null || true
+    rm -rf "$tmp/cn$1" "$tmp/xdg$1"
+    XDG_CACHE_HOME="$tmp/xdg$1" nix-store --store "local?root=$tmp/cn$1" --realise "$top" \
+        --option substituters "$url" --option trusted-public-keys "$pk"
+    [ "$(nix-store --store "local?root=$tmp/cn$1" -qR "$top" | wc -l)" -eq "$n" ]
+}
+
+report() { # name seconds
+    printf '%-34s %8.3f s  %8.1f MiB/s\n' "$1" "$2" "$(echo "$nar_bytes / 1048576 / $2" | bc -l)"
+}
+echo "closure: $n paths, $((nar_bytes / 1048576)) MiB of NAR, served by nixkit serve at $url; best of $runs"
+t_nixkit=$(best run_nixkit)
+t_cppnix=$(best run_cppnix)
+report "nixkit store --realise" "$t_nixkit"
+report "CppNix nix-store --realise" "$t_cppnix"
+printf 'nixkit / CppNix: %.2f\n' "$(echo "$t_nixkit / $t_cppnix" | bc -l)"

@@ -1,0 +1,134 @@
+//! `nixkit serve`: an HTTP binary cache over a local store, as `nix-serve` and harmonia
+//! provide for CppNix. `/nix-cache-info`; `/<hash>.narinfo`, signed with the cache's key when
+//! one is given; `/nar/<narhash>.nar` (also `.nar.xz`, `.nar.zst`, `.nar.bz2`, compressed on
+//! the fly) streamed from the store's file system through a bounded channel, never whole in
+//! memory or in a temporary file; `/log/<drv>` for build logs. GET and HEAD, keep-alive, many
+//! concurrent clients (axum on tokio; store queries and NAR dumps run on tokio's blocking
+//! pool).
+
+mod routes;
+mod stream;
+
+pub mod cli;
+
+use std::collections::HashMap;
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use nixkit_store::binary_cache::SecretKey;
+use nixkit_store::local::{LocalStore, OpenError, StoreConfig};
+use nixkit_store::{Hash, StoreDir, StorePath};
+
+/// How to serve.
+#[derive(Debug)]
+pub struct ServeConfig {
+    /// The store to serve.
+    pub store: StoreConfig,
+    /// The key narinfos are signed with (their existing signatures are kept too).
+    pub sign_key: Option<SecretKey>,
+    /// The `Priority` announced in `nix-cache-info` (CppNix's default is 50; nix-serve's 30).
+    pub priority: u32,
+}
+
+/// Why the server could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The store could not be opened.
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    /// The address could not be listened on.
+    #[error("cannot listen on '{addr}': {source}")]
+    Listen {
+        /// The address asked for.
+        addr: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The async runtime could not be started or the server failed.
+    #[error("HTTP server: {0}")]
+    Runtime(std::io::Error),
+}
+
+/// What the request handlers share.
+pub(crate) struct AppState {
+    pub(crate) store: Mutex<LocalStore>,
+    pub(crate) store_dir: StoreDir,
+    pub(crate) real_store: PathBuf,
+    pub(crate) log_dir: PathBuf,
+    pub(crate) sign_key: Option<SecretKey>,
+    pub(crate) priority: u32,
+    /// NAR hash → path of the narinfos served so far, so the NAR request that follows a
+    /// narinfo needs no scan of the database (which has no index on NAR hashes).
+    pub(crate) by_nar_hash: Mutex<HashMap<Hash, StorePath>>,
+}
+
+/// A bound, not yet running server.
+pub struct Server {
+    listener: TcpListener,
+    state: Arc<AppState>,
+}
+
+impl Server {
+    /// Opens the store and binds `addr` (`127.0.0.1:0` picks a free port; see
+    /// [`Server::local_addr`]).
+    pub fn bind(addr: &str, config: ServeConfig) -> Result<Self, ServeError> {
+        let listen_err = |source| ServeError::Listen {
+            addr: addr.to_owned(),
+            source,
+        };
+        let store = LocalStore::open(config.store)?;
+        let listener = TcpListener::bind(addr).map_err(listen_err)?;
+        listener.set_nonblocking(true).map_err(listen_err)?;
+        // Where nixkit's (and CppNix's) builds keep their logs: `<state>/../log/nix/drvs`.
+        let log_dir = store
+            .state_dir()
+            .parent()
+            .unwrap_or(store.state_dir())
+            .join("log/nix/drvs");
+        let state = AppState {
+            store_dir: store.store_dir().clone(),
+            real_store: store.real_store_dir().to_path_buf(),
+            log_dir,
+            store: Mutex::new(store),
+            sign_key: config.sign_key,
+            priority: config.priority,
+            by_nar_hash: Mutex::new(HashMap::new()),
+        };
+        Ok(Self {
+            listener,
+            state: Arc::new(state),
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> Result<SocketAddr, ServeError> {
+        self.listener.local_addr().map_err(ServeError::Runtime)
+    }
+
+    /// Serves until the process ends (or the listener fails).
+    pub fn run(self) -> Result<(), ServeError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(ServeError::Runtime)?;
+        runtime.block_on(async move {
+            let listener =
+                tokio::net::TcpListener::from_std(self.listener).map_err(ServeError::Runtime)?;
+            let app = routes::router(self.state);
+            axum::serve(listener, app)
+                .await
+                .map_err(ServeError::Runtime)
+        })
+    }
+
+    /// Runs the server on a thread of its own (for tests and embedding); returns its address.
+    pub fn spawn(self) -> Result<SocketAddr, ServeError> {
+        let addr = self.local_addr()?;
+        std::thread::Builder::new()
+            .name("nixkit-serve".to_owned())
+            .spawn(move || self.run())
+            .map_err(ServeError::Runtime)?;
+        Ok(addr)
+    }
+}

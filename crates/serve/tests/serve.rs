@@ -1,0 +1,384 @@
+//! `nixkit serve` over loopback: `nix-cache-info`, signed narinfos, NARs (plain with
+//! `Content-Length`, and xz/zstd/bzip2 on the fly) whose bytes hash to the `NarHash`, HEAD,
+//! 404/405, keep-alive, logs, many concurrent clients, nixkit's own HTTP substituter, and
+//! CppNix 2.8 substituting from it (`nix-store --realise` with `--option substituters`, then
+//! `--verify --check-contents`) when `nix-store` is on PATH.
+
+#![allow(clippy::unwrap_used)] // Tests may panic on failure.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use nixkit_serve::{ServeConfig, Server};
+use nixkit_store::binary_cache::{
+    has_valid_signature, substitute_closure, CacheError, HttpCache, NarInfo, SecretKey,
+};
+use nixkit_store::local::{LocalStore, StoreConfig};
+use nixkit_store::nar::dump_path;
+use nixkit_store::{FileIngestionMethod, Hash, HashAlgo, StoreDir, StorePath};
+
+fn open(root: &Path) -> LocalStore {
+    LocalStore::open(StoreConfig::new(root, StoreDir::default())).unwrap()
+}
+
+/// A store at `tmp/served` holding `top` → `mid` → `leaf` without content addresses (so a
+/// client needs the server's signature), and the three paths.
+fn served_store(tmp: &Path) -> Vec<StorePath> {
+    let first = open(&tmp.join("first"));
+    let src = tmp.join("src");
+    fs::create_dir_all(src.join("bin")).unwrap();
+    fs::write(src.join("bin/tool"), "#!/bin/sh\necho tool\n").unwrap();
+    std::os::unix::fs::symlink("bin/tool", src.join("link")).unwrap();
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 253) as u8).collect();
+    fs::write(src.join("data"), data).unwrap();
+    let leaf = first
+        .add_to_store(
+            "leaf",
+            &src,
+            FileIngestionMethod::Recursive,
+            HashAlgo::Sha256,
+        )
+        .unwrap();
+    let mid = first
+        .add_text_to_store("mid", b"mid uses leaf", &BTreeSet::from([leaf.clone()]))
+        .unwrap();
+    let top = first
+        .add_text_to_store("top", b"top uses mid", &BTreeSet::from([mid.clone()]))
+        .unwrap();
+    let mut stream = Vec::new();
+    let all = first.query_closure(&BTreeSet::from([top.clone()])).unwrap();
+    nixkit_store::export::export_paths(&first, &all, &mut stream).unwrap();
+    let store = open(&tmp.join("served"));
+    nixkit_store::export::import_paths(&store, &mut stream.as_slice()).unwrap();
+    vec![top, mid, leaf]
+}
+
+fn start(tmp: &Path, key: Option<&SecretKey>) -> SocketAddr {
+    let config = ServeConfig {
+        store: StoreConfig::new(tmp.join("served"), StoreDir::default()),
+        sign_key: key.cloned(),
+        priority: 42,
+    };
+    Server::bind("127.0.0.1:0", config)
+        .unwrap()
+        .spawn()
+        .unwrap()
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::new_with_config(
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(60)))
+            .build(),
+    )
+}
+
+struct Got {
+    status: u16,
+    content_type: Option<String>,
+    content_length: Option<u64>,
+    body: Vec<u8>,
+}
+
+fn get(agent: &ureq::Agent, url: &str) -> Got {
+    let r = agent.get(url).call().unwrap();
+    let header = |n: &str| r.headers().get(n).map(|v| v.to_str().unwrap().to_owned());
+    let (content_type, content_length) = (
+        header("content-type"),
+        header("content-length").map(|v| v.parse().unwrap()),
+    );
+    let status = r.status().as_u16();
+    let mut body = Vec::new();
+    r.into_body().into_reader().read_to_end(&mut body).unwrap();
+    Got {
+        status,
+        content_type,
+        content_length,
+        body,
+    }
+}
+
+fn nar_of(store: &LocalStore, p: &StorePath) -> Vec<u8> {
+    let mut nar = Vec::new();
+    dump_path(&store.real_path(p), &mut nar).unwrap();
+    nar
+}
+
+/// Sends the raw requests on one connection and returns each response's status line and
+/// headers (the bodies, all with `Content-Length`, are read and skipped).
+fn raw_keep_alive(addr: SocketAddr, requests: &[&str]) -> Vec<(String, Vec<String>)> {
+    let conn = TcpStream::connect(addr).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut reader = BufReader::new(conn.try_clone().unwrap());
+    let mut conn = conn;
+    let mut out = Vec::new();
+    for req in requests {
+        conn.write_all(req.as_bytes()).unwrap();
+        let mut status = String::new();
+        reader.read_line(&mut status).unwrap();
+        let mut headers = Vec::new();
+        loop {
+            let mut h = String::new();
+            reader.read_line(&mut h).unwrap();
+            if h == "\r\n" {
+                break;
+            }
+            headers.push(h.trim_end().to_ascii_lowercase());
+        }
+        let len: usize = headers
+            .iter()
+            .find_map(|h| h.strip_prefix("content-length: "))
+            .map_or(0, |v| v.parse().unwrap());
+        if !req.starts_with("HEAD") {
+            let mut body = vec![0; len];
+            reader.read_exact(&mut body).unwrap();
+        }
+        out.push((status.trim_end().to_owned(), headers));
+    }
+    out
+}
+
+#[test]
+fn serves_a_binary_cache_over_http() {
+    let tmp = tempfile::tempdir().unwrap();
+    let paths = served_store(tmp.path());
+    let key = SecretKey::generate("serve-test-1").unwrap();
+    let addr = start(tmp.path(), Some(&key));
+    let base = format!("http://{addr}");
+    let a = agent();
+    let sd = StoreDir::default();
+
+    let info = get(&a, &format!("{base}/nix-cache-info"));
+    assert_eq!(info.status, 200);
+    assert_eq!(info.content_type.as_deref(), Some("text/x-nix-cache-info"));
+    let text = String::from_utf8(info.body).unwrap();
+    for line in ["StoreDir: /nix/store", "WantMassQuery: 1", "Priority: 42"] {
+        assert!(text.lines().any(|l| l == line), "{text}");
+    }
+
+    // Read the served store only after the server opened it (it is the same database).
+    let served = open(&tmp.path().join("served"));
+    for p in &paths {
+        let want = served.query_path_info(p).unwrap().unwrap();
+        let r = get(&a, &format!("{base}/{}.narinfo", p.hash_part()));
+        assert_eq!(r.status, 200);
+        assert_eq!(r.content_type.as_deref(), Some("text/x-nix-narinfo"));
+        assert_eq!(r.content_length, Some(r.body.len() as u64));
+        let narinfo = NarInfo::parse(&sd, std::str::from_utf8(&r.body).unwrap()).unwrap();
+        assert_eq!(narinfo.info.path, *p);
+        assert_eq!(narinfo.info.nar_hash, want.nar_hash);
+        assert_eq!(narinfo.info.nar_size, want.nar_size);
+        assert_eq!(narinfo.info.references, want.references);
+        assert!(has_valid_signature(&sd, &narinfo.info, &[key.public_key()]));
+        assert_eq!(narinfo.url, format!("nar/{}.nar", want.nar_hash.to_nix32()));
+
+        let nar = nar_of(&served, p);
+        let r = get(&a, &format!("{base}/{}", narinfo.url));
+        assert_eq!(r.status, 200);
+        assert_eq!(r.content_type.as_deref(), Some("application/x-nix-nar"));
+        assert_eq!(r.content_length, Some(want.nar_size));
+        assert_eq!(Hash::digest(HashAlgo::Sha256, &r.body), want.nar_hash);
+        assert_eq!(r.body, nar);
+        // nix-serve's form of the URL.
+        let r = get(
+            &a,
+            &format!(
+                "{base}/nar/{}-{}.nar",
+                p.hash_part(),
+                want.nar_hash.to_nix32()
+            ),
+        );
+        assert_eq!(r.body, nar);
+        // Compressed on the fly.
+        let xz = get(&a, &format!("{base}/{}.xz", narinfo.url));
+        assert_eq!(xz.status, 200);
+        let mut plain = Vec::new();
+        xz2::read::XzDecoder::new(xz.body.as_slice())
+            .read_to_end(&mut plain)
+            .unwrap();
+        assert_eq!(plain, nar);
+        let zst = get(&a, &format!("{base}/{}.zst", narinfo.url));
+        assert_eq!(zstd::stream::decode_all(zst.body.as_slice()).unwrap(), nar);
+        let bz2 = get(&a, &format!("{base}/{}.bz2", narinfo.url));
+        assert_eq!(bz2.status, 200);
+        assert_ne!(bz2.body, nar);
+    }
+
+    // Unknown paths and malformed names are 404; other methods 405.
+    for bad in [
+        "/00000000000000000000000000000000.narinfo",
+        "/nix-cache-info/x",
+        "/../../etc/passwd",
+        "/nar/../../etc/passwd",
+        "/nar/0000000000000000000000000000000000000000000000000000.nar",
+        "/nar/garbage.nar",
+        "/nar/x.nar.gz",
+        "/log/../../etc/passwd",
+        "/log/00000000000000000000000000000000-x.drv",
+        "/",
+    ] {
+        assert_eq!(get(&a, &format!("{base}{bad}")).status, 404, "{bad}");
+    }
+    let post = a.post(format!("{base}/nix-cache-info")).send("x").unwrap();
+    assert_eq!(post.status().as_u16(), 405);
+
+    // HEAD gives the GET's headers without a body; several requests share one connection.
+    let leaf_info = served.query_path_info(&paths[2]).unwrap().unwrap();
+    let nar_url = format!("/nar/{}.nar", leaf_info.nar_hash.to_nix32());
+    let narinfo_url = format!("/{}.narinfo", paths[2].hash_part());
+    let host = format!("Host: {addr}\r\n\r\n");
+    let responses = raw_keep_alive(
+        addr,
+        &[
+            &format!("HEAD {nar_url} HTTP/1.1\r\n{host}"),
+            &format!("GET {narinfo_url} HTTP/1.1\r\n{host}"),
+            &format!("HEAD /nix-cache-info HTTP/1.1\r\n{host}"),
+            &format!("GET {nar_url} HTTP/1.1\r\n{host}"),
+            &format!(
+                "GET /{} HTTP/1.1\r\n{host}",
+                "00000000000000000000000000000000.narinfo"
+            ),
+        ],
+    );
+    assert!(responses[0].0.starts_with("HTTP/1.1 200"), "{responses:?}");
+    let len = format!("content-length: {}", leaf_info.nar_size);
+    assert!(responses[0].1.contains(&len), "{responses:?}");
+    assert!(responses[3].1.contains(&len), "{responses:?}");
+    assert!(responses[4].0.starts_with("HTTP/1.1 404"), "{responses:?}");
+
+    // Build logs, plain or as CppNix keeps them (bzip2).
+    let logs = tmp.path().join("served/nix/var/log/nix/drvs");
+    let drv = "0123456789abcdfghijklmnpqrsvwxyz-hello.drv";
+    fs::create_dir_all(logs.join("01")).unwrap();
+    fs::write(logs.join("01").join(&drv[2..]), "building hello\n").unwrap();
+    let r = get(&a, &format!("{base}/log/{drv}"));
+    assert_eq!(
+        (r.status, r.body.as_slice()),
+        (200, &b"building hello\n"[..])
+    );
+    let drv2 = "1123456789abcdfghijklmnpqrsvwxyz-other.drv";
+    fs::create_dir_all(logs.join("11")).unwrap();
+    let mut enc = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::default());
+    enc.write_all(b"compressed log\n").unwrap();
+    fs::write(
+        logs.join("11").join(format!("{}.bz2", &drv2[2..])),
+        enc.finish().unwrap(),
+    )
+    .unwrap();
+    let r = get(&a, &format!("{base}/log/{drv2}"));
+    assert_eq!(
+        (r.status, r.body.as_slice()),
+        (200, &b"compressed log\n"[..])
+    );
+
+    // nixkit's HTTP substituter takes the closure, trusting the key; refuses without it.
+    let target = open(&tmp.path().join("target"));
+    let cache = HttpCache::new(&base, sd.clone()).unwrap();
+    assert!(matches!(
+        substitute_closure(&cache, &target, &paths[0], &[], true),
+        Err(CacheError::Untrusted(_))
+    ));
+    let added = substitute_closure(&cache, &target, &paths[0], &[key.public_key()], true).unwrap();
+    assert_eq!(added.len(), 3);
+    assert!(target.verify(true).unwrap().is_ok());
+}
+
+#[test]
+fn many_concurrent_clients() {
+    let tmp = tempfile::tempdir().unwrap();
+    let paths = served_store(tmp.path());
+    let addr = start(tmp.path(), None);
+    let served = open(&tmp.path().join("served"));
+    let info = served.query_path_info(&paths[2]).unwrap().unwrap();
+    let url = format!("http://{addr}/nar/{}.nar", info.nar_hash.to_nix32());
+    let threads: Vec<_> = (0..16)
+        .map(|i| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let a = agent();
+                for j in 0..4 {
+                    let suffix = if (i + j) % 3 == 0 { ".zst" } else { "" };
+                    let r = get(&a, &format!("{url}{suffix}"));
+                    assert_eq!(r.status, 200);
+                    let body = if suffix.is_empty() {
+                        r.body
+                    } else {
+                        zstd::stream::decode_all(r.body.as_slice()).unwrap()
+                    };
+                    assert_eq!(Hash::digest(HashAlgo::Sha256, &body), info.nar_hash);
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+}
+
+fn have_nix() -> bool {
+    Command::new("nix-store")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn cppnix_substitutes_from_nixkit_serve() {
+    if !have_nix() {
+        println!("skipped: nix-store (CppNix) is not on PATH");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let paths = served_store(tmp.path());
+    let key = SecretKey::generate("nixkit-serve-1").unwrap();
+    let addr = start(tmp.path(), Some(&key));
+    let sd = StoreDir::default();
+    let store = format!("local?root={}", tmp.path().join("cpp").display());
+    let pk = key.public_key().to_text();
+    let nix = |args: &[&str]| {
+        let out = Command::new("nix-store")
+            .args(["--store", &store])
+            .args(args)
+            .env("NIX_CONFIG", "")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "nix-store {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let substituters = format!("http://{addr}");
+    let top = sd.print_path(&paths[0]);
+    let out = nix(&[
+        "--realise",
+        &top,
+        "--option",
+        "substituters",
+        &substituters,
+        "--option",
+        "trusted-public-keys",
+        &pk,
+    ]);
+    assert_eq!(out.trim(), top);
+    for (p, r) in [(&paths[0], &paths[1]), (&paths[1], &paths[2])] {
+        let refs = nix(&["--query", "--references", &sd.print_path(p)]);
+        assert_eq!(refs.trim(), sd.print_path(r));
+    }
+    nix(&["--verify", "--check-contents"]);
+    // Every path was fetched (CppNix has them valid, with the server's signature).
+    let served = open(&tmp.path().join("served"));
+    for p in &paths {
+        let hash = nix(&["--query", "--hash", &sd.print_path(p)]);
+        let want = served.query_path_info(p).unwrap().unwrap().nar_hash;
+        assert_eq!(Hash::parse_with_algo(hash.trim()).unwrap(), want);
+    }
+}

@@ -1,0 +1,243 @@
+//! An `http://` or `https://` binary cache as a substituter (through `ureq`): `nix-cache-info`
+//! fetched once, narinfos cached in memory (positive and negative, with CppNix's TTLs), NARs
+//! streamed from the response body. Connect, response and per-read timeouts turn a stalled
+//! server into an error naming the URL.
+
+use std::collections::HashMap;
+use std::io::{self, Read};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use super::file_cache::CacheError;
+use super::narinfo::{is_safe_nar_url, NarInfo, NarInfoError};
+use super::source::{BinaryCache, CacheInfo};
+use crate::{StoreDir, StorePath};
+
+/// The most a narinfo or `nix-cache-info` response may hold.
+const MAX_METADATA: u64 = 1 << 20;
+
+/// How long a narinfo answer is remembered: CppNix's `narinfo-cache-positive-ttl` (30 days)
+/// and `narinfo-cache-negative-ttl` (1 hour).
+const POSITIVE_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+const NEGATIVE_TTL: Duration = Duration::from_secs(3600);
+
+/// Timeouts of an [`HttpCache`].
+#[derive(Debug, Clone, Copy)]
+pub struct HttpTimeouts {
+    /// Connecting (CppNix's `connect-timeout` is unlimited by default; 30 s here).
+    pub connect: Duration,
+    /// From request sent to response headers, and between two reads of a body: a server
+    /// that sends nothing for this long is given up on (CppNix's `stalled-download-timeout`,
+    /// 300 s).
+    pub stall: Duration,
+}
+
+impl Default for HttpTimeouts {
+    fn default() -> Self {
+        Self {
+            connect: Duration::from_secs(30),
+            stall: Duration::from_secs(300),
+        }
+    }
+}
+
+/// A binary cache served over HTTP(S).
+#[derive(Debug)]
+pub struct HttpCache {
+    url: String,
+    base: String,
+    store_dir: StoreDir,
+    agent: ureq::Agent,
+    /// `?priority=N` in the URL, which overrides the cache's own (as in CppNix).
+    priority: Option<u32>,
+    info: OnceLock<CacheInfo>,
+    narinfos: Mutex<HashMap<String, (Instant, Option<NarInfo>)>>,
+}
+
+impl HttpCache {
+    /// The cache at `url` (`http://host[:port][/prefix]` or `https://…`; of a query, only
+    /// `priority=N` is read) for store directory `store_dir`.
+    pub fn new(url: &str, store_dir: StoreDir) -> Result<Self, CacheError> {
+        Self::with_timeouts(url, store_dir, HttpTimeouts::default())
+    }
+
+    /// [`HttpCache::new`] with other timeouts.
+    pub fn with_timeouts(
+        url: &str,
+        store_dir: StoreDir,
+        timeouts: HttpTimeouts,
+    ) -> Result<Self, CacheError> {
+        let base = url.split(['?', '#']).next().unwrap_or(url);
+        let scheme_ok = base.starts_with("http://") || base.starts_with("https://");
+        let host = base.split_once("://").map_or("", |(_, rest)| rest);
+        if !scheme_ok || host.is_empty() || host.starts_with('/') {
+            return Err(CacheError::UnsupportedUrl(url.to_owned()));
+        }
+        let config = ureq::Agent::config_builder()
+            .timeout_connect(Some(timeouts.connect))
+            .timeout_recv_response(Some(timeouts.stall))
+            .timeout_per_read(Some(timeouts.stall))
+            .timeout_send_request(Some(timeouts.stall))
+            .http_status_as_error(false)
+            .max_redirects(5)
+            .user_agent(concat!("nixkit/", env!("CARGO_PKG_VERSION")))
+            .build();
+        let priority = url
+            .split_once('?')
+            .and_then(|(_, query)| query.split('&').find_map(|kv| kv.strip_prefix("priority=")))
+            .and_then(|v| v.parse().ok());
+        Ok(Self {
+            url: url.to_owned(),
+            base: base.trim_end_matches('/').to_owned(),
+            store_dir,
+            agent: ureq::Agent::new_with_config(config),
+            priority,
+            info: OnceLock::new(),
+            narinfos: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn http_err(&self, url: &str, message: impl std::fmt::Display) -> CacheError {
+        CacheError::Http {
+            url: url.to_owned(),
+            message: message.to_string(),
+        }
+    }
+
+    /// GETs `rel` below the base URL: `Ok(None)` on 404/403 (CppNix treats both as absent),
+    /// the body reader on 200, an error otherwise.
+    fn get(&self, rel: &str) -> Result<Option<(String, ureq::BodyReader<'static>)>, CacheError> {
+        let url = format!("{}/{}", self.base, rel);
+        let response = self
+            .agent
+            .get(&url)
+            .call()
+            .map_err(|e| self.http_err(&url, e))?;
+        match response.status().as_u16() {
+            200 => Ok(Some((url, response.into_body().into_reader()))),
+            403 | 404 => Ok(None),
+            code => Err(self.http_err(&url, format!("HTTP status {code}"))),
+        }
+    }
+
+    /// GETs a small text file below the base URL.
+    fn get_text(&self, rel: &str) -> Result<Option<(String, String)>, CacheError> {
+        let Some((url, body)) = self.get(rel)? else {
+            return Ok(None);
+        };
+        let mut data = Vec::new();
+        body.take(MAX_METADATA + 1)
+            .read_to_end(&mut data)
+            .map_err(|e| self.http_err(&url, e))?;
+        if data.len() as u64 > MAX_METADATA {
+            return Err(self.http_err(&url, format!("response larger than {MAX_METADATA} bytes")));
+        }
+        let text = String::from_utf8(data).map_err(|_| CacheError::NarInfo {
+            path: url.clone().into(),
+            source: NarInfoError::NotUtf8,
+        })?;
+        Ok(Some((url, text)))
+    }
+
+    fn fetch_narinfo(&self, path: &StorePath) -> Result<Option<NarInfo>, CacheError> {
+        let rel = format!("{}.narinfo", path.hash_part());
+        let Some((url, text)) = self.get_text(&rel)? else {
+            return Ok(None);
+        };
+        let info =
+            NarInfo::parse(&self.store_dir, &text).map_err(|source| CacheError::NarInfo {
+                path: url.clone().into(),
+                source,
+            })?;
+        if info.info.path != *path {
+            return Err(CacheError::NarInfo {
+                path: url.into(),
+                source: NarInfoError::BadValue {
+                    field: "StorePath",
+                    value: self.store_dir.print_path(&info.info.path),
+                },
+            });
+        }
+        Ok(Some(info))
+    }
+}
+
+impl BinaryCache for HttpCache {
+    fn url(&self) -> &str {
+        &self.url
+    }
+
+    fn cache_info(&self) -> Result<CacheInfo, CacheError> {
+        if let Some(info) = self.info.get() {
+            return Ok(info.clone());
+        }
+        // A cache without `nix-cache-info` is an error for CppNix's HTTP store too: it is
+        // how a wrong URL is told from an empty cache.
+        let (_, text) = self.get_text("nix-cache-info")?.ok_or_else(|| {
+            self.http_err(
+                &format!("{}/nix-cache-info", self.base),
+                "not found (is this a binary cache?)",
+            )
+        })?;
+        let mut info = CacheInfo::parse(&text);
+        if let Some(p) = self.priority {
+            info.priority = p;
+        }
+        Ok(self.info.get_or_init(|| info).clone())
+    }
+
+    fn narinfo(&self, path: &StorePath) -> Result<Option<NarInfo>, CacheError> {
+        let key = path.hash_part().to_owned();
+        let now = Instant::now();
+        {
+            let cache = self.narinfos.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((at, answer)) = cache.get(&key) {
+                let ttl = if answer.is_some() {
+                    POSITIVE_TTL
+                } else {
+                    NEGATIVE_TTL
+                };
+                if now.duration_since(*at) < ttl {
+                    return Ok(answer.clone());
+                }
+            }
+        }
+        // Errors are not cached: the next attempt asks again.
+        let answer = self.fetch_narinfo(path)?;
+        self.narinfos
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, (now, answer.clone()));
+        Ok(answer)
+    }
+
+    fn nar_reader(&self, narinfo: &NarInfo) -> Result<Box<dyn Read + Send>, CacheError> {
+        if !is_safe_nar_url(&narinfo.url) {
+            return Err(CacheError::UnsafeUrl {
+                path: format!("{}/{}.narinfo", self.base, narinfo.info.path.hash_part()).into(),
+                source: NarInfoError::UnsafeUrl(narinfo.url.clone()),
+            });
+        }
+        let (url, body) = self.get(&narinfo.url)?.ok_or_else(|| {
+            self.http_err(
+                &format!("{}/{}", self.base, narinfo.url),
+                "NAR file not found",
+            )
+        })?;
+        Ok(Box::new(NamedBody { url, body }))
+    }
+}
+
+/// A response body whose read errors name the URL.
+struct NamedBody {
+    url: String,
+    body: ureq::BodyReader<'static>,
+}
+
+impl Read for NamedBody {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.body
+            .read(buf)
+            .map_err(|e| io::Error::new(e.kind(), format!("reading '{}': {e}", self.url)))
+    }
+}

@@ -1,0 +1,327 @@
+//! Issue 16 through the binaries, servers on 127.0.0.1 only, started here: `nixkit store
+//! --realise --option substituters http://…` substitutes a CppNix-made cache (`nix copy
+//! --to file://…?compression=xz|zstd`) served by a plain static HTTP server, checking
+//! CppNix's signatures; and CppNix 2.8 substitutes from `nixkit serve` (the binary), then
+//! `nix-store --verify --check-contents` is clean. Skipped when `nix-store` is absent.
+
+#![allow(clippy::unwrap_used)] // Tests may panic on failure.
+
+use std::fs;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+fn have_nix() -> bool {
+    Command::new("nix-store")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn run(cmd: &str, args: &[&str]) -> Output {
+    let out = Command::new(cmd)
+        .args(args)
+        .env("NIX_CONFIG", "")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn text(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// A static file server over `root` (one thread per connection, `Connection: close`).
+fn static_server(root: &Path) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let root = root.to_path_buf();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let root = root.clone();
+            std::thread::spawn(move || serve_file(conn, &root));
+        }
+    });
+    url
+}
+
+fn serve_file(mut conn: TcpStream, root: &Path) {
+    let mut reader = BufReader::new(conn.try_clone().unwrap());
+    let mut line = String::new();
+    if reader.read_line(&mut line).is_err() {
+        return;
+    }
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+            break;
+        }
+    }
+    let target = line.split_whitespace().nth(1).unwrap_or("/");
+    let file = root.join(target.trim_start_matches('/'));
+    let response = match fs::read(&file) {
+        Ok(body) if !target.contains("..") => {
+            let mut r = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            )
+            .into_bytes();
+            r.extend(body);
+            r
+        }
+        _ => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec(),
+    };
+    let _ = conn.write_all(&response);
+}
+
+/// Two CppNix paths, `b` referring to `a`, in a CppNix store at `root`, without content
+/// addresses (made in `root.ca`, then moved through the export format, which carries none),
+/// so only a trusted signature lets a client accept them; returns (a, b).
+fn cppnix_closure(root: &str) -> (String, String) {
+    let ca_store = format!("local?root={root}.ca");
+    let out = run(
+        "nix-instantiate",
+        &[
+            "--store",
+            &ca_store,
+            "--read-write-mode",
+            "--eval",
+            "--strict",
+            "--json",
+            "-E",
+            r#"let a = builtins.toFile "http-a" "payload A\n"; in [ a (builtins.toFile "http-b" "uses ${a}\n") ]"#,
+        ],
+    );
+    let list: Vec<String> = text(&out)
+        .trim_matches(['[', ']'])
+        .split(',')
+        .map(|s| s.trim_matches('"').to_owned())
+        .collect();
+    let (a, b) = (list[0].clone(), list[1].clone());
+    let export = run("nix-store", &["--store", &ca_store, "--export", &a, &b]);
+    let mut import = Command::new("nix-store")
+        .args(["--store", &format!("local?root={root}"), "--import"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    import
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&export.stdout)
+        .unwrap();
+    assert!(import.wait().unwrap().success());
+    (a, b)
+}
+
+fn nixkit(store: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nixkit"))
+        .arg("store")
+        .args(["--store", store.to_str().unwrap()])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn nixkit_substitutes_from_a_cppnix_cache_over_http() {
+    if !have_nix() {
+        println!("skipped: nix-store (CppNix) is not on PATH");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let t = |p: &str| tmp.path().join(p).to_str().unwrap().to_owned();
+    run(
+        "nix-store",
+        &[
+            "--generate-binary-cache-key",
+            "cppnix-http-1",
+            &t("sk"),
+            &t("pk"),
+        ],
+    );
+    let pk = fs::read_to_string(t("pk")).unwrap().trim().to_owned();
+    let (a, b) = cppnix_closure(&t("cpp"));
+    for compression in ["xz", "zstd"] {
+        let cache = t(&format!("cache-{compression}"));
+        run(
+            "nix",
+            &[
+                "--extra-experimental-features",
+                "nix-command",
+                "copy",
+                "--store",
+                &format!("local?root={}", t("cpp")),
+                "--to",
+                &format!(
+                    "file://{cache}?compression={compression}&secret-key={}",
+                    t("sk")
+                ),
+                &b,
+            ],
+        );
+        let ext = if compression == "xz" {
+            ".nar.xz"
+        } else {
+            ".nar.zst"
+        };
+        assert!(
+            fs::read_dir(Path::new(&cache).join("nar"))
+                .unwrap()
+                .any(|e| e.unwrap().file_name().to_string_lossy().ends_with(ext)),
+            "{compression}"
+        );
+        let url = static_server(Path::new(&cache));
+        let ours = PathBuf::from(t(&format!("ours-{compression}")));
+        // Without the key: refused, naming the cache and the path, nothing registered.
+        let out = nixkit(&ours, &["--realise", &b, "--option", "substituters", &url]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success());
+        assert!(stderr.contains(&url) && stderr.contains(&b), "{stderr}");
+        assert!(stderr.contains("signature"), "{stderr}");
+        // With it: the closure arrives and verifies.
+        let out = nixkit(
+            &ours,
+            &[
+                "--realise",
+                &b,
+                "--option",
+                "substituters",
+                &url,
+                "--option",
+                "trusted-public-keys",
+                &pk,
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(text(&out), b);
+        let refs = nixkit(&ours, &["--query", "--references", &b]);
+        assert_eq!(text(&refs), a);
+        let verify = nixkit(&ours, &["--verify", "--check-contents"]);
+        assert!(verify.status.success(), "{verify:?}");
+        let ours_hash = text(&nixkit(&ours, &["--query", "--hash", &b]));
+        let cpp_hash = text(&run(
+            "nix-store",
+            &[
+                "--store",
+                &format!("local?root={}", t("cpp")),
+                "--query",
+                "--hash",
+                &b,
+            ],
+        ));
+        assert_eq!(ours_hash, cpp_hash);
+    }
+}
+
+/// Kills the server when the test ends, pass or fail.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn cppnix_substitutes_from_the_nixkit_serve_binary() {
+    if !have_nix() {
+        println!("skipped: nix-store (CppNix) is not on PATH");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let t = |p: &str| tmp.path().join(p).to_str().unwrap().to_owned();
+    // A closure in a nixkit store, by way of CppNix's export format.
+    let (a, b) = cppnix_closure(&t("cpp"));
+    let export = run(
+        "nix-store",
+        &[
+            "--store",
+            &format!("local?root={}", t("cpp")),
+            "--export",
+            &a,
+            &b,
+        ],
+    );
+    let served = PathBuf::from(t("served"));
+    let mut import = Command::new(env!("CARGO_BIN_EXE_nixkit"))
+        .args(["store", "--store", &t("served"), "--import"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    import
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&export.stdout)
+        .unwrap();
+    assert!(import.wait().unwrap().success());
+    let out = nixkit(
+        &served,
+        &[
+            "--generate-binary-cache-key",
+            "nixkit-serve-1",
+            &t("sk"),
+            &t("pk"),
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let pk = fs::read_to_string(t("pk")).unwrap().trim().to_owned();
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nixkit"))
+        .args(["serve", "--store", &t("served"), "--listen", "127.0.0.1:0"])
+        .args(["--sign-key", &t("sk"), "--priority", "40"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let server = Killed(child);
+    let mut first = String::new();
+    BufReader::new(stderr).read_line(&mut first).unwrap();
+    let url = first
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line: {first}"))
+        .to_owned();
+
+    let store = format!("local?root={}", t("cpp2"));
+    let out = run(
+        "nix-store",
+        &[
+            "--store",
+            &store,
+            "--realise",
+            &b,
+            "--option",
+            "substituters",
+            &url,
+            "--option",
+            "trusted-public-keys",
+            &pk,
+        ],
+    );
+    assert_eq!(text(&out), b);
+    let refs = run(
+        "nix-store",
+        &["--store", &store, "--query", "--references", &b],
+    );
+    assert_eq!(text(&refs), a);
+    run(
+        "nix-store",
+        &["--store", &store, "--verify", "--check-contents"],
+    );
+    drop(server);
+}
