@@ -19,6 +19,11 @@ use crate::channels::Channel;
 use crate::manifest::{package_from_entry, MetaValue, Package, SourceRef, DEFAULT_PRIORITY};
 use crate::version::{compare_versions, parse_drv_name, Selector};
 
+/// The system this machine builds for (`x86_64-linux`).
+pub fn current_system() -> String {
+    format!("{}-{}", std::env::consts::ARCH, std::env::consts::OS)
+}
+
 /// Where packages come from.
 #[derive(Debug, Clone)]
 pub enum SetSource {
@@ -306,9 +311,11 @@ impl PackageSet {
         let all = self.all()?.to_vec();
         let mut chosen: Vec<Available> = Vec::new();
         for sel in selectors {
-            let mut best: BTreeMap<String, (i64, Available)> = BTreeMap::new();
+            // Per name: the current system first, then the lowest priority number, then
+            // the newest version, as nix-env chooses.
+            let mut best: BTreeMap<String, ((bool, i64), Available)> = BTreeMap::new();
             for a in all.iter().filter(|a| sel.matches(&a.name)) {
-                let prio = self.priority(a);
+                let prio = (a.system != current_system(), self.priority(a));
                 let pname = parse_drv_name(&a.name).pname;
                 let better = match best.get(&pname) {
                     None => true,
