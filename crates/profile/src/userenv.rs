@@ -6,7 +6,8 @@
 //! the manifest, registered atomically (NAR import).
 //!
 //! Two packages providing the same file collide: the lower `meta.priority` number wins; at
-//! equal priority it is an error naming both packages and the file.
+//! equal priority it is an error naming both packages and the file. Two links that resolve
+//! to the same file (a package linking to another's) do not collide.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -244,7 +245,12 @@ impl Builder<'_> {
                 };
                 return Ok(());
             }
-            Node::Link { target, .. } if *target == src.logical => return Ok(()),
+            // The same file (a package linking to another's): no collision.
+            Node::Link { target, phys, .. }
+                if *target == src.logical || (phys.is_some() && *phys == src.phys) =>
+            {
+                return Ok(())
+            }
             _ => {}
         }
         let (old_owner, old_priority) = match existing {
