@@ -226,20 +226,7 @@ impl Manager {
         let _lock = self.lock()?;
         let mut current = self.installed()?;
         let mut set = PackageSet::open(&self.store, source)?;
-        let chosen: Vec<Available> = if by_attr {
-            let mut out = Vec::new();
-            for s in selectors {
-                let found = set.by_attr_path(s)?;
-                if found.is_empty() {
-                    return Err(PackageSetError::NoAttr(s.clone()).into());
-                }
-                out.extend(found);
-            }
-            out
-        } else {
-            let sels: Vec<Selector> = selectors.iter().map(|s| Selector::new(s)).collect();
-            set.select(&sels)?
-        };
+        let chosen = choose(&mut set, selectors, by_attr)?;
         let mut new = Vec::new();
         let mut drvs = Vec::new();
         for a in &chosen {
@@ -267,6 +254,28 @@ impl Manager {
             upgraded: Vec::new(),
             generation: Some(n),
         })
+    }
+
+    /// The packages `selectors` choose from `source`, built (or substituted), without
+    /// touching the profile: what `shell -p` puts on `PATH`.
+    pub fn realise_packages(
+        &self,
+        source: &SetSource,
+        selectors: &[String],
+        by_attr: bool,
+    ) -> Result<Vec<Package>, ChangeError> {
+        let mut set = PackageSet::open(&self.store, source)?;
+        let chosen = choose(&mut set, selectors, by_attr)?;
+        let mut pkgs = Vec::new();
+        let mut drvs = Vec::new();
+        for a in &chosen {
+            let (pkg, drv) = set.resolve(a)?;
+            pkgs.push(pkg);
+            drvs.push(drv);
+        }
+        drop(set);
+        self.build(self.open()?, &drvs)?;
+        Ok(pkgs)
     }
 
     /// Removes the installed packages matching `selectors`.
@@ -459,6 +468,27 @@ impl Manager {
         let mut set = PackageSet::open(&self.store, source)?;
         Ok(set.all()?.to_vec())
     }
+}
+
+/// The packages `selectors` name: attribute paths, or names (newest version).
+fn choose(
+    set: &mut PackageSet,
+    selectors: &[String],
+    by_attr: bool,
+) -> Result<Vec<Available>, PackageSetError> {
+    if !by_attr {
+        let sels: Vec<Selector> = selectors.iter().map(|s| Selector::new(s)).collect();
+        return set.select(&sels);
+    }
+    let mut out = Vec::new();
+    for s in selectors {
+        let found = set.by_attr_path(s)?;
+        if found.is_empty() {
+            return Err(PackageSetError::NoAttr(s.clone()));
+        }
+        out.extend(found);
+    }
+    Ok(out)
 }
 
 /// Generations older than `days`, except the newest of them (it was current at the cutoff).

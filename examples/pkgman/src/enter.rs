@@ -65,6 +65,51 @@ fn private_store(config: &StoreConfig) -> Result<(), String> {
     })
 }
 
+/// Runs `run` with `/bin/sh -c` (or an interactive `$SHELL`, else `sh`) with `bins` on
+/// `PATH` (alone with `pure`) in the private store view. Only returns on failure.
+pub(crate) fn shell(
+    config: &StoreConfig,
+    bins: &[std::path::PathBuf],
+    pure: bool,
+    run: Option<&str>,
+) -> Result<(), String> {
+    private_store(config)?;
+    let mut path = std::ffi::OsString::new();
+    for (i, b) in bins.iter().enumerate() {
+        if i > 0 {
+            path.push(":");
+        }
+        path.push(b);
+    }
+    if !pure {
+        if let Some(old) = std::env::var_os("PATH") {
+            path.push(":");
+            path.push(old);
+        }
+    }
+    let mut cmd = match run {
+        Some(text) => {
+            let mut c = Command::new("/bin/sh");
+            c.arg("-c").arg(text);
+            c
+        }
+        None => Command::new(std::env::var("SHELL").unwrap_or_else(|_| "/bin/sh".into())),
+    };
+    if pure {
+        cmd.env_clear();
+        for keep in ["HOME", "USER", "LOGNAME", "TERM", "DISPLAY"] {
+            if let Some(v) = std::env::var_os(keep) {
+                cmd.env(keep, v);
+            }
+        }
+    }
+    let err = cmd
+        .env("PATH", path)
+        .env("IN_NIX_SHELL", if pure { "pure" } else { "impure" })
+        .exec();
+    Err(format!("cannot run the shell: {err}"))
+}
+
 /// Runs `command` (default: `$SHELL`, else `sh`) in the private store view. Only returns
 /// on failure.
 pub(crate) fn enter(

@@ -34,7 +34,7 @@ struct Cli {
     #[arg(long, global = true, value_name = "DIR")]
     store: Option<String>,
     /// The profile (default: profiles/per-user/$USER/profile in the store's state directory).
-    #[arg(long, short = 'p', global = true, value_name = "PATH")]
+    #[arg(long, global = true, value_name = "PATH")]
     profile: Option<PathBuf>,
     /// Where pkgman keeps its channel list (default: $PKGMAN_STATE_DIR, else
     /// pkgman/per-user/$USER in the store's state directory).
@@ -140,6 +140,25 @@ enum Command {
     Channel {
         #[command(subcommand)]
         command: ChannelCommand,
+    },
+    /// Run a shell (or --run CMD) with packages on PATH, built first, in a private mount
+    /// namespace where the store is at /nix/store (as `nix-shell -p`).
+    Shell {
+        /// The packages (names, or attribute paths with -A).
+        #[arg(short = 'p', long = "packages", required = true, num_args = 1..)]
+        packages: Vec<String>,
+        /// Select by attribute path instead of by name.
+        #[arg(short = 'A', long = "attr")]
+        attr: bool,
+        /// A Nix file instead of the channels.
+        #[arg(short = 'f', long = "file")]
+        file: Option<PathBuf>,
+        /// Only the packages on PATH (drop the inherited PATH).
+        #[arg(long)]
+        pure: bool,
+        /// Run CMD with /bin/sh -c instead of an interactive shell.
+        #[arg(long, alias = "command", value_name = "CMD")]
+        run: Option<String>,
     },
     /// Run a shell (or CMD) with the profile on PATH, in a private mount namespace where
     /// the store is at /nix/store.
@@ -374,6 +393,26 @@ fn run(cli: &Cli) -> Result<(), String> {
             ))?;
         }
         Command::Channel { command } => channel(cli, &config, command)?,
+        Command::Shell {
+            packages,
+            attr,
+            file,
+            pure,
+            run,
+        } => {
+            let pkgs = manager(cli, &config)?
+                .realise_packages(&source(cli, &config, file)?, packages, *attr)
+                .map_err(|x| e(&x))?;
+            let bins: Vec<PathBuf> = pkgs
+                .iter()
+                .flat_map(|p| {
+                    p.outputs
+                        .iter()
+                        .map(|(_, path)| PathBuf::from(path).join("bin"))
+                })
+                .collect();
+            return enter::shell(&config, &bins, *pure, run.as_deref());
+        }
         Command::Enter { command } => {
             let m = manager(cli, &config)?;
             return enter::enter(&config, &m.profile, command);
