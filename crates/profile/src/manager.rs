@@ -114,6 +114,8 @@ pub struct Manager {
 impl Manager {
     /// A manager of `profile` in the store `store`, building with default options.
     pub fn new(store: StoreConfig, profile: PathBuf) -> Self {
+        // Roots name the profile's links by absolute path.
+        let profile = std::path::absolute(&profile).unwrap_or(profile);
         Self {
             store,
             profile,
@@ -149,6 +151,16 @@ impl Manager {
                 source: errno.into(),
             }
         })
+    }
+
+    /// The link of generation `n` (`P-N-link`).
+    fn generation_link(&self, n: u64) -> PathBuf {
+        let name = self
+            .profile
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        self.profile.with_file_name(format!("{name}-{n}-link"))
     }
 
     /// The store path the current generation points to, if any.
@@ -203,14 +215,15 @@ impl Manager {
     fn commit(&self, store: &LocalStore, packages: &[Package]) -> Result<u64, ChangeError> {
         let env = build_user_env(store, packages)?;
         let target = PathBuf::from(store.store_dir().print_path(&env));
-        let n = profiles::create_generation(&self.profile, &target)?;
+        // The next generation's link is registered as a root before it exists, so that no
+        // moment leaves the new generation without one (this process's temporary root
+        // covers the user environment until then). A root whose link is missing is ignored.
         let (gens, _) = profiles::list_generations(&self.profile)?;
-        if let Some(g) = gens.iter().find(|g| g.number == n) {
-            let link = std::path::absolute(&g.link).map_err(|source| ProfileError::Io {
-                path: g.link.clone(),
-                source,
-            })?;
-            store.add_indirect_root(&link)?;
+        let next = gens.last().map_or(1, |g| g.number + 1);
+        store.add_indirect_root(&self.generation_link(next))?;
+        let n = profiles::create_generation(&self.profile, &target)?;
+        if n != next {
+            store.add_indirect_root(&self.generation_link(n))?;
         }
         Ok(n)
     }
@@ -418,8 +431,8 @@ impl Manager {
     }
 
     /// Deletes generations as `nix-env --delete-generations` does: `old` (all but the
-    /// current), `+N` (all but the newest N), `Nd` (older than N days, keeping the one that
-    /// was current then), or numbers. The current generation is never deleted. Returns the
+    /// current), `+N` (keep the current one and the N-1 before it, and any newer), `Nd`
+    /// (older than N days, keeping the one that was current then), or numbers. The current generation is never deleted. Returns the
     /// numbers deleted.
     pub fn delete_generations(&self, specs: &[String]) -> Result<Vec<u64>, GenerationError> {
         let _lock = self.lock()?;
@@ -430,9 +443,8 @@ impl Manager {
             if spec == "old" {
                 doomed.extend(gens.iter().map(|g| g.number));
             } else if let Some(n) = spec.strip_prefix('+') {
-                let keep: usize = n.parse().map_err(|_| bad())?;
-                let len = gens.len();
-                doomed.extend(gens.iter().take(len.saturating_sub(keep)).map(|g| g.number));
+                let keep: usize = n.parse().ok().filter(|&k| k > 0).ok_or_else(bad)?;
+                doomed.extend(keep_last(&gens, current, keep));
             } else if let Some(days) = spec.strip_suffix('d') {
                 let days: u64 = days.parse().map_err(|_| bad())?;
                 doomed.extend(older_than(&gens, days));
@@ -489,6 +501,20 @@ fn choose(
         out.extend(found);
     }
     Ok(out)
+}
+
+/// Generations to delete for `+N`: the current one and the `keep - 1` before it stay, as
+/// do any newer than the current one.
+fn keep_last(gens: &[Generation], current: Option<u64>, keep: usize) -> Vec<u64> {
+    let Some(cur) = current else {
+        return Vec::new();
+    };
+    gens.iter()
+        .rev()
+        .filter(|g| g.number < cur)
+        .skip(keep - 1)
+        .map(|g| g.number)
+        .collect()
 }
 
 /// Generations older than `days`, except the newest of them (it was current at the cutoff).
