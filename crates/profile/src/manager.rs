@@ -171,11 +171,11 @@ impl Manager {
 
     /// The host path of a path in the store (`/nix/store/...`).
     pub fn host_path(&self, logical: &Path) -> PathBuf {
-        let dir = self.store.store_dir.as_str();
-        match logical.strip_prefix(dir) {
-            Ok(rest) => self.store.real_store_dir().join(rest),
-            Err(_) => logical.to_path_buf(),
-        }
+        crate::userenv::host_path(
+            &self.store.store_dir,
+            &self.store.real_store_dir(),
+            &logical.to_string_lossy(),
+        )
     }
 
     /// The installed packages (of the current generation).

@@ -17,6 +17,7 @@ use nixkit_store::local::{LocalStore, OpenError, StoreConfig};
 
 use crate::channels::Channel;
 use crate::manifest::{package_from_entry, MetaValue, Package, SourceRef, DEFAULT_PRIORITY};
+use crate::userenv::host_path;
 use crate::version::{compare_versions, parse_drv_name, Selector};
 
 /// The system this machine builds for (`x86_64-linux`).
@@ -96,16 +97,6 @@ pub struct PackageSet {
     all: Option<Vec<Available>>,
 }
 
-fn host_path(store: &LocalStore, logical: &str) -> PathBuf {
-    let dir = store.store_dir().as_str();
-    match logical.strip_prefix(dir) {
-        Some(rest) if rest.starts_with('/') => {
-            store.real_store_dir().join(rest.trim_start_matches('/'))
-        }
-        _ => PathBuf::from(logical),
-    }
-}
-
 impl PackageSet {
     /// Evaluates `source` with the store at `config` (derivations are written into it).
     pub fn open(config: &StoreConfig, source: &SetSource) -> Result<Self, PackageSetError> {
@@ -122,7 +113,7 @@ impl PackageSet {
                     };
                     files.push((
                         c.name.clone(),
-                        host_path(&store, path),
+                        host_path(store.store_dir(), store.real_store_dir(), path),
                         SourceRef {
                             channel: c.name.clone(),
                             path: path.clone(),

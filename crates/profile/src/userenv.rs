@@ -16,7 +16,8 @@ use std::path::{Path, PathBuf};
 
 use nixkit_store::local::{AddError, LocalStore, QueryError};
 use nixkit_store::{
-    ContentAddress, ContentAddressMethod, FileIngestionMethod, Hash, HashAlgo, PathInfo, StorePath,
+    ContentAddress, ContentAddressMethod, FileIngestionMethod, Hash, HashAlgo, PathInfo, StoreDir,
+    StorePath,
 };
 
 use crate::manifest::{self, Package};
@@ -77,9 +78,9 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> BuildEnvError + '_ {
 fn ignored(rel: &str, name: &str) -> bool {
     matches!(
         name,
-        "propagated-build-inputs" | "nix-support" | "perllocal.pod" | "log"
+        "propagated-build-inputs" | "nix-support" | "perllocal.pod" | "log" | "manifest.nix"
     ) || rel == "info/dir"
-        || rel == "manifest.nix"
+        || rel.ends_with("/info/dir")
 }
 
 enum Node {
@@ -118,16 +119,8 @@ struct Builder<'a> {
 }
 
 impl Builder<'_> {
-    /// The host path of a logical path (store paths live under the store's root).
     fn physical(&self, logical: &str) -> PathBuf {
-        let dir = self.store.store_dir().as_str();
-        match logical.strip_prefix(dir) {
-            Some(rest) if rest.starts_with('/') => self
-                .store
-                .real_store_dir()
-                .join(rest.trim_start_matches('/')),
-            _ => PathBuf::from(logical),
-        }
+        host_path(self.store.store_dir(), self.store.real_store_dir(), logical)
     }
 
     /// Follows symlinks from the host path `path`, reading absolute targets inside the
@@ -279,6 +272,15 @@ impl Builder<'_> {
                 priority,
             })
         }
+    }
+}
+
+/// Where the file of a logical path (`/nix/store/...`) is on the host: store paths live
+/// under the store's physical directory `real`; other paths are where they say.
+pub fn host_path(store_dir: &StoreDir, real: &Path, logical: &str) -> PathBuf {
+    match logical.strip_prefix(store_dir.as_str()) {
+        Some(rest) if rest.starts_with('/') => real.join(rest.trim_start_matches('/')),
+        _ => PathBuf::from(logical),
     }
 }
 

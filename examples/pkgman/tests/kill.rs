@@ -65,7 +65,11 @@ fn kill_during_upgrade_leaves_old_or_new_generation() {
     for round in 0..6 {
         set_version(&w, version, version + 1);
         let before = w.current().unwrap();
-        let mut child = w.cmd(&["-Q", "upgrade"]).spawn().unwrap();
+        let mut child = w
+            .cmd(&["-Q", "upgrade"])
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
         // Up to a little past the whole run, so that some kills land after the switch.
         let delay = rng.u64(0..window * 13 / 10);
         std::thread::sleep(Duration::from_micros(delay));
