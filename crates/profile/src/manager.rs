@@ -496,7 +496,7 @@ fn choose(
     for s in selectors {
         let found = set.by_attr_path(s)?;
         if found.is_empty() {
-            return Err(PackageSetError::NoAttr(s.clone()));
+            return Err(PackageSetError::NoDerivations(s.clone()));
         }
         out.extend(found);
     }

@@ -327,7 +327,11 @@ pub fn read(path: &std::path::Path) -> Result<Vec<Package>, ManifestError> {
         .eval_file(&path.to_string_lossy())
         .map_err(|e| ManifestError::Eval {
             path: shown.clone(),
-            message: e.render(false),
+            message: e
+                .render(false)
+                .trim_start_matches("error: ")
+                .trim_end()
+                .to_owned(),
         })?;
     let malformed = |what: String| ManifestError::Malformed {
         path: shown.clone(),

@@ -57,6 +57,9 @@ pub enum PackageSetError {
     /// No package matches a selector.
     #[error("selector '{0}' matches no derivations")]
     NoMatch(String),
+    /// An attribute path names something that holds no derivations.
+    #[error("attribute path '{0}' holds no derivations")]
+    NoDerivations(String),
     /// An attribute path leads nowhere.
     #[error("attribute '{0}' in selection path not found")]
     NoAttr(String),
@@ -95,6 +98,15 @@ pub struct PackageSet {
     roots: Vec<Root>,
     auto_args: Value,
     all: Option<Vec<Available>>,
+}
+
+/// An evaluation error's text without its leading `error: ` (the caller adds its own).
+fn plain(e: &nixkit_eval::EvalError) -> String {
+    let text = e.render(false);
+    text.strip_prefix("error: ")
+        .unwrap_or(&text)
+        .trim_end()
+        .to_owned()
 }
 
 impl PackageSet {
@@ -143,7 +155,7 @@ impl PackageSet {
             let what = format!("'{}'", what.display());
             move |e: nixkit_eval::EvalError| PackageSetError::Eval {
                 what,
-                message: e.render(false),
+                message: plain(&e),
             }
         };
         let auto_args = ev
@@ -175,7 +187,7 @@ impl PackageSet {
     fn eval_err(what: &str) -> impl FnOnce(nixkit_eval::EvalError) -> PackageSetError + '_ {
         move |e| PackageSetError::Eval {
             what: what.to_owned(),
-            message: e.render(false),
+            message: plain(&e),
         }
     }
 

@@ -205,3 +205,36 @@ fn install_upgrade_rollback_collide_and_collect() {
     let err = w.fails(&["channel", "add", "bad", w.dir().to_str().unwrap()]);
     assert!(err.contains("not a package set"), "{err}");
 }
+
+#[test]
+fn a_malformed_package_set_is_a_clear_error_and_changes_nothing() {
+    let w = World::new();
+    let err = w.fails(&["install", "hello"]);
+    assert!(err.contains("no package set"), "{err}");
+    std::fs::write(w.channel().join("default.nix"), "{ hello = ; }").unwrap();
+    w.ok(&["channel", "add", "main", w.channel().to_str().unwrap()]);
+    let err = w.fails(&["install", "hello"]);
+    assert!(
+        err.contains("syntax error") && err.contains("default.nix"),
+        "{err}"
+    );
+    let err = w.fails(&["list", "-a"]);
+    assert!(err.contains("syntax error"), "{err}");
+    std::fs::write(w.channel().join("default.nix"), "{ hello = 1; }").unwrap();
+    w.ok(&["channel", "update"]);
+    let err = w.fails(&["install", "hello"]);
+    assert!(err.contains("'hello' matches no derivations"), "{err}");
+    let err = w.fails(&["install", "-A", "main.hello"]);
+    assert!(
+        err.contains("evaluating main.hello: expression does not evaluate to a derivation"),
+        "{err}"
+    );
+    assert!(w.generations().is_empty());
+    assert!(w.installed().is_empty());
+    std::fs::write(w.dir().join("state/channels.json"), "[ {").unwrap();
+    let err = w.fails(&["channel", "list"]);
+    assert!(
+        err.contains("channels.json") && err.contains("malformed"),
+        "{err}"
+    );
+}
