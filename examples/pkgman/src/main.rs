@@ -124,7 +124,8 @@ enum Command {
     },
     /// List the generations.
     ListGenerations,
-    /// Delete generations: `old`, `+N` (keep the last N), `Nd` (older than N days), numbers.
+    /// Delete generations: `old`, `+N` (keep the current one and the N-1 before it), `Nd`
+    /// (older than N days), numbers.
     DeleteGenerations {
         /// What to delete.
         #[arg(required = true)]
