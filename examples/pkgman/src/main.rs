@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use nixkit_profile::{Channels, Manager, SetSource};
-use nixkit_store::binary_cache::{FileCache, PublicKey};
+use nixkit_store::binary_cache::{open_cache, PublicKey};
 use nixkit_store::local::{LocalStore, StoreConfig};
 use nixkit_store::StoreDir;
 
@@ -237,7 +237,7 @@ fn manager(cli: &Cli, config: &StoreConfig) -> Result<Manager, String> {
     for url in cli.substituters.iter().flat_map(|s| s.split_whitespace()) {
         m.realise
             .substituters
-            .push(FileCache::new(url, config.store_dir.clone()).map_err(|e| e.to_string())?);
+            .push(open_cache(url, config.store_dir.clone()).map_err(|e| e.to_string())?);
     }
     for k in cli
         .trusted_public_keys
