@@ -52,13 +52,15 @@ fn no_crash(what: &str, out: &Output) -> i32 {
 
 /// Runs `args` with standard output on a pipe whose reading end is closed.
 fn to_closed_pipe(dir: &Path, args: &[&OsStr]) -> Output {
-    let mut child = command(dir, args)
-        .stdout(Stdio::piped())
+    // The read end is closed before the command starts, so even its first write fails
+    // (closing it after spawning raced with a fast command's whole output).
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    command(dir, args)
+        .stdout(writer)
         .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    drop(child.stdout.take());
-    child.wait_with_output().unwrap()
+        .output()
+        .unwrap()
 }
 
 fn to_dev_full(dir: &Path, args: &[&OsStr]) -> Output {
