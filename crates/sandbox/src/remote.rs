@@ -165,12 +165,16 @@ impl Machine {
     }
 }
 
+/// Where a session's remote log goes: the build it is running now, if any.
+type LogSink = std::sync::Arc<Mutex<Option<Box<dyn FnMut(&[u8]) + Send>>>>;
+
 /// An `ssh HOST nix-store --serve --write` session. Dropped early (an error), it kills
 /// ssh; [`Session::finish`] ends it cleanly.
 struct Session {
     child: Option<Child>,
     client: ServeClient<ChildStdout, ChildStdin>,
     log: Option<std::thread::JoinHandle<Vec<u8>>>,
+    sink: LogSink,
 }
 
 impl Session {
@@ -191,6 +195,7 @@ impl Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
+        *lock(&self.sink) = None;
         if let Some(child) = &mut self.child {
             let _ = child.kill();
             let _ = child.wait();
@@ -198,11 +203,48 @@ impl Drop for Session {
     }
 }
 
-fn connect(
-    machine: &Machine,
-    store_dir: &nixkit_store::StoreDir,
-    on_log: impl FnMut(&[u8]) + Send + 'static,
-) -> Result<Session, String> {
+/// Sessions with remote machines kept open between builds of one realisation, so that a
+/// machine slot logs in once rather than once per derivation.
+#[derive(Default)]
+pub struct RemotePool {
+    idle: Mutex<BTreeMap<String, Vec<Session>>>,
+}
+
+impl std::fmt::Debug for RemotePool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let idle: usize = lock(&self.idle).values().map(Vec::len).sum();
+        f.debug_struct("RemotePool").field("idle", &idle).finish()
+    }
+}
+
+impl RemotePool {
+    /// An empty pool.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn take(&self, uri: &str) -> Option<Session> {
+        lock(&self.idle).get_mut(uri).and_then(Vec::pop)
+    }
+
+    fn put(&self, uri: &str, session: Session) {
+        lock(&self.idle)
+            .entry(uri.to_owned())
+            .or_default()
+            .push(session);
+    }
+}
+
+impl Drop for RemotePool {
+    fn drop(&mut self) {
+        let idle = std::mem::take(&mut *lock(&self.idle));
+        for session in idle.into_values().flatten() {
+            session.finish();
+        }
+    }
+}
+
+fn connect(machine: &Machine, store_dir: &nixkit_store::StoreDir) -> Result<Session, String> {
     let mut cmd = Command::new("ssh");
     cmd.args(["-x", "-a", "-o", "BatchMode=yes"]);
     if let Ok(opts) = std::env::var("NIX_SSHOPTS") {
@@ -224,15 +266,18 @@ fn connect(
         return Err("ssh's standard streams are missing".into());
     };
     // The remote's standard error carries its build logs (and ssh's own complaints).
+    let sink: LogSink = std::sync::Arc::new(Mutex::new(None));
+    let to = std::sync::Arc::clone(&sink);
     let log = std::thread::spawn(move || {
-        let mut on_log = on_log;
         let mut tail = Vec::new();
         let mut buf = [0u8; 8192];
         while let Ok(n) = stderr.read(&mut buf) {
             if n == 0 {
                 break;
             }
-            on_log(&buf[..n]);
+            if let Some(f) = lock(&to).as_mut() {
+                f(&buf[..n]);
+            }
             tail.extend_from_slice(&buf[..n]);
             if tail.len() > 16384 {
                 tail.drain(..tail.len() - 8192);
@@ -245,6 +290,7 @@ fn connect(
             child: Some(child),
             client,
             log: Some(log),
+            sink,
         }),
         Err(e) => {
             let _ = child.kill();
@@ -316,10 +362,12 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// Builds `drv` on `machine`: copies what the remote lacks of the input closure, builds,
-/// and copies the outputs back into `store`, registered with `drv_path` as deriver.
+/// and copies the outputs back into `store`, registered with `drv_path` as deriver. A
+/// session of `pool` is reused when one is idle, and returned to it after a success.
 pub fn build_remote(
     store: &Mutex<LocalStore>,
     machine: &Machine,
+    pool: &RemotePool,
     drv_path: &StorePath,
     drv: &Derivation,
     settings: &BuildSettings,
@@ -350,14 +398,30 @@ pub fn build_remote(
         machine: machine.uri.clone(),
         reason,
     };
-    let mut session = connect(machine, &store_dir, on_output).map_err(&unavailable)?;
     let proto = |e: nixkit_protocol::ProtocolError| unavailable(e.to_string());
+    let (mut session, reused) = match pool.take(&machine.uri) {
+        Some(s) => (s, true),
+        None => (connect(machine, &store_dir).map_err(&unavailable)?, false),
+    };
+    let on_output: Box<dyn FnMut(&[u8]) + Send> = Box::new(on_output);
+    *lock(&session.sink) = Some(on_output);
     // Inputs: only what the remote does not have, references first.
     let wanted: BTreeSet<StorePath> = closure.iter().cloned().collect();
-    let present = session
-        .client
-        .query_valid_paths(&wanted, true, false)
-        .map_err(proto)?;
+    let present = match session.client.query_valid_paths(&wanted, true, false) {
+        Ok(p) => p,
+        // An idle session may have died meanwhile: one fresh login before giving up.
+        Err(_) if reused => {
+            let on_output = lock(&session.sink).take();
+            drop(session);
+            session = connect(machine, &store_dir).map_err(&unavailable)?;
+            *lock(&session.sink) = on_output;
+            session
+                .client
+                .query_valid_paths(&wanted, true, false)
+                .map_err(proto)?
+        }
+        Err(e) => return Err(proto(e)),
+    };
     for path in closure.iter().filter(|p| !present.contains(*p)) {
         let (info, real) = {
             let s = lock(store);
@@ -428,7 +492,8 @@ pub fn build_remote(
             .map_err(|e| fail(format!("registering an output: {e}")))?;
         added.insert(info.path.clone());
     }
-    session.finish();
+    *lock(&session.sink) = None;
+    pool.put(&machine.uri, session);
     Ok(BuiltDerivation {
         outputs,
         sandbox_time: std::time::Duration::ZERO,

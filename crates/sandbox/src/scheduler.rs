@@ -19,7 +19,7 @@ use nixkit_store::StorePath;
 
 use crate::build::{build_derivation, read_derivation, BuildError, BuildMode, BuildSettings};
 use crate::register::output_paths;
-use crate::remote::{build_remote, required_features, Machine};
+use crate::remote::{build_remote, required_features, Machine, RemotePool};
 
 /// How to realise.
 #[derive(Debug, Clone)]
@@ -325,11 +325,13 @@ pub fn realise(
     let jobs = (opts.jobs + remote_slots).max(1);
     let state = Mutex::new(state);
     let wake = Condvar::new();
+    let pool = RemotePool::new();
     std::thread::scope(|scope| {
         for _ in 0..jobs {
-            scope.spawn(|| worker(store, &nodes, opts, progress, &state, &wake));
+            scope.spawn(|| worker(store, &nodes, opts, &pool, progress, &state, &wake));
         }
     });
+    drop(pool);
     let state = state.into_inner().unwrap_or_else(|e| e.into_inner());
     if !state.failures.is_empty() {
         return Err(RealiseError::BuildsFailed(state.failures));
@@ -345,6 +347,7 @@ fn worker(
     store: &Mutex<LocalStore>,
     nodes: &BTreeMap<StorePath, Node>,
     opts: &RealiseOptions,
+    pool: &RemotePool,
     progress: &(dyn Fn(Event<'_>) + Sync),
     state: &Mutex<State>,
     wake: &Condvar,
@@ -431,6 +434,7 @@ fn worker(
                     let r = build_remote(
                         store,
                         &opts.builders[i],
+                        pool,
                         &drv_path,
                         &node.drv,
                         &opts.settings,
