@@ -1,24 +1,144 @@
-//! `genericClosure`'s set of seen keys, which compares keys exactly as
-//! CppNix's `std::set<Value *, CompareValues>` does: a red-black tree
-//! inserted into as libstdc++'s `_Rb_tree` inserts (the same walk, the same
+//! `genericClosure`'s seen keys, kept as modern CppNix keeps them: while
+//! every key is a string, a path or an integer (the kind of the first key),
+//! in a hash set; a key of another kind is then compared with the first key
+//! (`<`'s rules), which fails as CppNix fails. Otherwise (a first key of
+//! another kind, or a float after integers) in CppNix's
+//! `std::map<Value *, Value *, CompareValues>`: a red-black tree inserted
+//! into as libstdc++'s `_Rb_tree` inserts (the same walk, the same
 //! rebalancing), so the same pairs of keys are compared in the same order
 //! and argument order. That decides which keys are duplicates (neither is
 //! less than the other: `1` and `1.0`, a NaN and anything) and which
 //! comparison fails when keys are incomparable (functions, sets, a list
-//! holding one, keys of different types), with CppNix's error.
+//! holding one), with CppNix's error. When the integers move to the tree,
+//! they go in the order they came (CppNix's hash map's order is its own;
+//! integers never fail to compare, only the tree's shape can differ).
 
-use crate::error::EvalResult;
+use std::collections::HashSet;
+
+use crate::error::{EvalError, EvalResult};
+use crate::source::Pos;
 use crate::value::Value;
+
+/// `less(a, b)`: `a < b` by `<`'s rules.
+pub(crate) type Less<'a> = dyn FnMut(&Value, &Value) -> EvalResult<bool> + 'a;
+
+/// The keys seen so far, and the element of each (for error traces).
+#[derive(Default)]
+pub(crate) struct ClosureKeys {
+    mode: Mode,
+    /// The first key and its element: what a key of another kind is
+    /// compared with.
+    first: Option<(Value, Value)>,
+}
+
+#[derive(Default)]
+enum Mode {
+    #[default]
+    Empty,
+    Strings(HashSet<Box<str>>),
+    Paths(HashSet<Box<str>>),
+    /// The integers in the order they came, with their elements.
+    Ints(HashSet<i64>, Vec<(Value, Value)>),
+    Tree(KeySet),
+}
+
+impl ClosureKeys {
+    /// Records `key` (of element `elem`); whether no equal key was seen.
+    /// A failed comparison carries CppNix's traces.
+    pub(crate) fn insert(
+        &mut self,
+        key: Value,
+        elem: &Value,
+        less: &mut Less<'_>,
+        show: &dyn Fn(&Value) -> String,
+    ) -> EvalResult<bool> {
+        let traced = |e: EvalError, other: &Value| {
+            e.with_frame(format!("with element {}", show(other)), Pos::NONE)
+                .with_frame(format!("while comparing element {}", show(elem)), Pos::NONE)
+        };
+        if self.first.is_none() {
+            self.first = Some((key.clone(), elem.clone()));
+            self.mode = match &key {
+                Value::String(_) => Mode::Strings(HashSet::new()),
+                Value::Path(_) => Mode::Paths(HashSet::new()),
+                Value::Int(_) => Mode::Ints(HashSet::new(), Vec::new()),
+                _ => Mode::Tree(KeySet::default()),
+            };
+        }
+        let mismatch = |less: &mut Less<'_>, first: &Option<(Value, Value)>| -> EvalError {
+            let Some((k0, e0)) = first else {
+                return EvalError::eval("genericClosure: no first key");
+            };
+            match less(&key, k0) {
+                Err(e) => traced(e, e0),
+                // Keys of two kinds always fail to compare.
+                Ok(_) => EvalError::eval("genericClosure: keys of two kinds compared"),
+            }
+        };
+        match (&mut self.mode, &key) {
+            (Mode::Strings(set), Value::String(s)) => Ok(set.insert(s.as_str().into())),
+            (Mode::Paths(set), Value::Path(p)) => Ok(set.insert(p.as_str().into())),
+            (Mode::Ints(set, order), Value::Int(i)) => {
+                let new = set.insert(*i);
+                if new {
+                    order.push((key.clone(), elem.clone()));
+                }
+                Ok(new)
+            }
+            (Mode::Ints(_, order), Value::Float(_)) => {
+                let mut tree = KeySet::default();
+                for (k, e) in std::mem::take(order) {
+                    tree.insert(k, e, less)?;
+                }
+                self.mode = Mode::Tree(tree);
+                self.insert_in_tree(key, elem, less, &traced)
+            }
+            (Mode::Tree(_), _) => self.insert_in_tree(key, elem, less, &traced),
+            _ => Err(mismatch(less, &self.first)),
+        }
+    }
+
+    fn insert_in_tree(
+        &mut self,
+        key: Value,
+        elem: &Value,
+        less: &mut Less<'_>,
+        traced: &dyn Fn(EvalError, &Value) -> EvalError,
+    ) -> EvalResult<bool> {
+        let Mode::Tree(tree) = &mut self.mode else {
+            return Ok(true);
+        };
+        match tree.insert(key.clone(), elem.clone(), less) {
+            Ok(new) => Ok(new),
+            Err(e) => {
+                // The first key, in order, that fails to compare with it.
+                for (other, other_elem) in tree.in_order() {
+                    if less(&key, other).is_err() {
+                        return Err(traced(e, other_elem));
+                    }
+                }
+                Err(e.with_frame(
+                    format!(
+                        "while checking key of element {}",
+                        crate::print::show_for_error(elem)
+                    ),
+                    Pos::NONE,
+                ))
+            }
+        }
+    }
+}
 
 struct Node {
     key: Value,
+    elem: Value,
     parent: Option<usize>,
     left: Option<usize>,
     right: Option<usize>,
     red: bool,
 }
 
-/// The keys seen so far.
+/// A tree of keys (and their elements) as libstdc++'s `std::map`.
 #[derive(Default)]
 pub(crate) struct KeySet {
     nodes: Vec<Node>,
@@ -33,7 +153,8 @@ impl KeySet {
     pub(crate) fn insert(
         &mut self,
         key: Value,
-        less: &mut impl FnMut(&Value, &Value) -> EvalResult<bool>,
+        elem: Value,
+        less: &mut Less<'_>,
     ) -> EvalResult<bool> {
         // `_M_get_insert_unique_pos`: walk down, then check the neighbour.
         let mut x = self.root;
@@ -51,7 +172,7 @@ impl KeySet {
         let mut neighbour = parent;
         if went_left {
             if neighbour == self.leftmost {
-                self.attach(key, parent, went_left);
+                self.attach(key, elem, parent, went_left);
                 return Ok(true);
             }
             neighbour = neighbour.map(|n| self.predecessor(n));
@@ -63,8 +184,25 @@ impl KeySet {
         }
         // `_M_insert_` compares the key with `parent` again to choose the
         // side: the comparison just made, with the same answer.
-        self.attach(key, parent, went_left);
+        self.attach(key, elem, parent, went_left);
         Ok(true)
+    }
+
+    /// The keys and their elements, least first.
+    fn in_order(&self) -> Vec<(&Value, &Value)> {
+        let mut out = Vec::with_capacity(self.nodes.len());
+        let mut stack = Vec::new();
+        let mut at = self.root;
+        while at.is_some() || !stack.is_empty() {
+            while let Some(n) = at {
+                stack.push(n);
+                at = self.nodes[n].left;
+            }
+            let Some(n) = stack.pop() else { break };
+            out.push((&self.nodes[n].key, &self.nodes[n].elem));
+            at = self.nodes[n].right;
+        }
+        out
     }
 
     /// The node before `n` in order (`n` is not the least).
@@ -86,10 +224,11 @@ impl KeySet {
     }
 
     /// `_Rb_tree_insert_and_rebalance`.
-    fn attach(&mut self, key: Value, parent: Option<usize>, left: bool) {
+    fn attach(&mut self, key: Value, elem: Value, parent: Option<usize>, left: bool) {
         let x = self.nodes.len();
         self.nodes.push(Node {
             key,
+            elem,
             parent,
             left: None,
             right: None,
@@ -220,12 +359,19 @@ mod tests {
         for i in 0..500i64 {
             let k = (i * 7919) % 211;
             assert_eq!(
-                set.insert(Value::Int(k), &mut less).ok(),
+                set.insert(Value::Int(k), Value::Null, &mut less).ok(),
                 Some(model.insert(k))
             );
         }
         let mut keys = Vec::new();
         check(&set, set.root, &mut keys);
+        assert_eq!(
+            set.in_order()
+                .iter()
+                .map(|(k, _)| int(k))
+                .collect::<Vec<_>>(),
+            keys
+        );
         assert_eq!(keys, model.into_iter().collect::<Vec<_>>());
         let depth_bound = 2 * (usize::BITS - keys.len().leading_zeros()) as usize;
         fn depth(set: &KeySet, n: Option<usize>) -> usize {
@@ -248,7 +394,7 @@ mod tests {
             Ok(int(a) < int(b))
         };
         for k in [5, 3, 8, 3] {
-            set.insert(Value::Int(k), &mut less).ok();
+            set.insert(Value::Int(k), Value::Null, &mut less).ok();
         }
         assert_eq!(
             log,

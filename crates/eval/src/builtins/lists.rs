@@ -425,7 +425,7 @@ fn generic_closure(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value
     let show = |v: &Value| crate::print::show_for_error(v);
     // Keys are kept as CppNix keeps them, in an ordered set compared with
     // `<`'s rules (see `closure_keys`).
-    let mut seen = super::closure_keys::KeySet::default();
+    let mut seen = super::closure_keys::ClosureKeys::default();
     let mut out = Vec::new();
     while let Some(item) = work.pop_front() {
         let in_element = |e: EvalError| {
@@ -444,12 +444,7 @@ fn generic_closure(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value
             .ok_or_else(|| in_element(EvalError::eval("attribute 'key' missing")))?;
         let k = s.force(&k)?;
         let mut less = |a: &Value, b: &Value| Ok(s.compare(a, b, Pos::NONE)? == Ordering::Less);
-        let new = seen.insert(k, &mut less).map_err(|e| {
-            e.with_frame(
-                "while comparing the `key` attributes of two genericClosure elements",
-                Pos::NONE,
-            )
-        })?;
+        let new = seen.insert(k, &item, &mut less, &show)?;
         if !new {
             continue;
         }
