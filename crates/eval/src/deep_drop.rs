@@ -35,8 +35,20 @@ pub(crate) fn is_deep(value: &Value) -> bool {
     match value {
         Value::List(l) => !l.is_empty() && l.is_unique(),
         Value::Attrs(a) => a.is_unique(),
-        Value::Thunk(t) => t.is_unique(),
-        Value::Lambda(c) => c.is_unique(),
+        // A forced thunk holding a string or a number frees nothing deep:
+        // dropped in place, it recurses one level only.
+        Value::Thunk(t) => t.is_unique() && t.get().map_or(true, holds_children),
+        Value::Lambda(c) => c.is_unique() && c.env_is_unique(),
+        _ => false,
+    }
+}
+
+/// Whether `value` is a container (without looking at who else holds it).
+#[inline]
+fn holds_children(value: &Value) -> bool {
+    match value {
+        Value::List(l) => !l.is_empty(),
+        Value::Attrs(_) | Value::Thunk(_) | Value::Lambda(_) | Value::PrimOpApp(_) => true,
         _ => false,
     }
 }

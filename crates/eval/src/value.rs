@@ -40,6 +40,12 @@ pub struct Closure {
 }
 
 impl Closure {
+    /// Whether this closure alone holds its scope.
+    #[inline]
+    pub(crate) fn env_is_unique(&self) -> bool {
+        self.env.is_unique()
+    }
+
     /// A function value for `lambda` closing over `env`.
     pub(crate) fn value(lambda: Arc<LambdaExpr>, env: Arc<Env>) -> Value {
         Value::Lambda(Arc::new(Closure { lambda, env }))
