@@ -10,16 +10,12 @@
 //! instead of recursing. Children that are shared, scalars or empty are
 //! freed in place as before (that is only a reference-count decrement).
 
-use std::any::Any;
 use std::cell::{Cell, RefCell};
 
 use crate::value::Value;
 
-/// Something whose drop is put off: a value, or a thunk's pending code.
-enum Deferred {
-    Value(#[allow(dead_code)] Value),
-    Other(#[allow(dead_code)] Box<dyn Any>),
-}
+/// A value whose drop is put off.
+struct Deferred(#[allow(dead_code)] Value);
 
 thread_local! {
     /// Whether a drain runs on this thread.
@@ -65,12 +61,7 @@ pub(crate) fn defer_items<'a>(items: impl Iterator<Item = &'a mut Value>) {
 
 /// Frees `value` through the work list.
 pub(crate) fn defer_value(value: Value) {
-    defer(Deferred::Value(value));
-}
-
-/// Frees `other` (which may own values) through the work list.
-pub(crate) fn defer_other(other: Box<dyn Any>) {
-    defer(Deferred::Other(other));
+    defer(Deferred(value));
 }
 
 fn defer(item: Deferred) {
