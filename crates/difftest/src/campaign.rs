@@ -35,6 +35,13 @@ pub struct Campaign {
     pub found_dir: Option<PathBuf>,
     /// Divergences shrunk per signature; further ones are only counted.
     pub max_per_signature: usize,
+    /// nixkit run as `nix-instantiate` in a process of its own (this crate's
+    /// binary: `nixkit-difftest --eval ...`), which evaluates again an
+    /// expression that failed in-process. The symbol table is per process
+    /// and attributes are forced in the order their names were first
+    /// interned, so in-process evaluation after earlier expressions can
+    /// force them in another order than one fresh process does.
+    pub fresh_nixkit: Option<CppNix>,
 }
 
 impl Default for Campaign {
@@ -46,6 +53,7 @@ impl Default for Campaign {
             shrink_budget: 150,
             found_dir: None,
             max_per_signature: 4,
+            fresh_nixkit: None,
         }
     }
 }
@@ -214,6 +222,17 @@ impl Campaign {
         self.check_group(seed, b, deadline, report)
     }
 
+    /// nixkit's outcome; an error is confirmed in a fresh process when
+    /// [`Campaign::fresh_nixkit`] is set.
+    fn eval_nixkit_fresh(&self, text: &str) -> Result<Outcome, OracleError> {
+        match (eval_nixkit(text), &self.fresh_nixkit) {
+            (Outcome::Error(class, _), Some(fresh)) if class != ErrorClass::Panic => {
+                fresh.eval(text)
+            }
+            (ours, _) => Ok(ours),
+        }
+    }
+
     fn check_single(
         &self,
         seed: u64,
@@ -222,7 +241,7 @@ impl Campaign {
         report: &mut Report,
     ) -> Result<(), OracleError> {
         let text = single_text(&item.render());
-        let ours = eval_nixkit(&text);
+        let ours = self.eval_nixkit_fresh(&text)?;
         report.cppnix_runs += 1;
         let theirs = self.cppnix.eval(&text)?;
         if is_timeout(&ours) || is_timeout(&theirs) {
@@ -322,7 +341,7 @@ impl Campaign {
         let mut last = (ours, theirs);
         let best = shrink_tree(item, self.shrink_budget, deadline, |cand| {
             let text = single_text(&cand.render());
-            let nk = eval_nixkit(&text);
+            let nk = self.eval_nixkit_fresh(&text)?;
             // nixkit is cheap: only ask CppNix if nixkit's side still looks the same.
             if nk.kind() != last.0.kind() {
                 return Ok(None);

@@ -53,7 +53,9 @@
 //! `fromJSON`, equality, `toXML`, printing cycles, lexer whitespace. Found by
 //! this fuzzer, not yet being fixed: operand order of arithmetic and `//`,
 //! `partition` forcing its elements, `compareVersions` components beyond 32
-//! bits, the order in which deep forcing meets failing attributes.
+//! bits (the order in which deep forcing meets failing attributes was an
+//! artifact of evaluating in-process: errors are confirmed in a fresh
+//! process, [`Campaign::fresh_nixkit`]).
 //!
 //! # Running
 //! `cargo test -p nixkit-difftest --test difffuzz` runs fixed seeds for a

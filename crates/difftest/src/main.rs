@@ -66,7 +66,64 @@ fn parse_args() -> Result<Args, String> {
     Ok(args)
 }
 
+/// `nixkit-difftest --eval ...`: nixkit as `nix-instantiate --eval`, the
+/// expression read from standard input (the oracle's calling convention),
+/// for [`Campaign::fresh_nixkit`].
+fn instantiate(args: &[String]) -> ExitCode {
+    use std::io::{Read, Write};
+    let mut text = String::new();
+    if std::io::stdin().read_to_string(&mut text).is_err() {
+        return ExitCode::from(1);
+    }
+    let opts = match nixkit_eval::cli::parse_args(args) {
+        Ok(opts) => opts,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let mut env = nixkit_eval::cli::CliEnv::new("/tmp");
+    env.stdin = Some(text);
+    let (mut out, mut err) = (String::new(), String::new());
+    let code = nixkit_eval::cli::run(&opts, &env, &mut out, &mut err);
+    // CppNix 2.8's shape: what came before the error (`trace:` lines),
+    // then the innermost message alone on an `error:` line (nixkit writes
+    // the trace of frames first, as modern CppNix does).
+    let mut shaped = String::new();
+    let mut lines = err.lines();
+    for line in lines.by_ref() {
+        if line.trim_start().starts_with("error:") {
+            break;
+        }
+        shaped.push_str(line);
+        shaped.push('\n');
+    }
+    if let Some(message) = err
+        .lines()
+        .rev()
+        .find_map(|l| l.trim_start().strip_prefix("error:"))
+    {
+        shaped.push_str("error: ");
+        shaped.push_str(message.trim());
+        shaped.push('\n');
+    }
+    let _ = std::io::stdout().write_all(&nixkit_syntax::encode_bytes(&out));
+    let _ = std::io::stderr().write_all(&nixkit_syntax::encode_bytes(&shaped));
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
 fn main() -> ExitCode {
+    let raw: Vec<String> = std::env::args().skip(1).collect();
+    if raw
+        .first()
+        .is_some_and(|a| a == "--eval" || a == "--version")
+    {
+        if raw[0] == "--version" {
+            println!("nixkit-difftest (nixkit as nix-instantiate)");
+            return ExitCode::SUCCESS;
+        }
+        return instantiate(&raw);
+    }
     let args = match parse_args() {
         Ok(a) => a,
         Err(msg) => {
@@ -81,6 +138,12 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     campaign.gen.pending = args.pending;
+    campaign.fresh_nixkit = std::env::current_exe()
+        .ok()
+        .map(|exe| nixkit_difftest::CppNix {
+            program: exe.to_string_lossy().into_owned(),
+            ..nixkit_difftest::CppNix::default()
+        });
     campaign.gen.builtins = match campaign.cppnix.builtin_names() {
         Ok(b) => b,
         Err(e) => {

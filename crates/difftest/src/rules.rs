@@ -143,10 +143,13 @@ pub enum PendingFix {
     /// (`"1099511627776"` compares as text). While pending, its arguments
     /// are version literals.
     VersionComponents,
-    /// Found by this fuzzer, not yet being fixed: when several attributes of
-    /// a set fail, CppNix's deep forcing (`--strict`, `deepSeq`) reports the
-    /// error of the attribute whose name was interned first (its sets are
-    /// ordered by symbol number); nixkit's order differs. While pending, two
+    /// Found by this fuzzer: when several attributes of a set fail,
+    /// CppNix's deep forcing (`--strict`, `deepSeq`) reports the error of
+    /// the attribute whose name was interned first (its sets are ordered by
+    /// symbol number). nixkit's sets are ordered the same way; the
+    /// divergences came from evaluating in-process after other expressions
+    /// had interned names first, so errors are now confirmed in a fresh
+    /// process ([`crate::Campaign::fresh_nixkit`]). While pending, two
     /// errors of different classes count as agreement if the expression,
     /// shrunk, still needs two or more attributes of sets; otherwise they are
     /// a divergence.

@@ -19,6 +19,10 @@ fn nixkit_agrees_with_cppnix_on_generated_expressions() {
     }
     let mut campaign = Campaign {
         cppnix,
+        fresh_nixkit: Some(CppNix {
+            program: env!("CARGO_BIN_EXE_nixkit-difftest").to_string(),
+            ..CppNix::default()
+        }),
         ..Campaign::default()
     };
     campaign.gen.pending = parse_pending_list(PENDING_FIX_LIST)

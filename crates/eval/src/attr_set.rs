@@ -56,6 +56,13 @@ impl Default for Attrs {
 }
 
 impl Attrs {
+    /// Whether this is the only reference to a non-empty set (its drop then
+    /// frees the attributes' values).
+    #[inline]
+    pub(crate) fn is_unique(&self) -> bool {
+        !self.entries.is_empty() && self.entries.is_unique()
+    }
+
     /// An empty set.
     pub fn new() -> Attrs {
         Attrs {

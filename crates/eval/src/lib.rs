@@ -90,6 +90,7 @@ mod call;
 pub mod cli;
 mod compile;
 mod corepkgs;
+mod deep_drop;
 mod derivation;
 mod drv_info;
 mod error;

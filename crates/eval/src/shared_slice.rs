@@ -11,7 +11,30 @@ use std::ops::Deref;
 use triomphe::ThinArc;
 
 /// An immutable, shared slice of `T` behind a one-word pointer.
-pub struct SharedSlice<T>(ThinArc<(), T>);
+pub struct SharedSlice<T: 'static>(ThinArc<(), T>);
+
+/// Lists and sets hand the children they alone own to
+/// [`crate::deep_drop`], so that freeing a deep nesting does not recurse.
+impl<T: 'static> Drop for SharedSlice<T> {
+    fn drop(&mut self) {
+        let any: &mut dyn std::any::Any = self;
+        if let Some(list) = any.downcast_mut::<SharedSlice<crate::value::Value>>() {
+            list.0.with_arc_mut(|arc| {
+                if let Some(items) = triomphe::Arc::get_mut(arc) {
+                    crate::deep_drop::defer_items(items.slice_mut().iter_mut());
+                }
+            });
+        } else if let Some(set) = any.downcast_mut::<SharedSlice<crate::value::Attr>>() {
+            set.0.with_arc_mut(|arc| {
+                if let Some(attrs) = triomphe::Arc::get_mut(arc) {
+                    crate::deep_drop::defer_items(
+                        attrs.slice_mut().iter_mut().map(|a| &mut a.value),
+                    );
+                }
+            });
+        }
+    }
+}
 
 impl<T: 'static> SharedSlice<T> {
     /// A shared slice of `items` (moved, not cloned).
@@ -90,7 +113,13 @@ fn shared_empty<T: 'static>() -> Option<SharedSlice<T>> {
     empty.downcast_ref::<SharedSlice<T>>().cloned()
 }
 
-impl<T> SharedSlice<T> {
+impl<T: 'static> SharedSlice<T> {
+    /// Whether this is the only reference to the allocation.
+    #[inline]
+    pub(crate) fn is_unique(&self) -> bool {
+        self.0.with_arc(|a| a.is_unique())
+    }
+
     /// Whether two slices are the same allocation.
     pub fn ptr_eq(a: &SharedSlice<T>, b: &SharedSlice<T>) -> bool {
         a.0.as_ptr() == b.0.as_ptr()
@@ -102,14 +131,14 @@ impl<T> SharedSlice<T> {
     }
 }
 
-impl<T> Clone for SharedSlice<T> {
+impl<T: 'static> Clone for SharedSlice<T> {
     #[inline]
     fn clone(&self) -> SharedSlice<T> {
         SharedSlice(self.0.clone())
     }
 }
 
-impl<T> Deref for SharedSlice<T> {
+impl<T: 'static> Deref for SharedSlice<T> {
     type Target = [T];
 
     #[inline]
@@ -142,7 +171,7 @@ impl<T: 'static> FromIterator<T> for SharedSlice<T> {
     }
 }
 
-impl<T: fmt::Debug> fmt::Debug for SharedSlice<T> {
+impl<T: fmt::Debug + 'static> fmt::Debug for SharedSlice<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_list().entries(self.iter()).finish()
     }

@@ -94,6 +94,21 @@ pub struct Thunk {
     pending: AtomicCell<Option<Box<Pending>>>,
 }
 
+/// A chain of thunks (each one's value holding the next) is freed without
+/// recursion ([`crate::deep_drop`]).
+impl Drop for Thunk {
+    fn drop(&mut self) {
+        if let Some(value) = self.value.get_mut() {
+            if crate::deep_drop::is_deep(value) {
+                crate::deep_drop::defer_value(std::mem::replace(value, Value::Null));
+            }
+        }
+        // The pending code, if any, is dropped in place: the values it
+        // holds are containers that defer their own children (taking it out
+        // here would cost an atomic swap on every thunk freed).
+    }
+}
+
 impl Thunk {
     pub(crate) fn new(code: Code) -> Thunk {
         Thunk {
@@ -296,6 +311,19 @@ enum Slots {
 pub(crate) struct Env {
     slots: Slots,
     parent: Option<Arc<Env>>,
+}
+
+/// A scope hands the values it alone holds to [`crate::deep_drop`]: a
+/// chain of closures each capturing the previous one is freed without
+/// recursion.
+impl Drop for Env {
+    fn drop(&mut self) {
+        match &mut self.slots {
+            Slots::One(value) => crate::deep_drop::defer_items(std::iter::once(value)),
+            Slots::Many(values) => crate::deep_drop::defer_items(values.iter_mut()),
+            Slots::With(_) | Slots::Deferred(_) => {}
+        }
+    }
 }
 
 impl Env {

@@ -40,6 +40,12 @@ pub struct Closure {
 }
 
 impl Closure {
+    /// Whether this closure alone holds its scope.
+    #[inline]
+    pub(crate) fn env_is_unique(&self) -> bool {
+        self.env.is_unique()
+    }
+
     /// A function value for `lambda` closing over `env`.
     pub(crate) fn value(lambda: Arc<LambdaExpr>, env: Arc<Env>) -> Value {
         Value::Lambda(Arc::new(Closure { lambda, env }))
@@ -263,24 +269,6 @@ impl Value {
                 t.get().is_some_and(|forced| forced.same_allocation(v))
             }
             _ => false,
-        }
-    }
-
-    /// An identity of the stored value such that two values with
-    /// [`Value::same_allocation`] have the same identity (for keys that
-    /// must agree with it); `None` for values stored inline.
-    pub(crate) fn cell_identity(&self) -> Option<(usize, usize)> {
-        match self {
-            Value::Attrs(a) => Some((1, a.addr())),
-            Value::List(l) => Some((2, l.addr())),
-            Value::Lambda(c) => Some((
-                Arc::as_ptr(&c.lambda) as usize,
-                Arc::as_ptr(&c.env) as usize,
-            )),
-            Value::PrimOp(p) => Some((3, std::ptr::from_ref(*p) as usize)),
-            Value::PrimOpApp(a) => Some((4, Arc::as_ptr(a) as usize)),
-            Value::Thunk(t) => Some((5, Arc::as_ptr(t) as usize)),
-            _ => None,
         }
     }
 }

@@ -170,7 +170,7 @@ fn replace_model(s: &[u8], from: &[Vec<u8>], to: &[Vec<u8>]) -> Vec<u8> {
 /// bytes (no NUL: CppNix's strings cannot hold it).
 fn byte_string() -> impl Strategy<Value = Vec<u8>> {
     let piece = prop_oneof![
-        3 => prop::sample::select(vec!["a", "b", "é", "€", "𝄞", "\"", "$", "{", "\\", "\n", " "])
+        3 => prop::sample::select(vec!["a", "b", "é", "€", "𝄞", "\"", "$", "{", "\\", "\n", " ", "\u{10FF80}", "\u{10FFFF}"])
             .prop_map(|s| s.as_bytes().to_vec()),
         2 => (1u8..=255).prop_map(|b| vec![b]),
     ];
@@ -215,5 +215,33 @@ proptest! {
             std::cmp::Ordering::Greater => ">",
         };
         prop_assert_eq!(bytes_of(&items[4]), order.as_bytes().to_vec());
+    }
+
+    /// Files read with `readFile` and JSON strings with `\u` escapes keep
+    /// their bytes, characters U+10FF80..U+10FFFF (where nixkit keeps bytes
+    /// that are not UTF-8) included.
+    #[test]
+    fn read_files_and_json_escapes_keep_bytes(s in byte_string()) {
+        let dir = std::env::temp_dir().join(format!("nixkit-bytes-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let file = dir.join("data");
+        std::fs::write(&file, &s).expect("writes");
+        let mut expr = format!(
+            "[ (builtins.readFile {}) (builtins.toString (builtins.stringLength (builtins.readFile {}))) ",
+            file.display(),
+            file.display()
+        );
+        // The valid UTF-8 part of `s`, as JSON `\u` escapes (surrogate
+        // pairs above U+FFFF).
+        let text = String::from_utf8_lossy(&s).replace('\u{FFFD}', "");
+        let json: String = text
+            .encode_utf16()
+            .map(|u| format!("\\\\u{u:04x}"))
+            .collect();
+        expr.push_str(&format!("(builtins.fromJSON \"\\\"{json}\\\"\") ]"));
+        let items = eval_list(&expr);
+        prop_assert_eq!(bytes_of(&items[0]), s.clone());
+        prop_assert_eq!(bytes_of(&items[1]), s.len().to_string().into_bytes());
+        prop_assert_eq!(bytes_of(&items[2]), text.as_bytes().to_vec());
     }
 }

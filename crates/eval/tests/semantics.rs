@@ -100,7 +100,12 @@ fn args_for(case: &Case) -> Vec<String> {
 }
 
 fn nixkit_outcome(case: &Case, dir: &Path) -> String {
-    let args = args_for(case);
+    // As the binary reads its arguments and writes its output: bytes, kept
+    // in nixkit's text as `nixkit_syntax::decode_bytes` makes it.
+    let args: Vec<String> = args_for(case)
+        .iter()
+        .map(|a| nixkit_syntax::decode_bytes(a.as_bytes()).into_owned())
+        .collect();
     let opts = match parse_args(&args) {
         Ok(opts) => opts,
         Err(e) => return format!("error: bad flags: {e}"),
@@ -112,7 +117,9 @@ fn nixkit_outcome(case: &Case, dir: &Path) -> String {
         &mut out,
         &mut err,
     );
-    outcome(code, &out, &err)
+    let bytes =
+        |text: &str| String::from_utf8_lossy(&nixkit_syntax::encode_bytes(text)).into_owned();
+    outcome(code, &bytes(&out), &bytes(&err))
 }
 
 fn cppnix_outcome(case: &Case, dir: &Path) -> Option<String> {

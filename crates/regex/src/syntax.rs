@@ -20,6 +20,13 @@
 //!   names are libstdc++'s (`alnum` … `xdigit` and `d`, `s`, `w`, in any
 //!   case; `[[:word:]]` is an error). Collating symbols and equivalence
 //!   classes name one character.
+//!
+//! The same pass also spells the pattern for `regex-automata` (`rust`:
+//! bytes, `.` and bracket expressions as explicit byte sets) and notes
+//! whether its groups are *plain* (no `|`, no quantified group, no
+//! quantifier on a quantifier): then each group's text is the same under
+//! POSIX's rules, libstdc++'s backtracking order and Rust's leftmost-first
+//! order, every repeated piece being one byte wide.
 
 use std::fmt::Write as _;
 
@@ -47,6 +54,11 @@ pub struct Translated {
     pub pattern: Vec<u8>,
     /// Number of capture groups.
     pub groups: usize,
+    /// The same pattern in `regex-syntax`'s spelling (with `(?s-u)` in
+    /// effect: `\xHH` is a byte), with the same groups.
+    pub rust: String,
+    /// Whether the groups are plain (see the module's docs).
+    pub plain: bool,
 }
 
 /// Checks `pattern` with CppNix's grammar and spells it for glibc.
@@ -56,6 +68,8 @@ pub fn translate(pattern: &[u8]) -> Result<Translated, SyntaxError> {
         i: 0,
         out: Vec::with_capacity(pattern.len() + 8),
         groups: 0,
+        rust: String::with_capacity(pattern.len() * 4 + 8),
+        plain: true,
     };
     p.disjunction()?;
     if p.i != pattern.len() {
@@ -64,6 +78,8 @@ pub fn translate(pattern: &[u8]) -> Result<Translated, SyntaxError> {
     Ok(Translated {
         pattern: p.out,
         groups: p.groups,
+        rust: p.rust,
+        plain: p.plain,
     })
 }
 
@@ -72,6 +88,8 @@ struct Parser<'a> {
     i: usize,
     out: Vec<u8>,
     groups: usize,
+    rust: String,
+    plain: bool,
 }
 
 /// A bracket expression's last item, which decides what a `-` means.
@@ -102,6 +120,8 @@ impl Parser<'_> {
         while self.peek() == Some(b'|') {
             self.i += 1;
             self.out.push(b'|');
+            self.rust.push('|');
+            self.plain = false;
             self.alternative()?;
         }
         Ok(())
@@ -119,13 +139,34 @@ impl Parser<'_> {
             Some(c @ (b'^' | b'$')) => {
                 self.i += 1;
                 self.out.push(c);
+                self.rust.push(char::from(c));
                 Ok(true)
             }
             _ => {
+                let start = self.rust.len();
+                let group = self.peek() == Some(b'(');
                 if !self.atom()? {
                     return Ok(false);
                 }
-                while self.quantifier()? {}
+                let mut quantified = false;
+                loop {
+                    let before = self.out.len();
+                    if !self.quantifier()? {
+                        break;
+                    }
+                    if quantified {
+                        // `a+?` is two greedy repetitions, not a lazy one.
+                        self.rust.insert_str(start, "(?:");
+                        self.rust.push(')');
+                        self.plain = false;
+                    }
+                    if group {
+                        self.plain = false;
+                    }
+                    quantified = true;
+                    self.rust
+                        .push_str(&String::from_utf8_lossy(&self.out[before..]));
+                }
                 Ok(true)
             }
         }
@@ -146,18 +187,21 @@ impl Parser<'_> {
                 }
                 self.i += 2;
                 self.out.extend_from_slice(&[b'\\', e]);
+                push_byte(&mut self.rust, e);
                 Ok(true)
             }
             b'(' => {
                 self.i += 1;
                 self.groups += 1;
                 self.out.push(b'(');
+                self.rust.push('(');
                 self.disjunction()?;
                 if self.peek() != Some(b')') {
                     return Err(SyntaxError::Invalid);
                 }
                 self.i += 1;
                 self.out.push(b')');
+                self.rust.push(')');
                 Ok(true)
             }
             b'[' => {
@@ -168,6 +212,12 @@ impl Parser<'_> {
             c => {
                 self.i += 1;
                 self.out.push(c);
+                if c == b'.' {
+                    // glibc's `.` (RE_DOT_NOT_NULL): any byte but NUL.
+                    self.rust.push_str(r"[\x01-\xFF]");
+                } else {
+                    push_byte(&mut self.rust, c);
+                }
                 Ok(true)
             }
         }
@@ -264,6 +314,8 @@ impl Parser<'_> {
     /// items can be written in any order.
     fn bracket(&mut self) -> Result<(), SyntaxError> {
         let mut items: Vec<u8> = Vec::new();
+        // The bytes it matches, for `rust`.
+        let mut set = [false; 256];
         let negated = self.peek() == Some(b'^');
         if negated {
             self.i += 1;
@@ -282,17 +334,17 @@ impl Parser<'_> {
                     let next = self.bracket_token()?;
                     match (last, next) {
                         (_, BracketToken::End) => {
-                            flush(&mut items, last);
-                            push_char(&mut items, b'-');
+                            flush(&mut items, &mut set, last);
+                            push_char(&mut items, &mut set, b'-');
                             last = Last::None;
                             break;
                         }
                         (Last::Char(l), BracketToken::Char(r)) => {
-                            range(&mut items, l, r)?;
+                            range(&mut items, &mut set, l, r)?;
                             last = Last::None;
                         }
                         (Last::Char(l), BracketToken::Dash) => {
-                            range(&mut items, l, b'-')?;
+                            range(&mut items, &mut set, l, b'-')?;
                             last = Last::None;
                         }
                         _ => return Err(SyntaxError::Invalid),
@@ -300,22 +352,22 @@ impl Parser<'_> {
                     continue;
                 }
                 BracketToken::Char(c) | BracketToken::Collating(c) => {
-                    flush(&mut items, last);
+                    flush(&mut items, &mut set, last);
                     last = Last::Char(c);
                 }
                 BracketToken::Equivalence(c) => {
-                    flush(&mut items, last);
-                    push_char(&mut items, c);
+                    flush(&mut items, &mut set, last);
+                    push_char(&mut items, &mut set, c);
                     last = Last::None;
                 }
                 BracketToken::Class(name) => {
-                    flush(&mut items, last);
-                    class(&mut items, &name)?;
+                    flush(&mut items, &mut set, last);
+                    class(&mut items, &mut set, &name)?;
                     last = Last::Class;
                 }
             }
         }
-        flush(&mut items, last);
+        flush(&mut items, &mut set, last);
         if items.is_empty() {
             // Only `[[.NUL.]]`-like sets (the NUL byte is dropped: glibc's
             // pattern cannot hold it, and Nix strings do not): everything
@@ -326,8 +378,17 @@ impl Parser<'_> {
                 &[b'[', b'^', 1, b'-', 0xff, b']']
             };
             self.out.extend_from_slice(all);
+            set = [negated; 256];
+            set[0] = !negated;
+            push_set(&mut self.rust, &set);
             return Ok(());
         }
+        if negated {
+            for b in set.iter_mut() {
+                *b = !*b;
+            }
+        }
+        push_set(&mut self.rust, &set);
         self.out.push(b'[');
         if negated {
             self.out.push(b'^');
@@ -339,18 +400,19 @@ impl Parser<'_> {
 }
 
 /// Writes the pending single character of a bracket expression.
-fn flush(items: &mut Vec<u8>, last: Last) {
+fn flush(items: &mut Vec<u8>, set: &mut [bool; 256], last: Last) {
     if let Last::Char(c) = last {
-        push_char(items, c);
+        push_char(items, set, c);
     }
 }
 
 /// One character of a bracket expression, as glibc reads it anywhere in
 /// the brackets.
-fn push_char(items: &mut Vec<u8>, c: u8) {
+fn push_char(items: &mut Vec<u8>, set: &mut [bool; 256], c: u8) {
     if c == 0 {
         return;
     }
+    set[usize::from(c)] = true;
     if matches!(c, b']' | b'-' | b'^' | b'[') {
         items.extend_from_slice(&[b'[', b'.', c, b'.', b']']);
     } else {
@@ -359,17 +421,52 @@ fn push_char(items: &mut Vec<u8>, c: u8) {
 }
 
 /// A range `l-r`; libstdc++ orders its ends as (signed) `char`.
-fn range(items: &mut Vec<u8>, l: u8, r: u8) -> Result<(), SyntaxError> {
+fn range(items: &mut Vec<u8>, set: &mut [bool; 256], l: u8, r: u8) -> Result<(), SyntaxError> {
     if (l as i8) > (r as i8) {
         return Err(SyntaxError::Invalid);
     }
     if r == 0 {
         return Ok(());
     }
-    push_char(items, l.max(1));
+    push_char(items, set, l.max(1));
     items.push(b'-');
-    push_char(items, r);
+    push_char(items, set, r);
+    // glibc orders a range's ends by byte value in the C locale (a range
+    // that is backwards there makes `regcomp` fail).
+    for b in l.max(1)..=r {
+        set[usize::from(b)] = true;
+    }
     Ok(())
+}
+
+/// One byte for `rust`, always as an escape.
+fn push_byte(rust: &mut String, b: u8) {
+    let _ = write!(rust, "\\x{b:02X}");
+}
+
+/// A set of bytes for `rust`, as a class of ranges.
+fn push_set(rust: &mut String, set: &[bool; 256]) {
+    rust.push('[');
+    let mut b = 0usize;
+    let mut any = false;
+    while b < 256 {
+        if !set[b] {
+            b += 1;
+            continue;
+        }
+        let start = b;
+        while b + 1 < 256 && set[b + 1] {
+            b += 1;
+        }
+        let _ = write!(rust, "\\x{start:02X}-\\x{b:02X}");
+        any = true;
+        b += 1;
+    }
+    if !any {
+        // Matches nothing: a byte and its complement, intersected.
+        rust.push_str("\\x00&&[^\\x00]");
+    }
+    rust.push(']');
 }
 
 /// The character a collating symbol or equivalence class names: a letter
@@ -468,13 +565,15 @@ const COLLATING_NAMES: &[(&str, u8)] = &[
 ];
 
 /// A character class by libstdc++'s name for it.
-fn class(items: &mut Vec<u8>, name: &[u8]) -> Result<(), SyntaxError> {
+fn class(items: &mut Vec<u8>, set: &mut [bool; 256], name: &[u8]) -> Result<(), SyntaxError> {
     let lower = name.to_ascii_lowercase();
     let posix: &[u8] = match lower.as_slice() {
         b"d" => b"digit",
         b"s" => b"space",
         b"w" => {
             items.extend_from_slice(b"[:alnum:]_");
+            class_bytes(set, b"alnum");
+            set[usize::from(b'_')] = true;
             return Ok(());
         }
         b"alnum" | b"alpha" | b"blank" | b"cntrl" | b"digit" | b"graph" | b"lower" | b"print"
@@ -484,7 +583,32 @@ fn class(items: &mut Vec<u8>, name: &[u8]) -> Result<(), SyntaxError> {
     items.extend_from_slice(b"[:");
     items.extend_from_slice(posix);
     items.extend_from_slice(b":]");
+    class_bytes(set, posix);
     Ok(())
+}
+
+/// The bytes of a POSIX class in the C locale (ASCII only).
+fn class_bytes(set: &mut [bool; 256], posix: &[u8]) {
+    for b in 0u8..=0x7f {
+        let member = match posix {
+            b"alnum" => b.is_ascii_alphanumeric(),
+            b"alpha" => b.is_ascii_alphabetic(),
+            b"blank" => b == b' ' || b == b'\t',
+            b"cntrl" => b.is_ascii_control(),
+            b"digit" => b.is_ascii_digit(),
+            b"graph" => b.is_ascii_graphic(),
+            b"lower" => b.is_ascii_lowercase(),
+            b"print" => b.is_ascii_graphic() || b == b' ',
+            b"punct" => b.is_ascii_punctuation(),
+            b"space" => matches!(b, b' ' | b'\t'..=b'\r'),
+            b"upper" => b.is_ascii_uppercase(),
+            b"xdigit" => b.is_ascii_hexdigit(),
+            _ => false,
+        };
+        if member {
+            set[usize::from(b)] = true;
+        }
+    }
 }
 
 /// `fmt::Write` into a byte buffer.

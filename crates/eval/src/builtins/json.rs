@@ -44,17 +44,21 @@ fn json_float(f: f64) -> String {
 }
 
 /// CppNix's JSON library refuses bytes that are not UTF-8; nixkit keeps such
-/// bytes as escape characters (`nixkit_syntax::decode_bytes`).
+/// bytes as escape characters (`nixkit_syntax::decode_bytes`). Escapes that
+/// together are well-formed UTF-8 are a real character of the escape range
+/// (U+10FF80..U+10FFFF), which is written as it is (the text stays canonical).
 fn invalid_utf8_check(s: &str, pos: Pos) -> EvalResult<()> {
-    let mut index = 0usize;
-    for c in s.chars() {
-        if let Some(b) = nixkit_syntax::escaped_byte(c) {
-            return Err(EvalError::eval(format!(
-                "JSON serialization error: [json.exception.type_error.316] invalid UTF-8 byte at index {index}: 0x{b:02X}"
-            ))
-            .at(pos));
-        }
-        index += c.len_utf8();
+    if !nixkit_syntax::has_escapes(s) {
+        return Ok(());
+    }
+    let bytes = nixkit_syntax::encode_bytes(s);
+    if let Err(e) = std::str::from_utf8(&bytes) {
+        let index = e.valid_up_to();
+        let b = bytes.get(index).copied().unwrap_or(0);
+        return Err(EvalError::eval(format!(
+            "JSON serialization error: [json.exception.type_error.316] invalid UTF-8 byte at index {index}: 0x{b:02X}"
+        ))
+        .at(pos));
     }
     Ok(())
 }

@@ -473,7 +473,10 @@ impl Reader<'_> {
     }
 
     fn string_value(&self) -> EvalResult<String> {
-        let text = self.lexer.buffer_text().to_string();
+        // The buffer is well-formed UTF-8; its characters in the range
+        // nixkit uses for bytes that are not UTF-8 (U+10FF80..U+10FFFF,
+        // `nixkit_syntax::decode_bytes`) are written as their four bytes.
+        let text = nixkit_syntax::decode_bytes(self.lexer.buffer_text().as_bytes()).into_owned();
         crate::builtins::check_no_nul(&text).map_err(EvalError::eval)?;
         Ok(text)
     }

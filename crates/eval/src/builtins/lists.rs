@@ -2,7 +2,7 @@
 //! `head`, `tail`, `length`, `elem`, `concatLists`, `concatMap`, `any`,
 //! `all`, `partition`, `groupBy`, `genericClosure`.
 
-use std::collections::HashSet;
+use std::cmp::Ordering;
 use triomphe::Arc;
 
 use nixkit_syntax::Symbol;
@@ -398,50 +398,6 @@ fn concat_map(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     Ok(Value::List(SharedSlice::concat(&parts)))
 }
 
-/// A hashable rendering of a `genericClosure` key.
-fn key_repr(s: &mut EvalState, v: &Value, out: &mut String, pos: Pos) -> EvalResult<()> {
-    match s.force(v)? {
-        Value::Int(i) => out.push_str(&format!("n{}", i as f64)),
-        Value::Float(f) => out.push_str(&format!("n{f}")),
-        Value::String(x) => {
-            out.push_str(&format!("s{}:", x.as_str().len()));
-            out.push_str(x.as_str());
-        }
-        Value::Path(p) => {
-            out.push_str(&format!("p{}:", p.len()));
-            out.push_str(&p);
-        }
-        Value::List(l) => {
-            out.push_str(&format!("l{}[", l.len()));
-            for x in l.iter() {
-                // Items are compared for equality first, as CppNix's
-                // `eqValues`: the same function or set is equal to itself.
-                let forced = s.force(x)?;
-                let incomparable = matches!(
-                    forced,
-                    Value::Attrs(_) | Value::Lambda(_) | Value::PrimOp(_) | Value::PrimOpApp(_)
-                );
-                match forced.cell_identity() {
-                    Some((a, b)) if incomparable => out.push_str(&format!("i{a}:{b};")),
-                    _ => key_repr(s, x, out, pos)?,
-                }
-            }
-            out.push(']');
-        }
-        other => {
-            return Err(EvalError::eval(format!(
-                "cannot compare {} with {}; values of that type are incomparable (values are {} and {})",
-                other.show_type(),
-                other.show_type(),
-                crate::print::show_for_error(&other),
-                crate::print::show_for_error(&other)
-            ))
-            .at(pos))
-        }
-    }
-    Ok(())
-}
-
 fn generic_closure(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let args = Args::new(a, "genericClosure", pos);
     let input = args.attrs(s, 0)?;
@@ -467,10 +423,9 @@ fn generic_closure(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value
     })?;
     let key = sym!("key");
     let show = |v: &Value| crate::print::show_for_error(v);
-    let mut seen = HashSet::new();
-    // Keys must be mutually comparable, as CppNix orders them: the first
-    // key decides the kind, and an element of another kind fails.
-    let mut first: Option<(Value, Value)> = None;
+    // Keys are kept as CppNix keeps them, in an ordered set compared with
+    // `<`'s rules (see `closure_keys`).
+    let mut seen = super::closure_keys::ClosureKeys::default();
     let mut out = Vec::new();
     while let Some(item) = work.pop_front() {
         let in_element = |e: EvalError| {
@@ -488,35 +443,9 @@ fn generic_closure(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value
             .cloned()
             .ok_or_else(|| in_element(EvalError::eval("attribute 'key' missing")))?;
         let k = s.force(&k)?;
-        let comparing = |e: EvalError, other: &Value| {
-            e.with_frame(format!("with element {}", show(other)), Pos::NONE)
-                .with_frame(
-                    format!("while comparing element {}", show(&item)),
-                    Pos::NONE,
-                )
-        };
-        let mut repr = String::new();
-        match &first {
-            None => first = Some((k.clone(), item.clone())),
-            Some((k0, e0)) => {
-                if key_kind(&k) != key_kind(k0) {
-                    let (k0, e0) = (k0.clone(), e0.clone());
-                    s.compare(&k, &k0, Pos::NONE)
-                        .map_err(|e| comparing(e, &e0))?;
-                }
-            }
-        }
-        if key_kind(&k) == 0 {
-            if out.is_empty() {
-                repr.push('o');
-            } else if let Some((k0, e0)) = first.clone() {
-                s.compare(&k, &k0, Pos::NONE)
-                    .map_err(|e| comparing(e, &e0))?;
-            }
-        } else {
-            key_repr(s, &k, &mut repr, pos)?;
-        }
-        if !seen.insert(repr) {
+        let mut less = |a: &Value, b: &Value| Ok(s.compare(a, b, Pos::NONE)? == Ordering::Less);
+        let new = seen.insert(k, &item, &mut less, &show)?;
+        if !new {
             continue;
         }
         out.push(item.clone());
@@ -547,15 +476,4 @@ fn generic_closure(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value
         work.extend(next.iter().cloned());
     }
     Ok(Value::list(out))
-}
-
-/// Which keys of `genericClosure` can be compared with each other (0: none).
-fn key_kind(v: &Value) -> u8 {
-    match v {
-        Value::Int(_) | Value::Float(_) => 1,
-        Value::String(_) => 2,
-        Value::Path(_) => 3,
-        Value::List(_) => 4,
-        _ => 0,
-    }
 }

@@ -4,6 +4,7 @@
 
 pub(crate) mod arith;
 pub(crate) mod attrs;
+mod closure_keys;
 pub(crate) mod context;
 pub(crate) mod control;
 pub(crate) mod derivation;
