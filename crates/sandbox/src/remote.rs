@@ -165,8 +165,11 @@ impl Machine {
     }
 }
 
+/// A build's log receiver.
+type LogFn = Box<dyn FnMut(&[u8]) + Send>;
+
 /// Where a session's remote log goes: the build it is running now, if any.
-type LogSink = std::sync::Arc<Mutex<Option<Box<dyn FnMut(&[u8]) + Send>>>>;
+type LogSink = std::sync::Arc<Mutex<Option<LogFn>>>;
 
 /// An `ssh HOST nix-store --serve --write` session. Dropped early (an error), it kills
 /// ssh; [`Session::finish`] ends it cleanly.
@@ -403,7 +406,7 @@ pub fn build_remote(
         Some(s) => (s, true),
         None => (connect(machine, &store_dir).map_err(&unavailable)?, false),
     };
-    let on_output: Box<dyn FnMut(&[u8]) + Send> = Box::new(on_output);
+    let on_output: LogFn = Box::new(on_output);
     *lock(&session.sink) = Some(on_output);
     // Inputs: only what the remote does not have, references first.
     let wanted: BTreeSet<StorePath> = closure.iter().cloned().collect();
