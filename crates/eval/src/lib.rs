@@ -88,6 +88,7 @@ mod attrs_build;
 mod builtins;
 mod call;
 pub mod cli;
+pub mod installable;
 mod compile;
 mod corepkgs;
 mod derivation;

@@ -209,12 +209,7 @@ impl EvalStore for LocalEvalStore {
             .unwrap_or(expected.name());
         let drv = parse_derivation(store.store_dir(), name, aterm.as_bytes())
             .map_err(EvalStoreError::backend)?;
-        let mut outputs = std::collections::BTreeMap::new();
-        for o in drv.outputs.keys() {
-            if let Ok(Some(path)) = drv.output_path(store.store_dir(), o) {
-                outputs.insert(o.clone(), path);
-            }
-        }
+        let outputs = drv.known_output_paths(store.store_dir());
         store
             .set_derivation_outputs(&p, &outputs)
             .map_err(EvalStoreError::backend)

@@ -8,7 +8,7 @@ use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
 use nixkit_derivation::Derivation;
-use nixkit_store::binary_cache::{FileCache, PublicKey};
+use nixkit_store::binary_cache::{CacheError, FileCache, PublicKey};
 use nixkit_store::local::LocalStore;
 use nixkit_store::StorePath;
 
@@ -156,6 +156,35 @@ fn load_graph(
     Ok(nodes)
 }
 
+/// Why a path could not be substituted.
+#[derive(Debug, thiserror::Error)]
+pub enum SubstituteError {
+    /// No cache is configured.
+    #[error("path '{0}' is required, but there is no substituter that can build it")]
+    NoSubstituter(String),
+    /// Every cache failed; the last one's error.
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+}
+
+/// Substitutes `path` (and its missing references) from the first of
+/// `opts.substituters` that has it, checking signatures against
+/// `opts.trusted_keys`; returns the index of that cache and the paths added.
+pub fn substitute_path(
+    store: &LocalStore,
+    path: &StorePath,
+    opts: &RealiseOptions,
+) -> Result<(usize, Vec<StorePath>), SubstituteError> {
+    let mut last = SubstituteError::NoSubstituter(store.store_dir().print_path(path));
+    for (i, cache) in opts.substituters.iter().enumerate() {
+        match cache.substitute(store, path, &opts.trusted_keys, opts.require_sigs) {
+            Ok(added) => return Ok((i, added)),
+            Err(e) => last = SubstituteError::Cache(e),
+        }
+    }
+    Err(last)
+}
+
 /// Tries to substitute every output of `node`; true if all are valid afterwards.
 fn substitute(
     store: &LocalStore,
@@ -163,17 +192,14 @@ fn substitute(
     opts: &RealiseOptions,
     added: &mut Vec<StorePath>,
 ) -> bool {
-    'outputs: for p in node.outputs.values() {
+    for p in node.outputs.values() {
         if store.is_valid(p).unwrap_or(false) {
             continue;
         }
-        for cache in &opts.substituters {
-            if let Ok(paths) = cache.substitute(store, p, &opts.trusted_keys, opts.require_sigs) {
-                added.extend(paths);
-                continue 'outputs;
-            }
+        match substitute_path(store, p, opts) {
+            Ok((_, paths)) => added.extend(paths),
+            Err(_) => return false,
         }
-        return false;
     }
     true
 }

@@ -58,7 +58,7 @@ pub(crate) fn run_eval(opts: &EvalCliOptions) -> i32 {
         }
     }
     let reads_stdin =
-        !parsed.from_expr && (parsed.inputs.is_empty() || parsed.inputs.iter().any(|i| i == "-"));
+        !parsed.installables.from_expr && (parsed.installables.inputs.is_empty() || parsed.installables.inputs.iter().any(|i| i == "-"));
     if reads_stdin {
         let mut text = String::new();
         if let Err(e) = std::io::stdin().read_to_string(&mut text) {

@@ -29,16 +29,16 @@ fn read_inputs(opts: &EvalCliOptions) -> Result<Vec<(SourceName, PathBuf, Vec<u8
     let cwd =
         std::env::current_dir().map_err(|e| format!("cannot get the current directory: {e}"))?;
     let mut out = Vec::new();
-    if opts.from_expr {
-        for e in &opts.inputs {
+    if opts.installables.from_expr {
+        for e in &opts.installables.inputs {
             out.push((SourceName::String, cwd.clone(), e.clone().into_bytes()));
         }
         return Ok(out);
     }
-    let inputs = if opts.inputs.is_empty() {
+    let inputs = if opts.installables.inputs.is_empty() {
         vec!["-".to_owned()]
     } else {
-        opts.inputs.clone()
+        opts.installables.inputs.clone()
     };
     for input in inputs {
         if input == "-" {

@@ -1,5 +1,7 @@
-//! `nix-instantiate --eval` as a library function: argument parsing and the
-//! run itself, writing into strings so that binaries and tests share it.
+//! `nix-instantiate --eval` as a library function: argument parsing (clap,
+//! in `args.rs`) and the run itself, writing into strings so that binaries
+//! and tests share it. Which values are evaluated is
+//! [`crate::installable`]'s business.
 //!
 //! ```
 //! use nixkit_eval::cli::{parse_args, run, CliEnv};
@@ -12,16 +14,13 @@
 
 use std::sync::{Arc, Mutex};
 
+use crate::installable::{InputContext, Installables};
 use crate::{EvalError, EvalIo, EvalStore, Evaluator, StdIo, Value};
 
-/// A `--arg`/`--argstr` value.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum AutoArg {
-    /// `--arg name expr`.
-    Expr(String),
-    /// `--argstr name string`.
-    Str(String),
-}
+mod args;
+
+pub use crate::installable::AutoArg;
+pub use args::{command, options_from_matches, parse_args, ArgsError};
 
 /// Options of `nix-instantiate` that concern evaluation.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -39,14 +38,11 @@ pub struct EvalCliOptions {
     pub raw: bool,
     /// `--no-location` (XML output).
     pub no_location: bool,
-    /// `-E`: the positional arguments are expressions.
-    pub from_expr: bool,
-    /// Files (or expressions with `-E`); `-` is standard input.
-    pub inputs: Vec<String>,
-    /// `-A` attribute paths.
-    pub attr_paths: Vec<String>,
-    /// `--arg` / `--argstr`.
-    pub auto_args: Vec<(String, AutoArg)>,
+    /// `--parse`: print the parsed expression (the binary's business; [`run`]
+    /// evaluates regardless).
+    pub parse: bool,
+    /// Files or `-E` expressions, `-A` attribute paths, `--arg`/`--argstr`.
+    pub installables: Installables,
     /// `-I` entries.
     pub include: Vec<String>,
     /// `--show-trace` (`Some(false)` for `--no-show-trace`).
@@ -77,96 +73,11 @@ pub struct EvalCliOptions {
     pub store: Option<String>,
 }
 
-/// Parses `nix-instantiate` arguments (without the program name).
-pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<EvalCliOptions, String> {
-    let mut o = EvalCliOptions::default();
-    let mut it = args.iter().map(AsRef::as_ref);
-    let next = |flag: &str, it: &mut dyn Iterator<Item = &str>| -> Result<String, String> {
-        it.next()
-            .map(str::to_string)
-            .ok_or_else(|| format!("flag '{flag}' requires an argument"))
-    };
-    while let Some(a) = it.next() {
-        match a {
-            "--eval" | "--eval-only" => o.eval = true,
-            // Accepted and ignored: store access mode and build options.
-            "--read-write-mode" | "--dry-run" | "--repair" => {}
-            "--strict" => o.strict = true,
-            "--json" => o.json = true,
-            "--xml" => o.xml = true,
-            "--raw" => o.raw = true,
-            "--no-location" => o.no_location = true,
-            "-E" | "--expr" => o.from_expr = true,
-            "-A" | "--attr" => o.attr_paths.push(next(a, &mut it)?),
-            "--arg" => {
-                let name = next(a, &mut it)?;
-                o.auto_args.push((name, AutoArg::Expr(next(a, &mut it)?)));
-            }
-            "--argstr" => {
-                let name = next(a, &mut it)?;
-                o.auto_args.push((name, AutoArg::Str(next(a, &mut it)?)));
-            }
-            "-I" | "--include" => o.include.push(next(a, &mut it)?),
-            "--show-trace" => o.show_trace = Some(true),
-            "--no-show-trace" => o.show_trace = Some(false),
-            "--max-call-depth" => {
-                let n = next(a, &mut it)?;
-                o.max_call_depth = Some(
-                    n.parse()
-                        .map_err(|_| format!("invalid max-call-depth '{n}'"))?,
-                );
-            }
-            "--impure" => o.pure = Some(false),
-            "--pure-eval" => o.pure = Some(true),
-            "--abort-on-warn" => o.abort_on_warn = true,
-            "--trace-verbose" => o.trace_verbose = true,
-            "--add-root" => o.add_root = Some(next(a, &mut it)?),
-            "--indirect" => o.indirect = true,
-            "--readonly-mode" => o.read_only = true,
-            "--store" => o.store = Some(next(a, &mut it)?),
-            "--option" => {
-                let name = next(a, &mut it)?;
-                let value = next(a, &mut it)?;
-                apply_option(&mut o, &name, &value);
-            }
-            "--extra-experimental-features" | "--experimental-features" => {
-                let v = next(a, &mut it)?;
-                o.features.extend(v.split_whitespace().map(str::to_string));
-            }
-            s if s.starts_with("--lint-") => {
-                let level = next(a, &mut it)?;
-                let index = match s {
-                    "--lint-absolute-path-literals" => 0,
-                    "--lint-short-path-literals" => 1,
-                    "--lint-url-literals" => 2,
-                    _ => return Err(format!("unknown flag '{s}'")),
-                };
-                o.lints[index] = match level.as_str() {
-                    "warn" => Some(false),
-                    "fatal" => Some(true),
-                    _ => None,
-                };
-            }
-            s if s.starts_with("--") && is_setting(&s[2..]) => {
-                // Settings (`--name value`) are accepted like `--option`.
-                let v = next(a, &mut it)?;
-                apply_option(&mut o, &s[2..], &v);
-            }
-            s if s.starts_with('-') && s.len() > 1 => {
-                return Err(format!("unrecognised flag '{s}'"));
-            }
-            s => o.inputs.push(s.to_string()),
-        }
-    }
-    Ok(o)
-}
-
-/// True if `--NAME VALUE` sets a setting, as CppNix accepts for every setting it knows:
-/// the ones evaluation reads (see `apply_option`) and common store and build settings,
-/// which evaluation ignores. Any other flag is unrecognised, as in CppNix.
-fn is_setting(name: &str) -> bool {
-    // CppNix's store and build settings (2.8 and later), which evaluation does not read.
-    const IGNORED: &[&str] = &[
+/// CppNix's store and build settings (2.8 and later), which evaluation does not
+/// read. Each is accepted as `--NAME VALUE` and `--extra-NAME VALUE`, as CppNix
+/// accepts every setting it knows (the ones evaluation reads are flags of their
+/// own, see `args.rs`); any other flag is unrecognised, as in CppNix.
+pub const IGNORED_SETTINGS: &[&str] = &[
         "accept-flake-config",
         "allow-dirty",
         "allow-import-from-derivation",
@@ -251,24 +162,9 @@ fn is_setting(name: &str) -> bool {
         "use-sqlite-wal",
         "user-agent-suffix",
         "warn-dirty",
-    ];
-    matches!(
-        name,
-        "max-call-depth"
-            | "pure-eval"
-            | "show-trace"
-            | "abort-on-warn"
-            | "trace-verbose"
-            | "store"
-            | "extra-experimental-features"
-            | "experimental-features"
-    ) || IGNORED.contains(&name)
-        || name
-            .strip_prefix("extra-")
-            .is_some_and(|base| IGNORED.contains(&base))
-}
+];
 
-fn apply_option(o: &mut EvalCliOptions, name: &str, value: &str) {
+pub(crate) fn apply_option(o: &mut EvalCliOptions, name: &str, value: &str) {
     match name {
         "max-call-depth" => o.max_call_depth = value.parse().ok(),
         "pure-eval" => o.pure = Some(value == "true"),
@@ -322,11 +218,7 @@ impl CliEnv {
     }
 
     fn absolute(&self, p: &str) -> String {
-        if p.starts_with('/') {
-            crate::ops::canon_path(p)
-        } else {
-            crate::ops::canon_path(&format!("{}/{p}", self.cwd))
-        }
+        crate::installable::absolute_path(&self.cwd, p)
     }
 
     fn search_entry(&self, entry: &str) -> (String, String) {
@@ -419,119 +311,19 @@ fn run_inner(
     stdout: &mut String,
 ) -> Result<(), EvalError> {
     let mut state = InstantiateState::default();
-    let mut auto_args = Vec::new();
-    for (name, arg) in &opts.auto_args {
-        let v = match arg {
-            AutoArg::Str(s) => Value::string(s.as_str()),
-            AutoArg::Expr(e) => ev.eval_str(e, &env.cwd)?,
-        };
-        auto_args.push((nixkit_syntax::Symbol::intern(name), v));
-    }
-    let auto_args = Value::attrs(crate::Attrs::from_pairs(auto_args));
-    let inputs: Vec<String> = if opts.inputs.is_empty() {
-        vec![if opts.from_expr {
-            String::new()
-        } else {
-            "-".to_string()
-        }]
-    } else {
-        opts.inputs.clone()
+    let sel = &opts.installables;
+    let ctx = InputContext {
+        cwd: &env.cwd,
+        stdin: Some(env.stdin.as_deref().unwrap_or("")),
+        default_input: "-",
     };
-    for input in &inputs {
-        let root = if opts.from_expr {
-            ev.eval_str(input, &env.cwd)?
-        } else if input == "-" {
-            ev.eval_stdin_text(env.stdin.as_deref().unwrap_or(""), &env.cwd)?
-        } else {
-            let path = if input.starts_with('<') && input.ends_with('>') {
-                let name = &input[1..input.len() - 1];
-                ev.find_in_search_path(name).ok_or_else(|| {
-                    EvalError::eval(format!(
-                        "file '{name}' was not found in the Nix search path (add it using $NIX_PATH or -I)"
-                    ))
-                })?
-            } else {
-                env.absolute(input)
-            };
-            ev.eval_file(&path)?
-        };
-        let paths: Vec<&str> = if opts.attr_paths.is_empty() {
-            vec![""]
-        } else {
-            opts.attr_paths.iter().map(String::as_str).collect()
-        };
-        for attr_path in paths {
-            let v = select_path(ev, &root, attr_path, &auto_args)?;
-            // `--eval` calls the result (a function, or a set's
-            // `__functor`) only when `--arg`/`--argstr` were given;
-            // instantiating always does, as finding derivations does.
-            let v = if opts.eval && opts.auto_args.is_empty() {
-                v
-            } else {
-                auto_call(ev, &v, &auto_args)?
-            };
-            print_result(opts, ev, &v, &auto_args, &mut state, stdout)?;
-        }
-    }
-    Ok(())
-}
-
-/// Calls a function with the `--arg`s it asks for.
-fn auto_call(ev: &mut Evaluator, v: &Value, args: &Value) -> Result<Value, EvalError> {
-    let state = &mut ev.state;
-    crate::eval::with_stack(|| state.auto_call(v, args))
-}
-
-fn select_path(
-    ev: &mut Evaluator,
-    root: &Value,
-    path: &str,
-    args: &Value,
-) -> Result<Value, EvalError> {
-    let mut v = root.clone();
-    for key in split_attr_path(path) {
-        v = auto_call(ev, &v, args)?;
-        if let Ok(i) = key.parse::<usize>() {
-            if let Value::List(l) = ev.force(&v)? {
-                v = l.get(i).cloned().ok_or_else(|| {
-                    EvalError::eval(format!(
-                        "list index {i} in selection path '{path}' is out of range"
-                    ))
-                })?;
-                continue;
-            }
-        }
-        let forced = ev.force(&v)?;
-        let Value::Attrs(a) = &forced else {
-            return Err(EvalError::eval(format!(
-                "the expression selected by the selection path '{path}' should be a set but is {}",
-                forced.type_of()
-            )));
-        };
-        v = a.get_str(&key).cloned().ok_or_else(|| {
-            EvalError::eval(format!(
-                "attribute '{key}' in selection path '{path}' not found"
-            ))
-        })?;
-    }
-    Ok(v)
-}
-
-fn split_attr_path(path: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quoted = false;
-    for c in path.chars() {
-        match c {
-            '"' => quoted = !quoted,
-            '.' if !quoted => out.push(std::mem::take(&mut cur)),
-            c => cur.push(c),
-        }
-    }
-    if !cur.is_empty() || !out.is_empty() {
-        out.push(cur);
-    }
-    out
+    // `--eval` calls the result (a function, or a set's `__functor`) only
+    // when `--arg`/`--argstr` were given; instantiating always does, as
+    // finding derivations does.
+    let call_result = !(opts.eval && sel.auto_args.is_empty());
+    sel.for_each(ev, &ctx, call_result, |ev, v, auto_args| {
+        print_result(opts, ev, &v, auto_args, &mut state, stdout)
+    })
 }
 
 fn print_result(
@@ -644,7 +436,7 @@ pub fn strip_ansi_escapes(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_args;
+    use super::{parse_args, ArgsError, AutoArg};
 
     #[test]
     fn settings_are_flags_and_unknown_flags_are_not() {
@@ -663,7 +455,41 @@ mod tests {
         ]);
         assert!(ok.is_ok(), "{:?}", ok.err());
         let err = parse_args(&["--frob", "-E", "1"]).err();
-        assert_eq!(err.as_deref(), Some("unrecognised flag '--frob'"));
+        assert_eq!(err, Some(ArgsError::UnrecognisedFlag("--frob".into())));
+        assert_eq!(
+            err.map(|e| e.to_string()).as_deref(),
+            Some("unrecognised flag '--frob'")
+        );
         assert!(parse_args(&["--extra-frob", "x", "-E", "1"]).is_err());
+        assert_eq!(
+            parse_args(&["-E", "1", "--arg", "x"]).err(),
+            Some(ArgsError::MissingValue("--arg".into()))
+        );
+        assert_eq!(
+            parse_args(&["-E", "1", "-A"]).err(),
+            Some(ArgsError::MissingValue("--attr".into()))
+        );
+    }
+
+    #[test]
+    fn repeated_and_contradicting_flags_apply_in_order() {
+        let o = parse_args(&[
+            "--argstr", "a", "-1", "--arg", "b", "-2", "--argstr", "c", "--x", "--show-trace",
+            "--no-show-trace", "--impure", "--pure-eval", "--option", "show-trace", "true", "-A",
+            "x.0", "-A", "y", "f.nix", "-",
+        ])
+        .unwrap_or_default();
+        let names: Vec<_> = o.installables.auto_args.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["a", "b", "c"]);
+        assert_eq!(o.installables.auto_args[0].1, AutoArg::Str("-1".into()));
+        assert_eq!(o.installables.auto_args[1].1, AutoArg::Expr("-2".into()));
+        assert_eq!(o.installables.auto_args[2].1, AutoArg::Str("--x".into()));
+        // `--option show-trace true` comes last.
+        assert_eq!((o.show_trace, o.pure), (Some(true), Some(true)));
+        assert_eq!(o.installables.attr_paths, ["x.0", "y"]);
+        assert_eq!(o.installables.inputs, ["f.nix", "-"]);
+        let o = parse_args(&["--option", "show-trace", "true", "--no-show-trace"]).unwrap_or_default();
+        assert_eq!(o.show_trace, Some(false));
+        assert!(matches!(parse_args(&["--help"]), Err(ArgsError::Help(_))));
     }
 }
