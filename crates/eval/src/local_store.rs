@@ -121,7 +121,7 @@ fn copy_filtered(
         entries.sort();
         for child in entries {
             let m = fs::symlink_metadata(&child).map_err(err)?;
-            if filter(&child.to_string_lossy(), file_type(&m))
+            if filter(&crate::io::nix_text(child.as_os_str()), file_type(&m))
                 .map_err(|e| StorePathError::Filter(Box::new(e)))?
             {
                 let name = child.file_name().map(PathBuf::from).unwrap_or_default();
@@ -159,10 +159,10 @@ impl EvalStore for LocalEvalStore {
                     .tempdir()
                     .map_err(EvalStoreError::backend)?;
                 let copy = tmp.path().join("copy");
-                copy_filtered(Path::new(path), &copy, filter)?;
+                copy_filtered(&crate::io::os_path(path), &copy, filter)?;
                 copy
             }
-            _ => PathBuf::from(path),
+            _ => crate::io::os_path(path),
         };
         let store = self.lock();
         let added = store

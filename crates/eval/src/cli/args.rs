@@ -9,7 +9,7 @@ use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{ArgMatches, CommandFactory, FromArgMatches};
 
 use super::{apply_option, EvalCliOptions, IGNORED_SETTINGS};
-use crate::installable::AutoArg;
+use crate::installable::{AutoArg, Installables};
 
 /// Why `nix-instantiate`'s arguments were not accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -42,7 +42,8 @@ impl ArgsError {
         match e.kind() {
             ErrorKind::UnknownArgument => ArgsError::UnrecognisedFlag(flag()),
             ErrorKind::InvalidValue | ErrorKind::WrongNumberOfValues | ErrorKind::TooFewValues
-                if e.get(ContextKind::InvalidValue).is_none_or(
+                if e.get(ContextKind::InvalidValue).map_or(
+                    true,
                     |v| matches!(v, ContextValue::String(s) if s.is_empty()),
                 ) =>
             {
@@ -89,21 +90,6 @@ struct InstantiateArgs {
     /// Leave source positions out of XML output.
     #[arg(long)]
     no_location: bool,
-    /// The operands are expressions, not files.
-    #[arg(short = 'E', long = "expr")]
-    expr: bool,
-    /// Select an attribute path (a.b, a."b.c", list.0) in each result.
-    #[arg(short = 'A', long = "attr", value_name = "ATTRPATH")]
-    attr: Vec<String>,
-    /// Call functions with argument NAME set to the value of EXPR.
-    #[arg(long, num_args = 2, value_names = ["NAME", "EXPR"], allow_hyphen_values = true)]
-    arg: Vec<String>,
-    /// Call functions with argument NAME set to the string STRING.
-    #[arg(long, num_args = 2, value_names = ["NAME", "STRING"], allow_hyphen_values = true)]
-    argstr: Vec<String>,
-    /// Add PATH (or PREFIX=PATH) to the search path for <...> lookups.
-    #[arg(short = 'I', long = "include", value_name = "PATH")]
-    include: Vec<String>,
     /// Show the evaluation trace of errors.
     #[arg(long)]
     show_trace: bool,
@@ -164,10 +150,49 @@ struct InstantiateArgs {
     /// Report URL literals: warn or fatal.
     #[arg(long, value_name = "LEVEL")]
     lint_url_literals: Option<String>,
-    /// Files to evaluate (`-` is standard input, `<name>` a search-path
-    /// lookup), or expressions with -E.
+    #[command(flatten)]
+    installables: InstallableArgs,
+}
+
+/// The flags that name installables, for any command that evaluates: files
+/// (or `-E` expressions), `-A` attribute paths, `--arg`/`--argstr`, and the
+/// search path (`-I`) that `<name>` inputs are found in. Commands flatten it
+/// into their own clap definitions (`#[command(flatten)]`).
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct InstallableArgs {
+    /// The operands are expressions, not files.
+    #[arg(short = 'E', long = "expr")]
+    pub expr: bool,
+    /// Select an attribute path (a.b, a."b.c", list.0) in each result.
+    #[arg(short = 'A', long = "attr", value_name = "ATTRPATH")]
+    pub attr: Vec<String>,
+    /// Call functions with argument NAME set to the value of EXPR.
+    #[arg(long, num_args = 2, value_names = ["NAME", "EXPR"], allow_hyphen_values = true)]
+    pub arg: Vec<String>,
+    /// Call functions with argument NAME set to the string STRING.
+    #[arg(long, num_args = 2, value_names = ["NAME", "STRING"], allow_hyphen_values = true)]
+    pub argstr: Vec<String>,
+    /// Add PATH (or PREFIX=PATH) to the search path for <...> lookups.
+    #[arg(short = 'I', long = "include", value_name = "PATH")]
+    pub include: Vec<String>,
+    /// Files (`-` is standard input, `<name>` a search-path lookup), or
+    /// expressions with -E.
     #[arg(value_name = "FILES")]
-    inputs: Vec<String>,
+    pub inputs: Vec<String>,
+}
+
+impl InstallableArgs {
+    /// The installables these flags name; `m` (the matches they were read
+    /// from) gives the order of `--arg` and `--argstr`.
+    pub fn installables(&self, m: &ArgMatches) -> Installables {
+        let _ = (&self.arg, &self.argstr);
+        Installables {
+            from_expr: self.expr,
+            inputs: self.inputs.clone(),
+            attr_paths: self.attr.clone(),
+            auto_args: auto_args_in_order(m),
+        }
+    }
 }
 
 /// The `nix-instantiate` command line, for parsing, `--help`, completions and
@@ -221,6 +246,24 @@ fn occurrences<'m>(m: &'m ArgMatches, id: &str) -> Vec<(usize, Vec<&'m String>)>
         .collect()
 }
 
+/// The `--arg NAME EXPR` and `--argstr NAME STRING` of a command whose flags
+/// have the ids `arg` and `argstr`, in command-line order.
+pub fn auto_args_in_order(m: &ArgMatches) -> Vec<(String, AutoArg)> {
+    let mut auto_args: Vec<(usize, String, AutoArg)> = Vec::new();
+    for (i, v) in occurrences(m, "arg") {
+        if let [name, e] = v[..] {
+            auto_args.push((i, name.clone(), AutoArg::Expr(e.clone())));
+        }
+    }
+    for (i, v) in occurrences(m, "argstr") {
+        if let [name, s] = v[..] {
+            auto_args.push((i, name.clone(), AutoArg::Str(s.clone())));
+        }
+    }
+    auto_args.sort_by_key(|(i, ..)| *i);
+    auto_args.into_iter().map(|(_, n, v)| (n, v)).collect()
+}
+
 /// The index of a flag's last occurrence (for flags that contradict each other).
 fn last_index(m: &ArgMatches, id: &str) -> Option<usize> {
     if m.value_source(id) != Some(clap::parser::ValueSource::CommandLine) {
@@ -240,7 +283,8 @@ pub fn options_from_matches(m: &ArgMatches) -> Result<EvalCliOptions, ArgsError>
         xml: a.xml,
         raw: a.raw,
         no_location: a.no_location,
-        include: a.include,
+        include: a.installables.include.clone(),
+        installables: a.installables.installables(m),
         abort_on_warn: a.abort_on_warn,
         trace_verbose: a.trace_verbose,
         add_root: a.add_root,
@@ -250,25 +294,13 @@ pub fn options_from_matches(m: &ArgMatches) -> Result<EvalCliOptions, ArgsError>
         ..EvalCliOptions::default()
     };
     let _ = (a.read_write_mode, a.dry_run, a.repair);
-    o.installables.from_expr = a.expr;
-    o.installables.inputs = a.inputs;
-    o.installables.attr_paths = a.attr;
+    let _ = (a.show_trace, a.no_show_trace, a.impure, a.pure_eval);
     if let Some(n) = &a.max_call_depth {
-        o.max_call_depth = Some(n.parse().map_err(|_| ArgsError::InvalidCallDepth(n.clone()))?);
+        o.max_call_depth = Some(
+            n.parse()
+                .map_err(|_| ArgsError::InvalidCallDepth(n.clone()))?,
+        );
     }
-    let mut auto_args: Vec<(usize, String, AutoArg)> = Vec::new();
-    for (i, v) in occurrences(m, "arg") {
-        if let [name, e] = v[..] {
-            auto_args.push((i, name.clone(), AutoArg::Expr(e.clone())));
-        }
-    }
-    for (i, v) in occurrences(m, "argstr") {
-        if let [name, s] = v[..] {
-            auto_args.push((i, name.clone(), AutoArg::Str(s.clone())));
-        }
-    }
-    auto_args.sort_by_key(|(i, ..)| *i);
-    o.installables.auto_args = auto_args.into_iter().map(|(_, n, v)| (n, v)).collect();
     for v in a
         .experimental_features
         .iter()
