@@ -92,30 +92,6 @@ pub enum BuildCommandError {
     Stdout(#[source] io::Error),
 }
 
-/// Evaluates the installables and returns the derivations to build as
-/// (`.drv` path, output name).
-fn evaluate(
-    o: &BuildOptions,
-    ev: &mut Evaluator,
-    cwd: &str,
-) -> Result<Vec<(String, String)>, BuildCommandError> {
-    let ctx = InputContext {
-        cwd,
-        stdin: None,
-        default_input: "./default.nix",
-    };
-    let mut out = Vec::new();
-    o.installables
-        .for_each(ev, &ctx, true, |ev, v, auto_args| {
-            for d in ev.derivations(&v, auto_args)? {
-                out.push(ev.drv_path_and_output(&d)?);
-            }
-            Ok(())
-        })
-        .map_err(|e| BuildCommandError::Eval(e.render(o.show_trace)))?;
-    Ok(out)
-}
-
 /// Builds what `o` names, writing the output paths to `stdout` and progress to
 /// standard error.
 pub fn run(o: &BuildOptions, stdout: &mut dyn Write) -> Result<(), BuildCommandError> {
@@ -139,7 +115,13 @@ pub fn run(o: &BuildOptions, stdout: &mut dyn Write) -> Result<(), BuildCommandE
         .home(std::env::var("HOME").ok())
         .show_trace(o.show_trace)
         .build();
-    let targets = evaluate(o, &mut ev, &cwd_s)?;
+    let ctx = InputContext {
+        cwd: &cwd_s,
+        stdin: None,
+        default_input: "./default.nix",
+    };
+    let targets = crate::installable::derivations(&o.installables, &mut ev, &ctx)
+        .map_err(|e| BuildCommandError::Eval(e.render(o.show_trace)))?;
     drop(ev);
     let store = Arc::try_unwrap(store)
         .map_err(|_| BuildCommandError::StoreHeld)?

@@ -20,17 +20,10 @@ use std::io::{self, Read, Write};
 
 pub mod build;
 pub mod hash;
+pub mod installable;
 pub mod instantiate;
 pub mod progress;
 pub mod store;
-
-/// Installable selection: re-exported from [`nixkit_eval::installable`], where
-/// `nix-instantiate`'s library run (which cannot depend on this crate) uses it too.
-pub mod installable {
-    pub use nixkit_eval::installable::{
-        absolute_path, select_attr_path, AutoArg, InputContext, Installables,
-    };
-}
 
 /// The standard streams a command reads and writes.
 pub struct Streams<'a> {

@@ -146,13 +146,15 @@ impl BuildArgs {
         m: &ArgMatches,
         warn: &mut dyn FnMut(&str),
     ) -> Result<BuildOptions, BuildCommandError> {
-        let mut o = BuildOptions::default();
-        o.installables = self.installables.installables(m);
-        o.include = self.installables.include;
-        o.out_link = self.out_link;
-        o.no_out_link = self.no_out_link;
-        o.quiet = self.quiet;
-        o.show_trace = self.show_trace;
+        let mut o = BuildOptions {
+            installables: self.installables.installables(m),
+            include: self.installables.include,
+            out_link: self.out_link,
+            no_out_link: self.no_out_link,
+            quiet: self.quiet,
+            show_trace: self.show_trace,
+            ..BuildOptions::default()
+        };
         o.realise.keep_going = self.keep_going;
         o.realise.check = self.check;
         if let Some(jobs) = self.max_jobs {

@@ -1,7 +1,7 @@
 //! `nix-instantiate`'s flags as a clap command ([`command`]), read into
 //! [`EvalCliOptions`] ([`options_from_matches`]). Every CppNix setting is also a
 //! flag, `--NAME VALUE` (hidden from `--help`, added from the table in
-//! [`super::is_setting`]); flags that CppNix lets repeat or contradict
+//! [`super::IGNORED_SETTINGS`]); flags that CppNix lets repeat or contradict
 //! (`--show-trace`/`--no-show-trace`, `--arg`/`--argstr`, `--option`) take
 //! effect in command-line order, as CppNix's parser applies them.
 
