@@ -180,6 +180,16 @@ impl Derivation {
         }
     }
 
+    /// The paths of the outputs whose path is known (input-addressed or fixed),
+    /// by output name: the mapping a store records for a `.drv` when it is
+    /// registered. Outputs whose path cannot be computed are left out.
+    pub fn known_output_paths(&self, store_dir: &StoreDir) -> BTreeMap<String, StorePath> {
+        self.outputs
+            .keys()
+            .filter_map(|o| Some((o.clone(), self.output_path(store_dir, o).ok()??)))
+            .collect()
+    }
+
     /// The structured attributes JSON text (`env.__json`), if any.
     pub fn structured_attrs(&self) -> Option<&str> {
         self.env.get("__json").map(String::as_str)

@@ -36,6 +36,12 @@ impl FileType {
 }
 
 /// File system and environment access.
+///
+/// Paths and names are Nix text: bytes that are not UTF-8 are carried as
+/// `nixkit_syntax`'s escape characters (see [`nixkit_syntax::decode_bytes`]),
+/// the mapping Nix strings use, so any file name reaches the evaluator and goes
+/// back to the file system unchanged. [`StdIo`] converts at the boundary
+/// ([`os_path`], [`nix_text`]).
 pub trait EvalIo: Send + Sync {
     /// Reads a whole file.
     fn read_file(&self, path: &str) -> io::Result<Vec<u8>>;
@@ -55,25 +61,37 @@ pub trait EvalIo: Send + Sync {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct StdIo;
 
+/// The file system path a Nix text path stands for (escape characters back to
+/// the bytes they carry).
+pub fn os_path(path: &str) -> std::path::PathBuf {
+    use std::os::unix::ffi::OsStringExt;
+    std::ffi::OsString::from_vec(nixkit_syntax::encode_bytes(path).into_owned()).into()
+}
+
+/// A file name or path as Nix text, losslessly (bytes that are not UTF-8 become
+/// escape characters).
+pub fn nix_text(name: &std::ffi::OsStr) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    nixkit_syntax::decode_bytes(name.as_bytes()).into_owned()
+}
+
 impl EvalIo for StdIo {
     fn read_file(&self, path: &str) -> io::Result<Vec<u8>> {
-        std::fs::read(path)
+        std::fs::read(os_path(path))
     }
 
     fn read_dir(&self, path: &str) -> io::Result<Vec<(String, FileType)>> {
         let mut out = Vec::new();
-        for entry in std::fs::read_dir(path)? {
+        for entry in std::fs::read_dir(os_path(path))? {
             let entry = entry?;
             let ft = entry.file_type()?;
-            out.push((
-                entry.file_name().to_string_lossy().into_owned(),
-                convert_type(ft),
-            ));
+            out.push((nix_text(&entry.file_name()), convert_type(ft)));
         }
         Ok(out)
     }
 
     fn file_type(&self, path: &str, follow: bool) -> io::Result<FileType> {
+        let path = os_path(path);
         let md = if follow {
             std::fs::metadata(path)?
         } else {
@@ -84,15 +102,19 @@ impl EvalIo for StdIo {
 
     fn is_executable(&self, path: &str) -> io::Result<bool> {
         use std::os::unix::fs::PermissionsExt;
-        Ok(std::fs::symlink_metadata(path)?.permissions().mode() & 0o100 != 0)
+        Ok(std::fs::symlink_metadata(os_path(path))?
+            .permissions()
+            .mode()
+            & 0o100
+            != 0)
     }
 
     fn read_link(&self, path: &str) -> io::Result<String> {
-        Ok(std::fs::read_link(path)?.to_string_lossy().into_owned())
+        Ok(nix_text(std::fs::read_link(os_path(path))?.as_os_str()))
     }
 
     fn get_env(&self, name: &str) -> Option<String> {
-        std::env::var(name).ok()
+        std::env::var_os(name).map(|v| nix_text(&v))
     }
 }
 

@@ -98,6 +98,7 @@ mod eval;
 mod extra;
 mod force;
 mod import;
+pub mod installable;
 mod io;
 #[cfg(feature = "local-store")]
 pub mod local_store;
@@ -124,7 +125,8 @@ pub use error::{ErrorKind, EvalError, EvalResult, TraceFrame};
 pub use eval::{EvalState, MessageSink};
 pub use extra::{BuiltinFn, MAX_BUILTIN_ARITY};
 pub use io::{
-    EvalIo, EvalStore, EvalStoreError, FileIngestion, FileType, PathFilter, ReadOnlyStore, StdIo,
+    nix_text, os_path, EvalIo, EvalStore, EvalStoreError, FileIngestion, FileType, PathFilter,
+    ReadOnlyStore, StdIo,
 };
 pub use parse_cache::ParseCache;
 pub use print::{format_float, print_value, PrintStyle};

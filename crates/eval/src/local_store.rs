@@ -121,7 +121,7 @@ fn copy_filtered(
         entries.sort();
         for child in entries {
             let m = fs::symlink_metadata(&child).map_err(err)?;
-            if filter(&child.to_string_lossy(), file_type(&m))
+            if filter(&crate::io::nix_text(child.as_os_str()), file_type(&m))
                 .map_err(|e| StorePathError::Filter(Box::new(e)))?
             {
                 let name = child.file_name().map(PathBuf::from).unwrap_or_default();
@@ -159,10 +159,10 @@ impl EvalStore for LocalEvalStore {
                     .tempdir()
                     .map_err(EvalStoreError::backend)?;
                 let copy = tmp.path().join("copy");
-                copy_filtered(Path::new(path), &copy, filter)?;
+                copy_filtered(&crate::io::os_path(path), &copy, filter)?;
                 copy
             }
-            _ => PathBuf::from(path),
+            _ => crate::io::os_path(path),
         };
         let store = self.lock();
         let added = store
@@ -209,12 +209,7 @@ impl EvalStore for LocalEvalStore {
             .unwrap_or(expected.name());
         let drv = parse_derivation(store.store_dir(), name, aterm.as_bytes())
             .map_err(EvalStoreError::backend)?;
-        let mut outputs = std::collections::BTreeMap::new();
-        for o in drv.outputs.keys() {
-            if let Ok(Some(path)) = drv.output_path(store.store_dir(), o) {
-                outputs.insert(o.clone(), path);
-            }
-        }
+        let outputs = drv.known_output_paths(store.store_dir());
         store
             .set_derivation_outputs(&p, &outputs)
             .map_err(EvalStoreError::backend)

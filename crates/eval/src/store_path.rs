@@ -3,8 +3,7 @@
 //! read through [`EvalIo`] with a path filter (the store's NAR writer over
 //! an [`EvalIo`] source).
 
-use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use nixkit_store::nar::{dump_from, DumpError, NarNode, NarSource};
 use nixkit_store::store_path::validate_name;
@@ -112,7 +111,9 @@ impl NarSource for EvalIoTree<'_, '_> {
     type Contents = std::io::Cursor<Vec<u8>>;
 
     fn node(&mut self, path: &Path) -> Result<NarNode<Self::Contents>, StorePathError> {
-        let text = path.to_string_lossy();
+        // The walk is over file system paths (raw bytes); `EvalIo` takes them as
+        // Nix text (see `crate::io::os_path`).
+        let text = crate::io::nix_text(path.as_os_str());
         let err = |source: std::io::Error| StorePathError::Io {
             path: text.to_string(),
             source,
@@ -128,20 +129,18 @@ impl NarSource for EvalIoTree<'_, '_> {
                 }
             }
             FileType::Symlink => NarNode::Symlink {
-                target: PathBuf::from(self.io.read_link(&text).map_err(err)?),
+                target: crate::io::os_path(&self.io.read_link(&text).map_err(err)?),
             },
             FileType::Directory => {
                 let mut names = Vec::new();
                 for (name, ty) in self.io.read_dir(&text).map_err(err)? {
                     if let Some(filter) = self.filter.as_mut() {
-                        let child = path.join(&name);
-                        if !filter(&child.to_string_lossy(), ty)
-                            .map_err(|e| StorePathError::Filter(Box::new(e)))?
-                        {
+                        let child = format!("{}/{name}", text.trim_end_matches('/'));
+                        if !filter(&child, ty).map_err(|e| StorePathError::Filter(Box::new(e)))? {
                             continue;
                         }
                     }
-                    names.push(OsString::from(name));
+                    names.push(crate::io::os_path(&name).into_os_string());
                 }
                 NarNode::Directory { names }
             }
@@ -157,7 +156,8 @@ pub(crate) fn nar_sha256(
     filter: PathFilter<'_>,
 ) -> Result<[u8; 32], StorePathError> {
     let mut sink = HashSink::new(HashAlgo::Sha256);
-    dump_from(&mut EvalIoTree { io, filter }, Path::new(path), &mut sink)?;
+    let root = crate::io::os_path(path);
+    dump_from(&mut EvalIoTree { io, filter }, &root, &mut sink)?;
     let mut out = [0u8; 32];
     out.copy_from_slice(sink.finish().0.as_bytes());
     Ok(out)

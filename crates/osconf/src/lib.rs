@@ -29,7 +29,7 @@ pub enum EvalJsonError {
 /// text, as `nix-instantiate --eval --strict --json --expr` does.
 pub fn eval_json(expr: &str, cwd: &Path) -> Result<String, EvalJsonError> {
     let opts = parse_args(&["--eval", "--strict", "--json", "--expr", expr])
-        .map_err(EvalJsonError::Eval)?;
+        .map_err(|e| EvalJsonError::Eval(e.to_string()))?;
     let env = CliEnv::new(cwd.to_string_lossy());
     // Module evaluation recurses deeply: give it the stack the command line has.
     let handle = std::thread::Builder::new()

@@ -47,7 +47,9 @@ pub use run::{
     install_interrupt_handler, request_interrupt, run_sandboxed, RunOptions, RunOutcome, RunResult,
     SandboxError,
 };
-pub use scheduler::{realise, Event, RealiseError, RealiseOptions, Realised};
+pub use scheduler::{
+    realise, substitute_path, Event, RealiseError, RealiseOptions, Realised, SubstituteError,
+};
 
 /// The uid of the build user inside the sandbox.
 pub const SANDBOX_UID: u32 = 1000;

@@ -235,6 +235,38 @@ fn load_graph(
     Ok(nodes)
 }
 
+/// Why a path could not be substituted.
+#[derive(Debug, thiserror::Error)]
+pub enum SubstituteError {
+    /// No cache is configured.
+    #[error("path '{0}' is required, but there is no substituter that can build it")]
+    NoSubstituter(String),
+    /// Every cache failed (each one's error is named).
+    #[error(transparent)]
+    Cache(#[from] nixkit_store::binary_cache::SubstituteError),
+}
+
+/// Substitutes `path` (and its missing references) from the first of
+/// `opts.substituters` (by priority) that has it, checking signatures against
+/// `opts.trusted_keys`; returns the cache it came from and the paths added.
+pub fn substitute_path(
+    store: &LocalStore,
+    path: &StorePath,
+    opts: &RealiseOptions,
+) -> Result<(String, Vec<StorePath>), SubstituteError> {
+    if opts.substituters.is_empty() {
+        return Err(SubstituteError::NoSubstituter(
+            store.store_dir().print_path(path),
+        ));
+    }
+    let substituters = Substituters::new(
+        opts.substituters.clone(),
+        opts.trusted_keys.clone(),
+        opts.require_sigs,
+    );
+    Ok(substituters.substitute_from(store, path)?)
+}
+
 /// Tries to substitute every output of `node`; true if all are valid afterwards.
 /// A path no cache can substitute is built instead (the caches' errors are not fatal).
 fn substitute(

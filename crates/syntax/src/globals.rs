@@ -16,7 +16,9 @@ pub struct Globals {
 }
 
 /// Names CppNix 2.3x binds globally without the `__` prefix (besides `builtins`).
-const PLAIN: &[&str] = &[
+/// The evaluator's global scope is built from this list too (a unit test in
+/// `nixkit-eval` checks that its globals are exactly [`Globals::cppnix`]).
+pub const PLAIN: &[&str] = &[
     "builtins",
     "true",
     "false",
@@ -43,7 +45,7 @@ const PLAIN: &[&str] = &[
 ];
 
 /// Builtins CppNix 2.3x binds globally only with the `__` prefix.
-const PREFIXED: &[&str] = &[
+pub const PREFIXED: &[&str] = &[
     "typeOf",
     "isFunction",
     "isInt",
@@ -136,6 +138,10 @@ const PREFIXED: &[&str] = &[
     "storeDir",
     "langVersion",
     "nixPath",
+    // CppNix binds these only with the `flakes` experimental feature; nixkit's
+    // evaluator always provides them, so the parser resolves them too.
+    "parseFlakeRef",
+    "flakeRefToString",
 ];
 
 impl Globals {

@@ -41,7 +41,7 @@ pub mod ast;
 mod bytes;
 mod diagnostic;
 mod error;
-mod globals;
+pub mod globals;
 mod lower;
 mod paths;
 mod print;

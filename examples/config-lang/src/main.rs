@@ -163,12 +163,17 @@ fn run(file: &Path) -> Result<Config, String> {
     })
 }
 
+/// Evaluate a Nix configuration file in a sandbox and print it as a typed configuration.
+#[derive(clap::Parser)]
+#[command(name = "nixkit-example-config")]
+struct Args {
+    /// The configuration file (only its directory can be read).
+    config: PathBuf,
+}
+
 fn main() {
-    let Some(file) = std::env::args_os().nth(1) else {
-        eprintln!("usage: nixkit-example-config CONFIG.nix");
-        std::process::exit(2);
-    };
-    match run(Path::new(&file)) {
+    let args = <Args as clap::Parser>::parse();
+    match run(&args.config) {
         Ok(config) => println!("{config:#?}"),
         Err(e) => {
             let e = e.trim_end();

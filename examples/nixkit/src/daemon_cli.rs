@@ -57,7 +57,9 @@ pub(crate) fn main(args: Vec<OsString>) -> i32 {
 }
 
 fn run(args: Vec<OsString>) -> Result<(), String> {
-    let mut args = args.into_iter().map(|a| crate::arg_text(&a));
+    let mut args = args
+        .into_iter()
+        .map(|a| crate::arg_text(&a).to_string_lossy().into_owned());
     let (mut socket, mut stdio, mut store, mut options) = (None, false, None, Vec::new());
     while let Some(a) = args.next() {
         let mut value = |what: &str| args.next().ok_or(format!("'{a}' requires {what}"));
@@ -100,7 +102,9 @@ fn run(args: Vec<OsString>) -> Result<(), String> {
 /// protocol on standard input and output (what `ssh://` stores run on the remote side).
 pub(crate) fn serve_main(args: Vec<OsString>) -> i32 {
     let run = || -> Result<(), String> {
-        let mut args = args.into_iter().map(|a| crate::arg_text(&a));
+        let mut args = args
+            .into_iter()
+            .map(|a| crate::arg_text(&a).to_string_lossy().into_owned());
         let (mut write, mut store, mut build) =
             (false, None, nixkit_sandbox::BuildSettings::default());
         while let Some(a) = args.next() {

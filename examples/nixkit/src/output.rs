@@ -1,10 +1,9 @@
 //! Standard output and error that never panic: std's `println!`/`eprintln!` panic when the
 //! stream is a closed pipe (EPIPE) or a full disk (ENOSPC), and the release build aborts on
-//! a panic. Commands write their results with [`line()`]/[`bytes()`] and end with
+//! a panic. Commands write their results with [`bytes()`] (or to a locked standard output) and end with
 //! [`write_failed`] when standard output fails; diagnostics go through the crate's
 //! `eprintln!`, which ignores a failing standard error.
 
-use std::fmt::Display;
 use std::io::{self, Write};
 
 /// Writes `data` to standard output and flushes it.
@@ -12,11 +11,6 @@ pub(crate) fn bytes(data: &[u8]) -> io::Result<()> {
     let mut out = io::stdout().lock();
     out.write_all(data)?;
     out.flush()
-}
-
-/// Writes `text` and a newline to standard output.
-pub(crate) fn line(text: impl Display) -> io::Result<()> {
-    bytes(format!("{text}\n").as_bytes())
 }
 
 /// The exit status after standard output failed with `error`: a closed pipe (the reader

@@ -35,27 +35,10 @@ use crate::source::Pos;
 use crate::thunk::Thunk;
 use crate::value::{Attr, Attrs, NixString, PrimOp, Value};
 
-/// Builtins CppNix binds globally without the `__` prefix.
-const UNPREFIXED: &[&str] = &[
-    "import",
-    "scopedImport",
-    "isNull",
-    "abort",
-    "throw",
-    "break",
-    "removeAttrs",
-    "map",
-    "toString",
-    "baseNameOf",
-    "dirOf",
-    "placeholder",
-    "derivationStrict",
-    "fetchTarball",
-    "fetchGit",
-    "fetchMercurial",
-    "fetchTree",
-    "fromTOML",
-];
+/// Names bound globally without the `__` prefix: the parser's list, so that
+/// the names the parser resolves and the names the evaluator binds are one
+/// list (see the test `globals_are_the_parsers`).
+use nixkit_syntax::globals::PLAIN as UNPREFIXED;
 
 /// Symbols CppNix's evaluator creates before any others, in its order.
 const WELL_KNOWN_SYMBOLS: &[&str] = &[
@@ -219,10 +202,7 @@ impl Globals {
         let mut names = HashMap::new();
         for (name, value) in &entries {
             let text = name.as_str();
-            let global = if UNPREFIXED.contains(&text)
-                || extra_names.contains(name)
-                || matches!(text, "builtins" | "true" | "false" | "null" | "derivation")
-            {
+            let global = if UNPREFIXED.contains(&text) || extra_names.contains(name) {
                 *name
             } else {
                 Symbol::intern(&format!("__{text}"))
@@ -390,3 +370,33 @@ macro_rules! primop {
     };
 }
 pub(crate) use primop;
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    /// The evaluator's global names (impure, no embedder builtins) are exactly
+    /// the names the parser resolves against, so the two cannot drift: a
+    /// primop added to a table but not to `nixkit_syntax::globals` fails here.
+    #[test]
+    fn globals_are_the_parsers() {
+        let ev = crate::Evaluator::builder().pure(false).build();
+        let ours: BTreeSet<String> = ev
+            .state
+            .globals
+            .names
+            .keys()
+            .map(|n| n.as_str().to_owned())
+            .collect();
+        let parser: BTreeSet<String> = nixkit_syntax::Globals::cppnix()
+            .iter()
+            .map(|n| n.as_str().to_owned())
+            .collect();
+        let missing: Vec<_> = parser.difference(&ours).collect();
+        let extra: Vec<_> = ours.difference(&parser).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "parser-only globals: {missing:?}; evaluator-only globals: {extra:?}"
+        );
+    }
+}

@@ -1,0 +1,168 @@
+//! The local store as every command opens it: [`StoreOptions`] (`--store`,
+//! `--option NAME VALUE` for the store's settings, substituters and trusted
+//! keys) and [`open_store`], which goes straight to `nixkit_store::local`
+//! (store work does not depend on the evaluator).
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+
+use nixkit_sandbox::RealiseOptions;
+use nixkit_store::binary_cache::{open_cache, CacheError, PublicKey};
+use nixkit_store::local::{LocalStore, OpenError, StoreConfig};
+use nixkit_store::{StoreDir, StorePath};
+
+pub mod ops;
+mod query;
+
+/// Which store to open and how to substitute into it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// `--store SPEC` (a directory, `local?root=DIR`, `auto`; see
+    /// [`StoreConfig::from_spec`]); `None`: `NIXKIT_STORE` or the default root.
+    pub store: Option<String>,
+    /// `fsync-store-paths` (default true).
+    pub fsync: bool,
+    /// `substituters`: binary cache URLs, tried in order.
+    pub substituters: Vec<String>,
+    /// `trusted-public-keys`: `name:base64` keys.
+    pub trusted_public_keys: Vec<String>,
+    /// `require-sigs` (default true).
+    pub require_sigs: bool,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            store: None,
+            fsync: true,
+            substituters: Vec::new(),
+            trusted_public_keys: Vec::new(),
+            require_sigs: true,
+        }
+    }
+}
+
+/// Why the store's options could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreOptionsError {
+    /// A substituter URL is not a supported binary cache.
+    #[error(transparent)]
+    Substituter(#[from] CacheError),
+    /// A trusted public key does not parse.
+    #[error("invalid trusted public key '{key}': {reason}")]
+    Key {
+        /// The key as given.
+        key: String,
+        /// Why it does not parse.
+        reason: String,
+    },
+}
+
+impl StoreOptions {
+    /// Applies the store setting `name` (as `--option NAME VALUE` gives it);
+    /// false if `name` is not one of the store's settings.
+    pub fn set_option(&mut self, name: &str, value: &str) -> bool {
+        let list = || value.split_whitespace().map(str::to_owned);
+        match name {
+            "store" => self.store = Some(value.to_owned()),
+            "fsync-store-paths" => self.fsync = value == "true",
+            "require-sigs" => self.require_sigs = value == "true",
+            "substituters" => self.substituters = list().collect(),
+            "extra-substituters" => self.substituters.extend(list()),
+            "trusted-public-keys" => self.trusted_public_keys = list().collect(),
+            "extra-trusted-public-keys" => self.trusted_public_keys.extend(list()),
+            _ => return false,
+        }
+        true
+    }
+
+    /// Puts the substituters, trusted keys and `require-sigs` into `realise`.
+    pub fn configure_substitution(
+        &self,
+        store_dir: &StoreDir,
+        realise: &mut RealiseOptions,
+    ) -> Result<(), StoreOptionsError> {
+        for url in &self.substituters {
+            realise
+                .substituters
+                .push(open_cache(url, store_dir.clone())?);
+        }
+        for key in &self.trusted_public_keys {
+            realise
+                .trusted_keys
+                .push(PublicKey::parse(key).map_err(|e| StoreOptionsError::Key {
+                    key: key.clone(),
+                    reason: e.to_string(),
+                })?);
+        }
+        realise.require_sigs = self.require_sigs;
+        Ok(())
+    }
+}
+
+/// Opens the local store `options` name (logical directory `/nix/store`).
+pub fn open_store(options: &StoreOptions) -> Result<LocalStore, OpenError> {
+    let dir = StoreDir::default();
+    let config = match options.store.as_deref() {
+        Some(spec) => StoreConfig::from_spec(spec, dir)?,
+        None => StoreConfig::from_env(dir)?,
+    };
+    LocalStore::open(config.with_fsync(options.fsync))
+}
+
+/// Records a valid `.drv`'s output paths in the store's database, as CppNix
+/// does when it registers one (after `--import` or substitution); anything
+/// else, or a `.drv` that does not read, is left alone.
+pub fn record_derivation_outputs(store: &LocalStore, path: &StorePath) {
+    if !path.name().ends_with(".drv") {
+        return;
+    }
+    let Ok(drv) = nixkit_sandbox::read_derivation(store, path) else {
+        return;
+    };
+    let outputs = drv.known_output_paths(store.store_dir());
+    let _ = store.set_derivation_outputs(path, &outputs);
+}
+
+/// An operand that names no store path.
+#[derive(Debug, thiserror::Error)]
+#[error("path '{0}' is not in the Nix store")]
+pub struct NotInStore(pub String);
+
+/// Resolves an operand to a store path: a store path (or a path inside one), or a
+/// symlink chain (such as `./result`) that leads to one.
+pub fn resolve_store_path(store: &LocalStore, arg: &OsStr) -> Result<StorePath, NotInStore> {
+    let mut current = PathBuf::from(arg);
+    for _ in 0..16 {
+        let s = current.to_string_lossy().into_owned();
+        if let Ok((p, _)) = store.store_dir().parse_path_prefix(&s) {
+            return Ok(p);
+        }
+        match std::fs::read_link(&current) {
+            Ok(t) if t.is_relative() => {
+                current = current.parent().unwrap_or(Path::new(".")).join(t);
+            }
+            Ok(t) => current = t,
+            Err(_) => break,
+        }
+    }
+    Err(NotInStore(Path::new(arg).display().to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StoreOptions;
+
+    #[test]
+    fn store_settings_replace_or_extend() {
+        let mut o = StoreOptions::default();
+        assert!(o.set_option("substituters", "a b"));
+        assert!(o.set_option("extra-substituters", "c"));
+        assert!(o.set_option("require-sigs", "false"));
+        assert!(!o.set_option("cores", "2"));
+        assert_eq!(o.substituters, ["a", "b", "c"]);
+        assert!(o.set_option("substituters", "d"));
+        assert_eq!(o.substituters, ["d"]);
+        assert!(!o.require_sigs);
+    }
+}

@@ -1,0 +1,447 @@
+//! `nix-store`'s operations over the local store: [`StoreCommand`] says which
+//! operation with which options and operands, [`run`] does it. The work itself
+//! is in `nixkit_store` (`local`, `export`, `binary_cache`, `nar`) and, for
+//! substitution, `nixkit_sandbox::substitute_path`.
+
+use std::collections::BTreeSet;
+use std::ffi::OsString;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use nixkit_sandbox::RealiseOptions;
+use nixkit_store::binary_cache::{Compression, FileCache, SecretKey};
+use nixkit_store::local::{GcOptions, GcResult, LocalStore, OpenError};
+use nixkit_store::{export, nar, FileIngestionMethod, HashAlgo, StorePath};
+
+use super::query::query;
+use super::{open_store, record_derivation_outputs, resolve_store_path, NotInStore, StoreOptions};
+use crate::{write_line, Streams};
+
+/// A `nix-store` operation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Operation {
+    /// `--add FILE…`.
+    Add,
+    /// `--add-fixed [--recursive] ALGO FILE…`.
+    AddFixed,
+    /// `--dump PATH`: a NAR to standard output.
+    Dump,
+    /// `--restore PATH`: a NAR from standard input.
+    Restore,
+    /// `--query`/`-q` (see [`QueryKind`]).
+    #[default]
+    Query,
+    /// `--verify [--check-contents]`.
+    Verify,
+    /// `--gc` (see [`GcAction`]).
+    Gc,
+    /// `--delete PATH…`.
+    Delete,
+    /// `--realise`/`-r PATH…` (substitution only).
+    Realise,
+    /// `--export PATH…`.
+    Export,
+    /// `--import`.
+    Import,
+    /// `--generate-binary-cache-key NAME SECRET-FILE PUBLIC-FILE`.
+    GenerateBinaryCacheKey,
+    /// `--copy-to URL PATH…` (nixkit's): copy closures into a `file://` cache.
+    CopyTo,
+}
+
+/// What `--query` prints.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum QueryKind {
+    /// `--outputs` (the default): output paths of derivations, else the paths.
+    #[default]
+    Outputs,
+    /// `--references`.
+    References,
+    /// `--referrers`.
+    Referrers,
+    /// `--requisites`/`-R`: the closure, topologically sorted.
+    Requisites,
+    /// `--deriver`/`-d`.
+    Deriver,
+    /// `--hash`.
+    Hash,
+    /// `--size`.
+    Size,
+    /// `--roots`: the roots that keep the paths alive.
+    Roots,
+}
+
+/// What `--gc` does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum GcAction {
+    /// Collect garbage.
+    #[default]
+    Collect,
+    /// `--print-roots`.
+    PrintRoots,
+    /// `--print-live`.
+    PrintLive,
+    /// `--print-dead`.
+    PrintDead,
+}
+
+/// One `nix-store` invocation.
+#[derive(Clone, Debug, Default)]
+pub struct StoreCommand {
+    /// The operation.
+    pub operation: Operation,
+    /// With [`Operation::Query`].
+    pub query: QueryKind,
+    /// `--recursive` (with `--add-fixed`).
+    pub recursive: bool,
+    /// `--check-contents` (with `--verify`).
+    pub check_contents: bool,
+    /// With [`Operation::Gc`].
+    pub gc: GcAction,
+    /// `--max-freed N` (with `--gc`).
+    pub max_freed: Option<u64>,
+    /// `--copy-to URL`.
+    pub copy_to: Option<String>,
+    /// `--sign-key FILE` (with `--copy-to`).
+    pub sign_key: Option<PathBuf>,
+    /// `--compression xz|zstd|none` (with `--copy-to`; default xz).
+    pub compression: Option<String>,
+    /// File names or store paths: any bytes.
+    pub operands: Vec<OsString>,
+}
+
+/// Why a `nix-store` operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreCommandError {
+    /// Wrong operands for the operation.
+    #[error("{0}")]
+    Usage(String),
+    /// The store did not open.
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    /// An operand is not a store path.
+    #[error(transparent)]
+    NotInStore(#[from] NotInStore),
+    /// A path queried is not valid.
+    #[error("path '{0}' is not valid")]
+    NotValid(String),
+    /// A file could not be read or written.
+    #[error("{action} '{path}': {source}")]
+    File {
+        /// What was done.
+        action: &'static str,
+        /// The file.
+        path: String,
+        /// Why it failed.
+        source: io::Error,
+    },
+    /// Substitution failed.
+    #[error(transparent)]
+    Substitute(#[from] nixkit_sandbox::SubstituteError),
+    /// The store's options (substituters, keys) are not usable.
+    #[error(transparent)]
+    Options(#[from] super::StoreOptionsError),
+    /// The store or a cache failed (the error of the `nixkit_store` operation).
+    #[error(transparent)]
+    Store(Box<dyn std::error::Error + Send + Sync>),
+    /// Standard output failed.
+    #[error("writing to standard output: {0}")]
+    Stdout(#[source] io::Error),
+}
+
+impl StoreCommandError {
+    pub(super) fn store(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Store(Box::new(e))
+    }
+}
+
+pub(super) type Result<T> = std::result::Result<T, StoreCommandError>;
+
+/// Writes one line of results; a failure ends the operation.
+pub(super) fn out(stdout: &mut dyn Write, text: impl std::fmt::Display) -> Result<()> {
+    write_line(stdout, text).map_err(StoreCommandError::Stdout)
+}
+
+/// Runs `cmd` on the store `options` name; returns the exit status (1 when
+/// `--verify` finds a problem).
+pub fn run(cmd: &StoreCommand, options: &StoreOptions, io: &mut Streams<'_>) -> Result<i32> {
+    let one = |what: &str| -> Result<&OsString> {
+        match cmd.operands.as_slice() {
+            [path] => Ok(path),
+            _ => Err(StoreCommandError::Usage(format!(
+                "'{what}' requires one argument"
+            ))),
+        }
+    };
+    match cmd.operation {
+        Operation::Dump => {
+            let mut out = BufWriter::with_capacity(1 << 16, &mut *io.stdout);
+            nar::dump_path(Path::new(one("--dump")?), &mut out)
+                .map_err(StoreCommandError::store)?;
+            out.flush().map_err(StoreCommandError::store)?;
+            Ok(0)
+        }
+        Operation::Restore => {
+            nar::restore_path(&mut io.stdin, Path::new(one("--restore")?))
+                .map_err(StoreCommandError::store)?;
+            Ok(0)
+        }
+        Operation::GenerateBinaryCacheKey => {
+            let [name, sk, pk] = cmd.operands.as_slice() else {
+                return Err(StoreCommandError::Usage(
+                    "'--generate-binary-cache-key' requires three arguments".into(),
+                ));
+            };
+            let name = name.to_str().ok_or_else(|| {
+                StoreCommandError::Usage(format!(
+                    "argument '{}' is not valid UTF-8",
+                    name.to_string_lossy()
+                ))
+            })?;
+            let key = SecretKey::generate(name).map_err(StoreCommandError::store)?;
+            write_new_file(Path::new(sk), key.to_text().as_bytes(), 0o600)?;
+            write_new_file(Path::new(pk), key.public_key().to_text().as_bytes(), 0o644)?;
+            Ok(0)
+        }
+        _ => run_with_store(cmd, options, &open_store(options)?, io),
+    }
+}
+
+/// Writes `data` to `path`, created with `mode` (never wider: the file is made with that
+/// mode, not changed afterwards, so a secret key is never readable by others); an existing
+/// file is replaced.
+fn write_new_file(path: &Path, data: &[u8], mode: u32) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let failed = |source: io::Error| StoreCommandError::File {
+        action: "writing",
+        path: path.display().to_string(),
+        source,
+    };
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(x) if x.kind() == io::ErrorKind::NotFound => {}
+        Err(x) => return Err(failed(x)),
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)
+        .map_err(failed)?;
+    file.write_all(data).map_err(failed)?;
+    file.sync_all().map_err(failed)
+}
+
+fn resolve_all(store: &LocalStore, cmd: &StoreCommand) -> Result<BTreeSet<StorePath>> {
+    Ok(cmd
+        .operands
+        .iter()
+        .map(|a| resolve_store_path(store, a))
+        .collect::<std::result::Result<_, _>>()?)
+}
+
+fn print_gc_result(store: &LocalStore, r: &GcResult, io: &mut Streams<'_>) -> Result<()> {
+    for p in &r.deleted {
+        let _ = writeln!(io.stderr, "deleting '{}'", store.store_dir().print_path(p));
+    }
+    out(
+        io.stdout,
+        format_args!(
+            "{} store paths deleted, {:.2} MiB freed",
+            r.deleted.len(),
+            r.bytes_freed as f64 / (1024.0 * 1024.0)
+        ),
+    )
+}
+
+fn run_with_store(
+    cmd: &StoreCommand,
+    options: &StoreOptions,
+    store: &LocalStore,
+    io: &mut Streams<'_>,
+) -> Result<i32> {
+    let dir = store.store_dir().clone();
+    let p = |path: &StorePath| dir.print_path(path);
+    match cmd.operation {
+        Operation::Add | Operation::AddFixed => {
+            let (method, algo, files) = if cmd.operation == Operation::Add {
+                (
+                    FileIngestionMethod::Recursive,
+                    HashAlgo::Sha256,
+                    &cmd.operands[..],
+                )
+            } else {
+                let (algo, files) = cmd.operands.split_first().ok_or_else(|| {
+                    StoreCommandError::Usage("'--add-fixed' requires an algorithm".into())
+                })?;
+                let method = if cmd.recursive {
+                    FileIngestionMethod::Recursive
+                } else {
+                    FileIngestionMethod::Flat
+                };
+                let algo = algo
+                    .to_string_lossy()
+                    .parse::<HashAlgo>()
+                    .map_err(StoreCommandError::store)?;
+                (method, algo, files)
+            };
+            for f in files {
+                let path = Path::new(f.as_os_str());
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let added = store
+                    .add_to_store(&name, path, method, algo)
+                    .map_err(StoreCommandError::store)?;
+                out(io.stdout, p(&added))?;
+            }
+            Ok(0)
+        }
+        Operation::Query => query(cmd, store, io.stdout),
+        Operation::Verify => {
+            let _ = writeln!(io.stderr, "reading the Nix store...");
+            if cmd.check_contents {
+                let _ = writeln!(io.stderr, "checking hashes...");
+            }
+            let report = store
+                .verify(cmd.check_contents)
+                .map_err(StoreCommandError::store)?;
+            for m in report.messages(store) {
+                let _ = writeln!(io.stderr, "error: {m}");
+            }
+            Ok(i32::from(!report.is_ok()))
+        }
+        Operation::Gc => {
+            let opts = GcOptions {
+                max_freed: cmd.max_freed,
+                ..GcOptions::default()
+            };
+            match cmd.gc {
+                GcAction::PrintRoots => {
+                    for (root, path) in store.find_roots().map_err(StoreCommandError::store)? {
+                        out(io.stdout, format_args!("{root} -> {}", p(&path)))?;
+                    }
+                }
+                GcAction::PrintLive => {
+                    for path in store.live_paths(&opts).map_err(StoreCommandError::store)? {
+                        out(io.stdout, p(&path))?;
+                    }
+                }
+                GcAction::PrintDead => {
+                    for path in store.dead_paths(&opts).map_err(StoreCommandError::store)? {
+                        out(io.stdout, p(&path))?;
+                    }
+                }
+                GcAction::Collect => {
+                    let r = store
+                        .collect_garbage(&opts)
+                        .map_err(StoreCommandError::store)?;
+                    print_gc_result(store, &r, io)?
+                }
+            }
+            Ok(0)
+        }
+        Operation::Delete => {
+            let paths = resolve_all(store, cmd)?;
+            let r = store
+                .delete_paths(&paths)
+                .map_err(StoreCommandError::store)?;
+            print_gc_result(store, &r, io)?;
+            Ok(0)
+        }
+        Operation::Export => {
+            let paths = resolve_all(store, cmd)?;
+            let mut out = BufWriter::with_capacity(1 << 16, &mut *io.stdout);
+            export::export_paths(store, &paths, &mut out).map_err(StoreCommandError::store)?;
+            out.flush().map_err(StoreCommandError::store)?;
+            Ok(0)
+        }
+        Operation::Import => {
+            let mut input = io::BufReader::with_capacity(1 << 16, &mut *io.stdin);
+            for path in export::import_paths(store, &mut input).map_err(StoreCommandError::store)? {
+                record_derivation_outputs(store, &path);
+                out(io.stdout, p(&path))?;
+            }
+            // Read the rest, so that a writer into a pipe is not cut off.
+            let _ = io::copy(&mut input, &mut io::sink());
+            Ok(0)
+        }
+        Operation::Realise => realise(cmd, options, store, io),
+        Operation::CopyTo => {
+            let url = cmd.copy_to.as_deref().unwrap_or_default();
+            let cache = FileCache::new(url, dir.clone()).map_err(StoreCommandError::store)?;
+            let key = match &cmd.sign_key {
+                Some(f) => {
+                    let text =
+                        std::fs::read_to_string(f).map_err(|source| StoreCommandError::File {
+                            action: "reading",
+                            path: f.display().to_string(),
+                            source,
+                        })?;
+                    Some(SecretKey::parse(&text).map_err(StoreCommandError::store)?)
+                }
+                None => None,
+            };
+            let compression = match cmd.compression.as_deref() {
+                None => Compression::Xz,
+                Some(c) => Compression::parse(c).ok_or_else(|| {
+                    StoreCommandError::Usage(format!("unknown compression '{c}'"))
+                })?,
+            };
+            let paths = resolve_all(store, cmd)?;
+            for path in cache
+                .copy_closure(store, &paths, compression, key.as_ref())
+                .map_err(StoreCommandError::store)?
+            {
+                let _ = writeln!(io.stderr, "copying path '{}' to '{url}'", p(&path));
+            }
+            Ok(0)
+        }
+        Operation::Dump | Operation::Restore | Operation::GenerateBinaryCacheKey => {
+            run(cmd, options, io)
+        }
+    }
+}
+
+/// `--realise`: substitutes what is missing of the operands (the outputs of a
+/// valid `.drv`), printing each path.
+fn realise(
+    cmd: &StoreCommand,
+    options: &StoreOptions,
+    store: &LocalStore,
+    io: &mut Streams<'_>,
+) -> Result<i32> {
+    let dir = store.store_dir().clone();
+    let mut substitution = RealiseOptions::default();
+    options.configure_substitution(&dir, &mut substitution)?;
+    for arg in &cmd.operands {
+        let path = resolve_store_path(store, arg)?;
+        let wanted = if path.name().ends_with(".drv")
+            && store.is_valid(&path).map_err(StoreCommandError::store)?
+        {
+            store
+                .query_derivation_outputs(&path)
+                .map_err(StoreCommandError::store)?
+                .into_values()
+                .collect()
+        } else {
+            vec![path]
+        };
+        for w in wanted {
+            if !store.is_valid(&w).map_err(StoreCommandError::store)? {
+                let (from, added) = nixkit_sandbox::substitute_path(store, &w, &substitution)?;
+                for a in &added {
+                    record_derivation_outputs(store, a);
+                    let _ = writeln!(
+                        io.stderr,
+                        "copying path '{}' from '{from}'...",
+                        dir.print_path(a)
+                    );
+                }
+            }
+            out(io.stdout, dir.print_path(&w))?;
+        }
+    }
+    Ok(0)
+}
