@@ -565,6 +565,9 @@ impl<'a> Lowerer<'a> {
     fn pattern(&mut self, node: &Node<'_>) -> (Formals, Option<(Symbol, Span)>) {
         let base = self.scratch.formals.len();
         let mut bind = None;
+        // Names seen so far, for the duplicate check: a scan while few, a set once many
+        // (a function may take thousands of formals; the check must stay linear).
+        let mut seen: Option<std::collections::HashSet<Symbol>> = None;
         for c in node.children() {
             match c.kind() {
                 NODE_PAT_ENTRY => {
@@ -574,7 +577,18 @@ impl<'a> Lowerer<'a> {
                     let fspan = node_span(&id);
                     let default = kids.next().map(|d| self.expr(&d));
                     let earlier = self.scratch.formals.get(base..).unwrap_or(&[]);
-                    if earlier.iter().any(|e| e.name == name) {
+                    let duplicate = match &mut seen {
+                        Some(set) => !set.insert(name),
+                        None if earlier.len() < 32 => earlier.iter().any(|e| e.name == name),
+                        None => {
+                            let mut set: std::collections::HashSet<Symbol> =
+                                earlier.iter().map(|e| e.name).collect();
+                            let dup = !set.insert(name);
+                            seen = Some(set);
+                            dup
+                        }
+                    };
+                    if duplicate {
                         self.error(ParseErrorKind::DuplicateFormal(name.as_str().into()), fspan);
                     }
                     self.scratch.formals.push(Formal {
