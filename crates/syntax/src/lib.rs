@@ -100,7 +100,7 @@ impl ParseOptions {
 /// every error found. The expression is only meaningful when there are no errors.
 #[derive(Clone)]
 pub struct Parse {
-    green: rowan::GreenNode,
+    green: lower::KeptGreen,
     /// The source text. The tree is lossless, so unless the text had to be
     /// kept (see `lower::parse`) it is only rebuilt from the tree when asked
     /// for: the evaluator keeps its own copy and never asks.
@@ -136,7 +136,7 @@ impl Parse {
     /// The source text that was parsed.
     pub fn text(&self) -> &Arc<str> {
         self.text
-            .get_or_init(|| lower::tree_text(&self.green).into())
+            .get_or_init(|| lower::tree_text(&self.green.node).into())
     }
 
     /// The parsed text as a [`SourceFile`] under `name`, for locating spans.
@@ -146,7 +146,7 @@ impl Parse {
 
     /// A debug dump of the lossless syntax tree.
     pub fn debug_tree(&self) -> String {
-        format!("{:#?}", rnix::SyntaxNode::new_root(self.green.clone()))
+        format!("{:#?}", rnix::SyntaxNode::new_root(self.green.node.clone()))
     }
 
     /// The expression printed as `nix-instantiate --parse` prints it.

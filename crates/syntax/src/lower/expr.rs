@@ -46,6 +46,7 @@ impl<'a> Lowerer<'a> {
     /// Lowers an expression node.
     pub(crate) fn expr(&mut self, node: &Node<'_>) -> ExprId {
         self.depth += 1;
+        self.max_depth = self.max_depth.max(self.depth);
         let e = if self.depth > MAX_DEPTH {
             if self.depth == MAX_DEPTH + 1 {
                 self.error(ParseErrorKind::TooDeep, node_span(node));
@@ -334,16 +335,18 @@ impl<'a> Lowerer<'a> {
     fn apply(&mut self, node: &Node<'_>) -> ExprId {
         let span = node_span(node);
         let base = self.scratch.items.len();
-        let pos = self.apply_into(node);
+        let pos = self.apply_into(node, 0);
         let items = self.take_items(base);
         self.ast.node(span, ExprKind::Call { pos, items })
     }
 
     /// Pushes the function and arguments of the application `node` to the
-    /// scratch stack of items; returns the call's position. Inner
-    /// applications of the chain count as levels of nesting, as if lowered
-    /// by [`Self::expr`].
-    fn apply_into(&mut self, node: &Node<'_>) -> u32 {
+    /// scratch stack of items; returns the call's position. `spine` counts
+    /// the applications of the chain outside this one: they lower to one
+    /// flat call, so they are no levels of nesting (an application may have
+    /// any number of arguments), but the recursion along the chain makes sure
+    /// of stack space like [`Self::expr`].
+    fn apply_into(&mut self, node: &Node<'_>, spine: u32) -> u32 {
         let span = node_span(node);
         let mut kids = node.children();
         let (fun_node, arg_node) = (kids.next(), kids.next());
@@ -352,21 +355,13 @@ impl<'a> Lowerer<'a> {
         }
         let pos = match fun_node {
             Some(f) if f.kind() == NODE_APPLY => {
-                self.depth += 1;
-                let pos = if self.depth > MAX_DEPTH {
-                    if self.depth == MAX_DEPTH + 1 {
-                        self.error(ParseErrorKind::TooDeep, node_span(&f));
-                    }
-                    let e = self.error_expr(node_span(&f));
-                    self.scratch.items.push(e);
-                    span.start
-                } else if self.depth % STACK_CHECK_LEVELS == 0 {
-                    stacker::maybe_grow(64 * 1024, 1024 * 1024, || self.apply_into(&f))
+                let spine = spine.wrapping_add(1);
+                self.max_depth = self.max_depth.max(self.depth.saturating_add(spine));
+                if spine % STACK_CHECK_LEVELS == 0 {
+                    stacker::maybe_grow(64 * 1024, 1024 * 1024, || self.apply_into(&f, spine))
                 } else {
-                    self.apply_into(&f)
-                };
-                self.depth -= 1;
-                pos
+                    self.apply_into(&f, spine)
+                }
             }
             Some(f) => {
                 let fun = self.expr(&f);
@@ -570,6 +565,9 @@ impl<'a> Lowerer<'a> {
     fn pattern(&mut self, node: &Node<'_>) -> (Formals, Option<(Symbol, Span)>) {
         let base = self.scratch.formals.len();
         let mut bind = None;
+        // Names seen so far, for the duplicate check: a scan while few, a set once many
+        // (a function may take thousands of formals; the check must stay linear).
+        let mut seen: Option<std::collections::HashSet<Symbol>> = None;
         for c in node.children() {
             match c.kind() {
                 NODE_PAT_ENTRY => {
@@ -579,7 +577,18 @@ impl<'a> Lowerer<'a> {
                     let fspan = node_span(&id);
                     let default = kids.next().map(|d| self.expr(&d));
                     let earlier = self.scratch.formals.get(base..).unwrap_or(&[]);
-                    if earlier.iter().any(|e| e.name == name) {
+                    let duplicate = match &mut seen {
+                        Some(set) => !set.insert(name),
+                        None if earlier.len() < 32 => earlier.iter().any(|e| e.name == name),
+                        None => {
+                            let mut set: std::collections::HashSet<Symbol> =
+                                earlier.iter().map(|e| e.name).collect();
+                            let dup = !set.insert(name);
+                            seen = Some(set);
+                            dup
+                        }
+                    };
+                    if duplicate {
                         self.error(ParseErrorKind::DuplicateFormal(name.as_str().into()), fspan);
                     }
                     self.scratch.formals.push(Formal {

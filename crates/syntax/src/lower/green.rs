@@ -154,3 +154,55 @@ pub(crate) fn elem_range(e: &Elem<'_>) -> TextRange {
         NodeOrToken::Token(t) => t.text_range(),
     }
 }
+
+/// Lowering depth past which a tree is dropped by [`KeptGreen`]'s loop
+/// rather than by rowan's recursive drop (a level of the lowered tree is a
+/// few levels of the green tree, a few hundred bytes of stack each).
+const DEEP_TREE: u32 = 256;
+
+/// The green tree a [`crate::Parse`] keeps. rowan frees a tree recursively,
+/// one stack frame chain per level, which a deep tree (thousands of nested
+/// expressions, a long application) would overflow; a tree that may be deep
+/// is freed level by level instead.
+#[derive(Clone)]
+pub(crate) struct KeptGreen {
+    pub(crate) node: rowan::GreenNode,
+    /// Whether the tree may be deep: the lowering went deeper than
+    /// [`DEEP_TREE`], or stopped early (an error), so its depth is unknown.
+    may_be_deep: bool,
+}
+
+impl KeptGreen {
+    /// `node`, whose lowering reached `lowered_depth` (`None`: unknown).
+    pub(crate) fn new(node: rowan::GreenNode, lowered_depth: Option<u32>) -> Self {
+        KeptGreen {
+            node,
+            may_be_deep: !matches!(lowered_depth, Some(d) if d <= DEEP_TREE),
+        }
+    }
+}
+
+impl Drop for KeptGreen {
+    fn drop(&mut self) {
+        if !self.may_be_deep {
+            return;
+        }
+        // Every node, parents before children, each kept alive by this list.
+        let mut nodes = vec![self.node.clone()];
+        let mut i = 0;
+        while let Some(n) = nodes.get(i).cloned() {
+            nodes.extend(
+                n.children()
+                    .filter_map(|c| c.into_node().map(|c| c.to_owned())),
+            );
+            i += 1;
+        }
+        // Give up the tree's own reference, then free parents first: when a
+        // node goes, its children are still held by the list, so nothing
+        // recurses.
+        self.node = rowan::GreenNode::new(self.node.kind(), []);
+        for n in nodes {
+            drop(n);
+        }
+    }
+}

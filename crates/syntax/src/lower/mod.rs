@@ -117,6 +117,7 @@ use std::sync::{Arc, OnceLock};
 
 use rnix::SyntaxKind;
 
+pub(crate) use green::KeptGreen;
 use green::{Node, Token};
 
 use crate::ast::{Ast, AttrName, ExprId, ExprKind, Formal, Span, StrPart};
@@ -312,8 +313,9 @@ impl TokenSymbols {
 }
 
 /// How deep the lowered tree may nest before we stop with an error (the
-/// evaluator recurses over it).
-const MAX_DEPTH: u32 = 4000;
+/// evaluator recurses over it, growing its stack). Well past what CppNix's
+/// parser takes (9,995 nested parentheses, fewer of anything else).
+const MAX_DEPTH: u32 = 1 << 15;
 
 /// The recursive walks make sure of stack space once every this many levels.
 const STACK_CHECK_LEVELS: u32 = 8;
@@ -341,7 +343,7 @@ pub(crate) fn parse(text: &str, options: &ParseOptions) -> Parse {
         let root = ast.node(err.span, ExprKind::Error);
         let green = rowan::GreenNode::new(rowan::SyntaxKind(SyntaxKind::NODE_ROOT as u16), []);
         return Parse {
-            green,
+            green: KeptGreen::new(green, Some(0)),
             text: OnceLock::from(Arc::from(text)),
             ast,
             root,
@@ -382,6 +384,7 @@ pub(crate) fn parse(text: &str, options: &ParseOptions) -> Parse {
         errors: Vec::new(),
         lints: Vec::new(),
         depth: 0,
+        max_depth: 0,
         ast: take_work_ast(),
         scratch: Scratch::take(),
         token_symbols: TokenSymbols::take(),
@@ -403,6 +406,8 @@ pub(crate) fn parse(text: &str, options: &ParseOptions) -> Parse {
         lowerer.errors.retain(|e| e.span.end <= first);
     }
     errors.append(&mut lowerer.errors);
+    // With errors, parts of the tree may not have been lowered.
+    let lowered_depth = errors.is_empty().then_some(lowerer.max_depth);
     // Its keys die with the tree; the table is kept for the next one.
     std::mem::take(&mut lowerer.token_symbols).keep();
     std::mem::take(&mut lowerer.scopes).keep();
@@ -426,7 +431,7 @@ pub(crate) fn parse(text: &str, options: &ParseOptions) -> Parse {
         Some(_) => OnceLock::from(Arc::from(text)),
     };
     Parse {
-        green,
+        green: KeptGreen::new(green, lowered_depth),
         text: kept_text,
         ast,
         root,
@@ -526,6 +531,9 @@ pub(crate) struct Lowerer<'a> {
     pub(crate) errors: Vec<ParseError>,
     pub(crate) lints: Vec<LintWarning>,
     pub(crate) depth: u32,
+    /// The deepest `depth` reached, counting an application chain's
+    /// applications as levels (its green tree nests them).
+    pub(crate) max_depth: u32,
     /// The tree being built.
     pub(crate) ast: Ast,
     /// Stacks for the parts of nodes being lowered.
