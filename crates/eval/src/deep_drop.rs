@@ -3,8 +3,10 @@
 //! be freed by one nested drop call per level and overflow the stack.
 //!
 //! The containers whose drop can chain (lists, attribute sets, thunks and
-//! scopes) move each child they own alone out of themselves before they are
-//! freed and hand it to [`defer`]. The first drop on a thread to do so
+//! scopes) let the ordinary drop free their children, recursing, while the
+//! thread has stack to spare (the common case: one read of its stack limit);
+//! when it runs low they move each child they own alone out of themselves and
+//! hand it to [`defer`]. The first drop on a thread to do so
 //! becomes the drain: it frees the children one by one, and the children's
 //! own children, handed over while it runs, join a thread-local work list
 //! instead of recursing. Children that are shared, scalars or empty are
@@ -46,6 +48,27 @@ fn holds_children(value: &Value) -> bool {
         Value::List(l) => !l.is_empty(),
         Value::Attrs(_) | Value::Thunk(_) | Value::Lambda(_) | Value::PrimOpApp(_) => true,
         _ => false,
+    }
+}
+
+/// Whether a container being freed may let its children be freed by the
+/// ordinary, recursive drop: while more than [`STACK_RESERVE`] bytes of stack
+/// are left (nearly always; one read of the thread's stack limit), else its
+/// children go through the work list. An unknown stack limit counts as low.
+#[inline]
+pub(crate) fn may_recurse() -> bool {
+    stacker::remaining_stack().is_some_and(|left| left > STACK_RESERVE)
+}
+
+/// Stack kept free below a recursive drop.
+const STACK_RESERVE: usize = 128 * 1024;
+
+/// Frees the containers among `items`: by the ordinary drop while the stack
+/// is ample, else through the work list ([`defer_items`]).
+#[inline]
+pub(crate) fn free_items<'a>(items: impl Iterator<Item = &'a mut Value>) {
+    if !may_recurse() {
+        defer_items(items);
     }
 }
 

@@ -17,6 +17,9 @@ pub struct SharedSlice<T: 'static>(ThinArc<(), T>);
 /// [`crate::deep_drop`], so that freeing a deep nesting does not recurse.
 impl<T: 'static> Drop for SharedSlice<T> {
     fn drop(&mut self) {
+        if crate::deep_drop::may_recurse() {
+            return;
+        }
         let any: &mut dyn std::any::Any = self;
         if let Some(list) = any.downcast_mut::<SharedSlice<crate::value::Value>>() {
             list.0.with_arc_mut(|arc| {

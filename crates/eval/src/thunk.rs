@@ -99,9 +99,7 @@ pub struct Thunk {
 impl Drop for Thunk {
     fn drop(&mut self) {
         if let Some(value) = self.value.get_mut() {
-            if crate::deep_drop::is_deep(value) {
-                crate::deep_drop::defer_value(std::mem::replace(value, Value::Null));
-            }
+            crate::deep_drop::free_items(std::iter::once(value));
         }
         // The pending code, if any, is dropped in place: the values it
         // holds are containers that defer their own children (taking it out
@@ -319,8 +317,8 @@ pub(crate) struct Env {
 impl Drop for Env {
     fn drop(&mut self) {
         match &mut self.slots {
-            Slots::One(value) => crate::deep_drop::defer_items(std::iter::once(value)),
-            Slots::Many(values) => crate::deep_drop::defer_items(values.iter_mut()),
+            Slots::One(value) => crate::deep_drop::free_items(std::iter::once(value)),
+            Slots::Many(values) => crate::deep_drop::free_items(values.iter_mut()),
             Slots::With(_) | Slots::Deferred(_) => {}
         }
     }
