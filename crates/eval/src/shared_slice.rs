@@ -14,7 +14,8 @@ use triomphe::ThinArc;
 pub struct SharedSlice<T: 'static>(ThinArc<(), T>);
 
 /// Lists and sets hand the children they alone own to
-/// [`crate::deep_drop`], so that freeing a deep nesting does not recurse.
+/// `deep_drop` when the stack runs low, so that freeing a deep nesting does not
+/// overflow it.
 impl<T: 'static> Drop for SharedSlice<T> {
     fn drop(&mut self) {
         if crate::deep_drop::may_recurse() {

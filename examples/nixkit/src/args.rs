@@ -30,6 +30,8 @@ pub(crate) struct Cli {
 }
 
 /// `nixkit`'s own commands (`instantiate` is added from `nixkit_eval::cli`).
+// Parsed once per process: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub(crate) enum TopCommand {
     /// Build derivations in a sandbox (like nix-build).

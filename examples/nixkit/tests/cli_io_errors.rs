@@ -54,10 +54,10 @@ fn no_crash(what: &str, out: &Output) -> i32 {
 fn to_closed_pipe(dir: &Path, args: &[&OsStr]) -> Output {
     // The read end is closed before the command starts, so even its first write fails
     // (closing it after spawning raced with a fast command's whole output).
-    let (reader, writer) = std::io::pipe().unwrap();
+    let (reader, writer) = nix::unistd::pipe().unwrap();
     drop(reader);
     command(dir, args)
-        .stdout(writer)
+        .stdout(Stdio::from(writer))
         .stderr(Stdio::piped())
         .output()
         .unwrap()
