@@ -25,7 +25,7 @@ pub(crate) const BUILT: u64 = 0;
 const ALREADY_VALID: u64 = 2;
 const PERMANENT_FAILURE: u64 = 3;
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)

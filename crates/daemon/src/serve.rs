@@ -17,7 +17,7 @@ use nixkit_protocol::{wire, Limits, ProtocolError, WireError};
 use nixkit_sandbox::{realise, BuildSettings, RealiseOptions};
 use nixkit_store::local::{LocalStore, StoreConfig};
 
-use crate::build::{build_basic, to_derivation, BUILT};
+use crate::build::{build_basic, now, to_derivation, BUILT};
 use crate::connection::{lock, ConnectionError, OpError};
 
 /// How `--serve` runs.
@@ -227,13 +227,6 @@ impl<R: Read, W: Write> Session<'_, R, W> {
             }
         }
     }
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 /// Serves the serve protocol on `reader`/`writer` until the client hangs up.

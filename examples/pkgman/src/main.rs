@@ -16,7 +16,7 @@ use nixkit_store::binary_cache::{open_cache, PublicKey};
 use nixkit_store::local::{LocalStore, StoreConfig};
 use nixkit_store::StoreDir;
 
-use output::{err_line, line, Progress};
+use output::{err_line, line};
 
 /// mimalloc, as the other binaries (see `nixkit-alloc`).
 #[global_allocator]
@@ -248,8 +248,9 @@ fn manager(cli: &Cli, config: &StoreConfig) -> Result<Manager, String> {
             .trusted_keys
             .push(PublicKey::parse(k).map_err(|e| e.to_string())?);
     }
-    let progress = Progress::new(cli.quiet, config.store_dir.clone());
-    m.progress = Box::new(move |e| progress.event(e));
+    let progress = nixkit_core::progress::Progress::new(cli.quiet);
+    let dir = config.store_dir.clone();
+    m.progress = Box::new(move |e| progress.event(&dir, e));
     Ok(m)
 }
 
