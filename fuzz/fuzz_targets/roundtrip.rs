@@ -49,6 +49,11 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let second = print(&first).unwrap_or_else(|| panic!("printed form does not parse: {first}"));
+    // A home path is printed as written (`~/..` as `/home/..`, as CppNix does); read back,
+    // it canonicalises, possibly to the root: the same limit one round later.
+    if prints_root_path(&second) {
+        return;
+    }
     let third = print(&second).unwrap_or_else(|| panic!("printed form does not parse: {second}"));
     assert_eq!(second, third);
 });
