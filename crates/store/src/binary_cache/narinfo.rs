@@ -81,6 +81,11 @@ impl NarInfo {
             let (key, value) = line
                 .split_once(": ")
                 .ok_or(NarInfoError::BadLine { line: i + 1 })?;
+            // No field holds control characters; a carriage return left over after the
+            // line ending would also not survive being written and read back.
+            if value.chars().any(char::is_control) {
+                return Err(NarInfoError::BadLine { line: i + 1 });
+            }
             match key {
                 "StorePath" => {
                     path = Some(
