@@ -63,14 +63,9 @@ pub(crate) fn handle<R: Read, W: Write + Send>(
                 info.nar_hash.encode(HashEncoding::Base16, false),
             ))
         }
-        Q::QueryPathFromHashPart(hash) => {
-            let store = lock(&conn.store);
-            let found = store
-                .valid_paths()?
-                .into_iter()
-                .find(|p| p.hash_part() == hash);
-            reply(WorkerReply::OptPath(found))
-        }
+        Q::QueryPathFromHashPart(hash) => reply(WorkerReply::OptPath(
+            lock(&conn.store).query_path_from_hash_part(&hash)?,
+        )),
         Q::QueryAllValidPaths => reply(WorkerReply::Paths(lock(&conn.store).valid_paths()?)),
         Q::QueryDerivationOutputs(drv) => {
             let outputs = crate::build::derivation_outputs(conn, &drv)?;

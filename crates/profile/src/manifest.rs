@@ -108,36 +108,14 @@ pub enum ManifestError {
     },
 }
 
+/// A string literal with CppNix's escaping (the parser's printer).
 fn quote(s: &str, out: &mut String) {
-    out.push('"');
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '$' if chars.peek() == Some(&'{') => out.push_str("\\$"),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+    nixkit_syntax::write_string_literal(out, s);
 }
 
-fn is_plain_name(k: &str) -> bool {
-    let mut c = k.chars();
-    c.next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && c.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '\'' | '-'))
-}
-
+/// An attribute name, bare when it is an identifier (as CppNix prints it).
 fn key(k: &str, out: &mut String) {
-    if is_plain_name(k) {
-        out.push_str(k);
-    } else {
-        quote(k, out);
-    }
+    nixkit_syntax::write_identifier(out, k);
 }
 
 fn render_meta(v: &MetaValue, out: &mut String) {

@@ -57,7 +57,7 @@ pub use bytes::{
 pub use diagnostic::{SourceFile, SourceName};
 pub use error::{LintKind, LintWarning, ParseError, ParseErrorKind};
 pub use globals::Globals;
-pub use print::{format_float, write_string_literal};
+pub use print::{format_float, write_identifier, write_string_literal};
 pub use symbol::Symbol;
 
 /// What the parser needs to know about its surroundings (it does no IO).

@@ -74,7 +74,7 @@ pub fn write_string_literal(out: &mut String, s: &str) {
 
 /// Writes a symbol as CppNix's `printIdentifier` does: bare when it is a
 /// valid identifier, quoted otherwise (and for reserved keywords).
-pub(crate) fn write_identifier(out: &mut String, s: &str) {
+pub fn write_identifier(out: &mut String, s: &str) {
     const RESERVED: &[&str] = &[
         "if", "then", "else", "assert", "with", "let", "in", "rec", "inherit",
     ];
