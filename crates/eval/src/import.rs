@@ -9,7 +9,7 @@ use crate::builtins::attrs::pos_value;
 use crate::compile::{Compiler, GlobalScope};
 use crate::error::{ErrorKind, EvalError, EvalResult};
 use crate::eval::EvalState;
-use crate::io::FileType;
+use crate::io::{EvalPath, FileType};
 use crate::source::{self, FileId, Origin, Pos};
 use crate::thunk::Env;
 use crate::value::{Attrs, Value};
@@ -82,7 +82,7 @@ impl EvalState {
         pos: Pos,
     ) -> EvalResult<Value> {
         let mut path = path.to_string();
-        if let Ok(FileType::Directory) = self.io.file_type(&path, true) {
+        if let Ok(FileType::Directory) = self.io.file_type(EvalPath::new(&path), true) {
             path = format!("{}/default.nix", path.trim_end_matches('/'));
         }
         if scope.is_none() {

@@ -35,6 +35,49 @@ impl FileType {
     }
 }
 
+/// A path as the evaluator names it to [`EvalIo`]: absolute and normalised
+/// (no `.` or `..` components, no trailing slash), in Nix text (bytes that are
+/// not UTF-8 carried as `nixkit_syntax`'s escape characters). A typed view over
+/// the text the evaluator's path values hold, so an implementation cannot
+/// mistake a path for a file's contents, a name or an environment variable, and
+/// converts it to the file system's bytes in one way ([`EvalPath::to_os_path`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EvalPath<'a>(&'a str);
+
+impl<'a> EvalPath<'a> {
+    /// The path the evaluator's path text `text` names.
+    pub fn new(text: &'a str) -> EvalPath<'a> {
+        EvalPath(text)
+    }
+
+    /// The path as Nix text (what `toString` of the path value gives).
+    pub fn as_str(self) -> &'a str {
+        self.0
+    }
+
+    /// The path's bytes on the file system (escape characters decoded).
+    pub fn to_bytes(self) -> std::borrow::Cow<'a, [u8]> {
+        nixkit_syntax::encode_bytes(self.0)
+    }
+
+    /// The file system path it stands for.
+    pub fn to_os_path(self) -> std::path::PathBuf {
+        os_path(self.0)
+    }
+}
+
+impl std::fmt::Display for EvalPath<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl<'a> From<&'a str> for EvalPath<'a> {
+    fn from(text: &'a str) -> EvalPath<'a> {
+        EvalPath(text)
+    }
+}
+
 /// File system and environment access.
 ///
 /// Paths and names are Nix text: bytes that are not UTF-8 are carried as
@@ -44,15 +87,15 @@ impl FileType {
 /// ([`os_path`], [`nix_text`]).
 pub trait EvalIo: Send + Sync {
     /// Reads a whole file.
-    fn read_file(&self, path: &str) -> io::Result<Vec<u8>>;
+    fn read_file(&self, path: EvalPath<'_>) -> io::Result<Vec<u8>>;
     /// Lists a directory: names and types (symlinks not followed).
-    fn read_dir(&self, path: &str) -> io::Result<Vec<(String, FileType)>>;
+    fn read_dir(&self, path: EvalPath<'_>) -> io::Result<Vec<(String, FileType)>>;
     /// The type of a path; `follow` resolves symlinks first.
-    fn file_type(&self, path: &str, follow: bool) -> io::Result<FileType>;
+    fn file_type(&self, path: EvalPath<'_>, follow: bool) -> io::Result<FileType>;
     /// Whether a file is executable (for NAR serialisation).
-    fn is_executable(&self, path: &str) -> io::Result<bool>;
+    fn is_executable(&self, path: EvalPath<'_>) -> io::Result<bool>;
     /// The target of a symlink.
-    fn read_link(&self, path: &str) -> io::Result<String>;
+    fn read_link(&self, path: EvalPath<'_>) -> io::Result<String>;
     /// An environment variable.
     fn get_env(&self, name: &str) -> Option<String>;
 }
@@ -76,13 +119,13 @@ pub fn nix_text(name: &std::ffi::OsStr) -> String {
 }
 
 impl EvalIo for StdIo {
-    fn read_file(&self, path: &str) -> io::Result<Vec<u8>> {
-        std::fs::read(os_path(path))
+    fn read_file(&self, path: EvalPath<'_>) -> io::Result<Vec<u8>> {
+        std::fs::read(path.to_os_path())
     }
 
-    fn read_dir(&self, path: &str) -> io::Result<Vec<(String, FileType)>> {
+    fn read_dir(&self, path: EvalPath<'_>) -> io::Result<Vec<(String, FileType)>> {
         let mut out = Vec::new();
-        for entry in std::fs::read_dir(os_path(path))? {
+        for entry in std::fs::read_dir(path.to_os_path())? {
             let entry = entry?;
             let ft = entry.file_type()?;
             out.push((nix_text(&entry.file_name()), convert_type(ft)));
@@ -90,8 +133,8 @@ impl EvalIo for StdIo {
         Ok(out)
     }
 
-    fn file_type(&self, path: &str, follow: bool) -> io::Result<FileType> {
-        let path = os_path(path);
+    fn file_type(&self, path: EvalPath<'_>, follow: bool) -> io::Result<FileType> {
+        let path = path.to_os_path();
         let md = if follow {
             std::fs::metadata(path)?
         } else {
@@ -100,21 +143,81 @@ impl EvalIo for StdIo {
         Ok(convert_type(md.file_type()))
     }
 
-    fn is_executable(&self, path: &str) -> io::Result<bool> {
+    fn is_executable(&self, path: EvalPath<'_>) -> io::Result<bool> {
         use std::os::unix::fs::PermissionsExt;
-        Ok(std::fs::symlink_metadata(os_path(path))?
+        Ok(std::fs::symlink_metadata(path.to_os_path())?
             .permissions()
             .mode()
             & 0o100
             != 0)
     }
 
-    fn read_link(&self, path: &str) -> io::Result<String> {
-        Ok(nix_text(std::fs::read_link(os_path(path))?.as_os_str()))
+    fn read_link(&self, path: EvalPath<'_>) -> io::Result<String> {
+        Ok(nix_text(std::fs::read_link(path.to_os_path())?.as_os_str()))
     }
 
     fn get_env(&self, name: &str) -> Option<String> {
         std::env::var_os(name).map(|v| nix_text(&v))
+    }
+}
+
+/// [`EvalIo`] over another one with environment variables set or removed: an
+/// embedder evaluates in an environment of its own (`builtins.getEnv`, `NIX_PATH`)
+/// without changing the process's, which other threads share.
+#[derive(Debug, Clone, Default)]
+pub struct EnvOverlay<I> {
+    inner: I,
+    vars: std::collections::HashMap<String, Option<String>>,
+}
+
+impl<I: EvalIo> EnvOverlay<I> {
+    /// `inner` with its environment unchanged.
+    pub fn new(inner: I) -> EnvOverlay<I> {
+        EnvOverlay {
+            inner,
+            vars: std::collections::HashMap::new(),
+        }
+    }
+
+    /// Sets `name` to `value`.
+    pub fn set(mut self, name: impl Into<String>, value: impl Into<String>) -> EnvOverlay<I> {
+        self.vars.insert(name.into(), Some(value.into()));
+        self
+    }
+
+    /// Removes `name`: `getEnv` sees it unset whatever `inner` has.
+    pub fn unset(mut self, name: impl Into<String>) -> EnvOverlay<I> {
+        self.vars.insert(name.into(), None);
+        self
+    }
+}
+
+impl<I: EvalIo> EvalIo for EnvOverlay<I> {
+    fn read_file(&self, path: EvalPath<'_>) -> io::Result<Vec<u8>> {
+        self.inner.read_file(path)
+    }
+
+    fn read_dir(&self, path: EvalPath<'_>) -> io::Result<Vec<(String, FileType)>> {
+        self.inner.read_dir(path)
+    }
+
+    fn file_type(&self, path: EvalPath<'_>, follow: bool) -> io::Result<FileType> {
+        self.inner.file_type(path, follow)
+    }
+
+    fn is_executable(&self, path: EvalPath<'_>) -> io::Result<bool> {
+        self.inner.is_executable(path)
+    }
+
+    fn read_link(&self, path: EvalPath<'_>) -> io::Result<String> {
+        self.inner.read_link(path)
+    }
+
+    fn get_env(&self, name: &str) -> Option<String> {
+        match self.vars.get(name) {
+            Some(value) => value.clone(),
+            None => self.inner.get_env(name),
+        }
     }
 }
 
@@ -143,7 +246,8 @@ pub enum FileIngestion {
 /// A callback deciding which paths below a root are added to the store (the
 /// evaluator's `filter` functions; their errors come back as
 /// [`StorePathError::Filter`]).
-pub type PathFilter<'a> = Option<&'a mut dyn FnMut(&str, FileType) -> Result<bool, EvalError>>;
+pub type PathFilter<'a> =
+    Option<&'a mut dyn FnMut(EvalPath<'_>, FileType) -> Result<bool, EvalError>>;
 
 /// Why an [`EvalStore`] operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -201,7 +305,7 @@ pub trait EvalStore: Send + Sync {
     fn add_path(
         &self,
         io: &dyn EvalIo,
-        path: &str,
+        path: EvalPath<'_>,
         name: &str,
         method: FileIngestion,
         filter: PathFilter<'_>,
@@ -297,14 +401,14 @@ impl EvalStore for ReadOnlyStore {
     fn add_path(
         &self,
         io: &dyn EvalIo,
-        path: &str,
+        path: EvalPath<'_>,
         name: &str,
         method: FileIngestion,
         filter: PathFilter<'_>,
     ) -> Result<String, EvalStoreError> {
         let p = match method {
             FileIngestion::Recursive => {
-                let hash = store_path::nar_sha256(io, path, filter)?;
+                let hash = store_path::nar_sha256(io, path.as_str(), filter)?;
                 store_path::make_store_path(&self.store_dir, "source", &hash, name)?
             }
             FileIngestion::Flat => {

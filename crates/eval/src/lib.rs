@@ -125,8 +125,8 @@ pub use error::{ErrorKind, EvalError, EvalResult, TraceFrame};
 pub use eval::{EvalState, MessageSink};
 pub use extra::{BuiltinFn, MAX_BUILTIN_ARITY};
 pub use io::{
-    nix_text, os_path, EvalIo, EvalStore, EvalStoreError, FileIngestion, FileType, PathFilter,
-    ReadOnlyStore, StdIo,
+    nix_text, os_path, EnvOverlay, EvalIo, EvalPath, EvalStore, EvalStoreError, FileIngestion,
+    FileType, PathFilter, ReadOnlyStore, StdIo,
 };
 pub use parse_cache::ParseCache;
 pub use print::{format_float, print_value, PrintStyle};

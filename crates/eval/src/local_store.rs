@@ -31,7 +31,7 @@ use nixkit_store::{FileIngestionMethod, HashAlgo, StoreDir, StorePath};
 
 use crate::io::EvalStoreError;
 use crate::store_path::StorePathError;
-use crate::{EvalError, EvalIo, EvalStore, FileIngestion, FileType, PathFilter};
+use crate::{EvalError, EvalIo, EvalPath, EvalStore, FileIngestion, FileType, PathFilter};
 
 /// Opens the local store as `nix-store --store SPEC` does: `SPEC` as
 /// [`StoreConfig::from_spec`] reads it (a directory, `local?root=DIR`, `auto`);
@@ -101,7 +101,7 @@ fn file_type(meta: &fs::Metadata) -> FileType {
 fn copy_filtered(
     src: &Path,
     dst: &Path,
-    filter: &mut dyn FnMut(&str, FileType) -> Result<bool, EvalError>,
+    filter: &mut dyn FnMut(EvalPath<'_>, FileType) -> Result<bool, EvalError>,
 ) -> Result<(), StorePathError> {
     let err = |source: std::io::Error| StorePathError::Io {
         path: src.display().to_string(),
@@ -121,8 +121,11 @@ fn copy_filtered(
         entries.sort();
         for child in entries {
             let m = fs::symlink_metadata(&child).map_err(err)?;
-            if filter(&crate::io::nix_text(child.as_os_str()), file_type(&m))
-                .map_err(|e| StorePathError::Filter(Box::new(e)))?
+            if filter(
+                EvalPath::new(&crate::io::nix_text(child.as_os_str())),
+                file_type(&m),
+            )
+            .map_err(|e| StorePathError::Filter(Box::new(e)))?
             {
                 let name = child.file_name().map(PathBuf::from).unwrap_or_default();
                 copy_filtered(&child, &dst.join(name), filter)?;
@@ -142,7 +145,7 @@ impl EvalStore for LocalEvalStore {
     fn add_path(
         &self,
         _io: &dyn EvalIo,
-        path: &str,
+        path: EvalPath<'_>,
         name: &str,
         method: FileIngestion,
         filter: PathFilter<'_>,
@@ -159,10 +162,10 @@ impl EvalStore for LocalEvalStore {
                     .tempdir()
                     .map_err(EvalStoreError::backend)?;
                 let copy = tmp.path().join("copy");
-                copy_filtered(&crate::io::os_path(path), &copy, filter)?;
+                copy_filtered(&path.to_os_path(), &copy, filter)?;
                 copy
             }
-            _ => crate::io::os_path(path),
+            _ => path.to_os_path(),
         };
         let store = self.lock();
         let added = store

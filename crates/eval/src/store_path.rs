@@ -9,7 +9,7 @@ use nixkit_store::nar::{dump_from, DumpError, NarNode, NarSource};
 use nixkit_store::store_path::validate_name;
 use nixkit_store::{nixbase32, FileIngestionMethod, Hash, HashAlgo, HashSink, StoreDir};
 
-use crate::io::{EvalIo, FileType, PathFilter};
+use crate::io::{EvalIo, EvalPath, FileType, PathFilter};
 
 /// Why a store path could not be computed.
 #[derive(Debug, thiserror::Error)]
@@ -118,34 +118,44 @@ impl NarSource for EvalIoTree<'_, '_> {
             path: text.to_string(),
             source,
         };
-        Ok(match self.io.file_type(&text, false).map_err(err)? {
-            FileType::Regular => {
-                let executable = self.io.is_executable(&text).map_err(err)?;
-                let data = self.io.read_file(&text).map_err(err)?;
-                NarNode::Regular {
-                    executable,
-                    size: data.len() as u64,
-                    contents: std::io::Cursor::new(data),
-                }
-            }
-            FileType::Symlink => NarNode::Symlink {
-                target: crate::io::os_path(&self.io.read_link(&text).map_err(err)?),
-            },
-            FileType::Directory => {
-                let mut names = Vec::new();
-                for (name, ty) in self.io.read_dir(&text).map_err(err)? {
-                    if let Some(filter) = self.filter.as_mut() {
-                        let child = format!("{}/{name}", text.trim_end_matches('/'));
-                        if !filter(&child, ty).map_err(|e| StorePathError::Filter(Box::new(e)))? {
-                            continue;
-                        }
+        Ok(
+            match self
+                .io
+                .file_type(EvalPath::new(&text), false)
+                .map_err(err)?
+            {
+                FileType::Regular => {
+                    let executable = self.io.is_executable(EvalPath::new(&text)).map_err(err)?;
+                    let data = self.io.read_file(EvalPath::new(&text)).map_err(err)?;
+                    NarNode::Regular {
+                        executable,
+                        size: data.len() as u64,
+                        contents: std::io::Cursor::new(data),
                     }
-                    names.push(crate::io::os_path(&name).into_os_string());
                 }
-                NarNode::Directory { names }
-            }
-            FileType::Unknown => return Err(StorePathError::UnsupportedType(text.to_string())),
-        })
+                FileType::Symlink => NarNode::Symlink {
+                    target: crate::io::os_path(
+                        &self.io.read_link(EvalPath::new(&text)).map_err(err)?,
+                    ),
+                },
+                FileType::Directory => {
+                    let mut names = Vec::new();
+                    for (name, ty) in self.io.read_dir(EvalPath::new(&text)).map_err(err)? {
+                        if let Some(filter) = self.filter.as_mut() {
+                            let child = format!("{}/{name}", text.trim_end_matches('/'));
+                            if !filter(EvalPath::new(&child), ty)
+                                .map_err(|e| StorePathError::Filter(Box::new(e)))?
+                            {
+                                continue;
+                            }
+                        }
+                        names.push(crate::io::os_path(&name).into_os_string());
+                    }
+                    NarNode::Directory { names }
+                }
+                FileType::Unknown => return Err(StorePathError::UnsupportedType(text.to_string())),
+            },
+        )
     }
 }
 

@@ -12,34 +12,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use nixkit_eval::cli::{parse_args, run, CliEnv};
-use nixkit_eval::{EvalIo, FileType, StdIo};
+use nixkit_eval::{EnvOverlay, StdIo};
 
 /// The real file system, with the environment `lang.sh` sets up.
-struct TestIo;
-
-impl EvalIo for TestIo {
-    fn read_file(&self, path: &str) -> std::io::Result<Vec<u8>> {
-        StdIo.read_file(path)
-    }
-    fn read_dir(&self, path: &str) -> std::io::Result<Vec<(String, FileType)>> {
-        StdIo.read_dir(path)
-    }
-    fn file_type(&self, path: &str, follow: bool) -> std::io::Result<FileType> {
-        StdIo.file_type(path, follow)
-    }
-    fn is_executable(&self, path: &str) -> std::io::Result<bool> {
-        StdIo.is_executable(path)
-    }
-    fn read_link(&self, path: &str) -> std::io::Result<String> {
-        StdIo.read_link(path)
-    }
-    fn get_env(&self, name: &str) -> Option<String> {
-        match name {
-            "TEST_VAR" => Some("foo".to_string()),
-            "HOME" | "NIX_PATH" => None,
-            _ => StdIo.get_env(name),
-        }
-    }
+fn test_io() -> EnvOverlay<StdIo> {
+    EnvOverlay::new(StdIo)
+        .set("TEST_VAR", "foo")
+        .unset("HOME")
+        .unset("NIX_PATH")
 }
 
 fn corpus_dir() -> PathBuf {
@@ -129,7 +109,7 @@ fn run_case(lang: &Path, name: &str) -> Result<(), String> {
     let flags_path = lang.join(format!("{name}.flags"));
     let mut env = CliEnv::new(pwd.clone());
     env.show_trace_default = true;
-    env.io = Arc::new(TestIo);
+    env.io = Arc::new(test_io());
     let fix = |s: &str| s.replace(&pwd, "/pwd");
     if name.starts_with("eval-fail-") {
         // lang.sh leaves HOME as the test environment sets it (a test home).

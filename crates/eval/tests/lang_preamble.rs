@@ -9,35 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use nixkit_eval::cli::{parse_args, run, CliEnv};
-use nixkit_eval::{EvalIo, FileType, StdIo};
-
-/// The real file system plus extra environment variables.
-struct EnvIo(Vec<(&'static str, &'static str)>);
-
-impl EvalIo for EnvIo {
-    fn read_file(&self, path: &str) -> std::io::Result<Vec<u8>> {
-        StdIo.read_file(path)
-    }
-    fn read_dir(&self, path: &str) -> std::io::Result<Vec<(String, FileType)>> {
-        StdIo.read_dir(path)
-    }
-    fn file_type(&self, path: &str, follow: bool) -> std::io::Result<FileType> {
-        StdIo.file_type(path, follow)
-    }
-    fn is_executable(&self, path: &str) -> std::io::Result<bool> {
-        StdIo.is_executable(path)
-    }
-    fn read_link(&self, path: &str) -> std::io::Result<String> {
-        StdIo.read_link(path)
-    }
-    fn get_env(&self, name: &str) -> Option<String> {
-        match self.0.iter().find(|(k, _)| *k == name) {
-            Some((_, v)) => Some((*v).to_string()),
-            None if name == "NIX_ABORT_ON_WARN" => None,
-            None => StdIo.get_env(name),
-        }
-    }
-}
+use nixkit_eval::{EnvOverlay, StdIo};
 
 /// Which output a check greps, as the shell redirections in `lang.sh` do.
 #[derive(Clone, Copy)]
@@ -76,7 +48,11 @@ fn corpus_root() -> PathBuf {
 fn instantiate(args: &[&str], env_vars: Vec<(&'static str, &'static str)>) -> Outcome {
     let opts = parse_args(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
     let mut env = CliEnv::new(corpus_root().to_string_lossy().into_owned());
-    env.io = Arc::new(EnvIo(env_vars));
+    let io = env_vars.into_iter().fold(
+        EnvOverlay::new(StdIo).unset("NIX_ABORT_ON_WARN"),
+        |io, (k, v)| io.set(k, v),
+    );
+    env.io = Arc::new(io);
     let (mut out, mut err) = (String::new(), String::new());
     let code = run(&opts, &env, &mut out, &mut err);
     Outcome { code, out, err }

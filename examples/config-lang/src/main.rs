@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use nixkit_eval::{EvalError, EvalIo, Evaluator, FileType, StdIo, Value};
+use nixkit_eval::{EvalError, EvalIo, EvalPath, Evaluator, FileType, StdIo, Value};
 use serde::Deserialize;
 
 /// The application's configuration, as Rust sees it.
@@ -55,9 +55,9 @@ struct SandboxIo {
 }
 
 impl SandboxIo {
-    fn check(&self, path: &str) -> io::Result<()> {
+    fn check(&self, path: EvalPath<'_>) -> io::Result<()> {
         // A missing file is reported as missing (so `pathExists` works).
-        let real = std::fs::canonicalize(path)?;
+        let real = std::fs::canonicalize(path.to_os_path())?;
         if real.starts_with(&self.root) {
             Ok(())
         } else {
@@ -73,23 +73,23 @@ impl SandboxIo {
 }
 
 impl EvalIo for SandboxIo {
-    fn read_file(&self, path: &str) -> io::Result<Vec<u8>> {
+    fn read_file(&self, path: EvalPath<'_>) -> io::Result<Vec<u8>> {
         self.check(path)?;
         StdIo.read_file(path)
     }
-    fn read_dir(&self, path: &str) -> io::Result<Vec<(String, FileType)>> {
+    fn read_dir(&self, path: EvalPath<'_>) -> io::Result<Vec<(String, FileType)>> {
         self.check(path)?;
         StdIo.read_dir(path)
     }
-    fn file_type(&self, path: &str, follow: bool) -> io::Result<FileType> {
+    fn file_type(&self, path: EvalPath<'_>, follow: bool) -> io::Result<FileType> {
         self.check(path)?;
         StdIo.file_type(path, follow)
     }
-    fn is_executable(&self, path: &str) -> io::Result<bool> {
+    fn is_executable(&self, path: EvalPath<'_>) -> io::Result<bool> {
         self.check(path)?;
         StdIo.is_executable(path)
     }
-    fn read_link(&self, path: &str) -> io::Result<String> {
+    fn read_link(&self, path: EvalPath<'_>) -> io::Result<String> {
         self.check(path)?;
         StdIo.read_link(path)
     }

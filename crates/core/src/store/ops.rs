@@ -141,18 +141,42 @@ pub enum StoreCommandError {
     /// The store's options (substituters, keys) are not usable.
     #[error(transparent)]
     Options(#[from] super::StoreOptionsError),
-    /// The store or a cache failed (the error of the `nixkit_store` operation).
+    /// A query of the store failed (its database, a corrupt entry).
     #[error(transparent)]
-    Store(Box<dyn std::error::Error + Send + Sync>),
+    Query(#[from] nixkit_store::local::QueryError),
+    /// Adding a path to the store failed.
+    #[error(transparent)]
+    Add(#[from] nixkit_store::local::AddError),
+    /// Verifying the store failed.
+    #[error(transparent)]
+    Verify(#[from] nixkit_store::local::VerifyError),
+    /// Garbage collection or deleting paths failed.
+    #[error(transparent)]
+    Gc(#[from] nixkit_store::local::GcError),
+    /// Serialising a path as a NAR failed (`--dump`).
+    #[error(transparent)]
+    Dump(#[from] nixkit_store::nar::DumpError),
+    /// Restoring a NAR failed (`--restore`).
+    #[error(transparent)]
+    Restore(#[from] nixkit_store::nar::RestoreError),
+    /// Exporting paths failed (`--export`).
+    #[error(transparent)]
+    Export(#[from] nixkit_store::export::ExportError),
+    /// Importing paths failed (`--import`).
+    #[error(transparent)]
+    Import(#[from] nixkit_store::export::ImportError),
+    /// A binary cache failed (`--copy-to`).
+    #[error(transparent)]
+    Cache(#[from] nixkit_store::binary_cache::CacheError),
+    /// A signing key is malformed (`--generate-binary-cache-key`, `--sign-key`).
+    #[error(transparent)]
+    Key(#[from] nixkit_store::binary_cache::KeyError),
+    /// The hash algorithm of `--add-fixed` is unknown.
+    #[error(transparent)]
+    HashAlgo(#[from] nixkit_store::hash::UnknownHashAlgo),
     /// Standard output failed.
     #[error("writing to standard output: {0}")]
     Stdout(#[source] io::Error),
-}
-
-impl StoreCommandError {
-    pub(super) fn store(e: impl std::error::Error + Send + Sync + 'static) -> Self {
-        Self::Store(Box::new(e))
-    }
 }
 
 pub(super) type Result<T> = std::result::Result<T, StoreCommandError>;
@@ -176,14 +200,12 @@ pub fn run(cmd: &StoreCommand, options: &StoreOptions, io: &mut Streams<'_>) -> 
     match cmd.operation {
         Operation::Dump => {
             let mut out = BufWriter::with_capacity(1 << 16, &mut *io.stdout);
-            nar::dump_path(Path::new(one("--dump")?), &mut out)
-                .map_err(StoreCommandError::store)?;
-            out.flush().map_err(StoreCommandError::store)?;
+            nar::dump_path(Path::new(one("--dump")?), &mut out)?;
+            out.flush().map_err(StoreCommandError::Stdout)?;
             Ok(0)
         }
         Operation::Restore => {
-            nar::restore_path(&mut io.stdin, Path::new(one("--restore")?))
-                .map_err(StoreCommandError::store)?;
+            nar::restore_path(&mut io.stdin, Path::new(one("--restore")?))?;
             Ok(0)
         }
         Operation::GenerateBinaryCacheKey => {
@@ -198,7 +220,7 @@ pub fn run(cmd: &StoreCommand, options: &StoreOptions, io: &mut Streams<'_>) -> 
                     name.to_string_lossy()
                 ))
             })?;
-            let key = SecretKey::generate(name).map_err(StoreCommandError::store)?;
+            let key = SecretKey::generate(name)?;
             write_new_file(Path::new(sk), key.to_text().as_bytes(), 0o600)?;
             write_new_file(Path::new(pk), key.public_key().to_text().as_bytes(), 0o644)?;
             Ok(0)
@@ -279,10 +301,7 @@ fn run_with_store(
                 } else {
                     FileIngestionMethod::Flat
                 };
-                let algo = algo
-                    .to_string_lossy()
-                    .parse::<HashAlgo>()
-                    .map_err(StoreCommandError::store)?;
+                let algo = algo.to_string_lossy().parse::<HashAlgo>()?;
                 (method, algo, files)
             };
             for f in files {
@@ -291,9 +310,7 @@ fn run_with_store(
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default();
-                let added = store
-                    .add_to_store(&name, path, method, algo)
-                    .map_err(StoreCommandError::store)?;
+                let added = store.add_to_store(&name, path, method, algo)?;
                 out(io.stdout, p(&added))?;
             }
             Ok(0)
@@ -304,9 +321,7 @@ fn run_with_store(
             if cmd.check_contents {
                 let _ = writeln!(io.stderr, "checking hashes...");
             }
-            let report = store
-                .verify(cmd.check_contents)
-                .map_err(StoreCommandError::store)?;
+            let report = store.verify(cmd.check_contents)?;
             for m in report.messages(store) {
                 let _ = writeln!(io.stderr, "error: {m}");
             }
@@ -319,24 +334,22 @@ fn run_with_store(
             };
             match cmd.gc {
                 GcAction::PrintRoots => {
-                    for (root, path) in store.find_roots().map_err(StoreCommandError::store)? {
+                    for (root, path) in store.find_roots()? {
                         out(io.stdout, format_args!("{root} -> {}", p(&path)))?;
                     }
                 }
                 GcAction::PrintLive => {
-                    for path in store.live_paths(&opts).map_err(StoreCommandError::store)? {
+                    for path in store.live_paths(&opts)? {
                         out(io.stdout, p(&path))?;
                     }
                 }
                 GcAction::PrintDead => {
-                    for path in store.dead_paths(&opts).map_err(StoreCommandError::store)? {
+                    for path in store.dead_paths(&opts)? {
                         out(io.stdout, p(&path))?;
                     }
                 }
                 GcAction::Collect => {
-                    let r = store
-                        .collect_garbage(&opts)
-                        .map_err(StoreCommandError::store)?;
+                    let r = store.collect_garbage(&opts)?;
                     print_gc_result(store, &r, io)?
                 }
             }
@@ -344,22 +357,20 @@ fn run_with_store(
         }
         Operation::Delete => {
             let paths = resolve_all(store, cmd)?;
-            let r = store
-                .delete_paths(&paths)
-                .map_err(StoreCommandError::store)?;
+            let r = store.delete_paths(&paths)?;
             print_gc_result(store, &r, io)?;
             Ok(0)
         }
         Operation::Export => {
             let paths = resolve_all(store, cmd)?;
             let mut out = BufWriter::with_capacity(1 << 16, &mut *io.stdout);
-            export::export_paths(store, &paths, &mut out).map_err(StoreCommandError::store)?;
-            out.flush().map_err(StoreCommandError::store)?;
+            export::export_paths(store, &paths, &mut out)?;
+            out.flush().map_err(StoreCommandError::Stdout)?;
             Ok(0)
         }
         Operation::Import => {
             let mut input = io::BufReader::with_capacity(1 << 16, &mut *io.stdin);
-            for path in export::import_paths(store, &mut input).map_err(StoreCommandError::store)? {
+            for path in export::import_paths(store, &mut input)? {
                 record_derivation_outputs(store, &path);
                 out(io.stdout, p(&path))?;
             }
@@ -370,7 +381,7 @@ fn run_with_store(
         Operation::Realise => realise(cmd, options, store, io),
         Operation::CopyTo => {
             let url = cmd.copy_to.as_deref().unwrap_or_default();
-            let cache = FileCache::new(url, dir.clone()).map_err(StoreCommandError::store)?;
+            let cache = FileCache::new(url, dir.clone())?;
             let key = match &cmd.sign_key {
                 Some(f) => {
                     let text =
@@ -379,7 +390,7 @@ fn run_with_store(
                             path: f.display().to_string(),
                             source,
                         })?;
-                    Some(SecretKey::parse(&text).map_err(StoreCommandError::store)?)
+                    Some(SecretKey::parse(&text)?)
                 }
                 None => None,
             };
@@ -390,10 +401,7 @@ fn run_with_store(
                 })?,
             };
             let paths = resolve_all(store, cmd)?;
-            for path in cache
-                .copy_closure(store, &paths, compression, key.as_ref())
-                .map_err(StoreCommandError::store)?
-            {
+            for path in cache.copy_closure(store, &paths, compression, key.as_ref())? {
                 let _ = writeln!(io.stderr, "copying path '{}' to '{url}'", p(&path));
             }
             Ok(0)
@@ -417,19 +425,16 @@ fn realise(
     options.configure_substitution(&dir, &mut substitution)?;
     for arg in &cmd.operands {
         let path = resolve_store_path(store, arg)?;
-        let wanted = if path.name().ends_with(".drv")
-            && store.is_valid(&path).map_err(StoreCommandError::store)?
-        {
+        let wanted = if path.name().ends_with(".drv") && store.is_valid(&path)? {
             store
-                .query_derivation_outputs(&path)
-                .map_err(StoreCommandError::store)?
+                .query_derivation_outputs(&path)?
                 .into_values()
                 .collect()
         } else {
             vec![path]
         };
         for w in wanted {
-            if !store.is_valid(&w).map_err(StoreCommandError::store)? {
+            if !store.is_valid(&w)? {
                 let (from, added) = nixkit_sandbox::substitute_path(store, &w, &substitution)?;
                 for a in &added {
                     record_derivation_outputs(store, a);

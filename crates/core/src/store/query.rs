@@ -19,8 +19,7 @@ pub(super) fn query(cmd: &StoreCommand, store: &LocalStore, stdout: &mut dyn Wri
         .collect::<std::result::Result<_, _>>()?;
     let valid = |path: &StorePath| -> Result<PathInfo> {
         store
-            .query_path_info(path)
-            .map_err(StoreCommandError::store)?
+            .query_path_info(path)?
             .ok_or_else(|| StoreCommandError::NotValid(p(path)))
     };
     match cmd.query {
@@ -30,22 +29,15 @@ pub(super) fn query(cmd: &StoreCommand, store: &LocalStore, stdout: &mut dyn Wri
                 all.extend(if cmd.query == QueryKind::References {
                     valid(path)?.references
                 } else {
-                    store
-                        .query_referrers(path)
-                        .map_err(StoreCommandError::store)?
+                    store.query_referrers(path)?
                 });
             }
             all.iter().try_for_each(|r| out(stdout, p(r)))?;
         }
         QueryKind::Requisites => {
             let set: BTreeSet<StorePath> = paths.iter().cloned().collect();
-            let closure = store
-                .query_closure(&set)
-                .map_err(StoreCommandError::store)?;
-            for r in store
-                .topo_sort(&closure)
-                .map_err(StoreCommandError::store)?
-            {
+            let closure = store.query_closure(&set)?;
+            for r in store.topo_sort(&closure)? {
                 out(stdout, p(&r))?;
             }
         }
@@ -73,10 +65,8 @@ pub(super) fn query(cmd: &StoreCommand, store: &LocalStore, stdout: &mut dyn Wri
         }
         QueryKind::Roots => {
             let set: BTreeSet<StorePath> = paths.iter().cloned().collect();
-            for (root, target) in store.find_roots().map_err(StoreCommandError::store)? {
-                let closure = store
-                    .query_closure(&BTreeSet::from([target.clone()]))
-                    .map_err(StoreCommandError::store)?;
+            for (root, target) in store.find_roots()? {
+                let closure = store.query_closure(&BTreeSet::from([target.clone()]))?;
                 if closure.iter().any(|c| set.contains(c)) {
                     out(stdout, format!("{root} -> {}", p(&target)))?;
                 }
@@ -86,11 +76,7 @@ pub(super) fn query(cmd: &StoreCommand, store: &LocalStore, stdout: &mut dyn Wri
             for path in &paths {
                 if path.name().ends_with(".drv") {
                     valid(path)?;
-                    for o in store
-                        .query_derivation_outputs(path)
-                        .map_err(StoreCommandError::store)?
-                        .values()
-                    {
+                    for o in store.query_derivation_outputs(path)?.values() {
                         out(stdout, p(o))?;
                     }
                 } else {

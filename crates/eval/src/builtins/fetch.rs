@@ -13,7 +13,7 @@ use crate::builtins::paths::base_name;
 use crate::builtins::Args;
 use crate::error::{EvalError, EvalResult};
 use crate::eval::EvalState;
-use crate::io::FileIngestion;
+use crate::io::{EvalPath, FileIngestion};
 use crate::source::Pos;
 use crate::store_path;
 use crate::value::{Attrs, Context, Value};
@@ -202,17 +202,29 @@ fn fetch_file(
         verify(hash, &nar, url)?;
         return s
             .store
-            .add_path(io.as_ref(), &root, name, FileIngestion::Recursive, None)
+            .add_path(
+                io.as_ref(),
+                EvalPath::new(&root),
+                name,
+                FileIngestion::Recursive,
+                None,
+            )
             .map_err(EvalError::from);
     }
     let fetched = s.fetcher.fetch_file(url).map_err(fetch_error)?;
     let file = fetched_path(&fetched);
     let data = io
-        .read_file(&file)
+        .read_file(EvalPath::new(&file))
         .map_err(|e| EvalError::eval(format!("unable to download '{url}': {e}")))?;
     verify(hash, &store_path::sha256(&data), url)?;
     s.store
-        .add_path(io.as_ref(), &file, name, FileIngestion::Flat, None)
+        .add_path(
+            io.as_ref(),
+            EvalPath::new(&file),
+            name,
+            FileIngestion::Flat,
+            None,
+        )
         .map_err(EvalError::from)
 }
 
@@ -239,7 +251,13 @@ fn fetch_git_repo(
         .map_err(|e| EvalError::eval(e.to_string()))?;
     let path = s
         .store
-        .add_path(io.as_ref(), &root, name, FileIngestion::Recursive, None)
+        .add_path(
+            io.as_ref(),
+            EvalPath::new(&root),
+            name,
+            FileIngestion::Recursive,
+            None,
+        )
         .map_err(EvalError::from)?;
     let nar =
         Hash::from_digest(HashAlgo::Sha256, &nar).map_err(|e| EvalError::eval(e.to_string()))?;
@@ -353,7 +371,13 @@ pub(crate) fn fetch_tree(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult
             let io = s.io.clone();
             let p = s
                 .store
-                .add_path(io.as_ref(), &url, &name, FileIngestion::Recursive, None)
+                .add_path(
+                    io.as_ref(),
+                    EvalPath::new(&url),
+                    &name,
+                    FileIngestion::Recursive,
+                    None,
+                )
                 .map_err(EvalError::from);
             p.map(|p| vec![(sym!("outPath"), store_string(p))])
         }

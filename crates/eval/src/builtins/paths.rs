@@ -7,7 +7,7 @@ use nixkit_syntax::Symbol;
 use crate::builtins::{arg_frame, primop, Args};
 use crate::error::{ErrorKind, EvalError, EvalResult};
 use crate::eval::EvalState;
-use crate::io::{FileIngestion, FileType};
+use crate::io::{EvalPath, FileIngestion, FileType};
 use crate::ops::{canon_path, Coerce};
 use crate::source::Pos;
 use crate::value::{Attr, Attrs, Context, PrimOp, StringContext, Value};
@@ -131,7 +131,7 @@ impl EvalState {
         {
             return Ok(text.as_bytes().to_vec());
         }
-        self.io.read_file(path).or_else(|e| {
+        self.io.read_file(EvalPath::new(path)).or_else(|e| {
             self.store
                 .read_unwritten(path)
                 .ok_or_else(|| io_error(path, &e, pos))
@@ -143,7 +143,7 @@ impl EvalState {
         if let Some(p) = self.store_paths.get(path) {
             return Ok(p.clone());
         }
-        if self.io.file_type(path, false).is_err() {
+        if self.io.file_type(EvalPath::new(path), false).is_err() {
             // CppNix reports this from the source accessor, without a position.
             return Err(EvalError::new(
                 ErrorKind::Io,
@@ -153,7 +153,13 @@ impl EvalState {
         let name = base_name(path);
         let store_path = self
             .store
-            .add_path(self.io.as_ref(), path, name, FileIngestion::Recursive, None)
+            .add_path(
+                self.io.as_ref(),
+                EvalPath::new(path),
+                name,
+                FileIngestion::Recursive,
+                None,
+            )
             .map_err(|e| e.into_eval_error(ErrorKind::Io).at(pos))?;
         self.store_paths
             .insert(path.to_string(), store_path.clone());
@@ -180,7 +186,7 @@ impl EvalState {
                 continue;
             };
             let candidate = canon_path(&candidate);
-            if self.io.file_type(&candidate, true).is_ok() {
+            if self.io.file_type(EvalPath::new(&candidate), true).is_ok() {
                 return Some(candidate);
             }
         }
@@ -246,8 +252,13 @@ pub(crate) fn resolve_symlinks(io: &dyn crate::io::EvalIo, path: &str) -> String
             _ => {}
         }
         let next = format!("{done}/{c}");
-        if links < 1024 && matches!(io.file_type(&next, false), Ok(FileType::Symlink)) {
-            if let Ok(target) = io.read_link(&next) {
+        if links < 1024
+            && matches!(
+                io.file_type(EvalPath::new(&next), false),
+                Ok(FileType::Symlink)
+            )
+        {
+            if let Ok(target) = io.read_link(EvalPath::new(&next)) {
                 links += 1;
                 if target.starts_with('/') {
                     done.clear();
@@ -274,7 +285,7 @@ pub(crate) fn resolve_symlinks(io: &dyn crate::io::EvalIo, path: &str) -> String
 fn read_dir(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let path = s.realise_path(&a[0], pos)?;
     let path = resolve_symlinks(s.io.as_ref(), &path);
-    match s.io.file_type(&path, true) {
+    match s.io.file_type(EvalPath::new(&path), true) {
         Ok(FileType::Directory) => {}
         Ok(_) => {
             return Err(
@@ -283,7 +294,9 @@ fn read_dir(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
         }
         Err(e) => return Err(io_error(&path, &e, pos)),
     }
-    let entries = s.io.read_dir(&path).map_err(|e| io_error(&path, &e, pos))?;
+    let entries =
+        s.io.read_dir(EvalPath::new(&path))
+            .map_err(|e| io_error(&path, &e, pos))?;
     Ok(Value::attrs(Attrs::from_unsorted(
         entries
             .into_iter()
@@ -299,7 +312,7 @@ fn read_dir(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
 fn read_file_type(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let path = s.realise_path(&a[0], pos)?;
     let ty =
-        s.io.file_type(&path, false)
+        s.io.file_type(EvalPath::new(&path), false)
             .map_err(|e| io_error(&path, &e, pos))?;
     Ok(Value::string(ty.as_str()))
 }
@@ -315,9 +328,12 @@ fn path_exists(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     // last symlink); otherwise only the ancestors are resolved, so a broken
     // symlink exists.
     Ok(Value::Bool(if must_be_dir {
-        matches!(s.io.file_type(&path, true), Ok(FileType::Directory))
+        matches!(
+            s.io.file_type(EvalPath::new(&path), true),
+            Ok(FileType::Directory)
+        )
     } else {
-        s.io.file_type(&path, false).is_ok()
+        s.io.file_type(EvalPath::new(&path), false).is_ok()
     }))
 }
 
@@ -450,13 +466,23 @@ fn add_filtered(
         FileIngestion::Flat
     };
     let result = match &filter {
-        None => store.add_path(io.as_ref(), path, name, method, None),
+        None => store.add_path(io.as_ref(), EvalPath::new(path), name, method, None),
         Some(f) => {
-            let mut cb = |p: &str, ty: FileType| -> Result<bool, EvalError> {
-                s.call(f, &[Value::path(p), Value::string(ty.as_str())], pos)
-                    .and_then(|r| s.expect_bool(&r).map_err(|e| e.at(pos)))
+            let mut cb = |p: EvalPath<'_>, ty: FileType| -> Result<bool, EvalError> {
+                s.call(
+                    f,
+                    &[Value::path(p.as_str()), Value::string(ty.as_str())],
+                    pos,
+                )
+                .and_then(|r| s.expect_bool(&r).map_err(|e| e.at(pos)))
             };
-            store.add_path(io.as_ref(), path, name, method, Some(&mut cb))
+            store.add_path(
+                io.as_ref(),
+                EvalPath::new(path),
+                name,
+                method,
+                Some(&mut cb),
+            )
         }
     };
     // A failed filter gives back its own error, trace included.
