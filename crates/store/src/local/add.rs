@@ -163,6 +163,27 @@ impl LocalStore {
         algo: HashAlgo,
     ) -> Result<StorePath, AddError> {
         crate::store_path::validate_name(name).map_err(MakePathError::from)?;
+        // The path first, from the source itself (streaming, nothing written): a path that
+        // is already valid is neither copied nor registered again, as CppNix does.
+        if method == FileIngestionMethod::Recursive || fs::metadata(src).is_ok_and(|m| m.is_file())
+        {
+            let ca_hash = crate::hash_path::hash_path(src, algo, method)
+                .map_err(|e| AddError::Io {
+                    path: src.to_path_buf(),
+                    source: io::Error::other(e),
+                })?
+                .0;
+            let path = self.store_dir().make_fixed_output_path(
+                name,
+                method,
+                &ca_hash,
+                &BTreeSet::new(),
+                false,
+            )?;
+            if self.keep_if_valid(&path)? {
+                return Ok(path);
+            }
+        }
         let _gc = self.gc_shared()?;
         let temp = self.new_temp();
         match method {
@@ -208,6 +229,19 @@ impl LocalStore {
         self.commit_temp(temp, info)
     }
 
+    /// Whether `path` is valid; if it is, it is kept alive with a temporary root, taken
+    /// under the GC lock so that no collection can delete it in between. Callers that can
+    /// compute a path before producing its content use this to skip the work.
+    pub fn keep_if_valid(&self, path: &StorePath) -> Result<bool, AddError> {
+        let _gc = self.gc_shared()?;
+        if !self.db.is_valid(path)? {
+            return Ok(false);
+        }
+        self.add_temp_root(path)
+            .map_err(io_err(&self.state.join("temproots")))?;
+        Ok(true)
+    }
+
     /// Adds a text file (a `.drv`, or the result of `builtins.toFile`) whose references are
     /// `references`; its path is a `text:` content address.
     pub fn add_text_to_store(
@@ -218,12 +252,10 @@ impl LocalStore {
     ) -> Result<StorePath, AddError> {
         let hash = Hash::digest(HashAlgo::Sha256, text);
         let path = self.store_dir().make_text_path(name, &hash, references)?;
-        let _gc = self.gc_shared()?;
-        if self.db.is_valid(&path)? {
-            self.add_temp_root(&path)
-                .map_err(io_err(&self.gc_lock_path()))?;
+        if self.keep_if_valid(&path)? {
             return Ok(path);
         }
+        let _gc = self.gc_shared()?;
         let temp = self.new_temp();
         fs::write(&temp.path, text).map_err(io_err(&temp.path))?;
         canon::canonicalise(&temp.path, self.config.fsync).map_err(io_err(&temp.path))?;
