@@ -67,7 +67,9 @@ fn environments_merge_prioritise_and_propagate() {
     let out = tmp.path().join("env1");
     build_env(&spec(vec![pkg(&a, 5), pkg(&b, 5)]), &out).unwrap();
     assert!(fs::symlink_metadata(out.join("bin")).unwrap().is_dir());
-    assert!(fs::symlink_metadata(out.join("share/doc")).unwrap().is_dir());
+    assert!(fs::symlink_metadata(out.join("share/doc"))
+        .unwrap()
+        .is_dir());
     assert_eq!(link(&out, "lib"), format!("{a}/lib"));
     assert_eq!(link(&out, "bin/b"), format!("{b}/bin/b"));
     assert_eq!(link(&out, "bin/d"), format!("{d}/bin/d"));
@@ -75,7 +77,10 @@ fn environments_merge_prioritise_and_propagate() {
     assert!(link(&out, "manifest.nix").ends_with("-env-manifest.nix"));
 
     // Equal priorities: a conflict naming both files and the place.
-    match build_env(&spec(vec![pkg(&a, 5), pkg(&c, 5)]), &tmp.path().join("env2")) {
+    match build_env(
+        &spec(vec![pkg(&a, 5), pkg(&c, 5)]),
+        &tmp.path().join("env2"),
+    ) {
         Err(BuildEnvError::Conflict {
             existing,
             new,
