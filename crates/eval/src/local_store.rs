@@ -137,6 +137,15 @@ fn copy_filtered(
     }
 }
 
+/// The filter again, for a shorter use (`Option::as_deref_mut` would keep it borrowed for
+/// its whole lifetime).
+fn reborrow<'s>(filter: &'s mut PathFilter<'_>) -> PathFilter<'s> {
+    match filter {
+        Some(f) => Some(&mut **f),
+        None => None,
+    }
+}
+
 impl EvalStore for LocalEvalStore {
     fn store_dir(&self) -> &str {
         &self.store_dir
@@ -144,12 +153,36 @@ impl EvalStore for LocalEvalStore {
 
     fn add_path(
         &self,
-        _io: &dyn EvalIo,
+        io: &dyn EvalIo,
         path: EvalPath<'_>,
         name: &str,
         method: FileIngestion,
         filter: PathFilter<'_>,
     ) -> Result<String, EvalStoreError> {
+        // The path first, by hashing what would be added (streaming, nothing copied): a
+        // path that is already valid is returned as it is, so evaluating a package set
+        // again does not copy its sources again.
+        let mut filter = filter;
+        let computed = match method {
+            FileIngestion::Recursive => {
+                let hash = crate::store_path::nar_sha256(io, path.as_str(), reborrow(&mut filter))?;
+                crate::store_path::make_store_path(&self.store_dir, "source", &hash, name)?
+            }
+            FileIngestion::Flat => {
+                let data = io.read_file(path).map_err(|source| StorePathError::Io {
+                    path: path.to_string(),
+                    source,
+                })?;
+                crate::store_path::make_flat_path(&self.store_dir, &data, name)?
+            }
+        };
+        {
+            let store = self.lock();
+            let p = self.parse(&store, &computed)?;
+            if store.keep_if_valid(&p).map_err(EvalStoreError::backend)? {
+                return Ok(computed);
+            }
+        }
         let method = match method {
             FileIngestion::Flat => FileIngestionMethod::Flat,
             FileIngestion::Recursive => FileIngestionMethod::Recursive,
@@ -297,5 +330,51 @@ mod tests {
         let printed = store.add_perm_root(&top, root.to_str().unwrap()).unwrap();
         assert_eq!(printed, root.to_string_lossy());
         assert_eq!(fs::read_link(&root).unwrap().to_string_lossy(), top);
+    }
+
+    #[test]
+    fn a_valid_source_is_hashed_not_copied_again() {
+        let tmp = tempfile::tempdir().unwrap();
+        let src = tmp.path().join("src");
+        fs::create_dir_all(src.join("kept")).unwrap();
+        fs::write(src.join("kept/a"), "a").unwrap();
+        fs::write(src.join("dropped"), "d").unwrap();
+        let store = LocalEvalStore::open(Some(&format!(
+            "local?root={}",
+            tmp.path().join("s").display()
+        )))
+        .unwrap();
+        let src_text = src.to_str().unwrap();
+        // Counts the filter's calls: one pass to hash, one more to copy.
+        let add = |store: &dyn EvalStore, calls: &mut usize| {
+            let mut filter = |p: &str, _: FileType| -> Result<bool, EvalError> {
+                *calls += 1;
+                Ok(!p.ends_with("/dropped"))
+            };
+            store
+                .add_path(
+                    &crate::StdIo,
+                    src_text,
+                    "src",
+                    FileIngestion::Recursive,
+                    Some(&mut filter),
+                )
+                .unwrap()
+        };
+        let (mut first_calls, mut second_calls) = (0, 0);
+        let first = add(&store, &mut first_calls);
+        let second = add(&store, &mut second_calls);
+        assert_eq!(first, second);
+        // Entries: kept, kept/a, dropped (hashing), then kept, kept/a, dropped (copying).
+        assert_eq!(first_calls, 6);
+        assert_eq!(second_calls, 3, "the valid path was copied again");
+        // The path the read-only store computes is the one written.
+        let computed = add(&*crate::ReadOnlyStore::new("/nix/store"), &mut 0);
+        let inner = store.into_inner();
+        let p = inner.store_dir().parse_path(&first).unwrap();
+        assert!(inner.is_valid(&p).unwrap());
+        assert!(inner.real_path(&p).join("kept/a").exists());
+        assert!(!inner.real_path(&p).join("dropped").exists());
+        assert_eq!(computed, first);
     }
 }

@@ -1,15 +1,15 @@
 //! Building a user environment as nix-env's `buildEnv` does: a tree of symlinks into the
-//! installed packages' outputs (a directory provided by one package is one symlink; a
-//! directory provided by several becomes a real directory whose entries are linked in turn),
-//! plus `manifest.nix`, a symlink to the manifest added to the store as a text file. The
-//! tree is added as one content-addressed store path whose references are the packages and
-//! the manifest, registered atomically (NAR import).
+//! installed packages' outputs, plus `manifest.nix`, a symlink to the manifest added to the
+//! store as a text file. The tree is made by the sandbox's `builtin:buildenv`
+//! ([`nixkit_sandbox::build_env`], the one implementation of the symlink tree, its
+//! priorities and collisions) in a temporary directory, then added as one
+//! content-addressed store path whose references are the packages and the manifest,
+//! registered atomically (NAR import).
 //!
 //! Two packages providing the same file collide: the lower `meta.priority` number wins; at
-//! equal priority it is an error naming both packages and the file. Two links that resolve
-//! to the same file (a package linking to another's) do not collide.
+//! equal priority it is an error naming both packages and the file.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -65,6 +65,9 @@ pub enum BuildEnvError {
     /// The store path could not be computed.
     #[error(transparent)]
     MakePath(#[from] nixkit_store::MakePathError),
+    /// The symlink tree could not be made.
+    #[error("building the user environment: {0}")]
+    Env(nixkit_sandbox::BuildEnvError),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> BuildEnvError + '_ {
@@ -74,205 +77,59 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> BuildEnvError + '_ {
     }
 }
 
-/// Names buildEnv leaves out of a user environment (their collisions do not matter).
-fn ignored(rel: &str, name: &str) -> bool {
-    matches!(
-        name,
-        "propagated-build-inputs" | "nix-support" | "perllocal.pod" | "log" | "manifest.nix"
-    ) || rel == "info/dir"
-        || rel.ends_with("/info/dir")
+/// The index of the package one of whose outputs holds the logical path `file`.
+fn owner(packages: &[Package], file: &str) -> Option<usize> {
+    packages.iter().position(|p| {
+        p.outputs.iter().any(|(_, out)| {
+            file.strip_prefix(out.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        })
+    })
 }
 
-enum Node {
-    /// A symlink to `target` (a logical path), contributed by package `owner`.
-    Link {
-        target: String,
-        phys: Option<PathBuf>,
-        owner: usize,
-        priority: i64,
-    },
-    /// A real directory holding entries from several packages (the lowest priority number
-    /// among them).
-    Dir {
-        entries: BTreeMap<String, Node>,
-        owner: usize,
-        priority: i64,
-    },
-}
-
-/// An entry of a package: its logical path and where its content is on the host.
-struct Source {
-    logical: String,
-    phys: Option<PathBuf>,
-}
-
-impl Source {
-    /// The host directory, if the entry is (a symlink to) a directory.
-    fn dir(&self) -> Option<PathBuf> {
-        self.phys.clone().filter(|p| p.is_dir())
-    }
-}
-
-struct Builder<'a> {
-    store: &'a LocalStore,
-    packages: &'a [Package],
-}
-
-impl Builder<'_> {
-    fn physical(&self, logical: &str) -> PathBuf {
-        host_path(self.store.store_dir(), self.store.real_store_dir(), logical)
-    }
-
-    /// Follows symlinks from the host path `path`, reading absolute targets inside the
-    /// store under the store's root; the final host path, if it exists.
-    fn resolve(&self, mut path: PathBuf) -> Option<PathBuf> {
-        for _ in 0..40 {
-            let meta = fs::symlink_metadata(&path).ok()?;
-            if !meta.file_type().is_symlink() {
-                return Some(path);
-            }
-            let target = fs::read_link(&path).ok()?;
-            path = if target.is_absolute() {
-                self.physical(&target.to_string_lossy())
-            } else {
-                path.parent().unwrap_or(Path::new("/")).join(target)
+/// The sandbox's error in the profile's terms: a conflict names the two packages, the one
+/// installed first first.
+fn env_error(packages: &[Package], e: nixkit_sandbox::BuildEnvError) -> BuildEnvError {
+    if let nixkit_sandbox::BuildEnvError::Conflict {
+        existing,
+        new,
+        file,
+        priority,
+    } = &e
+    {
+        if let (Some(a), Some(b)) = (owner(packages, existing), owner(packages, new)) {
+            let (first, second) = (a.min(b), a.max(b));
+            return BuildEnvError::Collision {
+                file: file.clone(),
+                first: packages[first].name.clone(),
+                second: packages[second].name.clone(),
+                priority: *priority,
             };
         }
-        None
     }
+    BuildEnvError::Env(e)
+}
 
-    /// Links the entries of the directory `src` (logical; `phys` is where its files are
-    /// on the host, symlinks resolved) under `entries`.
-    fn add_dir(
-        &self,
-        entries: &mut BTreeMap<String, Node>,
-        src: &str,
-        phys: &Path,
-        rel: &str,
-        owner: usize,
-        priority: i64,
-    ) -> Result<(), BuildEnvError> {
-        let mut names = Vec::new();
-        for entry in fs::read_dir(phys).map_err(io_err(phys))? {
-            let entry = entry.map_err(io_err(phys))?;
-            names.push(entry.file_name().to_string_lossy().into_owned());
-        }
-        names.sort();
-        for name in names {
-            let sub_rel = if rel.is_empty() {
-                name.clone()
-            } else {
-                format!("{rel}/{name}")
-            };
-            if ignored(&sub_rel, &name) {
-                continue;
+/// The store paths the links below `dir` point into.
+fn link_targets(
+    store_dir: &StoreDir,
+    dir: &Path,
+    out: &mut BTreeSet<StorePath>,
+) -> Result<(), BuildEnvError> {
+    for entry in fs::read_dir(dir).map_err(io_err(dir))? {
+        let entry = entry.map_err(io_err(dir))?;
+        let path = entry.path();
+        let ty = entry.file_type().map_err(io_err(&path))?;
+        if ty.is_symlink() {
+            let target = fs::read_link(&path).map_err(io_err(&path))?;
+            if let Ok((sp, _)) = store_dir.parse_path_prefix(&target.to_string_lossy()) {
+                out.insert(sp);
             }
-            let sub = Source {
-                logical: format!("{src}/{name}"),
-                phys: self.resolve(phys.join(&name)),
-            };
-            self.add_entry(entries, name, sub, sub_rel, owner, priority)?;
-        }
-        Ok(())
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn add_entry(
-        &self,
-        entries: &mut BTreeMap<String, Node>,
-        name: String,
-        src: Source,
-        rel: String,
-        owner: usize,
-        priority: i64,
-    ) -> Result<(), BuildEnvError> {
-        let is_dir = src.dir().is_some();
-        let Some(existing) = entries.get_mut(&name) else {
-            entries.insert(
-                name,
-                Node::Link {
-                    target: src.logical,
-                    phys: src.phys,
-                    owner,
-                    priority,
-                },
-            );
-            return Ok(());
-        };
-        match existing {
-            Node::Dir {
-                entries: sub,
-                priority: p,
-                ..
-            } if is_dir => {
-                *p = (*p).min(priority);
-                let dir = src.dir().unwrap_or_default();
-                return self.add_dir(sub, &src.logical, &dir, &rel, owner, priority);
-            }
-            Node::Link {
-                target,
-                phys,
-                owner: o,
-                priority: p,
-            } if is_dir && phys.as_deref().is_some_and(Path::is_dir) => {
-                if *target == src.logical {
-                    return Ok(());
-                }
-                let old_phys = phys.clone().unwrap_or_default();
-                let (old_target, old_owner, old_priority) = (target.clone(), *o, *p);
-                let mut sub = BTreeMap::new();
-                self.add_dir(
-                    &mut sub,
-                    &old_target,
-                    &old_phys,
-                    &rel,
-                    old_owner,
-                    old_priority,
-                )?;
-                let dir = src.dir().unwrap_or_default();
-                self.add_dir(&mut sub, &src.logical, &dir, &rel, owner, priority)?;
-                *existing = Node::Dir {
-                    entries: sub,
-                    owner: old_owner,
-                    priority: old_priority.min(priority),
-                };
-                return Ok(());
-            }
-            // The same file (a package linking to another's): no collision.
-            Node::Link { target, phys, .. }
-                if *target == src.logical || (phys.is_some() && *phys == src.phys) =>
-            {
-                return Ok(())
-            }
-            _ => {}
-        }
-        let (old_owner, old_priority) = match existing {
-            Node::Link {
-                owner, priority, ..
-            }
-            | Node::Dir {
-                owner, priority, ..
-            } => (*owner, *priority),
-        };
-        if priority < old_priority {
-            *existing = Node::Link {
-                target: src.logical,
-                phys: src.phys,
-                owner,
-                priority,
-            };
-            Ok(())
-        } else if priority > old_priority {
-            Ok(())
-        } else {
-            Err(BuildEnvError::Collision {
-                file: rel,
-                first: self.packages[old_owner].name.clone(),
-                second: self.packages[owner].name.clone(),
-                priority,
-            })
+        } else if ty.is_dir() {
+            link_targets(store_dir, &path, out)?;
         }
     }
+    Ok(())
 }
 
 /// Where the file of a logical path (`/nix/store/...`) is on the host: store paths live
@@ -281,31 +138,6 @@ pub fn host_path(store_dir: &StoreDir, real: &Path, logical: &str) -> PathBuf {
     match logical.strip_prefix(store_dir.as_str()) {
         Some(rest) if rest.starts_with('/') => real.join(rest.trim_start_matches('/')),
         _ => PathBuf::from(logical),
-    }
-}
-
-fn materialise(entries: &BTreeMap<String, Node>, dir: &Path) -> Result<(), BuildEnvError> {
-    for (name, node) in entries {
-        let path = dir.join(name);
-        match node {
-            Node::Link { target, .. } => {
-                std::os::unix::fs::symlink(target, &path).map_err(io_err(&path))?
-            }
-            Node::Dir { entries, .. } => {
-                fs::create_dir(&path).map_err(io_err(&path))?;
-                materialise(entries, &path)?;
-            }
-        }
-    }
-    Ok(())
-}
-
-fn collect_targets(entries: &BTreeMap<String, Node>, out: &mut Vec<String>) {
-    for node in entries.values() {
-        match node {
-            Node::Link { target, .. } => out.push(target.clone()),
-            Node::Dir { entries, .. } => collect_targets(entries, out),
-        }
     }
 }
 
@@ -341,35 +173,32 @@ pub fn build_user_env(
     let manifest_path =
         store.add_text_to_store("env-manifest.nix", text.as_bytes(), &manifest_refs)?;
 
-    let builder = Builder { store, packages };
-    let mut root = BTreeMap::new();
-    for (i, p) in packages.iter().enumerate() {
-        for (_, path) in &p.outputs {
-            let Some(dir) = builder
-                .resolve(builder.physical(path))
-                .filter(|d| d.is_dir())
-            else {
-                continue;
-            };
-            builder.add_dir(&mut root, path, &dir, "", i, p.priority())?;
-        }
-    }
     let tmp = tempfile::tempdir().map_err(io_err(Path::new("temporary directory")))?;
     let top = tmp.path().join("env");
-    fs::create_dir(&top).map_err(io_err(&top))?;
-    materialise(&root, &top)?;
-    let manifest_link = top.join("manifest.nix");
-    std::os::unix::fs::symlink(store_dir.print_path(&manifest_path), &manifest_link)
-        .map_err(io_err(&manifest_link))?;
+    let spec = nixkit_sandbox::EnvSpec {
+        store_dir: &store_dir,
+        real_store: store.real_store_dir(),
+        packages: packages
+            .iter()
+            .flat_map(|p| {
+                p.outputs
+                    .iter()
+                    .map(|(_, path)| nixkit_sandbox::EnvPackage {
+                        path: path.clone(),
+                        active: true,
+                        priority: p.priority(),
+                    })
+            })
+            .collect(),
+        manifest: Some(store_dir.print_path(&manifest_path)),
+        out_logical: top.to_string_lossy().into_owned(),
+        // Packages are valid (checked above), and what they propagate must be too.
+        allowed: &|p| store.is_valid(p).unwrap_or(false),
+    };
+    nixkit_sandbox::build_env(&spec, &top).map_err(|e| env_error(packages, e))?;
 
     let mut references = BTreeSet::from([manifest_path]);
-    let mut targets = Vec::new();
-    collect_targets(&root, &mut targets);
-    for t in targets {
-        if let Ok((sp, _)) = store_dir.parse_path_prefix(&t) {
-            references.insert(sp);
-        }
-    }
+    link_targets(&store_dir, &top, &mut references)?;
     let mut nar = Vec::new();
     nixkit_store::nar::dump_path(&top, &mut nar)?;
     let hash = Hash::digest(HashAlgo::Sha256, &nar);
@@ -380,7 +209,7 @@ pub fn build_user_env(
         &references,
         false,
     )?;
-    if !store.is_valid(&path)? {
+    if !store.keep_if_valid(&path)? {
         let mut info = PathInfo::new(path.clone(), hash, nar.len() as u64);
         info.references = references;
         info.ultimate = true;
@@ -390,8 +219,5 @@ pub fn build_user_env(
         });
         store.add_nar(&info, &mut nar.as_slice())?;
     }
-    store
-        .add_temp_root(&path)
-        .map_err(io_err(store.state_dir()))?;
     Ok(path)
 }

@@ -9,6 +9,10 @@
 //! `nix-support/propagated-user-env-packages`, at lower priorities. Links point at the
 //! logical store paths; files are read at the store's physical location, and a link is
 //! only followed into the store, never out to the host.
+//!
+//! [`build_env`] is the one implementation of this symlink tree: the builtin builder runs
+//! it for a derivation, and a package manager (nixkit-profile's user environments) calls
+//! it directly.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -22,6 +26,95 @@ use nixkit_store::{StoreDir, StorePath};
 use crate::build::BuildError;
 use crate::layout::BuildDir;
 
+/// Why an environment could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildEnvError {
+    /// Two packages of one priority provide the same file.
+    #[error("Unable to build profile. There is a conflict for the following files:\n\n  {existing}\n  {new}")]
+    Conflict {
+        /// The file already linked (logical path).
+        existing: String,
+        /// The file that would replace it (logical path).
+        new: String,
+        /// Where in the environment, relative to its root (`bin/hello`).
+        file: String,
+        /// The priority both have.
+        priority: i64,
+    },
+    /// A directory of one package where another has something else.
+    #[error("collision between '{src}' and non-directory '{other}'")]
+    NotADirectory {
+        /// The directory being linked.
+        src: String,
+        /// What the environment already has there.
+        other: String,
+    },
+    /// A file of one package where the environment already has a directory.
+    #[error("collision between non-directory '{src}' and directory '{dst}'")]
+    NotAFile {
+        /// The file being linked.
+        src: String,
+        /// The directory in the environment.
+        dst: String,
+    },
+    /// A package the caller does not allow (a path not among a derivation's inputs).
+    #[error("'{0}' is not an input of the derivation")]
+    NotAllowed(String),
+    /// A file name that is not UTF-8.
+    #[error("'{dir}' holds a name that is not UTF-8: {name:?}")]
+    NotUtf8 {
+        /// The directory.
+        dir: String,
+        /// The name.
+        name: std::ffi::OsString,
+    },
+    /// A file system operation failed.
+    #[error("{what} '{path}': {source}")]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// The (logical) path.
+        path: String,
+        /// The underlying error.
+        source: io::Error,
+    },
+}
+
+fn io<'p>(what: &'static str, path: &'p str) -> impl FnOnce(io::Error) -> BuildEnvError + 'p {
+    move |source| BuildEnvError::Io {
+        what,
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// One package output to link into an environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvPackage {
+    /// Its logical store path.
+    pub path: String,
+    /// Whether it is linked (an inactive package is left out).
+    pub active: bool,
+    /// Its priority: a lower number wins a collision.
+    pub priority: i64,
+}
+
+/// What to build an environment of, and where.
+pub struct EnvSpec<'a> {
+    /// The logical store directory.
+    pub store_dir: &'a StoreDir,
+    /// Where the store's files are on the host.
+    pub real_store: &'a Path,
+    /// The packages, in any order.
+    pub packages: Vec<EnvPackage>,
+    /// The store path `manifest.nix` links to, if any.
+    pub manifest: Option<String>,
+    /// How the environment's root is named in links and messages (`$out`'s logical path).
+    pub out_logical: String,
+    /// Whether a package (or one it propagates) may be linked.
+    pub allowed: &'a dyn Fn(&StorePath) -> bool,
+}
+
 /// Entries of a package that never enter a user environment (useless there, or a source of
 /// pointless collisions).
 const SKIPPED: &[&str] = &[
@@ -33,15 +126,7 @@ const SKIPPED: &[&str] = &[
     "manifest.json",
 ];
 
-/// One package of the `derivations` list.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Package {
-    path: String,
-    active: bool,
-    priority: i64,
-}
-
-fn parse_packages(list: &str) -> Result<Vec<Package>, String> {
+fn parse_packages(list: &str) -> Result<Vec<EnvPackage>, String> {
     let mut words = list.split_whitespace();
     let mut out = Vec::new();
     while let Some(active) = words.next() {
@@ -58,7 +143,7 @@ fn parse_packages(list: &str) -> Result<Vec<Package>, String> {
             let path = words
                 .next()
                 .ok_or("'derivations' ends before a package's outputs")?;
-            out.push(Package {
+            out.push(EnvPackage {
                 path: path.to_owned(),
                 active: active != "false",
                 priority,
@@ -125,7 +210,7 @@ impl Env<'_> {
 
     /// Links the entries of the directory `src` (logical) into `dst` (logical, inside
     /// `$out`) at `priority`.
-    fn link_dir(&mut self, src: &str, dst: &str, priority: i64) -> Result<(), String> {
+    fn link_dir(&mut self, src: &str, dst: &str, priority: i64) -> Result<(), BuildEnvError> {
         let Some(host) = self.resolve(src).and_then(|p| self.host_of(&p)) else {
             return Ok(());
         };
@@ -133,15 +218,18 @@ impl Env<'_> {
             Ok(e) => e,
             // A package that is a single file is left out, as CppNix warns and does.
             Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => return Ok(()),
-            Err(e) => return Err(format!("reading '{src}': {e}")),
+            Err(e) => return Err(io("reading", src)(e)),
         };
         let mut names: Vec<String> = Vec::new();
         for entry in entries {
-            let entry = entry.map_err(|e| format!("reading '{src}': {e}"))?;
+            let entry = entry.map_err(io("reading", src))?;
             let name = entry
                 .file_name()
                 .into_string()
-                .map_err(|n| format!("'{src}' holds a name that is not UTF-8: {n:?}"))?;
+                .map_err(|name| BuildEnvError::NotUtf8 {
+                    dir: src.to_owned(),
+                    name,
+                })?;
             names.push(name);
         }
         names.sort();
@@ -156,20 +244,20 @@ impl Env<'_> {
         Ok(())
     }
 
-    fn link_entry(&mut self, src: &str, dst: &str, priority: i64) -> Result<(), String> {
+    fn link_entry(&mut self, src: &str, dst: &str, priority: i64) -> Result<(), BuildEnvError> {
         if self.resolve(src).is_none() {
             // Dangling, looping, or leading out of the store: skipped.
             return Ok(());
         }
-        let dst_host = self.out_host.join(
-            dst.strip_prefix(&self.out_logical)
-                .unwrap_or(dst)
-                .trim_start_matches('/'),
-        );
+        let rel = dst
+            .strip_prefix(&self.out_logical)
+            .unwrap_or(dst)
+            .trim_start_matches('/');
+        let dst_host = self.out_host.join(rel);
         let existing = match fs::symlink_metadata(&dst_host) {
             Ok(m) => Some(m),
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-            Err(e) => return Err(format!("getting status of '{dst}': {e}")),
+            Err(e) => return Err(io("getting status of", dst)(e)),
         };
         if self.is_dir(src) {
             if let Some(meta) = existing {
@@ -178,17 +266,16 @@ impl Env<'_> {
                 }
                 // A link to another package's directory: make it a real directory holding
                 // both packages' entries.
-                let target =
-                    fs::read_link(&dst_host).map_err(|e| format!("reading link '{dst}': {e}"))?;
+                let target = fs::read_link(&dst_host).map_err(io("reading link", dst))?;
                 let target = target.to_string_lossy().into_owned();
                 if !self.is_dir(&target) {
-                    return Err(format!(
-                        "collision between '{src}' and non-directory '{target}'"
-                    ));
+                    return Err(BuildEnvError::NotADirectory {
+                        src: src.to_owned(),
+                        other: target,
+                    });
                 }
-                fs::remove_file(&dst_host).map_err(|e| format!("unlinking '{dst}': {e}"))?;
-                fs::create_dir(&dst_host)
-                    .map_err(|e| format!("creating directory '{dst}': {e}"))?;
+                fs::remove_file(&dst_host).map_err(io("unlinking", dst))?;
+                fs::create_dir(&dst_host).map_err(io("creating directory", dst))?;
                 let previous = self.priorities.get(dst).copied().unwrap_or(priority);
                 self.link_dir(&target, dst, previous)?;
                 return self.link_dir(src, dst, priority);
@@ -200,21 +287,25 @@ impl Env<'_> {
                     let other = fs::read_link(&dst_host)
                         .map(|t| t.to_string_lossy().into_owned())
                         .unwrap_or_default();
-                    return Err(format!(
-                        "Unable to build profile. There is a conflict for the following files:\n\n  {other}\n  {src}"
-                    ));
+                    return Err(BuildEnvError::Conflict {
+                        existing: other,
+                        new: src.to_owned(),
+                        file: rel.to_owned(),
+                        priority,
+                    });
                 }
                 if previous < priority {
                     return Ok(());
                 }
-                fs::remove_file(&dst_host).map_err(|e| format!("unlinking '{dst}': {e}"))?;
+                fs::remove_file(&dst_host).map_err(io("unlinking", dst))?;
             } else if meta.is_dir() {
-                return Err(format!(
-                    "collision between non-directory '{src}' and directory '{dst}'"
-                ));
+                return Err(BuildEnvError::NotAFile {
+                    src: src.to_owned(),
+                    dst: dst.to_owned(),
+                });
             }
         }
-        symlink(src, &dst_host).map_err(|e| format!("creating link '{dst}': {e}"))?;
+        symlink(src, &dst_host).map_err(io("creating link", dst))?;
         self.priorities.insert(dst.to_owned(), priority);
         Ok(())
     }
@@ -235,43 +326,25 @@ fn normalise(path: &str) -> Option<String> {
     Some(format!("/{}", parts.join("/")))
 }
 
-/// Runs `builtin:buildenv` for `drv`, writing `$out` into the build directory.
-pub(crate) fn run(
-    printed_drv: &str,
-    drv: &Derivation,
-    store_dir: &StoreDir,
-    real_store: &Path,
-    dir: &BuildDir,
-    outputs: &BTreeMap<String, StorePath>,
-    inputs: &BTreeSet<StorePath>,
-) -> Result<(), BuildError> {
-    let fail = |reason: String| BuildError::Builtin {
-        drv: printed_drv.to_owned(),
-        reason,
-    };
-    let out = outputs
-        .get("out")
-        .ok_or_else(|| fail("no 'out' output".into()))?;
-    let packages =
-        parse_packages(drv.env.get("derivations").map_or("", String::as_str)).map_err(fail)?;
-    let manifest = drv.env.get("manifest").cloned().unwrap_or_default();
-    let out_logical = store_dir.print_path(out);
-    let out_host = dir.host_path(&out_logical);
-    fs::create_dir_all(&out_host).map_err(|e| fail(format!("creating '{out_logical}': {e}")))?;
+/// Builds the environment `spec` describes at `out_host` (created if missing): the
+/// packages are linked in priority order (lowest number first, then by path), then the
+/// packages they name in `nix-support/propagated-user-env-packages`, at priorities from
+/// 1000 up; then `manifest.nix`.
+pub fn build_env(spec: &EnvSpec<'_>, out_host: &Path) -> Result<(), BuildEnvError> {
+    fs::create_dir_all(out_host).map_err(io("creating", &spec.out_logical))?;
     let mut env = Env {
-        store_dir,
-        real_store,
-        out_logical: out_logical.clone(),
-        out_host,
+        store_dir: spec.store_dir,
+        real_store: spec.real_store,
+        out_logical: spec.out_logical.clone(),
+        out_host: out_host.to_path_buf(),
         priorities: BTreeMap::new(),
     };
-    // Only the derivation's inputs may be linked: their closure is what it may read.
     let allowed = |p: &str| -> bool {
-        store_dir
+        spec.store_dir
             .parse_path_prefix(p)
-            .is_ok_and(|(sp, rest)| rest.is_empty() && inputs.contains(&sp))
+            .is_ok_and(|(sp, rest)| rest.is_empty() && (spec.allowed)(&sp))
     };
-    let mut packages = packages;
+    let mut packages = spec.packages.clone();
     packages.sort_by(|a, b| {
         a.priority
             .cmp(&b.priority)
@@ -284,14 +357,14 @@ pub(crate) fn run(
                priority: i64,
                done: &mut BTreeSet<String>,
                postponed: &mut BTreeSet<String>|
-     -> Result<(), BuildError> {
+     -> Result<(), BuildEnvError> {
         if !done.insert(path.to_owned()) {
             return Ok(());
         }
         if !allowed(path) {
-            return Err(fail(format!("'{path}' is not an input of the derivation")));
+            return Err(BuildEnvError::NotAllowed(path.to_owned()));
         }
-        env.link_dir(path, &out_logical, priority).map_err(fail)?;
+        env.link_dir(path, &spec.out_logical, priority)?;
         let propagated = env
             .host_of(&format!("{path}/nix-support/propagated-user-env-packages"))
             .and_then(|h| fs::read_to_string(h).ok())
@@ -313,11 +386,44 @@ pub(crate) fn run(
             priority += 1;
         }
     }
-    if !manifest.is_empty() {
+    if let Some(manifest) = spec.manifest.as_deref().filter(|m| !m.is_empty()) {
         let link = env.out_host.join("manifest.nix");
-        symlink(&manifest, &link).map_err(|e| fail(format!("linking manifest.nix: {e}")))?;
+        symlink(manifest, &link).map_err(io("linking", "manifest.nix"))?;
     }
     Ok(())
+}
+
+/// Runs `builtin:buildenv` for `drv`, writing `$out` into the build directory.
+pub(crate) fn run(
+    printed_drv: &str,
+    drv: &Derivation,
+    store_dir: &StoreDir,
+    real_store: &Path,
+    dir: &BuildDir,
+    outputs: &BTreeMap<String, StorePath>,
+    inputs: &BTreeSet<StorePath>,
+) -> Result<(), BuildError> {
+    let fail = |reason: String| BuildError::Builtin {
+        drv: printed_drv.to_owned(),
+        reason,
+    };
+    let out = outputs
+        .get("out")
+        .ok_or_else(|| fail("no 'out' output".into()))?;
+    let packages =
+        parse_packages(drv.env.get("derivations").map_or("", String::as_str)).map_err(fail)?;
+    let out_logical = store_dir.print_path(out);
+    let out_host = dir.host_path(&out_logical);
+    // Only the derivation's inputs may be linked: their closure is what it may read.
+    let spec = EnvSpec {
+        store_dir,
+        real_store,
+        packages,
+        manifest: drv.env.get("manifest").cloned(),
+        out_logical,
+        allowed: &|p| inputs.contains(p),
+    };
+    build_env(&spec, &out_host).map_err(|e| fail(e.to_string()))
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@
 //! ```
 
 pub mod build;
-mod buildenv;
+pub mod buildenv;
 pub mod cgroup;
 mod child;
 pub mod env;
@@ -39,6 +39,7 @@ mod seccomp;
 pub use build::{
     build_derivation, read_derivation, BuildError, BuildMode, BuildSettings, BuiltDerivation,
 };
+pub use buildenv::{build_env, BuildEnvError, EnvPackage, EnvSpec};
 pub use cgroup::CgroupLimits;
 pub use env::{BuilderEnv, EnvError, EnvParams};
 pub use layout::{BuildDir, SandboxSpec};

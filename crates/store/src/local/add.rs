@@ -163,6 +163,35 @@ impl LocalStore {
         algo: HashAlgo,
     ) -> Result<StorePath, AddError> {
         crate::store_path::validate_name(name).map_err(MakePathError::from)?;
+        let fixed_path = |ca_hash: Hash| -> Result<(StorePath, Hash), AddError> {
+            let path = self.store_dir().make_fixed_output_path(
+                name,
+                method,
+                &ca_hash,
+                &BTreeSet::new(),
+                false,
+            )?;
+            Ok((path, ca_hash))
+        };
+        // The path of `content` hashed with `algo`, as `method` hashes.
+        let path_of = |content: &Path| -> Result<(StorePath, Hash), AddError> {
+            let ca_hash = crate::hash_path::hash_path(content, algo, method)
+                .map_err(|e| AddError::Io {
+                    path: content.to_path_buf(),
+                    source: io::Error::other(e),
+                })?
+                .0;
+            fixed_path(ca_hash)
+        };
+        // The path first, from the source itself (streaming, nothing written): a path that
+        // is already valid is neither copied nor registered again, as CppNix does.
+        if method == FileIngestionMethod::Recursive || fs::metadata(src).is_ok_and(|m| m.is_file())
+        {
+            let (path, _) = path_of(src)?;
+            if self.keep_if_valid(&path)? {
+                return Ok(path);
+            }
+        }
         let _gc = self.gc_shared()?;
         let temp = self.new_temp();
         match method {
@@ -181,24 +210,11 @@ impl LocalStore {
         let mut sinks = TeeSink(HashSink::new(HashAlgo::Sha256), HashSink::new(algo));
         dump_path(&temp.path, &mut sinks)?;
         let (nar_hash, nar_size) = sinks.0.finish();
-        let ca_hash = match method {
-            FileIngestionMethod::Recursive => sinks.1.finish().0,
-            FileIngestionMethod::Flat => {
-                crate::hash_path::hash_path(&temp.path, algo, method)
-                    .map_err(|e| AddError::Io {
-                        path: temp.path.clone(),
-                        source: io::Error::other(e),
-                    })?
-                    .0
-            }
+        // The copy is what is registered: its hash decides, should the source have changed.
+        let (path, ca_hash) = match method {
+            FileIngestionMethod::Recursive => fixed_path(sinks.1.finish().0)?,
+            FileIngestionMethod::Flat => path_of(&temp.path)?,
         };
-        let path = self.store_dir().make_fixed_output_path(
-            name,
-            method,
-            &ca_hash,
-            &BTreeSet::new(),
-            false,
-        )?;
         let mut info = PathInfo::new(path, nar_hash, nar_size);
         info.ultimate = true;
         info.ca = Some(ContentAddress {
@@ -206,6 +222,19 @@ impl LocalStore {
             hash: ca_hash,
         });
         self.commit_temp(temp, info)
+    }
+
+    /// Whether `path` is valid; if it is, it is kept alive with a temporary root, taken
+    /// under the GC lock so that no collection can delete it in between. Callers that can
+    /// compute a path before producing its content use this to skip the work.
+    pub fn keep_if_valid(&self, path: &StorePath) -> Result<bool, AddError> {
+        let _gc = self.gc_shared()?;
+        if !self.db.is_valid(path)? {
+            return Ok(false);
+        }
+        self.add_temp_root(path)
+            .map_err(io_err(&self.state.join("temproots")))?;
+        Ok(true)
     }
 
     /// Adds a text file (a `.drv`, or the result of `builtins.toFile`) whose references are
@@ -218,12 +247,10 @@ impl LocalStore {
     ) -> Result<StorePath, AddError> {
         let hash = Hash::digest(HashAlgo::Sha256, text);
         let path = self.store_dir().make_text_path(name, &hash, references)?;
-        let _gc = self.gc_shared()?;
-        if self.db.is_valid(&path)? {
-            self.add_temp_root(&path)
-                .map_err(io_err(&self.gc_lock_path()))?;
+        if self.keep_if_valid(&path)? {
             return Ok(path);
         }
+        let _gc = self.gc_shared()?;
         let temp = self.new_temp();
         fs::write(&temp.path, text).map_err(io_err(&temp.path))?;
         canon::canonicalise(&temp.path, self.config.fsync).map_err(io_err(&temp.path))?;

@@ -88,3 +88,40 @@ fn bad_content_address_and_deriver_are_typed() {
         }))
     ));
 }
+
+#[test]
+fn adding_a_valid_path_again_copies_nothing() {
+    use crate::{FileIngestionMethod, HashAlgo};
+    let (root, store) = store();
+    let src = root.path().join("src");
+    std::fs::create_dir_all(src.join("sub")).unwrap();
+    std::fs::write(src.join("sub/file"), b"content").unwrap();
+    std::os::unix::fs::symlink("sub/file", src.join("link")).unwrap();
+    let flat = root.path().join("flat");
+    std::fs::write(&flat, b"flat content").unwrap();
+    for (path, method, algo) in [
+        (&src, FileIngestionMethod::Recursive, HashAlgo::Sha256),
+        (&src, FileIngestionMethod::Recursive, HashAlgo::Sha1),
+        (&flat, FileIngestionMethod::Flat, HashAlgo::Sha256),
+    ] {
+        let first = store.add_to_store("x", path, method, algo).unwrap();
+        let temporaries = store.counter.get();
+        let again = store.add_to_store("x", path, method, algo).unwrap();
+        assert_eq!(first, again);
+        assert_eq!(
+            store.counter.get(),
+            temporaries,
+            "{method:?} {algo:?} copied again"
+        );
+        assert!(store.is_valid(&again).unwrap());
+        // Changed content is a new path, and is copied.
+        std::fs::write(src.join("sub/file"), format!("{method:?}{algo:?}")).unwrap();
+        std::fs::write(&flat, format!("{method:?}{algo:?}")).unwrap();
+        let changed = store.add_to_store("x", path, method, algo).unwrap();
+        assert_ne!(changed, first);
+        assert_eq!(store.counter.get(), temporaries + 1);
+    }
+    // A path kept because it is valid is a temporary root of this process.
+    let roots = std::fs::read_to_string(store.temp_roots_file()).unwrap();
+    assert!(roots.split('\0').count() >= 6, "{roots:?}");
+}
