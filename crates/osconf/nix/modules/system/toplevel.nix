@@ -98,15 +98,24 @@ let
       mv -f "$1.osconf-tmp" "$1"
     }
 
-    # /etc. Links first: through /etc/static they show the old generation's files (a new
-    # file's link dangles) until /etc/static is switched, by one rename.
-    while IFS= read -r f; do
-      [ "$(readlink "$etc/$f" 2>/dev/null)" != "/etc/static/$f" ] || continue
-      mkdir -p "$(dirname "$etc/$f")"
+    # Leftovers of an interrupted activation.
+    find "$etc" -name '*.osconf-tmp' -exec rm -rf {} + 2>/dev/null || true
+    # /etc. A file osconf never installed where this generation puts one is moved aside.
+    cut -d' ' -f4- "$system/etc-copies" | cat "$system/etc-links" - | while IFS= read -r f; do
       if [ -e "$etc/$f" ] && [ ! -L "$etc/$f" ] && ! grep -qxF -- "$f" "$etc/.osconf-files" 2>/dev/null; then
         mv -f "$etc/$f" "$etc/$f.osconf-backup"
         echo "osconf: /etc/$f was not installed by osconf; kept as /etc/$f.osconf-backup" >&2
       fi
+    done
+    # What this activation may install is recorded first, so a run interrupted after
+    # making a file leaves it known as osconf's to the next one.
+    { cat "$system/etc-files"; cat "$etc/.osconf-files" 2>/dev/null || true; } | sort -u |
+      replace "$etc/.osconf-files" 644 - - /etc/.osconf-files
+    # Links: through /etc/static they show the old generation's files (a new file's link
+    # dangles) until /etc/static is switched, by one rename.
+    while IFS= read -r f; do
+      [ "$(readlink "$etc/$f" 2>/dev/null)" != "/etc/static/$f" ] || continue
+      mkdir -p "$(dirname "$etc/$f")"
       ln -sfn "/etc/static/$f" "$etc/$f.osconf-tmp"
       mv -f "$etc/$f.osconf-tmp" "$etc/$f"
     done < "$system/etc-links"
@@ -117,17 +126,15 @@ let
       mkdir -p "$(dirname "$etc/$f")"
       replace "$etc/$f" "$mode" "$uid" "$gid" "/etc/$f" < "$system/etc/$f"
     done < "$system/etc-copies"
-    # Files the previous generation installed and this one does not are removed while they
+    # Files osconf installed before and this generation does not are removed while they
     # are still osconf's (its link, or a copy); anything else is left alone.
-    if [ -f "$etc/.osconf-files" ]; then
-      { grep -vxF -f "$system/etc-files" "$etc/.osconf-files" || true; } | while IFS= read -r f; do
-        if [ -L "$etc/$f" ]; then
-          [ "$(readlink "$etc/$f")" != "/etc/static/$f" ] || rm -f "$etc/$f"
-        elif [ -f "$etc/$f" ]; then
-          rm -f "$etc/$f"
-        fi
-      done
-    fi
+    { grep -vxF -f "$system/etc-files" "$etc/.osconf-files" || true; } | while IFS= read -r f; do
+      if [ -L "$etc/$f" ]; then
+        [ "$(readlink "$etc/$f")" != "/etc/static/$f" ] || rm -f "$etc/$f"
+      elif [ -f "$etc/$f" ]; then
+        rm -f "$etc/$f"
+      fi
+    done
     replace "$etc/.osconf-files" 644 - - /etc/.osconf-files < "$system/etc-files"
 
     # Users and groups.
@@ -137,12 +144,12 @@ let
     # Home directories: made complete (owner, mode 0700) under a temporary name, then renamed.
     while read -r uid gid home; do
       [ -n "$home" ] || continue
+      rm -rf "$root$home.osconf-tmp"
       if [ -d "$root$home" ]; then
         [ -z "$privileged" ] || owner "$uid" "$gid" "$root$home" "$home"
         continue
       fi
       mkdir -p "$(dirname "$root$home")"
-      rm -rf "$root$home.osconf-tmp"
       mkdir -m 700 "$root$home.osconf-tmp"
       owner "$uid" "$gid" "$root$home.osconf-tmp" "$home"
       mv "$root$home.osconf-tmp" "$root$home"
