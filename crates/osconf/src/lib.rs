@@ -1,11 +1,18 @@
 //! osconf, an OS configurator on nixkit: this crate ships osconf's Nix code (the module
 //! system in `nix/lib`, the option modules in `nix/modules`, `nix/eval-config.nix`) and
 //! evaluates configurations with nixkit's evaluator; `generations` keeps the system
-//! profile of a target and its id map.
+//! profile of a target and its id map, `target` a target root and its store, `build`
+//! builds a configuration into it, `activation` installs a built system, `diff` tells
+//! what activation would change, and `commands` are osconf's commands.
 
 use std::path::{Path, PathBuf};
 
+pub mod activation;
+pub mod build;
+pub mod commands;
+pub mod diff;
 pub mod generations;
+pub mod target;
 
 use nixkit_eval::cli::{parse_args, run, CliEnv};
 

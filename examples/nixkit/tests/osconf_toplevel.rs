@@ -89,13 +89,10 @@ fn sample_system_builds_as_one_derivation() {
     );
     let copies = std::fs::read_to_string(resolve(&system.join("etc-copies"))).unwrap();
     assert!(
-        copies.contains("0640 root web app/settings.conf\n"),
+        copies.contains("0640 0 998 app/settings.conf\n"),
         "{copies}"
     );
-    assert!(
-        copies.contains("0600 root root crontabs/root\n"),
-        "{copies}"
-    );
+    assert!(copies.contains("0600 0 0 crontabs/root\n"), "{copies}");
     let sw = resolve(&system.join("sw"));
     let hello = resolve(&sw.join("bin/hello"));
     assert!(

@@ -35,9 +35,14 @@ in
       assertion = f.mode == "symlink" || builtins.match "0?[0-7]{3,4}" f.mode != null;
       message = "environment.etc.\"${f.target}\".mode `${f.mode}' is neither `symlink' nor an octal mode.";
     }) files ++ map (f: {
-      assertion = !(lib.hasPrefix "/" f.target) && builtins.match "(.*/)?\\.\\.?(/.*)?" f.target == null;
-      message = "environment.etc.\"${f.target}\": the target must be a relative path inside /etc.";
-    }) files;
+      assertion = !(lib.hasPrefix "/" f.target) && builtins.match "(.*/)?\\.\\.?(/.*)?" f.target == null
+        && builtins.match ".*[\n].*" f.target == null && f.target != "static" && !(lib.hasPrefix "static/" f.target)
+        && !(lib.hasPrefix ".osconf" f.target);
+      message = "environment.etc.\"${f.target}\": the target must be a relative path inside /etc (one line, not static/ or .osconf*).";
+    }) files ++ lib.concatMap (f: lib.optionals (f.mode != "symlink") [
+      { assertion = config.users.users ? ${f.user}; message = "environment.etc.\"${f.target}\".user `${f.user}' is not declared in users.users."; }
+      { assertion = config.users.groups ? ${f.group}; message = "environment.etc.\"${f.target}\".group `${f.group}' is not declared in users.groups."; }
+    ]) files;
     # What activation installs: target -> { source; mode; user; group; }.
     system.build.etc = builtins.listToAttrs (map (f: {
       name = f.target;

@@ -1,6 +1,6 @@
 # `system.build.toplevel`: the whole system as one derivation: `etc` (the /etc tree, a
-# symlink per file, with `etc-copies` listing the files activation copies with a mode and
-# owner), `sw` (the package environment), `services.json` (the supervised services),
+# symlink per file; `etc-files`, `etc-links` and `etc-copies` list what activation
+# installs, the copies with their mode, uid and gid), `sw` (the package environment), `services.json` (the supervised services),
 # `users/` (passwd, group, shadow, the homes to create, the id map for the next
 # generation) and `activate` (installs the generation into a root directory).
 { config, lib, pkgs, ... }:
@@ -18,14 +18,21 @@ let
   } // env);
   etcEntries = lib.mapAttrsToList (target: e: e // { inherit target; }) build.etc;
 
+  # The /etc tree (a link per file) and the lists activation reads: `etc-files` (every
+  # target), `etc-links` (targets installed as links through /etc/static) and
+  # `etc-copies` (`MODE UID GID TARGET`, owner and group resolved through this
+  # generation's own users and groups).
   etc = runCommand "etc" { } ''
     mkdir -p $out/etc
     : > $out/etc-copies
+    : > $out/etc-links
+    : > $out/etc-files
     ${lib.concatMapStrings (e: ''
       mkdir -p "$out/etc/$(dirname ${quote e.target})"
       ln -s ${quote e.source} "$out/etc/"${quote e.target}
-      ${lib.optionalString (e.mode != "symlink")
-        "echo ${quote "${e.mode} ${e.user} ${e.group} ${e.target}"} >> $out/etc-copies"}
+      echo ${quote e.target} >> $out/etc-files
+      ${if e.mode == "symlink" then "echo ${quote e.target} >> $out/etc-links"
+        else "echo ${quote "${e.mode} ${toString (users.uids.${e.user} or 0)} ${toString (users.gids.${e.group} or 0)} ${e.target}"} >> $out/etc-copies"}
     '') etcEntries}
   '';
 
@@ -50,60 +57,118 @@ let
 
   activate = text "activate" ''
     #!${sh}
-    # Installs this generation into the root directory $1 (default /).
+    # Installs this generation into the root directory $1 (default /), one step at a time,
+    # each replacing files by rename, so a rerun after an interruption converges:
+    # /etc (links through /etc/static, switched by one rename; copies with mode and
+    # owner; files of the previous generation no longer declared removed, files osconf
+    # never installed left alone), users and groups, home directories, the services hook
+    # ($system/activate-services ROOT PREVIOUS, when the system has one), and last
+    # /run/current-system.
     set -e
     export PATH=${pkgs.tools}/bin
     root="''${1:-}"
     system=@out@
-    mkdir -p "$root/etc" "$root/run" "$root/var/lib/osconf"
-    # /etc: /etc/static points at this generation's tree; every file links through it.
-    ln -sfn "$system/etc" "$root/etc/.static.tmp" && mv -Tf "$root/etc/.static.tmp" "$root/etc/static"
-    (cd "$system/etc" && find . -mindepth 1 ! -type d) | while read -r f; do
-      f="''${f#./}"
-      mkdir -p "$root/etc/$(dirname "$f")"
-      ln -sfn "/etc/static/$f" "$root/etc/$f"
-    done
-    while read -r mode user group target; do
-      [ -n "$target" ] || continue
-      rm -f "$root/etc/$target" "$root/etc/$target.tmp"
-      cp "$system/etc/$target" "$root/etc/$target.tmp"
-      chmod "$mode" "$root/etc/$target.tmp"
-      mv -f "$root/etc/$target.tmp" "$root/etc/$target"
-    done < "$system/etc-copies"
-    # Files the previous generation installed and this one does not are removed, while
-    # they are still osconf's (a link into /etc/static, or a copy); files osconf never
-    # installed are left alone.
-    (cd "$system/etc" && find . -mindepth 1 ! -type d) | sed 's|^\./||' > "$root/etc/.osconf-files.tmp"
-    if [ -f "$root/etc/.osconf-files" ]; then
-      { grep -vxF -f "$root/etc/.osconf-files.tmp" "$root/etc/.osconf-files" || true; } | while read -r f; do
-        if [ -L "$root/etc/$f" ]; then
-          [ "$(readlink "$root/etc/$f")" != "/etc/static/$f" ] || rm -f "$root/etc/$f"
-        elif [ -f "$root/etc/$f" ]; then
-          rm -f "$root/etc/$f"
-        fi
-      done
+    etc="$root/etc"
+    previous=$(readlink "$root/run/current-system" 2>/dev/null || true)
+    mkdir -p "$etc" "$root/run" "$root/var/lib/osconf"
+
+    # Owners: as root of the initial user namespace a failed chown is an error; otherwise
+    # (an unprivileged activation, a user namespace without those ids) it is reported and
+    # the file keeps the activating user as owner.
+    privileged=
+    if [ "$(id -u)" = 0 ] && { read -r a b c < /proc/self/uid_map; } 2>/dev/null && [ "$a $b $c" = "0 0 4294967295" ]; then
+      privileged=1
     fi
-    mv -f "$root/etc/.osconf-files.tmp" "$root/etc/.osconf-files"
-    # Users and groups.
-    for f in passwd:644 group:644 shadow:600; do
-      rm -f "$root/etc/''${f%:*}.tmp"
-      cp "$system/users/''${f%:*}" "$root/etc/''${f%:*}.tmp"
-      chmod "''${f#*:}" "$root/etc/''${f%:*}.tmp"
-      mv -f "$root/etc/''${f%:*}.tmp" "$root/etc/''${f%:*}"
+    owner() {
+      chown -h "$1:$2" "$3" 2>/dev/null && return 0
+      if [ -n "$privileged" ]; then
+        echo "osconf: cannot give $4 to $1:$2" >&2
+        return 1
+      fi
+      unowned="$unowned $4 ($1:$2)"
+    }
+    unowned=
+    # replace FILE MODE UID GID NAME < content: FILE written by rename, with its mode and
+    # owner (`-`: the activating user's).
+    replace() {
+      rm -f "$1.osconf-tmp"
+      cat > "$1.osconf-tmp"
+      chmod "$2" "$1.osconf-tmp"
+      [ "$3" = - ] || owner "$3" "$4" "$1.osconf-tmp" "$5" || return 1
+      mv -f "$1.osconf-tmp" "$1"
+    }
+
+    # Leftovers of an interrupted activation.
+    find "$etc" -name '*.osconf-tmp' -exec rm -rf {} + 2>/dev/null || true
+    # /etc. A file osconf never installed where this generation puts one is moved aside.
+    cut -d' ' -f4- "$system/etc-copies" | cat "$system/etc-links" - | while IFS= read -r f; do
+      if [ -e "$etc/$f" ] && [ ! -L "$etc/$f" ] && ! grep -qxF -- "$f" "$etc/.osconf-files" 2>/dev/null; then
+        mv -f "$etc/$f" "$etc/$f.osconf-backup"
+        echo "osconf: /etc/$f was not installed by osconf; kept as /etc/$f.osconf-backup" >&2
+      fi
     done
+    # What this activation may install is recorded first, so a run interrupted after
+    # making a file leaves it known as osconf's to the next one.
+    { cat "$system/etc-files"; cat "$etc/.osconf-files" 2>/dev/null || true; } | sort -u |
+      replace "$etc/.osconf-files" 644 - - /etc/.osconf-files
+    # Links: through /etc/static they show the old generation's files (a new file's link
+    # dangles) until /etc/static is switched, by one rename.
+    while IFS= read -r f; do
+      [ "$(readlink "$etc/$f" 2>/dev/null)" != "/etc/static/$f" ] || continue
+      mkdir -p "$(dirname "$etc/$f")"
+      ln -sfn "/etc/static/$f" "$etc/$f.osconf-tmp"
+      mv -f "$etc/$f.osconf-tmp" "$etc/$f"
+    done < "$system/etc-links"
+    ln -sfn "$system/etc" "$etc/.static.osconf-tmp"
+    mv -Tf "$etc/.static.osconf-tmp" "$etc/static"
+    while read -r mode uid gid f; do
+      [ -n "$f" ] || continue
+      mkdir -p "$(dirname "$etc/$f")"
+      replace "$etc/$f" "$mode" "$uid" "$gid" "/etc/$f" < "$system/etc/$f"
+    done < "$system/etc-copies"
+    # Files osconf installed before and this generation does not are removed while they
+    # are still osconf's (its link, or a copy); anything else is left alone.
+    { grep -vxF -f "$system/etc-files" "$etc/.osconf-files" || true; } | while IFS= read -r f; do
+      if [ -L "$etc/$f" ]; then
+        [ "$(readlink "$etc/$f")" != "/etc/static/$f" ] || rm -f "$etc/$f"
+      elif [ -f "$etc/$f" ]; then
+        rm -f "$etc/$f"
+      fi
+    done
+    replace "$etc/.osconf-files" 644 - - /etc/.osconf-files < "$system/etc-files"
+
+    # Users and groups.
+    replace "$etc/passwd" 644 - - /etc/passwd < "$system/users/passwd"
+    replace "$etc/group" 644 - - /etc/group < "$system/users/group"
+    replace "$etc/shadow" 600 - - /etc/shadow < "$system/users/shadow"
+    # Home directories: made complete (owner, mode 0700) under a temporary name, then renamed.
     while read -r uid gid home; do
       [ -n "$home" ] || continue
-      if [ ! -d "$root$home" ]; then
-        mkdir -p "$root$home"
-        chown "$uid:$gid" "$root$home" 2>/dev/null || true
-        chmod 700 "$root$home"
+      rm -rf "$root$home.osconf-tmp"
+      if [ -d "$root$home" ]; then
+        [ -z "$privileged" ] || owner "$uid" "$gid" "$root$home" "$home"
+        continue
       fi
+      mkdir -p "$(dirname "$root$home")"
+      mkdir -m 700 "$root$home.osconf-tmp"
+      owner "$uid" "$gid" "$root$home.osconf-tmp" "$home"
+      mv "$root$home.osconf-tmp" "$root$home"
     done < "$system/users/homes"
-    rm -f "$root/var/lib/osconf/ids.json.tmp"
-    cp "$system/users/ids.json" "$root/var/lib/osconf/ids.json.tmp"
-    chmod 644 "$root/var/lib/osconf/ids.json.tmp"
-    mv -f "$root/var/lib/osconf/ids.json.tmp" "$root/var/lib/osconf/ids.json"
-    ln -sfn "$system" "$root/run/.current-system.tmp" && mv -Tf "$root/run/.current-system.tmp" "$root/run/current-system"
+    replace "$root/var/lib/osconf/ids.json" 644 - - /var/lib/osconf/ids.json < "$system/users/ids.json"
+
+    # Services: the system's own hook, while /run/current-system still names the previous
+    # system (also given as $2, empty on a first activation). Its failure is reported
+    # after the switch below, so the generation is in place either way.
+    if [ -n "$unowned" ]; then
+      echo "osconf: warning: not root (or in a user namespace without the ids): these keep the activating user as owner:$unowned" >&2
+    fi
+    status=0
+    if [ -x "$system/activate-services" ]; then
+      "$system/activate-services" "$root" "$previous" || status=$?
+    fi
+    ln -sfn "$system" "$root/run/.current-system.osconf-tmp"
+    mv -Tf "$root/run/.current-system.osconf-tmp" "$root/run/current-system"
+    exit $status
   '';
 in
 {
@@ -118,7 +183,7 @@ in
   } ''
     mkdir -p $out/users
     ln -s ${etc}/etc $out/etc
-    ln -s ${etc}/etc-copies $out/etc-copies
+    for f in etc-copies etc-links etc-files; do ln -s ${etc}/$f $out/$f; done
     ln -s ${sw} $out/sw
     cp "$servicesPath" $out/services.json
     cp ${text "passwd" users.passwd} $out/users/passwd
