@@ -1,10 +1,12 @@
 //! osconf, an OS configurator on nixkit: this crate ships osconf's Nix code (the module
 //! system in `nix/lib`, the option modules in `nix/modules`, `nix/eval-config.nix`) and
 //! evaluates configurations with nixkit's evaluator; `generations` keeps the system
-//! profile of a target and its id map.
+//! profile of a target and its id map; `container` boots a target's system in a
+//! container (`osconf run`) and activates systems live inside it.
 
 use std::path::{Path, PathBuf};
 
+pub mod container;
 pub mod generations;
 
 use nixkit_eval::cli::{parse_args, run, CliEnv};

@@ -23,6 +23,7 @@
 //! println!("{:?}", done.outputs[&drv]);
 //! ```
 
+pub mod boot;
 pub mod build;
 mod buildenv;
 pub mod cgroup;
