@@ -212,11 +212,12 @@ impl Running {
                 .is_ok_and(|c| c.windows(5).any(|w| w == b"/init"))
     }
 
-    /// Waits until the init ends, at most `timeout`; true if it ended.
+    /// Waits until the init ends, at most `timeout` (`Duration::MAX`: as long as it runs,
+    /// as `osconf run` in the foreground does); true if it ended.
     pub fn wait(&self, timeout: Duration) -> bool {
-        let end = Instant::now() + timeout;
+        let end = Instant::now().checked_add(timeout);
         while self.is_running() {
-            if Instant::now() >= end {
+            if end.is_some_and(|end| Instant::now() >= end) {
                 return false;
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -275,7 +276,7 @@ impl Running {
         let out_file = replies.join(format!("{id}.out"));
         let pipe = control_pipe(&self.root);
         self.send(&pipe, &format!("{cmd} {system} {id}\n"))?;
-        let end = Instant::now() + timeout;
+        let end = Instant::now().checked_add(timeout);
         let status = loop {
             match fs::read_to_string(&status_file) {
                 Ok(text) => break text.trim().parse::<i32>().unwrap_or(-1),
@@ -288,7 +289,7 @@ impl Running {
                     })
                 }
             }
-            if Instant::now() >= end {
+            if end.is_some_and(|end| Instant::now() >= end) {
                 return Err(ControlError::Timeout(timeout));
             }
             if !self.is_running() {

@@ -20,7 +20,7 @@ use nixkit_core::installable::Installables;
 use nixkit_core::store::StoreOptions;
 use nixkit_osconf::container::{self, ControlError, RunOptions, Running};
 use nixkit_osconf::generations::SystemProfile;
-use nixkit_osconf::{nix_dir, nix_string};
+use nixkit_osconf::{eval_json, nix_dir, nix_string};
 
 fn usable() -> bool {
     let ok = Path::new("/bin/busybox").exists()
@@ -228,6 +228,7 @@ fn boot_switch_rollback_fail_stop() {
             &pid,
             "-U",
             "-u",
+            "--preserve-credentials",
             "/bin/busybox",
             "hostname",
         ])
@@ -374,6 +375,8 @@ let sh = "${pkgs.tools}/bin/sh"; in {
     after = [ "zlast" ];
   };
   services.zlast = { command = "${sh} -c 'exec sleep 1000'"; wants = [ "once" ]; };
+  # Leaves orphans, which become the init's children: it must reap them.
+  services.orphans = { command = "${sh} -c '(sleep 0.2 &); (sleep 0.3 &); exec sleep 1000'"; };
 }"#,
     );
     let order = std::fs::read_to_string(root.join(format!(
@@ -419,6 +422,56 @@ let sh = "${pkgs.tools}/bin/sh"; in {
         "{}",
         log("once")
     );
+    // No zombies: the orphans ended long ago and the init reaped them.
+    let ns = running.pid_namespace().unwrap();
+    let zombies = || {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                std::fs::read_link(e.path().join("ns/pid")).is_ok_and(|p| p.to_string_lossy() == ns)
+            })
+            .filter(|e| {
+                std::fs::read_to_string(e.path().join("status")).is_ok_and(|s| {
+                    s.lines()
+                        .any(|l| l.starts_with("State:") && l.contains('Z'))
+                })
+            })
+            .count()
+    };
+    wait_until("the init to reap orphans", || zombies() == 0);
+    assert!(inside(&running, "/var/log/osconf/orphans.log").is_some());
     running.stop(Duration::from_secs(20)).unwrap();
     assert!(!running.is_running());
+}
+
+/// The start order of services: `after` first, being after oneself ignored, a cycle an
+/// error naming the services on it (found while evaluating, before anything is built).
+#[test]
+fn service_dependency_cycles_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let eval = |services: &str| {
+        let file = dir.path().join("configuration.nix");
+        std::fs::write(&file, format!("{{ ... }}: {{ {services} }}")).unwrap();
+        eval_json(
+            &format!(
+                "(import {} {{ configuration = {}; }}).config.system.build.toplevel.drvPath",
+                nix_string(&nix_dir().join("eval-config.nix").to_string_lossy()),
+                nix_string(&file.to_string_lossy()),
+            ),
+            dir.path(),
+        )
+    };
+    let err = eval(
+        r#"services.a = { command = "a"; after = [ "b" ]; };
+           services.b = { command = "b"; after = [ "c" ]; };
+           services.c = { command = "c"; wants = [ "a" ]; };"#,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("a dependency cycle (a -> b -> c -> a)"),
+        "{err}"
+    );
+    eval(r#"services.a = { command = "a"; after = [ "a" "gone" ]; };"#).unwrap();
 }
