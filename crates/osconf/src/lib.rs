@@ -3,13 +3,16 @@
 //! evaluates configurations with nixkit's evaluator; `generations` keeps the system
 //! profile of a target and its id map, `target` a target root and its store, `build`
 //! builds a configuration into it, `activation` installs a built system, `diff` tells
-//! what activation would change, and `commands` are osconf's commands.
+//! what activation would change, `container` boots a target's system in a container
+//! (`osconf run`) and activates systems live inside it, and `commands` are osconf's
+//! commands.
 
 use std::path::{Path, PathBuf};
 
 pub mod activation;
 pub mod build;
 pub mod commands;
+pub mod container;
 pub mod diff;
 pub mod generations;
 pub mod target;

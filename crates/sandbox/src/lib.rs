@@ -23,6 +23,7 @@
 //! println!("{:?}", done.outputs[&drv]);
 //! ```
 
+pub mod boot;
 pub mod build;
 pub mod buildenv;
 pub mod cgroup;

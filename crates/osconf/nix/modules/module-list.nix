@@ -9,6 +9,7 @@
   ./config/filesystems.nix
   ./system/etc.nix
   ./system/toplevel.nix
+  ./system/init.nix
   ./services/supervised.nix
   ./services/httpd.nix
   ./services/cron.nix

@@ -2,7 +2,9 @@
 # symlink per file; `etc-files`, `etc-links` and `etc-copies` list what activation
 # installs, the copies with their mode, uid and gid), `sw` (the package environment), `services.json` (the supervised services),
 # `users/` (passwd, group, shadow, the homes to create, the id map for the next
-# generation) and `activate` (installs the generation into a root directory).
+# generation), `activate` (installs the generation into a root directory), and the
+# scripts and links of `system.toplevelScripts`/`toplevelLinks` (init.nix: `init`,
+# `activate-services`, `services/`).
 { config, lib, pkgs, ... }:
 let
   build = config.system.build;
@@ -193,5 +195,10 @@ in
     cp ${text "ids.json" (builtins.toJSON users.idMap)} $out/users/ids.json
     sed "s|@out@|$out|" ${activate} > $out/activate
     chmod +x $out/activate
+    ${builtins.concatStringsSep "" (lib.mapAttrsToList (n: f: ''
+      sed "s|@out@|$out|" ${f} > $out/${n}
+      chmod +x $out/${n}
+    '') config.system.toplevelScripts)}
+    ${builtins.concatStringsSep "" (lib.mapAttrsToList (n: p: "ln -s ${p} $out/${n}\n") config.system.toplevelLinks)}
   '';
 }

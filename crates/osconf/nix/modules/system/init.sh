@@ -1,0 +1,73 @@
+# The system's init, pid 1 of a container (`osconf run`): mounts /proc, /run and /tmp,
+# activates the system into /, starts its services (they keep running under their
+# supervisors, whose parent this process becomes), answers requests written to the
+# control pipe /nix/var/osconf/control, one a line: "activate SYSTEM ID" (activation and
+# services) or "switch SYSTEM ID" (services only), replying in /nix/var/osconf/replies/
+# ID.out (the output) and ID.status (the exit status, written last),
+# reaps orphans, and on SIGTERM or SIGINT stops the services and every other process.
+system=@out@
+ctl=/nix/var/osconf
+
+echo "init: booting $system"
+[ -e /proc/self ] || mount -t proc -o nosuid,nodev,noexec proc /proc
+grep -q '^[^ ]* /run ' /proc/mounts || mount -t tmpfs -o mode=755,nosuid,nodev tmpfs /run
+grep -q '^[^ ]* /tmp ' /proc/mounts || mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp
+mkdir -p /run/osconf/services /var/log/osconf "$ctl/replies"
+chmod 700 "$ctl"
+echo $$ > /run/osconf/init.pid
+# From here on, activating a system inside this one switches services live.
+: > /run/osconf/supervising
+
+controller=
+shutdown() {
+  trap '' TERM INT
+  echo "init: stopping services"
+  [ -z "$controller" ] || kill -TERM "$controller" 2>/dev/null
+  /run/current-system/activate-services --stop || "$system/activate-services" --stop
+  kill -TERM -1 2>/dev/null
+  sleep 1
+  kill -KILL -1 2>/dev/null
+  rm -f "$ctl/control"
+  echo "init: stopped"
+  exit 0
+}
+trap shutdown TERM INT
+
+"$system/activate" / || echo "init: activating $system failed"
+[ -f /etc/hostname ] && hostname -F /etc/hostname 2>/dev/null
+"$system/activate-services" --local || echo "init: some services did not start"
+
+# The control pipe: one request a line; the reply is the switch's output and status.
+serve_control() {
+  trap - TERM INT
+  while :; do
+    read -r cmd sys id < "$ctl/control" || continue
+    case "$id" in ''|*[!0-9a-z-]*) echo "init: bad request id '$id'"; continue ;; esac
+    case "$sys" in /nix/store/*) ;; *) echo "init: not a system: '$sys'"; continue ;; esac
+    case "$cmd" in
+      activate)
+        echo "init: activating $sys"
+        "$sys/activate" / > "$ctl/replies/$id.out" 2>&1 &&
+          "$sys/activate-services" --local >> "$ctl/replies/$id.out" 2>&1
+        ;;
+      switch)
+        echo "init: switching services to $sys"
+        "$sys/activate-services" --local > "$ctl/replies/$id.out" 2>&1
+        ;;
+      *) echo "init: unknown request '$cmd'"; continue ;;
+    esac
+    echo $? > "$ctl/replies/$id.status.tmp"
+    mv -f "$ctl/replies/$id.status.tmp" "$ctl/replies/$id.status"
+  done
+}
+rm -f "$ctl/control"
+mkfifo -m 600 "$ctl/control"
+serve_control &
+controller=$!
+echo "init: up"
+
+# Reap orphans (every wait reaps any child) until SIGTERM.
+while :; do
+  sleep 1 &
+  wait $!
+done
