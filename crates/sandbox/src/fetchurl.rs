@@ -1,6 +1,6 @@
 //! `builtin:fetchurl`: downloads an `http(s)://` URL (through the workspace's HTTP client)
-//! or copies a `file://` URL to `$out`, executable with `executable`, unpacked into `$out`
-//! with `unpack` (the hash is checked afterwards, as for every fixed-output output). As CppNix runs its built-in
+//! or copies a `file://` URL to `$out`, executable with `executable`; with `unpack` the
+//! download is a NAR (`.xz` when the URL says so) restored at `$out`, as in CppNix (the hash is checked afterwards, as for every fixed-output output). As CppNix runs its built-in
 //! builders in the forked build process after dropping to the build user, the source is
 //! opened and read by a forked child running as the build user (when nixkit runs as root),
 //! so a derivation can only fetch what that unprivileged user may read: never
@@ -73,7 +73,7 @@ pub(crate) fn run_builtin(
     if let Some(parent) = host.parent() {
         fs::create_dir_all(parent).map_err(|e| fail(e.to_string()))?;
     }
-    // An archive is downloaded beside the output, then unpacked into it.
+    // A NAR to unpack is downloaded beside the output, then restored at it.
     let download = if unpack {
         let mut name = host.clone().into_os_string();
         name.push(".download");
@@ -107,18 +107,27 @@ pub(crate) fn run_builtin(
         return Err(fail(reason));
     }
     if unpack {
-        let unpacked = unpack_into(&download, &host);
+        let unpacked = unpack_into(url, &download, &host);
         let _ = fs::remove_file(&download);
-        unpacked.map_err(|e| fail(format!("unpacking '{url}': {e}")))?;
+        unpacked.map_err(|e| fail(format!("unpacking the NAR from '{url}': {e}")))?;
     }
     Ok(())
 }
 
-/// Unpacks the archive `file` into the new directory `dir`, keeping its top level as it is.
-fn unpack_into(file: &std::path::Path, dir: &std::path::Path) -> Result<(), String> {
-    fs::create_dir(dir).map_err(|e| format!("creating '{}': {e}", dir.display()))?;
-    let input = fs::File::open(file).map_err(|e| e.to_string())?;
-    nixkit_fetch::archive::unpack(io::BufReader::new(input), dir).map_err(|e| e.to_string())
+/// `unpack`, as CppNix has it: the download is a NAR (xz-compressed when the URL ends in
+/// `.xz`), restored at `dest`.
+fn unpack_into(url: &str, file: &std::path::Path, dest: &std::path::Path) -> Result<(), String> {
+    use nixkit_store::binary_cache::Compression;
+    let input = io::BufReader::new(fs::File::open(file).map_err(|e| e.to_string())?);
+    let compression = if url.ends_with(".xz") {
+        Compression::Xz
+    } else {
+        Compression::None
+    };
+    let mut nar = compression.decoder(input).map_err(|e| e.to_string())?;
+    nixkit_store::nar::restore_path(&mut nar, dest)
+        .map(drop)
+        .map_err(|e| e.to_string())
 }
 
 /// Downloads an `http(s)://` URL into `dest` through the workspace's HTTP client, honouring

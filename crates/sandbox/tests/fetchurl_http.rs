@@ -1,16 +1,16 @@
 //! `builtin:fetchurl` over HTTP, from a test server on 127.0.0.1: a file (through a
-//! redirect), `executable`, `unpack` (a tarball into a recursive-hash output), and a 404, a
+//! redirect), `executable`, `unpack` (a NAR, plain or `.xz`, restored as a recursive-hash output), and a 404, a
 //! wrong hash (expected and got shown, nothing registered) and a size limit as clear errors.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 
 use common::*;
 use nixkit_http::test_server::{Route, TestServer};
 use nixkit_sandbox::{RealiseError, RealiseOptions};
+use nixkit_store::binary_cache::Compression;
 use nixkit_store::{FileIngestionMethod, Hash, HashAlgo};
 
 fn failure(r: Result<nixkit_sandbox::Realised, RealiseError>) -> String {
@@ -22,24 +22,6 @@ fn failure(r: Result<nixkit_sandbox::Realised, RealiseError>) -> String {
             .join("\n"),
         other => panic!("expected failures, got {other:?}"),
     }
-}
-
-fn tarball() -> Vec<u8> {
-    let mut builder = tar::Builder::new(Vec::new());
-    for (name, data, mode) in [
-        ("pkg/a", &b"A\n"[..], 0o644),
-        ("pkg/bin/run", b"#!x\n", 0o755),
-    ] {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(data.len() as u64);
-        header.set_mode(mode);
-        header.set_cksum();
-        builder.append_data(&mut header, name, data).unwrap();
-    }
-    let tar = builder.into_inner().unwrap();
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    gz.write_all(&tar).unwrap();
-    gz.finish().unwrap()
 }
 
 #[test]
@@ -78,8 +60,7 @@ fn fetchurl_over_http_with_executable_and_unpack() {
         .mode();
     assert_eq!(mode & 0o111, 0o111, "{mode:o}");
 
-    // `unpack`: the archive's tree as it is (top-level directory kept).
-    let url = server.route("/pkg.tar.gz", Route::Body(tarball()));
+    // `unpack`: the download is a NAR, xz-compressed for a `.xz` URL, restored at `$out`.
     let expect = tempfile::tempdir().unwrap();
     let root = expect.path().join("out");
     std::fs::create_dir_all(root.join("pkg/bin")).unwrap();
@@ -90,17 +71,43 @@ fn fetchurl_over_http_with_executable_and_unpack() {
         std::fs::Permissions::from_mode(0o755),
     )
     .unwrap();
-    let (nar, _) = nixkit_store::nar::nar_hash(&root).unwrap();
+    std::os::unix::fs::symlink("bin/run", root.join("pkg/link")).unwrap();
+    let (nar_hash, _) = nixkit_store::nar::nar_hash(&root).unwrap();
+    let mut nar = Vec::new();
+    nixkit_store::nar::dump_path(&root, &mut nar).unwrap();
+    let xz = Compression::Xz.compress(&nar).unwrap();
+    for (path, body) in [("/pkg.nar", nar), ("/pkg.nar.xz", xz)] {
+        let url = server.route(path, Route::Body(body));
+        let d = t.fetchurl_with(
+            "pkg",
+            &url,
+            nar_hash,
+            FileIngestionMethod::Recursive,
+            &[("unpack", "1")],
+        );
+        t.build(&d).unwrap();
+        let out = t.real(&t.out(&d, "out"));
+        assert_eq!(std::fs::read(out.join("pkg/bin/run")).unwrap(), b"#!x\n");
+        assert_eq!(
+            std::fs::read_link(out.join("pkg/link")).unwrap(),
+            std::path::Path::new("bin/run")
+        );
+    }
+    // Not a NAR: a clear error, nothing registered.
+    let url = server.route("/junk.nar", Route::Body(b"junk".to_vec()));
     let d = t.fetchurl_with(
-        "pkg",
+        "junk",
         &url,
-        nar,
+        nar_hash,
         FileIngestionMethod::Recursive,
         &[("unpack", "1")],
     );
-    t.build(&d).unwrap();
-    let out = t.real(&t.out(&d, "out"));
-    assert_eq!(std::fs::read(out.join("pkg/bin/run")).unwrap(), b"#!x\n");
+    let msg = failure(t.build(&d));
+    assert!(
+        msg.contains("unpacking the NAR") && msg.contains(&url),
+        "{msg}"
+    );
+    assert!(!t.is_valid(&t.out(&d, "out")));
 }
 
 #[test]
