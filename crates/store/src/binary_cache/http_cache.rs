@@ -64,6 +64,11 @@ impl HttpCache {
         Self::with_config(url, store_dir, HttpConfig::default())
     }
 
+    /// Whether `url` names an HTTP(S) cache.
+    pub fn is_http_url(url: &str) -> bool {
+        nixkit_http::is_http_url(url)
+    }
+
     /// [`HttpCache::new`] with other timeouts, and no retries.
     pub fn with_timeouts(
         url: &str,
@@ -124,6 +129,34 @@ impl HttpCache {
             Err(HttpError::Transport { message, .. }) => Err(self.http_err(&url, message)),
             Err(e) => Err(self.http_err(&url, e)),
         }
+    }
+
+    /// PUTs `body` at `rel` below the base URL.
+    pub(super) fn put(
+        &self,
+        rel: &str,
+        content_type: &str,
+        body: nixkit_http::PutBody<'_>,
+    ) -> Result<(), CacheError> {
+        let url = format!("{}/{}", self.base, rel);
+        self.client
+            .put(&url, content_type, body)
+            .map(drop)
+            .map_err(|e| match e {
+                HttpError::Status { code, .. } => {
+                    self.http_err(&url, format!("upload refused with HTTP status {code}"))
+                }
+                HttpError::Transport { message, .. } => self.http_err(&url, message),
+                other => self.http_err(&url, other),
+            })
+    }
+
+    /// Forgets the remembered narinfo answer for `path` (after uploading it).
+    pub(super) fn forget_narinfo(&self, path: &StorePath) {
+        self.narinfos
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(path.hash_part());
     }
 
     /// GETs a small text file below the base URL.

@@ -6,6 +6,8 @@ mod compression;
 mod file_cache;
 #[cfg(feature = "http")]
 mod http_cache;
+#[cfg(feature = "http")]
+mod http_upload;
 mod narinfo;
 mod prefetch;
 mod signing;
