@@ -120,6 +120,7 @@ pub fn run(o: &BuildOptions, stdout: &mut dyn Write) -> Result<(), BuildCommandE
         .search_path(search)
         .home(std::env::var("HOME").ok())
         .show_trace(o.show_trace)
+        .fetcher(crate::fetch::network_fetcher())
         .build();
     let ctx = InputContext {
         cwd: &cwd_s,

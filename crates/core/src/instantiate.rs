@@ -66,6 +66,7 @@ pub fn run(
     let mut env = CliEnv::new(cwd.to_string_lossy());
     env.nix_path = std::env::var("NIX_PATH").ok();
     env.home = std::env::var("HOME").ok();
+    env.fetcher = crate::fetch::network_fetcher();
     // Instantiate mode writes the `.drv` closure into the local store, as
     // CppNix does; `--eval` and `--readonly-mode` (or a `dummy://` store)
     // only compute paths. `NIX_REMOTE` counts when it names a local store

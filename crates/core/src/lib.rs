@@ -19,6 +19,7 @@
 use std::io::{self, Read, Write};
 
 pub mod build;
+pub mod fetch;
 pub mod hash;
 pub mod installable;
 pub mod instantiate;

@@ -83,3 +83,123 @@ impl Progress {
         }
     }
 }
+
+/// Download progress shared by every fetch of the process: bytes so far, the current URL,
+/// and when the last status line was drawn.
+struct Downloads {
+    tty: bool,
+    started: Option<std::time::Instant>,
+    drawn: Option<std::time::Instant>,
+    bytes: u64,
+    url: String,
+}
+
+/// `1234567` as `1.2 MiB`.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+/// The status line of a download: URL, bytes so far and the rate.
+pub fn download_status(url: &str, bytes: u64, elapsed: std::time::Duration) -> String {
+    let secs = elapsed.as_secs_f64().max(0.001);
+    format!(
+        "[downloading '{url}': {}, {}/s]",
+        human_bytes(bytes),
+        human_bytes((bytes as f64 / secs) as u64)
+    )
+}
+
+impl Downloads {
+    fn chunk(&mut self, url: &str, n: u64, err: &mut dyn Write) {
+        let now = std::time::Instant::now();
+        if self.url != url {
+            self.url = url.to_owned();
+            self.bytes = 0;
+            self.started = Some(now);
+            if !self.tty {
+                let _ = writeln!(err, "downloading '{url}'...");
+            }
+        }
+        self.bytes += n;
+        let due = self
+            .drawn
+            .map_or(true, |t| now.duration_since(t).as_millis() >= 100);
+        if self.tty && due {
+            self.drawn = Some(now);
+            let elapsed = now.duration_since(self.started.unwrap_or(now));
+            let _ = write!(err, "\r\x1b[K{}", download_status(url, self.bytes, elapsed));
+            let _ = err.flush();
+        }
+    }
+}
+
+/// A progress callback for [`nixkit_fetch::HttpFetcher`]: a live status line (bytes, rate)
+/// on standard error when it is a terminal, one `downloading '…'...` line per URL
+/// otherwise.
+pub fn download_reporter() -> nixkit_fetch::ProgressFn {
+    let state = Mutex::new(Downloads {
+        tty: std::io::stderr().is_terminal(),
+        started: None,
+        drawn: None,
+        bytes: 0,
+        url: String::new(),
+    });
+    std::sync::Arc::new(move |url: &str, n: u64| {
+        let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
+        st.chunk(url, n, &mut std::io::stderr().lock());
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_rates_read_as_people_write_them() {
+        assert_eq!(human_bytes(0), "0 B");
+        assert_eq!(human_bytes(1023), "1023 B");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(human_bytes(5 << 30), "5.0 GiB");
+        let s = download_status("http://h/f", 2 << 20, std::time::Duration::from_secs(2));
+        assert_eq!(s, "[downloading 'http://h/f': 2.0 MiB, 1.0 MiB/s]");
+    }
+
+    #[test]
+    fn plain_lines_name_each_url_once_and_tty_lines_are_redrawn() {
+        let mut plain = Downloads {
+            tty: false,
+            started: None,
+            drawn: None,
+            bytes: 0,
+            url: String::new(),
+        };
+        let mut out = Vec::new();
+        plain.chunk("http://h/a", 10, &mut out);
+        plain.chunk("http://h/a", 10, &mut out);
+        plain.chunk("http://h/b", 10, &mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "downloading 'http://h/a'...\ndownloading 'http://h/b'...\n"
+        );
+        let mut tty = Downloads { tty: true, ..plain };
+        let mut out = Vec::new();
+        tty.chunk("http://h/c", 2048, &mut out);
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.starts_with("\r\x1b[K[downloading 'http://h/c': 2.0 KiB"),
+            "{text}"
+        );
+    }
+}

@@ -6,8 +6,9 @@
 //! [`LocalFetcher`] is the default implementation: `file://` URLs and local paths,
 //! archives unpacked in-process ([`archive`], on the `tar` crate), and Git repositories
 //! exported through gitoxide ([`git`]). Other URLs are refused with
-//! [`FetchError::NoNetwork`]; an embedder that wants network access (or none at all:
-//! [`NoFetcher`]) supplies its own implementation.
+//! [`FetchError::NoNetwork`]. [`HttpFetcher`] (feature `http`) adds `http://` and
+//! `https://` URLs through the workspace's HTTP client; an embedder that wants none at all
+//! uses [`NoFetcher`] or supplies its own implementation.
 //!
 //! ```
 //! use nixkit_fetch::{Fetcher, LocalFetcher};
@@ -22,6 +23,13 @@
 pub mod archive;
 #[cfg(feature = "git")]
 pub mod git;
+#[cfg(feature = "http")]
+mod http;
+
+#[cfg(feature = "http")]
+pub use http::{HttpFetcher, ProgressFn};
+#[cfg(feature = "http")]
+pub use nixkit_http::HttpConfig;
 
 use std::path::{Path, PathBuf};
 
@@ -32,6 +40,13 @@ pub enum FetchError {
     /// The URL needs network access, which this fetcher does not have.
     #[error("cannot fetch '{0}': this evaluator has no network access (only file:// URLs and local paths can be fetched)")]
     NoNetwork(String),
+    /// An HTTP download failed (the error names the URL).
+    #[cfg(feature = "http")]
+    #[error("{source}")]
+    Http {
+        /// The underlying error.
+        source: nixkit_http::HttpError,
+    },
     /// This fetcher does not fetch this kind of source at all.
     #[error("cannot fetch '{url}': {what} are not supported by this evaluator")]
     Unsupported {

@@ -1,4 +1,6 @@
-//! `builtin:fetchurl`: copies a `file://` URL to `$out`. As CppNix runs its built-in
+//! `builtin:fetchurl`: downloads an `http(s)://` URL (through the workspace's HTTP client)
+//! or copies a `file://` URL to `$out`, executable with `executable`; with `unpack` the
+//! download is a NAR (`.xz` when the URL says so) restored at `$out`, as in CppNix (the hash is checked afterwards, as for every fixed-output output). As CppNix runs its built-in
 //! builders in the forked build process after dropping to the build user, the source is
 //! opened and read by a forked child running as the build user (when nixkit runs as root),
 //! so a derivation can only fetch what that unprivileged user may read: never
@@ -62,17 +64,8 @@ pub(crate) fn run_builtin(
         .env
         .get("url")
         .ok_or_else(|| fail("no 'url' attribute".into()))?;
-    if drv.env.get("unpack").is_some_and(|v| v == "1") {
-        return Err(fail("'unpack' is not supported".into()));
-    }
-    let Some(path) = url.strip_prefix("file://") else {
-        return Err(fail(format!(
-            "unsupported URL '{url}' (only file:// URLs are supported)"
-        )));
-    };
-    let path: Vec<u8> = percent_encoding::percent_decode_str(path).collect();
-    let source = std::ffi::CString::new(path)
-        .map_err(|_| fail(format!("URL '{url}' contains a NUL byte")))?;
+    let unpack = drv.env.get("unpack").is_some_and(|v| v == "1");
+    let exec = drv.env.get("executable").is_some_and(|v| v == "1");
     let out = outputs
         .get("out")
         .ok_or_else(|| fail("no 'out' output".into()))?;
@@ -80,18 +73,89 @@ pub(crate) fn run_builtin(
     if let Some(parent) = host.parent() {
         fs::create_dir_all(parent).map_err(|e| fail(e.to_string()))?;
     }
-    let exec = drv.env.get("executable").is_some_and(|v| v == "1");
+    // A NAR to unpack is downloaded beside the output, then restored at it.
+    let download = if unpack {
+        let mut name = host.clone().into_os_string();
+        name.push(".download");
+        std::path::PathBuf::from(name)
+    } else {
+        host.clone()
+    };
     let mut dest = fs::OpenOptions::new()
         .write(true)
         .create_new(true)
-        .mode(if exec { 0o755 } else { 0o644 })
+        .mode(if exec && !unpack { 0o755 } else { 0o644 })
         .custom_flags(libc::O_NOFOLLOW)
-        .open(&host)
-        .map_err(|e| fail(format!("creating '{}': {e}", host.display())))?;
-    copy_as_build_user(&source, &mut dest, limits).map_err(|reason| {
-        let _ = fs::remove_file(&host);
-        fail(format!("reading '{url}': {reason}"))
-    })
+        .open(&download)
+        .map_err(|e| fail(format!("creating '{}': {e}", download.display())))?;
+    let fetched = if nixkit_http::is_http_url(url) {
+        download_http(url, &mut dest, limits)
+    } else if let Some(path) = url.strip_prefix("file://") {
+        let path: Vec<u8> = percent_encoding::percent_decode_str(path).collect();
+        let source = std::ffi::CString::new(path)
+            .map_err(|_| fail(format!("URL '{url}' contains a NUL byte")))?;
+        copy_as_build_user(&source, &mut dest, limits)
+            .map_err(|reason| format!("reading '{url}': {reason}"))
+    } else {
+        Err(format!(
+            "unsupported URL '{url}' (only file://, http:// and https:// URLs are supported)"
+        ))
+    };
+    drop(dest);
+    if let Err(reason) = fetched {
+        let _ = fs::remove_file(&download);
+        return Err(fail(reason));
+    }
+    if unpack {
+        let unpacked = unpack_into(url, &download, &host);
+        let _ = fs::remove_file(&download);
+        unpacked.map_err(|e| fail(format!("unpacking the NAR from '{url}': {e}")))?;
+    }
+    Ok(())
+}
+
+/// `unpack`, as CppNix has it: the download is a NAR (xz-compressed when the URL ends in
+/// `.xz`), restored at `dest`.
+fn unpack_into(url: &str, file: &std::path::Path, dest: &std::path::Path) -> Result<(), String> {
+    use nixkit_store::binary_cache::Compression;
+    let input = io::BufReader::new(fs::File::open(file).map_err(|e| e.to_string())?);
+    let compression = if url.ends_with(".xz") {
+        Compression::Xz
+    } else {
+        Compression::None
+    };
+    let mut nar = compression.decoder(input).map_err(|e| e.to_string())?;
+    nixkit_store::nar::restore_path(&mut nar, dest)
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
+/// Downloads an `http(s)://` URL into `dest` through the workspace's HTTP client, honouring
+/// `--timeout`, interruption and the output size limit.
+fn download_http(url: &str, dest: &mut fs::File, limits: FetchLimits) -> Result<(), String> {
+    let start = Instant::now();
+    let client = nixkit_http::HttpClient::new(nixkit_http::HttpConfig::default());
+    let mut check = |_n: u64| -> io::Result<()> {
+        if crate::run::interrupted() {
+            return Err(io::Error::other("interrupted"));
+        }
+        if let Some(t) = limits.timeout.filter(|t| start.elapsed() >= *t) {
+            return Err(io::Error::other(format!(
+                "timed out after {} seconds",
+                t.as_secs()
+            )));
+        }
+        Ok(())
+    };
+    client
+        .download(url, dest, limits.max_size, &mut check)
+        .map(drop)
+        .map_err(|e| match e {
+            nixkit_http::HttpError::TooLarge { limit, .. } => {
+                format!("the output is larger than {limit} bytes")
+            }
+            other => other.to_string(),
+        })
 }
 
 /// Copies `source` into `dest`, reading it in a child process that runs as the build user.

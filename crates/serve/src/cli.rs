@@ -1,7 +1,9 @@
 //! The `nixkit serve` command line: `--store SPEC` (a path, `local?root=DIR`, `auto`; else
 //! `NIXKIT_STORE`), `--listen ADDR` (default `127.0.0.1:5000`; port 0 picks a free one),
 //! `--sign-key FILE` (a secret key as `nix-store --generate-binary-cache-key` writes),
-//! `--priority N` (default 30, as nix-serve). Prints `listening on http://ADDR` on standard
+//! `--priority N` (default 30, as nix-serve), `--upload-token TOKEN` (accept `PUT` uploads
+//! from clients with this bearer token or basic-auth password), `--max-upload-size BYTES`
+//! (default 16 GiB). Prints `listening on http://ADDR` on standard
 //! error once bound, then serves until killed.
 
 use std::io::Write;
@@ -14,13 +16,16 @@ use crate::{ServeConfig, Server};
 
 /// The usage text.
 pub const USAGE: &str = "usage: nixkit serve [--store SPEC] [--listen ADDR] [--sign-key FILE] \
-[--priority N]";
+[--priority N] \
+[--upload-token TOKEN] [--max-upload-size BYTES]";
 
 fn parse(args: &[String]) -> Result<Option<(String, ServeConfig)>, String> {
     let mut store_spec = None;
     let mut listen = "127.0.0.1:5000".to_owned();
     let mut key_file = None;
     let mut priority = 30;
+    let mut upload_token = None;
+    let mut max_upload_size = crate::DEFAULT_MAX_UPLOAD_SIZE;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let mut value = || {
@@ -37,6 +42,13 @@ fn parse(args: &[String]) -> Result<Option<(String, ServeConfig)>, String> {
                 priority = v
                     .parse()
                     .map_err(|_| format!("invalid priority '{v}': expected a number"))?;
+            }
+            "--upload-token" => upload_token = Some(value()?),
+            "--max-upload-size" => {
+                let v = value()?;
+                max_upload_size = v
+                    .parse()
+                    .map_err(|_| format!("invalid size '{v}': expected a number of bytes"))?;
             }
             "--help" | "-h" => return Ok(None),
             other => return Err(format!("unknown argument '{other}'\n{USAGE}")),
@@ -62,6 +74,8 @@ fn parse(args: &[String]) -> Result<Option<(String, ServeConfig)>, String> {
             store,
             sign_key,
             priority,
+            upload_token,
+            max_upload_size,
         },
     )))
 }

@@ -4,10 +4,12 @@
 //! the fly) streamed from the store's file system through a bounded channel, never whole in
 //! memory or in a temporary file; `/log/<drv>` for build logs. GET and HEAD, keep-alive, many
 //! concurrent clients (axum on tokio; store queries and NAR dumps run on tokio's blocking
-//! pool).
+//! pool). With an upload token, `PUT` of NARs and narinfos adds verified paths to the store
+//! (`upload.rs`).
 
 mod routes;
 mod stream;
+mod upload;
 
 pub mod cli;
 
@@ -29,7 +31,14 @@ pub struct ServeConfig {
     pub sign_key: Option<SecretKey>,
     /// The `Priority` announced in `nix-cache-info` (CppNix's default is 50; nix-serve's 30).
     pub priority: u32,
+    /// Accept `PUT` uploads from clients presenting this token (none: uploads are refused).
+    pub upload_token: Option<String>,
+    /// The largest NAR file an upload may send.
+    pub max_upload_size: u64,
 }
+
+/// The default [`ServeConfig::max_upload_size`]: 16 GiB.
+pub const DEFAULT_MAX_UPLOAD_SIZE: u64 = 16 << 30;
 
 /// Why the server could not start or stopped.
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +70,8 @@ pub(crate) struct AppState {
     /// NAR hash → path of the narinfos served so far, so the NAR request that follows a
     /// narinfo needs no scan of the database (which has no index on NAR hashes).
     pub(crate) by_nar_hash: Mutex<HashMap<Hash, StorePath>>,
+    /// Upload settings and staged NARs, when uploads are enabled.
+    pub(crate) uploads: Option<upload::Uploads>,
 }
 
 /// A bound, not yet running server.
@@ -86,6 +97,13 @@ impl Server {
             .parent()
             .unwrap_or(store.state_dir())
             .join("log/nix/drvs");
+        let uploads = match config.upload_token {
+            Some(token) => Some(
+                upload::Uploads::new(token, config.max_upload_size, store.state_dir())
+                    .map_err(ServeError::Runtime)?,
+            ),
+            None => None,
+        };
         let state = AppState {
             store_dir: store.store_dir().clone(),
             real_store: store.real_store_dir().to_path_buf(),
@@ -94,6 +112,7 @@ impl Server {
             sign_key: config.sign_key,
             priority: config.priority,
             by_nar_hash: Mutex::new(HashMap::new()),
+            uploads,
         };
         Ok(Self {
             listener,

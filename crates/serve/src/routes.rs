@@ -1,6 +1,6 @@
 //! The binary-cache routes: `/nix-cache-info`, `/<hash>.narinfo`, `/nar/<narhash>.nar[.xz|
 //! .zst|.bz2]` (also nix-serve's `/nar/<hash>-<narhash>.nar`), `/log/<drv>`. GET and HEAD;
-//! everything else is 404 or 405. Request paths are parsed strictly (fixed-length nixbase32
+//! PUT goes to `upload.rs`; everything else is 404 or 405. Request paths are parsed strictly (fixed-length nixbase32
 //! hashes, one path segment), so no request names a file outside the store or the log
 //! directory.
 
@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::Response;
 use axum::Router;
 use nixkit_store::binary_cache::{sign, CacheInfo, Compression, NarInfo};
@@ -30,7 +30,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
     Router::new().fallback(handle).with_state(state)
 }
 
-fn plain(status: StatusCode, text: &str) -> Response {
+pub(crate) fn plain(status: StatusCode, text: &str) -> Response {
     let mut r = Response::new(Body::from(format!("{text}\n")));
     *r.status_mut() = status;
     r.headers_mut().insert(
@@ -58,12 +58,26 @@ fn fixed(content_type: &'static str, data: Vec<u8>, head: bool) -> Response {
     r
 }
 
-async fn handle(State(state): State<Arc<AppState>>, method: Method, uri: Uri) -> Response {
+async fn handle(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let head = method == Method::HEAD;
+    if method == Method::PUT {
+        return crate::upload::put(state, uri.path().to_owned(), headers, body).await;
+    }
     if method != Method::GET && !head {
         let mut r = plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
+        let allow = if state.uploads.is_some() {
+            "GET, HEAD, PUT"
+        } else {
+            "GET, HEAD"
+        };
         r.headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+            .insert(header::ALLOW, HeaderValue::from_static(allow));
         return r;
     }
     let path = uri.path();
@@ -91,7 +105,7 @@ async fn handle(State(state): State<Arc<AppState>>, method: Method, uri: Uri) ->
 }
 
 /// True for a 32-character nixbase32 hash part.
-fn is_hash_part(s: &str) -> bool {
+pub(crate) fn is_hash_part(s: &str) -> bool {
     s.len() == 32
         && s.bytes()
             .all(|b| b.is_ascii_digit() || (b.is_ascii_lowercase() && !b"eotu".contains(&b)))
@@ -112,7 +126,7 @@ where
     .ok()
 }
 
-fn internal(e: impl std::fmt::Display) -> Response {
+pub(crate) fn internal(e: impl std::fmt::Display) -> Response {
     plain(StatusCode::INTERNAL_SERVER_ERROR, &format!("error: {e}"))
 }
 
@@ -168,7 +182,7 @@ async fn narinfo(state: Arc<AppState>, hash: String, head: bool) -> Response {
 }
 
 /// Splits `<name>.nar[.ext]` into the name and the compression the extension asks for.
-fn parse_nar_file(file: &str) -> Option<(&str, Compression)> {
+pub(crate) fn parse_nar_file(file: &str) -> Option<(&str, Compression)> {
     for c in [
         Compression::None,
         Compression::Xz,

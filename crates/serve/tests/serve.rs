@@ -63,6 +63,8 @@ fn start(tmp: &Path, key: Option<&SecretKey>) -> SocketAddr {
         store: StoreConfig::new(tmp.join("served"), StoreDir::default()),
         sign_key: key.cloned(),
         priority: 42,
+        upload_token: None,
+        max_upload_size: nixkit_serve::DEFAULT_MAX_UPLOAD_SIZE,
     };
     Server::bind("127.0.0.1:0", config)
         .unwrap()

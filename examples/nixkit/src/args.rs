@@ -238,7 +238,8 @@ pub(crate) struct StoreArgs {
     /// Generate a signing key pair: NAME SECRET-FILE PUBLIC-FILE.
     #[arg(long, group = "operation")]
     generate_binary_cache_key: bool,
-    /// Copy the closures of paths into the file:// binary cache URL.
+    /// Copy the closures of paths into the file:// binary cache URL, or upload them to an
+    /// http(s):// one (`nixkit serve --upload-token`; the token in NIXKIT_UPLOAD_TOKEN).
     #[arg(long, group = "operation", value_name = "URL")]
     copy_to: Option<String>,
     /// Query: the paths' references.

@@ -9,7 +9,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use nixkit_sandbox::RealiseOptions;
-use nixkit_store::binary_cache::{Compression, FileCache, SecretKey};
+use nixkit_store::binary_cache::{Compression, FileCache, HttpCache, HttpConfig, SecretKey};
 use nixkit_store::local::{GcOptions, GcResult, LocalStore, OpenError};
 use nixkit_store::{export, nar, FileIngestionMethod, HashAlgo, StorePath};
 
@@ -45,7 +45,8 @@ pub enum Operation {
     Import,
     /// `--generate-binary-cache-key NAME SECRET-FILE PUBLIC-FILE`.
     GenerateBinaryCacheKey,
-    /// `--copy-to URL PATH…` (nixkit's): copy closures into a `file://` cache.
+    /// `--copy-to URL PATH…` (nixkit's): copy closures into a `file://` cache, or upload
+    /// them to an `http(s)://` one (token in `NIXKIT_UPLOAD_TOKEN`).
     CopyTo,
 }
 
@@ -381,7 +382,6 @@ fn run_with_store(
         Operation::Realise => realise(cmd, options, store, io),
         Operation::CopyTo => {
             let url = cmd.copy_to.as_deref().unwrap_or_default();
-            let cache = FileCache::new(url, dir.clone())?;
             let key = match &cmd.sign_key {
                 Some(f) => {
                     let text =
@@ -401,7 +401,22 @@ fn run_with_store(
                 })?,
             };
             let paths = resolve_all(store, cmd)?;
-            for path in cache.copy_closure(store, &paths, compression, key.as_ref())? {
+            let copied = if HttpCache::is_http_url(url) {
+                // The upload token of `nixkit serve --upload-token`, from the environment
+                // (so it stays out of process listings).
+                let config = HttpConfig {
+                    authorization: std::env::var("NIXKIT_UPLOAD_TOKEN")
+                        .ok()
+                        .map(|t| format!("Bearer {t}")),
+                    ..HttpConfig::default()
+                };
+                HttpCache::with_config(url, dir.clone(), config)
+                    .and_then(|c| c.copy_closure(store, &paths, compression, key.as_ref()))
+            } else {
+                FileCache::new(url, dir.clone())
+                    .and_then(|c| c.copy_closure(store, &paths, compression, key.as_ref()))
+            };
+            for path in copied? {
                 let _ = writeln!(io.stderr, "copying path '{}' to '{url}'", p(&path));
             }
             Ok(0)

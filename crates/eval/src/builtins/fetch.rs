@@ -393,7 +393,9 @@ pub(crate) fn fetch_tree(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult
                     "{} '{url}' must use an absolute path. The 'file' scheme does not support relative paths.",
                     if ty == "tarball" { "tarball" } else { "file" }
                 ))),
-                None => Err(fetch_error(nixkit_fetch::FetchError::NoNetwork(url.clone()))),
+                // Network URLs: the fetcher decides (the default one refuses them).
+                None => fetch_file(s, &name, ty == "tarball", hash.as_deref(), &url)
+                    .map(|p| vec![(sym!("outPath"), store_string(p))]),
             }
         }
         "git" => {

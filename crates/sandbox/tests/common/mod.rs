@@ -136,6 +136,19 @@ impl TestStore {
 
     /// A `builtin:fetchurl` derivation of `url` whose flat sha256 is `hash`.
     pub fn fetchurl(&mut self, name: &str, url: &str, hash: Hash) -> StorePath {
+        self.fetchurl_with(name, url, hash, FileIngestionMethod::Flat, &[])
+    }
+
+    /// A `builtin:fetchurl` derivation with output hash mode `method` and more attributes
+    /// (`executable`, `unpack`).
+    pub fn fetchurl_with(
+        &mut self,
+        name: &str,
+        url: &str,
+        hash: Hash,
+        method: FileIngestionMethod,
+        extra: &[(&str, &str)],
+    ) -> StorePath {
         let mut drv = Derivation {
             name: name.into(),
             system: "builtin".into(),
@@ -145,18 +158,26 @@ impl TestStore {
         drv.outputs.insert(
             "out".into(),
             DerivationOutput::CaFixed(ContentAddress {
-                method: ContentAddressMethod::Fixed(FileIngestionMethod::Flat),
+                method: ContentAddressMethod::Fixed(method),
                 hash,
             }),
         );
+        let mode = if method == FileIngestionMethod::Flat {
+            "flat"
+        } else {
+            "recursive"
+        };
         for (k, v) in [
             ("name", name),
             ("builder", "builtin:fetchurl"),
             ("system", "builtin"),
             ("url", url),
-            ("outputHashMode", "flat"),
+            ("outputHashMode", mode),
             ("out", ""),
-        ] {
+        ]
+        .into_iter()
+        .chain(extra.iter().copied())
+        {
             drv.env.insert(k.into(), v.into());
         }
         drv.env.insert("outputHash".into(), hash.to_sri());

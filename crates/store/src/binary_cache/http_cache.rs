@@ -1,12 +1,15 @@
-//! An `http://` or `https://` binary cache as a substituter (through `ureq`): `nix-cache-info`
+//! An `http://` or `https://` binary cache as a substituter (through the workspace's HTTP
+//! client, `nixkit-http`): `nix-cache-info`
 //! fetched once, narinfos cached in memory (positive and negative, with CppNix's TTLs), NARs
 //! streamed from the response body. Connect, response and per-read timeouts turn a stalled
 //! server into an error naming the URL.
 
 use std::collections::HashMap;
-use std::io::{self, Read};
+use std::io::Read;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
+
+use nixkit_http::{HttpClient, HttpConfig, HttpError, Response};
 
 use super::file_cache::CacheError;
 use super::narinfo::{is_safe_nar_url, NarInfo, NarInfoError};
@@ -47,7 +50,7 @@ pub struct HttpCache {
     url: String,
     base: String,
     store_dir: StoreDir,
-    agent: ureq::Agent,
+    client: HttpClient,
     /// `?priority=N` in the URL, which overrides the cache's own (as in CppNix).
     priority: Option<u32>,
     info: OnceLock<CacheInfo>,
@@ -58,30 +61,39 @@ impl HttpCache {
     /// The cache at `url` (`http://host[:port][/prefix]` or `https://…`; of a query, only
     /// `priority=N` is read) for store directory `store_dir`.
     pub fn new(url: &str, store_dir: StoreDir) -> Result<Self, CacheError> {
-        Self::with_timeouts(url, store_dir, HttpTimeouts::default())
+        Self::with_config(url, store_dir, HttpConfig::default())
     }
 
-    /// [`HttpCache::new`] with other timeouts.
+    /// Whether `url` names an HTTP(S) cache.
+    pub fn is_http_url(url: &str) -> bool {
+        nixkit_http::is_http_url(url)
+    }
+
+    /// [`HttpCache::new`] with other timeouts, and no retries.
     pub fn with_timeouts(
         url: &str,
         store_dir: StoreDir,
         timeouts: HttpTimeouts,
     ) -> Result<Self, CacheError> {
+        let config = HttpConfig {
+            connect: timeouts.connect,
+            stall: timeouts.stall,
+            retries: 0,
+            ..HttpConfig::default()
+        };
+        Self::with_config(url, store_dir, config)
+    }
+
+    /// [`HttpCache::new`] with the HTTP client configured by `config`.
+    pub fn with_config(
+        url: &str,
+        store_dir: StoreDir,
+        config: HttpConfig,
+    ) -> Result<Self, CacheError> {
         let base = url.split(['?', '#']).next().unwrap_or(url);
-        let scheme_ok = base.starts_with("http://") || base.starts_with("https://");
-        let host = base.split_once("://").map_or("", |(_, rest)| rest);
-        if !scheme_ok || host.is_empty() || host.starts_with('/') {
+        if !nixkit_http::is_http_url(base) {
             return Err(CacheError::UnsupportedUrl(url.to_owned()));
         }
-        let config = ureq::Agent::config_builder()
-            .timeout_connect(Some(timeouts.connect))
-            .timeout_recv_response(Some(timeouts.stall))
-            .timeout_per_read(Some(timeouts.stall))
-            .timeout_send_request(Some(timeouts.stall))
-            .http_status_as_error(false)
-            .max_redirects(5)
-            .user_agent(concat!("nixkit/", env!("CARGO_PKG_VERSION")))
-            .build();
         let priority = url
             .split_once('?')
             .and_then(|(_, query)| query.split('&').find_map(|kv| kv.strip_prefix("priority=")))
@@ -90,7 +102,7 @@ impl HttpCache {
             url: url.to_owned(),
             base: base.trim_end_matches('/').to_owned(),
             store_dir,
-            agent: ureq::Agent::new_with_config(config),
+            client: HttpClient::new(config),
             priority,
             info: OnceLock::new(),
             narinfos: Mutex::new(HashMap::new()),
@@ -105,19 +117,46 @@ impl HttpCache {
     }
 
     /// GETs `rel` below the base URL: `Ok(None)` on 404/403 (CppNix treats both as absent),
-    /// the body reader on 200, an error otherwise.
-    fn get(&self, rel: &str) -> Result<Option<(String, ureq::BodyReader<'static>)>, CacheError> {
+    /// the body reader on success, an error otherwise.
+    fn get(&self, rel: &str) -> Result<Option<(String, Response)>, CacheError> {
         let url = format!("{}/{}", self.base, rel);
-        let response = self
-            .agent
-            .get(&url)
-            .call()
-            .map_err(|e| self.http_err(&url, e))?;
-        match response.status().as_u16() {
-            200 => Ok(Some((url, response.into_body().into_reader()))),
-            403 | 404 => Ok(None),
-            code => Err(self.http_err(&url, format!("HTTP status {code}"))),
+        match self.client.get(&url) {
+            Ok(response) => Ok(Some((url, response))),
+            Err(e) if matches!(e.status(), Some(403 | 404)) => Ok(None),
+            Err(HttpError::Status { code, .. }) => {
+                Err(self.http_err(&url, format!("HTTP status {code}")))
+            }
+            Err(HttpError::Transport { message, .. }) => Err(self.http_err(&url, message)),
+            Err(e) => Err(self.http_err(&url, e)),
         }
+    }
+
+    /// PUTs `body` at `rel` below the base URL.
+    pub(super) fn put(
+        &self,
+        rel: &str,
+        content_type: &str,
+        body: nixkit_http::PutBody<'_>,
+    ) -> Result<(), CacheError> {
+        let url = format!("{}/{}", self.base, rel);
+        self.client
+            .put(&url, content_type, body)
+            .map(drop)
+            .map_err(|e| match e {
+                HttpError::Status { code, .. } => {
+                    self.http_err(&url, format!("upload refused with HTTP status {code}"))
+                }
+                HttpError::Transport { message, .. } => self.http_err(&url, message),
+                other => self.http_err(&url, other),
+            })
+    }
+
+    /// Forgets the remembered narinfo answer for `path` (after uploading it).
+    pub(super) fn forget_narinfo(&self, path: &StorePath) {
+        self.narinfos
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(path.hash_part());
     }
 
     /// GETs a small text file below the base URL.
@@ -218,26 +257,12 @@ impl BinaryCache for HttpCache {
                 source: NarInfoError::UnsafeUrl(narinfo.url.clone()),
             });
         }
-        let (url, body) = self.get(&narinfo.url)?.ok_or_else(|| {
+        let (_, body) = self.get(&narinfo.url)?.ok_or_else(|| {
             self.http_err(
                 &format!("{}/{}", self.base, narinfo.url),
                 "NAR file not found",
             )
         })?;
-        Ok(Box::new(NamedBody { url, body }))
-    }
-}
-
-/// A response body whose read errors name the URL.
-struct NamedBody {
-    url: String,
-    body: ureq::BodyReader<'static>,
-}
-
-impl Read for NamedBody {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.body
-            .read(buf)
-            .map_err(|e| io::Error::new(e.kind(), format!("reading '{}': {e}", self.url)))
+        Ok(Box::new(body))
     }
 }

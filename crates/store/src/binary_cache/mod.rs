@@ -6,6 +6,8 @@ mod compression;
 mod file_cache;
 #[cfg(feature = "http")]
 mod http_cache;
+#[cfg(feature = "http")]
+mod http_upload;
 mod narinfo;
 mod prefetch;
 mod signing;
@@ -17,6 +19,8 @@ pub use file_cache::{cache_info_store_dir, CacheError, FileCache};
 #[cfg(feature = "http")]
 pub use http_cache::{HttpCache, HttpTimeouts};
 pub use narinfo::{fingerprint, has_valid_signature, is_safe_nar_url, sign, NarInfo, NarInfoError};
+#[cfg(feature = "http")]
+pub use nixkit_http::HttpConfig;
 pub use prefetch::PARALLEL_DOWNLOADS;
 pub use signing::{KeyError, PublicKey, SecretKey};
 pub use source::{BinaryCache, CacheInfo, DEFAULT_PRIORITY};
