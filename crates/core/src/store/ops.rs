@@ -1,20 +1,20 @@
-//! `nix-store`'s operations over the local store: [`StoreCommand`] says which
-//! operation with which options and operands, [`run`] does it. The work itself
-//! is in `nixkit_store` (`local`, `export`, `binary_cache`, `nar`) and, for
-//! substitution, `nixkit_sandbox::substitute_path`.
+//! `nix-store`'s operations over a store ([`StoreAccess`]: the local one or a
+//! daemon): [`StoreCommand`] says which operation with which options and operands,
+//! [`run`] does it. The work itself is in `nixkit_store` (`local`, `export`,
+//! `binary_cache`, `nar`), `nixkit_sandbox::substitute_path`, or the daemon.
 
 use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use nixkit_sandbox::RealiseOptions;
 use nixkit_store::binary_cache::{Compression, FileCache, SecretKey};
-use nixkit_store::local::{GcOptions, GcResult, LocalStore, OpenError};
-use nixkit_store::{export, nar, FileIngestionMethod, HashAlgo, StorePath};
+use nixkit_store::local::LocalStore;
+use nixkit_store::{export, nar, FileIngestionMethod, HashAlgo, HashEncoding, HashSink, StorePath};
 
+use super::access::{open_access, AccessError, GcOutcome, GcRequest, OpenAccessError, StoreAccess};
 use super::query::query;
-use super::{open_store, record_derivation_outputs, resolve_store_path, NotInStore, StoreOptions};
+use super::{resolve_store_path, NotInStore, StoreOptions};
 use crate::{write_line, Streams};
 
 /// A `nix-store` operation.
@@ -33,6 +33,8 @@ pub enum Operation {
     Query,
     /// `--verify [--check-contents]`.
     Verify,
+    /// `--verify-path PATH…`: compare the paths' contents with their recorded NAR hashes.
+    VerifyPath,
     /// `--gc` (see [`GcAction`]).
     Gc,
     /// `--delete PATH…`.
@@ -118,7 +120,10 @@ pub enum StoreCommandError {
     Usage(String),
     /// The store did not open.
     #[error(transparent)]
-    Open(#[from] OpenError),
+    Open(#[from] OpenAccessError),
+    /// A store operation failed.
+    #[error(transparent)]
+    Access(#[from] AccessError),
     /// An operand is not a store path.
     #[error(transparent)]
     NotInStore(#[from] NotInStore),
@@ -174,13 +179,6 @@ pub fn run(cmd: &StoreCommand, options: &StoreOptions, io: &mut Streams<'_>) -> 
         }
     };
     match cmd.operation {
-        Operation::Dump => {
-            let mut out = BufWriter::with_capacity(1 << 16, &mut *io.stdout);
-            nar::dump_path(Path::new(one("--dump")?), &mut out)
-                .map_err(StoreCommandError::store)?;
-            out.flush().map_err(StoreCommandError::store)?;
-            Ok(0)
-        }
         Operation::Restore => {
             nar::restore_path(&mut io.stdin, Path::new(one("--restore")?))
                 .map_err(StoreCommandError::store)?;
@@ -203,7 +201,7 @@ pub fn run(cmd: &StoreCommand, options: &StoreOptions, io: &mut Streams<'_>) -> 
             write_new_file(Path::new(pk), key.public_key().to_text().as_bytes(), 0o644)?;
             Ok(0)
         }
-        _ => run_with_store(cmd, options, &open_store(options)?, io),
+        _ => run_with_store(cmd, options, &*open_access(options)?, io),
     }
 }
 
@@ -232,32 +230,42 @@ fn write_new_file(path: &Path, data: &[u8], mode: u32) -> Result<()> {
     file.sync_all().map_err(failed)
 }
 
-fn resolve_all(store: &LocalStore, cmd: &StoreCommand) -> Result<BTreeSet<StorePath>> {
+fn resolve_all(store: &dyn StoreAccess, cmd: &StoreCommand) -> Result<BTreeSet<StorePath>> {
     Ok(cmd
         .operands
         .iter()
-        .map(|a| resolve_store_path(store, a))
+        .map(|a| resolve_store_path(store.store_dir(), a))
         .collect::<std::result::Result<_, _>>()?)
 }
 
-fn print_gc_result(store: &LocalStore, r: &GcResult, io: &mut Streams<'_>) -> Result<()> {
-    for p in &r.deleted {
-        let _ = writeln!(io.stderr, "deleting '{}'", store.store_dir().print_path(p));
+fn print_gc_result(r: &GcOutcome, io: &mut Streams<'_>) -> Result<()> {
+    for p in &r.paths {
+        let _ = writeln!(io.stderr, "deleting '{p}'");
     }
     out(
         io.stdout,
         format_args!(
             "{} store paths deleted, {:.2} MiB freed",
-            r.deleted.len(),
+            r.paths.len(),
             r.bytes_freed as f64 / (1024.0 * 1024.0)
         ),
     )
 }
 
+/// The local store, for nixkit's own operations that have no daemon counterpart.
+fn local_only<'a>(
+    store: &'a dyn StoreAccess,
+    what: &'static str,
+) -> Result<std::sync::MutexGuard<'a, LocalStore>> {
+    store
+        .local()
+        .ok_or(StoreCommandError::Access(AccessError::LocalOnly(what)))
+}
+
 fn run_with_store(
     cmd: &StoreCommand,
     options: &StoreOptions,
-    store: &LocalStore,
+    store: &dyn StoreAccess,
     io: &mut Streams<'_>,
 ) -> Result<i32> {
     let dir = store.store_dir().clone();
@@ -291,9 +299,7 @@ fn run_with_store(
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default();
-                let added = store
-                    .add_to_store(&name, path, method, algo)
-                    .map_err(StoreCommandError::store)?;
+                let added = store.add_file(&name, path, method, algo)?;
                 out(io.stdout, p(&added))?;
             }
             Ok(0)
@@ -304,70 +310,98 @@ fn run_with_store(
             if cmd.check_contents {
                 let _ = writeln!(io.stderr, "checking hashes...");
             }
-            let report = store
-                .verify(cmd.check_contents)
-                .map_err(StoreCommandError::store)?;
-            for m in report.messages(store) {
+            let report = store.verify(cmd.check_contents)?;
+            for m in &report.messages {
                 let _ = writeln!(io.stderr, "error: {m}");
             }
-            Ok(i32::from(!report.is_ok()))
+            Ok(i32::from(!report.ok))
+        }
+        Operation::VerifyPath => {
+            let mut status = 0;
+            for path in resolve_all(store, cmd)? {
+                let info = store
+                    .query_path_info(&path)?
+                    .ok_or_else(|| StoreCommandError::NotValid(p(&path)))?;
+                let mut sink = HashSink::new(info.nar_hash.algo());
+                store.nar(&path, &mut sink)?;
+                let (actual, _) = sink.finish();
+                if actual != info.nar_hash {
+                    let _ = writeln!(
+                        io.stderr,
+                        "error: path '{}' was modified! expected hash '{}', got '{}'",
+                        p(&path),
+                        info.nar_hash.encode(HashEncoding::Nix32, true),
+                        actual.encode(HashEncoding::Nix32, true)
+                    );
+                    status = 1;
+                }
+            }
+            Ok(status)
         }
         Operation::Gc => {
-            let opts = GcOptions {
-                max_freed: cmd.max_freed,
-                ..GcOptions::default()
-            };
             match cmd.gc {
                 GcAction::PrintRoots => {
-                    for (root, path) in store.find_roots().map_err(StoreCommandError::store)? {
+                    for (root, path) in store.find_roots()? {
                         out(io.stdout, format_args!("{root} -> {}", p(&path)))?;
                     }
                 }
-                GcAction::PrintLive => {
-                    for path in store.live_paths(&opts).map_err(StoreCommandError::store)? {
-                        out(io.stdout, p(&path))?;
-                    }
-                }
-                GcAction::PrintDead => {
-                    for path in store.dead_paths(&opts).map_err(StoreCommandError::store)? {
-                        out(io.stdout, p(&path))?;
+                GcAction::PrintLive | GcAction::PrintDead => {
+                    let request = if cmd.gc == GcAction::PrintLive {
+                        GcRequest::Live
+                    } else {
+                        GcRequest::Dead
+                    };
+                    for path in store.collect_garbage(request, cmd.max_freed)?.paths {
+                        out(io.stdout, path)?;
                     }
                 }
                 GcAction::Collect => {
-                    let r = store
-                        .collect_garbage(&opts)
-                        .map_err(StoreCommandError::store)?;
-                    print_gc_result(store, &r, io)?
+                    let r = store.collect_garbage(GcRequest::Collect, cmd.max_freed)?;
+                    print_gc_result(&r, io)?
                 }
             }
             Ok(0)
         }
         Operation::Delete => {
             let paths = resolve_all(store, cmd)?;
-            let r = store
-                .delete_paths(&paths)
-                .map_err(StoreCommandError::store)?;
-            print_gc_result(store, &r, io)?;
+            let r = store.delete_paths(&paths)?;
+            print_gc_result(&r, io)?;
+            Ok(0)
+        }
+        Operation::Dump => {
+            let [path] = cmd.operands.as_slice() else {
+                return Err(StoreCommandError::Usage(
+                    "'--dump' requires one argument".into(),
+                ));
+            };
+            store.dump(Path::new(path), io.stdout)?;
             Ok(0)
         }
         Operation::Export => {
             let paths = resolve_all(store, cmd)?;
+            let local = local_only(store, "--export")?;
             let mut out = BufWriter::with_capacity(1 << 16, &mut *io.stdout);
-            export::export_paths(store, &paths, &mut out).map_err(StoreCommandError::store)?;
+            export::export_paths(&local, &paths, &mut out).map_err(StoreCommandError::store)?;
             out.flush().map_err(StoreCommandError::store)?;
             Ok(0)
         }
         Operation::Import => {
-            let mut input = io::BufReader::with_capacity(1 << 16, &mut *io.stdin);
-            for path in export::import_paths(store, &mut input).map_err(StoreCommandError::store)? {
-                record_derivation_outputs(store, &path);
+            for path in store.import(&mut *io.stdin)? {
                 out(io.stdout, p(&path))?;
             }
             // Read the rest, so that a writer into a pipe is not cut off.
-            let _ = io::copy(&mut input, &mut io::sink());
+            let _ = io::copy(&mut io.stdin, &mut io::sink());
             Ok(0)
         }
-        Operation::Realise => realise(cmd, options, store, io),
+        Operation::Realise => {
+            for arg in &cmd.operands {
+                let path = resolve_store_path(&dir, arg)?;
+                for w in store.realise(&path, options, io.stderr)? {
+                    out(io.stdout, p(&w))?;
+                }
+            }
+            Ok(0)
+        }
         Operation::CopyTo => {
             let url = cmd.copy_to.as_deref().unwrap_or_default();
             let cache = FileCache::new(url, dir.clone()).map_err(StoreCommandError::store)?;
@@ -390,58 +424,15 @@ fn run_with_store(
                 })?,
             };
             let paths = resolve_all(store, cmd)?;
+            let local = local_only(store, "--copy-to")?;
             for path in cache
-                .copy_closure(store, &paths, compression, key.as_ref())
+                .copy_closure(&local, &paths, compression, key.as_ref())
                 .map_err(StoreCommandError::store)?
             {
                 let _ = writeln!(io.stderr, "copying path '{}' to '{url}'", p(&path));
             }
             Ok(0)
         }
-        Operation::Dump | Operation::Restore | Operation::GenerateBinaryCacheKey => {
-            run(cmd, options, io)
-        }
+        Operation::Restore | Operation::GenerateBinaryCacheKey => run(cmd, options, io),
     }
-}
-
-/// `--realise`: substitutes what is missing of the operands (the outputs of a
-/// valid `.drv`), printing each path.
-fn realise(
-    cmd: &StoreCommand,
-    options: &StoreOptions,
-    store: &LocalStore,
-    io: &mut Streams<'_>,
-) -> Result<i32> {
-    let dir = store.store_dir().clone();
-    let mut substitution = RealiseOptions::default();
-    options.configure_substitution(&dir, &mut substitution)?;
-    for arg in &cmd.operands {
-        let path = resolve_store_path(store, arg)?;
-        let wanted = if path.name().ends_with(".drv")
-            && store.is_valid(&path).map_err(StoreCommandError::store)?
-        {
-            store
-                .query_derivation_outputs(&path)
-                .map_err(StoreCommandError::store)?
-                .into_values()
-                .collect()
-        } else {
-            vec![path]
-        };
-        for w in wanted {
-            if !store.is_valid(&w).map_err(StoreCommandError::store)? {
-                let (from, added) = nixkit_sandbox::substitute_path(store, &w, &substitution)?;
-                for a in &added {
-                    record_derivation_outputs(store, a);
-                    let _ = writeln!(
-                        io.stderr,
-                        "copying path '{}' from '{from}'...",
-                        dir.print_path(a)
-                    );
-                }
-            }
-            out(io.stdout, dir.print_path(&w))?;
-        }
-    }
-    Ok(0)
 }
