@@ -109,8 +109,29 @@ impl Daemon {
             .map_err(|e| (peer.clone(), e))
     }
 
-    /// Serves one connection on `reader`/`writer` (e.g. standard input and output, as
-    /// `nix-daemon --stdio` does, where the caller already has the store's permissions).
+    /// Serves one connection on standard input and output (`nix-daemon --stdio`, run by
+    /// `ssh-ng://` clients and by the daemon's per-connection processes). The peer is the
+    /// process at the other end when standard input is a Unix socket (`SO_PEERCRED`, so a
+    /// connection handed over by the accept loop keeps its client's trust), else this
+    /// process's own user (say, the user ssh logged in); it is judged as any connection.
+    pub fn serve_stdio(&self) -> Result<(), String> {
+        let stdin = io::stdin();
+        let peer = Peer::of_socket(&stdin).unwrap_or_else(|_| {
+            Peer::from_ids(
+                nix::unistd::getpid().as_raw(),
+                nix::unistd::getuid().as_raw(),
+                nix::unistd::getgid().as_raw(),
+            )
+        });
+        let trust = self
+            .settings
+            .trust
+            .judge(&peer)
+            .map_err(|e| e.to_string())?;
+        self.serve(stdin.lock(), io::stdout(), trust)
+    }
+
+    /// Serves one connection on `reader`/`writer` with `trust` (judged by the caller).
     pub fn serve(
         &self,
         reader: impl io::Read,

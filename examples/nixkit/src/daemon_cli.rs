@@ -7,7 +7,7 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use nixkit_daemon::{serve_store, Daemon, DaemonSettings, ServeSettings, Trust};
+use nixkit_daemon::{serve_store, Daemon, DaemonSettings, ServeSettings};
 use nixkit_store::binary_cache::PublicKey;
 use nixkit_store::local::StoreConfig;
 use nixkit_store::StoreDir;
@@ -88,7 +88,7 @@ fn run(args: Vec<OsString>) -> Result<(), String> {
     let socket = socket.unwrap_or_else(|| default_socket(&settings.store));
     let daemon = Daemon::new(settings);
     if stdio {
-        return daemon.serve(std::io::stdin(), std::io::stdout(), Trust::Trusted);
+        return daemon.serve_stdio();
     }
     let listener = Daemon::bind(&socket).map_err(|e| e.to_string())?;
     daemon
