@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -247,12 +248,38 @@ fn exercise(socket: &Path, root: &Path, work: &Path, reference: &Reference) {
     assert!(size > 0);
     let verified = daemon.run(&["--verify-path", hello, &dep]);
     assert!(verified.status.success());
+    assert_eq!(daemon.ok(&["--realise", &reference.hello_drv]), *hello);
+
+    // An export of the local store imported through the daemon.
+    let local = Store(work.join("local").display().to_string());
+    let exported_file = work.join("exported.txt");
+    std::fs::write(&exported_file, "exported\n").unwrap();
+    let exported = local.ok(&["--add", exported_file.to_str().unwrap()]);
+    let export = local.run(&["--export", &exported]);
+    assert!(export.status.success());
+    let mut import = nixkit()
+        .args(["store", "--store", &spec, "--import"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    import
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&export.stdout)
+        .unwrap();
+    assert_eq!(ok(import.wait_with_output().unwrap()), exported);
+    assert_eq!(
+        daemon.ok(&["-q", "--hash", &exported]),
+        local.ok(&["-q", "--hash", &exported])
+    );
 
     // Adding files, as the local store would.
     let file = work.join("note.txt");
     std::fs::write(&file, "a note\n").unwrap();
     let f = file.to_str().unwrap();
-    let local = Store(work.join("local").display().to_string());
     let added = daemon.ok(&["--add", f]);
     assert_eq!(added, local.ok(&["--add", f]));
     assert_eq!(std::fs::read_to_string(real(&added)).unwrap(), "a note\n");
