@@ -2,9 +2,12 @@
 # The daemon under load: `nixkit daemon` against CppNix 2.8's `nix-daemon`, each on a
 # fresh store of its own, driven by the same worker-protocol client (`daemon-load`):
 # CLIENTS connections at once, each adding OPS small text files and querying each one's
-# path info. Runs alternate between the two daemons (ROUNDS each); reported: operations
-# per second (median), and resident memory of the daemon's processes (CppNix forks one per
-# connection; nixkit serves each on a thread) with all CLIENTS connected, per connection.
+# path info. Runs alternate between the daemons (ROUNDS each): nixkit in both connection
+# models (`process`, its default and CppNix's: a process per connection; `thread`: a thread
+# per connection) and CppNix; reported: operations per second (median), and resident
+# memory of the daemon's processes with all CLIENTS connected, per connection.
+# Binaries come from CARGO_TARGET_DIR (default target/) and are built with the release
+# profile; CARGO_PROFILE_RELEASE_* variables may lighten it.
 #
 # Usage: daemon-vs-cppnix.sh [CLIENTS [OPS [ROUNDS]]]   (defaults: 32 200 3)
 # Needs CppNix (`nix-daemon`) on PATH; runs as root (CppNix's daemon needs it for its
@@ -16,9 +19,11 @@ ops=${2:-200}
 rounds=${3:-3}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
-cargo build --release -q -p nixkit -p nixkit-benches --manifest-path "$root/Cargo.toml"
-nixkit="$root/target/release/nixkit"
-load="$root/target/release/daemon-load"
+target=${CARGO_TARGET_DIR:-$root/target}
+cargo build --release -q -p nixkit -p nixkit-benches --bin nixkit --bin daemon-load \
+    --manifest-path "$root/Cargo.toml"
+nixkit="$target/release/nixkit"
+load="$target/release/daemon-load"
 command -v nix-daemon >/dev/null || { echo "skipped: nix-daemon (CppNix) not on PATH"; exit 0; }
 
 tmp=$(mktemp -d)
@@ -41,8 +46,9 @@ tree_rss() {
 start_daemon() { # kind dir -> pid
     local kind=$1 dir=$2
     mkdir -p "$dir"
-    if [ "$kind" = nixkit ]; then
-        "$nixkit" daemon --store "$dir/root" --socket "$dir/sock" >/dev/null 2>&1 &
+    if [ "${kind%%-*}" = nixkit ]; then
+        "$nixkit" daemon --connection-model "${kind#nixkit-}" --store "$dir/root" \
+            --socket "$dir/sock" >/dev/null 2>&1 &
     else
         NIX_DAEMON_SOCKET_PATH="$dir/sock" nix-daemon --store "$dir/root" >/dev/null 2>&1 &
     fi
@@ -53,7 +59,7 @@ start_daemon() { # kind dir -> pid
 
 declare -A rate mem
 for round in $(seq "$rounds"); do
-    for kind in nixkit cppnix; do
+    for kind in nixkit-process nixkit-thread cppnix; do
         dir="$tmp/$kind-$round"
         pid=$(start_daemon "$kind" "$dir")
         pids+=("$pid")
@@ -76,9 +82,11 @@ for round in $(seq "$rounds"); do
 done
 
 median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-n_rate=$(echo "${rate[nixkit]}" | median); c_rate=$(echo "${rate[cppnix]}" | median)
-n_mem=$(echo "${mem[nixkit]}" | median); c_mem=$(echo "${mem[cppnix]}" | median)
+c_rate=$(echo "${rate[cppnix]}" | median); c_mem=$(echo "${mem[cppnix]}" | median)
 echo
 echo "clients=$clients ops-per-client=$ops (add + query each)"
-printf 'throughput ops/s   nixkit %s   cppnix %s   ratio %.2f\n' "$n_rate" "$c_rate" "$(echo "$n_rate / $c_rate" | bc -l)"
-printf 'memory KiB/conn    nixkit %s   cppnix %s\n' "$n_mem" "$c_mem"
+for kind in nixkit-process nixkit-thread; do
+    n_rate=$(echo "${rate[$kind]}" | median); n_mem=$(echo "${mem[$kind]}" | median)
+    printf '%-15s throughput ops/s %s (cppnix %s, ratio %.2f)   memory KiB/conn %s (cppnix %s)\n' \
+        "$kind" "$n_rate" "$c_rate" "$(echo "$n_rate / $c_rate" | bc -l)" "$n_mem" "$c_mem"
+done

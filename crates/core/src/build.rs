@@ -1,21 +1,20 @@
-//! `nix-build`: evaluate the installables with the local store as the
-//! evaluator's store (so `.drv` files are written), realise the derivations
-//! with [`nixkit_sandbox::realise`], create `result` symlinks registered as GC
-//! roots, and print the output paths.
+//! `nix-build`: evaluate the installables with the store (local, or a daemon:
+//! [`StoreAccess`]) as the evaluator's store (so `.drv` files are written),
+//! realise the derivations (locally with [`nixkit_sandbox::realise`], or by the
+//! daemon), create `result` symlinks registered as GC roots, and print the
+//! output paths.
 
 use std::io::{self, Write};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 
-use nixkit_eval::local_store::LocalEvalStore;
 use nixkit_eval::Evaluator;
-use nixkit_sandbox::{realise, RealiseError, RealiseOptions, SandboxError};
-use nixkit_store::local::{GcError, OpenError};
+use nixkit_sandbox::{RealiseOptions, SandboxError};
 use nixkit_store::ParseStorePathError;
 
 use crate::installable::{InputContext, Installables};
 use crate::progress::Progress;
-use crate::store::{open_store, StoreOptions, StoreOptionsError};
+use crate::store::access::{open_access, AccessError, OpenAccessError, StoreAccess};
+use crate::store::{StoreOptions, StoreOptionsError};
 
 /// One `nix-build` invocation.
 #[derive(Clone, Debug, Default)]
@@ -68,7 +67,7 @@ pub enum BuildCommandError {
     Cwd(#[source] io::Error),
     /// The store did not open.
     #[error(transparent)]
-    Open(#[from] OpenError),
+    Open(#[from] OpenAccessError),
     /// A setting's value is not valid.
     #[error("{0}")]
     Setting(String),
@@ -84,15 +83,9 @@ pub enum BuildCommandError {
     /// The interrupt handler could not be installed.
     #[error(transparent)]
     Interrupt(#[from] SandboxError),
-    /// Building failed.
+    /// Building failed, or a result link could not be made.
     #[error(transparent)]
-    Realise(#[from] RealiseError),
-    /// A result link could not be made.
-    #[error(transparent)]
-    Root(#[from] GcError),
-    /// The evaluator kept the store (an internal error).
-    #[error("the evaluator still holds the store")]
-    StoreHeld,
+    Store(#[from] AccessError),
     /// Standard output failed (after every result link was made).
     #[error("writing to standard output: {0}")]
     Stdout(#[source] io::Error),
@@ -103,7 +96,7 @@ pub enum BuildCommandError {
 pub fn run(o: &BuildOptions, stdout: &mut dyn Write) -> Result<(), BuildCommandError> {
     let cwd = std::env::current_dir().map_err(BuildCommandError::Cwd)?;
     let cwd_s = cwd.to_string_lossy().into_owned();
-    let store = Arc::new(LocalEvalStore::new(open_store(&o.store)?));
+    let store = open_access(&o.store)?;
     let search: Vec<(String, String)> = o
         .include
         .iter()
@@ -116,7 +109,7 @@ pub fn run(o: &BuildOptions, stdout: &mut dyn Write) -> Result<(), BuildCommandE
         })
         .collect();
     let mut ev = Evaluator::builder()
-        .store(store.clone())
+        .store(store.eval_store())
         .search_path(search)
         .home(std::env::var("HOME").ok())
         .show_trace(o.show_trace)
@@ -130,37 +123,42 @@ pub fn run(o: &BuildOptions, stdout: &mut dyn Write) -> Result<(), BuildCommandE
     let targets = crate::installable::derivations(&o.installables, &mut ev, &ctx)
         .map_err(|e| BuildCommandError::Eval(e.render(o.show_trace)))?;
     drop(ev);
-    let store = Arc::try_unwrap(store)
-        .map_err(|_| BuildCommandError::StoreHeld)?
-        .into_inner();
+    build_targets(o, &*store, &cwd, &targets, stdout)
+}
+
+/// Realises the evaluated `targets` (`(drv path, output)`), makes the result links and
+/// prints the outputs.
+fn build_targets(
+    o: &BuildOptions,
+    store: &dyn StoreAccess,
+    cwd: &std::path::Path,
+    targets: &[(String, String)],
+    stdout: &mut dyn Write,
+) -> Result<(), BuildCommandError> {
     let store_dir = store.store_dir().clone();
     let mut realise_opts = o.realise.clone();
     o.store
         .configure_substitution(&store_dir, &mut realise_opts)?;
     let mut drvs = Vec::new();
-    for (d, _) in &targets {
+    for (d, _) in targets {
         let p = store_dir.parse_path(d)?;
         if !drvs.contains(&p) {
             drvs.push(p);
         }
     }
     nixkit_sandbox::install_interrupt_handler()?;
-    let store = Mutex::new(store);
     let progress = Progress::new(o.quiet);
-    let result = realise(&store, &drvs, &realise_opts, &|e| {
-        progress.event(&store_dir, e)
-    });
+    let result = store.build(&drvs, &realise_opts, &|e| progress.event(&store_dir, e));
     progress.finish();
     let realised = result?;
-    let store = store.into_inner().unwrap_or_else(|e| e.into_inner());
     let link_base = o.out_link.clone().unwrap_or_else(|| "result".into());
     let mut n = 0;
     // A failing standard output must not stop the later result links from being made:
     // the first error is kept and reported at the end.
     let mut print_error = None;
-    for (d, output) in &targets {
+    for (d, output) in targets {
         let drv = store_dir.parse_path(d)?;
-        let Some(path) = realised.outputs.get(&drv).and_then(|m| m.get(output)) else {
+        let Some(path) = realised.get(&drv).and_then(|m| m.get(output)) else {
             continue;
         };
         if !o.no_out_link && !realise_opts.check {

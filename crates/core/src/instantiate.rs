@@ -1,20 +1,19 @@
 //! `nix-instantiate`: evaluation and instantiation through
 //! [`nixkit_eval::cli::run`] with the process's environment (working directory,
-//! `NIX_PATH`, `HOME`, standard input) and, in instantiate mode, the local store
-//! (`--store`, `NIX_REMOTE`, `NIXKIT_STORE` or the default root) so that `.drv`
-//! files are written; and `--parse`, which prints the parsed expression.
+//! `NIX_PATH`, `HOME`, standard input) and, in instantiate mode, the store
+//! (`--store`, `NIX_REMOTE`, `NIXKIT_STORE` or the default root; a daemon for
+//! `daemon` or `unix://…`) so that `.drv` files are written; and `--parse`, which
+//! prints the parsed expression.
 
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use nixkit_eval::cli::{self, CliEnv, EvalCliOptions};
-use nixkit_eval::local_store::LocalEvalStore;
-use nixkit_store::local::OpenError;
 use nixkit_syntax::{ParseOptions, SourceName};
 
-use crate::store::{open_store, StoreOptions};
+use crate::store::access::{is_daemon_spec, open_access, OpenAccessError};
+use crate::store::StoreOptions;
 
 /// Why `nix-instantiate` could not run (evaluation errors are not errors here:
 /// they are written to standard error and give exit status 1, as in CppNix).
@@ -36,7 +35,7 @@ pub enum InstantiateError {
     },
     /// The store did not open.
     #[error("opening the store: {0}")]
-    Store(#[from] OpenError),
+    Store(#[from] OpenAccessError),
     /// Standard output failed; the exit status the run had otherwise.
     #[error("writing to standard output: {error}")]
     Stdout {
@@ -70,9 +69,12 @@ pub fn run(
     // Instantiate mode writes the `.drv` closure into the local store, as
     // CppNix does; `--eval` and `--readonly-mode` (or a `dummy://` store)
     // only compute paths. `NIX_REMOTE` counts when it names a local store
-    // root or `dummy://`.
+    // root, a daemon or `dummy://`.
     let remote = std::env::var("NIX_REMOTE").ok().filter(|s| {
-        s.starts_with('/') || s.starts_with("local?root=") || s.starts_with("dummy://")
+        s.starts_with('/')
+            || s.starts_with("local?root=")
+            || s.starts_with("dummy://")
+            || is_daemon_spec(s)
     });
     let store_spec = opts.store.clone().or(remote);
     let dummy = store_spec
@@ -83,7 +85,7 @@ pub fn run(
             store: store_spec,
             ..StoreOptions::default()
         };
-        env.store = Some(Arc::new(LocalEvalStore::new(open_store(&options)?)));
+        env.store = Some(open_access(&options)?.eval_store());
     }
     let sel = &opts.installables;
     if !sel.from_expr && (sel.inputs.is_empty() || sel.inputs.iter().any(|i| i == "-")) {

@@ -1,6 +1,8 @@
 //! The daemon's accept loop on a Unix socket: each connection is judged by its peer's
-//! credentials, then served on a thread of its own with a store handle and temporary
-//! roots of its own; a failing connection never stops the others.
+//! credentials, then served in a process of its own (CppNix's model, the default of
+//! `nixkit daemon`: [`Daemon::run_processes`]) or on a thread of its own
+//! ([`Daemon::run`]), with a store handle and temporary roots of its own; a failing — or
+//! killed — connection never stops the others.
 
 use std::io;
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -89,6 +91,63 @@ impl Daemon {
         }
     }
 
+    /// Accepts connections on `listener` until accepting fails; each is served by a process
+    /// of its own, which `command` makes (one that runs [`Daemon::serve_stdio`], e.g.
+    /// `nixkit daemon --stdio` with this daemon's settings), with the connection as its
+    /// standard input and output. The process reads its peer's credentials from the socket
+    /// itself, so nothing the daemon passes can change whom it trusts; if it crashes or is
+    /// killed, only its own client notices. `on_error` hears of processes that could not
+    /// start or ended with a failure status.
+    pub fn run_processes(
+        listener: &UnixListener,
+        command: impl Fn() -> std::process::Command,
+        on_error: impl Fn(&Peer, String) + Send + Sync + 'static,
+    ) -> Result<(), ListenError> {
+        let on_error = Arc::new(on_error);
+        loop {
+            let (stream, _) = match listener.accept() {
+                Ok(s) => s,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(ListenError::Accept(e)),
+            };
+            let peer =
+                Peer::of_socket(&stream).unwrap_or_else(|_| Peer::from_ids(0, u32::MAX, u32::MAX));
+            let child = stream.try_clone().and_then(|output| {
+                command()
+                    .stdin(std::process::Stdio::from(std::os::fd::OwnedFd::from(
+                        stream,
+                    )))
+                    .stdout(std::process::Stdio::from(std::os::fd::OwnedFd::from(
+                        output,
+                    )))
+                    .spawn()
+            });
+            let mut child = match child {
+                Ok(c) => c,
+                Err(e) => {
+                    on_error(&peer, format!("starting a connection process: {e}"));
+                    continue;
+                }
+            };
+            // Reaps the process (and says how it ended), so none is left a zombie.
+            let on_error = Arc::clone(&on_error);
+            let reaper =
+                std::thread::Builder::new()
+                    .stack_size(64 * 1024)
+                    .spawn(move || match child.wait() {
+                        Ok(status) if !status.success() => on_error(
+                            &peer,
+                            format!("connection process {}: {status}", child.id()),
+                        ),
+                        Ok(_) => {}
+                        Err(e) => on_error(&peer, format!("waiting for a connection process: {e}")),
+                    });
+            if let Err(e) = reaper {
+                return Err(ListenError::Accept(e));
+            }
+        }
+    }
+
     fn serve_stream(&self, stream: UnixStream) -> Result<(), (Peer, String)> {
         let peer = Peer::of_socket(&stream).map_err(|e| {
             (
@@ -109,8 +168,37 @@ impl Daemon {
             .map_err(|e| (peer.clone(), e))
     }
 
-    /// Serves one connection on `reader`/`writer` (e.g. standard input and output, as
-    /// `nix-daemon --stdio` does, where the caller already has the store's permissions).
+    /// Serves one connection on standard input and output (`nix-daemon --stdio`, run by
+    /// `ssh-ng://` clients and by the daemon's per-connection processes). The peer is the
+    /// process at the other end when standard input is a Unix socket (`SO_PEERCRED`, so a
+    /// connection handed over by the accept loop keeps its client's trust), else this
+    /// process's own user (say, the user ssh logged in); it is judged as any connection.
+    pub fn serve_stdio(&self) -> Result<(), String> {
+        use std::os::fd::AsFd;
+        // Unbuffered handles of the two descriptors (the connection buffers itself).
+        let dup = |fd: std::os::fd::BorrowedFd<'_>| {
+            fd.try_clone_to_owned()
+                .map(std::fs::File::from)
+                .map_err(|e| format!("standard streams: {e}"))
+        };
+        let stdin = dup(io::stdin().as_fd())?;
+        let stdout = dup(io::stdout().as_fd())?;
+        let peer = Peer::of_socket(&stdin).unwrap_or_else(|_| {
+            Peer::from_ids(
+                nix::unistd::getpid().as_raw(),
+                nix::unistd::getuid().as_raw(),
+                nix::unistd::getgid().as_raw(),
+            )
+        });
+        let trust = self
+            .settings
+            .trust
+            .judge(&peer)
+            .map_err(|e| e.to_string())?;
+        self.serve(stdin, stdout, trust)
+    }
+
+    /// Serves one connection on `reader`/`writer` with `trust` (judged by the caller).
     pub fn serve(
         &self,
         reader: impl io::Read,

@@ -73,8 +73,15 @@ impl LocalEvalStore {
         self.store.into_inner().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, LocalStore> {
+    /// The store, locked (a poisoned lock is taken over: the store's own
+    /// transactions keep it consistent).
+    pub fn lock(&self) -> std::sync::MutexGuard<'_, LocalStore> {
         self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The store's lock itself, for work that locks it in turns (building).
+    pub fn mutex(&self) -> &Mutex<LocalStore> {
+        &self.store
     }
 
     fn parse(&self, store: &LocalStore, p: &str) -> Result<StorePath, EvalStoreError> {
@@ -97,8 +104,9 @@ fn file_type(meta: &fs::Metadata) -> FileType {
     crate::io::convert_type(meta.file_type())
 }
 
-/// Copies `src` to `dst`, leaving out what `filter` rejects below the root.
-fn copy_filtered(
+/// Copies `src` to `dst`, leaving out what `filter` rejects below the root
+/// (how a filtered `builtins.path` is prepared for adding, by any store).
+pub fn copy_filtered(
     src: &Path,
     dst: &Path,
     filter: &mut dyn FnMut(EvalPath<'_>, FileType) -> Result<bool, EvalError>,
@@ -347,14 +355,14 @@ mod tests {
         let src_text = src.to_str().unwrap();
         // Counts the filter's calls: one pass to hash, one more to copy.
         let add = |store: &dyn EvalStore, calls: &mut usize| {
-            let mut filter = |p: &str, _: FileType| -> Result<bool, EvalError> {
+            let mut filter = |p: EvalPath<'_>, _: FileType| -> Result<bool, EvalError> {
                 *calls += 1;
-                Ok(!p.ends_with("/dropped"))
+                Ok(!p.as_str().ends_with("/dropped"))
             };
             store
                 .add_path(
                     &crate::StdIo,
-                    src_text,
+                    EvalPath::new(src_text),
                     "src",
                     FileIngestion::Recursive,
                     Some(&mut filter),

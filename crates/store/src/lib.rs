@@ -39,6 +39,8 @@ pub mod refscan;
 pub mod store_path;
 #[cfg(feature = "local")]
 mod topo;
+#[cfg(feature = "local")]
+pub use topo::topo_sort;
 
 #[cfg(feature = "binary-cache")]
 pub mod binary_cache;

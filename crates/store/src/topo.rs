@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 /// depth-first walk in ascending order would. `refs` gives a node's references; references
 /// outside `nodes` and self-references are ignored, and a cycle is broken where it is met.
 /// The walk keeps its own stack on the heap.
-pub(crate) fn topo_sort<K, E>(
+pub fn topo_sort<K, E>(
     nodes: &BTreeSet<K>,
     mut refs: impl FnMut(&K) -> Result<Vec<K>, E>,
 ) -> Result<Vec<K>, E>

@@ -220,6 +220,9 @@ pub(crate) struct StoreArgs {
     /// Check the store's database (and with --check-contents, the contents).
     #[arg(long, group = "operation")]
     verify: bool,
+    /// Check that the paths' contents match their recorded NAR hashes.
+    #[arg(long, group = "operation")]
+    verify_path: bool,
     /// Collect garbage (or print roots, live or dead paths).
     #[arg(long, group = "operation")]
     gc: bool,
@@ -315,6 +318,7 @@ impl StoreArgs {
             (self.restore, Operation::Restore),
             (self.query, Operation::Query),
             (self.verify, Operation::Verify),
+            (self.verify_path, Operation::VerifyPath),
             (self.gc, Operation::Gc),
             (self.delete, Operation::Delete),
             (self.realise, Operation::Realise),

@@ -1,13 +1,16 @@
 //! `nixkit daemon` / `nix-daemon` and `nix-store --serve [--write]`: argument parsing and
 //! wiring for `nixkit-daemon`.
-//! `[--socket PATH | --stdio] [--store SPEC] [--option NAME VALUE]...`; the options are
-//! CppNix's `trusted-users`, `allowed-users`, `trusted-public-keys`, `require-sigs`,
-//! `max-jobs` and the build settings of `nixkit build`.
+//! `[--socket PATH | --stdio] [--connection-model process|thread] [--store SPEC]
+//! [--option NAME VALUE]...`; the options are CppNix's `trusted-users`, `allowed-users`,
+//! `trusted-public-keys`, `require-sigs`, `max-jobs` and the build settings of `nixkit
+//! build`. In the process model (the default, CppNix's) each connection is served by
+//! `nixkit daemon --stdio` with the same store and options, the connection as its standard
+//! input and output.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use nixkit_daemon::{serve_store, Daemon, DaemonSettings, ServeSettings, Trust};
+use nixkit_daemon::{serve_store, Daemon, DaemonSettings, ServeSettings};
 use nixkit_store::binary_cache::PublicKey;
 use nixkit_store::local::StoreConfig;
 use nixkit_store::StoreDir;
@@ -61,11 +64,17 @@ fn run(args: Vec<OsString>) -> Result<(), String> {
         .into_iter()
         .map(|a| crate::arg_text(&a).to_string_lossy().into_owned());
     let (mut socket, mut stdio, mut store, mut options) = (None, false, None, Vec::new());
+    let mut processes = true;
     while let Some(a) = args.next() {
         let mut value = |what: &str| args.next().ok_or(format!("'{a}' requires {what}"));
         match a.as_str() {
             "--socket" => socket = Some(PathBuf::from(value("a path")?)),
             "--stdio" => stdio = true,
+            "--connection-model" => match value("'process' or 'thread'")?.as_str() {
+                "process" => processes = true,
+                "thread" => processes = false,
+                other => return Err(format!("unknown connection model '{other}'")),
+            },
             "--store" => store = Some(value("a store")?),
             "--option" => {
                 let name = value("a name and a value")?;
@@ -88,14 +97,28 @@ fn run(args: Vec<OsString>) -> Result<(), String> {
     let socket = socket.unwrap_or_else(|| default_socket(&settings.store));
     let daemon = Daemon::new(settings);
     if stdio {
-        return daemon.serve(std::io::stdin(), std::io::stdout(), Trust::Trusted);
+        return daemon.serve_stdio();
     }
     let listener = Daemon::bind(&socket).map_err(|e| e.to_string())?;
-    daemon
-        .run(&listener, |peer, e| {
-            eprintln!("error processing connection of '{}': {e}", peer.name());
-        })
-        .map_err(|e| e.to_string())
+    let on_error = |peer: &nixkit_daemon::Peer, e: String| {
+        eprintln!("error processing connection of '{}': {e}", peer.name());
+    };
+    if !processes {
+        return daemon.run(&listener, on_error).map_err(|e| e.to_string());
+    }
+    let exe = std::env::current_exe().map_err(|e| format!("finding this program: {e}"))?;
+    let command = || {
+        let mut c = std::process::Command::new(&exe);
+        c.args(["daemon", "--stdio"]);
+        if let Some(s) = &store {
+            c.args(["--store", s]);
+        }
+        for (name, value) in &options {
+            c.args(["--option", name, value]);
+        }
+        c
+    };
+    Daemon::run_processes(&listener, command, on_error).map_err(|e| e.to_string())
 }
 
 /// `nix-store --serve [--write] [--store SPEC] [--option NAME VALUE]...`: the serve

@@ -1,7 +1,8 @@
-//! The local store as every command opens it: [`StoreOptions`] (`--store`,
+//! The store as every command opens it: [`StoreOptions`] (`--store`,
 //! `--option NAME VALUE` for the store's settings, substituters and trusted
-//! keys) and [`open_store`], which goes straight to `nixkit_store::local`
-//! (store work does not depend on the evaluator).
+//! keys), [`open_store`], which goes straight to `nixkit_store::local`
+//! (store work does not depend on the evaluator), and [`access::open_access`],
+//! which opens that or a daemon ([`daemon`]) behind [`access::StoreAccess`].
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -11,6 +12,8 @@ use nixkit_store::binary_cache::{open_cache, CacheError, PublicKey};
 use nixkit_store::local::{LocalStore, OpenError, StoreConfig};
 use nixkit_store::{StoreDir, StorePath};
 
+pub mod access;
+pub mod daemon;
 pub mod ops;
 mod query;
 
@@ -131,11 +134,11 @@ pub struct NotInStore(pub String);
 
 /// Resolves an operand to a store path: a store path (or a path inside one), or a
 /// symlink chain (such as `./result`) that leads to one.
-pub fn resolve_store_path(store: &LocalStore, arg: &OsStr) -> Result<StorePath, NotInStore> {
+pub fn resolve_store_path(dir: &StoreDir, arg: &OsStr) -> Result<StorePath, NotInStore> {
     let mut current = PathBuf::from(arg);
     for _ in 0..16 {
         let s = current.to_string_lossy().into_owned();
-        if let Ok((p, _)) = store.store_dir().parse_path_prefix(&s) {
+        if let Ok((p, _)) = dir.parse_path_prefix(&s) {
             return Ok(p);
         }
         match std::fs::read_link(&current) {

@@ -1,20 +1,20 @@
-//! `nix-store`'s operations over the local store: [`StoreCommand`] says which
-//! operation with which options and operands, [`run`] does it. The work itself
-//! is in `nixkit_store` (`local`, `export`, `binary_cache`, `nar`) and, for
-//! substitution, `nixkit_sandbox::substitute_path`.
+//! `nix-store`'s operations over a store ([`StoreAccess`]: the local one or a
+//! daemon): [`StoreCommand`] says which operation with which options and operands,
+//! [`run`] does it. The work itself is in `nixkit_store` (`local`, `export`,
+//! `binary_cache`, `nar`), `nixkit_sandbox::substitute_path`, or the daemon.
 
 use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use nixkit_sandbox::RealiseOptions;
 use nixkit_store::binary_cache::{Compression, FileCache, HttpCache, HttpConfig, SecretKey};
-use nixkit_store::local::{GcOptions, GcResult, LocalStore, OpenError};
-use nixkit_store::{export, nar, FileIngestionMethod, HashAlgo, StorePath};
+use nixkit_store::local::LocalStore;
+use nixkit_store::{export, nar, FileIngestionMethod, HashAlgo, HashEncoding, HashSink, StorePath};
 
+use super::access::{open_access, AccessError, GcOutcome, GcRequest, OpenAccessError, StoreAccess};
 use super::query::query;
-use super::{open_store, record_derivation_outputs, resolve_store_path, NotInStore, StoreOptions};
+use super::{resolve_store_path, NotInStore, StoreOptions};
 use crate::{write_line, Streams};
 
 /// A `nix-store` operation.
@@ -33,6 +33,8 @@ pub enum Operation {
     Query,
     /// `--verify [--check-contents]`.
     Verify,
+    /// `--verify-path PATH…`: compare the paths' contents with their recorded NAR hashes.
+    VerifyPath,
     /// `--gc` (see [`GcAction`]).
     Gc,
     /// `--delete PATH…`.
@@ -119,7 +121,10 @@ pub enum StoreCommandError {
     Usage(String),
     /// The store did not open.
     #[error(transparent)]
-    Open(#[from] OpenError),
+    Open(#[from] OpenAccessError),
+    /// A store operation failed.
+    #[error(transparent)]
+    Access(#[from] AccessError),
     /// An operand is not a store path.
     #[error(transparent)]
     NotInStore(#[from] NotInStore),
@@ -142,42 +147,18 @@ pub enum StoreCommandError {
     /// The store's options (substituters, keys) are not usable.
     #[error(transparent)]
     Options(#[from] super::StoreOptionsError),
-    /// A query of the store failed (its database, a corrupt entry).
+    /// The store or a cache failed (the error of the `nixkit_store` operation).
     #[error(transparent)]
-    Query(#[from] nixkit_store::local::QueryError),
-    /// Adding a path to the store failed.
-    #[error(transparent)]
-    Add(#[from] nixkit_store::local::AddError),
-    /// Verifying the store failed.
-    #[error(transparent)]
-    Verify(#[from] nixkit_store::local::VerifyError),
-    /// Garbage collection or deleting paths failed.
-    #[error(transparent)]
-    Gc(#[from] nixkit_store::local::GcError),
-    /// Serialising a path as a NAR failed (`--dump`).
-    #[error(transparent)]
-    Dump(#[from] nixkit_store::nar::DumpError),
-    /// Restoring a NAR failed (`--restore`).
-    #[error(transparent)]
-    Restore(#[from] nixkit_store::nar::RestoreError),
-    /// Exporting paths failed (`--export`).
-    #[error(transparent)]
-    Export(#[from] nixkit_store::export::ExportError),
-    /// Importing paths failed (`--import`).
-    #[error(transparent)]
-    Import(#[from] nixkit_store::export::ImportError),
-    /// A binary cache failed (`--copy-to`).
-    #[error(transparent)]
-    Cache(#[from] nixkit_store::binary_cache::CacheError),
-    /// A signing key is malformed (`--generate-binary-cache-key`, `--sign-key`).
-    #[error(transparent)]
-    Key(#[from] nixkit_store::binary_cache::KeyError),
-    /// The hash algorithm of `--add-fixed` is unknown.
-    #[error(transparent)]
-    HashAlgo(#[from] nixkit_store::hash::UnknownHashAlgo),
+    Store(Box<dyn std::error::Error + Send + Sync>),
     /// Standard output failed.
     #[error("writing to standard output: {0}")]
     Stdout(#[source] io::Error),
+}
+
+impl StoreCommandError {
+    pub(super) fn store(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Store(Box::new(e))
+    }
 }
 
 pub(super) type Result<T> = std::result::Result<T, StoreCommandError>;
@@ -199,14 +180,9 @@ pub fn run(cmd: &StoreCommand, options: &StoreOptions, io: &mut Streams<'_>) -> 
         }
     };
     match cmd.operation {
-        Operation::Dump => {
-            let mut out = BufWriter::with_capacity(1 << 16, &mut *io.stdout);
-            nar::dump_path(Path::new(one("--dump")?), &mut out)?;
-            out.flush().map_err(StoreCommandError::Stdout)?;
-            Ok(0)
-        }
         Operation::Restore => {
-            nar::restore_path(&mut io.stdin, Path::new(one("--restore")?))?;
+            nar::restore_path(&mut io.stdin, Path::new(one("--restore")?))
+                .map_err(StoreCommandError::store)?;
             Ok(0)
         }
         Operation::GenerateBinaryCacheKey => {
@@ -221,12 +197,12 @@ pub fn run(cmd: &StoreCommand, options: &StoreOptions, io: &mut Streams<'_>) -> 
                     name.to_string_lossy()
                 ))
             })?;
-            let key = SecretKey::generate(name)?;
+            let key = SecretKey::generate(name).map_err(StoreCommandError::store)?;
             write_new_file(Path::new(sk), key.to_text().as_bytes(), 0o600)?;
             write_new_file(Path::new(pk), key.public_key().to_text().as_bytes(), 0o644)?;
             Ok(0)
         }
-        _ => run_with_store(cmd, options, &open_store(options)?, io),
+        _ => run_with_store(cmd, options, &*open_access(options)?, io),
     }
 }
 
@@ -255,32 +231,42 @@ fn write_new_file(path: &Path, data: &[u8], mode: u32) -> Result<()> {
     file.sync_all().map_err(failed)
 }
 
-fn resolve_all(store: &LocalStore, cmd: &StoreCommand) -> Result<BTreeSet<StorePath>> {
+fn resolve_all(store: &dyn StoreAccess, cmd: &StoreCommand) -> Result<BTreeSet<StorePath>> {
     Ok(cmd
         .operands
         .iter()
-        .map(|a| resolve_store_path(store, a))
+        .map(|a| resolve_store_path(store.store_dir(), a))
         .collect::<std::result::Result<_, _>>()?)
 }
 
-fn print_gc_result(store: &LocalStore, r: &GcResult, io: &mut Streams<'_>) -> Result<()> {
-    for p in &r.deleted {
-        let _ = writeln!(io.stderr, "deleting '{}'", store.store_dir().print_path(p));
+fn print_gc_result(r: &GcOutcome, io: &mut Streams<'_>) -> Result<()> {
+    for p in &r.paths {
+        let _ = writeln!(io.stderr, "deleting '{p}'");
     }
     out(
         io.stdout,
         format_args!(
             "{} store paths deleted, {:.2} MiB freed",
-            r.deleted.len(),
+            r.paths.len(),
             r.bytes_freed as f64 / (1024.0 * 1024.0)
         ),
     )
 }
 
+/// The local store, for nixkit's own operations that have no daemon counterpart.
+fn local_only<'a>(
+    store: &'a dyn StoreAccess,
+    what: &'static str,
+) -> Result<std::sync::MutexGuard<'a, LocalStore>> {
+    store
+        .local()
+        .ok_or(StoreCommandError::Access(AccessError::LocalOnly(what)))
+}
+
 fn run_with_store(
     cmd: &StoreCommand,
     options: &StoreOptions,
-    store: &LocalStore,
+    store: &dyn StoreAccess,
     io: &mut Streams<'_>,
 ) -> Result<i32> {
     let dir = store.store_dir().clone();
@@ -302,7 +288,10 @@ fn run_with_store(
                 } else {
                     FileIngestionMethod::Flat
                 };
-                let algo = algo.to_string_lossy().parse::<HashAlgo>()?;
+                let algo = algo
+                    .to_string_lossy()
+                    .parse::<HashAlgo>()
+                    .map_err(StoreCommandError::store)?;
                 (method, algo, files)
             };
             for f in files {
@@ -311,7 +300,7 @@ fn run_with_store(
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default();
-                let added = store.add_to_store(&name, path, method, algo)?;
+                let added = store.add_file(&name, path, method, algo)?;
                 out(io.stdout, p(&added))?;
             }
             Ok(0)
@@ -323,35 +312,53 @@ fn run_with_store(
                 let _ = writeln!(io.stderr, "checking hashes...");
             }
             let report = store.verify(cmd.check_contents)?;
-            for m in report.messages(store) {
+            for m in &report.messages {
                 let _ = writeln!(io.stderr, "error: {m}");
             }
-            Ok(i32::from(!report.is_ok()))
+            Ok(i32::from(!report.ok))
+        }
+        Operation::VerifyPath => {
+            let mut status = 0;
+            for path in resolve_all(store, cmd)? {
+                let info = store
+                    .query_path_info(&path)?
+                    .ok_or_else(|| StoreCommandError::NotValid(p(&path)))?;
+                let mut sink = HashSink::new(info.nar_hash.algo());
+                store.nar(&path, &mut sink)?;
+                let (actual, _) = sink.finish();
+                if actual != info.nar_hash {
+                    let _ = writeln!(
+                        io.stderr,
+                        "error: path '{}' was modified! expected hash '{}', got '{}'",
+                        p(&path),
+                        info.nar_hash.encode(HashEncoding::Nix32, true),
+                        actual.encode(HashEncoding::Nix32, true)
+                    );
+                    status = 1;
+                }
+            }
+            Ok(status)
         }
         Operation::Gc => {
-            let opts = GcOptions {
-                max_freed: cmd.max_freed,
-                ..GcOptions::default()
-            };
             match cmd.gc {
                 GcAction::PrintRoots => {
                     for (root, path) in store.find_roots()? {
                         out(io.stdout, format_args!("{root} -> {}", p(&path)))?;
                     }
                 }
-                GcAction::PrintLive => {
-                    for path in store.live_paths(&opts)? {
-                        out(io.stdout, p(&path))?;
-                    }
-                }
-                GcAction::PrintDead => {
-                    for path in store.dead_paths(&opts)? {
-                        out(io.stdout, p(&path))?;
+                GcAction::PrintLive | GcAction::PrintDead => {
+                    let request = if cmd.gc == GcAction::PrintLive {
+                        GcRequest::Live
+                    } else {
+                        GcRequest::Dead
+                    };
+                    for path in store.collect_garbage(request, cmd.max_freed)?.paths {
+                        out(io.stdout, path)?;
                     }
                 }
                 GcAction::Collect => {
-                    let r = store.collect_garbage(&opts)?;
-                    print_gc_result(store, &r, io)?
+                    let r = store.collect_garbage(GcRequest::Collect, cmd.max_freed)?;
+                    print_gc_result(&r, io)?
                 }
             }
             Ok(0)
@@ -359,27 +366,43 @@ fn run_with_store(
         Operation::Delete => {
             let paths = resolve_all(store, cmd)?;
             let r = store.delete_paths(&paths)?;
-            print_gc_result(store, &r, io)?;
+            print_gc_result(&r, io)?;
+            Ok(0)
+        }
+        Operation::Dump => {
+            let [path] = cmd.operands.as_slice() else {
+                return Err(StoreCommandError::Usage(
+                    "'--dump' requires one argument".into(),
+                ));
+            };
+            store.dump(Path::new(path), io.stdout)?;
             Ok(0)
         }
         Operation::Export => {
             let paths = resolve_all(store, cmd)?;
+            let local = local_only(store, "--export")?;
             let mut out = BufWriter::with_capacity(1 << 16, &mut *io.stdout);
-            export::export_paths(store, &paths, &mut out)?;
-            out.flush().map_err(StoreCommandError::Stdout)?;
+            export::export_paths(&local, &paths, &mut out).map_err(StoreCommandError::store)?;
+            out.flush().map_err(StoreCommandError::store)?;
             Ok(0)
         }
         Operation::Import => {
-            let mut input = io::BufReader::with_capacity(1 << 16, &mut *io.stdin);
-            for path in export::import_paths(store, &mut input)? {
-                record_derivation_outputs(store, &path);
+            for path in store.import(&mut *io.stdin)? {
                 out(io.stdout, p(&path))?;
             }
             // Read the rest, so that a writer into a pipe is not cut off.
-            let _ = io::copy(&mut input, &mut io::sink());
+            let _ = io::copy(&mut io.stdin, &mut io::sink());
             Ok(0)
         }
-        Operation::Realise => realise(cmd, options, store, io),
+        Operation::Realise => {
+            for arg in &cmd.operands {
+                let path = resolve_store_path(&dir, arg)?;
+                for w in store.realise(&path, options, io.stderr)? {
+                    out(io.stdout, p(&w))?;
+                }
+            }
+            Ok(0)
+        }
         Operation::CopyTo => {
             let url = cmd.copy_to.as_deref().unwrap_or_default();
             let key = match &cmd.sign_key {
@@ -390,7 +413,7 @@ fn run_with_store(
                             path: f.display().to_string(),
                             source,
                         })?;
-                    Some(SecretKey::parse(&text)?)
+                    Some(SecretKey::parse(&text).map_err(StoreCommandError::store)?)
                 }
                 None => None,
             };
@@ -401,6 +424,7 @@ fn run_with_store(
                 })?,
             };
             let paths = resolve_all(store, cmd)?;
+            let local = local_only(store, "--copy-to")?;
             let copied = if HttpCache::is_http_url(url) {
                 // The upload token of `nixkit serve --upload-token`, from the environment
                 // (so it stays out of process listings).
@@ -411,57 +435,16 @@ fn run_with_store(
                     ..HttpConfig::default()
                 };
                 HttpCache::with_config(url, dir.clone(), config)
-                    .and_then(|c| c.copy_closure(store, &paths, compression, key.as_ref()))
+                    .and_then(|c| c.copy_closure(&local, &paths, compression, key.as_ref()))
             } else {
                 FileCache::new(url, dir.clone())
-                    .and_then(|c| c.copy_closure(store, &paths, compression, key.as_ref()))
+                    .and_then(|c| c.copy_closure(&local, &paths, compression, key.as_ref()))
             };
-            for path in copied? {
+            for path in copied.map_err(StoreCommandError::store)? {
                 let _ = writeln!(io.stderr, "copying path '{}' to '{url}'", p(&path));
             }
             Ok(0)
         }
-        Operation::Dump | Operation::Restore | Operation::GenerateBinaryCacheKey => {
-            run(cmd, options, io)
-        }
+        Operation::Restore | Operation::GenerateBinaryCacheKey => run(cmd, options, io),
     }
-}
-
-/// `--realise`: substitutes what is missing of the operands (the outputs of a
-/// valid `.drv`), printing each path.
-fn realise(
-    cmd: &StoreCommand,
-    options: &StoreOptions,
-    store: &LocalStore,
-    io: &mut Streams<'_>,
-) -> Result<i32> {
-    let dir = store.store_dir().clone();
-    let mut substitution = RealiseOptions::default();
-    options.configure_substitution(&dir, &mut substitution)?;
-    for arg in &cmd.operands {
-        let path = resolve_store_path(store, arg)?;
-        let wanted = if path.name().ends_with(".drv") && store.is_valid(&path)? {
-            store
-                .query_derivation_outputs(&path)?
-                .into_values()
-                .collect()
-        } else {
-            vec![path]
-        };
-        for w in wanted {
-            if !store.is_valid(&w)? {
-                let (from, added) = nixkit_sandbox::substitute_path(store, &w, &substitution)?;
-                for a in &added {
-                    record_derivation_outputs(store, a);
-                    let _ = writeln!(
-                        io.stderr,
-                        "copying path '{}' from '{from}'...",
-                        dir.print_path(a)
-                    );
-                }
-            }
-            out(io.stdout, dir.print_path(&w))?;
-        }
-    }
-    Ok(0)
 }

@@ -1,21 +1,25 @@
-//! `nix-store --query`: the path queries over the local store's database.
+//! `nix-store --query`: the path queries over a store (local or a daemon).
 
 use std::collections::BTreeSet;
 use std::io::Write;
 
-use nixkit_store::local::LocalStore;
 use nixkit_store::{HashEncoding, PathInfo, StorePath};
 
+use super::access::StoreAccess;
 use super::ops::{out, QueryKind, Result, StoreCommand, StoreCommandError};
 use super::resolve_store_path;
 
-pub(super) fn query(cmd: &StoreCommand, store: &LocalStore, stdout: &mut dyn Write) -> Result<i32> {
+pub(super) fn query(
+    cmd: &StoreCommand,
+    store: &dyn StoreAccess,
+    stdout: &mut dyn Write,
+) -> Result<i32> {
     let dir = store.store_dir().clone();
     let p = |path: &StorePath| dir.print_path(path);
     let paths: Vec<StorePath> = cmd
         .operands
         .iter()
-        .map(|a| resolve_store_path(store, a))
+        .map(|a| resolve_store_path(&dir, a))
         .collect::<std::result::Result<_, _>>()?;
     let valid = |path: &StorePath| -> Result<PathInfo> {
         store

@@ -1,31 +1,34 @@
 //! Remote builders, as CppNix's `builders` setting describes them: the machines file format,
 //! choosing a machine for a derivation (system, features, free slots, speed), and building
-//! on one over `ssh … nix-store --serve --write` — the input closure copied there, the
-//! derivation built in full (`BuildDerivation`), the outputs copied back and registered.
-//! The remote may be CppNix or nixkit; the log of the remote build streams back.
+//! on one over `ssh … nix-store --serve --write` (`ssh://`) or `ssh … nix-daemon --stdio`
+//! (`ssh-ng://`, the daemon's protocol; sessions in `session.rs`) — the input closure
+//! copied there, the derivation built in full (`BuildDerivation`), the outputs copied back
+//! and registered. The remote may be CppNix or nixkit; the log of the remote build streams
+//! back.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{self, Read, Seek};
+use std::io::{self, Seek};
 use std::path::PathBuf;
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::Mutex;
 use std::time::Instant;
 
 use nixkit_derivation::{Derivation, DerivationOutput};
-use nixkit_protocol::serve::client::ServeClient;
-use nixkit_protocol::serve::BuildOptions;
 use nixkit_protocol::worker::types::{WireDerivation, WireDrvOutput};
-use nixkit_protocol::Limits;
 use nixkit_store::local::LocalStore;
 use nixkit_store::StorePath;
 
 use crate::build::{input_paths, BuildError, BuildSettings, BuiltDerivation};
 use crate::register::output_paths;
 
+mod session;
+
+pub use session::RemotePool;
+use session::{connect, LogFn};
+
 /// One remote machine of the `builders` setting.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Machine {
-    /// `ssh://[user@]host` (a bare host gets `ssh://`).
+    /// `ssh://[user@]host` or `ssh-ng://[user@]host` (a bare host gets `ssh://`).
     pub uri: String,
     /// The systems it builds for.
     pub systems: Vec<String>,
@@ -104,8 +107,10 @@ pub fn parse_machines(spec: &str, local_system: &str) -> Result<Vec<Machine>, Ma
             machine: uri.clone(),
             reason,
         };
-        if !uri.starts_with("ssh://") {
-            return Err(bad("only ssh:// machines are supported".into()));
+        if !uri.starts_with("ssh://") && !uri.starts_with("ssh-ng://") {
+            return Err(bad(
+                "only ssh:// and ssh-ng:// machines are supported".into()
+            ));
         }
         let systems = match f.get(1) {
             None | Some(&"-") => vec![local_system.to_owned()],
@@ -161,153 +166,14 @@ impl Machine {
     }
 
     fn host(&self) -> &str {
-        self.uri.trim_start_matches("ssh://")
-    }
-}
-
-/// A build's log receiver.
-type LogFn = Box<dyn FnMut(&[u8]) + Send>;
-
-/// Where a session's remote log goes: the build it is running now, if any.
-type LogSink = std::sync::Arc<Mutex<Option<LogFn>>>;
-
-/// An `ssh HOST nix-store --serve --write` session. Dropped early (an error), it kills
-/// ssh; [`Session::finish`] ends it cleanly.
-struct Session {
-    child: Option<Child>,
-    client: ServeClient<ChildStdout, ChildStdin>,
-    log: Option<std::thread::JoinHandle<Vec<u8>>>,
-    sink: LogSink,
-}
-
-impl Session {
-    /// Closes the streams (the remote exits at end of input), waits for ssh and collects
-    /// the rest of the log.
-    fn finish(mut self) {
-        let child = self.child.take();
-        let log = self.log.take();
-        drop(self);
-        if let Some(mut child) = child {
-            let _ = child.wait();
-        }
-        if let Some(log) = log {
-            let _ = log.join();
-        }
-    }
-}
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        *lock(&self.sink) = None;
-        if let Some(child) = &mut self.child {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-/// Sessions with remote machines kept open between builds of one realisation, so that a
-/// machine slot logs in once rather than once per derivation.
-#[derive(Default)]
-pub struct RemotePool {
-    idle: Mutex<BTreeMap<String, Vec<Session>>>,
-}
-
-impl std::fmt::Debug for RemotePool {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let idle: usize = lock(&self.idle).values().map(Vec::len).sum();
-        f.debug_struct("RemotePool").field("idle", &idle).finish()
-    }
-}
-
-impl RemotePool {
-    /// An empty pool.
-    pub fn new() -> Self {
-        Self::default()
+        self.uri
+            .strip_prefix("ssh-ng://")
+            .unwrap_or_else(|| self.uri.trim_start_matches("ssh://"))
     }
 
-    fn take(&self, uri: &str) -> Option<Session> {
-        lock(&self.idle).get_mut(uri).and_then(Vec::pop)
-    }
-
-    fn put(&self, uri: &str, session: Session) {
-        lock(&self.idle)
-            .entry(uri.to_owned())
-            .or_default()
-            .push(session);
-    }
-}
-
-impl Drop for RemotePool {
-    fn drop(&mut self) {
-        let idle = std::mem::take(&mut *lock(&self.idle));
-        for session in idle.into_values().flatten() {
-            session.finish();
-        }
-    }
-}
-
-fn connect(machine: &Machine, store_dir: &nixkit_store::StoreDir) -> Result<Session, String> {
-    let mut cmd = Command::new("ssh");
-    cmd.args(["-x", "-a", "-o", "BatchMode=yes"]);
-    if let Ok(opts) = std::env::var("NIX_SSHOPTS") {
-        cmd.args(opts.split_whitespace());
-    }
-    if let Some(key) = &machine.ssh_key {
-        cmd.arg("-i").arg(key);
-    }
-    cmd.arg(machine.host())
-        .args(["nix-store", "--serve", "--write"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().map_err(|e| format!("cannot run ssh: {e}"))?;
-    let (Some(stdin), Some(stdout), Some(mut stderr)) =
-        (child.stdin.take(), child.stdout.take(), child.stderr.take())
-    else {
-        let _ = child.kill();
-        return Err("ssh's standard streams are missing".into());
-    };
-    // The remote's standard error carries its build logs (and ssh's own complaints).
-    let sink: LogSink = std::sync::Arc::new(Mutex::new(None));
-    let to = std::sync::Arc::clone(&sink);
-    let log = std::thread::spawn(move || {
-        let mut tail = Vec::new();
-        let mut buf = [0u8; 8192];
-        while let Ok(n) = stderr.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            if let Some(f) = lock(&to).as_mut() {
-                f(&buf[..n]);
-            }
-            tail.extend_from_slice(&buf[..n]);
-            if tail.len() > 16384 {
-                tail.drain(..tail.len() - 8192);
-            }
-        }
-        tail
-    });
-    match ServeClient::connect(stdout, stdin, store_dir.clone(), Limits::default()) {
-        Ok(client) => Ok(Session {
-            child: Some(child),
-            client,
-            log: Some(log),
-            sink,
-        }),
-        Err(e) => {
-            let _ = child.kill();
-            let _ = child.wait();
-            let tail = log.join().unwrap_or_default();
-            Err(format!(
-                "cannot connect: {e}{}",
-                if tail.is_empty() {
-                    String::new()
-                } else {
-                    format!(": {}", String::from_utf8_lossy(&tail).trim())
-                }
-            ))
-        }
+    /// Whether the machine speaks the daemon's protocol (`ssh-ng://`).
+    pub fn is_ssh_ng(&self) -> bool {
+        self.uri.starts_with("ssh-ng://")
     }
 }
 
@@ -410,7 +276,7 @@ pub fn build_remote(
     *lock(&session.sink) = Some(on_output);
     // Inputs: only what the remote does not have, references first.
     let wanted: BTreeSet<StorePath> = closure.iter().cloned().collect();
-    let present = match session.client.query_valid_paths(&wanted, true, false) {
+    let present = match session.client.query_valid_paths(&wanted) {
         Ok(p) => p,
         // An idle session may have died meanwhile: one fresh login before giving up.
         Err(_) if reused => {
@@ -418,10 +284,7 @@ pub fn build_remote(
             drop(session);
             session = connect(machine, &store_dir).map_err(&unavailable)?;
             *lock(&session.sink) = on_output;
-            session
-                .client
-                .query_valid_paths(&wanted, true, false)
-                .map_err(proto)?
+            session.client.query_valid_paths(&wanted).map_err(proto)?
         }
         Err(e) => return Err(proto(e)),
     };
@@ -437,22 +300,12 @@ pub fn build_remote(
             (info, s.real_path(path))
         };
         let mut nar = spool_nar(&real).map_err(|e| fail(format!("reading an input: {e}")))?;
-        session
-            .client
-            .add_to_store_nar(&info, &mut nar)
-            .map_err(proto)?;
+        session.client.add_nar(&info, &mut nar).map_err(proto)?;
     }
     let wire = wire_derivation(&store_dir, drv, &inputs, &outputs);
-    let options = BuildOptions {
-        max_silent_time: settings.max_silent_time.map_or(0, |d| d.as_secs()),
-        build_timeout: settings.timeout.map_or(0, |d| d.as_secs()),
-        max_log_size: settings.max_log_size.unwrap_or(0),
-        keep_failed: settings.keep_failed,
-        ..BuildOptions::default()
-    };
     let result = session
         .client
-        .build_derivation(drv_path, &wire, &options)
+        .build(drv_path, &wire, settings)
         .map_err(proto)?;
     if !result.success() {
         return Err(fail(format!(
@@ -484,10 +337,7 @@ pub fn build_remote(
         }
         let mut file =
             tempfile::tempfile().map_err(|e| fail(format!("spooling an output: {e}")))?;
-        session
-            .client
-            .dump_store_path(&info.path, &mut file)
-            .map_err(proto)?;
+        session.client.dump(&info.path, &mut file).map_err(proto)?;
         file.rewind()
             .map_err(|e| fail(format!("spooling an output: {e}")))?;
         lock(store)
@@ -542,6 +392,11 @@ mod tests {
         assert!(parse_machines("a x86_64-linux - many", "x").is_err());
         assert!(parse_machines("a x86_64-linux - 1 0", "x").is_err());
         assert!(parse_machines("http://a", "x").is_err());
+        let ng = &parse_machines("ssh-ng://u@h x86_64-linux", "x").expect("parses")[0];
+        assert!(ng.is_ssh_ng());
+        assert_eq!(ng.host(), "u@h");
+        assert!(!m[0].is_ssh_ng());
+        assert_eq!(m[0].host(), "root@a");
     }
 
     #[test]
