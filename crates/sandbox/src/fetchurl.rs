@@ -1,4 +1,6 @@
-//! `builtin:fetchurl`: copies a `file://` URL to `$out`. As CppNix runs its built-in
+//! `builtin:fetchurl`: copies a `file://` URL to `$out`, first trying the hashed mirrors
+//! (CppNix's `hashed-mirrors`: a flat fixed-output fetch is first looked up as
+//! `MIRROR/<algo>/<base16 hash>`, so the URL itself may be unreachable). As CppNix runs its built-in
 //! builders in the forked build process after dropping to the build user, the source is
 //! opened and read by a forked child running as the build user (when nixkit runs as root),
 //! so a derivation can only fetch what that unprivileged user may read: never
@@ -11,6 +13,7 @@ use std::fs;
 use std::io::{self, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -19,8 +22,8 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::stat::{fstat, Mode, SFlag};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{Gid, Pid, Uid};
-use nixkit_derivation::Derivation;
-use nixkit_store::{StoreDir, StorePath};
+use nixkit_derivation::{Derivation, DerivationOutput};
+use nixkit_store::{ContentAddressMethod, FileIngestionMethod, StoreDir, StorePath};
 
 use crate::build::BuildError;
 use crate::layout::BuildDir;
@@ -36,6 +39,28 @@ pub(crate) struct FetchLimits {
     pub(crate) build_ids: (u32, u32),
 }
 
+/// The URLs a flat fixed-output fetch of `drv` is looked up at in `mirrors` (each
+/// `MIRROR/<algo>/<base16 hash>`), in order; none for a recursive fetch.
+pub(crate) fn hashed_mirror_urls(drv: &Derivation, mirrors: &[String]) -> Vec<String> {
+    let Some(DerivationOutput::CaFixed(ca)) = drv.outputs.get("out") else {
+        return Vec::new();
+    };
+    if ca.method != ContentAddressMethod::Fixed(FileIngestionMethod::Flat) {
+        return Vec::new();
+    }
+    mirrors
+        .iter()
+        .map(|m| {
+            format!(
+                "{}/{}/{}",
+                m.trim_end_matches('/'),
+                ca.hash.algo(),
+                ca.hash.to_base16()
+            )
+        })
+        .collect()
+}
+
 /// Runs built-in builder `name` for `drv`, leaving its output in `dir`.
 pub(crate) fn run_builtin(
     name: &str,
@@ -44,6 +69,7 @@ pub(crate) fn run_builtin(
     store_dir: &StoreDir,
     dir: &BuildDir,
     outputs: &BTreeMap<String, StorePath>,
+    hashed_mirrors: &[String],
     limits: FetchLimits,
 ) -> Result<(), BuildError> {
     if name != "fetchurl" {
@@ -65,14 +91,6 @@ pub(crate) fn run_builtin(
     if drv.env.get("unpack").is_some_and(|v| v == "1") {
         return Err(fail("'unpack' is not supported".into()));
     }
-    let Some(path) = url.strip_prefix("file://") else {
-        return Err(fail(format!(
-            "unsupported URL '{url}' (only file:// URLs are supported)"
-        )));
-    };
-    let path: Vec<u8> = percent_encoding::percent_decode_str(path).collect();
-    let source = std::ffi::CString::new(path)
-        .map_err(|_| fail(format!("URL '{url}' contains a NUL byte")))?;
     let out = outputs
         .get("out")
         .ok_or_else(|| fail("no 'out' output".into()))?;
@@ -81,16 +99,37 @@ pub(crate) fn run_builtin(
         fs::create_dir_all(parent).map_err(|e| fail(e.to_string()))?;
     }
     let exec = drv.env.get("executable").is_some_and(|v| v == "1");
+    // The mirrors first (a miss is not an error), then the URL itself.
+    for mirror_url in hashed_mirror_urls(drv, hashed_mirrors) {
+        if mirror_url.starts_with("file://")
+            && fetch_file_url(&mirror_url, &host, exec, limits).is_ok()
+        {
+            return Ok(());
+        }
+    }
+    fetch_file_url(url, &host, exec, limits).map_err(fail)
+}
+
+/// Copies the file at `file://` URL `url` to a new file `host` (removed again on failure).
+fn fetch_file_url(url: &str, host: &Path, exec: bool, limits: FetchLimits) -> Result<(), String> {
+    let Some(path) = url.strip_prefix("file://") else {
+        return Err(format!(
+            "unsupported URL '{url}' (only file:// URLs are supported)"
+        ));
+    };
+    let path: Vec<u8> = percent_encoding::percent_decode_str(path).collect();
+    let source =
+        std::ffi::CString::new(path).map_err(|_| format!("URL '{url}' contains a NUL byte"))?;
     let mut dest = fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(if exec { 0o755 } else { 0o644 })
         .custom_flags(libc::O_NOFOLLOW)
-        .open(&host)
-        .map_err(|e| fail(format!("creating '{}': {e}", host.display())))?;
+        .open(host)
+        .map_err(|e| format!("creating '{}': {e}", host.display()))?;
     copy_as_build_user(&source, &mut dest, limits).map_err(|reason| {
-        let _ = fs::remove_file(&host);
-        fail(format!("reading '{url}': {reason}"))
+        let _ = fs::remove_file(host);
+        format!("reading '{url}': {reason}")
     })
 }
 
