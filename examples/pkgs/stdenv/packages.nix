@@ -27,6 +27,10 @@ rec {
     pname = "tree";
     version = "2.1.0";
     src = src "tree";
+    # The compiled-in default of the global .info file.
+    postPatch = ''
+      sed -i "s|/usr/share/finfo|$out/share/finfo|" tree.h
+    '';
     buildPhase = ''make -j"$NIX_BUILD_CORES"'';
     installPhase = ''make install PREFIX="$out" MANDIR="$out/share/man"'';
   };
@@ -36,6 +40,12 @@ rec {
     pname = "bzip2";
     version = "1.0.8";
     src = src "bzip2";
+    # The scripts find their tools in the store, not /usr/bin.
+    postPatch = ''
+      sed -i -e "s|PATH=\"/usr/bin:\(/bin:\)\{0,1\}|PATH=\"$out/bin:$bootstrapTools/bin:|" \
+        -e "s|/bin/rm|rm|" -e "/Replace above line with/d" bzgrep bzmore bzdiff
+      chmod +x bzmore
+    '';
     buildPhase = ''
       make -f Makefile-libbz2_so
       make -j"$NIX_BUILD_CORES" bzip2recover
@@ -67,6 +77,10 @@ rec {
     pname = "gdbm";
     version = "1.23";
     src = src "gdbm";
+    # gdbmtool's `shell` command runs the store's shell.
+    postPatch = ''
+      sed -i "s|\"/bin/sh\"|\"$bootstrapTools/bin/sh\"|" tools/gdbmshell.c
+    '';
     configureFlags = "--without-readline --disable-nls --disable-static";
   };
 

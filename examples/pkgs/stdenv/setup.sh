@@ -25,6 +25,11 @@ export CC=gcc
 export NIX_BUILD_CORES="${NIX_BUILD_CORES:-1}"
 [ "$NIX_BUILD_CORES" -gt 0 ] 2>/dev/null || NIX_BUILD_CORES=1
 
+# Make runs recipes with our shell (there is no /bin/sh in the sandbox).
+make() {
+  command make SHELL="$SHELL" "$@"
+}
+
 runHook() {
   local code="${!1:-}"
   if [ -n "$code" ]; then eval "$code"; fi
@@ -32,15 +37,15 @@ runHook() {
 
 # Runs phase $1: the attribute of that name if set, else the function.
 runPhase() {
-  local phase="$1"
+  local phase="$1" base="${1%Phase}"
   echo "phase: $phase"
-  runHook "pre${phase^}"
+  runHook "pre${base^}"
   if [ -n "${!phase:-}" ]; then
     eval "${!phase}"
   else
     "default${phase^}"
   fi
-  runHook "post${phase^}"
+  runHook "post${base^}"
 }
 
 defaultUnpackPhase() {
@@ -74,20 +79,20 @@ defaultConfigurePhase() {
 
 defaultBuildPhase() {
   # shellcheck disable=SC2086
-  make -j"$NIX_BUILD_CORES" SHELL="$SHELL" ${makeFlags:-} ${buildFlags:-}
+  make -j"$NIX_BUILD_CORES" ${makeFlags:-} ${buildFlags:-}
 }
 
 defaultCheckPhase() {
   if [ "${doCheck:-}" = 1 ]; then
     # shellcheck disable=SC2086
-    make SHELL="$SHELL" ${makeFlags:-} ${checkTarget:-check}
+    make ${makeFlags:-} ${checkTarget:-check}
   fi
 }
 
 defaultInstallPhase() {
   mkdir -p "$out"
   # shellcheck disable=SC2086
-  make SHELL="$SHELL" ${makeFlags:-} ${installFlags:-} install
+  make ${makeFlags:-} ${installFlags:-} install
 }
 
 isElf() {
