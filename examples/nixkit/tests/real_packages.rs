@@ -221,6 +221,7 @@ in [
   (run "tree" ''mkdir -p d/a/b d/c; touch d/a/f; ${{r.tree}}/bin/tree d > $out; grep -q "4 directories, 1 file" $out'')
   (run "bzip2" ''seq 1 5000 > in; ${{r.bzip2}}/bin/bzip2 < in > in.bz2; ${{r.bzip2}}/bin/bzip2 -d < in.bz2 | cmp - in; ${{r.bzip2}}/bin/bzgrep -c 4999 in.bz2 > $out'')
   (run "gdbm" ''printf 'store k value\nfetch k\n' | ${{r.gdbm}}/bin/gdbmtool -N -q -n db > $out; grep -qx value $out'')
+  (run "cc" ''printf '#include <stdio.h>\nint main(void) {{ puts("compiled in the sandbox"); return 0; }}\n' > t.c; PATH=${{pkgs.stdenv.bootstrapTools}}/bin:$PATH; gcc -O2 -o t t.c; ./t > $out'')
   (run "lzop" ''seq 1 5000 > in; ${{r.lzop}}/bin/lzop -c in > in.lzo; ${{r.lzop}}/bin/lzop -dc in.lzo | cmp - in; ${{r.lzop}}/bin/lzop -t in.lzo; echo ok > $out'')
 ]
 "#,
@@ -229,11 +230,13 @@ in [
     )
     .unwrap();
     let runs = nixkit_build(dir, &mirror, &tools, &[&checks.to_string_lossy()]);
-    assert_eq!(runs.len(), 5, "{runs:?}");
+    assert_eq!(runs.len(), 6, "{runs:?}");
     let read = |i: usize| std::fs::read_to_string(real(&runs[i])).unwrap();
     assert_eq!(read(0), "Hello, world!\n");
     assert!(read(1).contains("4 directories, 1 file"), "{}", read(1));
     assert_eq!(read(2), "1\n");
     assert_eq!(read(3), "value\n");
-    assert_eq!(read(4), "ok\n");
+    // The bootstrap tools' compiler works where /usr does not exist.
+    assert_eq!(read(4), "compiled in the sandbox\n");
+    assert_eq!(read(5), "ok\n");
 }
