@@ -1,8 +1,14 @@
 # A tiny package set bootstrapped from Debian's busybox-static alone (no host toolchain):
 # `nixkit build examples/pkgs -A all`. Every builder is busybox; `tools` installs its
 # applets as symlinks so later packages can use a normal PATH.
+#
+# Real software (`real.hello`, `real.all`, ...) is built by `stdenv.mkDerivation` from
+# upstream tarballs with bootstrap tools taken from the host: see README.md.
 { busyboxDir ? (if builtins.pathExists /usr/bin/busybox then /usr/bin else /bin)
 , system ? builtins.currentSystem
+  # The staging directory made by stdenv/make-bootstrap-tools.sh (default: the
+  # NIXKIT_BOOTSTRAP_TOOLS environment variable); only `stdenv` and `real` need it.
+, bootstrapToolsDir ? builtins.getEnv "NIXKIT_BOOTSTRAP_TOOLS"
 }:
 let
   # The busybox binary, alone in a content-addressed store path.
@@ -30,6 +36,18 @@ let
 
   self = rec {
     inherit busybox tools;
+
+    stdenv =
+      if bootstrapToolsDir == "" then
+        throw "the stdenv needs bootstrap tools: run examples/pkgs/stdenv/make-bootstrap-tools.sh DIR and set NIXKIT_BOOTSTRAP_TOOLS=DIR (or pass --arg bootstrapToolsDir DIR)"
+      else
+        import ./stdenv {
+          inherit busybox system;
+          bootstrapToolsDir = /. + bootstrapToolsDir;
+        };
+
+    # Real packages from upstream source (sources.nix), built with the stdenv.
+    real = import ./stdenv/packages.nix { inherit stdenv; };
 
     # A shell-script program.
     hello = mkDerivation {

@@ -58,6 +58,9 @@ pub struct BuildSettings {
     /// Let builders reach abstract Unix sockets outside their sandbox (fixed-output builds
     /// share the host network, where those live); by default a Landlock scope forbids it.
     pub share_abstract_sockets: bool,
+    /// `hashed-mirrors`: where `builtin:fetchurl` first looks a flat fixed-output fetch
+    /// up, as `MIRROR/<algo>/<base16 hash>` (only `file://` mirrors are read).
+    pub hashed_mirrors: Vec<String>,
 }
 
 /// The default of [`BuildSettings::max_processes`]: far more than any build needs, far
@@ -84,6 +87,7 @@ impl Default for BuildSettings {
             memory_max: None,
             cpu_max: None,
             share_abstract_sockets: false,
+            hashed_mirrors: Vec::new(),
         }
     }
 }
@@ -91,7 +95,8 @@ impl Default for BuildSettings {
 impl BuildSettings {
     /// Applies setting `name` (`--option NAME VALUE`), spelled as CppNix spells it where
     /// CppNix has it (`max-log-size`, `max-silent-time`, `timeout`, `cores`,
-    /// `keep-failed`, `sandbox-dev-shm-size`, `use-cgroups`, `build-dir`) and
+    /// `keep-failed`, `sandbox-dev-shm-size`, `use-cgroups`, `build-dir`,
+    /// `hashed-mirrors` (space-separated URLs)) and
     /// `build-max-processes`, `build-max-output-size`, `build-memory-max` (bytes),
     /// `build-cpu-max` (cores), `sandbox-tmp-size` and `sandbox-share-abstract-sockets`
     /// for nixkit's own; sizes and
@@ -120,6 +125,9 @@ impl BuildSettings {
             "use-cgroups" => self.use_cgroups = boolean()?,
             "sandbox-share-abstract-sockets" => self.share_abstract_sockets = boolean()?,
             "build-dir" => self.builds_dir = Some(PathBuf::from(value)),
+            "hashed-mirrors" => {
+                self.hashed_mirrors = value.split_whitespace().map(str::to_owned).collect();
+            }
             "build-max-processes" => self.max_processes = limit()?,
             "build-max-output-size" => self.max_output_size = limit()?,
             "build-memory-max" => self.memory_max = limit()?,
@@ -438,6 +446,7 @@ pub fn build_derivation(
             &store_dir,
             &dir,
             &outputs,
+            &settings.hashed_mirrors,
             crate::fetchurl::FetchLimits {
                 timeout: settings.timeout,
                 max_size: settings.max_output_size,

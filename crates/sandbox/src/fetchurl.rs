@@ -1,6 +1,9 @@
 //! `builtin:fetchurl`: downloads an `http(s)://` URL (through the workspace's HTTP client)
 //! or copies a `file://` URL to `$out`, executable with `executable`; with `unpack` the
-//! download is a NAR (`.xz` when the URL says so) restored at `$out`, as in CppNix (the hash is checked afterwards, as for every fixed-output output). As CppNix runs its built-in
+//! download is a NAR (`.xz` when the URL says so) restored at `$out`, as in CppNix (the
+//! hash is checked afterwards, as for every fixed-output output). A flat fixed-output
+//! fetch first tries the hashed mirrors (CppNix's `hashed-mirrors`: `MIRROR/<algo>/<base16
+//! hash>`), so the URL itself may be unreachable. As CppNix runs its built-in
 //! builders in the forked build process after dropping to the build user, the source is
 //! opened and read by a forked child running as the build user (when nixkit runs as root),
 //! so a derivation can only fetch what that unprivileged user may read: never
@@ -13,6 +16,7 @@ use std::fs;
 use std::io::{self, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -21,8 +25,8 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::stat::{fstat, Mode, SFlag};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{Gid, Pid, Uid};
-use nixkit_derivation::Derivation;
-use nixkit_store::{StoreDir, StorePath};
+use nixkit_derivation::{Derivation, DerivationOutput};
+use nixkit_store::{ContentAddressMethod, FileIngestionMethod, StoreDir, StorePath};
 
 use crate::build::BuildError;
 use crate::layout::BuildDir;
@@ -38,6 +42,28 @@ pub(crate) struct FetchLimits {
     pub(crate) build_ids: (u32, u32),
 }
 
+/// The URLs a flat fixed-output fetch of `drv` is looked up at in `mirrors` (each
+/// `MIRROR/<algo>/<base16 hash>`), in order; none for a recursive fetch.
+pub(crate) fn hashed_mirror_urls(drv: &Derivation, mirrors: &[String]) -> Vec<String> {
+    let Some(DerivationOutput::CaFixed(ca)) = drv.outputs.get("out") else {
+        return Vec::new();
+    };
+    if ca.method != ContentAddressMethod::Fixed(FileIngestionMethod::Flat) {
+        return Vec::new();
+    }
+    mirrors
+        .iter()
+        .map(|m| {
+            format!(
+                "{}/{}/{}",
+                m.trim_end_matches('/'),
+                ca.hash.algo(),
+                ca.hash.to_base16()
+            )
+        })
+        .collect()
+}
+
 /// Runs built-in builder `name` for `drv`, leaving its output in `dir`.
 pub(crate) fn run_builtin(
     name: &str,
@@ -46,6 +72,7 @@ pub(crate) fn run_builtin(
     store_dir: &StoreDir,
     dir: &BuildDir,
     outputs: &BTreeMap<String, StorePath>,
+    hashed_mirrors: &[String],
     limits: FetchLimits,
 ) -> Result<(), BuildError> {
     if name != "fetchurl" {
@@ -73,13 +100,31 @@ pub(crate) fn run_builtin(
     if let Some(parent) = host.parent() {
         fs::create_dir_all(parent).map_err(|e| fail(e.to_string()))?;
     }
+    // The mirrors first (a miss is not an error), then the URL itself.
+    for mirror_url in hashed_mirror_urls(drv, hashed_mirrors) {
+        if fetch_url(&mirror_url, &host, exec, false, limits).is_ok() {
+            return Ok(());
+        }
+    }
+    fetch_url(url, &host, exec, unpack, limits).map_err(fail)
+}
+
+/// Fetches `url` into a new file or tree `host` (removed again on failure); with `unpack`
+/// the download is a NAR restored at `host`.
+fn fetch_url(
+    url: &str,
+    host: &Path,
+    exec: bool,
+    unpack: bool,
+    limits: FetchLimits,
+) -> Result<(), String> {
     // A NAR to unpack is downloaded beside the output, then restored at it.
     let download = if unpack {
-        let mut name = host.clone().into_os_string();
+        let mut name = host.to_path_buf().into_os_string();
         name.push(".download");
         std::path::PathBuf::from(name)
     } else {
-        host.clone()
+        host.to_path_buf()
     };
     let mut dest = fs::OpenOptions::new()
         .write(true)
@@ -87,15 +132,16 @@ pub(crate) fn run_builtin(
         .mode(if exec && !unpack { 0o755 } else { 0o644 })
         .custom_flags(libc::O_NOFOLLOW)
         .open(&download)
-        .map_err(|e| fail(format!("creating '{}': {e}", download.display())))?;
+        .map_err(|e| format!("creating '{}': {e}", download.display()))?;
     let fetched = if nixkit_http::is_http_url(url) {
         download_http(url, &mut dest, limits)
     } else if let Some(path) = url.strip_prefix("file://") {
         let path: Vec<u8> = percent_encoding::percent_decode_str(path).collect();
-        let source = std::ffi::CString::new(path)
-            .map_err(|_| fail(format!("URL '{url}' contains a NUL byte")))?;
-        copy_as_build_user(&source, &mut dest, limits)
-            .map_err(|reason| format!("reading '{url}': {reason}"))
+        match std::ffi::CString::new(path) {
+            Ok(source) => copy_as_build_user(&source, &mut dest, limits)
+                .map_err(|reason| format!("reading '{url}': {reason}")),
+            Err(_) => Err(format!("URL '{url}' contains a NUL byte")),
+        }
     } else {
         Err(format!(
             "unsupported URL '{url}' (only file://, http:// and https:// URLs are supported)"
@@ -104,12 +150,12 @@ pub(crate) fn run_builtin(
     drop(dest);
     if let Err(reason) = fetched {
         let _ = fs::remove_file(&download);
-        return Err(fail(reason));
+        return Err(reason);
     }
     if unpack {
-        let unpacked = unpack_into(url, &download, &host);
+        let unpacked = unpack_into(url, &download, host);
         let _ = fs::remove_file(&download);
-        unpacked.map_err(|e| fail(format!("unpacking the NAR from '{url}': {e}")))?;
+        unpacked.map_err(|e| format!("unpacking the NAR from '{url}': {e}"))?;
     }
     Ok(())
 }
