@@ -28,15 +28,17 @@ use nixkit_store::{ContentAddressMethod, FileIngestionMethod, StoreDir, StorePat
 use crate::build::BuildError;
 use crate::layout::BuildDir;
 
-/// What bounds a fetch.
+/// What bounds a fetch, and where it may look first.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct FetchLimits {
+pub(crate) struct FetchLimits<'a> {
     /// `--timeout`.
     pub(crate) timeout: Option<Duration>,
     /// The output size limit.
     pub(crate) max_size: Option<u64>,
     /// The host uid and gid to read as, when running as root.
     pub(crate) build_ids: (u32, u32),
+    /// `hashed-mirrors`.
+    pub(crate) hashed_mirrors: &'a [String],
 }
 
 /// The URLs a flat fixed-output fetch of `drv` is looked up at in `mirrors` (each
@@ -69,8 +71,7 @@ pub(crate) fn run_builtin(
     store_dir: &StoreDir,
     dir: &BuildDir,
     outputs: &BTreeMap<String, StorePath>,
-    hashed_mirrors: &[String],
-    limits: FetchLimits,
+    limits: FetchLimits<'_>,
 ) -> Result<(), BuildError> {
     if name != "fetchurl" {
         return Err(BuildError::UnknownBuiltin(format!("builtin:{name}")));
@@ -100,7 +101,7 @@ pub(crate) fn run_builtin(
     }
     let exec = drv.env.get("executable").is_some_and(|v| v == "1");
     // The mirrors first (a miss is not an error), then the URL itself.
-    for mirror_url in hashed_mirror_urls(drv, hashed_mirrors) {
+    for mirror_url in hashed_mirror_urls(drv, limits.hashed_mirrors) {
         if mirror_url.starts_with("file://")
             && fetch_file_url(&mirror_url, &host, exec, limits).is_ok()
         {
@@ -111,7 +112,12 @@ pub(crate) fn run_builtin(
 }
 
 /// Copies the file at `file://` URL `url` to a new file `host` (removed again on failure).
-fn fetch_file_url(url: &str, host: &Path, exec: bool, limits: FetchLimits) -> Result<(), String> {
+fn fetch_file_url(
+    url: &str,
+    host: &Path,
+    exec: bool,
+    limits: FetchLimits<'_>,
+) -> Result<(), String> {
     let Some(path) = url.strip_prefix("file://") else {
         return Err(format!(
             "unsupported URL '{url}' (only file:// URLs are supported)"
@@ -137,7 +143,7 @@ fn fetch_file_url(url: &str, host: &Path, exec: bool, limits: FetchLimits) -> Re
 fn copy_as_build_user(
     source: &std::ffi::CStr,
     dest: &mut fs::File,
-    limits: FetchLimits,
+    limits: FetchLimits<'_>,
 ) -> Result<(), String> {
     fn sys(what: &'static str) -> impl Fn(Errno) -> String {
         move |e: Errno| format!("{what}: {}", e.desc())
@@ -188,7 +194,7 @@ fn reap(child: Pid) -> i32 {
 }
 
 /// Moves the data from the reader to `dest`, enforcing the limits.
-fn pump(data: &OwnedFd, dest: &mut fs::File, limits: FetchLimits) -> Result<(), String> {
+fn pump(data: &OwnedFd, dest: &mut fs::File, limits: FetchLimits<'_>) -> Result<(), String> {
     let start = Instant::now();
     let mut total: u64 = 0;
     let mut buf = vec![0u8; 65536];
