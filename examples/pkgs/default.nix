@@ -37,14 +37,16 @@ let
   self = rec {
     inherit busybox tools;
 
-    stdenv =
-      if bootstrapToolsDir == "" then
-        throw "the stdenv needs bootstrap tools: run examples/pkgs/stdenv/make-bootstrap-tools.sh DIR and set NIXKIT_BOOTSTRAP_TOOLS=DIR (or pass --arg bootstrapToolsDir DIR)"
-      else
-        import ./stdenv {
-          inherit busybox system;
-          bootstrapToolsDir = /. + bootstrapToolsDir;
-        };
+    # (Without bootstrap tools, only building something with it fails: listing the set's
+    # attributes still works.)
+    stdenv = import ./stdenv {
+      inherit busybox system;
+      bootstrapToolsDir =
+        if bootstrapToolsDir == "" then
+          throw "the stdenv needs bootstrap tools: run examples/pkgs/stdenv/make-bootstrap-tools.sh DIR and set NIXKIT_BOOTSTRAP_TOOLS=DIR (or pass --arg bootstrapToolsDir DIR)"
+        else
+          /. + bootstrapToolsDir;
+    };
 
     # Real packages from upstream source (sources.nix), built with the stdenv.
     real = import ./stdenv/packages.nix { inherit stdenv; };

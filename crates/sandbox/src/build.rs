@@ -446,11 +446,11 @@ pub fn build_derivation(
             &store_dir,
             &dir,
             &outputs,
-            &settings.hashed_mirrors,
             crate::fetchurl::FetchLimits {
                 timeout: settings.timeout,
                 max_size: settings.max_output_size,
                 build_ids: (build_id, build_id),
+                hashed_mirrors: &settings.hashed_mirrors,
             },
         )
     } else {

@@ -31,15 +31,17 @@ use nixkit_store::{ContentAddressMethod, FileIngestionMethod, StoreDir, StorePat
 use crate::build::BuildError;
 use crate::layout::BuildDir;
 
-/// What bounds a fetch.
+/// What bounds a fetch, and where it may look first.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct FetchLimits {
+pub(crate) struct FetchLimits<'a> {
     /// `--timeout`.
     pub(crate) timeout: Option<Duration>,
     /// The output size limit.
     pub(crate) max_size: Option<u64>,
     /// The host uid and gid to read as, when running as root.
     pub(crate) build_ids: (u32, u32),
+    /// `hashed-mirrors`.
+    pub(crate) hashed_mirrors: &'a [String],
 }
 
 /// The URLs a flat fixed-output fetch of `drv` is looked up at in `mirrors` (each
@@ -72,8 +74,7 @@ pub(crate) fn run_builtin(
     store_dir: &StoreDir,
     dir: &BuildDir,
     outputs: &BTreeMap<String, StorePath>,
-    hashed_mirrors: &[String],
-    limits: FetchLimits,
+    limits: FetchLimits<'_>,
 ) -> Result<(), BuildError> {
     if name != "fetchurl" {
         return Err(BuildError::UnknownBuiltin(format!("builtin:{name}")));
@@ -101,7 +102,7 @@ pub(crate) fn run_builtin(
         fs::create_dir_all(parent).map_err(|e| fail(e.to_string()))?;
     }
     // The mirrors first (a miss is not an error), then the URL itself.
-    for mirror_url in hashed_mirror_urls(drv, hashed_mirrors) {
+    for mirror_url in hashed_mirror_urls(drv, limits.hashed_mirrors) {
         if fetch_url(&mirror_url, &host, exec, false, limits).is_ok() {
             return Ok(());
         }
@@ -116,7 +117,7 @@ fn fetch_url(
     host: &Path,
     exec: bool,
     unpack: bool,
-    limits: FetchLimits,
+    limits: FetchLimits<'_>,
 ) -> Result<(), String> {
     // A NAR to unpack is downloaded beside the output, then restored at it.
     let download = if unpack {
@@ -178,7 +179,7 @@ fn unpack_into(url: &str, file: &std::path::Path, dest: &std::path::Path) -> Res
 
 /// Downloads an `http(s)://` URL into `dest` through the workspace's HTTP client, honouring
 /// `--timeout`, interruption and the output size limit.
-fn download_http(url: &str, dest: &mut fs::File, limits: FetchLimits) -> Result<(), String> {
+fn download_http(url: &str, dest: &mut fs::File, limits: FetchLimits<'_>) -> Result<(), String> {
     let start = Instant::now();
     let client = nixkit_http::HttpClient::new(nixkit_http::HttpConfig::default());
     let mut check = |_n: u64| -> io::Result<()> {
@@ -208,7 +209,7 @@ fn download_http(url: &str, dest: &mut fs::File, limits: FetchLimits) -> Result<
 fn copy_as_build_user(
     source: &std::ffi::CStr,
     dest: &mut fs::File,
-    limits: FetchLimits,
+    limits: FetchLimits<'_>,
 ) -> Result<(), String> {
     fn sys(what: &'static str) -> impl Fn(Errno) -> String {
         move |e: Errno| format!("{what}: {}", e.desc())
@@ -259,7 +260,7 @@ fn reap(child: Pid) -> i32 {
 }
 
 /// Moves the data from the reader to `dest`, enforcing the limits.
-fn pump(data: &OwnedFd, dest: &mut fs::File, limits: FetchLimits) -> Result<(), String> {
+fn pump(data: &OwnedFd, dest: &mut fs::File, limits: FetchLimits<'_>) -> Result<(), String> {
     let start = Instant::now();
     let mut total: u64 = 0;
     let mut buf = vec![0u8; 65536];
