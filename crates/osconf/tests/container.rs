@@ -375,6 +375,8 @@ let sh = "${pkgs.tools}/bin/sh"; in {
     after = [ "zlast" ];
   };
   services.zlast = { command = "${sh} -c 'exec sleep 1000'"; wants = [ "once" ]; };
+  # Restarted only after a delay longer than the test (which stops it while it waits).
+  services.slow = { command = "${sh} -c 'exit 0'"; restart = "always"; restartDelay = 30; };
   # Leaves orphans, which become the init's children: it must reap them.
   services.orphans = { command = "${sh} -c '(sleep 0.2 &); (sleep 0.3 &); exec sleep 1000'"; };
 }"#,
@@ -407,6 +409,7 @@ let sh = "${pkgs.tools}/bin/sh"; in {
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(exits("once"), 1, "restart = no");
     assert_eq!(exits("clean"), 1, "on-failure after a success");
+    assert_eq!(exits("slow"), 1, "restartDelay");
     let log =
         |name: &str| inside(&running, &format!("/var/log/osconf/{name}.log")).unwrap_or_default();
     wait_until("env's output", || log("env").contains("hello there"));
