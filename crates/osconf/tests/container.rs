@@ -21,6 +21,7 @@ use nixkit_core::store::StoreOptions;
 use nixkit_osconf::container::{self, ControlError, RunOptions, Running};
 use nixkit_osconf::generations::SystemProfile;
 use nixkit_osconf::{eval_json, nix_dir, nix_string};
+use std::cell::Cell;
 
 fn usable() -> bool {
     let ok = Path::new("/bin/busybox").exists()
@@ -477,4 +478,44 @@ fn service_dependency_cycles_are_errors() {
         "{err}"
     );
     eval(r#"services.a = { command = "a"; after = [ "a" "gone" ]; };"#).unwrap();
+}
+
+/// `osconf run` in the foreground: the init's output is copied as it comes, and a stop
+/// request (Ctrl-C in the binary) stops the container.
+#[test]
+fn foreground_run_copies_the_console_and_stops_on_request() {
+    if !usable() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    std::fs::create_dir(&root).unwrap();
+    let port = free_port();
+    let system = build_system(&root, "fg", &web_config(port, "foreground", ""));
+    SystemProfile::new(&root).add(Path::new(&system)).unwrap();
+    let served = Cell::new(false);
+    let mut out = Vec::new();
+    let stop_requested = || {
+        if get(port).as_deref() == Some("foreground") {
+            served.set(true);
+        }
+        served.get()
+    };
+    let started = Instant::now();
+    container::run_foreground(
+        &RunOptions::new(&root),
+        &mut out,
+        &stop_requested,
+        Duration::from_secs(20),
+    )
+    .unwrap();
+    let out = String::from_utf8(out).unwrap();
+    assert!(served.get(), "{out}");
+    assert!(started.elapsed() < Duration::from_secs(60));
+    assert!(
+        out.contains("init: booting") && out.contains("init: stopped"),
+        "{out}"
+    );
+    assert!(container::find(&root).is_none());
+    assert!(get(port).is_none());
 }
