@@ -445,8 +445,27 @@ let sh = "${pkgs.tools}/bin/sh"; in {
     };
     wait_until("the init to reap orphans", || zombies() == 0);
     assert!(inside(&running, "/var/log/osconf/orphans.log").is_some());
-    running.stop(Duration::from_secs(20)).unwrap();
-    assert!(!running.is_running());
+
+    // Killed outright: every process of the container dies with its init, the pid file
+    // is stale, and the root boots again.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(running.pid()),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    assert!(running.wait(Duration::from_secs(10)));
+    wait_until("the container's processes to die", || {
+        processes_in(&ns).is_empty()
+    });
+    assert!(container::pid_file(&root).exists());
+    assert!(container::find(&root).is_none());
+    let again = container::run(&RunOptions::new(&root)).unwrap();
+    let _guard = StopOnDrop(Some(again.clone()));
+    wait_until("zlast to run again", || {
+        service_pid(&again, "zlast").is_some()
+    });
+    again.stop(Duration::from_secs(20)).unwrap();
+    assert!(!again.is_running());
 }
 
 /// The start order of services: `after` first, being after oneself ignored, a cycle an
