@@ -133,6 +133,16 @@ fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
     }
 }
 
+/// The host name in the container's uts namespace.
+fn hostname(running: &Running) -> String {
+    let out = Command::new("/bin/busybox")
+        .args(["nsenter", "-t", &running.pid().to_string(), "-U", "-u"])
+        .args(["--preserve-credentials", "/bin/busybox", "hostname"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
 /// Host processes in the pid namespace `ns` that did not end (zombies, which the host's
 /// init reaps in its own time, have).
 fn processes_in(ns: &str) -> Vec<String> {
@@ -155,8 +165,8 @@ fn processes_in(ns: &str) -> Vec<String> {
 
 fn web_config(port: u16, page: &str, extra: &str) -> String {
     format!(
-        r#"{{ pkgs, ... }}: {{
-  networking.hostName = "webbox";
+        r#"{{ pkgs, lib, ... }}: {{
+  networking.hostName = lib.mkDefault "webbox";
   services.httpd = {{ enable = true; port = {port}; documentRoot = pkgs.writeTextDir "index.html" "{page}"; }};
   services.cron = {{ enable = true; systemCronJobs = [ "*/5 * * * * date" ]; }};
   {extra}
@@ -188,7 +198,11 @@ fn boot_switch_rollback_fail_stop() {
     let v2 = build_system(
         &root,
         "v2",
-        &web_config(port, "v2", "users.users.alice.isNormalUser = true;"),
+        &web_config(
+            port,
+            "v2",
+            r#"users.users.alice.isNormalUser = true; imports = [ { networking.hostName = "webbox2"; } ];"#,
+        ),
     );
     let broken = build_system(
         &root,
@@ -220,22 +234,7 @@ fn boot_switch_rollback_fail_stop() {
     wait_until("cron to run", || service_pid(&running, "cron").is_some());
     let cron = service_pid(&running, "cron").unwrap();
     let httpd = service_pid(&running, "httpd").unwrap();
-    // The host name of the configuration, in the container's uts namespace.
-    let pid = running.pid().to_string();
-    let hostname = Command::new("/bin/busybox")
-        .args([
-            "nsenter",
-            "-t",
-            &pid,
-            "-U",
-            "-u",
-            "--preserve-credentials",
-            "/bin/busybox",
-            "hostname",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&hostname.stdout).trim(), "webbox");
+    assert_eq!(hostname(&running), "webbox");
     assert!(inside(&running, "/var/log/osconf/httpd.log")
         .unwrap()
         .contains("starting httpd"));
@@ -269,6 +268,7 @@ fn boot_switch_rollback_fail_stop() {
     assert_eq!(service_pid(&running, "cron").unwrap(), cron);
     let passwd = std::fs::read_to_string(root.join("etc/passwd")).unwrap();
     assert!(passwd.lines().any(|l| l.starts_with("alice:")), "{passwd}");
+    assert_eq!(hostname(&running), "webbox2");
     let current = std::fs::read_link(format!("/proc/{}/root/run/current-system", running.pid()));
     assert_eq!(current.unwrap(), PathBuf::from(&v2));
 
@@ -279,6 +279,7 @@ fn boot_switch_rollback_fail_stop() {
     assert_eq!(service_pid(&running, "cron").unwrap(), cron);
     let passwd = std::fs::read_to_string(root.join("etc/passwd")).unwrap();
     assert!(!passwd.lines().any(|l| l.starts_with("alice:")), "{passwd}");
+    assert_eq!(hostname(&running), "webbox");
 
     // A service that fails to start: an error naming it; the others keep running.
     match running.activate(&broken, Duration::from_secs(60)) {

@@ -33,8 +33,8 @@ shutdown() {
 }
 trap shutdown TERM INT
 
+[ ! -f "$system/etc/hostname" ] || hostname -F "$system/etc/hostname" || echo "init: cannot set the host name"
 "$system/activate" / || echo "init: activating $system failed"
-[ -f /etc/hostname ] && hostname -F /etc/hostname 2>/dev/null
 "$system/activate-services" --local || echo "init: some services did not start"
 
 # The control pipe: one request a line; the reply is the switch's output and status.
