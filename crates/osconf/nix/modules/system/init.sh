@@ -19,13 +19,28 @@ echo $$ > /run/osconf/init.pid
 : > /run/osconf/supervising
 
 controller=
+# Whether a process other than this one runs (zombies have ended; builtins only, so the
+# check itself starts no process).
+others_run() {
+  for p in /proc/[0-9]*; do
+    [ "${p#/proc/}" != 1 ] || continue
+    read -r stat < "$p/stat" 2>/dev/null || continue
+    case "${stat##*) }" in Z*) ;; *) return 0 ;; esac
+  done
+  return 1
+}
 shutdown() {
   trap '' TERM INT
   echo "init: stopping services"
   [ -z "$controller" ] || kill -TERM "$controller" 2>/dev/null
   /run/current-system/activate-services --stop || "$system/activate-services" --stop
+  # Whatever else runs gets SIGTERM, and SIGKILL once it had 5 seconds.
   kill -TERM -1 2>/dev/null
-  sleep 1
+  i=0
+  while others_run && [ $i -lt 50 ]; do
+    sleep 0.1
+    i=$((i + 1))
+  done
   kill -KILL -1 2>/dev/null
   rm -f "$ctl/control"
   echo "init: stopped"
