@@ -255,6 +255,11 @@ fn boot_switch_rollback_fail_stop() {
         );
     }
 
+    assert!(matches!(
+        running.activate("/tmp/not-a-system x", Duration::from_secs(5)),
+        Err(ControlError::BadSystem(_))
+    ));
+
     // Switch: the new page, httpd restarted, cron untouched, the new user.
     profile.add(Path::new(&v2)).unwrap();
     let out = running.activate(&v2, Duration::from_secs(60)).unwrap();
@@ -554,4 +559,23 @@ fn foreground_run_copies_the_console_and_stops_on_request() {
     );
     assert!(container::find(&root).is_none());
     assert!(get(port).is_none());
+}
+
+/// Booting a root without a system, or with a system without an init, is an error that
+/// says so (checked before any namespace is made).
+#[test]
+fn booting_needs_an_installed_system_with_an_init() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let err = container::run(&RunOptions::new(root)).unwrap_err();
+    assert!(matches!(err, container::RunError::NoSystem(_)), "{err:?}");
+    assert!(err.to_string().contains("has no system profile"), "{err}");
+    // A system from before containers: no init program.
+    let system = "/nix/store/00000000000000000000000000000000-osconf-system-old";
+    std::fs::create_dir_all(root.join(system.trim_start_matches('/'))).unwrap();
+    SystemProfile::new(root).add(Path::new(system)).unwrap();
+    let err = container::run(&RunOptions::new(root)).unwrap_err();
+    assert!(matches!(err, container::RunError::NoInit { .. }), "{err:?}");
+    assert!(err.to_string().contains(&format!("{system}/init")), "{err}");
+    assert!(container::find(root).is_none());
 }
