@@ -140,6 +140,75 @@ pub enum ControlError {
     Timeout(Duration),
 }
 
+/// Why a container run in the foreground failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ForegroundError {
+    /// It did not boot.
+    #[error(transparent)]
+    Run(#[from] RunError),
+    /// It did not stop.
+    #[error(transparent)]
+    Stop(#[from] StopError),
+    /// Its console could not be read or copied.
+    #[error("copying the container's console '{path}': {source}")]
+    Console {
+        /// The console log.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+}
+
+/// `osconf run` in the foreground: boots the container, copies what its init prints to
+/// `out` as it comes, and returns when the init ends, or stops the container (waiting up
+/// to `stop_timeout` before killing it) once `stop_requested` says so (a binary passes
+/// `nixkit_sandbox::run::interrupted` after `nixkit_sandbox::install_interrupt_handler`,
+/// so Ctrl-C stops the container: its init has a session of its own and never sees the
+/// terminal's signals).
+pub fn run_foreground(
+    opts: &RunOptions,
+    out: &mut dyn Write,
+    stop_requested: &dyn Fn() -> bool,
+    stop_timeout: Duration,
+) -> Result<(), ForegroundError> {
+    use std::io::{Read, Seek, SeekFrom};
+    let path = opts
+        .console
+        .clone()
+        .unwrap_or_else(|| opts.root.join(STATE_DIR).join("console.log"));
+    let console_err = |source| ForegroundError::Console {
+        path: path.clone(),
+        source,
+    };
+    // Only what this boot prints: the log is appended to.
+    let start = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    let running = run(opts)?;
+    let mut console = fs::File::open(&path).map_err(console_err)?;
+    console.seek(SeekFrom::Start(start)).map_err(console_err)?;
+    let mut buf = vec![0u8; 8192];
+    let mut copy = |console: &mut fs::File| -> Result<(), ForegroundError> {
+        loop {
+            let n = console.read(&mut buf).map_err(console_err)?;
+            if n == 0 {
+                return out.flush().map_err(console_err);
+            }
+            out.write_all(&buf[..n]).map_err(console_err)?;
+        }
+    };
+    let mut stopping = false;
+    while running.is_running() {
+        copy(&mut console)?;
+        if !stopping && stop_requested() {
+            stopping = true;
+            running.stop(stop_timeout)?;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    copy(&mut console)?;
+    let _ = fs::remove_file(pid_file(&running.root));
+    Ok(())
+}
+
 /// A booted container (its init may have ended since: see [`Running::is_running`]).
 #[derive(Debug, Clone)]
 pub struct Running {

@@ -21,6 +21,7 @@ use nixkit_core::store::StoreOptions;
 use nixkit_osconf::container::{self, ControlError, RunOptions, Running};
 use nixkit_osconf::generations::SystemProfile;
 use nixkit_osconf::{eval_json, nix_dir, nix_string};
+use std::cell::Cell;
 
 fn usable() -> bool {
     let ok = Path::new("/bin/busybox").exists()
@@ -132,6 +133,16 @@ fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
     }
 }
 
+/// The host name in the container's uts namespace.
+fn hostname(running: &Running) -> String {
+    let out = Command::new("/bin/busybox")
+        .args(["nsenter", "-t", &running.pid().to_string(), "-U", "-u"])
+        .args(["--preserve-credentials", "/bin/busybox", "hostname"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
 /// Host processes in the pid namespace `ns` that did not end (zombies, which the host's
 /// init reaps in its own time, have).
 fn processes_in(ns: &str) -> Vec<String> {
@@ -154,8 +165,8 @@ fn processes_in(ns: &str) -> Vec<String> {
 
 fn web_config(port: u16, page: &str, extra: &str) -> String {
     format!(
-        r#"{{ pkgs, ... }}: {{
-  networking.hostName = "webbox";
+        r#"{{ pkgs, lib, ... }}: {{
+  networking.hostName = lib.mkDefault "webbox";
   services.httpd = {{ enable = true; port = {port}; documentRoot = pkgs.writeTextDir "index.html" "{page}"; }};
   services.cron = {{ enable = true; systemCronJobs = [ "*/5 * * * * date" ]; }};
   {extra}
@@ -187,7 +198,11 @@ fn boot_switch_rollback_fail_stop() {
     let v2 = build_system(
         &root,
         "v2",
-        &web_config(port, "v2", "users.users.alice.isNormalUser = true;"),
+        &web_config(
+            port,
+            "v2",
+            r#"users.users.alice.isNormalUser = true; imports = [ { networking.hostName = "webbox2"; } ];"#,
+        ),
     );
     let broken = build_system(
         &root,
@@ -219,22 +234,7 @@ fn boot_switch_rollback_fail_stop() {
     wait_until("cron to run", || service_pid(&running, "cron").is_some());
     let cron = service_pid(&running, "cron").unwrap();
     let httpd = service_pid(&running, "httpd").unwrap();
-    // The host name of the configuration, in the container's uts namespace.
-    let pid = running.pid().to_string();
-    let hostname = Command::new("/bin/busybox")
-        .args([
-            "nsenter",
-            "-t",
-            &pid,
-            "-U",
-            "-u",
-            "--preserve-credentials",
-            "/bin/busybox",
-            "hostname",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&hostname.stdout).trim(), "webbox");
+    assert_eq!(hostname(&running), "webbox");
     assert!(inside(&running, "/var/log/osconf/httpd.log")
         .unwrap()
         .contains("starting httpd"));
@@ -255,6 +255,11 @@ fn boot_switch_rollback_fail_stop() {
         );
     }
 
+    assert!(matches!(
+        running.activate("/tmp/not-a-system x", Duration::from_secs(5)),
+        Err(ControlError::BadSystem(_))
+    ));
+
     // Switch: the new page, httpd restarted, cron untouched, the new user.
     profile.add(Path::new(&v2)).unwrap();
     let out = running.activate(&v2, Duration::from_secs(60)).unwrap();
@@ -268,6 +273,7 @@ fn boot_switch_rollback_fail_stop() {
     assert_eq!(service_pid(&running, "cron").unwrap(), cron);
     let passwd = std::fs::read_to_string(root.join("etc/passwd")).unwrap();
     assert!(passwd.lines().any(|l| l.starts_with("alice:")), "{passwd}");
+    assert_eq!(hostname(&running), "webbox2");
     let current = std::fs::read_link(format!("/proc/{}/root/run/current-system", running.pid()));
     assert_eq!(current.unwrap(), PathBuf::from(&v2));
 
@@ -278,6 +284,7 @@ fn boot_switch_rollback_fail_stop() {
     assert_eq!(service_pid(&running, "cron").unwrap(), cron);
     let passwd = std::fs::read_to_string(root.join("etc/passwd")).unwrap();
     assert!(!passwd.lines().any(|l| l.starts_with("alice:")), "{passwd}");
+    assert_eq!(hostname(&running), "webbox");
 
     // A service that fails to start: an error naming it; the others keep running.
     match running.activate(&broken, Duration::from_secs(60)) {
@@ -294,28 +301,46 @@ fn boot_switch_rollback_fail_stop() {
     assert_eq!(get(port).as_deref(), Some("v1"));
     assert_eq!(service_pid(&running, "cron").unwrap(), cron);
 
-    // Back to v1 from the host, through the hook activation calls: the broken service
-    // stops, nothing else changes.
-    let hook = format!(
-        "mount --bind {store} /nix/store && exec {v1}/activate-services {root}",
-        store = root.join("nix/store").display(),
-        root = root.display()
-    );
-    let unshare_flags = if nix::unistd::geteuid().is_root() {
-        "-m"
-    } else {
-        "-Urm"
+    // Back to v1 from the host, through the hook activation calls (in a mount namespace
+    // with the root's store at /nix/store; without a /nix/store to mount over, through
+    // the library): the broken service stops, nothing else changes.
+    let host_hook = || {
+        if !Path::new("/nix/store").is_dir() {
+            eprintln!(
+                "skipped: the hook from the host (no /nix/store to mount the root's store on)"
+            );
+            return None;
+        }
+        let hook = format!(
+            "mount --bind {store} /nix/store && exec {v1}/activate-services {root}",
+            store = root.join("nix/store").display(),
+            root = root.display()
+        );
+        let flags = if nix::unistd::geteuid().is_root() {
+            "-m"
+        } else {
+            "-Urm"
+        };
+        let out = Command::new("/bin/busybox")
+            .args(["unshare", flags, "/bin/busybox", "sh", "-c", &hook])
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Some((out.status.success(), text))
     };
-    let out = Command::new("/bin/busybox")
-        .args(["unshare", unshare_flags, "/bin/busybox", "sh", "-c", &hook])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = match host_hook() {
+        Some((ok, text)) => {
+            assert!(ok, "{text}");
+            text
+        }
+        None => running
+            .switch_services(&v1, Duration::from_secs(60))
+            .unwrap(),
+    };
     assert!(text.contains("stopping service broken"), "{text}");
     assert!(inside(&running, "/run/osconf/services/broken/pid").is_none());
     assert_eq!(service_pid(&running, "cron").unwrap(), cron);
@@ -336,11 +361,9 @@ fn boot_switch_rollback_fail_stop() {
             .contains("init: stopped")
     );
     // With no container running, the hook does nothing and succeeds.
-    let out = Command::new("/bin/busybox")
-        .args(["unshare", unshare_flags, "/bin/busybox", "sh", "-c", &hook])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    if let Some((ok, text)) = host_hook() {
+        assert!(ok && text.is_empty(), "{text}");
+    }
     assert!(matches!(
         container::stop(&root, Duration::from_secs(1)),
         Err(container::StopError::NotRunning(_))
@@ -375,6 +398,8 @@ let sh = "${pkgs.tools}/bin/sh"; in {
     after = [ "zlast" ];
   };
   services.zlast = { command = "${sh} -c 'exec sleep 1000'"; wants = [ "once" ]; };
+  # Restarted only after a delay longer than the test (which stops it while it waits).
+  services.slow = { command = "${sh} -c 'exit 0'"; restart = "always"; restartDelay = 30; };
   # Leaves orphans, which become the init's children: it must reap them.
   services.orphans = { command = "${sh} -c '(sleep 0.2 &); (sleep 0.3 &); exec sleep 1000'"; };
 }"#,
@@ -407,6 +432,7 @@ let sh = "${pkgs.tools}/bin/sh"; in {
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(exits("once"), 1, "restart = no");
     assert_eq!(exits("clean"), 1, "on-failure after a success");
+    assert_eq!(exits("slow"), 1, "restartDelay");
     let log =
         |name: &str| inside(&running, &format!("/var/log/osconf/{name}.log")).unwrap_or_default();
     wait_until("env's output", || log("env").contains("hello there"));
@@ -441,8 +467,27 @@ let sh = "${pkgs.tools}/bin/sh"; in {
     };
     wait_until("the init to reap orphans", || zombies() == 0);
     assert!(inside(&running, "/var/log/osconf/orphans.log").is_some());
-    running.stop(Duration::from_secs(20)).unwrap();
-    assert!(!running.is_running());
+
+    // Killed outright: every process of the container dies with its init, the pid file
+    // is stale, and the root boots again.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(running.pid()),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    assert!(running.wait(Duration::from_secs(10)));
+    wait_until("the container's processes to die", || {
+        processes_in(&ns).is_empty()
+    });
+    assert!(container::pid_file(&root).exists());
+    assert!(container::find(&root).is_none());
+    let again = container::run(&RunOptions::new(&root)).unwrap();
+    let _guard = StopOnDrop(Some(again.clone()));
+    wait_until("zlast to run again", || {
+        service_pid(&again, "zlast").is_some()
+    });
+    again.stop(Duration::from_secs(20)).unwrap();
+    assert!(!again.is_running());
 }
 
 /// The start order of services: `after` first, being after oneself ignored, a cycle an
@@ -474,4 +519,63 @@ fn service_dependency_cycles_are_errors() {
         "{err}"
     );
     eval(r#"services.a = { command = "a"; after = [ "a" "gone" ]; };"#).unwrap();
+}
+
+/// `osconf run` in the foreground: the init's output is copied as it comes, and a stop
+/// request (Ctrl-C in the binary) stops the container.
+#[test]
+fn foreground_run_copies_the_console_and_stops_on_request() {
+    if !usable() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    std::fs::create_dir(&root).unwrap();
+    let port = free_port();
+    let system = build_system(&root, "fg", &web_config(port, "foreground", ""));
+    SystemProfile::new(&root).add(Path::new(&system)).unwrap();
+    let served = Cell::new(false);
+    let mut out = Vec::new();
+    let stop_requested = || {
+        if get(port).as_deref() == Some("foreground") {
+            served.set(true);
+        }
+        served.get()
+    };
+    let started = Instant::now();
+    container::run_foreground(
+        &RunOptions::new(&root),
+        &mut out,
+        &stop_requested,
+        Duration::from_secs(20),
+    )
+    .unwrap();
+    let out = String::from_utf8(out).unwrap();
+    assert!(served.get(), "{out}");
+    assert!(started.elapsed() < Duration::from_secs(60));
+    assert!(
+        out.contains("init: booting") && out.contains("init: stopped"),
+        "{out}"
+    );
+    assert!(container::find(&root).is_none());
+    assert!(get(port).is_none());
+}
+
+/// Booting a root without a system, or with a system without an init, is an error that
+/// says so (checked before any namespace is made).
+#[test]
+fn booting_needs_an_installed_system_with_an_init() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let err = container::run(&RunOptions::new(root)).unwrap_err();
+    assert!(matches!(err, container::RunError::NoSystem(_)), "{err:?}");
+    assert!(err.to_string().contains("has no system profile"), "{err}");
+    // A system from before containers: no init program.
+    let system = "/nix/store/00000000000000000000000000000000-osconf-system-old";
+    std::fs::create_dir_all(root.join(system.trim_start_matches('/'))).unwrap();
+    SystemProfile::new(root).add(Path::new(system)).unwrap();
+    let err = container::run(&RunOptions::new(root)).unwrap_err();
+    assert!(matches!(err, container::RunError::NoInit { .. }), "{err:?}");
+    assert!(err.to_string().contains(&format!("{system}/init")), "{err}");
+    assert!(container::find(root).is_none());
 }

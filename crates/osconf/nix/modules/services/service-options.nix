@@ -11,7 +11,7 @@ in
     command = mkOption {
       type = types.str;
       example = "/run/current-system/sw/bin/httpd -f -p 8080";
-      description = "The program and its arguments (split on spaces, not run through a shell); it must stay in the foreground.";
+      description = "The program and its arguments, as a shell command line (quoting as in sh), run with `exec` by the service's run script; it must stay in the foreground.";
     };
     environment = mkOption { type = types.attrsOf types.str; default = { }; description = "Environment variables of the process."; };
     user = mkOption { type = types.str; default = "root"; description = "The user the process runs as."; };

@@ -63,6 +63,9 @@ wanted() {
 switch_local() {
   mkdir -p "$state" /var/log/osconf
   ln -sfn "$system" /run/.current-system.tmp && mv -Tf /run/.current-system.tmp /run/current-system
+  if [ -f "$system/etc/hostname" ] && [ "$(hostname)" != "$(cat "$system/etc/hostname")" ]; then
+    hostname -F "$system/etc/hostname" || echo "osconf: cannot set the host name" >&2
+  fi
   for name in $(current); do
     if ! wanted "$name"; then
       echo "osconf: stopping service $name"

@@ -19,13 +19,28 @@ echo $$ > /run/osconf/init.pid
 : > /run/osconf/supervising
 
 controller=
+# Whether a process other than this one runs (zombies have ended; builtins only, so the
+# check itself starts no process).
+others_run() {
+  for p in /proc/[0-9]*; do
+    [ "${p#/proc/}" != 1 ] || continue
+    read -r stat < "$p/stat" 2>/dev/null || continue
+    case "${stat##*) }" in Z*) ;; *) return 0 ;; esac
+  done
+  return 1
+}
 shutdown() {
   trap '' TERM INT
   echo "init: stopping services"
   [ -z "$controller" ] || kill -TERM "$controller" 2>/dev/null
   /run/current-system/activate-services --stop || "$system/activate-services" --stop
+  # Whatever else runs gets SIGTERM, and SIGKILL once it had 5 seconds.
   kill -TERM -1 2>/dev/null
-  sleep 1
+  i=0
+  while others_run && [ $i -lt 50 ]; do
+    sleep 0.1
+    i=$((i + 1))
+  done
   kill -KILL -1 2>/dev/null
   rm -f "$ctl/control"
   echo "init: stopped"
@@ -33,8 +48,8 @@ shutdown() {
 }
 trap shutdown TERM INT
 
+[ ! -f "$system/etc/hostname" ] || hostname -F "$system/etc/hostname" || echo "init: cannot set the host name"
 "$system/activate" / || echo "init: activating $system failed"
-[ -f /etc/hostname ] && hostname -F /etc/hostname 2>/dev/null
 "$system/activate-services" --local || echo "init: some services did not start"
 
 # The control pipe: one request a line; the reply is the switch's output and status.
