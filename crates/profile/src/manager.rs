@@ -128,6 +128,11 @@ impl Manager {
         LocalStore::open(self.store.clone())
     }
 
+    /// Opens the store.
+    pub fn open_store(&self) -> Result<LocalStore, OpenError> {
+        self.open()
+    }
+
     fn lock(&self) -> Result<nix::fcntl::Flock<std::fs::File>, ProfileError> {
         let mut name = self.profile.as_os_str().to_owned();
         name.push(".pkgman.lock");
@@ -194,8 +199,13 @@ impl Manager {
         Ok(manifest::read(&file)?)
     }
 
-    /// Builds `drvs` (or substitutes them).
-    fn build(&self, store: LocalStore, drvs: &[String]) -> Result<LocalStore, ChangeError> {
+    /// Builds (or substitutes) every output of the derivations `drvs` with this manager's
+    /// options and progress; gives the store back.
+    pub fn build_drvs(
+        &self,
+        store: LocalStore,
+        drvs: &[String],
+    ) -> Result<LocalStore, ChangeError> {
         let mut paths = Vec::new();
         for d in drvs {
             let p = store
@@ -248,7 +258,7 @@ impl Manager {
             drvs.push(drv);
         }
         drop(set);
-        let store = self.build(self.open()?, &drvs)?;
+        let store = self.build_drvs(self.open()?, &drvs)?;
         let names: BTreeSet<String> = new.iter().map(|p| parse_drv_name(&p.name).pname).collect();
         let mut removed = Vec::new();
         current.retain(|p| {
@@ -287,7 +297,7 @@ impl Manager {
             drvs.push(drv);
         }
         drop(set);
-        self.build(self.open()?, &drvs)?;
+        self.build_drvs(self.open()?, &drvs)?;
         Ok(pkgs)
     }
 
@@ -377,7 +387,7 @@ impl Manager {
             drvs.push(drv);
         }
         drop(set);
-        let store = self.build(self.open()?, &drvs)?;
+        let store = self.build_drvs(self.open()?, &drvs)?;
         for (i, pkg) in replacements {
             current[i] = pkg;
         }

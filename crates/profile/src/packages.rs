@@ -361,6 +361,15 @@ impl PackageSet {
         }
     }
 
+    /// The `.drv` path of `a` (written to the store).
+    pub fn drv_path(&mut self, a: &Available) -> Result<String, PackageSetError> {
+        let (drv, _) = self
+            .ev
+            .drv_path_and_output(&a.info)
+            .map_err(Self::eval_err(&a.name))?;
+        Ok(drv)
+    }
+
     /// The package to install for `a` (its outputs to install: `meta.outputsToInstall`, else
     /// all) and its `.drv` path (written to the store).
     pub fn resolve(&mut self, a: &Available) -> Result<(Package, String), PackageSetError> {
@@ -381,10 +390,7 @@ impl PackageSet {
             pkg.outputs.retain(|(n, _)| wanted.contains(n));
         }
         pkg.source = Some(self.roots[a.root].source.clone());
-        let (drv, _) = self
-            .ev
-            .drv_path_and_output(&a.info)
-            .map_err(Self::eval_err(&a.name))?;
+        let drv = self.drv_path(a)?;
         Ok((pkg, drv))
     }
 }
