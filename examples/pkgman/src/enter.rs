@@ -74,6 +74,7 @@ pub(crate) fn shell(
     run: Option<&str>,
 ) -> Result<(), String> {
     private_store(config)?;
+    crate::output::clear_progress();
     let mut path = std::ffi::OsString::new();
     for (i, b) in bins.iter().enumerate() {
         if i > 0 {
@@ -140,6 +141,7 @@ pub(crate) fn dev_shell(
         .prepare(&build_top, pure, tz.as_deref(), run)
         .map_err(|e| format!("preparing the shell in '{build_top}': {e}"))?;
     private_store(config)?;
+    crate::output::clear_progress();
     let mut cmd = Command::new(&bash);
     if run.is_some() {
         cmd.arg(&prepared.rc);

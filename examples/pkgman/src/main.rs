@@ -258,7 +258,7 @@ fn manager(cli: &Cli, config: &StoreConfig) -> Result<Manager, String> {
             .trusted_keys
             .push(PublicKey::parse(k).map_err(|e| e.to_string())?);
     }
-    let progress = nixkit_core::progress::Progress::new(cli.quiet);
+    let progress = output::progress(cli.quiet);
     let dir = config.store_dir.clone();
     m.progress = Box::new(move |e| progress.event(&dir, e));
     Ok(m)
@@ -551,7 +551,9 @@ fn channel(cli: &Cli, config: &StoreConfig, command: &ChannelCommand) -> Result<
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(&cli) {
+    let result = run(&cli);
+    output::clear_progress();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             output::error(&e);
