@@ -231,8 +231,7 @@ pub fn dev_shell(
         });
     };
     let drv_path = set.drv_path(one)?;
-    drop(set);
-    let store = manager.open_store().map_err(ChangeError::from)?;
+    let store = manager.reuse(set).map_err(ChangeError::from)?;
     let parsed = store
         .store_dir()
         .parse_path(&drv_path)

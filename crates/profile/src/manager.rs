@@ -128,9 +128,9 @@ impl Manager {
         LocalStore::open(self.store.clone())
     }
 
-    /// Opens the store.
-    pub fn open_store(&self) -> Result<LocalStore, OpenError> {
-        self.open()
+    /// The store the package set evaluated with, else the store opened again.
+    pub fn reuse(&self, set: PackageSet) -> Result<LocalStore, OpenError> {
+        set.into_store().map_or_else(|| self.open(), Ok)
     }
 
     fn lock(&self) -> Result<nix::fcntl::Flock<std::fs::File>, ProfileError> {
@@ -257,8 +257,7 @@ impl Manager {
             new.push(pkg);
             drvs.push(drv);
         }
-        drop(set);
-        let store = self.build_drvs(self.open()?, &drvs)?;
+        let store = self.build_drvs(self.reuse(set)?, &drvs)?;
         let names: BTreeSet<String> = new.iter().map(|p| parse_drv_name(&p.name).pname).collect();
         let mut removed = Vec::new();
         current.retain(|p| {
@@ -296,8 +295,7 @@ impl Manager {
             pkgs.push(pkg);
             drvs.push(drv);
         }
-        drop(set);
-        self.build_drvs(self.open()?, &drvs)?;
+        self.build_drvs(self.reuse(set)?, &drvs)?;
         Ok(pkgs)
     }
 
@@ -386,8 +384,7 @@ impl Manager {
             replacements.push((*i, pkg));
             drvs.push(drv);
         }
-        drop(set);
-        let store = self.build_drvs(self.open()?, &drvs)?;
+        let store = self.build_drvs(self.reuse(set)?, &drvs)?;
         for (i, pkg) in replacements {
             current[i] = pkg;
         }
