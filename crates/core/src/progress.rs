@@ -60,7 +60,18 @@ impl Progress {
                     st.1 += 1;
                 }
             }
+            Event::Substituting { path } => {
+                st.3 = format!("copying {} from a binary cache", path.name());
+                if !self.tty {
+                    let _ = writeln!(
+                        err,
+                        "copying path '{}' from a binary cache...",
+                        store_dir.print_path(path)
+                    );
+                }
+            }
             Event::Substituted { path } => {
+                st.3.clear();
                 if !self.tty {
                     let _ = writeln!(
                         err,

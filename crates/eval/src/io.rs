@@ -88,6 +88,12 @@ impl<'a> From<&'a str> for EvalPath<'a> {
 pub trait EvalIo: Send + Sync {
     /// Reads a whole file.
     fn read_file(&self, path: EvalPath<'_>) -> io::Result<Vec<u8>>;
+    /// A file's size and a reader of its contents, for hashing it without holding it
+    /// in memory (by default, [`EvalIo::read_file`]'s bytes).
+    fn open_file(&self, path: EvalPath<'_>) -> io::Result<(u64, Box<dyn io::Read + Send>)> {
+        let data = self.read_file(path)?;
+        Ok((data.len() as u64, Box::new(io::Cursor::new(data))))
+    }
     /// Lists a directory: names and types (symlinks not followed).
     fn read_dir(&self, path: EvalPath<'_>) -> io::Result<Vec<(String, FileType)>>;
     /// The type of a path; `follow` resolves symlinks first.
@@ -121,6 +127,11 @@ pub fn nix_text(name: &std::ffi::OsStr) -> String {
 impl EvalIo for StdIo {
     fn read_file(&self, path: EvalPath<'_>) -> io::Result<Vec<u8>> {
         std::fs::read(path.to_os_path())
+    }
+
+    fn open_file(&self, path: EvalPath<'_>) -> io::Result<(u64, Box<dyn io::Read + Send>)> {
+        let file = std::fs::File::open(path.to_os_path())?;
+        Ok((file.metadata()?.len(), Box::new(file)))
     }
 
     fn read_dir(&self, path: EvalPath<'_>) -> io::Result<Vec<(String, FileType)>> {

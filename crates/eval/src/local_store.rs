@@ -237,6 +237,14 @@ impl EvalStore for LocalEvalStore {
     ) -> Result<(), EvalStoreError> {
         let store = self.lock();
         let expected = self.parse(&store, drv_path)?;
+        // A derivation already valid had its outputs recorded when it was written: nothing
+        // to write (no transaction, so no WAL commit and fsync on every evaluation).
+        if store
+            .keep_if_valid(&expected)
+            .map_err(EvalStoreError::backend)?
+        {
+            return Ok(());
+        }
         let refs = self.parse_all(&store, references)?;
         let p = store
             .add_text_to_store(expected.name(), aterm.as_bytes(), &refs)
@@ -384,5 +392,25 @@ mod tests {
         assert!(inner.real_path(&p).join("kept/a").exists());
         assert!(!inner.real_path(&p).join("dropped").exists());
         assert_eq!(computed, first);
+    }
+
+    #[test]
+    fn a_valid_derivation_is_not_written_again() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Arc::new(
+            LocalEvalStore::open(Some(&format!("local?root={}", tmp.path().display()))).unwrap(),
+        );
+        let src = "(derivation { name = \"d\"; system = \"s\"; builder = \"/b\"; }).drvPath";
+        let wal = tmp.path().join("nix/var/nix/db/db.sqlite-wal");
+        let size = || fs::metadata(&wal).map_or(0, |m| m.len());
+        let mut ev = Evaluator::builder().store(store.clone()).build();
+        let first = ev.eval_str(src, "/").unwrap();
+        let written = size();
+        assert!(written > 0, "the first write goes through the WAL");
+        // A second evaluation (another evaluator, same open store) writes nothing.
+        let mut ev = Evaluator::builder().store(store.clone()).build();
+        let second = ev.eval_str(src, "/").unwrap();
+        assert_eq!(format!("{first:?}"), format!("{second:?}"));
+        assert_eq!(size(), written, "the valid derivation was registered again");
     }
 }

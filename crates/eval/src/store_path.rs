@@ -108,7 +108,7 @@ struct EvalIoTree<'a, 'f> {
 
 impl NarSource for EvalIoTree<'_, '_> {
     type Error = StorePathError;
-    type Contents = std::io::Cursor<Vec<u8>>;
+    type Contents = Box<dyn std::io::Read + Send>;
 
     fn node(&mut self, path: &Path) -> Result<NarNode<Self::Contents>, StorePathError> {
         // The walk is over file system paths (raw bytes); `EvalIo` takes them as
@@ -126,11 +126,12 @@ impl NarSource for EvalIoTree<'_, '_> {
             {
                 FileType::Regular => {
                     let executable = self.io.is_executable(EvalPath::new(&text)).map_err(err)?;
-                    let data = self.io.read_file(EvalPath::new(&text)).map_err(err)?;
+                    // Streamed: a large file is hashed without being held in memory.
+                    let (size, contents) = self.io.open_file(EvalPath::new(&text)).map_err(err)?;
                     NarNode::Regular {
                         executable,
-                        size: data.len() as u64,
-                        contents: std::io::Cursor::new(data),
+                        size,
+                        contents,
                     }
                 }
                 FileType::Symlink => NarNode::Symlink {

@@ -8,12 +8,14 @@
 //! - [`packages`]: evaluating a package set and choosing packages by name (nix-env's
 //!   name/version rules, [`version`]) or attribute path;
 //! - [`manager`]: install, remove, upgrade, set-priority, queries, generations, gc;
-//! - [`channels`]: named package sets snapshotted into the store.
+//! - [`channels`]: named package sets snapshotted into the store;
+//! - [`devshell`]: a derivation's development environment (`nix-shell FILE -A ATTR`).
 //!
 //! Generations are the store crate's profiles (`P-N-link`, atomic switch); each one is a GC
 //! root, so collecting garbage never deletes what a generation uses.
 
 pub mod channels;
+pub mod devshell;
 pub mod manager;
 pub mod manifest;
 pub mod packages;
@@ -21,6 +23,7 @@ pub mod userenv;
 pub mod version;
 
 pub use channels::{Channel, ChannelError, Channels};
+pub use devshell::{dev_shell, DevShell, DevShellError};
 pub use manager::{Change, ChangeError, GenerationError, Manager, QueryInstalledError};
 pub use manifest::{ManifestError, MetaValue, Package, SourceRef};
 pub use packages::{Available, PackageSet, PackageSetError, SetSource};

@@ -128,6 +128,11 @@ impl Manager {
         LocalStore::open(self.store.clone())
     }
 
+    /// The store the package set evaluated with, else the store opened again.
+    pub fn reuse(&self, set: PackageSet) -> Result<LocalStore, OpenError> {
+        set.into_store().map_or_else(|| self.open(), Ok)
+    }
+
     fn lock(&self) -> Result<nix::fcntl::Flock<std::fs::File>, ProfileError> {
         let mut name = self.profile.as_os_str().to_owned();
         name.push(".pkgman.lock");
@@ -194,8 +199,13 @@ impl Manager {
         Ok(manifest::read(&file)?)
     }
 
-    /// Builds `drvs` (or substitutes them).
-    fn build(&self, store: LocalStore, drvs: &[String]) -> Result<LocalStore, ChangeError> {
+    /// Builds (or substitutes) every output of the derivations `drvs` with this manager's
+    /// options and progress; gives the store back.
+    pub fn build_drvs(
+        &self,
+        store: LocalStore,
+        drvs: &[String],
+    ) -> Result<LocalStore, ChangeError> {
         let mut paths = Vec::new();
         for d in drvs {
             let p = store
@@ -247,8 +257,7 @@ impl Manager {
             new.push(pkg);
             drvs.push(drv);
         }
-        drop(set);
-        let store = self.build(self.open()?, &drvs)?;
+        let store = self.build_drvs(self.reuse(set)?, &drvs)?;
         let names: BTreeSet<String> = new.iter().map(|p| parse_drv_name(&p.name).pname).collect();
         let mut removed = Vec::new();
         current.retain(|p| {
@@ -286,8 +295,7 @@ impl Manager {
             pkgs.push(pkg);
             drvs.push(drv);
         }
-        drop(set);
-        self.build(self.open()?, &drvs)?;
+        self.build_drvs(self.reuse(set)?, &drvs)?;
         Ok(pkgs)
     }
 
@@ -376,8 +384,7 @@ impl Manager {
             replacements.push((*i, pkg));
             drvs.push(drv);
         }
-        drop(set);
-        let store = self.build(self.open()?, &drvs)?;
+        let store = self.build_drvs(self.reuse(set)?, &drvs)?;
         for (i, pkg) in replacements {
             current[i] = pkg;
         }

@@ -95,6 +95,7 @@ struct Root {
 /// An evaluated package set.
 pub struct PackageSet {
     ev: Evaluator,
+    store: Arc<LocalEvalStore>,
     roots: Vec<Root>,
     auto_args: Value,
     all: Option<Vec<Available>>,
@@ -147,8 +148,9 @@ impl PackageSet {
                 ));
             }
         }
+        let eval_store = Arc::new(LocalEvalStore::new(store));
         let mut ev = Evaluator::builder()
-            .store(Arc::new(LocalEvalStore::new(store)))
+            .store(eval_store.clone())
             .home(std::env::var("HOME").ok())
             .build();
         let eval_err = |what: &Path| {
@@ -178,10 +180,19 @@ impl PackageSet {
         }
         Ok(Self {
             ev,
+            store: eval_store,
             roots,
             auto_args,
             all: None,
         })
+    }
+
+    /// Ends the evaluation and gives its open store back (`None` if something still
+    /// holds it), so that building and switching need not open the store again.
+    pub fn into_store(self) -> Option<LocalStore> {
+        let Self { ev, store, .. } = self;
+        drop(ev);
+        Arc::try_unwrap(store).ok().map(LocalEvalStore::into_inner)
     }
 
     fn eval_err(what: &str) -> impl FnOnce(nixkit_eval::EvalError) -> PackageSetError + '_ {
@@ -361,6 +372,15 @@ impl PackageSet {
         }
     }
 
+    /// The `.drv` path of `a` (written to the store).
+    pub fn drv_path(&mut self, a: &Available) -> Result<String, PackageSetError> {
+        let (drv, _) = self
+            .ev
+            .drv_path_and_output(&a.info)
+            .map_err(Self::eval_err(&a.name))?;
+        Ok(drv)
+    }
+
     /// The package to install for `a` (its outputs to install: `meta.outputsToInstall`, else
     /// all) and its `.drv` path (written to the store).
     pub fn resolve(&mut self, a: &Available) -> Result<(Package, String), PackageSetError> {
@@ -381,10 +401,7 @@ impl PackageSet {
             pkg.outputs.retain(|(n, _)| wanted.contains(n));
         }
         pkg.source = Some(self.roots[a.root].source.clone());
-        let (drv, _) = self
-            .ev
-            .drv_path_and_output(&a.info)
-            .map_err(Self::eval_err(&a.name))?;
+        let drv = self.drv_path(a)?;
         Ok((pkg, drv))
     }
 }

@@ -86,6 +86,11 @@ pub enum Event<'a> {
         /// How long it took.
         elapsed: Duration,
     },
+    /// A path is being downloaded from a binary cache (with its closure).
+    Substituting {
+        /// The path.
+        path: &'a StorePath,
+    },
     /// A path was substituted.
     Substituted {
         /// The path.
@@ -274,6 +279,7 @@ fn substitute(
     node: &Node,
     substituters: &Substituters,
     added: &mut Vec<StorePath>,
+    progress: &(dyn Fn(Event<'_>) + Sync),
 ) -> bool {
     if substituters.is_empty() {
         return false;
@@ -282,6 +288,7 @@ fn substitute(
         if store.is_valid(p).unwrap_or(false) {
             continue;
         }
+        progress(Event::Substituting { path: p });
         match substituters.substitute(store, p) {
             Ok(paths) => added.extend(paths),
             Err(_) => return false,
@@ -317,7 +324,7 @@ pub fn realise(
             let needs_build = if opts.check && is_target {
                 true
             } else {
-                !valid && !substitute(&s, node, &substituters, &mut result.substituted)
+                !valid && !substitute(&s, node, &substituters, &mut result.substituted, progress)
             };
             if needs_build {
                 state.pending.insert(p.clone(), BTreeSet::new());

@@ -74,6 +74,7 @@ pub(crate) fn shell(
     run: Option<&str>,
 ) -> Result<(), String> {
     private_store(config)?;
+    crate::output::clear_progress();
     let mut path = std::ffi::OsString::new();
     for (i, b) in bins.iter().enumerate() {
         if i > 0 {
@@ -108,6 +109,60 @@ pub(crate) fn shell(
         .env("IN_NIX_SHELL", if pure { "pure" } else { "impure" })
         .exec();
     Err(format!("cannot run the shell: {err}"))
+}
+
+/// The shell of development environments: `$NIX_BUILD_SHELL`, else `bash` from `PATH`.
+fn build_shell() -> Result<std::path::PathBuf, String> {
+    if let Some(s) = std::env::var_os("NIX_BUILD_SHELL") {
+        return Ok(s.into());
+    }
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|d| d.join("bash"))
+        .find(|p| p.is_file())
+        .ok_or_else(|| "bash is not on PATH (or set NIX_BUILD_SHELL)".to_owned())
+}
+
+/// Runs bash in the development environment `shell` (with `--pure`, in a cleared
+/// environment keeping what nix-shell keeps and `keep`), running `run` and exiting with its
+/// status, or interactive, in the private store view. Only returns on failure.
+pub(crate) fn dev_shell(
+    config: &StoreConfig,
+    shell: &nixkit_profile::DevShell,
+    pure: bool,
+    keep: &[String],
+    run: Option<&str>,
+) -> Result<(), String> {
+    let bash = build_shell()?;
+    let build_top = std::env::var("TMPDIR").unwrap_or_else(|_| "/tmp".into());
+    let tz = std::env::var("TZ").ok();
+    let prepared = shell
+        .prepare(&build_top, pure, tz.as_deref(), run)
+        .map_err(|e| format!("preparing the shell in '{build_top}': {e}"))?;
+    private_store(config)?;
+    crate::output::clear_progress();
+    let mut cmd = Command::new(&bash);
+    if run.is_some() {
+        cmd.arg(&prepared.rc);
+    } else {
+        cmd.arg("--rcfile").arg(&prepared.rc);
+    }
+    if pure {
+        cmd.env_clear();
+        let kept = nixkit_profile::devshell::PURE_KEEP
+            .iter()
+            .copied()
+            .chain(keep.iter().map(String::as_str));
+        for name in kept {
+            if let Some(v) = std::env::var_os(name) {
+                cmd.env(name, v);
+            }
+        }
+    }
+    let err = cmd.envs(&prepared.vars).exec();
+    let _ = std::fs::remove_dir_all(&prepared.dir);
+    Err(format!("cannot run '{}': {err}", bash.display()))
 }
 
 /// Runs `command` (default: `$SHELL`, else `sh`) in the private store view. Only returns

@@ -142,22 +142,32 @@ enum Command {
         #[command(subcommand)]
         command: ChannelCommand,
     },
-    /// Run a shell (or --run CMD) with packages on PATH, built first, in a private mount
-    /// namespace where the store is at /nix/store (as `nix-shell -p`).
+    /// Run a shell (or --run CMD) in a private mount namespace where the store is at
+    /// /nix/store: with packages on PATH (`-p`, as `nix-shell -p`), or in the development
+    /// environment of a derivation (its inputs built, its variables set, its stdenv's setup
+    /// sourced; FILE defaults to shell.nix, else default.nix), as `nix-shell FILE -A ATTR`.
     Shell {
+        /// The file of the derivation (without -p).
+        path: Option<PathBuf>,
         /// The packages (names, or attribute paths with -A).
-        #[arg(short = 'p', long = "packages", required = true, num_args = 1..)]
+        #[arg(short = 'p', long = "packages", num_args = 1..)]
         packages: Vec<String>,
-        /// Select by attribute path instead of by name.
-        #[arg(short = 'A', long = "attr")]
-        attr: bool,
-        /// A Nix file instead of the channels.
+        /// With -p: select packages by attribute path. Else: the derivation's attribute
+        /// path in FILE.
+        #[arg(short = 'A', long = "attr", num_args = 0..=1, value_name = "ATTR")]
+        attr: Option<Option<String>>,
+        /// With -p: a Nix file instead of the channels.
         #[arg(short = 'f', long = "file")]
         file: Option<PathBuf>,
-        /// Only the packages on PATH (drop the inherited PATH).
+        /// Clear the environment (keeping HOME, USER, TERM, ... as nix-shell --pure); with
+        /// -p only the packages are on PATH.
         #[arg(long)]
         pure: bool,
-        /// Run CMD with /bin/sh -c instead of an interactive shell.
+        /// With --pure, also keep this variable.
+        #[arg(long, value_name = "NAME")]
+        keep: Vec<String>,
+        /// Run CMD (with /bin/sh -c for -p, else in the environment's bash) instead of an
+        /// interactive shell; its exit status is pkgman's.
         #[arg(long, alias = "command", value_name = "CMD")]
         run: Option<String>,
     },
@@ -248,7 +258,7 @@ fn manager(cli: &Cli, config: &StoreConfig) -> Result<Manager, String> {
             .trusted_keys
             .push(PublicKey::parse(k).map_err(|e| e.to_string())?);
     }
-    let progress = nixkit_core::progress::Progress::new(cli.quiet);
+    let progress = output::progress(cli.quiet);
     let dir = config.store_dir.clone();
     m.progress = Box::new(move |e| progress.event(&dir, e));
     Ok(m)
@@ -287,6 +297,17 @@ fn format_time(t: std::time::SystemTime) -> String {
         rem % 3600 / 60,
         rem % 60
     )
+}
+
+/// `shell.nix` in the current directory, else `default.nix`, as nix-shell chooses.
+fn default_shell_file() -> Result<PathBuf, String> {
+    ["shell.nix", "default.nix"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|f| f.exists())
+        .ok_or_else(|| {
+            "no shell.nix or default.nix in the current directory; give a FILE or -p".to_owned()
+        })
 }
 
 fn run(cli: &Cli) -> Result<(), String> {
@@ -396,14 +417,31 @@ fn run(cli: &Cli) -> Result<(), String> {
         }
         Command::Channel { command } => channel(cli, &config, command)?,
         Command::Shell {
+            path,
             packages,
             attr,
             file,
             pure,
+            keep,
             run,
         } => {
-            let pkgs = manager(cli, &config)?
-                .realise_packages(&source(cli, &config, file)?, packages, *attr)
+            let m = manager(cli, &config)?;
+            if packages.is_empty() {
+                let file = match path {
+                    Some(p) => p.clone(),
+                    None => default_shell_file()?,
+                };
+                let shell = nixkit_profile::dev_shell(&m, &file, attr.clone().flatten().as_deref())
+                    .map_err(|x| e(&x))?;
+                return enter::dev_shell(&config, &shell, *pure, keep, run.as_deref());
+            }
+            // `-A ATTR -p ...`: the first attribute path was taken as -A's value.
+            let mut packages = packages.clone();
+            if let Some(Some(first)) = attr {
+                packages.insert(0, first.clone());
+            }
+            let pkgs = m
+                .realise_packages(&source(cli, &config, file)?, &packages, attr.is_some())
                 .map_err(|x| e(&x))?;
             let bins: Vec<PathBuf> = pkgs
                 .iter()
@@ -513,7 +551,9 @@ fn channel(cli: &Cli, config: &StoreConfig, command: &ChannelCommand) -> Result<
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(&cli) {
+    let result = run(&cli);
+    output::clear_progress();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             output::error(&e);

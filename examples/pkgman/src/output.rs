@@ -14,9 +14,29 @@ pub(crate) fn line(text: &dyn Display) -> Result<(), String> {
     }
 }
 
-/// Writes a message line to standard error (a failing standard error is ignored).
+/// Writes a message line to standard error (a failing standard error is ignored), after
+/// clearing the progress display's status line.
 pub(crate) fn err_line(text: &str) {
+    clear_progress();
     let _ = writeln!(io::stderr(), "{text}");
+}
+
+/// The progress display of builds and downloads (a live status line on a terminal).
+static PROGRESS: std::sync::OnceLock<std::sync::Arc<nixkit_core::progress::Progress>> =
+    std::sync::OnceLock::new();
+
+/// The progress display (one per process; `quiet` leaves builders' output out).
+pub(crate) fn progress(quiet: bool) -> std::sync::Arc<nixkit_core::progress::Progress> {
+    PROGRESS
+        .get_or_init(|| std::sync::Arc::new(nixkit_core::progress::Progress::new(quiet)))
+        .clone()
+}
+
+/// Clears the progress display's status line, if it was shown.
+pub(crate) fn clear_progress() {
+    if let Some(p) = PROGRESS.get() {
+        p.finish();
+    }
 }
 
 /// Reports an error as `error: MESSAGE`.

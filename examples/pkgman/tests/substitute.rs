@@ -83,6 +83,19 @@ fn install_substitutes_from_a_signed_cache() {
     assert!(out.status.success(), "{err}");
     assert!(!err.contains("building"), "{err}");
     assert!(err.contains("from a binary cache"), "{err}");
+    // Each download is announced when it starts, then reported done.
+    for name in ["-hello-1.0", "-multi-1.0"] {
+        let started = err
+            .lines()
+            .position(|l| l.starts_with("copying path '") && l.contains(name));
+        let done = err
+            .lines()
+            .position(|l| l.starts_with("copied '") && l.contains(name));
+        assert!(
+            matches!((started, done), (Some(s), Some(d)) if s < d),
+            "{name}: {err}"
+        );
+    }
     assert_eq!(user.installed(), ["hello-1.0", "multi-1.0"]);
     assert_eq!(user.enter(&["hello"]), "Hello, world!\n");
 }

@@ -156,6 +156,16 @@ fn install_upgrade_rollback_collide_and_collect() {
         format!("(import {}/default.nix {{}}).combined", chan.display()),
     )
     .unwrap();
+    // combined's bin/greet links to greeter's: still a conflict at one priority, as
+    // CppNix's buildenv has it; a priority settles it.
+    let err = w.fails(&["install", "-f", file.to_str().unwrap(), "combined"]);
+    assert!(
+        err.contains("'greeter-1.0'")
+            && err.contains("'combined-1.0'")
+            && err.contains("'bin/greet'"),
+        "{err}"
+    );
+    w.ok(&["set-priority", "7", "greeter"]);
     w.ok(&["install", "-f", file.to_str().unwrap(), "combined"]);
     assert!(w.installed().contains(&"combined-1.0".to_owned()));
 

@@ -13,6 +13,16 @@ use crate::{ContentAddress, Hash, HashAlgo, PathInfo, StoreDir, StorePath};
 /// The schema version CppNix 2.8 writes to `db/schema`.
 pub(crate) const SCHEMA_VERSION: u32 = 10;
 
+/// A number naming [`SCHEMA`]'s text (FNV-1a, 31 bits, never 0): kept in the database's
+/// `user_version` once the schema is in place.
+fn schema_marker() -> i64 {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in SCHEMA.bytes() {
+        h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+    }
+    i64::from((h & 0x7fff_ffff).max(1))
+}
+
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS ValidPaths (
     id               INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
@@ -102,11 +112,21 @@ impl Db {
         conn.pragma_update(None, "synchronous", "normal")?;
         conn.pragma_update(None, "foreign_keys", "on")?;
         let db = Self { conn, store_dir };
-        let tx = db
+        // The schema is created once: `user_version` records which schema text made the
+        // tables, so a later open skips parsing and running the batch (a few percent of a
+        // short command such as `pkgman install`).
+        let marker = schema_marker();
+        let made: i64 = db
             .conn
-            .unchecked_transaction()
-            .and_then(|tx| tx.execute_batch(SCHEMA).map(|()| tx))?;
-        tx.commit()?;
+            .pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if made != marker {
+            let tx = db.conn.unchecked_transaction().and_then(|tx| {
+                tx.execute_batch(SCHEMA)?;
+                tx.pragma_update(None, "user_version", marker)?;
+                Ok(tx)
+            })?;
+            tx.commit()?;
+        }
         Ok(db)
     }
 

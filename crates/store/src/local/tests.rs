@@ -125,3 +125,32 @@ fn adding_a_valid_path_again_copies_nothing() {
     let roots = std::fs::read_to_string(store.temp_roots_file()).unwrap();
     assert!(roots.split('\0').count() >= 6, "{roots:?}");
 }
+
+#[test]
+fn the_schema_is_made_once_and_again_when_its_marker_differs() {
+    let (root, store) = store();
+    let version = |s: &LocalStore| -> i64 {
+        s.db_for_tests()
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap()
+    };
+    let marker = version(&store);
+    assert_ne!(marker, 0);
+    // A database made elsewhere (no marker) missing a table gets it on the next open.
+    store
+        .db_for_tests()
+        .execute_batch("DROP TABLE DerivationOutputs; PRAGMA user_version = 0;")
+        .unwrap();
+    drop(store);
+    let store = LocalStore::open(StoreConfig::new(root.path(), StoreDir::default())).unwrap();
+    assert_eq!(version(&store), marker);
+    let drv = store
+        .add_text_to_store("x.drv", b"Derive()", &BTreeSet::new())
+        .unwrap();
+    let out = store
+        .add_text_to_store("x", b"x", &BTreeSet::new())
+        .unwrap();
+    store
+        .set_derivation_outputs(&drv, &[("out".to_owned(), out)].into_iter().collect())
+        .unwrap();
+}
