@@ -40,9 +40,12 @@ pub struct HttpConfig {
     pub progress: Option<ProgressHook>,
 }
 
+/// The function a [`ProgressHook`] calls: the URL and the size of a chunk of its body.
+pub type ProgressFn = dyn Fn(&str, u64) + Send + Sync;
+
 /// A progress callback: the URL and the size of a chunk of its body just received.
 #[derive(Clone)]
-pub struct ProgressHook(pub std::sync::Arc<dyn Fn(&str, u64) + Send + Sync>);
+pub struct ProgressHook(pub std::sync::Arc<ProgressFn>);
 
 impl std::fmt::Debug for ProgressHook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
