@@ -12,6 +12,19 @@
 # into fresh stores (CppNix with an empty narinfo cache each run), runs interleaved
 # (nixkit, CppNix, nixkit, ...), each run's store deleted after it, the best of each kept. Needs nix-store and
 # nix-instantiate on PATH. A short smoke run: `substitute-vs-cppnix.sh 20 256 1`.
+# NIXKIT_OPTS adds options to nixkit's command (e.g. `--option fsync-store-paths false`,
+# which CppNix 2.8 does not do at all: it fsyncs only its database).
+#
+# Measured (2-core VM shared with other jobs, release build, 200 paths x 2560 KiB = 497 MiB,
+# best of 3, interleaved):
+#   default (fsync-store-paths true):   nixkit 3.36 s, CppNix 3.21 s  -> 1.04x
+#   NIXKIT_OPTS="--option fsync-store-paths false" (CppNix 2.8's durability):
+#                                       nixkit 1.31 s, CppNix 2.56 s  -> 0.51x
+# Profile of the default run: 1 s of CPU in 2.1-2.6 s of wall time (100 paths); the rest
+# is waiting on the 3 fsyncs per path (canonicalised files and directories, the store
+# directory after the rename) plus SQLite's commit per path. Not done yet: restoring a batch
+# of paths unsynced, then one syncfs, the renames, one directory sync and one SQLite
+# transaction for the batch (and the paths before a failure still committed).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -74,8 +87,9 @@ timed() { # wall seconds of the function "$1" run with argument "$2"
 min() { echo "if ($1 < $2) $1 else $2" | bc -l; }
 run_nixkit() {
     rm -rf "$tmp/nk$1"
+    # shellcheck disable=SC2086 # NIXKIT_OPTS is a list of words
     "$nixkit" store --store "$tmp/nk$1" --realise "$top" \
-        --option substituters "$url" --option trusted-public-keys "$pk"
+        --option substituters "$url" --option trusted-public-keys "$pk" ${NIXKIT_OPTS:-}
     [ "$("$nixkit" store --store "$tmp/nk$1" --query --requisites "$top" | wc -l)" -eq "$n" ]
 }
 run_cppnix() {
