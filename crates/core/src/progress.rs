@@ -172,6 +172,81 @@ pub fn download_reporter() -> nixkit_fetch::ProgressFn {
     })
 }
 
+/// Substitution progress: NARs started, bytes received and the rate.
+struct Substitutions {
+    started: Option<std::time::Instant>,
+    drawn: Option<std::time::Instant>,
+    nars: usize,
+    last_url: String,
+    bytes: u64,
+}
+
+/// The status line of substitution: NARs so far, bytes and rate.
+pub fn substitution_status(nars: usize, bytes: u64, elapsed: std::time::Duration) -> String {
+    let secs = elapsed.as_secs_f64().max(0.001);
+    format!(
+        "[copying from binary caches: {nars} paths, {}, {}/s]",
+        human_bytes(bytes),
+        human_bytes((bytes as f64 / secs) as u64)
+    )
+}
+
+impl Substitutions {
+    /// Counts a chunk of `url`; returns the status line when one is due.
+    fn chunk(&mut self, url: &str, n: u64) -> Option<String> {
+        if !url.contains("/nar/") {
+            return None;
+        }
+        let now = std::time::Instant::now();
+        if self.last_url != url {
+            self.last_url = url.to_owned();
+            self.nars += 1;
+        }
+        let started = *self.started.get_or_insert(now);
+        self.bytes += n;
+        let due = self
+            .drawn
+            .map_or(true, |t| now.duration_since(t).as_millis() >= 100);
+        if !due {
+            return None;
+        }
+        self.drawn = Some(now);
+        Some(substitution_status(
+            self.nars,
+            self.bytes,
+            now.duration_since(started),
+        ))
+    }
+}
+
+/// A progress hook for HTTP substituters: a live line (paths, bytes, rate) on standard
+/// error when it is a terminal; `None` otherwise (the plain log names each path copied).
+pub fn substitution_hook() -> Option<nixkit_store::binary_cache::ProgressHook> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let state = Mutex::new(Substitutions {
+        started: None,
+        drawn: None,
+        nars: 0,
+        last_url: String::new(),
+        bytes: 0,
+    });
+    Some(nixkit_store::binary_cache::ProgressHook(
+        std::sync::Arc::new(move |url: &str, n: u64| {
+            let line = state
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .chunk(url, n);
+            if let Some(line) = line {
+                let mut err = std::io::stderr().lock();
+                let _ = write!(err, "\r\x1b[K{line}");
+                let _ = err.flush();
+            }
+        }),
+    ))
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -185,6 +260,30 @@ mod tests {
         assert_eq!(human_bytes(5 << 30), "5.0 GiB");
         let s = download_status("http://h/f", 2 << 20, std::time::Duration::from_secs(2));
         assert_eq!(s, "[downloading 'http://h/f': 2.0 MiB, 1.0 MiB/s]");
+    }
+
+    #[test]
+    fn substitution_lines_count_nars_and_bytes() {
+        let mut s = Substitutions {
+            started: None,
+            drawn: None,
+            nars: 0,
+            last_url: String::new(),
+            bytes: 0,
+        };
+        assert_eq!(s.chunk("http://c/abc.narinfo", 100), None);
+        let line = s.chunk("http://c/nar/x.nar.xz", 2048).unwrap();
+        assert!(
+            line.starts_with("[copying from binary caches: 1 paths, 2.0 KiB"),
+            "{line}"
+        );
+        assert_eq!(s.chunk("http://c/nar/x.nar.xz", 10), None, "throttled");
+        s.drawn = None;
+        let line = s.chunk("http://c/nar/y.nar", 1024).unwrap();
+        assert!(
+            line.starts_with("[copying from binary caches: 2 paths, 3.0 KiB"),
+            "{line}"
+        );
     }
 
     #[test]

@@ -36,6 +36,21 @@ pub struct HttpConfig {
     pub max_redirects: u32,
     /// An `Authorization` header value sent with every request (`Bearer …`, `Basic …`).
     pub authorization: Option<String>,
+    /// Told the URL and size of every chunk of a response body read, for progress displays.
+    pub progress: Option<ProgressHook>,
+}
+
+/// The function a [`ProgressHook`] calls: the URL and the size of a chunk of its body.
+pub type ProgressFn = dyn Fn(&str, u64) + Send + Sync;
+
+/// A progress callback: the URL and the size of a chunk of its body just received.
+#[derive(Clone)]
+pub struct ProgressHook(pub std::sync::Arc<ProgressFn>);
+
+impl std::fmt::Debug for ProgressHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressHook")
+    }
 }
 
 impl Default for HttpConfig {
@@ -47,6 +62,7 @@ impl Default for HttpConfig {
             retry_delay: Duration::from_millis(250),
             max_redirects: 10,
             authorization: None,
+            progress: None,
         }
     }
 }
@@ -141,6 +157,7 @@ pub struct Response {
     /// `Content-Length`, when the server sent one.
     pub content_length: Option<u64>,
     body: ureq::BodyReader<'static>,
+    progress: Option<ProgressHook>,
 }
 
 impl std::fmt::Debug for Response {
@@ -154,12 +171,16 @@ impl std::fmt::Debug for Response {
 
 impl Read for Response {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.body.read(buf).map_err(|e| {
+        let n = self.body.read(buf).map_err(|e| {
             io::Error::new(
                 e.kind(),
                 format!("reading '{}': {}", self.url, describe_io(&e)),
             )
-        })
+        })?;
+        if let (Some(hook), true) = (&self.progress, n > 0) {
+            (hook.0)(&self.url, n as u64);
+        }
+        Ok(n)
     }
 }
 
@@ -278,6 +299,7 @@ impl HttpClient {
             url: url.to_owned(),
             content_length: body.content_length(),
             body: body.into_reader(),
+            progress: self.config.progress.clone(),
         })
     }
 
@@ -361,14 +383,14 @@ fn copy_body(
     let mut buf = vec![0u8; 1 << 16];
     let mut total: u64 = 0;
     loop {
-        let n = match body.body.read(&mut buf) {
+        let n = match body.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => {
                 return Err(HttpError::Transport {
                     url: url.to_owned(),
-                    message: describe_io(&e),
+                    message: e.to_string(),
                     transient: true,
                 })
             }

@@ -254,10 +254,24 @@ async fn nar(state: Arc<AppState>, file: String, head: bool) -> Response {
     let Ok(nar_hash) = Hash::parse_bare(nar_hash, HashAlgo::Sha256) else {
         return not_found();
     };
-    let (path, nar_size) = match path_by_nar_hash(&state, hash_part, nar_hash).await {
-        Ok(Some(found)) => found,
-        Ok(None) => return not_found(),
+    let found = match path_by_nar_hash(&state, hash_part, nar_hash).await {
+        Ok(found) => found,
         Err(r) => return r,
+    };
+    // Not a NAR hash: maybe the name an upload gave its NAR (its file hash).
+    let found = match (found, state.uploads.as_ref()) {
+        (Some(found), _) => Some(found),
+        (None, Some(uploads)) => match uploads.uploaded_nar_hash(&file) {
+            Some(h) => match path_by_nar_hash(&state, None, h).await {
+                Ok(found) => found,
+                Err(r) => return r,
+            },
+            None => None,
+        },
+        (None, None) => None,
+    };
+    let Some((path, nar_size)) = found else {
+        return not_found();
     };
     let real = state.real_store.join(path.to_base_name());
     let body = if head {

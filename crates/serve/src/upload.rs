@@ -34,10 +34,37 @@ const MAX_STAGED: usize = 4096;
 
 /// Upload settings and the NARs received but not yet claimed by a narinfo.
 pub(crate) struct Uploads {
+    /// Where the NAR hash of every accepted upload is kept under the NAR's uploaded file
+    /// name, so the name the uploader's narinfo gave keeps working (CppNix caches the
+    /// narinfo it uploaded and later asks for that URL).
+    names: std::path::PathBuf,
     token: String,
     max_size: u64,
     dir: tempfile::TempDir,
     staged: Mutex<HashMap<String, Staged>>,
+}
+
+impl Uploads {
+    /// The NAR hash of the upload named `file` (`<name>.nar[.ext]` below `nar/`), if any.
+    pub(crate) fn uploaded_nar_hash(&self, file: &str) -> Option<Hash> {
+        if file.contains(['/', '\0']) || file.starts_with('.') {
+            return None;
+        }
+        let text = std::fs::read_to_string(self.names.join(file)).ok()?;
+        Hash::parse_bare(text.trim(), HashAlgo::Sha256).ok()
+    }
+
+    fn remember(&self, url: &str, nar_hash: &Hash) -> io::Result<()> {
+        let Some(file) = url.strip_prefix("nar/") else {
+            return Ok(());
+        };
+        let text = nar_hash.encode(nixkit_store::HashEncoding::Nix32, false);
+        let temp = tempfile::NamedTempFile::new_in(&self.names)?;
+        std::fs::write(temp.path(), text)?;
+        temp.persist(self.names.join(file))
+            .map(drop)
+            .map_err(|e| e.error)
+    }
 }
 
 /// A received NAR file: where it is, its sha256 and size as received.
@@ -52,7 +79,10 @@ impl Uploads {
     /// below `parent` (on the store's file system).
     pub(crate) fn new(token: String, max_size: u64, parent: &Path) -> io::Result<Self> {
         std::fs::create_dir_all(parent)?;
+        let names = parent.join("serve-uploaded-nars");
+        std::fs::create_dir_all(&names)?;
         Ok(Self {
+            names,
             token,
             max_size,
             dir: tempfile::Builder::new()
@@ -267,6 +297,7 @@ async fn put_narinfo(
         return bad_request("the uploaded NAR file does not match FileHash/FileSize");
     }
     let state2 = Arc::clone(state);
+    let (url, nar_hash) = (narinfo.url.clone(), narinfo.info.nar_hash);
     let added = tokio::task::spawn_blocking(move || {
         let file = std::fs::File::open(&staged.file)?;
         let mut nar = compression.decoder(io::BufReader::with_capacity(1 << 16, file))?;
@@ -275,7 +306,10 @@ async fn put_narinfo(
     })
     .await;
     match added {
-        Ok(Ok(Ok(()))) => plain(StatusCode::OK, "ok"),
+        Ok(Ok(Ok(()))) => match uploads.remember(url.trim_start_matches('/'), &nar_hash) {
+            Ok(()) => plain(StatusCode::OK, "ok"),
+            Err(e) => internal(e),
+        },
         Ok(Ok(Err(
             e @ (AddError::HashMismatch { .. }
             | AddError::SizeMismatch { .. }

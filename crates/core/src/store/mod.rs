@@ -8,7 +8,7 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
 use nixkit_sandbox::RealiseOptions;
-use nixkit_store::binary_cache::{open_cache, CacheError, PublicKey};
+use nixkit_store::binary_cache::{open_cache, CacheError, HttpCache, HttpConfig, PublicKey};
 use nixkit_store::local::{LocalStore, OpenError, StoreConfig};
 use nixkit_store::{StoreDir, StorePath};
 
@@ -85,10 +85,19 @@ impl StoreOptions {
         store_dir: &StoreDir,
         realise: &mut RealiseOptions,
     ) -> Result<(), StoreOptionsError> {
+        let hook = crate::progress::substitution_hook();
         for url in &self.substituters {
-            realise
-                .substituters
-                .push(open_cache(url, store_dir.clone())?);
+            let cache: std::sync::Arc<dyn nixkit_store::binary_cache::BinaryCache> =
+                if HttpCache::is_http_url(url) {
+                    let config = HttpConfig {
+                        progress: hook.clone(),
+                        ..HttpConfig::default()
+                    };
+                    std::sync::Arc::new(HttpCache::with_config(url, store_dir.clone(), config)?)
+                } else {
+                    open_cache(url, store_dir.clone())?
+                };
+            realise.substituters.push(cache);
         }
         for key in &self.trusted_public_keys {
             realise

@@ -20,7 +20,7 @@ pub use file_cache::{cache_info_store_dir, CacheError, FileCache};
 pub use http_cache::{HttpCache, HttpTimeouts};
 pub use narinfo::{fingerprint, has_valid_signature, is_safe_nar_url, sign, NarInfo, NarInfoError};
 #[cfg(feature = "http")]
-pub use nixkit_http::HttpConfig;
+pub use nixkit_http::{HttpConfig, ProgressHook};
 pub use prefetch::PARALLEL_DOWNLOADS;
 pub use signing::{KeyError, PublicKey, SecretKey};
 pub use source::{BinaryCache, CacheInfo, DEFAULT_PRIORITY};

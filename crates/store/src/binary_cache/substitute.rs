@@ -15,7 +15,7 @@ use super::file_cache::CacheError;
 use super::narinfo::{has_valid_signature, is_safe_nar_url, NarInfo, NarInfoError};
 use super::signing::PublicKey;
 use super::source::BinaryCache;
-use crate::local::{AddError, LocalStore};
+use crate::local::{AddError, LocalStore, StagedPath};
 use crate::{HashEncoding, HashSink, StoreDir, StorePath};
 
 /// True if `info` has a content address that yields `info.path`.
@@ -81,21 +81,37 @@ pub fn substitute_closure(
     let mut added = Vec::with_capacity(queue.len());
     if queue.len() == 1 {
         for narinfo in queue {
-            let p = narinfo.info.path.clone();
             let raw = cache.nar_reader(&narinfo)?;
-            add_from_cache(cache, store, narinfo, raw)?;
-            added.push(p);
+            let staged = add_from_cache(cache, store, narinfo, raw)?;
+            added.extend(store.commit_staged(vec![staged])?);
         }
         return Ok(added);
     }
-    // Several: the next NAR files are fetched while one is restored.
-    super::prefetch::in_order(cache, &queue, |narinfo, raw| {
-        add_from_cache(cache, store, narinfo.clone(), raw)?;
-        added.push(narinfo.info.path.clone());
+    // Several: the next NAR files are fetched while one is restored, and the restored paths
+    // are made durable and registered in batches (one sync and one transaction each). After
+    // a failure, the paths restored before it are still committed.
+    let mut batch: Vec<StagedPath> = Vec::new();
+    let mut batch_bytes: u64 = 0;
+    let result = super::prefetch::in_order(cache, &queue, |narinfo, raw| {
+        let size = narinfo.info.nar_size;
+        batch.push(add_from_cache(cache, store, narinfo.clone(), raw)?);
+        batch_bytes += size;
+        if batch.len() >= COMMIT_PATHS || batch_bytes >= COMMIT_BYTES {
+            added.extend(store.commit_staged(std::mem::take(&mut batch))?);
+            batch_bytes = 0;
+        }
         Ok(())
-    })?;
+    });
+    // The first error wins: a failed download explains more than a failed commit after it.
+    let committed = store.commit_staged(batch);
+    result?;
+    added.extend(committed?);
     Ok(added)
 }
+
+/// Paths, and NAR bytes, restored before a batch is committed.
+const COMMIT_PATHS: usize = 64;
+const COMMIT_BYTES: u64 = 256 << 20;
 
 /// The raw (compressed) download, hashed and counted as it is read, shared between the
 /// decoder reading it and the final check that drains and hashes the rest.
@@ -139,14 +155,14 @@ impl Read for SharedRaw {
     }
 }
 
-/// Checks and adds the NAR `narinfo` describes, streaming from `raw`, the NAR file as the
+/// Checks and stages (restores, not yet registers) the NAR `narinfo` describes, streaming from `raw`, the NAR file as the
 /// cache stores it (`cache` names it in errors).
 fn add_from_cache(
     cache: &dyn BinaryCache,
     store: &LocalStore,
     narinfo: NarInfo,
     raw: Box<dyn Read + Send>,
-) -> Result<(), CacheError> {
+) -> Result<StagedPath, CacheError> {
     let compression = Compression::parse(&narinfo.compression)
         .ok_or_else(|| CacheError::UnsupportedCompression(narinfo.compression.clone()))?;
     // Only a file inside the cache (also checked when parsing, but `NarInfo` can be built
@@ -221,10 +237,10 @@ fn add_from_cache(
         }
         true
     };
-    let result = store.add_nar_checked(&info, &mut reader, &mut accept);
+    let result = store.stage_nar_checked(&info, &mut reader, &mut accept);
     drop(reader);
     match result {
-        Ok(()) => Ok(()),
+        Ok(staged) => Ok(staged),
         Err(AddError::Rejected(_)) => Err(late_error.unwrap_or_else(|| CacheError::Io {
             path: nar_file,
             source: io::Error::other("download refused"),

@@ -92,6 +92,29 @@ pub(super) fn io_err(path: &Path) -> impl FnOnce(io::Error) -> AddError + '_ {
 }
 
 /// A temporary in the store directory, removed on drop unless renamed into place.
+/// A path restored and checked by [`LocalStore::stage_nar_checked`], waiting for
+/// [`LocalStore::commit_staged`]; dropped uncommitted, its temporary tree is removed.
+pub struct StagedPath {
+    temp: TempPath,
+    info: PathInfo,
+    _gc: FileLock,
+}
+
+impl std::fmt::Debug for StagedPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StagedPath")
+            .field("path", &self.info.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StagedPath {
+    /// The store path it will become.
+    pub fn path(&self) -> &StorePath {
+        &self.info.path
+    }
+}
+
 pub(super) struct TempPath {
     pub(super) path: PathBuf,
     pub(super) armed: bool,
@@ -285,7 +308,91 @@ impl LocalStore {
         nar: &mut dyn Read,
         accept: &mut dyn FnMut() -> bool,
     ) -> Result<(), AddError> {
+        let staged = self.restore_checked(info, nar, accept, self.config.fsync)?;
+        self.commit_temp(staged.temp, staged.info).map(|_| ())
+    }
+
+    /// [`LocalStore::add_nar_checked`] up to, not including, making the path durable and
+    /// registering it: the checked, canonical tree waits in a temporary directory (kept from
+    /// the garbage collector) until [`LocalStore::commit_staged`]. Committing many staged
+    /// paths at once costs one file system sync and one database transaction instead of
+    /// several fsyncs and a transaction per path.
+    pub fn stage_nar_checked(
+        &self,
+        info: &PathInfo,
+        nar: &mut dyn Read,
+        accept: &mut dyn FnMut() -> bool,
+    ) -> Result<StagedPath, AddError> {
+        self.restore_checked(info, nar, accept, false)
+    }
+
+    /// Makes `staged` (in order, references first) durable and valid: one `syncfs` of the
+    /// store's file system (when fsync is on), the renames into place, one sync of the store
+    /// directory, and one transaction registering them all.
+    pub fn commit_staged(&self, staged: Vec<StagedPath>) -> Result<Vec<StorePath>, AddError> {
+        if staged.is_empty() {
+            return Ok(Vec::new());
+        }
         let _gc = self.gc_shared()?;
+        if self.config.fsync {
+            let dir = fs::File::open(&self.real_store).map_err(io_err(&self.real_store))?;
+            nix::unistd::syncfs(std::os::fd::AsRawFd::as_raw_fd(&dir)).map_err(|e| {
+                AddError::Io {
+                    path: self.real_store.clone(),
+                    source: e.into(),
+                }
+            })?;
+        }
+        let mut locks = Vec::with_capacity(staged.len());
+        let mut placed = Vec::new();
+        let mut infos = Vec::new();
+        let mut paths = Vec::with_capacity(staged.len());
+        for StagedPath {
+            mut temp, mut info, ..
+        } in staged
+        {
+            let path = info.path.clone();
+            locks.push(
+                self.path_lock(&path)
+                    .map_err(io_err(&self.state.join("locks")))?,
+            );
+            if !self.db.is_valid(&path)? {
+                let dest = self.real_path(&path);
+                canon::remove_tree(&dest).map_err(io_err(&dest))?;
+                fs::rename(&temp.path, &dest).map_err(io_err(&dest))?;
+                temp.armed = false;
+                placed.push(dest);
+                if info.registration_time == 0 {
+                    info.registration_time = now();
+                }
+                infos.push(info);
+            }
+            paths.push(path);
+        }
+        if self.config.fsync {
+            canon::sync_dir(&self.real_store).map_err(io_err(&self.real_store))?;
+        }
+        if let Err(e) = self.db.register(&infos) {
+            for dest in &placed {
+                let _ = canon::remove_tree(dest);
+            }
+            return Err(e.into());
+        }
+        for path in &paths {
+            self.add_temp_root(path)
+                .map_err(io_err(&self.state.join("temproots")))?;
+        }
+        Ok(paths)
+    }
+
+    fn restore_checked(
+        &self,
+        info: &PathInfo,
+        nar: &mut dyn Read,
+        accept: &mut dyn FnMut() -> bool,
+        sync: bool,
+    ) -> Result<StagedPath, AddError> {
+        let gc = self.gc_shared()?;
         let temp = self.new_temp();
         let mut reader = HashingReader {
             inner: nar,
@@ -308,14 +415,18 @@ impl LocalStore {
                 got: size,
             });
         }
-        canon::canonicalise(&temp.path, self.config.fsync).map_err(io_err(&temp.path))?;
+        canon::canonicalise(&temp.path, sync).map_err(io_err(&temp.path))?;
         if let Some(ca) = &info.ca {
             self.check_ca(info, ca, &temp.path)?;
         }
         if !accept() {
             return Err(AddError::Rejected(printed));
         }
-        self.commit_temp(temp, info.clone()).map(|_| ())
+        Ok(StagedPath {
+            temp,
+            info: info.clone(),
+            _gc: gc,
+        })
     }
 
     /// Registers paths whose content the caller has already placed, canonical and durable,

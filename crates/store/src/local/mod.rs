@@ -34,7 +34,7 @@ use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-pub use add::AddError;
+pub use add::{AddError, StagedPath};
 pub use db::DbError;
 pub(crate) use gc::replace_symlink;
 pub use gc::{GcError, GcOptions, GcResult, Root};
