@@ -65,7 +65,8 @@ fn generate_install_switch_rollback_gc() {
         .replace(
             "  # time.timeZone",
             "  users.users.bob = { isNormalUser = true; description = \"Bob\"; };\n  \
-             environment.etc.\"bob.conf\" = { text = \"x\"; mode = \"0640\"; user = \"bob\"; group = \"users\"; };\n  # time.timeZone",
+             environment.etc.\"bob.conf\" = { text = \"x\"; mode = \"0640\"; user = \"bob\"; group = \"users\"; };\n  \
+             services.tick.command = \"${pkgs.tools}/bin/sleep 1000\";\n  # time.timeZone",
         );
     std::fs::write(s.config_path(), &edited).unwrap();
     let diff = s.ok(&["rebuild", "dry-activate"]);
@@ -107,6 +108,12 @@ fn generate_install_switch_rollback_gc() {
     s.ok(&["rebuild", "switch"]);
     assert_eq!(s.current().unwrap().0, 2);
 
+    let diff = s.ok(&["rebuild", "dry-activate", "--rollback"]);
+    assert!(diff.contains("would remove users: bob"), "{diff}");
+    assert!(diff.contains("would remove from /etc: bob.conf"), "{diff}");
+    assert!(diff.contains("would stop the following services: tick"), "{diff}");
+    assert!(diff.contains(&format!("would switch /run/current-system to {sys1}")), "{diff}");
+    assert_eq!(s.link("/run/current-system"), sys2, "dry-activate activated");
     // --rollback: the user and the copied file are gone again, generation 1 is current.
     s.ok(&["rebuild", "switch", "--rollback"]);
     assert_eq!(s.current().unwrap(), (1, sys1.clone()));
