@@ -111,9 +111,19 @@ fn generate_install_switch_rollback_gc() {
     let diff = s.ok(&["rebuild", "dry-activate", "--rollback"]);
     assert!(diff.contains("would remove users: bob"), "{diff}");
     assert!(diff.contains("would remove from /etc: bob.conf"), "{diff}");
-    assert!(diff.contains("would stop the following services: tick"), "{diff}");
-    assert!(diff.contains(&format!("would switch /run/current-system to {sys1}")), "{diff}");
-    assert_eq!(s.link("/run/current-system"), sys2, "dry-activate activated");
+    assert!(
+        diff.contains("would stop the following services: tick"),
+        "{diff}"
+    );
+    assert!(
+        diff.contains(&format!("would switch /run/current-system to {sys1}")),
+        "{diff}"
+    );
+    assert_eq!(
+        s.link("/run/current-system"),
+        sys2,
+        "dry-activate activated"
+    );
     // --rollback: the user and the copied file are gone again, generation 1 is current.
     s.ok(&["rebuild", "switch", "--rollback"]);
     assert_eq!(s.current().unwrap(), (1, sys1.clone()));
