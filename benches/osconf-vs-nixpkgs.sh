@@ -8,12 +8,13 @@
 #   nix-instantiate ...                         with osconf's lib      ("osconf/cppnix", for reference)
 # RUNS times each (median wall time, peak RSS); the three outputs must be the same JSON
 # (compared with jq -S). The goal of issue #15: osconf/nixkit at or under half of
-# nixpkgs/cppnix.
+# nixpkgs/cppnix. Then the time of a no-change `osconf rebuild switch` of the same
+# configurations on a scratch root.
 #
 # Usage: benches/osconf-vs-nixpkgs.sh [RUNS]
 # Environment: NIXKIT_BENCH_RUNS (default 3), NIXKIT_BIN, CPPNIX_BIN, NIXKIT_CORPUS
 # (default ../shared/corpus: nixpkgs-lib-2022 is taken from it), OSCONF_BENCH_SIZES
-# (default "100 1000").
+# (default "100 1000"), OSCONF_BIN (the no-change `rebuild switch` timing at the end).
 set -u
 export LC_ALL=C
 repo="$(cd "$(dirname "$0")/.." && pwd)"
@@ -70,4 +71,39 @@ for n in ${OSCONF_BENCH_SIZES:-100 1000}; do
     printf '%-6s %-16s %8s %8s %8s\n' "$n" "$name" "$w" "$(maxrss "$tmp/$name.times")" "$r"
   done
   echo "N=$n: outputs identical: $same"
+done
+
+# A no-change `osconf rebuild switch` of the same generated configurations on a scratch
+# root (installed first, so the system is built and active): evaluation, the build
+# finding everything valid, the profile unchanged, activation converging on what is
+# there. Needs busybox-static (the example package set), a /nix/store directory to
+# mount the root's store on, and root or user namespaces; OSCONF_BIN (default: the
+# release build, built here).
+osconf="${OSCONF_BIN:-$repo/target/release/osconf}"
+if [ -z "${OSCONF_BIN:-}" ]; then
+  (cd "$repo" && cargo build --release -q -p osconf) || { echo "cargo build failed" >&2; exit 1; }
+fi
+if [ ! -d /nix/store ]; then
+  echo "SKIP no-change rebuild switch: no /nix/store directory"
+  exit 0
+fi
+printf '\n%-6s %-28s %8s %8s\n' N "no-change rebuild switch" "wall s" "MiB"
+for n in ${OSCONF_BENCH_SIZES:-100 1000}; do
+  root="$tmp/root-$n"
+  mkdir -p "$root/etc/osconf"
+  printf '{ ... }: { imports = [ (import %s { n = %s; }) ]; }\n' "$repo/benches/osconf/generated.nix" "$n" \
+    >"$root/etc/osconf/configuration.nix"
+  if ! "$osconf" --root "$root" -Q install >"$tmp/install.out" 2>&1; then
+    echo "FAILED: osconf install (n=$n): $(tail -c 600 "$tmp/install.out")" >&2
+    exit 1
+  fi
+  rm -f "$tmp/switch.times"
+  for _ in $(seq "$runs"); do
+    if ! /usr/bin/time -f '%e %M' -o "$tmp/time" "$osconf" --root "$root" -Q rebuild switch >"$tmp/switch.out" 2>&1; then
+      echo "FAILED: osconf rebuild switch (n=$n): $(tail -c 600 "$tmp/switch.out")" >&2
+      exit 1
+    fi
+    tail -n 1 "$tmp/time" >>"$tmp/switch.times"
+  done
+  printf '%-6s %-28s %8s %8s\n' "$n" "osconf" "$(median "$tmp/switch.times")" "$(maxrss "$tmp/switch.times")"
 done

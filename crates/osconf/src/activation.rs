@@ -13,7 +13,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::target::Target;
+use crate::target::{Target, TargetError};
 
 /// Why activation failed.
 #[derive(Debug, thiserror::Error)]
@@ -21,6 +21,9 @@ pub enum ActivateError {
     /// The path is not a system (no `activate` program in it).
     #[error("'{0}' is not an osconf system (it has no 'activate' program in the target's store)")]
     NotASystem(String),
+    /// The target root is not usable.
+    #[error(transparent)]
+    Target(#[from] TargetError),
     /// The helper could not be started.
     #[error("cannot run the activation helper '{program}': {source}")]
     Spawn {
@@ -114,12 +117,7 @@ pub fn exec_activate(root: &Path, system: &str) -> ActivateError {
     use std::os::unix::process::CommandExt;
     let target = match Target::new(root) {
         Ok(t) => t,
-        Err(e) => {
-            return ActivateError::Namespace {
-                store_dir: String::new(),
-                reason: e.to_string(),
-            }
-        }
+        Err(e) => return e.into(),
     };
     if let Err(e) = check_system(&target, system) {
         return e;

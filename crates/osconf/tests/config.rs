@@ -203,10 +203,17 @@ fn uid_allocation_is_stable_across_generations() {
 #[test]
 fn failed_assertions_are_listed() {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let (_, err) = eval_err(
+    let (file, err) = eval_err(
         dir.path(),
-        "{ ... }: { users.users.eve = { isNormalUser = true; extraGroups = [ \"nope\" ]; }; services.x = { command = \"/bin/true\"; wants = [ \"y\" ]; }; }",
+        "{ ... }: {\n users.users.eve = { isNormalUser = true; extraGroups = [ \"nope\" ]; };\n services.x = { command = \"/bin/true\"; wants = [ \"y\" ]; }; }",
     );
+    // Each message names where the entry it is about is defined.
+    for line in [2, 3] {
+        assert!(
+            err.contains(&format!(" (defined in {}:{line})\n", file.display())),
+            "{err}"
+        );
+    }
     assert!(err.contains("Failed assertions:\n"), "{err}");
     assert!(
         err.contains(

@@ -46,7 +46,12 @@ fn bad_configurations_change_nothing() {
         (
             "assertion.nix",
             "  users.users.eve = { isNormalUser = true; extraGroups = [ \"nosuch\" ]; };",
-            &["Failed assertions", "users.users.eve.extraGroups", "nosuch"],
+            &[
+                "Failed assertions",
+                "users.users.eve.extraGroups",
+                "nosuch",
+                "assertion.nix:5",
+            ],
         ),
         (
             "build.nix",

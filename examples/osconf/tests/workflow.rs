@@ -65,7 +65,8 @@ fn generate_install_switch_rollback_gc() {
         .replace(
             "  # time.timeZone",
             "  users.users.bob = { isNormalUser = true; description = \"Bob\"; };\n  \
-             environment.etc.\"bob.conf\" = { text = \"x\"; mode = \"0640\"; user = \"bob\"; group = \"users\"; };\n  # time.timeZone",
+             environment.etc.\"bob.conf\" = { text = \"x\"; mode = \"0640\"; user = \"bob\"; group = \"users\"; };\n  \
+             services.tick.command = \"${pkgs.tools}/bin/sleep 1000\";\n  # time.timeZone",
         );
     std::fs::write(s.config_path(), &edited).unwrap();
     let diff = s.ok(&["rebuild", "dry-activate"]);
@@ -107,6 +108,22 @@ fn generate_install_switch_rollback_gc() {
     s.ok(&["rebuild", "switch"]);
     assert_eq!(s.current().unwrap().0, 2);
 
+    let diff = s.ok(&["rebuild", "dry-activate", "--rollback"]);
+    assert!(diff.contains("would remove users: bob"), "{diff}");
+    assert!(diff.contains("would remove from /etc: bob.conf"), "{diff}");
+    assert!(
+        diff.contains("would stop the following services: tick"),
+        "{diff}"
+    );
+    assert!(
+        diff.contains(&format!("would switch /run/current-system to {sys1}")),
+        "{diff}"
+    );
+    assert_eq!(
+        s.link("/run/current-system"),
+        sys2,
+        "dry-activate activated"
+    );
     // --rollback: the user and the copied file are gone again, generation 1 is current.
     s.ok(&["rebuild", "switch", "--rollback"]);
     assert_eq!(s.current().unwrap(), (1, sys1.clone()));
@@ -208,4 +225,69 @@ fn boot_test_build_and_dry_build() {
     );
     let (ok, _, stderr) = s.run(&["rebuild", "switch", "-I", "nixpkgs=/x"]);
     assert!(!ok && stderr.contains("osconf-config=FILE"), "{stderr}");
+}
+
+/// Copies `from` into `to` (files and directories).
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+#[test]
+fn the_package_set_is_chosen_with_pkgs_or_osconf_pkgs() {
+    if !common::usable() {
+        return;
+    }
+    let s = Scratch::new();
+    s.ok(&["generate-config"]);
+    // A copy of the example package set with one more attribute.
+    let pkgs = s.cwd.join("pkgs");
+    copy_tree(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../pkgs"),
+        &pkgs,
+    );
+    let default = pkgs.join("default.nix");
+    let text = std::fs::read_to_string(&default).unwrap();
+    std::fs::write(
+        &default,
+        text.replace("self = rec {", "self = rec {\n    mine = hello;"),
+    )
+    .unwrap();
+    let hardware = s.root.join("etc/osconf/hardware-configuration.nix");
+    let config = s.write_config(
+        "mine.nix",
+        &config_with(&hardware, "  environment.systemPackages = [ pkgs.mine ];"),
+    );
+    let config = config.to_str().unwrap();
+    let (ok, _, stderr) = s.run(&["rebuild", "dry-build", "--config", config]);
+    assert!(!ok && stderr.contains("mine"), "{stderr}");
+    let pkgs_arg = pkgs.to_str().unwrap();
+    s.ok(&[
+        "rebuild",
+        "dry-build",
+        "--config",
+        config,
+        "--pkgs",
+        pkgs_arg,
+    ]);
+    let out = common::command(
+        &s.root,
+        &s.cwd,
+        &["rebuild", "dry-build", "--config", config],
+    )
+    .env("OSCONF_PKGS", pkgs_arg)
+    .output()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

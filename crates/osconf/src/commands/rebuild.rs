@@ -85,6 +85,9 @@ pub enum RebuildError {
     /// `--rollback` with no generation before the current one.
     #[error("there is no generation before the current one to roll back to")]
     NoPrevious,
+    /// The working directory (where `build` links `result`) is not known.
+    #[error("cannot get the current directory: {0}")]
+    Cwd(#[source] io::Error),
     /// `install` on a target that has no configuration.
     #[error("no configuration at '{0}' (run 'osconf generate-config --root {1}' first)")]
     NoConfig(PathBuf, String),
@@ -186,10 +189,7 @@ pub fn rebuild(
             let link = match &opts.out_link {
                 Some(l) => l.clone(),
                 None => std::env::current_dir()
-                    .map_err(|source| RebuildError::Lock {
-                        path: PathBuf::from("."),
-                        source,
-                    })?
+                    .map_err(RebuildError::Cwd)?
                     .join("result"),
             };
             let path = store

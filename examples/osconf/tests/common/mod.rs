@@ -1,6 +1,6 @@
 //! Helpers of osconf's end-to-end tests: running the binary on a scratch root, writing
 //! configurations, reading the target's files through its root.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

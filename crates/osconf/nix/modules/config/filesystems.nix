@@ -1,6 +1,7 @@
 # `fileSystems.<mountpoint>`: file systems to mount, written to /etc/fstab.
-{ config, lib, ... }:
+{ config, lib, options, ... }:
 let
+  where = import ../misc/where.nix;
   inherit (lib) mkOption types;
   fsOpts = { name, ... }: {
     options = {
@@ -25,10 +26,10 @@ in
   config = {
     assertions = map (fs: {
       assertion = (fs.device != null) != (fs.label != null);
-      message = "fileSystems.\"${fs.mountPoint}\" needs exactly one of device and label.";
+      message = "fileSystems.\"${fs.mountPoint}\" needs exactly one of device and label.${where options.fileSystems fs.mountPoint}";
     }) fileSystems ++ map (fs: {
       assertion = lib.hasPrefix "/" fs.mountPoint;
-      message = "fileSystems.\"${fs.mountPoint}\": the mount point is not an absolute path.";
+      message = "fileSystems.\"${fs.mountPoint}\": the mount point is not an absolute path.${where options.fileSystems fs.mountPoint}";
     }) fileSystems;
     environment.etc.fstab.text = lib.concatMapStrings (fs:
       "${source fs} ${fs.mountPoint} ${fs.fsType} ${builtins.concatStringsSep "," fs.options} 0 ${if fs.mountPoint == "/" then "1" else "2"}\n")

@@ -3,8 +3,10 @@
 # generations) so a user keeps its uid across generations and a deleted user's id is
 # never handed to someone else. The result, `system.build.users`, holds the id maps and
 # the passwd/group/shadow texts activation writes.
-{ config, lib, ... }:
+{ config, lib, options, ... }:
 let
+  where = import ../misc/where.nix;
+  whereUser = u: where options.users.users u.name;
   inherit (lib) mkOption mkDefault types;
   cfg = config.users;
 
@@ -114,13 +116,13 @@ in
 
     assertions =
       lib.concatMap (u: [
-        { assertion = u.group != ""; message = "users.users.${u.name}.group is unset: set it, or set isNormalUser (group `users')."; }
-        { assertion = u.group == "" || cfg.groups ? ${u.group}; message = "users.users.${u.name}.group `${u.group}' is not declared in users.groups."; }
-        { assertion = !(u.isNormalUser && u.isSystemUser); message = "users.users.${u.name}: isNormalUser and isSystemUser are both set."; }
-        { assertion = u.uid != null || u.isNormalUser || u.isSystemUser; message = "users.users.${u.name}: set uid, isNormalUser or isSystemUser."; }
-        { assertion = nameOk u.name; message = "users.users.${u.name}: `${u.name}' is not a valid user name."; }
-      ] ++ map (g: { assertion = cfg.groups ? ${g}; message = "users.users.${u.name}.extraGroups: group `${g}' is not declared in users.groups."; }) u.extraGroups) users
-      ++ map (g: { assertion = nameOk g.name; message = "users.groups.${g.name}: `${g.name}' is not a valid group name."; }) groups
+        { assertion = u.group != ""; message = "users.users.${u.name}.group is unset: set it, or set isNormalUser (group `users').${whereUser u}"; }
+        { assertion = u.group == "" || cfg.groups ? ${u.group}; message = "users.users.${u.name}.group `${u.group}' is not declared in users.groups.${whereUser u}"; }
+        { assertion = !(u.isNormalUser && u.isSystemUser); message = "users.users.${u.name}: isNormalUser and isSystemUser are both set.${whereUser u}"; }
+        { assertion = u.uid != null || u.isNormalUser || u.isSystemUser; message = "users.users.${u.name}: set uid, isNormalUser or isSystemUser.${whereUser u}"; }
+        { assertion = nameOk u.name; message = "users.users.${u.name}: `${u.name}' is not a valid user name.${whereUser u}"; }
+      ] ++ map (g: { assertion = cfg.groups ? ${g}; message = "users.users.${u.name}.extraGroups: group `${g}' is not declared in users.groups.${whereUser u}"; }) u.extraGroups) users
+      ++ map (g: { assertion = nameOk g.name; message = "users.groups.${g.name}: `${g.name}' is not a valid group name.${where options.users.groups g.name}"; }) groups
       ++ map (id: { assertion = false; message = "uid ${id} is used by more than one user: ${toString (builtins.filter (n: toString uids.${n} == id) (lib.attrNames uids))}."; }) (duplicates uids)
       ++ map (id: { assertion = false; message = "gid ${id} is used by more than one group: ${toString (builtins.filter (n: toString gids.${n} == id) (lib.attrNames gids))}."; }) (duplicates gids);
 

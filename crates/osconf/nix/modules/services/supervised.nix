@@ -3,8 +3,10 @@
 # (httpd, cron) are entries of the same set that add options of their own and fill in
 # `command`. `system.build.services` holds the enabled ones, as init reads them.
 # (Only the interface of nixpkgs lib is used, so these modules run under its evalModules too.)
-{ config, lib, ... }:
+{ config, lib, options, ... }:
 let
+  where = import ../misc/where.nix;
+  whereService = name: where options.services name;
   inherit (lib) mkOption types;
   services = builtins.removeAttrs config.services [ "_module" ];
   enabled = lib.filterAttrs (n: s: s.enable) services;
@@ -22,10 +24,10 @@ in
   };
   config = {
     assertions = lib.concatLists (lib.mapAttrsToList (name: s:
-      map (dep: { assertion = enabled ? ${dep}; message = "services.${name}.wants: service `${dep}' is not enabled."; }) s.wants
+      map (dep: { assertion = enabled ? ${dep}; message = "services.${name}.wants: service `${dep}' is not enabled.${whereService name}"; }) s.wants
       ++ [
-        { assertion = s.user == "root" || config.users.users ? ${s.user}; message = "services.${name}.user `${s.user}' is not declared in users.users."; }
-        { assertion = s.group == "root" || config.users.groups ? ${s.group}; message = "services.${name}.group `${s.group}' is not declared in users.groups."; }
+        { assertion = s.user == "root" || config.users.users ? ${s.user}; message = "services.${name}.user `${s.user}' is not declared in users.users.${whereService name}"; }
+        { assertion = s.group == "root" || config.users.groups ? ${s.group}; message = "services.${name}.group `${s.group}' is not declared in users.groups.${whereService name}"; }
       ]) enabled);
     system.build.services = lib.mapAttrs (name: s: {
       inherit (s) command environment user group workingDirectory restart restartDelay wants;

@@ -1,7 +1,9 @@
 # `environment.etc.<name>`: the files of /etc, each a store file (`source`, or `text`
 # written with pkgs.writeText) linked or copied to /etc/<target>.
-{ config, lib, pkgs, ... }:
+{ config, lib, pkgs, options, ... }:
 let
+  where = import ../misc/where.nix;
+  whereFile = f: where options.environment.etc f.target;
   inherit (lib) mkOption types;
   etcOpts = { name, config, ... }: {
     options = {
@@ -33,15 +35,15 @@ in
   config = {
     assertions = map (f: {
       assertion = f.mode == "symlink" || builtins.match "0?[0-7]{3,4}" f.mode != null;
-      message = "environment.etc.\"${f.target}\".mode `${f.mode}' is neither `symlink' nor an octal mode.";
+      message = "environment.etc.\"${f.target}\".mode `${f.mode}' is neither `symlink' nor an octal mode.${whereFile f}";
     }) files ++ map (f: {
       assertion = !(lib.hasPrefix "/" f.target) && builtins.match "(.*/)?\\.\\.?(/.*)?" f.target == null
         && builtins.match ".*[\n].*" f.target == null && f.target != "static" && !(lib.hasPrefix "static/" f.target)
         && !(lib.hasPrefix ".osconf" f.target);
-      message = "environment.etc.\"${f.target}\": the target must be a relative path inside /etc (one line, not static/ or .osconf*).";
+      message = "environment.etc.\"${f.target}\": the target must be a relative path inside /etc (one line, not static/ or .osconf*).${whereFile f}";
     }) files ++ lib.concatMap (f: lib.optionals (f.mode != "symlink") [
-      { assertion = config.users.users ? ${f.user}; message = "environment.etc.\"${f.target}\".user `${f.user}' is not declared in users.users."; }
-      { assertion = config.users.groups ? ${f.group}; message = "environment.etc.\"${f.target}\".group `${f.group}' is not declared in users.groups."; }
+      { assertion = config.users.users ? ${f.user}; message = "environment.etc.\"${f.target}\".user `${f.user}' is not declared in users.users.${whereFile f}"; }
+      { assertion = config.users.groups ? ${f.group}; message = "environment.etc.\"${f.target}\".group `${f.group}' is not declared in users.groups.${whereFile f}"; }
     ]) files;
     # What activation installs: target -> { source; mode; user; group; }.
     system.build.etc = builtins.listToAttrs (map (f: {

@@ -24,18 +24,28 @@ let
   # target), `etc-links` (targets installed as links through /etc/static) and
   # `etc-copies` (`MODE UID GID TARGET`, owner and group resolved through this
   # generation's own users and groups).
-  etc = runCommand "etc" { } ''
+  etc = runCommand "etc" {
+    # One line per file, `SOURCE MODE UID GID TARGET` (a file, not the builder's command
+    # line: thousands of files outgrow an argument).
+    passAsFile = [ "entries" ];
+    entries = lib.concatMapStrings (e:
+      "${e.source} ${e.mode} ${toString (users.uids.${e.user} or 0)} ${toString (users.gids.${e.group} or 0)} ${e.target}\n")
+      etcEntries;
+  } ''
     mkdir -p $out/etc
     : > $out/etc-copies
     : > $out/etc-links
     : > $out/etc-files
-    ${lib.concatMapStrings (e: ''
-      mkdir -p "$out/etc/$(dirname ${quote e.target})"
-      ln -s ${quote e.source} "$out/etc/"${quote e.target}
-      echo ${quote e.target} >> $out/etc-files
-      ${if e.mode == "symlink" then "echo ${quote e.target} >> $out/etc-links"
-        else "echo ${quote "${e.mode} ${toString (users.uids.${e.user} or 0)} ${toString (users.gids.${e.group} or 0)} ${e.target}"} >> $out/etc-copies"}
-    '') etcEntries}
+    while read -r source mode uid gid target; do
+      mkdir -p "$out/etc/$(dirname "$target")"
+      ln -s "$source" "$out/etc/$target"
+      echo "$target" >> $out/etc-files
+      if [ "$mode" = symlink ]; then
+        echo "$target" >> $out/etc-links
+      else
+        echo "$mode $uid $gid $target" >> $out/etc-copies
+      fi
+    done < "$entriesPath"
   '';
 
   # Every package's files linked into one tree; the first package providing a file wins.
@@ -143,14 +153,12 @@ let
     replace "$etc/passwd" 644 - - /etc/passwd < "$system/users/passwd"
     replace "$etc/group" 644 - - /etc/group < "$system/users/group"
     replace "$etc/shadow" 600 - - /etc/shadow < "$system/users/shadow"
-    # Home directories: made complete (owner, mode 0700) under a temporary name, then renamed.
+    # Home directories: made complete (owner, mode 0700) under a temporary name, then
+    # renamed; one that exists is the user's and left as it is.
     while read -r uid gid home; do
       [ -n "$home" ] || continue
-      rm -rf "$root$home.osconf-tmp"
-      if [ -d "$root$home" ]; then
-        [ -z "$privileged" ] || owner "$uid" "$gid" "$root$home" "$home"
-        continue
-      fi
+      [ ! -e "$root$home.osconf-tmp" ] || rm -rf "$root$home.osconf-tmp"
+      [ ! -d "$root$home" ] || continue
       mkdir -p "$(dirname "$root$home")"
       mkdir -m 700 "$root$home.osconf-tmp"
       owner "$uid" "$gid" "$root$home.osconf-tmp" "$home"
