@@ -380,9 +380,9 @@ impl Running {
     }
 
     /// Writes `line` to the control pipe once the init has it open for reading (it
-    /// reopens it after every request), waiting up to 10 seconds.
+    /// reopens it after every request), waiting up to 60 seconds (a booting init reads it once the boot is done).
     fn send(&self, pipe: &Path, line: &str) -> Result<(), ControlError> {
-        let end = Instant::now() + Duration::from_secs(10);
+        let end = Instant::now() + Duration::from_secs(60);
         loop {
             let opened = fs::OpenOptions::new()
                 .write(true)

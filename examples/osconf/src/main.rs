@@ -8,6 +8,7 @@
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use nixkit_osconf::activation::{exec_activate, HelperActivator};
@@ -17,6 +18,7 @@ use nixkit_osconf::commands::generations::{
     delete_generations, gc, list_generations, switch_generation,
 };
 use nixkit_osconf::commands::rebuild::{install, rebuild, RebuildAction, RebuildOptions};
+use nixkit_osconf::container::{self, RunOptions};
 use nixkit_osconf::target::Target;
 
 /// mimalloc, as the other binaries (see `nixkit-alloc`).
@@ -121,6 +123,23 @@ enum Command {
     },
     /// Delete what no generation (and no other root) of ROOT's store keeps.
     Gc,
+    /// Boot ROOT's current system in a container (user, mount, pid, uts and ipc
+    /// namespaces; the host's network) with the system's own init as pid 1; in the
+    /// foreground until the system stops or Ctrl-C stops it, or `--detach`ed.
+    Run {
+        /// Return once the init runs, printing its host pid; stop it with `osconf stop`.
+        #[arg(long)]
+        detach: bool,
+        /// Seconds the system has to stop its services before it is killed.
+        #[arg(long, default_value_t = 20)]
+        stop_timeout: u64,
+    },
+    /// Stop the container running ROOT's system.
+    Stop {
+        /// Seconds the system has to stop its services before it is killed.
+        #[arg(long, default_value_t = 20)]
+        timeout: u64,
+    },
     /// Runs SYSTEM/activate on ROOT with ROOT's store (used by osconf itself).
     #[command(hide = true)]
     ActivateHelper {
@@ -312,6 +331,28 @@ fn run(cli: &Cli) -> Result<(), String> {
                 err_line(&format!("removing system generation {n}"));
             }
             Ok(())
+        }
+        Command::Run {
+            detach,
+            stop_timeout,
+        } => {
+            let opts = RunOptions::new(&cli.root);
+            if *detach {
+                let running = container::run(&opts).map_err(|x| e(&x))?;
+                return line(&running.pid().to_string());
+            }
+            nixkit_sandbox::install_interrupt_handler().map_err(|x| e(&x))?;
+            let mut out = io::stdout().lock();
+            container::run_foreground(
+                &opts,
+                &mut out,
+                &nixkit_sandbox::run::interrupted,
+                Duration::from_secs(*stop_timeout),
+            )
+            .map_err(|x| e(&x))
+        }
+        Command::Stop { timeout } => {
+            container::stop(&cli.root, Duration::from_secs(*timeout)).map_err(|x| e(&x))
         }
         Command::Gc => {
             let r = gc(&target).map_err(|x| e(&x))?;

@@ -117,7 +117,8 @@ stop_all() {
 switch_container() {
   ctl=$1/nix/var/osconf
   id=$$-$(date +%s)
-  if ! timeout 10 sh -c 'echo "$2" > "$1"' sh "$ctl/control" "switch $system $id"; then
+  # The init reads requests once it has booted (a request made while it boots waits).
+  if ! timeout 60 sh -c 'echo "$2" > "$1"' sh "$ctl/control" "switch $system $id"; then
     echo "osconf: the container's init does not answer on $ctl/control" >&2
     return 1
   fi

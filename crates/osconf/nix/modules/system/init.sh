@@ -49,6 +49,11 @@ shutdown() {
 trap shutdown TERM INT
 
 [ ! -f "$system/etc/hostname" ] || hostname -F "$system/etc/hostname" || echo "init: cannot set the host name"
+# The control pipe exists before activation: a switch asked for while the system boots
+# waits in it (its writer blocks until the pipe is read) and is served once the boot is
+# done, instead of finding no pipe and leaving the booting generation's services running.
+rm -f "$ctl/control"
+mkfifo -m 600 "$ctl/control"
 "$system/activate" / || echo "init: activating $system failed"
 "$system/activate-services" --local || echo "init: some services did not start"
 
@@ -75,8 +80,6 @@ serve_control() {
     mv -f "$ctl/replies/$id.status.tmp" "$ctl/replies/$id.status"
   done
 }
-rm -f "$ctl/control"
-mkfifo -m 600 "$ctl/control"
 serve_control &
 controller=$!
 echo "init: up"
