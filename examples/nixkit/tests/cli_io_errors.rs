@@ -304,7 +304,10 @@ fn store_specs_never_create_stores_in_the_current_directory() {
     let dir = tmp.path();
     let cases: &[(&str, &str)] = &[
         // A daemon that is not there (NIX_DAEMON_SOCKET_PATH below) is a clear error.
-        ("daemon", "cannot connect to socket at '/nonexistent/socket'"),
+        (
+            "daemon",
+            "cannot connect to socket at '/nonexistent/socket'",
+        ),
         (
             "unix:///nonexistent/daemon-socket/socket",
             "cannot connect to socket at '/nonexistent/daemon-socket/socket'",
