@@ -7,7 +7,8 @@
 # per connection) and CppNix; reported: operations per second (median), and resident
 # memory of the daemon's processes with all CLIENTS connected, per connection.
 # Binaries come from CARGO_TARGET_DIR (default target/) and are built with the release
-# profile; CARGO_PROFILE_RELEASE_* variables may lighten it.
+# profile (CARGO_PROFILE_RELEASE_* variables may lighten it), unless NIXKIT_BIN and
+# DAEMON_LOAD_BIN name them.
 #
 # Usage: daemon-vs-cppnix.sh [CLIENTS [OPS [ROUNDS]]]   (defaults: 32 200 3)
 # Needs CppNix (`nix-daemon`) on PATH; runs as root (CppNix's daemon needs it for its
@@ -20,10 +21,12 @@ rounds=${3:-3}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 target=${CARGO_TARGET_DIR:-$root/target}
-cargo build --release -q -p nixkit -p nixkit-benches --bin nixkit --bin daemon-load \
-    --manifest-path "$root/Cargo.toml"
-nixkit="$target/release/nixkit"
-load="$target/release/daemon-load"
+if [ -z "${NIXKIT_BIN:-}" ] || [ -z "${DAEMON_LOAD_BIN:-}" ]; then
+    cargo build --release -q -p nixkit -p nixkit-benches --bin nixkit --bin daemon-load \
+        --manifest-path "$root/Cargo.toml"
+fi
+nixkit=${NIXKIT_BIN:-$target/release/nixkit}
+load=${DAEMON_LOAD_BIN:-$target/release/daemon-load}
 command -v nix-daemon >/dev/null || { echo "skipped: nix-daemon (CppNix) not on PATH"; exit 0; }
 
 tmp=$(mktemp -d)

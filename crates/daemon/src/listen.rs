@@ -48,7 +48,9 @@ impl Daemon {
     }
 
     /// Binds `path` (replacing a stale socket file there), creating its directory, and
-    /// makes it connectable by every user: who may do what is decided per connection.
+    /// makes it connectable by every user: who may do what is decided per connection. The
+    /// socket is bound under a temporary name and renamed into place once it listens, so
+    /// a client that sees the file can connect.
     pub fn bind(path: &Path) -> Result<UnixListener, ListenError> {
         let err = |source| ListenError::Bind {
             path: path.to_path_buf(),
@@ -57,13 +59,23 @@ impl Daemon {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(err)?;
         }
-        match std::fs::remove_file(path) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(err(e)),
-            _ => {}
+        let mut temp = path.as_os_str().to_owned();
+        temp.push(format!(".{}.tmp", std::process::id()));
+        let temp = PathBuf::from(temp);
+        for stale in [&temp, &path.to_path_buf()] {
+            match std::fs::remove_file(stale) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(err(e)),
+                _ => {}
+            }
         }
-        let listener = UnixListener::bind(path).map_err(err)?;
+        let listener = UnixListener::bind(&temp).map_err(err)?;
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666)).map_err(err)?;
+        let placed = std::fs::set_permissions(&temp, std::fs::Permissions::from_mode(0o666))
+            .and_then(|()| std::fs::rename(&temp, path));
+        if let Err(e) = placed {
+            let _ = std::fs::remove_file(&temp);
+            return Err(err(e));
+        }
         Ok(listener)
     }
 

@@ -27,6 +27,9 @@ pub enum ExportError {
     /// Writing the output failed.
     #[error("writing export stream: {0}")]
     Io(#[from] io::Error),
+    /// The store that serialised the path failed (another store than the local one).
+    #[error(transparent)]
+    Source(Box<dyn std::error::Error + Send + Sync>),
     /// The path's contents no longer match its registered NAR hash.
     #[error("hash of path '{path}' has changed from '{expected}' to '{got}'!")]
     Modified {
@@ -94,32 +97,54 @@ pub fn export_paths(
         let info = store
             .query_path_info(&path)?
             .ok_or_else(|| QueryError::NotValid(dir.print_path(&path)))?;
-        write_u64(out, 1)?;
-        let mut tee = Tee {
-            out: &mut *out,
-            sink: HashSink::new(HashAlgo::Sha256),
-        };
-        dump_path(&store.real_path(&path), &mut tee)?;
-        let (got, _) = tee.sink.finish();
-        if got != info.nar_hash {
-            return Err(ExportError::Modified {
-                path: dir.print_path(&path),
-                expected: info.nar_hash.encode(HashEncoding::Nix32, false),
-                got: got.encode(HashEncoding::Nix32, false),
-            });
-        }
-        write_u64(out, EXPORT_MAGIC)?;
-        write_str(out, dir.print_path(&path).as_bytes())?;
-        write_u64(out, info.references.len() as u64)?;
-        for r in &info.references {
-            write_str(out, dir.print_path(r).as_bytes())?;
-        }
-        let deriver = info.deriver.map(|d| dir.print_path(&d)).unwrap_or_default();
-        write_str(out, deriver.as_bytes())?;
-        write_u64(out, 0)?;
+        let real = store.real_path(&path);
+        write_export_record(dir, &info, out, &mut |mut w| Ok(dump_path(&real, &mut w)?))?;
     }
+    write_export_end(out)
+}
+
+/// Writes one path of an export stream: its NAR, which `dump` writes (from any store) and
+/// which must match `info`'s NAR hash, then its metadata. Paths go references first;
+/// [`write_export_end`] ends the stream.
+pub fn write_export_record(
+    dir: &crate::StoreDir,
+    info: &PathInfo,
+    out: &mut dyn Write,
+    dump: &mut dyn FnMut(&mut dyn Write) -> Result<(), ExportError>,
+) -> Result<(), ExportError> {
+    write_u64(out, 1)?;
+    let mut tee = Tee {
+        out: &mut *out,
+        sink: HashSink::new(HashAlgo::Sha256),
+    };
+    dump(&mut tee)?;
+    let (got, _) = tee.sink.finish();
+    if got != info.nar_hash {
+        return Err(ExportError::Modified {
+            path: dir.print_path(&info.path),
+            expected: info.nar_hash.encode(HashEncoding::Nix32, false),
+            got: got.encode(HashEncoding::Nix32, false),
+        });
+    }
+    write_u64(out, EXPORT_MAGIC)?;
+    write_str(out, dir.print_path(&info.path).as_bytes())?;
+    write_u64(out, info.references.len() as u64)?;
+    for r in &info.references {
+        write_str(out, dir.print_path(r).as_bytes())?;
+    }
+    let deriver = info
+        .deriver
+        .as_ref()
+        .map(|d| dir.print_path(d))
+        .unwrap_or_default();
+    write_str(out, deriver.as_bytes())?;
     write_u64(out, 0)?;
     Ok(())
+}
+
+/// Ends an export stream.
+pub fn write_export_end(out: &mut dyn Write) -> Result<(), ExportError> {
+    Ok(write_u64(out, 0)?)
 }
 
 fn read_u64(input: &mut dyn Read) -> io::Result<u64> {

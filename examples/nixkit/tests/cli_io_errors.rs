@@ -303,10 +303,14 @@ fn store_specs_never_create_stores_in_the_current_directory() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let cases: &[(&str, &str)] = &[
-        ("daemon", "the daemon store is not supported yet"),
+        // A daemon that is not there (NIX_DAEMON_SOCKET_PATH below) is a clear error.
         (
-            "unix:///nix/var/nix/daemon-socket/socket",
-            "not supported yet",
+            "daemon",
+            "cannot connect to socket at '/nonexistent/socket'",
+        ),
+        (
+            "unix:///nonexistent/daemon-socket/socket",
+            "cannot connect to socket at '/nonexistent/daemon-socket/socket'",
         ),
         ("", "don't know how to open Nix store ''"),
         ("foo", "don't know how to open Nix store 'foo'"),
@@ -320,7 +324,10 @@ fn store_specs_never_create_stores_in_the_current_directory() {
             &["instantiate", "--store", spec, "-E", "1"][..],
             &["build", "--store", spec, "-E", "1"][..],
         ] {
-            let out = command(dir, &os(cmd)).output().unwrap();
+            let out = command(dir, &os(cmd))
+                .env("NIX_DAEMON_SOCKET_PATH", "/nonexistent/socket")
+                .output()
+                .unwrap();
             let stderr = String::from_utf8_lossy(&out.stderr);
             assert_eq!(no_crash(&format!("{cmd:?}"), &out), 1, "{cmd:?}: {stderr}");
             assert!(stderr.contains(message), "{cmd:?}: {stderr}");

@@ -143,6 +143,8 @@ struct Reference {
     outputs: Vec<String>,
     hashes: BTreeMap<String, String>,
     references: BTreeMap<String, String>,
+    /// `--export` of the first output's closure.
+    export: Vec<u8>,
 }
 
 fn local_reference(dir: &Path) -> Reference {
@@ -172,11 +174,17 @@ fn local_reference(dir: &Path) -> Reference {
         .iter()
         .map(|p| (p.clone(), local.ok(&["-q", "--references", p])))
         .collect();
+    let closure = lines(&local.ok(&["-q", "--requisites", &outputs[0]]));
+    let mut args = vec!["--export"];
+    args.extend(closure.iter().map(String::as_str));
+    let export = local.run(&args);
+    assert!(export.status.success());
     Reference {
         hello_drv,
         outputs,
         hashes,
         references,
+        export: export.stdout,
     }
 }
 
@@ -249,6 +257,14 @@ fn exercise(socket: &Path, root: &Path, work: &Path, reference: &Reference) {
     let verified = daemon.run(&["--verify-path", hello, &dep]);
     assert!(verified.status.success());
     assert_eq!(daemon.ok(&["--realise", &reference.hello_drv]), *hello);
+    let mut args = vec!["--export"];
+    args.extend(requisites.iter().map(String::as_str));
+    let export = daemon.run(&args);
+    assert!(export.status.success());
+    assert!(
+        export.stdout == reference.export,
+        "the daemon's export is the local store's, byte for byte"
+    );
 
     // An export of the local store imported through the daemon.
     let local = Store(work.join("local").display().to_string());

@@ -162,6 +162,27 @@ pub trait StoreAccess: Send + Sync {
     fn nar(&self, path: &StorePath, out: &mut dyn Write) -> Result<(), AccessError>;
     /// Writes the NAR of `path` (a store path, or for a local store any file) to `out`.
     fn dump(&self, path: &Path, out: &mut dyn Write) -> Result<(), AccessError>;
+    /// Writes `paths` (references first) in the export format to `out`.
+    fn export(&self, paths: &BTreeSet<StorePath>, out: &mut dyn Write) -> Result<(), AccessError> {
+        let mut out = io::BufWriter::with_capacity(1 << 16, out);
+        for path in self.topo_sort(paths)? {
+            let info = self
+                .query_path_info(&path)?
+                .ok_or_else(|| AccessError::NotInStore(self.store_dir().print_path(&path)))?;
+            nixkit_store::export::write_export_record(
+                self.store_dir(),
+                &info,
+                &mut out,
+                &mut |w| {
+                    self.nar(&path, w)
+                        .map_err(|e| nixkit_store::export::ExportError::Source(Box::new(e)))
+                },
+            )
+            .map_err(AccessError::local)?;
+        }
+        nixkit_store::export::write_export_end(&mut out).map_err(AccessError::local)?;
+        out.flush().map_err(AccessError::local)
+    }
     /// Imports a `--export` stream; returns the imported paths.
     fn import(&self, input: &mut dyn Read) -> Result<Vec<StorePath>, AccessError>;
     /// Makes `path` valid (substituting or building it; a `.drv` stands for its outputs,

@@ -5,12 +5,12 @@
 
 use std::collections::BTreeSet;
 use std::ffi::OsString;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use nixkit_store::binary_cache::{Compression, FileCache, HttpCache, HttpConfig, SecretKey};
 use nixkit_store::local::LocalStore;
-use nixkit_store::{export, nar, FileIngestionMethod, HashAlgo, HashEncoding, HashSink, StorePath};
+use nixkit_store::{nar, FileIngestionMethod, HashAlgo, HashEncoding, HashSink, StorePath};
 
 use super::access::{open_access, AccessError, GcOutcome, GcRequest, OpenAccessError, StoreAccess};
 use super::query::query;
@@ -380,10 +380,7 @@ fn run_with_store(
         }
         Operation::Export => {
             let paths = resolve_all(store, cmd)?;
-            let local = local_only(store, "--export")?;
-            let mut out = BufWriter::with_capacity(1 << 16, &mut *io.stdout);
-            export::export_paths(&local, &paths, &mut out).map_err(StoreCommandError::store)?;
-            out.flush().map_err(StoreCommandError::store)?;
+            store.export(&paths, io.stdout)?;
             Ok(0)
         }
         Operation::Import => {

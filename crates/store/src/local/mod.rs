@@ -87,8 +87,8 @@ pub enum OpenError {
     /// A store specification this implementation cannot open.
     #[error("don't know how to open Nix store '{0}'")]
     UnsupportedStore(String),
-    /// The daemon store (`daemon`, `unix://…`).
-    #[error("cannot open Nix store '{0}': the daemon store is not supported yet")]
+    /// The daemon store (`daemon`, `unix://…`): a daemon client opens it, not this crate.
+    #[error("cannot open Nix store '{0}' as a local store: it is a daemon's")]
     DaemonUnsupported(String),
     /// A store root that is not an absolute path.
     #[error("not an absolute path: '{0}'")]
