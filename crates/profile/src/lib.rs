@@ -9,13 +9,16 @@
 //!   name/version rules, [`version`]) or attribute path;
 //! - [`manager`]: install, remove, upgrade, set-priority, queries, generations, gc;
 //! - [`channels`]: named package sets snapshotted into the store;
-//! - [`devshell`]: a derivation's development environment (`nix-shell FILE -A ATTR`).
+//! - [`devshell`]: a derivation's development environment (`nix-shell FILE -A ATTR`);
+//! - [`enter`]: running a profile's programs, a shell or a development environment where
+//!   the store's paths resolve (a private mount namespace with the store at `/nix/store`).
 //!
 //! Generations are the store crate's profiles (`P-N-link`, atomic switch); each one is a GC
 //! root, so collecting garbage never deletes what a generation uses.
 
 pub mod channels;
 pub mod devshell;
+pub mod enter;
 pub mod manager;
 pub mod manifest;
 pub mod packages;
@@ -24,6 +27,7 @@ pub mod version;
 
 pub use channels::{Channel, ChannelError, Channels};
 pub use devshell::{dev_shell, DevShell, DevShellError};
+pub use enter::EnterError;
 pub use manager::{Change, ChangeError, GenerationError, Manager, QueryInstalledError};
 pub use manifest::{ManifestError, MetaValue, Package, SourceRef};
 pub use packages::{Available, PackageSet, PackageSetError, SetSource};

@@ -4,7 +4,6 @@
 // Deny std's printing macros: they panic on a closed or full stream.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
-mod enter;
 mod output;
 
 use std::path::PathBuf;
@@ -433,7 +432,15 @@ fn run(cli: &Cli) -> Result<(), String> {
                 };
                 let shell = nixkit_profile::dev_shell(&m, &file, attr.clone().flatten().as_deref())
                     .map_err(|x| e(&x))?;
-                return enter::dev_shell(&config, &shell, *pure, keep, run.as_deref());
+                output::clear_progress();
+                return nixkit_profile::enter::dev_shell(
+                    &config,
+                    &shell,
+                    *pure,
+                    keep,
+                    run.as_deref(),
+                )
+                .map_err(|x| e(&x));
             }
             // `-A ATTR -p ...`: the first attribute path was taken as -A's value.
             let mut packages = packages.clone();
@@ -451,11 +458,13 @@ fn run(cli: &Cli) -> Result<(), String> {
                         .map(|(_, path)| PathBuf::from(path).join("bin"))
                 })
                 .collect();
-            return enter::shell(&config, &bins, *pure, run.as_deref());
+            output::clear_progress();
+            return nixkit_profile::enter::shell(&config, &bins, *pure, run.as_deref())
+                .map_err(|x| e(&x));
         }
         Command::Enter { command } => {
             let m = manager(cli, &config)?;
-            return enter::enter(&config, &m.profile, command);
+            return nixkit_profile::enter::enter(&config, &m.profile, command).map_err(|x| e(&x));
         }
     }
     Ok(())

@@ -1,11 +1,14 @@
-//! `pkgman enter`: runs a command (or a shell) with the profile's `bin` on `PATH` in a
-//! private mount namespace where the store's files are bind-mounted at the logical store
-//! directory (`/nix/store`), as nix-user-chroot does, so that installed programs whose
-//! paths name `/nix/store` run when the store lives elsewhere (`--store DIR`).
-//! Unprivileged users get a user namespace mapping them to themselves.
+//! Running programs of a profile or an environment where the store's paths resolve:
+//! a private mount namespace with the store's files bind-mounted at the logical store
+//! directory (`/nix/store`), as nix-user-chroot does, so that programs whose paths name
+//! `/nix/store` run when the store lives elsewhere (`--store DIR`). Unprivileged users get
+//! a user namespace mapping them to themselves. [`enter`] runs a command with a profile's
+//! `bin` on `PATH` (`pkgman enter`), [`shell`] a shell with packages on `PATH`
+//! (`pkgman shell -p`), [`dev_shell`] bash in a derivation's development environment
+//! (`pkgman shell FILE -A ATTR`). Each replaces the process and only returns on failure.
 
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use nix::mount::{mount, MsFlags};
@@ -13,7 +16,65 @@ use nix::sched::{unshare, CloneFlags};
 use nix::unistd::{getgid, getuid};
 use nixkit_store::local::StoreConfig;
 
-fn private_store(config: &StoreConfig) -> Result<(), String> {
+use crate::devshell::{DevShell, PURE_KEEP};
+
+/// Why a program could not be run in the private store view.
+#[derive(Debug, thiserror::Error)]
+pub enum EnterError {
+    /// The mount (or user) namespace could not be made.
+    #[error("cannot create a mount namespace: {0}")]
+    Namespace(#[source] nix::Error),
+    /// The user namespace's id maps could not be written.
+    #[error("writing {file}: {source}")]
+    IdMap {
+        /// The map file.
+        file: &'static str,
+        /// Why it failed.
+        source: std::io::Error,
+    },
+    /// The mounts could not be made private.
+    #[error("cannot make the mounts private: {0}")]
+    Private(#[source] nix::Error),
+    /// The logical store directory does not exist and cannot be made.
+    #[error("'{}' does not exist and cannot be created ({source}); run as root once to create it", .path.display())]
+    StoreDir {
+        /// The logical store directory.
+        path: PathBuf,
+        /// Why it could not be made.
+        source: std::io::Error,
+    },
+    /// The store could not be bind-mounted at its logical directory.
+    #[error("cannot bind-mount '{}' at '{}': {source}", .real.display(), .logical.display())]
+    Bind {
+        /// Where the store's files are.
+        real: PathBuf,
+        /// The logical store directory.
+        logical: PathBuf,
+        /// Why it failed.
+        source: nix::Error,
+    },
+    /// No shell for the development environment.
+    #[error("bash is not on PATH (or set NIX_BUILD_SHELL)")]
+    NoBash,
+    /// The development environment's files could not be written.
+    #[error("preparing the shell in '{dir}': {message}")]
+    Prepare {
+        /// The temporary directory's parent.
+        dir: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The program could not be started.
+    #[error("cannot run '{program}': {source}")]
+    Exec {
+        /// The program.
+        program: String,
+        /// Why it failed.
+        source: std::io::Error,
+    },
+}
+
+fn private_store(config: &StoreConfig) -> Result<(), EnterError> {
     let real = config.real_store_dir();
     let logical = Path::new(config.store_dir.as_str());
     if real == logical {
@@ -24,10 +85,10 @@ fn private_store(config: &StoreConfig) -> Result<(), String> {
     if !uid.is_root() {
         flags |= CloneFlags::CLONE_NEWUSER;
     }
-    unshare(flags).map_err(|e| format!("cannot create a mount namespace: {e}"))?;
+    unshare(flags).map_err(EnterError::Namespace)?;
     if !uid.is_root() {
-        let write = |file: &str, text: String| {
-            std::fs::write(file, text).map_err(|e| format!("writing {file}: {e}"))
+        let write = |file: &'static str, text: String| {
+            std::fs::write(file, text).map_err(|source| EnterError::IdMap { file, source })
         };
         write("/proc/self/setgroups", "deny".into())?;
         write("/proc/self/uid_map", format!("{uid} {uid} 1"))?;
@@ -40,13 +101,11 @@ fn private_store(config: &StoreConfig) -> Result<(), String> {
         MsFlags::MS_REC | MsFlags::MS_PRIVATE,
         None::<&str>,
     )
-    .map_err(|e| format!("cannot make the mounts private: {e}"))?;
+    .map_err(EnterError::Private)?;
     if !logical.is_dir() {
-        std::fs::create_dir_all(logical).map_err(|e| {
-            format!(
-                "'{}' does not exist and cannot be created ({e}); run as root once to create it",
-                logical.display()
-            )
+        std::fs::create_dir_all(logical).map_err(|source| EnterError::StoreDir {
+            path: logical.to_path_buf(),
+            source,
         })?;
     }
     mount(
@@ -56,25 +115,22 @@ fn private_store(config: &StoreConfig) -> Result<(), String> {
         MsFlags::MS_BIND | MsFlags::MS_REC,
         None::<&str>,
     )
-    .map_err(|e| {
-        format!(
-            "cannot bind-mount '{}' at '{}': {e}",
-            real.display(),
-            logical.display()
-        )
+    .map_err(|source| EnterError::Bind {
+        real: real.clone(),
+        logical: logical.to_path_buf(),
+        source,
     })
 }
 
 /// Runs `run` with `/bin/sh -c` (or an interactive `$SHELL`, else `sh`) with `bins` on
 /// `PATH` (alone with `pure`) in the private store view. Only returns on failure.
-pub(crate) fn shell(
+pub fn shell(
     config: &StoreConfig,
-    bins: &[std::path::PathBuf],
+    bins: &[PathBuf],
     pure: bool,
     run: Option<&str>,
-) -> Result<(), String> {
+) -> Result<(), EnterError> {
     private_store(config)?;
-    crate::output::clear_progress();
     let mut path = std::ffi::OsString::new();
     for (i, b) in bins.iter().enumerate() {
         if i > 0 {
@@ -108,11 +164,14 @@ pub(crate) fn shell(
         .env("PATH", path)
         .env("IN_NIX_SHELL", if pure { "pure" } else { "impure" })
         .exec();
-    Err(format!("cannot run the shell: {err}"))
+    Err(EnterError::Exec {
+        program: "the shell".into(),
+        source: err,
+    })
 }
 
 /// The shell of development environments: `$NIX_BUILD_SHELL`, else `bash` from `PATH`.
-fn build_shell() -> Result<std::path::PathBuf, String> {
+fn build_shell() -> Result<PathBuf, EnterError> {
     if let Some(s) = std::env::var_os("NIX_BUILD_SHELL") {
         return Ok(s.into());
     }
@@ -121,27 +180,29 @@ fn build_shell() -> Result<std::path::PathBuf, String> {
         .flat_map(std::env::split_paths)
         .map(|d| d.join("bash"))
         .find(|p| p.is_file())
-        .ok_or_else(|| "bash is not on PATH (or set NIX_BUILD_SHELL)".to_owned())
+        .ok_or(EnterError::NoBash)
 }
 
 /// Runs bash in the development environment `shell` (with `--pure`, in a cleared
 /// environment keeping what nix-shell keeps and `keep`), running `run` and exiting with its
 /// status, or interactive, in the private store view. Only returns on failure.
-pub(crate) fn dev_shell(
+pub fn dev_shell(
     config: &StoreConfig,
-    shell: &nixkit_profile::DevShell,
+    shell: &DevShell,
     pure: bool,
     keep: &[String],
     run: Option<&str>,
-) -> Result<(), String> {
+) -> Result<(), EnterError> {
     let bash = build_shell()?;
     let build_top = std::env::var("TMPDIR").unwrap_or_else(|_| "/tmp".into());
     let tz = std::env::var("TZ").ok();
     let prepared = shell
         .prepare(&build_top, pure, tz.as_deref(), run)
-        .map_err(|e| format!("preparing the shell in '{build_top}': {e}"))?;
+        .map_err(|e| EnterError::Prepare {
+            dir: build_top.clone(),
+            message: e.to_string(),
+        })?;
     private_store(config)?;
-    crate::output::clear_progress();
     let mut cmd = Command::new(&bash);
     if run.is_some() {
         cmd.arg(&prepared.rc);
@@ -150,7 +211,7 @@ pub(crate) fn dev_shell(
     }
     if pure {
         cmd.env_clear();
-        let kept = nixkit_profile::devshell::PURE_KEEP
+        let kept = PURE_KEEP
             .iter()
             .copied()
             .chain(keep.iter().map(String::as_str));
@@ -162,16 +223,15 @@ pub(crate) fn dev_shell(
     }
     let err = cmd.envs(&prepared.vars).exec();
     let _ = std::fs::remove_dir_all(&prepared.dir);
-    Err(format!("cannot run '{}': {err}", bash.display()))
+    Err(EnterError::Exec {
+        program: bash.display().to_string(),
+        source: err,
+    })
 }
 
 /// Runs `command` (default: `$SHELL`, else `sh`) in the private store view. Only returns
 /// on failure.
-pub(crate) fn enter(
-    config: &StoreConfig,
-    profile: &Path,
-    command: &[String],
-) -> Result<(), String> {
+pub fn enter(config: &StoreConfig, profile: &Path, command: &[String]) -> Result<(), EnterError> {
     private_store(config)?;
     let path = match std::env::var_os("PATH") {
         Some(old) => {
@@ -190,5 +250,8 @@ pub(crate) fn enter(
         ),
     };
     let err = Command::new(&program).args(args).env("PATH", path).exec();
-    Err(format!("cannot run '{program}': {err}"))
+    Err(EnterError::Exec {
+        program,
+        source: err,
+    })
 }
