@@ -22,9 +22,36 @@ use super::{open_store, StoreOptions};
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum AccessError {
-    /// The local store failed (the error of the `nixkit_store` operation).
+    /// A query of the local store failed (its database, a corrupt entry).
     #[error(transparent)]
-    Local(Box<dyn std::error::Error + Send + Sync>),
+    Query(#[from] nixkit_store::local::QueryError),
+    /// Adding a path to the local store failed.
+    #[error(transparent)]
+    Add(#[from] nixkit_store::local::AddError),
+    /// Verifying the local store failed.
+    #[error(transparent)]
+    Verify(#[from] nixkit_store::local::VerifyError),
+    /// Garbage collection, deleting paths or making a root failed.
+    #[error(transparent)]
+    Gc(#[from] nixkit_store::local::GcError),
+    /// Serialising a path as a NAR failed.
+    #[error(transparent)]
+    Dump(#[from] nixkit_store::nar::DumpError),
+    /// Exporting paths failed (`--export`).
+    #[error(transparent)]
+    Export(#[from] nixkit_store::export::ExportError),
+    /// Importing paths failed (`--import`).
+    #[error(transparent)]
+    Import(#[from] nixkit_store::export::ImportError),
+    /// The store's options (substituters, keys) are not usable.
+    #[error(transparent)]
+    Options(#[from] super::StoreOptionsError),
+    /// Substitution failed.
+    #[error(transparent)]
+    Substitute(#[from] nixkit_sandbox::SubstituteError),
+    /// Writing the output stream failed.
+    #[error("writing the output: {0}")]
+    Output(#[source] io::Error),
     /// The daemon refused the operation or the connection broke.
     #[error(transparent)]
     Daemon(#[from] ProtocolError),
@@ -45,13 +72,6 @@ pub enum AccessError {
         /// The underlying error.
         source: io::Error,
     },
-}
-
-impl AccessError {
-    /// Wraps an error of the local store.
-    pub fn local(e: impl std::error::Error + Send + Sync + 'static) -> Self {
-        Self::Local(Box::new(e))
-    }
 }
 
 /// The result of `--verify`.
@@ -177,11 +197,10 @@ pub trait StoreAccess: Send + Sync {
                     self.nar(&path, w)
                         .map_err(|e| nixkit_store::export::ExportError::Source(Box::new(e)))
                 },
-            )
-            .map_err(AccessError::local)?;
+            )?;
         }
-        nixkit_store::export::write_export_end(&mut out).map_err(AccessError::local)?;
-        out.flush().map_err(AccessError::local)
+        nixkit_store::export::write_export_end(&mut out)?;
+        out.flush().map_err(AccessError::Output)
     }
     /// Imports a `--export` stream; returns the imported paths.
     fn import(&self, input: &mut dyn Read) -> Result<Vec<StorePath>, AccessError>;
@@ -279,19 +298,15 @@ impl StoreAccess for LocalAccess {
     }
 
     fn query_path_info(&self, path: &StorePath) -> Result<Option<PathInfo>, AccessError> {
-        self.lock()
-            .query_path_info(path)
-            .map_err(AccessError::local)
+        self.lock().query_path_info(path).map_err(AccessError::from)
     }
 
     fn is_valid(&self, path: &StorePath) -> Result<bool, AccessError> {
-        self.lock().is_valid(path).map_err(AccessError::local)
+        self.lock().is_valid(path).map_err(AccessError::from)
     }
 
     fn query_referrers(&self, path: &StorePath) -> Result<BTreeSet<StorePath>, AccessError> {
-        self.lock()
-            .query_referrers(path)
-            .map_err(AccessError::local)
+        self.lock().query_referrers(path).map_err(AccessError::from)
     }
 
     fn query_derivation_outputs(
@@ -300,18 +315,18 @@ impl StoreAccess for LocalAccess {
     ) -> Result<BTreeMap<String, StorePath>, AccessError> {
         self.lock()
             .query_derivation_outputs(drv)
-            .map_err(AccessError::local)
+            .map_err(AccessError::from)
     }
 
     fn query_closure(
         &self,
         paths: &BTreeSet<StorePath>,
     ) -> Result<BTreeSet<StorePath>, AccessError> {
-        self.lock().query_closure(paths).map_err(AccessError::local)
+        self.lock().query_closure(paths).map_err(AccessError::from)
     }
 
     fn topo_sort(&self, paths: &BTreeSet<StorePath>) -> Result<Vec<StorePath>, AccessError> {
-        self.lock().topo_sort(paths).map_err(AccessError::local)
+        self.lock().topo_sort(paths).map_err(AccessError::from)
     }
 
     fn add_file(
@@ -323,12 +338,12 @@ impl StoreAccess for LocalAccess {
     ) -> Result<StorePath, AccessError> {
         self.lock()
             .add_to_store(name, src, method, algo)
-            .map_err(AccessError::local)
+            .map_err(AccessError::from)
     }
 
     fn verify(&self, check_contents: bool) -> Result<VerifyOutcome, AccessError> {
         let store = self.lock();
-        let report = store.verify(check_contents).map_err(AccessError::local)?;
+        let report = store.verify(check_contents)?;
         Ok(VerifyOutcome {
             ok: report.is_ok(),
             messages: report.messages(&store),
@@ -338,8 +353,7 @@ impl StoreAccess for LocalAccess {
     fn find_roots(&self) -> Result<Vec<(String, StorePath)>, AccessError> {
         Ok(self
             .lock()
-            .find_roots()
-            .map_err(AccessError::local)?
+            .find_roots()?
             .into_iter()
             .map(|(root, path)| (root.to_string(), path))
             .collect())
@@ -360,20 +374,14 @@ impl StoreAccess for LocalAccess {
             bytes_freed: 0,
         };
         match request {
-            GcRequest::Live => Ok(listed(store.live_paths(&opts).map_err(AccessError::local)?)),
-            GcRequest::Dead => Ok(listed(store.dead_paths(&opts).map_err(AccessError::local)?)),
-            GcRequest::Collect => Ok(gc_outcome(
-                &self.dir,
-                store.collect_garbage(&opts).map_err(AccessError::local)?,
-            )),
+            GcRequest::Live => Ok(listed(store.live_paths(&opts)?)),
+            GcRequest::Dead => Ok(listed(store.dead_paths(&opts)?)),
+            GcRequest::Collect => Ok(gc_outcome(&self.dir, store.collect_garbage(&opts)?)),
         }
     }
 
     fn delete_paths(&self, paths: &BTreeSet<StorePath>) -> Result<GcOutcome, AccessError> {
-        let r = self
-            .lock()
-            .delete_paths(paths)
-            .map_err(AccessError::local)?;
+        let r = self.lock().delete_paths(paths)?;
         Ok(gc_outcome(&self.dir, r))
     }
 
@@ -384,15 +392,14 @@ impl StoreAccess for LocalAccess {
 
     fn dump(&self, path: &Path, out: &mut dyn Write) -> Result<(), AccessError> {
         let mut out = io::BufWriter::with_capacity(1 << 16, out);
-        nixkit_store::nar::dump_path(path, &mut out).map_err(AccessError::local)?;
-        out.flush().map_err(AccessError::local)
+        nixkit_store::nar::dump_path(path, &mut out)?;
+        out.flush().map_err(AccessError::Output)
     }
 
     fn import(&self, input: &mut dyn Read) -> Result<Vec<StorePath>, AccessError> {
         let store = self.lock();
         let mut input = io::BufReader::with_capacity(1 << 16, input);
-        let paths =
-            nixkit_store::export::import_paths(&store, &mut input).map_err(AccessError::local)?;
+        let paths = nixkit_store::export::import_paths(&store, &mut input)?;
         for p in &paths {
             super::record_derivation_outputs(&store, p);
         }
@@ -407,23 +414,18 @@ impl StoreAccess for LocalAccess {
     ) -> Result<Vec<StorePath>, AccessError> {
         let store = self.lock();
         let mut substitution = RealiseOptions::default();
-        options
-            .configure_substitution(&self.dir, &mut substitution)
-            .map_err(AccessError::local)?;
-        let wanted =
-            if path.name().ends_with(".drv") && store.is_valid(path).map_err(AccessError::local)? {
-                store
-                    .query_derivation_outputs(path)
-                    .map_err(AccessError::local)?
-                    .into_values()
-                    .collect()
-            } else {
-                vec![path.clone()]
-            };
+        options.configure_substitution(&self.dir, &mut substitution)?;
+        let wanted = if path.name().ends_with(".drv") && store.is_valid(path)? {
+            store
+                .query_derivation_outputs(path)?
+                .into_values()
+                .collect()
+        } else {
+            vec![path.clone()]
+        };
         for w in &wanted {
-            if !store.is_valid(w).map_err(AccessError::local)? {
-                let (from, added) = nixkit_sandbox::substitute_path(&store, w, &substitution)
-                    .map_err(AccessError::local)?;
+            if !store.is_valid(w)? {
+                let (from, added) = nixkit_sandbox::substitute_path(&store, w, &substitution)?;
                 for a in &added {
                     super::record_derivation_outputs(&store, a);
                     let _ = writeln!(
@@ -449,6 +451,6 @@ impl StoreAccess for LocalAccess {
     fn add_perm_root(&self, path: &StorePath, link: &Path) -> Result<(), AccessError> {
         self.lock()
             .add_perm_root(path, link)
-            .map_err(AccessError::local)
+            .map_err(AccessError::from)
     }
 }

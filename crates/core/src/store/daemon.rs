@@ -233,7 +233,7 @@ impl DaemonStore {
                 let mut file = tempfile::tempfile().map_err(file_error(context.clone()))?;
                 {
                     let mut w = io::BufWriter::new(&mut file);
-                    nixkit_store::nar::dump_path(src, &mut w).map_err(AccessError::local)?;
+                    nixkit_store::nar::dump_path(src, &mut w)?;
                     w.flush().map_err(file_error(context.clone()))?;
                 }
                 file.rewind().map_err(file_error(context))?;

@@ -147,18 +147,21 @@ pub enum StoreCommandError {
     /// The store's options (substituters, keys) are not usable.
     #[error(transparent)]
     Options(#[from] super::StoreOptionsError),
-    /// The store or a cache failed (the error of the `nixkit_store` operation).
+    /// Restoring a NAR failed (`--restore`).
     #[error(transparent)]
-    Store(Box<dyn std::error::Error + Send + Sync>),
+    Restore(#[from] nixkit_store::nar::RestoreError),
+    /// A binary cache failed (`--copy-to`).
+    #[error(transparent)]
+    Cache(#[from] nixkit_store::binary_cache::CacheError),
+    /// A signing key is malformed (`--generate-binary-cache-key`, `--sign-key`).
+    #[error(transparent)]
+    Key(#[from] nixkit_store::binary_cache::KeyError),
+    /// The hash algorithm of `--add-fixed` is unknown.
+    #[error(transparent)]
+    HashAlgo(#[from] nixkit_store::hash::UnknownHashAlgo),
     /// Standard output failed.
     #[error("writing to standard output: {0}")]
     Stdout(#[source] io::Error),
-}
-
-impl StoreCommandError {
-    pub(super) fn store(e: impl std::error::Error + Send + Sync + 'static) -> Self {
-        Self::Store(Box::new(e))
-    }
 }
 
 pub(super) type Result<T> = std::result::Result<T, StoreCommandError>;
@@ -181,8 +184,7 @@ pub fn run(cmd: &StoreCommand, options: &StoreOptions, io: &mut Streams<'_>) -> 
     };
     match cmd.operation {
         Operation::Restore => {
-            nar::restore_path(&mut io.stdin, Path::new(one("--restore")?))
-                .map_err(StoreCommandError::store)?;
+            nar::restore_path(&mut io.stdin, Path::new(one("--restore")?))?;
             Ok(0)
         }
         Operation::GenerateBinaryCacheKey => {
@@ -197,7 +199,7 @@ pub fn run(cmd: &StoreCommand, options: &StoreOptions, io: &mut Streams<'_>) -> 
                     name.to_string_lossy()
                 ))
             })?;
-            let key = SecretKey::generate(name).map_err(StoreCommandError::store)?;
+            let key = SecretKey::generate(name)?;
             write_new_file(Path::new(sk), key.to_text().as_bytes(), 0o600)?;
             write_new_file(Path::new(pk), key.public_key().to_text().as_bytes(), 0o644)?;
             Ok(0)
@@ -288,10 +290,7 @@ fn run_with_store(
                 } else {
                     FileIngestionMethod::Flat
                 };
-                let algo = algo
-                    .to_string_lossy()
-                    .parse::<HashAlgo>()
-                    .map_err(StoreCommandError::store)?;
+                let algo = algo.to_string_lossy().parse::<HashAlgo>()?;
                 (method, algo, files)
             };
             for f in files {
@@ -410,7 +409,7 @@ fn run_with_store(
                             path: f.display().to_string(),
                             source,
                         })?;
-                    Some(SecretKey::parse(&text).map_err(StoreCommandError::store)?)
+                    Some(SecretKey::parse(&text)?)
                 }
                 None => None,
             };
@@ -437,7 +436,7 @@ fn run_with_store(
                 FileCache::new(url, dir.clone())
                     .and_then(|c| c.copy_closure(&local, &paths, compression, key.as_ref()))
             };
-            for path in copied.map_err(StoreCommandError::store)? {
+            for path in copied? {
                 let _ = writeln!(io.stderr, "copying path '{}' to '{url}'", p(&path));
             }
             Ok(0)
