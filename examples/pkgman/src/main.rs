@@ -51,6 +51,10 @@ struct Cli {
     /// Do not show build output.
     #[arg(long = "no-build-output", short = 'Q', global = true)]
     quiet: bool,
+    /// A build setting, as nix-env's `--option NAME VALUE` (`hashed-mirrors`, `timeout`,
+    /// `max-silent-time`, `cores`, ...).
+    #[arg(long = "option", num_args = 2, value_names = ["NAME", "VALUE"], global = true, action = clap::ArgAction::Append)]
+    option: Vec<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -256,6 +260,13 @@ fn manager(cli: &Cli, config: &StoreConfig) -> Result<Manager, String> {
         m.realise
             .trusted_keys
             .push(PublicKey::parse(k).map_err(|e| e.to_string())?);
+    }
+    for pair in cli.option.chunks(2) {
+        if let [name, value] = pair {
+            if !m.realise.settings.set_option(name, value)? {
+                return Err(format!("unknown setting '{name}'"));
+            }
+        }
     }
     let progress = output::progress(cli.quiet);
     let dir = config.store_dir.clone();
