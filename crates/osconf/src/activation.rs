@@ -124,67 +124,14 @@ pub fn exec_activate(root: &Path, system: &str) -> ActivateError {
     }
     let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
     if !target.is_host() {
-        if let Err(reason) = private_store(&target) {
+        if let Err(e) = nixkit_profile::enter::private_store_view(target.store_config()) {
             return ActivateError::Namespace {
                 store_dir: target.store_config().store_dir.as_str().to_owned(),
-                reason,
+                reason: e.to_string(),
             };
         }
     }
     let program = format!("{system}/activate");
     let source = Command::new(&program).arg(target.root()).exec();
     ActivateError::Exec { program, source }
-}
-
-/// Enters a mount namespace (and, when not root or not allowed one alone, a user
-/// namespace mapping this user to itself) with the target's store bind-mounted at the
-/// logical store directory.
-fn private_store(target: &Target) -> Result<(), String> {
-    use nix::mount::{mount, MsFlags};
-    use nix::sched::{unshare, CloneFlags};
-    let config = target.store_config();
-    let real = config.real_store_dir();
-    let logical = Path::new(config.store_dir.as_str());
-    let (uid, gid) = (nix::unistd::getuid(), nix::unistd::getgid());
-    let alone = uid.is_root() && unshare(CloneFlags::CLONE_NEWNS).is_ok();
-    if !alone {
-        unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUSER)
-            .map_err(|e| format!("cannot create a user and mount namespace: {e}"))?;
-        let write = |file: &str, text: String| {
-            std::fs::write(file, text).map_err(|e| format!("writing {file}: {e}"))
-        };
-        write("/proc/self/setgroups", "deny".into())?;
-        write("/proc/self/uid_map", format!("{uid} {uid} 1"))?;
-        write("/proc/self/gid_map", format!("{gid} {gid} 1"))?;
-    }
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        None::<&str>,
-    )
-    .map_err(|e| format!("cannot make the mounts private: {e}"))?;
-    if !logical.is_dir() {
-        std::fs::create_dir_all(logical).map_err(|e| {
-            format!(
-                "'{}' does not exist and cannot be created ({e}); create it once as root",
-                logical.display()
-            )
-        })?;
-    }
-    mount(
-        Some(&real),
-        logical,
-        None::<&str>,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        None::<&str>,
-    )
-    .map_err(|e| {
-        format!(
-            "cannot bind-mount '{}' at '{}': {e}",
-            real.display(),
-            logical.display()
-        )
-    })
 }

@@ -74,19 +74,21 @@ pub enum EnterError {
     },
 }
 
-fn private_store(config: &StoreConfig) -> Result<(), EnterError> {
+/// Enters the private store view: a mount namespace (and, when not root or when root may
+/// not have one alone, a user namespace mapping this user to itself) where the store's
+/// files are bind-mounted at its logical directory. Nothing to do when they are already
+/// there. Must be called while the process has a single thread (`unshare`).
+pub fn private_store_view(config: &StoreConfig) -> Result<(), EnterError> {
     let real = config.real_store_dir();
     let logical = Path::new(config.store_dir.as_str());
     if real == logical {
         return Ok(());
     }
     let (uid, gid) = (getuid(), getgid());
-    let mut flags = CloneFlags::CLONE_NEWNS;
-    if !uid.is_root() {
-        flags |= CloneFlags::CLONE_NEWUSER;
-    }
-    unshare(flags).map_err(EnterError::Namespace)?;
-    if !uid.is_root() {
+    let alone = uid.is_root() && unshare(CloneFlags::CLONE_NEWNS).is_ok();
+    if !alone {
+        unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUSER)
+            .map_err(EnterError::Namespace)?;
         let write = |file: &'static str, text: String| {
             std::fs::write(file, text).map_err(|source| EnterError::IdMap { file, source })
         };
@@ -130,7 +132,7 @@ pub fn shell(
     pure: bool,
     run: Option<&str>,
 ) -> Result<(), EnterError> {
-    private_store(config)?;
+    private_store_view(config)?;
     let mut path = std::ffi::OsString::new();
     for (i, b) in bins.iter().enumerate() {
         if i > 0 {
@@ -202,7 +204,7 @@ pub fn dev_shell(
             dir: build_top.clone(),
             message: e.to_string(),
         })?;
-    private_store(config)?;
+    private_store_view(config)?;
     let mut cmd = Command::new(&bash);
     if run.is_some() {
         cmd.arg(&prepared.rc);
@@ -232,7 +234,7 @@ pub fn dev_shell(
 /// Runs `command` (default: `$SHELL`, else `sh`) in the private store view. Only returns
 /// on failure.
 pub fn enter(config: &StoreConfig, profile: &Path, command: &[String]) -> Result<(), EnterError> {
-    private_store(config)?;
+    private_store_view(config)?;
     let path = match std::env::var_os("PATH") {
         Some(old) => {
             let mut p = profile.join("bin").into_os_string();
