@@ -145,6 +145,59 @@ pub fn copy_filtered(
     }
 }
 
+/// What adding `path` copies: the path itself, or for a recursive addition with a filter,
+/// a filtered copy in a temporary directory (removed when the returned guard is dropped).
+/// Shared by every `EvalStore` that adds through a store's own add-to-store.
+pub fn source_to_add(
+    path: EvalPath<'_>,
+    method: FileIngestion,
+    filter: PathFilter<'_>,
+) -> Result<(FileIngestionMethod, SourceToAdd), EvalStoreError> {
+    let method = match method {
+        FileIngestion::Flat => FileIngestionMethod::Flat,
+        FileIngestion::Recursive => FileIngestionMethod::Recursive,
+    };
+    match filter {
+        Some(filter) if method == FileIngestionMethod::Recursive => {
+            let tmp = tempfile::Builder::new()
+                .prefix("nixkit-add-")
+                .tempdir()
+                .map_err(EvalStoreError::backend)?;
+            let copy = tmp.path().join("copy");
+            copy_filtered(&path.to_os_path(), &copy, filter)?;
+            Ok((
+                method,
+                SourceToAdd {
+                    path: copy,
+                    _tmp: Some(tmp),
+                },
+            ))
+        }
+        _ => Ok((
+            method,
+            SourceToAdd {
+                path: path.to_os_path(),
+                _tmp: None,
+            },
+        )),
+    }
+}
+
+/// A path to add to the store, with the temporary directory holding it if it is a
+/// filtered copy.
+#[derive(Debug)]
+pub struct SourceToAdd {
+    path: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+impl std::ops::Deref for SourceToAdd {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.path
+    }
+}
+
 /// The filter again, for a shorter use (`Option::as_deref_mut` would keep it borrowed for
 /// its whole lifetime).
 fn reborrow<'s>(filter: &'s mut PathFilter<'_>) -> PathFilter<'s> {
@@ -191,23 +244,7 @@ impl EvalStore for LocalEvalStore {
                 return Ok(computed);
             }
         }
-        let method = match method {
-            FileIngestion::Flat => FileIngestionMethod::Flat,
-            FileIngestion::Recursive => FileIngestionMethod::Recursive,
-        };
-        let tmp;
-        let src = match filter {
-            Some(filter) if method == FileIngestionMethod::Recursive => {
-                tmp = tempfile::Builder::new()
-                    .prefix("nixkit-add-")
-                    .tempdir()
-                    .map_err(EvalStoreError::backend)?;
-                let copy = tmp.path().join("copy");
-                copy_filtered(&path.to_os_path(), &copy, filter)?;
-                copy
-            }
-            _ => path.to_os_path(),
-        };
+        let (method, src) = source_to_add(path, method, filter)?;
         let store = self.lock();
         let added = store
             .add_to_store(name, &src, method, HashAlgo::Sha256)

@@ -302,23 +302,7 @@ impl EvalStore for DaemonStore {
         method: FileIngestion,
         filter: PathFilter<'_>,
     ) -> Result<String, EvalStoreError> {
-        let method = match method {
-            FileIngestion::Flat => FileIngestionMethod::Flat,
-            FileIngestion::Recursive => FileIngestionMethod::Recursive,
-        };
-        let tmp;
-        let src = match filter {
-            Some(filter) if method == FileIngestionMethod::Recursive => {
-                tmp = tempfile::Builder::new()
-                    .prefix("nixkit-add-")
-                    .tempdir()
-                    .map_err(EvalStoreError::backend)?;
-                let copy = tmp.path().join("copy");
-                nixkit_eval::local_store::copy_filtered(&path.to_os_path(), &copy, filter)?;
-                copy
-            }
-            _ => path.to_os_path(),
-        };
+        let (method, src) = nixkit_eval::local_store::source_to_add(path, method, filter)?;
         let added = self
             .add_source(name, &src, method, HashAlgo::Sha256)
             .map_err(EvalStoreError::backend)?;
