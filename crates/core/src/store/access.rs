@@ -1,7 +1,7 @@
 //! How the commands reach a store: [`StoreAccess`], the operations `nix-store`,
 //! `nix-instantiate` and `nix-build` need, with two implementations — [`LocalAccess`]
 //! (nixkit's SQLite store, opened directly) and
-//! [`DaemonStore`](super::daemon::DaemonStore) (a Nix daemon, CppNix's or nixkit's, over
+//! [`DaemonStore`] (a Nix daemon, CppNix's or nixkit's, over
 //! its Unix socket). [`open_access`] picks one from `--store` or `NIX_REMOTE`.
 
 use std::collections::{BTreeMap, BTreeSet};
