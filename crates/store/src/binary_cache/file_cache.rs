@@ -325,14 +325,7 @@ impl FileCache {
         key: Option<&SecretKey>,
     ) -> Result<Vec<StorePath>, CacheError> {
         self.init()?;
-        let closure = store.query_closure(paths)?;
-        let mut written = Vec::new();
-        for p in store.topo_sort(&closure)? {
-            if self.upload(store, &p, compression, key)? {
-                written.push(p);
-            }
-        }
-        Ok(written)
+        upload_closure(store, paths, |p| self.upload(store, p, compression, key))
     }
 
     /// Substitutes `path` and its closure into `store`; returns the paths added. With
@@ -382,4 +375,22 @@ impl BinaryCache for FileCache {
             ))),
         }
     }
+}
+
+/// Passes the closure of `paths` to `upload` in dependency order (a path after its
+/// references); returns the paths `upload` wrote (it says false for one already there).
+/// Every cache that is written to copies closures this way.
+pub(crate) fn upload_closure(
+    store: &LocalStore,
+    paths: &BTreeSet<StorePath>,
+    mut upload: impl FnMut(&StorePath) -> Result<bool, CacheError>,
+) -> Result<Vec<StorePath>, CacheError> {
+    let closure = store.query_closure(paths)?;
+    let mut written = Vec::new();
+    for p in store.topo_sort(&closure)? {
+        if upload(&p)? {
+            written.push(p);
+        }
+    }
+    Ok(written)
 }

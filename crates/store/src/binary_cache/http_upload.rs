@@ -120,13 +120,6 @@ impl HttpCache {
                 ours: store.store_dir().as_str().to_owned(),
             });
         }
-        let closure = store.query_closure(paths)?;
-        let mut written = Vec::new();
-        for p in store.topo_sort(&closure)? {
-            if self.upload(store, &p, compression, key)? {
-                written.push(p);
-            }
-        }
-        Ok(written)
+        super::file_cache::upload_closure(store, paths, |p| self.upload(store, p, compression, key))
     }
 }
