@@ -21,7 +21,7 @@ pub(crate) use crate::force::{missing_attr, suggestions, type_error};
 use crate::io::{EvalIo, EvalStore};
 use crate::source::Pos;
 use crate::stats::bump;
-use crate::thunk::{Code, Env, EnvChain, Thunk};
+use crate::thunk::{Code, Env, EnvChain, NotTaken, Thunk};
 use crate::value::{Attrs, Closure, Value};
 
 /// Bytes of stack that must remain before recursing further. The stack is
@@ -192,29 +192,24 @@ impl EvalState {
             return Ok(v);
         }
         self.step()?;
-        let code = match t.take() {
-            Ok(code) => code,
-            Err(Some(failure)) => return Err(failure),
-            Err(None) => {
-                return match t.get() {
-                    Some(v) => Ok(v),
-                    None => Err(infinite_recursion().at(pos).entering(thunk_id(t))),
-                }
+        let (claim, code) = match t.take() {
+            Ok(claimed) => claimed,
+            Err(NotTaken::Done(v)) => return Ok(v),
+            Err(NotTaken::Failed(failure)) => return Err(failure.clone()),
+            Err(NotTaken::Running) => {
+                return Err(infinite_recursion().at(pos).entering(thunk_id(t)))
             }
         };
         let result = self.guarded(|s| s.run(&code));
         match result {
             Ok(v) => {
                 drop(code);
-                t.finish(v);
-                t.get().ok_or_else(|| {
-                    EvalError::eval("internal error: a forced thunk has no value").at(pos)
-                })
+                Ok(claim.finish(v))
             }
             Err(e) => {
                 if matches!(e.kind(), ErrorKind::Cancelled | ErrorKind::StepLimit) {
                     // Not a property of the thunk: it can be forced again.
-                    t.restore(code);
+                    claim.restore(code);
                     return Err(e);
                 }
                 // Mark where the cycle starts: this thunk is the one found
@@ -224,7 +219,8 @@ impl EvalState {
                 } else {
                     e
                 };
-                t.fail(e.clone());
+                drop(code);
+                claim.fail(e.clone());
                 Err(e)
             }
         }

@@ -1,26 +1,27 @@
 //! Thunks (delayed values) and environments (run-time scopes).
 //!
-//! # Why `OnceLock` + `AtomicCell`
-//! Evaluators must be `Send` and the code is `#![forbid(unsafe_code)]`, so a
-//! thunk cannot use `Cell`/`RefCell`. A [`Thunk`] keeps its result in a
-//! [`OnceLock<Value>`]: once forced, reading it is one atomic load and a
-//! reference-count bump, which is the hot path (a thunk is forced once and read
-//! many times). The pending computation is a `Box` in an `AtomicCell` (one
-//! word, swapped atomically), taken out when forcing starts (leaving `None`,
-//! a black hole, behind, so re-entering the same thunk is reported as
-//! infinite recursion) and put back only if evaluation is cancelled, or
-//! replaced by the error if it failed (CppNix memoises errors). Nothing is
-//! locked while evaluating.
+//! # One cell per thunk
+//! Evaluators must be `Send` and this crate is `#![forbid(unsafe_code)]`, so
+//! a thunk's state lives in a [`Lazy`] cell of `nixkit-once` (the one small
+//! crate whose `unsafe` implements it): the pending code, then the value or
+//! the error, in one union under one atomic state byte. Forcing claims the
+//! code with one compare-and-swap (leaving a black hole behind, so
+//! re-entering the same thunk is reported as infinite recursion), runs it
+//! with nothing locked, and publishes the value with one release store; a
+//! forced thunk is read with one acquire load and a reference-count bump,
+//! which is the hot path (a thunk is forced once and read many times). If
+//! evaluation is cancelled the code is put back; if it fails, the error is
+//! kept (CppNix memoises errors).
 //!
 //! A thunk is meant to be forced by one evaluator at a time: a second thread
 //! forcing a thunk that another thread is evaluating sees the black hole.
 //!
 //! A thunk is 32 bytes (40 with its reference count, `triomphe::Arc` having
-//! no weak count): the value cell and the pointer to its boxed pending
-//! code, which is freed once the thunk is forced. Every variant of the code
-//! is at most two pointers (rarer ones point to a box or to shared data),
-//! so the common one (an expression and its scope) sets the size of that
-//! box.
+//! no weak count): the union (every variant of the code is at most two
+//! pointers; rarer ones point to a box or to shared data) and the state.
+//! Before, the value sat in a `OnceLock` and the code in a separate box
+//! (one more allocation per thunk, two atomic read-modify-writes and a call
+//! to set the value).
 //!
 //! # Environments
 //! An [`Env`] is one scope: a `let`, a recursive set, a lambda call, or a
@@ -40,7 +41,7 @@
 
 use std::sync::OnceLock;
 
-use crossbeam_utils::atomic::AtomicCell;
+use nixkit_once::{Claim, Lazy, SetOnce, Unclaimed};
 use triomphe::Arc;
 
 use crate::compile::Expr;
@@ -75,52 +76,55 @@ pub(crate) enum Code {
     MapAttrs(Arc<(Value, Pos, crate::value::Attrs)>, u32),
 }
 
-enum Pending {
-    Code(Code),
-    /// Evaluation failed; forcing again reports the same error (CppNix
-    /// memoises errors since 2.34).
-    Failed(crate::error::EvalError),
-}
-
 /// A delayed value, evaluated at most once.
 ///
-/// The pending computation is boxed, and `None` while the thunk is being
-/// evaluated (a black hole) or once it is done: most thunks live on after
-/// being forced (in sets, lists, scopes), and then they only pay for the
-/// value cell and an empty pointer (40 bytes with the reference count).
+/// One [`Lazy`] cell: the pending code, then the value or the error,
+/// switched by one atomic state byte (see `nixkit-once`). Forcing claims
+/// the code (one compare-and-swap, leaving a black hole: re-entering the
+/// same thunk is reported as infinite recursion) and publishes the value
+/// (one release store); reading a forced thunk is one acquire load.
 pub struct Thunk {
-    value: OnceLock<Value>,
-    /// Taken out (one atomic swap) when forcing starts.
-    pending: AtomicCell<Option<Box<Pending>>>,
+    cell: Lazy<Code, Value, crate::error::EvalError>,
+}
+
+/// The right to finish a thunk being forced (from [`Thunk::take`]).
+pub(crate) type ThunkClaim<'a> = Claim<'a, Code, Value, crate::error::EvalError>;
+
+/// Why a thunk's code could not be taken.
+pub(crate) enum NotTaken<'a> {
+    /// It is being evaluated (infinite recursion), or was released.
+    Running,
+    /// It is evaluated already.
+    Done(&'a Value),
+    /// Its evaluation failed; forcing again reports the same error (CppNix
+    /// memoises errors since 2.34).
+    Failed(&'a crate::error::EvalError),
 }
 
 /// A chain of thunks (each one's value holding the next) is freed without
 /// recursion ([`crate::deep_drop`]).
 impl Drop for Thunk {
     fn drop(&mut self) {
-        if let Some(value) = self.value.get_mut() {
+        if let Some(value) = self.cell.get_mut() {
             crate::deep_drop::free_items(std::iter::once(value));
         }
-        // The pending code, if any, is dropped in place: the values it
-        // holds are containers that defer their own children (taking it out
-        // here would cost an atomic swap on every thunk freed).
+        // Pending code is dropped in place: the values it holds are
+        // containers that defer their own children.
     }
 }
 
 impl Thunk {
     pub(crate) fn new(code: Code) -> Thunk {
         Thunk {
-            value: OnceLock::new(),
-            pending: AtomicCell::new(Some(Box::new(Pending::Code(code)))),
+            cell: Lazy::new(code),
         }
     }
 
-    /// A thunk with no code whose value is set later with [`Thunk::finish`]
+    /// A thunk with no code whose value is set later with [`Thunk::set`]
     /// (for self-references such as `builtins.builtins`).
     pub(crate) fn empty() -> Thunk {
         Thunk {
-            value: OnceLock::new(),
-            pending: AtomicCell::new(None),
+            cell: Lazy::empty(),
         }
     }
 
@@ -128,81 +132,56 @@ impl Thunk {
     /// reports the error), as a value.
     pub(crate) fn failed(error: crate::error::EvalError) -> Value {
         Value::Thunk(Arc::new(Thunk {
-            value: OnceLock::new(),
-            pending: AtomicCell::new(Some(Box::new(Pending::Failed(error)))),
+            cell: Lazy::failed(error),
         }))
     }
 
     /// A thunk that is already evaluated.
     pub fn done(value: Value) -> Thunk {
         Thunk {
-            value: OnceLock::from(value),
-            pending: AtomicCell::new(None),
+            cell: Lazy::done(value),
         }
     }
 
     /// The value, if it has been forced.
     #[inline]
     pub fn get(&self) -> Option<&Value> {
-        self.value.get()
+        self.cell.get()
     }
 
-    /// Takes the code out, leaving a black hole. `None` means the thunk is
-    /// already being evaluated (infinite recursion) or was just finished.
-    pub(crate) fn take(&self) -> Result<Code, Option<crate::error::EvalError>> {
-        match self.pending.take().map(|b| *b) {
-            Some(Pending::Code(c)) => Ok(c),
-            None => Err(None),
-            Some(Pending::Failed(e)) => {
-                self.pending
-                    .store(Some(Box::new(Pending::Failed(e.clone()))));
-                Err(Some(e))
-            }
-        }
+    /// Takes the code out, leaving a black hole; the claim finishes,
+    /// fails or restores the thunk.
+    #[inline]
+    pub(crate) fn take(&self) -> Result<(ThunkClaim<'_>, Code), NotTaken<'_>> {
+        self.cell.claim().map_err(|why| match why {
+            Unclaimed::Done(v) => NotTaken::Done(v),
+            Unclaimed::Failed(e) => NotTaken::Failed(e),
+            Unclaimed::Running | Unclaimed::Empty => NotTaken::Running,
+        })
     }
 
-    /// Records a failure to report on later forces.
-    pub(crate) fn fail(&self, error: crate::error::EvalError) {
-        self.pending.store(Some(Box::new(Pending::Failed(error))));
-    }
-
-    /// Whether the thunk is being evaluated right now. (Looks at the
-    /// pending code by taking it out and putting it back: meant for the
-    /// evaluator that owns the thunk, like forcing.)
+    /// Whether the thunk is being evaluated right now (or is an empty
+    /// self-reference not set yet).
     pub fn is_blackholed(&self) -> bool {
-        if self.value.get().is_some() {
-            return false;
-        }
-        match self.pending.take() {
-            None => true,
-            Some(p) => {
-                self.pending.store(Some(p));
-                false
-            }
-        }
+        self.cell.is_running() || self.cell.is_empty()
     }
 
-    /// Records the result.
-    pub(crate) fn finish(&self, value: Value) {
-        let _ = self.value.set(value);
+    /// Sets the value of an [empty](Thunk::empty) thunk.
+    pub(crate) fn set(&self, value: Value) {
+        let _ = self.cell.set(value);
     }
 
     /// Takes out the pending code if it is an expression in `scope`, for
     /// [`Env::release_own_cycle`]; anything else stays where it is.
-    fn take_code_in(&self, scope: &Arc<Env>) -> Option<Box<Pending>> {
-        let pending = self.pending.take()?;
-        match &*pending {
-            Pending::Code(Code::Expr(_, env)) if Arc::ptr_eq(env, scope) => Some(pending),
+    fn take_code_in(&self, scope: &Arc<Env>) -> Option<(ThunkClaim<'_>, Code)> {
+        let (claim, code) = self.cell.claim().ok()?;
+        match &code {
+            Code::Expr(_, env) if Arc::ptr_eq(env, scope) => Some((claim, code)),
             _ => {
-                self.pending.store(Some(pending));
+                claim.restore(code);
                 None
             }
         }
-    }
-
-    /// Puts the code back after a failed evaluation.
-    pub(crate) fn restore(&self, code: Code) {
-        self.pending.store(Some(Box::new(Pending::Code(code))));
     }
 }
 
@@ -288,10 +267,9 @@ struct WithScope {
 
 /// The slots of a scope. A one-slot scope known when it is created (the
 /// argument of `x: body`, the attribute set of a `with`) keeps its value
-/// inline: creating it is one allocation and no synchronisation (building an
-/// initialised `OnceLock` still goes through its `Once`); so does a scope
-/// whose slots are all known up front (formals without defaults used), in a
-/// boxed slice. Scopes whose slots
+/// inline: creating it is one allocation and no synchronisation; so does a
+/// scope whose slots are all known up front (formals without defaults
+/// used), in a boxed slice. Scopes whose slots
 /// refer to the scope itself (`let`, `rec`, formals with defaults) are
 /// filled once, after creation.
 ///
@@ -302,7 +280,7 @@ enum Slots {
     /// A `with` scope: its one slot is the lazy attribute set.
     With(Box<WithScope>),
     Many(Box<[Value]>),
-    Deferred(OnceLock<SharedSlice<Value>>),
+    Deferred(SetOnce<SharedSlice<Value>>),
 }
 
 /// A run-time scope.
@@ -328,7 +306,7 @@ impl Env {
     /// The empty top-level environment.
     pub(crate) fn root() -> Arc<Env> {
         Arc::new(Env {
-            slots: Slots::Deferred(OnceLock::from(SharedSlice::default())),
+            slots: Slots::Deferred(SetOnce::done(SharedSlice::default())),
             parent: None,
         })
     }
@@ -336,7 +314,7 @@ impl Env {
     /// A scope whose slots are filled later with [`Env::fill`].
     pub(crate) fn deferred(parent: &Arc<Env>) -> Arc<Env> {
         Arc::new(Env {
-            slots: Slots::Deferred(OnceLock::new()),
+            slots: Slots::Deferred(SetOnce::empty()),
             parent: Some(parent.clone()),
         })
     }
@@ -532,15 +510,15 @@ impl Env {
             }
             let slots_holding = thunks[i..].iter().filter(|u| Arc::ptr_eq(t, u)).count();
             if Arc::count(t) == slots_holding {
-                if let Some(code) = t.take_code_in(this) {
-                    taken.push((*t, code));
+                if let Some(claimed) = t.take_code_in(this) {
+                    taken.push(claimed);
                 }
             }
         }
         if taken.len() != others {
             // Referred to from elsewhere: put everything back.
-            for (t, code) in taken {
-                t.pending.store(Some(code));
+            for (claim, code) in taken {
+                claim.restore(code);
             }
         }
         // Otherwise the codes are dropped here, and with them the scope's

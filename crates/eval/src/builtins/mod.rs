@@ -197,7 +197,7 @@ impl Globals {
                 })
                 .collect(),
         );
-        self_ref.finish(Value::Attrs(builtins.clone()));
+        self_ref.set(Value::Attrs(builtins.clone()));
 
         let mut names = HashMap::new();
         for (name, value) in &entries {
