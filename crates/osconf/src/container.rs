@@ -541,3 +541,35 @@ pub fn run(opts: &RunOptions) -> Result<Running, RunError> {
         pid: init_pid,
     })
 }
+
+/// The services of the system installed at `root` that the container refuses to start
+/// when osconf runs unprivileged (its user namespace maps only the caller, as root):
+/// those declared with a user or group other than root, each as `NAME (user U, group
+/// G)`. Empty when running as root (the container then maps the host's ids 0–65535) or
+/// when the system's services cannot be read.
+pub fn refused_when_unprivileged(root: &Path) -> Vec<String> {
+    if nix::unistd::geteuid().is_root() {
+        return Vec::new();
+    }
+    let Ok(system) = current_system(root) else {
+        return Vec::new();
+    };
+    let file = root
+        .join(system.trim_start_matches('/'))
+        .join("services.json");
+    let Ok(text) = fs::read_to_string(file) else {
+        return Vec::new();
+    };
+    #[derive(serde::Deserialize)]
+    struct Service {
+        user: String,
+        group: String,
+    }
+    let services: std::collections::BTreeMap<String, Service> =
+        serde_json::from_str(&text).unwrap_or_default();
+    services
+        .into_iter()
+        .filter(|(_, s)| s.user != "root" || s.group != "root")
+        .map(|(name, s)| format!("{name} (user {}, group {})", s.user, s.group))
+        .collect()
+}
