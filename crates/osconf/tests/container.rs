@@ -20,6 +20,7 @@ use nixkit_core::installable::Installables;
 use nixkit_core::store::StoreOptions;
 use nixkit_osconf::container::{self, ControlError, RunOptions, Running};
 use nixkit_osconf::generations::SystemProfile;
+use nixkit_osconf::lock::LockFile;
 use nixkit_osconf::{eval_json, nix_dir, nix_string};
 use std::cell::Cell;
 
@@ -219,6 +220,29 @@ fn boot_switch_rollback_fail_stop() {
     // Boot: the page answers on the host's loopback, the services run under the init.
     let running = container::run(&RunOptions::new(&root)).unwrap();
     let mut guard = StopOnDrop(Some(running.clone()));
+    // The booting init holds the activation lock while it activates the system (a
+    // `rebuild switch` waits for it), and lets it go once booted.
+    let activation_lock = LockFile::open(
+        &nixkit_osconf::target::Target::new(&root)
+            .unwrap()
+            .lock_path(),
+    )
+    .unwrap();
+    assert!(
+        !activation_lock.try_lock().unwrap(),
+        "the boot does not hold the lock"
+    );
+    assert_eq!(
+        activation_lock.holder(),
+        format!(
+            "pid {} (the container's init, activating the booting system)",
+            running.pid()
+        )
+    );
+    wait_until("the boot to release the activation lock", || {
+        activation_lock.try_lock().unwrap()
+    });
+    drop(activation_lock);
     // A second boot of the root fails at once, naming the root and the init holding the
     // run lock; the pid file plays no part (the lock is the init's).
     std::fs::remove_file(container::pid_file(&root)).unwrap();
