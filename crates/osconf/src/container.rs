@@ -7,8 +7,10 @@
 //! The root of the container is the target directory itself (see
 //! [`nixkit_sandbox::boot`]), so the target's store `DIR/nix/store` is the container's
 //! `/nix/store`, where the system closure's paths point. The init's host
-//! pid is kept in `DIR/nix/var/osconf/container.pid`, next to its control pipe `control`
-//! and `console.log` (the init's output); services log to `DIR/var/log/osconf/NAME.log`.
+//! pid is kept in `DIR/nix/var/osconf/container.pid`, next to its control pipe `control`,
+//! `console.log` (the init's output) and `run.lock`, which the init holds while it lives
+//! (a second `osconf run` fails at once; see [`crate::lock`]); services log to
+//! `DIR/var/log/osconf/NAME.log`.
 
 use std::fs;
 use std::io::{self, Write};
@@ -19,6 +21,8 @@ use std::time::{Duration, Instant, SystemTime};
 use nix::errno::Errno;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
+
+use crate::lock::LockFile;
 
 /// The directory of a container's state under its root.
 const STATE_DIR: &str = "nix/var/osconf";
@@ -66,14 +70,22 @@ pub enum RunError {
         /// The current system.
         system: String,
     },
-    /// A container already runs this root.
-    #[error("a container already runs '{root}' (init pid {pid})")]
+    /// A container already runs this root (or is booting it): its run lock is held.
+    #[error("a container already runs '{root}': {holder} holds its lock '{lock}'")]
     AlreadyRunning {
         /// The target root.
         root: PathBuf,
-        /// The host pid of its init.
-        pid: i32,
+        /// Who holds the lock (`pid PID (WHAT)`, the container's init once booted).
+        holder: String,
+        /// The run lock file.
+        lock: PathBuf,
     },
+    /// The root is not a usable target.
+    #[error(transparent)]
+    Target(#[from] crate::target::TargetError),
+    /// A lock of the root could not be taken.
+    #[error(transparent)]
+    Lock(#[from] crate::lock::LockError),
     /// The container could not be set up (namespaces, mounts, starting init).
     #[error("booting the container of '{root}': {source}")]
     Boot {
@@ -219,6 +231,11 @@ pub struct Running {
 /// `DIR/nix/var/osconf/container.pid`: the host pid of a running container's init.
 pub fn pid_file(root: &Path) -> PathBuf {
     root.join(STATE_DIR).join("container.pid")
+}
+
+/// `DIR/nix/var/osconf/run.lock`: the lock a running container's init holds.
+pub fn run_lock_path(root: &Path) -> PathBuf {
+    root.join(STATE_DIR).join("run.lock")
 }
 
 /// `DIR/nix/var/osconf/control`: the control pipe of a running container's init.
@@ -450,12 +467,29 @@ pub fn run(opts: &RunOptions) -> Result<Running, RunError> {
     if !in_root(&init).is_file() {
         return Err(RunError::NoInit { root, system });
     }
+    // The run lock, held by the init for its life (a second run fails at once), and the
+    // activation lock, held by the init while it activates the system at boot (waiting
+    // for a `rebuild switch` that holds it to end).
+    let run_lock = LockFile::open(&run_lock_path(&root))?;
+    if !run_lock.try_lock()? {
+        return Err(RunError::AlreadyRunning {
+            holder: run_lock.holder(),
+            lock: run_lock.path().to_path_buf(),
+            root,
+        });
+    }
+    run_lock.set_holder(std::process::id(), "osconf run, booting the container")?;
     if let Some(running) = find(&root) {
         return Err(RunError::AlreadyRunning {
             root,
-            pid: running.pid,
+            holder: format!("pid {} (the container's init)", running.pid),
+            lock: pid_file(&running.root),
         });
     }
+    let target = crate::target::Target::new(&root)?;
+    let activation_lock = LockFile::open(&target.lock_path())?;
+    activation_lock.lock()?;
+    activation_lock.set_holder(std::process::id(), "osconf run, booting the container")?;
     let state = root.join(STATE_DIR);
     for dir in ["dev", "proc", "run", "tmp", "var/log/osconf", STATE_DIR] {
         fs::create_dir_all(root.join(dir)).map_err(io_err("creating", &root.join(dir)))?;
@@ -477,6 +511,18 @@ pub fn run(opts: &RunOptions) -> Result<Running, RunError> {
             "container=osconf".to_owned(),
         ],
         console,
+        pass_fds: vec![
+            run_lock
+                .file()
+                .try_clone()
+                .map_err(io_err("passing the lock", run_lock.path()))?
+                .into(),
+            activation_lock
+                .file()
+                .try_clone()
+                .map_err(io_err("passing the lock", activation_lock.path()))?
+                .into(),
+        ],
     };
     let init_pid = nixkit_sandbox::boot::boot(spec).map_err(|source| RunError::Boot {
         root: root.clone(),
@@ -487,8 +533,43 @@ pub fn run(opts: &RunOptions) -> Result<Running, RunError> {
     fs::write(&tmp, format!("{init_pid}\n"))
         .and_then(|()| fs::rename(&tmp, &pid_path))
         .map_err(io_err("writing the pid file", &pid_path))?;
+    let pid = u32::try_from(init_pid).unwrap_or(0);
+    run_lock.set_holder(pid, "the container's init")?;
+    activation_lock.set_holder(pid, "the container's init, activating the booting system")?;
     Ok(Running {
         root,
         pid: init_pid,
     })
+}
+
+/// The services of the system installed at `root` that the container refuses to start
+/// when osconf runs unprivileged (its user namespace maps only the caller, as root):
+/// those declared with a user or group other than root, each as `NAME (user U, group
+/// G)`. Empty when running as root (the container then maps the host's ids 0–65535) or
+/// when the system's services cannot be read.
+pub fn refused_when_unprivileged(root: &Path) -> Vec<String> {
+    if nix::unistd::geteuid().is_root() {
+        return Vec::new();
+    }
+    let Ok(system) = current_system(root) else {
+        return Vec::new();
+    };
+    let file = root
+        .join(system.trim_start_matches('/'))
+        .join("services.json");
+    let Ok(text) = fs::read_to_string(file) else {
+        return Vec::new();
+    };
+    #[derive(serde::Deserialize)]
+    struct Service {
+        user: String,
+        group: String,
+    }
+    let services: std::collections::BTreeMap<String, Service> =
+        serde_json::from_str(&text).unwrap_or_default();
+    services
+        .into_iter()
+        .filter(|(_, s)| s.user != "root" || s.group != "root")
+        .map(|(name, s)| format!("{name} (user {}, group {})", s.user, s.group))
+        .collect()
 }

@@ -2,10 +2,10 @@
 //! system in `nix/lib`, the option modules in `nix/modules`, `nix/eval-config.nix`) and
 //! evaluates configurations with nixkit's evaluator; `generations` keeps the system
 //! profile of a target and its id map, `target` a target root and its store, `build`
-//! builds a configuration into it, `activation` installs a built system, `diff` tells
-//! what activation would change, `container` boots a target's system in a container
-//! (`osconf run`) and activates systems live inside it, and `commands` are osconf's
-//! commands.
+//! builds a configuration into it, `lock` holds its locks, `activation` installs a
+//! built system, `diff` tells what activation would change, `container` boots a
+//! target's system in a container (`osconf run`) and activates systems live inside it,
+//! and `commands` are osconf's commands.
 
 use std::path::{Path, PathBuf};
 
@@ -15,6 +15,7 @@ pub mod commands;
 pub mod container;
 pub mod diff;
 pub mod generations;
+pub mod lock;
 pub mod target;
 
 use nixkit_eval::cli::{parse_args, run, CliEnv};

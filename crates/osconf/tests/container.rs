@@ -20,6 +20,7 @@ use nixkit_core::installable::Installables;
 use nixkit_core::store::StoreOptions;
 use nixkit_osconf::container::{self, ControlError, RunOptions, Running};
 use nixkit_osconf::generations::SystemProfile;
+use nixkit_osconf::lock::LockFile;
 use nixkit_osconf::{eval_json, nix_dir, nix_string};
 use std::cell::Cell;
 
@@ -219,10 +220,47 @@ fn boot_switch_rollback_fail_stop() {
     // Boot: the page answers on the host's loopback, the services run under the init.
     let running = container::run(&RunOptions::new(&root)).unwrap();
     let mut guard = StopOnDrop(Some(running.clone()));
-    assert!(matches!(
-        container::run(&RunOptions::new(&root)),
-        Err(container::RunError::AlreadyRunning { .. })
-    ));
+    // The booting init holds the activation lock while it activates the system (a
+    // `rebuild switch` waits for it), and lets it go once booted.
+    let activation_lock = LockFile::open(
+        &nixkit_osconf::target::Target::new(&root)
+            .unwrap()
+            .lock_path(),
+    )
+    .unwrap();
+    assert!(
+        !activation_lock.try_lock().unwrap(),
+        "the boot does not hold the lock"
+    );
+    assert_eq!(
+        activation_lock.holder(),
+        format!(
+            "pid {} (the container's init, activating the booting system)",
+            running.pid()
+        )
+    );
+    wait_until("the boot to release the activation lock", || {
+        activation_lock.try_lock().unwrap()
+    });
+    drop(activation_lock);
+    // A second boot of the root fails at once, naming the root and the init holding the
+    // run lock; the pid file plays no part (the lock is the init's).
+    std::fs::remove_file(container::pid_file(&root)).unwrap();
+    let started = Instant::now();
+    let err = container::run(&RunOptions::new(&root)).unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(
+        matches!(err, container::RunError::AlreadyRunning { .. }),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains(&format!("a container already runs '{}'", root.display()))
+            && text.contains(&format!("pid {} (the container's init)", running.pid()))
+            && text.contains("run.lock"),
+        "{text}"
+    );
+    std::fs::write(container::pid_file(&root), format!("{}\n", running.pid())).unwrap();
     wait_for_page(port, "v1", &running);
     assert_eq!(
         std::fs::read_to_string(container::pid_file(&root))
@@ -383,14 +421,18 @@ fn restart_policies_order_user_environment() {
         "policies",
         r#"{ pkgs, ... }:
 let sh = "${pkgs.tools}/bin/sh"; in {
-  users.users.worker = { isSystemUser = true; group = "work"; home = "/var/lib/work"; createHome = true; };
+  users.users.worker = { isSystemUser = true; group = "work"; extraGroups = [ "www" ]; home = "/var/lib/work"; createHome = true; };
   users.groups.work = { };
+  users.groups.www = { };
+  users.users.alice = { isNormalUser = true; extraGroups = [ "wheel" "www" ]; };
+  # As alice, with her primary group (users) and her extra groups.
+  services.alice = { command = "${sh} -c 'echo \"$(id -un):$(id -gn) $(grep Groups: /proc/self/status)\"; exec sleep 1000'"; user = "alice"; };
   services.always = { command = "${sh} -c 'sleep 0.3; exit 0'"; restart = "always"; restartDelay = 0; };
   services.onfailure = { command = "${sh} -c 'sleep 0.3; exit 4'"; restart = "on-failure"; restartDelay = 0; };
   services.once = { command = "${sh} -c 'sleep 0.3; exit 4'"; restart = "no"; };
   services.clean = { command = "${sh} -c 'sleep 0.3; exit 0'"; restart = "on-failure"; restartDelay = 0; };
   services.env = {
-    command = "${sh} -c 'echo \"$GREETING $(pwd) $(id -un):$(id -gn)\"; exec sleep 1000'";
+    command = "${sh} -c 'echo \"$GREETING $(pwd) $(id -un):$(id -gn) $(grep Groups: /proc/self/status)\"; exec sleep 1000'";
     environment.GREETING = "hello there";
     workingDirectory = "/var/lib/work";
     user = "worker";
@@ -435,14 +477,65 @@ let sh = "${pkgs.tools}/bin/sh"; in {
     assert_eq!(exits("slow"), 1, "restartDelay");
     let log =
         |name: &str| inside(&running, &format!("/var/log/osconf/{name}.log")).unwrap_or_default();
-    wait_until("env's output", || log("env").contains("hello there"));
-    let env = log("env");
-    let expected = if nix::unistd::geteuid().is_root() {
-        "hello there /var/lib/work worker:work"
-    } else {
-        "hello there /var/lib/work"
+    let gid = |name: &str| -> u32 {
+        let group = std::fs::read_to_string(root.join("etc/group")).unwrap();
+        group
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}:x:")))
+            .and_then(|l| l.split(':').next())
+            .unwrap()
+            .parse()
+            .unwrap()
     };
-    assert!(env.contains(expected), "{env}");
+    // The supplementary groups a service's process has (its `Groups:` line), sorted.
+    let groups_of = |log: &str| -> Vec<u32> {
+        let line = log.lines().find(|l| l.contains("Groups:")).unwrap_or("");
+        let mut ids: Vec<u32> = line
+            .split("Groups:")
+            .nth(1)
+            .unwrap_or("")
+            .split_whitespace()
+            .map(|g| g.parse().unwrap())
+            .collect();
+        ids.sort_unstable();
+        ids
+    };
+    let sorted = |mut ids: Vec<u32>| {
+        ids.sort_unstable();
+        ids
+    };
+    if nix::unistd::geteuid().is_root() {
+        wait_until("env's output", || log("env").contains("hello there"));
+        let env = log("env");
+        assert!(
+            env.contains("hello there /var/lib/work worker:work Groups:"),
+            "{env}"
+        );
+        assert_eq!(
+            groups_of(&env),
+            sorted(vec![gid("work"), gid("www")]),
+            "{env}"
+        );
+        wait_until("alice's output", || log("alice").contains("Groups:"));
+        let alice = log("alice");
+        assert!(alice.contains("alice:users Groups:"), "{alice}");
+        assert_eq!(
+            groups_of(&alice),
+            sorted(vec![gid("users"), gid("wheel"), gid("www")]),
+            "{alice}"
+        );
+    } else {
+        // Unprivileged, the container has one id: services of other users are refused
+        // (never run as root), once, and say why.
+        for name in ["env", "alice"] {
+            wait_until("the refusal", || log(name).contains("refusing to start"));
+            let text = log(name);
+            assert!(text.contains("cannot switch to them"), "{text}");
+            assert!(!text.contains("hello there"), "{text}");
+            std::thread::sleep(Duration::from_millis(1500));
+            assert_eq!(exits(name), 1, "a refused service was restarted");
+        }
+    }
     assert!(
         log("once").contains("once exited with status 4"),
         "{}",
@@ -481,6 +574,7 @@ let sh = "${pkgs.tools}/bin/sh"; in {
     });
     assert!(container::pid_file(&root).exists());
     assert!(container::find(&root).is_none());
+    // The run lock died with the init (no process of the container keeps it).
     let again = container::run(&RunOptions::new(&root)).unwrap();
     let _guard = StopOnDrop(Some(again.clone()));
     wait_until("zlast to run again", || {

@@ -3,7 +3,8 @@
 //! as its root (bind-mounted on itself, then `pivot_root`), the host's basic device nodes
 //! in a fresh /dev and the container's own /proc. As root the container's ids 0–65535 are
 //! the host's; otherwise the user is the container's root and only id. The container runs
-//! detached: its init's parent is gone once [`boot`] returns.
+//! detached: its init's parent is gone once [`boot`] returns. Descriptors given in
+//! [`BootSpec::pass_fds`] are the init's 3, 4, ... (e.g. locks it holds for its life).
 //!
 //! An intermediate process creates the namespaces (its parent writes the id maps), forks
 //! the container's pid 1, reports its host pid and exits; pid 1 mounts and executes the
@@ -37,6 +38,8 @@ pub struct BootSpec {
     pub env: Vec<String>,
     /// Where the init's standard output and error go (its input is /dev/null).
     pub console: File,
+    /// Descriptors the init gets as 3, 4, ... in this order (every other one is closed).
+    pub pass_fds: Vec<OwnedFd>,
 }
 
 /// Why a container could not be booted.
@@ -74,10 +77,20 @@ fn c_str(s: &str) -> Result<CString, BootError> {
 /// Boots `spec` and returns the host pid of its init once the init was executed.
 pub fn boot(spec: BootSpec) -> Result<i32, BootError> {
     let null = File::open("/dev/null").map_err(BootError::Null)?;
+    let pass_fds = spec
+        .pass_fds
+        .iter()
+        .map(|fd| fd.try_clone())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| BootError::Sys {
+            what: "duplicating a descriptor for the init",
+            errno: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EBADF)),
+        })?;
     let plan = Plan::new(
         &spec,
         spec.console.try_clone().map_err(BootError::Null)?.into(),
         null.into(),
+        pass_fds,
     )?;
     let pipe = || {
         pipe2(OFlag::O_CLOEXEC).map_err(|errno| BootError::Sys {
@@ -165,6 +178,7 @@ struct Plan {
     envp: Vec<CString>,
     console: OwnedFd,
     null: OwnedFd,
+    pass_fds: Vec<OwnedFd>,
 }
 
 /// The pipes between this process and the forked ones.
@@ -180,7 +194,12 @@ struct Fds {
 }
 
 impl Plan {
-    fn new(spec: &BootSpec, console: OwnedFd, null: OwnedFd) -> Result<Plan, BootError> {
+    fn new(
+        spec: &BootSpec,
+        console: OwnedFd,
+        null: OwnedFd,
+        pass_fds: Vec<OwnedFd>,
+    ) -> Result<Plan, BootError> {
         let root = &spec.root;
         let dev = root.join("dev");
         let devices = DEVICES
@@ -214,6 +233,7 @@ impl Plan {
                 .collect::<Result<_, _>>()?,
             console,
             null,
+            pass_fds,
         })
     }
 }
@@ -250,14 +270,16 @@ fn spawn(plan: &Plan, fds: Fds) -> Result<Pid, BootError> {
     })?;
     match forked {
         nix::unistd::ForkResult::Child => {
-            crate::run::close_other_fds(&mut [
+            let mut keep = vec![
                 fds.ready_w.as_raw_fd(),
                 fds.go_r.as_raw_fd(),
                 fds.pid_w.as_raw_fd(),
                 fds.status_w.as_raw_fd(),
                 plan.console.as_raw_fd(),
                 plan.null.as_raw_fd(),
-            ]);
+            ];
+            keep.extend(plan.pass_fds.iter().map(|fd| fd.as_raw_fd()));
+            crate::run::close_other_fds(&mut keep);
             intermediate(plan, &fds)
         }
         nix::unistd::ForkResult::Parent { child } => Ok(child),
@@ -325,8 +347,26 @@ fn path_str(c: &CStr) -> &str {
     c.to_str().unwrap_or("?")
 }
 
+/// The lowest descriptor number [`init`] moves its own descriptors to, above the ones it
+/// passes (3, 4, ...).
+const HIGH_FD: RawFd = 64;
+
 /// Pid 1 of the container: the root's mounts, then the system's init.
 fn init(plan: &Plan, status: RawFd) -> ! {
+    // The status pipe and the descriptors to pass move above 3, 4, ... first, so placing
+    // the passed ones there overwrites none of them.
+    let high = |fd: RawFd| nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(HIGH_FD));
+    let status = match high(status) {
+        Ok(fd) => fd,
+        Err(e) => fail(status, "moving the status pipe", e),
+    };
+    let passed: Vec<RawFd> = plan
+        .pass_fds
+        .iter()
+        .map(|fd| {
+            high(fd.as_raw_fd()).unwrap_or_else(|e| fail(status, "moving a passed descriptor", e))
+        })
+        .collect();
     let none: Option<&CStr> = None;
     let step = |r: Result<(), Errno>, what: &dyn Fn() -> String| {
         if let Err(e) = r {
@@ -431,6 +471,11 @@ fn init(plan: &Plan, status: RawFd) -> ! {
             .map(drop),
         &|| "redirecting the init's output".into(),
     );
+    for (i, fd) in (3..).zip(&passed) {
+        step(nix::unistd::dup2(*fd, i).map(drop), &|| {
+            format!("passing descriptor {i} to the init")
+        });
+    }
     match nix::unistd::execve(&plan.init, &plan.argv, &plan.envp) {
         Err(e) => fail(status, &format!("executing '{}'", path_str(&plan.init)), e),
         Ok(never) => match never {},

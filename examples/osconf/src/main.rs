@@ -337,6 +337,15 @@ fn run(cli: &Cli) -> Result<(), String> {
             stop_timeout,
         } => {
             let opts = RunOptions::new(&cli.root);
+            let refused = container::refused_when_unprivileged(&cli.root);
+            if !refused.is_empty() {
+                err_line(&format!(
+                    "osconf: warning: running unprivileged, the container has only your user \
+                     id (as its root), so these services, declared with other users or groups, \
+                     will not start: {}",
+                    refused.join(", ")
+                ));
+            }
             if *detach {
                 let running = container::run(&opts).map_err(|x| e(&x))?;
                 return line(&running.pid().to_string());

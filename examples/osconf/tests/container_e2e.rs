@@ -3,7 +3,8 @@
 //! container, the page is fetched from the host; a new page, a user and a package go into
 //! configuration.nix and `rebuild switch` applies them live (the unchanged service keeps
 //! its process); `--rollback` brings the old page back and the user leaves;
-//! list-generations and gc keep both generations; `osconf stop` leaves no process.
+//! list-generations and gc keep both generations; a service that fails to start makes
+//! `switch` fail naming it, and `--rollback` undoes it; `osconf stop` leaves no process.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
@@ -192,6 +193,30 @@ fn install_run_switch_live_rollback_stop() {
     for sys in [&sys1, &sys2] {
         assert!(s.exists(&format!("{sys}/activate")), "gc deleted {sys}");
     }
+
+    // A service that fails to start: `switch` exits non-zero naming it (the generation
+    // is made all the same), and `--rollback` returns to the one before it.
+    std::fs::write(
+        s.config_path(),
+        config(
+            "v1",
+            "pkgs.hello",
+            "  services.broken.command = \"${pkgs.tools}/bin/sh -c 'echo cannot start; exit 3'\";\n",
+        ),
+    )
+    .unwrap();
+    let (ok, out, err) = s.run(&["rebuild", "switch"]);
+    assert!(!ok, "switching to a failing service succeeded:\n{out}{err}");
+    let text = format!("{out}{err}");
+    assert!(
+        text.contains("service broken failed to start") && text.contains("cannot start"),
+        "{text}"
+    );
+    assert_eq!(s.current().unwrap().0, 3);
+    s.ok(&["rebuild", "switch", "--rollback"]);
+    assert_eq!(s.current().unwrap().0, 2);
+    wait_for_page(&s, port, "v2");
+    assert!(service_pid(pid, "broken").is_none());
 
     // Stop: the init and everything under it end.
     s.ok(&["stop", "--timeout", "10"]);

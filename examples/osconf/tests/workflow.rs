@@ -1,7 +1,8 @@
 //! osconf end to end on a scratch root, as a user plays it: generate-config, install,
 //! a user and a package added to configuration.nix, `rebuild switch`, `--rollback`,
 //! list-generations, gc keeping every generation's closure, delete-generations, and the
-//! other actions (`boot`, `test`, `build`, `dry-build`, `dry-activate`, switch-generation).
+//! other actions (`boot`, `test`, `build`, `dry-build`, `dry-activate`, switch-generation);
+//! a configuration's warnings printed.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
@@ -289,5 +290,53 @@ fn the_package_set_is_chosen_with_pkgs_or_osconf_pkgs() {
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A module's `warnings` are printed (each once, as NixOS prints them) and the command
+/// goes on; a false assertion beside them still fails it.
+#[test]
+fn warnings_are_printed_and_do_not_fail() {
+    if !common::usable() {
+        return;
+    }
+    let s = Scratch::new();
+    s.ok(&["generate-config"]);
+    let hardware = s.root.join("etc/osconf/hardware-configuration.nix");
+    let warned = s.write_config(
+        "warned.nix",
+        &config_with(
+            &hardware,
+            "  warnings = lib.mkMerge [ [ \"the first warning\" ] \
+             (lib.mkIf true [ \"the second warning\" ]) ];",
+        ),
+    );
+    let (ok, _, stderr) = s.run(&["rebuild", "dry-build", "--config", warned.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    for w in ["the first warning", "the second warning"] {
+        assert_eq!(
+            stderr.matches(&format!("warning: {w}")).count(),
+            1,
+            "{stderr}"
+        );
+    }
+    let failing = s.write_config(
+        "failing.nix",
+        &config_with(
+            &hardware,
+            "  warnings = [ \"only a warning\" ];\n  \
+             assertions = [ { assertion = false; message = \"a real problem\"; } ];",
+        ),
+    );
+    let (ok, _, stderr) = s.run(&[
+        "rebuild",
+        "dry-build",
+        "--config",
+        failing.to_str().unwrap(),
+    ]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("Failed assertions") && stderr.contains("- a real problem"),
+        "{stderr}"
     );
 }

@@ -20,6 +20,7 @@ use nixkit_store::profiles::ProfileError;
 use crate::activation::{ActivateError, Activator};
 use crate::build::{evaluate, realise_system, would_build, BuildError, BuildSettings};
 use crate::diff::{dry_activate, ActivationDiff, DiffError};
+use crate::lock::{LockError, LockFile};
 use crate::target::Target;
 
 /// What `rebuild` does with the built system (nixos-rebuild's actions).
@@ -106,30 +107,41 @@ pub struct RebuildOutcome {
     pub diff: Option<ActivationDiff>,
 }
 
-/// The target's lock, held while a command changes it.
+/// The target's activation lock (see [`crate::lock`]), held while a command changes it.
+#[derive(Debug)]
 pub struct TargetLock {
-    _lock: nix::fcntl::Flock<std::fs::File>,
+    _lock: LockFile,
 }
 
-/// Takes the target's lock (waits for another osconf command to finish).
+/// Takes the target's activation lock, waiting for another osconf command (or a booting
+/// container) to finish.
 pub fn lock(target: &Target) -> Result<TargetLock, RebuildError> {
-    let path = target.lock_path();
-    let err = |source| RebuildError::Lock {
-        path: path.clone(),
-        source,
-    };
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(err)?;
+    lock_logged(target, &mut |_| {})
+}
+
+/// As [`lock`], telling `log` whom it waits for when the lock is taken.
+pub fn lock_logged(target: &Target, log: &mut dyn FnMut(&str)) -> Result<TargetLock, RebuildError> {
+    let lock = LockFile::open(&target.lock_path())?;
+    if !lock.try_lock()? {
+        log(&format!(
+            "waiting for the lock '{}' on '{}', held by {}...",
+            lock.path().display(),
+            target.root().display(),
+            lock.holder()
+        ));
+        lock.lock()?;
     }
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(err)?;
-    let lock = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
-        .map_err(|(_, errno)| err(errno.into()))?;
+    let what = std::env::args().take(3).collect::<Vec<_>>().join(" ");
+    lock.set_holder(std::process::id(), &what)?;
     Ok(TargetLock { _lock: lock })
+}
+
+impl From<LockError> for RebuildError {
+    fn from(e: LockError) -> RebuildError {
+        match e {
+            LockError::Io { path, source } => RebuildError::Lock { path, source },
+        }
+    }
 }
 
 /// The generation before the current one and its system.
@@ -171,7 +183,11 @@ pub fn rebuild(
         return rollback(target, action, activator, log);
     }
     let dry = matches!(action, A::DryBuild | A::DryActivate | A::Build);
-    let _lock = if dry { None } else { Some(lock(target)?) };
+    let _lock = if dry {
+        None
+    } else {
+        Some(lock_logged(target, log)?)
+    };
     log("building the system configuration...");
     let (evaluated, store) = evaluate(target, &opts.build)?;
     let mut outcome = RebuildOutcome {
@@ -234,7 +250,7 @@ fn rollback(
     let _lock = if action == A::DryActivate {
         None
     } else {
-        Some(lock(target)?)
+        Some(lock_logged(target, log)?)
     };
     let (n, system) = previous_generation(target)?;
     let mut outcome = RebuildOutcome {

@@ -15,7 +15,7 @@ in
     };
     environment = mkOption { type = types.attrsOf types.str; default = { }; description = "Environment variables of the process."; };
     user = mkOption { type = types.str; default = "root"; description = "The user the process runs as."; };
-    group = mkOption { type = types.str; default = "root"; description = "The group the process runs as."; };
+    group = mkOption { type = types.nullOr types.str; default = null; description = "The group the process runs as (null: the user's primary group). Its supplementary groups are the user's (the groups listing it in /etc/group, e.g. its extraGroups)."; };
     workingDirectory = mkOption { type = types.nullOr types.str; default = null; description = "The process's working directory (default /)."; };
     restart = mkOption {
       type = types.enum [ "always" "on-failure" "no" ];

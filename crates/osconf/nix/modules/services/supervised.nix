@@ -27,10 +27,13 @@ in
       map (dep: { assertion = enabled ? ${dep}; message = "services.${name}.wants: service `${dep}' is not enabled.${whereService name}"; }) s.wants
       ++ [
         { assertion = s.user == "root" || config.users.users ? ${s.user}; message = "services.${name}.user `${s.user}' is not declared in users.users.${whereService name}"; }
-        { assertion = s.group == "root" || config.users.groups ? ${s.group}; message = "services.${name}.group `${s.group}' is not declared in users.groups.${whereService name}"; }
+        { assertion = s.group == null || s.group == "root" || config.users.groups ? ${s.group}; message = "services.${name}.group `${s.group}' is not declared in users.groups.${whereService name}"; }
       ]) enabled);
     system.build.services = lib.mapAttrs (name: s: {
-      inherit (s) command environment user group workingDirectory restart restartDelay wants;
+      inherit (s) command environment user workingDirectory restart restartDelay wants;
+      group = if s.group != null then s.group
+        else if s.user == "root" then "root"
+        else config.users.users.${s.user}.group or "root";
       after = builtins.filter (dep: enabled ? ${dep}) (s.after ++ s.wants);
     }) enabled;
   };

@@ -45,29 +45,40 @@ let
     in
     (builtins.foldl' visit { done = [ ]; path = [ ]; } (builtins.attrNames services)).done;
 
+  # The run script: environment, working directory, then the command as the service's
+  # user and group. Dropping privileges re-runs the script (`--as-user`) through busybox
+  # start-stop-daemon -c UID:GID, which sets the supplementary groups from the system's
+  # own /etc/group (initgroups: the groups listing the user, e.g. its extraGroups) before
+  # the gid and uid. Where the container cannot switch to those ids (osconf run by an
+  # unprivileged user maps only that user, as the container's root), the service is
+  # refused with exit status 78 (EX_CONFIG; the supervisor does not restart it), never
+  # run as another identity.
   runScript = name: s: ''
     #!${sh}
     # The osconf service `${name}`: its environment, working directory and user, then its command.
     export PATH=/run/current-system/sw/bin:${tools}/bin
     ${builtins.concatStringsSep "" (lib.mapAttrsToList (k: v: "export ${k}=${quote v}\n") s.environment)}
     cd ${quote (if s.workingDirectory == null then "/" else s.workingDirectory)} || exit 1
-    user=${quote s.user}
-    group=${quote s.group}
-    uid=$(${tools}/bin/awk -F: -v n="$user" '$1 == n { print $3; exit }' /etc/passwd)
-    gid=$(${tools}/bin/awk -F: -v n="$group" '$1 == n { print $3; exit }' /etc/group)
-    if [ -z "$uid" ] || [ -z "$gid" ]; then
-      echo "osconf: service ${name}: user $user or group $group is not in /etc/passwd, /etc/group" >&2
-      exit 1
-    fi
-    drop=
-    if [ "$uid:$gid" != "$(${tools}/bin/id -u):$(${tools}/bin/id -g)" ]; then
-      if ${tools}/bin/nsenter -S "$uid" -G "$gid" -F ${tools}/bin/true 2>/dev/null; then
-        drop="${tools}/bin/nsenter -S $uid -G $gid -F --"
-      else
-        echo "osconf: service ${name}: cannot switch to $user:$group (uid $uid or gid $gid is not mapped here); running as $(${tools}/bin/id -un)" >&2
+    if [ "''${1:-}" != --as-user ]; then
+      user=${quote s.user}
+      group=${quote s.group}
+      uid=$(${tools}/bin/awk -F: -v n="$user" '$1 == n { print $3; exit }' /etc/passwd)
+      gid=$(${tools}/bin/awk -F: -v n="$group" '$1 == n { print $3; exit }' /etc/group)
+      if [ -z "$uid" ] || [ -z "$gid" ]; then
+        echo "osconf: service ${name}: user $user or group $group is not in /etc/passwd, /etc/group" >&2
+        exit 1
+      fi
+      if [ "$uid:$gid" != "$(${tools}/bin/id -u):$(${tools}/bin/id -g)" ]; then
+        drop="${tools}/bin/start-stop-daemon -S -q -p /dev/null -c $uid:$gid -x"
+        if ! $drop ${tools}/bin/true 2>/dev/null; then
+          read -r inside outside count < /proc/self/uid_map
+          echo "osconf: service ${name}: refusing to start: it runs as user $user (uid $uid) and group $group (gid $gid), and this container cannot switch to them (its uid map is '$inside $outside $count': osconf runs unprivileged, so only the caller's uid is mapped); run osconf as root, or declare the service with user and group root" >&2
+          exit 78
+        fi
+        exec $drop ${sh} -- "$0" --as-user
       fi
     fi
-    exec $drop ${s.command}
+    exec ${s.command}
   '';
 
   serviceDir = name: s: runCommand "osconf-service-${name}" {

@@ -5,6 +5,11 @@
 # services) or "switch SYSTEM ID" (services only), replying in /nix/var/osconf/replies/
 # ID.out (the output) and ID.status (the exit status, written last),
 # reaps orphans, and on SIGTERM or SIGINT stops the services and every other process.
+# `osconf run` hands it two locked descriptors (flock): 3, the root's run lock
+# (nix/var/osconf/run.lock), held as long as this init lives, so no second container
+# boots the root; and 4, the root's activation lock (nix/var/nix/osconf.lock), held
+# while the boot activates the system, so no `rebuild switch` from the host interleaves
+# with it. Neither is passed to what the init starts, which would keep the lock.
 system=@out@
 ctl=/nix/var/osconf
 
@@ -54,8 +59,10 @@ trap shutdown TERM INT
 # done, instead of finding no pipe and leaving the booting generation's services running.
 rm -f "$ctl/control"
 mkfifo -m 600 "$ctl/control"
-"$system/activate" / || echo "init: activating $system failed"
-"$system/activate-services" --local || echo "init: some services did not start"
+"$system/activate" / 4>&- || echo "init: activating $system failed"
+"$system/activate-services" --local 4>&- || echo "init: some services did not start"
+# The boot's activation is done: a waiting `rebuild switch` may go on.
+exec 4>&-
 
 # The control pipe: one request a line; the reply is the switch's output and status.
 serve_control() {
