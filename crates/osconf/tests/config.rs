@@ -105,7 +105,7 @@ fn sample_configuration() {
         .collect();
     assert_eq!(
         homes,
-        BTreeSet::from(["/home/alice", "/home/bob", "/var/lib/deploy"])
+        BTreeSet::from(["/home/alice", "/home/bob", "/root", "/var/lib/deploy"])
     );
 
     // Services: httpd's generated entry, its system user, dependencies.
@@ -140,7 +140,13 @@ fn sample_configuration() {
     assert_eq!(built["app/settings.conf"]["mode"], "0640");
     assert!(str_at(built, &["motd", "source"]).starts_with("/nix/store/"));
     let packages = c["environment"]["systemPackages"].as_array().unwrap();
-    assert!(packages.len() == 2 && packages[0].as_str().unwrap().ends_with("-hello-1.0"));
+    // The declared packages, then the core packages (the shell, the basic tools).
+    assert!(
+        packages.len() == 3
+            && packages[0].as_str().unwrap().ends_with("-hello-1.0")
+            && packages[2].as_str().unwrap().ends_with("-busybox-tools"),
+        "{packages:?}"
+    );
 }
 
 /// Generation after generation, a user keeps its uid, a new user never gets the uid of

@@ -169,7 +169,7 @@ fn web_config(port: u16, page: &str, extra: &str) -> String {
         r#"{{ pkgs, lib, ... }}: {{
   networking.hostName = lib.mkDefault "webbox";
   services.httpd = {{ enable = true; port = {port}; documentRoot = pkgs.writeTextDir "index.html" "{page}"; }};
-  services.cron = {{ enable = true; systemCronJobs = [ "*/5 * * * * date" ]; }};
+  services.cron = {{ enable = true; systemCronJobs = [ "* * * * * echo fired >> /var/log/cron-fired" ]; }};
   {extra}
 }}"#
     )
@@ -382,6 +382,18 @@ fn boot_switch_rollback_fail_stop() {
     assert!(text.contains("stopping service broken"), "{text}");
     assert!(inside(&running, "/run/osconf/services/broken/pid").is_none());
     assert_eq!(service_pid(&running, "cron").unwrap(), cron);
+
+    // The cron job has fired (busybox crond runs jobs at minute boundaries: at
+    // most a minute after boot).
+    let fired = Instant::now() + Duration::from_secs(75);
+    while !inside(&running, "/var/log/cron-fired").is_some_and(|t| t.starts_with("fired\n")) {
+        assert!(
+            Instant::now() < fired,
+            "the cron job did not fire; cron's log:\n{}",
+            inside(&running, "/var/log/osconf/cron.log").unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
 
     // Stop: every process of the container ends, the page is gone.
     let ns = running.pid_namespace().unwrap();

@@ -110,7 +110,7 @@ in
   };
 
   config = {
-    users.users.root = { uid = 0; group = "root"; home = "/root"; hashedPassword = mkDefault "!"; };
+    users.users.root = { uid = 0; group = "root"; home = "/root"; createHome = mkDefault true; hashedPassword = mkDefault "!"; };
     users.users.nobody = { uid = 65534; group = "nogroup"; isSystemUser = true; };
     users.groups = { root.gid = 0; wheel.gid = 1; users.gid = 100; nogroup.gid = 65534; };
 

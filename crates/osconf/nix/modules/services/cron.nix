@@ -31,7 +31,7 @@ in
     services.cron = {
       enable = mkDefault false;
       description = "cron daemon";
-      command = "${pkgs.tools}/bin/crond -f -c /etc/crontabs";
+      command = "${pkgs.tools}/bin/crond -f -l 8 -L /dev/stderr -c /etc/crontabs";
       restart = mkDefault "always";
     };
     environment.etc."crontabs/root" = lib.mkIf cfg.enable {

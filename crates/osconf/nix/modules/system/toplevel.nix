@@ -48,10 +48,16 @@ let
     done < "$entriesPath"
   '';
 
-  # Every package's files linked into one tree; the first package providing a file wins.
+  # The packages' paths, each once, in order (as strings, with their contexts).
+  distinctPackages = map (x: x.key) (builtins.genericClosure {
+    startSet = map (p: { key = "${p}"; }) config.environment.systemPackages;
+    operator = _: [ ];
+  });
+  # Every package's files linked into one tree (a package listed twice, once); the first
+  # package providing a file wins.
   sw = runCommand "system-path" { } ''
     mkdir -p $out/bin
-    for pkg in ${lib.concatMapStringsSep " " (p: quote "${p}") config.environment.systemPackages}; do
+    for pkg in ${lib.concatMapStringsSep " " quote distinctPackages}; do
       (cd "$pkg" && find . -mindepth 1 ! -type d) | while read -r f; do
         f="''${f#./}"
         mkdir -p "$out/$(dirname "$f")"
