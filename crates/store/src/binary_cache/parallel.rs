@@ -129,3 +129,37 @@ where
         result
     })
 }
+
+/// `f` of each of `items`, in order, computed on up to `jobs` threads (on the caller's
+/// thread alone for a single item).
+pub(super) fn map_parallel<T, R, F>(jobs: usize, items: &[T], f: F) -> Vec<R>
+where
+    T: Sync,
+    R: Send,
+    F: Fn(&T) -> R + Sync,
+{
+    if items.len() <= 1 || jobs <= 1 {
+        return items.iter().map(f).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let slots: Mutex<Vec<Option<R>>> = Mutex::new(items.iter().map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.min(items.len()) {
+            scope.spawn(|| loop {
+                let k = next.fetch_add(1, Ordering::Relaxed);
+                let Some(item) = items.get(k) else { return };
+                let r = f(item);
+                if let Some(slot) = lock(&slots).get_mut(k) {
+                    *slot = Some(r);
+                }
+            });
+        }
+    });
+    // Every slot was filled unless a thread panicked (then the scope re-panics first).
+    slots
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+        .into_iter()
+        .flatten()
+        .collect()
+}

@@ -44,32 +44,39 @@ pub fn substitute_closure(
 ) -> Result<Vec<StorePath>, CacheError> {
     let store_dir = store.store_dir();
     cache.cache_info()?.check_store_dir(store_dir)?;
-    // The narinfos of the whole missing closure (a walk with its own stack, so a chain of
-    // any length is fine), each checked for trust before anything is added.
+    // The narinfos of the whole missing closure, level by level (each level's fetched in
+    // parallel; no recursion, so a chain of any length is fine), each checked for trust
+    // before anything is added.
+    let jobs = cache.parallel_jobs();
     let mut wanted: BTreeMap<StorePath, NarInfo> = BTreeMap::new();
-    let mut todo = vec![path.clone()];
-    while let Some(p) = todo.pop() {
-        if wanted.contains_key(&p) || store.is_valid(&p)? {
-            continue;
+    let mut seen: BTreeSet<StorePath> = BTreeSet::new();
+    let mut frontier = vec![path.clone()];
+    while !frontier.is_empty() {
+        let mut level = Vec::new();
+        for p in std::mem::take(&mut frontier) {
+            if seen.insert(p.clone()) && !store.is_valid(&p)? {
+                level.push(p);
+            }
         }
-        let printed = store_dir.print_path(&p);
-        let narinfo = cache
-            .narinfo(&p)?
-            .ok_or_else(|| CacheError::NotInCache(printed.clone()))?;
-        if require_sigs
-            && !is_content_addressed(store_dir, &narinfo.info)
-            && !has_valid_signature(store_dir, &narinfo.info, trusted)
-        {
-            return Err(CacheError::Untrusted(printed));
+        let answers = super::parallel::map_parallel(jobs, &level, |p| cache.narinfo(p));
+        for (p, answer) in level.into_iter().zip(answers) {
+            let printed = store_dir.print_path(&p);
+            let narinfo = answer?.ok_or_else(|| CacheError::NotInCache(printed.clone()))?;
+            if require_sigs
+                && !is_content_addressed(store_dir, &narinfo.info)
+                && !has_valid_signature(store_dir, &narinfo.info, trusted)
+            {
+                return Err(CacheError::Untrusted(printed));
+            }
+            frontier.extend(
+                narinfo
+                    .info
+                    .references_without_self()
+                    .filter(|r| !seen.contains(*r))
+                    .cloned(),
+            );
+            wanted.insert(p, narinfo);
         }
-        todo.extend(
-            narinfo
-                .info
-                .references_without_self()
-                .filter(|r| !wanted.contains_key(*r))
-                .cloned(),
-        );
-        wanted.insert(p, narinfo);
     }
     let keys: BTreeSet<StorePath> = wanted.keys().cloned().collect();
     let order = crate::topo::topo_sort::<_, CacheError>(&keys, |p| {
