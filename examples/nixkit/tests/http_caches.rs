@@ -2,7 +2,9 @@
 //! --realise --option substituters http://…` substitutes a CppNix-made cache (`nix copy
 //! --to file://…?compression=xz|zstd`) served by a plain static HTTP server, checking
 //! CppNix's signatures; and CppNix 2.8 substitutes from `nixkit serve` (the binary), then
-//! `nix-store --verify --check-contents` is clean. Skipped when `nix-store` is absent.
+//! `nix-store --verify --check-contents` is clean; and CppNix's `nix-build` of the example
+//! package set (examples/pkgs) fetches every output from `nixkit serve` over a store nixkit
+//! built it into, building nothing. Skipped when `nix-store` is absent.
 
 #![allow(clippy::unwrap_used)] // Tests may panic on failure.
 
@@ -225,6 +227,27 @@ fn nixkit_substitutes_from_a_cppnix_cache_over_http() {
     }
 }
 
+/// Starts `nixkit serve` (the binary) over the store at `store`, signing with the key in
+/// `sk`; returns it (killed when dropped) and its URL.
+fn serve(store: &str, sk: &str) -> (Killed, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nixkit"))
+        .args(["serve", "--store", store, "--listen", "127.0.0.1:0"])
+        .args(["--sign-key", sk, "--priority", "40"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let server = Killed(child);
+    let mut first = String::new();
+    BufReader::new(stderr).read_line(&mut first).unwrap();
+    let url = first
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line: {first}"))
+        .to_owned();
+    (server, url)
+}
+
 /// Kills the server when the test ends, pass or fail.
 struct Killed(Child);
 
@@ -281,21 +304,7 @@ fn cppnix_substitutes_from_the_nixkit_serve_binary() {
     assert!(out.status.success(), "{out:?}");
     let pk = fs::read_to_string(t("pk")).unwrap().trim().to_owned();
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_nixkit"))
-        .args(["serve", "--store", &t("served"), "--listen", "127.0.0.1:0"])
-        .args(["--sign-key", &t("sk"), "--priority", "40"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let server = Killed(child);
-    let mut first = String::new();
-    BufReader::new(stderr).read_line(&mut first).unwrap();
-    let url = first
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line: {first}"))
-        .to_owned();
+    let (server, url) = serve(&t("served"), &t("sk"));
 
     let store = format!("local?root={}", t("cpp2"));
     let out = run(
@@ -319,6 +328,77 @@ fn cppnix_substitutes_from_the_nixkit_serve_binary() {
         &["--store", &store, "--query", "--references", &b],
     );
     assert_eq!(text(&refs), a);
+    run(
+        "nix-store",
+        &["--store", &store, "--verify", "--check-contents"],
+    );
+    drop(server);
+}
+
+/// The example package set built by nixkit, its store served by `nixkit serve`, and
+/// CppNix's `nix-build` of the same expression with `--max-jobs 0` (nothing may be built
+/// here): every output comes from the server, and the store verifies.
+#[test]
+fn cppnix_nix_build_substitutes_the_package_set_from_nixkit_serve() {
+    if !have_nix() {
+        println!("skipped: nix-store (CppNix) is not on PATH");
+        return;
+    }
+    let busybox_ok = Path::new("/bin/busybox").exists()
+        && Command::new("/bin/busybox")
+            .args(["unshare", "-Ur", "true"])
+            .status()
+            .is_ok_and(|s| s.success());
+    if !busybox_ok {
+        println!("skipped: needs busybox-static and user namespaces");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let t = |p: &str| tmp.path().join(p).to_str().unwrap().to_owned();
+    let pkgs = concat!(env!("CARGO_MANIFEST_DIR"), "/../pkgs");
+    let built = Command::new(env!("CARGO_BIN_EXE_nixkit"))
+        .current_dir(tmp.path())
+        .args(["build", pkgs, "-A", "all", "-j", "2", "--no-out-link"])
+        .args(["--store", &t("served")])
+        .output()
+        .unwrap();
+    assert!(built.status.success(), "{built:?}");
+    let mut ours: Vec<String> = text(&built).lines().map(str::to_owned).collect();
+    ours.sort();
+    assert!(!ours.is_empty());
+    let out = nixkit(
+        Path::new(&t("served")),
+        &["--generate-binary-cache-key", "pkgs-1", &t("sk"), &t("pk")],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let pk = fs::read_to_string(t("pk")).unwrap().trim().to_owned();
+    let (server, url) = serve(&t("served"), &t("sk"));
+
+    let store = format!("local?root={}", t("cpp"));
+    let out = run(
+        "nix-build",
+        &[
+            pkgs,
+            "-A",
+            "all",
+            "--no-out-link",
+            "--max-jobs",
+            "0",
+            "--store",
+            &store,
+            "--option",
+            "substituters",
+            &url,
+            "--option",
+            "trusted-public-keys",
+            &pk,
+        ],
+    );
+    let mut theirs: Vec<String> = text(&out).lines().map(str::to_owned).collect();
+    theirs.sort();
+    assert_eq!(theirs, ours);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("will be built"), "{err}");
     run(
         "nix-store",
         &["--store", &store, "--verify", "--check-contents"],
