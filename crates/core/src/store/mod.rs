@@ -187,4 +187,16 @@ mod tests {
         assert_eq!(o.substituters, ["d"]);
         assert!(!o.require_sigs);
     }
+
+    #[test]
+    fn http_connections_is_a_number_of_at_least_one() {
+        let mut o = StoreOptions::default();
+        assert_eq!(o.http_connections, 25);
+        assert!(o.set_option("http-connections", "4"));
+        assert_eq!(o.http_connections, 4);
+        assert!(o.set_option("http-connections", "0"));
+        assert_eq!(o.http_connections, 1);
+        assert!(!o.set_option("http-connections", "many"));
+        assert_eq!(o.http_connections, 1);
+    }
 }
