@@ -25,10 +25,11 @@
 #   SQLite transaction), default fsync: nixkit 1.51 s, CppNix 2.28 s  -> 0.66x
 #   parallel restores (each path downloaded, hashed and restored into staging by one of
 #   http-connections = 25 threads, committed in order in the same batches; narinfos fetched
-#   level by level in parallel), default fsync, four runs at load averages 3 to 9:
+#   level by level in parallel), default fsync, five runs at load averages 3 to 9:
 #     nixkit 1.07 s, CppNix 2.21 s -> 0.49x     nixkit 1.23 s, CppNix 2.40 s -> 0.51x
 #     nixkit 1.40 s, CppNix 2.71 s -> 0.52x     nixkit 1.19 s, CppNix 2.46 s -> 0.48x
-#   nixkit's peak RSS 27 MiB for the 497 MiB of NAR.
+#     nixkit 1.26 s, CppNix 2.84 s -> 0.44x
+#   nixkit's peak RSS 27-28 MiB for the 497 MiB of NAR.
 # The profile before parallel restores: 1 s of CPU in 2.1-2.6 s of wall time (100 paths),
 # the rest waiting on fsyncs. After: about 0.8 s of CPU on two cores, half of it sha256 of
 # the NARs (once, SHA-NI), the rest the kernel's socket and page-cache copies; the machine's
