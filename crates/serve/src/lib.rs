@@ -164,14 +164,19 @@ impl Server {
             .max_blocking_threads(self.blocking_threads)
             .build()
             .map_err(ServeError::Runtime)?;
-        runtime.block_on(async move {
+        let result = runtime.block_on(async move {
             let listener =
                 tokio::net::TcpListener::from_std(self.listener).map_err(ServeError::Runtime)?;
             let app = routes::router(self.state);
             axum::serve(listener, app)
                 .await
                 .map_err(ServeError::Runtime)
-        })
+        });
+        // Not shut down: response bodies' producers, on threads of their own, may still be
+        // waiting on its timers (a timer of a shut-down runtime panics). The server has
+        // failed; the caller reports it and the process ends.
+        std::mem::forget(runtime);
+        result
     }
 
     /// Runs the server on a thread of its own (for tests and embedding); returns its address.
