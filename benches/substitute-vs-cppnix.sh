@@ -23,9 +23,17 @@
 #                                       nixkit 1.31 s, CppNix 2.56 s  -> 0.51x
 #   staged commits (batches of 64 paths / 256 MiB: one syncfs, one directory sync, one
 #   SQLite transaction), default fsync: nixkit 1.51 s, CppNix 2.28 s  -> 0.66x
-# The profile before: 1 s of CPU in 2.1-2.6 s of wall time (100 paths), the rest waiting on
-# fsyncs. What is left is CPU on the one restoring thread (sha256, writes, receive): the
-# next step would be restoring two paths at once on the two cores.
+#   parallel restores (each path downloaded, hashed and restored into staging by one of
+#   http-connections = 25 threads, committed in order in the same batches; narinfos fetched
+#   level by level in parallel), default fsync, five runs at load averages 3 to 9:
+#     nixkit 1.07 s, CppNix 2.21 s -> 0.49x     nixkit 1.23 s, CppNix 2.40 s -> 0.51x
+#     nixkit 1.40 s, CppNix 2.71 s -> 0.52x     nixkit 1.19 s, CppNix 2.46 s -> 0.48x
+#     nixkit 1.26 s, CppNix 2.84 s -> 0.44x
+#   nixkit's peak RSS 27-28 MiB for the 497 MiB of NAR.
+# The profile before parallel restores: 1 s of CPU in 2.1-2.6 s of wall time (100 paths),
+# the rest waiting on fsyncs. After: about 0.8 s of CPU on two cores, half of it sha256 of
+# the NARs (once, SHA-NI), the rest the kernel's socket and page-cache copies; the machine's
+# two cores also run the server, so the wall time is near what the CPU work allows.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -37,6 +45,7 @@ else
     nixkit="${CARGO_TARGET_DIR:-$root/target}/release/nixkit"
 fi
 command -v nix-store >/dev/null || { echo "nix-store (CppNix) is required" >&2; exit 1; }
+[ -x /usr/bin/time ] || { echo "GNU time (/usr/bin/time) is required" >&2; exit 1; }
 
 n=${1:-200}
 kib=${2:-2560}
@@ -89,7 +98,7 @@ min() { echo "if ($1 < $2) $1 else $2" | bc -l; }
 run_nixkit() {
     rm -rf "$tmp/nk$1"
     # shellcheck disable=SC2086 # NIXKIT_OPTS is a list of words
-    "$nixkit" store --store "$tmp/nk$1" --realise "$top" \
+    /usr/bin/time -f %M -a -o "$tmp/rss" "$nixkit" store --store "$tmp/nk$1" --realise "$top" \
         --option substituters "$url" --option trusted-public-keys "$pk" ${NIXKIT_OPTS:-}
     [ "$("$nixkit" store --store "$tmp/nk$1" --query --requisites "$top" | wc -l)" -eq "$n" ]
 }
@@ -120,3 +129,5 @@ done
 report "nixkit store --realise" "$t_nixkit"
 report "CppNix nix-store --realise" "$t_cppnix"
 printf 'nixkit / CppNix: %.2f\n' "$(echo "$t_nixkit / $t_cppnix" | bc -l)"
+printf 'nixkit peak RSS: %d MiB (for %d MiB of NAR)\n' \
+    "$(($(sort -n "$tmp/rss" | tail -n 1) / 1024))" "$((nar_bytes / 1048576))"

@@ -38,7 +38,13 @@ pub struct HttpConfig {
     pub authorization: Option<String>,
     /// Told the URL and size of every chunk of a response body read, for progress displays.
     pub progress: Option<ProgressHook>,
+    /// Connections kept open to one host, and transfers a user of the client (binary-cache
+    /// substitution) runs at once: CppNix's `http-connections` (default 25).
+    pub connections: usize,
 }
+
+/// CppNix's default `http-connections`.
+pub const DEFAULT_CONNECTIONS: usize = 25;
 
 /// The function a [`ProgressHook`] calls: the URL and the size of a chunk of its body.
 pub type ProgressFn = dyn Fn(&str, u64) + Send + Sync;
@@ -62,6 +68,7 @@ impl Default for HttpConfig {
             retry_delay: Duration::from_millis(250),
             max_redirects: 10,
             authorization: None,
+            connections: DEFAULT_CONNECTIONS,
             progress: None,
         }
     }
@@ -238,6 +245,8 @@ impl HttpClient {
             .http_status_as_error(false)
             .max_redirects(config.max_redirects)
             .user_agent(concat!("nixkit/", env!("CARGO_PKG_VERSION")))
+            .max_idle_connections_per_host(config.connections.max(1))
+            .max_idle_connections(config.connections.max(1).saturating_mul(4))
             .build();
         Self {
             agent: ureq::Agent::new_with_config(agent_config),

@@ -68,16 +68,12 @@ fn parse(args: &[String]) -> Result<Option<(String, ServeConfig)>, String> {
         }
         None => None,
     };
-    Ok(Some((
-        listen,
-        ServeConfig {
-            store,
-            sign_key,
-            priority,
-            upload_token,
-            max_upload_size,
-        },
-    )))
+    let mut config = ServeConfig::new(store);
+    config.sign_key = sign_key;
+    config.priority = priority;
+    config.upload_token = upload_token;
+    config.max_upload_size = max_upload_size;
+    Ok(Some((listen, config)))
 }
 
 /// Runs `nixkit serve` with `args` (after the command name); returns the exit status.

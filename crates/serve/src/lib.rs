@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use nixkit_store::binary_cache::SecretKey;
 use nixkit_store::local::{LocalStore, OpenError, StoreConfig};
@@ -35,10 +36,36 @@ pub struct ServeConfig {
     pub upload_token: Option<String>,
     /// The largest NAR file an upload may send.
     pub max_upload_size: u64,
+    /// How long a response body may wait for its client to take more bytes before the
+    /// connection is given up (a client that stopped reading frees its producer).
+    pub send_timeout: Duration,
+    /// Threads of the pool that runs store queries and uploads' restores (tokio's
+    /// blocking pool; response bodies are produced on threads of their own).
+    pub blocking_threads: usize,
 }
 
 /// The default [`ServeConfig::max_upload_size`]: 16 GiB.
 pub const DEFAULT_MAX_UPLOAD_SIZE: u64 = 16 << 30;
+/// The default [`ServeConfig::send_timeout`]: 300 s, CppNix's `stalled-download-timeout`
+/// seen from the other side.
+pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(300);
+/// The default [`ServeConfig::blocking_threads`] (tokio's).
+pub const DEFAULT_BLOCKING_THREADS: usize = 512;
+
+impl ServeConfig {
+    /// Serving `store` unsigned, with the defaults (priority 30 as nix-serve, no uploads).
+    pub fn new(store: StoreConfig) -> Self {
+        Self {
+            store,
+            sign_key: None,
+            priority: 30,
+            upload_token: None,
+            max_upload_size: DEFAULT_MAX_UPLOAD_SIZE,
+            send_timeout: DEFAULT_SEND_TIMEOUT,
+            blocking_threads: DEFAULT_BLOCKING_THREADS,
+        }
+    }
+}
 
 /// Why the server could not start or stopped.
 #[derive(Debug, thiserror::Error)]
@@ -72,12 +99,15 @@ pub(crate) struct AppState {
     pub(crate) by_nar_hash: Mutex<HashMap<Hash, StorePath>>,
     /// Upload settings and staged NARs, when uploads are enabled.
     pub(crate) uploads: Option<upload::Uploads>,
+    /// [`ServeConfig::send_timeout`].
+    pub(crate) send_timeout: Duration,
 }
 
 /// A bound, not yet running server.
 pub struct Server {
     listener: TcpListener,
     state: Arc<AppState>,
+    blocking_threads: usize,
 }
 
 impl Server {
@@ -113,10 +143,12 @@ impl Server {
             priority: config.priority,
             by_nar_hash: Mutex::new(HashMap::new()),
             uploads,
+            send_timeout: config.send_timeout,
         };
         Ok(Self {
             listener,
             state: Arc::new(state),
+            blocking_threads: config.blocking_threads.max(1),
         })
     }
 
@@ -129,16 +161,22 @@ impl Server {
     pub fn run(self) -> Result<(), ServeError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
+            .max_blocking_threads(self.blocking_threads)
             .build()
             .map_err(ServeError::Runtime)?;
-        runtime.block_on(async move {
+        let result = runtime.block_on(async move {
             let listener =
                 tokio::net::TcpListener::from_std(self.listener).map_err(ServeError::Runtime)?;
             let app = routes::router(self.state);
             axum::serve(listener, app)
                 .await
                 .map_err(ServeError::Runtime)
-        })
+        });
+        // Not shut down: response bodies' producers, on threads of their own, may still be
+        // waiting on its timers (a timer of a shut-down runtime panics). The server has
+        // failed; the caller reports it and the process ends.
+        std::mem::forget(runtime);
+        result
     }
 
     /// Runs the server on a thread of its own (for tests and embedding); returns its address.

@@ -277,7 +277,7 @@ async fn nar(state: Arc<AppState>, file: String, head: bool) -> Response {
     let body = if head {
         Body::empty()
     } else {
-        blocking_body(move |w| {
+        blocking_body(state.send_timeout, move |w| {
             let mut enc = compression.encoder(w)?;
             dump_path(&real, &mut enc).map_err(io::Error::other)?;
             enc.finish()?;
@@ -318,7 +318,7 @@ async fn log(state: Arc<AppState>, drv: String, head: bool) -> Response {
     let mut r = Response::new(if head {
         Body::empty()
     } else {
-        blocking_body(move |w| {
+        blocking_body(state.send_timeout, move |w| {
             let f = std::fs::File::open(&file)?;
             let mut reader: Box<dyn Read> = if compressed {
                 Box::new(bzip2::read::MultiBzDecoder::new(f))

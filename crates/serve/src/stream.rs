@@ -1,11 +1,16 @@
 //! Response bodies produced by blocking code (NAR dumps, compression, log files): the
-//! producer runs on tokio's blocking pool and writes into a bounded channel of chunks, so at
+//! producer runs on a thread of its own and writes into a bounded channel of chunks, so at
 //! most a few chunks per response are in memory however large the NAR. A client that goes
-//! away makes the producer's next write fail, which stops the dump.
+//! away makes the producer's next write fail, which stops the dump; a client that stops
+//! reading makes it fail after the send timeout. Producers do not run on tokio's blocking
+//! pool: one waiting on a slow client there would hold a thread of the pool that store
+//! queries need, and enough slow clients would stall every other request.
 
 use std::io::{self, Write};
+use std::time::Duration;
 
 use axum::body::{Body, Bytes};
+use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 
 /// Bytes per chunk sent to the client.
@@ -17,17 +22,35 @@ const DEPTH: usize = 8;
 pub(crate) struct ChannelWriter {
     tx: mpsc::Sender<io::Result<Bytes>>,
     buf: Vec<u8>,
+    runtime: Handle,
+    timeout: Duration,
 }
 
 impl ChannelWriter {
+    /// Sends `item`, waiting at most the send timeout for room.
+    fn send_item(&self, item: io::Result<Bytes>) -> io::Result<()> {
+        match self
+            .runtime
+            .block_on(self.tx.send_timeout(item, self.timeout))
+        {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::SendTimeoutError::Closed(_)) => Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "client went away",
+            )),
+            Err(mpsc::error::SendTimeoutError::Timeout(_)) => Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("client took nothing for {:?}", self.timeout),
+            )),
+        }
+    }
+
     fn send(&mut self) -> io::Result<()> {
         if self.buf.is_empty() {
             return Ok(());
         }
         let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
-        self.tx
-            .blocking_send(Ok(Bytes::from(chunk)))
-            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "client went away"))
+        self.send_item(Ok(Bytes::from(chunk)))
     }
 }
 
@@ -47,24 +70,35 @@ impl Write for ChannelWriter {
     }
 }
 
-/// A streaming body whose bytes `produce` writes, on the blocking pool. An error of
-/// `produce` ends the body with an error, so the client sees a broken response (never a
-/// short one that looks complete).
-pub(crate) fn blocking_body<F>(produce: F) -> Body
+/// A streaming body whose bytes `produce` writes, on a thread of its own; a client that
+/// takes nothing for `timeout` ends it. An error of `produce` ends the body with an error,
+/// so the client sees a broken response (never a short one that looks complete). Must be
+/// called on the runtime.
+pub(crate) fn blocking_body<F>(timeout: Duration, produce: F) -> Body
 where
     F: FnOnce(&mut ChannelWriter) -> io::Result<()> + Send + 'static,
 {
     let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(DEPTH);
-    tokio::task::spawn_blocking(move || {
-        let mut writer = ChannelWriter {
-            tx: tx.clone(),
-            buf: Vec::with_capacity(CHUNK),
-        };
-        let result = produce(&mut writer).and_then(|()| writer.flush());
-        if let Err(e) = result {
-            let _ = tx.blocking_send(Err(e));
-        }
-    });
+    let mut writer = ChannelWriter {
+        tx,
+        buf: Vec::with_capacity(CHUNK),
+        runtime: Handle::current(),
+        timeout,
+    };
+    let spawned = std::thread::Builder::new()
+        .name("nixkit-serve-body".to_owned())
+        .spawn(move || {
+            let result = produce(&mut writer).and_then(|()| writer.flush());
+            if let Err(e) = result {
+                // The client may be gone; then nobody needs to hear why.
+                let _ = writer.send_item(Err(e));
+            }
+        });
+    if let Err(e) = spawned {
+        return Body::from_stream(futures_util::stream::once(async move {
+            Err::<Bytes, io::Error>(e)
+        }));
+    }
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|item| (item, rx))
     });

@@ -301,8 +301,20 @@ async fn put_narinfo(
     let added = tokio::task::spawn_blocking(move || {
         let file = std::fs::File::open(&staged.file)?;
         let mut nar = compression.decoder(io::BufReader::with_capacity(1 << 16, file))?;
-        let store = state2.store.lock().unwrap_or_else(|e| e.into_inner());
-        Ok::<_, io::Error>(store.add_nar(&narinfo.info, &mut nar))
+        // Restored and checked without the store's lock (other requests' queries go on),
+        // then made valid under it.
+        let stager = state2
+            .store
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .stager();
+        let added = stager
+            .stage_nar_checked(&narinfo.info, &mut nar, &mut || true)
+            .and_then(|staged| {
+                let store = state2.store.lock().unwrap_or_else(|e| e.into_inner());
+                store.commit_staged(vec![staged]).map(drop)
+            });
+        Ok::<_, io::Error>(added)
     })
     .await;
     match added {

@@ -65,6 +65,7 @@ fn start(tmp: &Path, key: Option<&SecretKey>) -> SocketAddr {
         priority: 42,
         upload_token: None,
         max_upload_size: nixkit_serve::DEFAULT_MAX_UPLOAD_SIZE,
+        ..ServeConfig::new(StoreConfig::new(tmp.join("served"), StoreDir::default()))
     };
     Server::bind("127.0.0.1:0", config)
         .unwrap()
@@ -383,4 +384,140 @@ fn cppnix_substitutes_from_nixkit_serve() {
         let want = served.query_path_info(p).unwrap().unwrap().nar_hash;
         assert_eq!(Hash::parse_with_algo(hash.trim()).unwrap(), want);
     }
+}
+
+/// Adds a path of `mib` MiB (a file of bytes that do not compress to nothing) to the served
+/// store at `tmp/served`; returns its NAR URL.
+fn add_big_path(tmp: &Path, addr: SocketAddr, mib: usize) -> String {
+    let src = tmp.join("big");
+    fs::create_dir_all(&src).unwrap();
+    let mut data = Vec::with_capacity(mib << 20);
+    let mut x: u32 = 12345;
+    while data.len() < mib << 20 {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        data.extend_from_slice(&x.to_le_bytes());
+    }
+    fs::write(src.join("data"), data).unwrap();
+    let served = open(&tmp.join("served"));
+    let big = served
+        .add_to_store(
+            "big",
+            &src,
+            FileIngestionMethod::Recursive,
+            HashAlgo::Sha256,
+        )
+        .unwrap();
+    let info = served.query_path_info(&big).unwrap().unwrap();
+    format!("http://{addr}/nar/{}.nar", info.nar_hash.to_nix32())
+}
+
+/// Opens a connection, asks for `url` and then reads nothing (the response's producer
+/// fills every buffer and waits).
+fn idle_reader(url: &str) -> TcpStream {
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_at(rest.find('/').unwrap());
+    let mut conn = TcpStream::connect(host).unwrap();
+    write!(conn, "GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n").unwrap();
+    conn
+}
+
+/// Clients that stop reading in the middle of big NARs, more of them than the server's pool
+/// of threads for store queries, stall neither the other clients' narinfos and NARs, nor
+/// the server forever: after the send timeout their connections are closed.
+#[test]
+fn clients_that_stop_reading_stall_no_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let paths = served_store(tmp.path());
+    let key = SecretKey::generate("cache-1").unwrap();
+    let start_with = |send_timeout: Duration| {
+        let mut config = ServeConfig::new(StoreConfig::new(
+            tmp.path().join("served"),
+            StoreDir::default(),
+        ));
+        config.sign_key = Some(key.clone());
+        config.blocking_threads = 2;
+        config.send_timeout = send_timeout;
+        Server::bind("127.0.0.1:0", config)
+            .unwrap()
+            .spawn()
+            .unwrap()
+    };
+    let addr = start_with(Duration::from_secs(120));
+    let big_url = add_big_path(tmp.path(), addr, 48);
+    // Twice as many stopped readers as the pool has threads, plus compressed ones.
+    let idle: Vec<TcpStream> = (0..4)
+        .map(|_| idle_reader(&big_url))
+        .chain((0..2).map(|_| idle_reader(&format!("{big_url}.zst"))))
+        .collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    let started = std::time::Instant::now();
+    let served = open(&tmp.path().join("served"));
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let a = agent();
+        let mut hashes = Vec::new();
+        for p in &paths {
+            let info = get(&a, &format!("http://{addr}/{}.narinfo", p.hash_part()));
+            assert_eq!(info.status, 200);
+            let text = String::from_utf8(info.body).unwrap();
+            let narinfo = NarInfo::parse(&StoreDir::default(), &text).unwrap();
+            let nar = get(&a, &format!("http://{addr}/{}", narinfo.url));
+            assert_eq!(nar.status, 200);
+            hashes.push(Hash::digest(HashAlgo::Sha256, &nar.body));
+        }
+        let _ = done_tx.send(hashes);
+    });
+    let hashes = done_rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("a client stalled behind clients that stopped reading");
+    for (p, got) in paths_of(&served).iter().zip(hashes) {
+        assert_eq!(served.query_path_info(p).unwrap().unwrap().nar_hash, got);
+    }
+    eprintln!(
+        "served in {:?} beside {} stopped readers",
+        started.elapsed(),
+        idle.len()
+    );
+    drop(idle);
+
+    // With a short send timeout, a stopped reader's connection is closed: what it can read
+    // afterwards ends before the whole NAR.
+    let addr = start_with(Duration::from_secs(1));
+    let url = big_url.replace(
+        &big_url[7..big_url.find("/nar").unwrap()],
+        &addr.to_string(),
+    );
+    let mut conn = idle_reader(&url);
+    std::thread::sleep(Duration::from_secs(4));
+    conn.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut got = Vec::new();
+    // Closed by the server: the end comes (or a reset), not the read timeout.
+    if let Err(e) = conn.read_to_end(&mut got) {
+        assert!(
+            !matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ),
+            "the connection stayed open: {e}"
+        );
+    }
+    assert!(
+        got.len() < 48 << 20,
+        "the whole NAR came ({} bytes)",
+        got.len()
+    );
+}
+
+/// The served paths `top`, `mid`, `leaf` (the order of [`served_store`]).
+fn paths_of(served: &LocalStore) -> Vec<StorePath> {
+    let mut by_name: Vec<StorePath> = served
+        .valid_paths()
+        .unwrap()
+        .into_iter()
+        .filter(|p| p.name() != "big")
+        .collect();
+    let rank = |p: &StorePath| ["top", "mid", "leaf"].iter().position(|n| *n == p.name());
+    by_name.sort_by_key(rank);
+    by_name
 }

@@ -30,6 +30,7 @@ fn start(root: &Path, token: Option<&str>, max: u64) -> SocketAddr {
         priority: 40,
         upload_token: token.map(str::to_owned),
         max_upload_size: max,
+        ..ServeConfig::new(StoreConfig::new(root, StoreDir::default()))
     };
     Server::bind("127.0.0.1:0", config)
         .unwrap()

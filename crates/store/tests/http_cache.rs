@@ -15,8 +15,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use nixkit_store::binary_cache::{
-    open_cache, BinaryCache, CacheError, Compression, FileCache, HttpCache, HttpTimeouts,
-    PublicKey, SecretKey, Substituters,
+    open_cache, BinaryCache, CacheError, Compression, FileCache, HttpCache, HttpConfig,
+    HttpTimeouts, PublicKey, SecretKey, Substituters,
 };
 use nixkit_store::local::{AddError, LocalStore, StoreConfig};
 use nixkit_store::{FileIngestionMethod, HashAlgo, StoreDir, StorePath};
@@ -32,6 +32,8 @@ enum Fault {
     StallBody(Duration),
     /// Close the connection without answering.
     Drop,
+    /// Wait this long, then answer normally.
+    Delay(Duration),
 }
 
 /// A static file server over `root` on 127.0.0.1, one thread per connection, keep-alive.
@@ -89,6 +91,11 @@ fn serve_conn(conn: TcpStream, root: &Path, faults: &Mutex<Vec<(String, Fault)>>
         let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
         match fault {
             None => {
+                let _ = conn.write_all(head.as_bytes());
+                let _ = conn.write_all(&body);
+            }
+            Some(Fault::Delay(d)) => {
+                std::thread::sleep(d);
                 let _ = conn.write_all(head.as_bytes());
                 let _ = conn.write_all(&body);
             }
@@ -480,4 +487,176 @@ fn a_failure_late_in_the_closure_keeps_the_paths_before_it() {
     assert!(!target.is_valid(&paths[0]).unwrap());
     assert!(target.is_valid(&paths[1]).unwrap() && target.is_valid(&paths[2]).unwrap());
     assert!(target.verify(true).unwrap().is_ok());
+}
+
+/// A wide closure: `leaves` independent paths of different sizes, `dependent` referring to
+/// the leaf `leaves / 2`, and `top` referring to all of them; imported without content
+/// addresses. Returns the store and `[top, dependent, leaf 0, leaf 1, ...]`.
+fn wide_closure(tmp: &Path, leaves: usize) -> (LocalStore, Vec<StorePath>) {
+    let first = open(&tmp.join("first-wide"));
+    let mut leaf_paths = Vec::new();
+    for i in 0..leaves {
+        let src = tmp.join(format!("wide-src-{i}"));
+        fs::create_dir_all(&src).unwrap();
+        let data: Vec<u8> = (0..(40_000 + i * 13_001) as u32)
+            .map(|b| (b.wrapping_mul(7).wrapping_add(i as u32) % 253) as u8)
+            .collect();
+        fs::write(src.join("data"), data).unwrap();
+        leaf_paths.push(
+            first
+                .add_to_store(
+                    &format!("leaf-{i}"),
+                    &src,
+                    FileIngestionMethod::Recursive,
+                    HashAlgo::Sha256,
+                )
+                .unwrap(),
+        );
+    }
+    let broken = leaf_paths[leaves / 2].clone();
+    let dependent = first
+        .add_text_to_store("dependent", b"uses a leaf", &BTreeSet::from([broken]))
+        .unwrap();
+    let mut refs: BTreeSet<StorePath> = leaf_paths.iter().cloned().collect();
+    refs.insert(dependent.clone());
+    let top = first
+        .add_text_to_store("wide-top", b"uses all", &refs)
+        .unwrap();
+    let mut stream = Vec::new();
+    let all = first.query_closure(&BTreeSet::from([top.clone()])).unwrap();
+    nixkit_store::export::export_paths(&first, &all, &mut stream).unwrap();
+    let store = open(&tmp.join("source-wide"));
+    nixkit_store::export::import_paths(&store, &mut stream.as_slice()).unwrap();
+    let mut paths = vec![top, dependent];
+    paths.extend(leaf_paths);
+    (store, paths)
+}
+
+fn unsynced(root: &Path) -> LocalStore {
+    LocalStore::open(StoreConfig::new(root, StoreDir::default()).with_fsync(false)).unwrap()
+}
+
+fn stray_temporaries(store: &LocalStore) -> Vec<String> {
+    fs::read_dir(store.real_store_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect()
+}
+
+/// Paths are restored in parallel: NARs that each take the server a while come in about
+/// the time of one, not of all (and one at a time with `http-connections = 1`); and a path
+/// that fails in the middle of a parallel batch (while other downloads of the batch stall)
+/// registers neither itself nor anything that refers to it, leaves no temporary behind,
+/// stops the other downloads, and the next cache supplies the rest.
+#[test]
+fn parallel_substitution_fails_cleanly_in_the_middle_of_a_batch() {
+    let tmp = tempfile::tempdir().unwrap();
+    let leaves = 12;
+    let (store, paths) = wide_closure(tmp.path(), leaves);
+    let (top, dependent, broken) = (&paths[0], &paths[1], &paths[2 + leaves / 2]);
+    let key = SecretKey::generate("test-1").unwrap();
+
+    // Every NAR delayed by 300 ms: 13 paths at once take about 0.3 s, one at a time 3.9 s.
+    let slow_dir = tmp.path().join("slow");
+    export(&store, &slow_dir, top, Compression::Zstd, &key);
+    let slow = StaticServer::start(&slow_dir);
+    slow.fault(".nar.zst", Fault::Delay(Duration::from_millis(300)));
+    // Without fsync: a sync of the file system can take long on a busy machine, and this
+    // part measures downloads.
+    let target = unsynced(&tmp.path().join("target-slow"));
+    let started = std::time::Instant::now();
+    let added = cache_substitute(&http(&slow.url), &target, top, &[key.public_key()]).unwrap();
+    let took = started.elapsed();
+    assert_eq!(added.len(), paths.len());
+    assert!(
+        took < Duration::from_millis(2500),
+        "not in parallel: {took:?}"
+    );
+    assert!(target.verify(true).unwrap().is_ok());
+    // `http-connections = 1`: one at a time.
+    let one = HttpConfig {
+        connections: 1,
+        retries: 0,
+        ..HttpConfig::default()
+    };
+    let one = HttpCache::with_config(&slow.url, StoreDir::default(), one).unwrap();
+    assert_eq!(one.parallel_jobs(), 1);
+    let target = unsynced(&tmp.path().join("target-one"));
+    let started = std::time::Instant::now();
+    cache_substitute(&one, &target, top, &[key.public_key()]).unwrap();
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(300) * paths.len() as u32,
+        "not one at a time: {took:?}"
+    );
+
+    let good_dir = tmp.path().join("good-wide");
+    export(&store, &good_dir, top, Compression::Xz, &key);
+    fs::write(
+        good_dir.join("nix-cache-info"),
+        "StoreDir: /nix/store\nPriority: 60\n",
+    )
+    .unwrap();
+    let good = StaticServer::start(&good_dir);
+    let bad_dir = tmp.path().join("bad-wide");
+    export(&store, &bad_dir, top, Compression::None, &key);
+    fs::write(
+        bad_dir.join("nix-cache-info"),
+        "StoreDir: /nix/store\nPriority: 10\n",
+    )
+    .unwrap();
+    let nar = bad_dir.join(nar_url(&bad_dir, broken));
+    let mut data = fs::read(&nar).unwrap();
+    let at = data.len() / 2;
+    data[at] ^= 0x40;
+    fs::write(&nar, data).unwrap();
+    let bad = StaticServer::start(&bad_dir);
+    // The paths after it (those that refer to it) stall half-way: their workers must be
+    // stopped.
+    for later in [top, dependent] {
+        bad.fault(
+            &nar_url(&bad_dir, later),
+            Fault::StallBody(Duration::from_secs(20)),
+        );
+    }
+    let target = open(&tmp.path().join("target-wide"));
+    let alone = Substituters::new(vec![Arc::new(http(&bad.url))], vec![key.public_key()], true);
+    let started = std::time::Instant::now();
+    let err = alone.substitute(&target, top).unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    let msg = err.to_string();
+    assert!(msg.contains(&bad.url), "{msg}");
+    assert!(
+        msg.contains(&StoreDir::default().print_path(broken)),
+        "{msg}"
+    );
+    for p in [top, dependent, broken] {
+        assert!(!target.is_valid(p).unwrap(), "{p:?} registered: {msg}");
+    }
+    // Whatever was registered is complete, with its references.
+    for p in target.valid_paths().unwrap() {
+        for r in target.query_path_info(&p).unwrap().unwrap().references {
+            assert!(target.is_valid(&r).unwrap());
+        }
+    }
+    assert!(target.verify(true).unwrap().is_ok());
+    assert_eq!(stray_temporaries(&target), Vec::<String>::new());
+
+    let both = Substituters::new(
+        vec![Arc::new(http(&good.url)), Arc::new(http(&bad.url))],
+        vec![key.public_key()],
+        true,
+    );
+    let (from, _) = both.substitute_from(&target, top).unwrap();
+    assert_eq!(from, good.url);
+    for p in &paths {
+        assert!(target.is_valid(p).unwrap());
+    }
+    assert!(target.verify(true).unwrap().is_ok());
+    assert_eq!(stray_temporaries(&target), Vec::<String>::new());
 }

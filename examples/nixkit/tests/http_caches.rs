@@ -2,7 +2,10 @@
 //! --realise --option substituters http://…` substitutes a CppNix-made cache (`nix copy
 //! --to file://…?compression=xz|zstd`) served by a plain static HTTP server, checking
 //! CppNix's signatures; and CppNix 2.8 substitutes from `nixkit serve` (the binary), then
-//! `nix-store --verify --check-contents` is clean. Skipped when `nix-store` is absent.
+//! `nix-store --verify --check-contents` is clean; CppNix's `nix-build` of the example
+//! package set (examples/pkgs) fetches every output from `nixkit serve` over a store nixkit
+//! built it into, building nothing; and nixkit builds locally what a tampered cache cannot
+//! supply. Skipped when `nix-store` (or busybox, for the package set) is absent.
 
 #![allow(clippy::unwrap_used)] // Tests may panic on failure.
 
@@ -225,6 +228,27 @@ fn nixkit_substitutes_from_a_cppnix_cache_over_http() {
     }
 }
 
+/// Starts `nixkit serve` (the binary) over the store at `store`, signing with the key in
+/// `sk`; returns it (killed when dropped) and its URL.
+fn serve(store: &str, sk: &str) -> (Killed, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nixkit"))
+        .args(["serve", "--store", store, "--listen", "127.0.0.1:0"])
+        .args(["--sign-key", sk, "--priority", "40"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let server = Killed(child);
+    let mut first = String::new();
+    BufReader::new(stderr).read_line(&mut first).unwrap();
+    let url = first
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line: {first}"))
+        .to_owned();
+    (server, url)
+}
+
 /// Kills the server when the test ends, pass or fail.
 struct Killed(Child);
 
@@ -281,21 +305,7 @@ fn cppnix_substitutes_from_the_nixkit_serve_binary() {
     assert!(out.status.success(), "{out:?}");
     let pk = fs::read_to_string(t("pk")).unwrap().trim().to_owned();
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_nixkit"))
-        .args(["serve", "--store", &t("served"), "--listen", "127.0.0.1:0"])
-        .args(["--sign-key", &t("sk"), "--priority", "40"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let server = Killed(child);
-    let mut first = String::new();
-    BufReader::new(stderr).read_line(&mut first).unwrap();
-    let url = first
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line: {first}"))
-        .to_owned();
+    let (server, url) = serve(&t("served"), &t("sk"));
 
     let store = format!("local?root={}", t("cpp2"));
     let out = run(
@@ -324,4 +334,170 @@ fn cppnix_substitutes_from_the_nixkit_serve_binary() {
         &["--store", &store, "--verify", "--check-contents"],
     );
     drop(server);
+}
+
+/// The example package set built by nixkit, its store served by `nixkit serve`, and
+/// CppNix's `nix-build` of the same expression with `--max-jobs 0` (nothing may be built
+/// here): every output comes from the server, and the store verifies.
+#[test]
+fn cppnix_nix_build_substitutes_the_package_set_from_nixkit_serve() {
+    if !have_nix() {
+        println!("skipped: nix-store (CppNix) is not on PATH");
+        return;
+    }
+    if !busybox_usable() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let t = |p: &str| tmp.path().join(p).to_str().unwrap().to_owned();
+    let pkgs = PKGS;
+    let (built, _) = build_package_set(tmp.path(), &t("served"), &[]);
+    let mut ours = built;
+    ours.sort();
+    assert!(!ours.is_empty());
+    let out = nixkit(
+        Path::new(&t("served")),
+        &["--generate-binary-cache-key", "pkgs-1", &t("sk"), &t("pk")],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let pk = fs::read_to_string(t("pk")).unwrap().trim().to_owned();
+    let (server, url) = serve(&t("served"), &t("sk"));
+
+    let store = format!("local?root={}", t("cpp"));
+    let out = run(
+        "nix-build",
+        &[
+            pkgs,
+            "-A",
+            "all",
+            "--no-out-link",
+            "--max-jobs",
+            "0",
+            "--store",
+            &store,
+            "--option",
+            "substituters",
+            &url,
+            "--option",
+            "trusted-public-keys",
+            &pk,
+        ],
+    );
+    let mut theirs: Vec<String> = text(&out).lines().map(str::to_owned).collect();
+    theirs.sort();
+    assert_eq!(theirs, ours);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("will be built"), "{err}");
+    run(
+        "nix-store",
+        &["--store", &store, "--verify", "--check-contents"],
+    );
+    drop(server);
+}
+
+const PKGS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../pkgs");
+
+fn busybox_usable() -> bool {
+    let ok = Path::new("/bin/busybox").exists()
+        && Command::new("/bin/busybox")
+            .args(["unshare", "-Ur", "true"])
+            .status()
+            .is_ok_and(|s| s.success());
+    if !ok {
+        println!("skipped: needs busybox-static and user namespaces");
+    }
+    ok
+}
+
+/// `nixkit build examples/pkgs -A all` into the store at `store` with `extra` flags;
+/// returns the output paths and standard error.
+fn build_package_set(dir: &Path, store: &str, extra: &[&str]) -> (Vec<String>, String) {
+    let built = Command::new(env!("CARGO_BIN_EXE_nixkit"))
+        .current_dir(dir)
+        .args(["build", PKGS, "-A", "all", "-j", "2", "--no-out-link"])
+        .args(["--store", store])
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(built.status.success(), "{built:?}");
+    let outs = text(&built).lines().map(str::to_owned).collect();
+    (outs, String::from_utf8_lossy(&built.stderr).into_owned())
+}
+
+/// A cache whose NAR of one output of the package set is tampered with: nixkit's build
+/// substitutes what it can, builds the rest (the tampered output among them) locally, and
+/// ends with the same outputs and a store that verifies.
+#[test]
+fn a_tampered_substitute_is_built_locally_instead() {
+    if !busybox_usable() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let t = |p: &str| tmp.path().join(p).to_str().unwrap().to_owned();
+    let (mut ours, _) = build_package_set(tmp.path(), &t("first"), &[]);
+    ours.sort();
+    let first = PathBuf::from(t("first"));
+    let out = nixkit(
+        &first,
+        &["--generate-binary-cache-key", "pkgs-1", &t("sk"), &t("pk")],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let pk = fs::read_to_string(t("pk")).unwrap().trim().to_owned();
+    let cache = t("cache");
+    let mut copy = vec![
+        "--copy-to".to_owned(),
+        format!("file://{cache}"),
+        "--sign-key".to_owned(),
+        t("sk"),
+        "--compression".to_owned(),
+        "none".to_owned(),
+    ];
+    copy.extend(ours.iter().cloned());
+    let copy: Vec<&str> = copy.iter().map(String::as_str).collect();
+    let out = nixkit(&first, &copy);
+    assert!(out.status.success(), "{out:?}");
+    // The NAR of the first output (by name order), one byte flipped.
+    let victim = &ours[0];
+    let hash = victim
+        .trim_start_matches("/nix/store/")
+        .split('-')
+        .next()
+        .unwrap();
+    let narinfo = fs::read_to_string(format!("{cache}/{hash}.narinfo")).unwrap();
+    let url = narinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("URL: "))
+        .unwrap();
+    let nar = format!("{cache}/{url}");
+    let mut data = fs::read(&nar).unwrap();
+    let at = data.len() - 9;
+    data[at] ^= 0x55;
+    fs::write(&nar, data).unwrap();
+    let url = static_server(Path::new(&cache));
+
+    let (mut theirs, stderr) = build_package_set(
+        tmp.path(),
+        &t("second"),
+        &[
+            "--option",
+            "substituters",
+            &url,
+            "--option",
+            "trusted-public-keys",
+            &pk,
+        ],
+    );
+    theirs.sort();
+    assert_eq!(theirs, ours);
+    let victim_name = victim.split_once('-').unwrap().1;
+    assert!(
+        stderr.contains("building") && stderr.contains(victim_name),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("from a binary cache") || stderr.contains(&url),
+        "{stderr}"
+    );
+    let out = nixkit(Path::new(&t("second")), &["--verify", "--check-contents"]);
+    assert!(out.status.success(), "{out:?}");
 }

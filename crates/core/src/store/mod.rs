@@ -31,6 +31,9 @@ pub struct StoreOptions {
     pub trusted_public_keys: Vec<String>,
     /// `require-sigs` (default true).
     pub require_sigs: bool,
+    /// `http-connections`: paths substituted at once from an HTTP cache, each over its own
+    /// connection (default 25, as CppNix's).
+    pub http_connections: usize,
 }
 
 impl Default for StoreOptions {
@@ -41,6 +44,7 @@ impl Default for StoreOptions {
             substituters: Vec::new(),
             trusted_public_keys: Vec::new(),
             require_sigs: true,
+            http_connections: HttpConfig::default().connections,
         }
     }
 }
@@ -74,6 +78,11 @@ impl StoreOptions {
             "extra-substituters" => self.substituters.extend(list()),
             "trusted-public-keys" => self.trusted_public_keys = list().collect(),
             "extra-trusted-public-keys" => self.trusted_public_keys.extend(list()),
+            // CppNix reads 0 as "no limit"; here it is one at a time at least.
+            "http-connections" => match value.trim().parse::<usize>() {
+                Ok(n) => self.http_connections = n.max(1),
+                Err(_) => return false,
+            },
             _ => return false,
         }
         true
@@ -91,6 +100,7 @@ impl StoreOptions {
                 if HttpCache::is_http_url(url) {
                     let config = HttpConfig {
                         progress: hook.clone(),
+                        connections: self.http_connections,
                         ..HttpConfig::default()
                     };
                     std::sync::Arc::new(HttpCache::with_config(url, store_dir.clone(), config)?)
@@ -176,5 +186,17 @@ mod tests {
         assert!(o.set_option("substituters", "d"));
         assert_eq!(o.substituters, ["d"]);
         assert!(!o.require_sigs);
+    }
+
+    #[test]
+    fn http_connections_is_a_number_of_at_least_one() {
+        let mut o = StoreOptions::default();
+        assert_eq!(o.http_connections, 25);
+        assert!(o.set_option("http-connections", "4"));
+        assert_eq!(o.http_connections, 4);
+        assert!(o.set_option("http-connections", "0"));
+        assert_eq!(o.http_connections, 1);
+        assert!(!o.set_option("http-connections", "many"));
+        assert_eq!(o.http_connections, 1);
     }
 }

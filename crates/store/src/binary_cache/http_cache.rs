@@ -265,4 +265,8 @@ impl BinaryCache for HttpCache {
         })?;
         Ok(Box::new(body))
     }
+
+    fn parallel_jobs(&self) -> usize {
+        self.client.config().connections.max(1)
+    }
 }

@@ -9,7 +9,7 @@ mod http_cache;
 #[cfg(feature = "http")]
 mod http_upload;
 mod narinfo;
-mod prefetch;
+mod parallel;
 mod signing;
 mod source;
 mod substitute;
@@ -21,7 +21,7 @@ pub use http_cache::{HttpCache, HttpTimeouts};
 pub use narinfo::{fingerprint, has_valid_signature, is_safe_nar_url, sign, NarInfo, NarInfoError};
 #[cfg(feature = "http")]
 pub use nixkit_http::{HttpConfig, ProgressHook};
-pub use prefetch::PARALLEL_DOWNLOADS;
+pub use parallel::default_jobs;
 pub use signing::{KeyError, PublicKey, SecretKey};
 pub use source::{BinaryCache, CacheInfo, DEFAULT_PRIORITY};
 pub use substitute::{substitute_closure, SubstituteError, Substituters};

@@ -98,4 +98,10 @@ pub trait BinaryCache: std::fmt::Debug + Send + Sync {
     /// The NAR file `narinfo` points at, as it is stored (compressed), streamed. The
     /// reader may yield more bytes than the narinfo promises; the caller bounds it.
     fn nar_reader(&self, narinfo: &NarInfo) -> Result<Box<dyn Read + Send>, CacheError>;
+
+    /// How many paths are substituted from this cache at once (each a download, its
+    /// decompression, hashing and restore on a thread of its own).
+    fn parallel_jobs(&self) -> usize {
+        super::parallel::default_jobs()
+    }
 }

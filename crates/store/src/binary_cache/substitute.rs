@@ -13,9 +13,10 @@ use std::sync::Arc;
 use super::compression::Compression;
 use super::file_cache::CacheError;
 use super::narinfo::{has_valid_signature, is_safe_nar_url, NarInfo, NarInfoError};
+use super::parallel::Stoppable;
 use super::signing::PublicKey;
 use super::source::BinaryCache;
-use crate::local::{AddError, LocalStore, StagedPath};
+use crate::local::{AddError, LocalStore, StagedPath, Stager};
 use crate::{HashEncoding, HashSink, StoreDir, StorePath};
 
 /// True if `info` has a content address that yields `info.path`.
@@ -43,32 +44,39 @@ pub fn substitute_closure(
 ) -> Result<Vec<StorePath>, CacheError> {
     let store_dir = store.store_dir();
     cache.cache_info()?.check_store_dir(store_dir)?;
-    // The narinfos of the whole missing closure (a walk with its own stack, so a chain of
-    // any length is fine), each checked for trust before anything is added.
+    // The narinfos of the whole missing closure, level by level (each level's fetched in
+    // parallel; no recursion, so a chain of any length is fine), each checked for trust
+    // before anything is added.
+    let jobs = cache.parallel_jobs();
     let mut wanted: BTreeMap<StorePath, NarInfo> = BTreeMap::new();
-    let mut todo = vec![path.clone()];
-    while let Some(p) = todo.pop() {
-        if wanted.contains_key(&p) || store.is_valid(&p)? {
-            continue;
+    let mut seen: BTreeSet<StorePath> = BTreeSet::new();
+    let mut frontier = vec![path.clone()];
+    while !frontier.is_empty() {
+        let mut level = Vec::new();
+        for p in std::mem::take(&mut frontier) {
+            if seen.insert(p.clone()) && !store.is_valid(&p)? {
+                level.push(p);
+            }
         }
-        let printed = store_dir.print_path(&p);
-        let narinfo = cache
-            .narinfo(&p)?
-            .ok_or_else(|| CacheError::NotInCache(printed.clone()))?;
-        if require_sigs
-            && !is_content_addressed(store_dir, &narinfo.info)
-            && !has_valid_signature(store_dir, &narinfo.info, trusted)
-        {
-            return Err(CacheError::Untrusted(printed));
+        let answers = super::parallel::map_parallel(jobs, &level, |p| cache.narinfo(p));
+        for (p, answer) in level.into_iter().zip(answers) {
+            let printed = store_dir.print_path(&p);
+            let narinfo = answer?.ok_or_else(|| CacheError::NotInCache(printed.clone()))?;
+            if require_sigs
+                && !is_content_addressed(store_dir, &narinfo.info)
+                && !has_valid_signature(store_dir, &narinfo.info, trusted)
+            {
+                return Err(CacheError::Untrusted(printed));
+            }
+            frontier.extend(
+                narinfo
+                    .info
+                    .references_without_self()
+                    .filter(|r| !seen.contains(*r))
+                    .cloned(),
+            );
+            wanted.insert(p, narinfo);
         }
-        todo.extend(
-            narinfo
-                .info
-                .references_without_self()
-                .filter(|r| !wanted.contains_key(*r))
-                .cloned(),
-        );
-        wanted.insert(p, narinfo);
     }
     let keys: BTreeSet<StorePath> = wanted.keys().cloned().collect();
     let order = crate::topo::topo_sort::<_, CacheError>(&keys, |p| {
@@ -78,30 +86,32 @@ pub fn substitute_closure(
             .unwrap_or_default())
     })?;
     let queue: Vec<NarInfo> = order.iter().filter_map(|p| wanted.remove(p)).collect();
+    // Each NAR is downloaded, checked and restored into staging by one of the cache's
+    // parallel jobs; the staged paths are committed in order, references first, in batches
+    // (one sync and one transaction each). After a failure, the paths staged before it
+    // are still committed; none after it.
+    let stager = store.stager();
     let mut added = Vec::with_capacity(queue.len());
-    if queue.len() == 1 {
-        for narinfo in queue {
-            let raw = cache.nar_reader(&narinfo)?;
-            let staged = add_from_cache(cache, store, narinfo, raw)?;
-            added.extend(store.commit_staged(vec![staged])?);
-        }
-        return Ok(added);
-    }
-    // Several: the next NAR files are fetched while one is restored, and the restored paths
-    // are made durable and registered in batches (one sync and one transaction each). After
-    // a failure, the paths restored before it are still committed.
     let mut batch: Vec<StagedPath> = Vec::new();
     let mut batch_bytes: u64 = 0;
-    let result = super::prefetch::in_order(cache, &queue, |narinfo, raw| {
-        let size = narinfo.info.nar_size;
-        batch.push(add_from_cache(cache, store, narinfo.clone(), raw)?);
-        batch_bytes += size;
-        if batch.len() >= COMMIT_PATHS || batch_bytes >= COMMIT_BYTES {
-            added.extend(store.commit_staged(std::mem::take(&mut batch))?);
-            batch_bytes = 0;
-        }
-        Ok(())
-    });
+    let result = super::parallel::stage_in_order(
+        cache.parallel_jobs(),
+        &queue,
+        |narinfo, stop| {
+            let raw = cache.nar_reader(narinfo)?;
+            let raw = Box::new(Stoppable { inner: raw, stop });
+            add_from_cache(cache, &stager, narinfo.clone(), raw)
+        },
+        |staged: StagedPath| {
+            batch_bytes += staged.nar_size();
+            batch.push(staged);
+            if batch.len() >= COMMIT_PATHS || batch_bytes >= COMMIT_BYTES {
+                added.extend(store.commit_staged(std::mem::take(&mut batch))?);
+                batch_bytes = 0;
+            }
+            Ok(())
+        },
+    );
     // The first error wins: a failed download explains more than a failed commit after it.
     let committed = store.commit_staged(batch);
     result?;
@@ -115,14 +125,14 @@ const COMMIT_BYTES: u64 = 256 << 20;
 
 /// The raw (compressed) download, hashed and counted as it is read, shared between the
 /// decoder reading it and the final check that drains and hashes the rest.
-struct RawTee {
-    inner: Box<dyn Read + Send>,
+struct RawTee<'r> {
+    inner: Box<dyn Read + Send + 'r>,
     sink: Option<HashSink>,
     read: u64,
     limit: u64,
 }
 
-impl RawTee {
+impl RawTee<'_> {
     fn read_some(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let room = self.limit.saturating_add(1).saturating_sub(self.read);
         let want = buf.len().min(usize::try_from(room).unwrap_or(usize::MAX));
@@ -147,9 +157,9 @@ impl RawTee {
     }
 }
 
-struct SharedRaw(Rc<RefCell<RawTee>>);
+struct SharedRaw<'r>(Rc<RefCell<RawTee<'r>>>);
 
-impl Read for SharedRaw {
+impl Read for SharedRaw<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.0.borrow_mut().read_some(buf)
     }
@@ -159,9 +169,9 @@ impl Read for SharedRaw {
 /// cache stores it (`cache` names it in errors).
 fn add_from_cache(
     cache: &dyn BinaryCache,
-    store: &LocalStore,
+    store: &Stager,
     narinfo: NarInfo,
-    raw: Box<dyn Read + Send>,
+    raw: Box<dyn Read + Send + '_>,
 ) -> Result<StagedPath, CacheError> {
     let compression = Compression::parse(&narinfo.compression)
         .ok_or_else(|| CacheError::UnsupportedCompression(narinfo.compression.clone()))?;
@@ -270,7 +280,7 @@ fn add_from_cache(
     }
 }
 
-fn drain(tee: &mut RawTee) -> io::Result<()> {
+fn drain(tee: &mut RawTee<'_>) -> io::Result<()> {
     let mut buf = [0u8; 8192];
     while tee.read_some(&mut buf)? != 0 {}
     Ok(())

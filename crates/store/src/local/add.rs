@@ -95,9 +95,9 @@ pub(super) fn io_err(path: &Path) -> impl FnOnce(io::Error) -> AddError + '_ {
 /// A path restored and checked by [`LocalStore::stage_nar_checked`], waiting for
 /// [`LocalStore::commit_staged`]; dropped uncommitted, its temporary tree is removed.
 pub struct StagedPath {
-    temp: TempPath,
-    info: PathInfo,
-    _gc: FileLock,
+    pub(super) temp: TempPath,
+    pub(super) info: PathInfo,
+    pub(super) _gc: FileLock,
 }
 
 impl std::fmt::Debug for StagedPath {
@@ -113,6 +113,11 @@ impl StagedPath {
     pub fn path(&self) -> &StorePath {
         &self.info.path
     }
+
+    /// The size of its NAR serialisation.
+    pub fn nar_size(&self) -> u64 {
+        self.info.nar_size
+    }
 }
 
 pub(super) struct TempPath {
@@ -125,20 +130,6 @@ impl Drop for TempPath {
         if self.armed {
             let _ = canon::remove_tree(&self.path);
         }
-    }
-}
-
-/// Hashes what passes through it.
-struct HashingReader<'r> {
-    inner: &'r mut dyn Read,
-    sink: HashSink,
-}
-
-impl Read for HashingReader<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.sink.update(&buf[..n]);
-        Ok(n)
     }
 }
 
@@ -308,7 +299,9 @@ impl LocalStore {
         nar: &mut dyn Read,
         accept: &mut dyn FnMut() -> bool,
     ) -> Result<(), AddError> {
-        let staged = self.restore_checked(info, nar, accept, self.config.fsync)?;
+        let staged = self
+            .stager()
+            .restore_checked(info, nar, accept, self.config.fsync)?;
         self.commit_temp(staged.temp, staged.info).map(|_| ())
     }
 
@@ -323,7 +316,7 @@ impl LocalStore {
         nar: &mut dyn Read,
         accept: &mut dyn FnMut() -> bool,
     ) -> Result<StagedPath, AddError> {
-        self.restore_checked(info, nar, accept, false)
+        self.stager().restore_checked(info, nar, accept, false)
     }
 
     /// Makes `staged` (in order, references first) durable and valid: one `syncfs` of the
@@ -385,50 +378,6 @@ impl LocalStore {
         Ok(paths)
     }
 
-    fn restore_checked(
-        &self,
-        info: &PathInfo,
-        nar: &mut dyn Read,
-        accept: &mut dyn FnMut() -> bool,
-        sync: bool,
-    ) -> Result<StagedPath, AddError> {
-        let gc = self.gc_shared()?;
-        let temp = self.new_temp();
-        let mut reader = HashingReader {
-            inner: nar,
-            sink: HashSink::new(HashAlgo::Sha256),
-        };
-        crate::nar::restore_path(&mut reader, &temp.path)?;
-        let (got, size) = reader.sink.finish();
-        let printed = self.store_dir().print_path(&info.path);
-        if got != info.nar_hash {
-            return Err(AddError::HashMismatch {
-                path: printed,
-                expected: info.nar_hash.encode(crate::HashEncoding::Nix32, true),
-                got: got.encode(crate::HashEncoding::Nix32, true),
-            });
-        }
-        if size != info.nar_size {
-            return Err(AddError::SizeMismatch {
-                path: printed,
-                expected: info.nar_size,
-                got: size,
-            });
-        }
-        canon::canonicalise(&temp.path, sync).map_err(io_err(&temp.path))?;
-        if let Some(ca) = &info.ca {
-            self.check_ca(info, ca, &temp.path)?;
-        }
-        if !accept() {
-            return Err(AddError::Rejected(printed));
-        }
-        Ok(StagedPath {
-            temp,
-            info: info.clone(),
-            _gc: gc,
-        })
-    }
-
     /// Registers paths whose content the caller has already placed, canonical and durable,
     /// at [`LocalStore::real_path`] — CppNix's `nix-store --register-validity`, for loading a
     /// store in bulk. All are registered in one transaction; references may point among
@@ -452,43 +401,6 @@ impl LocalStore {
             })
             .collect();
         self.db.register(&infos)?;
-        Ok(())
-    }
-
-    /// Checks that `info.path` is the path of content address `ca` and that the content at
-    /// `content` has the hash `ca` claims.
-    fn check_ca(
-        &self,
-        info: &PathInfo,
-        ca: &ContentAddress,
-        content: &Path,
-    ) -> Result<(), AddError> {
-        let printed = self.store_dir().print_path(&info.path);
-        let refs: BTreeSet<StorePath> = info.references_without_self().cloned().collect();
-        let self_ref = info.references.contains(&info.path);
-        let expected = self
-            .store_dir()
-            .make_path_from_ca(info.path.name(), ca, &refs, self_ref)?;
-        if expected != info.path {
-            return Err(AddError::CaPathMismatch(printed));
-        }
-        let method = match ca.method {
-            ContentAddressMethod::Text => FileIngestionMethod::Flat,
-            ContentAddressMethod::Fixed(m) => m,
-        };
-        let got = crate::hash_path::hash_path(content, ca.hash.algo(), method)
-            .map_err(|e| AddError::Io {
-                path: content.to_path_buf(),
-                source: io::Error::other(e),
-            })?
-            .0;
-        if got != ca.hash {
-            return Err(AddError::CaMismatch {
-                path: printed,
-                expected: ca.hash.encode(crate::HashEncoding::Nix32, true),
-                got: got.encode(crate::HashEncoding::Nix32, true),
-            });
-        }
         Ok(())
     }
 

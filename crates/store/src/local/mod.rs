@@ -26,6 +26,7 @@ mod db;
 mod gc;
 mod lock;
 mod outputs;
+mod stage;
 mod verify;
 
 use std::cell::{Cell, RefCell};
@@ -39,6 +40,7 @@ pub use db::DbError;
 pub(crate) use gc::replace_symlink;
 pub use gc::{GcError, GcOptions, GcResult, Root};
 pub use outputs::{OutputSource, StagedOutput, StagedOutputs};
+pub use stage::Stager;
 pub use verify::{VerifyError, VerifyReport};
 
 use crate::{PathInfo, StoreDir, StorePath};
