@@ -6,7 +6,7 @@
 { lib }:
 let
   inherit (builtins)
-    attrNames concatLists filter foldl' functionArgs genericClosure head isAttrs isBool
+    attrNames catAttrs concatLists filter foldl' functionArgs genericClosure head isAttrs isBool
     isFunction isPath isString length mapAttrs removeAttrs tail typeOf zipAttrsWith
     ;
   inherit (lib) showOption showDefs showFiles isOption imap1 concatMap;
@@ -16,15 +16,17 @@ let
   # The keys of a shorthand module (one without `options`/`config`) that are not config.
   shorthandKeys = [ "_file" "key" "imports" "meta" "disabledModules" "_class" "freeformType" ];
 
-  # A module given as a path, a function or a set, as { _file; key; imports; options; config; }.
+  # A module given as a path, a function or a set, as { file; key; imports; options; value; }
+  # (`value` is its config; the fields are named so the module is both a declaration and a
+  # definition record of `mergeLevel`).
   loadModule = args: file: key: m:
     if isPath m || isString m then
       let path = toString m; in loadModule args path path (import m)
     else if isFunction m then
       normalise file key (applyModule args key m)
     else if isAttrs m then
-      (if (m._type or "") == "if" || (m._type or "") == "override" || (m._type or "") == "merge"
-       then normalise file key { config = m; }
+      (let t = m._type or ""; in
+       if t == "if" || t == "override" || t == "merge" then normalise file key { config = m; }
        else normalise file key m)
     else
       throw "A module in `${file}' is a ${typeOf m}, not a module (a set, a function or a path).";
@@ -32,10 +34,14 @@ let
   # Calls a function module with the arguments it names: the module system's own
   # (`config`, `options`, `lib`), `specialArgs`, then `config._module.args` (e.g. `pkgs`),
   # each looked up only when the module uses it.
+  # (`args.names` lists the names `args` has, so a module taking only those is called
+  # with `args` itself, not a copy.)
   applyModule = args: key: f:
-    f (args // mapAttrs (name: _: args.${name} or args.config._module.args.${name} or
+    let missing = removeAttrs (functionArgs f) args.names; in
+    if missing == { } then f args.values
+    else f (args.values // mapAttrs (name: _: args.values.config._module.args.${name} or
       (throw "The module `${key}' takes an argument `${name}', which is not given by specialArgs or `_module.args'."))
-      (functionArgs f));
+      missing);
 
   normalise = file: key: m:
     let
@@ -46,13 +52,13 @@ let
     if structured && extra != [ ] then
       throw "Module `${name}' has an unsupported attribute `${head extra}'. This is caused by introducing a top-level `config' or `options' attribute. Add configuration attributes immediately on the top level instead, or move all of them (namely: ${toString extra}) into the explicit `config' attribute."
     else {
-      _file = name;
+      file = name;
       key = toString (m.key or key);
       freeformType = m.freeformType or null;
       imports = m.imports or [ ];
       disabledModules = m.disabledModules or [ ];
       options = if structured then m.options or { } else { };
-      config = if structured then m.config or { } else removeAttrs m shorthandKeys;
+      value = if structured then m.config or { } else removeAttrs m shorthandKeys;
     };
 
   # Every module reachable through `imports`, each key once, in breadth-first order
@@ -62,23 +68,23 @@ let
   collect = args: modules:
     let
       entry = parent: i: m:
-        let mod = loadModule args parent._file "${parent.key}:anon-${toString i}" m;
+        let mod = loadModule args parent.file "${parent.key}:anon-${toString i}" m;
         in { key = mod.key; inherit mod; };
       closure = keep: genericClosure {
-        startSet = filter keep (imap1 (entry { _file = "<unknown-file>"; key = ""; }) modules);
+        startSet = filter keep (imap1 (entry { file = "<unknown-file>"; key = ""; }) modules);
         operator = e: filter keep (imap1 (entry e.mod) e.mod.imports);
       };
       all = closure (_: true);
-      disabledKeys = concatMap (e: map disabledKey e.mod.disabledModules) all;
+      disabledKeys = map disabledKey (concatLists (catAttrs "disabledModules" (catAttrs "mod" all)));
       disabledKey = d:
         if isAttrs d then toString (d.key or (throw "A `disabledModules' entry is a set without `key'."))
         else if isString d && !(lib.hasPrefix "/" d) then
-          (if args.specialArgs ? modulesPath then "${toString args.specialArgs.modulesPath}/${d}"
+          (if args.values.specialArgs ? modulesPath then "${toString args.values.specialArgs.modulesPath}/${d}"
            else throw "A `disabledModules' entry `${d}' is relative, but specialArgs has no modulesPath.")
         else toString d;
       disabled = builtins.listToAttrs (map (name: { inherit name; value = true; }) disabledKeys);
     in
-    map (e: e.mod) (if disabledKeys == [ ] then all else closure (e: !(disabled ? ${e.key})));
+    catAttrs "mod" (if disabledKeys == [ ] then all else closure (e: !(disabled ? ${e.key})));
 
   # `mkMerge`, and `mkIf`/`mkOverride` around a set, moved down onto the set's attributes.
   pushDown = value:
@@ -94,7 +100,8 @@ let
     let
       declsByName = zipAttrsWith (n: ds: ds)
         (map (d: mapAttrs (n: v: { inherit (d) file; options = v; }) d.options) decls);
-      pushed = concatMap (d: map (v:
+      # Definitions that are plain sets (the usual case) are kept as they are.
+      pushed = concatMap (d: if isAttrs d.value && !(d.value ? _type) then [ d ] else map (v:
         if isAttrs v then { inherit (d) file; value = v; }
         else throw "The option `${showOption loc}' is a set of options, but it is defined as a ${typeOf v}:${showDefs [ (d // { value = v; }) ]}")
         (pushDown d.value)) defs;
@@ -104,24 +111,10 @@ let
         pos = builtins.unsafeGetAttrPos n d.value;
       }) d.value) pushed);
 
+      # One declaration, an option: the usual case, evaluated without further checks.
       entries = mapAttrs (name: ds:
-        let
-          subLoc = loc ++ [ name ];
-          subDefs = defsByName.${name} or [ ];
-          optDecls = filter (d: isOption d.options) ds;
-          nsDecls = filter (d: !isOption d.options) ds;
-        in
-        if optDecls == [ ] then {
-          isOption = false;
-          level = mergeLevel subLoc (map (d:
-            if isAttrs d.options then d
-            else throw "The option declaration `${showOption subLoc}' in `${d.file}' is a ${typeOf d.options}, not an option or a set of options.") ds) subDefs;
-        }
-        else if nsDecls != [ ] then
-          throw "The option `${showOption subLoc}' in ${showFiles (map (d: d.file) optDecls)} is a prefix of options in ${showFiles (map (d: d.file) nsDecls)}."
-        else
-          let option = evalOption subLoc optDecls subDefs; in
-          { isOption = true; inherit option; inherit (option) value; }
+        if tail ds == [ ] && isOption (head ds).options then evalOption (loc ++ [ name ]) ds (defsByName.${name} or [ ])
+        else mergeEntry (loc ++ [ name ]) ds (defsByName.${name} or [ ])
       ) declsByName;
 
       undeclared = map (name: { loc = loc ++ [ name ]; defs = defsByName.${name}; })
@@ -129,9 +122,28 @@ let
     in {
       config = mapAttrs (n: e: if e.isOption then e.value else e.level.config) entries;
       options = mapAttrs (n: e: if e.isOption then e.option else e.level.options) entries;
+      # (A namespace nothing defines has no undefined options below it.)
       unmatched = undeclared ++ concatMap (n:
-        let e = entries.${n}; in if e.isOption then [ ] else e.level.unmatched) (attrNames entries);
+        let e = entries.${n}; in if e.isOption then [ ] else e.level.unmatched)
+        (attrNames (builtins.intersectAttrs defsByName entries));
     };
+
+  # The entry of an option tree level with several declarations: options (merged) or
+  # namespaces (a level below), not both.
+  mergeEntry = loc: ds: defs:
+    let
+      optDecls = filter (d: isOption d.options) ds;
+      nsDecls = filter (d: !isOption d.options) ds;
+    in
+    if optDecls == [ ] then {
+      isOption = false;
+      level = mergeLevel loc (map (d:
+        if isAttrs d.options then d
+        else throw "The option declaration `${showOption loc}' in `${d.file}' is a ${typeOf d.options}, not an option or a set of options.") ds) defs;
+    }
+    else if nsDecls != [ ] then
+      throw "The option `${showOption loc}' in ${showFiles (map (d: d.file) optDecls)} is a prefix of options in ${showFiles (map (d: d.file) nsDecls)}."
+    else evalOption loc optDecls defs;
 
   # Several declarations of one option make one: at most one default, and types that
   # combine (submodules extend each other).
@@ -156,31 +168,62 @@ let
     in
     merged // { type = if merged.type == null then lib.types.unspecified else merged.type; };
 
+  # One option's value, and (built only when `options` is looked at) the option as a
+  # set: its declaration with `value`, `loc`, `files`, `definitions`, `highestPrio`.
   evalOption = loc: decls: defs:
     let
-      opt = mergeDecls loc decls;
-      # The default counts as a definition of priority 1500; it matters only when no
-      # definition is left of a better priority, which plain definitions always are.
-      withDefault =
-        if !(opt ? default) || (defs != [ ] && !hasProperties defs) then defs
-        else if defs == [ ] then [ { file = head opt.declarations; value = opt.default; } ]
-        else [ { file = head opt.declarations; value = lib.mkOptionDefault opt.default; } ] ++ defs;
-      merged =
-        if (opt.readOnly or false) && length defs > 1 then
-          throw "The option `${showOption loc}' is read-only, but it's set multiple times. Definition values:${showDefs defs}"
-        else mergeDefinitions loc opt.type withDefault;
-      value =
-        if merged ? value then (if opt ? apply then opt.apply merged.value else merged.value)
+      single = tail decls == [ ];
+      # One declaration is taken as it is; several are merged.
+      opt = if single then (head decls).options else mergeDecls loc decls;
+      type = if !single then opt.type else if (opt.type or null) == null then lib.types.unspecified else opt.type;
+      declarations = if single then [ (head decls).file ] else opt.declarations;
+      # The definition whose value is the option's value, without a merge: the only one
+      # (or the default), plain, of a type whose merge of one definition is the definition.
+      only =
+        if defs == [ ] then (if opt ? default then { file = head declarations; value = opt.default; } else null)
+        else if tail defs == [ ] then head defs
+        else null;
+      fast = only != null && type.simple && !(isAttrs only.value && only.value ? _type);
+      merged = mergeOption loc opt type declarations defs;
+      raw =
+        if fast then
+          (if type.check only.value then only.value
+           else throw "A definition for option `${showOption loc}' is not of type `${type.description}'. Definition values:${showDefs [ only ]}")
+        else if merged ? value then merged.value
         else throw "The option `${showOption loc}' was accessed but has no value defined. Try setting the option.";
-    in
+      value = if opt ? apply then opt.apply raw else raw;
+    in {
+      isOption = true;
+      inherit value;
+      option = optionSet loc opt type declarations defs value (if fast then null else merged) only;
+    };
+
+  # The definitions of an option merged by its type, the default among them:
+  # { defsFinal; highestPrio; value?; }.
+  mergeOption = loc: opt: type: declarations: defs:
+    if (opt.readOnly or false) && length defs > 1 then
+      throw "The option `${showOption loc}' is read-only, but it's set multiple times. Definition values:${showDefs defs}"
+    # The default counts as a definition of priority 1500; it matters only when no
+    # definition is left of a better priority, which plain definitions always are.
+    else if !(opt ? default) then mergeDefinitions loc type defs
+    else if defs == [ ] then mergeDefinitions loc type [ { file = head declarations; value = opt.default; } ]
+    else if !hasProperties defs then mergeDefinitions loc type defs
+    else mergeDefinitions loc type ([ { file = head declarations; value = lib.mkOptionDefault opt.default; } ] ++ defs);
+
+  # An option as `options` shows it. `merged` is null when `only` is its one definition.
+  optionSet = loc: opt: type: declarations: defs: value: merged: only:
+    let defsFinal = if merged == null then [ only ] else merged.defsFinal; in
     opt // {
       _type = "option";
-      inherit loc value;
-      isDefined = merged ? value;
-      files = lib.uniqueStrings (map (d: d.file) merged.defsFinal);
-      definitions = map (d: d.value) merged.defsFinal;
-      definitionsWithLocations = merged.defsFinal;
-      highestPrio = if defs == [ ] && opt ? default then 1500 else merged.highestPrio;
+      inherit loc value type declarations;
+      isDefined = merged == null || merged ? value;
+      files = lib.uniqueStrings (map (d: d.file) defsFinal);
+      definitions = map (d: d.value) defsFinal;
+      definitionsWithLocations = defsFinal;
+      highestPrio =
+        if defs == [ ] && opt ? default then 1500
+        else if merged == null then lib.defaultOverridePriority
+        else merged.highestPrio;
     };
 
   # `mkMerge` and `mkIf` resolved: the definitions a definition stands for.
@@ -194,17 +237,19 @@ let
       else [ ])
     else [ d ];
 
+  # A definition's value without its `mkOverride` (nested properties resolved).
+  strip = loc: d: if (d.value._type or "") == "override" then discharge loc (d // { value = d.value.content; }) else [ d ];
+
   prioOf = d: if (d.value._type or "") == "override" then d.value.priority else lib.defaultOverridePriority;
 
   # Only the definitions of the highest priority (the lowest number) count.
   filterOverrides = loc: defs:
     let
       highestPrio = foldl' (p: d: let q = prioOf d; in if q < p then q else p) 9999 defs;
-      strip = d: if (d.value._type or "") == "override" then discharge loc (d // { value = d.value.content; }) else [ d ];
       kept = filter (d: prioOf d == highestPrio) defs;
     in {
       inherit highestPrio;
-      values = if builtins.any (d: (d.value._type or "") == "override") kept then concatMap strip kept else kept;
+      values = if builtins.any (d: (d.value._type or "") == "override") kept then concatMap (strip loc) kept else kept;
     };
 
   # `mkOrder` (mkBefore, mkAfter): a stable sort by order priority.
@@ -225,18 +270,25 @@ let
   mergeDefinitions = loc: type: defs:
     let
       plain = !hasProperties defs;
+      discharged = concatMap (discharge loc) defs;
       overrides =
         if plain then { values = defs; highestPrio = lib.defaultOverridePriority; }
-        else filterOverrides loc (concatMap (discharge loc) defs);
+        else if discharged != [ ] && tail discharged == [ ] then
+          (let d = head discharged; in
+           if (d.value._type or "") == "override" then { values = strip loc d; highestPrio = d.value.priority; }
+           else { values = discharged; highestPrio = lib.defaultOverridePriority; })
+        else filterOverrides loc discharged;
       defsFinal = if plain then defs else sortProperties overrides.values;
       bad = filter (d: !type.check d.value) defsFinal;
+      inherit (overrides) highestPrio;
     in
-    { inherit defsFinal; inherit (overrides) highestPrio; }
-    // (if defsFinal == [ ] then { } else {
+    if defsFinal == [ ] then { inherit defsFinal highestPrio; }
+    else {
+      inherit defsFinal highestPrio;
       value =
         if bad == [ ] then type.merge loc defsFinal
         else throw "A definition for option `${showOption loc}' is not of type `${type.description}'. Definition values:${showDefs bad}";
-    });
+    };
 
   # The module system's own options.
   internalModule = {
@@ -249,18 +301,28 @@ let
     };
   };
 
+  # It loaded once: it is the same in every evaluation (every submodule's too).
+  internalLoaded = normalise internalModule._file internalModule.key internalModule;
+
   evalModules = { modules, specialArgs ? { }, prefix ? [ ] }:
+    evalModuleSet { inherit modules specialArgs prefix; configs = [ ]; };
+
+  # `evalModules` with `configs`: modules that are only config, given as { file; value; }
+  # (a submodule's definitions), which import nothing and so join the loaded modules
+  # without being loaded, in the place they would have had after the module system's own.
+  evalModuleSet = { modules, specialArgs, prefix, configs }:
     let
-      args = { inherit lib config options specialArgs; } // specialArgs;
+      values = { inherit lib config options specialArgs; } // specialArgs;
+      args = { inherit values; names = attrNames values; };
+      loaded = collect args modules;
       # Definitions merge in reverse module order (later modules' list items first), as
       # in NixOS; within one module they keep their order.
-      mods = lib.reverseList (collect args ([ internalModule ] ++ modules));
-      level = mergeLevel prefix
-        (map (m: { file = m._file; options = m.options; }) mods)
-        (map (m: { file = m._file; value = m.config; }) mods);
+      declaring = lib.reverseList ([ internalLoaded ] ++ loaded);
+      mods = if configs == [ ] then declaring else lib.reverseList ([ internalLoaded ] ++ configs ++ loaded);
+      level = mergeLevel prefix declaring mods;
       options = level.options;
       # `freeformType`: definitions of undeclared options are values of this type.
-      freeformTypes = filter (t: t != null) (map (m: m.freeformType) mods);
+      freeformTypes = filter (t: t != null) (catAttrs "freeformType" mods);
       freeformType =
         if freeformTypes == [ ] then null
         else foldl' (a: b: let t = lib.types.mergeTypes a b; in if t == null then a else t)
@@ -285,6 +347,6 @@ let
     };
 in
 {
-  inherit evalModules mergeDefinitions;
+  inherit evalModules evalModuleSet mergeDefinitions;
   pushDownProperties = pushDown;
 }
