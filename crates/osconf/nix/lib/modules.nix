@@ -10,6 +10,8 @@ let
     isFunction isPath isString length mapAttrs removeAttrs tail typeOf zipAttrsWith
     ;
   inherit (lib) showOption showDefs showFiles isOption imap1 concatMap;
+  # The priority of an option's default (a definition of `mkOptionDefault`).
+  optionDefaultPriority = (lib.mkOptionDefault null).priority;
 
   # The keys a module with `options` or `config` may have besides those two.
   structuredKeys = [ "_file" "key" "imports" "options" "config" "meta" "disabledModules" "_class" "freeformType" ];
@@ -96,10 +98,21 @@ let
 
   # One level of the option tree. `decls`: [{ file; options; }] where `options` is a set of
   # options and namespaces; `defs`: [{ file; value; }] where `value` defines this level.
-  mergeLevel = loc: decls: defs:
+  mergeLevel = mergeLevelWith { };
+
+  # `mergeLevel` with `extra`, declarations by name added after those of `decls` (the
+  # module system's own `_module`, so a submodule's one module of options is, at its
+  # root, the only one declaring and its options need no grouping).
+  mergeLevelWith = extra: loc: decls: defs:
     let
-      declsByName = zipAttrsWith (n: ds: ds)
-        (map (d: mapAttrs (n: v: { inherit (d) file; options = v; }) d.options) decls);
+      declaring = filter (d: d.options != { }) decls;
+      own =
+        if declaring == [ ] then { }
+        else if tail declaring == [ ] then
+          (let d = head declaring; in mapAttrs (n: v: [ { inherit (d) file; options = v; } ]) d.options)
+        else zipAttrsWith (n: ds: ds)
+          (map (d: mapAttrs (n: v: { inherit (d) file; options = v; }) d.options) declaring);
+      declsByName = if extra == { } then own else own // mapAttrs (n: ds: (own.${n} or [ ]) ++ ds) extra;
       # Definitions that are plain sets (the usual case) are kept as they are.
       pushed = concatMap (d: if isAttrs d.value && !(d.value ? _type) then [ d ] else map (v:
         if isAttrs v then { inherit (d) file; value = v; }
@@ -113,7 +126,7 @@ let
 
       # One declaration, an option: the usual case, evaluated without further checks.
       entries = mapAttrs (name: ds:
-        if tail ds == [ ] && isOption (head ds).options then evalOption (loc ++ [ name ]) ds (defsByName.${name} or [ ])
+        if tail ds == [ ] && ((head ds).options._type or null) == "option" then evalOption (loc ++ [ name ]) ds (defsByName.${name} or [ ])
         else mergeEntry (loc ++ [ name ]) ds (defsByName.${name} or [ ])
       ) declsByName;
 
@@ -208,6 +221,13 @@ let
     else if !(opt ? default) then mergeDefinitions loc type defs
     else if defs == [ ] then mergeDefinitions loc type [ { file = head declarations; value = opt.default; } ]
     else if !hasProperties defs then mergeDefinitions loc type defs
+    else if tail defs == [ ] then
+      # One definition under properties (`mkIf c (mkDefault v)`), resolved first: it beats
+      # the default, unless it is gone (mkIf false) or of the default's priority or worse.
+      (let ds = discharge loc (head defs); in
+       if ds == [ ] then mergeDefinitions loc type [ { file = head declarations; value = opt.default; } ]
+       else if tail ds == [ ] && prioOf (head ds) < optionDefaultPriority then mergeDefinitions loc type ds
+       else mergeDefinitions loc type ([ { file = head declarations; value = lib.mkOptionDefault opt.default; } ] ++ defs))
     else mergeDefinitions loc type ([ { file = head declarations; value = lib.mkOptionDefault opt.default; } ] ++ defs);
 
   # An option as `options` shows it. `merged` is null when `only` is its one definition.
@@ -301,8 +321,8 @@ let
     };
   };
 
-  # It loaded once: it is the same in every evaluation (every submodule's too).
-  internalLoaded = normalise internalModule._file internalModule.key internalModule;
+  # Its declarations, made once: they are the same in every evaluation (every submodule's too).
+  internalDecls = mapAttrs (n: v: [ { file = internalModule._file; options = v; } ]) internalModule.options;
 
   evalModules = { modules, specialArgs ? { }, prefix ? [ ] }:
     evalModuleSet { inherit modules specialArgs prefix; configs = [ ]; };
@@ -317,9 +337,9 @@ let
       loaded = collect args modules;
       # Definitions merge in reverse module order (later modules' list items first), as
       # in NixOS; within one module they keep their order.
-      declaring = lib.reverseList ([ internalLoaded ] ++ loaded);
-      mods = if configs == [ ] then declaring else lib.reverseList ([ internalLoaded ] ++ configs ++ loaded);
-      level = mergeLevel prefix declaring mods;
+      declaring = lib.reverseList loaded;
+      mods = if configs == [ ] then declaring else lib.reverseList (configs ++ loaded);
+      level = mergeLevelWith internalDecls prefix declaring mods;
       options = level.options;
       # `freeformType`: definitions of undeclared options are values of this type.
       freeformTypes = filter (t: t != null) (catAttrs "freeformType" mods);
