@@ -92,8 +92,10 @@ let
   pushDown = value:
     let t = value._type or ""; in
     if t == "merge" then concatMap pushDown value.contents
-    else if t == "if" then map (mapAttrs (n: v: lib.mkIf value.condition v)) (pushDown value.content)
-    else if t == "override" then map (mapAttrs (n: v: lib.mkOverride value.priority v)) (pushDown value.content)
+    else if t == "if" then
+      map (mapAttrs (n: v: { _type = "if"; inherit (value) condition; content = v; })) (pushDown value.content)
+    else if t == "override" then
+      map (mapAttrs (n: v: { _type = "override"; inherit (value) priority; content = v; })) (pushDown value.content)
     else [ value ];
 
   # One level of the option tree. `decls`: [{ file; options; }] where `options` is a set of
@@ -200,8 +202,7 @@ let
       merged = mergeOption loc opt type declarations defs;
       raw =
         if fast then
-          (if type.check only.value then only.value
-           else throw "A definition for option `${showOption loc}' is not of type `${type.description}'. Definition values:${showDefs [ only ]}")
+          (if type.check only.value then only.value else notOfType loc type [ only ])
         else if merged ? value then merged.value
         else throw "The option `${showOption loc}' was accessed but has no value defined. Try setting the option.";
       value = if opt ? apply then opt.apply raw else raw;
@@ -226,7 +227,7 @@ let
       # the default, unless it is gone (mkIf false) or of the default's priority or worse.
       (let ds = discharge loc (head defs); in
        if ds == [ ] then mergeDefinitions loc type [ { file = head declarations; value = opt.default; } ]
-       else if tail ds == [ ] && prioOf (head ds) < optionDefaultPriority then mergeDefinitions loc type ds
+       else if tail ds == [ ] && prioOf (head ds) < optionDefaultPriority then mergeDischarged loc type ds
        else mergeDefinitions loc type ([ { file = head declarations; value = lib.mkOptionDefault opt.default; } ] ++ defs))
     else mergeDefinitions loc type ([ { file = head declarations; value = lib.mkOptionDefault opt.default; } ] ++ defs);
 
@@ -288,26 +289,37 @@ let
 
   # The definitions of one option merged by its type: { defsFinal; highestPrio; value? }.
   mergeDefinitions = loc: type: defs:
+    if hasProperties defs then mergeDischarged loc type (concatMap (discharge loc) defs)
+    else
+      let bad = filter (d: !type.check d.value) defs; in
+      if defs == [ ] then { defsFinal = defs; highestPrio = lib.defaultOverridePriority; }
+      else {
+        defsFinal = defs;
+        highestPrio = lib.defaultOverridePriority;
+        value = if bad == [ ] then type.merge loc defs else notOfType loc type bad;
+      };
+
+  # The error for definitions `bad` whose values are not of the option's type.
+  notOfType = loc: type: bad:
+    throw "A definition for option `${showOption loc}' is not of type `${type.description}'. Definition values:${showDefs bad}";
+
+  # `mergeDefinitions` of definitions with `mkMerge` and `mkIf` resolved (`discharge`).
+  mergeDischarged = loc: type: discharged:
     let
-      plain = !hasProperties defs;
-      discharged = concatMap (discharge loc) defs;
       overrides =
-        if plain then { values = defs; highestPrio = lib.defaultOverridePriority; }
-        else if discharged != [ ] && tail discharged == [ ] then
+        if discharged != [ ] && tail discharged == [ ] then
           (let d = head discharged; in
            if (d.value._type or "") == "override" then { values = strip loc d; highestPrio = d.value.priority; }
            else { values = discharged; highestPrio = lib.defaultOverridePriority; })
         else filterOverrides loc discharged;
-      defsFinal = if plain then defs else sortProperties overrides.values;
+      defsFinal = sortProperties overrides.values;
       bad = filter (d: !type.check d.value) defsFinal;
       inherit (overrides) highestPrio;
     in
     if defsFinal == [ ] then { inherit defsFinal highestPrio; }
     else {
       inherit defsFinal highestPrio;
-      value =
-        if bad == [ ] then type.merge loc defsFinal
-        else throw "A definition for option `${showOption loc}' is not of type `${type.description}'. Definition values:${showDefs bad}";
+      value = if bad == [ ] then type.merge loc defsFinal else notOfType loc type bad;
     };
 
   # The module system's own options.
