@@ -72,7 +72,9 @@ let
       entry = parent: i: m:
         let mod = loadModule args parent.file "${parent.key}:anon-${toString i}" m;
         in { key = mod.key; inherit mod; };
-      closure = keep: genericClosure {
+      # One module importing nothing (a submodule's usual one) is all there is.
+      one = entry { file = "<unknown-file>"; key = ""; } 1 (head modules);
+      closure = keep: if modules != [ ] && tail modules == [ ] && one.mod.imports == [ ] then filter keep [ one ] else genericClosure {
         startSet = filter keep (imap1 (entry { file = "<unknown-file>"; key = ""; }) modules);
         operator = e: filter keep (imap1 (entry e.mod) e.mod.imports);
       };
@@ -350,7 +352,7 @@ let
       # Definitions merge in reverse module order (later modules' list items first), as
       # in NixOS; within one module they keep their order.
       declaring = lib.reverseList loaded;
-      mods = if configs == [ ] then declaring else lib.reverseList (configs ++ loaded);
+      mods = if configs == [ ] then declaring else declaring ++ lib.reverseList configs;
       level = mergeLevelWith internalDecls prefix declaring mods;
       options = level.options;
       # `freeformType`: definitions of undeclared options are values of this type.

@@ -17,6 +17,13 @@ let
     else { _type = "option-type"; inherit name description check merge simple mergeWith nestedTypes modules; };
 
   # Merges the definitions of one element of a list or set.
+  # The value of one plain definition (no property) of an element.
+  plainElement = loc: type: def:
+    if !(type.check def.value) then
+      throw "A definition for option `${showOption loc}' is not of type `${type.description}'. Definition values:${showDefs [ def ]}"
+    else if type.simple then def.value
+    else type.merge loc [ def ];
+
   mergeElement = loc: type: def:
     let v = def.value; in
     if type.simple && !(isAttrs v && v ? _type) then
@@ -154,11 +161,19 @@ let
       nestedTypes.elemType = elemType;
       merge = loc: defs:
         let
+          single = builtins.tail defs == [ ];
           only = (builtins.head defs).value;
-          # One definition of a (strict) set of a simple type, no element a property, all of
-          # the type: the set itself.
-          plainOnly = !lazy && builtins.tail defs == [ ] && elemType.simple
-            && all (v: !(isAttrs v && v ? _type) && elemType.check v) (builtins.attrValues only);
+          # (Strict sets only: these look at every element.) No element is a property, so
+          # every element is defined and needs no priorities.
+          plainElements = !lazy && all (d: all (v: !(isAttrs v && v ? _type)) (builtins.attrValues d.value)) defs;
+          # One definition of a set of a simple type, all elements of the type: the set itself.
+          plainOnly = plainElements && single && elemType.simple && all elemType.check (builtins.attrValues only);
+          plainByName =
+            if single then mapAttrs (name: v: plainElement (loc ++ [ name ]) elemType { inherit (builtins.head defs) file; value = v; }) only
+            else zipAttrsWith (name: ds:
+              if builtins.tail ds == [ ] then plainElement (loc ++ [ name ]) elemType (builtins.head ds)
+              else (lib.mergeDefinitions (loc ++ [ name ]) elemType ds).value)
+              (map (d: mapAttrs (n: v: { inherit (d) file; value = v; }) d.value) defs);
           byName = zipAttrsWith (name: ds:
             if lazy then (lib.mergeDefinitions (loc ++ [ name ]) elemType ds).value
             else if builtins.tail ds == [ ] then mergeElement (loc ++ [ name ]) elemType (builtins.head ds)
@@ -166,6 +181,7 @@ let
             (map (d: mapAttrs (n: v: { inherit (d) file; value = v; }) d.value) defs);
         in
         if plainOnly then only
+        else if plainElements then plainByName
         else if lazy then byName
         else mapAttrs (n: r: r.value)
           (removeAttrs byName (filter (n: !(byName.${n} ? value)) (attrNames byName)));

@@ -56,7 +56,7 @@ let
         (lib.attrValues previous ++ map (e: e.id) (builtins.filter (e: e.id != null) entries)));
       pending = builtins.filter (e: e.id == null) entries;
       kept = builtins.filter (e: previous ? ${e.name}) pending;
-      fresh = builtins.sort (a: b: a < b) (map (e: e.name) (builtins.filter (e: !(previous ? ${e.name})) pending));
+      fresh = builtins.sort builtins.lessThan (map (e: e.name) (builtins.filter (e: !(previous ? ${e.name})) pending));
       nextFree = id: if reserved ? ${toString id} then nextFree (id + step) else id;
       # The k-th fresh id follows the (k-1)-th: one walk, as a genericClosure chain.
       chain = if fresh == [ ] then [ ] else builtins.genericClosure {
