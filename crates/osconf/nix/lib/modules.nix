@@ -201,7 +201,30 @@ let
         else if tail defs == [ ] then head defs
         else null;
       fast = only != null && type.simple && !(isAttrs only.value && only.value ? _type);
-      merged = mergeOption loc opt type declarations defs;
+      # The definitions merged by the type, the default among them: { defsFinal;
+      # highestPrio; value?; }. The default counts as a definition of priority 1500; it
+      # matters only when no definition is left of a better priority, which plain
+      # definitions always are.
+      merged =
+        let
+          defaultDef = { file = head declarations; value = opt.default; };
+          withDefault =
+            if opt ? default then mergeDefinitions loc type ([ { file = head declarations; value = lib.mkOptionDefault opt.default; } ] ++ defs)
+            else mergeDefinitions loc type defs;
+        in
+        if (opt.readOnly or false) && length defs > 1 then
+          throw "The option `${showOption loc}' is read-only, but it's set multiple times. Definition values:${showDefs defs}"
+        else if defs == [ ] then mergeDefinitions loc type (if opt ? default then [ defaultDef ] else [ ])
+        else if !hasProperties defs then mergeDefinitions loc type defs
+        else if tail defs == [ ] then
+          # One definition under properties (`mkIf c (mkDefault v)`), resolved first: it
+          # beats the default, unless it is gone (mkIf false) or of the default's priority
+          # or worse.
+          (let ds = discharge loc (head defs); in
+           if ds == [ ] then (if opt ? default then mergeDefinitions loc type [ defaultDef ] else mergeDischarged loc type [ ])
+           else if tail ds == [ ] && (!(opt ? default) || prioOf (head ds) < optionDefaultPriority) then oneDischarged loc type (head ds)
+           else withDefault)
+        else withDefault;
       raw =
         if fast then
           (if type.check only.value then only.value else notOfType loc type [ only ])
@@ -214,24 +237,16 @@ let
       option = optionSet loc opt type declarations defs value (if fast then null else merged) only;
     };
 
-  # The definitions of an option merged by its type, the default among them:
-  # { defsFinal; highestPrio; value?; }.
-  mergeOption = loc: opt: type: declarations: defs:
-    if (opt.readOnly or false) && length defs > 1 then
-      throw "The option `${showOption loc}' is read-only, but it's set multiple times. Definition values:${showDefs defs}"
-    # The default counts as a definition of priority 1500; it matters only when no
-    # definition is left of a better priority, which plain definitions always are.
-    else if !(opt ? default) then mergeDefinitions loc type defs
-    else if defs == [ ] then mergeDefinitions loc type [ { file = head declarations; value = opt.default; } ]
-    else if !hasProperties defs then mergeDefinitions loc type defs
-    else if tail defs == [ ] then
-      # One definition under properties (`mkIf c (mkDefault v)`), resolved first: it beats
-      # the default, unless it is gone (mkIf false) or of the default's priority or worse.
-      (let ds = discharge loc (head defs); in
-       if ds == [ ] then mergeDefinitions loc type [ { file = head declarations; value = opt.default; } ]
-       else if tail ds == [ ] && prioOf (head ds) < optionDefaultPriority then mergeDischarged loc type ds
-       else mergeDefinitions loc type ([ { file = head declarations; value = lib.mkOptionDefault opt.default; } ] ++ defs))
-    else mergeDefinitions loc type ([ { file = head declarations; value = lib.mkOptionDefault opt.default; } ] ++ defs);
+  # `mergeDischarged` of one definition: without sorting or priorities when it is plain
+  # or one `mkOverride` of a plain value, of a simple type.
+  oneDischarged = loc: type: d:
+    let v = d.value; t = v._type or ""; in
+    if t == "" && type.simple then
+      { defsFinal = [ d ]; highestPrio = lib.defaultOverridePriority; value = if type.check v then v else notOfType loc type [ d ]; }
+    else if t == "override" && type.simple && !(isAttrs v.content && v.content ? _type) then
+      let stripped = d // { value = v.content; }; in
+      { defsFinal = [ stripped ]; highestPrio = v.priority; value = if type.check v.content then v.content else notOfType loc type [ stripped ]; }
+    else mergeDischarged loc type [ d ];
 
   # An option as `options` shows it. `merged` is null when `only` is its one definition.
   optionSet = loc: opt: type: declarations: defs: value: merged: only:
