@@ -189,15 +189,13 @@ let
   # set: its declaration with `value`, `loc`, `files`, `definitions`, `highestPrio`.
   evalOption = loc: decls: defs:
     let
-      single = tail decls == [ ];
       # One declaration is taken as it is; several are merged.
-      opt = if single then (head decls).options else mergeDecls loc decls;
-      type = if !single then opt.type else if (opt.type or null) == null then lib.types.unspecified else opt.type;
-      declarations = if single then [ (head decls).file ] else opt.declarations;
+      opt = if tail decls == [ ] then (head decls).options else mergeDecls loc decls;
+      type = if tail decls != [ ] then opt.type else if (opt.type or null) == null then lib.types.unspecified else opt.type;
       # The definition whose value is the option's value, without a merge: the only one
       # (or the default), plain, of a type whose merge of one definition is the definition.
       only =
-        if defs == [ ] then (if opt ? default then { file = head declarations; value = opt.default; } else null)
+        if defs == [ ] then (if opt ? default then { file = (head decls).file; value = opt.default; } else null)
         else if tail defs == [ ] then head defs
         else null;
       fast = only != null && type.simple && !(isAttrs only.value && only.value ? _type);
@@ -207,6 +205,7 @@ let
       # definitions always are.
       merged =
         let
+          declarations = if tail decls == [ ] then [ (head decls).file ] else opt.declarations;
           defaultDef = { file = head declarations; value = opt.default; };
           withDefault =
             if opt ? default then mergeDefinitions loc type ([ { file = head declarations; value = lib.mkOptionDefault opt.default; } ] ++ defs)
@@ -225,16 +224,21 @@ let
            else if tail ds == [ ] && (!(opt ? default) || prioOf (head ds) < optionDefaultPriority) then oneDischarged loc type (head ds)
            else withDefault)
         else withDefault;
-      raw =
-        if fast then
-          (if type.check only.value then only.value else notOfType loc type [ only ])
-        else if merged ? value then merged.value
-        else throw "The option `${showOption loc}' was accessed but has no value defined. Try setting the option.";
-      value = if opt ? apply then opt.apply raw else raw;
+      # (Written twice, with and without `apply`, to make no thunk for the value before it.)
+      value =
+        if !(opt ? apply) then
+          (if fast then (if type.check only.value then only.value else notOfType loc type [ only ])
+           else if merged ? value then merged.value
+           else noValue loc)
+        else opt.apply
+          (if fast then (if type.check only.value then only.value else notOfType loc type [ only ])
+           else if merged ? value then merged.value
+           else noValue loc);
     in {
       isOption = true;
       inherit value;
-      option = optionSet loc opt type declarations defs value (if fast then null else merged) only;
+      option = optionSet loc opt type (if tail decls == [ ] then [ (head decls).file ] else opt.declarations)
+        defs value (if fast then null else merged) only;
     };
 
   # `mergeDischarged` of one definition: without sorting or priorities when it is plain
@@ -315,6 +319,9 @@ let
         highestPrio = lib.defaultOverridePriority;
         value = if bad == [ ] then type.merge loc defs else notOfType loc type bad;
       };
+
+  # The error for an option read without a definition or default.
+  noValue = loc: throw "The option `${showOption loc}' was accessed but has no value defined. Try setting the option.";
 
   # The error for definitions `bad` whose values are not of the option's type.
   notOfType = loc: type: bad:
