@@ -110,12 +110,12 @@ let
   mergeLevelWith = extra: loc: decls: defs:
     let
       declaring = filter (d: d.options != { }) decls;
-      own =
-        if declaring == [ ] then { }
-        else if tail declaring == [ ] then
-          (let d = head declaring; in mapAttrs (n: v: [ { inherit (d) file; options = v; } ]) d.options)
-        else zipAttrsWith (n: ds: ds)
-          (map (d: mapAttrs (n: v: { inherit (d) file; options = v; }) d.options) declaring);
+      # One module declaring at this level (the usual case below the top): its options
+      # are the entries, without grouping declarations by name.
+      oneDeclaring = declaring != [ ] && tail declaring == [ ];
+      only = head declaring;
+      own = zipAttrsWith (n: ds: ds)
+        (map (d: mapAttrs (n: v: { inherit (d) file; options = v; }) d.options) declaring);
       declsByName = if extra == { } then own else own // mapAttrs (n: ds: (own.${n} or [ ]) ++ ds) extra;
       # Definitions that are plain sets (the usual case) are kept as they are.
       pushed = concatMap (d: if isAttrs d.value && !(d.value ? _type) then [ d ] else map (v:
@@ -129,13 +129,20 @@ let
       }) d.value) pushed);
 
       # One declaration, an option: the usual case, evaluated without further checks.
-      entries = mapAttrs (name: ds:
-        if tail ds == [ ] && ((head ds).options._type or null) == "option" then evalOption (loc ++ [ name ]) ds (defsByName.${name} or [ ])
-        else mergeEntry (loc ++ [ name ]) ds (defsByName.${name} or [ ])
-      ) declsByName;
+      entries =
+        if oneDeclaring then
+          mapAttrs (name: o:
+            if (o._type or null) == "option" && !(extra ? ${name}) then evalOption (loc ++ [ name ]) o only.file (defsByName.${name} or [ ])
+            else mergeEntry (loc ++ [ name ]) ([ { inherit (only) file; options = o; } ] ++ extra.${name} or [ ]) (defsByName.${name} or [ ])
+          ) only.options
+          // mapAttrs (name: ds: mergeEntry (loc ++ [ name ]) ds (defsByName.${name} or [ ])) (removeAttrs extra (attrNames only.options))
+        else mapAttrs (name: ds:
+          if tail ds == [ ] && ((head ds).options._type or null) == "option" then evalOption (loc ++ [ name ]) (head ds).options (head ds).file (defsByName.${name} or [ ])
+          else mergeEntry (loc ++ [ name ]) ds (defsByName.${name} or [ ])
+        ) declsByName;
 
       undeclared = map (name: { loc = loc ++ [ name ]; defs = defsByName.${name}; })
-        (attrNames (removeAttrs defsByName (attrNames declsByName)));
+        (attrNames (removeAttrs defsByName (attrNames entries)));
     in {
       config = mapAttrs (n: e: if e.isOption then e.value else e.level.config) entries;
       options = mapAttrs (n: e: if e.isOption then e.option else e.level.options) entries;
@@ -160,7 +167,8 @@ let
     }
     else if nsDecls != [ ] then
       throw "The option `${showOption loc}' in ${showFiles (map (d: d.file) optDecls)} is a prefix of options in ${showFiles (map (d: d.file) nsDecls)}."
-    else evalOption loc optDecls defs;
+    else if tail optDecls == [ ] then evalOption loc (head optDecls).options (head optDecls).file defs
+    else evalOption loc (mergeDecls loc optDecls) null defs;
 
   # Several declarations of one option make one: at most one default, and types that
   # combine (submodules extend each other).
@@ -187,15 +195,15 @@ let
 
   # One option's value, and (built only when `options` is looked at) the option as a
   # set: its declaration with `value`, `loc`, `files`, `definitions`, `highestPrio`.
-  evalOption = loc: decls: defs:
+  # `opt` is one declaration, made in `file`, taken as it is, or several merged
+  # (`mergeDecls`, with `declarations`; `file` is null).
+  evalOption = loc: opt: file: defs:
     let
-      # One declaration is taken as it is; several are merged.
-      opt = if tail decls == [ ] then (head decls).options else mergeDecls loc decls;
-      type = if tail decls != [ ] then opt.type else if (opt.type or null) == null then lib.types.unspecified else opt.type;
+      type = if (opt.type or null) == null then lib.types.unspecified else opt.type;
       # The definition whose value is the option's value, without a merge: the only one
       # (or the default), plain, of a type whose merge of one definition is the definition.
       only =
-        if defs == [ ] then (if opt ? default then { file = (head decls).file; value = opt.default; } else null)
+        if defs == [ ] then (if opt ? default then { file = if file != null then file else head opt.declarations; value = opt.default; } else null)
         else if tail defs == [ ] then head defs
         else null;
       fast = only != null && type.simple && !(isAttrs only.value && only.value ? _type);
@@ -205,7 +213,7 @@ let
       # definitions always are.
       merged =
         let
-          declarations = if tail decls == [ ] then [ (head decls).file ] else opt.declarations;
+          declarations = if file != null then [ file ] else opt.declarations;
           defaultDef = { file = head declarations; value = opt.default; };
           withDefault =
             if opt ? default then mergeDefinitions loc type ([ { file = head declarations; value = lib.mkOptionDefault opt.default; } ] ++ defs)
@@ -237,7 +245,7 @@ let
     in {
       isOption = true;
       inherit value;
-      option = optionSet loc opt type (if tail decls == [ ] then [ (head decls).file ] else opt.declarations)
+      option = optionSet loc opt type (if file != null then [ file ] else opt.declarations)
         defs value (if fast then null else merged) only;
     };
 
