@@ -376,7 +376,7 @@ let
   # without being loaded, in the place they would have had after the module system's own.
   evalModuleSet = { modules, specialArgs, prefix, configs }:
     let
-      values = { inherit lib config options specialArgs; } // specialArgs;
+      values = { inherit lib config specialArgs; inherit (level) options; } // specialArgs;
       args = { inherit values; names = attrNames values; };
       loaded = collect args modules;
       # Definitions merge in reverse module order (later modules' list items first), as
@@ -384,31 +384,35 @@ let
       declaring = lib.reverseList loaded;
       mods = if configs == [ ] then declaring else declaring ++ lib.reverseList configs;
       level = mergeLevelWith internalDecls prefix declaring mods;
-      options = level.options;
-      # `freeformType`: definitions of undeclared options are values of this type.
       freeformTypes = filter (t: t != null) (catAttrs "freeformType" mods);
-      freeformType =
-        if freeformTypes == [ ] then null
-        else foldl' (a: b: let t = lib.types.mergeTypes a b; in if t == null then a else t)
-          (head freeformTypes) (tail freeformTypes);
+      config = if freeformTypes == [ ] then level.config else withFreeform prefix freeformTypes level;
+      checked =
+        if freeformTypes != [ ] || level.unmatched == [ ] then config
+        else undeclaredOption (head level.unmatched);
+    in {
+      config = checked;
+      inherit (level) options;
+      _module = config._module;
+    };
+
+  # `freeformType`: definitions of undeclared options are values of this type (the
+  # modules' `freeformType`s combined), merged under the declared options' config.
+  withFreeform = prefix: freeformTypes: level:
+    let
+      freeformType = foldl' (a: b: let t = lib.types.mergeTypes a b; in if t == null then a else t)
+        (head freeformTypes) (tail freeformTypes);
       freeformDefs = concatMap (u:
         let rel = lib.drop (length prefix) u.loc; in
         map (d: d // { value = lib.setAttrByPath rel d.value; }) u.defs) level.unmatched;
       freeformConfig =
         if freeformDefs == [ ] then { }
         else (mergeDefinitions prefix freeformType freeformDefs).value or { };
-      config =
-        if freeformType == null then level.config
-        else lib.recursiveUpdate freeformConfig level.config;
-      first = head level.unmatched;
-      checked =
-        if freeformType != null || level.unmatched == [ ] then config
-        else throw "The option `${showOption first.loc}' does not exist. Definition values:${showDefs first.defs}";
-    in {
-      config = checked;
-      inherit options;
-      _module = config._module;
-    };
+    in
+    lib.recursiveUpdate freeformConfig level.config;
+
+  # The error for a definition of an option nothing declares.
+  undeclaredOption = first:
+    throw "The option `${showOption first.loc}' does not exist. Definition values:${showDefs first.defs}";
 in
 {
   inherit evalModules evalModuleSet mergeDefinitions;
