@@ -3,6 +3,9 @@
 # declarations into one tree and evaluates every option from the definitions of all
 # modules. Every step is linear in the number of declarations and definitions: sets are
 # grouped by name with `zipAttrsWith`, never by scanning the module list per option.
+# The usual cases (one declaring module, one plain definition or only the default, a
+# simple type) take short paths that give what the general merge gives
+# (crates/osconf/tests/differential.rs checks both against nixpkgs lib).
 { lib }:
 let
   inherit (builtins)
@@ -36,8 +39,8 @@ let
   # Calls a function module with the arguments it names: the module system's own
   # (`config`, `options`, `lib`), `specialArgs`, then `config._module.args` (e.g. `pkgs`),
   # each looked up only when the module uses it.
-  # (`args.names` lists the names `args` has, so a module taking only those is called
-  # with `args` itself, not a copy.)
+  # (`args.values` is the arguments set and `args.names` its names: a module taking only
+  # those is called with the set itself, not a copy.)
   applyModule = args: key: f:
     let missing = removeAttrs (functionArgs f) args.names; in
     if missing == { } then f args.values
@@ -128,7 +131,7 @@ let
         pos = builtins.unsafeGetAttrPos n d.value;
       }) d.value) pushed);
 
-      # One declaration, an option: the usual case, evaluated without further checks.
+      # An option declared once (the usual case) is evaluated without further checks.
       entries =
         if oneDeclaring then
           mapAttrs (name: o:
@@ -152,8 +155,8 @@ let
         (attrNames (builtins.intersectAttrs defsByName entries));
     };
 
-  # The entry of an option tree level with several declarations: options (merged) or
-  # namespaces (a level below), not both.
+  # An entry of an option tree level other than one option declared once: options
+  # (merged) or namespaces (a level below), not both.
   mergeEntry = loc: ds: defs:
     let
       optDecls = filter (d: isOption d.options) ds;
@@ -173,10 +176,6 @@ let
   # Several declarations of one option make one: at most one default, and types that
   # combine (submodules extend each other).
   mergeDecls = loc: decls:
-    if tail decls == [ ] then
-      let o = (head decls).options; in
-      o // { declarations = [ (head decls).file ]; type = if (o.type or null) == null then lib.types.unspecified else o.type; }
-    else
     let
       merged = foldl' (acc: d:
         let
@@ -215,8 +214,10 @@ let
         let
           declarations = if file != null then [ file ] else opt.declarations;
           defaultDef = { file = head declarations; value = opt.default; };
+          # The default as a definition among others (of its priority, 1500).
+          defaultOverride = { file = head declarations; value = lib.mkOptionDefault opt.default; };
           withDefault =
-            if opt ? default then mergeDefinitions loc type ([ { file = head declarations; value = lib.mkOptionDefault opt.default; } ] ++ defs)
+            if opt ? default then mergeDefinitions loc type ([ defaultOverride ] ++ defs)
             else mergeDefinitions loc type defs;
         in
         if (opt.readOnly or false) && length defs > 1 then
@@ -228,7 +229,7 @@ let
           # beats the default, unless it is gone (mkIf false) or of the default's priority
           # or worse.
           (let ds = discharge loc (head defs); in
-           if ds == [ ] then (if opt ? default then mergeDefinitions loc type [ defaultDef ] else mergeDischarged loc type [ ])
+           if ds == [ ] then (if opt ? default then oneDischarged loc type defaultOverride else mergeDischarged loc type [ ])
            else if tail ds == [ ] && (!(opt ? default) || prioOf (head ds) < optionDefaultPriority) then oneDischarged loc type (head ds)
            else withDefault)
         else withDefault;
