@@ -24,8 +24,8 @@ let
       builtins.foldl' (c: w: builtins.trace "warning: ${w}" c) result.config result.config.warnings;
   toJSONable = v:
     if builtins.isAttrs v then
-      (if isDerivation v then v.outPath
-       else builtins.mapAttrs (n: toJSONable) (builtins.removeAttrs v [ "_module" ]))
+      (if (v.type or null) == "derivation" then v.outPath
+       else builtins.mapAttrs (n: toJSONable) (if v ? _module then builtins.removeAttrs v [ "_module" ] else v))
     else if builtins.isList v then map toJSONable v
     else if builtins.isFunction v then null
     else v;

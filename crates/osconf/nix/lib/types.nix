@@ -6,17 +6,24 @@
 { lib }:
 let
   inherit (builtins)
-    all attrNames concatLists concatStringsSep elem filter isAttrs isBool isFunction isInt
+    all attrNames catAttrs concatLists concatStringsSep elem filter isAttrs isBool isFunction isInt
     isList isPath isString length mapAttrs toJSON zipAttrsWith
     ;
   inherit (lib) mergeEqualOption mergeOneOption showOption showDefs imap1;
 
   mkOptionType = { name, description ? name, check ? (_: true), merge ? mergeEqualOption
-                 , simple ? false, mergeWith ? null, nestedTypes ? { }, modules ? null }@attrs:
-    { _type = "option-type"; inherit name description check merge simple mergeWith nestedTypes; }
-    // lib.optionalAttrs (modules != null) { inherit modules; };
+                 , simple ? false, mergeWith ? null, nestedTypes ? { }, modules ? null }:
+    if modules == null then { _type = "option-type"; inherit name description check merge simple mergeWith nestedTypes; }
+    else { _type = "option-type"; inherit name description check merge simple mergeWith nestedTypes modules; };
 
   # Merges the definitions of one element of a list or set.
+  # The value of one plain definition (no property) of an element.
+  plainElement = loc: type: def:
+    if !(type.check def.value) then
+      throw "A definition for option `${showOption loc}' is not of type `${type.description}'. Definition values:${showDefs [ def ]}"
+    else if type.simple then def.value
+    else type.merge loc [ def ];
+
   mergeElement = loc: type: def:
     let v = def.value; in
     if type.simple && !(isAttrs v && v ? _type) then
@@ -46,6 +53,8 @@ let
       description = "attribute set";
       check = isAttrs;
       merge = loc: defs: builtins.foldl' (a: d: a // d.value) { } defs;
+      # One definition merges to itself (`{ } // value`).
+      simple = true;
     };
 
     bool = mkOptionType { name = "bool"; description = "boolean"; check = isBool; simple = true; };
@@ -133,7 +142,10 @@ let
       check = isList;
       nestedTypes.elemType = t;
       merge = loc: defs:
-        map (r: r.value) (filter (r: r ? value) (concatLists (imap1 (n: def:
+        let values = concatLists (catAttrs "value" defs); in
+        # Elements of a simple type, none a property, all of the type: the list itself.
+        if t.simple && all (v: !(isAttrs v && v ? _type) && t.check v) values then values
+        else map (r: r.value) (filter (r: r ? value) (concatLists (imap1 (n: def:
           imap1 (m: v: mergeElement (loc ++ [ "[definition ${toString n}-entry ${toString m}]" ]) t { inherit (def) file; value = v; })
             def.value) defs)));
       mergeWith = other:
@@ -149,14 +161,30 @@ let
       nestedTypes.elemType = elemType;
       merge = loc: defs:
         let
+          single = builtins.tail defs == [ ];
+          only = (builtins.head defs).value;
+          # (Strict sets only: these look at every element.) No element is a property, so
+          # every element is defined and needs no priorities.
+          plainElements = !lazy && all (d: all (v: !(isAttrs v && v ? _type)) (builtins.attrValues d.value)) defs;
+          # One definition of a set of a simple type, all elements of the type: the set itself.
+          plainOnly = plainElements && single && elemType.simple && all elemType.check (builtins.attrValues only);
+          plainByName =
+            if single then mapAttrs (name: v: plainElement (loc ++ [ name ]) elemType { inherit (builtins.head defs) file; value = v; }) only
+            else zipAttrsWith (name: ds:
+              if builtins.tail ds == [ ] then plainElement (loc ++ [ name ]) elemType (builtins.head ds)
+              else (lib.mergeDefinitions (loc ++ [ name ]) elemType ds).value)
+              (map (d: mapAttrs (n: v: { inherit (d) file; value = v; }) d.value) defs);
           byName = zipAttrsWith (name: ds:
             if lazy then (lib.mergeDefinitions (loc ++ [ name ]) elemType ds).value
             else if builtins.tail ds == [ ] then mergeElement (loc ++ [ name ]) elemType (builtins.head ds)
             else lib.mergeDefinitions (loc ++ [ name ]) elemType ds)
             (map (d: mapAttrs (n: v: { inherit (d) file; value = v; }) d.value) defs);
         in
-        if lazy then byName
-        else mapAttrs (n: r: r.value) (lib.filterAttrs (n: r: r ? value) byName);
+        if plainOnly then only
+        else if plainElements then plainByName
+        else if lazy then byName
+        else mapAttrs (n: r: r.value)
+          (removeAttrs byName (filter (n: !(byName.${n} ? value)) (attrNames byName)));
       mergeWith = other:
         let e = self.mergeTypes elemType other.nestedTypes.elemType; in
         if e == null then null else self.attrsWith { elemType = e; inherit lazy; };
@@ -171,14 +199,19 @@ let
       check = x: isAttrs x || isFunction x || isPath x;
       inherit modules;
       merge = loc: defs:
-        (lib.evalModules {
+        let
+          # Definitions that are all sets (the usual case) are given as config, unloaded.
+          sets = all (d: isAttrs d.value) defs;
+        in
+        (lib.evalModuleSet {
           prefix = loc;
           specialArgs = specialArgs // { name = lib.last loc; };
+          configs = if sets then defs else [ ];
           # A set given as a definition is config only (its `options` is an option's
           # value, not a declaration); functions and paths are modules.
           # The type's own modules come after the definitions, so they merge first (as
           # NixOS orders them: it imports them from a wrapper module).
-          modules = map (d:
+          modules = if sets then modules else map (d:
             if isAttrs d.value then { _file = d.file; config = d.value; }
             else { _file = d.file; imports = [ d.value ]; }) defs ++ modules;
         }).config;

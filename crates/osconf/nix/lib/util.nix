@@ -22,7 +22,7 @@ in
   concatMapStringsSep = sep: f: list: concatStringsSep sep (map f list);
   imap1 = f: list: genList (n: f (n + 1) (builtins.elemAt list n)) (length list);
   last = list: builtins.elemAt list (length list - 1);
-  reverseList = list: let n = length list; in genList (i: builtins.elemAt list (n - i - 1)) n;
+  reverseList = list: let n = length list; in if n < 2 then list else genList (i: builtins.elemAt list (n - i - 1)) n;
   toList = x: if isList x then x else [ x ];
   optional = cond: x: if cond then [ x ] else [ ];
   optionals = cond: xs: if cond then xs else [ ];

@@ -9,20 +9,24 @@ let
   whereUser = u: where options.users.users u.name;
   inherit (lib) mkOption mkDefault types;
   cfg = config.users;
+  # The option types of the submodules, made once rather than once per user or group.
+  nullOrInt = types.nullOr types.int;
+  nullOrStr = types.nullOr types.str;
+  listOfStr = types.listOf types.str;
 
   userOpts = { name, config, ... }: {
     options = {
       name = mkOption { type = types.str; default = name; description = "The login name."; };
       description = mkOption { type = types.str; default = ""; example = "Alice Q. User"; description = "The GECOS field (full name)."; };
-      uid = mkOption { type = types.nullOr types.int; default = null; description = "The uid; null allocates one, stable across generations."; };
+      uid = mkOption { type = nullOrInt; default = null; description = "The uid; null allocates one, stable across generations."; };
       isNormalUser = mkOption { type = types.bool; default = false; description = "A person's account: group `users', a home in /home, created, a uid from 1000."; };
       isSystemUser = mkOption { type = types.bool; default = false; description = "An account for a service: a uid below 1000."; };
       group = mkOption { type = types.str; default = ""; description = "The primary group."; };
-      extraGroups = mkOption { type = types.listOf types.str; default = [ ]; example = [ "wheel" ]; description = "Other groups the user is a member of."; };
+      extraGroups = mkOption { type = listOfStr; default = [ ]; example = [ "wheel" ]; description = "Other groups the user is a member of."; };
       home = mkOption { type = types.path; default = "/var/empty"; description = "The home directory."; };
       createHome = mkOption { type = types.bool; default = false; description = "Whether activation creates the home directory (owned by the user, mode 0700)."; };
       shell = mkOption { type = types.path; default = "/run/current-system/sw/bin/sh"; description = "The login shell."; };
-      hashedPassword = mkOption { type = types.nullOr types.str; default = null; description = "The crypt(3) hash of the password; null locks password login."; };
+      hashedPassword = mkOption { type = nullOrStr; default = null; description = "The crypt(3) hash of the password; null locks password login."; };
     };
     config = lib.mkIf config.isNormalUser {
       group = mkDefault "users";
@@ -34,8 +38,8 @@ let
   groupOpts = { name, ... }: {
     options = {
       name = mkOption { type = types.str; default = name; description = "The group's name."; };
-      gid = mkOption { type = types.nullOr types.int; default = null; description = "The gid; null allocates one, stable across generations."; };
-      members = mkOption { type = types.listOf types.str; default = [ ]; description = "Members besides the users listing the group in extraGroups."; };
+      gid = mkOption { type = nullOrInt; default = null; description = "The gid; null allocates one, stable across generations."; };
+      members = mkOption { type = listOfStr; default = [ ]; description = "Members besides the users listing the group in extraGroups."; };
     };
   };
 
@@ -52,7 +56,7 @@ let
         (lib.attrValues previous ++ map (e: e.id) (builtins.filter (e: e.id != null) entries)));
       pending = builtins.filter (e: e.id == null) entries;
       kept = builtins.filter (e: previous ? ${e.name}) pending;
-      fresh = builtins.sort (a: b: a < b) (map (e: e.name) (builtins.filter (e: !(previous ? ${e.name})) pending));
+      fresh = builtins.sort builtins.lessThan (map (e: e.name) (builtins.filter (e: !(previous ? ${e.name})) pending));
       nextFree = id: if reserved ? ${toString id} then nextFree (id + step) else id;
       # The k-th fresh id follows the (k-1)-th: one walk, as a genericClosure chain.
       chain = if fresh == [ ] then [ ] else builtins.genericClosure {

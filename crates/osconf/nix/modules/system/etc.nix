@@ -5,11 +5,12 @@ let
   where = import ../misc/where.nix;
   whereFile = f: where options.environment.etc f.target;
   inherit (lib) mkOption types;
+  nullOrLines = types.nullOr types.lines; # made once, not once per file
   etcOpts = { name, config, ... }: {
     options = {
       enable = mkOption { type = types.bool; default = true; description = "Whether to create this file."; };
       target = mkOption { type = types.str; default = name; description = "The path under /etc."; };
-      text = mkOption { type = types.nullOr types.lines; default = null; description = "The file's contents."; };
+      text = mkOption { type = nullOrLines; default = null; description = "The file's contents."; };
       source = mkOption { type = types.path; description = "The file (or directory) to link to; set from `text' when given."; };
       mode = mkOption {
         type = types.str;
