@@ -126,6 +126,8 @@ fn cppnix_closure(root: &str) -> (String, String) {
 
 fn nixkit(store: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_nixkit"))
+        // The narinfo cache on disk: the test's own, not one that outlives it.
+        .env("XDG_CACHE_HOME", store.with_extension("xdg-cache"))
         .arg("store")
         .args(["--store", store.to_str().unwrap()])
         .args(args)
@@ -209,6 +211,11 @@ fn nixkit_substitutes_from_a_cppnix_cache_over_http() {
             String::from_utf8_lossy(&out.stderr)
         );
         assert_eq!(text(&out), b);
+        // The narinfos were remembered in the cache file of `XDG_CACHE_HOME`.
+        let cache_file = ours
+            .with_extension("xdg-cache")
+            .join("nixkit/binary-cache.sqlite");
+        assert!(cache_file.is_file(), "{}", cache_file.display());
         let refs = nixkit(&ours, &["--query", "--references", &b]);
         assert_eq!(text(&refs), a);
         let verify = nixkit(&ours, &["--verify", "--check-contents"]);
@@ -414,6 +421,7 @@ fn busybox_usable() -> bool {
 fn build_package_set(dir: &Path, store: &str, extra: &[&str]) -> (Vec<String>, String) {
     let built = Command::new(env!("CARGO_BIN_EXE_nixkit"))
         .current_dir(dir)
+        .env("XDG_CACHE_HOME", dir.join("xdg-cache"))
         .args(["build", PKGS, "-A", "all", "-j", "2", "--no-out-link"])
         .args(["--store", store])
         .args(extra)
