@@ -220,6 +220,23 @@ fn nixkit_substitutes_from_a_cppnix_cache_over_http() {
         assert_eq!(text(&refs), a);
         let verify = nixkit(&ours, &["--verify", "--check-contents"]);
         assert!(verify.status.success(), "{verify:?}");
+        // Another process with the same cache file substitutes into another store with
+        // the narinfos gone from the server: they come from the file.
+        for entry in fs::read_dir(&cache).unwrap() {
+            let entry = entry.unwrap().path();
+            if entry.extension().is_some_and(|e| e == "narinfo") {
+                fs::remove_file(entry).unwrap();
+            }
+        }
+        let again = Command::new(env!("CARGO_BIN_EXE_nixkit"))
+            .env("XDG_CACHE_HOME", ours.with_extension("xdg-cache"))
+            .args(["store", "--store", &t(&format!("again-{compression}"))])
+            .args(["--realise", &b, "--option", "substituters", &url])
+            .args(["--option", "trusted-public-keys", &pk])
+            .output()
+            .unwrap();
+        assert!(again.status.success(), "{again:?}");
+        assert_eq!(text(&again), b);
         let ours_hash = text(&nixkit(&ours, &["--query", "--hash", &b]));
         let cpp_hash = text(&run(
             "nix-store",
