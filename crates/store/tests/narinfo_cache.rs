@@ -217,6 +217,44 @@ fn negative_answers_are_remembered_for_the_negative_ttl() {
     assert!(server.take().is_empty());
 }
 
+/// Replaces the `NarSize` (part of what is signed) of the narinfo of `path` in the cache
+/// file; returns the text that was there.
+fn tamper(file: &Path, path: &StorePath) -> String {
+    let conn = rusqlite::Connection::open(file).unwrap();
+    let text: String = conn
+        .query_row(
+            "SELECT narinfo FROM narinfos WHERE hash = ?1",
+            [path.hash_part()],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let size_line = text.lines().find(|l| l.starts_with("NarSize: ")).unwrap();
+    let size: u64 = size_line["NarSize: ".len()..].parse().unwrap();
+    let tampered = text.replace(size_line, &format!("NarSize: {}", size + 8));
+    let changed = conn
+        .execute(
+            "UPDATE narinfos SET narinfo = ?1 WHERE hash = ?2",
+            [tampered.as_str(), path.hash_part()],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+    text
+}
+
+fn cached_text(file: &Path, path: &StorePath) -> Option<String> {
+    rusqlite::Connection::open(file)
+        .unwrap()
+        .query_row(
+            "SELECT narinfo FROM narinfos WHERE hash = ?1",
+            [path.hash_part()],
+            |r| r.get(0),
+        )
+        .unwrap()
+}
+
+/// A cached narinfo edited in the file fails the signature check and is not used: the
+/// cache is asked again (and the file corrected), or, if the cache no longer has it, the
+/// substitution fails without registering anything.
 #[test]
 fn a_tampered_cached_narinfo_fails_the_signature_check() {
     let tmp = tempfile::tempdir().unwrap();
@@ -230,36 +268,37 @@ fn a_tampered_cached_narinfo_fails_the_signature_check() {
     for p in &paths {
         assert!(first.narinfo(p).unwrap().is_some());
     }
-    // Point the cached narinfo of the leaf at another NAR size (part of what is signed).
-    let conn = rusqlite::Connection::open(&file).unwrap();
-    let text: String = conn
-        .query_row(
-            "SELECT narinfo FROM narinfos WHERE hash = ?1",
-            [paths[1].hash_part()],
-            |r| r.get(0),
-        )
-        .unwrap();
-    let size_line = text.lines().find(|l| l.starts_with("NarSize: ")).unwrap();
-    let size: u64 = size_line["NarSize: ".len()..].parse().unwrap();
-    let tampered = text.replace(size_line, &format!("NarSize: {}", size + 8));
-    let changed = conn
-        .execute(
-            "UPDATE narinfos SET narinfo = ?1 WHERE hash = ?2",
-            [tampered.as_str(), paths[1].hash_part()],
-        )
-        .unwrap();
-    assert_eq!(changed, 1);
-    drop(conn);
+    let genuine = tamper(&file, &paths[1]);
+    server.take();
 
     let second = http(&server.url, config(&file, 3600, 3600));
     let target = open(&tmp.path().join("target"));
-    let err = substitute_closure(&second, &target, &paths[0], &keys, true).unwrap_err();
-    assert!(matches!(err, CacheError::Untrusted(_)), "{err}");
-    assert!(target.valid_paths().unwrap().is_empty());
-    // The server's own copy is fine: asking it (zero positive TTL) substitutes.
-    let asking = http(&server.url, config(&file, 0, 3600));
-    substitute_closure(&asking, &target, &paths[0], &keys, true).unwrap();
+    substitute_closure(&second, &target, &paths[0], &keys, true).unwrap();
     assert!(target.verify(true).unwrap().is_ok());
+    let leaf_narinfo = format!("/{}.narinfo", paths[1].hash_part());
+    assert_eq!(metadata_requests(&server.take()), [&leaf_narinfo]);
+    assert_eq!(cached_text(&file, &paths[1]), Some(genuine));
+
+    // Tampered again, and gone from the server: nothing is substituted.
+    tamper(&file, &paths[1]);
+    let genuine_again = fs::read(narinfo_file(&dir, &paths[1])).unwrap();
+    fs::remove_file(narinfo_file(&dir, &paths[1])).unwrap();
+    let third = http(&server.url, config(&file, 3600, 3600));
+    let target = open(&tmp.path().join("target-2"));
+    let err = substitute_closure(&third, &target, &paths[0], &keys, true).unwrap_err();
+    assert!(matches!(err, CacheError::NotInCache(_)), "{err}");
+    assert!(target.valid_paths().unwrap().is_empty());
+    // Back on the server but signed by no trusted key: untrusted, after asking once more.
+    fs::write(narinfo_file(&dir, &paths[1]), &genuine_again).unwrap();
+    server.take();
+    let fourth = http(&server.url, config(&file, 3600, 0));
+    let err = substitute_closure(&fourth, &target, &paths[1], &[], true).unwrap_err();
+    assert!(matches!(err, CacheError::Untrusted(_)), "{err}");
+    assert_eq!(
+        metadata_requests(&server.take()),
+        [&leaf_narinfo, &leaf_narinfo]
+    );
+    assert!(target.valid_paths().unwrap().is_empty());
 }
 
 #[test]

@@ -173,15 +173,20 @@ impl HttpCache {
             })
     }
 
-    /// Forgets the remembered narinfo answer for `path` (after uploading it).
-    pub(super) fn forget_narinfo(&self, path: &StorePath) {
-        self.narinfos
+    /// Forgets the remembered narinfo answer for `path` (after uploading it, or when it
+    /// is not trusted); true if there was one.
+    pub(super) fn forget_narinfo(&self, path: &StorePath) -> bool {
+        let in_memory = self
+            .narinfos
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .remove(path.hash_part());
-        if let Some(disk) = &self.disk {
-            disk.forget_narinfo(&self.base, path.hash_part());
-        }
+            .remove(path.hash_part())
+            .is_some();
+        let on_disk = self
+            .disk
+            .as_ref()
+            .is_some_and(|disk| disk.forget_narinfo(&self.base, path.hash_part()));
+        in_memory || on_disk
     }
 
     /// GETs a small text file below the base URL.
@@ -337,6 +342,10 @@ impl BinaryCache for HttpCache {
             )
         })?;
         Ok(Box::new(body))
+    }
+
+    fn forget_remembered_narinfo(&self, path: &StorePath) -> bool {
+        self.forget_narinfo(path)
     }
 
     fn parallel_jobs(&self) -> usize {

@@ -154,14 +154,15 @@ impl NarInfoDiskCache {
         });
     }
 
-    /// Forgets the answer for `hash` at `url`.
-    pub(super) fn forget_narinfo(&self, url: &str, hash: &str) {
+    /// Forgets the answer for `hash` at `url`; true if there was one.
+    pub(super) fn forget_narinfo(&self, url: &str, hash: &str) -> bool {
         self.with(|c| {
             c.execute(
                 "DELETE FROM narinfos WHERE cache = ?1 AND hash = ?2",
                 params![url, hash],
             )
-        });
+        })
+        .is_some_and(|rows| rows > 0)
     }
 
     /// The `nix-cache-info` text recorded for `url`, if younger than [`CACHE_INFO_TTL`].
