@@ -43,7 +43,11 @@ impl BuildOptions {
     /// `--timeout S`): a store setting, else a build setting. Returns false for
     /// a setting neither knows.
     pub fn set_option(&mut self, name: &str, value: &str) -> Result<bool, BuildCommandError> {
-        if self.store.set_option(name, value) {
+        if self
+            .store
+            .set_option(name, value)
+            .map_err(|e| BuildCommandError::Setting(e.to_string()))?
+        {
             return Ok(true);
         }
         if name == "builders" {

@@ -12,7 +12,7 @@ use clap::{ArgAction, ArgMatches, Args, CommandFactory, FromArgMatches, Parser, 
 use nixkit_core::build::{BuildCommandError, BuildOptions};
 use nixkit_core::hash::HashCommand;
 use nixkit_core::store::ops::{GcAction, Operation, QueryKind, StoreCommand};
-use nixkit_core::store::StoreOptions;
+use nixkit_core::store::{StoreOptions, StoreOptionsError};
 use nixkit_eval::cli::InstallableArgs;
 use nixkit_store::{FileIngestionMethod, HashAlgo, HashEncoding};
 
@@ -306,11 +306,12 @@ pub(crate) struct StoreArgs {
 
 impl StoreArgs {
     /// The command and store options these flags give, or `None` without an
-    /// operation; `warn` receives unknown `--option` names.
+    /// operation; `warn` receives unknown `--option` names; a bad value of a setting is
+    /// an error.
     pub(crate) fn into_command(
         self,
         warn: &mut dyn FnMut(&str),
-    ) -> Option<(StoreCommand, StoreOptions)> {
+    ) -> Result<Option<(StoreCommand, StoreOptions)>, StoreOptionsError> {
         let operations = [
             (self.add, Operation::Add),
             (self.add_fixed, Operation::AddFixed),
@@ -330,7 +331,9 @@ impl StoreArgs {
             ),
             (self.copy_to.is_some(), Operation::CopyTo),
         ];
-        let operation = operations.iter().find(|(on, _)| *on)?.1;
+        let Some(&(_, operation)) = operations.iter().find(|(on, _)| *on) else {
+            return Ok(None);
+        };
         let query = [
             (self.references, QueryKind::References),
             (self.referrers, QueryKind::Referrers),
@@ -358,7 +361,7 @@ impl StoreArgs {
         };
         for pair in self.option.chunks(2) {
             if let [name, value] = pair {
-                if !options.set_option(name, value) {
+                if !options.set_option(name, value)? {
                     warn(&format!("warning: unknown setting '{name}'"));
                 }
             }
@@ -375,7 +378,7 @@ impl StoreArgs {
             compression: self.compression,
             operands: self.operands,
         };
-        Some((cmd, options))
+        Ok(Some((cmd, options)))
     }
 }
 

@@ -197,8 +197,14 @@ fn run_parsed(command: &str, m: &ArgMatches) -> Result<i32, clap::Error> {
             }
         }
         "store" => {
-            let Some((cmd, options)) = args::read::<args::StoreArgs>(m)?.into_command(&mut warn)
-            else {
+            let command = match args::read::<args::StoreArgs>(m)?.into_command(&mut warn) {
+                Ok(command) => command,
+                Err(e) => {
+                    output::error(&e.to_string());
+                    return Ok(1);
+                }
+            };
+            let Some((cmd, options)) = command else {
                 output::error("no operation specified");
                 return Ok(1);
             };

@@ -18,6 +18,7 @@ fn nixkit(dir: &Path, args: &[&str], stdin: &[u8]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_nixkit"))
         .current_dir(dir)
         .env("NIXKIT_STORE", dir.join("store"))
+        .env("XDG_CACHE_HOME", dir.join("xdg-cache"))
         .arg("store")
         .args(args)
         .stdin(Stdio::piped())

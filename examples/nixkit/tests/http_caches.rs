@@ -126,6 +126,8 @@ fn cppnix_closure(root: &str) -> (String, String) {
 
 fn nixkit(store: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_nixkit"))
+        // The narinfo cache on disk: the test's own, not one that outlives it.
+        .env("XDG_CACHE_HOME", store.with_extension("xdg-cache"))
         .arg("store")
         .args(["--store", store.to_str().unwrap()])
         .args(args)
@@ -209,10 +211,32 @@ fn nixkit_substitutes_from_a_cppnix_cache_over_http() {
             String::from_utf8_lossy(&out.stderr)
         );
         assert_eq!(text(&out), b);
+        // The narinfos were remembered in the cache file of `XDG_CACHE_HOME`.
+        let cache_file = ours
+            .with_extension("xdg-cache")
+            .join("nixkit/binary-cache.sqlite");
+        assert!(cache_file.is_file(), "{}", cache_file.display());
         let refs = nixkit(&ours, &["--query", "--references", &b]);
         assert_eq!(text(&refs), a);
         let verify = nixkit(&ours, &["--verify", "--check-contents"]);
         assert!(verify.status.success(), "{verify:?}");
+        // Another process with the same cache file substitutes into another store with
+        // the narinfos gone from the server: they come from the file.
+        for entry in fs::read_dir(&cache).unwrap() {
+            let entry = entry.unwrap().path();
+            if entry.extension().is_some_and(|e| e == "narinfo") {
+                fs::remove_file(entry).unwrap();
+            }
+        }
+        let again = Command::new(env!("CARGO_BIN_EXE_nixkit"))
+            .env("XDG_CACHE_HOME", ours.with_extension("xdg-cache"))
+            .args(["store", "--store", &t(&format!("again-{compression}"))])
+            .args(["--realise", &b, "--option", "substituters", &url])
+            .args(["--option", "trusted-public-keys", &pk])
+            .output()
+            .unwrap();
+        assert!(again.status.success(), "{again:?}");
+        assert_eq!(text(&again), b);
         let ours_hash = text(&nixkit(&ours, &["--query", "--hash", &b]));
         let cpp_hash = text(&run(
             "nix-store",
@@ -414,6 +438,7 @@ fn busybox_usable() -> bool {
 fn build_package_set(dir: &Path, store: &str, extra: &[&str]) -> (Vec<String>, String) {
     let built = Command::new(env!("CARGO_BIN_EXE_nixkit"))
         .current_dir(dir)
+        .env("XDG_CACHE_HOME", dir.join("xdg-cache"))
         .args(["build", PKGS, "-A", "all", "-j", "2", "--no-out-link"])
         .args(["--store", store])
         .args(extra)

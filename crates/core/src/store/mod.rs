@@ -8,7 +8,10 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
 use nixkit_sandbox::RealiseOptions;
-use nixkit_store::binary_cache::{open_cache, CacheError, HttpCache, HttpConfig, PublicKey};
+use nixkit_store::binary_cache::{
+    open_cache, CacheError, HttpCache, HttpConfig, NarInfoCacheConfig, PublicKey,
+    DEFAULT_NEGATIVE_TTL, DEFAULT_POSITIVE_TTL,
+};
 use nixkit_store::local::{LocalStore, OpenError, StoreConfig};
 use nixkit_store::{StoreDir, StorePath};
 
@@ -34,6 +37,15 @@ pub struct StoreOptions {
     /// `http-connections`: paths substituted at once from an HTTP cache, each over its own
     /// connection (default 25, as CppNix's).
     pub http_connections: usize,
+    /// `narinfo-cache-positive-ttl`: seconds a narinfo found in an HTTP cache is
+    /// remembered (default 30 days; 0: always ask).
+    pub narinfo_cache_positive_ttl: u64,
+    /// `narinfo-cache-negative-ttl`: seconds a narinfo absent from an HTTP cache is
+    /// remembered (default 1 hour; 0: always ask).
+    pub narinfo_cache_negative_ttl: u64,
+    /// The file remembered narinfo answers are shared in across processes; `None`:
+    /// `$XDG_CACHE_HOME/nixkit/binary-cache.sqlite` (or under `~/.cache`).
+    pub narinfo_cache_file: Option<PathBuf>,
 }
 
 impl Default for StoreOptions {
@@ -45,6 +57,9 @@ impl Default for StoreOptions {
             trusted_public_keys: Vec::new(),
             require_sigs: true,
             http_connections: HttpConfig::default().connections,
+            narinfo_cache_positive_ttl: DEFAULT_POSITIVE_TTL.as_secs(),
+            narinfo_cache_negative_ttl: DEFAULT_NEGATIVE_TTL.as_secs(),
+            narinfo_cache_file: None,
         }
     }
 }
@@ -63,12 +78,35 @@ pub enum StoreOptionsError {
         /// Why it does not parse.
         reason: String,
     },
+    /// A setting's value is not one it takes.
+    #[error("invalid value '{value}' for setting '{name}': {reason}")]
+    BadValue {
+        /// The setting.
+        name: String,
+        /// The value as given.
+        value: String,
+        /// What it must be.
+        reason: &'static str,
+    },
+}
+
+/// `value` as a number for setting `name`.
+fn number<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, StoreOptionsError> {
+    value
+        .trim()
+        .parse()
+        .map_err(|_| StoreOptionsError::BadValue {
+            name: name.to_owned(),
+            value: value.to_owned(),
+            reason: "expected a non-negative integer",
+        })
 }
 
 impl StoreOptions {
     /// Applies the store setting `name` (as `--option NAME VALUE` gives it);
-    /// false if `name` is not one of the store's settings.
-    pub fn set_option(&mut self, name: &str, value: &str) -> bool {
+    /// false if `name` is not one of the store's settings, an error if the value is not
+    /// one the setting takes.
+    pub fn set_option(&mut self, name: &str, value: &str) -> Result<bool, StoreOptionsError> {
         let list = || value.split_whitespace().map(str::to_owned);
         match name {
             "store" => self.store = Some(value.to_owned()),
@@ -78,14 +116,37 @@ impl StoreOptions {
             "extra-substituters" => self.substituters.extend(list()),
             "trusted-public-keys" => self.trusted_public_keys = list().collect(),
             "extra-trusted-public-keys" => self.trusted_public_keys.extend(list()),
-            // CppNix reads 0 as "no limit"; here it is one at a time at least.
-            "http-connections" => match value.trim().parse::<usize>() {
-                Ok(n) => self.http_connections = n.max(1),
-                Err(_) => return false,
+            "http-connections" => match number(name, value)? {
+                0 => {
+                    return Err(StoreOptionsError::BadValue {
+                        name: name.to_owned(),
+                        value: value.to_owned(),
+                        reason: "at least one connection is needed",
+                    })
+                }
+                n => self.http_connections = n,
             },
-            _ => return false,
+            "narinfo-cache-positive-ttl" => {
+                self.narinfo_cache_positive_ttl = number(name, value)?;
+            }
+            "narinfo-cache-negative-ttl" => {
+                self.narinfo_cache_negative_ttl = number(name, value)?;
+            }
+            _ => return Ok(false),
         }
-        true
+        Ok(true)
+    }
+
+    /// How HTTP caches remember narinfo answers under these options.
+    pub fn narinfo_cache(&self) -> NarInfoCacheConfig {
+        NarInfoCacheConfig {
+            file: self
+                .narinfo_cache_file
+                .clone()
+                .or_else(NarInfoCacheConfig::default_file),
+            positive_ttl: std::time::Duration::from_secs(self.narinfo_cache_positive_ttl),
+            negative_ttl: std::time::Duration::from_secs(self.narinfo_cache_negative_ttl),
+        }
     }
 
     /// Puts the substituters, trusted keys and `require-sigs` into `realise`.
@@ -103,7 +164,10 @@ impl StoreOptions {
                         connections: self.http_connections,
                         ..HttpConfig::default()
                     };
-                    std::sync::Arc::new(HttpCache::with_config(url, store_dir.clone(), config)?)
+                    std::sync::Arc::new(
+                        HttpCache::with_config(url, store_dir.clone(), config)?
+                            .with_narinfo_cache(self.narinfo_cache()),
+                    )
                 } else {
                     open_cache(url, store_dir.clone())?
                 };
@@ -178,12 +242,12 @@ mod tests {
     #[test]
     fn store_settings_replace_or_extend() {
         let mut o = StoreOptions::default();
-        assert!(o.set_option("substituters", "a b"));
-        assert!(o.set_option("extra-substituters", "c"));
-        assert!(o.set_option("require-sigs", "false"));
-        assert!(!o.set_option("cores", "2"));
+        assert!(o.set_option("substituters", "a b").unwrap());
+        assert!(o.set_option("extra-substituters", "c").unwrap());
+        assert!(o.set_option("require-sigs", "false").unwrap());
+        assert!(!o.set_option("cores", "2").unwrap());
         assert_eq!(o.substituters, ["a", "b", "c"]);
-        assert!(o.set_option("substituters", "d"));
+        assert!(o.set_option("substituters", "d").unwrap());
         assert_eq!(o.substituters, ["d"]);
         assert!(!o.require_sigs);
     }
@@ -192,11 +256,39 @@ mod tests {
     fn http_connections_is_a_number_of_at_least_one() {
         let mut o = StoreOptions::default();
         assert_eq!(o.http_connections, 25);
-        assert!(o.set_option("http-connections", "4"));
+        assert!(o.set_option("http-connections", "4").unwrap());
         assert_eq!(o.http_connections, 4);
-        assert!(o.set_option("http-connections", "0"));
-        assert_eq!(o.http_connections, 1);
-        assert!(!o.set_option("http-connections", "many"));
-        assert_eq!(o.http_connections, 1);
+        for bad in ["0", "many", "-1", "", "2.5"] {
+            let err = o.set_option("http-connections", bad).unwrap_err();
+            let msg = err.to_string();
+            assert!(msg.contains("'http-connections'"), "{msg}");
+            assert!(msg.contains(&format!("'{bad}'")), "{msg}");
+            assert_eq!(o.http_connections, 4);
+        }
+    }
+
+    #[test]
+    fn narinfo_cache_ttls_are_numbers_of_seconds() {
+        let mut o = StoreOptions::default();
+        let defaults = o.narinfo_cache();
+        assert_eq!(defaults.positive_ttl.as_secs(), 2_592_000);
+        assert_eq!(defaults.negative_ttl.as_secs(), 3600);
+        assert!(o.set_option("narinfo-cache-positive-ttl", "0").unwrap());
+        assert!(o.set_option("narinfo-cache-negative-ttl", " 17 ").unwrap());
+        let c = o.narinfo_cache();
+        assert_eq!(
+            (c.positive_ttl.as_secs(), c.negative_ttl.as_secs()),
+            (0, 17)
+        );
+        for name in ["narinfo-cache-positive-ttl", "narinfo-cache-negative-ttl"] {
+            let msg = o.set_option(name, "abc").unwrap_err().to_string();
+            assert!(msg.contains(name), "{msg}");
+        }
+        assert_eq!(o.narinfo_cache_negative_ttl, 17);
+        o.narinfo_cache_file = Some("/some/file.sqlite".into());
+        assert_eq!(
+            o.narinfo_cache().file.as_deref(),
+            Some(std::path::Path::new("/some/file.sqlite"))
+        );
     }
 }

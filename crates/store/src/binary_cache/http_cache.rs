@@ -1,28 +1,24 @@
 //! An `http://` or `https://` binary cache as a substituter (through the workspace's HTTP
-//! client, `nixkit-http`): `nix-cache-info`
-//! fetched once, narinfos cached in memory (positive and negative, with CppNix's TTLs), NARs
-//! streamed from the response body. Connect, response and per-read timeouts turn a stalled
+//! client, `nixkit-http`): `nix-cache-info` fetched once, narinfos cached in memory and,
+//! if configured, on disk across processes (positive and negative, with CppNix's TTL
+//! settings), NARs streamed from the response body. Connect, response and per-read timeouts turn a stalled
 //! server into an error naming the URL.
 
 use std::collections::HashMap;
 use std::io::Read;
 use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::{Duration, SystemTime};
 
 use nixkit_http::{HttpClient, HttpConfig, HttpError, Response};
 
 use super::file_cache::CacheError;
 use super::narinfo::{is_safe_nar_url, NarInfo, NarInfoError};
+use super::narinfo_disk_cache::{is_fresh, NarInfoCacheConfig, NarInfoDiskCache};
 use super::source::{BinaryCache, CacheInfo};
 use crate::{StoreDir, StorePath};
 
 /// The most a narinfo or `nix-cache-info` response may hold.
 const MAX_METADATA: u64 = 1 << 20;
-
-/// How long a narinfo answer is remembered: CppNix's `narinfo-cache-positive-ttl` (30 days)
-/// and `narinfo-cache-negative-ttl` (1 hour).
-const POSITIVE_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
-const NEGATIVE_TTL: Duration = Duration::from_secs(3600);
 
 /// Timeouts of an [`HttpCache`].
 #[derive(Debug, Clone, Copy)]
@@ -54,7 +50,11 @@ pub struct HttpCache {
     /// `?priority=N` in the URL, which overrides the cache's own (as in CppNix).
     priority: Option<u32>,
     info: OnceLock<CacheInfo>,
-    narinfos: Mutex<HashMap<String, (Instant, Option<NarInfo>)>>,
+    /// Answers remembered by this process: when fetched, and the narinfo (`None`: absent).
+    narinfos: Mutex<HashMap<String, (SystemTime, Option<NarInfo>)>>,
+    narinfo_config: NarInfoCacheConfig,
+    /// The answers shared with other processes, if configured.
+    disk: Option<NarInfoDiskCache>,
 }
 
 impl HttpCache {
@@ -106,7 +106,29 @@ impl HttpCache {
             priority,
             info: OnceLock::new(),
             narinfos: Mutex::new(HashMap::new()),
+            narinfo_config: NarInfoCacheConfig::default(),
+            disk: None,
         })
+    }
+
+    /// This cache remembering narinfo answers as `config` says (by default: in memory only,
+    /// with CppNix's TTLs). A cache file that cannot be used is ignored with a warning.
+    pub fn with_narinfo_cache(mut self, config: NarInfoCacheConfig) -> Self {
+        self.disk = config.file.as_deref().map(NarInfoDiskCache::open);
+        self.narinfo_config = config;
+        self.narinfos
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        self
+    }
+
+    fn ttl(&self, positive: bool) -> Duration {
+        if positive {
+            self.narinfo_config.positive_ttl
+        } else {
+            self.narinfo_config.negative_ttl
+        }
     }
 
     fn http_err(&self, url: &str, message: impl std::fmt::Display) -> CacheError {
@@ -151,12 +173,20 @@ impl HttpCache {
             })
     }
 
-    /// Forgets the remembered narinfo answer for `path` (after uploading it).
-    pub(super) fn forget_narinfo(&self, path: &StorePath) {
-        self.narinfos
+    /// Forgets the remembered narinfo answer for `path` (after uploading it, or when it
+    /// is not trusted); true if there was one.
+    pub(super) fn forget_narinfo(&self, path: &StorePath) -> bool {
+        let in_memory = self
+            .narinfos
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .remove(path.hash_part());
+            .remove(path.hash_part())
+            .is_some();
+        let on_disk = self
+            .disk
+            .as_ref()
+            .is_some_and(|disk| disk.forget_narinfo(&self.base, path.hash_part()));
+        in_memory || on_disk
     }
 
     /// GETs a small text file below the base URL.
@@ -178,16 +208,27 @@ impl HttpCache {
         Ok(Some((url, text)))
     }
 
-    fn fetch_narinfo(&self, path: &StorePath) -> Result<Option<NarInfo>, CacheError> {
+    /// The narinfo of `path` from the server: its text and the parsed, checked narinfo.
+    fn fetch_narinfo(&self, path: &StorePath) -> Result<Option<(String, NarInfo)>, CacheError> {
         let rel = format!("{}.narinfo", path.hash_part());
         let Some((url, text)) = self.get_text(&rel)? else {
             return Ok(None);
         };
-        let info =
-            NarInfo::parse(&self.store_dir, &text).map_err(|source| CacheError::NarInfo {
-                path: url.clone().into(),
-                source,
-            })?;
+        let info = self.parse_narinfo(path, &url, &text)?;
+        Ok(Some((text, info)))
+    }
+
+    /// Parses narinfo `text` (from `url`) and checks it is about `path`.
+    fn parse_narinfo(
+        &self,
+        path: &StorePath,
+        url: &str,
+        text: &str,
+    ) -> Result<NarInfo, CacheError> {
+        let info = NarInfo::parse(&self.store_dir, text).map_err(|source| CacheError::NarInfo {
+            path: url.into(),
+            source,
+        })?;
         if info.info.path != *path {
             return Err(CacheError::NarInfo {
                 path: url.into(),
@@ -197,7 +238,29 @@ impl HttpCache {
                 },
             });
         }
-        Ok(Some(info))
+        Ok(info)
+    }
+
+    /// The answer for `path` remembered on disk and still fresh; a narinfo there that does
+    /// not parse is ignored (and asked for again).
+    fn narinfo_from_disk(&self, path: &StorePath) -> Option<(SystemTime, Option<NarInfo>)> {
+        let (at, text) = self.disk.as_ref()?.narinfo(&self.base, path.hash_part())?;
+        if !is_fresh(at, self.ttl(text.is_some())) {
+            return None;
+        }
+        match text {
+            None => Some((at, None)),
+            Some(text) => {
+                let url = format!("{}/{}.narinfo (cached)", self.base, path.hash_part());
+                match self.parse_narinfo(path, &url, &text) {
+                    Ok(info) => Some((at, Some(info))),
+                    Err(e) => {
+                        eprintln!("warning: ignoring a cached narinfo: {e}");
+                        None
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -212,12 +275,22 @@ impl BinaryCache for HttpCache {
         }
         // A cache without `nix-cache-info` is an error for CppNix's HTTP store too: it is
         // how a wrong URL is told from an empty cache.
-        let (_, text) = self.get_text("nix-cache-info")?.ok_or_else(|| {
-            self.http_err(
-                &format!("{}/nix-cache-info", self.base),
-                "not found (is this a binary cache?)",
-            )
-        })?;
+        let recorded = self.disk.as_ref().and_then(|d| d.cache_info(&self.base));
+        let text = match recorded {
+            Some(text) => text,
+            None => {
+                let (_, text) = self.get_text("nix-cache-info")?.ok_or_else(|| {
+                    self.http_err(
+                        &format!("{}/nix-cache-info", self.base),
+                        "not found (is this a binary cache?)",
+                    )
+                })?;
+                if let Some(disk) = &self.disk {
+                    disk.record_cache_info(&self.base, &text);
+                }
+                text
+            }
+        };
         let mut info = CacheInfo::parse(&text);
         if let Some(p) = self.priority {
             info.priority = p;
@@ -227,26 +300,31 @@ impl BinaryCache for HttpCache {
 
     fn narinfo(&self, path: &StorePath) -> Result<Option<NarInfo>, CacheError> {
         let key = path.hash_part().to_owned();
-        let now = Instant::now();
         {
             let cache = self.narinfos.lock().unwrap_or_else(|e| e.into_inner());
             if let Some((at, answer)) = cache.get(&key) {
-                let ttl = if answer.is_some() {
-                    POSITIVE_TTL
-                } else {
-                    NEGATIVE_TTL
-                };
-                if now.duration_since(*at) < ttl {
+                if is_fresh(*at, self.ttl(answer.is_some())) {
                     return Ok(answer.clone());
                 }
             }
         }
-        // Errors are not cached: the next attempt asks again.
-        let answer = self.fetch_narinfo(path)?;
+        let (at, answer) = match self.narinfo_from_disk(path) {
+            Some(remembered) => remembered,
+            None => {
+                let now = SystemTime::now();
+                // Errors are not cached: the next attempt asks again.
+                let fetched = self.fetch_narinfo(path)?;
+                if let Some(disk) = &self.disk {
+                    let text = fetched.as_ref().map(|(text, _)| text.as_str());
+                    disk.record_narinfo(&self.base, &key, text);
+                }
+                (now, fetched.map(|(_, info)| info))
+            }
+        };
         self.narinfos
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(key, (now, answer.clone()));
+            .insert(key, (at, answer.clone()));
         Ok(answer)
     }
 
@@ -264,6 +342,10 @@ impl BinaryCache for HttpCache {
             )
         })?;
         Ok(Box::new(body))
+    }
+
+    fn forget_remembered_narinfo(&self, path: &StorePath) -> bool {
+        self.forget_narinfo(path)
     }
 
     fn parallel_jobs(&self) -> usize {

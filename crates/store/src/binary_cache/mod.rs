@@ -9,6 +9,8 @@ mod http_cache;
 #[cfg(feature = "http")]
 mod http_upload;
 mod narinfo;
+#[cfg(feature = "http")]
+mod narinfo_disk_cache;
 mod parallel;
 mod signing;
 mod source;
@@ -19,6 +21,8 @@ pub use file_cache::{cache_info_store_dir, CacheError, FileCache};
 #[cfg(feature = "http")]
 pub use http_cache::{HttpCache, HttpTimeouts};
 pub use narinfo::{fingerprint, has_valid_signature, is_safe_nar_url, sign, NarInfo, NarInfoError};
+#[cfg(feature = "http")]
+pub use narinfo_disk_cache::{NarInfoCacheConfig, DEFAULT_NEGATIVE_TTL, DEFAULT_POSITIVE_TTL};
 #[cfg(feature = "http")]
 pub use nixkit_http::{HttpConfig, ProgressHook};
 pub use parallel::default_jobs;

@@ -99,6 +99,12 @@ pub trait BinaryCache: std::fmt::Debug + Send + Sync {
     /// reader may yield more bytes than the narinfo promises; the caller bounds it.
     fn nar_reader(&self, narinfo: &NarInfo) -> Result<Box<dyn Read + Send>, CacheError>;
 
+    /// Drops any answer about `path` remembered from earlier (in memory or on disk), so
+    /// that the next [`BinaryCache::narinfo`] asks the cache itself; true if there was one.
+    fn forget_remembered_narinfo(&self, _path: &StorePath) -> bool {
+        false
+    }
+
     /// How many paths are substituted from this cache at once (each a download, its
     /// decompression, hashing and restore on a thread of its own).
     fn parallel_jobs(&self) -> usize {

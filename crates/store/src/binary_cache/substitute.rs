@@ -61,12 +61,23 @@ pub fn substitute_closure(
         let answers = super::parallel::map_parallel(jobs, &level, |p| cache.narinfo(p));
         for (p, answer) in level.into_iter().zip(answers) {
             let printed = store_dir.print_path(&p);
-            let narinfo = answer?.ok_or_else(|| CacheError::NotInCache(printed.clone()))?;
-            if require_sigs
-                && !is_content_addressed(store_dir, &narinfo.info)
-                && !has_valid_signature(store_dir, &narinfo.info, trusted)
-            {
-                return Err(CacheError::Untrusted(printed));
+            let mut narinfo = answer?.ok_or_else(|| CacheError::NotInCache(printed.clone()))?;
+            let is_trusted = |n: &NarInfo| {
+                !require_sigs
+                    || is_content_addressed(store_dir, &n.info)
+                    || has_valid_signature(store_dir, &n.info, trusted)
+            };
+            if !is_trusted(&narinfo) {
+                // A remembered answer (from a cache file edited since, say) is trusted no
+                // more than the cache itself: ask it again, once.
+                if cache.forget_remembered_narinfo(&p) {
+                    narinfo = cache
+                        .narinfo(&p)?
+                        .ok_or_else(|| CacheError::NotInCache(printed.clone()))?;
+                }
+                if !is_trusted(&narinfo) {
+                    return Err(CacheError::Untrusted(printed));
+                }
             }
             frontier.extend(
                 narinfo
