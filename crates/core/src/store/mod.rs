@@ -20,6 +20,10 @@ pub mod daemon;
 pub mod ops;
 mod query;
 
+/// `http-connections = 0` (CppNix's "no limit"): as many parallel downloads as paths the
+/// substituter stages ahead of the one it registers next.
+pub const UNLIMITED_HTTP_CONNECTIONS: usize = 128;
+
 /// Which store to open and how to substitute into it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoreOptions {
@@ -35,7 +39,8 @@ pub struct StoreOptions {
     /// `require-sigs` (default true).
     pub require_sigs: bool,
     /// `http-connections`: paths substituted at once from an HTTP cache, each over its own
-    /// connection (default 25, as CppNix's).
+    /// connection (default 25, as CppNix's; 0, "no limit", is
+    /// [`UNLIMITED_HTTP_CONNECTIONS`]).
     pub http_connections: usize,
     /// `narinfo-cache-positive-ttl`: seconds a narinfo found in an HTTP cache is
     /// remembered (default 30 days; 0: always ask).
@@ -116,14 +121,9 @@ impl StoreOptions {
             "extra-substituters" => self.substituters.extend(list()),
             "trusted-public-keys" => self.trusted_public_keys = list().collect(),
             "extra-trusted-public-keys" => self.trusted_public_keys.extend(list()),
+            // 0 is CppNix's "no limit": as many as can be staged ahead at once.
             "http-connections" => match number(name, value)? {
-                0 => {
-                    return Err(StoreOptionsError::BadValue {
-                        name: name.to_owned(),
-                        value: value.to_owned(),
-                        reason: "at least one connection is needed",
-                    })
-                }
+                0 => self.http_connections = UNLIMITED_HTTP_CONNECTIONS,
                 n => self.http_connections = n,
             },
             "narinfo-cache-positive-ttl" => {
@@ -237,7 +237,7 @@ pub fn resolve_store_path(dir: &StoreDir, arg: &OsStr) -> Result<StorePath, NotI
 
 #[cfg(test)]
 mod tests {
-    use super::StoreOptions;
+    use super::{StoreOptions, UNLIMITED_HTTP_CONNECTIONS};
 
     #[test]
     fn store_settings_replace_or_extend() {
@@ -253,12 +253,14 @@ mod tests {
     }
 
     #[test]
-    fn http_connections_is_a_number_of_at_least_one() {
+    fn http_connections_is_a_number_zero_meaning_no_limit() {
         let mut o = StoreOptions::default();
         assert_eq!(o.http_connections, 25);
+        assert!(o.set_option("http-connections", "0").unwrap());
+        assert_eq!(o.http_connections, UNLIMITED_HTTP_CONNECTIONS);
         assert!(o.set_option("http-connections", "4").unwrap());
         assert_eq!(o.http_connections, 4);
-        for bad in ["0", "many", "-1", "", "2.5"] {
+        for bad in ["many", "-1", "", "2.5"] {
             let err = o.set_option("http-connections", bad).unwrap_err();
             let msg = err.to_string();
             assert!(msg.contains("'http-connections'"), "{msg}");
