@@ -9,7 +9,7 @@
 # (export/import), serves it with `nixkit serve --sign-key` on 127.0.0.1, and times
 #   nixkit store --store A --realise TOP --option substituters URL --option trusted-public-keys K
 #   nix-store    --store B --realise TOP --option substituters URL --option trusted-public-keys K
-# into fresh stores (CppNix with an empty narinfo cache each run), runs interleaved
+# into fresh stores (each with an empty narinfo cache each run), runs interleaved
 # (nixkit, CppNix, nixkit, ...), each run's store deleted after it, the best of each kept. Needs nix-store and
 # nix-instantiate on PATH. A short smoke run: `substitute-vs-cppnix.sh 20 256 1`.
 # NIXKIT_OPTS adds options to nixkit's command (e.g. `--option fsync-store-paths false`,
@@ -96,9 +96,9 @@ timed() { # wall seconds of the function "$1" run with argument "$2"
 }
 min() { echo "if ($1 < $2) $1 else $2" | bc -l; }
 run_nixkit() {
-    rm -rf "$tmp/nk$1"
+    rm -rf "$tmp/nk$1" "$tmp/xdgnk$1"
     # shellcheck disable=SC2086 # NIXKIT_OPTS is a list of words
-    /usr/bin/time -f %M -a -o "$tmp/rss" "$nixkit" store --store "$tmp/nk$1" --realise "$top" \
+    XDG_CACHE_HOME="$tmp/xdgnk$1" /usr/bin/time -f %M -a -o "$tmp/rss" "$nixkit" store --store "$tmp/nk$1" --realise "$top" \
         --option substituters "$url" --option trusted-public-keys "$pk" ${NIXKIT_OPTS:-}
     [ "$("$nixkit" store --store "$tmp/nk$1" --query --requisites "$top" | wc -l)" -eq "$n" ]
 }
