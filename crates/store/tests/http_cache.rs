@@ -442,7 +442,9 @@ fn typed_errors_of_http_caches() {
     fs::write(&nar, data).unwrap();
     assert!(matches!(
         cache_substitute(&cache, &target, &paths[2], &[key.public_key()]),
-        Err(CacheError::FileHashMismatch { .. } | CacheError::Add(AddError::HashMismatch { .. }))
+        Err(CacheError::FileHashMismatch { .. }
+            | CacheError::BadNar { .. }
+            | CacheError::Add(AddError::HashMismatch { .. }))
     ));
     assert!(target.valid_paths().unwrap().is_empty());
     // A cache for another store directory, a URL that is no cache, bad URLs.

@@ -73,6 +73,16 @@ pub enum CacheError {
         /// Of the file.
         got: String,
     },
+    /// The NAR file is no valid NAR (corrupt, truncated or not what the narinfo says).
+    #[error("NAR file '{path}' of '{store_path}' cannot be restored: {source}")]
+    BadNar {
+        /// The NAR file.
+        path: PathBuf,
+        /// The store path it is for.
+        store_path: String,
+        /// What restoring it found.
+        source: crate::nar::RestoreError,
+    },
     /// A narinfo's `URL` does not name a file inside the cache.
     #[error("binary cache narinfo '{path}': {source}")]
     UnsafeUrl {
