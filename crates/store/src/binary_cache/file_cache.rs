@@ -80,8 +80,8 @@ pub enum CacheError {
         path: PathBuf,
         /// The store path it is for.
         store_path: String,
-        /// What restoring it found.
-        source: crate::nar::RestoreError,
+        /// What restoring it found (boxed: the error type stays small).
+        source: Box<crate::nar::RestoreError>,
     },
     /// A narinfo's `URL` does not name a file inside the cache.
     #[error("binary cache narinfo '{path}': {source}")]

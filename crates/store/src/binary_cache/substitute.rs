@@ -300,7 +300,7 @@ fn add_from_cache(
                 AddError::Restore(source) => CacheError::BadNar {
                     path: nar_file,
                     store_path,
-                    source,
+                    source: Box::new(source),
                 },
                 e => e.into(),
             })
