@@ -402,7 +402,9 @@ fn boot_switch_rollback_fail_stop() {
     running.stop(Duration::from_secs(20)).unwrap();
     assert!(!running.is_running());
     // The kernel kills the rest when the init exits; their /proc entries go a moment later.
-    wait_until("the container's processes to end", || processes_in(&ns).is_empty());
+    wait_until("the container's processes to end", || {
+        processes_in(&ns).is_empty()
+    });
     assert!(get(port).is_none());
     assert!(container::find(&root).is_none());
     assert!(!container::pid_file(&root).exists());

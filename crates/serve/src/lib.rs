@@ -42,6 +42,13 @@ pub struct ServeConfig {
     /// Threads of the pool that runs store queries and uploads' restores (tokio's
     /// blocking pool; response bodies are produced on threads of their own).
     pub blocking_threads: usize,
+    /// Response bodies (NARs, logs) produced at once, each on a thread of its own with up
+    /// to half a MiB of chunks waiting for its client: a bound on what clients that open
+    /// many downloads and stop reading can hold.
+    pub max_streams: usize,
+    /// How long a request for a body waits for one of the [`ServeConfig::max_streams`] to
+    /// end before it is answered 503 (Service Unavailable, with `Retry-After`).
+    pub stream_wait: Duration,
 }
 
 /// The default [`ServeConfig::max_upload_size`]: 16 GiB.
@@ -51,6 +58,10 @@ pub const DEFAULT_MAX_UPLOAD_SIZE: u64 = 16 << 30;
 pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(300);
 /// The default [`ServeConfig::blocking_threads`] (tokio's).
 pub const DEFAULT_BLOCKING_THREADS: usize = 512;
+/// The default [`ServeConfig::max_streams`].
+pub const DEFAULT_MAX_STREAMS: usize = 1024;
+/// The default [`ServeConfig::stream_wait`].
+pub const DEFAULT_STREAM_WAIT: Duration = Duration::from_secs(30);
 
 impl ServeConfig {
     /// Serving `store` unsigned, with the defaults (priority 30 as nix-serve, no uploads).
@@ -63,6 +74,8 @@ impl ServeConfig {
             max_upload_size: DEFAULT_MAX_UPLOAD_SIZE,
             send_timeout: DEFAULT_SEND_TIMEOUT,
             blocking_threads: DEFAULT_BLOCKING_THREADS,
+            max_streams: DEFAULT_MAX_STREAMS,
+            stream_wait: DEFAULT_STREAM_WAIT,
         }
     }
 }
@@ -101,6 +114,10 @@ pub(crate) struct AppState {
     pub(crate) uploads: Option<upload::Uploads>,
     /// [`ServeConfig::send_timeout`].
     pub(crate) send_timeout: Duration,
+    /// One permit per response body being produced ([`ServeConfig::max_streams`]).
+    pub(crate) streams: Arc<tokio::sync::Semaphore>,
+    /// [`ServeConfig::stream_wait`].
+    pub(crate) stream_wait: Duration,
 }
 
 /// A bound, not yet running server.
@@ -144,6 +161,8 @@ impl Server {
             by_nar_hash: Mutex::new(HashMap::new()),
             uploads,
             send_timeout: config.send_timeout,
+            streams: Arc::new(tokio::sync::Semaphore::new(config.max_streams.max(1))),
+            stream_wait: config.stream_wait,
         };
         Ok(Self {
             listener,

@@ -17,7 +17,7 @@ use nixkit_store::local::QueryError;
 use nixkit_store::nar::dump_path;
 use nixkit_store::{Hash, HashAlgo, HashEncoding, PathInfo, StorePath};
 
-use crate::stream::blocking_body;
+use crate::stream::{acquire_stream, blocking_body};
 use crate::AppState;
 
 const NARINFO_TYPE: &str = "text/x-nix-narinfo";
@@ -42,6 +42,17 @@ pub(crate) fn plain(status: StatusCode, text: &str) -> Response {
 
 fn not_found() -> Response {
     plain(StatusCode::NOT_FOUND, "not found")
+}
+
+/// Every body stream is taken ([`crate::ServeConfig::max_streams`]): try again later.
+fn busy() -> Response {
+    let mut r = plain(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "too many downloads at once; try again",
+    );
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    r
 }
 
 /// A complete response of known length; for HEAD, the headers alone.
@@ -277,7 +288,10 @@ async fn nar(state: Arc<AppState>, file: String, head: bool) -> Response {
     let body = if head {
         Body::empty()
     } else {
-        blocking_body(state.send_timeout, move |w| {
+        let Some(permit) = acquire_stream(&state.streams, state.stream_wait).await else {
+            return busy();
+        };
+        blocking_body(state.send_timeout, permit, move |w| {
             let mut enc = compression.encoder(w)?;
             dump_path(&real, &mut enc).map_err(io::Error::other)?;
             enc.finish()?;
@@ -315,10 +329,13 @@ async fn log(state: Arc<AppState>, drv: String, head: bool) -> Response {
     } else {
         return not_found();
     };
-    let mut r = Response::new(if head {
+    let body = if head {
         Body::empty()
     } else {
-        blocking_body(state.send_timeout, move |w| {
+        let Some(permit) = acquire_stream(&state.streams, state.stream_wait).await else {
+            return busy();
+        };
+        blocking_body(state.send_timeout, permit, move |w| {
             let f = std::fs::File::open(&file)?;
             let mut reader: Box<dyn Read> = if compressed {
                 Box::new(bzip2::read::MultiBzDecoder::new(f))
@@ -328,7 +345,8 @@ async fn log(state: Arc<AppState>, drv: String, head: bool) -> Response {
             io::copy(&mut reader, w)?;
             Ok(())
         })
-    });
+    };
+    let mut r = Response::new(body);
     r.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(LOG_TYPE));
     r

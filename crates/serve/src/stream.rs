@@ -70,11 +70,26 @@ impl Write for ChannelWriter {
     }
 }
 
+/// The right to produce one response body (see [`acquire_stream`]).
+pub(crate) type StreamPermit = tokio::sync::OwnedSemaphorePermit;
+
+/// One of the server's body streams, waiting up to `wait` for one to end; `None` when
+/// none did (the caller answers 503).
+pub(crate) async fn acquire_stream(
+    streams: &std::sync::Arc<tokio::sync::Semaphore>,
+    wait: Duration,
+) -> Option<StreamPermit> {
+    match tokio::time::timeout(wait, streams.clone().acquire_owned()).await {
+        Ok(Ok(permit)) => Some(permit),
+        _ => None,
+    }
+}
+
 /// A streaming body whose bytes `produce` writes, on a thread of its own; a client that
 /// takes nothing for `timeout` ends it. An error of `produce` ends the body with an error,
 /// so the client sees a broken response (never a short one that looks complete). Must be
 /// called on the runtime.
-pub(crate) fn blocking_body<F>(timeout: Duration, produce: F) -> Body
+pub(crate) fn blocking_body<F>(timeout: Duration, permit: StreamPermit, produce: F) -> Body
 where
     F: FnOnce(&mut ChannelWriter) -> io::Result<()> + Send + 'static,
 {
@@ -88,6 +103,8 @@ where
     let spawned = std::thread::Builder::new()
         .name("nixkit-serve-body".to_owned())
         .spawn(move || {
+            // Held while the body is produced: one of the server's `max_streams`.
+            let _permit = permit;
             let result = produce(&mut writer).and_then(|()| writer.flush());
             if let Err(e) = result {
                 // The client may be gone; then nobody needs to hear why.

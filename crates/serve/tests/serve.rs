@@ -509,6 +509,57 @@ fn clients_that_stop_reading_stall_no_one() {
     );
 }
 
+/// Response bodies are bounded (`max_streams`): with every stream held by a client that
+/// stopped reading, a NAR request waits `stream_wait`, then gets 503 with `Retry-After`;
+/// narinfos are still answered; once the holder goes away, NARs are served again.
+#[test]
+fn body_streams_are_bounded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let paths = served_store(tmp.path());
+    let mut config = ServeConfig::new(StoreConfig::new(
+        tmp.path().join("served"),
+        StoreDir::default(),
+    ));
+    config.max_streams = 1;
+    config.stream_wait = Duration::from_millis(700);
+    config.send_timeout = Duration::from_secs(120);
+    let addr = Server::bind("127.0.0.1:0", config)
+        .unwrap()
+        .spawn()
+        .unwrap();
+    let big_url = add_big_path(tmp.path(), addr, 32);
+    let holder = idle_reader(&big_url);
+    std::thread::sleep(Duration::from_millis(500));
+    let a = agent();
+    let info = get(
+        &a,
+        &format!("http://{addr}/{}.narinfo", paths[2].hash_part()),
+    );
+    assert_eq!(info.status, 200);
+    let text = String::from_utf8(info.body).unwrap();
+    let nar_url = format!(
+        "http://{addr}/{}",
+        NarInfo::parse(&StoreDir::default(), &text).unwrap().url
+    );
+    let started = std::time::Instant::now();
+    let r = a.get(&nar_url).call().unwrap();
+    assert_eq!(r.status().as_u16(), 503);
+    assert_eq!(
+        r.headers().get("retry-after").and_then(|v| v.to_str().ok()),
+        Some("5")
+    );
+    assert!(started.elapsed() >= Duration::from_millis(600));
+    drop(holder);
+    let served_again = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        get(&a, &nar_url).status == 200
+    });
+    assert!(
+        served_again,
+        "the stream of a client that went away was not given back"
+    );
+}
+
 /// The served paths `top`, `mid`, `leaf` (the order of [`served_store`]).
 fn paths_of(served: &LocalStore) -> Vec<StorePath> {
     let mut by_name: Vec<StorePath> = served
