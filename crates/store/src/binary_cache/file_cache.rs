@@ -8,12 +8,13 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use super::compression::Compression;
-use super::narinfo::{is_safe_nar_url, sign, NarInfo, NarInfoError};
+use super::narinfo::{is_safe_nar_url, NarInfo, NarInfoError};
+use super::pack::pack_nar;
 use super::signing::{PublicKey, SecretKey};
 use super::source::{BinaryCache, CacheInfo};
 use crate::local::{AddError, LocalStore, QueryError};
-use crate::nar::{dump_path, DumpError};
-use crate::{Hash, HashAlgo, HashEncoding, StoreDir, StorePath};
+use crate::nar::DumpError;
+use crate::{StoreDir, StorePath};
 
 /// Why a binary cache operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -291,34 +292,25 @@ impl FileCache {
         if self.narinfo_path(path).exists() {
             return Ok(false);
         }
-        let printed = self.store_dir.print_path(path);
-        let mut info = store
-            .query_path_info(path)?
-            .ok_or_else(|| QueryError::NotValid(printed.clone()))?;
-        let mut nar = Vec::with_capacity(usize::try_from(info.nar_size).unwrap_or(0));
-        dump_path(&store.real_path(path), &mut nar)?;
-        if Hash::digest(HashAlgo::Sha256, &nar) != info.nar_hash {
-            return Err(CacheError::Modified(printed));
+        // Packed into a temporary file beside its final name, made durable, then renamed:
+        // a NAR file is complete or absent, and never whole in memory.
+        let temp =
+            self.dir
+                .join("nar")
+                .join(format!(".tmp-{}-{}", std::process::id(), path.hash_part()));
+        let packed = fs::File::create(&temp)
+            .map_err(io_err(&temp))
+            .and_then(|file| {
+                let narinfo = pack_nar(store, path, compression, key, &file, &temp)?;
+                file.sync_all().map_err(io_err(&temp))?;
+                let dest = self.dir.join(&narinfo.url);
+                fs::rename(&temp, &dest).map_err(io_err(&dest))?;
+                Ok(narinfo)
+            });
+        if packed.is_err() {
+            let _ = fs::remove_file(&temp);
         }
-        let file = self.dir.join("nar");
-        let compressed = compression.compress(&nar).map_err(io_err(&file))?;
-        let file_hash = Hash::digest(HashAlgo::Sha256, &compressed);
-        let url = format!(
-            "nar/{}.nar{}",
-            file_hash.encode(HashEncoding::Nix32, false),
-            compression.extension()
-        );
-        write_atomic(&self.dir.join(&url), &compressed)?;
-        if let Some(key) = key {
-            sign(&self.store_dir, &mut info, key);
-        }
-        let narinfo = NarInfo {
-            info,
-            url,
-            compression: compression.name().to_owned(),
-            file_hash: Some(file_hash),
-            file_size: Some(compressed.len() as u64),
-        };
+        let narinfo = packed?;
         write_atomic(
             &self.narinfo_path(path),
             narinfo.to_text(&self.store_dir).as_bytes(),

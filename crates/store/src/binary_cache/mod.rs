@@ -11,6 +11,7 @@ mod http_upload;
 mod narinfo;
 #[cfg(feature = "http")]
 mod narinfo_disk_cache;
+mod pack;
 mod parallel;
 mod signing;
 mod source;
