@@ -63,6 +63,11 @@ impl Attrs {
         !self.entries.is_empty() && self.entries.is_unique()
     }
 
+    /// The shared array of attributes (for the cycle collector).
+    pub(crate) fn entries(&self) -> &SharedSlice<Attr> {
+        &self.entries
+    }
+
     /// An empty set.
     pub fn new() -> Attrs {
         Attrs {

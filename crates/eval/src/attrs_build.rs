@@ -177,6 +177,7 @@ impl EvalState {
                 });
                 let attrs = Attrs::from_sorted_exact(entries);
                 scope.fill(Self::own_lambdas_marked(a, values));
+                self.keep_if_shared(scope);
                 return Ok(Value::Attrs(attrs));
             }
         }
@@ -203,6 +204,9 @@ impl EvalState {
         }
         if a.recursive {
             scope.fill(values.clone());
+            if Arc::count(&scope) > 1 {
+                self.cycles.register(scope.clone());
+            }
         }
         let mut entries: Vec<Attr> = a
             .attrs
@@ -265,6 +269,14 @@ impl EvalState {
             attrs = attrs.update(&single);
         }
         Ok(Value::Attrs(attrs))
+    }
+
+    /// Registers the scope of a `rec` set with the cycle collector if
+    /// something besides the caller refers to it (its bindings do).
+    fn keep_if_shared(&mut self, scope: Arc<Env>) {
+        if Arc::count(&scope) > 1 {
+            self.cycles.register(scope);
+        }
     }
 
     /// Creates the scope of a `let`.

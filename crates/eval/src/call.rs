@@ -207,7 +207,7 @@ impl EvalState {
             }
         } else {
             // Defaults never used refer to the scope that holds them.
-            Env::release_own_cycle(env);
+            self.release_scope(env);
         }
         result.map_err(|e| self.call_frames(l, e, pos))
     }

@@ -73,6 +73,9 @@ pub(crate) struct Settings {
     /// `--lint-{absolute-path,short-path,url}-literals`: `None` off,
     /// `Some(false)` warn, `Some(true)` fatal.
     pub(crate) lints: [Option<bool>; 3],
+    /// Whether reference cycles are collected between top-level calls and
+    /// when the evaluator is dropped ([`crate::EvaluatorBuilder::collect_cycles`]).
+    pub(crate) collect_cycles: bool,
 }
 
 /// Receives `trace:` and `warning:` output.
@@ -116,6 +119,11 @@ pub struct EvalState {
     /// The same for the two scopes of `a: b: body` called with both
     /// arguments (`foldl' f`, `mod a b`): see [`crate::thunk::Env::reuse_two`].
     pub(crate) spare_env2s: Vec<Arc<Env>>,
+    /// Scopes that may sit in reference cycles, for the cycle collector.
+    pub(crate) cycles: crate::cycles::CycleRegistry,
+    /// Counts this evaluator among the process's live ones (the collector
+    /// runs only when it is alone).
+    pub(crate) _live: crate::cycles::LiveEvaluator,
 }
 
 /// Identifies a thunk while it is being evaluated.
@@ -468,7 +476,7 @@ impl EvalState {
             ExprKind::Let(a, body) => {
                 let scope = self.build_let(a, env)?;
                 let result = self.eval(body, &scope);
-                Env::release_own_cycle(scope);
+                self.release_scope(scope);
                 result
             }
             ExprKind::With {

@@ -51,9 +51,9 @@
 //!   into an `Arc`-linked form that thunks can point into.
 //! - [`Value`] is 16 bytes; sets are slices sorted by symbol index, lists
 //!   are `List`, both behind one thin shared pointer (see `value`).
-//! - Thunks keep their value in a `OnceLock` and their pending code in an
-//!   `AtomicCell`, so that an evaluator is `Send` without `unsafe` (see
-//!   `thunk`).
+//! - A thunk is one `nixkit_once::Lazy` cell (its pending code, then its
+//!   value or error, under one atomic state), so that an evaluator is
+//!   `Send`; the cell's `unsafe` lives in `nixkit-once` (see `thunk`).
 //! - IO and the store go through [`EvalIo`] and [`EvalStore`].
 //! - Errors are [`EvalError`]s with CppNix-style traces.
 //!
@@ -67,10 +67,12 @@
 //! allocation; evaluated thunks unwrapped when copied; the stack checked only
 //! every few levels of recursion; strings appended into one buffer and never
 //! copied to be read. Memory is reference counted: a value is freed as soon
-//! as nothing refers to it, except cycles through recursive scopes (see
-//! `thunk`). [`Evaluator::stats`] counts calls, thunks, scopes, sets and
+//! as nothing refers to it; reference cycles (fixpoints, `rec` sets naming
+//! themselves) are collected between top-level calls and when the
+//! evaluator is dropped, while it is the process's one live evaluator
+//! ([`Evaluator::collect_cycles`], `cycles.rs`). [`Evaluator::stats`] counts calls, thunks, scopes, sets and
 //! lookups (`NIXKIT_SHOW_STATS=1` on the command line).
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 /// The symbol of a constant attribute name (`"__functor"`, `"outPath"`, …),
 /// interned once per process: looking it up again is one atomic load, not
@@ -90,6 +92,7 @@ mod call;
 pub mod cli;
 mod compile;
 mod corepkgs;
+mod cycles;
 mod deep_drop;
 mod derivation;
 mod drv_info;
@@ -304,8 +307,22 @@ impl EvaluatorBuilder {
         self
     }
 
+    /// Whether to collect reference cycles (fixpoints, `rec` sets, `config`
+    /// referring to itself) after each top-level call, when enough new
+    /// candidates piled up, and when the evaluator is dropped (default: yes).
+    /// A process that evaluates once and exits can turn it off to skip the
+    /// work at the end; nothing is then registered for the collector either
+    /// (so [`Evaluator::collect_cycles`] finds nothing). The collector runs only while this is the one live
+    /// evaluator of the process (see `crates/eval/src/cycles.rs`).
+    pub fn collect_cycles(mut self, yes: bool) -> Self {
+        self.settings.collect_cycles = yes;
+        self
+    }
+
     /// Builds the evaluator.
     pub fn build(self) -> Evaluator {
+        let live = cycles::LiveEvaluator::new();
+        let cycle_registry = cycles::CycleRegistry::new(self.settings.collect_cycles);
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
@@ -340,6 +357,8 @@ impl EvaluatorBuilder {
                 stats: Default::default(),
                 spare_envs: Vec::with_capacity(crate::eval::SPARE_SCOPES),
                 spare_env2s: Vec::with_capacity(crate::eval::SPARE_SCOPES),
+                cycles: cycle_registry,
+                _live: live,
             },
         }
     }
@@ -349,6 +368,24 @@ impl EvaluatorBuilder {
 /// server can keep a pool of them on worker threads.
 pub struct Evaluator {
     state: EvalState,
+}
+
+/// Dropping an evaluator collects the reference cycles among its values
+/// first (unless turned off), so their memory comes back; values the
+/// embedder still holds stay intact.
+impl Drop for Evaluator {
+    fn drop(&mut self) {
+        if self.state.settings.collect_cycles {
+            // The evaluator's own caches go first: they are references from
+            // outside the heap that would keep what they hold alive.
+            self.state.import_cache.clear();
+            self.state.derivation_fn = None;
+            self.state.collect_cycles();
+            if let Some(globals) = Arc::get_mut(&mut self.state.globals) {
+                drop(cycles::break_builtins_cycle(globals));
+            }
+        }
+    }
 }
 
 fn stderr_sink() -> MessageSink {
@@ -370,6 +407,7 @@ impl Evaluator {
                 trace_verbose: false,
                 toml_timestamps: false,
                 show_trace: false,
+                collect_cycles: true,
                 lints: [None; 3],
             },
             io: Arc::new(StdIo),
@@ -383,35 +421,52 @@ impl Evaluator {
         }
     }
 
+    /// Runs one top-level evaluation on the evaluator's stack, then lets the
+    /// cycle collector run if it is due (no evaluation is in progress here).
+    fn top<T>(&mut self, f: impl FnOnce(&mut EvalState) -> T) -> T {
+        let state = &mut self.state;
+        let result = eval::with_stack(|| f(state));
+        if self.state.settings.collect_cycles && self.state.cycles.due() {
+            self.state.collect_cycles();
+        }
+        result
+    }
+
+    /// Runs the cycle collector now, if this is the one live evaluator of
+    /// the process; returns how many scopes it emptied (`None` if it did
+    /// not run: another evaluator is alive, or another thread changed a
+    /// reference count while it counted).
+    pub fn collect_cycles(&mut self) -> Option<usize> {
+        match self.state.collect_cycles() {
+            cycles::Outcome::Collected(n) => Some(n),
+            cycles::Outcome::NotAlone | cycles::Outcome::Abandoned => None,
+        }
+    }
+
     /// Evaluates an expression given as text; relative paths are resolved
     /// against `base_dir`.
     pub fn eval_str(&mut self, text: &str, base_dir: &str) -> EvalResult<Value> {
-        let state = &mut self.state;
-        eval::with_stack(|| state.eval_source(text, Origin::String, base_dir))
+        self.top(|state| state.eval_source(text, Origin::String, base_dir))
     }
 
     /// Evaluates an expression read from standard input (named `«stdin»`).
     pub fn eval_stdin_text(&mut self, text: &str, base_dir: &str) -> EvalResult<Value> {
-        let state = &mut self.state;
-        eval::with_stack(|| state.eval_source(text, Origin::Stdin, base_dir))
+        self.top(|state| state.eval_source(text, Origin::Stdin, base_dir))
     }
 
     /// Evaluates a file (a directory means its `default.nix`).
     pub fn eval_file(&mut self, path: &str) -> EvalResult<Value> {
-        let state = &mut self.state;
-        eval::with_stack(|| state.import_file(path, None, Pos::NONE))
+        self.top(|state| state.import_file(path, None, Pos::NONE))
     }
 
     /// Forces a value to weak head normal form.
     pub fn force(&mut self, v: &Value) -> EvalResult<Value> {
-        let state = &mut self.state;
-        eval::with_stack(|| state.force(v))
+        self.top(|state| state.force(v))
     }
 
     /// Forces a value completely.
     pub fn force_deep(&mut self, v: &Value) -> EvalResult<()> {
-        let state = &mut self.state;
-        eval::with_stack(|| state.force_deep(v))
+        self.top(|state| state.force_deep(v))
     }
 
     /// Looks up an attribute of a set (forcing the set, not the attribute).
@@ -427,8 +482,7 @@ impl Evaluator {
 
     /// Calls a function value.
     pub fn call(&mut self, f: &Value, args: &[Value]) -> EvalResult<Value> {
-        let state = &mut self.state;
-        eval::with_stack(|| state.apply(f, args, Pos::NONE))
+        self.top(|state| state.apply(f, args, Pos::NONE))
     }
 
     /// Prints as `nix-instantiate --eval` does; `strict` forces everything first.
@@ -470,8 +524,7 @@ impl Evaluator {
 
     /// Coerces to a string as `--raw` does.
     pub fn to_raw_string(&mut self, v: &Value) -> EvalResult<String> {
-        let state = &mut self.state;
-        eval::with_stack(|| {
+        self.top(|state| {
             state
                 .coerce_to_nix_string(v, ops::Coerce::INTERPOLATE, Pos::NONE)
                 .map(|s| s.as_str().to_string())
@@ -484,21 +537,18 @@ impl Evaluator {
     /// a missing one without a default being an error; anything else is
     /// returned as is.
     pub fn auto_call(&mut self, v: &Value, args: &Value) -> EvalResult<Value> {
-        let state = &mut self.state;
-        eval::with_stack(|| state.auto_call(v, args))
+        self.top(|state| state.auto_call(v, args))
     }
 
     /// The derivations a value denotes, as `nix-instantiate` finds them
     /// (functions are called with `auto_args`, an attribute set).
     pub fn derivations(&mut self, v: &Value, auto_args: &Value) -> EvalResult<Vec<DrvInfo>> {
-        let state = &mut self.state;
-        eval::with_stack(|| state.find_derivations(v, auto_args))
+        self.top(|state| state.find_derivations(v, auto_args))
     }
 
     /// The `.drv` path and output name of a derivation found by [`Evaluator::derivations`].
     pub fn drv_path_and_output(&mut self, d: &DrvInfo) -> EvalResult<(String, String)> {
-        let state = &mut self.state;
-        eval::with_stack(|| Ok((state.drv_path_of(d)?, state.output_name_of(d)?)))
+        self.top(|state| Ok((state.drv_path_of(d)?, state.output_name_of(d)?)))
     }
 
     /// Resolves `<name>` against the search path.

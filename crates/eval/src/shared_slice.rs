@@ -124,6 +124,11 @@ impl<T: 'static> SharedSlice<T> {
         self.0.with_arc(|a| a.is_unique())
     }
 
+    /// How many references the allocation has (for the cycle collector).
+    pub(crate) fn ref_count(&self) -> usize {
+        self.0.with_arc(triomphe::Arc::count)
+    }
+
     /// Whether two slices are the same allocation.
     pub fn ptr_eq(a: &SharedSlice<T>, b: &SharedSlice<T>) -> bool {
         a.0.as_ptr() == b.0.as_ptr()

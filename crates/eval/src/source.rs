@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use nixkit_syntax::{SourceFile, SourceName};
 
 /// Where a source text came from.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Origin {
     /// A file at this absolute path.
     File(Arc<str>),
@@ -41,16 +41,67 @@ impl Origin {
 
 struct SourceText {
     origin: Origin,
-    /// The text and its line index (lines end at LF, CR LF or a lone CR,
-    /// as CppNix counts them).
-    file: SourceFile,
+    text: Arc<str>,
+    /// The text's line index (lines end at LF, CR LF or a lone CR, as
+    /// CppNix counts them), made when a position in it is first resolved.
+    lines: OnceLock<SourceFile>,
+}
+
+impl SourceText {
+    fn file(&self) -> &SourceFile {
+        self.lines.get_or_init(|| {
+            let name = match &self.origin {
+                Origin::File(p) => SourceName::Path(p.to_string()),
+                Origin::String => SourceName::String,
+                Origin::Stdin => SourceName::Stdin,
+            };
+            SourceFile::new(name, self.text.clone())
+        })
+    }
+}
+
+/// A registered text: a file's, shared, or an expression's, in
+/// [`Table::inline`].
+enum Entry {
+    File(Arc<SourceText>),
+    Inline { stdin: bool, start: u32, len: u32 },
+}
+
+impl Entry {
+    fn text<'a>(&'a self, t: &'a Table) -> &'a str {
+        match self {
+            Entry::File(f) => &f.text,
+            Entry::Inline { start, len, .. } => {
+                let (start, len) = (*start as usize, *len as usize);
+                t.inline.get(start..start + len).unwrap_or("")
+            }
+        }
+    }
+
+    fn origin(&self) -> Origin {
+        match self {
+            Entry::File(f) => f.origin.clone(),
+            Entry::Inline { stdin: true, .. } => Origin::Stdin,
+            Entry::Inline { stdin: false, .. } => Origin::String,
+        }
+    }
 }
 
 /// The registered texts in the order of their (increasing) bases, and the
 /// next free base.
 struct Table {
-    texts: Vec<(u32, Arc<SourceText>)>,
+    texts: Vec<(u32, Entry)>,
+    /// The texts of `«string»` and `«stdin»` sources, one after another: an
+    /// embedder evaluating many fresh expressions keeps each text (as CppNix
+    /// does) but nothing else per text beyond one entry.
+    inline: String,
     next_base: u32,
+    /// Indexes into `texts` by a hash of origin and text: the same file
+    /// parsed again (by a fresh evaluator of a long-running embedder, say)
+    /// reuses its entry instead of growing the table without bound.
+    /// (A second text with the same hash is not indexed: it is only not
+    /// shared.)
+    by_content: std::collections::HashMap<u64, u32>,
 }
 
 fn table() -> &'static Mutex<Table> {
@@ -58,7 +109,9 @@ fn table() -> &'static Mutex<Table> {
     TABLE.get_or_init(|| {
         Mutex::new(Table {
             texts: Vec::new(),
+            inline: String::new(),
             next_base: 1,
+            by_content: std::collections::HashMap::new(),
         })
     })
 }
@@ -105,14 +158,25 @@ pub struct Location {
 
 /// Registers a source text and returns its id.
 pub(crate) fn register(origin: Origin, text: Arc<str>) -> FileId {
-    let name = match &origin {
-        Origin::File(p) => SourceName::Path(p.to_string()),
-        Origin::String => SourceName::String,
-        Origin::Stdin => SourceName::Stdin,
-    };
     let len = text.len();
-    let file = SourceFile::new(name, text);
+    let key = {
+        use std::hash::{BuildHasher, Hash, Hasher};
+        let mut h = foldhash::quality::FixedState::default().build_hasher();
+        origin.hash(&mut h);
+        text.hash(&mut h);
+        h.finish()
+    };
     let mut t = table().lock().unwrap_or_else(|e| e.into_inner());
+    let indexed = t
+        .by_content
+        .get(&key)
+        .and_then(|&i| t.texts.get(i as usize));
+    if let Some((base, known)) = indexed {
+        if known.origin() == origin && known.text(&t) == &*text {
+            return FileId(*base);
+        }
+    }
+    let unindexed = indexed.is_none();
     let base = t.next_base;
     // The text takes `len + 1` addresses (a position may point just past
     // the end). Out of space: the text gets no positions.
@@ -124,7 +188,30 @@ pub(crate) fn register(origin: Origin, text: Arc<str>) -> FileId {
         return FileId(0);
     };
     t.next_base = next;
-    t.texts.push((base, Arc::new(SourceText { origin, file })));
+    let index = t.texts.len();
+    let entry = match origin {
+        Origin::File(_) => Entry::File(Arc::new(SourceText {
+            origin,
+            text,
+            lines: OnceLock::new(),
+        })),
+        Origin::String | Origin::Stdin => {
+            // `len` fits in u32 (checked above), and so does the buffer:
+            // its texts take less than the position space.
+            let start = u32::try_from(t.inline.len()).unwrap_or(u32::MAX);
+            t.inline.push_str(&text);
+            Entry::Inline {
+                stdin: origin == Origin::Stdin,
+                start,
+                len: len as u32,
+            }
+        }
+    };
+    t.texts.push((base, entry));
+    if unindexed {
+        t.by_content
+            .insert(key, u32::try_from(index).unwrap_or(u32::MAX));
+    }
     FileId(base)
 }
 
@@ -138,8 +225,16 @@ fn get(pos: Pos) -> Option<(Arc<SourceText>, u32)> {
         .texts
         .partition_point(|(base, _)| *base <= pos.0)
         .checked_sub(1)?;
-    let (base, src) = &t.texts[i];
-    Some((src.clone(), pos.0 - base))
+    let (base, entry) = &t.texts[i];
+    let src = match entry {
+        Entry::File(f) => f.clone(),
+        Entry::Inline { .. } => Arc::new(SourceText {
+            origin: entry.origin(),
+            text: entry.text(&t).into(),
+            lines: OnceLock::new(),
+        }),
+    };
+    Some((src, pos.0 - base))
 }
 
 /// Resolves a position to line and column.
@@ -154,7 +249,7 @@ pub(crate) fn locate(pos: Pos) -> Option<Location> {
 }
 
 fn line_col(src: &SourceText, offset: u32) -> (u32, u32) {
-    src.file.line_col(offset)
+    src.file().line_col(offset)
 }
 
 /// Writes a position as CppNix prints it under an error, without
@@ -167,7 +262,7 @@ pub(crate) fn write_pos(pos: Pos, out: &mut String) {
     let (line, column) = line_col(&src, offset);
     let _ = write!(out, "at {}:{line}:{column}:", src.origin.display());
     let show = |out: &mut String, n: u32| {
-        if let Some(text) = src.file.line_text(n) {
+        if let Some(text) = src.file().line_text(n) {
             let _ = write!(out, "\n {n:>5}| {text}");
         }
     };
@@ -176,7 +271,7 @@ pub(crate) fn write_pos(pos: Pos, out: &mut String) {
     }
     show(out, line);
     let _ = write!(out, "\n      |{}^", " ".repeat(column as usize));
-    if src.file.line_text(line + 1).is_some() {
+    if src.file().line_text(line + 1).is_some() {
         show(out, line + 1);
     }
     out.push('\n');
@@ -193,7 +288,7 @@ pub(crate) fn render_location_with(pos: Pos, indent: &str, frame_indent: &str, o
     let _ = writeln!(out, "{indent}at {}:{line}:{column}:", src.origin.display());
     let width_indent = frame_indent;
     let show = |out: &mut String, n: u32| {
-        if let Some(text) = src.file.line_text(n) {
+        if let Some(text) = src.file().line_text(n) {
             if text.is_empty() {
                 let _ = writeln!(out, "{width_indent}{n:>6}|");
             } else {
@@ -211,7 +306,7 @@ pub(crate) fn render_location_with(pos: Pos, indent: &str, frame_indent: &str, o
         "",
         " ".repeat(column as usize - 1)
     );
-    if src.file.line_text(line + 1).is_some() {
+    if src.file().line_text(line + 1).is_some() {
         show(out, line + 1);
     }
 }

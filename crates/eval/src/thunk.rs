@@ -34,10 +34,11 @@
 //! done and nothing else refers to the scope ([`Env::release_own_cycle`]).
 //! A function bound by a `let` or a `rec` set does not close over its scope
 //! in the slot at all (it closes over a marker; readers bind the scope,
-//! [`Env::own_lambda`]). Other scopes holding a function closing over
-//! themselves (a formal's default, a function computed by a binding's
-//! expression) are not freed: there is no cycle collector.
-//! Everything else is freed as soon as nothing refers to it.
+//! [`Env::own_lambda`]). The cycles left (a formal's default function, a
+//! function computed by a binding's expression, a fixpoint, a set holding
+//! the thunk that computed it) are found by the cycle collector
+//! (`crate::cycles`), told about each deferred scope when it is done
+//! ([`Released`]). Everything else is freed as soon as nothing refers to it.
 
 use std::sync::OnceLock;
 
@@ -160,6 +161,11 @@ impl Thunk {
         })
     }
 
+    /// Whether its evaluation failed (the error is kept).
+    pub(crate) fn has_failed(&self) -> bool {
+        self.cell.failure().is_some()
+    }
+
     /// Whether the thunk is being evaluated right now (or is an empty
     /// self-reference not set yet).
     pub fn is_blackholed(&self) -> bool {
@@ -169,6 +175,35 @@ impl Thunk {
     /// Sets the value of an [empty](Thunk::empty) thunk.
     pub(crate) fn set(&self, value: Value) {
         let _ = self.cell.set(value);
+    }
+
+    /// Lends the pending code to `f` (for the cycle collector, which reads
+    /// what it refers to): claimed and put back, so only while no
+    /// evaluation runs anywhere. `None` if the thunk is not pending.
+    pub(crate) fn peek_code<R>(&self, f: impl FnOnce(&Code) -> R) -> Option<R> {
+        let (claim, code) = self.cell.claim().ok()?;
+        let result = f(&code);
+        claim.restore(code);
+        Some(result)
+    }
+
+    /// Takes the value back out, leaving the thunk empty (for the cycle
+    /// collector, breaking a cycle it proved unreachable).
+    ///
+    /// # Safety
+    /// As [`nixkit_once::Lazy::retract`]: no reference to the value may be
+    /// alive, now or later.
+    #[allow(unsafe_code)]
+    pub(crate) unsafe fn retract_value(&self) -> Option<Value> {
+        // SAFETY: the caller's guarantee is `retract`'s requirement.
+        unsafe { self.cell.retract() }
+    }
+
+    /// Takes a pending thunk's code out for good, leaving the thunk running
+    /// (for the cycle collector: nothing will force it again).
+    pub(crate) fn abandon_code(&self) -> Option<Code> {
+        let (_running_for_good, code) = self.cell.claim().ok()?;
+        Some(code)
     }
 
     /// Takes out the pending code if it is an expression in `scope`, for
@@ -191,6 +226,25 @@ fn rebind_parent(slot: &mut Option<Arc<Env>>, parent: &Arc<Env>) {
     if !slot.as_ref().is_some_and(|p| Arc::ptr_eq(p, parent)) {
         *slot = Some(parent.clone());
     }
+}
+
+/// What is left of a scope after [`Env::release_own_cycle`].
+#[must_use = "the cycle collector is told about both"]
+pub(crate) enum Released {
+    /// Something else still refers to it (it may sit in a cycle).
+    Shared(Arc<Env>),
+    /// This is the last reference (its bindings may sit in cycles).
+    Last(Arc<Env>),
+}
+
+/// A reference a scope holds ([`Env::visit_refs`]).
+pub(crate) enum EnvRef<'a> {
+    /// A slot's value, or a `with` scope's set.
+    Value(&'a Value),
+    /// The parent, or a `with` scope's base.
+    Env(&'a Arc<Env>),
+    /// A deferred scope's filled slot array.
+    Slots(&'a SharedSlice<Value>),
 }
 
 /// Walking a chain of scopes outward.
@@ -456,6 +510,43 @@ impl Env {
         })
     }
 
+    /// Hands every reference this scope holds to the cycle collector:
+    /// values in its slots (or its `with` set), scopes (parent, `with`
+    /// base), and a deferred scope's filled slot array.
+    pub(crate) fn visit_refs(&self, visit: &mut dyn FnMut(EnvRef<'_>)) {
+        match &self.slots {
+            Slots::One(v) => visit(EnvRef::Value(v)),
+            Slots::With(w) => {
+                visit(EnvRef::Value(&w.attrs));
+                visit(EnvRef::Env(&w.base));
+            }
+            Slots::Many(vs) => vs.iter().for_each(|v| visit(EnvRef::Value(v))),
+            Slots::Deferred(cell) => {
+                if let Some(s) = cell.get() {
+                    visit(EnvRef::Slots(s));
+                }
+            }
+        }
+        if let Some(p) = &self.parent {
+            visit(EnvRef::Env(p));
+        }
+    }
+
+    /// The cell of a deferred scope's slots (`let`, `rec`, formals with
+    /// defaults), which the cycle collector empties to break a cycle.
+    pub(crate) fn deferred_cell(&self) -> Option<&SetOnce<SharedSlice<Value>>> {
+        match &self.slots {
+            Slots::Deferred(cell) => Some(cell),
+            _ => None,
+        }
+    }
+
+    /// Whether this is the marker `let`-bound lambdas close over
+    /// ([`own_scope_marker`]), shared by every evaluator of the process.
+    pub(crate) fn is_marker(this: &Arc<Env>) -> bool {
+        OWN_SCOPE_MARKER.get().is_some_and(|m| Arc::ptr_eq(this, m))
+    }
+
     /// Fills the slots of a deferred scope.
     pub(crate) fn fill(&self, slots: Vec<Value>) {
         if let Slots::Deferred(cell) = &self.slots {
@@ -475,12 +566,19 @@ impl Env {
     /// either: such a binding can never be forced, so dropping its code
     /// changes nothing observable. Otherwise (a closure or a set escaped
     /// with the scope) everything is left as it was.
+    ///
+    /// Gives the scope back if something else still refers to it (it may
+    /// sit in a cycle: the caller registers it with the cycle collector).
     #[inline]
-    pub(crate) fn release_own_cycle(this: Arc<Env>) {
+    pub(crate) fn release_own_cycle(this: Arc<Env>) -> Released {
         let count = Arc::count(&this);
         if count > 1 {
             Env::release_own_cycle_slow(&this, count - 1);
+            if Arc::count(&this) > 1 {
+                return Released::Shared(this);
+            }
         }
+        Released::Last(this)
     }
 
     fn release_own_cycle_slow(this: &Arc<Env>, others: usize) {
@@ -630,7 +728,7 @@ mod own_cycles {
         slots.push(slots[0].clone());
         scope.fill(slots);
         assert_eq!(Arc::count(&expr), 4);
-        Env::release_own_cycle(scope);
+        let _ = Env::release_own_cycle(scope);
         assert_eq!(
             Arc::count(&expr),
             1,
@@ -643,7 +741,7 @@ mod own_cycles {
         let (scope, expr, slots) = let_scope(2);
         scope.fill(slots);
         let escaped = scope.clone(); // e.g. a closure returned by the body
-        Env::release_own_cycle(scope);
+        let _ = Env::release_own_cycle(scope);
         assert_eq!(Arc::count(&expr), 3, "nothing is dropped");
         // The bindings can still be forced through the escaped scope.
         let Some(Value::Thunk(t)) = escaped.slot(0) else {
@@ -657,7 +755,7 @@ mod own_cycles {
         let (scope, expr, slots) = let_scope(2);
         let escaped = slots[1].clone(); // e.g. `in { x = b; }`
         scope.fill(slots);
-        Env::release_own_cycle(scope);
+        let _ = Env::release_own_cycle(scope);
         assert_eq!(Arc::count(&expr), 3, "nothing is dropped");
         let Value::Thunk(t) = &escaped else {
             panic!("a thunk")

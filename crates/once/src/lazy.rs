@@ -215,6 +215,38 @@ impl<C, V, E> Lazy<C, V, E> {
         Ok(self.value_ref())
     }
 
+    /// Takes a published value back out of a shared cell, leaving it empty
+    /// (a later [`Lazy::set`] may fill it again). `None`, and nothing
+    /// changed, unless the cell is `DONE`. This is how a cycle collector
+    /// breaks a reference cycle through a cell it has proved unreachable.
+    ///
+    /// # Safety
+    /// No reference handed out by [`Lazy::get`], [`Claim::finish`] or
+    /// [`Unclaimed::Done`] for this cell may be alive, on any thread, when
+    /// this is called or afterwards: the value moves out, and such a
+    /// reference would point at it. (The state change itself is atomic: a
+    /// reader racing with it sees either the value or an empty cell, but a
+    /// reader that saw the value keeps a reference the caller must rule
+    /// out.)
+    #[allow(unsafe_code)]
+    pub unsafe fn retract(&self) -> Option<V> {
+        if self
+            .state
+            .compare_exchange(DONE, WRITING, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            return None;
+        }
+        // SAFETY: `DONE` -> `WRITING` makes this thread the payload's only
+        // user (readers read only in `DONE`/`FAILED`); `value` was the live
+        // member; the caller guarantees no reference to it survives. The
+        // release store of `EMPTY` says no member is live.
+        #[allow(unsafe_code)]
+        let value = unsafe { ManuallyDrop::take(&mut (*self.payload.get()).value) };
+        self.state.store(EMPTY, Ordering::Release);
+        Some(value)
+    }
+
     /// The value, with the cell not shared.
     pub fn get_mut(&mut self) -> Option<&mut V> {
         if *self.state.get_mut() == DONE {

@@ -175,3 +175,30 @@ fn cells_stay_small() {
     );
     assert_eq!(std::mem::size_of::<SetOnce<Box<u8>>>(), 16);
 }
+
+#[test]
+fn retract_takes_a_published_value_back_once() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let cell: SetOnce<Counted> = SetOnce::empty();
+    // Nothing to retract before the value is set, nor from pending work.
+    // SAFETY (test): no reference into the cell is alive.
+    #[allow(unsafe_code)]
+    let none = unsafe { cell.retract() };
+    assert!(none.is_none());
+    assert!(cell.set(Counted(drops.clone())).is_ok());
+    #[allow(unsafe_code)]
+    let taken = unsafe { cell.retract() };
+    assert!(taken.is_some());
+    assert!(cell.is_empty() && cell.get().is_none());
+    assert_eq!(drops.load(Ordering::SeqCst), 0, "moved out, not dropped");
+    drop(taken);
+    assert_eq!(drops.load(Ordering::SeqCst), 1);
+    // Emptied, the cell can be set again, and drops what it holds once.
+    assert!(cell.set(Counted(drops.clone())).is_ok());
+    drop(cell);
+    assert_eq!(drops.load(Ordering::SeqCst), 2);
+    let pending: Lazy<u8, u8, u8> = Lazy::new(1);
+    #[allow(unsafe_code)]
+    let from_pending = unsafe { pending.retract() };
+    assert!(from_pending.is_none() && pending.claim().is_ok());
+}

@@ -216,6 +216,13 @@ impl Globals {
         }
     }
 
+    /// The thunk of `builtins.builtins` (the set itself) and the set: a
+    /// cycle the evaluator's drop breaks when nothing else refers to either
+    /// ([`crate::cycles::break_builtins_cycle`]).
+    pub(crate) fn self_reference(&self) -> (Option<&Value>, &Attrs) {
+        (self.names.get(&sym!("builtins")), &self.builtins)
+    }
+
     /// A copy with extra names (for `scopedImport`).
     pub(crate) fn with_scope(&self, scope: &Attrs) -> Globals {
         let mut names = self.names.clone();

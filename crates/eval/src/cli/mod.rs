@@ -249,7 +249,10 @@ pub fn run(opts: &EvalCliOptions, env: &CliEnv, stdout: &mut String, stderr: &mu
                 .map(|e| env.search_entry(e)),
         );
     }
+    // One evaluation, then the process exits: collecting cycles would only
+    // add work (`NIXKIT_COLLECT_CYCLES=1` turns it on, to measure its cost).
     let mut builder = Evaluator::builder()
+        .collect_cycles(std::env::var_os("NIXKIT_COLLECT_CYCLES").is_some_and(|v| v == "1"))
         .pure(opts.pure.unwrap_or(false))
         .search_path(search)
         .io(env.io.clone())

@@ -1,0 +1,667 @@
+//! The cycle collector: trial deletion over the scopes that can close a
+//! reference cycle, run where no evaluation is in progress.
+//!
+//! # Where cycles come from
+//! Values are reference counted and immutable once built; the only edges
+//! added to an object after it exists are a thunk's value (when forced) and
+//! the slots of a *deferred* scope (`let`, `rec`, formals with defaults),
+//! filled after the scope exists because their thunks refer to it. A thunk
+//! can only reach itself through a scope that holds it, so every cycle
+//! passes through a deferred scope's slots — a `letrec`, as in any lazy
+//! language. Emptying those slots breaks the cycle, and reference counting
+//! frees the rest.
+//!
+//! # Which scopes are candidates
+//! [`CycleRegistry::register`] keeps the deferred scopes that were still
+//! referred to when their `let` or call was done (see
+//! `Env::release_own_cycle`, which already frees the plain case) and the
+//! scopes of `rec` sets that escaped with their set. Scopes whose only
+//! reference is the registry's are dropped when the registry grows
+//! ([`CycleRegistry::prune`]), so it holds about as many scopes as are alive.
+//!
+//! # Trial deletion
+//! [`CycleRegistry::collect`] walks everything reachable from the
+//! candidates, holding one reference to each object it finds, and counts,
+//! per object, the references that come from other objects it found. An
+//! object with more references than that is held from outside (the
+//! evaluator's caches, the embedder's values, a value being built); it and
+//! everything it reaches are alive. The candidates left are garbage: their
+//! slots are emptied. Missing an edge only makes an object look held from
+//! outside (the collector frees less); it never frees a live one.
+//!
+//! # Why it is sound
+//! Emptying a slot moves its array out while the collector has only a
+//! shared reference ([`nixkit_once::Lazy::retract`]): no reference into the
+//! array may be alive. Such references are made only by evaluation code, so
+//! the collector runs only where no evaluation runs in the whole process:
+//! between an evaluator's top-level calls and in its drop, and only when it
+//! is the one live evaluator (values can move between evaluators, so another
+//! one could be evaluating inside this one's scopes). The live-evaluator
+//! count is kept under [`LIVE_EVALUATORS`]'s lock, held for the whole
+//! collection, so no evaluator starts meanwhile. Other threads may still
+//! clone and drop this evaluator's values (they are `Send`) while the
+//! collector counts; so the counts are read twice, after the walk and after
+//! the marking, and any change abandons the collection. A thread can only
+//! keep a value it reached from one it held; either that one was counted
+//! as held from outside (and everything it reaches is alive), or the new
+//! reference shows in the second reading.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use triomphe::Arc;
+
+use crate::attr_set::Attr;
+use crate::eval::EvalState;
+use crate::source::Pos;
+use crate::thunk::{Code, Env, EnvRef, Released, Thunk};
+use crate::value::{Closure, List, PrimOpApp, SharedSlice, Value};
+
+/// How many evaluators exist in the process; the collector runs only when
+/// its own is the one (see the module documentation). Held while building
+/// an evaluator and for a whole collection.
+static LIVE_EVALUATORS: Mutex<usize> = Mutex::new(0);
+
+fn live_evaluators() -> std::sync::MutexGuard<'static, usize> {
+    // A panic elsewhere while holding the lock leaves the count right.
+    LIVE_EVALUATORS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// One live evaluator, counted in [`LIVE_EVALUATORS`] from its creation to
+/// its drop.
+pub(crate) struct LiveEvaluator(());
+
+impl LiveEvaluator {
+    pub(crate) fn new() -> LiveEvaluator {
+        *live_evaluators() += 1;
+        LiveEvaluator(())
+    }
+}
+
+impl Drop for LiveEvaluator {
+    fn drop(&mut self) {
+        let mut live = live_evaluators();
+        *live = live.saturating_sub(1);
+    }
+}
+
+/// Anchors at which the registry first drops the ones only it holds, and
+/// the least number of new ones between two collections.
+const MIN_PRUNE: usize = 1024;
+const MIN_COLLECT: usize = 64;
+
+/// Objects from which the collector looks for cycles (see the module docs).
+pub(crate) struct CycleRegistry {
+    /// Off for an evaluator that never collects: nothing is registered.
+    enabled: bool,
+    anchors: Vec<Node>,
+    /// Length at which [`CycleRegistry::push`] prunes.
+    prune_at: usize,
+    /// Length at which [`CycleRegistry::collect_if_due`] collects.
+    collect_at: usize,
+    /// Collections run, and objects emptied by them.
+    pub(crate) collections: u64,
+    pub(crate) emptied: u64,
+    /// Collections abandoned because a count changed under them.
+    pub(crate) abandoned: u64,
+}
+
+impl CycleRegistry {
+    /// A registry; `enabled` false makes registering a no-op.
+    pub(crate) fn new(enabled: bool) -> CycleRegistry {
+        CycleRegistry {
+            enabled,
+            anchors: Vec::new(),
+            prune_at: MIN_PRUNE,
+            collect_at: MIN_COLLECT,
+            collections: 0,
+            emptied: 0,
+            abandoned: 0,
+        }
+    }
+}
+
+/// Why a collection did not run or stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// It ran; this many thunks and scopes were emptied.
+    Collected(usize),
+    /// Another evaluator is alive in the process.
+    NotAlone,
+    /// A reference count changed while counting (another thread).
+    Abandoned,
+}
+
+impl CycleRegistry {
+    /// Keeps `scope`, a deferred scope still referred to from elsewhere
+    /// after its `let`, call or `rec` set was built, as an anchor.
+    #[inline]
+    pub(crate) fn register(&mut self, scope: Arc<Env>) {
+        if self.enabled {
+            self.push(Node::Env(scope));
+        }
+    }
+
+    /// A deferred scope is about to be freed (nothing else refers to it):
+    /// its bindings that are referred to from elsewhere become anchors, as a
+    /// fixpoint's `x` in `let x = f x; in x` (its value refers back to it).
+    #[inline]
+    pub(crate) fn released(&mut self, scope: &Env) {
+        if !self.enabled {
+            return;
+        }
+        let mut shared = Vec::new();
+        shared_bindings(scope, &mut shared);
+        for node in shared {
+            self.push(node);
+        }
+    }
+
+    fn push(&mut self, node: Node) {
+        self.anchors.push(node);
+        if self.anchors.len() >= self.prune_at {
+            self.prune();
+        }
+    }
+
+    /// Drops the anchors nothing but the registry refers to any more. A
+    /// scope among them passes its shared bindings on as anchors
+    /// ([`shared_bindings`]: a set in a `rec` scope whose attribute refers
+    /// to the set makes a cycle that does not pass through the scope).
+    fn prune(&mut self) {
+        let mut passed = Vec::new();
+        self.anchors.retain(|a| {
+            if a.count() > 1 {
+                return true;
+            }
+            if let Node::Env(scope) = a {
+                shared_bindings(scope, &mut passed);
+            }
+            false
+        });
+        self.anchors.append(&mut passed);
+        self.prune_at = (self.anchors.len() * 2).max(MIN_PRUNE);
+    }
+
+    /// Whether enough anchors were added since the last collection (about
+    /// as many as survived it) for the next: the cost stays proportional to
+    /// the work that made them.
+    pub(crate) fn due(&self) -> bool {
+        self.anchors.len() >= self.collect_at
+    }
+
+    /// Runs the collector now (see the module documentation).
+    pub(crate) fn collect(&mut self) -> Outcome {
+        self.prune();
+        let outcome = {
+            let live = live_evaluators();
+            if *live > 1 {
+                Outcome::NotAlone
+            } else {
+                self.trial_deletion()
+            }
+        };
+        match outcome {
+            Outcome::Collected(n) => {
+                self.collections += 1;
+                self.emptied += n as u64;
+            }
+            Outcome::Abandoned => self.abandoned += 1,
+            Outcome::NotAlone => {}
+        }
+        self.prune();
+        self.collect_at = (self.anchors.len() * 2).max(self.anchors.len() + MIN_COLLECT);
+        outcome
+    }
+
+    fn trial_deletion(&mut self) -> Outcome {
+        self.anchors.sort_unstable_by_key(Node::addr);
+        self.anchors.dedup_by_key(|a| a.addr());
+        let mut graph = Graph::default();
+        for anchor in &self.anchors {
+            graph.add(anchor.clone_ref());
+        }
+        graph.walk();
+        // The registry's own reference to each anchor is not an outside one.
+        let registered = self.anchors.len();
+        let Some(first) = graph.outside_references(registered) else {
+            return Outcome::Abandoned;
+        };
+        let live = graph.mark_live(&first);
+        if graph.outside_references(registered).as_ref() != Some(&first) {
+            return Outcome::Abandoned;
+        }
+        let mut emptied = Vec::new();
+        let mut codes = Vec::new();
+        for (node, _) in graph.nodes.iter().zip(&live).filter(|(_, &l)| !l) {
+            match node {
+                Node::Env(scope) => {
+                    if let Some(cell) = scope.deferred_cell() {
+                        // SAFETY: see `retract_value` below.
+                        #[allow(unsafe_code)]
+                        if let Some(slots) = unsafe { cell.retract() } {
+                            emptied.push(Value::List(slots));
+                        }
+                    }
+                }
+                Node::Thunk(t) => {
+                    // SAFETY: `retract` needs that no reference into the
+                    // cell's value is alive. Such references are made by
+                    // evaluation code and by embedders reading a value they
+                    // hold; no evaluation runs (the collector is called
+                    // only between top-level evaluations or in the
+                    // evaluator's drop, with no other evaluator alive in the
+                    // process, and the lock held keeps one from being
+                    // created), and a value an embedder holds is counted as
+                    // referred to from outside, so everything it reaches is
+                    // alive. This node is not (both readings of the counts
+                    // agree), so nothing can reach it again either.
+                    #[allow(unsafe_code)]
+                    let value = unsafe { t.retract_value() };
+                    match value {
+                        Some(v) => emptied.push(v),
+                        // Pending: its code goes (the cell is left running:
+                        // nothing will force it).
+                        None => codes.extend(t.abandon_code()),
+                    }
+                }
+                _ => {}
+            }
+        }
+        let n = emptied.len() + codes.len();
+        self.anchors.clear();
+        for (node, l) in graph.nodes.iter().zip(&live).take(registered) {
+            if *l {
+                self.anchors.push(node.clone_ref());
+            }
+        }
+        drop(emptied);
+        drop(codes);
+        drop(graph);
+        Outcome::Collected(n)
+    }
+}
+
+/// The bindings of `scope`, a deferred scope being freed, that something
+/// else refers to too: each may sit in a cycle (a fixpoint's `x` in
+/// `let x = f x; in x`, a `rec` set's `self = s`), and every cycle starts
+/// at such a binding, so these are the anchors that take the scope's place.
+fn shared_bindings(scope: &Env, out: &mut Vec<Node>) {
+    let Some(slots) = scope.deferred_cell().and_then(|c| c.get()) else {
+        return;
+    };
+    for v in slots.iter() {
+        if let Value::Thunk(t) = v {
+            if Arc::count(t) > 1 {
+                out.push(Node::Thunk(t.clone()));
+            }
+        }
+    }
+}
+
+impl EvalState {
+    /// Runs the cycle collector (no evaluation is in progress). The spare
+    /// call scopes go first: they still point at the scopes of the last
+    /// calls, which would count as references from outside.
+    pub(crate) fn collect_cycles(&mut self) -> Outcome {
+        self.spare_envs.clear();
+        self.spare_env2s.clear();
+        self.cycles.collect()
+    }
+
+    /// A deferred scope's `let` (or call) is done: frees what only its own
+    /// bindings kept, and tells the cycle collector what is left.
+    #[inline]
+    pub(crate) fn release_scope(&mut self, scope: Arc<Env>) {
+        match Env::release_own_cycle(scope) {
+            Released::Shared(scope) => self.cycles.register(scope),
+            Released::Last(scope) => self.cycles.released(&scope),
+        }
+    }
+}
+
+/// Breaks the one cycle an evaluator makes for itself, `builtins.builtins`
+/// (a thunk in the set whose value is the set), when the evaluator's
+/// globals are dropped and nothing else refers to the set or the thunk:
+/// each then has exactly the two references the globals hold (the thunk:
+/// the set's entry and the name `builtins`; the set: the globals' field and
+/// the thunk's value). Returns the value taken out, for the caller to drop.
+pub(crate) fn break_builtins_cycle(globals: &crate::builtins::Globals) -> Option<Value> {
+    let (Some(Value::Thunk(thunk)), attrs) = globals.self_reference() else {
+        return None;
+    };
+    if Arc::count(thunk) != 2 || attrs.entries().ref_count() != 2 {
+        return None;
+    }
+    // SAFETY: no reference into the thunk's value can be alive: a reference
+    // is borrowed from an owner of the thunk or of the set, and the counts
+    // show that the only owners are the globals being dropped, which nothing
+    // else reads any more (the caller holds the last reference to them). Nor
+    // can another thread make a new owner: it would need one to clone from.
+    #[allow(unsafe_code)]
+    unsafe {
+        thunk.retract_value()
+    }
+}
+
+/// An object the walk found, held by one reference of the collector's.
+enum Node {
+    Env(Arc<Env>),
+    Thunk(Arc<Thunk>),
+    Closure(Arc<Closure>),
+    PrimOpApp(Arc<PrimOpApp>),
+    /// A list, or the slot array of a deferred scope.
+    Values(SharedSlice<Value>),
+    Attrs(SharedSlice<Attr>),
+    CallInt(Arc<(Value, Pos)>),
+    MapList(Arc<(Value, Pos, List)>),
+    MapAttrs(Arc<(Value, Pos, crate::value::Attrs)>),
+}
+
+/// A reference an object holds, borrowed: the walk clones it into a
+/// [`Node`] only the first time it meets the object.
+#[derive(Clone, Copy)]
+enum Ref<'a> {
+    Env(&'a Arc<Env>),
+    Thunk(&'a Arc<Thunk>),
+    Closure(&'a Arc<Closure>),
+    PrimOpApp(&'a Arc<PrimOpApp>),
+    Values(&'a SharedSlice<Value>),
+    Attrs(&'a SharedSlice<Attr>),
+    CallInt(&'a Arc<(Value, Pos)>),
+    MapList(&'a Arc<(Value, Pos, List)>),
+    MapAttrs(&'a Arc<(Value, Pos, crate::value::Attrs)>),
+}
+
+impl Ref<'_> {
+    /// Whether the object refers to nothing the walk follows (a thunk
+    /// evaluated to a number, a list of strings): it cannot be in a cycle
+    /// and leads nowhere, so the walk skips it, which leaves most of a heap
+    /// out of the graph.
+    fn is_leaf(self) -> bool {
+        match self {
+            Ref::Thunk(t) => match t.get() {
+                Some(v) => !is_container(v),
+                None => t.has_failed(),
+            },
+            Ref::Values(s) => s.iter().all(is_leaf_item),
+            Ref::Attrs(s) => s.iter().all(|a| is_leaf_item(&a.value)),
+            _ => false,
+        }
+    }
+
+    fn addr(self) -> usize {
+        match self {
+            Ref::Env(a) => Arc::as_ptr(a) as usize,
+            Ref::Thunk(a) => Arc::as_ptr(a) as usize,
+            Ref::Closure(a) => Arc::as_ptr(a) as usize,
+            Ref::PrimOpApp(a) => Arc::as_ptr(a) as usize,
+            Ref::Values(s) => s.addr(),
+            Ref::Attrs(s) => s.addr(),
+            Ref::CallInt(a) => Arc::as_ptr(a) as usize,
+            Ref::MapList(a) => Arc::as_ptr(a) as usize,
+            Ref::MapAttrs(a) => Arc::as_ptr(a) as usize,
+        }
+    }
+
+    fn to_node(self) -> Node {
+        match self {
+            Ref::Env(a) => Node::Env(a.clone()),
+            Ref::Thunk(a) => Node::Thunk(a.clone()),
+            Ref::Closure(a) => Node::Closure(a.clone()),
+            Ref::PrimOpApp(a) => Node::PrimOpApp(a.clone()),
+            Ref::Values(s) => Node::Values(s.clone()),
+            Ref::Attrs(s) => Node::Attrs(s.clone()),
+            Ref::CallInt(a) => Node::CallInt(a.clone()),
+            Ref::MapList(a) => Node::MapList(a.clone()),
+            Ref::MapAttrs(a) => Node::MapAttrs(a.clone()),
+        }
+    }
+}
+
+/// Receives the references an object holds.
+type Sink<'s> = dyn FnMut(Ref<'_>) + 's;
+
+impl Node {
+    fn as_ref(&self) -> Ref<'_> {
+        match self {
+            Node::Env(a) => Ref::Env(a),
+            Node::Thunk(a) => Ref::Thunk(a),
+            Node::Closure(a) => Ref::Closure(a),
+            Node::PrimOpApp(a) => Ref::PrimOpApp(a),
+            Node::Values(s) => Ref::Values(s),
+            Node::Attrs(s) => Ref::Attrs(s),
+            Node::CallInt(a) => Ref::CallInt(a),
+            Node::MapList(a) => Ref::MapList(a),
+            Node::MapAttrs(a) => Ref::MapAttrs(a),
+        }
+    }
+
+    /// Another reference to the same object.
+    fn clone_ref(&self) -> Node {
+        self.as_ref().to_node()
+    }
+
+    fn addr(&self) -> usize {
+        self.as_ref().addr()
+    }
+
+    /// References to the object, the collector's own one included.
+    fn count(&self) -> usize {
+        match self {
+            Node::Env(a) => Arc::count(a),
+            Node::Thunk(a) => Arc::count(a),
+            Node::Closure(a) => Arc::count(a),
+            Node::PrimOpApp(a) => Arc::count(a),
+            Node::Values(s) => s.ref_count(),
+            Node::Attrs(s) => s.ref_count(),
+            Node::CallInt(a) => Arc::count(a),
+            Node::MapList(a) => Arc::count(a),
+            Node::MapAttrs(a) => Arc::count(a),
+        }
+    }
+
+    /// The objects this one holds a reference to, each as often as held.
+    fn children(&self, out: &mut Sink<'_>) {
+        match self {
+            Node::Env(e) => e.visit_refs(&mut |r| match r {
+                EnvRef::Value(v) => value_ref(v, out),
+                EnvRef::Env(env) => env_ref(env, out),
+                EnvRef::Slots(slots) => slice_ref(slots, out),
+            }),
+            Node::Thunk(t) => match t.get() {
+                Some(v) => value_ref(v, out),
+                None => {
+                    t.peek_code(|code| code_refs(code, out));
+                }
+            },
+            Node::Closure(c) => env_ref(&c.env, out),
+            Node::PrimOpApp(p) => p.args.iter().for_each(|v| value_ref(v, out)),
+            Node::Values(s) => s.iter().for_each(|v| value_ref(v, out)),
+            Node::Attrs(s) => s.iter().for_each(|a| value_ref(&a.value, out)),
+            Node::CallInt(a) => value_ref(&a.0, out),
+            Node::MapList(a) => {
+                value_ref(&a.0, out);
+                slice_ref(&a.2, out);
+            }
+            Node::MapAttrs(a) => {
+                value_ref(&a.0, out);
+                attrs_ref(&a.2, out);
+            }
+        }
+    }
+}
+
+/// Whether a value holds references the walk follows.
+fn is_container(v: &Value) -> bool {
+    match v {
+        Value::Attrs(a) => !a.entries().is_empty(),
+        Value::List(l) => !l.is_empty(),
+        Value::Lambda(_) | Value::PrimOpApp(_) | Value::Thunk(_) => true,
+        _ => false,
+    }
+}
+
+/// An item of a list or set that is a leaf: not a container, or a thunk
+/// evaluated to one that is not.
+fn is_leaf_item(v: &Value) -> bool {
+    match v {
+        Value::Thunk(t) => t.get().is_some_and(|v| !is_container(v)),
+        v => !is_container(v),
+    }
+}
+
+fn env_ref<'a>(env: &'a Arc<Env>, out: &mut Sink<'_>) {
+    // The marker is shared by every evaluator; it holds nothing.
+    if !Env::is_marker(env) {
+        out(Ref::Env(env));
+    }
+}
+
+fn slice_ref<'a>(s: &'a SharedSlice<Value>, out: &mut Sink<'_>) {
+    // Empty slices are one shared allocation per process, holding nothing.
+    if !s.is_empty() {
+        out(Ref::Values(s));
+    }
+}
+
+fn attrs_ref<'a>(a: &'a crate::value::Attrs, out: &mut Sink<'_>) {
+    if !a.entries().is_empty() {
+        out(Ref::Attrs(a.entries()));
+    }
+}
+
+fn value_ref<'a>(v: &'a Value, out: &mut Sink<'_>) {
+    match v {
+        Value::Attrs(a) => attrs_ref(a, out),
+        Value::List(l) => slice_ref(l, out),
+        Value::Lambda(c) => out(Ref::Closure(c)),
+        Value::PrimOpApp(p) => out(Ref::PrimOpApp(p)),
+        Value::Thunk(t) => out(Ref::Thunk(t)),
+        Value::Null
+        | Value::Bool(_)
+        | Value::Int(_)
+        | Value::Float(_)
+        | Value::String(_)
+        | Value::Path(_)
+        | Value::PrimOp(_) => {}
+    }
+}
+
+fn code_refs<'a>(code: &'a Code, out: &mut Sink<'_>) {
+    match code {
+        Code::Expr(_, env) => env_ref(env, out),
+        Code::SelectFromSet(attrs, _) => attrs_ref(attrs, out),
+        Code::SelectFromThunk(t, _) => out(Ref::Thunk(t)),
+        Code::SelectFromValue(b) => value_ref(&b.0, out),
+        Code::Call(b) => {
+            value_ref(&b.0, out);
+            b.1.iter().for_each(|v| value_ref(v, out));
+        }
+        Code::Call1(b) => {
+            value_ref(&b.0, out);
+            value_ref(&b.1, out);
+        }
+        Code::CallInt(a, _) => out(Ref::CallInt(a)),
+        Code::MapList(a, _) => out(Ref::MapList(a)),
+        Code::MapAttrs(a, _) => out(Ref::MapAttrs(a)),
+    }
+}
+
+/// The objects reachable from the candidates, each once, and the
+/// references among them.
+#[derive(Default)]
+struct Graph {
+    nodes: Vec<Node>,
+    index: HashMap<usize, u32, foldhash::fast::RandomState>,
+    /// References to each node from other nodes.
+    inside: Vec<usize>,
+    /// Each node's children, as ranges of `edges`.
+    edges: Vec<u32>,
+    edge_ranges: Vec<(u32, u32)>,
+}
+
+impl Graph {
+    /// Adds `node` as a starting point of the walk (not found as a child).
+    fn add(&mut self, node: Node) {
+        let addr = node.addr();
+        if let std::collections::hash_map::Entry::Vacant(e) = self.index.entry(addr) {
+            e.insert(self.nodes.len() as u32);
+            self.nodes.push(node);
+            self.inside.push(0);
+        }
+    }
+
+    /// Counts one more reference to the object `r` points to, adding it
+    /// (with a reference of the collector's) the first time.
+    fn add_child(&mut self, r: Ref<'_>) -> Option<u32> {
+        if r.is_leaf() {
+            return None;
+        }
+        let next = self.nodes.len() as u32;
+        let i = *self.index.entry(r.addr()).or_insert(next);
+        if i == next {
+            self.nodes.push(r.to_node());
+            self.inside.push(0);
+        }
+        self.inside[i as usize] += 1;
+        Some(i)
+    }
+
+    /// Walks from the nodes added so far, breadth first (no recursion:
+    /// chains can be millions long).
+    fn walk(&mut self) {
+        let mut next = 0;
+        while next < self.nodes.len() {
+            // A reference of its own, so that the node's children can be
+            // borrowed while the graph grows.
+            let parent = self.nodes[next].clone_ref();
+            let start = self.edges.len() as u32;
+            parent.children(&mut |r| {
+                if let Some(j) = self.add_child(r) {
+                    self.edges.push(j);
+                }
+            });
+            self.edge_ranges.push((start, self.edges.len() as u32));
+            next += 1;
+        }
+    }
+
+    /// Per node, the references from outside the graph (the first
+    /// `registered` nodes also have the registry's); `None` if a count is
+    /// below what the graph itself holds (it changed under the walk).
+    fn outside_references(&self, registered: usize) -> Option<Vec<usize>> {
+        self.nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let own = 1 + usize::from(i < registered);
+                n.count().checked_sub(own + self.inside[i])
+            })
+            .collect()
+    }
+
+    /// Which nodes are reachable from one referred to from outside.
+    fn mark_live(&self, outside: &[usize]) -> Vec<bool> {
+        let mut live = vec![false; self.nodes.len()];
+        let mut stack: Vec<u32> = Vec::new();
+        for (i, &n) in outside.iter().enumerate() {
+            if n > 0 {
+                live[i] = true;
+                stack.push(i as u32);
+            }
+        }
+        while let Some(i) = stack.pop() {
+            let (a, b) = self.edge_ranges[i as usize];
+            for &j in &self.edges[a as usize..b as usize] {
+                if !live[j as usize] {
+                    live[j as usize] = true;
+                    stack.push(j);
+                }
+            }
+        }
+        live
+    }
+}

@@ -1,0 +1,180 @@
+//! The cycle collector from outside: it frees the reference cycles of
+//! fixpoints, `rec` sets and `let`s, and never what an embedder still holds
+//! (its values keep working after collections and after the evaluator that
+//! made them is dropped), even while other threads clone and drop them.
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
+use nixkit_eval::{Evaluator, Value, ValueView};
+
+/// The collector runs only while one evaluator is alive in the process: the
+/// tests of this file take turns.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn turn() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Expressions whose values are reference cycles, of each kind the collector
+/// must break: a `rec` set naming itself, a fixpoint through a `let`, a set
+/// whose attribute refers to the set (the cycle does not pass through the
+/// scope), a closure over its own scope stored in a formal's default, and an
+/// unforced binding of an escaped `rec` set.
+const CYCLES: &[&str] = &[
+    "let s = rec { a = 1; self = s; f = x: s.a + x; }; in s.self.f 1",
+    "let fix = f: let x = f x; in x; in (fix (self: { a = 2; b = self.a + 1; })).b",
+    "let s = rec { a = 3; self = s; }; in s.self.self.a",
+    "({ a ? b, b ? (x: a) }: 4) { }",
+    "builtins.length (builtins.attrNames (rec { a = 5; b = a; c = c; }))",
+];
+
+#[test]
+fn cyclic_garbage_is_emptied_and_results_stay_right() {
+    let _turn = turn();
+    // Five expressions register fewer anchors than an automatic collection
+    // needs, so the one below finds them all.
+    let mut ev = Evaluator::builder().build();
+    let mut printed = Vec::new();
+    for text in CYCLES {
+        let v = ev.eval_str(text, "/").unwrap();
+        printed.push(ev.print(&v, true).unwrap());
+    }
+    assert_eq!(printed, ["2", "3", "3", "4", "3"]);
+    let emptied = ev
+        .collect_cycles()
+        .expect("the one live evaluator collects");
+    assert!(emptied >= CYCLES.len(), "emptied only {emptied}");
+    // Nothing is left to collect, and the evaluator still works.
+    assert_eq!(ev.collect_cycles(), Some(0));
+    let v = ev.eval_str(CYCLES[1], "/").unwrap();
+    assert_eq!(ev.print(&v, true).unwrap(), "3");
+}
+
+/// Values an embedder holds (and everything they reach, evaluated or not)
+/// survive collections.
+#[test]
+fn held_values_survive_collection() {
+    let _turn = turn();
+    let mut ev = Evaluator::builder().build();
+    let held = ev
+        .eval_str(
+            "let s = rec { a = 6; b = a + 1; self = s; f = x: s.b * x; lazy = s.self.b; }; \
+             fix = f: let x = f x; in x; \
+             m = fix (self: { n = 7; twice = self.n * 2; }); \
+             in { inherit s m; }",
+            "/",
+        )
+        .unwrap();
+    let s = ev.get_attr(&held, "s").unwrap().unwrap();
+    // Part of it forced, part not.
+    let a = ev.get_attr(&s, "a").unwrap().unwrap();
+    assert_eq!(ev.print(&a, false).unwrap(), "6");
+    for _ in 0..3 {
+        assert!(ev.collect_cycles().is_some());
+    }
+    // Unrelated garbage in between, collected too.
+    for text in CYCLES {
+        ev.eval_str(text, "/").unwrap();
+    }
+    assert!(ev.collect_cycles().is_some());
+    let f = ev.get_attr(&s, "f").unwrap().unwrap();
+    let r = ev.call(&f, &[Value::Int(3)]).unwrap();
+    assert_eq!(ev.print(&r, false).unwrap(), "21");
+    let out = ev
+        .eval_str("x: x.s.self.self.lazy + x.m.twice", "/")
+        .unwrap();
+    let r = ev.call(&out, std::slice::from_ref(&held)).unwrap();
+    assert_eq!(ev.print(&r, false).unwrap(), "21");
+    assert_eq!(
+        ev.print(&held, true).unwrap().len(),
+        ev.print(&held, true).unwrap().len()
+    );
+}
+
+/// Dropping the evaluator collects, but a value the embedder keeps stays
+/// whole: a new evaluator can still force what was left unforced.
+#[test]
+fn values_outlive_their_dropped_evaluator() {
+    let _turn = turn();
+    let mut ev = Evaluator::builder().build();
+    let kept = ev
+        .eval_str(
+            "let s = rec { a = 8; later = s.self.a + 1; self = s; }; in s",
+            "/",
+        )
+        .unwrap();
+    drop(ev);
+    let mut other = Evaluator::builder().build();
+    let later = other.get_attr(&kept, "later").unwrap().unwrap();
+    assert_eq!(other.print(&later, false).unwrap(), "9");
+}
+
+/// With a second evaluator alive, the collector does not run.
+#[test]
+fn two_live_evaluators_do_not_collect() {
+    let _turn = turn();
+    let mut ev = Evaluator::builder().build();
+    let second = Evaluator::builder().build();
+    ev.eval_str(CYCLES[0], "/").unwrap();
+    assert_eq!(ev.collect_cycles(), None);
+    drop(second);
+    assert!(ev.collect_cycles().unwrap() > 0);
+}
+
+/// Other threads walking the embedder's values while the collector counts,
+/// each holding one reference at a time (clone the child, drop the parent):
+/// the collector either sees a stable picture or gives up, and the values
+/// stay right.
+#[test]
+fn concurrent_walks_keep_values_intact() {
+    let _turn = turn();
+    let mut ev = Evaluator::builder().build();
+    let held = ev
+        .eval_str(
+            "let s = rec { a = 10; self = s; xs = builtins.genList (i: { v = i; up = s; }) 50; }; in s",
+            "/",
+        )
+        .unwrap();
+    ev.force_deep(&held).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let workers: Vec<_> = (0..2)
+        .map(|w| {
+            let (start, stop) = (held.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut current = start;
+                let mut n = w;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let next = match current.view() {
+                        Some(ValueView::Attrs(s)) => match s.get_str("xs") {
+                            Some(xs) => xs.clone(),
+                            None => s.get_str("up").unwrap().clone(),
+                        },
+                        Some(ValueView::List(items)) => items[n % items.len()].clone(),
+                        _ => panic!("the walk reached an emptied value"),
+                    };
+                    current = next;
+                    n += 1;
+                }
+                (current, n)
+            })
+        })
+        .collect();
+    drop(held);
+    for text in CYCLES.iter().cycle().take(200) {
+        ev.eval_str(text, "/").unwrap();
+        ev.collect_cycles();
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let check = ev
+        .eval_str("x: if x ? up then x.up.self.a + x.v else if builtins.isList x then builtins.length x else x.self.a", "/")
+        .unwrap();
+    for w in workers {
+        let (last, steps) = w.join().unwrap();
+        assert!(steps > 0);
+        let r = ev.call(&check, &[last]).unwrap();
+        let r = ev.print(&r, true).unwrap();
+        assert!(
+            r.parse::<i64>().is_ok_and(|n| (10..=60).contains(&n)),
+            "{r}"
+        );
+    }
+}
