@@ -389,6 +389,69 @@ impl Substituters {
             .filter_map(|&i| self.caches.get(i).map(|c| &**c))
     }
 
+    /// The mass query (CppNix's `querySubstitutablePaths`, behind `nix-env -qas`,
+    /// `HasSubstitutes` and the daemon's `QuerySubstitutablePaths`): which of `paths` some
+    /// cache has. Only caches whose `nix-cache-info` says `WantMassQuery: 1` are asked (and
+    /// only those for this store directory); the others are left to single-path
+    /// substitution. A cache that fails to answer counts as not having the path.
+    pub fn query_substitutable(
+        &self,
+        store_dir: &StoreDir,
+        paths: &BTreeSet<StorePath>,
+    ) -> BTreeSet<StorePath> {
+        let mut found = BTreeSet::new();
+        for cache in self.in_order() {
+            let wanted = cache
+                .cache_info()
+                .is_ok_and(|info| info.want_mass_query && info.check_store_dir(store_dir).is_ok());
+            if !wanted {
+                continue;
+            }
+            let ask: Vec<StorePath> = paths.difference(&found).cloned().collect();
+            let answers =
+                super::parallel::map_parallel(cache.parallel_jobs(), &ask, |p| cache.narinfo(p));
+            for (p, answer) in ask.into_iter().zip(answers) {
+                if matches!(answer, Ok(Some(_))) {
+                    found.insert(p);
+                }
+            }
+        }
+        found
+    }
+
+    /// The narinfos of those of `paths` some cache has, each from the first cache (by
+    /// priority) that has it (CppNix's `querySubstitutablePathInfos`: every cache is asked,
+    /// whatever its `WantMassQuery`). A cache that fails to answer counts as not having
+    /// the path.
+    pub fn query_substitutable_infos(
+        &self,
+        store_dir: &StoreDir,
+        paths: &BTreeSet<StorePath>,
+    ) -> BTreeMap<StorePath, NarInfo> {
+        let mut found: BTreeMap<StorePath, NarInfo> = BTreeMap::new();
+        for cache in self.in_order() {
+            if !cache
+                .cache_info()
+                .is_ok_and(|info| info.check_store_dir(store_dir).is_ok())
+            {
+                continue;
+            }
+            let ask: Vec<StorePath> = paths
+                .iter()
+                .filter(|p| !found.contains_key(*p))
+                .cloned()
+                .collect();
+            let answers =
+                super::parallel::map_parallel(cache.parallel_jobs(), &ask, |p| cache.narinfo(p));
+            for (p, answer) in ask.into_iter().zip(answers) {
+                if let Ok(Some(info)) = answer {
+                    found.insert(p, info);
+                }
+            }
+        }
+        found
+    }
+
     /// Substitutes `path` and its missing closure into `store` from the first cache (by
     /// priority) that can; returns the paths added. A cache that fails leaves nothing of
     /// the failed path registered, and the next is tried.
