@@ -15,16 +15,16 @@ use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 
 /// Bytes per chunk sent to the client.
-const CHUNK: usize = 128 * 1024;
+const CHUNK: usize = 64 * 1024;
 /// Chunks in flight per response.
-const DEPTH: usize = 4;
+const DEPTH: usize = 8;
 
 /// Chunk buffers once sent, for producers to fill again: a fresh buffer per chunk was
 /// mapped and faulted in anew each time (a sixth of the server's CPU time serving NARs).
 type ChunkPool = Arc<Mutex<Vec<Vec<u8>>>>;
 
 /// The most buffers the pool keeps (4 MiB).
-const POOL_MAX: usize = 32;
+const POOL_MAX: usize = 64;
 
 /// The server's pool, shared by all responses.
 fn shared_pool() -> ChunkPool {
