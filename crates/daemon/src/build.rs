@@ -46,8 +46,13 @@ pub(crate) fn derivation_outputs<R: Read, W: Write + Send>(
         .map_err(|e| OpError::Invalid(e.to_string()))
 }
 
-fn realise_options<R: Read, W: Write + Send>(conn: &Conn<'_, R, W>, check: bool) -> RealiseOptions {
-    RealiseOptions {
+fn realise_options<R: Read, W: Write + Send>(
+    conn: &mut Conn<'_, R, W>,
+    check: bool,
+) -> Result<RealiseOptions, OpError> {
+    let substituters = conn.substituters()?.caches.clone();
+    Ok(RealiseOptions {
+        substituters,
         jobs: conn.jobs,
         keep_going: conn.keep_going,
         check,
@@ -55,7 +60,33 @@ fn realise_options<R: Read, W: Write + Send>(conn: &Conn<'_, R, W>, check: bool)
         require_sigs: conn.settings.require_sigs,
         settings: conn.settings.build.clone(),
         ..RealiseOptions::default()
+    })
+}
+
+/// Makes `path` valid: substitutes it (and its closure) if it is not
+/// (`EnsurePath`, and an opaque path of `BuildPaths`).
+pub(crate) fn ensure_valid<R: Read, W: Write + Send>(
+    conn: &mut Conn<'_, R, W>,
+    path: &StorePath,
+) -> Result<(), OpError> {
+    if lock(&conn.store).is_valid(path)? {
+        return Ok(());
     }
+    let opts = realise_options(conn, false)?;
+    if opts.substituters.is_empty() {
+        return Err(OpError::NotValid(conn.ctx.store.print_path(path)));
+    }
+    let (from, added) = {
+        let store = lock(&conn.store);
+        nixkit_sandbox::substitute_path(&store, path, &opts)?
+    };
+    for p in &added {
+        conn.say(format!(
+            "copying path '{}' from '{from}'",
+            conn.ctx.store.print_path(p)
+        ))?;
+    }
+    Ok(())
 }
 
 /// Sends build progress to the client as CppNix's log lines.
@@ -94,19 +125,11 @@ pub(crate) fn build_paths<R: Read, W: Write + Send>(
         ));
     }
     let mut targets = Vec::new();
-    let mut already_valid = BTreeSet::new();
-    {
-        let store = lock(&conn.store);
-        for p in paths {
-            match p {
-                DerivedPath::Opaque(path) => {
-                    if !store.is_valid(path)? {
-                        return Err(OpError::NotValid(store.store_dir().print_path(path)));
-                    }
-                    already_valid.insert(path.clone());
-                }
-                DerivedPath::Built { drv, .. } => targets.push(drv.clone()),
-            }
+    for p in paths {
+        match p {
+            // Substituted if it is not valid.
+            DerivedPath::Opaque(path) => ensure_valid(conn, path)?,
+            DerivedPath::Built { drv, .. } => targets.push(drv.clone()),
         }
     }
     let mut valid_before = BTreeSet::new();
@@ -122,9 +145,9 @@ pub(crate) fn build_paths<R: Read, W: Write + Send>(
         }
     }
     let start = now();
+    let opts = realise_options(conn, mode == BuildMode::Check)?;
     let result = {
         let _builds = lock(conn.build_lock);
-        let opts = realise_options(conn, mode == BuildMode::Check);
         let (writer, version, dir) = (&conn.writer, conn.version, &conn.ctx.store);
         realise(&conn.store, &targets, &opts, &|e| {
             progress_to(writer, version, dir, e)
@@ -309,16 +332,21 @@ pub(crate) fn query_missing<R: Read, W: Write + Send>(
 ) -> Result<Outcome, OpError> {
     let mut missing = Missing::default();
     let mut todo: Vec<StorePath> = Vec::new();
+    // Invalid paths that a cache may have: each is substituted (with its missing
+    // references) or unknown.
+    let mut maybe_substitute: BTreeSet<StorePath> = BTreeSet::new();
     for t in targets {
         match t {
             DerivedPath::Opaque(p) => {
                 if !lock(&conn.store).is_valid(p)? {
-                    missing.unknown.insert(p.clone());
+                    maybe_substitute.insert(p.clone());
                 }
             }
             DerivedPath::Built { drv, .. } => todo.push(drv.clone()),
         }
     }
+    let substituters = conn.substituters()?;
+    let dir = conn.ctx.store.clone();
     let mut seen = BTreeSet::new();
     while let Some(drv) = todo.pop() {
         if !seen.insert(drv.clone()) {
@@ -329,22 +357,58 @@ pub(crate) fn query_missing<R: Read, W: Write + Send>(
             continue;
         }
         let outputs = derivation_outputs(conn, &drv)?;
-        let store = lock(&conn.store);
-        let mut all_valid = true;
+        let mut invalid = BTreeSet::new();
         for o in outputs.values() {
-            all_valid &= store.is_valid(o)?;
+            if !lock(&conn.store).is_valid(o)? {
+                invalid.insert(o.clone());
+            }
         }
-        if all_valid {
+        if invalid.is_empty() {
             continue;
         }
+        // Outputs every one of which a cache has are substituted instead of built.
+        if !substituters.caches.is_empty()
+            && substituters.infos(&dir, &invalid).len() == invalid.len()
+        {
+            maybe_substitute.extend(invalid);
+            continue;
+        }
+        let store = lock(&conn.store);
         let parsed = nixkit_sandbox::read_derivation(&store, &drv)?;
         missing.will_build.insert(drv);
         todo.extend(parsed.input_drvs.into_keys());
         for src in parsed.input_srcs {
             if !store.is_valid(&src)? {
-                missing.unknown.insert(src);
+                maybe_substitute.insert(src);
             }
         }
+    }
+    // The paths to substitute and their missing references, level by level.
+    let mut level = maybe_substitute;
+    let mut asked = BTreeSet::new();
+    while !level.is_empty() {
+        asked.extend(level.iter().cloned());
+        let infos = if substituters.caches.is_empty() {
+            BTreeMap::new()
+        } else {
+            substituters.infos(&dir, &level)
+        };
+        let mut next = BTreeSet::new();
+        for p in level {
+            let Some(info) = infos.get(&p) else {
+                missing.unknown.insert(p);
+                continue;
+            };
+            missing.download_size += info.file_size.unwrap_or(0);
+            missing.nar_size += info.info.nar_size;
+            for r in info.info.references_without_self() {
+                if !asked.contains(r) && !lock(&conn.store).is_valid(r)? {
+                    next.insert(r.clone());
+                }
+            }
+            missing.will_substitute.insert(p);
+        }
+        level = next;
     }
     Ok(Outcome::Reply(WorkerReply::Missing(missing)))
 }

@@ -3,7 +3,7 @@
 //! the connection goes on, as CppNix's daemon does; only a broken stream ends it.
 
 use std::io::{self, BufReader, BufWriter, Read, Write};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use nixkit_protocol::worker::reply::WorkerReply;
 use nixkit_protocol::worker::request::WorkerRequest;
@@ -14,6 +14,7 @@ use nixkit_protocol::{HandshakeError, Limits, ProtocolError, WireError};
 use nixkit_store::local::{LocalStore, OpenError};
 use nixkit_store::StorePath;
 
+use crate::substitute::{OpenSubstituters, SubstituterSettings};
 use crate::{DaemonSettings, Trust};
 
 /// Why a connection ended abnormally.
@@ -83,6 +84,12 @@ pub enum OpError {
     /// A request's arguments are wrong.
     #[error("{0}")]
     Invalid(String),
+    /// A substituter could not be opened.
+    #[error(transparent)]
+    Cache(#[from] nixkit_store::binary_cache::CacheError),
+    /// A path could not be substituted.
+    #[error(transparent)]
+    Substitute(#[from] nixkit_sandbox::SubstituteError),
 }
 
 impl OpError {
@@ -119,6 +126,10 @@ pub(crate) struct Conn<'a, R: Read, W: Write + Send> {
     /// Builds at once, as the client last asked (`SetOptions`).
     pub(crate) jobs: usize,
     pub(crate) keep_going: bool,
+    /// How to substitute, as the client last set it (`SetOptions`).
+    pub(crate) substitution: SubstituterSettings,
+    /// The caches of `substitution`, opened on first use (and again after it changes).
+    pub(crate) substituters: Option<Arc<OpenSubstituters>>,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -137,6 +148,21 @@ impl<R: Read, W: Write + Send> Conn<'_, R, W> {
     /// Sends a line of text to the client's terminal.
     pub(crate) fn say(&self, text: impl Into<String>) -> Result<(), OpError> {
         self.log(&StderrMsg::Next(text.into()))
+    }
+
+    /// The connection's substituters, opened on first use.
+    pub(crate) fn substituters(&mut self) -> Result<Arc<OpenSubstituters>, OpError> {
+        if let Some(open) = &self.substituters {
+            return Ok(Arc::clone(open));
+        }
+        let caches = self.substitution.open(&self.ctx.store)?;
+        let open = Arc::new(OpenSubstituters::new(
+            caches,
+            self.settings.trusted_public_keys.clone(),
+            self.settings.require_sigs,
+        ));
+        self.substituters = Some(Arc::clone(&open));
+        Ok(open)
     }
 
     pub(crate) fn require_trust(&self, what: &'static str) -> Result<(), OpError> {
@@ -179,6 +205,8 @@ pub fn serve_connection<R: Read, W: Write + Send>(
         build_lock,
         jobs: settings.max_jobs,
         keep_going: false,
+        substitution: settings.substitution.clone(),
+        substituters: None,
     };
     let result = request_loop(&mut conn);
     let end = lock(&conn.store).end_session();

@@ -11,6 +11,8 @@
 //!   and garbage collection).
 //! - [`serve`]: `nix-store --serve [--write]`, the serve protocol on standard input and
 //!   output, for CppNix's `ssh://` stores and remote builders.
+//! - [`substitute`]: the substituters a connection uses (the daemon's `substituters`, with
+//!   the client's narinfo cache TTLs), for the substitutable-path queries and builds.
 //! - [`listen`]: the accept loop: a thread and a store handle of its own per connection,
 //!   with temporary roots kept per connection.
 //!
@@ -24,6 +26,7 @@ pub mod connection;
 pub mod listen;
 mod ops;
 pub mod serve;
+pub mod substitute;
 pub mod trust;
 mod upload;
 
@@ -34,6 +37,7 @@ use nixkit_store::local::StoreConfig;
 pub use connection::{serve_connection, ConnectionError, OpError};
 pub use listen::{Daemon, ListenError};
 pub use serve::{serve_store, ServeSettings};
+pub use substitute::SubstituterSettings;
 pub use trust::{NotAllowed, Peer, Trust, TrustSettings};
 
 /// How the daemon runs: its store, whom it trusts, how it builds.
@@ -53,6 +57,9 @@ pub struct DaemonSettings {
     pub require_sigs: bool,
     /// The Nix version string sent to clients (protocol 1.33+).
     pub nix_version: String,
+    /// The caches paths are substituted from, and how (a client may change this for its
+    /// connection: the TTLs always, the rest when trusted).
+    pub substitution: SubstituterSettings,
 }
 
 impl DaemonSettings {
@@ -66,6 +73,7 @@ impl DaemonSettings {
             trusted_public_keys: Vec::new(),
             require_sigs: true,
             nix_version: concat!("nixkit ", env!("CARGO_PKG_VERSION")).to_owned(),
+            substitution: SubstituterSettings::default(),
         }
     }
 }

@@ -7,11 +7,11 @@ use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::path::Path;
 
-use nixkit_protocol::worker::reply::WorkerReply;
+use nixkit_protocol::worker::reply::{SubstitutableInfo, WorkerReply};
 use nixkit_protocol::worker::request::WorkerRequest;
 use nixkit_protocol::worker::types::ClientSettings;
 use nixkit_store::local::Root;
-use nixkit_store::HashEncoding;
+use nixkit_store::{HashEncoding, StorePath};
 
 use crate::connection::{lock, Conn, OpError, Outcome};
 
@@ -81,10 +81,36 @@ pub(crate) fn handle<R: Read, W: Write + Send>(
                 outputs.into_iter().map(|(n, p)| (n, Some(p))).collect(),
             ))
         }
-        // This daemon substitutes from no cache: nothing is substitutable.
-        Q::QuerySubstitutablePaths(_) => reply(WorkerReply::Paths(BTreeSet::new())),
-        Q::QuerySubstitutablePathInfos(_) => reply(WorkerReply::SubstitutableInfos(Vec::new())),
-        Q::HasSubstitutes(_) => reply(WorkerReply::Bool(false)),
+        // The mass query: only caches that want it (`WantMassQuery: 1`) are asked.
+        Q::QuerySubstitutablePaths(paths) => {
+            let dir = conn.ctx.store.clone();
+            let found = conn.substituters()?.substitutable(&dir, &paths);
+            reply(WorkerReply::Paths(found))
+        }
+        Q::HasSubstitutes(path) => {
+            let dir = conn.ctx.store.clone();
+            let found = conn
+                .substituters()?
+                .substitutable(&dir, &BTreeSet::from([path]));
+            reply(WorkerReply::Bool(!found.is_empty()))
+        }
+        Q::QuerySubstitutablePathInfos(paths) => {
+            let dir = conn.ctx.store.clone();
+            let paths: BTreeSet<StorePath> = paths.into_iter().map(|(p, _)| p).collect();
+            let infos = conn.substituters()?.infos(&dir, &paths);
+            reply(WorkerReply::SubstitutableInfos(
+                infos
+                    .into_values()
+                    .map(|n| SubstitutableInfo {
+                        download_size: n.file_size.unwrap_or(0),
+                        nar_size: n.info.nar_size,
+                        references: n.info.references,
+                        deriver: n.info.deriver,
+                        path: n.info.path,
+                    })
+                    .collect(),
+            ))
+        }
         Q::AddTempRoot(p) => {
             lock(&conn.store)
                 .add_temp_root(&p)
@@ -122,10 +148,7 @@ pub(crate) fn handle<R: Read, W: Write + Send>(
             Ok(Outcome::Nar(p))
         }
         Q::EnsurePath(p) => {
-            let store = lock(&conn.store);
-            if !store.is_valid(&p)? {
-                return Err(OpError::NotValid(store.store_dir().print_path(&p)));
-            }
+            crate::build::ensure_valid(conn, &p)?;
             reply(WorkerReply::Done)
         }
         Q::AddSignatures { .. } => {
@@ -249,8 +272,24 @@ fn set_options<R: Read, W: Write + Send>(
                 }
             }
             "keep-going" => conn.keep_going = value == "true",
-            _ => {}
+            other => {
+                // The substitution settings; a bad value is warned about and ignored, as
+                // CppNix's daemon does with a client's unknown or bad setting.
+                let mut changed = conn.substitution.clone();
+                match changed.set(other, value) {
+                    Ok(_) => {}
+                    Err(e) => conn.say(format!("warning: {e}"))?,
+                }
+                if changed != conn.substitution {
+                    conn.substitution = changed;
+                    conn.substituters = None;
+                }
+            }
         }
+    }
+    if settings.use_substitutes != conn.substitution.use_substitutes {
+        conn.substitution.use_substitutes = settings.use_substitutes;
+        conn.substituters = None;
     }
     Ok(())
 }

@@ -3,7 +3,8 @@
 //! `--sign-key FILE` (a secret key as `nix-store --generate-binary-cache-key` writes),
 //! `--priority N` (default 30, as nix-serve), `--upload-token TOKEN` (accept `PUT` uploads
 //! from clients with this bearer token or basic-auth password), `--max-upload-size BYTES`
-//! (default 16 GiB). Prints `listening on http://ADDR` on standard
+//! (default 16 GiB), `--want-mass-query 0|1` (`WantMassQuery` in `nix-cache-info`, default 1),
+//! `--access-log` (a line per request on standard error: method, path, status). Prints `listening on http://ADDR` on standard
 //! error once bound, then serves until killed.
 
 use std::io::Write;
@@ -17,7 +18,7 @@ use crate::{ServeConfig, Server};
 /// The usage text.
 pub const USAGE: &str = "usage: nixkit serve [--store SPEC] [--listen ADDR] [--sign-key FILE] \
 [--priority N] \
-[--upload-token TOKEN] [--max-upload-size BYTES]";
+[--upload-token TOKEN] [--max-upload-size BYTES] [--want-mass-query 0|1] [--access-log]";
 
 fn parse(args: &[String]) -> Result<Option<(String, ServeConfig)>, String> {
     let mut store_spec = None;
@@ -26,6 +27,8 @@ fn parse(args: &[String]) -> Result<Option<(String, ServeConfig)>, String> {
     let mut priority = 30;
     let mut upload_token = None;
     let mut max_upload_size = crate::DEFAULT_MAX_UPLOAD_SIZE;
+    let mut want_mass_query = true;
+    let mut access_log = false;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let mut value = || {
@@ -50,6 +53,14 @@ fn parse(args: &[String]) -> Result<Option<(String, ServeConfig)>, String> {
                     .parse()
                     .map_err(|_| format!("invalid size '{v}': expected a number of bytes"))?;
             }
+            "--want-mass-query" => {
+                want_mass_query = match value()?.as_str() {
+                    "1" | "true" => true,
+                    "0" | "false" => false,
+                    v => return Err(format!("invalid --want-mass-query '{v}': expected 0 or 1")),
+                }
+            }
+            "--access-log" => access_log = true,
             "--help" | "-h" => return Ok(None),
             other => return Err(format!("unknown argument '{other}'\n{USAGE}")),
         }
@@ -73,6 +84,8 @@ fn parse(args: &[String]) -> Result<Option<(String, ServeConfig)>, String> {
     config.priority = priority;
     config.upload_token = upload_token;
     config.max_upload_size = max_upload_size;
+    config.want_mass_query = want_mass_query;
+    config.access_log = access_log;
     Ok(Some((listen, config)))
 }
 

@@ -49,6 +49,11 @@ pub struct ServeConfig {
     /// How long a request for a body waits for one of the [`ServeConfig::max_streams`] to
     /// end before it is answered 503 (Service Unavailable, with `Retry-After`).
     pub stream_wait: Duration,
+    /// `WantMassQuery` announced in `nix-cache-info` (default true, as nix-serve and
+    /// harmonia): whether clients may ask this cache about many paths at once.
+    pub want_mass_query: bool,
+    /// Print a line per request (method, path, status) on standard error.
+    pub access_log: bool,
 }
 
 /// The default [`ServeConfig::max_upload_size`]: 16 GiB.
@@ -76,6 +81,8 @@ impl ServeConfig {
             blocking_threads: DEFAULT_BLOCKING_THREADS,
             max_streams: DEFAULT_MAX_STREAMS,
             stream_wait: DEFAULT_STREAM_WAIT,
+            want_mass_query: true,
+            access_log: false,
         }
     }
 }
@@ -118,6 +125,10 @@ pub(crate) struct AppState {
     pub(crate) streams: Arc<tokio::sync::Semaphore>,
     /// [`ServeConfig::stream_wait`].
     pub(crate) stream_wait: Duration,
+    /// [`ServeConfig::want_mass_query`].
+    pub(crate) want_mass_query: bool,
+    /// [`ServeConfig::access_log`].
+    pub(crate) access_log: bool,
 }
 
 /// A bound, not yet running server.
@@ -163,6 +174,8 @@ impl Server {
             send_timeout: config.send_timeout,
             streams: Arc::new(tokio::sync::Semaphore::new(config.max_streams.max(1))),
             stream_wait: config.stream_wait,
+            want_mass_query: config.want_mass_query,
+            access_log: config.access_log,
         };
         Ok(Self {
             listener,

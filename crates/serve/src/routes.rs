@@ -76,11 +76,26 @@ async fn handle(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let head = method == Method::HEAD;
-    if method == Method::PUT {
+    if !state.access_log {
+        return dispatch(state, &method, &uri, headers, body).await;
+    }
+    let response = dispatch(Arc::clone(&state), &method, &uri, headers, body).await;
+    eprintln!("{method} {} {}", uri.path(), response.status().as_u16());
+    response
+}
+
+async fn dispatch(
+    state: Arc<AppState>,
+    method: &Method,
+    uri: &Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let head = *method == Method::HEAD;
+    if *method == Method::PUT {
         return crate::upload::put(state, uri.path().to_owned(), headers, body).await;
     }
-    if method != Method::GET && !head {
+    if *method != Method::GET && !head {
         let mut r = plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
         let allow = if state.uploads.is_some() {
             "GET, HEAD, PUT"
@@ -95,7 +110,7 @@ async fn handle(
     if path == "/nix-cache-info" {
         let info = CacheInfo {
             store_dir: Some(state.store_dir.as_str().to_owned()),
-            want_mass_query: true,
+            want_mass_query: state.want_mass_query,
             priority: state.priority,
         };
         return fixed(CACHE_INFO_TYPE, info.to_text().into_bytes(), head);

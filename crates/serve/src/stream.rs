@@ -7,6 +7,7 @@
 //! queries need, and enough slow clients would stall every other request.
 
 use std::io::{self, Write};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
@@ -18,10 +19,47 @@ const CHUNK: usize = 64 * 1024;
 /// Chunks in flight per response.
 const DEPTH: usize = 8;
 
+/// Chunk buffers once sent, for producers to fill again: a fresh buffer per chunk was
+/// mapped and faulted in anew each time (a sixth of the server's CPU time serving NARs).
+type ChunkPool = Arc<Mutex<Vec<Vec<u8>>>>;
+
+/// The most buffers the pool keeps (4 MiB).
+const POOL_MAX: usize = 64;
+
+/// The server's pool, shared by all responses.
+fn shared_pool() -> ChunkPool {
+    static POOL: std::sync::OnceLock<ChunkPool> = std::sync::OnceLock::new();
+    Arc::clone(POOL.get_or_init(ChunkPool::default))
+}
+
+/// A chunk on its way to the client; its buffer goes back to the pool when sent.
+struct PooledChunk {
+    buf: Vec<u8>,
+    pool: ChunkPool,
+}
+
+impl AsRef<[u8]> for PooledChunk {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf
+    }
+}
+
+impl Drop for PooledChunk {
+    fn drop(&mut self) {
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
+        let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
+        if pool.len() < POOL_MAX {
+            pool.push(buf);
+        }
+    }
+}
+
 /// A writer into the response channel.
 pub(crate) struct ChannelWriter {
     tx: mpsc::Sender<io::Result<Bytes>>,
     buf: Vec<u8>,
+    pool: ChunkPool,
     runtime: Handle,
     timeout: Duration,
 }
@@ -49,8 +87,17 @@ impl ChannelWriter {
         if self.buf.is_empty() {
             return Ok(());
         }
-        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
-        self.send_item(Ok(Bytes::from(chunk)))
+        let spare = self
+            .pool
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(CHUNK));
+        let chunk = PooledChunk {
+            buf: std::mem::replace(&mut self.buf, spare),
+            pool: Arc::clone(&self.pool),
+        };
+        self.send_item(Ok(Bytes::from_owner(chunk)))
     }
 }
 
@@ -97,6 +144,7 @@ where
     let mut writer = ChannelWriter {
         tx,
         buf: Vec::with_capacity(CHUNK),
+        pool: shared_pool(),
         runtime: Handle::current(),
         timeout,
     };

@@ -325,6 +325,50 @@ fn many_concurrent_clients() {
     }
 }
 
+/// Several large NARs (many chunks each, through the server's shared pool of chunk
+/// buffers) fetched at once by many clients: each arrives whole and unmixed.
+#[test]
+fn concurrent_large_nars_arrive_intact() {
+    let tmp = tempfile::tempdir().unwrap();
+    let addr = start(tmp.path(), None);
+    let served = open(&tmp.path().join("served"));
+    let mut wanted = Vec::new();
+    for k in 0..3u32 {
+        let src = tmp.path().join(format!("big{k}"));
+        let data: Vec<u8> = (0..1_500_000u32 + k * 77_777)
+            .map(|i| (i.wrapping_mul(2_654_435_761).wrapping_add(k) >> 13) as u8)
+            .collect();
+        fs::write(&src, data).unwrap();
+        let p = served
+            .add_to_store("big", &src, FileIngestionMethod::Flat, HashAlgo::Sha256)
+            .unwrap();
+        let info = served.query_path_info(&p).unwrap().unwrap();
+        wanted.push((
+            format!("http://{addr}/nar/{}.nar", info.nar_hash.to_nix32()),
+            info.nar_hash,
+            info.nar_size,
+        ));
+    }
+    let threads: Vec<_> = (0..9)
+        .map(|i| {
+            let wanted = wanted.clone();
+            std::thread::spawn(move || {
+                let a = agent();
+                for j in 0..3 {
+                    let (url, hash, size) = &wanted[(i + j) % wanted.len()];
+                    let r = get(&a, url);
+                    assert_eq!(r.status, 200);
+                    assert_eq!(r.body.len() as u64, *size);
+                    assert_eq!(Hash::digest(HashAlgo::Sha256, &r.body), *hash);
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+}
+
 fn have_nix() -> bool {
     Command::new("nix-store")
         .arg("--version")

@@ -12,7 +12,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nixkit_store::binary_cache::{
     open_cache, BinaryCache, CacheError, Compression, FileCache, HttpCache, HttpConfig,
@@ -40,6 +40,8 @@ enum Fault {
 struct StaticServer {
     url: String,
     faults: Arc<Mutex<Vec<(String, Fault)>>>,
+    /// Each request's path and when it arrived.
+    log: Arc<Mutex<Vec<(String, Instant)>>>,
 }
 
 impl StaticServer {
@@ -47,14 +49,15 @@ impl StaticServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let faults: Arc<Mutex<Vec<(String, Fault)>>> = Arc::default();
-        let (root, f) = (root.to_path_buf(), Arc::clone(&faults));
+        let log: Arc<Mutex<Vec<(String, Instant)>>> = Arc::default();
+        let (root, f, l) = (root.to_path_buf(), Arc::clone(&faults), Arc::clone(&log));
         std::thread::spawn(move || {
             for conn in listener.incoming().flatten() {
-                let (root, f) = (root.clone(), Arc::clone(&f));
-                std::thread::spawn(move || serve_conn(conn, &root, &f));
+                let (root, f, l) = (root.clone(), Arc::clone(&f), Arc::clone(&l));
+                std::thread::spawn(move || serve_conn(conn, &root, &f, &l));
             }
         });
-        Self { url, faults }
+        Self { url, faults, log }
     }
 
     fn fault(&self, suffix: &str, fault: Fault) {
@@ -62,7 +65,12 @@ impl StaticServer {
     }
 }
 
-fn serve_conn(conn: TcpStream, root: &Path, faults: &Mutex<Vec<(String, Fault)>>) {
+fn serve_conn(
+    conn: TcpStream,
+    root: &Path,
+    faults: &Mutex<Vec<(String, Fault)>>,
+    log: &Mutex<Vec<(String, Instant)>>,
+) {
     let mut reader = BufReader::new(conn.try_clone().unwrap());
     let mut conn = conn;
     loop {
@@ -71,6 +79,7 @@ fn serve_conn(conn: TcpStream, root: &Path, faults: &Mutex<Vec<(String, Fault)>>
             return;
         }
         let target = line.split_whitespace().nth(1).unwrap_or("/").to_owned();
+        log.lock().unwrap().push((target.clone(), Instant::now()));
         loop {
             let mut h = String::new();
             if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
@@ -661,4 +670,56 @@ fn parallel_substitution_fails_cleanly_in_the_middle_of_a_batch() {
     }
     assert!(target.verify(true).unwrap().is_ok());
     assert_eq!(stray_temporaries(&target), Vec::<String>::new());
+}
+
+/// NARs are downloaded while the closure's narinfos are still being fetched: with the
+/// leaf's narinfo answered late, the NARs of `top` and `mid` are asked for before that
+/// answer; everything is committed once it came. Without the leaf's narinfo nothing is
+/// registered and no temporary is left.
+#[test]
+fn nars_download_while_narinfos_are_fetched() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, paths) = closure(tmp.path());
+    let key = SecretKey::generate("test-1").unwrap();
+    let dir = tmp.path().join("cache");
+    export(&src, &dir, &paths[0], Compression::Zstd, &key);
+    let server = StaticServer::start(&dir);
+    let delay = Duration::from_millis(800);
+    let leaf_narinfo = format!("/{}.narinfo", paths[2].hash_part());
+    server.fault(&leaf_narinfo, Fault::Delay(delay));
+    let cache = HttpCache::new(&server.url, StoreDir::default()).unwrap();
+    let dest = open(&tmp.path().join("dest"));
+    let trusted = [key.public_key()];
+    let added =
+        nixkit_store::binary_cache::substitute_closure(&cache, &dest, &paths[0], &trusted, true)
+            .unwrap();
+    assert_eq!(added.len(), 3);
+    let log = server.log.lock().unwrap().clone();
+    let at = |target: &str| {
+        log.iter()
+            .find(|(t, _)| t == target)
+            .map(|(_, at)| *at)
+            .unwrap_or_else(|| panic!("{target} not requested: {log:?}"))
+    };
+    let leaf_asked = at(&leaf_narinfo);
+    for p in &paths[..2] {
+        let nar = format!("/{}", nar_url(&dir, p));
+        assert!(
+            at(&nar) < leaf_asked + delay / 2,
+            "the NAR of {p} waited for the leaf's narinfo: {log:?}"
+        );
+    }
+
+    // The leaf's narinfo gone: nothing is registered, nothing is left behind.
+    fs::remove_file(narinfo_file(&dir, &paths[2])).unwrap();
+    let cache = HttpCache::new(&server.url, StoreDir::default()).unwrap();
+    let other = unsynced(&tmp.path().join("other"));
+    let err =
+        nixkit_store::binary_cache::substitute_closure(&cache, &other, &paths[0], &trusted, true)
+            .unwrap_err();
+    assert!(matches!(err, CacheError::NotInCache(_)), "{err}");
+    for p in &paths {
+        assert!(!other.is_valid(p).unwrap());
+    }
+    assert!(stray_temporaries(&other).is_empty());
 }

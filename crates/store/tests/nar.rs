@@ -452,3 +452,64 @@ proptest! {
         }
     }
 }
+
+/// `restore_path_with`'s hook hears of every regular file's data, in order, in pieces of at
+/// most `WRITTEN_CHUNK` bytes that cover the file exactly (empty files: nothing), and the
+/// tree restored is the same as without a hook.
+#[test]
+fn restore_hook_covers_each_files_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    fs::create_dir_all(src.join("d")).unwrap();
+    let chunk = nar::WRITTEN_CHUNK as usize;
+    let sizes = [0, 1, 100_000, chunk, chunk * 2 + 12_345];
+    for (i, size) in sizes.iter().enumerate() {
+        let data: Vec<u8> = (0..*size).map(|j| (j * 31 + i) as u8).collect();
+        fs::write(src.join("d").join(format!("f{i}")), data).unwrap();
+    }
+    std::os::unix::fs::symlink("d/f1", src.join("link")).unwrap();
+    let bytes = dump(&src);
+    let heard = std::sync::Mutex::new(Vec::<(u64, u64, u64)>::new());
+    let hook = |file: &fs::File, offset: u64, len: u64| {
+        let size = file.metadata().unwrap().len();
+        heard.lock().unwrap().push((offset, len, size));
+    };
+    let dest = tmp.path().join("dest");
+    nar::restore_path_with(&mut bytes.as_slice(), &dest, Some(&hook)).unwrap();
+    assert_eq!(dump(&dest), bytes);
+    // Per file (in NAR order: f0 … f4), the pieces heard, each ending where the file then
+    // ended.
+    let heard = heard.into_inner().unwrap();
+    let mut files: Vec<Vec<(u64, u64)>> = Vec::new();
+    for (offset, len, size) in heard {
+        assert!(len > 0 && len <= nar::WRITTEN_CHUNK + 256 * 1024, "{len}");
+        assert_eq!(offset + len, size);
+        if offset == 0 {
+            files.push(Vec::new());
+        }
+        files.last_mut().unwrap().push((offset, len));
+    }
+    let nonempty: Vec<u64> = sizes
+        .iter()
+        .filter(|s| **s > 0)
+        .map(|s| *s as u64)
+        .collect();
+    assert_eq!(files.len(), nonempty.len());
+    for (pieces, size) in files.iter().zip(&nonempty) {
+        let mut at = 0;
+        for (offset, len) in pieces {
+            assert_eq!(*offset, at);
+            at += len;
+        }
+        assert_eq!(at, *size);
+        // Every piece but the last is at least a chunk: the hook is not called per write.
+        let (_, all_but_last) = pieces.split_last().unwrap();
+        assert!(all_but_last
+            .iter()
+            .all(|(_, len)| *len >= nar::WRITTEN_CHUNK));
+    }
+    assert!(
+        files.last().unwrap().len() >= 2,
+        "a large file is told about in pieces"
+    );
+}

@@ -2,8 +2,9 @@
 //! wiring for `nixkit-daemon`.
 //! `[--socket PATH | --stdio] [--connection-model process|thread] [--store SPEC]
 //! [--option NAME VALUE]...`; the options are CppNix's `trusted-users`, `allowed-users`,
-//! `trusted-public-keys`, `require-sigs`, `max-jobs` and the build settings of `nixkit
-//! build`. In the process model (the default, CppNix's) each connection is served by
+//! `trusted-public-keys`, `require-sigs`, `max-jobs`, the substitution settings
+//! (`substituters`, `extra-substituters`, `http-connections`, `narinfo-cache-positive-ttl`,
+//! `narinfo-cache-negative-ttl`) and the build settings of `nixkit build`. In the process model (the default, CppNix's) each connection is served by
 //! `nixkit daemon --stdio` with the same store and options, the connection as its standard
 //! input and output.
 
@@ -41,7 +42,9 @@ fn apply(settings: &mut DaemonSettings, name: &str, value: &str) -> Result<(), S
                 .collect::<Result<_, _>>()?
         }
         _ => {
-            if !settings.build.set_option(name, value)? {
+            if !settings.substitution.set(name, value)?
+                && !settings.build.set_option(name, value)?
+            {
                 return Err(format!("unknown setting '{name}'"));
             }
         }

@@ -2,13 +2,16 @@
 //! CppNix 2.8's `nix copy --to http://…` (token as the netrc password) uploads a closure with
 //! references, which CppNix then substitutes back from it; without the token it is refused;
 //! `nixkit store --copy-to http://…` (token in `NIXKIT_UPLOAD_TOKEN`) pushes a nixkit closure
-//! that CppNix substitutes. Skipped when `nix-store` is absent.
+//! that CppNix substitutes. Skipped when `nix-store` is absent. A second `--copy-to` of the
+//! same paths asks the server nothing about them (the narinfo cache on disk remembers what
+//! was uploaded), counted in `nixkit serve --access-log`'s lines.
 
 #![allow(clippy::unwrap_used)] // Tests may panic on failure.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
 
 const TOKEN: &str = "upload-t0ken";
 
@@ -46,6 +49,13 @@ impl Drop for Killed {
 }
 
 fn serve(store: &Path) -> (Killed, String) {
+    let (server, url, _) = serve_logged(store, &[]);
+    (server, url)
+}
+
+/// `nixkit serve` with uploads and `extra` arguments; its further lines of standard error
+/// (with `--access-log`: one per request) are collected.
+fn serve_logged(store: &Path, extra: &[&str]) -> (Killed, String, Arc<Mutex<Vec<String>>>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_nixkit"))
         .args([
             "serve",
@@ -55,19 +65,29 @@ fn serve(store: &Path) -> (Killed, String) {
             "127.0.0.1:0",
         ])
         .args(["--upload-token", TOKEN])
+        .args(extra)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let stderr = child.stderr.take().unwrap();
     let server = Killed(child);
+    let mut reader = BufReader::new(stderr);
     let mut first = String::new();
-    BufReader::new(stderr).read_line(&mut first).unwrap();
+    reader.read_line(&mut first).unwrap();
     let url = first
         .trim()
         .strip_prefix("listening on ")
         .unwrap_or_else(|| panic!("unexpected first line: {first}"))
         .to_owned();
-    (server, url)
+    let lines: Arc<Mutex<Vec<String>>> = Arc::default();
+    let collected = Arc::clone(&lines);
+    std::thread::spawn(move || {
+        for line in reader.lines() {
+            let Ok(line) = line else { return };
+            collected.lock().unwrap().push(line);
+        }
+    });
+    (server, url, lines)
 }
 
 fn substitute_with_cppnix(root: &Path, url: &str, path: &str) {
@@ -168,4 +188,67 @@ fn cppnix_nix_copy_and_nixkit_copy_to_push_into_nixkit_serve() {
         .env("NIXKIT_UPLOAD_TOKEN", "wrong"));
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("401"));
+}
+
+/// `--copy-to http://…` twice with one narinfo cache: the second asks nothing about the
+/// paths the first uploaded (nor about `nix-cache-info`); with a fresh narinfo cache a copy
+/// asks about each path again (and uploads none).
+#[test]
+fn second_copy_to_asks_nothing_about_uploaded_paths() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = |s: &str| tmp.path().join(s);
+    let (_server, url, log) = serve_logged(&t("served"), &["--access-log"]);
+    let ours = t("ours");
+    let nixkit = |args: &[&str], cache: &str| {
+        run(Command::new(env!("CARGO_BIN_EXE_nixkit"))
+            .arg("store")
+            .args(["--store", ours.to_str().unwrap()])
+            .args(args)
+            .env("NIXKIT_UPLOAD_TOKEN", TOKEN)
+            .env("XDG_CACHE_HOME", t(cache)))
+    };
+    let mut paths = Vec::new();
+    for i in 0..3 {
+        let src = t(&format!("file{i}"));
+        std::fs::write(&src, format!("pushed {i}\n")).unwrap();
+        paths.push(ok(nixkit(&["--add", src.to_str().unwrap()], "c1")));
+    }
+    let copy = |cache: &str| {
+        let mut args = vec!["--copy-to", url.as_str()];
+        args.extend(paths.iter().map(String::as_str));
+        ok(nixkit(&args, cache));
+    };
+    let count =
+        |pred: &dyn Fn(&str) -> bool| log.lock().unwrap().iter().filter(|l| pred(l)).count();
+    let narinfo_gets = |status: &str| {
+        count(&|l: &str| l.starts_with("GET /") && l.contains(".narinfo ") && l.ends_with(status))
+    };
+    let wait_for = |what: &dyn Fn() -> bool| {
+        for _ in 0..100 {
+            if what() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    };
+    copy("c1");
+    wait_for(&|| count(&|l: &str| l.starts_with("PUT ")) >= 6);
+    assert_eq!(narinfo_gets(" 404"), 3, "{:?}", log.lock().unwrap());
+    assert_eq!(count(&|l: &str| l.starts_with("PUT ")), 6);
+    let info_gets = count(&|l: &str| l.starts_with("GET /nix-cache-info "));
+    copy("c1");
+    copy("c2");
+    wait_for(&|| narinfo_gets(" 200") >= 3);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let lines = log.lock().unwrap().clone();
+    // Only the copy with the fresh cache (`c2`) asked, once per path; nothing was uploaded
+    // again.
+    assert_eq!(narinfo_gets(" 200"), 3, "{lines:?}");
+    assert_eq!(narinfo_gets(" 404"), 3, "{lines:?}");
+    assert_eq!(count(&|l: &str| l.starts_with("PUT ")), 6, "{lines:?}");
+    assert_eq!(
+        count(&|l: &str| l.starts_with("GET /nix-cache-info ")),
+        info_gets + 1,
+        "{lines:?}"
+    );
 }

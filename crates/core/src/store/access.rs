@@ -248,7 +248,10 @@ pub fn open_access(options: &StoreOptions) -> Result<Box<dyn StoreAccess>, OpenA
             .filter(|s| is_daemon_spec(s))
     });
     match spec {
-        Some(spec) if is_daemon_spec(&spec) => Ok(Box::new(DaemonStore::connect(&spec)?)),
+        Some(spec) if is_daemon_spec(&spec) => Ok(Box::new(DaemonStore::connect_with(
+            &spec,
+            &options.overrides,
+        )?)),
         spec => Ok(Box::new(LocalAccess::new(open_store(&StoreOptions {
             store: spec,
             ..options.clone()

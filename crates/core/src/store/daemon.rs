@@ -170,6 +170,15 @@ impl DaemonStore {
     /// Connects to the daemon `spec` names (see [`DaemonSpec::parse`]) and sends the
     /// default client settings, as CppNix's client does after the handshake.
     pub fn connect(spec: &str) -> Result<Arc<Self>, ConnectError> {
+        Self::connect_with(spec, &[])
+    }
+
+    /// [`DaemonStore::connect`], sending `overrides` (settings given with `--option`, such
+    /// as `narinfo-cache-negative-ttl`) for the daemon to apply to this connection.
+    pub fn connect_with(
+        spec: &str,
+        overrides: &[(String, String)],
+    ) -> Result<Arc<Self>, ConnectError> {
         let spec = DaemonSpec::parse(spec)?;
         let socket_err = |source| ConnectError::Socket {
             path: spec.socket.clone(),
@@ -184,8 +193,12 @@ impl DaemonStore {
                     source,
                 })?;
         client.set_logger(Box::new(log_to_stderr));
+        let settings = ClientSettings {
+            overrides: overrides.to_vec(),
+            ..ClientSettings::default()
+        };
         client
-            .set_options(&ClientSettings::default())
+            .set_options(&settings)
             .map_err(|source| ConnectError::Settings {
                 path: spec.socket.clone(),
                 source,

@@ -51,6 +51,10 @@ pub struct StoreOptions {
     /// The file remembered narinfo answers are shared in across processes; `None`:
     /// `$XDG_CACHE_HOME/nixkit/binary-cache.sqlite` (or under `~/.cache`).
     pub narinfo_cache_file: Option<PathBuf>,
+    /// The settings given with [`StoreOptions::set_option`] (but `store`), in order: what a
+    /// daemon is sent (`SetOptions`' overrides), as CppNix's client sends the settings
+    /// changed from their defaults.
+    pub overrides: Vec<(String, String)>,
 }
 
 impl Default for StoreOptions {
@@ -65,6 +69,7 @@ impl Default for StoreOptions {
             narinfo_cache_positive_ttl: DEFAULT_POSITIVE_TTL.as_secs(),
             narinfo_cache_negative_ttl: DEFAULT_NEGATIVE_TTL.as_secs(),
             narinfo_cache_file: None,
+            overrides: Vec::new(),
         }
     }
 }
@@ -133,6 +138,9 @@ impl StoreOptions {
                 self.narinfo_cache_negative_ttl = number(name, value)?;
             }
             _ => return Ok(false),
+        }
+        if name != "store" {
+            self.overrides.push((name.to_owned(), value.to_owned()));
         }
         Ok(true)
     }

@@ -430,7 +430,10 @@ fn run_with_store(
                         .map(|t| format!("Bearer {t}")),
                     ..HttpConfig::default()
                 };
+                // The narinfo cache the substituters use: paths this user copied (or
+                // found there) before are not asked about again.
                 HttpCache::with_config(url, dir.clone(), config)
+                    .map(|c| c.with_narinfo_cache(options.narinfo_cache()))
                     .and_then(|c| c.copy_closure(&local, &paths, compression, key.as_ref()))
             } else {
                 FileCache::new(url, dir.clone())

@@ -189,6 +189,20 @@ impl HttpCache {
         in_memory || on_disk
     }
 
+    /// Remembers `narinfo` (whose text is `text`) as the cache's answer for its path, in
+    /// memory and on disk, as if just fetched (after uploading it: a later upload of the
+    /// same closure, in this process or another, asks nothing about it).
+    pub(super) fn remember_narinfo(&self, text: &str, narinfo: NarInfo) {
+        let key = narinfo.info.path.hash_part().to_owned();
+        if let Some(disk) = &self.disk {
+            disk.record_narinfo(&self.base, &key, Some(text));
+        }
+        self.narinfos
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, (SystemTime::now(), Some(narinfo)));
+    }
+
     /// GETs a small text file below the base URL.
     fn get_text(&self, rel: &str) -> Result<Option<(String, String)>, CacheError> {
         let Some((url, body)) = self.get(rel)? else {

@@ -2,7 +2,9 @@
 //! --upload-token`, or any cache CppNix's `nix copy --to http://…` writes to): the NAR is
 //! packed into a temporary file ([`super::pack`]: dumped, hashed and compressed in one pass),
 //! uploaded as `nar/<filehash>.nar<ext>`, then the narinfo (signed when a key is given) —
-//! the order in which a cache can verify the NAR before the path becomes visible.
+//! the order in which a cache can verify the NAR before the path becomes visible. Uploaded
+//! narinfos are remembered as the cache's answers (in memory and in the narinfo cache on
+//! disk, when the cache has one), as CppNix's uploads are.
 
 use std::collections::BTreeSet;
 
@@ -46,7 +48,9 @@ impl HttpCache {
             "text/x-nix-narinfo",
             PutBody::Bytes(text.as_bytes()),
         )?;
-        self.forget_narinfo(path);
+        // The cache now has it: remembered as a positive answer (replacing the negative
+        // one just fetched), so copying the closure again asks nothing about it.
+        self.remember_narinfo(&text, narinfo);
         Ok(true)
     }
 

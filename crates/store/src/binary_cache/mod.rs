@@ -13,6 +13,7 @@ mod narinfo;
 mod narinfo_disk_cache;
 mod pack;
 mod parallel;
+mod pipeline;
 mod signing;
 mod source;
 mod substitute;

@@ -1,7 +1,8 @@
 //! Substitution from binary caches of any backend ([`BinaryCache`]): the narinfos of the
-//! missing closure are fetched and checked for trust first, then each NAR is streamed
-//! download → file hash → decompress → NAR restore (NAR hash and size checked) → register,
-//! never held whole in memory. [`Substituters`] tries several caches by priority, the next
+//! missing closure are fetched and checked for trust, and meanwhile each NAR is streamed
+//! download → file hash → decompress → NAR restore (NAR hash and size checked) into
+//! staging (`pipeline.rs`), never held whole in memory; paths are registered only once
+//! every narinfo has passed. [`Substituters`] tries several caches by priority, the next
 //! after a failure, and names the cache and the path in every error.
 
 use std::cell::RefCell;
@@ -44,70 +45,57 @@ pub fn substitute_closure(
 ) -> Result<Vec<StorePath>, CacheError> {
     let store_dir = store.store_dir();
     cache.cache_info()?.check_store_dir(store_dir)?;
-    // The narinfos of the whole missing closure, level by level (each level's fetched in
-    // parallel; no recursion, so a chain of any length is fine), each checked for trust
-    // before anything is added.
+    // The narinfos of the whole missing closure are fetched level by level (each level's
+    // in parallel; no recursion, so a chain of any length is fine), each checked for trust
+    // and then handed to the workers, which download, check and restore it into staging
+    // meanwhile; the staged paths are committed in order, references first, only after
+    // every narinfo of the closure has passed, in batches (one sync and one transaction
+    // each). After a failure, the paths staged before it (in that order) are still
+    // committed; none after it.
     let jobs = cache.parallel_jobs();
-    let mut wanted: BTreeMap<StorePath, NarInfo> = BTreeMap::new();
-    let mut seen: BTreeSet<StorePath> = BTreeSet::new();
-    let mut frontier = vec![path.clone()];
-    while !frontier.is_empty() {
-        let mut level = Vec::new();
-        for p in std::mem::take(&mut frontier) {
-            if seen.insert(p.clone()) && !store.is_valid(&p)? {
-                level.push(p);
-            }
-        }
-        let answers = super::parallel::map_parallel(jobs, &level, |p| cache.narinfo(p));
-        for (p, answer) in level.into_iter().zip(answers) {
-            let printed = store_dir.print_path(&p);
-            let mut narinfo = answer?.ok_or_else(|| CacheError::NotInCache(printed.clone()))?;
-            let is_trusted = |n: &NarInfo| {
-                !require_sigs
-                    || is_content_addressed(store_dir, &n.info)
-                    || has_valid_signature(store_dir, &n.info, trusted)
-            };
-            if !is_trusted(&narinfo) {
-                // A remembered answer (from a cache file edited since, say) is trusted no
-                // more than the cache itself: ask it again, once.
-                if cache.forget_remembered_narinfo(&p) {
-                    narinfo = cache
-                        .narinfo(&p)?
-                        .ok_or_else(|| CacheError::NotInCache(printed.clone()))?;
-                }
-                if !is_trusted(&narinfo) {
-                    return Err(CacheError::Untrusted(printed));
+    let discover = |publisher: &super::pipeline::Publisher<'_>| {
+        let mut wanted: BTreeMap<StorePath, BTreeSet<StorePath>> = BTreeMap::new();
+        let mut seen: BTreeSet<StorePath> = BTreeSet::new();
+        let mut frontier = vec![path.clone()];
+        while !frontier.is_empty() {
+            let mut level = Vec::new();
+            for p in std::mem::take(&mut frontier) {
+                if seen.insert(p.clone()) && !store.is_valid(&p)? {
+                    level.push(p);
                 }
             }
-            frontier.extend(
-                narinfo
-                    .info
-                    .references_without_self()
-                    .filter(|r| !seen.contains(*r))
-                    .cloned(),
-            );
-            wanted.insert(p, narinfo);
+            let answers = super::parallel::map_parallel(jobs, &level, |p| {
+                let narinfo = trusted_narinfo(cache, store_dir, p, trusted, require_sigs)?;
+                publisher.publish(narinfo.clone());
+                Ok::<_, CacheError>(narinfo)
+            });
+            for (p, answer) in level.into_iter().zip(answers) {
+                let narinfo = answer?;
+                frontier.extend(
+                    narinfo
+                        .info
+                        .references_without_self()
+                        .filter(|r| !seen.contains(*r))
+                        .cloned(),
+                );
+                wanted.insert(p, narinfo.info.references);
+            }
         }
-    }
-    let keys: BTreeSet<StorePath> = wanted.keys().cloned().collect();
-    let order = crate::topo::topo_sort::<_, CacheError>(&keys, |p| {
-        Ok(wanted
-            .get(p)
-            .map(|n| n.info.references.iter().cloned().collect())
-            .unwrap_or_default())
-    })?;
-    let queue: Vec<NarInfo> = order.iter().filter_map(|p| wanted.remove(p)).collect();
-    // Each NAR is downloaded, checked and restored into staging by one of the cache's
-    // parallel jobs; the staged paths are committed in order, references first, in batches
-    // (one sync and one transaction each). After a failure, the paths staged before it
-    // are still committed; none after it.
+        let keys: BTreeSet<StorePath> = wanted.keys().cloned().collect();
+        crate::topo::topo_sort::<_, CacheError>(&keys, |p| {
+            Ok(wanted
+                .get(p)
+                .map(|refs| refs.iter().cloned().collect())
+                .unwrap_or_default())
+        })
+    };
     let stager = store.stager();
-    let mut added = Vec::with_capacity(queue.len());
+    let mut added = Vec::new();
     let mut batch: Vec<StagedPath> = Vec::new();
     let mut batch_bytes: u64 = 0;
-    let result = super::parallel::stage_in_order(
-        cache.parallel_jobs(),
-        &queue,
+    let result = super::pipeline::stage_while_discovering(
+        jobs,
+        discover,
         |narinfo, stop| {
             let raw = cache.nar_reader(narinfo)?;
             let raw = Box::new(Stoppable { inner: raw, stop });
@@ -128,6 +116,40 @@ pub fn substitute_closure(
     result?;
     added.extend(committed?);
     Ok(added)
+}
+
+/// The narinfo of `path` from `cache`, checked for trust: with `require_sigs`, signed by
+/// one of `trusted` or content-addressed. A remembered answer that fails is asked for
+/// again, once.
+fn trusted_narinfo(
+    cache: &dyn BinaryCache,
+    store_dir: &StoreDir,
+    path: &StorePath,
+    trusted: &[PublicKey],
+    require_sigs: bool,
+) -> Result<NarInfo, CacheError> {
+    let printed = store_dir.print_path(path);
+    let mut narinfo = cache
+        .narinfo(path)?
+        .ok_or_else(|| CacheError::NotInCache(printed.clone()))?;
+    let is_trusted = |n: &NarInfo| {
+        !require_sigs
+            || is_content_addressed(store_dir, &n.info)
+            || has_valid_signature(store_dir, &n.info, trusted)
+    };
+    if !is_trusted(&narinfo) {
+        // A remembered answer (from a cache file edited since, say) is trusted no more
+        // than the cache itself: ask it again, once.
+        if cache.forget_remembered_narinfo(path) {
+            narinfo = cache
+                .narinfo(path)?
+                .ok_or_else(|| CacheError::NotInCache(printed.clone()))?;
+        }
+        if !is_trusted(&narinfo) {
+            return Err(CacheError::Untrusted(printed));
+        }
+    }
+    Ok(narinfo)
 }
 
 /// Paths, and NAR bytes, restored before a batch is committed.
@@ -387,6 +409,69 @@ impl Substituters {
         order
             .iter()
             .filter_map(|&i| self.caches.get(i).map(|c| &**c))
+    }
+
+    /// The mass query (CppNix's `querySubstitutablePaths`, behind `nix-env -qas`,
+    /// `HasSubstitutes` and the daemon's `QuerySubstitutablePaths`): which of `paths` some
+    /// cache has. Only caches whose `nix-cache-info` says `WantMassQuery: 1` are asked (and
+    /// only those for this store directory); the others are left to single-path
+    /// substitution. A cache that fails to answer counts as not having the path.
+    pub fn query_substitutable(
+        &self,
+        store_dir: &StoreDir,
+        paths: &BTreeSet<StorePath>,
+    ) -> BTreeSet<StorePath> {
+        let mut found = BTreeSet::new();
+        for cache in self.in_order() {
+            let wanted = cache
+                .cache_info()
+                .is_ok_and(|info| info.want_mass_query && info.check_store_dir(store_dir).is_ok());
+            if !wanted {
+                continue;
+            }
+            let ask: Vec<StorePath> = paths.difference(&found).cloned().collect();
+            let answers =
+                super::parallel::map_parallel(cache.parallel_jobs(), &ask, |p| cache.narinfo(p));
+            for (p, answer) in ask.into_iter().zip(answers) {
+                if matches!(answer, Ok(Some(_))) {
+                    found.insert(p);
+                }
+            }
+        }
+        found
+    }
+
+    /// The narinfos of those of `paths` some cache has, each from the first cache (by
+    /// priority) that has it (CppNix's `querySubstitutablePathInfos`: every cache is asked,
+    /// whatever its `WantMassQuery`). A cache that fails to answer counts as not having
+    /// the path.
+    pub fn query_substitutable_infos(
+        &self,
+        store_dir: &StoreDir,
+        paths: &BTreeSet<StorePath>,
+    ) -> BTreeMap<StorePath, NarInfo> {
+        let mut found: BTreeMap<StorePath, NarInfo> = BTreeMap::new();
+        for cache in self.in_order() {
+            if !cache
+                .cache_info()
+                .is_ok_and(|info| info.check_store_dir(store_dir).is_ok())
+            {
+                continue;
+            }
+            let ask: Vec<StorePath> = paths
+                .iter()
+                .filter(|p| !found.contains_key(*p))
+                .cloned()
+                .collect();
+            let answers =
+                super::parallel::map_parallel(cache.parallel_jobs(), &ask, |p| cache.narinfo(p));
+            for (p, answer) in ask.into_iter().zip(answers) {
+                if let Ok(Some(info)) = answer {
+                    found.insert(p, info);
+                }
+            }
+        }
+        found
     }
 
     /// Substitutes `path` and its missing closure into `store` from the first cache (by

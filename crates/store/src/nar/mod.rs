@@ -12,7 +12,7 @@ pub use dump::{
     dump_from, dump_path, nar_hash, write_flat_file_nar, DumpError, NarNode, NarSource,
 };
 pub use parse::{parse_nar, NarVisitor, ParseNarError};
-pub use restore::{restore_path, RestoreError};
+pub use restore::{restore_path, restore_path_with, RestoreError, WrittenHook, WRITTEN_CHUNK};
 
 /// The magic string every NAR starts with.
 pub const NAR_MAGIC: &[u8] = b"nix-archive-1";
