@@ -112,7 +112,9 @@ pub fn run(o: &BuildOptions, stdout: &mut dyn Write) -> Result<(), BuildCommandE
             None => (String::new(), crate::installable::absolute_path(&cwd_s, e)),
         })
         .collect();
+    // One evaluation per process: no cycle collection.
     let mut ev = Evaluator::builder()
+        .collect_cycles(false)
         .store(store.eval_store())
         .search_path(search)
         .home(std::env::var("HOME").ok())

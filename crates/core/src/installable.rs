@@ -50,7 +50,10 @@ mod tests {
                 ("n".to_owned(), AutoArg::Expr("toString (1 + 1)".to_owned())),
             ],
         };
-        let mut ev = nixkit_eval::Evaluator::builder().build();
+        // One evaluation per process: no cycle collection.
+        let mut ev = nixkit_eval::Evaluator::builder()
+            .collect_cycles(false)
+            .build();
         let found = derivations(&sel, &mut ev, &InputContext::new("/")).unwrap_or_default();
         assert_eq!(found.len(), 2, "{found:?}");
         assert!(found[0].0.ends_with("-d2-t.drv"), "{found:?}");

@@ -139,7 +139,10 @@ pub fn evaluate(
         .name("osconf-eval".into())
         .stack_size(EVAL_STACK)
         .spawn(move || -> Result<(String, String), String> {
+            // One evaluation per process: no cycle collection (see
+            // `EvaluatorBuilder::collect_cycles`).
             let mut ev = Evaluator::builder()
+                .collect_cycles(false)
                 .store(theirs)
                 .home(std::env::var("HOME").ok())
                 .show_trace(show_trace)

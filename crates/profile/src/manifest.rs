@@ -300,7 +300,8 @@ pub(crate) fn package_from_entry(ev: &mut Evaluator, entry: &Value) -> Result<Pa
 /// Reads the manifest at `path` (a file on the host).
 pub fn read(path: &std::path::Path) -> Result<Vec<Package>, ManifestError> {
     let shown = path.display().to_string();
-    let mut ev = Evaluator::builder().build();
+    // One evaluation per process: no cycle collection.
+    let mut ev = Evaluator::builder().collect_cycles(false).build();
     let v = ev
         .eval_file(&path.to_string_lossy())
         .map_err(|e| ManifestError::Eval {

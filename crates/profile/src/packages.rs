@@ -149,7 +149,9 @@ impl PackageSet {
             }
         }
         let eval_store = Arc::new(LocalEvalStore::new(store));
+        // One evaluation per process: no cycle collection.
         let mut ev = Evaluator::builder()
+            .collect_cycles(false)
             .store(eval_store.clone())
             .home(std::env::var("HOME").ok())
             .build();
