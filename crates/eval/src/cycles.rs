@@ -217,25 +217,47 @@ impl CycleRegistry {
     }
 
     fn trial_deletion(&mut self) -> Outcome {
-        self.anchors.sort_unstable_by_key(Node::addr);
-        self.anchors.dedup_by_key(|a| a.addr());
-        let mut graph = Graph::default();
-        for anchor in &self.anchors {
-            graph.add(anchor.clone_ref());
-        }
-        graph.walk();
-        // The registry's own reference to each anchor is not an outside one.
-        let registered = self.anchors.len();
-        let Some(first) = graph.outside_references(registered) else {
+        let mut anchors = std::mem::take(&mut self.anchors);
+        anchors.sort_unstable_by_key(Node::addr);
+        anchors.dedup_by_key(|a| a.addr());
+        let registered = anchors.len();
+        // The graph borrows from the anchors (which keep everything it
+        // reaches alive, no evaluation running); what will be emptied is
+        // taken as owned references before the graph goes.
+        let found = {
+            let mut graph = Graph::default();
+            for anchor in &anchors {
+                graph.add(anchor.as_ref());
+            }
+            graph.walk();
+            // The registry's own reference to each anchor is not an outside one.
+            graph.outside_references(registered).and_then(|first| {
+                let live = graph.mark_live(&first);
+                if graph.outside_references(registered).as_ref() != Some(&first) {
+                    return None;
+                }
+                let garbage: Vec<Node> = graph
+                    .nodes
+                    .iter()
+                    .zip(&live)
+                    .filter(|(r, &l)| !l && matches!(r, Ref::Env(_) | Ref::Thunk(_)))
+                    .map(|(r, _)| r.to_node())
+                    .collect();
+                Some((live[..registered].to_vec(), garbage))
+            })
+        };
+        let Some((anchor_live, garbage)) = found else {
+            self.anchors = anchors;
             return Outcome::Abandoned;
         };
-        let live = graph.mark_live(&first);
-        if graph.outside_references(registered).as_ref() != Some(&first) {
-            return Outcome::Abandoned;
-        }
+        self.anchors = anchors
+            .into_iter()
+            .zip(anchor_live)
+            .filter_map(|(a, live)| live.then_some(a))
+            .collect();
         let mut emptied = Vec::new();
         let mut codes = Vec::new();
-        for (node, _) in graph.nodes.iter().zip(&live).filter(|(_, &l)| !l) {
+        for node in &garbage {
             match node {
                 Node::Env(scope) => {
                     if let Some(cell) = scope.deferred_cell() {
@@ -254,10 +276,11 @@ impl CycleRegistry {
                     // only between top-level evaluations or in the
                     // evaluator's drop, with no other evaluator alive in the
                     // process, and the lock held keeps one from being
-                    // created), and a value an embedder holds is counted as
-                    // referred to from outside, so everything it reaches is
-                    // alive. This node is not (both readings of the counts
-                    // agree), so nothing can reach it again either.
+                    // created), the walk's borrowed references are gone, and
+                    // a value an embedder holds is counted as referred to
+                    // from outside, so everything it reaches is alive. This
+                    // node is not (both readings of the counts agree), so
+                    // nothing can reach it again either.
                     #[allow(unsafe_code)]
                     let value = unsafe { t.retract_value() };
                     match value {
@@ -271,15 +294,9 @@ impl CycleRegistry {
             }
         }
         let n = emptied.len() + codes.len();
-        self.anchors.clear();
-        for (node, l) in graph.nodes.iter().zip(&live).take(registered) {
-            if *l {
-                self.anchors.push(node.clone_ref());
-            }
-        }
         drop(emptied);
         drop(codes);
-        drop(graph);
+        drop(garbage);
         Outcome::Collected(n)
     }
 }
@@ -346,7 +363,7 @@ pub(crate) fn break_builtins_cycle(globals: &crate::builtins::Globals) -> Option
     }
 }
 
-/// An object the walk found, held by one reference of the collector's.
+/// An anchor, or an object the collector empties: one reference of its own.
 enum Node {
     Env(Arc<Env>),
     Thunk(Arc<Thunk>),
@@ -375,7 +392,63 @@ enum Ref<'a> {
     MapAttrs(&'a Arc<(Value, Pos, crate::value::Attrs)>),
 }
 
-impl Ref<'_> {
+impl<'a> Ref<'a> {
+    /// References to the object.
+    fn count(self) -> usize {
+        match self {
+            Ref::Env(a) => Arc::count(a),
+            Ref::Thunk(a) => Arc::count(a),
+            Ref::Closure(a) => Arc::count(a),
+            Ref::PrimOpApp(a) => Arc::count(a),
+            Ref::Values(s) => s.ref_count(),
+            Ref::Attrs(s) => s.ref_count(),
+            Ref::CallInt(a) => Arc::count(a),
+            Ref::MapList(a) => Arc::count(a),
+            Ref::MapAttrs(a) => Arc::count(a),
+        }
+    }
+
+    /// The objects this one holds a reference to, each as often as held,
+    /// borrowed for as long as this one is.
+    ///
+    /// Only while no evaluation runs: a pending thunk's code is read
+    /// without claiming it.
+    fn children(self, out: &mut Sink<'a, '_>) {
+        match self {
+            Ref::Env(e) => e.visit_refs(&mut |r| match r {
+                EnvRef::Value(v) => value_ref(v, out),
+                EnvRef::Env(env) => env_ref(env, out),
+                EnvRef::Slots(slots) => slice_ref(slots, out),
+            }),
+            Ref::Thunk(t) => match t.get() {
+                Some(v) => value_ref(v, out),
+                None => {
+                    // SAFETY: nothing forces or drops the thunk while the
+                    // graph lives: no evaluation runs (see the module
+                    // documentation), and the anchors hold everything the
+                    // walk reaches.
+                    #[allow(unsafe_code)]
+                    if let Some(code) = unsafe { t.pending_code() } {
+                        code_refs(code, out);
+                    }
+                }
+            },
+            Ref::Closure(c) => env_ref(&c.env, out),
+            Ref::PrimOpApp(p) => p.args.iter().for_each(|v| value_ref(v, out)),
+            Ref::Values(s) => s.iter().for_each(|v| value_ref(v, out)),
+            Ref::Attrs(s) => s.iter().for_each(|a| value_ref(&a.value, out)),
+            Ref::CallInt(a) => value_ref(&a.0, out),
+            Ref::MapList(a) => {
+                value_ref(&a.0, out);
+                slice_ref(&a.2, out);
+            }
+            Ref::MapAttrs(a) => {
+                value_ref(&a.0, out);
+                attrs_ref(&a.2, out);
+            }
+        }
+    }
+
     /// Whether the object refers to nothing the walk follows (a thunk
     /// evaluated to a number, a list of strings): it cannot be in a cycle
     /// and leads nowhere, so the walk skips it, which leaves most of a heap
@@ -422,7 +495,7 @@ impl Ref<'_> {
 }
 
 /// Receives the references an object holds.
-type Sink<'s> = dyn FnMut(Ref<'_>) + 's;
+type Sink<'a, 's> = dyn FnMut(Ref<'a>) + 's;
 
 impl Node {
     fn as_ref(&self) -> Ref<'_> {
@@ -439,16 +512,11 @@ impl Node {
         }
     }
 
-    /// Another reference to the same object.
-    fn clone_ref(&self) -> Node {
-        self.as_ref().to_node()
-    }
-
     fn addr(&self) -> usize {
         self.as_ref().addr()
     }
 
-    /// References to the object, the collector's own one included.
+    /// References to the object (the registry's included, for an anchor).
     fn count(&self) -> usize {
         match self {
             Node::Env(a) => Arc::count(a),
@@ -460,36 +528,6 @@ impl Node {
             Node::CallInt(a) => Arc::count(a),
             Node::MapList(a) => Arc::count(a),
             Node::MapAttrs(a) => Arc::count(a),
-        }
-    }
-
-    /// The objects this one holds a reference to, each as often as held.
-    fn children(&self, out: &mut Sink<'_>) {
-        match self {
-            Node::Env(e) => e.visit_refs(&mut |r| match r {
-                EnvRef::Value(v) => value_ref(v, out),
-                EnvRef::Env(env) => env_ref(env, out),
-                EnvRef::Slots(slots) => slice_ref(slots, out),
-            }),
-            Node::Thunk(t) => match t.get() {
-                Some(v) => value_ref(v, out),
-                None => {
-                    t.peek_code(|code| code_refs(code, out));
-                }
-            },
-            Node::Closure(c) => env_ref(&c.env, out),
-            Node::PrimOpApp(p) => p.args.iter().for_each(|v| value_ref(v, out)),
-            Node::Values(s) => s.iter().for_each(|v| value_ref(v, out)),
-            Node::Attrs(s) => s.iter().for_each(|a| value_ref(&a.value, out)),
-            Node::CallInt(a) => value_ref(&a.0, out),
-            Node::MapList(a) => {
-                value_ref(&a.0, out);
-                slice_ref(&a.2, out);
-            }
-            Node::MapAttrs(a) => {
-                value_ref(&a.0, out);
-                attrs_ref(&a.2, out);
-            }
         }
     }
 }
@@ -513,27 +551,27 @@ fn is_leaf_item(v: &Value) -> bool {
     }
 }
 
-fn env_ref<'a>(env: &'a Arc<Env>, out: &mut Sink<'_>) {
+fn env_ref<'a>(env: &'a Arc<Env>, out: &mut Sink<'a, '_>) {
     // The marker is shared by every evaluator; it holds nothing.
     if !Env::is_marker(env) {
         out(Ref::Env(env));
     }
 }
 
-fn slice_ref<'a>(s: &'a SharedSlice<Value>, out: &mut Sink<'_>) {
+fn slice_ref<'a>(s: &'a SharedSlice<Value>, out: &mut Sink<'a, '_>) {
     // Empty slices are one shared allocation per process, holding nothing.
     if !s.is_empty() {
         out(Ref::Values(s));
     }
 }
 
-fn attrs_ref<'a>(a: &'a crate::value::Attrs, out: &mut Sink<'_>) {
+fn attrs_ref<'a>(a: &'a crate::value::Attrs, out: &mut Sink<'a, '_>) {
     if !a.entries().is_empty() {
         out(Ref::Attrs(a.entries()));
     }
 }
 
-fn value_ref<'a>(v: &'a Value, out: &mut Sink<'_>) {
+fn value_ref<'a>(v: &'a Value, out: &mut Sink<'a, '_>) {
     match v {
         Value::Attrs(a) => attrs_ref(a, out),
         Value::List(l) => slice_ref(l, out),
@@ -550,7 +588,7 @@ fn value_ref<'a>(v: &'a Value, out: &mut Sink<'_>) {
     }
 }
 
-fn code_refs<'a>(code: &'a Code, out: &mut Sink<'_>) {
+fn code_refs<'a>(code: &'a Code, out: &mut Sink<'a, '_>) {
     match code {
         Code::Expr(_, env) => env_ref(env, out),
         Code::SelectFromSet(attrs, _) => attrs_ref(attrs, out),
@@ -573,21 +611,20 @@ fn code_refs<'a>(code: &'a Code, out: &mut Sink<'_>) {
 /// The objects reachable from the candidates, each once, and the
 /// references among them.
 #[derive(Default)]
-struct Graph {
-    nodes: Vec<Node>,
+struct Graph<'a> {
+    nodes: Vec<Ref<'a>>,
     index: HashMap<usize, u32, foldhash::fast::RandomState>,
     /// References to each node from other nodes.
-    inside: Vec<usize>,
-    /// Each node's children, as ranges of `edges`.
+    inside: Vec<u32>,
+    /// Each node's children: `edges[edge_start[i]..edge_start[i + 1]]`.
     edges: Vec<u32>,
-    edge_ranges: Vec<(u32, u32)>,
+    edge_start: Vec<u32>,
 }
 
-impl Graph {
+impl<'a> Graph<'a> {
     /// Adds `node` as a starting point of the walk (not found as a child).
-    fn add(&mut self, node: Node) {
-        let addr = node.addr();
-        if let std::collections::hash_map::Entry::Vacant(e) = self.index.entry(addr) {
+    fn add(&mut self, node: Ref<'a>) {
+        if let std::collections::hash_map::Entry::Vacant(e) = self.index.entry(node.addr()) {
             e.insert(self.nodes.len() as u32);
             self.nodes.push(node);
             self.inside.push(0);
@@ -595,15 +632,15 @@ impl Graph {
     }
 
     /// Counts one more reference to the object `r` points to, adding it
-    /// (with a reference of the collector's) the first time.
-    fn add_child(&mut self, r: Ref<'_>) -> Option<u32> {
+    /// the first time; `None` for a leaf, which the walk leaves out.
+    fn add_child(&mut self, r: Ref<'a>) -> Option<u32> {
         if r.is_leaf() {
             return None;
         }
         let next = self.nodes.len() as u32;
         let i = *self.index.entry(r.addr()).or_insert(next);
         if i == next {
-            self.nodes.push(r.to_node());
+            self.nodes.push(r);
             self.inside.push(0);
         }
         self.inside[i as usize] += 1;
@@ -615,18 +652,16 @@ impl Graph {
     fn walk(&mut self) {
         let mut next = 0;
         while next < self.nodes.len() {
-            // A reference of its own, so that the node's children can be
-            // borrowed while the graph grows.
-            let parent = self.nodes[next].clone_ref();
-            let start = self.edges.len() as u32;
+            let parent = self.nodes[next];
+            self.edge_start.push(self.edges.len() as u32);
             parent.children(&mut |r| {
                 if let Some(j) = self.add_child(r) {
                     self.edges.push(j);
                 }
             });
-            self.edge_ranges.push((start, self.edges.len() as u32));
             next += 1;
         }
+        self.edge_start.push(self.edges.len() as u32);
     }
 
     /// Per node, the references from outside the graph (the first
@@ -637,8 +672,8 @@ impl Graph {
             .iter()
             .enumerate()
             .map(|(i, n)| {
-                let own = 1 + usize::from(i < registered);
-                n.count().checked_sub(own + self.inside[i])
+                let own = usize::from(i < registered);
+                n.count().checked_sub(own + self.inside[i] as usize)
             })
             .collect()
     }
@@ -654,7 +689,7 @@ impl Graph {
             }
         }
         while let Some(i) = stack.pop() {
-            let (a, b) = self.edge_ranges[i as usize];
+            let (a, b) = (self.edge_start[i as usize], self.edge_start[i as usize + 1]);
             for &j in &self.edges[a as usize..b as usize] {
                 if !live[j as usize] {
                     live[j as usize] = true;

@@ -177,14 +177,16 @@ impl Thunk {
         let _ = self.cell.set(value);
     }
 
-    /// Lends the pending code to `f` (for the cycle collector, which reads
-    /// what it refers to): claimed and put back, so only while no
-    /// evaluation runs anywhere. `None` if the thunk is not pending.
-    pub(crate) fn peek_code<R>(&self, f: impl FnOnce(&Code) -> R) -> Option<R> {
-        let (claim, code) = self.cell.claim().ok()?;
-        let result = f(&code);
-        claim.restore(code);
-        Some(result)
+    /// The pending code, lent without claiming it (for the cycle collector,
+    /// which reads what it refers to).
+    ///
+    /// # Safety
+    /// As [`nixkit_once::Lazy::work_ref`]: nothing may force the thunk (or
+    /// drop it) while the reference lives.
+    #[allow(unsafe_code)]
+    pub(crate) unsafe fn pending_code(&self) -> Option<&Code> {
+        // SAFETY: the caller's guarantee is `work_ref`'s requirement.
+        unsafe { self.cell.work_ref() }
     }
 
     /// Takes the value back out, leaving the thunk empty (for the cycle
@@ -513,7 +515,7 @@ impl Env {
     /// Hands every reference this scope holds to the cycle collector:
     /// values in its slots (or its `with` set), scopes (parent, `with`
     /// base), and a deferred scope's filled slot array.
-    pub(crate) fn visit_refs(&self, visit: &mut dyn FnMut(EnvRef<'_>)) {
+    pub(crate) fn visit_refs<'a>(&'a self, visit: &mut dyn FnMut(EnvRef<'a>)) {
         match &self.slots {
             Slots::One(v) => visit(EnvRef::Value(v)),
             Slots::With(w) => {

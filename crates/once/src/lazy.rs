@@ -247,6 +247,25 @@ impl<C, V, E> Lazy<C, V, E> {
         Some(value)
     }
 
+    /// The pending work, lent without claiming it (for a collector that
+    /// reads what the work refers to).
+    ///
+    /// # Safety
+    /// Nothing may claim the cell, nor drop it, while the returned
+    /// reference lives (a claim moves the work out).
+    #[allow(unsafe_code)]
+    pub unsafe fn work_ref(&self) -> Option<&C> {
+        if self.state.load(Ordering::Acquire) == PENDING {
+            // SAFETY: `PENDING`: `work` is the live member, published by the
+            // release store the acquire load saw (or the cell was made
+            // pending); the caller guarantees no claim moves it out while
+            // it is lent.
+            Some(unsafe { &(*self.payload.get()).work })
+        } else {
+            None
+        }
+    }
+
     /// The value, with the cell not shared.
     pub fn get_mut(&mut self) -> Option<&mut V> {
         if *self.state.get_mut() == DONE {
