@@ -1,50 +1,54 @@
-//! The cycle collector: trial deletion over the scopes that can close a
-//! reference cycle, run where no evaluation is in progress.
+//! The cycle collector: trial deletion from the bindings where reference
+//! cycles start, run where no evaluation is in progress.
 //!
 //! # Where cycles come from
 //! Values are reference counted and immutable once built; the only edges
 //! added to an object after it exists are a thunk's value (when forced) and
 //! the slots of a *deferred* scope (`let`, `rec`, formals with defaults),
 //! filled after the scope exists because their thunks refer to it. A thunk
-//! can only reach itself through a scope that holds it, so every cycle
-//! passes through a deferred scope's slots — a `letrec`, as in any lazy
-//! language. Emptying those slots breaks the cycle, and reference counting
-//! frees the rest.
+//! can only come to reach itself through a scope that holds it, so every
+//! cycle starts at a binding of a deferred scope — a `letrec`, as in any
+//! lazy language — though it need not pass through the scope itself (a
+//! `rec` set whose `self = s` holds the set, which holds `self`).
 //!
-//! # Which scopes are candidates
-//! [`CycleRegistry::register`] keeps the deferred scopes that were still
-//! referred to when their `let` or call was done (see
-//! `Env::release_own_cycle`, which already frees the plain case) and the
-//! scopes of `rec` sets that escaped with their set. Scopes whose only
-//! reference is the registry's are dropped when the registry grows
-//! ([`CycleRegistry::prune`]), so it holds about as many scopes as are alive.
+//! # Anchors
+//! The walk starts from anchors ([`CycleRegistry`]): the deferred scopes
+//! still referred to when their `let`, call or `rec` set is done (see
+//! `Env::release_own_cycle`, which already frees the plain case), and, when
+//! a deferred scope is freed (at once, or when the registry finds itself
+//! its last holder), the scope's bindings that something else still refers
+//! to. Anchors only the registry holds are dropped as it grows, so it holds
+//! about as many as are alive.
 //!
 //! # Trial deletion
-//! [`CycleRegistry::collect`] walks everything reachable from the
-//! candidates, holding one reference to each object it finds, and counts,
-//! per object, the references that come from other objects it found. An
-//! object with more references than that is held from outside (the
-//! evaluator's caches, the embedder's values, a value being built); it and
-//! everything it reaches are alive. The candidates left are garbage: their
-//! slots are emptied. Missing an edge only makes an object look held from
-//! outside (the collector frees less); it never frees a live one.
+//! [`CycleRegistry::collect`] walks everything reachable from the anchors
+//! and counts, per object, the references that come from other objects it
+//! found. An object with more references than that is held from outside
+//! (the evaluator's caches, the embedder's values); it and everything it
+//! reaches are alive. The rest is garbage: its thunks and deferred slots are
+//! emptied, which breaks the cycles, and reference counting frees the rest.
+//! Missing an edge (compiled code is not walked) only makes an object look
+//! held from outside: the collector frees less, never a live object.
 //!
 //! # Why it is sound
-//! Emptying a slot moves its array out while the collector has only a
-//! shared reference ([`nixkit_once::Lazy::retract`]): no reference into the
-//! array may be alive. Such references are made only by evaluation code, so
-//! the collector runs only where no evaluation runs in the whole process:
-//! between an evaluator's top-level calls and in its drop, and only when it
-//! is the one live evaluator (values can move between evaluators, so another
-//! one could be evaluating inside this one's scopes). The live-evaluator
-//! count is kept under [`LIVE_EVALUATORS`]'s lock, held for the whole
-//! collection, so no evaluator starts meanwhile. Other threads may still
-//! clone and drop this evaluator's values (they are `Send`) while the
-//! collector counts; so the counts are read twice, after the walk and after
-//! the marking, and any change abandons the collection. A thread can only
-//! keep a value it reached from one it held; either that one was counted
-//! as held from outside (and everything it reaches is alive), or the new
-//! reference shows in the second reading.
+//! Emptying a cell moves its value out while the collector has only a
+//! shared reference ([`nixkit_once::Lazy::retract`]), and the walk reads a
+//! pending thunk's code without claiming it ([`nixkit_once::Lazy::work_ref`]).
+//! Both need that nothing else touches those cells meanwhile. Evaluation
+//! code is what forces thunks and reads scopes, so the collector runs only
+//! where no evaluation runs in the whole process: between an evaluator's
+//! top-level calls and in its drop, and only when it is the one live
+//! evaluator (values can move between evaluators, so another one could be
+//! evaluating inside this one's scopes). The live-evaluator count is kept
+//! under [`LIVE_EVALUATORS`]'s lock, held for the whole collection, so no
+//! evaluator starts meanwhile. Other threads may still clone, read and drop
+//! this evaluator's values (they are `Send`) while the collector counts; so
+//! the counts are read twice, after the walk and after the marking, and any
+//! change abandons the collection. A thread can only keep a value it
+//! reached from one it held; either that one was counted as held from
+//! outside (and everything it reaches is alive), or the new reference shows
+//! in the second reading. The anchors keep everything the walk reaches
+//! alive, so its borrowed references stay valid.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -99,7 +103,7 @@ pub(crate) struct CycleRegistry {
     anchors: Vec<Node>,
     /// Length at which [`CycleRegistry::push`] prunes.
     prune_at: usize,
-    /// Length at which [`CycleRegistry::collect_if_due`] collects.
+    /// Length at which [`CycleRegistry::due`] says a collection is due.
     collect_at: usize,
     /// Collections run, and objects emptied by them.
     pub(crate) collections: u64,
@@ -377,8 +381,9 @@ enum Node {
     MapAttrs(Arc<(Value, Pos, crate::value::Attrs)>),
 }
 
-/// A reference an object holds, borrowed: the walk clones it into a
-/// [`Node`] only the first time it meets the object.
+/// A reference an object holds, borrowed for as long as the walk's graph
+/// lives (the anchors keep the object alive); cloned into a [`Node`] only
+/// for what the collector empties.
 #[derive(Clone, Copy)]
 enum Ref<'a> {
     Env(&'a Arc<Env>),
