@@ -2,7 +2,8 @@
 # Builds the nixkit binary with profile-guided optimisation (PGO):
 # target/pgo/release/nixkit.
 #
-# 1. builds an instrumented binary (target/pgo-train/release/nixkit);
+# 1. builds an instrumented binary (target/pgo-train/release/nixkit, removed once
+#    its profile is merged);
 # 2. runs it over a training set: CppNix's language tests (every
 #    eval-okay and eval-fail file) and nixpkgs lib's own tests (misc.nix,
 #    systems.nix, modules.sh). None of the benchmark workloads
@@ -66,6 +67,9 @@ NIXKIT_NIXPKGS_LIB="$lib" bash "$workspace/crates/eval/tests/run-modules-sh.sh" 
 
 echo "== merging the profile"
 "$profdata" merge -o "$data/merged.profdata" "$data"/*.profraw
+# The instrumented build has done its work; its 1.3 GB would only crowd the disk the
+# optimised build needs. The raw profiles are merged, so they go too.
+rm -rf "$workspace/target/pgo-train" "$data"/*.profraw
 
 echo "== optimised build"
 cargo build --release --locked -p nixkit --target-dir "$workspace/target/pgo" \
