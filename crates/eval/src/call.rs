@@ -429,27 +429,48 @@ impl EvalState {
                 return Ok(v);
             }
         }
-        let l = match self.eval(lhs, env) {
-            Ok(v) => v,
-            Err(e) => {
-                return self.call(
-                    &Value::PrimOp(prim),
-                    &[Thunk::failed(e), self.delay(rhs, env)],
-                    pos,
-                )
+        // Operands that are evaluated variables are read in place (`a < b`
+        // on two strings in a comparison function): no reference counting
+        // unless the builtin is called.
+        let (mut lh, mut rh) = (None, None);
+        let l = match evaluated_local(lhs, env) {
+            Some(v) => v,
+            None => match self.eval(lhs, env) {
+                Ok(v) => &*lh.insert(v),
+                Err(e) => {
+                    return self.call(
+                        &Value::PrimOp(prim),
+                        &[Thunk::failed(e), self.delay(rhs, env)],
+                        pos,
+                    )
+                }
+            },
+        };
+        let r = match evaluated_local(rhs, env) {
+            Some(v) => v,
+            None => match self.eval(rhs, env) {
+                Ok(v) => &*rh.insert(v),
+                Err(e) => {
+                    return self.call(&Value::PrimOp(prim), &[l.clone(), Thunk::failed(e)], pos)
+                }
+            },
+        };
+        match (l, r) {
+            (Value::Int(a), Value::Int(b)) => {
+                if let Some(v) = op.ints(*a, *b) {
+                    crate::stats::bump(&self.stats.arith_inline, 1);
+                    return Ok(v);
+                }
             }
-        };
-        let r = match self.eval(rhs, env) {
-            Ok(v) => v,
-            Err(e) => return self.call(&Value::PrimOp(prim), &[l, Thunk::failed(e)], pos),
-        };
-        if let (Value::Int(a), Value::Int(b)) = (&l, &r) {
-            if let Some(v) = op.ints(*a, *b) {
+            // `<` on strings compares their bytes, contexts ignored (as the
+            // builtin does).
+            (Value::String(a), Value::String(b)) if op == crate::compile::ArithOp::LessThan => {
                 crate::stats::bump(&self.stats.arith_inline, 1);
-                return Ok(v);
+                return Ok(Value::Bool(a.cmp_bytes(b).is_lt()));
             }
+            _ => {}
         }
-        self.call(&Value::PrimOp(prim), &[l, r], pos)
+        self.call(&Value::PrimOp(prim), &[l.clone(), r.clone()], pos)
     }
 
     /// Calls a set's `__toString` attribute on the set itself, with CppNix's
@@ -566,6 +587,23 @@ impl EvalState {
             }
             None => f,
         };
+        // A builtin of one argument given a variable (`head xs`, `length
+        // values`, `isAttrs x`) reads its slot in place, evaluated or not
+        // (forcing the slot's thunk is what forcing a copy of it would do):
+        // no reference counting on the argument. A constant too (`[]`).
+        if let (Value::PrimOp(op), [arg]) = (f, args) {
+            if op.arity == 1 {
+                let lent = match &arg.kind {
+                    ExprKind::Const(v) => Some(v),
+                    _ => local_slot(arg, env)
+                        .map(|(_, v)| v)
+                        .filter(|v| Env::own_lambda(v).is_none()),
+                };
+                if let Some(v) = lent {
+                    return self.call(f, std::slice::from_ref(v), pos);
+                }
+            }
+        }
         // No argument vector for the common arities.
         match args.len() {
             n @ 1..=4 => {

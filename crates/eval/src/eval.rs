@@ -574,16 +574,21 @@ impl EvalState {
     /// [`EvalState::eval_operand`] for a caller that only reads the value: a
     /// variable bound to an evaluated value is lent in place (no reference
     /// counting); anything else is evaluated into `holder` and lent from
-    /// there.
+    /// there. So is a constant.
     pub(crate) fn eval_operand_ref<'a>(
         &mut self,
-        e: &Expr,
+        e: &'a Expr,
         env: &'a Arc<Env>,
         context: &'static str,
         holder: &'a mut Option<Value>,
     ) -> EvalResult<&'a Value> {
         if let Some(v) = evaluated_local(e, env) {
             return Ok(v);
+        }
+        if let ExprKind::Const(v) = &e.kind {
+            if let Some(v) = v.forced() {
+                return Ok(v);
+            }
         }
         let v = self.eval_operand(e, env, context)?;
         Ok(holder.insert(v))

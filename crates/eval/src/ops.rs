@@ -87,16 +87,10 @@ impl EvalState {
         pos: Pos,
     ) -> EvalResult<Value> {
         match op {
-            BinaryOp::Eq => {
-                let l = self.eval_operand(lhs, env, "in the left operand of '=='")?;
-                let r = self.eval_operand(rhs, env, "in the right operand of '=='")?;
-                Ok(Value::Bool(self.equal(&l, &r)?))
-            }
-            BinaryOp::NotEq => {
-                let l = self.eval_operand(lhs, env, "in the left operand of '!='")?;
-                let r = self.eval_operand(rhs, env, "in the right operand of '!='")?;
-                Ok(Value::Bool(!self.equal(&l, &r)?))
-            }
+            // Operands that are evaluated variables are compared in place
+            // (`xs == []`, `rel == 0`): no reference counting.
+            BinaryOp::Eq => Ok(Value::Bool(self.eval_equal(lhs, rhs, env, "==")?)),
+            BinaryOp::NotEq => Ok(Value::Bool(!self.eval_equal(lhs, rhs, env, "!=")?)),
             BinaryOp::And => Ok(Value::Bool(
                 self.eval_bool(lhs, env, "in the left operand of '&&'")?
                     && self.eval_bool(rhs, env, "in the right operand of '&&'")?,
@@ -134,6 +128,41 @@ impl EvalState {
                 ])))
             }
         }
+    }
+
+    /// `l == r` (`op` is `==` or `!=`, for the error frames). Operands that
+    /// are evaluated variables or constants are compared in place, and a
+    /// `[]` literal (`xs == []`) is not made at all: no reference counting.
+    fn eval_equal(
+        &mut self,
+        lhs: &Arc<Expr>,
+        rhs: &Arc<Expr>,
+        env: &Arc<Env>,
+        op: &'static str,
+    ) -> EvalResult<bool> {
+        let (left, right): (&'static str, &'static str) = if op == "==" {
+            (
+                "in the left operand of '=='",
+                "in the right operand of '=='",
+            )
+        } else {
+            (
+                "in the left operand of '!='",
+                "in the right operand of '!='",
+            )
+        };
+        let is_empty = |v: &Value| matches!(v, Value::List(l) if l.is_empty());
+        let (mut lh, mut rh) = (None, None);
+        if is_empty_list_literal(lhs) {
+            let r = self.eval_operand_ref(rhs, env, right, &mut rh)?;
+            return Ok(is_empty(r));
+        }
+        let l = self.eval_operand_ref(lhs, env, left, &mut lh)?;
+        if is_empty_list_literal(rhs) {
+            return Ok(is_empty(l));
+        }
+        let r = self.eval_operand_ref(rhs, env, right, &mut rh)?;
+        self.equal(l, r)
     }
 
     /// `l // r`, with chains flattened as CppNix does: operands are
@@ -505,12 +534,13 @@ impl EvalState {
                 _ => {}
             }
         }
-        let a = self.force(a)?;
-        let b = self.force(b)?;
+        // Forced in place: comparing two lists or sets clones neither.
+        let a = self.force_ref(a, Pos::NONE)?;
+        let b = self.force_ref(b, Pos::NONE)?;
         if cells && cell_a.same_allocation(cell_b) {
             return Ok(true);
         }
-        Ok(match (&a, &b) {
+        Ok(match (a, b) {
             (Value::Null, Value::Null) => true,
             (Value::Bool(x), Value::Bool(y)) => x == y,
             (Value::Int(x), Value::Int(y)) => x == y,
@@ -717,6 +747,11 @@ fn append_to_string_of_known(
         _ => return false,
     }
     true
+}
+
+/// Whether `e` is the literal `[]`.
+fn is_empty_list_literal(e: &Expr) -> bool {
+    matches!(&e.kind, crate::compile::ExprKind::List(items) if items.is_empty())
 }
 
 fn push_int(out: &mut String, i: i64) {
