@@ -602,6 +602,16 @@ impl EvalState {
                 if let Some(v) = lent {
                     return self.call(f, std::slice::from_ref(v), pos);
                 }
+                // Every builtin of one argument forces it first (`PrimOp`'s
+                // invariant): any other argument (`length (attrNames x)`,
+                // `head x.list`) is evaluated right here instead of through a
+                // thunk. An error is handed to the builtin as a failed thunk,
+                // so that it reports it with its usual frames.
+                let v = match self.eval(arg, env) {
+                    Ok(v) => v,
+                    Err(e) => Thunk::failed(e),
+                };
+                return self.call(f, std::slice::from_ref(&v), pos);
             }
         }
         // No argument vector for the common arities.

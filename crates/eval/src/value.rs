@@ -519,7 +519,9 @@ pub type PrimOpFn = fn(&mut EvalState, &[Value], Pos) -> Result<Value, EvalError
 pub struct PrimOp {
     /// Its name without `__` (as in error messages: "while calling the 'x' builtin").
     pub name: &'static str,
-    /// Number of arguments it takes.
+    /// Number of arguments it takes. A builtin of one argument must force
+    /// it before anything else it does (every one of the evaluator's does):
+    /// a call of it evaluates the argument directly, without a thunk.
     pub arity: u8,
     /// The implementation.
     pub func: PrimOpFn,
