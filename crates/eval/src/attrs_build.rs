@@ -18,6 +18,7 @@ static OVERRIDE_OR: PrimOp = PrimOp {
     name: "__overrideOr",
     arity: 3,
     func: override_or,
+    forces_first: None,
 };
 
 fn override_or(state: &mut EvalState, args: &[Value], pos: Pos) -> EvalResult<Value> {

@@ -592,7 +592,7 @@ impl EvalState {
         // (forcing the slot's thunk is what forcing a copy of it would do):
         // no reference counting on the argument. A constant too (`[]`).
         if let (Value::PrimOp(op), [arg]) = (f, args) {
-            if op.arity == 1 {
+            if op.arity == 1 && op.forces_first == Some(0) {
                 let lent = match &arg.kind {
                     ExprKind::Const(v) => Some(v),
                     _ => local_slot(arg, env)
@@ -602,15 +602,9 @@ impl EvalState {
                 if let Some(v) = lent {
                     return self.call(f, std::slice::from_ref(v), pos);
                 }
-                // Every builtin of one argument forces it first (`PrimOp`'s
-                // invariant): any other argument (`length (attrNames x)`,
-                // `head x.list`) is evaluated right here instead of through a
-                // thunk. An error is handed to the builtin as a failed thunk,
-                // so that it reports it with its usual frames.
-                let v = match self.eval(arg, env) {
-                    Ok(v) => v,
-                    Err(e) => Thunk::failed(e),
-                };
+                // Any other argument (`length (attrNames x)`, `head x.list`)
+                // is evaluated right here instead of through a thunk.
+                let v = self.forced_arg(arg, env);
                 return self.call(f, std::slice::from_ref(&v), pos);
             }
         }
@@ -619,9 +613,22 @@ impl EvalState {
             n @ 1..=4 => {
                 // `foldl' op nul list` and the like: the arguments on the
                 // stack.
+                // The argument a builtin forces first (`map f (attrNames
+                // x)`: the list) is evaluated now, without a thunk.
+                let first = match f {
+                    Value::PrimOp(op) if usize::from(op.arity) == n => {
+                        op.forces_first.map(usize::from)
+                    }
+                    _ => None,
+                };
+                let args_expr = args;
                 let mut args = [Value::Null, Value::Null, Value::Null, Value::Null];
                 for (i, slot) in args.iter_mut().take(n).enumerate() {
-                    *slot = arg(self, i);
+                    *slot = if first == Some(i) {
+                        self.forced_arg(&args_expr[i], env)
+                    } else {
+                        arg(self, i)
+                    };
                 }
                 self.call(f, &args[..n], pos)
             }
@@ -629,6 +636,21 @@ impl EvalState {
                 let args: Vec<Value> = (0..n).map(|i| arg(self, i)).collect();
                 self.call(f, &args, pos)
             }
+        }
+    }
+
+    /// The argument `e` of a builtin that forces it before anything else
+    /// (`PrimOp::forces_first`): evaluated now, unless it needs no thunk
+    /// anyway (a constant, a variable, a function). An error is handed to
+    /// the builtin as a failed thunk, so that it reports it with its usual
+    /// frames, at the point where it would have forced the argument.
+    fn forced_arg(&mut self, e: &Arc<Expr>, env: &Arc<Env>) -> Value {
+        match &e.kind {
+            ExprKind::Const(_)
+            | ExprKind::Local { .. }
+            | ExprKind::LocalFar { .. }
+            | ExprKind::Lambda(_) => self.delay(e, env),
+            _ => self.eval(e, env).unwrap_or_else(Thunk::failed),
         }
     }
 

@@ -53,41 +53,49 @@ static TRAMPOLINES: [PrimOp; MAX_BUILTIN_ARITY as usize] = [
         name: "«extra»",
         arity: 2,
         func: call_rust,
+        forces_first: None,
     },
     PrimOp {
         name: "«extra»",
         arity: 3,
         func: call_rust,
+        forces_first: None,
     },
     PrimOp {
         name: "«extra»",
         arity: 4,
         func: call_rust,
+        forces_first: None,
     },
     PrimOp {
         name: "«extra»",
         arity: 5,
         func: call_rust,
+        forces_first: None,
     },
     PrimOp {
         name: "«extra»",
         arity: 6,
         func: call_rust,
+        forces_first: None,
     },
     PrimOp {
         name: "«extra»",
         arity: 7,
         func: call_rust,
+        forces_first: None,
     },
     PrimOp {
         name: "«extra»",
         arity: 8,
         func: call_rust,
+        forces_first: None,
     },
     PrimOp {
         name: "«extra»",
         arity: 9,
         func: call_rust,
+        forces_first: None,
     },
 ];
 
@@ -96,6 +104,7 @@ static LOAD_NIX: PrimOp = PrimOp {
     name: "«extra-nix»",
     arity: 1,
     func: load_nix,
+    forces_first: None,
 };
 
 /// The value bound to the `index`th extra builtin.

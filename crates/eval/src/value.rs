@@ -519,12 +519,16 @@ pub type PrimOpFn = fn(&mut EvalState, &[Value], Pos) -> Result<Value, EvalError
 pub struct PrimOp {
     /// Its name without `__` (as in error messages: "while calling the 'x' builtin").
     pub name: &'static str,
-    /// Number of arguments it takes. A builtin of one argument must force
-    /// it before anything else it does (every one of the evaluator's does):
-    /// a call of it evaluates the argument directly, without a thunk.
+    /// Number of arguments it takes.
     pub arity: u8,
     /// The implementation.
     pub func: PrimOpFn,
+    /// The argument the builtin forces before it does anything else, if it
+    /// always does: a call giving all its arguments evaluates that one
+    /// directly instead of making a thunk of it (an error is handed over as
+    /// a failed thunk, which the builtin reports as usual). Every builtin of
+    /// one argument forces it first.
+    pub forces_first: Option<u8>,
 }
 
 impl fmt::Debug for PrimOp {

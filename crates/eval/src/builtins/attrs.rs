@@ -19,12 +19,12 @@ pub(crate) static PRIMOPS: &[PrimOp] = &[
     primop!("getAttr", 2, get_attr),
     primop!("unsafeGetAttrPos", 2, unsafe_get_attr_pos),
     primop!("hasAttr", 2, has_attr),
-    primop!("removeAttrs", 2, remove_attrs),
+    primop!("removeAttrs", 2, remove_attrs, forces 0),
     primop!("listToAttrs", 1, list_to_attrs),
-    primop!("intersectAttrs", 2, intersect_attrs),
+    primop!("intersectAttrs", 2, intersect_attrs, forces 0),
     primop!("catAttrs", 2, cat_attrs),
     primop!("functionArgs", 1, function_args),
-    primop!("mapAttrs", 2, map_attrs),
+    primop!("mapAttrs", 2, map_attrs, forces 1),
     primop!("zipAttrsWith", 2, zip_attrs_with),
 ];
 

@@ -366,13 +366,24 @@ impl<'a> Args<'a> {
     }
 }
 
-/// Defines a primop table entry.
+/// Defines a primop table entry. A builtin of one argument forces it first
+/// (see `PrimOp::forces_first`); `forces N` says that another builtin
+/// forces its argument `N` before anything else.
 macro_rules! primop {
     ($name:literal, $arity:literal, $f:path) => {
         $crate::value::PrimOp {
             name: $name,
             arity: $arity,
             func: $f,
+            forces_first: if $arity == 1 { Some(0) } else { None },
+        }
+    };
+    ($name:literal, $arity:literal, $f:path, forces $first:literal) => {
+        $crate::value::PrimOp {
+            name: $name,
+            arity: $arity,
+            func: $f,
+            forces_first: Some($first),
         }
     };
 }

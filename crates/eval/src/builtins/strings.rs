@@ -12,7 +12,7 @@ use triomphe::Arc;
 
 pub(crate) static PRIMOPS: &[PrimOp] = &[
     primop!("toString", 1, to_string),
-    primop!("substring", 3, substring),
+    primop!("substring", 3, substring, forces 0),
     primop!("stringLength", 1, string_length),
     primop!("concatStringsSep", 2, concat_strings_sep),
     primop!("replaceStrings", 3, replace_strings),
