@@ -3,7 +3,8 @@
 //! CLI, and CppNix 2.8's `nix-store` when present) reaches the daemon's cache: a path the
 //! daemon remembers as absent is asked for again and substituted. Servers on 127.0.0.1.
 //! CppNix 2.8's `nix-store --option trusted-public-keys …` / `--option require-sigs false`
-//! decide which substitutes the daemon accepts for a trusted client, not for an untrusted one.
+//! decide which substitutes the daemon accepts for a trusted client, not for an untrusted one;
+//! CppNix's `nix copy` to the daemon has it substitute first (`QueryValidPaths`' flag).
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use std::io::{BufRead, BufReader};
@@ -277,4 +278,65 @@ fn cppnix_clients_signature_options_apply_only_when_trusted() {
             assert_eq!(valid.status.success(), want, "{kind}: {path}");
         }
     }
+}
+
+#[test]
+fn cppnix_nix_copy_asks_the_daemon_to_substitute_first() {
+    let have_nix = Command::new("nix")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have_nix {
+        println!("skipped: nix (CppNix) is not on PATH");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let t = |s: &str| tmp.path().join(s);
+    let key = nixkit_store::binary_cache::SecretKey::generate("cache.example-1").unwrap();
+    // The same path in the daemon's cache (signed by a key it trusts) and, unsigned, in the
+    // cache `nix copy` copies from: an untrusted client cannot add it unsigned, so it
+    // becomes valid only if the daemon substitutes it (`QueryValidPaths`' substitute flag,
+    // asked before copying).
+    let (signed_url, paths) = input_addressed_cache(&t("signed"), &["copied"], Some(&key));
+    let (unsigned_url, _) = input_addressed_cache(&t("unsigned"), &["copied"], None);
+    std::fs::create_dir_all(t("daemon")).unwrap();
+    let public = key.public_key().to_text();
+    let (_daemon, socket) = daemon_with(
+        &t("daemon"),
+        &[
+            ("substituters", &signed_url),
+            ("require-sigs", "true"),
+            ("trusted-public-keys", &public),
+            ("trusted-users", "nobody-at-all"),
+        ],
+    );
+    let remote = format!("unix://{}", socket.display());
+    let copy = |extra: &[&str]| {
+        Command::new("nix")
+            .args(["--extra-experimental-features", "nix-command", "copy"])
+            .args(["--from", &unsigned_url, "--to", &remote])
+            .args(extra)
+            .arg(&paths[0])
+            .env_remove("NIX_REMOTE")
+            .env("NIX_CONFIG", "")
+            .output()
+            .unwrap()
+    };
+    let plain = copy(&[]);
+    let stderr = String::from_utf8_lossy(&plain.stderr);
+    assert!(!plain.status.success(), "{stderr}");
+    assert!(stderr.contains("signature"), "{stderr}");
+    // CppNix 2.8's client sends `builders-use-substitutes` as the flag (not
+    // `--substitute-on-destination`).
+    let out = copy(&["--option", "builders-use-substitutes", "true"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let valid = nixkit()
+        .args(["store", "--store", &remote, "--verify-path", &paths[0]])
+        .output()
+        .unwrap();
+    assert!(valid.status.success());
 }
