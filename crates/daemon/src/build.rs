@@ -56,8 +56,8 @@ fn realise_options<R: Read, W: Write + Send>(
         jobs: conn.jobs,
         keep_going: conn.keep_going,
         check,
-        trusted_keys: conn.settings.trusted_public_keys.clone(),
-        require_sigs: conn.settings.require_sigs,
+        trusted_keys: conn.signatures.trusted_keys.clone(),
+        require_sigs: conn.signatures.require_sigs,
         settings: conn.settings.build.clone(),
         ..RealiseOptions::default()
     })
@@ -87,6 +87,64 @@ pub(crate) fn ensure_valid<R: Read, W: Write + Send>(
         ))?;
     }
     Ok(())
+}
+
+/// Tries to make the invalid ones of `paths` valid by substitution (`QueryValidPaths` with
+/// its substitute flag, as CppNix's daemon does; derivations are not substituted). A path
+/// that no cache has stays invalid silently; any other failure (a cache that cannot be
+/// opened, a bad download, an untrusted narinfo) is a warning to the client, never an error.
+pub(crate) fn try_substitute<R: Read, W: Write + Send>(
+    conn: &mut Conn<'_, R, W>,
+    paths: &BTreeSet<StorePath>,
+) -> Result<(), OpError> {
+    let mut wanted = Vec::new();
+    for p in paths {
+        if !p.name().ends_with(".drv") && !lock(&conn.store).is_valid(p)? {
+            wanted.push(p);
+        }
+    }
+    if wanted.is_empty() || !conn.substitution.use_substitutes {
+        return Ok(());
+    }
+    let opts = match realise_options(conn, false) {
+        Ok(opts) => opts,
+        Err(e @ OpError::Protocol(_)) => return Err(e),
+        Err(e) => return conn.say(format!("warning: {e}")),
+    };
+    if opts.substituters.is_empty() {
+        return Ok(());
+    }
+    for path in wanted {
+        let result = {
+            let store = lock(&conn.store);
+            nixkit_sandbox::substitute_path(&store, path, &opts)
+        };
+        match result {
+            Ok((from, added)) => {
+                for p in &added {
+                    conn.say(format!(
+                        "copying path '{}' from '{from}'",
+                        conn.ctx.store.print_path(p)
+                    ))?;
+                }
+            }
+            Err(e) if no_cache_has(&e, &conn.ctx.store.print_path(path)) => {}
+            Err(e) => conn.say(format!("warning: {e}"))?,
+        }
+    }
+    Ok(())
+}
+
+/// True if substituting `printed` failed only because no cache has that path.
+fn no_cache_has(error: &nixkit_sandbox::SubstituteError, printed: &str) -> bool {
+    use nixkit_store::binary_cache::CacheError;
+    match error {
+        nixkit_sandbox::SubstituteError::NoSubstituter(_) => true,
+        nixkit_sandbox::SubstituteError::Cache(e) => e
+            .attempts
+            .iter()
+            .all(|(_, e)| matches!(e, CacheError::NotInCache(p) if p == printed)),
+    }
 }
 
 /// Sends build progress to the client as CppNix's log lines.

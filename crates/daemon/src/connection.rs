@@ -14,7 +14,7 @@ use nixkit_protocol::{HandshakeError, Limits, ProtocolError, WireError};
 use nixkit_store::local::{LocalStore, OpenError};
 use nixkit_store::StorePath;
 
-use crate::substitute::{OpenSubstituters, SubstituterSettings};
+use crate::substitute::{OpenSubstituters, SignaturePolicy, SubstituterSettings};
 use crate::{DaemonSettings, Trust};
 
 /// Why a connection ended abnormally.
@@ -128,6 +128,9 @@ pub(crate) struct Conn<'a, R: Read, W: Write + Send> {
     pub(crate) keep_going: bool,
     /// How to substitute, as the client last set it (`SetOptions`).
     pub(crate) substitution: SubstituterSettings,
+    /// Which substitutes are accepted: the daemon's keys and `require-sigs`, as a trusted
+    /// client last set them (`SetOptions`).
+    pub(crate) signatures: SignaturePolicy,
     /// The caches of `substitution`, opened on first use (and again after it changes).
     pub(crate) substituters: Option<Arc<OpenSubstituters>>,
 }
@@ -156,11 +159,7 @@ impl<R: Read, W: Write + Send> Conn<'_, R, W> {
             return Ok(Arc::clone(open));
         }
         let caches = self.substitution.open(&self.ctx.store)?;
-        let open = Arc::new(OpenSubstituters::new(
-            caches,
-            self.settings.trusted_public_keys.clone(),
-            self.settings.require_sigs,
-        ));
+        let open = Arc::new(OpenSubstituters::new(caches, &self.signatures));
         self.substituters = Some(Arc::clone(&open));
         Ok(open)
     }
@@ -206,6 +205,10 @@ pub fn serve_connection<R: Read, W: Write + Send>(
         jobs: settings.max_jobs,
         keep_going: false,
         substitution: settings.substitution.clone(),
+        signatures: SignaturePolicy {
+            trusted_keys: settings.trusted_public_keys.clone(),
+            require_sigs: settings.require_sigs,
+        },
         substituters: None,
     };
     let result = request_loop(&mut conn);

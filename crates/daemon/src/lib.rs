@@ -12,7 +12,8 @@
 //! - [`serve`]: `nix-store --serve [--write]`, the serve protocol on standard input and
 //!   output, for CppNix's `ssh://` stores and remote builders.
 //! - [`substitute`]: the substituters a connection uses (the daemon's `substituters`, with
-//!   the client's narinfo cache TTLs), for the substitutable-path queries and builds.
+//!   the client's narinfo cache TTLs) and the signatures substitutes need, for the
+//!   substitutable-path queries, `QueryValidPaths` and builds.
 //! - [`listen`]: the accept loop: a thread and a store handle of its own per connection,
 //!   with temporary roots kept per connection.
 //!
@@ -37,7 +38,7 @@ use nixkit_store::local::StoreConfig;
 pub use connection::{serve_connection, ConnectionError, OpError};
 pub use listen::{Daemon, ListenError};
 pub use serve::{serve_store, ServeSettings};
-pub use substitute::SubstituterSettings;
+pub use substitute::{SignaturePolicy, SubstituterSettings};
 pub use trust::{NotAllowed, Peer, Trust, TrustSettings};
 
 /// How the daemon runs: its store, whom it trusts, how it builds.
@@ -51,9 +52,11 @@ pub struct DaemonSettings {
     pub build: BuildSettings,
     /// Builds at once for one request (`max-jobs`; a client may lower or raise it).
     pub max_jobs: usize,
-    /// Keys whose signatures make a path acceptable from an untrusted client.
+    /// Keys whose signatures make a path acceptable from an untrusted client, and a
+    /// substitute (a trusted client may replace or extend them for its connection).
     pub trusted_public_keys: Vec<PublicKey>,
-    /// Whether untrusted clients' paths need a trusted signature (unless content-addressed).
+    /// Whether untrusted clients' paths and substitutes need a trusted signature (unless
+    /// content-addressed; a trusted client may change it for its connection).
     pub require_sigs: bool,
     /// The Nix version string sent to clients (protocol 1.33+).
     pub nix_version: String,

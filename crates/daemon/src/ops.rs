@@ -27,7 +27,10 @@ pub(crate) fn handle<R: Read, W: Write + Send>(
     use WorkerRequest as Q;
     match request {
         Q::IsValidPath(p) => reply(WorkerReply::Bool(lock(&conn.store).is_valid(&p)?)),
-        Q::QueryValidPaths { paths, .. } => {
+        Q::QueryValidPaths { paths, substitute } => {
+            if substitute {
+                crate::build::try_substitute(conn, &paths)?;
+            }
             let store = lock(&conn.store);
             let mut valid = BTreeSet::new();
             for p in paths {
@@ -273,15 +276,20 @@ fn set_options<R: Read, W: Write + Send>(
             }
             "keep-going" => conn.keep_going = value == "true",
             other => {
-                // The substitution settings; a bad value is warned about and ignored, as
-                // CppNix's daemon does with a client's unknown or bad setting.
-                let mut changed = conn.substitution.clone();
-                match changed.set(other, value) {
-                    Ok(_) => {}
-                    Err(e) => conn.say(format!("warning: {e}"))?,
+                // The substitution and signature settings; a bad value is warned about and
+                // ignored, as CppNix's daemon does with a client's unknown or bad setting.
+                let mut substitution = conn.substitution.clone();
+                let mut signatures = conn.signatures.clone();
+                let applied = match signatures.set(other, value) {
+                    Ok(false) => substitution.set(other, value),
+                    known => known,
+                };
+                if let Err(e) = applied {
+                    conn.say(format!("warning: {e}"))?;
                 }
-                if changed != conn.substitution {
-                    conn.substitution = changed;
+                if substitution != conn.substitution || signatures != conn.signatures {
+                    conn.substitution = substitution;
+                    conn.signatures = signatures;
                     conn.substituters = None;
                 }
             }

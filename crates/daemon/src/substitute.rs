@@ -3,7 +3,9 @@
 //! `http-connections` and narinfo cache TTLs (`narinfo-cache-positive-ttl`/`-negative-ttl`,
 //! which any client may set, as with CppNix's daemon). They answer the substitutable-path
 //! queries (the mass query asks only caches with `WantMassQuery: 1`), `QueryMissing`'s
-//! substitutable paths, and substitute in `BuildPaths` and `EnsurePath`.
+//! substitutable paths, and substitute in `BuildPaths`, `EnsurePath` and `QueryValidPaths`.
+//! Which substitutes are accepted ([`SignaturePolicy`]: `trusted-public-keys`,
+//! `require-sigs`) is the daemon's, as a trusted client changed it for its connection.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -11,7 +13,7 @@ use std::time::Duration;
 
 use nixkit_store::binary_cache::{
     open_cache, BinaryCache, CacheError, HttpCache, HttpConfig, NarInfo, NarInfoCacheConfig,
-    Substituters,
+    PublicKey, Substituters,
 };
 use nixkit_store::{StoreDir, StorePath};
 
@@ -109,20 +111,64 @@ impl SubstituterSettings {
     }
 }
 
-/// The connection's open caches with the daemon's trust settings.
+/// Which substitutes a connection accepts: signed by one of `trusted_keys`, or any with
+/// `require_sigs` off (a content-addressed path is checked against its address instead).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignaturePolicy {
+    /// `trusted-public-keys` (with `extra-trusted-public-keys`).
+    pub trusted_keys: Vec<PublicKey>,
+    /// `require-sigs`.
+    pub require_sigs: bool,
+}
+
+impl SignaturePolicy {
+    /// Applies setting `name` (a trusted client's `SetOptions` override); false if it is not
+    /// one of these settings, an error (nothing changed) if its value is not usable.
+    pub fn set(&mut self, name: &str, value: &str) -> Result<bool, String> {
+        let keys = || -> Result<Vec<PublicKey>, String> {
+            value
+                .split_whitespace()
+                .map(|k| {
+                    PublicKey::parse(k)
+                        .map_err(|e| format!("invalid value for setting '{name}': {e}"))
+                })
+                .collect()
+        };
+        match name {
+            "trusted-public-keys" => self.trusted_keys = keys()?,
+            "extra-trusted-public-keys" => self.trusted_keys.extend(keys()?),
+            "require-sigs" => {
+                self.require_sigs = match value.trim() {
+                    "true" | "yes" | "1" => true,
+                    "false" | "no" | "0" => false,
+                    _ => {
+                        return Err(format!(
+                            "invalid value '{value}' for setting '{name}': expected 'true' or \
+                             'false'"
+                        ))
+                    }
+                }
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+}
+
+/// The connection's open caches with its signature policy.
 pub(crate) struct OpenSubstituters {
     pub(crate) caches: Vec<Arc<dyn BinaryCache>>,
     pub(crate) all: Substituters,
 }
 
 impl OpenSubstituters {
-    pub(crate) fn new(
-        caches: Vec<Arc<dyn BinaryCache>>,
-        trusted: Vec<nixkit_store::binary_cache::PublicKey>,
-        require_sigs: bool,
-    ) -> Self {
+    pub(crate) fn new(caches: Vec<Arc<dyn BinaryCache>>, policy: &SignaturePolicy) -> Self {
         Self {
-            all: Substituters::new(caches.clone(), trusted, require_sigs),
+            all: Substituters::new(
+                caches.clone(),
+                policy.trusted_keys.clone(),
+                policy.require_sigs,
+            ),
             caches,
         }
     }
@@ -170,5 +216,48 @@ mod tests {
         assert!(s.set("http-connections", "-1").is_err());
         assert_eq!(s.narinfo.negative_ttl, Duration::ZERO);
         assert!(!s.set("max-jobs", "4").unwrap());
+    }
+
+    #[test]
+    fn signature_settings_parse_and_refuse_bad_values() {
+        let one = nixkit_store::binary_cache::SecretKey::generate("one").unwrap();
+        let two = nixkit_store::binary_cache::SecretKey::generate("two").unwrap();
+        let (one, two) = (one.public_key(), two.public_key());
+        let mut p = SignaturePolicy {
+            trusted_keys: vec![one.clone()],
+            require_sigs: true,
+        };
+        assert!(p.set("extra-trusted-public-keys", &two.to_text()).unwrap());
+        assert_eq!(p.trusted_keys, [one.clone(), two.clone()]);
+        let both = format!(" {}  {} ", two.to_text(), one.to_text());
+        assert!(p.set("trusted-public-keys", &both).unwrap());
+        assert_eq!(p.trusted_keys, [two.clone(), one.clone()]);
+        assert!(p.set("trusted-public-keys", "").unwrap());
+        assert!(p.trusted_keys.is_empty());
+        // A bad key anywhere in the list: an error naming the setting, nothing changed.
+        p.trusted_keys = vec![one.clone()];
+        for bad in ["garbage", "name:", "name:AAAA"] {
+            let value = format!("{} {bad}", two.to_text());
+            for name in ["trusted-public-keys", "extra-trusted-public-keys"] {
+                let err = p.set(name, &value).unwrap_err();
+                assert!(err.contains(name), "{err}");
+                assert_eq!(p.trusted_keys, std::slice::from_ref(&one));
+            }
+        }
+        for (value, want) in [
+            ("false", false),
+            ("true", true),
+            ("0", false),
+            ("yes", true),
+        ] {
+            assert!(p.set("require-sigs", value).unwrap());
+            assert_eq!(p.require_sigs, want, "{value}");
+        }
+        assert!(p
+            .set("require-sigs", "maybe")
+            .unwrap_err()
+            .contains("require-sigs"));
+        assert!(p.require_sigs);
+        assert!(!p.set("substituters", "http://a").unwrap());
     }
 }
