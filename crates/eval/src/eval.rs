@@ -411,134 +411,146 @@ impl EvalState {
     }
 
     fn eval_inner(&mut self, e: &Expr, env: &Arc<Env>) -> EvalResult<Value> {
-        match &e.kind {
-            ExprKind::Const(v) => self.force(v),
-            ExprKind::Local { .. } | ExprKind::LocalFar { .. } => {
-                let (scope, v) = local_slot(e, env).ok_or_else(|| {
-                    EvalError::eval("internal error: unbound variable slot").at(e.pos)
-                })?;
-                match Env::own_lambda(v) {
-                    Some(l) => Ok(Closure::value(l.clone(), scope.clone())),
-                    None => self.force_at(v, e.pos),
-                }
-            }
-            ExprKind::WithVar { depth, name } => {
-                let v = self.lookup_with(env, *depth, *name, e.pos)?;
-                self.force_at(v, e.pos)
-            }
-            ExprKind::Undefined(name) => {
-                Err(EvalError::eval(format!("undefined variable '{name}'")).at(e.pos))
-            }
-            ExprKind::Select {
-                expr,
-                path,
-                default,
-            } => self.eval_select(e.pos, expr, path, default.as_ref(), env),
-            ExprKind::HasAttr { expr, path } => {
-                let mut holder = None;
-                let mut cur =
-                    self.eval_operand_ref(expr, env, "in the argument of '?'", &mut holder)?;
-                let mut owned;
-                for (i, key) in path.iter().enumerate() {
-                    let name = self.key_name(key, env)?;
-                    let Value::Attrs(a) = cur else {
-                        return Ok(Value::Bool(false));
-                    };
-                    match a.get(name) {
-                        // Only intermediate values are forced.
-                        Some(x) if i + 1 < path.len() => match x.forced() {
-                            Some(x) => cur = x,
-                            None => {
-                                let next = self.force(x)?;
-                                owned = next;
-                                cur = &owned;
-                            }
-                        },
-                        Some(_) => return Ok(Value::Bool(true)),
-                        None => return Ok(Value::Bool(false)),
+        // A branch of `if` and the body of `assert` are in tail position:
+        // they are evaluated by this same call (the loop) instead of a nested
+        // one, so that a recursion through `if` (`f = n: if … then … else f
+        // …`, a chain of thunks each ending in one) takes one frame of this
+        // large function per level fewer.
+        let mut e = e;
+        loop {
+            return match &e.kind {
+                ExprKind::Const(v) => self.force(v),
+                ExprKind::Local { .. } | ExprKind::LocalFar { .. } => {
+                    let (scope, v) = local_slot(e, env).ok_or_else(|| {
+                        EvalError::eval("internal error: unbound variable slot").at(e.pos)
+                    })?;
+                    match Env::own_lambda(v) {
+                        Some(l) => Ok(Closure::value(l.clone(), scope.clone())),
+                        None => self.force_at(v, e.pos),
                     }
                 }
-                Ok(Value::Bool(true))
-            }
-            ExprKind::Attrs(a) => self.build_attrs(a, env, e.pos),
-            ExprKind::List(items) => {
-                bump(&self.stats.lists, 1);
-                bump(&self.stats.list_elems, items.len() as u64);
-                Ok(Value::List(crate::value::List::from_exact(
-                    items.iter().map(|x| self.delay(x, env)),
-                )))
-            }
-            ExprKind::Lambda(l) => Ok(Closure::value(l.clone(), env.clone())),
-            ExprKind::Call { fun, args } => self.eval_call(fun, args, env, e.pos),
-            ExprKind::Arith { op, prim, lhs, rhs } => {
-                self.eval_arith(*op, prim, lhs, rhs, env, e.pos)
-            }
-            ExprKind::Let(a, body) => {
-                let scope = self.build_let(a, env)?;
-                let result = self.eval(body, &scope);
-                self.release_scope(scope);
-                result
-            }
-            ExprKind::With {
-                env: attrs,
-                body,
-                outer_with,
-            } => {
-                let scope = Env::with_scope(env, self.delay(attrs, env), *outer_with);
-                self.eval(body, &scope)
-            }
-            ExprKind::If { cond, then_, else_ } => {
-                let b = self.eval_bool(cond, env, "while evaluating a branch condition")?;
-                self.eval(if b { then_ } else { else_ }, env)
-            }
-            ExprKind::Assert { cond, body, text } => {
-                if !self.eval_bool(cond, env, "in the condition of the assert statement")? {
-                    if let ExprKind::Binary {
-                        op: BinaryOp::Eq,
-                        lhs,
-                        rhs,
-                    } = &cond.kind
-                    {
-                        // CppNix explains why the equality failed.
-                        let l = self.eval(lhs, env)?;
-                        let r = self.eval(rhs, env)?;
-                        if let Err(err) = self.assert_equal(&l, &r, cond.pos) {
-                            if err.kind() != ErrorKind::Assert {
-                                return Err(err);
-                            }
-                            return Err(err.with_frame(
-                                format!("while evaluating the condition of the assertion '{text}'"),
-                                e.pos,
-                            ));
+                ExprKind::WithVar { depth, name } => {
+                    let v = self.lookup_with(env, *depth, *name, e.pos)?;
+                    self.force_at(v, e.pos)
+                }
+                ExprKind::Undefined(name) => {
+                    Err(EvalError::eval(format!("undefined variable '{name}'")).at(e.pos))
+                }
+                ExprKind::Select {
+                    expr,
+                    path,
+                    default,
+                } => self.eval_select(e.pos, expr, path, default.as_ref(), env),
+                ExprKind::HasAttr { expr, path } => {
+                    let mut holder = None;
+                    let mut cur =
+                        self.eval_operand_ref(expr, env, "in the argument of '?'", &mut holder)?;
+                    let mut owned;
+                    for (i, key) in path.iter().enumerate() {
+                        let name = self.key_name(key, env)?;
+                        let Value::Attrs(a) = cur else {
+                            return Ok(Value::Bool(false));
+                        };
+                        match a.get(name) {
+                            // Only intermediate values are forced.
+                            Some(x) if i + 1 < path.len() => match x.forced() {
+                                Some(x) => cur = x,
+                                None => {
+                                    let next = self.force(x)?;
+                                    owned = next;
+                                    cur = &owned;
+                                }
+                            },
+                            Some(_) => return Ok(Value::Bool(true)),
+                            None => return Ok(Value::Bool(false)),
                         }
                     }
-                    return Err(EvalError::new(
-                        ErrorKind::Assert,
-                        format!("assertion '{text}' failed"),
-                    )
-                    .at(e.pos));
+                    Ok(Value::Bool(true))
                 }
-                self.eval(body, env)
-            }
-            ExprKind::Not(x) => Ok(Value::Bool(!self.eval_bool(
-                x,
-                env,
-                "in the argument of '!'",
-            )?)),
-            ExprKind::Binary { op, lhs, rhs } => self.eval_binary(*op, lhs, rhs, env, e.pos),
-            ExprKind::Concat {
-                force_string: true,
-                parts,
-                part_pos,
-            } => self.concat_strings(None, parts, part_pos, env, e.pos),
-            ExprKind::Concat {
-                force_string: false,
-                parts,
-                part_pos,
-            } => self.eval_add(parts, part_pos, env, e.pos),
-            ExprKind::InheritFrom | ExprKind::Error => {
-                Err(EvalError::eval("internal error: expression cannot be evaluated").at(e.pos))
-            }
+                ExprKind::Attrs(a) => self.build_attrs(a, env, e.pos),
+                ExprKind::List(items) => {
+                    bump(&self.stats.lists, 1);
+                    bump(&self.stats.list_elems, items.len() as u64);
+                    Ok(Value::List(crate::value::List::from_exact(
+                        items.iter().map(|x| self.delay(x, env)),
+                    )))
+                }
+                ExprKind::Lambda(l) => Ok(Closure::value(l.clone(), env.clone())),
+                ExprKind::Call { fun, args } => self.eval_call(fun, args, env, e.pos),
+                ExprKind::Arith { op, prim, lhs, rhs } => {
+                    self.eval_arith(*op, prim, lhs, rhs, env, e.pos)
+                }
+                ExprKind::Let(a, body) => {
+                    let scope = self.build_let(a, env)?;
+                    let result = self.eval(body, &scope);
+                    self.release_scope(scope);
+                    result
+                }
+                ExprKind::With {
+                    env: attrs,
+                    body,
+                    outer_with,
+                } => {
+                    let scope = Env::with_scope(env, self.delay(attrs, env), *outer_with);
+                    self.eval(body, &scope)
+                }
+                ExprKind::If { cond, then_, else_ } => {
+                    let b = self.eval_bool(cond, env, "while evaluating a branch condition")?;
+                    e = if b { then_ } else { else_ };
+                    continue;
+                }
+                ExprKind::Assert { cond, body, text } => {
+                    if !self.eval_bool(cond, env, "in the condition of the assert statement")? {
+                        if let ExprKind::Binary {
+                            op: BinaryOp::Eq,
+                            lhs,
+                            rhs,
+                        } = &cond.kind
+                        {
+                            // CppNix explains why the equality failed.
+                            let l = self.eval(lhs, env)?;
+                            let r = self.eval(rhs, env)?;
+                            if let Err(err) = self.assert_equal(&l, &r, cond.pos) {
+                                if err.kind() != ErrorKind::Assert {
+                                    return Err(err);
+                                }
+                                return Err(err.with_frame(
+                                    format!(
+                                        "while evaluating the condition of the assertion '{text}'"
+                                    ),
+                                    e.pos,
+                                ));
+                            }
+                        }
+                        return Err(EvalError::new(
+                            ErrorKind::Assert,
+                            format!("assertion '{text}' failed"),
+                        )
+                        .at(e.pos));
+                    }
+                    e = body;
+                    continue;
+                }
+                ExprKind::Not(x) => Ok(Value::Bool(!self.eval_bool(
+                    x,
+                    env,
+                    "in the argument of '!'",
+                )?)),
+                ExprKind::Binary { op, lhs, rhs } => self.eval_binary(*op, lhs, rhs, env, e.pos),
+                ExprKind::Concat {
+                    force_string: true,
+                    parts,
+                    part_pos,
+                } => self.concat_strings(None, parts, part_pos, env, e.pos),
+                ExprKind::Concat {
+                    force_string: false,
+                    parts,
+                    part_pos,
+                } => self.eval_add(parts, part_pos, env, e.pos),
+                ExprKind::InheritFrom | ExprKind::Error => {
+                    Err(EvalError::eval("internal error: expression cannot be evaluated").at(e.pos))
+                }
+            };
         }
     }
 
