@@ -132,15 +132,19 @@ fn connect(socket: &Path, overrides: &[(&str, &str)]) -> Client {
         Limits::default(),
     )
     .unwrap();
-    let settings = ClientSettings {
+    c.set_options(&client_settings(overrides)).unwrap();
+    c
+}
+
+/// A client's `SetOptions` with these overrides.
+fn client_settings(overrides: &[(&str, &str)]) -> ClientSettings {
+    ClientSettings {
         overrides: overrides
             .iter()
             .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
             .collect(),
         ..ClientSettings::default()
-    };
-    c.set_options(&settings).unwrap();
-    c
+    }
 }
 
 #[test]
@@ -287,14 +291,7 @@ fn connect_logged(socket: &Path, overrides: &[(&str, &str)]) -> (Client, Arc<Mut
             sink.lock().unwrap().push(text.clone());
         }
     }));
-    let settings = ClientSettings {
-        overrides: overrides
-            .iter()
-            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
-            .collect(),
-        ..ClientSettings::default()
-    };
-    client.set_options(&settings).unwrap();
+    client.set_options(&client_settings(overrides)).unwrap();
     (client, lines)
 }
 

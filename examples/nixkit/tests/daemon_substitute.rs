@@ -88,6 +88,18 @@ fn daemon_with(dir: &Path, options: &[(&str, &str)]) -> (Killed, PathBuf) {
     (child, socket)
 }
 
+/// CppNix's `nix-store --realise PATH EXTRA…` against the daemon at `remote`, without the
+/// machine's own configuration.
+fn cppnix_realise(remote: &str, path: &str, extra: &[&str]) -> Output {
+    Command::new("nix-store")
+        .args(["--store", remote, "--realise", path])
+        .args(extra)
+        .env_remove("NIX_REMOTE")
+        .env("NIX_CONFIG", "")
+        .output()
+        .unwrap()
+}
+
 fn have_nix_store() -> bool {
     Command::new("nix-store")
         .arg("--version")
@@ -119,15 +131,7 @@ fn clients_negative_ttl_reaches_the_daemons_substituter() {
     if have_nix_store() {
         clients.push((
             "cppnix",
-            Box::new(|path: &str, extra: &[&str]| {
-                Command::new("nix-store")
-                    .args(["--store", &remote, "--realise", path])
-                    .args(extra)
-                    .env_remove("NIX_REMOTE")
-                    .env("NIX_CONFIG", "")
-                    .output()
-                    .unwrap()
-            }),
+            Box::new(|path: &str, extra: &[&str]| cppnix_realise(&remote, path, extra)),
         ));
     } else {
         println!("skipped: the CppNix client part (nix-store is not on PATH)");
@@ -233,15 +237,7 @@ fn cppnix_clients_signature_options_apply_only_when_trusted() {
             ],
         );
         let remote = format!("unix://{}", socket.display());
-        let realise = |path: &str, extra: &[&str]| {
-            Command::new("nix-store")
-                .args(["--store", &remote, "--realise", path])
-                .args(extra)
-                .env_remove("NIX_REMOTE")
-                .env("NIX_CONFIG", "")
-                .output()
-                .unwrap()
-        };
+        let realise = |path: &str, extra: &[&str]| cppnix_realise(&remote, path, extra);
         let stderr = |o: &Output| String::from_utf8_lossy(&o.stderr).into_owned();
         // Without the client's options: the cache's signature is not trusted.
         let plain = realise(&signed[1], &[]);
