@@ -14,7 +14,7 @@ use crate::source::Pos;
 use crate::value::{Attr, Attrs, PrimOp, SharedSlice, Value};
 
 pub(crate) static PRIMOPS: &[PrimOp] = &[
-    primop!("elemAt", 2, elem_at, forces 0),
+    primop!("elemAt", 2, elem_at, forces 1),
     primop!("head", 1, head),
     primop!("tail", 1, tail),
     primop!("map", 2, map, forces 1),
@@ -35,8 +35,9 @@ pub(crate) static PRIMOPS: &[PrimOp] = &[
 
 fn elem_at(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let args = Args::new(a, "elemAt", pos);
-    let list = args.list(s, 0)?;
+    // The index first, as CppNix does.
     let n = args.int(s, 1)?;
+    let list = args.list(s, 0)?;
     match usize::try_from(n).ok().and_then(|i| list.get(i)) {
         Some(v) => s.force(v),
         None => Err(EvalError::eval(format!(
