@@ -89,8 +89,24 @@ impl EvalState {
         match op {
             // Operands that are evaluated variables are compared in place
             // (`xs == []`, `rel == 0`): no reference counting.
-            BinaryOp::Eq => Ok(Value::Bool(self.eval_equal(lhs, rhs, env, "==")?)),
-            BinaryOp::NotEq => Ok(Value::Bool(!self.eval_equal(lhs, rhs, env, "!=")?)),
+            BinaryOp::Eq => Ok(Value::Bool(self.eval_equal(
+                lhs,
+                rhs,
+                env,
+                [
+                    "in the left operand of '=='",
+                    "in the right operand of '=='",
+                ],
+            )?)),
+            BinaryOp::NotEq => Ok(Value::Bool(!self.eval_equal(
+                lhs,
+                rhs,
+                env,
+                [
+                    "in the left operand of '!='",
+                    "in the right operand of '!='",
+                ],
+            )?)),
             BinaryOp::And => Ok(Value::Bool(
                 self.eval_bool(lhs, env, "in the left operand of '&&'")?
                     && self.eval_bool(rhs, env, "in the right operand of '&&'")?,
@@ -130,27 +146,17 @@ impl EvalState {
         }
     }
 
-    /// `l == r` (`op` is `==` or `!=`, for the error frames). Operands that
-    /// are evaluated variables or constants are compared in place, and a
-    /// `[]` literal (`xs == []`) is not made at all: no reference counting.
+    /// `l == r` (`contexts`: the error frames of the two operands, `==`'s or
+    /// `!=`'s). Operands that are evaluated variables or constants are
+    /// compared in place, and a `[]` literal (`xs == []`) is not made at all:
+    /// no reference counting.
     fn eval_equal(
         &mut self,
         lhs: &Arc<Expr>,
         rhs: &Arc<Expr>,
         env: &Arc<Env>,
-        op: &'static str,
+        [left, right]: [&'static str; 2],
     ) -> EvalResult<bool> {
-        let (left, right): (&'static str, &'static str) = if op == "==" {
-            (
-                "in the left operand of '=='",
-                "in the right operand of '=='",
-            )
-        } else {
-            (
-                "in the left operand of '!='",
-                "in the right operand of '!='",
-            )
-        };
         let is_empty = |v: &Value| matches!(v, Value::List(l) if l.is_empty());
         let (mut lh, mut rh) = (None, None);
         if is_empty_list_literal(lhs) {
