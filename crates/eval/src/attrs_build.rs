@@ -139,6 +139,10 @@ impl EvalState {
     }
 
     /// Evaluates an attribute set literal.
+    /// Out of line: inlined, its locals (the largest of any arm) would widen
+    /// the frame of `eval_inner`, which every level of a deep recursion pays
+    /// for.
+    #[inline(never)]
     pub(crate) fn build_attrs(
         &mut self,
         a: &AttrsExpr,

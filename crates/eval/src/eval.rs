@@ -7,8 +7,9 @@
 //! finite Nix recursion works on any thread; the `max-call-depth` limit turns
 //! runaway recursion into an error.
 
+use std::cell::OnceCell;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use triomphe::Arc;
 
 use nixkit_syntax::ast::BinaryOp;
@@ -48,8 +49,6 @@ pub(crate) fn with_stack<R>(f: impl FnOnce() -> R) -> R {
     stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, f)
 }
 
-/// Steps between two polls of the cancellation flag.
-const STEP_CHUNK: u64 = 1024;
 /// How many emptied call scopes an evaluator keeps for reuse (each also
 /// keeps its parent scope alive until it is reused or dropped).
 pub(crate) const SPARE_SCOPES: usize = 16;
@@ -411,12 +410,32 @@ impl EvalState {
     }
 
     fn eval_inner(&mut self, e: &Expr, env: &Arc<Env>) -> EvalResult<Value> {
-        // A branch of `if` and the body of `assert` are in tail position:
-        // they are evaluated by this same call (the loop) instead of a nested
-        // one, so that a recursion through `if` (`f = n: if … then … else f
-        // …`, a chain of thunks each ending in one) takes one frame of this
-        // large function per level fewer.
+        let tail = OnceCell::new();
+        let result = self.eval_tail(e, env, &tail);
+        if let Some(TailScope::Let(scope)) = tail.into_inner() {
+            self.release_scope(scope);
+        }
+        result
+    }
+
+    /// The body of [`EvalState::eval_inner`]. A branch of `if`, the body of
+    /// `assert` and the body of the outermost `let` or `with` are in tail
+    /// position: they are evaluated by this same call (the loop) instead of
+    /// a nested one, so that a recursion through them (`f = n: if … then …
+    /// else f …`; a chain of thunks each a function body `let …; in if …`,
+    /// as a fold of `recursiveUpdate` makes) takes one frame of this large
+    /// function per level fewer. The scope of that `let` or `with` is kept
+    /// in `tail` (set at most once, so `env` can borrow from it), which the
+    /// caller releases after the result.
+    #[inline(always)]
+    fn eval_tail<'t>(
+        &mut self,
+        e: &'t Expr,
+        env: &'t Arc<Env>,
+        tail: &'t OnceCell<TailScope>,
+    ) -> EvalResult<Value> {
         let mut e = e;
+        let mut env = env;
         loop {
             return match &e.kind {
                 ExprKind::Const(v) => self.force(v),
@@ -482,6 +501,11 @@ impl EvalState {
                 }
                 ExprKind::Let(a, body) => {
                     let scope = self.build_let(a, env)?;
+                    if tail.get().is_none() {
+                        env = tail.get_or_init(|| TailScope::Let(scope)).scope();
+                        e = body;
+                        continue;
+                    }
                     let result = self.eval(body, &scope);
                     self.release_scope(scope);
                     result
@@ -492,6 +516,11 @@ impl EvalState {
                     outer_with,
                 } => {
                     let scope = Env::with_scope(env, self.delay(attrs, env), *outer_with);
+                    if tail.get().is_none() {
+                        env = tail.get_or_init(|| TailScope::With(scope)).scope();
+                        e = body;
+                        continue;
+                    }
                     self.eval(body, &scope)
                 }
                 ExprKind::If { cond, then_, else_ } => {
@@ -691,60 +720,25 @@ impl EvalState {
         r
     }
 
-    /// Counts one evaluation step (a function call or a thunk forced):
-    /// a single decrement and test. Every [`STEP_CHUNK`] steps (and when the
-    /// budget runs out) the slow path polls the cancellation flag and
-    /// charges the step budget.
-    #[inline(always)]
-    pub(crate) fn step(&mut self) -> EvalResult<()> {
-        if self.step_countdown > 0 {
-            self.step_countdown -= 1;
-            return Ok(());
-        }
-        self.step_slow()
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn step_slow(&mut self) -> EvalResult<()> {
-        if let Some(c) = &self.cancel {
-            if c.load(Ordering::Relaxed) {
-                return Err(EvalError::new(ErrorKind::Cancelled, "evaluation cancelled"));
-            }
-        }
-        let chunk = match &mut self.steps_left {
-            None => STEP_CHUNK,
-            Some(0) => {
-                return Err(EvalError::new(
-                    ErrorKind::StepLimit,
-                    "evaluation step limit exceeded",
-                ));
-            }
-            Some(left) => {
-                let chunk = (*left).min(STEP_CHUNK);
-                *left -= chunk;
-                chunk
-            }
-        };
-        // This step is the first of the new chunk.
-        self.step_countdown = chunk - 1;
-        Ok(())
-    }
-
-    /// Sets the remaining step budget (`None`: unlimited).
-    pub(crate) fn set_step_budget(&mut self, steps: Option<u64>) {
-        self.steps_left = steps;
-        self.step_countdown = 0;
-    }
-
-    /// Steps left in the budget, if there is one.
-    pub(crate) fn steps_remaining(&self) -> Option<u64> {
-        self.steps_left.map(|left| left + self.step_countdown)
-    }
-
     /// Prints a `trace:`/`warning:` line.
     pub(crate) fn message(&self, text: &str) {
         (self.messages)(text);
+    }
+}
+
+/// The scope whose body [`EvalState::eval_tail`] evaluates in tail position.
+enum TailScope {
+    /// A `let`'s: released with [`EvalState::release_scope`] after the result.
+    Let(Arc<Env>),
+    /// A `with`'s: dropped.
+    With(Arc<Env>),
+}
+
+impl TailScope {
+    fn scope(&self) -> &Arc<Env> {
+        match self {
+            TailScope::Let(scope) | TailScope::With(scope) => scope,
+        }
     }
 }
 

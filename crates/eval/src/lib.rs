@@ -113,6 +113,7 @@ pub mod serde;
 mod shared_slice;
 mod source;
 mod stats;
+mod steps;
 mod store_path;
 mod strict;
 mod thunk;

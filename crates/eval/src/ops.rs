@@ -216,6 +216,9 @@ impl EvalState {
     /// `+` (CppNix's `ExprConcatStrings` without `forceString`): numbers
     /// are added; otherwise the operands are concatenated as strings or,
     /// if the first is a path, as a path.
+    /// Out of line: inlined, its locals would widen the frame of
+    /// `eval_inner`, which every level of a deep recursion pays for.
+    #[inline(never)]
     pub(crate) fn eval_add(
         &mut self,
         parts: &[Arc<Expr>],
