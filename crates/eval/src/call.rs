@@ -48,14 +48,29 @@ impl EvalState {
                 return self.call_lambda2(&c.lambda, &c.env, inner, a.clone(), b.clone(), pos);
             }
         }
-        // A builtin partly applied and now given exactly the arguments it
-        // lacks (`at i` with `at = elemAt xs`): called without cloning it.
-        if let Value::PrimOpApp(app) = f {
-            let arity = usize::from(app.op.arity);
-            if app.args.len() + args.len() == arity && arity <= 4 {
-                return self.call_primop_app(app, args, pos);
+        match f {
+            // A builtin given exactly its arguments (`head values`).
+            Value::PrimOp(op) if usize::from(op.arity) == args.len() => {
+                self.call_primop(op, args, pos)
             }
+            // A builtin partly applied and now given exactly the arguments it
+            // lacks (`at i` with `at = elemAt xs`): called without cloning it.
+            Value::PrimOpApp(app)
+                if app.args.len() + args.len() == usize::from(app.op.arity)
+                    && app.op.arity <= 4 =>
+            {
+                self.call_primop_app(app, args, pos)
+            }
+            _ => self.call_general(f, args, pos),
         }
+    }
+
+    /// [`EvalState::call`] of any other shape: several arguments applied one
+    /// after another, partial application, `__functor`, errors. Out of line,
+    /// so that the common calls above (on the stack twice in each level of
+    /// a thunk chain) keep a small frame.
+    #[inline(never)]
+    fn call_general(&mut self, f: &Value, args: &[Value], pos: Pos) -> EvalResult<Value> {
         let mut f = f.clone();
         let mut rest = args;
         // The inner lambda of `a: b: …` reached by binding an argument, and
