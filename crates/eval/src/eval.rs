@@ -243,11 +243,29 @@ impl EvalState {
         }
     }
 
+    /// Runs a thunk's code. The two kinds nearly every thunk has are here;
+    /// the others, with larger locals, are in [`EvalState::run_other`], so
+    /// that this frame, one per level of a chain of thunks, stays small.
+    #[inline(never)]
     fn run(&mut self, code: &Code) -> EvalResult<Value> {
         match code {
             // Already under `guarded` (see `force_thunk_ref`): straight to the
             // node, without a second stack-guard step.
             Code::Expr(e, env) => self.eval_inner(e, env),
+            Code::Call(call) => {
+                let (f, args, pos) = &**call;
+                let f = self.force_fn(f)?;
+                self.call(&f, args, *pos)
+            }
+            other => self.run_other(other),
+        }
+    }
+
+    #[inline(never)]
+    fn run_other(&mut self, code: &Code) -> EvalResult<Value> {
+        match code {
+            // Run by `run` itself.
+            Code::Expr(..) | Code::Call(..) => self.run(code),
             Code::SelectFromSet(attrs, from) => self.select_inherited(attrs, from),
             Code::SelectFromThunk(t, from) => {
                 let attrs = match self.force_thunk_ref(t, Pos::NONE)? {
@@ -285,11 +303,6 @@ impl EvalState {
                 let (f, pos) = &**shared;
                 let f = self.force_fn(f)?;
                 self.call1(&f, Value::Int(*i), *pos)
-            }
-            Code::Call(call) => {
-                let (f, args, pos) = &**call;
-                let f = self.force_fn(f)?;
-                self.call(&f, args, *pos)
             }
         }
     }
