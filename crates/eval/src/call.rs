@@ -48,6 +48,12 @@ impl EvalState {
                 return self.call_lambda2(&c.lambda, &c.env, inner, a.clone(), b.clone(), pos);
             }
         }
+        if let (Value::Lambda(f), [a, b, c]) = (f, args) {
+            if let Some((inner, third)) = f.lambda.curried_third() {
+                let args = [a.clone(), b.clone(), c.clone()];
+                return self.call_lambda3(&f.lambda, &f.env, [inner, third], args, pos);
+            }
+        }
         match f {
             // A builtin given exactly its arguments (`head values`).
             Value::PrimOp(op) if usize::from(op.arity) == args.len() => {
@@ -268,6 +274,29 @@ impl EvalState {
             self.spare_env2s.push(env);
         }
         result.map_err(|e| self.call_frames(inner, e, pos))
+    }
+
+    /// `a: b: c: …` (the first two without formals) applied to three
+    /// arguments: the first two bound as [`EvalState::call_lambda2`] binds
+    /// them, then the third lambda called, without the two intermediate
+    /// closures the general loop of `call` would build.
+    pub(crate) fn call_lambda3(
+        &mut self,
+        l: &Arc<LambdaExpr>,
+        closure: &Arc<Env>,
+        [inner, third]: [&Arc<LambdaExpr>; 2],
+        [a, b, c]: [Value; 3],
+        pos: Pos,
+    ) -> EvalResult<Value> {
+        self.count_call(l, pos)?;
+        self.count_call(inner, pos)?;
+        let env = self.bind_two(closure, a, b);
+        let result = self.call_lambda(third, &env, c, pos);
+        let mut env = env;
+        if self.spare_env2s.len() < crate::eval::SPARE_SCOPES && Env::clear_two(&mut env) {
+            self.spare_env2s.push(env);
+        }
+        result
     }
 
     /// The checks and counting of a lambda call, and its scope with the
@@ -591,6 +620,11 @@ impl EvalState {
             if let (Some(inner), 2) = (l.curried_inner(), args.len()) {
                 let (a, b) = (arg(self, 0), arg(self, 1));
                 return self.call_lambda2(l, closure, inner, a, b, pos);
+            }
+            // `cmp: a: b: …`, `op: nul: list: …` given all three.
+            if let (Some((inner, third)), 3) = (l.curried_third(), args.len()) {
+                let (a, b, c) = (arg(self, 0), arg(self, 1), arg(self, 2));
+                return self.call_lambda3(l, closure, [inner, third], [a, b, c], pos);
             }
         }
         // Any other call of a `let`-bound function goes through its value.

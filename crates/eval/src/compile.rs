@@ -232,6 +232,16 @@ impl LambdaExpr {
             _ => None,
         }
     }
+
+    /// For `a: b: c: …` (`a` and `b` without formals; `c` may have them):
+    /// the lambdas of `b` and `c`.
+    pub(crate) fn curried_third(&self) -> Option<(&Arc<LambdaExpr>, &Arc<LambdaExpr>)> {
+        let inner = self.curried_inner()?;
+        match &inner.body.kind {
+            ExprKind::Lambda(third) => Some((inner, third)),
+            _ => None,
+        }
+    }
 }
 
 impl StaticAttr {
