@@ -445,3 +445,29 @@ fn concurrent_adders_share_the_store() {
     assert_eq!(store.valid_paths().unwrap().len(), 26);
     assert!(store.verify(true).unwrap().is_ok());
 }
+
+#[test]
+fn many_opens_at_once_while_others_write() {
+    // A daemon opens the store once per connection; sixteen at once, with writers among
+    // them, must all succeed (SQLite's busy errors are waited out, never returned).
+    for round in 0..6 {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("root");
+        if round % 2 == 1 {
+            drop(open(&root));
+        }
+        std::thread::scope(|s| {
+            for i in 0..16 {
+                let root = &root;
+                s.spawn(move || {
+                    let store = LocalStore::open(StoreConfig::new(root, StoreDir::default()))
+                        .unwrap_or_else(|e| panic!("round {round}, opener {i}: {e}"));
+                    store
+                        .add_text_to_store(&format!("o{i}"), b"x", &BTreeSet::new())
+                        .unwrap();
+                });
+            }
+        });
+        assert_eq!(open(&root).valid_paths().unwrap().len(), 16);
+    }
+}

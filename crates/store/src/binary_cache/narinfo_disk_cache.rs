@@ -82,7 +82,7 @@ fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
     // Other processes may be writing: wait for them instead of failing.
     conn.busy_timeout(Duration::from_secs(60))?;
-    conn.pragma_update(None, "journal_mode", "wal")?;
+    crate::local::db::use_wal(&conn, Duration::from_secs(60))?;
     conn.pragma_update(None, "synchronous", "normal")?;
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS caches (

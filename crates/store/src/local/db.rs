@@ -101,14 +101,45 @@ fn corrupt(row: &str, column: &'static str, reason: impl ToString) -> DbError {
     }
 }
 
+/// How long a statement waits for another connection's lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Puts the database in WAL mode, which the file then keeps. Switching a new database takes
+/// an exclusive lock, and SQLite reports a busy database there at once instead of calling the
+/// busy handler: with many connections opening a new store together (a daemon's first
+/// clients), all but one would fail. The switch is retried until `timeout` instead.
+pub(crate) fn use_wal(conn: &Connection, timeout: Duration) -> Result<(), rusqlite::Error> {
+    let started = std::time::Instant::now();
+    let mut pause = Duration::from_millis(1);
+    loop {
+        let mode: Result<String, _> =
+            conn.pragma_query_value(None, "journal_mode", |r| r.get(0));
+        let result = match mode {
+            Ok(m) if m.eq_ignore_ascii_case("wal") => return Ok(()),
+            Ok(_) => conn.pragma_update(None, "journal_mode", "wal"),
+            Err(e) => Err(e),
+        };
+        match result {
+            Err(rusqlite::Error::SqliteFailure(f, _))
+                if f.code == rusqlite::ErrorCode::DatabaseBusy
+                    && started.elapsed() < timeout =>
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            other => return other,
+        }
+    }
+}
+
 impl Db {
     /// Opens (creating if needed) the database at `file`.
     pub(crate) fn open(file: &Path, store_dir: StoreDir) -> Result<Self, DbError> {
         let conn = Connection::open(file)?;
-        conn.busy_timeout(Duration::from_secs(600))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
         // WAL keeps readers and one writer concurrent; with synchronous=NORMAL a committed
         // transaction survives the death of the process (the WAL is in the kernel's hands).
-        conn.pragma_update(None, "journal_mode", "wal")?;
+        use_wal(&conn, BUSY_TIMEOUT)?;
         conn.pragma_update(None, "synchronous", "normal")?;
         conn.pragma_update(None, "foreign_keys", "on")?;
         let db = Self { conn, store_dir };
@@ -120,11 +151,16 @@ impl Db {
             .conn
             .pragma_query_value(None, "user_version", |r| r.get(0))?;
         if made != marker {
-            let tx = db.conn.unchecked_transaction().and_then(|tx| {
+            // An immediate transaction waits for a writer that got there first; a deferred one
+            // that read the schema and then wrote would fail at once with "database is locked"
+            // (its snapshot is stale), which a daemon opening the store on many connections at
+            // once hit. The marker is read again under the lock: that writer may have made it.
+            let tx = db.immediate()?;
+            let made: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+            if made != marker {
                 tx.execute_batch(SCHEMA)?;
                 tx.pragma_update(None, "user_version", marker)?;
-                Ok(tx)
-            })?;
+            }
             tx.commit()?;
         }
         Ok(db)

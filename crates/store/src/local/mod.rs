@@ -22,7 +22,7 @@
 
 mod add;
 mod canon;
-mod db;
+pub(crate) mod db;
 mod gc;
 mod lock;
 mod outputs;
