@@ -189,7 +189,10 @@ fn temporary_roots_live_as_long_as_their_connection() {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert!(deleted.contains(&printed), "the closed connection's path was not collected");
+    assert!(
+        deleted.contains(&printed),
+        "the closed connection's path was not collected"
+    );
     assert!(gc.is_valid_path(&kept).unwrap(), "a live connection's root");
     drop(a);
     // The connection is gone (its thread ends when it reads the hang-up).

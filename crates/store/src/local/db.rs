@@ -112,8 +112,7 @@ pub(crate) fn use_wal(conn: &Connection, timeout: Duration) -> Result<(), rusqli
     let started = std::time::Instant::now();
     let mut pause = Duration::from_millis(1);
     loop {
-        let mode: Result<String, _> =
-            conn.pragma_query_value(None, "journal_mode", |r| r.get(0));
+        let mode: Result<String, _> = conn.pragma_query_value(None, "journal_mode", |r| r.get(0));
         let result = match mode {
             Ok(m) if m.eq_ignore_ascii_case("wal") => return Ok(()),
             Ok(_) => conn.pragma_update(None, "journal_mode", "wal"),
@@ -121,8 +120,7 @@ pub(crate) fn use_wal(conn: &Connection, timeout: Duration) -> Result<(), rusqli
         };
         match result {
             Err(rusqlite::Error::SqliteFailure(f, _))
-                if f.code == rusqlite::ErrorCode::DatabaseBusy
-                    && started.elapsed() < timeout =>
+                if f.code == rusqlite::ErrorCode::DatabaseBusy && started.elapsed() < timeout =>
             {
                 std::thread::sleep(pause);
                 pause = (pause * 2).min(Duration::from_millis(50));
