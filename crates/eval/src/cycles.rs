@@ -51,44 +51,22 @@
 //! alive, so its borrowed references stay valid.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 
 use triomphe::Arc;
 
+use crate::activity::{exclusive, Activity};
 use crate::attr_set::Attr;
 use crate::eval::EvalState;
 use crate::source::Pos;
 use crate::thunk::{Code, Env, EnvRef, Released, Thunk};
 use crate::value::{Closure, List, PrimOpApp, SharedSlice, Value};
 
-/// How many evaluators exist in the process; the collector runs only when
-/// its own is the one (see the module documentation). Held while building
-/// an evaluator and for a whole collection.
-static LIVE_EVALUATORS: Mutex<usize> = Mutex::new(0);
+/// Collections run to the end by every evaluator of the process.
+static IN_PROCESS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
-fn live_evaluators() -> std::sync::MutexGuard<'static, usize> {
-    // A panic elsewhere while holding the lock leaves the count right.
-    LIVE_EVALUATORS
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// One live evaluator, counted in [`LIVE_EVALUATORS`] from its creation to
-/// its drop.
-pub(crate) struct LiveEvaluator(());
-
-impl LiveEvaluator {
-    pub(crate) fn new() -> LiveEvaluator {
-        *live_evaluators() += 1;
-        LiveEvaluator(())
-    }
-}
-
-impl Drop for LiveEvaluator {
-    fn drop(&mut self) {
-        let mut live = live_evaluators();
-        *live = live.saturating_sub(1);
-    }
+/// How many collections every evaluator of the process ran to the end.
+pub fn collections_in_process() -> u64 {
+    IN_PROCESS.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// Anchors at which the registry first drops the ones only it holds, and
@@ -96,35 +74,72 @@ impl Drop for LiveEvaluator {
 const MIN_PRUNE: usize = 1024;
 const MIN_COLLECT: usize = 64;
 
+/// Anchors before the first collection in the middle of an evaluation, and
+/// the least number of new ones between two such collections.
+const MIN_MIDWAY: usize = 16 * 1024;
+/// Evaluation steps (calls and thunks forced) between two collections in
+/// the middle of an evaluation, per object the last one found alive: a walk
+/// costs about as much per object as evaluation does per 3 steps, so the
+/// walks over what stays alive take at most a tenth of the evaluation's
+/// time (PERFORMANCE.md, "Twelfth pass"). What is garbage is walked once.
+const STEPS_PER_LIVE: u64 = 32;
+
 /// Objects from which the collector looks for cycles (see the module docs).
 pub(crate) struct CycleRegistry {
     /// Off for an evaluator that never collects: nothing is registered.
     enabled: bool,
+    /// Collect whenever anchors are registered (for tests).
+    eager: bool,
     anchors: Vec<Node>,
     /// Length at which [`CycleRegistry::push`] prunes.
     prune_at: usize,
     /// Length at which [`CycleRegistry::due`] says a collection is due.
     collect_at: usize,
+    /// Steps evaluated since the last collection; how many, and how many
+    /// anchors, make the next one during an evaluation due
+    /// ([`CycleRegistry::due_midway`]).
+    steps: u64,
+    midway_steps: u64,
+    midway_at: usize,
+    /// Anchors registered since the last collection.
+    fresh: usize,
     /// Collections run, and objects emptied by them.
     pub(crate) collections: u64,
     pub(crate) emptied: u64,
+    /// Collections run in the middle of an evaluation.
+    pub(crate) midway: u64,
     /// Collections abandoned because a count changed under them.
     pub(crate) abandoned: u64,
 }
 
 impl CycleRegistry {
-    /// A registry; `enabled` false makes registering a no-op.
-    pub(crate) fn new(enabled: bool) -> CycleRegistry {
+    /// A registry; `enabled` false makes registering a no-op; `eager` makes
+    /// a collection due whenever an anchor was registered since the last.
+    pub(crate) fn new(enabled: bool, eager: bool) -> CycleRegistry {
         CycleRegistry {
             enabled,
+            eager,
             anchors: Vec::new(),
             prune_at: MIN_PRUNE,
             collect_at: MIN_COLLECT,
+            steps: 0,
+            midway_steps: 0,
+            midway_at: MIN_MIDWAY,
+            fresh: 0,
             collections: 0,
             emptied: 0,
+            midway: 0,
             abandoned: 0,
         }
     }
+}
+
+/// What a collection took out of the cells it emptied, dropped by the
+/// caller once the collection's lock is released.
+#[derive(Default)]
+struct Emptied {
+    values: Vec<Value>,
+    codes: Vec<Code>,
 }
 
 /// Why a collection did not run or stopped.
@@ -132,8 +147,8 @@ impl CycleRegistry {
 pub(crate) enum Outcome {
     /// It ran; this many thunks and scopes were emptied.
     Collected(usize),
-    /// Another evaluator is alive in the process.
-    NotAlone,
+    /// Another evaluator of the process may be evaluating.
+    Busy,
     /// A reference count changed while counting (another thread).
     Abandoned,
 }
@@ -164,6 +179,7 @@ impl CycleRegistry {
     }
 
     fn push(&mut self, node: Node) {
+        self.fresh += 1;
         self.anchors.push(node);
         if self.anchors.len() >= self.prune_at {
             self.prune();
@@ -193,74 +209,68 @@ impl CycleRegistry {
     /// as many as survived it) for the next: the cost stays proportional to
     /// the work that made them.
     pub(crate) fn due(&self) -> bool {
-        self.anchors.len() >= self.collect_at
+        self.anchors.len() >= self.collect_at || (self.eager && self.fresh > 0)
     }
 
-    /// Runs the collector now (see the module documentation).
-    pub(crate) fn collect(&mut self) -> Outcome {
+    /// Counts `steps` more evaluation steps; whether a collection in the
+    /// middle of the evaluation is due: four times as many anchors as the
+    /// last one left (garbage is collected in proportion to the work that
+    /// made it), and enough steps since to pay for walking again what it
+    /// found alive.
+    pub(crate) fn due_midway(&mut self, steps: u64) -> bool {
+        self.steps += steps;
+        if self.eager {
+            return self.fresh > 0;
+        }
+        self.enabled && self.anchors.len() >= self.midway_at && self.steps >= self.midway_steps
+    }
+
+    /// Runs the collector now (see the module documentation), with the
+    /// permission of [`exclusive`]: `own` says whether the caller's
+    /// evaluator is in the middle of an evaluation (`midway`).
+    pub(crate) fn collect(&mut self, own: &Activity, midway: bool) -> Outcome {
         self.prune();
-        let outcome = {
-            let live = live_evaluators();
-            if *live > 1 {
-                Outcome::NotAlone
-            } else {
-                self.trial_deletion()
-            }
-        };
+        // What was emptied is dropped once other evaluators may start again.
+        let mut emptied = Emptied::default();
+        let (outcome, alive) =
+            exclusive(own, || self.trial_deletion(&mut emptied)).unwrap_or((Outcome::Busy, 0));
+        drop(emptied);
         match outcome {
             Outcome::Collected(n) => {
+                IN_PROCESS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 self.collections += 1;
+                self.midway += u64::from(midway);
                 self.emptied += n as u64;
             }
             Outcome::Abandoned => self.abandoned += 1,
-            Outcome::NotAlone => {}
+            Outcome::Busy => {}
         }
         self.prune();
-        self.collect_at = (self.anchors.len() * 2).max(self.anchors.len() + MIN_COLLECT);
+        let left = self.anchors.len();
+        self.collect_at = (left * 2).max(left + MIN_COLLECT);
+        self.midway_at = (left * 4).max(left + MIN_MIDWAY);
+        self.midway_steps = (alive as u64).saturating_mul(STEPS_PER_LIVE);
+        self.steps = 0;
+        self.fresh = 0;
         outcome
     }
 
-    fn trial_deletion(&mut self) -> Outcome {
+    /// Trial deletion over what the anchors reach; what it empties goes to
+    /// `emptied`. Also returns how many objects it found alive.
+    fn trial_deletion(&mut self, emptied: &mut Emptied) -> (Outcome, usize) {
         let mut anchors = std::mem::take(&mut self.anchors);
         anchors.sort_unstable_by_key(Node::addr);
         anchors.dedup_by_key(|a| a.addr());
-        let registered = anchors.len();
-        // The graph borrows from the anchors (which keep everything it
-        // reaches alive, no evaluation running); what will be emptied is
-        // taken as owned references before the graph goes.
-        let found = {
-            let mut graph = Graph::default();
-            for anchor in &anchors {
-                graph.add(anchor.as_ref());
-            }
-            graph.walk();
-            // The registry's own reference to each anchor is not an outside one.
-            graph.outside_references(registered).and_then(|first| {
-                let live = graph.mark_live(&first);
-                if graph.outside_references(registered).as_ref() != Some(&first) {
-                    return None;
-                }
-                let garbage: Vec<Node> = graph
-                    .nodes
-                    .iter()
-                    .zip(&live)
-                    .filter(|(r, &l)| !l && matches!(r, Ref::Env(_) | Ref::Thunk(_)))
-                    .map(|(r, _)| r.to_node())
-                    .collect();
-                Some((live[..registered].to_vec(), garbage))
-            })
-        };
-        let Some((anchor_live, garbage)) = found else {
+        let Some((anchor_live, garbage, alive)) = find_garbage(&anchors) else {
             self.anchors = anchors;
-            return Outcome::Abandoned;
+            return (Outcome::Abandoned, 0);
         };
         self.anchors = anchors
             .into_iter()
             .zip(anchor_live)
             .filter_map(|(a, live)| live.then_some(a))
             .collect();
-        let mut emptied = Vec::new();
-        let mut codes = Vec::new();
+        let before = emptied.values.len() + emptied.codes.len();
         for node in &garbage {
             match node {
                 Node::Env(scope) => {
@@ -268,7 +278,7 @@ impl CycleRegistry {
                         // SAFETY: see `retract_value` below.
                         #[allow(unsafe_code)]
                         if let Some(slots) = unsafe { cell.retract() } {
-                            emptied.push(Value::List(slots));
+                            emptied.values.push(Value::List(slots));
                         }
                     }
                 }
@@ -276,33 +286,65 @@ impl CycleRegistry {
                     // SAFETY: `retract` needs that no reference into the
                     // cell's value is alive. Such references are made by
                     // evaluation code and by embedders reading a value they
-                    // hold; no evaluation runs (the collector is called
-                    // only between top-level evaluations or in the
-                    // evaluator's drop, with no other evaluator alive in the
-                    // process, and the lock held keeps one from being
-                    // created), the walk's borrowed references are gone, and
-                    // a value an embedder holds is counted as referred to
-                    // from outside, so everything it reaches is alive. This
-                    // node is not (both readings of the counts agree), so
+                    // hold. No other evaluator evaluates ([`exclusive`]).
+                    // This evaluator's own evaluation, if one is in
+                    // progress, is stopped at a step (`step_slow`), and
+                    // every reference its frames hold is borrowed from an
+                    // owned one (a local, the evaluator's state, a claimed
+                    // thunk's code moved out of its cell), which counts as
+                    // a reference from outside: everything it reaches is
+                    // alive. The same holds for a value an embedder holds.
+                    // The walk's borrowed references are gone. This node is
+                    // not alive (both readings of the counts agree), so
                     // nothing can reach it again either.
                     #[allow(unsafe_code)]
                     let value = unsafe { t.retract_value() };
                     match value {
-                        Some(v) => emptied.push(v),
+                        Some(v) => emptied.values.push(v),
                         // Pending: its code goes (the cell is left running:
-                        // nothing will force it).
-                        None => codes.extend(t.abandon_code()),
+                        // nothing will force it). A running thunk has no
+                        // code in its cell and is alive anyway (its claim
+                        // borrows it).
+                        None => emptied.codes.extend(t.abandon_code()),
                     }
                 }
                 _ => {}
             }
         }
-        let n = emptied.len() + codes.len();
-        drop(emptied);
-        drop(codes);
+        let n = emptied.values.len() + emptied.codes.len() - before;
         drop(garbage);
-        Outcome::Collected(n)
+        (Outcome::Collected(n), alive)
     }
+}
+
+/// Walks from `anchors` (sorted, each once): which anchors are alive, owned
+/// references to the scopes and thunks that are garbage, and how many
+/// objects are alive; `None` if a count changed meanwhile.
+fn find_garbage(anchors: &[Node]) -> Option<(Vec<bool>, Vec<Node>, usize)> {
+    // The graph borrows from the anchors, which keep everything it reaches
+    // alive (nothing else runs meanwhile); what will be emptied is taken as
+    // owned references before the graph goes.
+    let mut graph = Graph::default();
+    for anchor in anchors {
+        graph.add(anchor.as_ref());
+    }
+    graph.walk();
+    // The registry's own reference to each anchor is not an outside one.
+    let registered = anchors.len();
+    let first = graph.outside_references(registered)?;
+    let live = graph.mark_live(&first);
+    if graph.outside_references(registered).as_ref() != Some(&first) {
+        return None;
+    }
+    let garbage: Vec<Node> = graph
+        .nodes
+        .iter()
+        .zip(&live)
+        .filter(|(r, &l)| !l && matches!(r, Ref::Env(_) | Ref::Thunk(_)))
+        .map(|(r, _)| r.to_node())
+        .collect();
+    let alive = live.iter().filter(|&&l| l).count();
+    Some((live[..registered].to_vec(), garbage, alive))
 }
 
 /// The bindings of `scope`, a deferred scope being freed, that something
@@ -329,7 +371,18 @@ impl EvalState {
     pub(crate) fn collect_cycles(&mut self) -> Outcome {
         self.spare_envs.clear();
         self.spare_env2s.clear();
-        self.cycles.collect()
+        self.cycles.collect(&self.activity, false)
+    }
+
+    /// Runs the cycle collector in the middle of an evaluation, stopped at a
+    /// step ([`EvalState::step`]): the frames of the evaluation hold owned
+    /// references to all they use, which count as references from outside.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn collect_cycles_midway(&mut self) -> Outcome {
+        self.spare_envs.clear();
+        self.spare_env2s.clear();
+        self.cycles.collect(&self.activity, true)
     }
 
     /// A deferred scope's `let` (or call) is done: frees what only its own

@@ -75,6 +75,9 @@ pub(crate) struct Settings {
     /// Whether reference cycles are collected between top-level calls and
     /// when the evaluator is dropped ([`crate::EvaluatorBuilder::collect_cycles`]).
     pub(crate) collect_cycles: bool,
+    /// Collect every so many steps when anchors were registered
+    /// ([`crate::EvaluatorBuilder::collect_cycles_every`]).
+    pub(crate) collect_cycles_every: Option<u64>,
 }
 
 /// Receives `trace:` and `warning:` output.
@@ -120,9 +123,9 @@ pub struct EvalState {
     pub(crate) spare_env2s: Vec<Arc<Env>>,
     /// Scopes that may sit in reference cycles, for the cycle collector.
     pub(crate) cycles: crate::cycles::CycleRegistry,
-    /// Counts this evaluator among the process's live ones (the collector
-    /// runs only when it is alone).
-    pub(crate) _live: crate::cycles::LiveEvaluator,
+    /// Whether this evaluator may be evaluating, as the process's cycle
+    /// collectors see it (a collection runs only while no other one is).
+    pub(crate) activity: crate::activity::Activity,
 }
 
 /// Identifies a thunk while it is being evaluated.

@@ -84,6 +84,7 @@ macro_rules! sym {
     }};
 }
 
+mod activity;
 mod assert_eq;
 mod attr_set;
 mod attrs_build;
@@ -124,6 +125,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
+pub use cycles::collections_in_process;
 pub use drv_info::DrvInfo;
 pub use error::{ErrorKind, EvalError, EvalResult, TraceFrame};
 pub use eval::{EvalState, MessageSink};
@@ -309,8 +311,9 @@ impl EvaluatorBuilder {
     }
 
     /// Whether to collect reference cycles (fixpoints, `rec` sets, `config`
-    /// referring to itself) after each top-level call, when enough new
-    /// candidates piled up, and when the evaluator is dropped (default: yes).
+    /// referring to itself) after each top-level call and in the middle of
+    /// long evaluations, when enough new candidates piled up, and when the
+    /// evaluator is dropped (default: yes).
     /// A process that evaluates once and exits can turn it off to skip the
     /// work at the end; nothing is then registered for the collector either
     /// (so [`Evaluator::collect_cycles`] finds nothing). The collector runs only while this is the one live
@@ -320,10 +323,24 @@ impl EvaluatorBuilder {
         self
     }
 
+    /// Runs the cycle collector far more often than it pays to: in the
+    /// middle of evaluations every `steps` steps (calls and thunks forced)
+    /// when a candidate was registered since the last run, and after every
+    /// top-level call. For testing that a program's evaluations give the
+    /// same results under collection (e.g. a language test suite), at a
+    /// large cost in time. `Some` implies [`EvaluatorBuilder::collect_cycles`].
+    pub fn collect_cycles_every(mut self, steps: Option<u64>) -> Self {
+        self.settings.collect_cycles_every = steps.map(|s| s.max(1));
+        self.settings.collect_cycles |= steps.is_some();
+        self
+    }
+
     /// Builds the evaluator.
     pub fn build(self) -> Evaluator {
-        let live = cycles::LiveEvaluator::new();
-        let cycle_registry = cycles::CycleRegistry::new(self.settings.collect_cycles);
+        let cycle_registry = cycles::CycleRegistry::new(
+            self.settings.collect_cycles,
+            self.settings.collect_cycles_every.is_some(),
+        );
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
@@ -359,10 +376,24 @@ impl EvaluatorBuilder {
                 spare_envs: Vec::with_capacity(crate::eval::SPARE_SCOPES),
                 spare_env2s: Vec::with_capacity(crate::eval::SPARE_SCOPES),
                 cycles: cycle_registry,
-                _live: live,
+                activity: Default::default(),
             },
         }
     }
+}
+
+/// What an evaluator's cycle collector did ([`Evaluator::cycle_stats`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CycleStats {
+    /// Collections that ran to the end.
+    pub collections: u64,
+    /// Those of them that ran in the middle of an evaluation.
+    pub during_evaluation: u64,
+    /// Thunks and scopes they emptied (which freed them and what only they held).
+    pub emptied: u64,
+    /// Collections given up: a reference count changed under them (another
+    /// thread cloned or dropped a value).
+    pub abandoned: u64,
 }
 
 /// An evaluator: global scope, caches and settings. It is `Send`, so a
@@ -376,6 +407,8 @@ pub struct Evaluator {
 /// embedder still holds stay intact.
 impl Drop for Evaluator {
     fn drop(&mut self) {
+        // A borrow from `state()` has ended: the evaluator is idle.
+        self.state.activity.end();
         if self.state.settings.collect_cycles {
             // The evaluator's own caches go first: they are references from
             // outside the heap that would keep what they hold alive.
@@ -409,6 +442,7 @@ impl Evaluator {
                 toml_timestamps: false,
                 show_trace: false,
                 collect_cycles: true,
+                collect_cycles_every: None,
                 lints: [None; 3],
             },
             io: Arc::new(StdIo),
@@ -425,22 +459,32 @@ impl Evaluator {
     /// Runs one top-level evaluation on the evaluator's stack, then lets the
     /// cycle collector run if it is due (no evaluation is in progress here).
     fn top<T>(&mut self, f: impl FnOnce(&mut EvalState) -> T) -> T {
-        let state = &mut self.state;
-        let result = eval::with_stack(|| f(state));
+        let result = self.busy(|state| eval::with_stack(|| f(state)));
         if self.state.settings.collect_cycles && self.state.cycles.due() {
             self.state.collect_cycles();
         }
         result
     }
 
-    /// Runs the cycle collector now, if this is the one live evaluator of
-    /// the process; returns how many scopes it emptied (`None` if it did
-    /// not run: another evaluator is alive, or another thread changed a
+    /// Runs `f`, counted as evaluating (see `crates/eval/src/activity.rs`);
+    /// a borrow from [`Evaluator::state`] has ended by now, so the evaluator
+    /// is idle afterwards.
+    fn busy<T>(&mut self, f: impl FnOnce(&mut EvalState) -> T) -> T {
+        self.state.activity.begin();
+        let result = f(&mut self.state);
+        self.state.activity.end();
+        result
+    }
+
+    /// Runs the cycle collector now, if no other evaluator of the process is
+    /// evaluating; returns how many scopes it emptied (`None` if it did not
+    /// run: another evaluator is busy, or another thread changed a
     /// reference count while it counted).
     pub fn collect_cycles(&mut self) -> Option<usize> {
+        self.state.activity.end();
         match self.state.collect_cycles() {
             cycles::Outcome::Collected(n) => Some(n),
-            cycles::Outcome::NotAlone | cycles::Outcome::Abandoned => None,
+            cycles::Outcome::Busy | cycles::Outcome::Abandoned => None,
         }
     }
 
@@ -472,13 +516,15 @@ impl Evaluator {
 
     /// Looks up an attribute of a set (forcing the set, not the attribute).
     pub fn get_attr(&mut self, v: &Value, name: &str) -> EvalResult<Option<Value>> {
-        let attrs = self.state.force_attrs(v, Pos::NONE)?;
-        Ok(attrs.get_str(name).cloned())
+        self.busy(|state| {
+            let attrs = state.force_attrs(v, Pos::NONE)?;
+            Ok(attrs.get_str(name).cloned())
+        })
     }
 
     /// The items of a list (not forced).
     pub fn list_items(&mut self, v: &Value) -> EvalResult<crate::value::List> {
-        self.state.force_list(v, Pos::NONE)
+        self.busy(|state| state.force_list(v, Pos::NONE))
     }
 
     /// Calls a function value.
@@ -498,10 +544,11 @@ impl Evaluator {
     /// Serialises as `nix-instantiate --eval --json` does (path values are
     /// copied to the store and printed as store paths, as CppNix does).
     pub fn to_json(&mut self, v: &Value) -> EvalResult<String> {
-        let state = &mut self.state;
         let mut out = String::new();
         let mut ctx = Context::new();
-        eval::with_stack(|| state.value_to_json(v, &mut ctx, true, &mut out, Pos::NONE))?;
+        self.busy(|state| {
+            eval::with_stack(|| state.value_to_json(v, &mut ctx, true, &mut out, Pos::NONE))
+        })?;
         Ok(out)
     }
 
@@ -509,18 +556,20 @@ impl Evaluator {
     /// top level that are not evaluated yet are written as `<unevaluated />`
     /// (call [`Evaluator::force_deep`] first for `--strict`).
     pub fn to_xml(&mut self, v: &Value, location: bool) -> EvalResult<String> {
-        let state = &mut self.state;
         let mut ctx = Context::new();
-        eval::with_stack(|| state.value_to_xml(v, location, false, &mut ctx, Pos::NONE))
+        self.busy(|state| {
+            eval::with_stack(|| state.value_to_xml(v, location, false, &mut ctx, Pos::NONE))
+        })
     }
 
     /// Serialises as `nix-instantiate --eval --xml --strict` does (and
     /// `builtins.toXML`, which also has no locations): values are forced as
     /// they are written.
     pub fn to_xml_strict(&mut self, v: &Value, location: bool) -> EvalResult<String> {
-        let state = &mut self.state;
         let mut ctx = Context::new();
-        eval::with_stack(|| state.value_to_xml(v, location, true, &mut ctx, Pos::NONE))
+        self.busy(|state| {
+            eval::with_stack(|| state.value_to_xml(v, location, true, &mut ctx, Pos::NONE))
+        })
     }
 
     /// Coerces to a string as `--raw` does.
@@ -558,6 +607,17 @@ impl Evaluator {
         self.state.find_in_search_path(&entries, name)
     }
 
+    /// What the cycle collector did so far.
+    pub fn cycle_stats(&self) -> CycleStats {
+        let c = &self.state.cycles;
+        CycleStats {
+            collections: c.collections,
+            during_evaluation: c.midway,
+            emptied: c.emptied,
+            abandoned: c.abandoned,
+        }
+    }
+
     /// The evaluation counters (printed by the CLI with `NIXKIT_SHOW_STATS=1`).
     pub fn stats(&self) -> &Stats {
         &self.state.stats
@@ -575,7 +635,10 @@ impl Evaluator {
     }
 
     /// The underlying state, for advanced use (calling builtins directly).
+    /// The evaluator counts as evaluating from here until its next call,
+    /// so no other evaluator's cycle collector runs meanwhile.
     pub fn state(&mut self) -> &mut EvalState {
+        self.state.activity.begin();
         &mut self.state
     }
 }

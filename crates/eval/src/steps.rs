@@ -1,5 +1,6 @@
 //! The evaluation step budget and the cancellation poll: every function call
-//! and every thunk forced counts one step.
+//! and every thunk forced counts one step; the cycle collector runs at a
+//! step when enough of them paid for it.
 
 use std::sync::atomic::Ordering;
 
@@ -31,8 +32,9 @@ impl EvalState {
                 return Err(EvalError::new(ErrorKind::Cancelled, "evaluation cancelled"));
             }
         }
+        let every = self.settings.collect_cycles_every.unwrap_or(STEP_CHUNK);
         let chunk = match &mut self.steps_left {
-            None => STEP_CHUNK,
+            None => every.min(STEP_CHUNK),
             Some(0) => {
                 return Err(EvalError::new(
                     ErrorKind::StepLimit,
@@ -40,13 +42,18 @@ impl EvalState {
                 ));
             }
             Some(left) => {
-                let chunk = (*left).min(STEP_CHUNK);
+                let chunk = (*left).min(every.min(STEP_CHUNK));
                 *left -= chunk;
                 chunk
             }
         };
         // This step is the first of the new chunk.
         self.step_countdown = chunk - 1;
+        // A step is a point where the evaluation holds owned references to
+        // all it uses: the cycle collector may run here (`cycles.rs`).
+        if self.cycles.due_midway(chunk) {
+            self.collect_cycles_midway();
+        }
         Ok(())
     }
 

@@ -6,8 +6,8 @@
 
 use nixkit_eval::{Evaluator, Value, ValueView};
 
-/// The collector runs only while one evaluator is alive in the process: the
-/// tests of this file take turns.
+/// The collector runs only while no other evaluator of the process is
+/// evaluating: the tests of this file take turns.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn turn() -> std::sync::MutexGuard<'static, ()> {
@@ -108,16 +108,59 @@ fn values_outlive_their_dropped_evaluator() {
     assert_eq!(other.print(&later, false).unwrap(), "9");
 }
 
-/// With a second evaluator alive, the collector does not run.
+/// A second evaluator that is idle does not stop the collector; one that is
+/// in the middle of an evaluation (on another thread, waiting inside a
+/// builtin) does, and collecting works again once it is done.
 #[test]
-fn two_live_evaluators_do_not_collect() {
+fn only_a_busy_second_evaluator_stops_collection() {
     let _turn = turn();
     let mut ev = Evaluator::builder().build();
-    let second = Evaluator::builder().build();
+    let mut idle = Evaluator::builder().build();
+    let from_idle = idle.eval_str(CYCLES[0], "/").unwrap();
     ev.eval_str(CYCLES[0], "/").unwrap();
-    assert_eq!(ev.collect_cycles(), None);
-    drop(second);
     assert!(ev.collect_cycles().unwrap() > 0);
+    assert_eq!(idle.print(&from_idle, false).unwrap(), "2");
+
+    let (entered_tx, entered_rx) = std::sync::mpsc::channel::<()>();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let release_rx = std::sync::Mutex::new(release_rx);
+    let entered_tx = std::sync::Mutex::new(entered_tx);
+    let busy = std::thread::spawn(move || {
+        let mut other = Evaluator::builder()
+            .builtin("wait", 1, move |state, args| {
+                entered_tx.lock().unwrap().send(()).unwrap();
+                release_rx.lock().unwrap().recv().unwrap();
+                state.force(&args[0])
+            })
+            .build();
+        let v = other.eval_str("wait (let s = rec { a = 1; self = s; }; in s.self.a)", "/");
+        other.print(&v.unwrap(), false).unwrap()
+    });
+    entered_rx.recv().unwrap();
+    ev.eval_str(CYCLES[2], "/").unwrap();
+    assert_eq!(ev.collect_cycles(), None, "another evaluator is evaluating");
+    release_tx.send(()).unwrap();
+    assert_eq!(busy.join().unwrap(), "1");
+    assert!(ev.collect_cycles().unwrap() > 0);
+}
+
+/// One long evaluation that makes cyclic garbage all along has it collected
+/// while it runs, and gets the right result.
+#[test]
+fn garbage_is_collected_during_a_long_evaluation() {
+    let _turn = turn();
+    let mut ev = Evaluator::builder().build();
+    let v = ev
+        .eval_str(
+            "builtins.foldl' (acc: i: acc + (let s = rec { a = i; self = s; b = s.self.a; }; in s.b)) \
+             0 (builtins.genList (i: i) 300000)",
+            "/",
+        )
+        .unwrap();
+    assert_eq!(ev.print(&v, true).unwrap(), "44999850000");
+    let stats = ev.cycle_stats();
+    assert!(stats.during_evaluation > 0, "{stats:?}");
+    assert!(stats.emptied > 100_000, "{stats:?}");
 }
 
 /// Other threads walking the embedder's values while the collector counts,

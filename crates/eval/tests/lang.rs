@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use std::sync::Arc;
 
-use nixkit_eval::cli::{parse_args, run, CliEnv};
+use nixkit_eval::cli::{parse_args, run, CliEnv, CycleCollection};
 use nixkit_eval::{EnvOverlay, StdIo};
 
 /// The real file system, with the environment `lang.sh` sets up.
@@ -98,7 +98,7 @@ fn read(path: &Path) -> String {
 }
 
 /// Runs one case; returns `Err(description)` on mismatch.
-fn run_case(lang: &Path, name: &str) -> Result<(), String> {
+fn run_case(lang: &Path, name: &str, collect: Option<CycleCollection>) -> Result<(), String> {
     let root = lang.parent().unwrap_or(lang);
     let pwd = root
         .canonicalize()
@@ -108,6 +108,7 @@ fn run_case(lang: &Path, name: &str) -> Result<(), String> {
     let file = format!("lang/{name}.nix");
     let flags_path = lang.join(format!("{name}.flags"));
     let mut env = CliEnv::new(pwd.clone());
+    env.collect_cycles = collect;
     env.show_trace_default = true;
     env.io = Arc::new(test_io());
     let fix = |s: &str| s.replace(&pwd, "/pwd");
@@ -235,10 +236,38 @@ fn compare(what: &str, got: &str, expected: &str) -> Result<(), String> {
 
 #[test]
 fn lang_conformance() {
+    let _turn = turn();
+    conformance(None);
+}
+
+/// The collector runs only while no other evaluator is evaluating: the tests
+/// of this file take turns, so the one below collects as often as it asks.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn turn() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The same cases with the cycle collector running every 16 evaluation
+/// steps and after every top-level call: it must never empty anything an
+/// evaluation still uses, so every result stays the same.
+#[test]
+fn lang_conformance_under_constant_cycle_collection() {
+    let _turn = turn();
+    let before = nixkit_eval::collections_in_process();
+    if conformance(Some(CycleCollection::Every(16))) {
+        let ran = nixkit_eval::collections_in_process() - before;
+        println!("{ran} collections");
+        assert!(ran > 400, "only {ran} collections ran");
+    }
+}
+
+/// Runs every case; false if the corpus is absent.
+fn conformance(collect: Option<CycleCollection>) -> bool {
     let corpus = corpus_dir();
     if !corpus.is_dir() {
         println!("skipped: corpus not found at {}", corpus.display());
-        return;
+        return false;
     }
     // Run from a private copy in which flattened symlinks are links again.
     let tmp = tempfile::tempdir().expect("temporary directory");
@@ -282,7 +311,7 @@ fn lang_conformance() {
         let lang_c = lang.clone();
         let result = std::thread::Builder::new()
             .stack_size(64 << 20)
-            .spawn(move || run_case(&lang_c, &name_c))
+            .spawn(move || run_case(&lang_c, &name_c, collect))
             .map_err(|e| e.to_string())
             .and_then(|h| h.join().map_err(|_| "panicked".to_string()))
             .and_then(|r| r);
@@ -329,4 +358,5 @@ fn lang_conformance() {
         fixed.is_empty() || only.is_some(),
         "known failures that now pass: {fixed:?}"
     );
+    true
 }

@@ -202,6 +202,21 @@ pub struct CliEnv {
     pub store: Option<Arc<dyn EvalStore>>,
     /// Where fetchers get sources (default: [`nixkit_fetch::LocalFetcher`]).
     pub fetcher: Arc<dyn crate::Fetcher>,
+    /// When the run's evaluator collects reference cycles (`None`: as
+    /// `$NIXKIT_COLLECT_CYCLES` says, off unless it is `1` or `eager`).
+    pub collect_cycles: Option<CycleCollection>,
+}
+
+/// When a run's evaluator collects reference cycles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CycleCollection {
+    /// Never: the process exits after one evaluation, which frees everything.
+    Off,
+    /// As an embedder's evaluator does (to measure its cost).
+    On,
+    /// In the middle of evaluations every so many steps, and after every
+    /// top-level call (to test that results stay the same).
+    Every(u64),
 }
 
 impl CliEnv {
@@ -216,6 +231,7 @@ impl CliEnv {
             show_trace_default: false,
             store: None,
             fetcher: Arc::new(nixkit_fetch::LocalFetcher),
+            collect_cycles: None,
         }
     }
 
@@ -250,9 +266,21 @@ pub fn run(opts: &EvalCliOptions, env: &CliEnv, stdout: &mut String, stderr: &mu
         );
     }
     // One evaluation, then the process exits: collecting cycles would only
-    // add work (`NIXKIT_COLLECT_CYCLES=1` turns it on, to measure its cost).
+    // add work (`NIXKIT_COLLECT_CYCLES=1` turns it on, to measure its cost;
+    // `=eager` collects every 1,024 steps, to test that results stay the same).
+    let collect = env.collect_cycles.unwrap_or_else(|| {
+        match std::env::var("NIXKIT_COLLECT_CYCLES").as_deref() {
+            Ok("1") => CycleCollection::On,
+            Ok("eager") => CycleCollection::Every(1024),
+            _ => CycleCollection::Off,
+        }
+    });
     let mut builder = Evaluator::builder()
-        .collect_cycles(std::env::var_os("NIXKIT_COLLECT_CYCLES").is_some_and(|v| v == "1"))
+        .collect_cycles(collect == CycleCollection::On)
+        .collect_cycles_every(match collect {
+            CycleCollection::Every(steps) => Some(steps),
+            _ => None,
+        })
         .pure(opts.pure.unwrap_or(false))
         .search_path(search)
         .io(env.io.clone())
@@ -287,6 +315,13 @@ pub fn run(opts: &EvalCliOptions, env: &CliEnv, stdout: &mut String, stderr: &mu
     if std::env::var_os("NIXKIT_SHOW_STATS").is_some_and(|v| !v.is_empty() && v != "0") {
         stderr.push_str(&ev.stats().to_json(started.elapsed().as_secs_f64()));
         stderr.push('\n');
+        if collect != CycleCollection::Off {
+            let c = ev.cycle_stats();
+            stderr.push_str(&format!(
+                "cycle collections: {} ({} during evaluation), emptied {}, abandoned {}\n",
+                c.collections, c.during_evaluation, c.emptied, c.abandoned
+            ));
+        }
     }
     match result {
         Ok(()) => 0,
