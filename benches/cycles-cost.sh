@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The cost of the evaluator's cycle collector, interleaved: a base nixkit binary, the
-# binary under test with the collector off (what `nixkit instantiate` does), and the same
-# binary with NIXKIT_COLLECT_CYCLES=1 (anchors registered while evaluating, and a
-# collection of the whole heap when the evaluator is dropped at the end).
+# The cost of the evaluator's cycle collector, interleaved: a base nixkit binary with the
+# collector off and on, the binary under test with the collector off (what `nixkit
+# instantiate` does), and on (NIXKIT_COLLECT_CYCLES=1, as an embedder's evaluator: anchors
+# registered while evaluating, collections in the middle of the evaluation when due, and
+# one of the whole heap when the evaluator is dropped at the end).
 #
 # Usage: benches/cycles-cost.sh BASE_BIN NEW_BIN [RUNS] FILE...
 # A file under a `realworld` directory is evaluated with `--arg libPath` nixpkgs lib 2022
@@ -19,10 +20,10 @@ for f in "$@"; do
   args=(--eval --strict "$f")
   case "$f" in *realworld*) args=(--readonly-mode --eval --strict --arg libPath "$lib" "$f") ;; esac
   for _ in $(seq "$runs"); do
-    for v in base off on; do
+    for v in base base-on off on; do
       bin="$new" flag=0
-      [ "$v" = base ] && bin="$base"
-      [ "$v" = on ] && flag=1
+      case "$v" in base*) bin="$base" ;; esac
+      case "$v" in *on) flag=1 ;; esac
       NIXKIT_COLLECT_CYCLES=$flag NIXKIT_PREFAULT=0 /usr/bin/time -f "$v $f %e %U %S %M" -a -o "$times" \
         "$bin" instantiate "${args[@]}" >/dev/null 2>&1 || echo "FAILED: $v $f" >&2
     done

@@ -1,5 +1,6 @@
 //! The cycle collector: trial deletion from the bindings where reference
-//! cycles start, run where no evaluation is in progress.
+//! cycles start, run between top-level calls and at the steps of a long
+//! evaluation, while no other evaluator of the process is evaluating.
 //!
 //! # Where cycles come from
 //! Values are reference counted and immutable once built; the only edges
@@ -30,25 +31,48 @@
 //! Missing an edge (compiled code is not walked) only makes an object look
 //! held from outside: the collector frees less, never a live object.
 //!
+//! # When it runs
+//! After a top-level call once as many new anchors piled up as survived the
+//! last collection; in the evaluator's drop; and in the middle of an
+//! evaluation, at a step ([`EvalState::step`], every 1,024 calls or thunks
+//! forced), once four times as many anchors piled up (at least 16,384 new
+//! ones) *and* enough steps were evaluated since the last collection to pay
+//! for walking again what it found alive (32 per object): garbage is walked
+//! once, and walks over a large live heap are spread out in proportion to
+//! the evaluation's work.
+//!
 //! # Why it is sound
 //! Emptying a cell moves its value out while the collector has only a
 //! shared reference ([`nixkit_once::Lazy::retract`]), and the walk reads a
 //! pending thunk's code without claiming it ([`nixkit_once::Lazy::work_ref`]).
-//! Both need that nothing else touches those cells meanwhile. Evaluation
-//! code is what forces thunks and reads scopes, so the collector runs only
-//! where no evaluation runs in the whole process: between an evaluator's
-//! top-level calls and in its drop, and only when it is the one live
-//! evaluator (values can move between evaluators, so another one could be
-//! evaluating inside this one's scopes). The live-evaluator count is kept
-//! under [`LIVE_EVALUATORS`]'s lock, held for the whole collection, so no
-//! evaluator starts meanwhile. Other threads may still clone, read and drop
-//! this evaluator's values (they are `Send`) while the collector counts; so
-//! the counts are read twice, after the walk and after the marking, and any
-//! change abandons the collection. A thread can only keep a value it
-//! reached from one it held; either that one was counted as held from
-//! outside (and everything it reaches is alive), or the new reference shows
-//! in the second reading. The anchors keep everything the walk reaches
-//! alive, so its borrowed references stay valid.
+//! Both need that nothing else touches those cells meanwhile, and that no
+//! reference into an emptied cell's value is alive.
+//!
+//! Other evaluators: values can move between evaluators, so another one
+//! could be evaluating inside this one's scopes. A collection runs only
+//! while no other evaluator of the process is evaluating, and none starts
+//! until it ends (`activity.rs`).
+//!
+//! This evaluator's own evaluation, when the collection runs at a step: it
+//! is stopped there, on this thread, with the whole `EvalState` lent to the
+//! collector (so nothing borrowed from the state is alive up the stack).
+//! Every reference its frames hold into the heap is owned or borrowed from
+//! an owned one: a local value or scope, a claimed thunk's code (a claim
+//! moves the code out of its cell onto the stack, leaving the cell running,
+//! which the walk treats as referring to nothing). An owned reference
+//! outside the heap counts as a reference from outside, so the object it
+//! points to and everything reachable from it is alive: no frame can hold a
+//! reference into garbage. `eval` has no `unsafe` code that could hide a
+//! reference from the counts.
+//!
+//! Other threads may still clone, read and drop this evaluator's values
+//! (they are `Send`) while the collector counts; so the counts are read
+//! twice, after the walk and after the marking, and any change abandons the
+//! collection. A thread can only keep a value it reached from one it held;
+//! either that one was counted as held from outside (and everything it
+//! reaches is alive), or the new reference shows in the second reading. The
+//! anchors keep everything the walk reaches alive, so its borrowed
+//! references stay valid.
 
 use std::collections::HashMap;
 
@@ -77,11 +101,13 @@ const MIN_COLLECT: usize = 64;
 /// Anchors before the first collection in the middle of an evaluation, and
 /// the least number of new ones between two such collections.
 const MIN_MIDWAY: usize = 16 * 1024;
-/// Evaluation steps (calls and thunks forced) between two collections in
-/// the middle of an evaluation, per object the last one found alive: a walk
-/// costs about as much per object as evaluation does per 3 steps, so the
-/// walks over what stays alive take at most a tenth of the evaluation's
-/// time (PERFORMANCE.md, "Twelfth pass"). What is garbage is walked once.
+/// Evaluation steps (calls and thunks forced) that pay for a collection in
+/// the middle of an evaluation to walk one object it finds alive, counted
+/// over the whole life of the evaluator: a walk costs about as much per
+/// object as evaluation does per 4 steps, so walking what stays alive, again
+/// and again, takes about an eighth of the evaluation's time at most
+/// (PERFORMANCE.md, "Twelfth pass"). Garbage is walked once, and is not
+/// counted: collecting it is what the walk is for.
 const STEPS_PER_LIVE: u64 = 32;
 
 /// Objects from which the collector looks for cycles (see the module docs).
@@ -95,11 +121,13 @@ pub(crate) struct CycleRegistry {
     prune_at: usize,
     /// Length at which [`CycleRegistry::due`] says a collection is due.
     collect_at: usize,
-    /// Steps evaluated since the last collection; how many, and how many
-    /// anchors, make the next one during an evaluation due
+    /// Steps evaluated in all; live objects walked by the collections in the
+    /// middle of evaluations, and how many the last collection found (the
+    /// guess at what the next will walk); anchors that make the next one due
     /// ([`CycleRegistry::due_midway`]).
     steps: u64,
-    midway_steps: u64,
+    live_walked: u64,
+    last_alive: u64,
     midway_at: usize,
     /// Anchors registered since the last collection.
     fresh: usize,
@@ -123,7 +151,8 @@ impl CycleRegistry {
             prune_at: MIN_PRUNE,
             collect_at: MIN_COLLECT,
             steps: 0,
-            midway_steps: 0,
+            live_walked: 0,
+            last_alive: 0,
             midway_at: MIN_MIDWAY,
             fresh: 0,
             collections: 0,
@@ -135,11 +164,14 @@ impl CycleRegistry {
 }
 
 /// What a collection took out of the cells it emptied, dropped by the
-/// caller once the collection's lock is released.
+/// caller once the collection's lock is released (dropping a value may run
+/// an embedder's code: a builtin's closure freed with it).
 #[derive(Default)]
 struct Emptied {
     values: Vec<Value>,
     codes: Vec<Code>,
+    /// The collector's references to the objects it emptied.
+    nodes: Vec<Node>,
 }
 
 /// Why a collection did not run or stopped.
@@ -186,7 +218,8 @@ impl CycleRegistry {
         }
     }
 
-    /// Drops the anchors nothing but the registry refers to any more. A
+    /// Drops the anchors nothing but the registry refers to any more, and
+    /// thunks evaluated to a value that refers to nothing. A
     /// scope among them passes its shared bindings on as anchors
     /// ([`shared_bindings`]: a set in a `rec` scope whose attribute refers
     /// to the set makes a cycle that does not pass through the scope).
@@ -194,7 +227,8 @@ impl CycleRegistry {
         let mut passed = Vec::new();
         self.anchors.retain(|a| {
             if a.count() > 1 {
-                return true;
+                // Forced since to a value that refers to nothing: no cycle.
+                return !a.as_ref().is_leaf();
             }
             if let Node::Env(scope) = a {
                 shared_bindings(scope, &mut passed);
@@ -215,14 +249,16 @@ impl CycleRegistry {
     /// Counts `steps` more evaluation steps; whether a collection in the
     /// middle of the evaluation is due: four times as many anchors as the
     /// last one left (garbage is collected in proportion to the work that
-    /// made it), and enough steps since to pay for walking again what it
-    /// found alive.
+    /// made it), and enough steps evaluated to pay for all the live objects
+    /// walked so far and as many again as the last collection found.
     pub(crate) fn due_midway(&mut self, steps: u64) -> bool {
         self.steps += steps;
         if self.eager {
             return self.fresh > 0;
         }
-        self.enabled && self.anchors.len() >= self.midway_at && self.steps >= self.midway_steps
+        self.enabled
+            && self.anchors.len() >= self.midway_at
+            && self.steps / STEPS_PER_LIVE >= self.live_walked + self.last_alive
     }
 
     /// Runs the collector now (see the module documentation), with the
@@ -249,8 +285,10 @@ impl CycleRegistry {
         let left = self.anchors.len();
         self.collect_at = (left * 2).max(left + MIN_COLLECT);
         self.midway_at = (left * 4).max(left + MIN_MIDWAY);
-        self.midway_steps = (alive as u64).saturating_mul(STEPS_PER_LIVE);
-        self.steps = 0;
+        self.last_alive = alive as u64;
+        if midway {
+            self.live_walked += alive as u64;
+        }
         self.fresh = 0;
         outcome
     }
@@ -258,9 +296,7 @@ impl CycleRegistry {
     /// Trial deletion over what the anchors reach; what it empties goes to
     /// `emptied`. Also returns how many objects it found alive.
     fn trial_deletion(&mut self, emptied: &mut Emptied) -> (Outcome, usize) {
-        let mut anchors = std::mem::take(&mut self.anchors);
-        anchors.sort_unstable_by_key(Node::addr);
-        anchors.dedup_by_key(|a| a.addr());
+        let anchors = std::mem::take(&mut self.anchors);
         let Some((anchor_live, garbage, alive)) = find_garbage(&anchors) else {
             self.anchors = anchors;
             return (Outcome::Abandoned, 0);
@@ -312,7 +348,7 @@ impl CycleRegistry {
             }
         }
         let n = emptied.values.len() + emptied.codes.len() - before;
-        drop(garbage);
+        emptied.nodes.extend(garbage);
         (Outcome::Collected(n), alive)
     }
 }
@@ -324,16 +360,12 @@ fn find_garbage(anchors: &[Node]) -> Option<(Vec<bool>, Vec<Node>, usize)> {
     // The graph borrows from the anchors, which keep everything it reaches
     // alive (nothing else runs meanwhile); what will be emptied is taken as
     // owned references before the graph goes.
-    let mut graph = Graph::default();
-    for anchor in anchors {
-        graph.add(anchor.as_ref());
-    }
+    let mut graph = Graph::with_capacity(anchors.len() * 4);
+    let at: Vec<u32> = anchors.iter().map(|a| graph.add(a.as_ref())).collect();
     graph.walk();
-    // The registry's own reference to each anchor is not an outside one.
-    let registered = anchors.len();
-    let first = graph.outside_references(registered)?;
+    let first = graph.outside_references()?;
     let live = graph.mark_live(&first);
-    if graph.outside_references(registered).as_ref() != Some(&first) {
+    if graph.outside_references().as_ref() != Some(&first) {
         return None;
     }
     let garbage: Vec<Node> = graph
@@ -344,7 +376,13 @@ fn find_garbage(anchors: &[Node]) -> Option<(Vec<bool>, Vec<Node>, usize)> {
         .map(|(r, _)| r.to_node())
         .collect();
     let alive = live.iter().filter(|&&l| l).count();
-    Some((live[..registered].to_vec(), garbage, alive))
+    // The anchors to keep: the live ones, each once.
+    let mut kept = vec![false; graph.nodes.len()];
+    let keep = at
+        .iter()
+        .map(|&i| live[i as usize] && !std::mem::replace(&mut kept[i as usize], true))
+        .collect();
+    Some((keep, garbage, alive))
 }
 
 /// The bindings of `scope`, a deferred scope being freed, that something
@@ -357,7 +395,9 @@ fn shared_bindings(scope: &Env, out: &mut Vec<Node>) {
     };
     for v in slots.iter() {
         if let Value::Thunk(t) = v {
-            if Arc::count(t) > 1 {
+            // A thunk evaluated to a number or a string refers to nothing:
+            // it is in no cycle, and never will be.
+            if Arc::count(t) > 1 && !Ref::Thunk(t).is_leaf() {
                 out.push(Node::Thunk(t.clone()));
             }
         }
@@ -365,7 +405,7 @@ fn shared_bindings(scope: &Env, out: &mut Vec<Node>) {
 }
 
 impl EvalState {
-    /// Runs the cycle collector (no evaluation is in progress). The spare
+    /// Runs the cycle collector between top-level calls. The spare
     /// call scopes go first: they still point at the scopes of the last
     /// calls, which would count as references from outside.
     pub(crate) fn collect_cycles(&mut self) -> Outcome {
@@ -469,8 +509,8 @@ impl<'a> Ref<'a> {
     /// The objects this one holds a reference to, each as often as held,
     /// borrowed for as long as this one is.
     ///
-    /// Only while no evaluation runs: a pending thunk's code is read
-    /// without claiming it.
+    /// Only while no evaluation runs (or this evaluator's is stopped at a
+    /// step): a pending thunk's code is read without claiming it.
     fn children(self, out: &mut Sink<'a, '_>) {
         match self {
             Ref::Env(e) => e.visit_refs(&mut |r| match r {
@@ -482,9 +522,10 @@ impl<'a> Ref<'a> {
                 Some(v) => value_ref(v, out),
                 None => {
                     // SAFETY: nothing forces or drops the thunk while the
-                    // graph lives: no evaluation runs (see the module
-                    // documentation), and the anchors hold everything the
-                    // walk reaches.
+                    // graph lives: no other evaluator evaluates, this one's
+                    // evaluation (if any) is stopped at a step (see the
+                    // module documentation), and the anchors hold everything
+                    // the walk reaches.
                     #[allow(unsafe_code)]
                     if let Some(code) = unsafe { t.pending_code() } {
                         code_refs(code, out);
@@ -568,10 +609,6 @@ impl Node {
             Node::MapList(a) => Ref::MapList(a),
             Node::MapAttrs(a) => Ref::MapAttrs(a),
         }
-    }
-
-    fn addr(&self) -> usize {
-        self.as_ref().addr()
     }
 
     /// References to the object (the registry's included, for an anchor).
@@ -672,7 +709,7 @@ fn code_refs<'a>(code: &'a Code, out: &mut Sink<'a, '_>) {
 struct Graph<'a> {
     nodes: Vec<Ref<'a>>,
     index: HashMap<usize, u32, foldhash::fast::RandomState>,
-    /// References to each node from other nodes.
+    /// References to each node from other nodes (and from the registry).
     inside: Vec<u32>,
     /// Each node's children: `edges[edge_start[i]..edge_start[i + 1]]`.
     edges: Vec<u32>,
@@ -680,13 +717,26 @@ struct Graph<'a> {
 }
 
 impl<'a> Graph<'a> {
-    /// Adds `node` as a starting point of the walk (not found as a child).
-    fn add(&mut self, node: Ref<'a>) {
-        if let std::collections::hash_map::Entry::Vacant(e) = self.index.entry(node.addr()) {
-            e.insert(self.nodes.len() as u32);
+    /// An empty graph with room for about `n` objects.
+    fn with_capacity(n: usize) -> Self {
+        Graph {
+            index: HashMap::with_capacity_and_hasher(n, Default::default()),
+            ..Graph::default()
+        }
+    }
+
+    /// Adds `node`, an anchor, as a starting point of the walk; the
+    /// registry's reference to it counts as one from inside the graph (an
+    /// anchor registered twice has two). Returns its index.
+    fn add(&mut self, node: Ref<'a>) -> u32 {
+        let next = self.nodes.len() as u32;
+        let i = *self.index.entry(node.addr()).or_insert(next);
+        if i == next {
             self.nodes.push(node);
             self.inside.push(0);
         }
+        self.inside[i as usize] += 1;
+        i
     }
 
     /// Counts one more reference to the object `r` points to, adding it
@@ -722,17 +772,13 @@ impl<'a> Graph<'a> {
         self.edge_start.push(self.edges.len() as u32);
     }
 
-    /// Per node, the references from outside the graph (the first
-    /// `registered` nodes also have the registry's); `None` if a count is
-    /// below what the graph itself holds (it changed under the walk).
-    fn outside_references(&self, registered: usize) -> Option<Vec<usize>> {
+    /// Per node, the references from outside the graph and the registry;
+    /// `None` if a count is below what they hold (it changed under the walk).
+    fn outside_references(&self) -> Option<Vec<usize>> {
         self.nodes
             .iter()
-            .enumerate()
-            .map(|(i, n)| {
-                let own = usize::from(i < registered);
-                n.count().checked_sub(own + self.inside[i] as usize)
-            })
+            .zip(&self.inside)
+            .map(|(n, &inside)| n.count().checked_sub(inside as usize))
             .collect()
     }
 

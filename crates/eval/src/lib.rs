@@ -68,9 +68,10 @@
 //! every few levels of recursion; strings appended into one buffer and never
 //! copied to be read. Memory is reference counted: a value is freed as soon
 //! as nothing refers to it; reference cycles (fixpoints, `rec` sets naming
-//! themselves) are collected between top-level calls and when the
-//! evaluator is dropped, while it is the process's one live evaluator
-//! ([`Evaluator::collect_cycles`], `cycles.rs`). [`Evaluator::stats`] counts calls, thunks, scopes, sets and
+//! themselves) are collected between top-level calls, in the middle of long
+//! evaluations and when the evaluator is dropped, while no other evaluator
+//! of the process is evaluating ([`Evaluator::collect_cycles`],
+//! [`Evaluator::cycle_stats`], `cycles.rs`). [`Evaluator::stats`] counts calls, thunks, scopes, sets and
 //! lookups (`NIXKIT_SHOW_STATS=1` on the command line).
 #![deny(unsafe_code)]
 

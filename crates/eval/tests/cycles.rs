@@ -144,6 +144,20 @@ fn only_a_busy_second_evaluator_stops_collection() {
     assert!(ev.collect_cycles().unwrap() > 0);
 }
 
+/// An evaluator whose state was lent out (`state()`, to call builtins
+/// directly) counts as evaluating until its next call.
+#[test]
+fn a_lent_state_counts_as_evaluating() {
+    let _turn = turn();
+    let mut ev = Evaluator::builder().build();
+    let mut other = Evaluator::builder().build();
+    ev.eval_str(CYCLES[0], "/").unwrap();
+    let _ = other.state();
+    assert_eq!(ev.collect_cycles(), None);
+    other.eval_str("1", "/").unwrap();
+    assert!(ev.collect_cycles().unwrap() > 0);
+}
+
 /// One long evaluation that makes cyclic garbage all along has it collected
 /// while it runs, and gets the right result.
 #[test]
