@@ -170,8 +170,6 @@ impl CycleRegistry {
 struct Emptied {
     values: Vec<Value>,
     codes: Vec<Code>,
-    /// The collector's references to the objects it emptied.
-    nodes: Vec<Node>,
 }
 
 /// Why a collection did not run or stopped.
@@ -297,92 +295,109 @@ impl CycleRegistry {
     /// `emptied`. Also returns how many objects it found alive.
     fn trial_deletion(&mut self, emptied: &mut Emptied) -> (Outcome, usize) {
         let anchors = std::mem::take(&mut self.anchors);
-        let Some((anchor_live, garbage, alive)) = find_garbage(&anchors) else {
+        let Some((keep, n, alive)) = find_and_empty_garbage(&anchors, emptied) else {
             self.anchors = anchors;
             return (Outcome::Abandoned, 0);
         };
         self.anchors = anchors
             .into_iter()
-            .zip(anchor_live)
-            .filter_map(|(a, live)| live.then_some(a))
+            .zip(keep)
+            .filter_map(|(a, keep)| keep.then_some(a))
             .collect();
-        let before = emptied.values.len() + emptied.codes.len();
-        for node in &garbage {
-            match node {
-                Node::Env(scope) => {
-                    if let Some(cell) = scope.deferred_cell() {
-                        // SAFETY: see `retract_value` below.
-                        #[allow(unsafe_code)]
-                        if let Some(slots) = unsafe { cell.retract() } {
-                            emptied.values.push(Value::List(slots));
-                        }
-                    }
-                }
-                Node::Thunk(t) => {
-                    // SAFETY: `retract` needs that no reference into the
-                    // cell's value is alive. Such references are made by
-                    // evaluation code and by embedders reading a value they
-                    // hold. No other evaluator evaluates ([`exclusive`]).
-                    // This evaluator's own evaluation, if one is in
-                    // progress, is stopped at a step (`step_slow`), and
-                    // every reference its frames hold is borrowed from an
-                    // owned one (a local, the evaluator's state, a claimed
-                    // thunk's code moved out of its cell), which counts as
-                    // a reference from outside: everything it reaches is
-                    // alive. The same holds for a value an embedder holds.
-                    // The walk's borrowed references are gone. This node is
-                    // not alive (both readings of the counts agree), so
-                    // nothing can reach it again either.
-                    #[allow(unsafe_code)]
-                    let value = unsafe { t.retract_value() };
-                    match value {
-                        Some(v) => emptied.values.push(v),
-                        // Pending: its code goes (the cell is left running:
-                        // nothing will force it). A running thunk has no
-                        // code in its cell and is alive anyway (its claim
-                        // borrows it).
-                        None => emptied.codes.extend(t.abandon_code()),
-                    }
-                }
-                _ => {}
-            }
-        }
-        let n = emptied.values.len() + emptied.codes.len() - before;
-        emptied.nodes.extend(garbage);
         (Outcome::Collected(n), alive)
     }
 }
 
-/// Walks from `anchors` (sorted, each once): which anchors are alive, owned
-/// references to the scopes and thunks that are garbage, and how many
-/// objects are alive; `None` if a count changed meanwhile.
-fn find_garbage(anchors: &[Node]) -> Option<(Vec<bool>, Vec<Node>, usize)> {
+/// An object the collector empties, by its address (not by the place in a
+/// cell where the walk found it: that place may be emptied first).
+enum Garbage<'a> {
+    Env(&'a Env),
+    Thunk(&'a Thunk),
+}
+
+/// Walks from `anchors` and empties the scopes and thunks that are garbage
+/// into `emptied`: which anchors to keep (the live ones, each once), how many
+/// cells were emptied, and how many objects are alive; `None`, with nothing
+/// emptied, if a count changed meanwhile.
+fn find_and_empty_garbage(
+    anchors: &[Node],
+    emptied: &mut Emptied,
+) -> Option<(Vec<bool>, usize, usize)> {
     // The graph borrows from the anchors, which keep everything it reaches
-    // alive (nothing else runs meanwhile); what will be emptied is taken as
-    // owned references before the graph goes.
+    // alive (nothing else runs meanwhile).
     let mut graph = Graph::with_capacity(anchors.len() * 4);
     let at: Vec<u32> = anchors.iter().map(|a| graph.add(a.as_ref())).collect();
     graph.walk();
-    let first = graph.outside_references()?;
+    let first = graph.outside_references(true)?;
     let live = graph.mark_live(&first);
-    if graph.outside_references().as_ref() != Some(&first) {
+    if graph.outside_references(false).as_ref() != Some(&first) {
         return None;
     }
-    let garbage: Vec<Node> = graph
-        .nodes
-        .iter()
-        .zip(&live)
-        .filter(|(r, &l)| !l && matches!(r, Ref::Env(_) | Ref::Thunk(_)))
-        .map(|(r, _)| r.to_node())
-        .collect();
     let alive = live.iter().filter(|&&l| l).count();
-    // The anchors to keep: the live ones, each once.
     let mut kept = vec![false; graph.nodes.len()];
     let keep = at
         .iter()
         .map(|&i| live[i as usize] && !std::mem::replace(&mut kept[i as usize], true))
         .collect();
-    Some((keep, garbage, alive))
+    // Every garbage object's address is taken before any cell is emptied:
+    // the walk's references point into cells, the addresses at objects,
+    // which stay allocated (what a cell held moves into `emptied`, which is
+    // dropped after the collection).
+    let garbage: Vec<Garbage<'_>> = graph
+        .nodes
+        .iter()
+        .zip(&live)
+        .filter_map(|(r, &l)| match r {
+            _ if l => None,
+            Ref::Env(e) => Some(Garbage::Env(e)),
+            Ref::Thunk(t) => Some(Garbage::Thunk(t)),
+            _ => None,
+        })
+        .collect();
+    let before = emptied.values.len() + emptied.codes.len();
+    for node in garbage {
+        match node {
+            Garbage::Env(scope) => {
+                if let Some(cell) = scope.deferred_cell() {
+                    // SAFETY: see `retract_value` below.
+                    #[allow(unsafe_code)]
+                    if let Some(slots) = unsafe { cell.retract() } {
+                        emptied.values.push(Value::List(slots));
+                    }
+                }
+            }
+            Garbage::Thunk(t) => {
+                // SAFETY: `retract` needs that no reference into the cell's
+                // value is alive, now or later. Such references are made by
+                // evaluation code, by embedders reading a value they hold,
+                // and by this walk. No other evaluator evaluates
+                // ([`exclusive`]). This evaluator's own evaluation, if one
+                // is in progress, is stopped at a step (`step_slow`), and
+                // every reference its frames hold is borrowed from an owned
+                // one (a local, the evaluator's state, a claimed thunk's
+                // code moved out of its cell), which counts as a reference
+                // from outside: everything it reaches is alive. The same
+                // holds for a value an embedder holds. This node is not
+                // alive (both readings of the counts agree), so nothing can
+                // reach it again either. Of the walk's references, only the
+                // objects' addresses in `garbage` are used from here on:
+                // they point at objects, not into cells, and each object
+                // stays allocated (its owners are in cells not yet emptied
+                // or in values moved into `emptied`, none dropped here).
+                #[allow(unsafe_code)]
+                let value = unsafe { t.retract_value() };
+                match value {
+                    Some(v) => emptied.values.push(v),
+                    // Pending: its code goes (the cell is left running:
+                    // nothing will force it). A running thunk has no code in
+                    // its cell and is alive anyway (its claim borrows it).
+                    None => emptied.codes.extend(t.abandon_code()),
+                }
+            }
+        }
+    }
+    let n = emptied.values.len() + emptied.codes.len() - before;
+    Some((keep, n, alive))
 }
 
 /// The bindings of `scope`, a deferred scope being freed, that something
@@ -460,23 +475,14 @@ pub(crate) fn break_builtins_cycle(globals: &crate::builtins::Globals) -> Option
     }
 }
 
-/// An anchor, or an object the collector empties: one reference of its own.
+/// An anchor: a scope or a thunk, one reference of the registry's own.
 enum Node {
     Env(Arc<Env>),
     Thunk(Arc<Thunk>),
-    Closure(Arc<Closure>),
-    PrimOpApp(Arc<PrimOpApp>),
-    /// A list, or the slot array of a deferred scope.
-    Values(SharedSlice<Value>),
-    Attrs(SharedSlice<Attr>),
-    CallInt(Arc<(Value, Pos)>),
-    MapList(Arc<(Value, Pos, List)>),
-    MapAttrs(Arc<(Value, Pos, crate::value::Attrs)>),
 }
 
 /// A reference an object holds, borrowed for as long as the walk's graph
-/// lives (the anchors keep the object alive); cloned into a [`Node`] only
-/// for what the collector empties.
+/// lives (the anchors keep the object alive).
 #[derive(Clone, Copy)]
 enum Ref<'a> {
     Env(&'a Arc<Env>),
@@ -577,20 +583,6 @@ impl<'a> Ref<'a> {
             Ref::MapAttrs(a) => Arc::as_ptr(a) as usize,
         }
     }
-
-    fn to_node(self) -> Node {
-        match self {
-            Ref::Env(a) => Node::Env(a.clone()),
-            Ref::Thunk(a) => Node::Thunk(a.clone()),
-            Ref::Closure(a) => Node::Closure(a.clone()),
-            Ref::PrimOpApp(a) => Node::PrimOpApp(a.clone()),
-            Ref::Values(s) => Node::Values(s.clone()),
-            Ref::Attrs(s) => Node::Attrs(s.clone()),
-            Ref::CallInt(a) => Node::CallInt(a.clone()),
-            Ref::MapList(a) => Node::MapList(a.clone()),
-            Ref::MapAttrs(a) => Node::MapAttrs(a.clone()),
-        }
-    }
 }
 
 /// Receives the references an object holds.
@@ -601,28 +593,14 @@ impl Node {
         match self {
             Node::Env(a) => Ref::Env(a),
             Node::Thunk(a) => Ref::Thunk(a),
-            Node::Closure(a) => Ref::Closure(a),
-            Node::PrimOpApp(a) => Ref::PrimOpApp(a),
-            Node::Values(s) => Ref::Values(s),
-            Node::Attrs(s) => Ref::Attrs(s),
-            Node::CallInt(a) => Ref::CallInt(a),
-            Node::MapList(a) => Ref::MapList(a),
-            Node::MapAttrs(a) => Ref::MapAttrs(a),
         }
     }
 
-    /// References to the object (the registry's included, for an anchor).
+    /// References to the object (the registry's included).
     fn count(&self) -> usize {
         match self {
             Node::Env(a) => Arc::count(a),
             Node::Thunk(a) => Arc::count(a),
-            Node::Closure(a) => Arc::count(a),
-            Node::PrimOpApp(a) => Arc::count(a),
-            Node::Values(s) => s.ref_count(),
-            Node::Attrs(s) => s.ref_count(),
-            Node::CallInt(a) => Arc::count(a),
-            Node::MapList(a) => Arc::count(a),
-            Node::MapAttrs(a) => Arc::count(a),
         }
     }
 }
@@ -711,6 +689,9 @@ struct Graph<'a> {
     index: HashMap<usize, u32, foldhash::fast::RandomState>,
     /// References to each node from other nodes (and from the registry).
     inside: Vec<u32>,
+    /// Each node's reference count, read when the walk found it (its object
+    /// is in the cache then).
+    counts: Vec<usize>,
     /// Each node's children: `edges[edge_start[i]..edge_start[i + 1]]`.
     edges: Vec<u32>,
     edge_start: Vec<u32>,
@@ -732,11 +713,16 @@ impl<'a> Graph<'a> {
         let next = self.nodes.len() as u32;
         let i = *self.index.entry(node.addr()).or_insert(next);
         if i == next {
-            self.nodes.push(node);
-            self.inside.push(0);
+            self.push(node);
         }
         self.inside[i as usize] += 1;
         i
+    }
+
+    fn push(&mut self, node: Ref<'a>) {
+        self.nodes.push(node);
+        self.inside.push(0);
+        self.counts.push(node.count());
     }
 
     /// Counts one more reference to the object `r` points to, adding it
@@ -748,8 +734,7 @@ impl<'a> Graph<'a> {
         let next = self.nodes.len() as u32;
         let i = *self.index.entry(r.addr()).or_insert(next);
         if i == next {
-            self.nodes.push(r);
-            self.inside.push(0);
+            self.push(r);
         }
         self.inside[i as usize] += 1;
         Some(i)
@@ -772,13 +757,18 @@ impl<'a> Graph<'a> {
         self.edge_start.push(self.edges.len() as u32);
     }
 
-    /// Per node, the references from outside the graph and the registry;
-    /// `None` if a count is below what they hold (it changed under the walk).
-    fn outside_references(&self) -> Option<Vec<usize>> {
+    /// Per node, the references from outside the graph and the registry,
+    /// from the counts read during the walk (`walked`) or read now; `None`
+    /// if a count is below what they hold (it changed under the walk).
+    fn outside_references(&self, walked: bool) -> Option<Vec<usize>> {
         self.nodes
             .iter()
             .zip(&self.inside)
-            .map(|(n, &inside)| n.count().checked_sub(inside as usize))
+            .zip(&self.counts)
+            .map(|((n, &inside), &count)| {
+                let count = if walked { count } else { n.count() };
+                count.checked_sub(inside as usize)
+            })
             .collect()
     }
 
