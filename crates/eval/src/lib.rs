@@ -317,8 +317,9 @@ impl EvaluatorBuilder {
     /// evaluator is dropped (default: yes).
     /// A process that evaluates once and exits can turn it off to skip the
     /// work at the end; nothing is then registered for the collector either
-    /// (so [`Evaluator::collect_cycles`] finds nothing). The collector runs only while this is the one live
-    /// evaluator of the process (see `crates/eval/src/cycles.rs`).
+    /// (so [`Evaluator::collect_cycles`] finds nothing). The collector runs
+    /// only while no other evaluator of the process is evaluating (see
+    /// `crates/eval/src/cycles.rs`).
     pub fn collect_cycles(mut self, yes: bool) -> Self {
         self.settings.collect_cycles = yes;
         self
