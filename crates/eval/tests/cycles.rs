@@ -41,7 +41,7 @@ fn cyclic_garbage_is_emptied_and_results_stay_right() {
     assert_eq!(printed, ["2", "3", "3", "4", "3"]);
     let emptied = ev
         .collect_cycles()
-        .expect("the one live evaluator collects");
+        .expect("with no other evaluator busy, it collects");
     assert!(emptied >= CYCLES.len(), "emptied only {emptied}");
     // Nothing is left to collect, and the evaluator still works.
     assert_eq!(ev.collect_cycles(), Some(0));
