@@ -390,10 +390,13 @@ fn cppnix_substitutes_from_nixkit_serve() {
     let store = format!("local?root={}", tmp.path().join("cpp").display());
     let pk = key.public_key().to_text();
     let nix = |args: &[&str]| {
+        // CppNix's narinfo cache of its own: it remembers answers by URL, and this
+        // loopback port may have served other paths to an earlier test.
         let out = Command::new("nix-store")
             .args(["--store", &store])
             .args(args)
             .env("NIX_CONFIG", "")
+            .env("XDG_CACHE_HOME", tmp.path().join("cpp-cache"))
             .output()
             .unwrap();
         assert!(

@@ -9,6 +9,8 @@
 
 #![allow(clippy::unwrap_used)] // Tests may panic on failure.
 
+mod watchdog;
+
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -22,12 +24,18 @@ fn have_nix() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
+/// Runs CppNix's `cmd`. Each run gets an empty narinfo cache (`XDG_CACHE_HOME`): CppNix
+/// remembers answers by cache URL for days, and a loopback port used by an earlier test
+/// (another key, other paths) would otherwise answer from that memory.
 fn run(cmd: &str, args: &[&str]) -> Output {
-    let out = Command::new(cmd)
-        .args(args)
-        .env("NIX_CONFIG", "")
-        .output()
-        .unwrap();
+    let cache_home = tempfile::tempdir().unwrap();
+    let out = watchdog::output_within(
+        Command::new(cmd)
+            .args(args)
+            .env("NIX_CONFIG", "")
+            .env("XDG_CACHE_HOME", cache_home.path()),
+        watchdog::LIMIT,
+    );
     assert!(
         out.status.success(),
         "{cmd} {args:?}: {}",
@@ -125,14 +133,15 @@ fn cppnix_closure(root: &str) -> (String, String) {
 }
 
 fn nixkit(store: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nixkit"))
-        // The narinfo cache on disk: the test's own, not one that outlives it.
-        .env("XDG_CACHE_HOME", store.with_extension("xdg-cache"))
-        .arg("store")
-        .args(["--store", store.to_str().unwrap()])
-        .args(args)
-        .output()
-        .unwrap()
+    watchdog::output_within(
+        Command::new(env!("CARGO_BIN_EXE_nixkit"))
+            // The narinfo cache on disk: the test's own, not one that outlives it.
+            .env("XDG_CACHE_HOME", store.with_extension("xdg-cache"))
+            .arg("store")
+            .args(["--store", store.to_str().unwrap()])
+            .args(args),
+        watchdog::LIMIT,
+    )
 }
 
 #[test]
@@ -228,13 +237,14 @@ fn nixkit_substitutes_from_a_cppnix_cache_over_http() {
                 fs::remove_file(entry).unwrap();
             }
         }
-        let again = Command::new(env!("CARGO_BIN_EXE_nixkit"))
-            .env("XDG_CACHE_HOME", ours.with_extension("xdg-cache"))
-            .args(["store", "--store", &t(&format!("again-{compression}"))])
-            .args(["--realise", &b, "--option", "substituters", &url])
-            .args(["--option", "trusted-public-keys", &pk])
-            .output()
-            .unwrap();
+        let again = watchdog::output_within(
+            Command::new(env!("CARGO_BIN_EXE_nixkit"))
+                .env("XDG_CACHE_HOME", ours.with_extension("xdg-cache"))
+                .args(["store", "--store", &t(&format!("again-{compression}"))])
+                .args(["--realise", &b, "--option", "substituters", &url])
+                .args(["--option", "trusted-public-keys", &pk]),
+            watchdog::LIMIT,
+        );
         assert!(again.status.success(), "{again:?}");
         assert_eq!(text(&again), b);
         let ours_hash = text(&nixkit(&ours, &["--query", "--hash", &b]));
@@ -436,14 +446,15 @@ fn busybox_usable() -> bool {
 /// `nixkit build examples/pkgs -A all` into the store at `store` with `extra` flags;
 /// returns the output paths and standard error.
 fn build_package_set(dir: &Path, store: &str, extra: &[&str]) -> (Vec<String>, String) {
-    let built = Command::new(env!("CARGO_BIN_EXE_nixkit"))
-        .current_dir(dir)
-        .env("XDG_CACHE_HOME", dir.join("xdg-cache"))
-        .args(["build", PKGS, "-A", "all", "-j", "2", "--no-out-link"])
-        .args(["--store", store])
-        .args(extra)
-        .output()
-        .unwrap();
+    let built = watchdog::output_within(
+        Command::new(env!("CARGO_BIN_EXE_nixkit"))
+            .current_dir(dir)
+            .env("XDG_CACHE_HOME", dir.join("xdg-cache"))
+            .args(["build", PKGS, "-A", "all", "-j", "2", "--no-out-link"])
+            .args(["--store", store])
+            .args(extra),
+        watchdog::LIMIT,
+    );
     assert!(built.status.success(), "{built:?}");
     let outs = text(&built).lines().map(str::to_owned).collect();
     (outs, String::from_utf8_lossy(&built.stderr).into_owned())

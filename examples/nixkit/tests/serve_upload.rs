@@ -26,7 +26,14 @@ fn have_nix() -> bool {
     ok
 }
 
+/// Runs `cmd`, with an empty narinfo cache (`XDG_CACHE_HOME`) unless it names one: CppNix
+/// remembers answers by cache URL for days, and a loopback port used by an earlier test
+/// would otherwise answer from that memory.
 fn run(cmd: &mut Command) -> Output {
+    let cache_home = tempfile::tempdir().unwrap();
+    if !cmd.get_envs().any(|(k, _)| k == "XDG_CACHE_HOME") {
+        cmd.env("XDG_CACHE_HOME", cache_home.path());
+    }
     cmd.env("NIX_CONFIG", "").output().unwrap()
 }
 
