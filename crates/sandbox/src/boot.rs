@@ -18,6 +18,8 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use crate::child::exit_now;
+
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
@@ -254,15 +256,26 @@ fn write_all(fd: RawFd, mut buf: &[u8]) {
 const SETUP_FAILED: i32 = 121;
 
 fn fail(status: RawFd, what: &str, errno: Errno) -> ! {
-    write_all(status, format!("{what}: {}", errno.desc()).as_bytes());
-    std::process::exit(SETUP_FAILED)
+    write_all(status, what.as_bytes());
+    write_all(status, b": ");
+    write_all(status, errno.desc().as_bytes());
+    exit_now(SETUP_FAILED)
 }
 
 /// Forks the intermediate process; returns its pid.
 fn spawn(plan: &Plan, fds: Fds) -> Result<Pid, BootError> {
+    // The descriptors the child keeps, listed before `fork`: the child allocates nothing.
+    let mut keep = vec![
+        fds.ready_w.as_raw_fd(),
+        fds.go_r.as_raw_fd(),
+        fds.pid_w.as_raw_fd(),
+        fds.status_w.as_raw_fd(),
+        plan.console.as_raw_fd(),
+        plan.null.as_raw_fd(),
+    ];
+    keep.extend(plan.pass_fds.iter().map(|fd| fd.as_raw_fd()));
     // SAFETY: after `fork` the child only runs `intermediate`, which uses the prepared
-    // plan and makes system calls (allocating is safe after glibc's fork); it never
-    // returns.
+    // plan, makes system calls and ends with `exec` or `_exit`; it never returns.
     #[allow(unsafe_code)]
     let forked = unsafe { nix::unistd::fork() }.map_err(|errno| BootError::Sys {
         what: "forking the container",
@@ -270,15 +283,6 @@ fn spawn(plan: &Plan, fds: Fds) -> Result<Pid, BootError> {
     })?;
     match forked {
         nix::unistd::ForkResult::Child => {
-            let mut keep = vec![
-                fds.ready_w.as_raw_fd(),
-                fds.go_r.as_raw_fd(),
-                fds.pid_w.as_raw_fd(),
-                fds.status_w.as_raw_fd(),
-                plan.console.as_raw_fd(),
-                plan.null.as_raw_fd(),
-            ];
-            keep.extend(plan.pass_fds.iter().map(|fd| fd.as_raw_fd()));
             crate::run::close_other_fds(&mut keep);
             intermediate(plan, &fds)
         }
@@ -328,7 +332,7 @@ fn intermediate(plan: &Plan, fds: &Fds) -> ! {
     write_all(fds.ready_w.as_raw_fd(), b"r");
     let mut byte = [0u8; 1];
     if nix::unistd::read(fds.go_r.as_raw_fd(), &mut byte) != Ok(1) {
-        std::process::exit(SETUP_FAILED);
+        exit_now(SETUP_FAILED);
     }
     // SAFETY: this process is single-threaded (it was just forked), so `fork` is sound.
     #[allow(unsafe_code)]
@@ -338,7 +342,7 @@ fn intermediate(plan: &Plan, fds: &Fds) -> ! {
         Ok(nix::unistd::ForkResult::Child) => init(plan, status),
         Ok(nix::unistd::ForkResult::Parent { child }) => {
             write_all(fds.pid_w.as_raw_fd(), &child.as_raw().to_ne_bytes());
-            std::process::exit(0)
+            exit_now(0)
         }
     }
 }

@@ -93,11 +93,26 @@ fn borrow(fd: RawFd) -> std::os::fd::BorrowedFd<'static> {
     unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }
 }
 
-/// Reports a failed setup step to the parent and exits.
+/// Reports a failed setup step to the parent and exits (the parent reads the status pipe
+/// to its end, so the pieces arrive as one message; nothing is allocated).
 fn fail(status: RawFd, what: &str, errno: Errno) -> ! {
-    let msg = format!("{what}: {}", errno.desc());
-    write_all(status, msg.as_bytes());
-    std::process::exit(SETUP_FAILED)
+    write_all(status, what.as_bytes());
+    write_all(status, b": ");
+    write_all(status, errno.desc().as_bytes());
+    exit_now(SETUP_FAILED)
+}
+
+/// Ends a forked child at once with `code`: `_exit`, never `exit`. The child is a copy of
+/// one thread of a multi-threaded process, and `exit` runs the process's exit handlers and
+/// that thread's thread-local destructors, which may wait for a lock another thread of the
+/// parent held at the fork, forever (mimalloc's exit-time collection is one such
+/// handler). A fetcher hung so, holding its data pipe open, and its build with it.
+pub(crate) fn exit_now(code: i32) -> ! {
+    // SAFETY: `_exit` is async-signal-safe and ends the process; nothing runs after it.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::_exit(code)
+    }
 }
 
 /// The exit code of a child whose setup failed (the message is on the status pipe).
@@ -114,7 +129,7 @@ pub(crate) fn intermediate(plan: &ChildPlan, fds: ChildFds) -> ! {
     let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
     // The parent may have died before the line above: then nobody would ever kill us.
     if nix::unistd::getppid() != plan.parent {
-        std::process::exit(SETUP_FAILED);
+        exit_now(SETUP_FAILED);
     }
     if let Err(e) = unshare(plan.namespaces) {
         fail(
@@ -127,7 +142,7 @@ pub(crate) fn intermediate(plan: &ChildPlan, fds: ChildFds) -> ! {
     let mut byte = [0u8; 1];
     match nix::unistd::read(fds.go_r.as_raw_fd(), &mut byte) {
         Ok(1) => {}
-        _ => std::process::exit(SETUP_FAILED),
+        _ => exit_now(SETUP_FAILED),
     }
     // SAFETY: this process is single-threaded (it was just forked), so `fork` is sound;
     // the child only runs `init`, which makes system calls and then execs or exits.
@@ -148,10 +163,10 @@ pub(crate) fn intermediate(plan: &ChildPlan, fds: ChildFds) -> ! {
 fn exit_like(child: Pid) -> ! {
     loop {
         match waitpid(child, None) {
-            Ok(WaitStatus::Exited(_, code)) => std::process::exit(code),
-            Ok(WaitStatus::Signaled(_, sig, _)) => std::process::exit(128 + sig as i32),
+            Ok(WaitStatus::Exited(_, code)) => exit_now(code),
+            Ok(WaitStatus::Signaled(_, sig, _)) => exit_now(128 + sig as i32),
             Ok(_) | Err(Errno::EINTR) => continue,
-            Err(_) => std::process::exit(SETUP_FAILED),
+            Err(_) => exit_now(SETUP_FAILED),
         }
     }
 }
@@ -387,7 +402,7 @@ fn init(plan: &ChildPlan, fds: &ChildFds) -> ! {
         fail(status, "setting the parent-death signal", e);
     }
     if parent_gone(fds) {
-        std::process::exit(SETUP_FAILED);
+        exit_now(SETUP_FAILED);
     }
     let _ = nix::unistd::setsid();
     if let Some(n) = plan.max_processes {
@@ -405,12 +420,12 @@ fn init(plan: &ChildPlan, fds: &ChildFds) -> ! {
     reset_signals();
     if let Err(msg) = crate::seccomp::install(&plan.seccomp) {
         write_all(status, msg.as_bytes());
-        std::process::exit(SETUP_FAILED);
+        exit_now(SETUP_FAILED);
     }
     if !plan.share_abstract_sockets {
         if let Err(msg) = scope_to_sandbox() {
             write_all(status, msg.as_bytes());
-            std::process::exit(SETUP_FAILED);
+            exit_now(SETUP_FAILED);
         }
     }
     let e = match nix::unistd::execve(plan.builder.as_c_str(), &plan.argv, &plan.envp) {

@@ -219,8 +219,8 @@ fn copy_as_build_user(
         nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(sys("creating a pipe"))?;
     let parent = nix::unistd::getpid();
     let as_root = nix::unistd::geteuid().is_root();
-    // SAFETY: the child only makes system calls on descriptors it owns and exits with
-    // `_exit` semantics (`std::process::exit` after flushing nothing); no lock is taken.
+    // SAFETY: the child only makes system calls on descriptors it owns and ends with
+    // `_exit` (`exit_now`); no lock is taken.
     #[allow(unsafe_code)]
     let forked = unsafe { nix::unistd::fork() }.map_err(sys("forking the fetcher"))?;
     let child = match forked {
@@ -318,11 +318,11 @@ fn reader(
 ) -> ! {
     let fail = |what: &str| -> ! {
         let _ = write_all(status.as_raw_fd(), what.as_bytes());
-        std::process::exit(1)
+        crate::child::exit_now(1)
     };
     let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
     if nix::unistd::getppid() != parent {
-        std::process::exit(1);
+        crate::child::exit_now(1);
     }
     if as_root {
         if let Err(e) = nix::unistd::setgroups(&[Gid::from_raw(gid)]) {
@@ -337,7 +337,7 @@ fn reader(
         // Changing credentials cleared it.
         let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
         if nix::unistd::getppid() != parent {
-            std::process::exit(1);
+            crate::child::exit_now(1);
         }
     }
     crate::child::reset_signals();
@@ -357,7 +357,7 @@ fn reader(
     let mut buf = [0u8; 65536];
     loop {
         match nix::unistd::read(fd, &mut buf) {
-            Ok(0) => std::process::exit(0),
+            Ok(0) => crate::child::exit_now(0),
             Ok(n) => {
                 if let Err(e) = write_all(data.as_raw_fd(), &buf[..n]) {
                     fail(e.desc());

@@ -240,8 +240,9 @@ pub fn run_sandboxed(
     })?;
     let start = Instant::now();
     // SAFETY: after `fork` the child only runs `intermediate`, which uses the precomputed
-    // plan and makes system calls (allocation is safe after glibc's fork, which resets the
-    // allocator's locks); it never returns, and no Rust-level lock is taken.
+    // plan, makes system calls (it allocates only to word a failure) and ends with `exec`
+    // or `_exit` (`child::exit_now`, never `exit`); it never returns, and no Rust-level
+    // lock is taken.
     #[allow(unsafe_code)]
     let forked = unsafe { nix::unistd::fork() }.map_err(sys("forking the builder"))?;
     let child = match forked {
