@@ -8,6 +8,7 @@
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use nixkit_eval::cli::{self, CliEnv, EvalCliOptions};
 use nixkit_syntax::{ParseOptions, SourceName};
@@ -47,20 +48,40 @@ pub enum InstantiateError {
     },
 }
 
+/// Where `nix-instantiate` writes its messages: shared, because `trace:` and
+/// `warning:` lines are written from the evaluation as it makes them.
+pub type SharedWriter = Arc<Mutex<dyn Write + Send>>;
+
 /// Runs `nix-instantiate` (or `--parse`); returns the exit status. Results go to
 /// `stdout`, bytes that were not UTF-8 in the input going out as they came in;
-/// messages go to `stderr`, with colours only if `stderr_is_terminal` (and
-/// `NO_COLOR` is unset), as CppNix does.
+/// messages go to `stderr` (`trace:` and `warning:` lines as the evaluation makes
+/// them, as CppNix writes them, so a long or endless evaluation shows its traces),
+/// with colours only if `stderr_is_terminal` (and `NO_COLOR` is unset), as CppNix
+/// does.
 pub fn run(
     opts: &EvalCliOptions,
     stdin: &mut dyn Read,
     stdout: &mut dyn Write,
-    stderr: &mut dyn Write,
+    stderr: &SharedWriter,
     stderr_is_terminal: bool,
 ) -> Result<i32, InstantiateError> {
     let cwd = std::env::current_dir().map_err(InstantiateError::Cwd)?;
+    let colours = stderr_is_terminal && std::env::var_os("NO_COLOR").is_none();
+    let write_err = move |text: &str| {
+        let text = if colours {
+            text.to_owned()
+        } else {
+            cli::strip_ansi_escapes(text)
+        };
+        let mut w = stderr.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = w.write_all(&nixkit_syntax::encode_bytes(&text));
+        let _ = w.flush();
+    };
     if opts.parse {
-        return parse(opts, &cwd, stdin, stdout, stderr);
+        let mut err = Vec::new();
+        let status = parse(opts, &cwd, stdin, stdout, &mut err);
+        write_err(&String::from_utf8_lossy(&err));
+        return status;
     }
     let mut env = CliEnv::new(cwd.to_string_lossy());
     env.nix_path = std::env::var("NIX_PATH").ok();
@@ -95,17 +116,23 @@ pub fn run(
             .map_err(InstantiateError::Stdin)?;
         env.stdin = Some(text);
     }
+    let live = Arc::clone(stderr);
+    env.messages = Some(Arc::new(move |line: &str| {
+        let line = if colours {
+            format!("{line}\n")
+        } else {
+            cli::strip_ansi_escapes(&format!("{line}\n"))
+        };
+        let mut w = live.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = w.write_all(&nixkit_syntax::encode_bytes(&line));
+        let _ = w.flush();
+    }));
     let (mut out, mut err) = (String::new(), String::new());
     let status = cli::run(opts, &env, &mut out, &mut err);
     let written = stdout
         .write_all(&nixkit_syntax::encode_bytes(&out))
         .and_then(|()| stdout.flush());
-    let err = if stderr_is_terminal && std::env::var_os("NO_COLOR").is_none() {
-        err
-    } else {
-        cli::strip_ansi_escapes(&err)
-    };
-    let _ = stderr.write_all(&nixkit_syntax::encode_bytes(&err));
+    write_err(&err);
     match written {
         Err(error) if !out.is_empty() => Err(InstantiateError::Stdout { error, status }),
         _ => Ok(status),

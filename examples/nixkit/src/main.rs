@@ -164,11 +164,14 @@ fn run_parsed(command: &str, m: &ArgMatches) -> Result<i32, clap::Error> {
                     return Ok(1);
                 }
             };
+            // Not locked for the run: the evaluation writes its `trace:` lines as it goes.
+            let stderr: nixkit_core::instantiate::SharedWriter =
+                std::sync::Arc::new(std::sync::Mutex::new(std::io::stderr()));
             let result = nixkit_core::instantiate::run(
                 &opts,
                 &mut std::io::stdin().lock(),
                 &mut std::io::stdout().lock(),
-                &mut std::io::stderr().lock(),
+                &stderr,
                 std::io::stderr().is_terminal(),
             );
             match result {

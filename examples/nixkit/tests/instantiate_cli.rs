@@ -193,3 +193,36 @@ fn auto_call_passes_only_named_arguments() {
     );
     assert_eq!(run("x: 3"), "<LAMBDA>\n");
 }
+
+/// `trace:` lines reach standard error while the evaluation still runs, as CppNix writes
+/// them (not after it), so an evaluation that runs long, or for ever, shows where it is.
+#[test]
+fn trace_lines_are_written_as_the_evaluation_makes_them() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    // After the trace, the evaluation reads standard input, which stays open (and empty)
+    // until the test is done: it cannot end before.
+    let expr = r#"builtins.trace "started" (builtins.readFile /dev/stdin)"#;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nixkit"))
+        .current_dir(dir.path())
+        .args(["instantiate", "--eval", "--strict", "-E", expr])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stderr).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx.recv_timeout(std::time::Duration::from_secs(60));
+    let running = child.try_wait().unwrap().is_none();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(line.as_deref(), Ok("trace: started\n"));
+    assert!(running, "the trace came only after the evaluation ended");
+}

@@ -211,14 +211,52 @@ fn zip_attrs_with(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value>
     let args = Args::new(a, "zipAttrsWith", pos);
     args.function(s, 0)?;
     let list = args.list(s, 1)?;
-    let f = a[0].clone();
+    let mut sets: Vec<&Attrs> = Vec::with_capacity(list.len());
+    for item in list.iter() {
+        sets.push(s.force_attrs_ref(item, pos).map_err(|e| {
+            e.with_frame(
+                "while evaluating a value of the list passed as second argument to builtins.zipAttrsWith",
+                pos,
+            )
+        })?);
+    }
+    let f = &a[0];
+    let entry = |name: Symbol, values: Vec<Value>| Attr {
+        name,
+        value: EvalState::delay_call(
+            f.clone(),
+            vec![Value::symbol_string(name), Value::list(values)],
+            pos,
+        ),
+        pos: Pos::NONE,
+    };
+    // Sets are sorted by symbol index: a few of them (`recursiveUpdate` zips two, once per
+    // level and fold step) are merged in that order, with neither hashing nor sorting.
+    if sets.len() <= ZIP_MERGE_MAX {
+        let mut at = [0usize; ZIP_MERGE_MAX];
+        let mut entries = Vec::new();
+        loop {
+            let next = (0..sets.len())
+                .filter_map(|i| sets[i].entries().get(at[i]).map(|x| x.name))
+                .min_by_key(|name| name.index());
+            let Some(name) = next else { break };
+            let mut values = Vec::with_capacity(sets.len());
+            for (i, set) in sets.iter().enumerate() {
+                if let Some(x) = set.entries().get(at[i]).filter(|x| x.name == name) {
+                    values.push(x.value.clone());
+                    at[i] += 1;
+                }
+            }
+            entries.push(entry(name, values));
+        }
+        return Ok(Value::attrs(Attrs::from_sorted(entries)));
+    }
+    // Many sets (`zipAttrs` of module definitions): grouped by name through a hash map,
+    // linear in the attributes, then the names sorted once.
     let mut groups: HashMap<Symbol, Vec<Value>> = HashMap::new();
     let mut order: Vec<Symbol> = Vec::new();
-    for item in list.iter() {
-        let attrs = s
-            .force_attrs_ref(item, pos)
-            .map_err(|e| e.with_frame("while evaluating a value of the list passed as second argument to builtins.zipAttrsWith", pos))?;
-        for x in attrs.iter() {
+    for set in sets {
+        for x in set.iter() {
             groups
                 .entry(x.name)
                 .or_insert_with(|| {
@@ -230,18 +268,10 @@ fn zip_attrs_with(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value>
     }
     let entries: Vec<Attr> = order
         .into_iter()
-        .map(|name| {
-            let values = groups.remove(&name).unwrap_or_default();
-            Attr {
-                name,
-                value: EvalState::delay_call(
-                    f.clone(),
-                    vec![Value::symbol_string(name), Value::list(values)],
-                    pos,
-                ),
-                pos: Pos::NONE,
-            }
-        })
+        .map(|name| entry(name, groups.remove(&name).unwrap_or_default()))
         .collect();
     Ok(Value::attrs(Attrs::from_unsorted(entries)))
 }
+
+/// The most sets `zipAttrsWith` merges in order; more are grouped through a hash map.
+const ZIP_MERGE_MAX: usize = 4;

@@ -205,6 +205,10 @@ pub struct CliEnv {
     /// When the run's evaluator collects reference cycles (`None`: as
     /// `$NIXKIT_COLLECT_CYCLES` says, off unless it is `1` or `eager`).
     pub collect_cycles: Option<CycleCollection>,
+    /// Where `trace:` and `warning:` lines go as the evaluation makes them, as
+    /// CppNix writes them (`None`: into the run's standard error text, before
+    /// the error if there is one).
+    pub messages: Option<crate::MessageSink>,
 }
 
 /// When a run's evaluator collects reference cycles.
@@ -232,6 +236,7 @@ impl CliEnv {
             store: None,
             fetcher: Arc::new(nixkit_fetch::LocalFetcher),
             collect_cycles: None,
+            messages: None,
         }
     }
 
@@ -296,10 +301,12 @@ pub fn run(opts: &EvalCliOptions, env: &CliEnv, stdout: &mut String, stderr: &mu
         .trace_verbose(opts.trace_verbose)
         .lints(opts.lints)
         .toml_timestamps(opts.features.iter().any(|f| f == "parse-toml-timestamps"))
-        .messages(Arc::new(move |line: &str| {
-            let mut m = sink.lock().unwrap_or_else(|e| e.into_inner());
-            m.push_str(line);
-            m.push('\n');
+        .messages(env.messages.clone().unwrap_or_else(|| {
+            Arc::new(move |line: &str| {
+                let mut m = sink.lock().unwrap_or_else(|e| e.into_inner());
+                m.push_str(line);
+                m.push('\n');
+            })
         }));
     if let Some(d) = opts.max_call_depth {
         builder = builder.max_call_depth(d);
