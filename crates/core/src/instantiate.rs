@@ -67,16 +67,7 @@ pub fn run(
 ) -> Result<i32, InstantiateError> {
     let cwd = std::env::current_dir().map_err(InstantiateError::Cwd)?;
     let colours = stderr_is_terminal && std::env::var_os("NO_COLOR").is_none();
-    let write_err = move |text: &str| {
-        let text = if colours {
-            text.to_owned()
-        } else {
-            cli::strip_ansi_escapes(text)
-        };
-        let mut w = stderr.lock().unwrap_or_else(|e| e.into_inner());
-        let _ = w.write_all(&nixkit_syntax::encode_bytes(&text));
-        let _ = w.flush();
-    };
+    let write_err = |text: &str| write_messages(stderr, colours, text);
     if opts.parse {
         let mut err = Vec::new();
         let status = parse(opts, &cwd, stdin, stdout, &mut err);
@@ -118,14 +109,7 @@ pub fn run(
     }
     let live = Arc::clone(stderr);
     env.messages = Some(Arc::new(move |line: &str| {
-        let line = if colours {
-            format!("{line}\n")
-        } else {
-            cli::strip_ansi_escapes(&format!("{line}\n"))
-        };
-        let mut w = live.lock().unwrap_or_else(|e| e.into_inner());
-        let _ = w.write_all(&nixkit_syntax::encode_bytes(&line));
-        let _ = w.flush();
+        write_messages(&live, colours, &format!("{line}\n"));
     }));
     let (mut out, mut err) = (String::new(), String::new());
     let status = cli::run(opts, &env, &mut out, &mut err);
@@ -137,6 +121,19 @@ pub fn run(
         Err(error) if !out.is_empty() => Err(InstantiateError::Stdout { error, status }),
         _ => Ok(status),
     }
+}
+
+/// Writes `text` to `stderr`, without colours unless `colours`, with bytes that were not
+/// UTF-8 going out as they came in.
+fn write_messages(stderr: &SharedWriter, colours: bool, text: &str) {
+    let text = if colours {
+        text.to_owned()
+    } else {
+        cli::strip_ansi_escapes(text)
+    };
+    let mut w = stderr.lock().unwrap_or_else(|e| e.into_inner());
+    let _ = w.write_all(&nixkit_syntax::encode_bytes(&text));
+    let _ = w.flush();
 }
 
 /// Reads what to parse: `(source name, base directory, text)` for each input.

@@ -18,7 +18,7 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use crate::child::exit_now;
+use crate::child::{exit_now, fail, write_all, SETUP_FAILED};
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
@@ -238,28 +238,6 @@ impl Plan {
             pass_fds,
         })
     }
-}
-
-fn write_all(fd: RawFd, mut buf: &[u8]) {
-    // SAFETY: `fd` is one of the pipes in `Fds`, open for as long as this process runs.
-    #[allow(unsafe_code)]
-    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
-    while !buf.is_empty() {
-        match nix::unistd::write(fd, buf) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => buf = &buf[n..],
-        }
-    }
-}
-
-/// The exit code of a forked process whose setup failed.
-const SETUP_FAILED: i32 = 121;
-
-fn fail(status: RawFd, what: &str, errno: Errno) -> ! {
-    write_all(status, what.as_bytes());
-    write_all(status, b": ");
-    write_all(status, errno.desc().as_bytes());
-    exit_now(SETUP_FAILED)
 }
 
 /// Forks the intermediate process; returns its pid.

@@ -76,7 +76,9 @@ pub(crate) struct ChildFds {
     pub(crate) null: OwnedFd,
 }
 
-fn write_all(fd: RawFd, mut buf: &[u8]) {
+/// Writes `buf` to `fd` from a forked process (gives up on an error: the parent sees
+/// the pipe end).
+pub(crate) fn write_all(fd: RawFd, mut buf: &[u8]) {
     let fd = borrow(fd);
     while !buf.is_empty() {
         match nix::unistd::write(fd, buf) {
@@ -95,7 +97,7 @@ fn borrow(fd: RawFd) -> std::os::fd::BorrowedFd<'static> {
 
 /// Reports a failed setup step to the parent and exits (the parent reads the status pipe
 /// to its end, so the pieces arrive as one message; nothing is allocated).
-fn fail(status: RawFd, what: &str, errno: Errno) -> ! {
+pub(crate) fn fail(status: RawFd, what: &str, errno: Errno) -> ! {
     write_all(status, what.as_bytes());
     write_all(status, b": ");
     write_all(status, errno.desc().as_bytes());
