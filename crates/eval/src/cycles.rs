@@ -678,6 +678,10 @@ fn code_refs<'a>(code: &'a Code, out: &mut Sink<'a, '_>) {
         Code::CallInt(a, _) => out(Ref::CallInt(a)),
         Code::MapList(a, _) => out(Ref::MapList(a)),
         Code::MapAttrs(a, _) => out(Ref::MapAttrs(a)),
+        Code::ZipAttrs(a, values, _) => {
+            out(Ref::CallInt(a));
+            slice_ref(values, out);
+        }
     }
 }
 

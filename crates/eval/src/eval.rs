@@ -110,6 +110,10 @@ pub struct EvalState {
     /// Hash-modulo results and records of derivations created so far.
     pub(crate) derivations: crate::derivation::DerivationCache,
     pub(crate) xml_seen: std::collections::HashSet<String>,
+    /// Attribute names as string values, made once per name and shared
+    /// (`attrNames`, the names `mapAttrs` and `zipAttrsWith` pass); see
+    /// [`EvalState::name_string`].
+    pub(crate) name_strings: crate::name_strings::NameStrings,
     /// Counters for `NIXKIT_SHOW_STATS` and the stack guard's depth.
     pub(crate) stats: crate::stats::Stats,
     /// Scopes of finished one-argument lambda calls that nothing captured,
@@ -296,7 +300,7 @@ impl EvalState {
             Code::MapAttrs(shared, i) => {
                 let (f, pos, attrs) = &**shared;
                 let (name, value) = match attrs.at(*i as usize) {
-                    Some(a) => (Value::symbol_string(a.name), a.value.clone()),
+                    Some(a) => (self.name_string(a.name), a.value.clone()),
                     None => (Value::Null, Value::Null),
                 };
                 let f = self.force_fn(f)?;
@@ -306,6 +310,12 @@ impl EvalState {
                 let (f, pos) = &**shared;
                 let f = self.force_fn(f)?;
                 self.call1(&f, Value::Int(*i), *pos)
+            }
+            Code::ZipAttrs(shared, values, name) => {
+                let (f, pos) = &**shared;
+                let f = self.force_fn(f)?;
+                let name = self.name_string(*name);
+                self.call2(&f, name, Value::List(values.clone()), *pos)
             }
         }
     }

@@ -107,6 +107,7 @@ pub mod installable;
 mod io;
 #[cfg(feature = "local-store")]
 pub mod local_store;
+mod name_strings;
 mod ops;
 mod parse_cache;
 mod print;
@@ -374,6 +375,7 @@ impl EvaluatorBuilder {
                 derivation_fn: None,
                 derivations: Default::default(),
                 xml_seen: HashSet::new(),
+                name_strings: Default::default(),
                 stats: Default::default(),
                 spare_envs: Vec::with_capacity(crate::eval::SPARE_SCOPES),
                 spare_env2s: Vec::with_capacity(crate::eval::SPARE_SCOPES),

@@ -75,6 +75,11 @@ pub(crate) enum Code {
     /// Apply a shared function to the name and value of attribute `i` of a
     /// shared set (`mapAttrs`); the name string is made when forced.
     MapAttrs(Arc<(Value, Pos, crate::value::Attrs)>, u32),
+    /// Apply the function shared by one `zipAttrsWith`'s entries to an
+    /// attribute name and the list of its values: the thunk is the entry's
+    /// only allocation besides the list, and the name string is made when
+    /// forced.
+    ZipAttrs(Arc<(Value, Pos)>, crate::value::List, nixkit_syntax::Symbol),
 }
 
 /// A delayed value, evaluated at most once.

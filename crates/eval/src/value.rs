@@ -166,11 +166,6 @@ impl Value {
         Value::String(Arc::new(NixString::new(text)))
     }
 
-    /// An attribute name as a string value (see [`NixString::from_symbol`]).
-    pub(crate) fn symbol_string(sym: Symbol) -> Value {
-        Value::String(Arc::new(NixString::from_symbol(sym)))
-    }
-
     /// A string value with the given context.
     pub fn string_with_context(text: impl Into<Box<str>>, context: Context) -> Value {
         Value::String(Arc::new(NixString::with_context(text, context)))

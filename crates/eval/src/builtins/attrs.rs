@@ -11,7 +11,8 @@ use crate::builtins::{primop, Args};
 use crate::error::{EvalError, EvalResult};
 use crate::eval::EvalState;
 use crate::source::{self, Pos};
-use crate::value::{Attr, Attrs, PrimOp, SharedSlice, Value};
+use crate::thunk::Code;
+use crate::value::{Attr, Attrs, List, PrimOp, SharedSlice, Value};
 
 pub(crate) static PRIMOPS: &[PrimOp] = &[
     primop!("attrNames", 1, attr_names),
@@ -31,10 +32,7 @@ pub(crate) static PRIMOPS: &[PrimOp] = &[
 fn attr_names(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let attrs = Args::new(a, "attrNames", pos).attrs(s, 0)?;
     Ok(Value::List(SharedSlice::from_exact(
-        attrs
-            .sorted_by_name()
-            .iter()
-            .map(|x| Value::symbol_string(x.name)),
+        attrs.sorted_by_name().iter().map(|x| s.name_string(x.name)),
     )))
 }
 
@@ -220,14 +218,11 @@ fn zip_attrs_with(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value>
             )
         })?);
     }
-    let f = &a[0];
-    let entry = |name: Symbol, values: Vec<Value>| Attr {
+    // One allocation shared by every entry for the function and the position.
+    let shared = Arc::new((a[0].clone(), pos));
+    let entry = |name: Symbol, values: List| Attr {
         name,
-        value: EvalState::delay_call(
-            f.clone(),
-            vec![Value::symbol_string(name), Value::list(values)],
-            pos,
-        ),
+        value: EvalState::delay_code(Code::ZipAttrs(shared.clone(), values, name)),
         pos: Pos::NONE,
     };
     // Sets are sorted by symbol index: a few of them (`recursiveUpdate` zips two, once per
@@ -240,12 +235,22 @@ fn zip_attrs_with(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value>
                 .filter_map(|i| sets[i].entries().get(at[i]).map(|x| x.name))
                 .min_by_key(|name| name.index());
             let Some(name) = next else { break };
-            let mut values = Vec::with_capacity(sets.len());
+            // The sets holding `name` at their cursor, in list order.
+            let mut holders = [0usize; ZIP_MERGE_MAX];
+            let mut count = 0;
             for (i, set) in sets.iter().enumerate() {
-                if let Some(x) = set.entries().get(at[i]).filter(|x| x.name == name) {
-                    values.push(x.value.clone());
-                    at[i] += 1;
+                if set.entries().get(at[i]).is_some_and(|x| x.name == name) {
+                    holders[count] = i;
+                    count += 1;
                 }
+            }
+            let values = List::from_exact(
+                holders[..count]
+                    .iter()
+                    .map(|&i| sets[i].entries()[at[i]].value.clone()),
+            );
+            for &i in &holders[..count] {
+                at[i] += 1;
             }
             entries.push(entry(name, values));
         }
@@ -268,7 +273,7 @@ fn zip_attrs_with(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value>
     }
     let entries: Vec<Attr> = order
         .into_iter()
-        .map(|name| entry(name, groups.remove(&name).unwrap_or_default()))
+        .map(|name| entry(name, List::new(groups.remove(&name).unwrap_or_default())))
         .collect();
     Ok(Value::attrs(Attrs::from_unsorted(entries)))
 }
