@@ -17,8 +17,11 @@ use crate::value::{NixString, Value};
 /// the evaluator.
 #[derive(Default)]
 pub(crate) struct NameStrings {
-    pages: Vec<Option<Box<[Option<Arc<NixString>>; PAGE]>>>,
+    pages: Vec<Option<Box<Page>>>,
 }
+
+/// One page of [`NameStrings`]: the strings of [`PAGE`] consecutive symbols.
+type Page = [Option<Arc<NixString>>; PAGE];
 
 /// Names per page of [`NameStrings`].
 const PAGE: usize = 256;
