@@ -63,12 +63,22 @@ pub(crate) fn may_recurse() -> bool {
 /// Stack kept free below a recursive drop.
 const STACK_RESERVE: usize = 128 * 1024;
 
-/// Frees the containers among `items`: by the ordinary drop while the stack
-/// is ample, else through the work list ([`defer_items`]).
+/// Frees `value` if it is a deep container: by the ordinary drop while the
+/// stack is ample, else through the work list. The stack is only read for a
+/// value that owns children (most freed thunks hold a number or a string).
 #[inline]
-pub(crate) fn free_items<'a>(items: impl Iterator<Item = &'a mut Value>) {
-    if !may_recurse() {
-        defer_items(items);
+pub(crate) fn free_one(value: &mut Value) {
+    if is_deep(value) && !may_recurse() {
+        defer_value(std::mem::replace(value, Value::Null));
+    }
+}
+
+/// Frees the containers among `values` as [`free_one`] does, reading the
+/// stack once and only if one of them owns children.
+#[inline]
+pub(crate) fn free_slice(values: &mut [Value]) {
+    if values.iter().any(is_deep) && !may_recurse() {
+        defer_items(values.iter_mut());
     }
 }
 

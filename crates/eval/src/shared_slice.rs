@@ -18,7 +18,9 @@ pub struct SharedSlice<T: 'static>(ThinArc<(), T>);
 /// overflow it.
 impl<T: 'static> Drop for SharedSlice<T> {
     fn drop(&mut self) {
-        if crate::deep_drop::may_recurse() {
+        // A shared slice is only released (the common case): nothing is
+        // freed, so the stack need not be read.
+        if !self.is_unique() || crate::deep_drop::may_recurse() {
             return;
         }
         let any: &mut dyn std::any::Any = self;

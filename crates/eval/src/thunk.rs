@@ -112,7 +112,7 @@ pub(crate) enum NotTaken<'a> {
 impl Drop for Thunk {
     fn drop(&mut self) {
         if let Some(value) = self.cell.get_mut() {
-            crate::deep_drop::free_items(std::iter::once(value));
+            crate::deep_drop::free_one(value);
         }
         // Pending code is dropped in place: the values it holds are
         // containers that defer their own children.
@@ -356,8 +356,8 @@ pub(crate) struct Env {
 impl Drop for Env {
     fn drop(&mut self) {
         match &mut self.slots {
-            Slots::One(value) => crate::deep_drop::free_items(std::iter::once(value)),
-            Slots::Many(values) => crate::deep_drop::free_items(values.iter_mut()),
+            Slots::One(value) => crate::deep_drop::free_one(value),
+            Slots::Many(values) => crate::deep_drop::free_slice(values),
             Slots::With(_) | Slots::Deferred(_) => {}
         }
     }
