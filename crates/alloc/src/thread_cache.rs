@@ -156,11 +156,12 @@ pub(crate) fn alloc_small(size: usize) -> *mut u8 {
 #[inline(always)]
 pub(crate) unsafe fn free_small(block: *mut u8, size: usize) {
     let c = class_of(size);
-    let kept = CACHE.with(|cache| {
+    // `None` when the cache kept the block, else the cache's state.
+    let refused = CACHE.with(|cache| {
         // SAFETY: as in `alloc_small`.
         let cache = unsafe { &mut *cache.get() };
         if cache.state != State::Keeping || cache.counts[c] >= CAP {
-            return false;
+            return Some(cache.state);
         }
         let block = block.cast::<Free>();
         // SAFETY: the block is at least a word, word aligned and ours now
@@ -172,12 +173,14 @@ pub(crate) unsafe fn free_small(block: *mut u8, size: usize) {
         };
         cache.heads[c] = block;
         cache.counts[c] += 1;
-        true
+        None
     });
-    if !kept {
+    if let Some(state) = refused {
         // SAFETY: a mimalloc block (invariants), freed once (the contract).
         unsafe { mi::mi_free(block.cast::<c_void>()) };
-        start_keeping();
+        if state == State::New {
+            start_keeping();
+        }
     }
 }
 
