@@ -43,7 +43,11 @@ pub use ast::Root;
 
 impl Root {
     pub fn parse(s: &str) -> Parse<Root> {
-        let (green, errors) = parser::parse(tokenize(s));
+        // nixkit: the parser reads the tokens from a vector; sized for about one
+        // token per four bytes, so that it seldom grows.
+        let mut tokens = Vec::with_capacity(s.len() / 4 + 16);
+        tokens.extend(tokenize(s));
+        let (green, errors) = parser::parse(tokens);
         Parse { green, errors, _ty: PhantomData }
     }
 }

@@ -1,6 +1,6 @@
 //! The parser: turns a series of tokens into an AST
 
-use std::{collections::VecDeque, fmt};
+use std::fmt;
 
 use rowan::{Checkpoint, GreenNode, GreenNodeBuilder, Language, TextRange, TextSize};
 
@@ -89,34 +89,34 @@ impl fmt::Display for ParseError {
 
 impl std::error::Error for ParseError {}
 
-struct Parser<'a, I>
-where
-    I: Iterator<Item = Token<'a>>,
-{
+struct Parser<'a> {
     builder: GreenNodeBuilder<'static>,
     errors: Vec<ParseError>,
 
     trivia_buffer: Vec<Token<'a>>,
-    buffer: VecDeque<Token<'a>>,
-    iter: I,
+    // nixkit: the whole token stream, read with cursors instead of a queue
+    // refilled from the tokenizer. `tokens[pos..fill]` is what the queue held
+    // (tokens looked at but not consumed); `fill` only matters to the one
+    // lookahead that reads past it (after `{`, in `parse_simple`).
+    tokens: Vec<Token<'a>>,
+    pos: usize,
+    fill: usize,
     consumed: TextSize,
 
     // Recursion depth, used for avoiding stack overflows. This may be incremented
     // by any method as long as it is decremented when that method returns.
     depth: u32,
 }
-impl<'a, I> Parser<'a, I>
-where
-    I: Iterator<Item = Token<'a>>,
-{
-    fn new(iter: I) -> Self {
+impl<'a> Parser<'a> {
+    fn new(tokens: Vec<Token<'a>>) -> Self {
         Self {
             builder: GreenNodeBuilder::new(),
             errors: Vec::new(),
 
             trivia_buffer: Vec::with_capacity(1),
-            buffer: VecDeque::with_capacity(1),
-            iter,
+            tokens,
+            pos: 0,
+            fill: 0,
             consumed: TextSize::from(0),
 
             depth: 0,
@@ -127,13 +127,19 @@ where
         self.consumed
     }
 
-    fn peek_raw(&mut self) -> Option<&Token<'a>> {
-        if self.buffer.is_empty()
-            && let Some(token) = self.iter.next()
-        {
-            self.buffer.push_back(token);
+    /// nixkit: the next token the tokenizer would have produced (`fill` onwards).
+    fn pull(&mut self) -> Option<Token<'a>> {
+        let token = self.tokens.get(self.fill).copied();
+        if token.is_some() {
+            self.fill += 1;
         }
-        self.buffer.front()
+        token
+    }
+    fn peek_raw(&mut self) -> Option<&Token<'a>> {
+        if self.pos == self.fill {
+            self.pull();
+        }
+        self.tokens[..self.fill].get(self.pos)
     }
     fn drain_trivia_buffer(&mut self) {
         for (t, s) in self.trivia_buffer.drain(..) {
@@ -181,27 +187,38 @@ where
         }
     }
     fn try_next(&mut self) -> Option<Token<'a>> {
-        self.buffer.pop_front().or_else(|| self.iter.next())
+        let token = self.tokens.get(self.pos).copied();
+        if token.is_some() {
+            self.pos += 1;
+            self.fill = self.fill.max(self.pos);
+        }
+        token
     }
     fn manual_bump(&mut self, s: &str, token: SyntaxKind) {
         self.consumed += TextSize::of(s);
         self.builder.token(NixLanguage::kind_to_raw(token), s)
     }
     fn peek(&mut self) -> Option<SyntaxKind> {
-        while self.peek_raw().map(|&(t, _)| t.is_trivia()).unwrap_or(false) {
-            self.bump();
+        // nixkit: the same as skipping trivia with `bump` and then
+        // `peek_ahead(0)`, without the queue.
+        loop {
+            let &(kind, s) = self.tokens.get(self.pos)?;
+            if !kind.is_trivia() {
+                self.fill = self.fill.max(self.pos + 1);
+                return Some(kind);
+            }
+            self.pos += 1;
+            self.fill = self.fill.max(self.pos);
+            self.trivia_buffer.push((kind, s));
         }
-        self.peek_ahead(0)
     }
     fn peek_ahead(&mut self, n: usize) -> Option<SyntaxKind> {
         let mut non_trivia_seen = 0;
-        let mut cursor = 0;
+        let mut cursor = self.pos;
         loop {
-            if self.buffer.len() <= cursor {
-                self.buffer.push_back(self.iter.next()?);
-            }
-            let kind = self.buffer[cursor].0;
+            let &(kind, _) = self.tokens.get(cursor)?;
             cursor += 1;
+            self.fill = self.fill.max(cursor);
             if !kind.is_trivia() {
                 if non_trivia_seen == n {
                     return Some(kind);
@@ -450,11 +467,8 @@ where
                 for i in &mut peek {
                     let mut token;
                     *i = loop {
-                        token = self.iter.next();
+                        token = self.pull();
                         let kind = token.as_ref().map(|&(t, _)| t);
-                        if let Some(token) = token {
-                            self.buffer.push_back(token);
-                        }
                         if kind.map(|t| !t.is_trivia()).unwrap_or(true) {
                             break kind;
                         }
@@ -826,12 +840,9 @@ fn with_stack<R>(f: impl FnOnce() -> R) -> R {
     stacker::maybe_grow(128 * 1024, 2 * 1024 * 1024, f)
 }
 
-/// Parse tokens into an AST
-pub fn parse<'s, I>(iter: I) -> (GreenNode, Vec<ParseError>)
-where
-    I: Iterator<Item = Token<'s>>,
-{
-    let mut parser = Parser::new(iter);
+/// Parse tokens into an AST (nixkit: tokens already collected in a vector).
+pub(crate) fn parse(tokens: Vec<Token<'_>>) -> (GreenNode, Vec<ParseError>) {
+    let mut parser = Parser::new(tokens);
     parser.builder.start_node(NixLanguage::kind_to_raw(NODE_ROOT));
     parser.parse_expr();
     parser.eat_trivia();

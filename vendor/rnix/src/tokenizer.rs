@@ -13,8 +13,19 @@ enum IdentType {
 }
 
 fn is_valid_path_char(c: char) -> bool {
-    matches!(c, 'a'..='z' | 'A'..='Z' | '0'..='9' | '/' | '_' | '.' | '+' | '-')
+    c.is_ascii() && PATH_BYTES[c as usize]
 }
+
+/// nixkit: `is_valid_path_char` as a table of the ASCII bytes.
+static PATH_BYTES: [bool; 128] = {
+    let mut table = [false; 128];
+    let mut b = 0;
+    while b < 128 {
+        table[b] = matches!(b as u8, b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'/' | b'_' | b'.' | b'+' | b'-');
+        b += 1;
+    }
+    table
+};
 
 fn is_valid_uri_char(c: char) -> bool {
     match c {
@@ -69,7 +80,12 @@ impl Tokenizer<'_> {
         &self.state.input[self.state.offset..]
     }
     fn peek(&self) -> Option<char> {
-        self.remaining().chars().next()
+        // nixkit: an ASCII byte is its own character; only the rest is decoded.
+        match self.state.input.as_bytes().get(self.state.offset) {
+            Some(&b) if b.is_ascii() => Some(char::from(b)),
+            Some(_) => self.remaining().chars().next(),
+            None => None,
+        }
     }
     fn next(&mut self) -> Option<char> {
         let c = self.peek();
@@ -110,13 +126,46 @@ impl Tokenizer<'_> {
     where
         F: FnMut(char) -> bool,
     {
-        let len: usize =
-            self.remaining().chars().take_while(|&c| f(c)).map(|c| c.len_utf8()).sum::<usize>();
-        self.state.offset += len;
-        len
+        // nixkit: ASCII bytes are tested without decoding them.
+        let input = self.state.input;
+        let bytes = input.as_bytes();
+        let from = self.state.offset;
+        let mut at = from;
+        while let Some(&b) = bytes.get(at) {
+            if b.is_ascii() {
+                if !f(char::from(b)) {
+                    break;
+                }
+                at += 1;
+            } else {
+                match input[at..].chars().next() {
+                    Some(c) if f(c) => at += c.len_utf8(),
+                    _ => break,
+                }
+            }
+        }
+        self.state.offset = at;
+        at - from
     }
     fn next_string(&mut self, multiline: bool) -> SyntaxKind {
         loop {
+            // nixkit: bytes that cannot end the literal or start an escape or an
+            // interpolation are skipped in one run (none of the stop bytes occurs
+            // inside a multi-byte character, so the run ends on a character boundary).
+            let bytes = self.state.input.as_bytes();
+            let mut at = self.state.offset;
+            while let Some(&b) = bytes.get(at) {
+                let stop = if multiline {
+                    b == b'\'' || b == b'$'
+                } else {
+                    b == b'"' || b == b'\\' || b == b'$'
+                };
+                if stop {
+                    break;
+                }
+                at += 1;
+            }
+            self.state.offset = at;
             let start = self.state;
             match self.next() {
                 None => {
@@ -309,15 +358,20 @@ impl Tokenizer<'_> {
             // Fallback to heuristic previously used for relative, search and URI paths.
             let store_path = self.peek() == Some('<');
             let remaining = self.remaining();
-            let (skipped_len, contains_underscore) = remaining
-                .char_indices()
-                .take_while(|&(_, c)| match c {
-                    '<' | '/' => store_path,
-                    _ => is_valid_path_char(c),
-                })
-                .fold((0, false), |(_, contains_underscore), (offset, c)| {
-                    (offset + c.len_utf8(), contains_underscore || c == '_')
-                });
+            // nixkit: a byte loop (every character it accepts is ASCII).
+            let mut skipped_len = 0;
+            let mut contains_underscore = false;
+            for &b in remaining.as_bytes() {
+                let accepted = match b {
+                    b'<' | b'/' => store_path,
+                    _ => b.is_ascii() && PATH_BYTES[usize::from(b)],
+                };
+                if !accepted {
+                    break;
+                }
+                contains_underscore |= b == b'_';
+                skipped_len += 1;
+            }
 
             let mut lookahead = remaining[skipped_len..].chars();
 
