@@ -645,111 +645,91 @@ impl<'a> Parser<'a> {
         }
         checkpoint
     }
-    fn parse_negate(&mut self) -> Checkpoint {
-        if self.peek() == Some(T![-]) {
-            let checkpoint = self.checkpoint();
-            self.start_node(NODE_UNARY_OP);
-            self.bump();
-            with_stack(|| self.parse_negate());
-            self.finish_node();
-            checkpoint
-        } else {
-            self.parse_fn()
-        }
+    // nixkit: the operators by precedence, parsed by one function per
+    // operand instead of a chain of fifteen (one call and one `peek` per level
+    // per operand). The tree is the same as the chain's: an operand is parsed
+    // down to the first prefix operator at or below `top` (or to an
+    // application), and then each level from there up to `top` runs what the
+    // chain's function for it ran after its operand, in the same order.
+    // Levels, loosest first: 0 `<|` (right), 1 `|>` (left), 2 `->` (right),
+    // 3 `||`, 4 `&&` (left), 5 `==` `!=`, 6 `<` `<=` `>` `>=` (non-assoc.),
+    // 7 `//` (right), 8 prefix `!`, 9 `+` `-`, 10 `*` `/` (left), 11 `++`
+    // (right), 12 `?`, 13 prefix `-`, then application.
+    fn parse_pipe_left(&mut self) -> Checkpoint {
+        self.parse_operand(0)
     }
-    fn parse_non_assoc(&mut self, next: fn(&mut Self) -> Checkpoint, ops: TokenSet) -> Checkpoint {
-        let checkpoint = next(self);
-        if self.peek().map(|t| ops.contains(t)).unwrap_or(false) {
-            self.start_node_at(checkpoint, NODE_BIN_OP);
-            self.bump();
-            next(self);
-            self.finish_node();
+    fn parse_operand(&mut self, top: u8) -> Checkpoint {
+        let (checkpoint, first) = match self.peek() {
+            Some(TOKEN_INVERT) if top <= 8 => (self.parse_prefix(8), 7),
+            Some(T![-]) if top <= 13 => (self.parse_prefix(13), 12),
+            _ => (self.parse_fn(), 12),
+        };
+        if first < top || !self.peek().is_some_and(|t| OPERATORS.contains(t)) {
+            return checkpoint;
+        }
+        for level in (top..=first).rev() {
+            self.parse_after_operand(level, checkpoint);
         }
         checkpoint
     }
-    fn parse_left_assoc(&mut self, next: fn(&mut Self) -> Checkpoint, ops: TokenSet) -> Checkpoint {
-        let checkpoint = next(self);
+    /// A prefix operator (`!` at level 8, `-` at 13) and its operand.
+    fn parse_prefix(&mut self, level: u8) -> Checkpoint {
+        let checkpoint = self.checkpoint();
+        self.start_node(NODE_UNARY_OP);
+        self.bump();
+        with_stack(|| self.parse_operand(level));
+        self.finish_node();
+        checkpoint
+    }
+    /// What the chain's function for `level` did after its first operand.
+    fn parse_after_operand(&mut self, level: u8, checkpoint: Checkpoint) {
+        match level {
+            0 => self.parse_right_assoc(level, checkpoint, T!["<|"] | ()),
+            1 => self.parse_left_assoc(level, checkpoint, T!["|>"] | ()),
+            2 => self.parse_right_assoc(level, checkpoint, T![->] | ()),
+            3 => self.parse_left_assoc(level, checkpoint, T![||] | ()),
+            4 => self.parse_left_assoc(level, checkpoint, T![&&] | ()),
+            5 => self.parse_non_assoc(level, checkpoint, T![==] | T![!=]),
+            6 => self.parse_non_assoc(level, checkpoint, T![<] | T![<=] | T![>] | T![>=]),
+            7 => self.parse_right_assoc(level, checkpoint, T!["//"] | ()),
+            9 => self.parse_left_assoc(level, checkpoint, T![+] | T![-]),
+            10 => self.parse_left_assoc(level, checkpoint, T![*] | T![/]),
+            11 => self.parse_right_assoc(level, checkpoint, T![++] | ()),
+            12 => {
+                while self.peek() == Some(T![?]) {
+                    self.start_node_at(checkpoint, NODE_HAS_ATTR);
+                    self.bump();
+                    self.parse_attrpath();
+                    self.finish_node();
+                }
+            }
+            // The prefix operators have nothing after their operand.
+            _ => {}
+        }
+    }
+    fn parse_non_assoc(&mut self, level: u8, checkpoint: Checkpoint, ops: TokenSet) {
+        if self.peek().map(|t| ops.contains(t)).unwrap_or(false) {
+            self.start_node_at(checkpoint, NODE_BIN_OP);
+            self.bump();
+            self.parse_operand(level + 1);
+            self.finish_node();
+        }
+    }
+    fn parse_left_assoc(&mut self, level: u8, checkpoint: Checkpoint, ops: TokenSet) {
         while self.peek().map(|t| ops.contains(t)).unwrap_or(false) {
             self.start_node_at(checkpoint, NODE_BIN_OP);
             self.bump();
-            next(self);
+            self.parse_operand(level + 1);
             self.finish_node();
         }
-        checkpoint
     }
-    fn parse_right_assoc(
-        &mut self,
-        next: fn(&mut Self) -> Checkpoint,
-        ops: TokenSet,
-    ) -> Checkpoint {
-        let checkpoint = next(self);
+    fn parse_right_assoc(&mut self, level: u8, checkpoint: Checkpoint, ops: TokenSet) {
         if self.peek().map(|t| ops.contains(t)).unwrap_or(false) {
             self.start_node_at(checkpoint, NODE_BIN_OP);
             self.bump();
-            with_stack(|| self.parse_right_assoc(next, ops));
+            with_stack(|| self.parse_operand(level));
             self.finish_node();
         }
-        checkpoint
-    }
-    fn parse_hasattr(&mut self) -> Checkpoint {
-        let checkpoint = self.parse_negate();
-        while self.peek().map(|t| t == T![?]).unwrap_or(false) {
-            self.start_node_at(checkpoint, NODE_HAS_ATTR);
-            self.bump();
-            self.parse_attrpath();
-            self.finish_node();
-        }
-        checkpoint
-    }
-    fn parse_concat(&mut self) -> Checkpoint {
-        self.parse_right_assoc(Self::parse_hasattr, T![++] | ())
-    }
-    fn parse_mul(&mut self) -> Checkpoint {
-        self.parse_left_assoc(Self::parse_concat, T![*] | T![/])
-    }
-    fn parse_add(&mut self) -> Checkpoint {
-        self.parse_left_assoc(Self::parse_mul, T![+] | T![-])
-    }
-    fn parse_invert(&mut self) -> Checkpoint {
-        if self.peek() == Some(TOKEN_INVERT) {
-            let checkpoint = self.checkpoint();
-            self.start_node(NODE_UNARY_OP);
-            self.bump();
-            with_stack(|| self.parse_invert());
-            self.finish_node();
-            checkpoint
-        } else {
-            self.parse_add()
-        }
-    }
-    fn parse_merge(&mut self) -> Checkpoint {
-        self.parse_right_assoc(Self::parse_invert, T!["//"] | ())
-    }
-    fn parse_compare(&mut self) -> Checkpoint {
-        self.parse_non_assoc(Self::parse_merge, T![<] | T![<=] | T![>] | T![>=])
-    }
-    fn parse_equal(&mut self) -> Checkpoint {
-        self.parse_non_assoc(Self::parse_compare, T![==] | T![!=])
-    }
-    fn parse_and(&mut self) -> Checkpoint {
-        self.parse_left_assoc(Self::parse_equal, T![&&] | ())
-    }
-    fn parse_or(&mut self) -> Checkpoint {
-        self.parse_left_assoc(Self::parse_and, T![||] | ())
-    }
-    fn parse_implication(&mut self) -> Checkpoint {
-        self.parse_right_assoc(Self::parse_or, T![->] | ())
-    }
-    #[inline(always)]
-    fn parse_math(&mut self) -> Checkpoint {
-        // Always point this to the lowest-level math function there is
-        self.parse_implication()
-    }
-    fn parse_pipe_right(&mut self) -> Checkpoint {
-        self.parse_left_assoc(Self::parse_math, T!["|>"] | ())
-    }
-    fn parse_pipe_left(&mut self) -> Checkpoint {
-        self.parse_right_assoc(Self::parse_pipe_right, T!["<|"] | ())
     }
     /// Parse Nix code into an AST
     pub fn parse_expr(&mut self) -> Checkpoint {
@@ -829,6 +809,28 @@ impl<'a> Parser<'a> {
         }
     }
 }
+
+/// nixkit: every token that continues an operand (levels 0–12 of `parse_operand`).
+const OPERATORS: TokenSet = TokenSet::from_slice(&[
+    T!["<|"],
+    T!["|>"],
+    T![->],
+    T![||],
+    T![&&],
+    T![==],
+    T![!=],
+    T![<],
+    T![<=],
+    T![>],
+    T![>=],
+    T!["//"],
+    T![+],
+    T![-],
+    T![*],
+    T![/],
+    T![++],
+    T![?],
+]);
 
 /// nixkit: most expressions one inside another (`parse_expr` levels).
 const MAX_EXPR_DEPTH: u32 = 12_000;
