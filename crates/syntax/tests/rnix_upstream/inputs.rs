@@ -55,18 +55,17 @@ const PIECES: &[&str] = &[
     "...", "\t", "\r", ":/", "_", "-", "''${", "''\\", "$$", "!", "++", "->", "|>", "<|",
 ];
 
-/// A deterministic generator (xorshift64), so the inputs are the same everywhere.
+/// A deterministic generator (a 64-bit linear congruential one, its high bits), so the
+/// inputs are the same everywhere.
 struct Rng(u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
     fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        ((self.0 >> 33) % n.max(1) as u64) as usize
     }
 }
 
@@ -79,7 +78,7 @@ fn boundary_at_or_before(s: &str, mut i: usize) -> usize {
 
 /// `base` and eight mutations of it (truncated, pieces inserted, a run deleted).
 pub(crate) fn variants(base: &str, seed: u64) -> Vec<String> {
-    let mut rng = Rng(seed | 1);
+    let mut rng = Rng(seed);
     let mut out = vec![base.to_string()];
     for round in 0..8 {
         let mut t = base.to_string();
