@@ -9,7 +9,7 @@ use crate::compile::{AttrValue, AttrsExpr, ExprKind, StaticAttr};
 use crate::error::{EvalError, EvalResult};
 use crate::eval::{type_error, EvalState};
 use crate::source::{self, Pos};
-use crate::thunk::{Code, Env, Thunk};
+use crate::thunk::{Env, OtherCode, Thunk};
 use crate::value::{Attr, Attrs, PrimOp, Value};
 
 /// `__overrideOr overrides name original`: the attribute `name` of the
@@ -126,14 +126,16 @@ impl EvalState {
                 // Compilation gives a set with `inherit (e)` attributes its
                 // sources.
                 let code = match sources.get(from.source as usize) {
-                    Some(Value::Attrs(attrs)) => Code::SelectFromSet(attrs.clone(), from.clone()),
-                    Some(Value::Thunk(t)) => Code::SelectFromThunk(t.clone(), from.clone()),
-                    other => Code::SelectFromValue(Box::new((
+                    Some(Value::Attrs(attrs)) => {
+                        OtherCode::SelectFromSet(attrs.clone(), from.clone())
+                    }
+                    Some(Value::Thunk(t)) => OtherCode::SelectFromThunk(t.clone(), from.clone()),
+                    other => OtherCode::SelectFromValue(Box::new((
                         other.cloned().unwrap_or(Value::Null),
                         from.clone(),
                     ))),
                 };
-                Value::Thunk(Arc::new(Thunk::new(code)))
+                Value::Thunk(Arc::new(Thunk::new(code.into())))
             }
         }
     }

@@ -82,7 +82,7 @@ use crate::activity::{exclusive, Activity};
 use crate::attr_set::Attr;
 use crate::eval::EvalState;
 use crate::source::Pos;
-use crate::thunk::{Code, Env, EnvRef, Released, Thunk};
+use crate::thunk::{Code, Env, EnvRef, OtherCode, Released, Thunk};
 use crate::value::{Closure, List, PrimOpApp, SharedSlice, Value};
 
 /// Collections run to the end by every evaluator of the process.
@@ -491,7 +491,11 @@ enum Ref<'a> {
     PrimOpApp(&'a Arc<PrimOpApp>),
     Values(&'a SharedSlice<Value>),
     Attrs(&'a SharedSlice<Attr>),
-    CallInt(&'a Arc<(Value, Pos)>),
+    /// Code other than an expression, shared by the thunks of one `map`,
+    /// `mapAttrs` or `genList` (or one thunk's own).
+    Code(&'a Arc<OtherCode>),
+    /// The function and position shared by one `zipAttrsWith`'s entries.
+    FnPos(&'a Arc<(Value, Pos)>),
     MapList(&'a Arc<(Value, Pos, List)>),
     MapAttrs(&'a Arc<(Value, Pos, crate::value::Attrs)>),
 }
@@ -506,7 +510,8 @@ impl<'a> Ref<'a> {
             Ref::PrimOpApp(a) => Arc::count(a),
             Ref::Values(s) => s.ref_count(),
             Ref::Attrs(s) => s.ref_count(),
-            Ref::CallInt(a) => Arc::count(a),
+            Ref::Code(a) => Arc::count(a),
+            Ref::FnPos(a) => Arc::count(a),
             Ref::MapList(a) => Arc::count(a),
             Ref::MapAttrs(a) => Arc::count(a),
         }
@@ -542,7 +547,8 @@ impl<'a> Ref<'a> {
             Ref::PrimOpApp(p) => p.args.iter().for_each(|v| value_ref(v, out)),
             Ref::Values(s) => s.iter().for_each(|v| value_ref(v, out)),
             Ref::Attrs(s) => s.iter().for_each(|a| value_ref(&a.value, out)),
-            Ref::CallInt(a) => value_ref(&a.0, out),
+            Ref::Code(a) => other_code_refs(a, out),
+            Ref::FnPos(a) => value_ref(&a.0, out),
             Ref::MapList(a) => {
                 value_ref(&a.0, out);
                 slice_ref(&a.2, out);
@@ -578,7 +584,8 @@ impl<'a> Ref<'a> {
             Ref::PrimOpApp(a) => Arc::as_ptr(a) as usize,
             Ref::Values(s) => s.addr(),
             Ref::Attrs(s) => s.addr(),
-            Ref::CallInt(a) => Arc::as_ptr(a) as usize,
+            Ref::Code(a) => Arc::as_ptr(a) as usize,
+            Ref::FnPos(a) => Arc::as_ptr(a) as usize,
             Ref::MapList(a) => Arc::as_ptr(a) as usize,
             Ref::MapAttrs(a) => Arc::as_ptr(a) as usize,
         }
@@ -664,22 +671,28 @@ fn value_ref<'a>(v: &'a Value, out: &mut Sink<'a, '_>) {
 fn code_refs<'a>(code: &'a Code, out: &mut Sink<'a, '_>) {
     match code {
         Code::Expr(_, env) => env_ref(env, out),
-        Code::SelectFromSet(attrs, _) => attrs_ref(attrs, out),
-        Code::SelectFromThunk(t, _) => out(Ref::Thunk(t)),
-        Code::SelectFromValue(b) => value_ref(&b.0, out),
-        Code::Call(b) => {
+        Code::Other(other) => out(Ref::Code(other)),
+    }
+}
+
+fn other_code_refs<'a>(code: &'a OtherCode, out: &mut Sink<'a, '_>) {
+    match code {
+        OtherCode::SelectFromSet(attrs, _) => attrs_ref(attrs, out),
+        OtherCode::SelectFromThunk(t, _) => out(Ref::Thunk(t)),
+        OtherCode::SelectFromValue(b) => value_ref(&b.0, out),
+        OtherCode::Call(b) => {
             value_ref(&b.0, out);
             b.1.iter().for_each(|v| value_ref(v, out));
         }
-        Code::Call1(b) => {
+        OtherCode::Call1(b) => {
             value_ref(&b.0, out);
             value_ref(&b.1, out);
         }
-        Code::CallInt(a, _) => out(Ref::CallInt(a)),
-        Code::MapList(a, _) => out(Ref::MapList(a)),
-        Code::MapAttrs(a, _) => out(Ref::MapAttrs(a)),
-        Code::ZipAttrs(a, values, _) => {
-            out(Ref::CallInt(a));
+        OtherCode::CallIndex(f, _) => value_ref(f, out),
+        OtherCode::MapList(a) => out(Ref::MapList(a)),
+        OtherCode::MapAttrs(a) => out(Ref::MapAttrs(a)),
+        OtherCode::ZipAttrs(a, values) => {
+            out(Ref::FnPos(a));
             slice_ref(values, out);
         }
     }

@@ -22,7 +22,7 @@ pub(crate) use crate::force::{missing_attr, suggestions, type_error};
 use crate::io::{EvalIo, EvalStore};
 use crate::source::Pos;
 use crate::stats::bump;
-use crate::thunk::{Code, Env, EnvChain, NotTaken, Thunk};
+use crate::thunk::{Code, Env, EnvChain, NotTaken, OtherCode, Thunk};
 use crate::value::{Attrs, Closure, Value};
 
 /// Bytes of stack that must remain before recursing further. The stack is
@@ -214,7 +214,7 @@ impl EvalState {
                 return Err(infinite_recursion().at(pos).entering(thunk_id(t)))
             }
         };
-        let result = self.guarded(|s| s.run(&code));
+        let result = self.guarded(|s| s.run(&code, t.index()));
         match result {
             Ok(v) => {
                 drop(code);
@@ -254,67 +254,66 @@ impl EvalState {
     /// the others, with larger locals, are in [`EvalState::run_other`], so
     /// that this frame, one per level of a chain of thunks, stays small.
     #[inline(never)]
-    fn run(&mut self, code: &Code) -> EvalResult<Value> {
+    fn run(&mut self, code: &Code, index: u32) -> EvalResult<Value> {
         match code {
             // Already under `guarded` (see `force_thunk_ref`): straight to the
             // node, without a second stack-guard step.
             Code::Expr(e, env) => self.eval_inner(e, env),
-            Code::Call(call) => {
+            Code::Other(other) => self.run_other(other, index),
+        }
+    }
+
+    /// Runs the rarer kinds of code; `index` is the thunk's (see
+    /// [`Code::Other`]).
+    #[inline(never)]
+    fn run_other(&mut self, code: &OtherCode, index: u32) -> EvalResult<Value> {
+        match code {
+            OtherCode::Call(call) => {
                 let (f, args, pos) = &**call;
                 let f = self.force_fn(f)?;
                 self.call(&f, args, *pos)
             }
-            other => self.run_other(other),
-        }
-    }
-
-    #[inline(never)]
-    fn run_other(&mut self, code: &Code) -> EvalResult<Value> {
-        match code {
-            // Run by `run` itself.
-            Code::Expr(..) | Code::Call(..) => self.run(code),
-            Code::SelectFromSet(attrs, from) => self.select_inherited(attrs, from),
-            Code::SelectFromThunk(t, from) => {
+            OtherCode::SelectFromSet(attrs, from) => self.select_inherited(attrs, from),
+            OtherCode::SelectFromThunk(t, from) => {
                 let attrs = match self.force_thunk_ref(t, Pos::NONE)? {
                     Value::Attrs(a) => a,
                     other => return Err(type_error("a set", other).at(from.pos)),
                 };
                 self.select_inherited(attrs, from)
             }
-            Code::SelectFromValue(boxed) => {
+            OtherCode::SelectFromValue(boxed) => {
                 let (v, from) = &**boxed;
                 let attrs = self.force_attrs_ref(v, from.pos)?;
                 self.select_inherited(attrs, from)
             }
-            Code::Call1(call) => {
+            OtherCode::Call1(call) => {
                 let (f, arg, pos) = &**call;
                 let f = self.force_fn(f)?;
                 self.call(&f, std::slice::from_ref(arg), *pos)
             }
-            Code::MapList(shared, i) => {
+            OtherCode::MapList(shared) => {
                 let (f, pos, list) = &**shared;
-                let x = list.get(*i as usize).cloned().unwrap_or(Value::Null);
+                let x = list.get(index as usize).cloned().unwrap_or(Value::Null);
                 let f = self.force_fn(f)?;
                 self.call1(&f, x, *pos)
             }
-            Code::MapAttrs(shared, i) => {
+            OtherCode::MapAttrs(shared) => {
                 let (f, pos, attrs) = &**shared;
-                let (name, value) = match attrs.at(*i as usize) {
+                let (name, value) = match attrs.at(index as usize) {
                     Some(a) => (self.name_string(a.name), a.value.clone()),
                     None => (Value::Null, Value::Null),
                 };
                 let f = self.force_fn(f)?;
                 self.call2(&f, name, value, *pos)
             }
-            Code::CallInt(shared, i) => {
-                let (f, pos) = &**shared;
+            OtherCode::CallIndex(f, pos) => {
                 let f = self.force_fn(f)?;
-                self.call1(&f, Value::Int(*i), *pos)
+                self.call1(&f, Value::Int(i64::from(index)), *pos)
             }
-            Code::ZipAttrs(shared, values, name) => {
+            OtherCode::ZipAttrs(shared, values) => {
                 let (f, pos) = &**shared;
                 let f = self.force_fn(f)?;
-                let name = self.name_string(*name);
+                let name = self.name_string(nixkit_syntax::Symbol::from_index(index));
                 self.call2(&f, name, Value::List(values.clone()), *pos)
             }
         }
@@ -385,25 +384,14 @@ impl EvalState {
     /// A thunk applying `f` to `args`.
     pub(crate) fn delay_call(f: Value, mut args: Vec<Value>, pos: Pos) -> Value {
         let code = match args.pop() {
-            Some(arg) if args.is_empty() => Code::Call1(Box::new((f, arg, pos))),
+            Some(arg) if args.is_empty() => OtherCode::Call1(Box::new((f, arg, pos))),
             Some(arg) => {
                 args.push(arg);
-                Code::Call(Box::new((f, args.into_boxed_slice(), pos)))
+                OtherCode::Call(Box::new((f, args.into_boxed_slice(), pos)))
             }
-            None => Code::Call(Box::new((f, Box::default(), pos))),
+            None => OtherCode::Call(Box::new((f, Box::default(), pos))),
         };
-        Value::Thunk(Arc::new(Thunk::new(code)))
-    }
-
-    /// A thunk for `code`.
-    pub(crate) fn delay_code(code: Code) -> Value {
-        Value::Thunk(Arc::new(Thunk::new(code)))
-    }
-
-    /// A thunk applying the function in `shared` (with the call position)
-    /// to the integer `i`: `genList`'s elements share one allocation for it.
-    pub(crate) fn delay_call_int(shared: &Arc<(Value, Pos)>, i: i64) -> Value {
-        Value::Thunk(Arc::new(Thunk::new(Code::CallInt(shared.clone(), i))))
+        Value::Thunk(Arc::new(Thunk::new(code.into())))
     }
 
     /// Evaluates `e` in `env` to weak head normal form.

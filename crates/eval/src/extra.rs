@@ -16,7 +16,7 @@ use std::sync::Arc;
 use crate::error::{EvalError, EvalResult};
 use crate::eval::EvalState;
 use crate::source::{Origin, Pos};
-use crate::thunk::{Code, Thunk};
+use crate::thunk::{OtherCode, Thunk};
 use crate::value::{PrimOp, PrimOpApp, Value};
 
 /// A builtin written in Rust: it gets the evaluator and its arguments
@@ -118,9 +118,14 @@ pub(crate) fn builtin_value(index: usize, b: &ExtraBuiltin) -> Value {
                 args: vec![index],
             }))
         }
-        ExtraBuiltin::Nix { .. } => Value::Thunk(triomphe::Arc::new(Thunk::new(Code::Call(
-            Box::new((Value::PrimOp(&LOAD_NIX), Box::new([index]), Pos::NONE)),
-        )))),
+        ExtraBuiltin::Nix { .. } => Value::Thunk(triomphe::Arc::new(Thunk::new(
+            OtherCode::Call(Box::new((
+                Value::PrimOp(&LOAD_NIX),
+                Box::new([index]),
+                Pos::NONE,
+            )))
+            .into(),
+        ))),
     }
 }
 

@@ -16,9 +16,10 @@
 //! A thunk is meant to be forced by one evaluator at a time: a second thread
 //! forcing a thunk that another thread is evaluating sees the black hole.
 //!
-//! A thunk is 32 bytes (40 with its reference count, `triomphe::Arc` having
-//! no weak count): the union (every variant of the code is at most two
-//! pointers; rarer ones point to a box or to shared data) and the state.
+//! A thunk is 24 bytes (32 with its reference count, `triomphe::Arc` having
+//! no weak count): the union (the code is two pointers: an expression and its
+//! scope, or one to the rarer kinds; a value is two words), the state byte and
+//! a 32-bit index for code shared by many thunks.
 //! Before, the value sat in a `OnceLock` and the code in a separate box
 //! (one more allocation per thunk, two atomic read-modify-writes and a call
 //! to set the value).
@@ -49,14 +50,26 @@ use crate::compile::Expr;
 use crate::source::Pos;
 use crate::value::{SharedSlice, Value};
 
-/// What a thunk computes when forced.
+/// What a thunk computes when forced: an expression in a scope (nearly every
+/// thunk) inline, anything else behind a shared pointer. Two words, so that
+/// the thunk's cell is three (the state byte and the thunk's index share the
+/// last) and a thunk with its reference count is 32 bytes; an expression's
+/// two pointers leave the second variant the null value of the first as its
+/// tag.
 pub(crate) enum Code {
     /// Evaluate an expression in an environment.
     Expr(Arc<Expr>, Arc<Env>),
-    /// `inherit (e) name` with `e` an evaluated set: selects from it. Two
-    /// pointers (the set and the compiled attribute: name, position), no
-    /// allocation of its own, and nothing shared with the other attributes
-    /// of the set being built.
+    /// Any other code. The kinds that apply one function to many elements
+    /// (`map`, `mapAttrs`, `genList`) share one allocation among all their
+    /// thunks, each thunk holding its element's index ([`Thunk::index`]);
+    /// the others have one of their own, freed when forcing starts.
+    Other(Arc<OtherCode>),
+}
+
+/// The rarer kinds of [`Code`] (three words at most).
+pub(crate) enum OtherCode {
+    /// `inherit (e) name` with `e` an evaluated set: selects from it (the
+    /// set and the compiled attribute: name, position).
     SelectFromSet(crate::value::Attrs, Arc<crate::compile::InheritedFrom>),
     /// `inherit (e) name` with `e` not evaluated yet (a thunk).
     SelectFromThunk(Arc<Thunk>, Arc<crate::compile::InheritedFrom>),
@@ -65,21 +78,30 @@ pub(crate) enum Code {
     SelectFromValue(Box<(Value, Arc<crate::compile::InheritedFrom>)>),
     /// Apply a function to arguments.
     Call(Box<(Value, Box<[Value]>, Pos)>),
-    /// Apply a function to one argument (`map`): one allocation, not two.
+    /// Apply a function to one argument.
     Call1(Box<(Value, Value, Pos)>),
-    /// Apply a function shared by many thunks to an integer (`genList`):
-    /// no allocation besides the thunk itself.
-    CallInt(Arc<(Value, Pos)>, i64),
-    /// Apply a shared function to element `i` of a shared list (`map`).
-    MapList(Arc<(Value, Pos, crate::value::List)>, u32),
-    /// Apply a shared function to the name and value of attribute `i` of a
-    /// shared set (`mapAttrs`); the name string is made when forced.
-    MapAttrs(Arc<(Value, Pos, crate::value::Attrs)>, u32),
-    /// Apply the function shared by one `zipAttrsWith`'s entries to an
-    /// attribute name and the list of its values: the thunk is the entry's
-    /// only allocation besides the list, and the name string is made when
-    /// forced.
-    ZipAttrs(Arc<(Value, Pos)>, crate::value::List, nixkit_syntax::Symbol),
+    /// Shared by all elements of one `genList`: apply the function to the
+    /// thunk's index.
+    CallIndex(Value, Pos),
+    /// Shared by all elements of one `map`: apply the function to the
+    /// element at the thunk's index of the list.
+    MapList(Arc<(Value, Pos, crate::value::List)>),
+    /// Shared by all attributes of one `mapAttrs`: apply the function to the
+    /// name and value of the attribute at the thunk's index (the name string
+    /// is made when forced).
+    MapAttrs(Arc<(Value, Pos, crate::value::Attrs)>),
+    /// One entry of a `zipAttrsWith`: apply the function shared by the
+    /// call's entries to the attribute name whose symbol is the thunk's
+    /// index and the list of its values (the name string is made when
+    /// forced).
+    ZipAttrs(Arc<(Value, Pos)>, crate::value::List),
+}
+
+impl From<OtherCode> for Code {
+    #[inline]
+    fn from(code: OtherCode) -> Code {
+        Code::Other(Arc::new(code))
+    }
 }
 
 /// A delayed value, evaluated at most once.
@@ -124,6 +146,20 @@ impl Thunk {
         Thunk {
             cell: Lazy::new(code),
         }
+    }
+
+    /// A thunk running shared code for the element `index` (see
+    /// [`Code::Other`]).
+    pub(crate) fn indexed(code: &Arc<OtherCode>, index: u32) -> Thunk {
+        Thunk {
+            cell: Lazy::new_tagged(Code::Other(code.clone()), index),
+        }
+    }
+
+    /// The index given to [`Thunk::indexed`] (0 for other thunks).
+    #[inline]
+    pub(crate) fn index(&self) -> u32 {
+        self.cell.tag()
     }
 
     /// A thunk with no code whose value is set later with [`Thunk::set`]
@@ -692,7 +728,8 @@ mod layout {
             std::mem::size_of::<crate::error::EvalResult<crate::value::Value>>(),
             16
         );
-        assert_eq!(std::mem::size_of::<super::Thunk>(), 32);
+        assert_eq!(std::mem::size_of::<super::Code>(), 16);
+        assert_eq!(std::mem::size_of::<super::Thunk>(), 24);
         assert_eq!(std::mem::size_of::<super::Env>(), 32);
         assert_eq!(std::mem::size_of::<crate::value::Attr>(), 24);
         assert_eq!(std::mem::size_of::<crate::source::Pos>(), 4);

@@ -49,8 +49,14 @@ union Payload<C, V, E> {
 /// claim while the first runs is refused rather than waited for, which is
 /// how an evaluator detects infinite recursion (a "black hole"). Forced
 /// once, the value is read with one acquire load (a plain load on x86-64).
+///
+/// Beside the state sits a 32-bit *tag*, fixed when the cell is made
+/// ([`Lazy::new_tagged`]): it fills padding that the state byte leaves in
+/// the cell's last word, so work shared by many cells can tell them apart
+/// (an element's index) at no cost in size.
 pub struct Lazy<C, V, E> {
     state: AtomicU8,
+    tag: u32,
     payload: UnsafeCell<Payload<C, V, E>>,
 }
 
@@ -91,12 +97,26 @@ impl<C, V, E> Lazy<C, V, E> {
     /// A cell holding `work`, to be claimed.
     #[inline]
     pub const fn new(work: C) -> Self {
-        Self::with(
-            PENDING,
-            Payload {
+        Self::new_tagged(work, 0)
+    }
+
+    /// A cell holding `work`, with a [tag](Lazy::tag).
+    #[inline]
+    pub const fn new_tagged(work: C, tag: u32) -> Self {
+        Lazy {
+            state: AtomicU8::new(PENDING),
+            tag,
+            payload: UnsafeCell::new(Payload {
                 work: ManuallyDrop::new(work),
-            },
-        )
+            }),
+        }
+    }
+
+    /// The number given to [`Lazy::new_tagged`] (0 for the other
+    /// constructors); it never changes.
+    #[inline]
+    pub fn tag(&self) -> u32 {
+        self.tag
     }
 
     /// A cell holding its value already.
@@ -130,6 +150,7 @@ impl<C, V, E> Lazy<C, V, E> {
     const fn with(state: u8, payload: Payload<C, V, E>) -> Self {
         Lazy {
             state: AtomicU8::new(state),
+            tag: 0,
             payload: UnsafeCell::new(payload),
         }
     }

@@ -202,3 +202,21 @@ fn retract_takes_a_published_value_back_once() {
     let from_pending = unsafe { pending.retract() };
     assert!(from_pending.is_none() && pending.claim().is_ok());
 }
+
+/// Work of two pointers, as a thunk's code.
+type TwoWords = (Box<u8>, Box<u8>);
+
+#[test]
+fn the_tag_is_kept_through_every_state_and_costs_no_size() {
+    let cell: Lazy<TwoWords, (u64, u64), Box<str>> =
+        Lazy::new_tagged((Box::new(1), Box::new(2)), 7);
+    assert_eq!(cell.tag(), 7);
+    let (claim, _work) = cell.claim().ok().unwrap();
+    assert_eq!(cell.tag(), 7);
+    claim.finish((3, 4));
+    assert_eq!(cell.tag(), 7);
+    assert_eq!(Lazy::<u8, u8, u8>::new(1).tag(), 0);
+    // Two words of payload and the state byte take three words; the tag
+    // fills the state's word.
+    assert_eq!(std::mem::size_of_val(&cell), 24);
+}

@@ -11,7 +11,7 @@ use crate::builtins::{primop, Args};
 use crate::error::{EvalError, EvalResult};
 use crate::eval::EvalState;
 use crate::source::{self, Pos};
-use crate::thunk::Code;
+use crate::thunk::{OtherCode, Thunk};
 use crate::value::{Attr, Attrs, List, PrimOp, SharedSlice, Value};
 
 pub(crate) static PRIMOPS: &[PrimOp] = &[
@@ -194,11 +194,11 @@ fn map_attrs(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let f = a[0].clone();
     // Every attribute's thunk shares one allocation for the function and the
     // source set (see `Code::MapAttrs`).
-    let shared = Arc::new((f, pos, attrs.clone()));
+    let shared = Arc::new(OtherCode::MapAttrs(Arc::new((f, pos, attrs.clone()))));
     // Same names in the same order: written straight into the new set.
     let mapped = attrs.iter().enumerate().map(|(i, x)| Attr {
         name: x.name,
-        value: EvalState::delay_code(crate::thunk::Code::MapAttrs(shared.clone(), i as u32)),
+        value: Value::Thunk(Arc::new(Thunk::indexed(&shared, i as u32))),
         // CppNix's result attributes carry no position.
         pos: Pos::NONE,
     });
@@ -222,7 +222,10 @@ fn zip_attrs_with(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value>
     let shared = Arc::new((a[0].clone(), pos));
     let entry = |name: Symbol, values: List| Attr {
         name,
-        value: EvalState::delay_code(Code::ZipAttrs(shared.clone(), values, name)),
+        value: Value::Thunk(Arc::new(Thunk::indexed(
+            &Arc::new(OtherCode::ZipAttrs(shared.clone(), values)),
+            name.index(),
+        ))),
         pos: Pos::NONE,
     };
     // Sets are sorted by symbol index: a few of them (`recursiveUpdate` zips two, once per

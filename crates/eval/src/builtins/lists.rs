@@ -11,6 +11,7 @@ use crate::builtins::{primop, Args};
 use crate::error::{EvalError, EvalResult};
 use crate::eval::EvalState;
 use crate::source::Pos;
+use crate::thunk::{OtherCode, Thunk};
 use crate::value::{Attr, Attrs, PrimOp, SharedSlice, Value};
 
 pub(crate) static PRIMOPS: &[PrimOp] = &[
@@ -83,11 +84,11 @@ fn map(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
                 .collect(),
         ));
     }
-    let shared = Arc::new((f.clone(), pos, list.clone()));
+    let shared = Arc::new(OtherCode::MapList(Arc::new((f.clone(), pos, list.clone()))));
     // Written straight into the list's allocation (no vector to copy:
     // a list of 400 k items would briefly take twice its size).
     Ok(Value::List(SharedSlice::from_exact((0..n as u32).map(
-        |i| EvalState::delay_code(crate::thunk::Code::MapList(shared.clone(), i)),
+        |i| Value::Thunk(Arc::new(Thunk::indexed(&shared, i))),
     ))))
 }
 
@@ -222,12 +223,19 @@ fn gen_list(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
         return Err(EvalError::eval(format!("cannot create list of size {n}")));
     }
     let f = args.function(s, 0)?;
-    let shared = Arc::new((f.clone(), pos));
     let len = usize::try_from(n)
         .map_err(|_| EvalError::eval(format!("cannot create list of size {n}")))?;
-    Ok(Value::List(SharedSlice::from_exact(
-        (0..len).map(|i| EvalState::delay_call_int(&shared, i as i64)),
-    )))
+    if u32::try_from(len).is_err() {
+        return Ok(Value::List(SharedSlice::from_exact((0..len).map(|i| {
+            EvalState::delay_call(f.clone(), vec![Value::Int(i as i64)], pos)
+        }))));
+    }
+    // Every element's thunk shares one allocation for the function and
+    // holds its index (see `OtherCode::CallIndex`).
+    let shared = Arc::new(OtherCode::CallIndex(f.clone(), pos));
+    Ok(Value::List(SharedSlice::from_exact((0..len as u32).map(
+        |i| Value::Thunk(Arc::new(Thunk::indexed(&shared, i))),
+    ))))
 }
 
 /// Stable merge sort with a fallible `is_less`, using `buf` (as long as
