@@ -494,8 +494,9 @@ enum Ref<'a> {
     /// Code other than an expression, shared by the thunks of one `map`,
     /// `mapAttrs` or `genList` (or one thunk's own).
     Code(&'a Arc<OtherCode>),
-    /// The function and position shared by one `zipAttrsWith`'s entries.
-    FnPos(&'a Arc<(Value, Pos)>),
+    /// What one `zipAttrsWith`'s entries share (the function, each name's
+    /// values).
+    Zip(&'a Arc<crate::thunk::ZipEntries>),
     MapList(&'a Arc<(Value, Pos, List)>),
     MapAttrs(&'a Arc<(Value, Pos, crate::value::Attrs)>),
 }
@@ -511,7 +512,7 @@ impl<'a> Ref<'a> {
             Ref::Values(s) => s.ref_count(),
             Ref::Attrs(s) => s.ref_count(),
             Ref::Code(a) => Arc::count(a),
-            Ref::FnPos(a) => Arc::count(a),
+            Ref::Zip(a) => Arc::count(a),
             Ref::MapList(a) => Arc::count(a),
             Ref::MapAttrs(a) => Arc::count(a),
         }
@@ -548,7 +549,10 @@ impl<'a> Ref<'a> {
             Ref::Values(s) => s.iter().for_each(|v| value_ref(v, out)),
             Ref::Attrs(s) => s.iter().for_each(|a| value_ref(&a.value, out)),
             Ref::Code(a) => other_code_refs(a, out),
-            Ref::FnPos(a) => value_ref(&a.0, out),
+            Ref::Zip(a) => {
+                value_ref(&a.0, out);
+                a.2.iter().for_each(|(_, values)| slice_ref(values, out));
+            }
             Ref::MapList(a) => {
                 value_ref(&a.0, out);
                 slice_ref(&a.2, out);
@@ -585,7 +589,7 @@ impl<'a> Ref<'a> {
             Ref::Values(s) => s.addr(),
             Ref::Attrs(s) => s.addr(),
             Ref::Code(a) => Arc::as_ptr(a) as usize,
-            Ref::FnPos(a) => Arc::as_ptr(a) as usize,
+            Ref::Zip(a) => Arc::as_ptr(a) as usize,
             Ref::MapList(a) => Arc::as_ptr(a) as usize,
             Ref::MapAttrs(a) => Arc::as_ptr(a) as usize,
         }
@@ -691,10 +695,7 @@ fn other_code_refs<'a>(code: &'a OtherCode, out: &mut Sink<'a, '_>) {
         OtherCode::CallIndex(f, _) => value_ref(f, out),
         OtherCode::MapList(a) => out(Ref::MapList(a)),
         OtherCode::MapAttrs(a) => out(Ref::MapAttrs(a)),
-        OtherCode::ZipAttrs(a, values) => {
-            out(Ref::FnPos(a));
-            slice_ref(values, out);
-        }
+        OtherCode::ZipAttrs(a) => out(Ref::Zip(a)),
     }
 }
 

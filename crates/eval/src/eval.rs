@@ -310,11 +310,14 @@ impl EvalState {
                 let f = self.force_fn(f)?;
                 self.call1(&f, Value::Int(i64::from(index)), *pos)
             }
-            OtherCode::ZipAttrs(shared, values) => {
-                let (f, pos) = &**shared;
+            OtherCode::ZipAttrs(shared) => {
+                let (f, pos, entries) = &**shared;
+                let (name, values) = match entries.get(index as usize) {
+                    Some((name, values)) => (self.name_string(*name), Value::List(values.clone())),
+                    None => (Value::Null, Value::Null),
+                };
                 let f = self.force_fn(f)?;
-                let name = self.name_string(nixkit_syntax::Symbol::from_index(index));
-                self.call2(&f, name, Value::List(values.clone()), *pos)
+                self.call2(&f, name, values, *pos)
             }
         }
     }

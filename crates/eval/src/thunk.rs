@@ -90,12 +90,18 @@ pub(crate) enum OtherCode {
     /// name and value of the attribute at the thunk's index (the name string
     /// is made when forced).
     MapAttrs(Arc<(Value, Pos, crate::value::Attrs)>),
-    /// One entry of a `zipAttrsWith`: apply the function shared by the
-    /// call's entries to the attribute name whose symbol is the thunk's
-    /// index and the list of its values (the name string is made when
-    /// forced).
-    ZipAttrs(Arc<(Value, Pos)>, crate::value::List),
+    /// Shared by all entries of one `zipAttrsWith`: apply the function to the
+    /// name and the list of values at the thunk's index (the name string is
+    /// made when forced).
+    ZipAttrs(Arc<ZipEntries>),
 }
+
+/// The function, the position and each name's values of one `zipAttrsWith`.
+pub(crate) type ZipEntries = (
+    Value,
+    Pos,
+    Box<[(nixkit_syntax::Symbol, crate::value::List)]>,
+);
 
 impl From<OtherCode> for Code {
     #[inline]

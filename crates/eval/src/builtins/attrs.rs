@@ -218,16 +218,6 @@ fn zip_attrs_with(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value>
             )
         })?);
     }
-    // One allocation shared by every entry for the function and the position.
-    let shared = Arc::new((a[0].clone(), pos));
-    let entry = |name: Symbol, values: List| Attr {
-        name,
-        value: Value::Thunk(Arc::new(Thunk::indexed(
-            &Arc::new(OtherCode::ZipAttrs(shared.clone(), values)),
-            name.index(),
-        ))),
-        pos: Pos::NONE,
-    };
     // Sets are sorted by symbol index: a few of them (`recursiveUpdate` zips two, once per
     // level and fold step) are merged in that order, with neither hashing nor sorting.
     if sets.len() <= ZIP_MERGE_MAX {
@@ -255,9 +245,11 @@ fn zip_attrs_with(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value>
             for &i in &holders[..count] {
                 at[i] += 1;
             }
-            entries.push(entry(name, values));
+            entries.push((name, values));
         }
-        return Ok(Value::attrs(Attrs::from_sorted(entries)));
+        return Ok(Value::attrs(Attrs::from_sorted(zip_entries(
+            &a[0], pos, entries,
+        ))));
     }
     // Many sets (`zipAttrs` of module definitions): grouped by name through a hash map,
     // linear in the attributes, then the names sorted once.
@@ -274,11 +266,34 @@ fn zip_attrs_with(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value>
                 .push(x.value.clone());
         }
     }
-    let entries: Vec<Attr> = order
+    let entries = order
         .into_iter()
-        .map(|name| entry(name, List::new(groups.remove(&name).unwrap_or_default())))
+        .map(|name| (name, List::new(groups.remove(&name).unwrap_or_default())))
         .collect();
-    Ok(Value::attrs(Attrs::from_unsorted(entries)))
+    Ok(Value::attrs(Attrs::from_unsorted(zip_entries(
+        &a[0], pos, entries,
+    ))))
+}
+
+/// The attributes of a `zipAttrsWith` result: one thunk per name, all sharing
+/// one allocation for the function, the position and every name's list of
+/// values (see `OtherCode::ZipAttrs`), each thunk holding its index there.
+fn zip_entries(f: &Value, pos: Pos, zipped: Vec<(Symbol, List)>) -> Vec<Attr> {
+    let names: Vec<Symbol> = zipped.iter().map(|(name, _)| *name).collect();
+    let shared = Arc::new(OtherCode::ZipAttrs(Arc::new((
+        f.clone(),
+        pos,
+        zipped.into_boxed_slice(),
+    ))));
+    names
+        .into_iter()
+        .enumerate()
+        .map(|(i, name)| Attr {
+            name,
+            value: Value::Thunk(Arc::new(Thunk::indexed(&shared, i as u32))),
+            pos: Pos::NONE,
+        })
+        .collect()
 }
 
 /// The most sets `zipAttrsWith` merges in order; more are grouped through a hash map.
