@@ -235,3 +235,62 @@ fn concurrent_walks_keep_values_intact() {
         );
     }
 }
+
+/// Cycles through code that many thunks share (the elements of one `map`,
+/// `genList`, `mapAttrs` or `zipAttrsWith` hold one allocation for the
+/// function and an index each): garbage when dropped, and whole when held,
+/// forced elements and pending ones alike.
+const SHARED_CODE: &[(&str, &str)] = &[
+    (
+        "let s = { xs = map (x: s.n + x) [ 1 2 3 ]; n = 1; }; in s",
+        "s: builtins.elemAt s.xs",
+    ),
+    (
+        "let s = { xs = builtins.genList (i: s.n * i) 3; n = 2; }; in s",
+        "s: builtins.elemAt s.xs",
+    ),
+    (
+        "let s = { m = builtins.mapAttrs (k: v: v + s.n) { a = 0; b = 1; c = 2; }; n = 3; }; in s",
+        "s: i: builtins.getAttr (builtins.elemAt [ \"a\" \"b\" \"c\" ] i) s.m",
+    ),
+    (
+        "let s = { z = builtins.zipAttrsWith (k: vs: builtins.length vs + s.n) \
+         [ { a = 0; b = 0; c = 0; } { b = 0; c = 0; } { c = 0; } ]; n = 4; }; in s",
+        "s: i: builtins.getAttr (builtins.elemAt [ \"a\" \"b\" \"c\" ] i) s.z",
+    ),
+];
+
+#[test]
+fn cycles_through_shared_code_are_collected_and_held_ones_kept() {
+    let _turn = turn();
+    let mut ev = Evaluator::builder().build();
+    // Garbage: each set, one element forced, dropped.
+    for (set, pick) in SHARED_CODE {
+        let text = format!("({pick}) ({set}) 0");
+        ev.eval_str(&text, "/").unwrap();
+    }
+    let emptied = ev.collect_cycles().expect("no other evaluator is busy");
+    assert!(emptied >= SHARED_CODE.len(), "emptied only {emptied}");
+    assert_eq!(ev.collect_cycles(), Some(0));
+    // Held: the first element forced before the collections, the others after.
+    let expected = [[2, 3, 4], [0, 2, 4], [3, 4, 5], [5, 6, 7]];
+    for ((set, pick), want) in SHARED_CODE.iter().zip(expected) {
+        let held = ev.eval_str(set, "/").unwrap();
+        let pick = ev.eval_str(pick, "/").unwrap();
+        let first = ev.call(&pick, &[held.clone(), Value::Int(0)]).unwrap();
+        assert_eq!(ev.print(&first, true).unwrap(), want[0].to_string());
+        for _ in 0..3 {
+            assert!(ev.collect_cycles().is_some());
+        }
+        for (i, w) in want.iter().enumerate() {
+            let r = ev
+                .call(&pick, &[held.clone(), Value::Int(i as i64)])
+                .unwrap();
+            assert_eq!(
+                ev.print(&r, true).unwrap(),
+                w.to_string(),
+                "{set}, element {i}"
+            );
+        }
+    }
+}
