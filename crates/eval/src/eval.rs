@@ -250,8 +250,8 @@ impl EvalState {
         }
     }
 
-    /// Runs a thunk's code. The two kinds nearly every thunk has are here;
-    /// the others, with larger locals, are in [`EvalState::run_other`], so
+    /// Runs a thunk's code. An expression (nearly every thunk) is run here;
+    /// the other kinds, with larger locals, in [`EvalState::run_other`], so
     /// that this frame, one per level of a chain of thunks, stays small.
     #[inline(never)]
     fn run(&mut self, code: &Code, index: u32) -> EvalResult<Value> {

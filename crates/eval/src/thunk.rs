@@ -60,8 +60,8 @@ pub(crate) enum Code {
     /// Evaluate an expression in an environment.
     Expr(Arc<Expr>, Arc<Env>),
     /// Any other code. The kinds that apply one function to many elements
-    /// (`map`, `mapAttrs`, `genList`) share one allocation among all their
-    /// thunks, each thunk holding its element's index ([`Thunk::index`]);
+    /// (`map`, `mapAttrs`, `genList`, `zipAttrsWith`) share one allocation
+    /// among all their thunks, each thunk holding its element's index ([`Thunk::index`]);
     /// the others have one of their own, freed when forcing starts.
     Other(Arc<OtherCode>),
 }

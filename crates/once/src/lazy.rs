@@ -103,13 +103,13 @@ impl<C, V, E> Lazy<C, V, E> {
     /// A cell holding `work`, with a [tag](Lazy::tag).
     #[inline]
     pub const fn new_tagged(work: C, tag: u32) -> Self {
-        Lazy {
-            state: AtomicU8::new(PENDING),
+        Self::with(
+            PENDING,
             tag,
-            payload: UnsafeCell::new(Payload {
+            Payload {
                 work: ManuallyDrop::new(work),
-            }),
-        }
+            },
+        )
     }
 
     /// The number given to [`Lazy::new_tagged`] (0 for the other
@@ -124,6 +124,7 @@ impl<C, V, E> Lazy<C, V, E> {
     pub const fn done(value: V) -> Self {
         Self::with(
             DONE,
+            0,
             Payload {
                 value: ManuallyDrop::new(value),
             },
@@ -135,6 +136,7 @@ impl<C, V, E> Lazy<C, V, E> {
     pub const fn failed(failure: E) -> Self {
         Self::with(
             FAILED,
+            0,
             Payload {
                 failure: ManuallyDrop::new(failure),
             },
@@ -144,13 +146,13 @@ impl<C, V, E> Lazy<C, V, E> {
     /// A cell with neither work nor value, filled later by [`Lazy::set`].
     #[inline]
     pub const fn empty() -> Self {
-        Self::with(EMPTY, Payload { none: () })
+        Self::with(EMPTY, 0, Payload { none: () })
     }
 
-    const fn with(state: u8, payload: Payload<C, V, E>) -> Self {
+    const fn with(state: u8, tag: u32, payload: Payload<C, V, E>) -> Self {
         Lazy {
             state: AtomicU8::new(state),
-            tag: 0,
+            tag,
             payload: UnsafeCell::new(payload),
         }
     }

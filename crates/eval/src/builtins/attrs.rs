@@ -193,7 +193,7 @@ fn map_attrs(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let attrs = args.attrs(s, 1)?;
     let f = a[0].clone();
     // Every attribute's thunk shares one allocation for the function and the
-    // source set (see `Code::MapAttrs`).
+    // source set (see `OtherCode::MapAttrs`).
     let shared = Arc::new(OtherCode::MapAttrs(Arc::new((f, pos, attrs.clone()))));
     // Same names in the same order: written straight into the new set.
     let mapped = attrs.iter().enumerate().map(|(i, x)| Attr {
@@ -279,17 +279,14 @@ fn zip_attrs_with(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value>
 /// one allocation for the function, the position and every name's list of
 /// values (see `OtherCode::ZipAttrs`), each thunk holding its index there.
 fn zip_entries(f: &Value, pos: Pos, zipped: Vec<(Symbol, List)>) -> Vec<Attr> {
-    let names: Vec<Symbol> = zipped.iter().map(|(name, _)| *name).collect();
-    let shared = Arc::new(OtherCode::ZipAttrs(Arc::new((
-        f.clone(),
-        pos,
-        zipped.into_boxed_slice(),
-    ))));
-    names
-        .into_iter()
+    let entries = Arc::new((f.clone(), pos, zipped.into_boxed_slice()));
+    let shared = Arc::new(OtherCode::ZipAttrs(entries.clone()));
+    entries
+        .2
+        .iter()
         .enumerate()
-        .map(|(i, name)| Attr {
-            name,
+        .map(|(i, (name, _))| Attr {
+            name: *name,
             value: Value::Thunk(Arc::new(Thunk::indexed(&shared, i as u32))),
             pos: Pos::NONE,
         })

@@ -75,7 +75,7 @@ fn map(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     }
     let f = args.function(s, 0)?;
     // Every element's thunk shares one allocation for the function and the
-    // source list (see `Code::MapList`).
+    // source list (see `OtherCode::MapList`).
     let n = list.len();
     if u32::try_from(n).is_err() {
         return Ok(Value::list(
