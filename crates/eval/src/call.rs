@@ -201,7 +201,20 @@ impl EvalState {
         // call site is shown once, by the "while calling" frame.
         crate::stats::bump(&self.stats.primop_calls, 1);
         self.step()?;
-        (op.func)(self, args, Pos::NONE).map_err(|e| {
+        // A builtin's call counts towards `max-call-depth` as a lambda's
+        // does (CppNix counts every application).
+        if self.call_depth > self.settings.max_call_depth {
+            return Err(stack_overflow().at(pos));
+        }
+        self.call_depth += 1;
+        let result = (op.func)(self, args, Pos::NONE);
+        self.call_depth -= 1;
+        result.map_err(|e| {
+            // `addErrorContext` adds its own frame instead (CppNix registers
+            // it without the "while calling" one).
+            if op.name == "addErrorContext" {
+                return e;
+            }
             let name = crate::extra::display_name(self, op, args);
             e.with_frame(format!("while calling the '{name}' builtin"), pos)
         })
@@ -315,12 +328,8 @@ impl EvalState {
     /// The depth check, step and counters of entering a lambda.
     #[inline]
     fn count_call(&mut self, l: &LambdaExpr, pos: Pos) -> EvalResult<()> {
-        if self.call_depth >= self.settings.max_call_depth {
-            return Err(EvalError::new(
-                ErrorKind::StackOverflow,
-                "stack overflow; max-call-depth exceeded",
-            )
-            .at(pos));
+        if self.call_depth > self.settings.max_call_depth {
+            return Err(stack_overflow().at(pos));
         }
         self.step()?;
         crate::stats::bump(&self.stats.function_calls, 1);
@@ -723,4 +732,12 @@ fn not_a_function(v: &Value) -> EvalError {
         v.show_type(),
         show_for_error(v)
     ))
+}
+
+/// The error of a call nested deeper than `max-call-depth`.
+pub(crate) fn stack_overflow() -> EvalError {
+    EvalError::new(
+        ErrorKind::StackOverflow,
+        "stack overflow; max-call-depth exceeded",
+    )
 }

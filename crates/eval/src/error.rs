@@ -85,6 +85,9 @@ struct Inner {
     suggestion: Option<Box<str>>,
     /// For infinite recursion: the thunk found being evaluated again.
     recursion: usize,
+    /// The report ends with an indented empty line (see
+    /// [`EvalError::with_blank_last_line`]).
+    blank_last_line: bool,
 }
 
 /// An evaluation error.
@@ -109,6 +112,7 @@ impl EvalError {
             trace: None,
             suggestion: None,
             recursion: 0,
+            blank_last_line: false,
         }))
     }
 
@@ -153,6 +157,15 @@ impl EvalError {
     /// The frames, outermost first.
     fn frames_outward_in(&self) -> impl Iterator<Item = &TraceFrame> {
         std::iter::successors(self.0.trace.as_deref(), |n| n.inner.as_deref()).map(|n| &n.frame)
+    }
+
+    /// Ends the report with an indented empty line, as CppNix's reports of
+    /// toml11's errors end: toml11 closes its message with a line break and
+    /// a colour reset, which CppNix's trimming of trailing white space keeps
+    /// and its terminal filter then removes.
+    pub(crate) fn with_blank_last_line(mut self) -> EvalError {
+        self.0.blank_last_line = true;
+        self
     }
 
     /// Adds CppNix's "Did you mean …?" line (`suggestion` is what follows
@@ -256,6 +269,9 @@ impl EvalError {
             };
             out.push_str(chomp(&prefixed));
             out.push('\n');
+        }
+        if self.0.blank_last_line {
+            out.push_str("       \n");
         }
         out
     }

@@ -295,7 +295,7 @@ impl EvalState {
                 let (f, pos, list) = &**shared;
                 let x = list.get(index as usize).cloned().unwrap_or(Value::Null);
                 let f = self.force_fn(f)?;
-                self.call1(&f, x, *pos)
+                self.call1(&f, x, applied_pos(&f, *pos))
             }
             OtherCode::MapAttrs(shared) => {
                 let (f, pos, attrs) = &**shared;
@@ -304,11 +304,13 @@ impl EvalState {
                     None => (Value::Null, Value::Null),
                 };
                 let f = self.force_fn(f)?;
+                // CppNix's `mapAttrs` leaves its function unforced, so the
+                // application's position is not the lambda's (see `applied_pos`).
                 self.call2(&f, name, value, *pos)
             }
             OtherCode::CallIndex(f, pos) => {
                 let f = self.force_fn(f)?;
-                self.call1(&f, Value::Int(i64::from(index)), *pos)
+                self.call1(&f, Value::Int(i64::from(index)), applied_pos(&f, *pos))
             }
             OtherCode::ZipAttrs(shared) => {
                 let (f, pos, entries) = &**shared;
@@ -317,7 +319,7 @@ impl EvalState {
                     None => (Value::Null, Value::Null),
                 };
                 let f = self.force_fn(f)?;
-                self.call2(&f, name, values, *pos)
+                self.call2(&f, name, values, applied_pos(&f, *pos))
             }
         }
     }
@@ -725,11 +727,8 @@ impl EvalState {
         &mut self,
         f: impl FnOnce(&mut EvalState) -> EvalResult<R>,
     ) -> EvalResult<R> {
-        if self.call_depth >= self.settings.max_call_depth {
-            return Err(EvalError::new(
-                ErrorKind::StackOverflow,
-                "stack overflow; max-call-depth exceeded",
-            ));
+        if self.call_depth > self.settings.max_call_depth {
+            return Err(crate::call::stack_overflow());
         }
         self.call_depth += 1;
         let r = self.guarded(f);
@@ -809,4 +808,16 @@ pub(crate) fn local_slot<'a>(e: &Expr, env: &'a Arc<Env>) -> Option<(&'a Arc<Env
         return None;
     };
     Some((scope, scope.slot(*slot)?))
+}
+
+/// The call position of a function applied lazily by a builtin that forced
+/// the function first (an element of `map`, `genList` or `zipAttrsWith`):
+/// CppNix keeps such an element as an application and, forcing it, takes
+/// its position from the function (`Value::determinePos`): a lambda's own
+/// position, else `pos`.
+fn applied_pos(f: &Value, pos: Pos) -> Pos {
+    match f {
+        Value::Lambda(c) => c.lambda.pos,
+        _ => pos,
+    }
 }

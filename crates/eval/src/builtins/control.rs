@@ -84,7 +84,8 @@ fn seq(s: &mut EvalState, a: &[Value], _pos: Pos) -> EvalResult<Value> {
 }
 
 fn deep_seq(s: &mut EvalState, a: &[Value], _pos: Pos) -> EvalResult<Value> {
-    s.force_deep(&a[0])?;
+    // The value itself is a level of the traversal, as each nested one is.
+    s.nested(|s| s.force_deep(&a[0]))?;
     s.force(&a[1])
 }
 

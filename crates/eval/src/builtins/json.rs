@@ -196,7 +196,8 @@ impl EvalState {
 fn to_json(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let mut out = String::new();
     let mut ctx = Context::new();
-    s.value_to_json(&a[0], &mut ctx, true, &mut out, pos)?;
+    // The value itself is a level of the traversal, as each nested one is.
+    s.nested(|s| s.value_to_json(&a[0], &mut ctx, true, &mut out, pos))?;
     Ok(Value::string_with_context(out, ctx))
 }
 

@@ -474,7 +474,14 @@ fn add_filtered(
                     &[Value::path(p.as_str()), Value::string(ty.as_str())],
                     pos,
                 )
-                .and_then(|r| s.expect_bool(&r).map_err(|e| e.at(pos)))
+                .and_then(|r| {
+                    s.expect_bool(&r).map_err(|e| {
+                        e.at(pos).with_frame(
+                            "while evaluating the return value of the path filter function",
+                            Pos::NONE,
+                        )
+                    })
+                })
             };
             store.add_path(
                 io.as_ref(),
@@ -485,8 +492,13 @@ fn add_filtered(
             )
         }
     };
-    // A failed filter gives back its own error, trace included.
-    let p = result.map_err(|e| EvalError::from(e).at(pos))?;
+    // A failed filter gives back its own error, trace included, inside
+    // CppNix's frame for the whole operation.
+    let p = result.map_err(|e| {
+        EvalError::from(e)
+            .at(pos)
+            .with_frame(format!("while adding path '{path}'"), Pos::NONE)
+    })?;
     let mut ctx = Context::new();
     ctx.insert(p.clone().into());
     Ok(Value::string_with_context(p, ctx))
@@ -514,8 +526,9 @@ fn path(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
 }
 
 fn filter_source(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
-    let f = Args::new(a, "filterSource", pos).function(s, 0)?;
+    // CppNix coerces the path before it looks at the filter.
     let path = s.path_arg(&a[1], "filterSource", 1, pos)?;
+    let f = Args::new(a, "filterSource", pos).function(s, 0)?;
     let name = base_name(&path).to_string();
     add_filtered(s, &path, &name, Some(f.clone()), true, pos)
 }

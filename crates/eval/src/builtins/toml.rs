@@ -52,11 +52,46 @@ fn convert(v: toml::Value, timestamps: bool) -> Result<Value, String> {
 fn from_toml(s: &mut EvalState, a: &[Value], pos: Pos) -> EvalResult<Value> {
     let text = Args::new(a, "fromTOML", pos).string(s, 0)?;
     let parsed: toml::Table = text.as_str().parse().map_err(|e: toml::de::Error| {
-        EvalError::eval(format!("while parsing TOML: {}", e.message())).at(pos)
+        match integer_range_message(text.as_str(), &e) {
+            Some(message) => EvalError::eval(format!("while parsing TOML: {message}"))
+                .at(pos)
+                .with_blank_last_line(),
+            None => EvalError::eval(format!("while parsing TOML: {}", e.message())).at(pos),
+        }
     })?;
     let timestamps = s.settings.toml_timestamps;
     convert(toml::Value::Table(parsed), timestamps)
         .map_err(|e| EvalError::eval(format!("while parsing TOML: {e}")).at(pos))
+}
+
+/// An integer out of the 64-bit range, reported in toml11's words (CppNix's
+/// TOML parser): its message, the line with the number and a caret after it.
+fn integer_range_message(text: &str, e: &toml::de::Error) -> Option<String> {
+    if !matches!(
+        e.message(),
+        "number too large to fit in target type" | "number too small to fit in target type"
+    ) {
+        return None;
+    }
+    let mut end = e.span()?.end.min(text.len());
+    if !text.is_char_boundary(end) {
+        return None;
+    }
+    // The span may stop where the number starts: the caret goes after it.
+    end += text[end..]
+        .find(|c: char| !(c.is_ascii_alphanumeric() || "_+-.".contains(c)))
+        .unwrap_or(text.len() - end);
+    let line_start = text[..end].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[end..].find('\n').map_or(text.len(), |i| end + i);
+    let line_no = text[..end].matches('\n').count() + 1;
+    let column = text[line_start..end].chars().count();
+    let gutter = " ".repeat(line_no.to_string().len() + 1);
+    Some(format!(
+        "[error] toml::parse_dec_integer: too large integer: current max digits = 2^63\n \
+         --> fromTOML\n{gutter} |\n {line_no} | {}\n{gutter} | {}^-- must be < 2^63",
+        &text[line_start..line_end],
+        " ".repeat(column),
+    ))
 }
 
 /// toml11 (CppNix's TOML parser) prints fractional seconds as milli-, micro-
