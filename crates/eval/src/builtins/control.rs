@@ -84,8 +84,7 @@ fn seq(s: &mut EvalState, a: &[Value], _pos: Pos) -> EvalResult<Value> {
 }
 
 fn deep_seq(s: &mut EvalState, a: &[Value], _pos: Pos) -> EvalResult<Value> {
-    // The value itself is a level of the traversal, as each nested one is.
-    s.nested(|s| s.force_deep(&a[0]))?;
+    s.force_deep(&a[0])?;
     s.force(&a[1])
 }
 
@@ -128,7 +127,8 @@ impl EvalState {
     /// Forces a value and everything inside it (`deepSeq`, `--strict`).
     pub fn force_deep(&mut self, v: &Value) -> EvalResult<()> {
         let mut seen = HashSet::new();
-        self.force_deep_inner(v, &mut seen)
+        // The value itself is a level of the traversal, as each nested one is.
+        self.nested_deep(|s| s.force_deep_inner(v, &mut seen))
     }
 
     fn force_deep_inner(&mut self, v: &Value, seen: &mut HashSet<usize>) -> EvalResult<()> {
@@ -139,7 +139,7 @@ impl EvalState {
                     return Ok(());
                 }
                 for attr in a.iter() {
-                    self.nested(|s| s.force_deep_inner(&attr.value, seen))
+                    self.nested_deep(|s| s.force_deep_inner(&attr.value, seen))
                         .map_err(|e| {
                             e.with_frame(
                                 format!("while evaluating the attribute '{}'", attr.name),
@@ -153,7 +153,7 @@ impl EvalState {
                     return Ok(());
                 }
                 for (index, item) in l.iter().enumerate() {
-                    self.nested(|s| s.force_deep_inner(item, seen))
+                    self.nested_deep(|s| s.force_deep_inner(item, seen))
                         .map_err(|e| {
                             e.with_frame(
                                 format!("while evaluating list element at index {index}"),

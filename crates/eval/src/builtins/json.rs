@@ -118,7 +118,7 @@ impl EvalState {
                     }
                     json_string(attr.name.as_str(), out);
                     out.push(':');
-                    self.nested(|s| {
+                    self.nested_at(attr.pos, |s| {
                         s.value_to_json(&attr.value, ctx, copy_to_store, out, attr.pos)
                     })
                     .map_err(|e| {

@@ -235,7 +235,8 @@ fn process_attr(
             return Ok(());
         }
         let mut piece = String::new();
-        s.value_to_json(v, ctx, true, &mut piece, pos)?;
+        // The attribute's value is a level of the traversal (as in `toJSON`).
+        s.nested_at(pos, |s| s.value_to_json(v, ctx, true, &mut piece, pos))?;
         if j.len() > 1 {
             j.push(',');
         }
