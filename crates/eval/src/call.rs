@@ -325,6 +325,51 @@ impl EvalState {
         self.bind_arguments(l, closure, arg, pos)
     }
 
+    /// Runs a recursive step of a deep traversal (`toJSON`, `==`, …):
+    /// counts towards `max-call-depth` (a level past the limit fails, as in
+    /// CppNix) and grows the stack as needed.
+    pub(crate) fn nested<R>(
+        &mut self,
+        f: impl FnOnce(&mut EvalState) -> EvalResult<R>,
+    ) -> EvalResult<R> {
+        self.nested_below(self.settings.max_call_depth, Pos::NONE, f)
+    }
+
+    /// [`EvalState::nested`] for the value defined at `pos`, where the
+    /// overflow is reported (CppNix's `toJSON`).
+    pub(crate) fn nested_at<R>(
+        &mut self,
+        pos: Pos,
+        f: impl FnOnce(&mut EvalState) -> EvalResult<R>,
+    ) -> EvalResult<R> {
+        self.nested_below(self.settings.max_call_depth, pos, f)
+    }
+
+    /// A level of `deepSeq`'s (and `--strict` printing's) traversal, which
+    /// CppNix lets reach one level further: the call that forces a value at
+    /// the limit is what fails, at that call's position.
+    pub(crate) fn nested_deep<R>(
+        &mut self,
+        f: impl FnOnce(&mut EvalState) -> EvalResult<R>,
+    ) -> EvalResult<R> {
+        self.nested_below(self.settings.max_call_depth.saturating_add(1), Pos::NONE, f)
+    }
+
+    fn nested_below<R>(
+        &mut self,
+        limit: u32,
+        pos: Pos,
+        f: impl FnOnce(&mut EvalState) -> EvalResult<R>,
+    ) -> EvalResult<R> {
+        if self.call_depth >= limit {
+            return Err(crate::call::stack_overflow().at(pos));
+        }
+        self.call_depth += 1;
+        let r = self.guarded(f);
+        self.call_depth -= 1;
+        r
+    }
+
     /// The depth check, step and counters of entering a lambda.
     #[inline]
     fn count_call(&mut self, l: &LambdaExpr, pos: Pos) -> EvalResult<()> {
