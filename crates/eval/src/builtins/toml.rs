@@ -137,4 +137,26 @@ mod tests {
         );
         assert_eq!(super::pad_fraction("1979-05-27"), "1979-05-27");
     }
+
+    fn range_message(text: &str) -> Option<String> {
+        let e = text.parse::<toml::Table>().err()?;
+        super::integer_range_message(text, &e)
+    }
+
+    #[test]
+    fn integers_out_of_range_are_reported_like_toml11() {
+        // On a later line: the gutter, the line number and the caret after
+        // the number follow that line.
+        let text = "a = 1\nb = \"x\"\nbig = 99999999999999999999 # note\n";
+        let expected = format!(
+            "[error] toml::parse_dec_integer: too large integer: current max digits = 2^63\n \
+             --> fromTOML\n   |\n 3 | big = 99999999999999999999 # note\n   | {}^-- must be < 2^63",
+            " ".repeat(26)
+        );
+        assert_eq!(range_message(text), Some(expected));
+        // Too small in a table, and other errors keep the parser's own text.
+        assert!(range_message("[t]\nx = -9223372036854775809").is_some());
+        assert_eq!(range_message("x = 9223372036854775807"), None);
+        assert_eq!(range_message("x = = 1"), None);
+    }
 }
